@@ -1,0 +1,49 @@
+"""The wiring every entry point shares: settings, engine, sessions and the token cipher."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ranchersync import db
+from ranchersync.config import Settings
+from ranchersync.crypto import TokenCipher, load_cipher
+
+
+@dataclass
+class AppContext:
+    """Long-lived, thread-safe resources; sessions are made per action and never kept."""
+
+    settings: Settings
+
+    @classmethod
+    def from_env(cls) -> AppContext:
+        """A context configured from RANCHERSYNC_* variables."""
+        return cls(Settings.from_env())
+
+    @cached_property
+    def engine(self) -> Engine:
+        return db.make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessionmaker(self) -> sessionmaker[Session]:
+        return db.make_sessionmaker(self.engine)
+
+    @cached_property
+    def cipher(self) -> TokenCipher:
+        return load_cipher(self.settings)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work: committed when the block ends normally, rolled back when it raises."""
+        with self.sessionmaker() as session, session.begin():
+            yield session
+
+    def upgrade_database(self) -> None:
+        """Apply pending migrations."""
+        db.upgrade(self.engine)

@@ -1,0 +1,127 @@
+"""Use-cases for environments: the stages of the promotion pipeline, kept in order."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ranchersync.errors import ValidationError
+from ranchersync.lookup import get_by_ref
+from ranchersync.models import AppInstance, Environment
+from ranchersync.validation import check_color, clean_name
+
+# Distinct, colour-blind-friendly defaults (Okabe-Ito), handed out in pipeline order.
+DEFAULT_COLORS = ("#009E73", "#0072B2", "#E69F00", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+def list_environments(session: Session) -> list[Environment]:
+    """Every environment, in pipeline order."""
+    return list(session.scalars(select(Environment).order_by(Environment.position, Environment.id)))
+
+
+def get_environment(session: Session, ref: int | str) -> Environment:
+    """An environment by id or name."""
+    return get_by_ref(session, Environment, ref)
+
+
+def add_environment(
+    session: Session,
+    *,
+    name: str,
+    description: str = "",
+    color: str | None = None,
+    position: int | None = None,
+    protected: bool = False,
+) -> Environment:
+    """Add an environment, at the end of the pipeline unless a position is given."""
+    env_name = clean_name(name, "environment")
+    _ensure_unique_name(session, env_name)
+    existing = list_environments(session)
+    env = Environment(
+        name=env_name,
+        description=(description or "").strip(),
+        color=check_color(color) if color else DEFAULT_COLORS[len(existing) % len(DEFAULT_COLORS)],
+        position=len(existing),
+        protected=protected,
+    )
+    session.add(env)
+    _flush(session, env_name)
+    if position is not None:
+        move_environment(session, env.id, position)
+    return env
+
+
+def update_environment(
+    session: Session,
+    ref: int | str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    color: str | None = None,
+    protected: bool | None = None,
+    position: int | None = None,
+) -> Environment:
+    """Change an environment; None leaves a field as it is. Everything is checked before anything changes."""
+    env = get_environment(session, ref)
+    new_name = clean_name(name, "environment") if name is not None else env.name
+    if new_name.lower() != env.name.lower():
+        _ensure_unique_name(session, new_name)
+    new_color = check_color(color) if color is not None else env.color
+    if position is not None and position < 0:
+        raise ValidationError("the position must be 0 (first) or more")
+    env.name, env.color = new_name, new_color
+    if description is not None:
+        env.description = description.strip()
+    if protected is not None:
+        env.protected = protected
+    _flush(session, env.name)
+    if position is not None:
+        move_environment(session, env.id, position)
+    return env
+
+
+def move_environment(session: Session, ref: int | str, position: int) -> list[Environment]:
+    """Put an environment at `position` (0 = first) and renumber the pipeline 0..n-1; returns the new order."""
+    env = get_environment(session, ref)
+    ordered = [e for e in list_environments(session) if e.id != env.id]
+    if position < 0:
+        raise ValidationError("the position must be 0 (first) or more")
+    ordered.insert(min(position, len(ordered)), env)
+    for index, item in enumerate(ordered):
+        item.position = index
+    session.flush()
+    return ordered
+
+
+def remove_environment(session: Session, ref: int | str, *, cascade: bool = False) -> list[str]:
+    """Remove an environment; refused while it has app instances unless `cascade` removes them too."""
+    env = get_environment(session, ref)
+    instances = list(session.scalars(select(AppInstance).where(AppInstance.environment_id == env.id)))
+    if instances and not cascade:
+        names = ", ".join(sorted(i.name for i in instances))
+        raise ValidationError(
+            f"environment '{env.name}' still has {len(instances)} app instance(s) ({names}): remove or move them "
+            "first, or confirm removing them with the environment"
+        )
+    for instance in instances:
+        session.delete(instance)
+    session.delete(env)
+    session.flush()
+    for index, item in enumerate(list_environments(session)):
+        item.position = index
+    session.flush()
+    return [i.name for i in instances]
+
+
+def _ensure_unique_name(session: Session, name: str) -> None:
+    if session.scalar(select(Environment.id).where(func.lower(Environment.name) == name.lower())) is not None:
+        raise ValidationError(f"an environment named '{name}' already exists")
+
+
+def _flush(session: Session, name: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise ValidationError(f"an environment named '{name}' already exists") from None

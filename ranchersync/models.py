@@ -1,0 +1,239 @@
+"""Database models (SQLAlchemy 2 typed ORM): sites, environments, app instances, sync operations and results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal, get_args
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+OperationStatus = Literal["pending", "running", "complete", "partial", "failed", "rolled_back", "interrupted"]
+ResultStatus = Literal["pending", "success", "failed", "skipped", "rolled_back"]
+OperationKind = Literal["sync", "rollback"]
+SyncMode = Literal["full", "tag"]
+
+# Statuses in which an operation still holds its target environment (see the partial unique index below).
+ACTIVE_OPERATION_STATUSES: tuple[str, ...] = ("pending", "running")
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC (the only kind stored)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass a timezone-aware UTC time")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        # SQLite keeps no zone: what we wrote was UTC.
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so Alembic batch mode can find constraints by name."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class TimestampMixin:
+    """Creation and last-change times."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Site(TimestampMixin, Base):
+    """A Rancher server and the (encrypted) API token used to reach it."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(String(500))
+    token_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    ca_bundle: Mapped[str | None] = mapped_column(Text)  # PEM; public material, not a secret
+    insecure: Mapped[bool] = mapped_column(Boolean, default=False)  # explicit "skip TLS verification"
+    allow_http: Mapped[bool] = mapped_column(Boolean, default=False)  # explicit "plain HTTP to a remote host"
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What the last connection test learnt; shown on the sites page.
+    rancher_user: Mapped[str | None] = mapped_column(String(200))
+    token_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_contact_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_latency_ms: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    app_instances: Mapped[list[AppInstance]] = relationship(back_populates="site")
+
+    def __repr__(self) -> str:  # never the token, not even encrypted
+        return f"Site(id={self.id!r}, name={self.name!r}, url={self.url!r})"
+
+
+class Environment(TimestampMixin, Base):
+    """A stage of the promotion pipeline (Dev, Stage, Prod…)."""
+
+    __tablename__ = "environments"
+    __table_args__ = (CheckConstraint("position >= 0", name="position_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    color: Mapped[str] = mapped_column(String(7), default="#6c757d")
+    position: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    app_instances: Mapped[list[AppInstance]] = relationship(
+        back_populates="environment", order_by="AppInstance.name"
+    )
+
+    def __repr__(self) -> str:
+        return f"Environment(id={self.id!r}, name={self.name!r}, position={self.position!r})"
+
+
+class AppInstance(TimestampMixin, Base):
+    """One namespace of one cluster of one site, mapped to an environment."""
+
+    __tablename__ = "app_instances"
+    __table_args__ = (
+        # A namespace is mapped once: two environments claiming it would make promotions ambiguous.
+        UniqueConstraint("site_id", "cluster_id", "namespace", name="uq_app_instances_location"),
+        UniqueConstraint("environment_id", "name", name="uq_app_instances_environment_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"), index=True)
+    cluster_id: Mapped[str] = mapped_column(String(100))
+    cluster_name: Mapped[str] = mapped_column(String(200), default="")  # display name when it was picked
+    namespace: Mapped[str] = mapped_column(String(63))
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="RESTRICT"), index=True)
+
+    site: Mapped[Site] = relationship(back_populates="app_instances")
+    environment: Mapped[Environment] = relationship(back_populates="app_instances")
+
+    def __repr__(self) -> str:
+        return f"AppInstance(id={self.id!r}, name={self.name!r}, {self.cluster_id}/{self.namespace})"
+
+
+class SyncOperation(Base):
+    """One promotion (or rollback) from a source to a target environment."""
+
+    __tablename__ = "sync_operations"
+    __table_args__ = (
+        CheckConstraint(_in("status", get_args(OperationStatus)), name="status_known"),
+        CheckConstraint(_in("kind", get_args(OperationKind)), name="kind_known"),
+        CheckConstraint(_in("mode", get_args(SyncMode)), name="mode_known"),
+        # One operation at a time per target environment, enforced by the database itself so that two tabs,
+        # two CLI runs or two replicas cannot interleave.
+        Index(
+            "uq_sync_operations_one_active_per_target",
+            "target_environment_id",
+            unique=True,
+            sqlite_where=text(_in("status", ACTIVE_OPERATION_STATUSES)),
+            postgresql_where=text(_in("status", ACTIVE_OPERATION_STATUSES)),
+        ),
+        Index("ix_sync_operations_started_at", "started_at"),
+        Index("ix_sync_operations_status_started_at", "status", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="sync")
+    mode: Mapped[str] = mapped_column(String(10), default="full")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    # Environments may be removed later; history keeps their names.
+    source_environment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("environments.id", ondelete="SET NULL"), index=True
+    )
+    target_environment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("environments.id", ondelete="SET NULL"), index=True
+    )
+    source_environment_name: Mapped[str] = mapped_column(String(100))
+    target_environment_name: Mapped[str] = mapped_column(String(100))
+    rollback_of_id: Mapped[int | None] = mapped_column(ForeignKey("sync_operations.id", ondelete="SET NULL"))
+    initiated_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+
+    results: Mapped[list[SyncResult]] = relationship(
+        back_populates="operation", cascade="all, delete-orphan", order_by="SyncResult.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"SyncOperation(id={self.id!r}, kind={self.kind!r}, status={self.status!r})"
+
+
+class SyncResult(Base):
+    """What happened to one service (workload) in one operation, with every container's previous and new image."""
+
+    __tablename__ = "sync_results"
+    __table_args__ = (
+        CheckConstraint(_in("status", get_args(ResultStatus)), name="status_known"),
+        Index("ix_sync_results_service_finished_at", "service", "finished_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operation_id: Mapped[int] = mapped_column(ForeignKey("sync_operations.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(253))  # workload name
+    workload_kind: Mapped[str] = mapped_column(String(20))
+    source_app_instance_id: Mapped[int | None] = mapped_column(ForeignKey("app_instances.id", ondelete="SET NULL"))
+    target_app_instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_instances.id", ondelete="SET NULL"), index=True
+    )
+    # Where the change landed, kept even if the app instance is removed later.
+    site_name: Mapped[str] = mapped_column(String(100), default="")
+    cluster_id: Mapped[str] = mapped_column(String(100), default="")
+    namespace: Mapped[str] = mapped_column(String(63), default="")
+    # [{"name": "app", "init": false, "previous": "reg/app:1.0", "new": "reg/app:1.1"}, ...]
+    containers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    previous_image: Mapped[str | None] = mapped_column(String(1000))
+    new_image: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    operation: Mapped[SyncOperation] = relationship(back_populates="results")
+
+    def __repr__(self) -> str:
+        return f"SyncResult(id={self.id!r}, service={self.service!r}, status={self.status!r})"

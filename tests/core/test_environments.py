@@ -1,0 +1,78 @@
+"""Environments: the pipeline order, unique names, colours, and the explicit cascade on removal."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ranchersync import environments as envs
+from ranchersync.errors import NotFoundError, ValidationError
+from ranchersync.models import AppInstance, Environment, Site
+
+
+def names(session: Session) -> list[str]:
+    return [e.name for e in envs.list_environments(session)]
+
+
+def test_environments_are_appended_in_pipeline_order_with_default_colours(session: Session) -> None:
+    for name in ("Dev", "Stage", "Prod"):
+        envs.add_environment(session, name=name)
+    listed = envs.list_environments(session)
+    assert [(e.name, e.position) for e in listed] == [("Dev", 0), ("Stage", 1), ("Prod", 2)]
+    assert len({e.color for e in listed}) == 3
+
+
+def test_insert_at_a_position_and_reorder(session: Session) -> None:
+    for name in ("Dev", "Prod"):
+        envs.add_environment(session, name=name)
+    envs.add_environment(session, name="Stage", position=1, color="#0072b2", protected=False)
+    assert names(session) == ["Dev", "Stage", "Prod"]
+    envs.move_environment(session, "Prod", 0)
+    assert names(session) == ["Prod", "Dev", "Stage"]
+    assert [e.position for e in envs.list_environments(session)] == [0, 1, 2]
+    envs.move_environment(session, "Prod", 99)  # past the end means last
+    assert names(session) == ["Dev", "Stage", "Prod"]
+
+
+def test_names_are_unique_ignoring_case(session: Session) -> None:
+    envs.add_environment(session, name="Prod")
+    with pytest.raises(ValidationError, match="already exists"):
+        envs.add_environment(session, name="prod")
+    envs.add_environment(session, name="Stage")
+    with pytest.raises(ValidationError, match="already exists"):
+        envs.update_environment(session, "Stage", name="PROD")
+    assert names(session) == ["Prod", "Stage"]
+
+
+def test_bad_colour_changes_nothing(session: Session) -> None:
+    env = envs.add_environment(session, name="Prod", color="#D55E00")
+    with pytest.raises(ValidationError, match="#RRGGBB"):
+        envs.update_environment(session, "Prod", color="red", description="changed")
+    assert (env.color, env.description) == ("#D55E00", "")
+
+
+def test_update_fields_and_lookup_by_id_or_name(session: Session) -> None:
+    env = envs.add_environment(session, name="Prod")
+    envs.update_environment(session, str(env.id), description=" Live ", protected=True, color="#112233")
+    found = envs.get_environment(session, "Prod")
+    assert (found.description, found.protected, found.color) == ("Live", True, "#112233")
+    with pytest.raises(NotFoundError, match="no environment 'Nope'"):
+        envs.get_environment(session, "Nope")
+
+
+def test_removing_an_environment_with_instances_needs_an_explicit_cascade(session: Session) -> None:
+    dev, prod = envs.add_environment(session, name="Dev"), envs.add_environment(session, name="Prod")
+    site = Site(name="eu", url="https://r.example.com", token_encrypted=b"x")
+    session.add(site)
+    session.flush()
+    session.add(AppInstance(name="shop", site_id=site.id, cluster_id="c-1", namespace="shop", environment_id=dev.id))
+    session.flush()
+    with pytest.raises(ValidationError, match="still has 1 app instance"):
+        envs.remove_environment(session, "Dev")
+    assert names(session) == ["Dev", "Prod"]
+    assert envs.remove_environment(session, "Dev", cascade=True) == ["shop"]
+    assert names(session) == ["Prod"]
+    assert prod.position == 0
+    assert session.scalar(select(func.count()).select_from(AppInstance)) == 0
+    assert session.scalar(select(func.count()).select_from(Environment)) == 1

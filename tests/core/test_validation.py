@@ -1,0 +1,127 @@
+"""User input checks: each bad value gets one clear message."""
+
+from __future__ import annotations
+
+import pytest
+
+from ranchersync.errors import ValidationError
+from ranchersync.validation import (
+    check_ca_bundle,
+    check_color,
+    check_namespace,
+    check_token,
+    clean_name,
+    normalize_rancher_url,
+)
+
+TOKEN = "token-p62nb:chcnszhxp6zqrbxwcz5z2r2w9jrftlvtwvzbsr88v4mk28kw4k5c2p"
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_http", "expected"),
+    [
+        ("https://rancher.example.com", False, "https://rancher.example.com"),
+        ("https://Rancher.Example.com/", False, "https://rancher.example.com"),
+        ("https://rancher.example.com/v3", False, "https://rancher.example.com"),
+        ("https://rancher.example.com/dashboard/home", False, "https://rancher.example.com"),
+        ("https://example.com/rancher/", False, "https://example.com/rancher"),
+        ("https://rancher.example.com:8443", False, "https://rancher.example.com:8443"),
+        ("http://127.0.0.1:8080", False, "http://127.0.0.1:8080"),
+        ("http://localhost:8080", False, "http://localhost:8080"),
+        ("http://[::1]:8080", False, "http://[::1]:8080"),
+        ("http://rancher.lab", True, "http://rancher.lab"),
+        ("  https://rancher.example.com  ", False, "https://rancher.example.com"),
+    ],
+)
+def test_urls_that_are_accepted(url: str, allow_http: bool, expected: str) -> None:
+    assert normalize_rancher_url(url, allow_http=allow_http) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("", "must not be empty"),
+        ("rancher.example.com", "is not a URL"),
+        ("ftp://rancher.example.com", "is not a URL"),
+        ("http://rancher.example.com", "must use https"),
+        ("http://10.0.0.5", "must use https"),
+        ("https://user:pw@rancher.example.com", "not in the URL"),
+        ("https://rancher.example.com/?x=1", "query"),
+        ("https://rancher.example.com:99999", "invalid port"),
+    ],
+)
+def test_urls_that_are_refused(url: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        normalize_rancher_url(url)
+
+
+def test_token_in_bearer_form_is_accepted() -> None:
+    assert check_token(f" {TOKEN}\n") == TOKEN
+    assert check_token("kubeconfig-user-abc12:secret123") == "kubeconfig-user-abc12:secret123"
+
+
+@pytest.mark.parametrize("token", ["", "justasecretwithoutcolon", "token-abc:", ":hunter2", "token abc:hunter2"])
+def test_bad_tokens_are_refused_without_echoing_them(token: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        check_token(token)
+    if token.strip():
+        assert token.strip() not in str(caught.value)
+
+
+@pytest.mark.parametrize("namespace", ["shop-prod", "a", "x" * 63, "ns1-2-3"])
+def test_valid_namespaces(namespace: str) -> None:
+    assert check_namespace(namespace) == namespace
+
+
+@pytest.mark.parametrize("namespace", ["", "Shop", "-shop", "shop-", "shop_prod", "x" * 64, "shop.prod"])
+def test_invalid_namespaces(namespace: str) -> None:
+    with pytest.raises(ValidationError):
+        check_namespace(namespace)
+
+
+def test_colors() -> None:
+    assert check_color("#2e7d32") == "#2E7D32"
+    for bad in ("red", "#12345", "#GGGGGG", "2E7D32"):
+        with pytest.raises(ValidationError, match="#RRGGBB"):
+            check_color(bad)
+
+
+def test_names_are_trimmed_and_bounded() -> None:
+    assert clean_name("  Prod ", "environment") == "Prod"
+    with pytest.raises(ValidationError, match="must not be empty"):
+        clean_name("   ", "environment")
+    with pytest.raises(ValidationError, match="longer than 100"):
+        clean_name("x" * 101, "site")
+
+
+def test_ca_bundle_must_be_a_certificate(tmp_path) -> None:
+    assert check_ca_bundle(None) is None
+    assert check_ca_bundle("  ") is None
+    with pytest.raises(ValidationError, match="not a PEM certificate"):
+        check_ca_bundle("hello")
+    pem = _self_signed_pem()
+    assert check_ca_bundle(pem.encode()).startswith("-----BEGIN CERTIFICATE-----")
+
+
+def _self_signed_pem() -> str:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
