@@ -1,0 +1,42 @@
+# Two commands matter on a fresh machine: `make run` and `make test`. Both create the virtualenv and install
+# what they need first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+STREAMLIT := $(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+
+.PHONY: run demo test lint typecheck test-fast screenshots bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed  ## the dashboard on the embedded SQLite database
+	$(PY) -m ranchersync db upgrade
+	$(STREAMLIT)
+
+demo: $(VENV)/.installed  ## the dashboard with two simulated Rancher servers and a filled catalogue
+	$(PY) -m ranchersync db upgrade
+	$(PY) -m ranchersync demo
+	$(STREAMLIT)
+
+test: $(VENV)/.installed lint typecheck  ## every test suite (PostgreSQL and browser suites included)
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy
+
+test-fast: $(VENV)/.installed  ## the core tests only
+	$(PY) -m pytest tests/core -q
+
+screenshots: $(VENV)/.installed  ## README screenshots of the main screens, from a real browser
+	$(PY) scripts/screenshots.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
