@@ -1,0 +1,55 @@
+"""The Rancher repository: one HTTP funnel, typed results, typed errors (errors live in ``ranchersync.errors``)."""
+
+from ranchersync.rancher.cabundle import ca_bundle_file
+from ranchersync.rancher.client import RancherClient
+from ranchersync.rancher.patch import STRATEGIC_MERGE, image_patch
+from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind, normalize_kind
+from ranchersync.rancher.status import (
+    STATUSES,
+    RolloutState,
+    WorkloadStatus,
+    rollout_in_progress,
+    rollout_state,
+    workload_status,
+)
+from ranchersync.rancher.transport import USER_AGENT, Transport
+from ranchersync.rancher.types import (
+    Cluster,
+    Condition,
+    ConnectionInfo,
+    Container,
+    ContainerStatus,
+    Namespace,
+    Pod,
+    TokenInfo,
+    UserInfo,
+    Workload,
+)
+
+__all__ = [
+    "STATUSES",
+    "STRATEGIC_MERGE",
+    "USER_AGENT",
+    "WORKLOAD_KINDS",
+    "Cluster",
+    "Condition",
+    "ConnectionInfo",
+    "Container",
+    "ContainerStatus",
+    "Namespace",
+    "Pod",
+    "RancherClient",
+    "RolloutState",
+    "TokenInfo",
+    "Transport",
+    "UserInfo",
+    "Workload",
+    "WorkloadKind",
+    "WorkloadStatus",
+    "ca_bundle_file",
+    "image_patch",
+    "normalize_kind",
+    "rollout_in_progress",
+    "rollout_state",
+    "workload_status",
+]
