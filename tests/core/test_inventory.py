@@ -1,0 +1,175 @@
+"""The services of an environment across sites, partial failures, and the cross-environment comparison."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ranchersync import environments, instances, inventory, sites
+from ranchersync.context import AppContext
+from ranchersync.inventory import Cell, EnvironmentRef, InstanceRef, Inventory, Service, compare
+from ranchersync.models import SyncOperation, SyncResult, utcnow
+from ranchersync.rancher import Workload
+from ranchersync.simulator import SimulatedRancher
+from ranchersync.sites import Connection
+
+
+@pytest.fixture
+def demo(ctx: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRancher) -> AppContext:
+    """Dev and Stage on the EU server, Prod on both US clusters."""
+    with ctx.session() as session:
+        for name, server in (("eu", rancher), ("us", rancher_us)):
+            sites.add_site(session, ctx.cipher, name=name, connection=sites.make_connection(server.url, server.token))
+        for name in ("Dev", "Stage", "Prod"):
+            environments.add_environment(session, name=name)
+    for name, site, cluster, namespace, env in (
+        ("shop-dev", "eu", "dev-eu-1", "shop-dev", "Dev"),
+        ("payments-dev", "eu", "dev-eu-1", "payments-dev", "Dev"),
+        ("shop-stage", "eu", "stage-eu-1", "shop-stage", "Stage"),
+        ("shop-east", "us", "prod-us-east", "shop-prod", "Prod"),
+        ("shop-west", "us", "prod-us-west", "shop-prod", "Prod"),
+    ):
+        with ctx.session() as session:
+            placement = instances.check_placement(sites.get_site(session, site), ctx.cipher, cluster, namespace)
+            instances.add_instance(session, name=name, site=site, environment=env, placement=placement)
+    return ctx
+
+
+def by_name(inv: Inventory) -> dict[tuple[str, str], Service]:
+    return {(s.instance.name, s.name): s for s in inv.services}
+
+
+def test_services_of_an_environment_come_from_all_its_app_instances(demo: AppContext) -> None:
+    with demo.session() as session:
+        inv = inventory.list_services(session, demo.cipher, "Dev")
+    assert inv.failures == ()
+    services = by_name(inv)
+    assert {"shop-dev", "payments-dev"} == {i for i, _ in services}
+    cart = services[("shop-dev", "cart")]
+    assert (cart.kind, cart.image_tag, cart.status) == ("Deployment", "1.5.0", "running")
+    assert cart.workload.init_images == {"migrate": "registry.example.com:5000/shop/cart:1.5.0"}
+    kinds = {s.kind for s in inv.services}
+    assert kinds == {"Deployment", "StatefulSet", "DaemonSet", "CronJob"}
+    assert services[("shop-dev", "search")].status == "stopped"
+    assert services[("payments-dev", "payments-api")].image_tag.startswith("@sha256:")
+
+
+def test_one_failing_app_instance_is_reported_and_the_rest_still_shows(demo: AppContext,
+                                                                       rancher_us: SimulatedRancher) -> None:
+    rancher_us.set_cluster_state("c-7xk2p", "unavailable")  # prod-us-west's agent is disconnected
+    with demo.session() as session:
+        inv = inventory.list_services(session, demo.cipher, "Prod")
+    assert [f.instance.name for f in inv.failures] == ["shop-west"]
+    assert "503" in inv.failures[0].message or "unavailable" in inv.failures[0].message.lower()
+    assert {i for i, _ in by_name(inv)} == {"shop-east"}
+
+
+def test_a_refused_token_marks_every_instance_of_that_site(demo: AppContext) -> None:
+    with demo.session() as session:
+        sites.update_site(session, demo.cipher, "us", token="token-zzzzz:" + "b" * 54)
+    with demo.session() as session:
+        inv = inventory.list_services(session, demo.cipher, "Prod")
+    assert sorted(f.instance.name for f in inv.failures) == ["shop-east", "shop-west"]
+    assert inv.services == ()
+    assert all("b" * 54 not in f.message for f in inv.failures)
+
+
+def test_last_successful_sync_is_attached(demo: AppContext) -> None:
+    when = utcnow() - dt.timedelta(hours=1)
+    with demo.session() as session:
+        target = instances.get_instance(session, "shop-stage")
+        op = SyncOperation(source_environment_name="Dev", target_environment_name="Stage", status="complete",
+                           initiated_by="t")
+        op.results = [
+            SyncResult(service="cart", workload_kind="Deployment", target_app_instance_id=target.id,
+                       status="success", finished_at=when),
+            SyncResult(service="catalog", workload_kind="Deployment", target_app_instance_id=target.id,
+                       status="failed", finished_at=when),
+        ]
+        session.add(op)
+    with demo.session() as session:
+        services = by_name(inventory.list_services(session, demo.cipher, "Stage"))
+    assert services[("shop-stage", "cart")].last_synced == when
+    assert services[("shop-stage", "catalog")].last_synced is None
+
+
+def test_comparison_over_the_demo_in_pipeline_order(demo: AppContext) -> None:
+    with demo.session() as session:
+        comparison = inventory.compare_environments(session, demo.cipher)
+    assert [e.name for e in comparison.environments] == ["Dev", "Stage", "Prod"]
+    rows = {(r.kind, r.name): r for r in comparison.rows}
+    cart = rows[("Deployment", "cart")]
+    assert [c.image_tag for c in cart.cells] == ["1.5.0", "1.4.2", "1.4.2 | 1.4.1"]  # east | west
+    assert cart.differs and cart.inconsistent_in == ("Prod",)
+    ledger = rows[("Deployment", "ledger")]  # only payments-dev is mapped
+    assert ledger.missing_in == ("Stage", "Prod")
+    assert all(r.differs for r in comparison.only_differences().rows)
+
+
+# --- the pure comparison, on hand-built services ----------------------------------------------------------------
+
+ENVS = (EnvironmentRef(1, "Dev", "#009E73", 0), EnvironmentRef(2, "Stage", "#0072B2", 1),
+        EnvironmentRef(3, "Prod", "#D55E00", 2))
+
+
+def svc(env: int, instance: str, name: str, image: str, kind: str = "Deployment", status: str = "running") -> Service:
+    ref = InstanceRef(id=hash((env, instance)) % 1000, name=instance, environment_id=env, site_id=1, site_name="s",
+                      site_active=True, cluster_id="c-1", cluster_name="c", namespace="ns",
+                      connection=Connection("http://127.0.0.1", "token-a:b"))
+    obj = {"kind": kind, "metadata": {"name": name, "namespace": "ns"},
+           "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+           "status": {"replicas": 2, "availableReplicas": 2, "updatedReplicas": 2, "readyReplicas": 2}}
+    return Service(ref, Workload.from_k8s(obj), status)  # type: ignore[arg-type]
+
+
+def inv(env: int, *services: Service, failures: tuple = ()) -> Inventory:
+    return Inventory(env, services, failures, utcnow())
+
+
+@pytest.mark.parametrize(
+    ("dev", "stage", "prod", "differs", "missing", "inconsistent"),
+    [
+        (["r/a:1"], ["r/a:1"], ["r/a:1"], False, (), ()),
+        (["r/a:2"], ["r/a:1"], ["r/a:1"], True, (), ()),
+        (["r/a:1"], [], ["r/a:1"], True, ("Stage",), ()),
+        (["r/a:1"], ["r/a:1", "r/a:1"], ["r/a:1"], False, (), ()),
+        (["r/a:1"], ["r/a:1", "r/a:2"], ["r/a:1"], True, (), ("Stage",)),
+        (["other.io/a:1"], ["r/a:1"], ["r/a:1"], True, (), ()),
+    ],
+)
+def test_rows_and_cells_are_flagged(dev, stage, prod, differs, missing, inconsistent) -> None:
+    inventories = {
+        env: inv(env, *(svc(env, f"i{n}", "api", image) for n, image in enumerate(images)))
+        for env, images in ((1, dev), (2, stage), (3, prod))
+    }
+    (row,) = compare(ENVS, inventories).rows
+    assert (row.differs, row.missing_in, row.inconsistent_in) == (differs, missing, inconsistent)
+
+
+def test_tag_mode_ignores_registries() -> None:
+    inventories = {1: inv(1, svc(1, "i", "api", "dev.io/a:1")), 2: inv(2, svc(2, "i", "api", "prod.io/a:1")),
+                   3: inv(3, svc(3, "i", "api", "prod.io/a:1"))}
+    assert compare(ENVS, inventories).rows[0].differs
+    assert not compare(ENVS, inventories, compare_by="tag").rows[0].differs
+
+
+def test_an_unreadable_environment_is_unknown_not_missing() -> None:
+    broken = svc(2, "i", "x", "r/x:1").instance
+    inventories = {1: inv(1, svc(1, "i", "api", "r/a:1")),
+                   2: inv(2, failures=(inventory.InstanceFailure(broken, "timed out"),)),
+                   3: inv(3, svc(3, "i", "api", "r/a:1"))}
+    (row,) = compare(ENVS, inventories).rows
+    stage: Cell = row.cells[1]
+    assert not stage.missing and stage.unreadable == ("i",) and stage.status is None
+    assert not row.differs
+
+
+def test_worst_status_wins_and_columns_follow_the_pipeline() -> None:
+    reordered = (ENVS[2], ENVS[0], ENVS[1])
+    inventories = {1: inv(1, svc(1, "a", "api", "r/a:1", status="running"), svc(1, "b", "api", "r/a:1",
+                                                                               status="degraded"))}
+    comparison = compare(reordered, inventories)
+    assert [e.name for e in comparison.environments] == ["Dev", "Stage", "Prod"]
+    assert comparison.rows[0].cells[0].status == "degraded"
+    assert comparison.rows[0].cells[0].replicas == (4, 4)
