@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import warnings
@@ -140,6 +141,11 @@ class Transport:
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self._token = Secret(check_token(token))
+        # With verify=True, requests would pick REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (the machine's trust, often with
+        # the company CA) on each call; resolve that once, as trust_env is off below. A site's own CA bundle or its
+        # explicit insecure choice is never overridden by the environment.
+        if verify is True:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._verify = verify
         self._timeout = timeout
         parts = urlsplit(self.base_url)
@@ -148,6 +154,11 @@ class Transport:
         self.host = parts.netloc
         self._hostname = parts.hostname or ""
         self._session = requests.Session()
+        # Every request goes to this one server, so the environment's proxy settings (HTTPS_PROXY, NO_PROXY) are
+        # resolved once here instead of on each request, which costs ~0.7 ms of CPU per call in requests.
+        # trust_env=False also keeps REQUESTS_CA_BUNDLE from overriding the site's own verify= choice.
+        self._session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self._session.trust_env = False
         # The Authorization header is added per request, never stored on the session.
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         adapter = HTTPAdapter(
