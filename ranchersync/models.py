@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -194,6 +195,12 @@ class SyncOperation(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+    # The confirmed plan's id: applying the same confirmation twice (a double click, a rerun) hits this constraint.
+    request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Which process runs it, and when it last showed signs of life: a restart finds dead ones and marks them
+    # interrupted, without touching an operation that another replica is still running.
+    owner: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     results: Mapped[list[SyncResult]] = relationship(
         back_populates="operation", cascade="all, delete-orphan", order_by="SyncResult.id"
@@ -230,6 +237,8 @@ class SyncResult(Base):
     new_image: Mapped[str | None] = mapped_column(String(1000))
     status: Mapped[str] = mapped_column(String(20), default="pending")
     error: Mapped[str | None] = mapped_column(Text)
+    # The PATCH was accepted by Rancher: what a rollback or a resume must look at.
+    applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
