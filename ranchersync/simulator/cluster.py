@@ -1,0 +1,532 @@
+"""One simulated downstream cluster: its objects, the Kubernetes API semantics on them, and its controllers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from . import apierrors
+from .kinds import DEPLOYMENTS, NAMESPACES, PODS, WORKLOAD_TYPES, ResourceType
+from .objects import (
+    Obj,
+    apply_defaults,
+    deep_copy,
+    fill_world_labels,
+    pod_template,
+    random_name_suffix,
+    rfc3339,
+    stable_random,
+    stable_uid,
+    template_hash,
+    utc_now,
+)
+from .patch import PATCH_TYPES, apply_patch
+from .pods import node_names, pods_for
+from .rollout import REVISION_ANNOTATION, Evaluation, RolloutState, evaluate, initial_status, slots_from_status
+from .selectors import FieldSelector, LabelSelector
+from .store import ObjectStore, RevisionClock, WatchEvent
+from .world import ClusterSpec
+
+PROJECT_ID = "field.cattle.io/projectId"
+_SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system", "cattle-system")
+_FIELDS = ("metadata.name", "metadata.namespace")
+_POD_FIELDS = (*_FIELDS, "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+               "status.phase", "status.podIP", "status.nominatedNodeName")
+_INCONSISTENT_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
+    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
+    "modified, or deleted between the time the first chunk was returned and now may show up in the list."
+)
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The query parameters of a list or watch request."""
+
+    label_selector: str | None = None
+    field_selector: str | None = None
+    limit: int = 0
+    continue_token: str | None = None
+    resource_version: str | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> ListQuery:
+        """Read `labelSelector`, `fieldSelector`, `limit`, `continue` and `resourceVersion`."""
+        limit_text = params.get("limit") or "0"
+        if not limit_text.lstrip("-").isdigit():
+            raise apierrors.bad_request(f'limit: Invalid value: "{limit_text}": must be an integer')
+        return cls(params.get("labelSelector"), params.get("fieldSelector"), max(0, int(limit_text)),
+                   params.get("continue") or None, params.get("resourceVersion"))
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """How fast simulated rollouts go and which images never start."""
+
+    rollout_seconds: float = 5.0
+    fail_images: re.Pattern[str] | None = None
+
+
+def _encode_continue(revision: int, namespace: str, name: str) -> str:
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": f"{namespace}/{name}\u0000"})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        namespace, _, name = str(raw["start"]).rstrip("\u0000").partition("/")
+        if raw.get("v") != "meta.k8s.io/v1":
+            raise ValueError("unknown version")
+        return int(raw["rv"]), (namespace, name)
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise apierrors.bad_request(f"invalid continue token: {exc}") from None
+
+
+def _parse_revision(text: str) -> int:
+    if not text.isdigit():
+        raise apierrors.bad_request(f'invalid resource version: strconv.ParseUint: parsing "{text}": invalid syntax')
+    return int(text)
+
+
+def _typed(rt: ResourceType, obj: Obj) -> Obj:
+    """The object as a single GET or a watch event carries it: kind and apiVersion first."""
+    body = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+    return {"kind": rt.kind, "apiVersion": rt.api_version, **body}
+
+
+def _without_revision(obj: Obj) -> Obj:
+    return {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}}
+
+
+class SimCluster:
+    """A downstream cluster: the Kubernetes API behind `/k8s/clusters/<id>`."""
+
+    def __init__(self, spec: ClusterSpec, clock: RevisionClock, settings: ControllerSettings,
+                 started: datetime) -> None:
+        self.id = spec.id
+        self.name = spec.name
+        self.version = spec.version
+        self.provider = spec.provider
+        self.driver = spec.driver
+        self.state = spec.state
+        self.created = started - timedelta(days=200 + stable_random(spec.id).randint(0, 300))
+        self.settings = settings
+        self.store = ObjectStore(clock)
+        self.nodes = node_names(spec.name, spec.nodes)
+        self._rollouts: dict[Key, RolloutState] = {}
+        self._active: set[Key] = set()
+        self._load(spec, started)
+
+    # --- loading -------------------------------------------------------------------------------------------------
+
+    def _load(self, spec: ClusterSpec, started: datetime) -> None:
+        namespaces = {o["metadata"]["name"]: o for o in spec.objects if o["kind"] == NAMESPACES.kind}
+        wanted = list(_SYSTEM_NAMESPACES) if spec.system_namespaces else []
+        wanted += [o["metadata"]["namespace"] for o in spec.objects if o["kind"] != NAMESPACES.kind]
+        for name in wanted:
+            if name not in namespaces:
+                namespaces[name] = self._new_namespace(name)
+        for name in sorted(namespaces):
+            self._create(NAMESPACES, namespaces[name], started)
+        for obj in spec.objects:
+            if obj["kind"] != NAMESPACES.kind:
+                self._create(next(t for t in WORKLOAD_TYPES if t.kind == obj["kind"]), obj, started)
+
+    def _new_namespace(self, name: str) -> Obj:
+        """A namespace Rancher has put into a project: system ones into System, `shop-dev` into `shop`."""
+        project = {"default": "Default"}.get(name, "System" if name.startswith(("kube-", "cattle-")) else
+                                              name.split("-")[0])
+        project_id = f"p-{random_name_suffix(f'{self.id}/project/{project}')}"
+        return {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "annotations": {PROJECT_ID: f"{self.id}:{project_id}"},
+                "labels": {PROJECT_ID: project_id},
+                "name": name,
+            },
+        }
+
+    def _create(self, rt: ResourceType, source: Obj, started: datetime) -> Obj:
+        obj = deep_copy(source)
+        metadata = obj["metadata"]
+        namespace = metadata.get("namespace", "")
+        metadata.setdefault("uid", stable_uid(self.id, rt.plural, namespace, metadata["name"]))
+        if not metadata.get("creationTimestamp"):
+            # Stable, plausible ages: namespaces are older than the workloads inside them.
+            days = stable_random(f"{self.id}/{namespace}/{metadata['name']}").randint(3, 90)
+            base = self.created if rt is NAMESPACES else started - timedelta(days=days)
+            metadata["creationTimestamp"] = rfc3339(base)
+        if rt is NAMESPACES:
+            metadata.setdefault("labels", {})["kubernetes.io/metadata.name"] = metadata["name"]
+            obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+            obj.setdefault("status", {"phase": "Active"})
+        else:
+            metadata.setdefault("generation", 1)
+            apply_defaults(fill_world_labels(obj))
+            if rt is DEPLOYMENTS:
+                metadata.setdefault("annotations", {}).setdefault(REVISION_ANNOTATION, "1")
+            if not obj.get("status"):
+                obj["status"] = initial_status(obj, len(self.nodes), utc_now())
+        return self.store.write(rt.plural, obj, "ADDED")
+
+    # --- reads ---------------------------------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        """One object, with kind and apiVersion, or a 404 Status."""
+        with self.store.lock:
+            self.reconcile()
+            if rt is PODS:
+                found = next((p for p in self._pods(namespace) if p["metadata"]["name"] == name), None)
+            else:
+                found = self.store.get(rt.plural, namespace, name)
+            if found is None:
+                raise apierrors.not_found(rt, name)
+            return _typed(rt, found)
+
+    def list_objects(self, rt: ResourceType, namespace: str | None, query: ListQuery) -> tuple[list[Obj], Obj]:
+        """A page of objects matching the selectors, and the list metadata (resourceVersion, continue)."""
+        labels = LabelSelector.parse(query.label_selector)
+        fields = FieldSelector.parse(query.field_selector, _POD_FIELDS if rt is PODS else _FIELDS)
+        start: tuple[str, str] | None = None
+        if query.continue_token:
+            if query.resource_version not in (None, "", "0"):
+                raise apierrors.bad_request("specifying resource version is not allowed when using continue")
+            token_revision, start = _decode_continue(query.continue_token)
+            # -1 is the "inconsistent" token a 410 hands back: continue from the latest state.
+            if token_revision >= 0 and self.store.is_expired(token_revision):
+                raise apierrors.expired(_INCONSISTENT_CONTINUE, _encode_continue(-1, *start))
+        with self.store.lock:
+            self.reconcile()
+            items = self._pods(namespace) if rt is PODS else self.store.list_objects(rt.plural, namespace)
+            revision = self.store.clock.current
+        matching = [o for o in items if labels.matches(o["metadata"].get("labels")) and fields.matches(o)]
+        if start is not None:
+            matching = [o for o in matching if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > start]
+        metadata: Obj = {"resourceVersion": str(revision)}
+        if query.limit and len(matching) > query.limit:
+            last = matching[query.limit - 1]["metadata"]
+            metadata["continue"] = _encode_continue(revision, last.get("namespace", ""), last["name"])
+            if not (query.label_selector or query.field_selector):
+                # kube-apiserver only knows the remaining count when it does not filter.
+                metadata["remainingItemCount"] = len(matching) - query.limit
+            matching = matching[: query.limit]
+        return matching, metadata
+
+    def _pods(self, namespace: str | None) -> list[Obj]:
+        pods: list[Obj] = []
+        for rt in WORKLOAD_TYPES:
+            for workload in self.store.list_objects(rt.plural, namespace):
+                key = (rt.plural, workload["metadata"]["namespace"], workload["metadata"]["name"])
+                state = self._rollouts.get(key)
+                if state is None:
+                    slots = slots_from_status(workload, len(self.nodes))
+                    rolled_out = None
+                else:
+                    slots = self._evaluate(workload, state).slots
+                    rolled_out = (state.new_hash, state.started_at) if state.started_at else None
+                pods += pods_for(workload, slots, self.nodes, rolled_out=rolled_out,
+                                 fail_images=self.settings.fail_images)
+        return sorted(pods, key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]))
+
+    def watch(self, rt: ResourceType, namespace: str | None, query: ListQuery, *, send_initial: bool,
+              deadline: float, stopping: threading.Event) -> Iterator[Obj]:
+        """Watch events as kube-apiserver streams them; ends at the deadline or when the server stops.
+
+        Selectors and the resourceVersion are checked here, before the first event, so they fail as plain errors.
+        """
+        labels = LabelSelector.parse(query.label_selector)
+        fields = FieldSelector.parse(query.field_selector, _FIELDS)
+
+        def matches(obj: Obj | None) -> bool:
+            return obj is not None and (namespace is None or obj["metadata"].get("namespace") == namespace) and \
+                labels.matches(obj["metadata"].get("labels")) and fields.matches(obj)
+
+        since = query.resource_version
+        from_now = since in (None, "", "0") or send_initial
+        with self.store.lock:
+            self.reconcile()
+            initial = [o for o in self.store.list_objects(rt.plural, namespace) if matches(o)] if from_now else []
+            last = self.store.clock.current if from_now else _parse_revision(str(since))
+            too_old = not from_now and self.store.is_expired(last)
+        return self._stream(rt, matches, initial, last, too_old, send_initial, deadline, stopping)
+
+    def _stream(self, rt: ResourceType, matches: Callable[[Obj | None], bool], initial: list[Obj], last: int,
+                too_old: bool, send_initial: bool, deadline: float, stopping: threading.Event) -> Iterator[Obj]:
+        if too_old:
+            # kube-apiserver accepts such a watch, then ends it with a 410 ERROR event.
+            message = f"too old resource version: {last} ({self.store.compacted})"
+            yield {"type": "ERROR", "object": apierrors.expired(message).status()}
+            return
+        for obj in initial:
+            yield {"type": "ADDED", "object": _typed(rt, obj)}
+        if send_initial:
+            bookmark = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {
+                "resourceVersion": str(last), "annotations": {"k8s.io/initial-events-end": "true"}}}
+            yield {"type": "BOOKMARK", "object": bookmark}
+        while not stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            with self.store.lock:
+                events = self.store.events_after(last)
+                if not events:
+                    # Short waits keep the stream responsive to its deadline and to the server stopping.
+                    self.store.changed.wait(min(remaining, 0.25))
+                    continue
+            for event in events:
+                last = event.revision
+                translated = self._translate(event, rt, matches)
+                if translated is not None:
+                    yield translated
+
+    @staticmethod
+    def _translate(event: WatchEvent, rt: ResourceType, matches: Callable[[Obj | None], bool]) -> Obj | None:
+        """An event as one watcher sees it: leaving its selector reads as DELETED, entering it as ADDED."""
+        if event.plural != rt.plural:
+            return None
+        now, before = matches(event.obj), matches(event.old)
+        if event.type == "DELETED":
+            kind = "DELETED" if before else None
+        elif now and before:
+            kind = "MODIFIED"
+        elif now:
+            kind = "ADDED"
+        elif before:
+            kind = "DELETED"
+        else:
+            kind = None
+        return {"type": kind, "object": _typed(rt, event.obj)} if kind else None
+
+    # --- writes --------------------------------------------------------------------------------------------------
+
+    def patch(self, rt: ResourceType, namespace: str, name: str, body: bytes, content_type: str, *,
+              dry_run: bool = False) -> Obj:
+        """PATCH with one of the three patch media types; a stale `metadata.resourceVersion` is a 409."""
+        media = content_type.split(";")[0].strip().lower()
+        if media not in PATCH_TYPES:
+            raise apierrors.unsupported_media_type(patch=True)
+        if not rt.is_workload:
+            raise apierrors.method_not_allowed("patch", rt)
+        with self.store.lock:
+            self.reconcile()
+            current = self.store.get(rt.plural, namespace, name)
+            if current is None:
+                raise apierrors.not_found(rt, name)
+            patched = apply_patch(_typed(rt, current), body, media)
+            return self._update(rt, current, patched, dry_run=dry_run)
+
+    def replace(self, rt: ResourceType, namespace: str, name: str, body: bytes, content_type: str, *,
+                dry_run: bool = False) -> Obj:
+        """PUT a whole object; without a resourceVersion it overwrites, with a stale one it is a 409."""
+        if content_type.split(";")[0].strip().lower() not in ("application/json", ""):
+            raise apierrors.unsupported_media_type(patch=False)
+        if not rt.is_workload:
+            raise apierrors.method_not_allowed("update", rt)
+        try:
+            obj = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise apierrors.bad_request(f"error decoding body: {exc}") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+            raise apierrors.bad_request("the body must be a JSON object with metadata")
+        if obj.get("kind") not in (None, rt.kind) or obj.get("apiVersion") not in (None, rt.api_version):
+            raise apierrors.bad_request(
+                f"the API version in the data ({obj.get('apiVersion')}) does not match the expected API version "
+                f"({rt.api_version})")
+        with self.store.lock:
+            self.reconcile()
+            current = self.store.get(rt.plural, namespace, name)
+            if current is None:
+                raise apierrors.not_found(rt, name)
+            return self._update(rt, current, obj, dry_run=dry_run)
+
+    def _update(self, rt: ResourceType, current: Obj, new: Obj, *, dry_run: bool) -> Obj:
+        """The update path shared by PATCH and PUT: preconditions, server-owned fields, generation, rollout."""
+        name = current["metadata"]["name"]
+        metadata = new.get("metadata")
+        if not isinstance(metadata, dict):
+            raise apierrors.bad_request("metadata must be an object")
+        revision = metadata.get("resourceVersion")
+        if revision not in (None, "") and str(revision) != current["metadata"]["resourceVersion"]:
+            raise apierrors.conflict(rt, name)
+        if metadata.get("uid") not in (None, "", current["metadata"]["uid"]):
+            raise apierrors.conflict(rt, name)
+        if metadata.get("name") != name:
+            raise apierrors.bad_request(
+                f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({name})")
+        if metadata.get("namespace", current["metadata"]["namespace"]) != current["metadata"]["namespace"]:
+            raise apierrors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request")
+        obj = _typed(rt, deep_copy(new))
+        for field in ("uid", "creationTimestamp", "generation"):
+            obj["metadata"][field] = current["metadata"][field]
+        obj["metadata"].pop("resourceVersion", None)
+        obj["metadata"]["namespace"] = current["metadata"]["namespace"]
+        # Writes to the main resource never change status: that belongs to the status subresource.
+        obj["status"] = current.get("status", {})
+        apply_defaults(obj)
+        self._validate(rt, current, obj)
+        spec_changed = obj.get("spec") != current.get("spec")
+        annotations_changed = obj["metadata"].get("annotations") != current["metadata"].get("annotations")
+        if spec_changed or (rt is DEPLOYMENTS and annotations_changed):
+            obj["metadata"]["generation"] = current["metadata"]["generation"] + 1
+        if obj == _without_revision(current):
+            return _typed(rt, current)  # a no-op write: no new resourceVersion, no event, no rollout
+        if dry_run:
+            obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            return obj
+        stored = self.store.write(rt.plural, obj, "MODIFIED")
+        if spec_changed:
+            self._spec_changed(rt, current, stored)
+        return _typed(rt, stored)
+
+    def _validate(self, rt: ResourceType, current: Obj, obj: Obj) -> None:
+        """The validation errors a sync tool can provoke: missing images, bad names, negative replicas."""
+        name = obj["metadata"]["name"]
+        prefix = "spec.jobTemplate.spec.template.spec" if rt.kind == "CronJob" else "spec.template.spec"
+        pod_spec = pod_template(obj).get("spec") or {}
+        causes: list[tuple[str, str, str]] = []
+        if not pod_spec.get("containers"):
+            causes.append(("FieldValueRequired", f"{prefix}.containers", "Required value"))
+        for field in ("initContainers", "containers"):
+            seen: set[str] = set()
+            for index, container in enumerate(pod_spec.get(field) or []):
+                path = f"{prefix}.{field}[{index}]"
+                if not isinstance(container, dict):
+                    causes.append(("FieldValueInvalid", path, "Invalid value: must be an object"))
+                    continue
+                if not container.get("name"):
+                    causes.append(("FieldValueRequired", f"{path}.name", "Required value"))
+                elif container["name"] in seen:
+                    causes.append(("FieldValueDuplicate", f"{path}.name", f'Duplicate value: "{container["name"]}"'))
+                seen.add(str(container.get("name")))
+                image = container.get("image")
+                if not isinstance(image, str) or not image.strip():
+                    causes.append(("FieldValueRequired", f"{path}.image", "Required value"))
+                elif image != image.strip():
+                    causes.append(("FieldValueInvalid", f"{path}.image",
+                                   f'Invalid value: "{image}": must not have leading or trailing whitespace'))
+        replicas = (obj.get("spec") or {}).get("replicas", 0)
+        if not isinstance(replicas, int) or replicas < 0:
+            causes.append(("FieldValueInvalid", "spec.replicas",
+                           f"Invalid value: {replicas}: must be greater than or equal to 0"))
+        if rt.kind != "CronJob" and (obj.get("spec") or {}).get("selector") != (current.get("spec") or {}).get(
+                "selector"):
+            causes.append(("FieldValueInvalid", "spec.selector", "Invalid value: field is immutable"))
+        if causes:
+            raise apierrors.invalid(rt, name, causes)
+
+    # --- the controllers -----------------------------------------------------------------------------------------
+
+    def _fails(self, template: Obj) -> bool:
+        pattern = self.settings.fail_images
+        spec = template.get("spec") or {}
+        images = [str(c.get("image", "")) for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
+        return pattern is not None and any(pattern.search(image) for image in images)
+
+    def _spec_changed(self, rt: ResourceType, before: Obj, after: Obj) -> None:
+        """Start, restart or resume a rollout after a spec change, the way the workload controllers react."""
+        if rt.kind == "CronJob":
+            return  # a CronJob's template only applies to its next Job
+        key = (rt.plural, after["metadata"]["namespace"], after["metadata"]["name"])
+        revision = int((before["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0) or 0)
+        state = self._rollouts.get(key) or RolloutState.steady(pod_template(before), revision or None)
+        new_template = pod_template(after)
+        if template_hash(new_template) != state.new_hash:
+            running = state.running_template
+            state = RolloutState(running, new_template, failing=self._fails(new_template), finished=False)
+        paused = rt is DEPLOYMENTS and bool(after["spec"].get("paused"))
+        if not state.finished and state.started is None and not paused:
+            state.started, state.started_at = time.monotonic(), rfc3339(utc_now())
+        self._rollouts[key] = state
+        self._active.add(key)
+
+    def _evaluate(self, obj: Obj, state: RolloutState) -> Evaluation:
+        return evaluate(obj, state, now=time.monotonic(), seconds=self.settings.rollout_seconds,
+                        nodes=len(self.nodes), wall=utc_now())
+
+    def reconcile(self) -> None:
+        """Advance every rollout in flight to the present; each status change is a MODIFIED event."""
+        with self.store.lock:
+            for key in sorted(self._active):
+                obj = self.store.get(*key)
+                state = self._rollouts.get(key)
+                if obj is None or state is None:
+                    self._active.discard(key)
+                    continue
+                evaluation = self._evaluate(obj, state)
+                metadata = obj["metadata"]
+                annotations = metadata.get("annotations") or {}
+                if obj["kind"] == "Deployment" and state.started is not None and state.revision is None:
+                    # A new ReplicaSet gets the next revision number as soon as the controller creates it.
+                    state.revision = int(annotations.get(REVISION_ANNOTATION, 0) or 0) + 1
+                    annotations = {**annotations, REVISION_ANNOTATION: str(state.revision)}
+                if evaluation.status != obj.get("status") or annotations != (metadata.get("annotations") or {}):
+                    updated = {**obj, "metadata": {**metadata, "annotations": annotations}, "status": evaluation.status}
+                    if not annotations:
+                        updated["metadata"].pop("annotations")
+                    self.store.write(key[0], updated, "MODIFIED")
+                if evaluation.finished:
+                    state.finished = True
+                    self._active.discard(key)
+
+    @property
+    def busy(self) -> bool:
+        """True while a rollout is in flight (the background ticker only works then)."""
+        return bool(self._active)
+
+    # --- out-of-band changes, for tests ---------------------------------------------------------------------------
+
+    def put_object(self, obj: Obj) -> Obj:
+        """Create or overwrite an object as another user would, bypassing preconditions.
+
+        A `status` in the object is stored as given and the controller leaves it alone from then on, as it does
+        for statuses that come from the world file.
+        """
+        rt = next((t for t in (NAMESPACES, *WORKLOAD_TYPES) if t.kind == obj.get("kind")), None)
+        if rt is None:
+            raise ValueError(f"cannot store kind {obj.get('kind')!r}")
+        metadata = obj.get("metadata") or {}
+        namespace = metadata.get("namespace", "default") if rt.namespaced else ""
+        with self.store.lock:
+            current = self.store.get(rt.plural, namespace, metadata["name"])
+            if current is None:
+                source = deep_copy(obj)
+                if rt.namespaced:
+                    source["metadata"]["namespace"] = namespace
+                    if self.store.get(NAMESPACES.plural, "", namespace) is None:
+                        self._create(NAMESPACES, self._new_namespace(namespace), utc_now())
+                source["metadata"].pop("resourceVersion", None)
+                return _typed(rt, self._create(rt, source, utc_now()))
+            new = deep_copy(obj)
+            new["metadata"].pop("resourceVersion", None)
+            if rt is NAMESPACES:
+                new["metadata"].update(uid=current["metadata"]["uid"],
+                                       creationTimestamp=current["metadata"]["creationTimestamp"])
+                return _typed(rt, self.store.write(rt.plural, _typed(rt, new), "MODIFIED"))
+            stored = self._update(rt, current, new, dry_run=False)
+            if "status" in obj and obj["status"] != stored.get("status"):
+                key = (rt.plural, namespace, metadata["name"])
+                self._rollouts.pop(key, None)
+                self._active.discard(key)
+                stored = _typed(rt, self.store.write(rt.plural, {**stored, "status": deep_copy(obj["status"])},
+                                                     "MODIFIED"))
+            return stored
+
+    def delete_object(self, rt: ResourceType, namespace: str, name: str) -> bool:
+        """Delete an object (a DELETED event); False when it did not exist."""
+        with self.store.lock:
+            key = (rt.plural, namespace if rt.namespaced else "", name)
+            self._rollouts.pop(key, None)
+            self._active.discard(key)
+            return self.store.remove(*key) is not None

@@ -1,0 +1,151 @@
+"""Pods derived from a workload's rollout state, the way its controller would have created them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+from .objects import Obj, deep_copy, image_id, normalized_image, random_name_suffix, stable_uid
+from .rollout import PodSlot
+
+_POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def node_names(cluster_name: str, count: int) -> list[str]:
+    """The worker nodes of a simulated cluster, named like an RKE2 node pool's machines."""
+    return [f"{cluster_name}-pool1-{random_name_suffix(f'{cluster_name}/node/{i}', 5)}" for i in range(count)]
+
+
+def _ip(seed: str, prefix: str) -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return f"{prefix}.{digest[0] % 250 + 2}.{digest[1] % 250 + 2}"
+
+
+def _container_status(container: Obj, phase: str, since: str, pod_name: str) -> Obj:
+    """A container status in one of four phases: running, creating, failing (image pull) or completed (init)."""
+    image = str(container.get("image", ""))
+    name = str(container.get("name", ""))
+    status: Obj = {"image": image, "imageID": "", "lastState": {}, "name": name, "ready": False, "restartCount": 0,
+                   "started": False}
+    if phase == "failing":
+        status["state"] = {"waiting": {"message": f'Back-off pulling image "{image}"', "reason": "ImagePullBackOff"}}
+        return status
+    if phase == "creating":
+        status["state"] = {"waiting": {"reason": "ContainerCreating"}}
+        return status
+    container_id = "containerd://" + hashlib.sha256(f"{pod_name}/{name}".encode()).hexdigest()
+    status.update(containerID=container_id, image=normalized_image(image), imageID=image_id(image))
+    if phase == "completed":
+        status["state"] = {"terminated": {"containerID": container_id, "exitCode": 0, "finishedAt": since,
+                                          "reason": "Completed", "startedAt": since}}
+    else:
+        status.update(ready=True, started=True, state={"running": {"startedAt": since}})
+    return status
+
+
+def _pod(workload: Obj, slot: PodSlot, name: str, node: str, extra_labels: dict[str, str], owner: Obj,
+         created: str, fail_images: re.Pattern[str] | None) -> Obj:
+    metadata = workload["metadata"]
+    template = slot.template
+    spec = deep_copy(template.get("spec") or {})
+    spec.update({"nodeName": node, "serviceAccount": "default", "serviceAccountName": "default",
+                 "enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority", "priority": 0})
+    init_containers = spec.get("initContainers") or []
+    containers = spec.get("containers") or []
+    # The containers whose image cannot be pulled; a failure stated by the world file blames the main containers.
+    culprits = {str(c.get("name")) for c in init_containers + containers
+                if fail_images and fail_images.search(str(c.get("image", "")))} if slot.failing else set()
+    if slot.failing and not culprits:
+        culprits = {str(c.get("name")) for c in containers}
+    init_failing = any(str(c.get("name")) in culprits for c in init_containers)
+    init_statuses = [_container_status(c, "failing" if str(c.get("name")) in culprits else "completed", created, name)
+                     for c in init_containers]
+    statuses = []
+    for container in containers:
+        if str(container.get("name")) in culprits:
+            phase = "failing"
+        elif init_failing or not (slot.ready or slot.failing):
+            phase = "creating"  # a pod still starting; beside a failing image the others do run
+        else:
+            phase = "running"
+        statuses.append(_container_status(container, phase, created, name))
+    if init_failing:
+        for status in statuses:
+            status["state"] = {"waiting": {"reason": "PodInitializing"}}
+    ready = all(s["ready"] for s in statuses)
+    ready_text = "True" if ready else "False"
+    conditions = [("PodReadyToStartContainers", "True"), ("Initialized", "False" if init_failing else "True"),
+                  ("Ready", ready_text), ("ContainersReady", ready_text), ("PodScheduled", "True")]
+    pod_status: Obj = {
+        "conditions": [{"lastProbeTime": None, "lastTransitionTime": created, "status": value, "type": kind}
+                       for kind, value in conditions],
+        "containerStatuses": statuses,
+        "hostIP": _ip(node, "10.0"),
+        "hostIPs": [{"ip": _ip(node, "10.0")}],
+        "phase": "Running" if ready else "Pending",
+        "podIP": _ip(name, "10.42"),
+        "podIPs": [{"ip": _ip(name, "10.42")}],
+        "qosClass": "BestEffort",
+        "startTime": created,
+    }
+    if init_statuses:
+        pod_status["initContainerStatuses"] = init_statuses
+    pod_metadata: Obj = {
+        "creationTimestamp": created,
+        "labels": {**((template.get("metadata") or {}).get("labels") or {}), **extra_labels},
+        "name": name,
+        "namespace": metadata["namespace"],
+        "ownerReferences": [owner],
+        "resourceVersion": metadata.get("resourceVersion", "1"),
+        "uid": stable_uid("pod", metadata["uid"], name),
+    }
+    annotations = (template.get("metadata") or {}).get("annotations")
+    if annotations:
+        pod_metadata["annotations"] = dict(annotations)
+    if workload["kind"] != "StatefulSet":
+        pod_metadata["generateName"] = name[:-5]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_metadata, "spec": spec, "status": pod_status}
+
+
+def pods_for(workload: Obj, slots: Sequence[PodSlot], nodes: Sequence[str], *, rolled_out: tuple[str, str] | None,
+             fail_images: re.Pattern[str] | None) -> list[Obj]:
+    """The pods a workload's slots stand for, with names, labels and owners as their controller sets them.
+
+    `rolled_out` is (template hash, start time) of the last rollout: its pods were created when it began.
+    """
+    kind = workload["kind"]
+    if kind not in _POD_OWNERS or not nodes:
+        return []
+    metadata = workload["metadata"]
+    workload_name = metadata["name"]
+    uid = metadata["uid"]
+    created = str(metadata.get("creationTimestamp"))
+    pods = []
+    for index, slot in enumerate(slots):
+        since = rolled_out[1] if rolled_out and rolled_out[0] == slot.template_hash else created
+        suffix = random_name_suffix(f"{uid}/{slot.template_hash}/{index}")
+        if kind == "Deployment":
+            rs_name = f"{workload_name}-{slot.template_hash}"
+            name = f"{rs_name}-{suffix}"
+            labels = {"pod-template-hash": slot.template_hash}
+            owner = {"apiVersion": "apps/v1", "blockOwnerDeletion": True, "controller": True, "kind": "ReplicaSet",
+                     "name": rs_name, "uid": stable_uid("replicaset", metadata["uid"], slot.template_hash)}
+            node = nodes[int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(nodes)]
+        else:
+            owner = {"apiVersion": "apps/v1", "blockOwnerDeletion": True, "controller": True, "kind": kind,
+                     "name": workload_name, "uid": metadata["uid"]}
+            if kind == "StatefulSet":
+                name = f"{workload_name}-{index}"
+                labels = {"apps.kubernetes.io/pod-index": str(index),
+                          "controller-revision-hash": f"{workload_name}-{slot.template_hash}",
+                          "statefulset.kubernetes.io/pod-name": name}
+                node = nodes[index % len(nodes)]
+            else:
+                name = f"{workload_name}-{suffix}"
+                labels = {"controller-revision-hash": slot.template_hash,
+                          "pod-template-generation": str(metadata.get("generation", 1))}
+                node = nodes[index % len(nodes)]
+        pods.append(_pod(workload, slot, name, node, labels, owner, since, fail_images))
+    return pods
+

@@ -1,0 +1,168 @@
+"""World files: the clusters of one simulated Rancher server and the Kubernetes objects inside them.
+
+A world file (YAML or JSON)::
+
+    name: rancher-eu                  # optional; the file name by default
+    rancherVersion: v2.9.3            # /rancherversion, /v3/settings/server-version
+    clusters:
+      - id: c-m-8x2kq4vd              # Rancher cluster id: local, c-xxxxx or c-m-xxxxxxxx
+        name: dev-eu-1                # display name
+        version: v1.30.4+rke2r1       # the kube-apiserver gitVersion (kubectl picks its binary by it)
+        provider: rke2                # optional, with driver; state: active | unavailable; nodes: 3
+        systemNamespaces: true        # add default, kube-*, cattle-system (the default)
+        objects: [...]                # Namespace, Deployment, StatefulSet, DaemonSet, CronJob; or kind: List
+
+Objects are what `kubectl get -o yaml` prints, and may be trimmed: apiVersion, a missing namespace (`default`),
+selector and labels (`app: <name>`), API defaults, metadata and a fully rolled-out status are filled in. A status
+given in the file is served as it is (a rollout frozen half way, a failed one) until a write changes its spec.
+Missing namespaces are created in a Rancher project named after their prefix (`shop-dev` → project `shop`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .kinds import BY_KIND, PODS
+from .objects import Obj, deep_copy
+
+DEMO_WORLD_NAMES = ("rancher-eu", "rancher-us")
+_CLUSTER_STATES = ("active", "unavailable")
+
+
+class WorldError(ValueError):
+    """A world file that cannot be served: the message names the offending entry."""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """One downstream cluster as the world file describes it."""
+
+    id: str
+    name: str
+    objects: tuple[Obj, ...]
+    version: str = "v1.30.4+rke2r1"
+    provider: str = "rke2"
+    driver: str = "rke2"
+    state: str = "active"
+    nodes: int = 3
+    system_namespaces: bool = True
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything one simulated Rancher server serves."""
+
+    name: str
+    clusters: tuple[ClusterSpec, ...]
+    rancher_version: str = "v2.9.3"
+
+    def cluster(self, cluster_id: str) -> ClusterSpec:
+        """A cluster by id."""
+        for cluster in self.clusters:
+            if cluster.id == cluster_id:
+                return cluster
+        raise KeyError(cluster_id)
+
+
+def _default_driver(cluster_id: str, provider: str) -> str:
+    if cluster_id == "local":
+        return "imported" if provider == "rke2" else provider
+    if cluster_id.startswith("c-m-"):
+        return provider
+    return "imported"
+
+
+def _objects(raw: Any, where: str) -> list[Obj]:
+    """Flatten `kind: List` wrappers and check that every object is one the simulator serves."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise WorldError(f"{where}: objects must be a list")
+    flat: list[Obj] = []
+    for index, obj in enumerate(raw):
+        here = f"{where}[{index}]"
+        if not isinstance(obj, Mapping):
+            raise WorldError(f"{here}: an object must be a mapping")
+        if str(obj.get("kind", "")).endswith("List"):  # `kind: List`, or a DeploymentList pasted whole
+            flat.extend(_objects(obj.get("items"), f"{here}.items"))
+            continue
+        kind = obj.get("kind")
+        if kind not in BY_KIND or kind == PODS.kind:
+            raise WorldError(f"{here}: kind {kind!r} is not served (use Namespace, Deployment, StatefulSet, "
+                             "DaemonSet or CronJob)")
+        rt = BY_KIND[kind]
+        metadata = obj.get("metadata")
+        if not isinstance(metadata, Mapping) or not metadata.get("name"):
+            raise WorldError(f"{here}: metadata.name is required")
+        copy = deep_copy(dict(obj))
+        copy.setdefault("apiVersion", rt.api_version)
+        if copy["apiVersion"] != rt.api_version:
+            raise WorldError(f"{here}: {kind} is served as {rt.api_version}, not {copy['apiVersion']}")
+        if rt.namespaced:
+            copy["metadata"].setdefault("namespace", "default")
+        flat.append(copy)
+    return flat
+
+
+def parse_world(data: Any, name: str = "world") -> World:
+    """Build a World from parsed YAML/JSON: `{clusters: [{id, name, objects: [...]}, ...]}`."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("clusters"), list):
+        raise WorldError(f"{name}: a world needs a `clusters` list")
+    clusters = []
+    seen: set[str] = set()
+    for index, raw in enumerate(data["clusters"]):
+        where = f"{name}: clusters[{index}]"
+        if not isinstance(raw, Mapping) or not raw.get("id"):
+            raise WorldError(f"{where}: a cluster needs an id")
+        cluster_id = str(raw["id"])
+        if cluster_id in seen:
+            raise WorldError(f"{where}: duplicate cluster id {cluster_id}")
+        seen.add(cluster_id)
+        state = str(raw.get("state", "active"))
+        if state not in _CLUSTER_STATES:
+            raise WorldError(f"{where}: state must be one of {', '.join(_CLUSTER_STATES)}")
+        provider = str(raw.get("provider", "rke2"))
+        clusters.append(ClusterSpec(
+            id=cluster_id,
+            name=str(raw.get("name") or cluster_id),
+            objects=tuple(_objects(raw.get("objects"), f"{where}.objects")),
+            version=str(raw.get("version", ClusterSpec.version)),
+            provider=provider,
+            driver=str(raw.get("driver") or _default_driver(cluster_id, provider)),
+            state=state,
+            nodes=int(raw.get("nodes", 3)),
+            system_namespaces=bool(raw.get("systemNamespaces", True)),
+        ))
+    return World(name=str(data.get("name") or name), clusters=tuple(clusters),
+                 rancher_version=str(data.get("rancherVersion", World.rancher_version)))
+
+
+def load_world(path: str | Path) -> World:
+    """Read a world file; `.json` is parsed as JSON, anything else as YAML (a superset of JSON)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise WorldError(f"{path}: {exc}") from exc
+    return parse_world(data, path.stem)
+
+
+def load_demo_world(name: str = DEMO_WORLD_NAMES[0]) -> World:
+    """One of the built-in demo worlds (`rancher-eu` or `rancher-us`)."""
+    if name not in DEMO_WORLD_NAMES:
+        raise WorldError(f"no demo world {name!r}; the demo worlds are {', '.join(DEMO_WORLD_NAMES)}")
+    text = resources.files(__package__).joinpath("worlds", f"{name}.yaml").read_text(encoding="utf-8")
+    return parse_world(yaml.safe_load(text), name)
+
+
+def load_demo_worlds() -> dict[str, World]:
+    """Both demo Rancher servers, by name, the first one being the default demo."""
+    return {name: load_demo_world(name) for name in DEMO_WORLD_NAMES}
