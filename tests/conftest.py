@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
+from ranchersync import environments, instances, sites
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
+from ranchersync.simulator import SimulatedRancher, load_demo_world
 
 
 def require(what: str, available: bool, reason: str) -> None:
@@ -48,3 +51,48 @@ def session(ctx: AppContext) -> Iterator[Session]:
     """One unit of work, committed at the end of the test."""
     with ctx.session() as s:
         yield s
+
+
+@pytest.fixture
+def rancher() -> Iterator[SimulatedRancher]:
+    """The first demo Rancher server (dev-eu-1, stage-eu-1, local), served over real HTTP."""
+    with SimulatedRancher(load_demo_world("rancher-eu"), rollout_seconds=1) as server:
+        yield server
+
+
+@pytest.fixture
+def rancher_us(request: pytest.FixtureRequest) -> Iterator[SimulatedRancher]:
+    """The second demo Rancher server (prod-us-east, prod-us-west); an indirect parameter names images that never
+    become ready."""
+    fail_images = getattr(request, "param", None)
+    with SimulatedRancher(load_demo_world("rancher-us"), rollout_seconds=1, fail_images=fail_images) as server:
+        yield server
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def demo(ctx: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRancher) -> AppContext:
+    """Dev and Stage on the EU server, Prod on both US clusters."""
+    with ctx.session() as session:
+        for name, server in (("eu", rancher), ("us", rancher_us)):
+            sites.add_site(session, ctx.cipher, name=name, connection=sites.make_connection(server.url, server.token))
+        for name in ("Dev", "Stage", "Prod"):
+            environments.add_environment(session, name=name)
+    for name, site, cluster, namespace, env in (
+        ("shop-dev", "eu", "dev-eu-1", "shop-dev", "Dev"),
+        ("payments-dev", "eu", "dev-eu-1", "payments-dev", "Dev"),
+        ("shop-stage", "eu", "stage-eu-1", "shop-stage", "Stage"),
+        ("shop-east", "us", "prod-us-east", "shop-prod", "Prod"),
+        ("shop-west", "us", "prod-us-west", "shop-prod", "Prod"),
+    ):
+        with ctx.session() as session:
+            placement = instances.check_placement(sites.get_site(session, site), ctx.cipher, cluster, namespace)
+            instances.add_instance(session, name=name, site=site, environment=env, placement=placement)
+    return ctx

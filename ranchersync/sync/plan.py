@@ -121,11 +121,12 @@ def plan_sync(
     selected: Collection[tuple[str, str]] | None = None,
     mode: RetagMode = "full",
     targets: Mapping[tuple[str, str], TargetChoice] | None = None,
+    default_target: TargetChoice | None = None,
 ) -> SyncPlan:
     """Plan promoting `selected` (kind, name) services — or, when None, every service that differs.
 
-    A service held by several app instances of the target is ambiguous unless `targets` names one instance
-    id for it, or "all".
+    A service held by several app instances of the target is ambiguous unless `targets` (per service) or
+    `default_target` (for every service) names one app instance id, or "all".
     """
     if source.id == target.id:
         raise ValidationError("the source and the target environment must differ")
@@ -143,7 +144,8 @@ def plan_sync(
         raise ValidationError(f"not in {source.name}: {', '.join(unknown)}")
     items: list[ServicePlan] = []
     for key in keys:
-        items.extend(_plan_service(key, by_source[key], by_target.get(key, []), mode, (targets or {}).get(key)))
+        choice = (targets or {}).get(key, default_target)
+        items.extend(_plan_service(key, by_source[key], by_target.get(key, []), mode, choice))
     if selected is None:  # "everything that differs": equal services are noise here
         items = [i for i in items if i.skip_reason != SKIP_EQUAL]
     return SyncPlan(source, target, mode, tuple(items))

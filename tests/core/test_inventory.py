@@ -6,34 +6,12 @@ import datetime as dt
 
 import pytest
 
-from ranchersync import environments, instances, inventory, sites
+from ranchersync import instances, inventory, sites
 from ranchersync.context import AppContext
 from ranchersync.inventory import Cell, EnvironmentRef, InstanceRef, Inventory, Service, compare
 from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.rancher import Workload
 from ranchersync.simulator import SimulatedRancher
-from ranchersync.sites import Connection
-
-
-@pytest.fixture
-def demo(ctx: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRancher) -> AppContext:
-    """Dev and Stage on the EU server, Prod on both US clusters."""
-    with ctx.session() as session:
-        for name, server in (("eu", rancher), ("us", rancher_us)):
-            sites.add_site(session, ctx.cipher, name=name, connection=sites.make_connection(server.url, server.token))
-        for name in ("Dev", "Stage", "Prod"):
-            environments.add_environment(session, name=name)
-    for name, site, cluster, namespace, env in (
-        ("shop-dev", "eu", "dev-eu-1", "shop-dev", "Dev"),
-        ("payments-dev", "eu", "dev-eu-1", "payments-dev", "Dev"),
-        ("shop-stage", "eu", "stage-eu-1", "shop-stage", "Stage"),
-        ("shop-east", "us", "prod-us-east", "shop-prod", "Prod"),
-        ("shop-west", "us", "prod-us-west", "shop-prod", "Prod"),
-    ):
-        with ctx.session() as session:
-            placement = instances.check_placement(sites.get_site(session, site), ctx.cipher, cluster, namespace)
-            instances.add_instance(session, name=name, site=site, environment=env, placement=placement)
-    return ctx
 
 
 def by_name(inv: Inventory) -> dict[tuple[str, str], Service]:
@@ -115,8 +93,7 @@ ENVS = (EnvironmentRef(1, "Dev", "#009E73", 0), EnvironmentRef(2, "Stage", "#007
 
 def svc(env: int, instance: str, name: str, image: str, kind: str = "Deployment", status: str = "running") -> Service:
     ref = InstanceRef(id=hash((env, instance)) % 1000, name=instance, environment_id=env, site_id=1, site_name="s",
-                      site_active=True, cluster_id="c-1", cluster_name="c", namespace="ns",
-                      connection=Connection("http://127.0.0.1", "token-a:b"))
+                      site_active=True, cluster_id="c-1", cluster_name="c", namespace="ns")
     obj = {"kind": kind, "metadata": {"name": name, "namespace": "ns"},
            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
            "status": {"replicas": 2, "availableReplicas": 2, "updatedReplicas": 2, "readyReplicas": 2}}

@@ -1,0 +1,424 @@
+"""The services of an environment, fetched from all of its app instances in parallel; and their comparison."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ranchersync.crypto import TokenCipher
+from ranchersync.environments import get_environment, list_environments
+from ranchersync.errors import RancherSyncError
+from ranchersync.images import parse_image
+from ranchersync.models import AppInstance, Environment, Site, SyncResult, utcnow
+from ranchersync.rancher import WORKLOAD_KINDS, RancherClient, Workload, WorkloadStatus, workload_status
+from ranchersync.sites import ClientFactory, Connection, site_connection
+
+# Listing is latency-bound (one request per app instance and kind); 32 requests in flight keep a Rancher busy
+# without hammering it.
+DEFAULT_CONCURRENCY = 32
+
+# Worst first: how a cell that holds several app instances' copies of a service is summarised.
+STATUS_SEVERITY: tuple[WorkloadStatus, ...] = (
+    "failed", "unknown", "degraded", "updating", "paused", "stopped", "running",
+)
+
+CompareBy = Literal["image", "tag"]
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """An app instance, read from the database before any thread starts. It holds no token, so services and
+    plans can be cached and kept in a UI session; connections are looked up by site when a request is made."""
+
+    id: int
+    name: str
+    environment_id: int
+    site_id: int
+    site_name: str
+    site_active: bool
+    cluster_id: str
+    cluster_name: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class Service:
+    """One workload of one app instance, as the services page and the sync see it."""
+
+    instance: InstanceRef
+    workload: Workload
+    status: WorkloadStatus
+    last_synced: dt.datetime | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.workload.kind
+
+    @property
+    def name(self) -> str:
+        return self.workload.name
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What matches a service across environments: kind and name (DESIGN.md)."""
+        return (self.workload.kind, self.workload.name)
+
+    @property
+    def id(self) -> str:
+        """A stable id: app instance, kind and name."""
+        return f"{self.instance.id}/{self.workload.kind}/{self.workload.name}"
+
+    @property
+    def images(self) -> dict[str, str]:
+        """Image per regular container."""
+        return self.workload.images
+
+    @property
+    def image_tag(self) -> str:
+        """The tag (or short digest) an operator reads; several containers' distinct tags joined by ', '."""
+        return ", ".join(dict.fromkeys(display_tag(image) for image in self.images.values()))
+
+
+@dataclass(frozen=True)
+class InstanceFailure:
+    """An app instance whose services could not be listed, and why (in words for the user)."""
+
+    instance: InstanceRef
+    message: str
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything one environment runs, with the app instances that could not be read."""
+
+    environment_id: int
+    services: tuple[Service, ...]
+    failures: tuple[InstanceFailure, ...]
+    fetched_at: dt.datetime
+
+
+def display_tag(image: str) -> str:
+    """An image's tag as an operator reads it; the raw string when it does not parse."""
+    try:
+        return parse_image(image).display_tag
+    except RancherSyncError:
+        return image
+
+
+# --- reading -------------------------------------------------------------------------------------------------------
+
+
+def instance_refs(session: Session, environment_ids: Sequence[int | None]) -> list[InstanceRef]:
+    """The app instances of these environments, by name."""
+    instances = session.scalars(
+        select(AppInstance).where(AppInstance.environment_id.in_(environment_ids)).order_by(AppInstance.name)
+    ).all()
+    return [
+        InstanceRef(
+            id=inst.id, name=inst.name, environment_id=inst.environment_id, site_id=inst.site_id,
+            site_name=inst.site.name, site_active=inst.site.active, cluster_id=inst.cluster_id,
+            cluster_name=inst.cluster_name or inst.cluster_id, namespace=inst.namespace,
+        )
+        for inst in instances
+    ]
+
+
+def site_connections(session: Session, cipher: TokenCipher, site_ids: Iterable[int]) -> dict[int, Connection]:
+    """The stored connections of these sites, each token decrypted once, just before the requests need it."""
+    return {site.id: site_connection(site, cipher) for site in session.scalars(select(Site).where(
+        Site.id.in_(set(site_ids))))}
+
+
+def last_synced(session: Session, instance_ids: Sequence[int]) -> dict[tuple[int, str, str], dt.datetime]:
+    """When each (app instance, kind, service) last received a successful sync."""
+    rows = session.execute(
+        select(SyncResult.target_app_instance_id, SyncResult.workload_kind, SyncResult.service,
+               func.max(SyncResult.finished_at))
+        .where(SyncResult.target_app_instance_id.in_(instance_ids), SyncResult.status == "success")
+        .group_by(SyncResult.target_app_instance_id, SyncResult.workload_kind, SyncResult.service)
+    ).all()
+    return {(inst, kind, name): when for inst, kind, name, when in rows if inst is not None and when is not None}
+
+
+class ClientPool:
+    """One client per site and per worker thread: tokens never mix between sites, sessions never between threads."""
+
+    def __init__(
+        self, connections: Mapping[int, Connection], factory: ClientFactory = RancherClient, pool_size: int = 4
+    ) -> None:
+        self._connections = connections
+        self._factory = factory
+        self._pool_size = pool_size
+        self._local = threading.local()
+        self._all: list[RancherClient] = []
+        self._lock = threading.Lock()
+
+    def client(self, ref: InstanceRef) -> RancherClient:
+        """This thread's client for the instance's site."""
+        clients: dict[int, RancherClient] = self._local.__dict__.setdefault("clients", {})
+        if ref.site_id not in clients:
+            conn = self._connections[ref.site_id]
+            clients[ref.site_id] = self._factory(
+                conn.url, conn.token, ca_bundle=conn.ca_bundle, insecure=conn.insecure, pool_size=self._pool_size
+            )
+            with self._lock:
+                self._all.append(clients[ref.site_id])
+        return clients[ref.site_id]
+
+    def close(self) -> None:
+        """Close every client made by any thread."""
+        with self._lock:
+            for client in self._all:
+                client.close()
+            self._all.clear()
+
+
+@contextmanager
+def client_pool(connections: Mapping[int, Connection], factory: ClientFactory = RancherClient) -> Iterator[ClientPool]:
+    """A ClientPool closed when the block ends."""
+    pool = ClientPool(connections, factory)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def fetch_services(
+    refs: Sequence[InstanceRef],
+    connections: Mapping[int, Connection],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    factory: ClientFactory = RancherClient,
+    kinds: Sequence[str] = WORKLOAD_KINDS,
+) -> tuple[list[Service], list[InstanceFailure]]:
+    """List every workload of these app instances, one request per (instance, kind) in parallel.
+
+    A failing app instance (timeout, refused token, missing namespace…) is reported once in the failures and
+    contributes no services; the others are complete.
+    """
+    jobs = [(ref, kind) for ref in refs if ref.site_active for kind in kinds]
+    failures = [InstanceFailure(ref, f"site '{ref.site_name}' is deactivated") for ref in refs if not ref.site_active]
+    results: dict[int, list[Workload]] = defaultdict(list)
+    errors: dict[int, str] = {}
+    with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
+
+        def list_kind(job: tuple[InstanceRef, str]) -> tuple[InstanceRef, list[Workload] | RancherSyncError]:
+            ref, kind = job
+            try:
+                return ref, pool.client(ref).list_workloads(ref.cluster_id, ref.namespace, kinds=(kind,))
+            except RancherSyncError as error:
+                return ref, error
+
+        for ref, outcome in executor.map(list_kind, jobs):
+            if isinstance(outcome, RancherSyncError):
+                errors.setdefault(ref.id, str(outcome))
+            else:
+                results[ref.id].extend(outcome)
+    services: list[Service] = []
+    for ref in refs:
+        if ref.id in errors:
+            failures.append(InstanceFailure(ref, errors[ref.id]))
+        elif ref.site_active:
+            services.extend(Service(ref, w, workload_status(w)) for w in results[ref.id])
+    return services, failures
+
+
+def list_services(
+    session: Session,
+    cipher: TokenCipher,
+    environment: int | str,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    factory: ClientFactory = RancherClient,
+) -> Inventory:
+    """The services of every app instance of an environment, with their last successful sync."""
+    env = get_environment(session, environment)
+    return list_inventories(session, cipher, [env], concurrency=concurrency, factory=factory)[env.id]
+
+
+def list_inventories(
+    session: Session,
+    cipher: TokenCipher,
+    environments: Sequence[Environment],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    factory: ClientFactory = RancherClient,
+) -> dict[int, Inventory]:
+    """The inventories of several environments, fetched together in one parallel wave."""
+    refs = instance_refs(session, [e.id for e in environments])
+    synced = last_synced(session, [r.id for r in refs])
+    connections = site_connections(session, cipher, {r.site_id for r in refs})
+    services, failures = fetch_services(refs, connections, concurrency=concurrency, factory=factory)
+    fetched_at = utcnow()
+    by_env: dict[int, Inventory] = {}
+    for env in environments:
+        env_services = tuple(
+            Service(s.instance, s.workload, s.status, synced.get((s.instance.id, s.kind, s.name)))
+            for s in services
+            if s.instance.environment_id == env.id
+        )
+        env_failures = tuple(f for f in failures if f.instance.environment_id == env.id)
+        by_env[env.id] = Inventory(env.id, env_services, env_failures, fetched_at)
+    return by_env
+
+
+# --- comparison (pure) ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnvironmentRef:
+    """An environment's identity and looks, for comparison columns."""
+
+    id: int
+    name: str
+    color: str
+    position: int
+
+    @classmethod
+    def of(cls, env: Environment) -> EnvironmentRef:
+        return cls(env.id, env.name, env.color, env.position)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One service in one environment: every app instance's copy of it."""
+
+    environment: EnvironmentRef
+    services: tuple[Service, ...]
+    unreadable: tuple[str, ...] = ()  # app instances of the environment that could not be listed
+    compare_by: CompareBy = "image"
+
+    @property
+    def missing(self) -> bool:
+        """No app instance runs it, and none failed to answer (so it really is absent)."""
+        return not self.services and not self.unreadable
+
+    @property
+    def versions(self) -> tuple[tuple[tuple[str, str], ...], ...]:
+        """The distinct container→version sets among the copies."""
+        return tuple(dict.fromkeys(_version(s, self.compare_by) for s in self.services))
+
+    @property
+    def inconsistent(self) -> bool:
+        """App instances inside this environment disagree on the version."""
+        return len(self.versions) > 1
+
+    @property
+    def status(self) -> WorkloadStatus | None:
+        """The worst status among the copies."""
+        statuses = {s.status for s in self.services}
+        return next((s for s in STATUS_SEVERITY if s in statuses), None)
+
+    @property
+    def image_tag(self) -> str:
+        """The tags shown in the cell; disagreeing copies are separated by ' | '."""
+        return " | ".join(dict.fromkeys(s.image_tag for s in self.services))
+
+    @property
+    def replicas(self) -> tuple[int, int]:
+        """Available and desired replicas summed over the copies."""
+        available = sum(s.workload.available_replicas for s in self.services)
+        return (available, sum(s.workload.replicas for s in self.services))
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One service (kind + name) across the compared environments."""
+
+    kind: str
+    name: str
+    cells: tuple[Cell, ...]
+
+    @property
+    def differs(self) -> bool:
+        """Environments run different versions, or the service is missing from some."""
+        present = [c for c in self.cells if c.services]
+        if any(c.missing for c in self.cells):
+            return True
+        return len({c.versions for c in present}) > 1 or any(c.inconsistent for c in present)
+
+    @property
+    def missing_in(self) -> tuple[str, ...]:
+        return tuple(c.environment.name for c in self.cells if c.missing)
+
+    @property
+    def inconsistent_in(self) -> tuple[str, ...]:
+        return tuple(c.environment.name for c in self.cells if c.inconsistent)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A services × environments matrix, environments in pipeline order."""
+
+    environments: tuple[EnvironmentRef, ...]
+    rows: tuple[ComparisonRow, ...]
+
+    def only_differences(self) -> Comparison:
+        return Comparison(self.environments, tuple(r for r in self.rows if r.differs))
+
+
+def compare(
+    environments: Sequence[EnvironmentRef],
+    inventories: Mapping[int, Inventory],
+    *,
+    compare_by: CompareBy = "image",
+) -> Comparison:
+    """Match services by kind and name across environments (pipeline order) and flag what differs."""
+    ordered = tuple(sorted(environments, key=lambda e: (e.position, e.id)))
+    keys: dict[tuple[str, str], None] = {}
+    grouped: dict[tuple[int, tuple[str, str]], list[Service]] = defaultdict(list)
+    for env in ordered:
+        inventory = inventories.get(env.id)
+        for service in inventory.services if inventory else ():
+            keys.setdefault(service.key)
+            grouped[(env.id, service.key)].append(service)
+    unreadable = {
+        env.id: tuple(f.instance.name for f in inv.failures)
+        for env in ordered
+        if (inv := inventories.get(env.id)) is not None
+    }
+    rows = tuple(
+        ComparisonRow(
+            kind,
+            name,
+            tuple(
+                Cell(env, tuple(grouped.get((env.id, (kind, name)), ())), unreadable.get(env.id, ()), compare_by)
+                for env in ordered
+            ),
+        )
+        for kind, name in sorted(keys, key=lambda k: (k[1], k[0]))
+    )
+    return Comparison(ordered, rows)
+
+
+def compare_environments(
+    session: Session,
+    cipher: TokenCipher,
+    environments: Sequence[int | str] | None = None,
+    *,
+    compare_by: CompareBy = "image",
+    concurrency: int = DEFAULT_CONCURRENCY,
+    factory: ClientFactory = RancherClient,
+) -> Comparison:
+    """Fetch and compare these environments (all of them by default)."""
+    envs = (
+        [get_environment(session, ref) for ref in environments] if environments else list_environments(session)
+    )
+    inventories = list_inventories(session, cipher, envs, concurrency=concurrency, factory=factory)
+    return compare([EnvironmentRef.of(e) for e in envs], inventories, compare_by=compare_by)
+
+
+def _version(service: Service, compare_by: CompareBy) -> tuple[tuple[str, str], ...]:
+    images = sorted(service.images.items())
+    if compare_by == "tag":
+        return tuple((name, display_tag(image)) for name, image in images)
+    return tuple(images)

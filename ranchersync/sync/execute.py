@@ -1,0 +1,268 @@
+"""Apply planned image changes to target workloads, verify their rollouts, record each step, roll back on failure.
+
+Sync, rollback and resume all come down to the same work: for each target workload, move some containers from
+an expected image to a new one. A container that no longer runs the expected image was changed by someone else:
+it is never overwritten, the service is re-planned and reported instead.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from ranchersync.context import AppContext
+from ranchersync.errors import (
+    ConflictError,
+    RancherAPIError,
+    RancherNotFound,
+    RancherSyncError,
+    RancherUnavailable,
+    ValidationError,
+)
+from ranchersync.inventory import ClientPool, InstanceRef, client_pool
+from ranchersync.rancher import RancherClient, Workload, rollout_state
+from ranchersync.sites import ClientFactory, Connection
+from ranchersync.sync import records
+
+ANNOTATION_OPERATION = "ranchersync.io/operation-id"
+ANNOTATION_SOURCE = "ranchersync.io/source-environment"
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How an operation runs."""
+
+    verify: bool = True  # wait for each rollout to finish
+    timeout_seconds: float = 300.0  # per rollout
+    poll_seconds: float = 1.0
+    auto_rollback: bool = True  # undo what was changed when any service fails
+    concurrency: int = 16
+
+
+@dataclass(frozen=True)
+class Move:
+    """One container's expected image and the image to set."""
+
+    name: str
+    init: bool
+    expected: str
+    new: str
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One target workload to change, tied to its result row."""
+
+    result_id: int
+    target: InstanceRef
+    kind: str
+    name: str
+    moves: tuple[Move, ...]
+    resource_version: str | None = None  # the planned one: a PATCH conditioned on it answers 409 when it changed
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What just happened to one service, for a progress display."""
+
+    result_id: int
+    service: str
+    target: str
+    stage: str  # applying, applied, verifying, success, failed, skipped, rolling back, rolled_back
+    message: str = ""
+
+
+Progress = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class _Outcome:
+    item: WorkItem
+    status: str = "pending"  # success, failed, skipped
+    message: str = ""
+    applied: bool = False
+    generation: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def new_request_id() -> str:
+    """An id for one confirmed plan; the database refuses to apply the same one twice."""
+    return uuid.uuid4().hex
+
+
+def run_items(
+    ctx: AppContext,
+    operation_id: int,
+    items: Sequence[WorkItem],
+    connections: Mapping[int, Connection],
+    *,
+    options: SyncOptions,
+    annotations: dict[str, str],
+    progress: Progress | None = None,
+    factory: ClientFactory = RancherClient,
+) -> list[_Outcome]:
+    """Patch every item (bounded concurrency), then verify the rollouts together; record each step."""
+    say = progress or (lambda _event: None)
+    workers = max(1, options.concurrency)
+    with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=workers) as executor:
+        outcomes = list(executor.map(lambda item: _apply(ctx, pool, item, annotations, options, say), items))
+        to_verify = [o for o in outcomes if o.applied and o.status == "pending"]
+        if options.verify and to_verify:
+            list(executor.map(lambda o: _verify(ctx, pool, o, options, say, operation_id), to_verify))
+        for outcome in to_verify:
+            if outcome.status == "pending":  # not verified: the PATCH itself is the success
+                outcome.status = "success"
+                records.update_result(ctx, outcome.item.result_id, status="success")
+                say(ProgressEvent(outcome.item.result_id, outcome.item.name, outcome.item.target.name, "success"))
+    return outcomes
+
+
+def _apply(
+    ctx: AppContext, pool: ClientPool, item: WorkItem, annotations: dict[str, str], options: SyncOptions,
+    say: Progress,
+) -> _Outcome:
+    outcome = _Outcome(item)
+    say(ProgressEvent(item.result_id, item.name, item.target.name, "applying"))
+    client = pool.client(item.target)
+    ref = item.target
+    try:
+        current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
+        if item.resource_version and current.resource_version != item.resource_version:
+            raise ConflictError("changed since the plan", status=409)
+        todo, drifted = _pending_moves(current, item.moves)
+        if drifted:
+            return _finish(ctx, outcome, "skipped", _drift_message(drifted), say)
+        if not todo:  # already there (a resumed operation, or someone did it meanwhile)
+            outcome.applied = True
+            records.update_result(ctx, item.result_id, applied=True)
+            outcome.generation = current.generation
+            return outcome
+        patched = client.patch_images(
+            ref.cluster_id, ref.namespace, item.kind, item.name,
+            containers={m.name: m.new for m in todo if not m.init},
+            init_containers={m.name: m.new for m in todo if m.init} or None,
+            resource_version=current.resource_version,
+            annotations=annotations,
+        )
+    except ConflictError:
+        return _finish(ctx, outcome, "skipped", _replan(client, item), say)
+    except RancherNotFound:
+        return _finish(ctx, outcome, "skipped", f"{item.kind} {item.name} was deleted since the plan", say)
+    except RancherAPIError as error:
+        if _patch_may_have_landed(error):
+            return _settle_unknown(ctx, client, outcome, error, say)
+        return _finish(ctx, outcome, "failed", str(error), say)
+    except ValidationError as error:
+        return _finish(ctx, outcome, "failed", str(error), say)
+    outcome.applied, outcome.generation = True, patched.generation
+    records.update_result(ctx, item.result_id, applied=True)
+    say(ProgressEvent(item.result_id, item.name, item.target.name, "applied"))
+    return outcome
+
+
+def _pending_moves(current: Workload, moves: Sequence[Move]) -> tuple[list[Move], list[tuple[Move, str]]]:
+    """Moves still to make, and containers that run neither the expected nor the new image (changed by others)."""
+    images = {(c.name, c.init): c.image for c in current.containers}
+    todo, drifted = [], []
+    for move in moves:
+        now = images.get((move.name, move.init))
+        if now == move.new:
+            continue
+        if now == move.expected:
+            todo.append(move)
+        else:
+            drifted.append((move, now or "(no such container)"))
+    return todo, drifted
+
+
+def _drift_message(drifted: Sequence[tuple[Move, str]]) -> str:
+    parts = [f"container {m.name} now runs {now} (planned from {m.expected})" for m, now in drifted]
+    return "changed since the plan, not overwritten: " + "; ".join(parts) + ". Review and sync again."
+
+
+def _replan(client: RancherClient, item: WorkItem) -> str:
+    ref = item.target
+    try:
+        current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
+    except RancherSyncError as error:
+        return f"changed since the plan (409), and re-reading it failed: {error}"
+    todo, drifted = _pending_moves(current, item.moves)
+    if drifted:
+        return _drift_message(drifted)
+    changes = ", ".join(f"{m.name}: {m.expected} → {m.new}" for m in todo) or "nothing left to change"
+    return f"changed since the plan (another field was edited), not overwritten; re-planned: {changes}. Sync again."
+
+
+def _patch_may_have_landed(error: RancherAPIError) -> bool:
+    # A PATCH whose answer was lost (timeout, dropped connection) may or may not have been applied.
+    return isinstance(error, RancherUnavailable)
+
+
+def _settle_unknown(
+    ctx: AppContext, client: RancherClient, outcome: _Outcome, error: RancherAPIError, say: Progress
+) -> _Outcome:
+    item, ref = outcome.item, outcome.item.target
+    try:
+        current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
+    except RancherSyncError:
+        return _finish(ctx, outcome, "failed", f"{error} (whether the change landed is unknown)", say)
+    todo, drifted = _pending_moves(current, item.moves)
+    if not todo and not drifted:
+        outcome.applied, outcome.generation = True, current.generation
+        records.update_result(ctx, item.result_id, applied=True)
+        return outcome
+    return _finish(ctx, outcome, "failed", str(error), say)
+
+
+def _verify(
+    ctx: AppContext, pool: ClientPool, outcome: _Outcome, options: SyncOptions, say: Progress, operation_id: int
+) -> None:
+    item, ref = outcome.item, outcome.item.target
+    client = pool.client(ref)
+    say(ProgressEvent(item.result_id, item.name, ref.name, "verifying"))
+    deadline = time.monotonic() + options.timeout_seconds
+    last_message = ""
+    while True:
+        try:
+            current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
+        except RancherNotFound:
+            _finish(ctx, outcome, "failed", f"{item.kind} {item.name} was deleted during its rollout", say)
+            return
+        except RancherAPIError as error:
+            last_message = f"could not read the rollout: {error}"
+        else:
+            state = rollout_state(current)
+            observed = (current.observed_generation or 0) >= outcome.generation
+            if observed and state.failed:
+                _finish(ctx, outcome, "failed", f"rollout failed: {state.message}", say)
+                return
+            if observed and state.done:
+                _finish(ctx, outcome, "success", state.message, say)
+                return
+            last_message = state.message
+        if time.monotonic() >= deadline:
+            _finish(ctx, outcome, "failed",
+                    f"rollout not finished after {options.timeout_seconds:.0f} s: {last_message}", say)
+            return
+        records.heartbeat(ctx, operation_id)
+        time.sleep(options.poll_seconds)
+
+
+def _finish(ctx: AppContext, outcome: _Outcome, status: str, message: str, say: Progress) -> _Outcome:
+    outcome.status, outcome.message = status, message
+    item = outcome.item
+    records.update_result(ctx, item.result_id, status=status, error=message if status != "success" else None)
+    say(ProgressEvent(item.result_id, item.name, item.target.name, status, message))
+    return outcome
+
+
+def reverse(item: WorkItem) -> WorkItem:
+    """The work that undoes an item: every container back from its new image to its expected one."""
+    return replace(
+        item,
+        moves=tuple(Move(m.name, m.init, m.new, m.expected) for m in item.moves),
+        resource_version=None,
+    )

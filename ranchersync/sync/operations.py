@@ -1,0 +1,287 @@
+"""Sync use-cases: plan between environments, apply a confirmed plan, roll back or resume an operation."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from ranchersync.context import AppContext
+from ranchersync.crypto import TokenCipher
+from ranchersync.environments import get_environment
+from ranchersync.errors import NotFoundError, ValidationError
+from ranchersync.images import RetagMode
+from ranchersync.inventory import EnvironmentRef, InstanceRef, instance_refs, list_inventories, site_connections
+from ranchersync.models import SyncOperation, SyncResult, utcnow
+from ranchersync.rancher import RancherClient
+from ranchersync.sites import ClientFactory
+from ranchersync.sync import records
+from ranchersync.sync.execute import (
+    ANNOTATION_OPERATION,
+    ANNOTATION_SOURCE,
+    Move,
+    Progress,
+    SyncOptions,
+    WorkItem,
+    reverse,
+    run_items,
+)
+from ranchersync.sync.plan import SyncPlan, TargetChoice, plan_sync
+from ranchersync.sync.records import PlannedResult, SyncBusy
+
+FINISHED = ("complete", "partial", "failed", "rolled_back", "interrupted")
+
+
+def plan_environments(
+    session: Session,
+    cipher: TokenCipher,
+    source: int | str,
+    target: int | str,
+    *,
+    services: Collection[str] | None = None,
+    mode: RetagMode = "full",
+    targets: Mapping[tuple[str, str], TargetChoice] | None = None,
+    default_target: TargetChoice | None = None,
+    factory: ClientFactory = RancherClient,
+) -> SyncPlan:
+    """Read both environments from Rancher and plan promoting `services` (names, or "Kind/name") or, when None,
+    everything that differs."""
+    src, dst = get_environment(session, source), get_environment(session, target)
+    inventories = list_inventories(session, cipher, [src, dst], factory=factory)
+    failures = inventories[src.id].failures + inventories[dst.id].failures
+    if failures:
+        listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
+        raise ValidationError(f"cannot plan while app instances are unreadable ({listed})")
+    selected = None if services is None else _resolve_names(services, inventories[src.id].services, src.name)
+    return plan_sync(EnvironmentRef.of(src), EnvironmentRef.of(dst), inventories[src.id].services,
+                     inventories[dst.id].services, selected=selected, mode=mode, targets=targets,
+                     default_target=default_target)
+
+
+def _resolve_names(names: Collection[str], services: Any, env_name: str) -> list[tuple[str, str]]:
+    keys: list[tuple[str, str]] = []
+    for raw in names:
+        kind, _, name = raw.rpartition("/")
+        matches = sorted({s.key for s in services if s.name == name and (not kind or s.kind.lower() == kind.lower())})
+        if not matches:
+            raise ValidationError(f"{env_name} has no service '{raw}'")
+        if len(matches) > 1:
+            kinds = ", ".join(f"{k}/{n}" for k, n in matches)
+            raise ValidationError(f"'{raw}' is ambiguous in {env_name} ({kinds}): name it as Kind/name")
+        keys.append(matches[0])
+    return keys
+
+
+def check_confirmation(target: EnvironmentRef | Any, protected: bool, confirm_env: str | None) -> None:
+    """A protected environment needs its name typed back (the dashboard's field, the CLI's --confirm-env)."""
+    if protected and (confirm_env or "").strip() != target.name:
+        raise ValidationError(
+            f"{target.name} is protected: type its name to confirm the change (CLI: --confirm-env {target.name})"
+        )
+
+
+def apply_plan(
+    ctx: AppContext,
+    plan: SyncPlan,
+    *,
+    initiated_by: str,
+    request_id: str,
+    confirm_env: str | None = None,
+    options: SyncOptions | None = None,
+    progress: Progress | None = None,
+    factory: ClientFactory = RancherClient,
+) -> int:
+    """Apply a confirmed plan and return the operation id; the operation records every step as it happens."""
+    options = options or SyncOptions()
+    with ctx.session() as session:
+        target_env = get_environment(session, plan.target.id)
+        check_confirmation(plan.target, target_env.protected, confirm_env)
+    if not plan.to_apply:
+        raise ValidationError("nothing to change: every selected service is skipped (see the plan)")
+    planned = [
+        PlannedResult(
+            service=i.name, kind=i.kind,
+            target_app_instance_id=i.target.instance.id if i.target else None,
+            source_app_instance_id=i.source.instance.id if i.source else None,
+            site_name=i.target.instance.site_name if i.target else "",
+            cluster_id=i.target.instance.cluster_id if i.target else "",
+            namespace=i.target.instance.namespace if i.target else "",
+            containers=tuple({"name": c.name, "init": c.init, "previous": c.current, "new": c.new}
+                             for c in i.containers if c.changes),
+            skip_reason=None if i.will_change else f"{i.skip_reason}{': ' + i.detail if i.detail else ''}",
+        )
+        for i in plan.items
+    ]
+    operation_id, result_ids = records.open_operation(
+        ctx, kind="sync", mode=plan.mode, source=(plan.source.id, plan.source.name),
+        target=(plan.target.id, plan.target.name), initiated_by=initiated_by, request_id=request_id, planned=planned,
+    )
+    items = [
+        WorkItem(rid, item.target.instance, item.kind, item.name,
+                 tuple(Move(c.name, c.init, c.current, c.new) for c in item.changes),
+                 item.target.workload.resource_version)
+        for rid, item in zip(result_ids, plan.items, strict=True)
+        if item.will_change and item.target is not None
+    ]
+    annotations = {ANNOTATION_OPERATION: str(operation_id), ANNOTATION_SOURCE: plan.source.name}
+    return _run(ctx, operation_id, items, options, annotations, progress, factory)
+
+
+def _run(
+    ctx: AppContext,
+    operation_id: int,
+    items: list[WorkItem],
+    options: SyncOptions,
+    annotations: dict[str, str],
+    progress: Progress | None,
+    factory: ClientFactory,
+) -> int:
+    try:
+        # Tokens are read now, not at planning time: a token replaced since then is the one to use.
+        with ctx.session() as session:
+            connections = site_connections(session, ctx.cipher, {i.target.site_id for i in items})
+        outcomes = run_items(ctx, operation_id, items, connections, options=options, annotations=annotations,
+                             progress=progress, factory=factory)
+        failed = [o for o in outcomes if o.status == "failed"]
+        applied = [o for o in outcomes if o.applied]
+        if failed and options.auto_rollback and applied:
+            undo = run_items(ctx, operation_id, [reverse(o.item) for o in applied], connections, options=options,
+                             annotations=annotations, progress=progress, factory=factory)
+            not_undone = [u for u in undo if u.status != "success"]
+            for original, reverted in zip(applied, undo, strict=True):
+                if reverted.status == "success":
+                    note = f"{original.message} (rolled back)" if original.status == "failed" else "rolled back"
+                    records.update_result(ctx, original.item.result_id,
+                                          status="failed" if original.status == "failed" else "rolled_back",
+                                          error=note)
+            if not_undone:
+                names = ", ".join(u.item.name for u in not_undone)
+                records.close_operation(ctx, operation_id, "failed", f"rollback incomplete for {names}")
+            else:
+                records.close_operation(ctx, operation_id, "rolled_back",
+                                        f"{len(failed)} service(s) failed: every change was rolled back")
+        else:
+            records.close_operation(ctx, operation_id, _final_status(ctx, operation_id))
+    except BaseException:
+        # Whatever stopped us (Ctrl+C, a bug), the trail must not stay "running" for ever.
+        records.close_operation(ctx, operation_id, "interrupted", "stopped before it finished")
+        raise
+    return operation_id
+
+
+def _final_status(ctx: AppContext, operation_id: int) -> str:
+    with ctx.session() as session:
+        results = [(r.status, r.error or "") for r in session.get_one(SyncOperation, operation_id).results]
+    statuses = {status for status, _ in results}
+    if "failed" in statuses:
+        return "partial" if "success" in statuses else "failed"
+    # Skips that the plan showed are expected; a service changed or deleted meanwhile is not.
+    unplanned_skips = any(status == "skipped" and "since the plan" in error for status, error in results)
+    return "partial" if unplanned_skips or "pending" in statuses else "complete"
+
+
+def get_operation(session: Session, operation_id: int) -> SyncOperation:
+    """An operation with its results."""
+    operation = session.scalar(
+        select(SyncOperation).options(selectinload(SyncOperation.results)).where(SyncOperation.id == operation_id)
+    )
+    if operation is None:
+        raise NotFoundError(f"no operation #{operation_id}")
+    return operation
+
+
+def rollback_operation(
+    ctx: AppContext,
+    operation_id: int,
+    *,
+    initiated_by: str,
+    request_id: str,
+    confirm_env: str | None = None,
+    options: SyncOptions | None = None,
+    progress: Progress | None = None,
+    factory: ClientFactory = RancherClient,
+) -> int:
+    """Put back the recorded previous images of a finished operation, as a new `rollback` operation.
+
+    A rollback that fails is not rolled back in turn: that would re-apply what the user wants gone.
+    """
+    options = replace(options or SyncOptions(), auto_rollback=False)
+    with ctx.session() as session:
+        original = get_operation(session, operation_id)
+        if original.status not in FINISHED:
+            raise ValidationError(f"operation #{operation_id} is still {original.status}: wait for it to finish")
+        if original.status == "rolled_back":
+            raise ValidationError(f"operation #{operation_id} was already rolled back")
+        candidates = [r for r in original.results if r.status != "skipped" and r.containers]
+        if not candidates:
+            raise ValidationError(f"operation #{operation_id} changed nothing that could be rolled back")
+        env_id, env_name, mode = original.target_environment_id, original.target_environment_name, original.mode
+        check_confirmation(EnvironmentRef(env_id or 0, env_name, "", 0),
+                           env_id is not None and get_environment(session, env_id).protected, confirm_env)
+        refs = {r.id: r for r in instance_refs(session, [env_id])} if env_id else {}
+        missing = [r.service for r in candidates if r.target_app_instance_id not in refs]
+        if missing:
+            raise ValidationError(f"the app instance of {', '.join(missing)} no longer exists: cannot roll back")
+        undo = [reverse(_item_of(r, refs)) for r in candidates]
+        original_ids = [r.id for r in candidates]
+    planned = [
+        PlannedResult(i.name, i.kind, i.target.id, None, i.target.site_name, i.target.cluster_id, i.target.namespace,
+                      tuple({"name": m.name, "init": m.init, "previous": m.expected, "new": m.new} for m in i.moves))
+        for i in undo
+    ]
+    new_id, result_ids = records.open_operation(
+        ctx, kind="rollback", mode=mode, source=(env_id, env_name), target=(env_id, env_name),
+        initiated_by=initiated_by, request_id=request_id, planned=planned, rollback_of_id=operation_id,
+    )
+    items = [replace(item, result_id=rid) for item, rid in zip(undo, result_ids, strict=True)]
+    annotations = {ANNOTATION_OPERATION: str(new_id), ANNOTATION_SOURCE: f"rollback of #{operation_id}"}
+    _run(ctx, new_id, items, options, annotations, progress, factory)
+    with ctx.session() as session:
+        if get_operation(session, new_id).status == "complete":
+            original = get_operation(session, operation_id)
+            original.status = "rolled_back"
+            for result in original.results:
+                if result.id in original_ids and result.status == "success":
+                    result.status = "rolled_back"
+    return new_id
+
+
+def resume_operation(
+    ctx: AppContext,
+    operation_id: int,
+    *,
+    confirm_env: str | None = None,
+    options: SyncOptions | None = None,
+    progress: Progress | None = None,
+    factory: ClientFactory = RancherClient,
+) -> int:
+    """Finish an interrupted operation: its pending services are re-checked and applied where still planned."""
+    options = options or SyncOptions()
+    with ctx.session() as session:
+        operation = get_operation(session, operation_id)
+        if operation.status != "interrupted":
+            raise ValidationError(f"operation #{operation_id} is {operation.status}: only an interrupted one resumes")
+        env_id = operation.target_environment_id
+        protected = env_id is not None and get_environment(session, env_id).protected
+        check_confirmation(EnvironmentRef(env_id or 0, operation.target_environment_name, "", 0), protected,
+                           confirm_env)
+        refs = {r.id: r for r in instance_refs(session, [env_id])} if env_id else {}
+        pending = [r for r in operation.results if r.status == "pending"]
+        items = [_item_of(r, refs) for r in pending if r.target_app_instance_id in refs]
+        annotations = {ANNOTATION_OPERATION: str(operation.id), ANNOTATION_SOURCE: operation.source_environment_name}
+        operation.status, operation.owner = "running", records.this_process()
+        operation.heartbeat_at, operation.finished_at, operation.error = utcnow(), None, None
+        try:
+            session.flush()
+        except IntegrityError:
+            raise SyncBusy(f"another operation is changing {operation.target_environment_name}: wait for it") from None
+    return _run(ctx, operation_id, items, options, annotations, progress, factory)
+
+
+def _item_of(result: SyncResult, refs: dict[int, InstanceRef]) -> WorkItem:
+    return WorkItem(result.id, refs[result.target_app_instance_id or -1], result.workload_kind, result.service,
+                    tuple(Move(c["name"], bool(c.get("init")), c["previous"], c["new"]) for c in result.containers))

@@ -1,0 +1,176 @@
+"""The sync's trail in the database, written as it happens: one short transaction per step, so a crash loses
+nothing and another process (the history page, a second CLI) sees progress at once."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ranchersync.context import AppContext
+from ranchersync.errors import ValidationError
+from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncResult, utcnow
+
+
+class SyncBusy(ValidationError):
+    """Another operation is already changing the target environment, or this confirmation was already applied."""
+
+
+def this_process() -> str:
+    """Who owns an operation: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class PlannedResult:
+    """One row of the trail, as planned: a target workload and its container changes, or why it is skipped."""
+
+    service: str
+    kind: str
+    target_app_instance_id: int | None
+    source_app_instance_id: int | None
+    site_name: str
+    cluster_id: str
+    namespace: str
+    containers: tuple[dict[str, Any], ...]  # {"name", "init", "previous", "new"}
+    skip_reason: str | None = None
+
+
+def open_operation(
+    ctx: AppContext,
+    *,
+    kind: str,
+    mode: str,
+    source: tuple[int | None, str],
+    target: tuple[int | None, str],
+    initiated_by: str,
+    request_id: str,
+    planned: Sequence[PlannedResult],
+    rollback_of_id: int | None = None,
+) -> tuple[int, list[int]]:
+    """Record a running operation and its planned results; returns their ids. Raises SyncBusy when the target
+    environment is held by another operation or the request was already applied."""
+    now = utcnow()
+    operation = SyncOperation(
+        kind=kind, mode=mode, status="running", source_environment_id=source[0], source_environment_name=source[1],
+        target_environment_id=target[0], target_environment_name=target[1], rollback_of_id=rollback_of_id,
+        initiated_by=initiated_by, created_at=now, started_at=now, heartbeat_at=now, owner=this_process(),
+        request_id=request_id,
+    )
+    operation.results = [
+        SyncResult(
+            service=p.service, workload_kind=p.kind, target_app_instance_id=p.target_app_instance_id,
+            source_app_instance_id=p.source_app_instance_id, site_name=p.site_name, cluster_id=p.cluster_id,
+            namespace=p.namespace, containers=[dict(c) for c in p.containers],
+            previous_image=_first(p.containers, "previous"), new_image=_first(p.containers, "new"),
+            status="skipped" if p.skip_reason else "pending", error=p.skip_reason,
+            finished_at=now if p.skip_reason else None,
+        )
+        for p in planned
+    ]
+    try:
+        with ctx.session() as session:
+            session.add(operation)
+            session.flush()
+            return operation.id, [r.id for r in operation.results]
+    except IntegrityError:
+        raise _busy(ctx, target, request_id) from None
+
+
+def _busy(ctx: AppContext, target: tuple[int | None, str], request_id: str) -> SyncBusy:
+    with ctx.session() as session:
+        same = session.scalar(select(SyncOperation).where(SyncOperation.request_id == request_id))
+        if same is not None:
+            return SyncBusy(f"this confirmation was already applied as operation #{same.id} ({same.status})")
+        holder = session.scalar(
+            select(SyncOperation).where(
+                SyncOperation.target_environment_id == target[0],
+                SyncOperation.status.in_(ACTIVE_OPERATION_STATUSES),
+            )
+        )
+    if holder is None:
+        return SyncBusy(f"another operation into {target[1]} started at the same moment: try again")
+    return SyncBusy(
+        f"operation #{holder.id} by {holder.initiated_by} is changing {target[1]} right now (started "
+        f"{holder.started_at:%H:%M:%S} UTC): wait for it to finish"
+    )
+
+
+def update_result(ctx: AppContext, result_id: int, **fields: Any) -> None:
+    """Change one result (status, error, applied, timestamps) and beat the operation's heart."""
+    with ctx.session() as session:
+        result = session.get(SyncResult, result_id)
+        if result is None:
+            return
+        for key, value in fields.items():
+            setattr(result, key, value)
+        if fields.get("status") in ("success", "failed", "skipped", "rolled_back"):
+            result.finished_at = utcnow()
+        if "applied" in fields and result.started_at is None:
+            result.started_at = utcnow()
+        result.operation.heartbeat_at = utcnow()
+
+
+def heartbeat(ctx: AppContext, operation_id: int) -> None:
+    """Show that the owning process is alive (while it waits for rollouts)."""
+    with ctx.session() as session:
+        operation = session.get(SyncOperation, operation_id)
+        if operation is not None:
+            operation.heartbeat_at = utcnow()
+
+
+def close_operation(ctx: AppContext, operation_id: int, status: str, error: str | None = None) -> None:
+    """Finish an operation with its final status."""
+    with ctx.session() as session:
+        operation = session.get(SyncOperation, operation_id)
+        if operation is None:
+            return
+        operation.status, operation.error = status, error
+        operation.finished_at = operation.heartbeat_at = utcnow()
+
+
+def mark_interrupted(session: Session, stale_seconds: float = 120) -> list[int]:
+    """Operations left `running` by a process that died: on this host, its pid is gone; elsewhere, its heartbeat
+    is older than `stale_seconds`. They become `interrupted` so the user can roll back or resume them."""
+    now = utcnow()
+    found = []
+    host = socket.gethostname()
+    for operation in session.scalars(
+        select(SyncOperation).where(SyncOperation.status.in_(ACTIVE_OPERATION_STATUSES))
+    ):
+        owner_host, _, pid = (operation.owner or "").rpartition(":")
+        if owner_host == host and pid.isdigit():
+            dead = not _alive(int(pid))
+        else:
+            beat = operation.heartbeat_at or operation.started_at or operation.created_at
+            dead = (now - beat).total_seconds() > stale_seconds
+        if dead:
+            operation.status = "interrupted"
+            operation.finished_at = now
+            operation.error = "the process running it stopped before it finished"
+            found.append(operation.id)
+    session.flush()
+    return found
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _first(containers: Sequence[dict[str, Any]], key: str) -> str | None:
+    changed = [c for c in containers if c.get("previous") != c.get("new")]
+    return (changed or list(containers) or [{}])[0].get(key)
