@@ -8,10 +8,10 @@ import pytest
 
 from ranchersync import instances, inventory, sites
 from ranchersync.context import AppContext
-from ranchersync.inventory import Cell, EnvironmentRef, InstanceRef, Inventory, Service, compare
+from ranchersync.inventory import Cell, EnvironmentRef, Inventory, Service, compare
 from ranchersync.models import SyncOperation, SyncResult, utcnow
-from ranchersync.rancher import Workload
 from ranchersync.simulator import SimulatedRancher
+from tests.builders import service
 
 
 def by_name(inv: Inventory) -> dict[tuple[str, str], Service]:
@@ -91,13 +91,8 @@ ENVS = (EnvironmentRef(1, "Dev", "#009E73", 0), EnvironmentRef(2, "Stage", "#007
         EnvironmentRef(3, "Prod", "#D55E00", 2))
 
 
-def svc(env: int, instance: str, name: str, image: str, kind: str = "Deployment", status: str = "running") -> Service:
-    ref = InstanceRef(id=hash((env, instance)) % 1000, name=instance, environment_id=env, site_id=1, site_name="s",
-                      site_active=True, cluster_id="c-1", cluster_name="c", namespace="ns")
-    obj = {"kind": kind, "metadata": {"name": name, "namespace": "ns"},
-           "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
-           "status": {"replicas": 2, "availableReplicas": 2, "updatedReplicas": 2, "readyReplicas": 2}}
-    return Service(ref, Workload.from_k8s(obj), status)  # type: ignore[arg-type]
+def svc(env: int, instance: str, name: str, image: str, status: str = "running") -> Service:
+    return service(env, instance, name, image, status=status)
 
 
 def inv(env: int, *services: Service, failures: tuple = ()) -> Inventory:
