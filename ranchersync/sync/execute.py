@@ -129,22 +129,26 @@ def _apply(
     client = pool.client(item.target)
     ref = item.target
     try:
-        current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
-        if item.resource_version and current.resource_version != item.resource_version:
-            raise ConflictError("changed since the plan", status=409)
-        todo, drifted = _pending_moves(current, item.moves)
-        if drifted:
-            return _finish(ctx, outcome, "skipped", _drift_message(drifted), say)
-        if not todo:  # already there (a resumed operation, or someone did it meanwhile)
-            outcome.applied = True
-            records.update_result(ctx, item.result_id, applied=True)
-            outcome.generation = current.generation
-            return outcome
+        if item.resource_version:
+            # A fresh plan: its resourceVersion guards the PATCH, so no read of our own is needed first.
+            todo: list[Move] = list(item.moves)
+            version = item.resource_version
+        else:
+            # A rollback or a resume: see what each container runs now before touching it.
+            current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
+            todo, drifted = _pending_moves(current, item.moves)
+            if drifted:
+                return _finish(ctx, outcome, "skipped", _drift_message(drifted), say)
+            if not todo:  # already there (applied before a crash, or by someone else)
+                outcome.applied, outcome.generation = True, current.generation
+                records.update_result(ctx, item.result_id, applied=True)
+                return outcome
+            version = current.resource_version
         patched = client.patch_images(
             ref.cluster_id, ref.namespace, item.kind, item.name,
             containers={m.name: m.new for m in todo if not m.init},
             init_containers={m.name: m.new for m in todo if m.init} or None,
-            resource_version=current.resource_version,
+            resource_version=version,
             annotations=annotations,
         )
     except ConflictError:
