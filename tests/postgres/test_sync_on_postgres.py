@@ -1,0 +1,3 @@
+"""The sync tests (apply, record, race for one target, roll back) against PostgreSQL."""
+
+from tests.core.test_sync import *  # noqa: F403
