@@ -1,0 +1,42 @@
+"""The built-in demo: two simulated servers in the background and a filled catalogue, revived after a restart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from ranchersync import demo, environments, instances, sites
+from ranchersync.context import AppContext
+
+
+@pytest.fixture
+def demo_ctx(ctx: AppContext) -> Iterator[AppContext]:
+    yield ctx
+    demo.stop_demo(ctx)
+
+
+def test_the_demo_fills_the_catalogue_once_and_survives_a_restart(demo_ctx: AppContext) -> None:
+    messages: list[str] = []
+    summary = demo.start_demo(demo_ctx, progress=messages.append)
+    assert (summary.sites, summary.environments) == (2, 3)
+    assert summary.instances >= 6
+    assert any("Starting" in m for m in messages)
+    with demo_ctx.session() as session:
+        assert [e.name for e in environments.list_environments(session)] == ["Dev", "Stage", "Prod"]
+        assert environments.get_environment(session, "Prod").protected
+        envs = {i.environment.name for i in instances.list_instances(session)}
+        assert envs == {"Dev", "Stage", "Prod"}
+        assert all(sites.test_site(session, demo_ctx.cipher, s.id).success for s in sites.list_sites(session))
+    state = json.loads(demo.state_file(demo_ctx).read_text())
+    assert set(state) == {"rancher-eu", "rancher-us"}
+    assert "token" not in json.dumps(state).lower()
+
+    assert demo.start_demo(demo_ctx) == summary  # idempotent: nothing added twice
+
+    assert demo.stop_demo(demo_ctx) == 2
+    demo.state_file(demo_ctx).write_text(json.dumps(state))  # as after a machine restart: state kept, servers gone
+    assert demo.ensure_demo_servers(demo_ctx) == 2
+    with demo_ctx.session() as session:
+        assert all(sites.test_site(session, demo_ctx.cipher, s.id).success for s in sites.list_sites(session))
