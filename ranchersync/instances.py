@@ -1,0 +1,142 @@
+"""Use-cases for app instances: a namespace of a cluster of a site, mapped to an environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ranchersync.crypto import TokenCipher
+from ranchersync.environments import get_environment
+from ranchersync.errors import RancherNotFound, ValidationError
+from ranchersync.lookup import get_by_ref
+from ranchersync.models import AppInstance, Environment, Site
+from ranchersync.rancher import RancherClient
+from ranchersync.sites import ClientFactory, get_site, resolve_cluster, site_connection
+from ranchersync.validation import check_namespace, clean_name
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an app instance lives, as checked against Rancher."""
+
+    cluster_id: str
+    cluster_name: str
+    namespace: str
+    warnings: tuple[str, ...] = ()
+
+
+def check_placement(
+    site: Site, cipher: TokenCipher, cluster: str, namespace: str, factory: ClientFactory = RancherClient
+) -> Placement:
+    """Check that the cluster exists on the site; a namespace that does not exist (yet) is a warning."""
+    ns = check_namespace(namespace)
+    if not site.active:
+        raise ValidationError(f"site '{site.name}' is deactivated: activate it before adding app instances")
+    with site_connection(site, cipher).client(factory) as client:
+        found = resolve_cluster(client.list_clusters(), cluster, site.name)
+        warnings: tuple[str, ...] = ()
+        try:
+            client.get_namespace(found.id, ns)
+        except RancherNotFound:
+            warnings = (f"namespace '{ns}' does not exist on cluster '{found.name}' yet: it will show no services",)
+    return Placement(found.id, found.name, ns, warnings)
+
+
+def add_instance(
+    session: Session,
+    *,
+    name: str,
+    site: int | str,
+    environment: int | str,
+    placement: Placement,
+) -> AppInstance:
+    """Store an app instance at a checked placement."""
+    site_obj = get_site(session, site)
+    env = get_environment(session, environment)
+    instance_name = clean_name(name, "app instance")
+    _ensure_free(session, site_obj, placement, env, instance_name)
+    instance = AppInstance(
+        name=instance_name,
+        site_id=site_obj.id,
+        cluster_id=placement.cluster_id,
+        cluster_name=placement.cluster_name,
+        namespace=placement.namespace,
+        environment_id=env.id,
+    )
+    session.add(instance)
+    _flush(session)
+    return instance
+
+
+def list_instances(session: Session, environment: int | str | None = None) -> list[AppInstance]:
+    """App instances, in pipeline order of their environment then by name; one environment's if given."""
+    query = select(AppInstance).join(Environment).order_by(Environment.position, func.lower(AppInstance.name))
+    if environment is not None:
+        query = query.where(AppInstance.environment_id == get_environment(session, environment).id)
+    return list(session.scalars(query))
+
+
+def get_instance(session: Session, ref: int | str) -> AppInstance:
+    """An app instance by id or name."""
+    return get_by_ref(session, AppInstance, ref)
+
+
+def update_instance(
+    session: Session, ref: int | str, *, name: str | None = None, environment: int | str | None = None
+) -> AppInstance:
+    """Rename an app instance or move it to another environment."""
+    instance = get_instance(session, ref)
+    env = get_environment(session, environment) if environment is not None else instance.environment
+    new_name = clean_name(name, "app instance") if name is not None else instance.name
+    clash = session.scalar(
+        select(AppInstance.id).where(
+            AppInstance.environment_id == env.id,
+            func.lower(AppInstance.name) == new_name.lower(),
+            AppInstance.id != instance.id,
+        )
+    )
+    if clash is not None:
+        raise ValidationError(f"environment '{env.name}' already has an app instance named '{new_name}'")
+    instance.name, instance.environment_id = new_name, env.id
+    _flush(session)
+    session.refresh(instance)
+    return instance
+
+
+def remove_instance(session: Session, ref: int | str) -> str:
+    """Remove an app instance (the workloads on the cluster are not touched); returns its name."""
+    instance = get_instance(session, ref)
+    session.delete(instance)
+    session.flush()
+    return instance.name
+
+
+def _ensure_free(session: Session, site: Site, placement: Placement, env: Environment, name: str) -> None:
+    taken = session.scalar(
+        select(AppInstance).where(
+            AppInstance.site_id == site.id,
+            AppInstance.cluster_id == placement.cluster_id,
+            AppInstance.namespace == placement.namespace,
+        )
+    )
+    if taken is not None:
+        raise ValidationError(
+            f"namespace '{placement.namespace}' of cluster '{placement.cluster_name}' is already mapped as "
+            f"'{taken.name}' in environment '{taken.environment.name}'"
+        )
+    clash = session.scalar(
+        select(AppInstance.id).where(AppInstance.environment_id == env.id, func.lower(AppInstance.name) == name.lower())
+    )
+    if clash is not None:
+        raise ValidationError(f"environment '{env.name}' already has an app instance named '{name}'")
+
+
+def _flush(session: Session) -> None:
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise ValidationError("this app instance clashes with one saved at the same moment: reload and retry") from None

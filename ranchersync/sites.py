@@ -1,0 +1,233 @@
+"""Use-cases for Rancher sites: register, test, update, deactivate, remove; and what Rancher lists for pickers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ranchersync.crypto import TokenCipher
+from ranchersync.errors import RancherAPIError, ValidationError
+from ranchersync.lookup import get_by_ref
+from ranchersync.models import AppInstance, Site, utcnow
+from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, RancherClient
+from ranchersync.validation import check_ca_bundle, check_token, clean_name, normalize_rancher_url
+
+# Tests and the demo swap in their own factory; production uses the real client.
+ClientFactory = Callable[..., RancherClient]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach one Rancher server; the token is held only as long as the action that needs it."""
+
+    url: str
+    token: str
+    ca_bundle: str | None = None
+    insecure: bool = False
+
+    def __repr__(self) -> str:  # the token stays out of logs and tracebacks
+        return f"Connection(url={self.url!r}, insecure={self.insecure!r})"
+
+    def client(self, factory: ClientFactory = RancherClient) -> RancherClient:
+        """A client for this server."""
+        return factory(self.url, self.token, ca_bundle=self.ca_bundle, insecure=self.insecure)
+
+
+def make_connection(
+    url: str, token: str, *, ca_bundle: str | bytes | None = None, insecure: bool = False, allow_http: bool = False
+) -> Connection:
+    """Validate what a user typed for a site into a Connection."""
+    ca = check_ca_bundle(ca_bundle)
+    if ca and insecure:
+        raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
+    return Connection(normalize_rancher_url(url, allow_http=allow_http), check_token(token), ca, insecure)
+
+
+def site_connection(site: Site, cipher: TokenCipher) -> Connection:
+    """The stored connection of a site, its token decrypted just in time."""
+    return Connection(site.url, cipher.decrypt(site.token_encrypted), site.ca_bundle, site.insecure)
+
+
+def check_connection(connection: Connection, factory: ClientFactory = RancherClient) -> ConnectionInfo:
+    """Test a connection before anything is stored (the first-visit dialog, `sites add`)."""
+    with connection.client(factory) as client:
+        return client.test_connection()
+
+
+def add_site(
+    session: Session,
+    cipher: TokenCipher,
+    *,
+    name: str,
+    connection: Connection,
+    allow_http: bool = False,
+    info: ConnectionInfo | None = None,
+) -> Site:
+    """Store a new site; `info` is the result of a connection test made just before, if any."""
+    site_name = clean_name(name, "site")
+    _ensure_unique_name(session, site_name)
+    site = Site(
+        name=site_name,
+        url=connection.url,
+        token_encrypted=cipher.encrypt(connection.token),
+        ca_bundle=connection.ca_bundle,
+        insecure=connection.insecure,
+        allow_http=allow_http,
+        active=True,
+    )
+    if info is not None:
+        _record_contact(site, info)
+    session.add(site)
+    _flush(session, site_name)
+    return site
+
+
+def list_sites(session: Session) -> list[Site]:
+    """Every site, by name."""
+    return list(session.scalars(select(Site).order_by(func.lower(Site.name))))
+
+
+def get_site(session: Session, ref: int | str) -> Site:
+    """A site by id or name."""
+    return get_by_ref(session, Site, ref)
+
+
+def update_site(
+    session: Session,
+    cipher: TokenCipher,
+    ref: int | str,
+    *,
+    name: str | None = None,
+    url: str | None = None,
+    token: str | None = None,
+    ca_bundle: str | bytes | None = None,
+    clear_ca_bundle: bool = False,
+    insecure: bool | None = None,
+    allow_http: bool | None = None,
+    active: bool | None = None,
+) -> Site:
+    """Change a site; a new token replaces the old one, which is never shown again. None leaves a field as it is."""
+    site = get_site(session, ref)
+    new_allow_http = site.allow_http if allow_http is None else allow_http
+    new_ca = None if clear_ca_bundle else (check_ca_bundle(ca_bundle) if ca_bundle is not None else site.ca_bundle)
+    new_insecure = site.insecure if insecure is None else insecure
+    if new_ca and new_insecure:
+        raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
+    new_url = normalize_rancher_url(url if url is not None else site.url, allow_http=new_allow_http)
+    new_token = check_token(token) if token is not None else None
+    if name is not None:
+        new_name = clean_name(name, "site")
+        if new_name != site.name:
+            _ensure_unique_name(session, new_name)
+        site.name = new_name
+    site.url, site.ca_bundle, site.insecure, site.allow_http = new_url, new_ca, new_insecure, new_allow_http
+    if new_token is not None:
+        site.token_encrypted = cipher.encrypt(new_token)
+        site.token_expires_at = None  # learnt again at the next test
+    if active is not None:
+        site.active = active
+    _flush(session, site.name)
+    return site
+
+
+def remove_site(session: Session, ref: int | str, *, cascade: bool = False) -> list[str]:
+    """Remove a site; refused while app instances use it unless `cascade`, which removes them too. Returns them."""
+    site = get_site(session, ref)
+    instances = list(session.scalars(select(AppInstance).where(AppInstance.site_id == site.id)))
+    if instances and not cascade:
+        names = ", ".join(sorted(i.name for i in instances))
+        raise ValidationError(
+            f"site '{site.name}' is used by {len(instances)} app instance(s) ({names}): remove them first, "
+            "or confirm removing them with the site"
+        )
+    for instance in instances:
+        session.delete(instance)
+    session.delete(site)
+    session.flush()
+    return [i.name for i in instances]
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    """The outcome of testing a stored site: `success` and a message a user can act on."""
+
+    success: bool
+    message: str
+    info: ConnectionInfo | None = None
+
+
+def test_site(
+    session: Session, cipher: TokenCipher, ref: int | str, factory: ClientFactory = RancherClient
+) -> ConnectionTest:
+    """Test a stored site and record the outcome on it (user, token expiry and latency, or the error)."""
+    site = get_site(session, ref)
+    try:
+        info = check_connection(site_connection(site, cipher), factory)
+    except RancherAPIError as error:
+        site.last_error = str(error)
+        session.flush()
+        return ConnectionTest(False, str(error))
+    _record_contact(site, info)
+    session.flush()
+    return ConnectionTest(True, f"Connection successful: signed in as {info.user_name}", info)
+
+
+def list_clusters(
+    session: Session, cipher: TokenCipher, ref: int | str, factory: ClientFactory = RancherClient
+) -> list[Cluster]:
+    """The clusters the site's token can see, by name."""
+    with site_connection(get_site(session, ref), cipher).client(factory) as client:
+        return sorted(client.list_clusters(), key=lambda c: c.name.lower())
+
+
+def list_namespaces(
+    session: Session, cipher: TokenCipher, ref: int | str, cluster: str, factory: ClientFactory = RancherClient
+) -> list[Namespace]:
+    """The namespaces of one cluster (by id or display name) of a site, by name."""
+    site = get_site(session, ref)
+    with site_connection(site, cipher).client(factory) as client:
+        cluster_id = resolve_cluster(client.list_clusters(), cluster, site.name).id
+        return sorted(client.list_namespaces(cluster_id), key=lambda n: n.name)
+
+
+def resolve_cluster(clusters: list[Cluster], ref: str, site_name: str) -> Cluster:
+    """The cluster whose id or display name is `ref`."""
+    for cluster in clusters:
+        if ref in (cluster.id, cluster.name):
+            return cluster
+    known = ", ".join(f"{c.name} ({c.id})" for c in clusters) or "none"
+    raise ValidationError(f"site '{site_name}' has no cluster '{ref}' (its clusters: {known})")
+
+
+def rotate_keys(session: Session, cipher: TokenCipher) -> int:
+    """Re-encrypt every stored token under the newest key; returns how many."""
+    sites = list(session.scalars(select(Site)))
+    for site in sites:
+        site.token_encrypted = cipher.rotate(site.token_encrypted)
+    session.flush()
+    return len(sites)
+
+
+def _record_contact(site: Site, info: ConnectionInfo) -> None:
+    site.rancher_user = info.user_name
+    site.token_expires_at = info.token_expires_at
+    site.last_contact_at = utcnow()
+    site.last_latency_ms = round(info.latency_ms)
+    site.last_error = None
+
+
+def _ensure_unique_name(session: Session, name: str) -> None:
+    if session.scalar(select(Site.id).where(func.lower(Site.name) == name.lower())) is not None:
+        raise ValidationError(f"a site named '{name}' already exists")
+
+
+def _flush(session: Session, name: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent writer took the name between our check and the insert
+        session.rollback()
+        raise ValidationError(f"a site named '{name}' already exists") from None
