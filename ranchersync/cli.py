@@ -322,23 +322,32 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
         print(plan.to_markdown())
     if not plan.to_apply:
         raise UsageError("nothing to change: every selected service is skipped (see the plan)")
-    confirm_env = args.confirm_env
-    if protected and confirm_env is None:
-        if args.yes or not sys.stdin.isatty():
-            raise UsageError(f"{plan.target.name} is protected: add --confirm-env {plan.target.name}")
-        confirm_env = input(f"{plan.target.name} is protected. Type its name to apply {len(plan.to_apply)} "
-                            "change(s): ").strip()
-    elif not args.yes and not protected:
-        if not sys.stdin.isatty():
-            raise UsageError("add --yes to apply without a prompt (or --dry-run to see the plan only)")
-        if input(f"Apply {len(plan.to_apply)} change(s) to {plan.target.name}? [y/N] ").strip().lower() != "y":
-            print("Nothing changed.", file=sys.stderr)
-            return EXIT_OK
+    go, confirm_env = _confirmation(args, plan.target.name, protected, f"apply {len(plan.to_apply)} change(s)")
+    if not go:
+        return EXIT_OK
     options = sync.SyncOptions(verify=not args.no_wait, timeout_seconds=args.timeout,
                                auto_rollback=not args.no_rollback)
     operation_id = sync.apply_plan(ctx, plan, initiated_by=ctx.settings.user, request_id=sync.new_request_id(),
                                    confirm_env=confirm_env, options=options, progress=_print_progress)
     return _report_operation(ctx, args, operation_id)
+
+
+def _confirmation(args: argparse.Namespace, target: str, protected: bool, action: str) -> tuple[bool, str | None]:
+    """Ask before changing a cluster: whether to go ahead, and the name typed for a protected target."""
+    if protected:
+        if args.confirm_env is not None:
+            return True, args.confirm_env
+        if args.yes or not sys.stdin.isatty():  # --yes alone is not enough for a protected environment
+            raise UsageError(f"{target} is protected: add --confirm-env {target}")
+        return True, input(f"{target} is protected. Type its name to {action}: ").strip()
+    if args.yes:
+        return True, args.confirm_env
+    if not sys.stdin.isatty():
+        raise UsageError(f"add --yes to {action} without a prompt (sync --dry-run shows the plan only)")
+    go = input(f"{action[0].upper()}{action[1:]} in {target}? [y/N] ").strip().lower() == "y"
+    if not go:
+        print("Nothing changed.", file=sys.stderr)
+    return go, args.confirm_env
 
 
 def _target_choice(ctx: AppContext, ref: str | None, environment: str) -> sync.TargetChoice | None:
@@ -382,16 +391,9 @@ def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
         changes = [r for r in original.results if r.status != "skipped" and r.containers]
         for r in changes:
             print(f"  {r.service} @ {r.namespace}: {r.new_image} -> {r.previous_image}", file=sys.stderr)
-    confirm_env = args.confirm_env
-    if protected and confirm_env is None:
-        if args.yes or not sys.stdin.isatty():
-            raise UsageError(f"{target} is protected: add --confirm-env {target}")
-        confirm_env = input(f"{target} is protected. Type its name to roll back: ").strip()
-    elif not args.yes and not protected:
-        if not sys.stdin.isatty():
-            raise UsageError("add --yes to roll back without a prompt")
-        if input(f"Roll back operation #{args.operation} in {target}? [y/N] ").strip().lower() != "y":
-            return EXIT_OK
+    go, confirm_env = _confirmation(args, target, protected, f"roll back operation #{args.operation}")
+    if not go:
+        return EXIT_OK
     operation_id = sync.rollback_operation(ctx, args.operation, initiated_by=ctx.settings.user,
                                            request_id=sync.new_request_id(), confirm_env=confirm_env,
                                            options=sync.SyncOptions(timeout_seconds=args.timeout),

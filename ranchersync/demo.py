@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from sqlalchemy import select
 
 from ranchersync import environments, instances, sites
 from ranchersync.context import AppContext
+from ranchersync.detach import process_alive, terminate
 from ranchersync.errors import RancherSyncError
 from ranchersync.models import Site
 from ranchersync.simulator.auth import generate_token
@@ -127,7 +127,7 @@ def stop_demo(ctx: AppContext) -> int:
     state = _read_state(ctx)
     stopped = 0
     for entry in state.values():
-        if _terminate(int(entry.get("pid", 0))):
+        if terminate(int(entry.get("pid", 0))):
             stopped += 1
     state_file(ctx).unlink(missing_ok=True)
     return stopped
@@ -181,31 +181,11 @@ def _launch(ctx: AppContext, world: str, token: str, port: int | None) -> dict[s
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while not _answers(url):
-        if not _alive(pid) or time.monotonic() > deadline:
-            _terminate(pid)
+        if not process_alive(pid) or time.monotonic() > deadline:
+            terminate(pid)
             raise RancherSyncError(f"the simulated Rancher server '{world}' did not start (see {log})")
         time.sleep(0.1)
     return {"port": port, "pid": pid}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _terminate(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
 
 def _answers(url: str) -> bool:

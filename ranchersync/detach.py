@@ -1,13 +1,40 @@
-"""`python -m ranchersync.detach LOG COMMAND…`: start COMMAND in a new session, print its pid, and exit.
+"""Processes by pid: whether one is alive, stopping one, and starting one detached.
 
-The command outlives whoever asked for it (a dashboard rerun, a test) and, once this launcher has exited, is
+`python -m ranchersync.detach LOG COMMAND…` starts COMMAND in a new session, prints its pid, and exits. The
+command outlives whoever asked for it (a dashboard rerun, a test) and, once this launcher has exited, is
 re-parented to init, which reaps it: no zombie and no "still running" warning in the process that wanted it.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, it is just not ours
+        return True
+    return True
+
+
+def terminate(pid: int) -> bool:
+    """Ask a process to stop (SIGTERM); False when there was none to ask."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def main(argv: list[str]) -> int:

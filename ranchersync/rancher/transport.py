@@ -16,7 +16,7 @@ import time
 import warnings
 from types import TracebackType
 from typing import Any, Final, Self
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -26,8 +26,9 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from ranchersync import __version__
-from ranchersync.errors import MalformedResponse, ValidationError
+from ranchersync.errors import MalformedResponse
 from ranchersync.rancher import failures
+from ranchersync.validation import check_token, normalize_rancher_url
 
 log = logging.getLogger(__name__)
 
@@ -96,35 +97,6 @@ def build_retry(retries: int, backoff: float) -> Retry:
     )
 
 
-def normalize_base_url(url: str) -> str:
-    """Return the Rancher base URL (scheme, host, optional prefix), or raise ValidationError."""
-    text = (url or "").strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"{text!r} is not a Rancher URL: it must start with https:// and name a host.")
-    if parts.username or parts.password:
-        raise ValidationError("Put the API token in the token field, not in the Rancher URL.")
-    if parts.query or parts.fragment:
-        raise ValidationError("The Rancher URL must not contain '?' or '#'.")
-    path = parts.path.rstrip("/")
-    # People paste the address of the UI or of the API root; both live right under the server's base URL.
-    path = re.sub(r"/dashboard(/.*)?$", "", path)
-    path = re.sub(r"/v3$", "", path)
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def check_token(token: str) -> str:
-    """Return the token without surrounding blanks, or raise ValidationError (never quoting the token)."""
-    text = (token or "").strip()
-    if not text:
-        raise ValidationError("The API token is empty.")
-    if not _TOKEN_CHARS.match(text):
-        raise ValidationError("The API token contains spaces or control characters; paste it again.")
-    if ":" not in text:
-        raise ValidationError("An API token looks like 'token-xxxxx:secret' (access key and secret key joined by ':').")
-    return text
-
-
 class Transport:
     """A requests Session bound to one Rancher server and one token."""
 
@@ -139,7 +111,8 @@ class Transport:
         backoff: float = 0.5,
         pool_size: int = 10,
     ) -> None:
-        self.base_url = normalize_base_url(base_url)
+        # The https policy belongs to registering a site; a client only needs a well-formed base URL.
+        self.base_url = normalize_rancher_url(base_url, allow_http=True)
         self._token = Secret(check_token(token))
         # With verify=True, requests would pick REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (the machine's trust, often with
         # the company CA) on each call; resolve that once, as trust_env is off below. A site's own CA bundle or its

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ranchersync.context import AppContext
+from ranchersync.detach import process_alive
 from ranchersync.errors import ValidationError
 from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncResult, utcnow
 
@@ -146,7 +147,7 @@ def mark_interrupted(session: Session, stale_seconds: float = 120) -> list[int]:
     ):
         owner_host, _, pid = (operation.owner or "").rpartition(":")
         if owner_host == host and pid.isdigit():
-            dead = not _alive(int(pid))
+            dead = int(pid) != os.getpid() and not process_alive(int(pid))
         else:
             beat = operation.heartbeat_at or operation.started_at or operation.created_at
             dead = (now - beat).total_seconds() > stale_seconds
@@ -157,18 +158,6 @@ def mark_interrupted(session: Session, stale_seconds: float = 120) -> list[int]:
             found.append(operation.id)
     session.flush()
     return found
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _first(containers: Sequence[dict[str, Any]], key: str) -> str | None:

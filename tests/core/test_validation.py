@@ -48,6 +48,7 @@ def test_urls_that_are_accepted(url: str, allow_http: bool, expected: str) -> No
         ("https://user:pw@rancher.example.com", "not in the URL"),
         ("https://rancher.example.com/?x=1", "query"),
         ("https://rancher.example.com:99999", "invalid port"),
+        ("https://", "is not a URL"),
     ],
 )
 def test_urls_that_are_refused(url: str, message: str) -> None:
@@ -60,12 +61,17 @@ def test_token_in_bearer_form_is_accepted() -> None:
     assert check_token("kubeconfig-user-abc12:secret123") == "kubeconfig-user-abc12:secret123"
 
 
-@pytest.mark.parametrize("token", ["", "justasecretwithoutcolon", "token-abc:", ":hunter2", "token abc:hunter2"])
+@pytest.mark.parametrize(
+    "token",
+    ["", "justasecretwithoutcolon", "token-abc:", ":hunter2", "token abc:hunter2", f"Bearer {TOKEN}",
+     f"{TOKEN}\r\nX-Evil: 1"],
+)
 def test_bad_tokens_are_refused_without_echoing_them(token: str) -> None:
     with pytest.raises(ValidationError) as caught:
         check_token(token)
     if token.strip():
         assert token.strip() not in str(caught.value)
+    assert TOKEN.split(":")[1] not in str(caught.value)
 
 
 @pytest.mark.parametrize("namespace", ["shop-prod", "a", "x" * 63, "ns1-2-3"])
