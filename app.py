@@ -1,0 +1,60 @@
+"""Overview: site health, the environment pipeline, the latest syncs. The entrypoint: `streamlit run app.py`."""
+
+import streamlit as st
+
+from ui import format as fmt
+from ui import frame, site_dialogs, widgets
+
+view = frame.frame("Overview", ":material/space_dashboard:")
+now = widgets.now()
+
+st.title("Overview")
+st.caption("Where your environments stand, and whether every Rancher site can be reached.")
+
+if not view.sites:
+    with st.container(border=True, key="get_started"):
+        st.subheader(":material/rocket_launch: Get started")
+        st.markdown("Connect your first Rancher server, or try every screen on the built-in demo first.")
+        st.button("Connect Rancher or start the demo", key="get_started_open", type="primary",
+                  on_click=site_dialogs.reopen_welcome)
+
+active = [s for s in view.sites if s.active]
+soon = ("warning", "expired")
+expiring = [s for s in active if fmt.token_state(s.token_expires_at, now, tested=s.tested).level in soon]
+unreachable = [s for s in active if s.last_error]
+sites_col, envs_col, instances_col, tokens_col = st.columns(4)
+reach = f"{len(unreachable)} unreachable" if unreachable else "all reachable"
+sites_col.metric("Sites", f"{len(active)} active", reach, delta_color="inverse" if unreachable else "off",
+                 delta_arrow="off", border=True)
+envs_col.metric("Environments", len(view.environments), border=True)
+instances_col.metric("App instances", sum(e.instance_count for e in view.environments), border=True)
+tokens_col.metric("Tokens expiring soon", len(expiring), "within 14 days" if expiring else None,
+                  delta_color="inverse", delta_arrow="off", border=True)
+
+pipeline_col, health_col = st.columns([3, 2], gap="large")
+with pipeline_col:
+    st.subheader("Environment pipeline")
+    if not view.environments:
+        st.page_link(frame.PAGES["Environments"], label="Create your environments", icon=":material/add:")
+    else:
+        widgets.pipeline_cards(view.environments)
+        st.caption(":material/apps: Service counts and sync status appear here once the Services screen lands.")
+
+with health_col:
+    st.subheader("Site health")
+    if not view.sites:
+        st.caption("No Rancher site yet.")
+    for site in view.sites:
+        with st.container(border=True, key=f"overview_site_{site.id}"):
+            with st.container(horizontal=True):
+                st.markdown(f"**{site.name}**")
+                widgets.health_badge(site)
+                widgets.token_badge(site)
+            latency = f" · {site.last_latency_ms} ms" if site.last_latency_ms is not None else ""
+            st.caption(f"{site.rancher_user or 'user unknown'} · last contact "
+                       f"{fmt.ago(site.last_contact_at, now)}{latency}")
+    st.page_link(frame.PAGES["Sites"], label="Manage sites", icon=":material/arrow_forward:")
+
+st.subheader("Latest syncs")
+widgets.empty_state("No syncs yet. Promoting images between environments, and the history of every sync, arrive "
+                    "with the Services and Sync history screens.", icon=":material/history:")

@@ -1,0 +1,50 @@
+"""Environments: the promotion pipeline in order; add, edit, reorder, protect, remove."""
+
+import streamlit as st
+
+from ui import actions, environment_dialogs, frame, widgets
+from ui import format as fmt
+
+view = frame.frame("Environments", ":material/linear_scale:")
+envs = view.environments
+
+title, add = st.columns([4, 1], vertical_alignment="bottom")
+title.title("Environments")
+title.caption("The stages of your promotion pipeline, in order: a sync goes by default from one stage to the next.")
+add.button("Add environment", key="env_add", type="primary", icon=":material/add:", width="stretch",
+           on_click=widgets.open_dialog, args=("add_environment",))
+
+if not envs:
+    widgets.empty_state("No environments yet. A typical pipeline is Dev → Stage → Prod, with Prod protected.")
+else:
+    widgets.pipeline(envs, counts=True)
+    st.caption("The number on each chip is how many app instances the environment holds.")
+
+for index, env in enumerate(envs):
+    with st.container(border=True, key=f"env_card_{env.id}"):
+        order, info, buttons = st.columns([0.3, 2.4, 2.6], vertical_alignment="center")
+        order.markdown(f"### {index + 1}", anchors=False)
+        with info:
+            with st.container(horizontal=True, vertical_alignment="center"):
+                widgets.chip(env)
+                if env.protected:
+                    st.badge("protected", color="red", icon=":material/lock:",
+                             help="Syncs into it need the environment's name typed as a confirmation.")
+                st.badge(fmt.plural(env.instance_count, "app instance"), color="gray",
+                         icon=":material/deployed_code:")
+            st.caption(env.description or "No description.")
+        with buttons, st.container(horizontal=True, horizontal_alignment="right"):
+            if st.button("", key=f"env_up_{env.id}", icon=":material/arrow_upward:", help="Earlier in the pipeline",
+                         disabled=index == 0):
+                widgets.flash_outcome(actions.move_environment(env.id, index - 1))
+                st.rerun()
+            if st.button("", key=f"env_down_{env.id}", icon=":material/arrow_downward:",
+                         help="Later in the pipeline", disabled=index == len(envs) - 1):
+                widgets.flash_outcome(actions.move_environment(env.id, index + 1))
+                st.rerun()
+            st.button("Edit", key=f"env_edit_{env.id}", icon=":material/edit:",
+                      on_click=widgets.open_dialog, args=("edit_environment",), kwargs={"env_id": env.id})
+            st.button("Remove", key=f"env_remove_{env.id}", icon=":material/delete:",
+                      on_click=widgets.open_dialog, args=("remove_environment",), kwargs={"env_id": env.id})
+
+environment_dialogs.show_requested()

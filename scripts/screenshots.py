@@ -1,0 +1,91 @@
+"""Screenshots of the main screens for the README, from a real browser, in the light and the dark theme.
+
+    python scripts/screenshots.py [--out docs/screenshots]
+
+Starts the built-in demo (two simulated Rancher servers and a filled catalogue) on a temporary database, serves the
+dashboard with `streamlit run`, and saves each screen at 1280×800 with Debian's Chromium. The first-visit dialog is
+taken from a second, empty installation. Everything it started is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from playwright.sync_api import Browser, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ranchersync import demo  # noqa: E402 - after the path set-up, so `python scripts/…` works from anywhere
+from ranchersync.config import Settings  # noqa: E402
+from ranchersync.context import AppContext  # noqa: E402
+from tests.e2e.helpers import (  # noqa: E402
+    AppServer,
+    chromium_available,
+    launch_chromium,
+    new_page,
+    open_page,
+    screenshot,
+)
+
+SCREENS = ("Overview", "Sites", "Environments", "App instances")
+THEMES = ("light", "dark")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Take the screenshots; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="where to save the PNGs")
+    args = parser.parse_args(argv)
+    if not chromium_available():
+        print("error: Debian's chromium is needed (apt-get install chromium)", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="rsm-screenshots-") as tmp, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            _first_visit(browser, Path(tmp) / "empty", args.out)
+            _demo(browser, Path(tmp) / "demo", args.out)
+        finally:
+            browser.close()
+    return 0
+
+
+def _server(data_dir: Path) -> AppServer:
+    return AppServer(f"sqlite:///{data_dir / 'ranchersync.db'}", Fernet.generate_key().decode(), data_dir)
+
+
+def _first_visit(browser: Browser, data_dir: Path, out: Path) -> None:
+    with _server(data_dir) as server:
+        for theme in THEMES:
+            page = new_page(browser, dark=theme == "dark")
+            open_page(page, server.url)
+            page.locator("[data-testid='stDialog']").wait_for()
+            print(screenshot(page, out / f"first-visit-{theme}.png"))
+            page.context.close()
+
+
+def _demo(browser: Browser, data_dir: Path, out: Path) -> None:
+    server = _server(data_dir)
+    ctx = AppContext(Settings(server.database_url, (server.secret_key,), server.key_file, "screenshots"))
+    try:
+        ctx.upgrade_database()
+        print(demo.start_demo(ctx, progress=print))
+        with server:
+            for theme in THEMES:
+                page = new_page(browser, dark=theme == "dark")
+                for label in SCREENS:
+                    open_page(page, server.page_url(label))
+                    print(screenshot(page, out / f"{label.lower().replace(' ', '-')}-{theme}.png"))
+                page.context.close()
+    finally:
+        demo.stop_demo(ctx)
+        ctx.engine.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

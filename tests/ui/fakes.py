@@ -1,0 +1,122 @@
+"""A stand-in for RancherClient in AppTest runs: a small world, and a switch to fail like the real client does.
+
+The failures carry the real client's typed errors with its wording, so the pages' explanations are tested on what
+users will really see. The real HTTP path is covered by the simulator (core and e2e tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from ranchersync.errors import (
+    MalformedResponse,
+    RancherAPIError,
+    RancherAuthError,
+    RancherNotFound,
+    RancherUnavailable,
+)
+from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
+
+GOOD_TOKEN = "token-abcde:s3cr3tvalue0123456789abcdefghijklmnopqrstuvwxyz0123"
+
+FAILURES: dict[str, RancherAPIError] = {
+    "wrong token": RancherAuthError(
+        "Rancher refused the API token (HTTP 401 on GET /v3). Either the token is wrong, expired or disabled, or it "
+        "is scoped to one cluster: a cluster-scoped token cannot list clusters, so give that cluster's id to test it.",
+        status=401,
+    ),
+    "unreachable": RancherUnavailable(
+        "Cannot reach Rancher at rancher.example.com: the connection was refused (GET /v3)."
+    ),
+    "tls": RancherUnavailable(
+        "Cannot connect to rancher.example.com: certificate not trusted — upload the Rancher CA bundle or choose "
+        "skip verification (GET /v3)."
+    ),
+    "not rancher": MalformedResponse(
+        "Rancher answered an HTML page (Sign in) instead of JSON (HTTP 200 on GET /v3). Is the URL the Rancher "
+        "server itself, without a proxy or login page in the way?"
+    ),
+}
+TITLES = {
+    "wrong token": "Rancher refused the token",
+    "unreachable": "Rancher cannot be reached",
+    "tls": "The TLS certificate is not trusted",
+    "not rancher": "This address does not answer like Rancher",
+}
+
+
+@dataclass
+class FakeRancher:
+    """The world the fake clients see, shared by all of them; set `failure` to make every call fail."""
+
+    clusters: list[Cluster] = field(
+        default_factory=lambda: [
+            Cluster("c-m-dev01", "dev-east", "active"),
+            Cluster("c-m-prd01", "prod-east", "active"),
+        ]
+    )
+    namespaces: dict[str, list[str]] = field(
+        default_factory=lambda: {"c-m-dev01": ["shop-dev", "shop-qa"], "c-m-prd01": ["shop-prod"]}
+    )
+    token: str = GOOD_TOKEN
+    expires_at: dt.datetime | None = None
+    failure: str | None = None
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (method, url)
+    seen_tokens: list[str] = field(default_factory=list)
+
+    def factory(self, url: str, token: str, *, ca_bundle: str | None = None, insecure: bool = False) -> FakeClient:
+        """What `ui.deps.client_factory()` returns in tests."""
+        self.seen_tokens.append(token)
+        return FakeClient(self, url, token)
+
+
+class FakeClient:
+    """Duck-typed RancherClient over a FakeRancher."""
+
+    def __init__(self, world: FakeRancher, url: str, token: str) -> None:
+        self.world, self.url, self._token = world, url, token
+
+    def __enter__(self) -> FakeClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def _check(self, method: str) -> None:
+        self.world.calls.append((method, self.url))
+        if self.world.failure:
+            raise FAILURES[self.world.failure]
+        if self._token != self.world.token:
+            raise FAILURES["wrong token"]
+
+    def test_connection(self, cluster_id: str | None = None) -> ConnectionInfo:
+        self._check("test_connection")
+        return ConnectionInfo(
+            url=self.url,
+            latency_ms=12.4,
+            user=UserInfo(id="u-abcde", username="admin", name="Default Admin"),
+            token=TokenInfo(name=self._token.split(":")[0], expires_at=self.world.expires_at),
+            clusters=tuple(self.world.clusters),
+        )
+
+    def list_clusters(self) -> list[Cluster]:
+        self._check("list_clusters")
+        return list(self.world.clusters)
+
+    def list_namespaces(self, cluster_id: str) -> list[Namespace]:
+        self._check("list_namespaces")
+        return [Namespace(name) for name in self.world.namespaces.get(cluster_id, [])]
+
+    def get_namespace(self, cluster_id: str, name: str) -> Namespace:
+        self._check("get_namespace")
+        if name not in self.world.namespaces.get(cluster_id, []):
+            raise RancherNotFound(f"Not found (HTTP 404 on GET /k8s/clusters/{cluster_id}/api/v1/namespaces/{name})")
+        return Namespace(name)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"the fake Rancher client has no {name}")

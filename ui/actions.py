@@ -1,0 +1,407 @@
+"""Write use-cases for the screens: one database session per action, the core call, then the caches cleared.
+
+Every action returns an Outcome instead of raising: RancherSyncError is caught here, once, and turned into words a
+user can act on (`explain`). Nothing here draws on the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from ranchersync import environments as env_cases
+from ranchersync import instances as instance_cases
+from ranchersync import sites as site_cases
+from ranchersync.errors import (
+    MalformedResponse,
+    NotFoundError,
+    RancherAPIError,
+    RancherAuthError,
+    RancherSyncError,
+    RancherUnavailable,
+    ValidationError,
+)
+from ranchersync.models import AppInstance
+from ranchersync.rancher import ConnectionInfo
+from ranchersync.validation import clean_name
+from ui import deps, queries
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an action did: `ok`, a sentence, what to do about a failure, and any warnings."""
+
+    ok: bool
+    message: str
+    title: str = ""
+    hint: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def done(cls, message: str, warnings: tuple[str, ...] = ()) -> Outcome:
+        """A success."""
+        return cls(True, message, warnings=warnings)
+
+    @classmethod
+    def failed(cls, error: RancherSyncError) -> Outcome:
+        """A failure, explained."""
+        title, hint = explain(error)
+        return cls(False, str(error), title=title, hint=hint)
+
+
+def explain(error: RancherSyncError) -> tuple[str, str]:
+    """A headline and what the user can do about it; the error's own message holds the details."""
+    text = str(error).lower()
+    if isinstance(error, RancherAuthError):
+        if error.status == 403:
+            return "Permission denied", "Use a token of a user who may read clusters and namespaces in Rancher."
+        # Rancher answers the same 401 to a wrong, expired or disabled token and to a cluster-scoped one.
+        return (
+            "Rancher refused the token",
+            "Check that you pasted the whole bearer token (token-xxxxx:secret) and that it is not expired or "
+            "disabled (Rancher → your avatar → Account & API Keys). A key scoped to one cluster is refused too: "
+            "it cannot list clusters, so create a key with the scope 'No scope'.",
+        )
+    if isinstance(error, RancherUnavailable):
+        if "not valid for this host name" in text:
+            return (
+                "The certificate is not valid for this host name",
+                "Use the host name the certificate was issued for: the one in Rancher's server-url setting.",
+            )
+        if "handshake" in text:
+            return (
+                "The TLS handshake failed",
+                "Check that the URL points at Rancher's HTTPS port, and that no proxy intercepts the connection.",
+            )
+        if "certificate" in text or "tls" in text:
+            return (
+                "The TLS certificate is not trusted",
+                "Upload the CA bundle that signed Rancher's certificate (Rancher shows it under Global Settings → "
+                "cacerts), or, for a lab server only, choose to skip TLS verification.",
+            )
+        if "cluster is unavailable" in text:
+            return "The cluster is unavailable", "Rancher answers, but this cluster is disconnected: check it there."
+        return (
+            "Rancher cannot be reached",
+            "Check the URL and that this machine can reach it (VPN, proxy, firewall), then try again.",
+        )
+    if isinstance(error, MalformedResponse):
+        return (
+            "This address does not answer like Rancher",
+            "Use the address of the Rancher server itself, e.g. https://rancher.example.com, with no proxy or "
+            "login page in front of it.",
+        )
+    if isinstance(error, RancherAPIError):
+        return "Rancher reported an error", "Try again; if it persists, check Rancher's own logs."
+    if isinstance(error, ValidationError):
+        return "Please check the form", ""
+    if isinstance(error, NotFoundError):
+        return "Not found", "Someone may have removed it meanwhile: the page now shows what is stored."
+    return "Something went wrong", ""
+
+
+def _attempt(work: Callable[[], Outcome]) -> Outcome:
+    try:
+        return work()
+    except RancherSyncError as error:
+        return Outcome.failed(error)
+    finally:
+        queries.clear_stored()  # also after a failure: a test records its error on the site
+
+
+def _user(info: ConnectionInfo | None) -> str:
+    return (info.user_display_name or info.user_id) if info is not None else ""
+
+
+def _connected(info: ConnectionInfo) -> str:
+    who = _user(info)
+    signed = f"signed in as {who}" if who else "the token works"
+    return f"{signed} ({round(info.latency_ms)} ms)"
+
+
+# ---- sites -----------------------------------------------------------------------------------------------------
+
+
+def add_site(
+    *,
+    name: str,
+    url: str,
+    token: str,
+    ca_bundle: str | bytes | None = None,
+    insecure: bool = False,
+    allow_http: bool = False,
+) -> Outcome:
+    """Check the input, test the connection, and store the site only if the test passed."""
+
+    def work() -> Outcome:
+        site_name = clean_name(name, "site")
+        if any(s.name.lower() == site_name.lower() for s in queries.sites()):
+            raise ValidationError(f"a site named '{site_name}' already exists")
+        connection = site_cases.make_connection(
+            url, token, ca_bundle=ca_bundle, insecure=insecure, allow_http=allow_http
+        )
+        info = site_cases.check_connection(connection, deps.client_factory())  # nothing is stored when this fails
+        ctx = deps.get_context()
+        with ctx.session() as session:
+            site_cases.add_site(
+                session, ctx.cipher, name=site_name, connection=connection, allow_http=allow_http, info=info
+            )
+        return Outcome.done(f"Site '{site_name}' added: {_connected(info)}.", info.warnings)
+
+    return _attempt(work)
+
+
+def update_site(
+    site_id: int,
+    *,
+    name: str,
+    url: str,
+    token: str | None,
+    ca_bundle: str | bytes | None,
+    clear_ca_bundle: bool,
+    insecure: bool,
+    allow_http: bool,
+) -> Outcome:
+    """Save a site's changes (an empty token keeps the stored one), then test the connection again."""
+
+    def work() -> Outcome:
+        ctx = deps.get_context()
+        with ctx.session() as session:
+            site = site_cases.update_site(
+                session,
+                ctx.cipher,
+                site_id,
+                name=name,
+                url=url,
+                token=token or None,
+                ca_bundle=ca_bundle,
+                clear_ca_bundle=clear_ca_bundle,
+                insecure=insecure,
+                allow_http=allow_http,
+            )
+            saved_name, active = site.name, site.active
+        if not active:
+            return Outcome.done(f"Site '{saved_name}' saved (deactivated, so not tested).")
+        # A second unit of work: the save is committed before the Rancher call, so no write lock is held while
+        # a slow or unreachable server keeps us waiting.
+        with ctx.session() as session:
+            result = site_cases.test_site(session, ctx.cipher, site_id, deps.client_factory())
+        if not result.success or result.info is None:
+            problem = f"The connection test failed: {result.message} {_hint_for_message(result.message)}"
+            return Outcome.done(f"Site '{saved_name}' saved.", (problem,))
+        return Outcome.done(f"Site '{saved_name}' saved: {_connected(result.info)}.", result.info.warnings)
+
+    return _attempt(work)
+
+
+def test_site(site_id: int) -> Outcome:
+    """Test a stored site and record what was learnt (user, token expiry, latency) or the error."""
+
+    def work() -> Outcome:
+        ctx = deps.get_context()
+        with ctx.session() as session:
+            name = site_cases.get_site(session, site_id).name
+            result = site_cases.test_site(session, ctx.cipher, site_id, deps.client_factory())
+        if result.success and result.info is not None:
+            return Outcome.done(f"Connection to '{name}' works: {_connected(result.info)}.", result.info.warnings)
+        return Outcome(
+            False, result.message, title=f"Connection to '{name}' failed", hint=_hint_for_message(result.message)
+        )
+
+    return _attempt(work)
+
+
+def set_site_active(site_id: int, active: bool) -> Outcome:
+    """Activate or deactivate a site (a deactivated site is skipped by every Rancher read)."""
+
+    def work() -> Outcome:
+        ctx = deps.get_context()
+        with ctx.session() as session:
+            site = site_cases.update_site(session, ctx.cipher, site_id, active=active)
+            return Outcome.done(f"Site '{site.name}' {'activated' if active else 'deactivated'}.")
+
+    return _attempt(work)
+
+
+def remove_site(site_id: int, *, cascade: bool, shown: frozenset[int]) -> Outcome:
+    """Remove a site; with `cascade`, also the app instances that use it, which must be those `shown` (by id)."""
+
+    def work() -> Outcome:
+        ctx = deps.get_context()
+        with ctx.session() as session:
+            name = site_cases.get_site(session, site_id).name
+            _check_unchanged(session, shown, lambda i: i.site_id == site_id, cascade)
+            removed = site_cases.remove_site(session, site_id, cascade=cascade)
+        also = f" with its app instances {', '.join(sorted(removed))}" if removed else ""
+        return Outcome.done(f"Site '{name}' removed{also}.")
+
+    return _attempt(work)
+
+
+def _hint_for_message(message: str) -> str:
+    # test_site reports a failure as text; rebuild the hint from the same words the typed errors use.
+    lowered = message.lower()
+    kinds: list[RancherSyncError] = [
+        RancherAuthError(message, status=403 if "permission denied" in lowered else 401),
+        RancherUnavailable(message),
+        MalformedResponse(message),
+    ]
+    if "refused the api token" in lowered or "permission denied" in lowered:
+        return explain(kinds[0])[1]
+    if "json" in lowered or "html" in lowered or "redirected" in lowered:
+        return explain(kinds[2])[1]
+    return explain(kinds[1])[1]
+
+
+def _check_unchanged(
+    session: Session, shown: frozenset[int], belongs: Callable[[AppInstance], bool], cascade: bool
+) -> None:
+    # A cascade removes exactly what the confirmation showed: if someone added or moved an app instance since,
+    # nothing is removed and the user looks again.
+    if not cascade:
+        return
+    now = {i.id for i in instance_cases.list_instances(session) if belongs(i)}
+    if now != shown:
+        raise ValidationError("the app instances changed since this confirmation opened: review them and confirm again")
+
+
+# ---- environments ----------------------------------------------------------------------------------------------
+
+
+def add_environment(
+    *, name: str, description: str, color: str | None, protected: bool, position: int | None
+) -> Outcome:
+    """Add an environment to the pipeline (at the end unless a position is given)."""
+
+    def work() -> Outcome:
+        with deps.get_context().session() as session:
+            env = env_cases.add_environment(
+                session, name=name, description=description, color=color, protected=protected, position=position
+            )
+            return Outcome.done(f"Environment '{env.name}' added.")
+
+    return _attempt(work)
+
+
+def update_environment(env_id: int, *, name: str, description: str, color: str, protected: bool) -> Outcome:
+    """Save an environment's name, description, colour and protection."""
+
+    def work() -> Outcome:
+        with deps.get_context().session() as session:
+            env = env_cases.update_environment(
+                session, env_id, name=name, description=description, color=color, protected=protected
+            )
+            return Outcome.done(f"Environment '{env.name}' saved.")
+
+    return _attempt(work)
+
+
+def move_environment(env_id: int, position: int) -> Outcome:
+    """Move an environment to `position` in the pipeline."""
+
+    def work() -> Outcome:
+        with deps.get_context().session() as session:
+            order = env_cases.move_environment(session, env_id, position)
+            return Outcome.done("Pipeline order: " + " → ".join(e.name for e in order) + ".")
+
+    return _attempt(work)
+
+
+def remove_environment(env_id: int, *, cascade: bool, shown: frozenset[int]) -> Outcome:
+    """Remove an environment; with `cascade`, also its app instances, which must be those `shown` (by id)."""
+
+    def work() -> Outcome:
+        with deps.get_context().session() as session:
+            name = env_cases.get_environment(session, env_id).name
+            _check_unchanged(session, shown, lambda i: i.environment_id == env_id, cascade)
+            removed = env_cases.remove_environment(session, env_id, cascade=cascade)
+        also = f" with its app instances {', '.join(sorted(removed))}" if removed else ""
+        return Outcome.done(f"Environment '{name}' removed{also}.")
+
+    return _attempt(work)
+
+
+# ---- app instances ---------------------------------------------------------------------------------------------
+
+
+def add_instance(*, name: str, site_id: int, environment_id: int, cluster_id: str, namespace: str) -> Outcome:
+    """Check the placement against Rancher, then store the app instance."""
+
+    def work() -> Outcome:
+        instance_name = clean_name(name, "app instance")
+        ctx = deps.get_context()
+        with ctx.session() as session:
+            site = site_cases.get_site(session, site_id)
+            placement = instance_cases.check_placement(site, ctx.cipher, cluster_id, namespace, deps.client_factory())
+            instance = instance_cases.add_instance(
+                session, name=instance_name, site=site_id, environment=environment_id, placement=placement
+            )
+            where = f"{placement.cluster_name}/{placement.namespace}"
+            return Outcome.done(
+                f"App instance '{instance.name}' added ({where} in {instance.environment.name}).", placement.warnings
+            )
+
+    return _attempt(work)
+
+
+def update_instance(instance_id: int, *, name: str, environment_id: int) -> Outcome:
+    """Rename an app instance and/or move it to another environment."""
+
+    def work() -> Outcome:
+        with deps.get_context().session() as session:
+            before = instance_cases.get_instance(session, instance_id).environment.name
+            instance = instance_cases.update_instance(session, instance_id, name=name, environment=environment_id)
+            after = instance.environment.name
+        moved = f", moved from {before} to {after}" if before != after else ""
+        return Outcome.done(f"App instance '{instance.name}' saved{moved}.")
+
+    return _attempt(work)
+
+
+def remove_instance(instance_id: int) -> Outcome:
+    """Forget an app instance; its workloads on the cluster are not touched."""
+
+    def work() -> Outcome:
+        with deps.get_context().session() as session:
+            name = instance_cases.remove_instance(session, instance_id)
+        return Outcome.done(f"App instance '{name}' removed (its workloads on the cluster were not touched).")
+
+    return _attempt(work)
+
+
+# ---- demo ------------------------------------------------------------------------------------------------------
+
+
+def demo_available() -> bool:
+    """Whether the built-in demo can be started (its module exists)."""
+    demo = deps.demo_module()
+    return demo is not None and hasattr(demo, "start_demo")
+
+
+def start_demo(progress: Callable[[str], None] | None = None) -> Outcome:
+    """Start the simulated Rancher servers and fill sites, environments and app instances."""
+    demo = deps.demo_module()
+    if demo is None or not hasattr(demo, "start_demo"):
+        return Outcome(False, "The built-in demo is not part of this installation.", title="No demo available")
+
+    def work() -> Outcome:
+        summary = demo.start_demo(deps.get_context(), progress=progress)
+        queries.clear_rancher()
+        return Outcome.done(_demo_message(summary))
+
+    return _attempt(work)
+
+
+def _demo_message(summary: object) -> str:
+    counts = [
+        (getattr(summary, attr, None), noun)
+        for attr, noun in (("sites", "site"), ("environments", "environment"), ("instances", "app instance"))
+    ]
+    parts = []
+    for value, noun in counts:
+        number = len(value) if isinstance(value, (list, tuple)) else value
+        if isinstance(number, int):
+            parts.append(f"{number} {noun}{'' if number == 1 else 's'}")
+    return "The demo is ready" + (f": {', '.join(parts)}." if parts else ".")

@@ -1,0 +1,58 @@
+"""Cached resources: the AppContext (settings, engine, cipher) once per process; Rancher clients per action."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from types import ModuleType
+
+import streamlit as st
+
+from ranchersync.context import AppContext
+from ranchersync.errors import RancherSyncError
+from ranchersync.sites import ClientFactory
+
+log = logging.getLogger(__name__)
+
+
+def _release(ctx: AppContext) -> None:
+    ctx.engine.dispose()
+
+
+@st.cache_resource(show_spinner="Opening the database…", on_release=_release)
+def get_context() -> AppContext:
+    """The process-wide context, its database migrated, configured from RANCHERSYNC_* variables."""
+    ctx = AppContext.from_env()
+    # `streamlit run` on a fresh database must work without a separate `db upgrade`.
+    ctx.upgrade_database()
+    _revive_demo(ctx)
+    return ctx
+
+
+def client_factory() -> ClientFactory:
+    """How actions make a Rancher client (tests swap this); never cached, a client lives for one action."""
+    from ranchersync.rancher import RancherClient
+
+    return RancherClient
+
+
+def demo_module() -> ModuleType | None:
+    """`ranchersync.demo`, or None while it does not exist yet (the app must run without it)."""
+    try:
+        return importlib.import_module("ranchersync.demo")
+    except ModuleNotFoundError as error:
+        if error.name != "ranchersync.demo":
+            raise
+        return None
+
+
+def _revive_demo(ctx: AppContext) -> None:
+    # After a restart the demo's simulated Rancher servers are gone; bring them back before anyone opens a page.
+    demo = demo_module()
+    ensure = getattr(demo, "ensure_demo_servers", None)
+    if ensure is None:
+        return
+    try:
+        ensure(ctx)
+    except RancherSyncError as error:  # the app stays usable; the sites page will show the servers as unreachable
+        log.warning("the demo's Rancher servers could not be restarted: %s", error)

@@ -1,0 +1,195 @@
+"""Cached reads for the screens: frozen dataclasses keyed on small values, cleared by the actions that write.
+
+Stored data is cached briefly (another process, the CLI, may write too); what Rancher lists for the pickers is
+cached for a minute and keyed on (site id, site's last change), so editing a site refreshes them. No token ever
+enters a cache: the Rancher reads decrypt it inside the call and return only clusters and namespaces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+import streamlit as st
+
+from ranchersync import environments as env_cases
+from ranchersync import instances as instance_cases
+from ranchersync import sites as site_cases
+from ranchersync.rancher import Cluster, Namespace
+from ui import deps
+
+STORED_TTL = 30  # seconds: changes made by the CLI show up without a reload
+RANCHER_TTL = 60
+
+
+@dataclass(frozen=True)
+class SiteRow:
+    """A site as the screens show it; never its token."""
+
+    id: int
+    name: str
+    url: str
+    active: bool
+    tls: str  # "CA bundle", "skip verification" or "system CAs"
+    has_ca_bundle: bool
+    insecure: bool
+    allow_http: bool
+    rancher_user: str | None
+    token_expires_at: dt.datetime | None
+    last_contact_at: dt.datetime | None
+    last_latency_ms: int | None
+    last_error: str | None
+    updated_at: dt.datetime
+    instance_count: int
+
+    @property
+    def stamp(self) -> str:
+        """Changes whenever the site does: part of the Rancher cache keys."""
+        return self.updated_at.isoformat()
+
+    @property
+    def tested(self) -> bool:
+        """Whether a connection test has succeeded since the token was last set."""
+        return self.rancher_user is not None and self.last_contact_at is not None
+
+
+@dataclass(frozen=True)
+class EnvironmentRow:
+    """An environment of the pipeline with how many app instances it holds."""
+
+    id: int
+    name: str
+    description: str
+    color: str
+    position: int
+    protected: bool
+    instance_count: int
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    """An app instance with the names of its site and environment."""
+
+    id: int
+    name: str
+    site_id: int
+    site_name: str
+    site_active: bool
+    cluster_id: str
+    cluster_name: str
+    namespace: str
+    environment_id: int
+    environment_name: str
+    created_at: dt.datetime
+
+
+def _tls(has_ca: bool, insecure: bool) -> str:
+    return "CA bundle" if has_ca else ("skip verification" if insecure else "system CAs")
+
+
+@st.cache_data(ttl=STORED_TTL, show_spinner=False)
+def sites() -> tuple[SiteRow, ...]:
+    """Every site, by name."""
+    ctx = deps.get_context()
+    with ctx.session() as session:
+        counts = Counter(i.site_id for i in instance_cases.list_instances(session))
+        return tuple(
+            SiteRow(
+                id=s.id,
+                name=s.name,
+                url=s.url,
+                active=s.active,
+                tls=_tls(bool(s.ca_bundle), s.insecure),
+                has_ca_bundle=bool(s.ca_bundle),
+                insecure=s.insecure,
+                allow_http=s.allow_http,
+                rancher_user=s.rancher_user,
+                token_expires_at=s.token_expires_at,
+                last_contact_at=s.last_contact_at,
+                last_latency_ms=s.last_latency_ms,
+                last_error=s.last_error,
+                updated_at=s.updated_at,
+                instance_count=counts[s.id],
+            )
+            for s in site_cases.list_sites(session)
+        )
+
+
+@st.cache_data(ttl=STORED_TTL, show_spinner=False)
+def environments() -> tuple[EnvironmentRow, ...]:
+    """Every environment, in pipeline order."""
+    ctx = deps.get_context()
+    with ctx.session() as session:
+        counts = Counter(i.environment_id for i in instance_cases.list_instances(session))
+        return tuple(
+            EnvironmentRow(e.id, e.name, e.description, e.color, e.position, e.protected, counts[e.id])
+            for e in env_cases.list_environments(session)
+        )
+
+
+@st.cache_data(ttl=STORED_TTL, show_spinner=False)
+def instances(environment_id: int | None = None) -> tuple[InstanceRow, ...]:
+    """App instances in pipeline order then by name; one environment's when given."""
+    return instances_now(environment_id)
+
+
+def instances_now(environment_id: int | None = None) -> tuple[InstanceRow, ...]:
+    """The same, read now and not cached: what a confirmation must show exactly."""
+    ctx = deps.get_context()
+    with ctx.session() as session:
+        return tuple(
+            InstanceRow(
+                id=i.id,
+                name=i.name,
+                site_id=i.site_id,
+                site_name=i.site.name,
+                site_active=i.site.active,
+                cluster_id=i.cluster_id,
+                cluster_name=i.cluster_name or i.cluster_id,
+                namespace=i.namespace,
+                environment_id=i.environment_id,
+                environment_name=i.environment.name,
+                created_at=i.created_at,
+            )
+            for i in instance_cases.list_instances(session, environment_id)
+        )
+
+
+@st.cache_data(ttl=RANCHER_TTL, show_spinner="Loading clusters from Rancher…", max_entries=64)
+def rancher_clusters(site_id: int, site_stamp: str) -> tuple[Cluster, ...]:
+    """The clusters a site's token can see. `site_stamp` (the site's last change) is only part of the key."""
+    ctx = deps.get_context()
+    with ctx.session() as session:
+        return tuple(site_cases.list_clusters(session, ctx.cipher, site_id, deps.client_factory()))
+
+
+@st.cache_data(ttl=RANCHER_TTL, show_spinner="Loading namespaces from Rancher…", max_entries=256)
+def rancher_namespaces(site_id: int, site_stamp: str, cluster_id: str) -> tuple[Namespace, ...]:
+    """The namespaces of one cluster of a site."""
+    ctx = deps.get_context()
+    with ctx.session() as session:
+        return tuple(site_cases.list_namespaces(session, ctx.cipher, site_id, cluster_id, deps.client_factory()))
+
+
+def site(site_id: int) -> SiteRow | None:
+    """One site from the cached list."""
+    return next((s for s in sites() if s.id == site_id), None)
+
+
+def environment(environment_id: int) -> EnvironmentRow | None:
+    """One environment from the cached list."""
+    return next((e for e in environments() if e.id == environment_id), None)
+
+
+def clear_stored() -> None:
+    """Forget every cached read of stored data (after a write)."""
+    sites.clear()
+    environments.clear()
+    instances.clear()
+
+
+def clear_rancher() -> None:
+    """Forget what Rancher listed (the "reload" button of the pickers)."""
+    rancher_clusters.clear()
+    rancher_namespaces.clear()

@@ -1,0 +1,222 @@
+"""Reusable pieces: flash messages, the dialog flag, environment chips, status badges, outcome display."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import streamlit as st
+
+from ui import format as fmt
+from ui.actions import Outcome
+from ui.queries import EnvironmentRow, SiteRow
+
+FlashKind = Literal["success", "info", "warning", "error"]
+_FLASH = "flash"
+_DIALOG = "dialog"
+
+
+# ---- flash messages: stored, then shown after st.rerun() (a toast right before a rerun is lost) ----------------
+
+
+def flash(kind: FlashKind, message: str, detail: str = "") -> None:
+    """Queue a message for the next run."""
+    st.session_state.setdefault(_FLASH, []).append((kind, message, detail))
+
+
+def flash_outcome(outcome: Outcome) -> None:
+    """Queue an action's outcome (and its warnings) for the next run."""
+    if outcome.ok:
+        flash("success", outcome.message)
+    else:
+        flash("error", outcome.title or "The action failed", _outcome_detail(outcome))
+    for warning in outcome.warnings:
+        flash("warning", warning)
+
+
+def show_flash() -> None:
+    """Show the queued messages: successes as toasts, everything else where the user reads."""
+    for kind, message, detail in st.session_state.pop(_FLASH, []):
+        if kind == "success":
+            st.toast(message, icon=":material/check_circle:")
+        else:
+            body = f"**{message}**" + (f"\n\n{detail}" if detail else "")
+            icon = {"info": ":material/info:", "warning": ":material/warning:", "error": ":material/error:"}[kind]
+            getattr(st, kind)(body, icon=icon)
+
+
+def _outcome_detail(outcome: Outcome) -> str:
+    # What to do first; Rancher's own words after, smaller, for whoever digs further.
+    if not outcome.hint:
+        return outcome.message
+    return f"{outcome.hint}\n\n:small[Details: {_escape_markdown(outcome.message)}]"
+
+
+def _escape_markdown(text: str) -> str:
+    return text.replace("[", "\\[").replace("]", "\\]").replace("*", "\\*").replace("_", "\\_")
+
+
+def show_outcome(outcome: Outcome) -> None:
+    """Show a failed outcome in place (inside a dialog, where the user is still typing)."""
+    st.error(f"**{outcome.title or 'The action failed'}**\n\n{_outcome_detail(outcome)}", icon=":material/error:")
+
+
+# ---- dialogs: opened from a session-state flag, so they survive reruns (and AppTest can drive them) -----------
+
+
+def open_dialog(name: str, **params: Any) -> None:
+    """Ask for a dialog on the next run (use as an on_click callback)."""
+    st.session_state[_DIALOG] = {"name": name, **params}
+
+
+def requested_dialog(name: str) -> dict[str, Any] | None:
+    """The parameters of the requested dialog if it is `name`, else None."""
+    request = st.session_state.get(_DIALOG)
+    return request if request and request.get("name") == name else None
+
+
+def dialog_pending() -> bool:
+    """Whether a page asked for a dialog (only one dialog may open per run)."""
+    return bool(st.session_state.get(_DIALOG))
+
+
+def seen_before(key: str, value: Any) -> Any:
+    """Keep `value` with the open dialog and return what it was at the dialog's previous run (what the user saw
+    when they clicked), or `value` itself at the first run."""
+    request = st.session_state.get(_DIALOG)
+    if request is None:
+        return value
+    previous = request.get(key, value)
+    request[key] = value
+    return previous
+
+
+def close_dialog() -> None:
+    """Forget the dialog request (on_dismiss callback, or before st.rerun())."""
+    st.session_state.pop(_DIALOG, None)
+
+
+def dialog_buttons(label: str, key: str, cancel_key: str, *, icon: str | None = None, disabled: bool = False) -> bool:
+    """The dialog's primary button and Cancel, side by side; True when the primary one was clicked."""
+    with st.container(horizontal=True):
+        confirmed = st.button(label, key=key, type="primary", icon=icon, disabled=disabled)
+        cancelled = st.button("Cancel", key=cancel_key)
+    if cancelled:
+        close_dialog()
+        st.rerun()
+    return confirmed
+
+
+def finish(outcome: Outcome) -> None:
+    """Close the dialog and rerun with the outcome as a flash message; a failure stays in the dialog."""
+    if not outcome.ok:
+        show_outcome(outcome)
+        return
+    flash_outcome(outcome)
+    close_dialog()
+    st.rerun()
+
+
+# ---- time ------------------------------------------------------------------------------------------------------
+
+
+def user_zone() -> dt.tzinfo:
+    """The browser's time zone, or UTC."""
+    return fmt.zone(st.context.timezone)
+
+
+def now() -> dt.datetime:
+    """The current time, aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+# ---- environment chips -----------------------------------------------------------------------------------------
+
+
+def chip_html(env: EnvironmentRow, *, suffix: str = "") -> str:
+    """A rounded chip in the environment's colour, with a lock when it is protected."""
+    lock = " &#128274;" if env.protected else ""
+    style = (
+        f"background:{env.color};color:{fmt.text_color_for(env.color)};padding:0.15rem 0.7rem;"
+        "border-radius:999px;font-weight:600;font-size:0.875rem;white-space:nowrap;display:inline-block"
+    )
+    return f'<span class="rsm-chip" style="{style}">{html.escape(env.name)}{lock}{html.escape(suffix)}</span>'
+
+
+def chip(env: EnvironmentRow, *, suffix: str = "") -> None:
+    """Draw one environment chip."""
+    st.markdown(chip_html(env, suffix=suffix), unsafe_allow_html=True)
+
+
+def pipeline(envs: Iterable[EnvironmentRow], *, counts: bool = False) -> None:
+    """The environments in pipeline order, as chips joined by arrows."""
+    parts = [chip_html(e, suffix=f" · {e.instance_count}" if counts else "") for e in envs]
+    arrow = '<span style="opacity:0.6;margin:0 0.4rem">&#8594;</span>'
+    st.markdown(arrow.join(parts) or "_No environments yet._", unsafe_allow_html=True)
+
+
+def pipeline_cards(envs: Sequence[EnvironmentRow]) -> None:
+    """One card per environment, in order, joined by arrows (up to five in a row)."""
+    arrows = len(envs) <= 5
+    spec = [w for i in range(len(envs)) for w in ((0.16, 1) if arrows and i else (1,))]
+    columns = iter(st.columns(spec))
+    arrow = '<div style="text-align:center;opacity:0.6;padding-top:4.2rem">&#10132;</div>'
+    for index, env in enumerate(envs):
+        if arrows and index:
+            next(columns).markdown(arrow, unsafe_allow_html=True)
+        with next(columns).container(border=True, key=f"overview_env_{env.id}", height="stretch"):
+            chip(env)
+            st.metric("App instances", env.instance_count)
+            st.caption(env.description or "No description.")
+
+
+# ---- site status -----------------------------------------------------------------------------------------------
+
+_TOKEN_BADGE = {
+    "ok": ("green", ":material/key:"),
+    "never": ("gray", ":material/all_inclusive:"),
+    "unknown": ("gray", ":material/help:"),
+    "warning": ("orange", ":material/schedule:"),
+    "expired": ("red", ":material/key_off:"),
+}
+
+
+def health(site: SiteRow) -> tuple[str, str, str]:
+    """(label, colour, icon) of a site's health, from its last test."""
+    if not site.active:
+        return "deactivated", "gray", ":material/pause_circle:"
+    if site.last_error:
+        return "unreachable", "red", ":material/error:"
+    if site.last_contact_at is None:
+        return "not tested", "gray", ":material/help:"
+    return "connected", "green", ":material/check_circle:"
+
+
+def health_badge(site: SiteRow) -> None:
+    """A badge for the site's health."""
+    label, color, icon = health(site)
+    st.badge(label, color=color, icon=icon)  # type: ignore[arg-type]
+
+
+def token_badge(site: SiteRow) -> None:
+    """A badge for the token's expiry: orange from 14 days before, red once expired."""
+    state = fmt.token_state(site.token_expires_at, now(), tested=site.tested, tz=user_zone())
+    color, icon = _TOKEN_BADGE[state.level]
+    st.badge(f"token {state.text}", color=color, icon=icon)  # type: ignore[arg-type]
+
+
+def tls_badge(site: SiteRow) -> None:
+    """How the site's TLS certificate is checked."""
+    if site.insecure:
+        st.badge("TLS not verified", color="orange", icon=":material/lock_open:")
+    elif site.url.startswith("http://"):
+        st.badge("plain HTTP", color="orange", icon=":material/lock_open:")
+    else:
+        st.badge(f"TLS: {site.tls}", color="gray", icon=":material/lock:")
+
+
+def empty_state(message: str, icon: str = ":material/info:") -> None:
+    """A calm 'nothing here yet' note."""
+    st.info(message, icon=icon)
