@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -9,7 +11,7 @@ from sqlalchemy.orm import Session
 from ranchersync.errors import ValidationError
 from ranchersync.lookup import get_by_ref
 from ranchersync.models import AppInstance, Environment
-from ranchersync.validation import check_color, clean_name
+from ranchersync.validation import check_cascade, check_color, clean_name
 
 # Distinct, colour-blind-friendly defaults (Okabe-Ito), handed out in pipeline order.
 DEFAULT_COLORS = ("#009E73", "#0072B2", "#E69F00", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -94,10 +96,14 @@ def move_environment(session: Session, ref: int | str, position: int) -> list[En
     return ordered
 
 
-def remove_environment(session: Session, ref: int | str, *, cascade: bool = False) -> list[str]:
-    """Remove an environment; refused while it has app instances unless `cascade` removes them too."""
+def remove_environment(
+    session: Session, ref: int | str, *, cascade: bool = False, expected: Collection[int] | None = None
+) -> list[str]:
+    """Remove an environment; refused while it has app instances unless `cascade` removes them too (exactly the
+    `expected` ids, when a confirmation showed them)."""
     env = get_environment(session, ref)
     instances = list(session.scalars(select(AppInstance).where(AppInstance.environment_id == env.id)))
+    check_cascade({i.id for i in instances}, cascade, expected)
     if instances and not cascade:
         names = ", ".join(sorted(i.name for i in instances))
         raise ValidationError(

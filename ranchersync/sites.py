@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +15,13 @@ from ranchersync.errors import RancherAPIError, ValidationError
 from ranchersync.lookup import get_by_ref
 from ranchersync.models import AppInstance, Site, utcnow
 from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, RancherClient
-from ranchersync.validation import check_ca_bundle, check_token, clean_name, normalize_rancher_url
+from ranchersync.validation import (
+    check_ca_bundle,
+    check_cascade,
+    check_token,
+    clean_name,
+    normalize_rancher_url,
+)
 
 # Tests and the demo swap in their own factory; production uses the real client.
 ClientFactory = Callable[..., RancherClient]
@@ -32,9 +39,9 @@ class Connection:
     def __repr__(self) -> str:  # the token stays out of logs and tracebacks
         return f"Connection(url={self.url!r}, insecure={self.insecure!r})"
 
-    def client(self, factory: ClientFactory = RancherClient) -> RancherClient:
-        """A client for this server."""
-        return factory(self.url, self.token, ca_bundle=self.ca_bundle, insecure=self.insecure)
+    def client(self, factory: ClientFactory = RancherClient, **options: Any) -> RancherClient:
+        """A client for this server (options such as `retries` go to the client)."""
+        return factory(self.url, self.token, ca_bundle=self.ca_bundle, insecure=self.insecure, **options)
 
 
 def make_connection(
@@ -53,8 +60,12 @@ def site_connection(site: Site, cipher: TokenCipher) -> Connection:
 
 
 def check_connection(connection: Connection, factory: ClientFactory = RancherClient) -> ConnectionInfo:
-    """Test a connection before anything is stored (the first-visit dialog, `sites add`)."""
-    with connection.client(factory) as client:
+    """Test a connection before anything is stored (the first-visit dialog, `sites add`).
+
+    One retry only: someone is waiting for the answer, and a refused connection should say so in a second, not
+    after the full backoff a background read can afford.
+    """
+    with connection.client(factory, retries=1) as client:
         return client.test_connection()
 
 
@@ -134,10 +145,16 @@ def update_site(
     return site
 
 
-def remove_site(session: Session, ref: int | str, *, cascade: bool = False) -> list[str]:
-    """Remove a site; refused while app instances use it unless `cascade`, which removes them too. Returns them."""
+def remove_site(
+    session: Session, ref: int | str, *, cascade: bool = False, expected: Collection[int] | None = None
+) -> list[str]:
+    """Remove a site; refused while app instances use it unless `cascade`, which removes them too. Returns them.
+
+    `expected` holds the app instance ids a confirmation showed: when they changed since, nothing is removed.
+    """
     site = get_site(session, ref)
     instances = list(session.scalars(select(AppInstance).where(AppInstance.site_id == site.id)))
+    check_cascade({i.id for i in instances}, cascade, expected)
     if instances and not cascade:
         names = ", ".join(sorted(i.name for i in instances))
         raise ValidationError(
@@ -158,6 +175,7 @@ class ConnectionTest:
     success: bool
     message: str
     info: ConnectionInfo | None = None
+    error: RancherAPIError | None = None  # the typed failure, so a UI can explain it by kind
 
 
 def test_site(
@@ -170,7 +188,7 @@ def test_site(
     except RancherAPIError as error:
         site.last_error = str(error)
         session.flush()
-        return ConnectionTest(False, str(error))
+        return ConnectionTest(False, str(error), error=error)
     _record_contact(site, info)
     session.flush()
     return ConnectionTest(True, f"Connection successful: signed in as {info.user_name}", info)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Collection
 from urllib.parse import urlsplit, urlunsplit
 
 from cryptography import x509
@@ -111,3 +112,9 @@ def check_color(color: str) -> str:
     if not _COLOR.match(value):
         raise ValidationError(f"'{value}' is not a colour: write it as #RRGGBB, e.g. #2E7D32")
     return value.upper()
+
+
+def check_cascade(current_ids: set[int], cascade: bool, expected: Collection[int] | None) -> None:
+    """A cascade removes exactly the app instances its confirmation showed (`expected` ids), or nothing."""
+    if cascade and expected is not None and current_ids != set(expected):
+        raise ValidationError("the app instances changed since this confirmation opened: review them and confirm again")

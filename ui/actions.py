@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from ranchersync import environments as env_cases
 from ranchersync import instances as instance_cases
 from ranchersync import sites as site_cases
@@ -23,7 +21,6 @@ from ranchersync.errors import (
     RancherUnavailable,
     ValidationError,
 )
-from ranchersync.models import AppInstance
 from ranchersync.rancher import ConnectionInfo
 from ranchersync.validation import clean_name
 from ui import deps, queries
@@ -189,7 +186,7 @@ def update_site(
         with ctx.session() as session:
             result = site_cases.test_site(session, ctx.cipher, site_id, deps.client_factory())
         if not result.success or result.info is None:
-            problem = f"The connection test failed: {result.message} {_hint_for_message(result.message)}"
+            problem = f"The connection test failed: {result.message} {_hint(result)}"
             return Outcome.done(f"Site '{saved_name}' saved.", (problem,))
         return Outcome.done(f"Site '{saved_name}' saved: {_connected(result.info)}.", result.info.warnings)
 
@@ -207,7 +204,7 @@ def test_site(site_id: int) -> Outcome:
         if result.success and result.info is not None:
             return Outcome.done(f"Connection to '{name}' works: {_connected(result.info)}.", result.info.warnings)
         return Outcome(
-            False, result.message, title=f"Connection to '{name}' failed", hint=_hint_for_message(result.message)
+            False, result.message, title=f"Connection to '{name}' failed", hint=_hint(result)
         )
 
     return _attempt(work)
@@ -232,39 +229,16 @@ def remove_site(site_id: int, *, cascade: bool, shown: frozenset[int]) -> Outcom
         ctx = deps.get_context()
         with ctx.session() as session:
             name = site_cases.get_site(session, site_id).name
-            _check_unchanged(session, shown, lambda i: i.site_id == site_id, cascade)
-            removed = site_cases.remove_site(session, site_id, cascade=cascade)
+            removed = site_cases.remove_site(session, site_id, cascade=cascade, expected=shown)
         also = f" with its app instances {', '.join(sorted(removed))}" if removed else ""
         return Outcome.done(f"Site '{name}' removed{also}.")
 
     return _attempt(work)
 
 
-def _hint_for_message(message: str) -> str:
-    # test_site reports a failure as text; rebuild the hint from the same words the typed errors use.
-    lowered = message.lower()
-    kinds: list[RancherSyncError] = [
-        RancherAuthError(message, status=403 if "permission denied" in lowered else 401),
-        RancherUnavailable(message),
-        MalformedResponse(message),
-    ]
-    if "refused the api token" in lowered or "permission denied" in lowered:
-        return explain(kinds[0])[1]
-    if "json" in lowered or "html" in lowered or "redirected" in lowered:
-        return explain(kinds[2])[1]
-    return explain(kinds[1])[1]
-
-
-def _check_unchanged(
-    session: Session, shown: frozenset[int], belongs: Callable[[AppInstance], bool], cascade: bool
-) -> None:
-    # A cascade removes exactly what the confirmation showed: if someone added or moved an app instance since,
-    # nothing is removed and the user looks again.
-    if not cascade:
-        return
-    now = {i.id for i in instance_cases.list_instances(session) if belongs(i)}
-    if now != shown:
-        raise ValidationError("the app instances changed since this confirmation opened: review them and confirm again")
+def _hint(result: site_cases.ConnectionTest) -> str:
+    """What the user can do about a failed connection test."""
+    return explain(result.error)[1] if result.error is not None else ""
 
 
 # ---- environments ----------------------------------------------------------------------------------------------
@@ -315,8 +289,7 @@ def remove_environment(env_id: int, *, cascade: bool, shown: frozenset[int]) -> 
     def work() -> Outcome:
         with deps.get_context().session() as session:
             name = env_cases.get_environment(session, env_id).name
-            _check_unchanged(session, shown, lambda i: i.environment_id == env_id, cascade)
-            removed = env_cases.remove_environment(session, env_id, cascade=cascade)
+            removed = env_cases.remove_environment(session, env_id, cascade=cascade, expected=shown)
         also = f" with its app instances {', '.join(sorted(removed))}" if removed else ""
         return Outcome.done(f"Environment '{name}' removed{also}.")
 

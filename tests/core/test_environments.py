@@ -76,3 +76,19 @@ def test_removing_an_environment_with_instances_needs_an_explicit_cascade(sessio
     assert prod.position == 0
     assert session.scalar(select(func.count()).select_from(AppInstance)) == 0
     assert session.scalar(select(func.count()).select_from(Environment)) == 1
+
+
+def test_a_cascade_removes_exactly_what_its_confirmation_showed(session: Session) -> None:
+    dev = envs.add_environment(session, name="Dev")
+    site = Site(name="eu", url="https://r.example.com", token_encrypted=b"x")
+    session.add(site)
+    session.flush()
+    shop = AppInstance(name="shop", site_id=site.id, cluster_id="c-1", namespace="shop", environment_id=dev.id)
+    session.add(shop)
+    session.flush()
+    shown = {shop.id}
+    session.add(AppInstance(name="late", site_id=site.id, cluster_id="c-1", namespace="late", environment_id=dev.id))
+    session.flush()  # added after the confirmation opened
+    with pytest.raises(ValidationError, match="changed since this confirmation"):
+        envs.remove_environment(session, "Dev", cascade=True, expected=shown)
+    assert names(session) == ["Dev"]

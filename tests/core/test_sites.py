@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from ranchersync import sites
 from ranchersync.context import AppContext
-from ranchersync.errors import RancherAuthError, RancherUnavailable, ValidationError
+from ranchersync.errors import RancherAPIError, RancherAuthError, RancherUnavailable, ValidationError
 from ranchersync.models import AppInstance, Environment, Site
 from ranchersync.simulator import SimulatedRancher
 from tests.conftest import closed_port_url
@@ -71,6 +71,7 @@ def test_testing_a_stored_site_records_success_and_failure(ctx: AppContext, ranc
     with ctx.session() as session:
         result = sites.test_site(session, ctx.cipher, "eu")
     assert not result.success and "500" in result.message
+    assert isinstance(result.error, RancherAPIError) and result.error.status == 500
     with ctx.session() as session:
         assert sites.get_site(session, "eu").last_error == result.message
 
@@ -117,6 +118,8 @@ def test_removing_a_site_in_use_needs_an_explicit_cascade(ctx: AppContext, ranch
                                 environment_id=env.id))
     with pytest.raises(ValidationError, match="used by 1 app instance"), ctx.session() as session:
         sites.remove_site(session, "eu")
+    with pytest.raises(ValidationError, match="changed since this confirmation"), ctx.session() as session:
+        sites.remove_site(session, "eu", cascade=True, expected=set())
     with ctx.session() as session:
         assert site_count(session) == 1
         assert sites.remove_site(session, "eu", cascade=True) == ["shop"]

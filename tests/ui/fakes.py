@@ -67,8 +67,10 @@ class FakeRancher:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, url)
     seen_tokens: list[str] = field(default_factory=list)
 
-    def factory(self, url: str, token: str, *, ca_bundle: str | None = None, insecure: bool = False) -> FakeClient:
-        """What `ui.deps.client_factory()` returns in tests."""
+    def factory(
+        self, url: str, token: str, *, ca_bundle: str | None = None, insecure: bool = False, **_options: Any
+    ) -> FakeClient:
+        """What `ui.deps.client_factory()` returns in tests (client options such as retries are ignored)."""
         self.seen_tokens.append(token)
         return FakeClient(self, url, token)
 
