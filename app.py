@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import format as fmt
-from ui import frame, site_dialogs, widgets
+from ui import frame, services_view, site_dialogs, widgets
 
 view = frame.frame("Overview", ":material/space_dashboard:")
 now = widgets.now()
@@ -31,14 +31,15 @@ instances_col.metric("App instances", sum(e.instance_count for e in view.environ
 tokens_col.metric("Tokens expiring soon", len(expiring), "within 14 days" if expiring else None,
                   delta_color="inverse", delta_arrow="off", border=True)
 
+service_slots = {}
 pipeline_col, health_col = st.columns([3, 2], gap="large")
 with pipeline_col:
     st.subheader("Environment pipeline")
     if not view.environments:
         st.page_link(frame.PAGES["Environments"], label="Create your environments", icon=":material/add:")
     else:
-        widgets.pipeline_cards(view.environments)
-        st.caption(":material/apps: Service counts and sync status appear here once the Services screen lands.")
+        service_slots = widgets.pipeline_cards(view.environments)
+        st.page_link(frame.PAGES["Services"], label="See the services", icon=":material/arrow_forward:")
 
 with health_col:
     st.subheader("Site health")
@@ -58,3 +59,6 @@ with health_col:
 st.subheader("Latest syncs")
 widgets.empty_state("No syncs yet. Promoting images between environments, and the history of every sync, arrive "
                     "with the Services and Sync history screens.", icon=":material/history:")
+
+if service_slots:  # last: the rest of the page is already shown while Rancher answers
+    services_view.fill_service_counts(service_slots, view.environments)

@@ -1,33 +1,53 @@
-"""Services: the workloads of the selected environment (arrives with the next issue; an honest placeholder now)."""
+"""Services: the workloads of an environment, read live from Rancher, or several environments side by side; select
+services and review a sync from one environment to another."""
 
 import streamlit as st
 
-from ui import format as fmt
-from ui import frame, queries, widgets
+from ranchersync.errors import RancherSyncError
+from ui import frame, queries, services_view, sync_dialog, sync_progress, widgets
 
 view = frame.frame("Services", ":material/apps:")
+envs = view.environments
 
-st.title("Services")
-st.info(
-    "**Coming next.** This screen will list the services (Deployments, StatefulSets, DaemonSets) of the selected "
-    "environment across its app instances: status, images, replicas and readiness, read live from Rancher — and "
-    "compare them side by side with the other environments of the pipeline, so you can see what differs and "
-    "promote it.",
-    icon=":material/construction:",
-)
-
-env = view.environment
-if env is None:
-    st.markdown("Until then, set up what it will read: **sites**, the **environments** of the pipeline, and the "
-                "**app instances** that make up each environment.")
+title, switch = st.columns([3, 2], vertical_alignment="bottom")
+title.title("Services")
+st.caption("Deployments, StatefulSets and DaemonSets, read live from Rancher; select services to promote them.")
+if not envs:
+    widgets.empty_state("Create the environments of your pipeline first, then map namespaces to them.")
     st.page_link(frame.PAGES["Environments"], label="Create the pipeline", icon=":material/arrow_forward:")
+    st.stop()
+
+# A segmented control rather than tabs: tabs would run both views, and each reads Rancher.
+views = {"table": ":material/table_rows: One environment", "compare": ":material/compare_arrows: Compare"}
+with switch.container(horizontal=True, horizontal_alignment="right"):
+    shown = st.segmented_control("View", list(views), format_func=views.__getitem__, default="table", required=True,
+                                 key="svc_view", label_visibility="collapsed")
+sync_progress.show_report()
+
+if shown == "compare":
+    compared, selected = services_view.comparison(envs, view.tz)
+    picked = [e for e in envs if e.id in compared]
+    selected_id = view.environment.id if view.environment else None
+    sync_dialog.sync_bar(selected, picked, prefix="cmp", default_source=selected_id)
 else:
-    rows = queries.instances(env.id)
-    with st.container(horizontal=True, vertical_alignment="center"):
-        st.markdown(f"For **{env.name}** it will read {fmt.plural(len(rows), 'app instance')}:")
-        widgets.chip(env)
-    if rows:
-        st.markdown("\n".join(f"- **{r.name}**: {r.site_name} · `{r.cluster_name}/{r.namespace}`" for r in rows))
-    else:
-        st.caption("None yet: map namespaces to this environment on the App instances page.")
-    st.page_link(frame.PAGES["App instances"], label="Manage app instances", icon=":material/arrow_forward:")
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    with left:
+        frame.environment_picker("Environment", "svc_env", envs, segmented=True)
+    env = view.environment
+    assert env is not None  # there is at least one environment
+    if not queries.instances(env.id):
+        widgets.empty_state(f"{env.name} has no app instance yet: map a namespace to it to see its services.")
+        st.page_link(frame.PAGES["App instances"], label="Add an app instance", icon=":material/arrow_forward:")
+        st.stop()
+    try:
+        found = queries.environment_services(env.id)
+    except RancherSyncError as error:
+        services_view.read_failed(error)
+        st.stop()
+    with right:
+        services_view.data_bar(found.fetched_at, view.tz, "svc_refresh")
+    services_view.failures_warning(found.failures)
+    selected = services_view.services_table(env, found, view.tz)
+    sync_dialog.sync_bar(selected, envs, prefix="svc", source=env)
+
+sync_dialog.show_requested()

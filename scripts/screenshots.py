@@ -3,8 +3,10 @@
     python scripts/screenshots.py [--out docs/screenshots]
 
 Starts the built-in demo (two simulated Rancher servers and a filled catalogue) on a temporary database, serves the
-dashboard with `streamlit run`, and saves each screen at 1280×800 with Debian's Chromium. The first-visit dialog is
-taken from a second, empty installation. Everything it started is stopped at the end.
+dashboard with `streamlit run`, and saves each screen at 1280×800 with Debian's Chromium: the Services screen also
+as the Stage/Prod comparison with two services selected, and the review of their sync (cancelled: nothing is
+applied). The first-visit dialog is taken from a second, empty installation. Everything it started is stopped at
+the end.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -25,14 +27,17 @@ from ranchersync.config import Settings  # noqa: E402
 from ranchersync.context import AppContext  # noqa: E402
 from tests.e2e.helpers import (  # noqa: E402
     AppServer,
+    by_key,
     chromium_available,
+    click,
     launch_chromium,
     new_page,
     open_page,
     screenshot,
 )
+from tests.e2e.test_sync import review  # noqa: E402 - the same steps as the browser test of the sync
 
-SCREENS = ("Overview", "Sites", "Environments", "App instances")
+SCREENS = ("Overview", "Sites", "Environments", "App instances", "Services")
 THEMES = ("light", "dark")
 
 
@@ -81,10 +86,19 @@ def _demo(browser: Browser, data_dir: Path, out: Path) -> None:
                 for label in SCREENS:
                     open_page(page, server.page_url(label))
                     print(screenshot(page, out / f"{label.lower().replace(' ', '-')}-{theme}.png"))
+                _sync_review(page, server, out, theme)
                 page.context.close()
     finally:
         demo.stop_demo(ctx)
         ctx.engine.dispose()
+
+
+def _sync_review(page: Page, server: AppServer, out: Path, theme: str) -> None:
+    review(page, server)  # compare Stage and Prod, select frontend and ledger, open the review
+    by_key(page, "sync_cancel").scroll_into_view_if_needed()
+    print(screenshot(page, out / f"sync-review-{theme}.png"))
+    click(page, "sync_cancel")
+    print(screenshot(page, out / f"services-compare-{theme}.png"))
 
 
 if __name__ == "__main__":

@@ -6,12 +6,16 @@ user can act on (`explain`). Nothing here draws on the page.
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ranchersync import environments as env_cases
 from ranchersync import instances as instance_cases
+from ranchersync import inventory, sync
 from ranchersync import sites as site_cases
+from ranchersync.context import AppContext
 from ranchersync.errors import (
     MalformedResponse,
     NotFoundError,
@@ -21,7 +25,10 @@ from ranchersync.errors import (
     RancherUnavailable,
     ValidationError,
 )
+from ranchersync.images import RetagMode
+from ranchersync.inventory import EnvironmentRef, Service
 from ranchersync.rancher import ConnectionInfo
+from ranchersync.sync import ProgressEvent, SyncBusy, SyncOptions, SyncPlan, TargetChoice
 from ranchersync.validation import clean_name
 from ui import deps, queries
 
@@ -378,3 +385,175 @@ def _demo_message(summary: object) -> str:
         if isinstance(number, int):
             parts.append(f"{number} {noun}{'' if number == 1 else 's'}")
     return "The demo is ready" + (f": {', '.join(parts)}." if parts else ".")
+
+
+# ---- sync ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncSides:
+    """Both environments of a sync, read fresh from Rancher when the review opens (never from the 30 s cache: the
+    plan must show what is there now). Services hold no token, so this can stay with the open dialog."""
+
+    source: EnvironmentRef
+    target: EnvironmentRef
+    target_protected: bool
+    source_services: tuple[Service, ...]
+    target_services: tuple[Service, ...]
+
+    def source_has(self, key: tuple[str, str]) -> bool:
+        """Whether the source runs this (kind, name)."""
+        return any(s.key == key for s in self.source_services)
+
+    def target_instances(self, key: tuple[str, str]) -> list[tuple[int, str]]:
+        """(id, name) of the target app instances that run this service."""
+        return sorted({(s.instance.id, s.instance.name) for s in self.target_services if s.key == key},
+                      key=lambda pair: pair[1])
+
+
+@dataclass(frozen=True)
+class SyncLine:
+    """One service's result in a finished operation."""
+
+    service: str
+    kind: str
+    target: str
+    status: str
+    previous: str
+    new: str
+    note: str
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """A finished (or stopped) sync operation as the Services page reports it."""
+
+    operation_id: int
+    status: str  # complete, partial, failed, rolled_back, interrupted
+    source: str
+    target: str
+    lines: tuple[SyncLine, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def changed(self) -> int:
+        return sum(line.status == "success" for line in self.lines)
+
+
+def read_sync_sides(source_id: int, target_id: int) -> SyncSides | Outcome:
+    """Read both environments from Rancher now; refused while any of their app instances cannot be read (a plan
+    must not mistake an unreadable app instance for a missing service)."""
+    try:
+        ctx = deps.get_context()
+        with ctx.session() as session:
+            source = env_cases.get_environment(session, source_id)
+            target = env_cases.get_environment(session, target_id)
+            found = inventory.list_inventories(session, ctx.cipher, [source, target], factory=deps.client_factory())
+            failures = found[source.id].failures + found[target.id].failures
+            if failures:
+                listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
+                return Outcome(
+                    False, listed, title="Some app instances cannot be read",
+                    hint="A plan needs both environments complete, or it would take an unreadable app instance for "
+                    "a missing service. Try again once Rancher answers, or fix the app instance.",
+                )
+            return SyncSides(
+                EnvironmentRef.of(source), EnvironmentRef.of(target), target.protected,
+                found[source.id].services, found[target.id].services,
+            )
+    except RancherSyncError as error:
+        return Outcome.failed(error)
+
+
+def plan_sync(
+    sides: SyncSides,
+    keys: list[tuple[str, str]],
+    *,
+    mode: RetagMode,
+    targets: dict[tuple[str, str], TargetChoice],
+) -> SyncPlan | Outcome:
+    """Plan promoting these services (which the source runs) from what `read_sync_sides` read; pure, so changing
+    the mode or a target choice in the dialog re-plans without asking Rancher again."""
+    try:
+        return sync.plan_sync(sides.source, sides.target, sides.source_services, sides.target_services,
+                              selected=keys, mode=mode, targets=targets)
+    except RancherSyncError as error:
+        return Outcome.failed(error)
+
+
+def apply_sync(
+    plan: SyncPlan,
+    *,
+    request_id: str,
+    confirm_env: str | None,
+    options: SyncOptions,
+    on_event: Callable[[ProgressEvent], None],
+    on_result: Callable[[SyncReport | Outcome], None],
+) -> SyncReport | Outcome:
+    """Apply a confirmed plan and report each service's result (also to `on_result`).
+
+    The core reports progress from its worker threads, where Streamlit must not be called: the plan is applied in
+    a worker of ours while this (the script's) thread relays the events to `on_event`. When drawing an event stops
+    the script (a rerun, a closed tab), the operation still runs to its end, `on_result` still gets its report,
+    and only then is the stop let through. `request_id` is the open confirmation's: the database refuses to apply
+    it twice (a double click, a rerun).
+    """
+    ctx = deps.get_context()
+    factory = deps.client_factory()
+    events: queue.SimpleQueue[ProgressEvent] = queue.SimpleQueue()
+    stopped: BaseException | None = None
+    result: SyncReport | Outcome
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rsm-sync") as worker:
+            future = worker.submit(
+                sync.apply_plan, ctx, plan, initiated_by=ctx.settings.user, request_id=request_id,
+                confirm_env=confirm_env, options=options, progress=events.put, factory=factory,
+            )
+            while not (future.done() and events.empty()):
+                try:
+                    event = events.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if stopped is None:
+                    try:
+                        on_event(event)
+                    except BaseException as stop:  # Streamlit stops the script at a drawing call; see above
+                        stopped = stop
+            result = _sync_report(ctx, plan, future.result())
+    except SyncBusy as error:
+        result = _busy(error, plan.target.name)
+    except RancherSyncError as error:
+        result = Outcome.failed(error)
+    finally:
+        queries.clear_services()  # the next run shows the versions as they are now
+    on_result(result)
+    if stopped is not None:
+        raise stopped
+    return result
+
+
+def _busy(error: SyncBusy, target: str) -> Outcome:
+    if "already applied" in str(error):
+        return Outcome(False, str(error), title="This confirmation was already applied",
+                       hint="Nothing was applied twice. Close this dialog: the Services page shows the new versions.")
+    return Outcome(False, str(error), title=f"Another sync is changing {target}",
+                   hint="Nothing was changed. Wait for it to finish, then review the sync again.")
+
+
+def _sync_report(ctx: AppContext, plan: SyncPlan, operation_id: int) -> SyncReport:
+    names = {i.target.instance.id: i.target.instance.name for i in plan.items if i.target is not None}
+    with ctx.session() as session:
+        operation = sync.get_operation(session, operation_id)
+        lines = tuple(
+            SyncLine(
+                service=r.service, kind=r.workload_kind,
+                target=names.get(r.target_app_instance_id or -1, r.namespace or "—"),
+                status=r.status, previous=r.previous_image or "", new=r.new_image or "", note=r.error or "",
+            )
+            for r in operation.results
+        )
+        return SyncReport(operation.id, operation.status, operation.source_environment_name,
+                          operation.target_environment_name, lines)

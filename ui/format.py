@@ -122,3 +122,50 @@ def is_system_namespace(name: str) -> bool:
 def namespaces_for_picking(names: list[str]) -> list[str]:
     """Application namespaces first, by name; then the system ones, which are rarely what a user wants."""
     return sorted(names, key=lambda n: (is_system_namespace(n), n))
+
+
+# ---- services ----------------------------------------------------------------------------------------------------
+
+# The status vocabulary of DESIGN.md, worst first, with a colour each: a badge colour (st.badge) and a mid-tone hex
+# that reads on both the light and the dark background (the dataframe cannot use the theme's badge colours).
+SERVICE_STATUSES = ("failed", "unknown", "degraded", "updating", "paused", "stopped", "running")
+STATUS_BADGE = {
+    "running": "green", "updating": "blue", "degraded": "orange", "failed": "red", "stopped": "gray",
+    "paused": "violet", "unknown": "gray",
+}
+STATUS_HEX = {
+    "running": "#21A366", "updating": "#3B82F6", "degraded": "#E8890C", "failed": "#E5484D", "stopped": "#8B8D98",
+    "paused": "#9D7CE0", "unknown": "#8B8D98",
+}
+STATUS_MEANING = {
+    "running": "rolled out, every replica available",
+    "updating": "a rollout is in progress",
+    "degraded": "some replicas are not available",
+    "failed": "the rollout failed, or no replica is available",
+    "stopped": "scaled to zero",
+    "paused": "rollouts are paused",
+    "unknown": "the state could not be read",
+}
+
+
+def status_text(status: str | None) -> str:
+    """A status as a table cell: a dot (coloured by the table's style) and the word."""
+    return f"● {status}" if status else ""
+
+
+def clock(value: dt.datetime, tz: dt.tzinfo) -> str:
+    """A time of day in `tz`, to the second: when data was read ('data as of 14:03:22')."""
+    return f"{value.astimezone(tz):%H:%M:%S}"
+
+
+def replicas(available: int, desired: int) -> str:
+    """'2/3': available over desired replicas."""
+    return f"{available}/{desired}"
+
+
+def next_in_pipeline(ids: list[int], source: int) -> int | None:
+    """The default sync target: the environment after `source` in pipeline order, else the one before it."""
+    if source not in ids or len(ids) < 2:
+        return None
+    index = ids.index(source)
+    return ids[index + 1] if index + 1 < len(ids) else ids[index - 1]

@@ -8,6 +8,7 @@ enters a cache: the Rancher reads decrypt it inside the call and return only clu
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
@@ -15,9 +16,12 @@ import streamlit as st
 
 from ranchersync import environments as env_cases
 from ranchersync import instances as instance_cases
+from ranchersync import inventory
 from ranchersync import sites as site_cases
+from ranchersync.inventory import Inventory
 from ranchersync.rancher import Cluster, Namespace
 from ui import deps
+from ui.services_tables import ComparisonTable, comparison_table, drift_counts
 
 STORED_TTL = 30  # seconds: changes made by the CLI show up without a reload
 RANCHER_TTL = 60
@@ -193,3 +197,102 @@ def clear_rancher() -> None:
     """Forget what Rancher listed (the "reload" button of the pickers)."""
     rancher_clusters.clear()
     rancher_namespaces.clear()
+
+
+# ---- services: read from Rancher, cached briefly (an inventory holds no token) -----------------------------------
+
+SERVICES_TTL = 30  # seconds: filtering and switching views never refetch; the refresh button does at once
+_SERVICES_REFRESH = "services_refresh"  # a per-browser counter in the cache keys: "refresh" fetches anew
+UNHEALTHY = ("failed", "degraded", "unknown")  # stopped, paused and updating are states an operator chose or awaits
+
+
+@dataclass(frozen=True)
+class ServiceCount:
+    """An environment's services on the Overview: how many, how many unhealthy, and what could not be read."""
+
+    environment_id: int
+    total: int
+    unhealthy: int  # failed, degraded or unknown
+    unreadable: int  # app instances
+    pending: int | None  # services that differ from the environment before it (None for the first)
+
+
+def services_refresh() -> int:
+    """This browser's refresh counter (part of every services cache key)."""
+    return int(st.session_state.get(_SERVICES_REFRESH, 0))
+
+
+def refresh_services() -> None:
+    """Read the services from Rancher again at the next run (the refresh button's callback)."""
+    st.session_state[_SERVICES_REFRESH] = services_refresh() + 1
+
+
+def catalogue_stamp(environment_ids: tuple[int, ...]) -> str:
+    """Changes when an app instance of these environments, or a site it uses, changes: adding an app instance or
+    replacing a token then shows at once, without waiting for the services cache to expire."""
+    site_stamps = {s.id: f"{s.stamp}:{s.active}" for s in sites()}
+    parts = sorted(
+        f"{i.id}:{i.environment_id}:{i.cluster_id}:{i.namespace}:{i.site_id}:{site_stamps.get(i.site_id, '')}"
+        for i in instances()
+        if i.environment_id in environment_ids
+    )
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+@st.cache_data(ttl=SERVICES_TTL, show_spinner="Reading the services from Rancher…", max_entries=32)
+def inventories(environment_ids: tuple[int, ...], stamp: str, refresh: int) -> dict[int, Inventory]:
+    """The services of these environments, read in one parallel wave; unreadable app instances are reported in
+    each inventory's failures. `stamp` and `refresh` are only part of the key."""
+    ctx = deps.get_context()
+    with ctx.session() as session:
+        envs = [env_cases.get_environment(session, env_id) for env_id in environment_ids]
+        return inventory.list_inventories(session, ctx.cipher, envs, factory=deps.client_factory())
+
+
+def environment_services(environment_id: int) -> Inventory:
+    """One environment's inventory, through the cache."""
+    key = (environment_id,)
+    return inventories(key, catalogue_stamp(key), services_refresh())[environment_id]
+
+
+@st.cache_data(ttl=SERVICES_TTL, show_spinner="Comparing the environments…", max_entries=16)
+def comparison(
+    environment_ids: tuple[int, ...], stamp: str, refresh: int, compare_by: inventory.CompareBy = "image"
+) -> ComparisonTable:
+    """The comparison table of these environments (pipeline order), from the cached inventories."""
+    found = inventories(environment_ids, stamp, refresh)
+    refs = [inventory.EnvironmentRef(e.id, e.name, e.color, e.position) for e in environments()
+            if e.id in environment_ids]
+    return comparison_table(inventory.compare(refs, found, compare_by=compare_by), found)
+
+
+def compare_environments(environment_ids: tuple[int, ...], compare_by: inventory.CompareBy) -> ComparisonTable:
+    """The comparison of these environments, through the cache."""
+    return comparison(environment_ids, catalogue_stamp(environment_ids), services_refresh(), compare_by)
+
+
+@st.cache_data(ttl=SERVICES_TTL, show_spinner=False, max_entries=8)
+def service_counts(environment_ids: tuple[int, ...], stamp: str, refresh: int) -> tuple[ServiceCount, ...]:
+    """Per environment: its services, the unhealthy ones, unreadable app instances, promotions pending into it.
+    Shares its inventories with the comparison of the same environments."""
+    found = inventories(environment_ids, stamp, refresh)
+    refs = [inventory.EnvironmentRef(e.id, e.name, e.color, e.position) for e in environments()
+            if e.id in environment_ids]
+    pending = drift_counts(inventory.compare(refs, found))
+    return tuple(
+        ServiceCount(
+            environment_id=env_id,
+            total=len(found[env_id].services),
+            unhealthy=sum(s.status in UNHEALTHY for s in found[env_id].services),
+            unreadable=len(found[env_id].failures),
+            pending=pending.get(env_id),
+        )
+        for env_id in environment_ids
+    )
+
+
+def clear_services() -> None:
+    """Forget every services read (after a sync: the next run shows the new versions)."""
+    inventories.clear()
+    comparison.clear()
+    service_counts.clear()

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from ui import format as fmt
 from ui.actions import Outcome
@@ -157,19 +158,23 @@ def pipeline(envs: Iterable[EnvironmentRow], *, counts: bool = False) -> None:
     st.markdown(arrow.join(parts) or "_No environments yet._", unsafe_allow_html=True)
 
 
-def pipeline_cards(envs: Sequence[EnvironmentRow]) -> None:
-    """One card per environment, in order, joined by arrows (up to five in a row)."""
+def pipeline_cards(envs: Sequence[EnvironmentRow]) -> dict[int, DeltaGenerator]:
+    """One card per environment, in order, joined by arrows (up to five in a row). Returns an empty slot per card
+    (by environment id) for what is filled in later, such as the service counts read from Rancher."""
     arrows = len(envs) <= 5
     spec = [w for i in range(len(envs)) for w in ((0.16, 1) if arrows and i else (1,))]
     columns = iter(st.columns(spec))
     arrow = '<div style="text-align:center;opacity:0.6;padding-top:4.2rem">&#10132;</div>'
+    slots: dict[int, DeltaGenerator] = {}
     for index, env in enumerate(envs):
         if arrows and index:
             next(columns).markdown(arrow, unsafe_allow_html=True)
         with next(columns).container(border=True, key=f"overview_env_{env.id}", height="stretch"):
             chip(env)
             st.metric("App instances", env.instance_count)
+            slots[env.id] = st.empty()
             st.caption(env.description or "No description.")
+    return slots
 
 
 # ---- site status -----------------------------------------------------------------------------------------------

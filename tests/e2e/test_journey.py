@@ -27,10 +27,9 @@ def _key_suffix(page: Page, prefix: str) -> str:
     return next(c for c in classes.split() if c.startswith(f"st-key-{prefix}"))[len(f"st-key-{prefix}"):]
 
 
-def _toast(page: Page) -> str:
-    toast = page.locator("[data-testid='stToast']").last
-    expect(toast).to_be_visible()
-    return toast.inner_text()
+def expect_toast(page: Page, text: str) -> None:
+    # Several toasts can be on screen at once (an earlier one may still be fading): wait for the one we expect.
+    expect(page.locator("[data-testid='stToast']").filter(has_text=text).first).to_be_visible()
 
 
 def _stored_instances(server: AppServer) -> list[tuple[str, str, str, str, str]]:
@@ -64,7 +63,7 @@ def test_first_site_then_environments_then_an_app_instance(
 
     fill(page, "welcome_token", simulated_rancher.token)
     click(page, "welcome_save")
-    assert "Site 'rancher-east' added: signed in as Default Admin" in _toast(page)
+    expect_toast(page, "Site 'rancher-east' added: signed in as Default Admin")
     expect(dialog).to_have_count(0)
     assert simulated_rancher.token.split(":")[1] not in page.content()
 
@@ -75,7 +74,7 @@ def test_first_site_then_environments_then_an_app_instance(
     expect(card).to_contain_text("connected")
     card.locator("[class*='st-key-site_test_'] button").click()
     wait_idle(page)
-    assert "Connection to 'rancher-east' works" in _toast(page)
+    expect_toast(page, "Connection to 'rancher-east' works")
     screenshot(page, artifacts / "journey-2-sites.png")
 
     # The pipeline, Prod protected.
@@ -87,7 +86,7 @@ def test_first_site_then_environments_then_an_app_instance(
             by_key(page, "add_env_protected").locator("label").click()
             wait_idle(page)
         click(page, "add_env_save")
-        assert f"Environment '{name}' added." in _toast(page)
+        expect_toast(page, f"Environment '{name}' added.")
     chips = page.locator("[data-testid='stMain'] .rsm-chip")
     expect(chips.first).to_have_text("Dev · 0")
     expect(page.locator("[data-testid='stMain']")).to_contain_text("protected")
@@ -102,7 +101,7 @@ def test_first_site_then_environments_then_an_app_instance(
     choose(page, f"add_inst_ns_{site_id}_c-m-prd01", "shop-stage")
     screenshot(page, artifacts / "journey-4-pickers.png")
     click(page, "add_inst_save")
-    assert "App instance 'shop-stage' added (prod-east/shop-stage in Stage)." in _toast(page)
+    expect_toast(page, "App instance 'shop-stage' added (prod-east/shop-stage in Stage).")
 
     expect(page.locator("h3", has_text="Stage: 1 app instance")).to_be_visible()
     expect(page.locator("[data-testid='stDataFrame']")).to_be_visible()  # a canvas: its cells are not in the DOM

@@ -18,7 +18,7 @@ from ranchersync.errors import (
     RancherNotFound,
     RancherUnavailable,
 )
-from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
+from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo, Workload
 
 GOOD_TOKEN = "token-abcde:s3cr3tvalue0123456789abcdefghijklmnopqrstuvwxyz0123"
 
@@ -64,6 +64,9 @@ class FakeRancher:
     token: str = GOOD_TOKEN
     expires_at: dt.datetime | None = None
     failure: str | None = None
+    # Workloads by (cluster id, namespace); a namespace in `broken` fails with that error (one unreadable instance).
+    workloads: dict[tuple[str, str], list[Workload]] = field(default_factory=dict)
+    broken: dict[tuple[str, str], RancherAPIError] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, url)
     seen_tokens: list[str] = field(default_factory=list)
 
@@ -119,6 +122,16 @@ class FakeClient:
         if name not in self.world.namespaces.get(cluster_id, []):
             raise RancherNotFound(f"Not found (HTTP 404 on GET /k8s/clusters/{cluster_id}/api/v1/namespaces/{name})")
         return Namespace(name)
+
+    def list_workloads(self, cluster_id: str, namespace: str, kinds: Any = (), **_options: Any) -> list[Workload]:
+        self._check("list_workloads")
+        if (cluster_id, namespace) in self.world.broken:
+            raise self.world.broken[(cluster_id, namespace)]
+        wanted = set(kinds)
+        return [w for w in self.world.workloads.get((cluster_id, namespace), []) if not wanted or w.kind in wanted]
+
+    def close(self) -> None:
+        return None
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"the fake Rancher client has no {name}")

@@ -1,0 +1,310 @@
+"""The Services screen: one environment's table with its filters and states, the comparison and its flags, and the
+service counts of the Overview. Rancher is the fake client here (tests/ui/test_sync_dialog.py uses the simulator);
+the tables' rules are also tested as plain functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from ranchersync.errors import RancherNotFound
+from ranchersync.inventory import EnvironmentRef, InstanceRef, Inventory, Service, compare
+from ranchersync.rancher import Workload, workload_status
+from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
+from tests.ui.fakes import GOOD_TOKEN, FakeRancher
+from ui import format as fmt
+from ui import services_tables as tables
+
+PAGE = "pages/4_Services.py"
+DEV, PROD = "c-m-dev01", "c-m-prd01"
+INSTANCES = (
+    ("shop-dev", "rancher-eu", "Dev", DEV, "shop-dev"),
+    ("shop-qa", "rancher-eu", "Dev", DEV, "shop-qa"),
+    ("shop-prod", "rancher-eu", "Prod", PROD, "shop-prod"),
+)
+STAGE = ("shop-stage", "rancher-eu", "Stage", PROD, "shop-stage")
+
+
+def workload(name: str, version: str, *, kind: str = "Deployment", replicas: int = 2, available: int | None = None,
+             namespace: str = "ns") -> Workload:
+    """A rolled-out workload (or, with `available`, one whose pods are not all available)."""
+    ready = replicas if available is None else available
+    return Workload.from_k8s({
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "generation": 1, "resourceVersion": "1"},
+        "spec": {"replicas": replicas,
+                 "template": {"spec": {"containers": [{"name": name, "image": f"reg.example.com/{name}:{version}"}]}}},
+        "status": {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": ready,
+                   "availableReplicas": ready},
+    })
+
+
+@pytest.fixture
+def world(fake_rancher: FakeRancher) -> FakeRancher:
+    """Dev: shop-dev and shop-qa disagree on api, api is down in shop-dev; Prod lags and has no worker."""
+    fake_rancher.workloads = {
+        (DEV, "shop-dev"): [workload("web", "1.5.0"), workload("api", "1.5.0", available=0),
+                            workload("worker", "2.0.0", kind="StatefulSet")],
+        (DEV, "shop-qa"): [workload("web", "1.5.0"), workload("api", "1.4.0")],
+        (PROD, "shop-prod"): [workload("web", "1.4.0"), workload("api", "1.4.0")],
+    }
+    return fake_rancher
+
+
+def listings(world: FakeRancher) -> int:
+    return sum(method == "list_workloads" for method, _ in world.calls)
+
+
+def table(at: AppTest) -> pd.DataFrame:
+    return at.dataframe[0].value
+
+
+def compare_view(at: AppTest, *env_ids: int) -> AppTest:
+    at.segmented_control(key="svc_view").set_value("compare").run()
+    if env_ids:
+        at.multiselect(key="cmp_envs").set_value(list(env_ids)).run()
+    assert_ok(at)
+    return at
+
+
+def select(at: AppTest, index: int, ids: list[str]) -> AppTest:
+    """Select rows by their stable ids, as a click would (the dataframe reports positions)."""
+    element = at.dataframe[index]
+    key = element.proto.id.rsplit("-", 1)[-1]
+    positions = [list(element.value.index).index(i) for i in ids]
+    at.session_state[key] = {"selection": {"rows": positions, "columns": [], "cells": []}}
+    return at.run()
+
+
+def test_the_services_of_the_selected_environment(open_app: OpenApp, seed: Seed, world: FakeRancher) -> None:
+    seed(instance_specs=INSTANCES)
+
+    at = open_app(PAGE)
+
+    rows = table(at)
+    assert list(zip(rows["Service"], rows["App instance"], rows["Status"], rows["Tag"], strict=True)) == [
+        ("api", "shop-dev", "● failed", "1.5.0"), ("api", "shop-qa", "● running", "1.4.0"),
+        ("web", "shop-dev", "● running", "1.5.0"), ("web", "shop-qa", "● running", "1.5.0"),
+        ("worker", "shop-dev", "● running", "2.0.0"),
+    ]
+    assert list(rows["Replicas"])[:2] == ["0/2", "2/2"] and set(rows["Last synced"]) == {"never"}
+    assert rows.index[0].endswith("/Deployment/api"), "rows are indexed by the service's stable id"
+    captions = [c.value for c in at.main.caption]
+    assert any(c.startswith(":material/schedule: Data as of ") for c in captions)
+    assert "5 services" in captions
+    badges = "\n".join(m.value for m in at.main.markdown)
+    assert ":red-badge[1 failed]" in badges and ":green-badge[4 running]" in badges
+    assert "color: #E5484D" in at.dataframe[0].proto.arrow_data.styler.styles, "the failed dot is red"
+    assert_no_token(at, GOOD_TOKEN)
+
+
+def test_filters_and_search_never_read_rancher_again(open_app: OpenApp, seed: Seed, world: FakeRancher) -> None:
+    ids = seed(instance_specs=INSTANCES)
+    at = open_app(PAGE)
+    read = listings(world)
+
+    at.text_input(key=f"svc_search_{ids['Dev']}").input("API").run()
+    assert list(table(at)["Service"]) == ["api", "api"]
+    at.text_input(key=f"svc_search_{ids['Dev']}").input("web:1.5").run()  # the image, not only the name
+    assert list(table(at)["App instance"]) == ["shop-dev", "shop-qa"]
+    at.text_input(key=f"svc_search_{ids['Dev']}").input("").run()
+    at.multiselect(key=f"svc_status_{ids['Dev']}").set_value(["failed"]).run()
+    assert list(table(at)["Service"]) == ["api"]
+    at.multiselect(key=f"svc_status_{ids['Dev']}").set_value([]).run()
+    at.multiselect(key=f"svc_kind_{ids['Dev']}").set_value(["StatefulSet"]).run()
+    assert list(table(at)["Service"]) == ["worker"]
+    at.multiselect(key=f"svc_kind_{ids['Dev']}").set_value([]).run()
+    at.multiselect(key=f"svc_instance_{ids['Dev']}").set_value(["shop-qa"]).run()
+    assert list(table(at)["Service"]) == ["api", "web"]
+    assert "2 of 5 services" in [c.value for c in at.main.caption]
+    at.text_input(key=f"svc_search_{ids['Dev']}").input("nothing-like-this").run()
+    assert "No service matches these filters." in [i.value for i in at.info]
+
+    assert_ok(at)
+    assert listings(world) == read, "filtering works on the cached inventory"
+
+    at.button(key="svc_refresh").click().run()
+    assert listings(world) > read, "the refresh button reads Rancher again"
+
+
+def test_a_failing_app_instance_is_named_and_the_rest_still_shows(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    seed(instance_specs=INSTANCES)
+    world.broken[(DEV, "shop-qa")] = RancherNotFound('namespaces "shop-qa" not found (HTTP 404 on GET /k8s/…)')
+
+    at = open_app(PAGE)
+
+    warning = at.warning[0].value
+    assert "1 app instance could not be read" in warning
+    assert "**shop-qa**" in warning and 'namespaces "shop-qa" not found' in warning
+    assert set(table(at)["App instance"]) == {"shop-dev"}
+
+
+def test_an_environment_without_app_instances_or_services(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    ids = seed(instance_specs=(*INSTANCES, STAGE))
+    at = open_app(PAGE)
+
+    at.segmented_control(key="svc_env").set_value(ids["Stage"]).run()
+    assert "No service runs in Stage's readable app instances." in [i.value for i in at.info]
+
+    at.segmented_control(key="svc_env").set_value(ids["Dev"]).run()
+    assert len(table(at)) == 5
+    with_none = open_app(PAGE, state={"selected_environment_id": ids["Stage"]})
+    assert not with_none.dataframe
+
+
+def test_a_selection_maps_to_services_and_ends_with_the_rows_it_was_made_on(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    ids = seed(instance_specs=INSTANCES)
+    at = open_app(PAGE)
+    frame = table(at)
+    assert at.button(key="svc_review").disabled
+
+    at = select(at, 0, [frame.index[0], frame.index[1], frame.index[4]])  # api twice (two instances), worker
+
+    assert "**Sync 2 services** :small[(api, worker)]" in [m.value for m in at.main.markdown]
+    assert not at.button(key="svc_review").disabled
+    assert at.selectbox(key=f"svc_target_{ids['Dev']}").value == ids["Stage"], "the next environment by default"
+
+    at.text_input(key=f"svc_search_{ids['Dev']}").input("web").run()
+    assert at.button(key="svc_review").disabled, "filtered rows are other rows: the selection starts again"
+
+
+def test_the_comparison_flags_missing_inconsistent_and_drift(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    ids = seed(instance_specs=INSTANCES)
+    at = compare_view(open_app(PAGE), ids["Dev"], ids["Prod"])
+
+    rows = table(at)
+    assert list(rows.columns) == ["Service", "Kind", "Dev", "Prod"]
+    assert rows.loc["Deployment/api", "Dev"] == "⚠ 1.5.0 | 1.4.0 · failed"
+    assert rows.loc["StatefulSet/worker", "Prod"] == tables.MISSING
+    assert rows.loc["Deployment/web", "Prod"] == "1.4.0"
+    styles = at.dataframe[0].proto.arrow_data.styler.styles
+    assert tables.CELL_CSS[tables.DRIFT].split(": ")[1] in styles
+    assert tables.CELL_CSS[tables.INCONSISTENT].split(": ")[1] in styles
+    assert "3 of 3 services differ between Dev, Prod." in [c.value for c in at.main.caption]
+
+    world.workloads[(PROD, "shop-prod")] = [workload("web", "1.5.0"), workload("api", "1.4.0")]
+    at.button(key="cmp_refresh").click().run()
+    at.toggle(key="cmp_only").set_value(True).run()
+    assert list(table(at).index) == ["Deployment/api", "StatefulSet/worker"], "web is equal now"
+    at.text_input(key="cmp_search").input("worker").run()
+    assert list(table(at).index) == ["StatefulSet/worker"]
+    assert_no_token(at, GOOD_TOKEN)
+
+
+def test_the_comparison_shows_an_unreadable_instance_and_needs_two_environments(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    ids = seed(instance_specs=INSTANCES)
+    world.broken[(PROD, "shop-prod")] = RancherNotFound('namespaces "shop-prod" not found')
+    at = compare_view(open_app(PAGE), ids["Dev"], ids["Prod"])
+
+    assert set(table(at)["Prod"]) == {tables.UNREADABLE}
+    assert "**shop-prod**" in at.warning[0].value
+
+    at.multiselect(key="cmp_envs").set_value([ids["Prod"]]).run()
+    assert "Pick at least two environments to compare." in [i.value for i in at.info]
+    assert_ok(at)
+
+
+def test_the_overview_counts_services_and_survives_an_unreachable_site(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    seed(instance_specs=(*INSTANCES, STAGE))
+    world.workloads[(PROD, "shop-stage")] = [workload("web", "1.5.0"), workload("api", "1.4.0")]
+
+    at = open_app()
+
+    assert [m.value for m in at.main.metric if m.label == "Services"] == ["5", "2", "2"]
+    captions = [c.value for c in at.main.caption]
+    assert ":red[1 unhealthy]" in captions
+    assert ":orange[2 differ from Dev]" in captions, "api runs another version, worker is missing"
+    assert ":orange[1 differ from Stage]" in captions, "web"
+
+    world.failure = "unreachable"
+    st.cache_data.clear()
+    again = open_app()
+    assert [m.value for m in again.main.metric if m.label == "Services"] == ["0", "0", "0"]
+    captions = [c.value for c in again.main.caption]
+    assert ":orange[:material/cloud_off: 2 app instances unreadable]" in captions
+
+
+# ---- the tables' rules, as plain functions -------------------------------------------------------------------
+
+
+def _service(env_id: int, instance: str, name: str, version: str, instance_id: int = 1) -> Service:
+    ref = InstanceRef(instance_id, instance, env_id, 1, "eu", True, "c-1", "dev-1", instance)
+    w = workload(name, version, namespace=instance)
+    return Service(ref, w, workload_status(w))
+
+
+def _inventory(env_id: int, *services: Service) -> Inventory:
+    return Inventory(env_id, services, (), dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+
+@pytest.mark.parametrize(
+    ("dev", "stage", "prod", "classes"),
+    [
+        (["1.1"], ["1.1"], ["1.1"], ["", "", ""]),
+        (["1.2"], ["1.1"], ["1.1"], ["", "drift", ""]),
+        (["1.2"], [], ["1.1"], ["", "missing", ""]),  # Prod is compared with nothing before it: no drift
+        (["1.2"], ["1.1", "1.0"], ["1.1"], ["", "inconsistent", "drift"]),  # Stage has no one version
+        ([], ["1.1"], ["1.2"], ["missing", "", "drift"]),
+    ],
+)
+def test_cell_classes(dev: list[str], stage: list[str], prod: list[str], classes: list[str]) -> None:
+    envs = [EnvironmentRef(i, n, "#000000", i) for i, n in ((1, "Dev"), (2, "Stage"), (3, "Prod"))]
+    inventories: dict[int, Any] = {
+        env.id: _inventory(env.id, *(_service(env.id, f"{env.name}-{n}", "web", v, 10 * env.id + n)
+                                     for n, v in enumerate(versions)))
+        for env, versions in zip(envs, (dev, stage, prod), strict=True)
+    }
+    result = tables.comparison_table(compare(envs, inventories), inventories)
+    assert list(result.classes.loc["Deployment/web"]) == classes
+    assert result.differs["Deployment/web"] == (classes != ["", "", ""])
+
+
+def test_drift_counts_are_pending_promotions() -> None:
+    envs = [EnvironmentRef(1, "Dev", "#000000", 0), EnvironmentRef(2, "Prod", "#000000", 1)]
+    inventories = {
+        1: _inventory(1, _service(1, "d", "web", "2"), _service(1, "d", "api", "1"), _service(1, "d", "new", "1")),
+        2: _inventory(2, _service(2, "p", "web", "1", 2), _service(2, "p", "api", "1", 2),
+                      _service(2, "p", "old", "1", 2)),
+    }
+    assert tables.drift_counts(compare(envs, inventories)) == {2: 2}, "web differs, new is missing; old is not pending"
+
+
+def test_service_keys_and_selection_keys() -> None:
+    assert tables.service_keys(["1/Deployment/web", "2/Deployment/web", "StatefulSet/db"]) == [
+        ("Deployment", "web"), ("StatefulSet", "db")]
+    frame = pd.DataFrame({"a": [1, 2]}, index=["x", "y"])
+    assert tables.ids_at(frame, [1, 5]) == ["y"]
+    assert tables.selection_key("t", frame) != tables.selection_key("t", frame.iloc[::-1])
+    assert tables.selection_key("t", frame) != tables.selection_key("t", frame, generation=1)
+
+
+@pytest.mark.parametrize(
+    ("ids", "source", "target"),
+    [([1, 2, 3], 1, 2), ([1, 2, 3], 2, 3), ([1, 2, 3], 3, 2), ([1], 1, None), ([1, 2], 9, None)],
+)
+def test_the_default_target_is_the_next_environment(ids: list[int], source: int, target: int | None) -> None:
+    assert fmt.next_in_pipeline(ids, source) == target
+
+
+def test_status_text_and_clock() -> None:
+    assert fmt.status_text("failed") == "● failed" and fmt.status_text(None) == ""
+    assert set(fmt.STATUS_HEX) == set(fmt.STATUS_BADGE) == set(fmt.SERVICE_STATUSES)
+    when = dt.datetime(2026, 3, 1, 12, 0, 5, tzinfo=dt.UTC)
+    assert fmt.clock(when, fmt.zone("Europe/Paris")) == "13:00:05"

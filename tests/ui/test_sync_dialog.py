@@ -1,0 +1,261 @@
+"""The sync flow on the Services screen, against two simulated Rancher servers over HTTP (real rollouts, 1 s each):
+the review shows the exact plan, a protected target needs its name typed, the apply reports each service, a busy
+target and an unreadable app instance are explained, and a confirmation never applies twice."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+from streamlit.testing.v1 import AppTest
+
+from ranchersync import environments
+from ranchersync.context import AppContext
+from ranchersync.models import SyncOperation
+from ranchersync.simulator import SimulatedRancher
+from ranchersync.sync import records
+from tests.ui.conftest import ROOT, assert_no_token, assert_ok
+from tests.ui.test_services_page import select as select_rows
+from ui import sync_progress
+
+PAGE = "pages/4_Services.py"
+EAST, WEST = "c-m-7rb2kx9q", "c-7xk2p"
+FRONTEND = "registry.example.com:5000/shop/frontend"
+
+
+@pytest.fixture
+def shop(app_env: AppContext, demo: AppContext) -> AppContext:
+    """The demo catalogue (Dev, Stage on the EU server; Prod on both US clusters) with Prod protected."""
+    with demo.session() as session:
+        environments.update_environment(session, "Prod", protected=True)
+    return demo
+
+
+def env_id(ctx: AppContext, name: str) -> int:
+    with ctx.session() as session:
+        return environments.get_environment(session, name).id
+
+
+def compare(ctx: AppContext) -> AppTest:
+    """The comparison of every environment, Stage as the source of a sync."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(PAGE).run()
+    at.segmented_control(key="svc_view").set_value("compare").run()
+    at.selectbox(key="cmp_source").select(env_id(ctx, "Stage")).run()
+    assert_ok(at)
+    return at
+
+
+def review(ctx: AppContext, *services: str) -> AppTest:
+    """Select these Deployments in the comparison and open the review."""
+    at = select_rows(compare(ctx), 0, [f"Deployment/{name}" for name in services])
+    assert at.selectbox(key=f"cmp_target_{env_id(ctx, 'Stage')}").value == env_id(ctx, "Prod")
+    at.button(key="cmp_review").click().run()
+    assert_ok(at)
+    assert at.get("dialog"), "the review is open"
+    return at
+
+
+def image(server: SimulatedRancher, cluster: str, name: str) -> str:
+    obj = server.get_object(cluster, "Deployment", "shop-prod", name)
+    assert obj is not None
+    return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def operations(ctx: AppContext) -> int:
+    with ctx.session() as session:
+        return int(session.scalar(select(func.count()).select_from(SyncOperation)) or 0)
+
+
+def plan_rows(at: AppTest) -> list[tuple[str, str, str, str, str]]:
+    frame = next(d.value for d in at.dataframe if "New image" in d.value.columns and "Container" in d.value.columns)
+    return [tuple(r) for r in frame[["Service", "Target app instance", "Container", "Current image",
+                                     "New image"]].itertuples(index=False)]
+
+
+def test_the_review_shows_the_exact_plan_and_changes_nothing(
+    shop: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRancher
+) -> None:
+    at = review(shop, "frontend", "catalog")
+
+    assert plan_rows(at) == [
+        ("frontend", "shop-east", "web", f"{FRONTEND}:3.8.0", f"{FRONTEND}:3.8.1"),
+        ("frontend", "shop-west", "web", f"{FRONTEND}:3.8.0", f"{FRONTEND}:3.8.1"),
+        ("catalog", "shop-west", "catalog", "registry.example.com:5000/shop/catalog:2.2.0",
+         "registry.example.com:5000/shop/catalog:2.2.1"),
+        ("catalog", "shop-west", "envoy", "docker.io/envoyproxy/envoy:v1.30.6", "docker.io/envoyproxy/envoy:v1.31.2"),
+    ]
+    skipped = next(d.value for d in at.dataframe if "Why" in d.value.columns)
+    assert list(skipped.itertuples(index=False, name=None)) == [
+        ("catalog", "shop-east", "workload paused: resume it in Rancher first: a paused rollout never progresses")]
+    chips = "\n".join(m.value for m in at.markdown)
+    assert ">Stage</span>" in chips and ">Prod &#128274;</span>" in chips, "both environments, in their colours"
+    assert "| frontend | Deployment | shop-west | web |" in at.code[0].value, "copy as Markdown"
+    assert at.button(key="sync_apply").disabled, "Prod is protected: its name must be typed first"
+
+    # Several app instances of Prod run frontend: one of them, or all.
+    choice = at.selectbox(key="sync_target_Deployment_frontend")
+    assert choice.options == ["Both: shop-east, shop-west", "Only shop-east", "Only shop-west"]
+    choice.select_index(2).run()
+    assert [r[:2] for r in plan_rows(at)][:1] == [("frontend", "shop-west")] and len(plan_rows(at)) == 3
+    at.segmented_control(key="sync_mode").set_value("tag").run()
+    assert "(tag only)" in at.code[0].value
+
+    at.button(key="sync_cancel").click().run()
+    assert not at.get("dialog")
+    assert image(rancher_us, EAST, "frontend") == f"{FRONTEND}:3.8.0" and operations(shop) == 0
+    assert_no_token(at, rancher.token)
+    assert_no_token(at, rancher_us.token)
+
+
+def test_a_protected_target_without_its_typed_name_is_refused(
+    shop: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    at = review(shop, "frontend")
+
+    assert at.button(key="sync_apply").disabled, "nothing typed yet"
+    at.text_input(key="sync_confirm").input("prod").run()
+    assert at.button(key="sync_apply").disabled, "the name exactly"
+    at.text_input(key="sync_confirm").input("Prod").run()
+    assert not at.button(key="sync_apply").disabled
+    assert operations(shop) == 0 and image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.0"
+
+
+def test_a_protection_switched_on_meanwhile_is_enforced_by_the_core(
+    shop: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    with shop.session() as session:
+        environments.update_environment(session, "Prod", protected=False)
+    at = review(shop, "frontend")
+    assert "sync_confirm" not in [t.key for t in at.text_input], "not protected when the review opened"
+    with shop.session() as session:
+        environments.update_environment(session, "Prod", protected=True)
+
+    at.button(key="sync_apply").click().run()
+
+    assert "Prod is protected: type its name to confirm" in at.error[0].value
+    assert not at.status, "refused before it started: no progress is shown"
+    assert operations(shop) == 0 and image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.0"
+    assert at.button(key="sync_apply").disabled, "read again: now the name must be typed"
+    at.text_input(key="sync_confirm").input("Prod").run()
+    at.button(key="sync_apply").click().run()
+    assert "complete" in at.success[0].value and image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.1"
+
+
+def test_apply_reports_each_service_and_the_comparison_shows_them_equal(
+    shop: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRancher
+) -> None:
+    at = review(shop, "frontend", "checkout")
+    request = dict(at.session_state["dialog"])
+
+    at.text_input(key="sync_confirm").input("Prod").run()
+    at.button(key="sync_apply").click().run()
+
+    assert_ok(at)
+    assert not at.get("dialog"), "closed after applying"
+    assert "Sync #1 complete: 4 workloads updated in Prod." in [t.value for t in at.toast]
+    assert "**Sync #1 Stage → Prod: complete** · 4 workloads updated" in at.success[0].value
+    report = next(d.value for d in at.dataframe if "Result" in d.value.columns)
+    assert set(zip(report["Service"], report["App instance"], report["Result"], strict=True)) == {
+        ("frontend", "shop-east", "success"), ("frontend", "shop-west", "success"),
+        ("checkout", "shop-east", "success"), ("checkout", "shop-west", "success")}
+    assert set(report.loc[report["Service"] == "frontend", "Change"]) == {"3.8.0 → 3.8.1"}
+    for cluster in (EAST, WEST):
+        assert image(rancher_us, cluster, "frontend") == f"{FRONTEND}:3.8.1"
+    comparison = next(d.value for d in at.dataframe if "Prod" in d.value.columns)
+    assert comparison.loc["Deployment/frontend", "Stage"] == comparison.loc["Deployment/frontend", "Prod"] == "3.8.1"
+    assert at.button(key="cmp_review").disabled, "the selection is cleared after a sync"
+
+    # A double click or a rerun comes back with the same confirmation: the database refuses it.
+    at.session_state["dialog"] = request
+    at.run()
+    at.text_input(key="sync_confirm").input("Prod").run()
+    at.button(key="sync_apply").click().run()
+    assert "This confirmation was already applied" in at.error[0].value
+    assert operations(shop) == 1
+
+    at.button(key="sync_cancel").click().run()
+    at.button(key="sync_report_dismiss").click().run()
+    assert not at.success
+    at.segmented_control(key="svc_view").set_value("table").run()
+    at.segmented_control(key="svc_env").set_value(env_id(shop, "Prod")).run()
+    services = at.dataframe[0].value.set_index(["Service", "App instance"])
+    assert services.loc[("frontend", "shop-west"), "Tag"] == "3.8.1"
+    assert services.loc[("frontend", "shop-west"), "Last synced"] != "never"
+    assert services.loc[("cart", "shop-west"), "Last synced"] == "never"
+    assert_no_token(at, rancher.token)
+    assert_no_token(at, rancher_us.token)
+
+
+@pytest.mark.parametrize("rancher_us", [r"frontend:3\.8\.1"], indirect=True)
+def test_a_failed_rollout_is_rolled_back_and_reported(shop: AppContext, rancher_us: SimulatedRancher) -> None:
+    at = review(shop, "frontend", "checkout")
+    at.text_input(key="sync_confirm").input("Prod").run()
+    at.button(key="sync_apply").click().run()
+
+    assert_ok(at)
+    assert "**Sync #1 Stage → Prod: rolled back** · 0 workloads updated" in at.error[0].value
+    assert not at.toast
+    for cluster in (EAST, WEST):
+        assert image(rancher_us, cluster, "frontend") == f"{FRONTEND}:3.8.0", "rolled back"
+
+
+def test_a_busy_target_is_explained(shop: AppContext, rancher_us: SimulatedRancher) -> None:
+    prod = env_id(shop, "Prod")
+    holder, _ = records.open_operation(shop, kind="sync", mode="full", source=(None, "Dev"), target=(prod, "Prod"),
+                                       initiated_by="alice", request_id="someone-else", planned=[])
+    at = review(shop, "frontend")
+    at.text_input(key="sync_confirm").input("Prod").run()
+    at.button(key="sync_apply").click().run()
+
+    assert "Another sync is changing Prod" in at.error[0].value
+    assert f"operation #{holder} by alice" in at.error[0].value
+    assert at.get("dialog"), "still open: the user may wait and apply again"
+    assert image(rancher_us, EAST, "frontend") == f"{FRONTEND}:3.8.0"
+
+    records.close_operation(shop, holder, "complete")
+    at.button(key="sync_apply").click().run()
+    assert not at.get("dialog") and "complete" in at.success[0].value
+
+
+def test_an_unreadable_app_instance_stops_the_plan(shop: AppContext, rancher_us: SimulatedRancher) -> None:
+    at = compare(shop)
+    rancher_us.set_cluster_state(WEST, "unavailable")  # after the comparison was read: the review reads anew
+    at = select_rows(at, 0, ["Deployment/frontend"])
+    at.button(key="cmp_review").click().run()
+
+    assert "Some app instances cannot be read" in at.error[0].value and "shop-west" in at.error[0].value
+    assert not at.dataframe[-1].value.columns.isin(["New image"]).any(), "no half plan"
+    at.button(key="sync_close").click().run()
+    assert not at.get("dialog")
+
+
+def test_gitops_managed_workloads_are_warned_about(shop: AppContext, rancher_us: SimulatedRancher) -> None:
+    obj = rancher_us.get_object(EAST, "Deployment", "shop-prod", "frontend")
+    assert obj is not None
+    obj["metadata"].setdefault("labels", {})["app.kubernetes.io/managed-by"] = "Helm"
+    rancher_us.set_object(EAST, obj)
+
+    at = review(shop, "frontend")
+
+    assert any("frontend is managed by Helm" in w.value for w in at.warning)
+
+
+def test_a_run_stopped_while_applying_still_finishes_and_reports_once(
+    shop: AppContext, rancher_us: SimulatedRancher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = review(shop, "frontend")
+    at.text_input(key="sync_confirm").input("Prod").run()
+
+    def stopped(_progress: object, _event: object) -> None:  # as when a rerun or a closed tab stops the script
+        raise StopException()
+
+    monkeypatch.setattr(sync_progress.Progress, "__call__", stopped)
+    at.button(key="sync_apply").click().run()
+
+    assert_ok(at)
+    assert image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.1", "the operation ran to its end"
+    at.run()
+    assert not at.get("dialog") and "complete" in at.success[0].value, "its report is there at the next run"
+    assert operations(shop) == 1
