@@ -173,6 +173,14 @@ class SyncOperation(Base):
             postgresql_where=text(_in("status", ACTIVE_OPERATION_STATUSES)),
         ),
         Index("ix_sync_operations_started_at", "started_at"),
+        # "Rolled back by" lookups and the delivery metrics join rollbacks to their syncs; an unindexed foreign
+        # key would also make deleting an operation (ON DELETE SET NULL) scan the table.
+        Index(
+            "ix_sync_operations_rollback_of_id",
+            "rollback_of_id",
+            sqlite_where=text("rollback_of_id IS NOT NULL"),
+            postgresql_where=text("rollback_of_id IS NOT NULL"),
+        ),
         Index("ix_sync_operations_status_started_at", "status", "started_at"),
     )
 

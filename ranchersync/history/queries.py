@@ -1,0 +1,299 @@
+"""Reading the sync history: pages of operations newest first, one operation in detail, a CSV export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import QueryableAttribute, Session, selectinload
+
+from ranchersync.errors import NotFoundError, ValidationError
+from ranchersync.history.filters import HistoryFilter, operation_conditions
+from ranchersync.inventory import display_tag
+from ranchersync.models import SyncOperation, SyncResult
+from ranchersync.payloads import iso
+
+MAX_PAGE_SIZE = 500
+
+# Newest first. An operation not started yet (pending, no started_at) is the newest of all; NULLS FIRST is also
+# the order of a backward scan of ix_sync_operations_started_at, so both databases read the index in order
+# (PostgreSQL still orders ties on id, a few rows at a time).
+NEWEST_FIRST = (SyncOperation.started_at.desc().nulls_first(), SyncOperation.id.desc())
+
+
+@dataclass(frozen=True)
+class ResultTally:
+    """How an operation's services ended, counted by result status."""
+
+    success: int = 0
+    failed: int = 0
+    skipped: int = 0
+    rolled_back: int = 0
+    pending: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.success + self.failed + self.skipped + self.rolled_back + self.pending
+
+    @classmethod
+    def of(cls, statuses: Iterable[str]) -> ResultTally:
+        """Count a sequence of result statuses."""
+        counts: dict[str, int] = defaultdict(int)
+        for status in statuses:
+            counts[status] += 1
+        return cls(**counts)
+
+
+@dataclass(frozen=True)
+class ContainerChange:
+    """One container's image before and after the operation."""
+
+    name: str
+    init: bool
+    previous: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """What happened to one service (a workload in one app instance) in an operation."""
+
+    id: int
+    service: str
+    workload_kind: str
+    source_app_instance_id: int | None
+    target_app_instance_id: int | None
+    site_name: str
+    cluster_id: str
+    namespace: str
+    containers: tuple[ContainerChange, ...]
+    previous_image: str | None
+    new_image: str | None
+    status: str
+    error: str | None
+    applied: bool
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @property
+    def previous_tag(self) -> str | None:
+        return display_tag(self.previous_image) if self.previous_image else None
+
+    @property
+    def new_tag(self) -> str | None:
+        return display_tag(self.new_image) if self.new_image else None
+
+    @classmethod
+    def from_model(cls, result: SyncResult) -> ResultView:
+        """A detached copy of a stored result."""
+        return cls(
+            id=result.id, service=result.service, workload_kind=result.workload_kind,
+            source_app_instance_id=result.source_app_instance_id, target_app_instance_id=result.target_app_instance_id,
+            site_name=result.site_name, cluster_id=result.cluster_id, namespace=result.namespace,
+            containers=tuple(ContainerChange(str(c.get("name", "")), bool(c.get("init")), c.get("previous"),
+                                             c.get("new")) for c in result.containers or ()),
+            previous_image=result.previous_image, new_image=result.new_image, status=result.status,
+            error=result.error, applied=result.applied, started_at=result.started_at, finished_at=result.finished_at,
+        )
+
+
+@dataclass(frozen=True)
+class OperationSummary:
+    """One row of the history: an operation with its services' names and how they ended."""
+
+    id: int
+    kind: str
+    mode: str
+    status: str
+    source_environment_id: int | None
+    source_environment: str
+    target_environment_id: int | None
+    target_environment: str
+    initiated_by: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    error: str | None
+    rollback_of_id: int | None
+    services: tuple[str, ...]  # distinct names, in the order the operation recorded them
+    tally: ResultTally
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Wall-clock time from start to finish; None while it runs."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at).total_seconds(), 3)
+
+    @classmethod
+    def from_model(cls, operation: SyncOperation, results: Sequence[tuple[str, str]]) -> OperationSummary:
+        """A detached summary of a stored operation and its results' (service, status) pairs."""
+        return cls(
+            id=operation.id, kind=operation.kind, mode=operation.mode, status=operation.status,
+            source_environment_id=operation.source_environment_id,
+            source_environment=operation.source_environment_name,
+            target_environment_id=operation.target_environment_id,
+            target_environment=operation.target_environment_name, initiated_by=operation.initiated_by,
+            created_at=operation.created_at, started_at=operation.started_at, finished_at=operation.finished_at,
+            error=operation.error, rollback_of_id=operation.rollback_of_id,
+            services=tuple(dict.fromkeys(service for service, _ in results)),
+            tally=ResultTally.of(status for _, status in results),
+        )
+
+
+@dataclass(frozen=True)
+class OperationDetail(OperationSummary):
+    """An opened operation: every service's containers, previous → new images, status and error."""
+
+    results: tuple[ResultView, ...]
+    rolled_back_by: tuple[int, ...]  # the rollback operations started for this one
+
+    @classmethod
+    def of(cls, operation: SyncOperation, rolled_back_by: Sequence[int] = ()) -> OperationDetail:
+        """A detached detail of a stored operation whose results are loaded."""
+        summary = OperationSummary.from_model(operation, [(r.service, r.status) for r in operation.results])
+        return cls(**vars(summary), results=tuple(ResultView.from_model(r) for r in operation.results),
+                   rolled_back_by=tuple(rolled_back_by))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the filtered history and the size of the whole."""
+
+    items: tuple[OperationSummary, ...]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def list_operations(
+    session: Session, filters: HistoryFilter | None = None, page: int = 1, page_size: int = 50
+) -> Page:
+    """Operations matching `filters`, newest first, page by page (from 1), with the total count."""
+    if page < 1:
+        raise ValidationError("pages are numbered from 1")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValidationError(f"a page holds 1 to {MAX_PAGE_SIZE} operations")
+    conditions = operation_conditions(filters or HistoryFilter())
+    total = session.scalar(select(func.count()).select_from(SyncOperation).where(*conditions)) or 0
+    offset = (page - 1) * page_size
+    if offset >= total:
+        return Page((), total, page, page_size)
+    # Ids first: a deep page then skips entries of the started_at index alone, not whole rows.
+    ids = list(session.scalars(
+        select(SyncOperation.id).where(*conditions).order_by(*NEWEST_FIRST).limit(page_size).offset(offset)
+    ))
+    return Page(tuple(_summaries(session, ids)), total, page, page_size)
+
+
+def _summaries(session: Session, ids: Sequence[int]) -> list[OperationSummary]:
+    """Summaries of these operations, in the order of `ids`: two queries, whatever their number."""
+    operations = {op.id: op for op in session.scalars(select(SyncOperation).where(SyncOperation.id.in_(ids)))}
+    results: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for operation_id, service, status in session.execute(
+        select(SyncResult.operation_id, SyncResult.service, SyncResult.status)
+        .where(SyncResult.operation_id.in_(ids)).order_by(SyncResult.operation_id, SyncResult.id)
+    ):
+        results[operation_id].append((service, status))
+    return [OperationSummary.from_model(operations[i], results[i]) for i in ids if i in operations]
+
+
+def get_operation_detail(session: Session, operation_id: int) -> OperationDetail:
+    """One operation with every result, and the rollbacks that were started for it."""
+    operation = session.scalar(
+        select(SyncOperation).options(selectinload(SyncOperation.results)).where(SyncOperation.id == operation_id)
+    )
+    if operation is None:
+        raise NotFoundError(f"no operation #{operation_id}")
+    rollbacks = session.scalars(
+        select(SyncOperation.id).where(SyncOperation.rollback_of_id == operation_id).order_by(SyncOperation.id)
+    ).all()
+    return OperationDetail.of(operation, rollbacks)
+
+
+# --- CSV -------------------------------------------------------------------------------------------------------------
+
+CSV_COLUMNS: tuple[tuple[str, QueryableAttribute[Any]], ...] = (
+    ("operation_id", SyncOperation.id),
+    ("kind", SyncOperation.kind),
+    ("mode", SyncOperation.mode),
+    ("operation_status", SyncOperation.status),
+    ("source_environment", SyncOperation.source_environment_name),
+    ("target_environment", SyncOperation.target_environment_name),
+    ("initiated_by", SyncOperation.initiated_by),
+    ("started_at", SyncOperation.started_at),
+    ("finished_at", SyncOperation.finished_at),
+    ("rollback_of", SyncOperation.rollback_of_id),
+    ("operation_error", SyncOperation.error),
+    ("service", SyncResult.service),
+    ("workload_kind", SyncResult.workload_kind),
+    ("site", SyncResult.site_name),
+    ("cluster", SyncResult.cluster_id),
+    ("namespace", SyncResult.namespace),
+    ("previous_image", SyncResult.previous_image),
+    ("new_image", SyncResult.new_image),
+    ("containers", SyncResult.containers),
+    ("result_status", SyncResult.status),
+    ("result_error", SyncResult.error),
+    ("applied", SyncResult.applied),
+)
+CSV_HEADER = (*(name for name, _ in CSV_COLUMNS[:9]), "duration_seconds", *(name for name, _ in CSV_COLUMNS[9:]))
+
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection): an error message or a user name
+# must not run as one when the export is opened.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, so csv.writer can stream."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def iter_csv(session: Session, filters: HistoryFilter | None = None) -> Iterator[str]:
+    """The filtered history as CSV lines, one per service change (an operation without results gets one line),
+    newest first; rows are fetched in batches, so consume it while the session is open."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    stmt = (
+        select(*(column for _, column in CSV_COLUMNS))
+        .outerjoin(SyncResult, SyncResult.operation_id == SyncOperation.id)
+        .where(*operation_conditions(filters or HistoryFilter()))
+        .order_by(*NEWEST_FIRST, SyncResult.id)
+        .execution_options(yield_per=1000)
+    )
+    for row in session.execute(stmt):
+        started, finished = row.started_at, row.finished_at
+        duration = round((finished - started).total_seconds(), 3) if started and finished else None
+        values = [_cell(v) for v in row]
+        yield writer.writerow([*values[:9], duration, *values[9:]])
+
+
+def export_csv(session: Session, filters: HistoryFilter | None = None) -> str:
+    """The filtered history as one CSV text (see iter_csv)."""
+    return "".join(iter_csv(session, filters))
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, list):  # the containers column
+        return "; ".join(f"{'init:' if c.get('init') else ''}{c.get('name')}: {c.get('previous')} -> {c.get('new')}"
+                         for c in value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
