@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from ranchersync import demo, environments, instances, inventory, sites, sync
+from ranchersync import demo, environments, history, instances, inventory, sites, sync
 from ranchersync.context import AppContext
 from ranchersync.errors import RancherAPIError, RancherSyncError
+from ranchersync.history import operation_payload
+from ranchersync.models import OperationStatus
 from ranchersync.payloads import (
     cluster_payload,
     comparison_payload,
@@ -26,6 +29,7 @@ from ranchersync.payloads import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+OPERATION_STATUSES = get_args(OperationStatus)
 
 
 class UsageError(RancherSyncError):
@@ -366,8 +370,6 @@ def _print_progress(event: sync.ProgressEvent) -> None:
 
 
 def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: int) -> int:
-    from ranchersync.history import operation_payload  # lands with issue 6; moves to the top then
-
     with ctx.session() as session:
         operation = sync.get_operation(session, operation_id)
         payload = operation_payload(operation, with_results=True)
@@ -406,6 +408,73 @@ def cmd_resume(ctx: AppContext, args: argparse.Namespace) -> int:
                                          options=sync.SyncOptions(timeout_seconds=args.timeout),
                                          progress=_print_progress)
     return _report_operation(ctx, args, operation_id)
+
+
+# --- history ----------------------------------------------------------------------------------------------------
+
+
+def _history_filter(ctx: AppContext, args: argparse.Namespace) -> history.HistoryFilter:
+    since, until = history.date_range(args.since, args.until)
+    env_id = None
+    if args.env:
+        with ctx.session() as session:
+            env_id = environments.get_environment(session, args.env).id
+    return history.HistoryFilter(environment_id=env_id, status=getattr(args, "status", None),
+                                 service=getattr(args, "service", None), initiated_by=getattr(args, "by", None),
+                                 since=since, until=until)
+
+
+def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
+    filters = _history_filter(ctx, args)
+    with ctx.session() as session:
+        page = history.list_operations(session, filters, page=args.page, page_size=args.limit)
+    payload = [operation_payload(op) for op in page.items]
+    rows = [[op.id, op.kind, f"{op.source_environment} -> {op.target_environment}", op.status, op.initiated_by,
+             iso(op.started_at), f"{op.duration_seconds:.0f} s" if op.duration_seconds is not None else "",
+             ", ".join(op.services)] for op in page.items]
+    emit(args, payload, rows, ["ID", "KIND", "FROM -> TO", "STATUS", "BY", "STARTED", "TOOK", "SERVICES"])
+    if not args.json and page.pages > 1:
+        print(f"page {page.page} of {page.pages} ({page.total} operations); --page N for more", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_metrics(ctx: AppContext, args: argparse.Namespace) -> int:
+    filters = _history_filter(ctx, args)
+    with ctx.session() as session:
+        metrics = history.compute_metrics(session, filters,
+                                          failure_window=dt.timedelta(hours=args.failure_window_hours))
+    payload = history.metrics_payload(metrics)
+    if args.json:
+        emit(args, payload)
+        return EXIT_OK
+    cfr = metrics.change_failure_rate
+    lines = [
+        f"Period: {metrics.since or '-'} .. {metrics.until or '-'}, {metrics.operations} operation(s)",
+        f"Change failure rate: {_percent(cfr.rate)} ({cfr.failed} of {cfr.syncs} syncs failed or were rolled back "
+        f"within {args.failure_window_hours:g} h)",
+        f"Time to restore: median {_duration(metrics.restore.median_seconds)}, {metrics.restore.incidents} "
+        f"incident(s), {metrics.restore.open} still open",
+    ]
+    lines += [f"Deployments into {d.environment}: {d.total} ({d.average_per_week or 0:.1f} per week)"
+              for d in metrics.deployments]
+    lines += [f"Lead time {p.from_environment} -> {p.to_environment}: median {_duration(p.median_seconds)} over "
+              f"{p.versions} version(s)" for p in metrics.lead_times.pairs]
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 # --- maintenance ------------------------------------------------------------------------------------------------
@@ -556,6 +625,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--yes", action="store_true")
         p.add_argument("--confirm-env", metavar="NAME")
         p.add_argument("--timeout", type=float, default=300, metavar="S")
+
+    def period(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--env", help="as source or target")
+        p.add_argument("--since", type=dt.date.fromisoformat, metavar="YYYY-MM-DD")
+        p.add_argument("--until", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="included")
+
+    p = command(groups, "history", cmd_history, "past sync and rollback operations, newest first")
+    period(p)
+    p.add_argument("--status", choices=OPERATION_STATUSES)
+    p.add_argument("--service", metavar="NAME")
+    p.add_argument("--by", metavar="USER", help="who initiated it")
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--limit", type=int, default=50, help="operations per page")
+    p = command(groups, "metrics", cmd_metrics, "delivery metrics: frequency, failure rate, restore and lead times")
+    period(p)
+    p.add_argument("--failure-window-hours", type=float, default=24,
+                   help="a sync rolled back within this many hours counts as failed (default 24)")
 
     p = command(groups, "demo", cmd_demo, "start two simulated Rancher servers and fill the catalogue")
     p.add_argument("--stop", action="store_true", help="stop the demo servers")

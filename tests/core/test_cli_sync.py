@@ -1,0 +1,127 @@
+"""`sync` and `rollback` on the command line: the plan, confirmations, JSON payloads and exit statuses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ranchersync import environments
+from ranchersync.cli import main
+from ranchersync.context import AppContext
+from ranchersync.simulator import SimulatedRancher
+
+
+@pytest.fixture
+def cli(demo: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """The CLI on the demo catalogue (Dev/Stage on one simulated server, Prod on another)."""
+    monkeypatch.setenv("RANCHERSYNC_DATABASE_URL", demo.settings.database_url)
+    monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", ",".join(demo.settings.secret_keys))
+    monkeypatch.setenv("RANCHERSYNC_USER", "ops-lead")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        status = main(list(args))
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
+
+
+SYNC = ("sync", "--from", "Stage", "--to", "Prod", "--service", "frontend", "--target-instance", "all")
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(cli, rancher_us: SimulatedRancher) -> None:
+    status, out, _ = cli(*SYNC, "--dry-run", "--json")
+    assert status == 0
+    plan = json.loads(out)
+    assert plan["sourceEnvironment"] == "Stage" and plan["targetEnvironment"] == "Prod"
+    assert [(i["targetAppInstance"], i["changes"][0]["newImage"]) for i in plan["items"]] == [
+        ("shop-east", "registry.example.com:5000/shop/frontend:3.8.1"),
+        ("shop-west", "registry.example.com:5000/shop/frontend:3.8.1")]
+    status, out, _ = cli(*SYNC, "--dry-run")
+    assert "| frontend | Deployment | shop-east | web |" in out
+    obj = rancher_us.get_object("c-m-7rb2kx9q", "Deployment", "shop-prod", "frontend")
+    assert obj is not None and obj["spec"]["template"]["spec"]["containers"][0]["image"].endswith("3.8.0")
+
+
+def test_sync_prints_the_operation_with_its_results(cli) -> None:
+    status, out, err = cli(*SYNC, "--yes", "--json")
+    assert status == 0, err
+    operation = json.loads(out)
+    assert {k: operation[k] for k in ("sourceEnvironment", "targetEnvironment", "status", "initiatedBy")} == {
+        "sourceEnvironment": "Stage", "targetEnvironment": "Prod", "status": "complete", "initiatedBy": "ops-lead"}
+    assert operation["serviceIds"] == ["frontend"]
+    assert [(r["previousImageTag"], r["newImageTag"], r["status"]) for r in operation["results"]] == [
+        ("3.8.0", "3.8.1", "success")] * 2
+    assert operation["startTime"].endswith("Z") and operation["endTime"].endswith("Z")
+    assert "frontend @ shop-east: success" in err
+
+
+def test_a_protected_target_refuses_yes_alone(cli, demo: AppContext) -> None:
+    with demo.session() as session:
+        environments.update_environment(session, "Prod", protected=True)
+    status, _, err = cli(*SYNC, "--yes")
+    assert status == 2 and "--confirm-env Prod" in err
+    status, _, err = cli(*SYNC, "--yes", "--confirm-env", "prod")
+    assert status == 2 and "protected" in err
+    status, _, err = cli(*SYNC, "--confirm-env", "Prod", "--json")
+    assert status == 0, err
+
+
+def test_without_yes_and_without_a_terminal_nothing_happens(cli) -> None:
+    status, _, err = cli(*SYNC)
+    assert status == 2 and "--yes" in err
+
+
+@pytest.mark.parametrize("rancher_us", [r"frontend:3\.8\.1"], indirect=True)
+def test_a_rolled_back_sync_exits_1(cli) -> None:
+    status, out, _ = cli(*SYNC, "--yes", "--json", "--timeout", "20")
+    assert status == 1
+    assert json.loads(out)["status"] == "rolled_back"
+
+
+def test_rollback_puts_back_the_previous_images(cli, rancher_us: SimulatedRancher) -> None:
+    _, out, _ = cli(*SYNC, "--yes", "--json")
+    operation_id = json.loads(out)["id"]
+    status, out, err = cli("rollback", str(operation_id), "--yes", "--json")
+    assert status == 0, err
+    rollback = json.loads(out)
+    assert rollback["kind"] == "rollback" and rollback["rollbackOf"] == operation_id
+    for cluster in ("c-m-7rb2kx9q", "c-7xk2p"):
+        obj = rancher_us.get_object(cluster, "Deployment", "shop-prod", "frontend")
+        assert obj is not None and obj["spec"]["template"]["spec"]["containers"][0]["image"].endswith("3.8.0")
+    status, _, err = cli("rollback", str(operation_id), "--yes")
+    assert status == 2 and "already rolled back" in err
+
+
+def test_unknown_services_and_environments_are_bad_input(cli) -> None:
+    status, _, err = cli("sync", "--from", "Stage", "--to", "Prod", "--service", "ghost", "--dry-run")
+    assert status == 2 and "Stage has no service 'ghost'" in err
+    status, _, err = cli("sync", "--from", "Stage", "--to", "Nowhere", "--all-different", "--dry-run")
+    assert status == 2 and "no environment 'Nowhere'" in err
+    status, _, err = cli("sync", "--from", "Stage", "--to", "Prod")
+    assert status == 2 and "--all-different" in err
+
+
+def test_history_and_metrics_after_a_sync_and_its_rollback(cli) -> None:
+    _, out, _ = cli(*SYNC, "--yes", "--json")
+    sync_id = json.loads(out)["id"]
+    _, out, _ = cli("rollback", str(sync_id), "--yes", "--json")
+    rollback_id = json.loads(out)["id"]
+    status, out, _ = cli("history", "--json")
+    assert status == 0
+    listed = json.loads(out)
+    assert [(o["id"], o["kind"], o["status"]) for o in listed] == [
+        (rollback_id, "rollback", "complete"), (sync_id, "sync", "rolled_back")]
+    _, out, _ = cli("history", "--status", "rolled_back", "--service", "frontend", "--env", "Prod", "--json")
+    assert [o["id"] for o in json.loads(out)] == [sync_id]
+    status, out, _ = cli("history")
+    assert status == 0 and "Stage -> Prod" in out and "ops-lead" in out
+    status, out, _ = cli("metrics", "--json", "--env", "Prod")
+    metrics = json.loads(out)
+    assert metrics["changeFailureRate"]["syncs"] == 1 and metrics["changeFailureRate"]["failed"] == 1
+    status, out, _ = cli("metrics")
+    assert status == 0 and "Change failure rate: 100%" in out
+    with pytest.raises(SystemExit) as usage:  # argparse refuses the date before anything runs
+        cli("history", "--since", "2026-13-01")
+    assert usage.value.code == 2
