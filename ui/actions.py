@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from ranchersync import environments as env_cases
 from ranchersync import instances as instance_cases
-from ranchersync import inventory, sync
 from ranchersync import sites as site_cases
+from ranchersync import sync
 from ranchersync.context import AppContext
 from ranchersync.errors import (
     MalformedResponse,
@@ -99,6 +99,8 @@ def explain(error: RancherSyncError) -> tuple[str, str]:
         )
     if isinstance(error, RancherAPIError):
         return "Rancher reported an error", "Try again; if it persists, check Rancher's own logs."
+    if isinstance(error, sync.ConfirmationRequired):
+        return "Type the environment's name to confirm", "It is protected: every change to it is confirmed by name."
     if isinstance(error, ValidationError):
         return "Please check the form", ""
     if isinstance(error, NotFoundError):
@@ -449,21 +451,15 @@ def read_sync_sides(source_id: int, target_id: int) -> SyncSides | Outcome:
     try:
         ctx = deps.get_context()
         with ctx.session() as session:
-            source = env_cases.get_environment(session, source_id)
-            target = env_cases.get_environment(session, target_id)
-            found = inventory.list_inventories(session, ctx.cipher, [source, target], factory=deps.client_factory())
-            failures = found[source.id].failures + found[target.id].failures
-            if failures:
-                listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
-                return Outcome(
-                    False, listed, title="Some app instances cannot be read",
-                    hint="A plan needs both environments complete, or it would take an unreadable app instance for "
-                    "a missing service. Try again once Rancher answers, or fix the app instance.",
-                )
-            return SyncSides(
-                EnvironmentRef.of(source), EnvironmentRef.of(target), target.protected,
-                found[source.id].services, found[target.id].services,
-            )
+            sides = sync.read_sides(session, ctx.cipher, source_id, target_id, deps.client_factory())
+        return SyncSides(sides.source, sides.target, sides.target_protected, sides.source_services,
+                         sides.target_services)
+    except sync.UnreadableInstances as error:
+        return Outcome(
+            False, str(error), title="Some app instances cannot be read",
+            hint="A plan needs both environments complete, or it would take an unreadable app instance for "
+            "a missing service. Try again once Rancher answers, or fix the app instance.",
+        )
     except RancherSyncError as error:
         return Outcome.failed(error)
 
@@ -536,7 +532,7 @@ def apply_sync(
 
 
 def _busy(error: SyncBusy, target: str) -> Outcome:
-    if "already applied" in str(error):
+    if error.reason == "already_applied":
         return Outcome(False, str(error), title="This confirmation was already applied",
                        hint="Nothing was applied twice. Close this dialog: the Services page shows the new versions.")
     return Outcome(False, str(error), title=f"Another sync is changing {target}",
@@ -553,6 +549,71 @@ def _sync_report(ctx: AppContext, plan: SyncPlan, operation_id: int) -> SyncRepo
                 target=names.get(r.target_app_instance_id or -1, r.namespace or "—"),
                 status=r.status, previous=r.previous_image or "", new=r.new_image or "", note=r.error or "",
             )
+            for r in operation.results
+        )
+        return SyncReport(operation.id, operation.status, operation.source_environment_name,
+                          operation.target_environment_name, lines)
+
+
+# ---- rollback (the Sync history screen) ---------------------------------------------------------------------------
+
+
+def rollback_operation(
+    operation_id: int,
+    *,
+    request_id: str,
+    confirm_env: str | None,
+    on_event: Callable[[ProgressEvent], None],
+    on_result: Callable[[SyncReport | Outcome], None],
+) -> SyncReport | Outcome:
+    """Put back the images an operation replaced, as a new rollback operation, and report each service.
+
+    Run like `apply_sync`: the core works in a worker of ours while this thread relays its progress events; a
+    stopped script still lets the rollback finish and `on_result` get its report. `request_id` is the open
+    confirmation's, so a double click cannot roll back twice.
+    """
+    ctx = deps.get_context()
+    factory = deps.client_factory()
+    events: queue.SimpleQueue[ProgressEvent] = queue.SimpleQueue()
+    stopped: BaseException | None = None
+    result: SyncReport | Outcome
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rsm-rollback") as worker:
+            future = worker.submit(
+                sync.rollback_operation, ctx, operation_id, initiated_by=ctx.settings.user, request_id=request_id,
+                confirm_env=confirm_env, options=SyncOptions(poll_seconds=0.5), progress=events.put,
+                factory=factory,
+            )
+            while not (future.done() and events.empty()):
+                try:
+                    event = events.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if stopped is None:
+                    try:
+                        on_event(event)
+                    except BaseException as stop:  # Streamlit stops the script at a drawing call (see apply_sync)
+                        stopped = stop
+            result = _rollback_report(ctx, future.result())
+    except SyncBusy as error:
+        result = _busy(error, "this environment")
+    except RancherSyncError as error:
+        result = Outcome.failed(error)
+    finally:
+        queries.clear_services()
+        queries.clear_history()
+    on_result(result)
+    if stopped is not None:
+        raise stopped
+    return result
+
+
+def _rollback_report(ctx: AppContext, operation_id: int) -> SyncReport:
+    with ctx.session() as session:
+        operation = sync.get_operation(session, operation_id)
+        lines = tuple(
+            SyncLine(service=r.service, kind=r.workload_kind, target=f"{r.cluster_id}/{r.namespace}",
+                     status=r.status, previous=r.previous_image or "", new=r.new_image or "", note=r.error or "")
             for r in operation.results
         )
         return SyncReport(operation.id, operation.status, operation.source_environment_name,

@@ -11,6 +11,7 @@ import streamlit as st
 from ranchersync.context import AppContext
 from ranchersync.errors import RancherSyncError
 from ranchersync.sites import ClientFactory
+from ranchersync.sync import mark_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ def get_context() -> AppContext:
     ctx = AppContext.from_env()
     # `streamlit run` on a fresh database must work without a separate `db upgrade`.
     ctx.upgrade_database()
+    _recover_interrupted(ctx)
     _revive_demo(ctx)
     return ctx
 
@@ -44,6 +46,14 @@ def demo_module() -> ModuleType | None:
         if error.name != "ranchersync.demo":
             raise
         return None
+
+
+def _recover_interrupted(ctx: AppContext) -> None:
+    # A sync whose process died (a restart mid-sync) would hold its target environment for ever: mark it
+    # interrupted so it can be rolled back or resumed. Operations of live processes (other replicas) are left alone.
+    with ctx.session() as session:
+        for operation_id in mark_interrupted(session):
+            log.warning("operation #%s was interrupted by a restart: roll it back or resume it", operation_id)
 
 
 def _revive_demo(ctx: AppContext) -> None:

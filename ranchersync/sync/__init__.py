@@ -2,10 +2,14 @@
 
 from ranchersync.sync.execute import ProgressEvent, SyncOptions, new_request_id
 from ranchersync.sync.operations import (
+    ConfirmationRequired,
+    SyncSides,
+    UnreadableInstances,
     apply_plan,
     check_confirmation,
     get_operation,
     plan_environments,
+    read_sides,
     resume_operation,
     rollback_operation,
 )
@@ -13,13 +17,16 @@ from ranchersync.sync.plan import ContainerChange, ServicePlan, SyncPlan, Target
 from ranchersync.sync.records import SyncBusy, mark_interrupted
 
 __all__ = [
+    "ConfirmationRequired",
     "ContainerChange",
     "ProgressEvent",
     "ServicePlan",
     "SyncBusy",
     "SyncOptions",
     "SyncPlan",
+    "SyncSides",
     "TargetChoice",
+    "UnreadableInstances",
     "apply_plan",
     "check_confirmation",
     "get_operation",
@@ -28,6 +35,7 @@ __all__ = [
     "new_request_id",
     "plan_environments",
     "plan_sync",
+    "read_sides",
     "resume_operation",
     "rollback_operation",
 ]

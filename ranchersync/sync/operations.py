@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +15,14 @@ from ranchersync.crypto import TokenCipher
 from ranchersync.environments import get_environment
 from ranchersync.errors import NotFoundError, ValidationError
 from ranchersync.images import RetagMode
-from ranchersync.inventory import EnvironmentRef, InstanceRef, instance_refs, list_inventories, site_connections
+from ranchersync.inventory import (
+    EnvironmentRef,
+    InstanceRef,
+    Service,
+    instance_refs,
+    list_inventories,
+    site_connections,
+)
 from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.sites import ClientFactory
@@ -36,6 +43,41 @@ from ranchersync.sync.records import PlannedResult, SyncBusy
 FINISHED = ("complete", "partial", "failed", "rolled_back", "interrupted")
 
 
+@dataclass(frozen=True)
+class SyncSides:
+    """Both environments of a sync as Rancher shows them now; services hold no token, so this can be kept by an
+    open confirmation while the user changes the mode or a target choice (re-planning is then pure)."""
+
+    source: EnvironmentRef
+    target: EnvironmentRef
+    target_protected: bool
+    source_services: tuple[Service, ...]
+    target_services: tuple[Service, ...]
+
+
+class UnreadableInstances(ValidationError):
+    """A plan needs both environments complete: an unreadable app instance would look like a missing service."""
+
+
+def read_sides(
+    session: Session,
+    cipher: TokenCipher,
+    source: int | str,
+    target: int | str,
+    factory: ClientFactory = RancherClient,
+) -> SyncSides:
+    """Read the source and target environments from Rancher, refusing while any of their app instances is
+    unreadable."""
+    src, dst = get_environment(session, source), get_environment(session, target)
+    inventories = list_inventories(session, cipher, [src, dst], factory=factory)
+    failures = inventories[src.id].failures + inventories[dst.id].failures
+    if failures:
+        listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
+        raise UnreadableInstances(f"cannot plan while app instances are unreadable ({listed})")
+    return SyncSides(EnvironmentRef.of(src), EnvironmentRef.of(dst), dst.protected, inventories[src.id].services,
+                     inventories[dst.id].services)
+
+
 def plan_environments(
     session: Session,
     cipher: TokenCipher,
@@ -50,16 +92,10 @@ def plan_environments(
 ) -> SyncPlan:
     """Read both environments from Rancher and plan promoting `services` (names, or "Kind/name") or, when None,
     everything that differs."""
-    src, dst = get_environment(session, source), get_environment(session, target)
-    inventories = list_inventories(session, cipher, [src, dst], factory=factory)
-    failures = inventories[src.id].failures + inventories[dst.id].failures
-    if failures:
-        listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
-        raise ValidationError(f"cannot plan while app instances are unreadable ({listed})")
-    selected = None if services is None else _resolve_names(services, inventories[src.id].services, src.name)
-    return plan_sync(EnvironmentRef.of(src), EnvironmentRef.of(dst), inventories[src.id].services,
-                     inventories[dst.id].services, selected=selected, mode=mode, targets=targets,
-                     default_target=default_target)
+    sides = read_sides(session, cipher, source, target, factory)
+    selected = None if services is None else _resolve_names(services, sides.source_services, sides.source.name)
+    return plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,
+                     mode=mode, targets=targets, default_target=default_target)
 
 
 def _resolve_names(names: Collection[str], services: Any, env_name: str) -> list[tuple[str, str]]:
@@ -76,10 +112,14 @@ def _resolve_names(names: Collection[str], services: Any, env_name: str) -> list
     return keys
 
 
+class ConfirmationRequired(ValidationError):
+    """A protected environment is changed only after its name was typed back."""
+
+
 def check_confirmation(target: EnvironmentRef | Any, protected: bool, confirm_env: str | None) -> None:
     """A protected environment needs its name typed back (the dashboard's field, the CLI's --confirm-env)."""
     if protected and (confirm_env or "").strip() != target.name:
-        raise ValidationError(
+        raise ConfirmationRequired(
             f"{target.name} is protected: type its name to confirm the change (CLI: --confirm-env {target.name})"
         )
 
@@ -278,7 +318,8 @@ def resume_operation(
         try:
             session.flush()
         except IntegrityError:
-            raise SyncBusy(f"another operation is changing {operation.target_environment_name}: wait for it") from None
+            raise SyncBusy(f"another operation is changing {operation.target_environment_name}: wait for it",
+                           reason="target_busy") from None
     return _run(ctx, operation_id, items, options, annotations, progress, factory)
 
 

@@ -22,6 +22,11 @@ from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncRes
 class SyncBusy(ValidationError):
     """Another operation is already changing the target environment, or this confirmation was already applied."""
 
+    def __init__(self, message: str, *, reason: str, operation_id: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason  # "already_applied" or "target_busy"
+        self.operation_id = operation_id
+
 
 def this_process() -> str:
     """Who owns an operation: host and process id."""
@@ -88,7 +93,8 @@ def _busy(ctx: AppContext, target: tuple[int | None, str], request_id: str) -> S
     with ctx.session() as session:
         same = session.scalar(select(SyncOperation).where(SyncOperation.request_id == request_id))
         if same is not None:
-            return SyncBusy(f"this confirmation was already applied as operation #{same.id} ({same.status})")
+            return SyncBusy(f"this confirmation was already applied as operation #{same.id} ({same.status})",
+                            reason="already_applied", operation_id=same.id)
         holder = session.scalar(
             select(SyncOperation).where(
                 SyncOperation.target_environment_id == target[0],
@@ -96,10 +102,12 @@ def _busy(ctx: AppContext, target: tuple[int | None, str], request_id: str) -> S
             )
         )
     if holder is None:
-        return SyncBusy(f"another operation into {target[1]} started at the same moment: try again")
+        return SyncBusy(f"another operation into {target[1]} started at the same moment: try again",
+                        reason="target_busy")
     return SyncBusy(
         f"operation #{holder.id} by {holder.initiated_by} is changing {target[1]} right now (started "
-        f"{holder.started_at:%H:%M:%S} UTC): wait for it to finish"
+        f"{holder.started_at:%H:%M:%S} UTC): wait for it to finish",
+        reason="target_busy", operation_id=holder.id,
     )
 
 

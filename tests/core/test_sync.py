@@ -172,8 +172,9 @@ def test_the_same_confirmation_never_applies_twice(demo: AppContext) -> None:
     the_plan = plan(demo, "frontend")
     request = new_request_id()
     apply_plan(demo, the_plan, initiated_by="t", request_id=request, options=FAST)
-    with pytest.raises(SyncBusy, match="already applied"):
+    with pytest.raises(SyncBusy, match="already applied") as busy:
         apply_plan(demo, the_plan, initiated_by="t", request_id=request, options=FAST)
+    assert busy.value.reason == "already_applied" and busy.value.operation_id is not None
 
 
 def test_two_syncs_racing_for_one_target_do_not_interleave(demo: AppContext) -> None:
@@ -195,6 +196,7 @@ def test_two_syncs_racing_for_one_target_do_not_interleave(demo: AppContext) -> 
         t.join()
     busy = [o for o in outcomes if isinstance(o, SyncBusy)]
     assert len(busy) == 1 and "is changing Prod right now" in str(busy[0])
+    assert isinstance(busy[0], SyncBusy) and busy[0].reason == "target_busy"
     assert [o for o in outcomes if not isinstance(o, SyncBusy)] == ["complete"]
 
 
