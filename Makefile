@@ -35,8 +35,15 @@ typecheck: $(VENV)/.installed
 test-fast: $(VENV)/.installed  ## the core tests only
 	$(PY) -m pytest tests/core -q
 
-screenshots: $(VENV)/.installed  ## README screenshots of the main screens, from a real browser
+screenshots: $(VENV)/.installed  ## README screenshots of the main screens, from a real browser (Chromium)
 	$(PY) scripts/screenshots.py
+
+bench: $(VENV)/.installed  ## every benchmark (figures and ratios; the history one wants RANCHERSYNC_TEST_DATABASE_URL)
+	$(PY) -m bench.inventory_listing
+	$(PY) -m bench.sync_promotion
+	$(PY) -m bench.services_page
+	$(PY) -m bench.history_queries
+	$(PY) -m bench.simulator_rps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
