@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import format as fmt
-from ui import frame, services_view, site_dialogs, widgets
+from ui import frame, history_view, services_view, site_dialogs, widgets
 
 view = frame.frame("Overview", ":material/space_dashboard:")
 now = widgets.now()
@@ -57,8 +57,7 @@ with health_col:
     st.page_link(frame.PAGES["Sites"], label="Manage sites", icon=":material/arrow_forward:")
 
 st.subheader("Latest syncs")
-widgets.empty_state("No syncs yet. Promoting images between environments, and the history of every sync, arrive "
-                    "with the Services and Sync history screens.", icon=":material/history:")
+history_view.latest(5, {e.name: e.color for e in view.environments}, view.tz)
 
 if service_slots:  # last: the rest of the page is already shown while Rancher answers
     services_view.fill_service_counts(service_slots, view.environments)

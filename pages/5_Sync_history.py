@@ -1,16 +1,41 @@
-"""Sync history: every promotion and rollback (arrives with the sync issue; an honest placeholder now)."""
+"""Sync history: every sync and rollback, newest first, filtered; an operation's services with their previous and
+new images, and its rollback; the delivery metrics of the period as cards and charts; CSV and JSON exports."""
 
 import streamlit as st
 
-from ui import frame
+from ui import frame, history_view, queries, widgets
 
-frame.frame("Sync history", ":material/history:")
+view = frame.frame("Sync history", ":material/history:")
+envs = {e.name: e for e in view.environments}
+colors = {name: e.color for name, e in envs.items()}
 
-st.title("Sync history")
-st.info(
-    "**Coming with syncs.** This screen will list every sync and rollback: who started it, from which environment "
-    "to which, and for each service the previous and the new image, with the outcome of its rollout. From here "
-    "you will be able to roll a sync back, and filter by environment, status, service and date.",
-    icon=":material/construction:",
-)
-st.page_link(frame.PAGES["Environments"], label="Meanwhile: set up the pipeline", icon=":material/arrow_forward:")
+title, downloads = st.columns([3, 2], vertical_alignment="bottom")
+title.title("Sync history")
+st.caption("Every sync and rollback: who started it, from where to where, and what each service ran before and "
+           "after. Select an operation to see its services or roll it back.")
+
+filters = history_view.filter_bar(view.environments, view.tz)
+stamp = queries.history_stamp()
+metrics = queries.history_metrics(filters, stamp)
+with downloads.container(horizontal=True, horizontal_alignment="right"):
+    history_view.exports(filters, metrics)
+history_view.metric_cards(metrics)
+
+operations_tab, charts_tab = st.tabs([":material/list: Operations", ":material/bar_chart: Metrics"])
+with operations_tab:
+    page = queries.history_page(filters, int(st.session_state.get(history_view.PAGE, 1)), stamp)
+    if page.total and not page.items:  # the history shrank under an old page number: its last page
+        page = queries.history_page(filters, page.pages, stamp)
+    if not page.total:
+        widgets.empty_state("No sync matches these filters. Syncs start on the Services screen, from the services "
+                            "you select.", icon=":material/history:")
+        st.page_link(frame.PAGES["Services"], label="Go to the services", icon=":material/arrow_forward:")
+    else:
+        opened = history_view.operations_table(page, colors, view.tz)
+        history_view.pager(page)
+        if opened is not None:
+            history_view.detail(opened, envs, view.tz)
+with charts_tab:
+    history_view.charts_grid(metrics, colors)
+
+history_view.show_requested()

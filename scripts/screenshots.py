@@ -5,7 +5,8 @@
 Starts the built-in demo (two simulated Rancher servers and a filled catalogue) on a temporary database, serves the
 dashboard with `streamlit run`, and saves each screen at 1280×800 with Debian's Chromium: the Services screen also
 as the Stage/Prod comparison with two services selected, and the review of their sync (cancelled: nothing is
-applied). The first-visit dialog is taken from a second, empty installation. Everything it started is stopped at
+applied). Then a sync and its rollback are run through the core, for the Sync history screen and its metrics.
+The first-visit dialog is taken from a second, empty installation. Everything it started is stopped at
 the end.
 """
 
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from ranchersync import demo  # noqa: E402 - after the path set-up, so `python scripts/…` works from anywhere
 from ranchersync.config import Settings  # noqa: E402
 from ranchersync.context import AppContext  # noqa: E402
+from ranchersync.sync import apply_plan, new_request_id, plan_environments, rollback_operation  # noqa: E402
 from tests.e2e.helpers import (  # noqa: E402
     AppServer,
     by_key,
@@ -34,7 +36,9 @@ from tests.e2e.helpers import (  # noqa: E402
     new_page,
     open_page,
     screenshot,
+    wait_idle,
 )
+from tests.e2e.test_history import select_first_row  # noqa: E402
 from tests.e2e.test_sync import review  # noqa: E402 - the same steps as the browser test of the sync
 
 SCREENS = ("Overview", "Sites", "Environments", "App instances", "Services")
@@ -88,6 +92,7 @@ def _demo(browser: Browser, data_dir: Path, out: Path) -> None:
                     print(screenshot(page, out / f"{label.lower().replace(' ', '-')}-{theme}.png"))
                 _sync_review(page, server, out, theme)
                 page.context.close()
+            _history(browser, server, ctx, out)
     finally:
         demo.stop_demo(ctx)
         ctx.engine.dispose()
@@ -99,6 +104,24 @@ def _sync_review(page: Page, server: AppServer, out: Path, theme: str) -> None:
     print(screenshot(page, out / f"sync-review-{theme}.png"))
     click(page, "sync_cancel")
     print(screenshot(page, out / f"services-compare-{theme}.png"))
+
+
+def _history(browser: Browser, server: AppServer, ctx: AppContext, out: Path) -> None:
+    """A sync of frontend from Stage to Prod and its rollback (through the core), then the Sync history screen."""
+    with ctx.session() as session:
+        plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
+                                 targets={("Deployment", "frontend"): "all"})
+    synced = apply_plan(ctx, plan, initiated_by="screenshots", request_id=new_request_id(), confirm_env="Prod")
+    rollback_operation(ctx, synced, initiated_by="screenshots", request_id=new_request_id(), confirm_env="Prod")
+    for theme in THEMES:
+        page = new_page(browser, dark=theme == "dark")
+        open_page(page, server.page_url("Sync history"))
+        select_first_row(page)
+        print(screenshot(page, out / f"sync-history-{theme}.png"))
+        page.get_by_role("tab", name="Metrics").click()
+        wait_idle(page)
+        print(screenshot(page, out / f"sync-history-metrics-{theme}.png"))
+        page.context.close()
 
 
 if __name__ == "__main__":

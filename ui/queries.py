@@ -296,3 +296,66 @@ def clear_services() -> None:
     inventories.clear()
     comparison.clear()
     service_counts.clear()
+
+
+# ---- sync history: stored, cached briefly, keyed on the filter and a stamp of the newest operation ----------------
+
+# Imported here, not at the top, so this section stays an append (others edit the top of this module).
+from ranchersync import history  # noqa: E402
+from ranchersync.errors import NotFoundError  # noqa: E402
+
+HISTORY_TTL = 15  # seconds
+HISTORY_PAGE_SIZE = 25
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def history_stamp() -> str:
+    """Changes when an operation starts or the newest one moves on (a sync on the Services screen, the CLI): part of
+    every history cache key, so such a change shows at the next run rather than after the ttl."""
+    with deps.get_context().session() as session:
+        newest = history.list_operations(session, history.HistoryFilter(), 1, 1)
+    top = newest.items[0] if newest.items else None
+    return f"{newest.total}:{top.id}:{top.status}:{top.finished_at}" if top else "0"
+
+
+@st.cache_data(ttl=HISTORY_TTL, show_spinner=False, max_entries=64)
+def history_page(filters: history.HistoryFilter, page: int, stamp: str) -> history.Page:
+    """One page of the filtered history, newest first. `stamp` is only part of the key."""
+    with deps.get_context().session() as session:
+        return history.list_operations(session, filters, page, HISTORY_PAGE_SIZE)
+
+
+@st.cache_data(ttl=HISTORY_TTL, show_spinner=False, max_entries=32)
+def operation_detail(operation_id: int, stamp: str) -> history.OperationDetail | None:
+    """One operation with every service's result; None when it no longer exists."""
+    return operation_detail_now(operation_id)
+
+
+def operation_detail_now(operation_id: int) -> history.OperationDetail | None:
+    """The same, read now and not cached: what a rollback's confirmation must show exactly."""
+    with deps.get_context().session() as session:
+        try:
+            return history.get_operation_detail(session, operation_id)
+        except NotFoundError:
+            return None
+
+
+@st.cache_data(ttl=HISTORY_TTL, show_spinner="Computing the metrics…", max_entries=16)
+def history_metrics(filters: history.HistoryFilter, stamp: str) -> history.Metrics:
+    """The delivery metrics of the filtered period."""
+    with deps.get_context().session() as session:
+        return history.compute_metrics(session, filters)
+
+
+def history_csv(filters: history.HistoryFilter) -> str:
+    """The filtered history as CSV, read when the download is clicked (never cached: it can be large)."""
+    with deps.get_context().session() as session:
+        return history.export_csv(session, filters)
+
+
+def clear_history() -> None:
+    """Forget every history read (after a rollback)."""
+    history_stamp.clear()
+    history_page.clear()
+    operation_detail.clear()
+    history_metrics.clear()
