@@ -13,6 +13,7 @@ from pandas.io.formats.style import Styler
 
 from ranchersync.history import OperationDetail, OperationSummary, ResultView
 from ranchersync.inventory import display_tag
+from ranchersync.sync import rollback_candidates, rollback_refusal
 from ui import format as fmt
 
 OPERATION_COLUMNS = ("Status", "Kind", "From", "To", "Services", "By", "Started", "Duration")
@@ -33,7 +34,6 @@ BADGE_ICON = {
     "running": ":material/sync:", "pending": ":material/schedule:", "skipped": ":material/skip_next:",
 }
 # What a rollback can undo: a finished operation that is not rolled back already.
-ROLLBACK_FROM = ("complete", "partial", "failed", "interrupted")
 
 
 def status_word(status: str) -> str:
@@ -121,26 +121,20 @@ def style_results(frame: pd.DataFrame) -> Styler:
 
 def rollback_rows(detail: OperationDetail) -> pd.DataFrame:
     """What a rollback of this operation will change: each container from the image the operation set back to the
-    one it replaced (the core skips services that were skipped or have no container recorded)."""
+    one it replaced, for the services the core's rollback takes."""
     rows = [
         (r.service, f"{r.site_name} / {r.cluster_id} / {r.namespace}", f"{c.name} (init)" if c.init else c.name,
          c.new or "—", c.previous or "—")
-        for r in detail.results
-        if r.status != "skipped"
+        for r in rollback_candidates(detail.results)
         for c in r.containers
     ]
     return pd.DataFrame(rows, columns=["Service", "Where", "Container", "Now", "Back to"])
 
 
 def can_roll_back(detail: OperationDetail) -> tuple[bool, str]:
-    """Whether the core will accept a rollback of this operation, and why not."""
-    if detail.status == "rolled_back":
-        return False, "This operation was rolled back already."
-    if detail.status not in ROLLBACK_FROM:
-        return False, f"This operation is still {detail.status}: wait for it to finish."
-    if rollback_rows(detail).empty:
-        return False, "This operation changed nothing that could be rolled back."
-    return True, ""
+    """Whether the core will accept a rollback of this operation, and why not (the core's own rule)."""
+    refusal = rollback_refusal(detail.status, detail.results)
+    return (False, f"This operation {refusal}.") if refusal else (True, "")
 
 
 def change_text(previous: str | None, new: str | None) -> str:

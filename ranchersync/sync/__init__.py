@@ -11,7 +11,9 @@ from ranchersync.sync.operations import (
     plan_environments,
     read_sides,
     resume_operation,
+    rollback_candidates,
     rollback_operation,
+    rollback_refusal,
 )
 from ranchersync.sync.plan import ContainerChange, ServicePlan, SyncPlan, TargetChoice, gitops_warnings, plan_sync
 from ranchersync.sync.records import SyncBusy, mark_interrupted
@@ -37,5 +39,7 @@ __all__ = [
     "plan_sync",
     "read_sides",
     "resume_operation",
+    "rollback_candidates",
     "rollback_operation",
+    "rollback_refusal",
 ]

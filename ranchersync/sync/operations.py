@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +41,7 @@ from ranchersync.sync.plan import SyncPlan, TargetChoice, plan_sync
 from ranchersync.sync.records import PlannedResult, SyncBusy
 
 FINISHED = ("complete", "partial", "failed", "rolled_back", "interrupted")
+R = TypeVar("R", bound="_Recorded")
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,27 @@ def get_operation(session: Session, operation_id: int) -> SyncOperation:
     return operation
 
 
+class _Recorded(Protocol):
+    status: str
+    containers: Any
+
+
+def rollback_candidates(results: Iterable[R]) -> list[R]:
+    """The results a rollback puts back: every service that was not skipped and recorded its containers."""
+    return [r for r in results if r.status != "skipped" and r.containers]
+
+
+def rollback_refusal(status: str, results: Iterable[_Recorded]) -> str | None:
+    """Why an operation in this state cannot be rolled back, or None when it can."""
+    if status == "rolled_back":
+        return "was already rolled back"
+    if status not in FINISHED:
+        return f"is still {status}: wait for it to finish"
+    if not rollback_candidates(results):
+        return "changed nothing that could be rolled back"
+    return None
+
+
 def rollback_operation(
     ctx: AppContext,
     operation_id: int,
@@ -252,13 +274,10 @@ def rollback_operation(
     options = replace(options or SyncOptions(), auto_rollback=False)
     with ctx.session() as session:
         original = get_operation(session, operation_id)
-        if original.status not in FINISHED:
-            raise ValidationError(f"operation #{operation_id} is still {original.status}: wait for it to finish")
-        if original.status == "rolled_back":
-            raise ValidationError(f"operation #{operation_id} was already rolled back")
-        candidates = [r for r in original.results if r.status != "skipped" and r.containers]
-        if not candidates:
-            raise ValidationError(f"operation #{operation_id} changed nothing that could be rolled back")
+        refusal = rollback_refusal(original.status, original.results)
+        if refusal:
+            raise ValidationError(f"operation #{operation_id} {refusal}")
+        candidates = rollback_candidates(original.results)
         env_id, env_name, mode = original.target_environment_id, original.target_environment_name, original.mode
         check_confirmation(EnvironmentRef(env_id or 0, env_name, "", 0),
                            env_id is not None and get_environment(session, env_id).protected, confirm_env)

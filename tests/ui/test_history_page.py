@@ -167,7 +167,7 @@ def test_an_opened_operation_shows_each_container(open_app: OpenApp, history: di
     ]
     assert any(f"rolled back by #{history['rollback']}" in c.value for c in at.caption)
     button = at.button(key="hist_rollback")
-    assert button.disabled and button.help == "This operation was rolled back already."
+    assert button.disabled and button.help == "This operation was already rolled back."
 
     at = select_rows(at, 0, [history["failed"]])
     assert any(w.value == "1 failed" for w in at.warning)
