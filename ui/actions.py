@@ -7,7 +7,7 @@ user can act on (`explain`). Nothing here draws on the page.
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -489,25 +489,39 @@ def apply_sync(
     on_event: Callable[[ProgressEvent], None],
     on_result: Callable[[SyncReport | Outcome], None],
 ) -> SyncReport | Outcome:
-    """Apply a confirmed plan and report each service's result (also to `on_result`).
-
-    The core reports progress from its worker threads, where Streamlit must not be called: the plan is applied in
-    a worker of ours while this (the script's) thread relays the events to `on_event`. When drawing an event stops
-    the script (a rerun, a closed tab), the operation still runs to its end, `on_result` still gets its report,
-    and only then is the stop let through. `request_id` is the open confirmation's: the database refuses to apply
-    it twice (a double click, a rerun).
-    """
+    """Apply a confirmed plan and report each service's result (also to `on_result`). `request_id` is the open
+    confirmation's: the database refuses to apply it twice (a double click, a rerun)."""
     ctx = deps.get_context()
-    factory = deps.client_factory()
+    names = {i.target.instance.id: i.target.instance.name for i in plan.items if i.target is not None}
+    return _relayed(
+        lambda progress: sync.apply_plan(ctx, plan, initiated_by=ctx.settings.user, request_id=request_id,
+                                         confirm_env=confirm_env, options=options, progress=progress,
+                                         factory=deps.client_factory()),
+        lambda operation_id: _report(ctx, operation_id, names),
+        busy_target=plan.target.name, on_event=on_event, on_result=on_result,
+    )
+
+
+def _relayed(
+    run: Callable[[Callable[[ProgressEvent], None]], int],
+    report: Callable[[int], SyncReport],
+    *,
+    busy_target: str,
+    on_event: Callable[[ProgressEvent], None],
+    on_result: Callable[[SyncReport | Outcome], None],
+) -> SyncReport | Outcome:
+    """Run a sync or rollback in a worker of ours while this (the script's) thread relays its progress events.
+
+    The core reports progress from its worker threads, where Streamlit must not be called. When drawing an event
+    stops the script (a rerun, a closed tab), the operation still runs to its end, `on_result` still gets its
+    report, and only then is the stop let through.
+    """
     events: queue.SimpleQueue[ProgressEvent] = queue.SimpleQueue()
     stopped: BaseException | None = None
     result: SyncReport | Outcome
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rsm-sync") as worker:
-            future = worker.submit(
-                sync.apply_plan, ctx, plan, initiated_by=ctx.settings.user, request_id=request_id,
-                confirm_env=confirm_env, options=options, progress=events.put, factory=factory,
-            )
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rsm-operation") as worker:
+            future = worker.submit(run, events.put)
             while not (future.done() and events.empty()):
                 try:
                     event = events.get(timeout=0.1)
@@ -516,15 +530,16 @@ def apply_sync(
                 if stopped is None:
                     try:
                         on_event(event)
-                    except BaseException as stop:  # Streamlit stops the script at a drawing call; see above
+                    except BaseException as stop:  # Streamlit stops the script at a drawing call
                         stopped = stop
-            result = _sync_report(ctx, plan, future.result())
+            result = report(future.result())
     except SyncBusy as error:
-        result = _busy(error, plan.target.name)
+        result = _busy(error, busy_target)
     except RancherSyncError as error:
         result = Outcome.failed(error)
     finally:
         queries.clear_services()  # the next run shows the versions as they are now
+        queries.clear_history()
     on_result(result)
     if stopped is not None:
         raise stopped
@@ -539,14 +554,15 @@ def _busy(error: SyncBusy, target: str) -> Outcome:
                    hint="Nothing was changed. Wait for it to finish, then review the sync again.")
 
 
-def _sync_report(ctx: AppContext, plan: SyncPlan, operation_id: int) -> SyncReport:
-    names = {i.target.instance.id: i.target.instance.name for i in plan.items if i.target is not None}
+def _report(ctx: AppContext, operation_id: int, instance_names: Mapping[int, str] | None = None) -> SyncReport:
+    """Each service's result of an operation, its target named as the plan named it when known."""
+    names = instance_names or {}
     with ctx.session() as session:
         operation = sync.get_operation(session, operation_id)
         lines = tuple(
             SyncLine(
                 service=r.service, kind=r.workload_kind,
-                target=names.get(r.target_app_instance_id or -1, r.namespace or "—"),
+                target=names.get(r.target_app_instance_id or -1, f"{r.cluster_id}/{r.namespace}"),
                 status=r.status, previous=r.previous_image or "", new=r.new_image or "", note=r.error or "",
             )
             for r in operation.results
@@ -567,54 +583,13 @@ def rollback_operation(
     on_result: Callable[[SyncReport | Outcome], None],
 ) -> SyncReport | Outcome:
     """Put back the images an operation replaced, as a new rollback operation, and report each service.
-
-    Run like `apply_sync`: the core works in a worker of ours while this thread relays its progress events; a
-    stopped script still lets the rollback finish and `on_result` get its report. `request_id` is the open
-    confirmation's, so a double click cannot roll back twice.
-    """
+    `request_id` is the open confirmation's, so a double click cannot roll back twice."""
     ctx = deps.get_context()
-    factory = deps.client_factory()
-    events: queue.SimpleQueue[ProgressEvent] = queue.SimpleQueue()
-    stopped: BaseException | None = None
-    result: SyncReport | Outcome
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rsm-rollback") as worker:
-            future = worker.submit(
-                sync.rollback_operation, ctx, operation_id, initiated_by=ctx.settings.user, request_id=request_id,
-                confirm_env=confirm_env, options=SyncOptions(poll_seconds=0.5), progress=events.put,
-                factory=factory,
-            )
-            while not (future.done() and events.empty()):
-                try:
-                    event = events.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if stopped is None:
-                    try:
-                        on_event(event)
-                    except BaseException as stop:  # Streamlit stops the script at a drawing call (see apply_sync)
-                        stopped = stop
-            result = _rollback_report(ctx, future.result())
-    except SyncBusy as error:
-        result = _busy(error, "this environment")
-    except RancherSyncError as error:
-        result = Outcome.failed(error)
-    finally:
-        queries.clear_services()
-        queries.clear_history()
-    on_result(result)
-    if stopped is not None:
-        raise stopped
-    return result
-
-
-def _rollback_report(ctx: AppContext, operation_id: int) -> SyncReport:
-    with ctx.session() as session:
-        operation = sync.get_operation(session, operation_id)
-        lines = tuple(
-            SyncLine(service=r.service, kind=r.workload_kind, target=f"{r.cluster_id}/{r.namespace}",
-                     status=r.status, previous=r.previous_image or "", new=r.new_image or "", note=r.error or "")
-            for r in operation.results
-        )
-        return SyncReport(operation.id, operation.status, operation.source_environment_name,
-                          operation.target_environment_name, lines)
+    return _relayed(
+        lambda progress: sync.rollback_operation(ctx, operation_id, initiated_by=ctx.settings.user,
+                                                 request_id=request_id, confirm_env=confirm_env,
+                                                 options=SyncOptions(poll_seconds=0.5), progress=progress,
+                                                 factory=deps.client_factory()),
+        lambda new_id: _report(ctx, new_id),
+        busy_target="this environment", on_event=on_event, on_result=on_result,
+    )
