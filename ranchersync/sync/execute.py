@@ -79,7 +79,9 @@ Progress = Callable[[ProgressEvent], None]
 
 
 @dataclass
-class _Outcome:
+class Outcome:
+    """What happened to one work item: its final status, why, and whether its PATCH landed."""
+
     item: WorkItem
     status: str = "pending"  # success, failed, skipped
     message: str = ""
@@ -103,7 +105,7 @@ def run_items(
     annotations: dict[str, str],
     progress: Progress | None = None,
     factory: ClientFactory = RancherClient,
-) -> list[_Outcome]:
+) -> list[Outcome]:
     """Patch every item (bounded concurrency), then verify the rollouts together; record each step."""
     say = progress or (lambda _event: None)
     workers = max(1, options.concurrency)
@@ -123,8 +125,8 @@ def run_items(
 def _apply(
     ctx: AppContext, pool: ClientPool, item: WorkItem, annotations: dict[str, str], options: SyncOptions,
     say: Progress,
-) -> _Outcome:
-    outcome = _Outcome(item)
+) -> Outcome:
+    outcome = Outcome(item)
     say(ProgressEvent(item.result_id, item.name, item.target.name, "applying"))
     client = pool.client(item.target)
     ref = item.target
@@ -206,8 +208,8 @@ def _patch_may_have_landed(error: RancherAPIError) -> bool:
 
 
 def _settle_unknown(
-    ctx: AppContext, client: RancherClient, outcome: _Outcome, error: RancherAPIError, say: Progress
-) -> _Outcome:
+    ctx: AppContext, client: RancherClient, outcome: Outcome, error: RancherAPIError, say: Progress
+) -> Outcome:
     item, ref = outcome.item, outcome.item.target
     try:
         current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
@@ -222,7 +224,7 @@ def _settle_unknown(
 
 
 def _verify(
-    ctx: AppContext, pool: ClientPool, outcome: _Outcome, options: SyncOptions, say: Progress, operation_id: int
+    ctx: AppContext, pool: ClientPool, outcome: Outcome, options: SyncOptions, say: Progress, operation_id: int
 ) -> None:
     item, ref = outcome.item, outcome.item.target
     client = pool.client(ref)
@@ -255,7 +257,7 @@ def _verify(
         time.sleep(options.poll_seconds)
 
 
-def _finish(ctx: AppContext, outcome: _Outcome, status: str, message: str, say: Progress) -> _Outcome:
+def _finish(ctx: AppContext, outcome: Outcome, status: str, message: str, say: Progress) -> Outcome:
     outcome.status, outcome.message = status, message
     item = outcome.item
     records.update_result(ctx, item.result_id, status=status, error=message if status != "success" else None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
@@ -31,6 +31,7 @@ from ranchersync.sync.execute import (
     ANNOTATION_OPERATION,
     ANNOTATION_SOURCE,
     Move,
+    Outcome,
     Progress,
     SyncOptions,
     WorkItem,
@@ -206,7 +207,7 @@ def _run(
                 records.close_operation(ctx, operation_id, "rolled_back",
                                         f"{len(failed)} service(s) failed: every change was rolled back")
         else:
-            records.close_operation(ctx, operation_id, _final_status(ctx, operation_id))
+            records.close_operation(ctx, operation_id, _final_status(ctx, operation_id, outcomes))
     except BaseException:
         # Whatever stopped us (Ctrl+C, a bug), the trail must not stay "running" for ever.
         records.close_operation(ctx, operation_id, "interrupted", "stopped before it finished")
@@ -214,14 +215,14 @@ def _run(
     return operation_id
 
 
-def _final_status(ctx: AppContext, operation_id: int) -> str:
+def _final_status(ctx: AppContext, operation_id: int, outcomes: Sequence[Outcome]) -> str:
     with ctx.session() as session:
-        results = [(r.status, r.error or "") for r in session.get_one(SyncOperation, operation_id).results]
-    statuses = {status for status, _ in results}
+        statuses = {r.status for r in session.get_one(SyncOperation, operation_id).results}
     if "failed" in statuses:
         return "partial" if "success" in statuses else "failed"
-    # Skips that the plan showed are expected; a service changed or deleted meanwhile is not.
-    unplanned_skips = any(status == "skipped" and "since the plan" in error for status, error in results)
+    # Skips the plan showed never became work items; a work item that ended skipped was changed or deleted
+    # meanwhile, which the user did not expect.
+    unplanned_skips = any(o.status == "skipped" for o in outcomes)
     return "partial" if unplanned_skips or "pending" in statuses else "complete"
 
 
