@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
-STREAMLIT := $(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+# Loopback only: the local single-user mode has no sign-in, so it must not be reachable from the network.
+STREAMLIT := $(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
 
 .PHONY: run demo test lint typecheck test-fast screenshots bench clean
 

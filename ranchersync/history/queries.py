@@ -292,8 +292,9 @@ def _cell(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return iso(value)
     if isinstance(value, list):  # the containers column
-        return "; ".join(f"{'init:' if c.get('init') else ''}{c.get('name')}: {c.get('previous')} -> {c.get('new')}"
-                         for c in value)
+        value = "; ".join(f"{'init:' if c.get('init') else ''}{c.get('name')}: {c.get('previous')} -> {c.get('new')}"
+                          for c in value)
+    # Defused last, on the text as written: a formatted value can start with a formula character too.
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value

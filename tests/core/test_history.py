@@ -305,6 +305,15 @@ def test_csv_keeps_operations_without_results_and_defuses_formulas(session: Sess
     assert (row["initiated_by"], row["operation_error"], row["service"]) == ("'=HYPERLINK(\"x\")", "'-1 services", "")
 
 
+def test_csv_defuses_formulas_in_formatted_container_changes(session: Session) -> None:
+    envs = pipeline(session)
+    operation = record(session, envs["Dev"], envs["Stage"], changes=[change("web", "reg/web:2", previous="reg/web:1")])
+    operation.results[0].containers = [{"name": "=cmd|' /C calc'!A0", "init": False, "previous": "a", "new": "b"}]
+    session.flush()
+    row = next(csv.DictReader(io.StringIO(export_csv(session))))
+    assert row["containers"] == "'=cmd|' /C calc'!A0: a -> b"
+
+
 def test_page_queries_read_the_started_at_indexes(session: Session, history: dict[str, SyncOperation]) -> None:
     def plan(filters: HistoryFilter) -> str:
         from sqlalchemy import select
