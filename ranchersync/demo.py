@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from ranchersync import environments, instances, sites
 from ranchersync.context import AppContext
-from ranchersync.detach import process_alive, terminate
+from ranchersync.detach import command_line, process_alive, terminate
 from ranchersync.errors import RancherSyncError
 from ranchersync.models import Site
 from ranchersync.simulator.auth import generate_token
@@ -127,10 +127,18 @@ def stop_demo(ctx: AppContext) -> int:
     state = _read_state(ctx)
     stopped = 0
     for entry in state.values():
-        if terminate(int(entry.get("pid", 0))):
+        pid = int(entry.get("pid", 0))
+        # A pid from an old state file may belong to another process by now (after a reboot): signal only our own.
+        if is_demo_simulator(pid) and terminate(pid):
             stopped += 1
     state_file(ctx).unlink(missing_ok=True)
     return stopped
+
+
+def is_demo_simulator(pid: int) -> bool:
+    """Whether `pid` is a simulated Rancher server started by this demo."""
+    args = command_line(pid)
+    return "ranchersync" in args and "simulate" in args and any("worlds" in arg for arg in args)
 
 
 def _map_namespaces(ctx: AppContext, world: str) -> int:

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 
 def process_alive(pid: int) -> bool:
@@ -24,6 +25,15 @@ def process_alive(pid: int) -> bool:
     except PermissionError:  # it exists, it is just not ours
         return True
     return True
+
+
+def command_line(pid: int) -> list[str]:
+    """The arguments a process was started with (empty when it is gone or not readable)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
 
 
 def terminate(pid: int) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -40,3 +42,17 @@ def test_the_demo_fills_the_catalogue_once_and_survives_a_restart(demo_ctx: AppC
     assert demo.ensure_demo_servers(demo_ctx) == 2
     with demo_ctx.session() as session:
         assert all(sites.test_site(session, demo_ctx.cipher, s.id).success for s in sites.list_sites(session))
+
+
+def test_stop_signals_only_its_own_simulators(demo_ctx: AppContext) -> None:
+    # A state file whose pid now belongs to another process (after a reboot the number is reused).
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        demo.state_file(demo_ctx).parent.mkdir(parents=True, exist_ok=True)
+        demo.state_file(demo_ctx).write_text(json.dumps({"rancher-eu": {"port": 1, "pid": bystander.pid}}))
+        assert demo.stop_demo(demo_ctx) == 0
+        assert bystander.poll() is None, "a process that is not our simulator was signalled"
+        assert not demo.state_file(demo_ctx).exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
