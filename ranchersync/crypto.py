@@ -34,10 +34,10 @@ class SecretKeyError(RancherSyncError):
 class TokenCipher:
     """Encrypts with the newest key and decrypts with any configured key."""
 
-    def __init__(self, keys: list[str] | tuple[str, ...]) -> None:
+    def __init__(self, keys: list[str] | tuple[str, ...], source: str = "the configured keys") -> None:
         if not keys:
             raise SecretKeyError("no encryption key configured")
-        self._fernets = [_fernet(key, f"key {index}") for index, key in enumerate(keys, start=1)]
+        self._fernets = [_fernet(key, f"key {index} of {source}") for index, key in enumerate(keys, start=1)]
         self._fernet = MultiFernet(self._fernets)
         self.key_count = len(keys)
 

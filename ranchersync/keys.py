@@ -64,7 +64,7 @@ def load_cipher(settings: Settings, engine: Engine) -> TokenCipher:
         SecretKeyError: no usable key, an unsafe key file, or keys that are not this database's.
     """
     if settings.secret_keys:
-        cipher, source = TokenCipher(settings.secret_keys), ENV_VAR
+        cipher, source = TokenCipher(settings.secret_keys, ENV_VAR), ENV_VAR
     else:
         cipher, source = TokenCipher(_key_file_keys(settings, engine)), f"the key file {settings.key_file}"
     _verify_and_record(engine, cipher, source, settings)
@@ -74,7 +74,7 @@ def load_cipher(settings: Settings, engine: Engine) -> TokenCipher:
 def configured_cipher(settings: Settings) -> TokenCipher:
     """The configured keys as they are, never creating a key file nor looking at the database (`keys check`)."""
     if settings.secret_keys:
-        return TokenCipher(settings.secret_keys)
+        return TokenCipher(settings.secret_keys, ENV_VAR)
     path = settings.key_file
     if not (path.is_symlink() or path.exists()):
         raise SecretKeyError(f"no encryption key: {ENV_VAR} is not set and the key file {path} does not exist")

@@ -35,6 +35,15 @@ def _context(settings: Settings) -> AppContext:
     return ctx
 
 
+def _load(settings: Settings) -> TokenCipher:
+    """The cipher a fresh start would load (its engine closed afterwards)."""
+    ctx = AppContext(settings)
+    try:
+        return ctx.cipher
+    finally:
+        ctx.engine.dispose()
+
+
 def _add_site(ctx: AppContext, name: str = "eu", token: str = TOKEN) -> None:
     with ctx.session() as session:
         sites.add_site(session, ctx.cipher, name=name,
@@ -70,7 +79,7 @@ def test_a_missing_key_file_is_not_replaced_while_the_database_holds_tokens(tmp_
     ctx.engine.dispose()
     (tmp_path / "data" / "secret.key").unlink()  # a container started without its volume, say
     with pytest.raises(SecretKeyError) as caught:
-        _ = _context(_settings(tmp_path)).cipher
+        _ = _load(_settings(tmp_path))
     message = str(caught.value)
     assert "RANCHERSYNC_SECRET_KEY" in message and str(tmp_path / "data" / "secret.key") in message
     assert not (tmp_path / "data" / "secret.key").exists()  # no new key made
@@ -81,7 +90,7 @@ def test_a_key_file_elsewhere_is_not_made_for_a_database_with_tokens(tmp_path: P
     _add_site(ctx)
     elsewhere = tmp_path / "other-folder" / "data" / "secret.key"
     with pytest.raises(SecretKeyError, match="RANCHERSYNC_KEY_FILE"):
-        _ = _context(_settings(tmp_path, key_file=elsewhere)).cipher
+        _ = _load(_settings(tmp_path, key_file=elsewhere))
     assert not elsewhere.exists()
 
 
@@ -105,9 +114,11 @@ def test_wrong_keys_are_refused_at_start_without_showing_any_key(tmp_path: Path)
     right, wrong = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     _add_site(_context(_settings(tmp_path, (right,))))
     with pytest.raises(SecretKeyError, match="RANCHERSYNC_SECRET_KEY does not hold the key") as caught:
-        _ = _context(_settings(tmp_path, (wrong,))).cipher
+        _ = _load(_settings(tmp_path, (wrong,)))
     assert right not in str(caught.value) and wrong not in str(caught.value)
-    assert _context(_settings(tmp_path, (wrong, right))).cipher.key_count == 2  # the old key after a new one
+    assert _load(_settings(tmp_path, (wrong, right))).key_count == 2  # the old key after a new one
+    with pytest.raises(SecretKeyError, match="key 2 of RANCHERSYNC_SECRET_KEY is not a valid Fernet key"):
+        _load(_settings(tmp_path, (right, "paste-error")))
 
 
 def test_the_check_value_is_written_on_first_start_and_holds_no_secret(tmp_path: Path) -> None:
@@ -130,14 +141,14 @@ def test_before_the_check_table_exists_the_site_tokens_decide(tmp_path: Path) ->
     with ctx.session() as session:
         session.add(Site(name="eu", url="https://eu.example.com", token_encrypted=TokenCipher([key]).encrypt(TOKEN)))
     with pytest.raises(SecretKeyError, match="already holds encrypted tokens"):
-        _ = AppContext(settings).cipher
+        _ = _load(settings)
     assert not settings.key_file.exists()
 
     settings.key_file.write_text(f"{Fernet.generate_key().decode()}\n{key}\n")  # a new key first, the old one kept
     settings.key_file.chmod(0o600)
-    _ = AppContext(settings).cipher
+    _ = _load(settings)
     db.upgrade(ctx.engine)
-    _ = AppContext(settings).cipher
+    _ = _load(settings)
     with ctx.session() as session:
         check = session.scalars(select(KeyCheck.check_value)).one()
     # Made with the key the tokens are under, so `keys rotate` still sees that the first key is new.
@@ -154,7 +165,7 @@ def test_two_first_starts_at_once_end_with_one_key(tmp_path: Path) -> None:
     def start() -> None:
         barrier.wait()
         try:
-            ciphers.append(AppContext(settings).cipher)
+            ciphers.append(_load(settings))
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
