@@ -44,15 +44,15 @@ def key_file_path(configured: str | None, database_url: str) -> Path:
     Absolute at start-up, so messages name the real file and a later change of folder cannot move it.
     """
     if configured:
-        return Path(configured).expanduser().absolute()
+        return Path(os.path.abspath(Path(configured).expanduser()))  # lexically: a symlink stays a symlink
     try:
         url = make_url(database_url)
     except ArgumentError:
         url = None
     if url is not None and url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
             and not url.database.startswith("file:"):
-        return Path(url.database).absolute().parent / KEY_FILE_NAME
-    return Path("data", KEY_FILE_NAME).absolute()
+        return Path(os.path.abspath(url.database)).parent / KEY_FILE_NAME
+    return Path(os.path.abspath(Path("data", KEY_FILE_NAME)))
 
 
 def _os_user() -> str:

@@ -7,8 +7,8 @@ key file. The key check value (models.KeyCheck) tells a wrong key apart before a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import Connection, Engine, insert, inspect, select
 from sqlalchemy.engine import make_url
@@ -222,5 +222,5 @@ def _wrong_keys(source: str, settings: Settings) -> SecretKeyError:
 def _describe(database_url: str) -> str:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database:
-        return str(Path(url.database).absolute())
+        return os.path.abspath(url.database)
     return url.render_as_string(hide_password=True)

@@ -86,8 +86,10 @@ def test_the_default_key_file_is_absolute_and_beside_the_sqlite_file(
     # Another database has no file to sit beside: data/ under the folder it was started in, made absolute.
     remote = Settings.from_env({"RANCHERSYNC_DATABASE_URL": "postgresql+psycopg://u:p@db.example.com/rs"})
     assert remote.key_file == tmp_path / "data" / "secret.key"
-    relative = Settings.from_env({"RANCHERSYNC_KEY_FILE": "keys/rs.key"})
-    assert relative.key_file == tmp_path / "keys" / "rs.key"
+    relative = Settings.from_env({"RANCHERSYNC_KEY_FILE": "keys/../rs.key"})
+    assert relative.key_file == tmp_path / "rs.key"
+    up = Settings.from_env({"RANCHERSYNC_DATABASE_URL": "sqlite:///../x/rs.db"})
+    assert up.key_file == tmp_path.parent / "x" / "secret.key"
 
 
 def test_comment_and_blank_lines_are_ignored_and_several_keys_are_newest_first(tmp_path: Path) -> None:
