@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     ctx = AppContext.from_env()
     try:
+        if not getattr(args, "needs_database", True):
+            return int(args.handler(ctx, args) or EXIT_OK)
         if args.handler is not cmd_db_upgrade:
             ctx.upgrade_database()  # a fresh machine's first command must not fail on a missing table
             with ctx.session() as session:
@@ -481,10 +483,47 @@ def _duration(seconds: float | None) -> str:
 
 
 def cmd_keys_rotate(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import keys
+
     with ctx.session() as session:
-        count = sites.rotate_keys(session, ctx.cipher)
-    emit(args, {"rotated": count}, text=f"Re-encrypted {count} token(s) under the newest key.")
+        count = keys.rotate_keys(session, ctx.cipher)  # refuses (exit 2) when the first key is not new
+    emit(args, {"rotated": count, "verified": True},
+         text=f"Re-encrypted {count} token(s) under the newest key and checked that it alone opens them all: "
+              "the older keys can now be removed.")
     return EXIT_OK
+
+
+def cmd_keys_generate(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import keys
+
+    key = keys.generate_key()
+    emit(args, {"key": key}, text=key)  # stdout holds only the key, for KEY=$(python -m ranchersync keys generate)
+    if not args.json:
+        print("Put it first (RANCHERSYNC_SECRET_KEY=new,old or the key file's first line), keep the current key "
+              "after it, then run `keys rotate`.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_keys_check(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import keys
+
+    cipher = keys.configured_cipher(ctx.settings)  # as configured: a wrong key is reported, not refused
+    with ctx.session() as session:
+        report = keys.check_keys(session, cipher)
+    payload = {"ok": report.ok, "checked": report.checked, "unreadableSites": list(report.unreadable_sites),
+               "checkValue": report.check_value, "underOlderKeys": report.under_older_keys}
+    lines = [f"{report.checked} stored secret(s) checked with {cipher.key_count} key(s)."]
+    if report.unreadable_sites:
+        lines.append(f"Not readable with these keys: the token of site(s) {', '.join(report.unreadable_sites)}.")
+    if report.check_value == "unreadable":
+        lines.append("The database's key check value does not open: these are not the keys its data was "
+                     "encrypted with.")
+    if report.under_older_keys and report.ok:
+        lines.append(f"{report.under_older_keys} secret(s) are still under an older key: run `keys rotate`.")
+    if report.ok:
+        lines.append("Every stored secret decrypts.")
+    emit(args, payload, text="\n".join(lines))
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -647,7 +686,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop", action="store_true", help="stop the demo servers")
 
     key_cmds = groups.add_parser("keys", help="encryption keys").add_subparsers(metavar="ACTION")
-    command(key_cmds, "rotate", cmd_keys_rotate, "re-encrypt every token under the newest key")
+    command(key_cmds, "rotate", cmd_keys_rotate, "re-encrypt every token under the newest key, then verify")
+    command(key_cmds, "generate", cmd_keys_generate, "print a new key").set_defaults(needs_database=False)
+    command(key_cmds, "check", cmd_keys_check, "check that every stored secret decrypts with the configured keys")
     db_cmds = groups.add_parser("db", help="database").add_subparsers(metavar="ACTION")
     command(db_cmds, "upgrade", cmd_db_upgrade, "apply database migrations")
     groups.add_parser("simulate", help="serve a simulated Rancher (see `simulate --help`)", add_help=False)

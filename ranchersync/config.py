@@ -7,8 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 DEFAULT_DATABASE_URL = "sqlite:///data/ranchersync.db"
-DEFAULT_KEY_FILE = Path("data/secret.key")
+KEY_FILE_NAME = "secret.key"
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,31 @@ class Settings:
         """Read the RANCHERSYNC_* variables, with the documented defaults."""
         env = os.environ if environ is None else environ
         keys = tuple(k.strip() for k in env.get("RANCHERSYNC_SECRET_KEY", "").split(",") if k.strip())
+        database_url = env.get("RANCHERSYNC_DATABASE_URL") or DEFAULT_DATABASE_URL
         return cls(
-            database_url=env.get("RANCHERSYNC_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=database_url,
             secret_keys=keys,
-            key_file=Path(env.get("RANCHERSYNC_KEY_FILE") or DEFAULT_KEY_FILE),
+            key_file=key_file_path(env.get("RANCHERSYNC_KEY_FILE"), database_url),
             user=env.get("RANCHERSYNC_USER") or _os_user(),
         )
+
+
+def key_file_path(configured: str | None, database_url: str) -> Path:
+    """RANCHERSYNC_KEY_FILE made absolute; by default `secret.key` beside the SQLite database file (the key and the
+    database it opens belong together), else `data/secret.key` under the working folder.
+
+    Absolute at start-up, so messages name the real file and a later change of folder cannot move it.
+    """
+    if configured:
+        return Path(os.path.abspath(Path(configured).expanduser()))  # lexically: a symlink stays a symlink
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        url = None
+    if url is not None and url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not url.database.startswith("file:"):
+        return Path(os.path.abspath(url.database)).parent / KEY_FILE_NAME
+    return Path(os.path.abspath(Path("data", KEY_FILE_NAME)))
 
 
 def _os_user() -> str:

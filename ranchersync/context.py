@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ranchersync import db
 from ranchersync.config import Settings
-from ranchersync.crypto import TokenCipher, load_cipher
+from ranchersync.crypto import TokenCipher
+from ranchersync.keys import load_cipher
 
 
 @dataclass
@@ -36,7 +37,8 @@ class AppContext:
 
     @cached_property
     def cipher(self) -> TokenCipher:
-        return load_cipher(self.settings)
+        """The keys of this database; raises SecretKeyError rather than ever making a key that replaces them."""
+        return load_cipher(self.settings, self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

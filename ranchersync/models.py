@@ -254,3 +254,24 @@ class SyncResult(Base):
 
     def __repr__(self) -> str:
         return f"SyncResult(id={self.id!r}, service={self.service!r}, status={self.status!r})"
+
+
+class KeyCheck(Base):
+    """The key check value: a fixed text encrypted under the key the stored tokens are under (one row).
+
+    It tells "these are not the keys of this database" apart from "no data yet" before any token is read, and
+    whether the newest key is new (rotation). It holds no secret: the plaintext is a public constant, never a
+    token, and it is a Fernet token (random IV, authenticated), not a hash of the key, so it neither helps to
+    guess the key nor identifies the same key across databases or backups. It does show when it was made.
+    """
+
+    __tablename__ = "key_checks"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
+    check_value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:  # never the check value
+        return f"KeyCheck(created_at={self.created_at!r}, rotated_at={self.rotated_at!r})"

@@ -26,6 +26,7 @@ def get_context() -> AppContext:
     ctx = AppContext.from_env()
     # `streamlit run` on a fresh database must work without a separate `db upgrade`.
     ctx.upgrade_database()
+    ctx.cipher  # noqa: B018 - load the keys now: a wrong or missing key must stop the app, not one action later
     _recover_interrupted(ctx)
     _revive_demo(ctx)
     return ctx

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ranchersync.crypto import SecretKeyError
+from ranchersync.textsafe import escape_markdown
 from ui import deps, queries, site_dialogs, widgets
 from ui.format import plural
 from ui.queries import EnvironmentRow, SiteRow
@@ -63,7 +65,11 @@ def frame(title: str, icon: str) -> Frame:
         page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide", initial_sidebar_state="expanded"
     )
     st.html(_CSS)
-    deps.get_context()  # migrates a fresh database and revives the demo before any read
+    try:
+        deps.get_context()  # migrates a fresh database, loads the keys and revives the demo before any read
+    except SecretKeyError as error:  # a wrong or missing key stops every screen with the reason, not a traceback
+        st.error(f"**The encryption key cannot be used.** {escape_markdown(error)}", icon=":material/key_off:")
+        st.stop()
     sites = queries.sites()
     envs = queries.environments()
     selected = selected_environment(envs)
