@@ -38,7 +38,7 @@ for site in view.sites:
             if st.button("Test connection", key=f"site_test_{site.id}", icon=":material/cable:",
                          disabled=not site.active):
                 with st.spinner(f"Testing the connection to {site.name}…"):
-                    widgets.flash_outcome(actions.test_site(site.id))
+                    widgets.flash_outcome(site_dialogs.test_site(site.id))
                 st.rerun()
             st.button("Edit", key=f"site_edit_{site.id}", icon=":material/edit:",
                       on_click=widgets.open_dialog, args=("edit_site",), kwargs={"site_id": site.id})

@@ -22,6 +22,7 @@ class Settings:
     secret_keys: tuple[str, ...]  # from RANCHERSYNC_SECRET_KEY, newest first; empty means "use the key file"
     key_file: Path
     user: str
+    allowed_hosts: tuple[str, ...] = ()  # RANCHERSYNC_ALLOWED_HOSTS globs; empty: any host that is not denied
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -34,6 +35,7 @@ class Settings:
             secret_keys=keys,
             key_file=key_file_path(env.get("RANCHERSYNC_KEY_FILE"), database_url),
             user=env.get("RANCHERSYNC_USER") or _os_user(),
+            allowed_hosts=parse_allowed_hosts(env.get("RANCHERSYNC_ALLOWED_HOSTS", "")),
         )
 
 
@@ -53,6 +55,11 @@ def key_file_path(configured: str | None, database_url: str) -> Path:
             and not url.database.startswith("file:"):
         return Path(os.path.abspath(url.database)).parent / KEY_FILE_NAME
     return Path(os.path.abspath(Path("data", KEY_FILE_NAME)))
+
+
+def parse_allowed_hosts(value: str) -> tuple[str, ...]:
+    """RANCHERSYNC_ALLOWED_HOSTS: host globs separated by commas or spaces (`*.corp.example, 10.0.*`), lower-cased."""
+    return tuple(p.strip().lower().strip("[]") for p in value.replace(",", " ").split() if p.strip())
 
 
 def _os_user() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ranchersync.crypto import TokenCipher
 from ranchersync.errors import RancherAPIError, ValidationError
+from ranchersync.host_policy import HostPolicy, HostRefused, default_policy
 from ranchersync.lookup import get_by_ref
 from ranchersync.models import AppInstance, Site, utcnow
 from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, RancherClient
@@ -45,13 +47,79 @@ class Connection:
 
 
 def make_connection(
-    url: str, token: str, *, ca_bundle: str | bytes | None = None, insecure: bool = False, allow_http: bool = False
+    url: str,
+    token: str,
+    *,
+    ca_bundle: str | bytes | None = None,
+    insecure: bool = False,
+    allow_http: bool = False,
+    policy: HostPolicy | None = None,
 ) -> Connection:
-    """Validate what a user typed for a site into a Connection."""
+    """Validate what a user typed for a site into a Connection; the host rule is checked before any connection."""
     ca = check_ca_bundle(ca_bundle)
     if ca and insecure:
         raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
-    return Connection(normalize_rancher_url(url, allow_http=allow_http), check_token(token), ca, insecure)
+    base_url = normalize_rancher_url(url, allow_http=allow_http)
+    check_site_host(base_url, policy)
+    return Connection(base_url, check_token(token), ca, insecure)
+
+
+def check_site_host(url: str, policy: HostPolicy | None = None) -> None:
+    """Refuse a site URL whose host the policy denies (metadata and link-local addresses, the allow-list)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        (policy or default_policy()).check_host(host)
+    except HostRefused as refused:
+        raise ValidationError(str(refused)) from None
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where a site's token goes and how it is protected on the way: what a stored token is bound to."""
+
+    url: str
+    ca_bundle: str | None = None
+    insecure: bool = False
+    allow_http: bool = False
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        """(scheme, host, port) with the scheme's default port filled in."""
+        parts = urlsplit(self.url)
+        return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+    @property
+    def origin_text(self) -> str:
+        """scheme://host[:port], never a path (which a user might have pasted anything into)."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+def token_rebind_reason(old: Reach, new: Reach) -> str | None:
+    """Why moving a site from `old` to `new` needs a new token in the same change, or None when it does not.
+
+    The stored token may only go where it went before, as protected as before: another scheme, host or port, other
+    trust (CA bundle, skipping verification) or newly allowed plain HTTP all need the new server's own token. Changes
+    that can only narrow who could read the token pass: turning off "skip verification" (any TLS choice checks more
+    than none) and turning off plain HTTP.
+    """
+    if old.origin != new.origin:
+        return f"the address changes from {old.origin_text} to {new.origin_text}"
+    if new.insecure and not old.insecure:
+        return "TLS verification would be skipped"
+    if not old.insecure and (old.ca_bundle or None) != (new.ca_bundle or None):
+        return "the CA bundle that decides which certificate is trusted changes"
+    if new.allow_http and not old.allow_http:
+        return "plain HTTP would be allowed"
+    return None
+
+
+def token_rebind_message(reason: str) -> str:
+    """The refusal shown when a change needs a new token (the CLI and the dashboard say the same)."""
+    return (
+        f"{reason}: give the API token for the new setting in the same change. The stored token is only ever sent "
+        "where, and as protected as, it was when it was given; nothing was changed."
+    )
 
 
 def site_connection(site: Site, cipher: TokenCipher) -> Connection:
@@ -120,8 +188,14 @@ def update_site(
     insecure: bool | None = None,
     allow_http: bool | None = None,
     active: bool | None = None,
+    policy: HostPolicy | None = None,
 ) -> Site:
-    """Change a site; a new token replaces the old one, which is never shown again. None leaves a field as it is."""
+    """Change a site; a new token replaces the old one, which is never shown again. None leaves a field as it is.
+
+    Raises:
+        ValidationError: bad input; or the address or the TLS settings change without a new token
+            (`token_rebind_reason`); or the new host is refused by the host policy. Nothing is changed then.
+    """
     site = get_site(session, ref)
     new_allow_http = site.allow_http if allow_http is None else allow_http
     new_ca = None if clear_ca_bundle else (check_ca_bundle(ca_bundle) if ca_bundle is not None else site.ca_bundle)
@@ -130,6 +204,13 @@ def update_site(
         raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
     new_url = normalize_rancher_url(url if url is not None else site.url, allow_http=new_allow_http)
     new_token = check_token(token) if token is not None else None
+    old_reach = Reach(site.url, site.ca_bundle, site.insecure, site.allow_http)
+    new_reach = Reach(new_url, new_ca, new_insecure, new_allow_http)
+    if old_reach.origin != new_reach.origin:
+        check_site_host(new_url, policy)
+    reason = token_rebind_reason(old_reach, new_reach)
+    if reason is not None and new_token is None:
+        raise ValidationError(token_rebind_message(reason))
     if name is not None:
         new_name = clean_name(name, "site")
         if new_name != site.name:

@@ -32,9 +32,17 @@ def normalize_rancher_url(url: str, *, allow_http: bool = False) -> str:
     raw = (url or "").strip()
     if not raw:
         raise ValidationError("the Rancher URL must not be empty")
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"'{raw}' is not a URL: write it like https://rancher.example.com")
+    # No message here quotes the input: a token pasted into the URL field would be shown, logged and stored.
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        raise ValidationError("the address is not a URL: write it like https://rancher.example.com") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValidationError(
+            "the address is not a URL: it must start with https:// (write it like https://rancher.example.com)"
+        )
+    if not parts.hostname:
+        raise ValidationError("the address is not a URL: it has no host (write it like https://rancher.example.com)")
     if parts.username or parts.password:
         raise ValidationError("put the API token in the token field, not in the URL")
     if parts.query or parts.fragment:
@@ -42,7 +50,7 @@ def normalize_rancher_url(url: str, *, allow_http: bool = False) -> str:
     try:
         parts.port  # noqa: B018 - urlsplit checks the port lazily
     except ValueError:
-        raise ValidationError(f"'{raw}' has an invalid port") from None
+        raise ValidationError(f"the address {parts.scheme}://{parts.hostname} has an invalid port") from None
     if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
         raise ValidationError(
             "the Rancher URL must use https: the API token would cross the network in clear over http "

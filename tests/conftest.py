@@ -11,10 +11,23 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
-from ranchersync import environments, instances, sites
+from ranchersync import environments, host_policy, instances, sites
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher, load_demo_world
+
+
+def offline_resolve(host: str) -> list[str]:
+    """The tests' resolver: loopback names only; any other name is unknown, so no test ever sends a DNS query."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return ["127.0.0.1"]
+    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (offline test resolver)")
+
+
+@pytest.fixture(autouse=True)
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host policy checks site names against their addresses; in tests it may not ask a real DNS server."""
+    monkeypatch.setattr(host_policy, "system_resolve", offline_resolve)
 
 
 def require(what: str, available: bool, reason: str) -> None:

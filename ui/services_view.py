@@ -16,12 +16,13 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.errors import RancherSyncError
 from ranchersync.inventory import CompareBy, InstanceFailure, Inventory
-from ui import actions, queries, widgets
+from ui import actions, queries, throttle, widgets
 from ui import format as fmt
 from ui import services_tables as tables
 from ui.queries import EnvironmentRow
 
 _GENERATION = "services_selection_generation"  # bumped after a sync: the table selections start empty again
+_REFRESH_NOTE = "services_refresh_note"  # "Refreshed 3 s ago": shown once, after a throttled click
 
 
 def generation() -> int:
@@ -39,8 +40,17 @@ def data_bar(fetched_at: dt.datetime | None, tz: dt.tzinfo, key: str) -> None:
     with st.container(horizontal=True, vertical_alignment="center", horizontal_alignment="right"):
         if fetched_at is not None:
             st.caption(f":material/schedule: Data as of {fmt.clock(fetched_at, tz)}", width="content")
-        st.button("Refresh", key=key, icon=":material/refresh:", on_click=queries.refresh_services,
+        if note := st.session_state.pop(_REFRESH_NOTE, None):
+            st.caption(f":material/history: {note}", width="content")
+        st.button("Refresh", key=key, icon=":material/refresh:", on_click=_refresh,
                   help="Read the services from Rancher again (otherwise kept for 30 seconds).")
+
+
+def _refresh() -> None:
+    # Each refresh reads every app instance from Rancher: a second click within a few seconds keeps what is shown.
+    _, age = throttle.reuse_or_run(st.session_state, "services_refresh", None, queries.refresh_services)
+    if age is not None:
+        st.session_state[_REFRESH_NOTE] = throttle.age_note(age, "Refreshed")
 
 
 def failures_warning(failures: Sequence[InstanceFailure]) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
-from ui import actions, queries, widgets
+from ranchersync import sites as site_cases
+from ranchersync.errors import ValidationError
+from ranchersync.validation import normalize_rancher_url
+from ui import actions, queries, throttle, widgets
 from ui.queries import SiteRow
 
 WELCOME_CLOSED = "welcome_closed"
@@ -36,6 +39,7 @@ class SiteInput:
     tls: str  # a key of _TLS_OPTIONS
     ca_bundle: str | None
     allow_http: bool
+    token_required: str | None = None  # why an edit needs a new token (address or TLS changed), else None
 
     @property
     def insecure(self) -> bool:
@@ -112,6 +116,7 @@ def site_form(key: str, site: SiteRow | None = None) -> SiteInput | None:
         help=_TOKEN_HELP,
         autocomplete="off",
     )
+    token_note = st.container()  # filled below, once the TLS fields are known
     current = "skip" if site and site.insecure else ("bundle" if site and site.has_ca_bundle else "system")
     tls = st.radio(
         "TLS certificate",
@@ -144,10 +149,36 @@ def site_form(key: str, site: SiteRow | None = None) -> SiteInput | None:
             key=f"{key}_allow_http",
             help="Only for a lab server: the token would cross the network in clear. Loopback needs no exception.",
         )
+    entered = SiteInput(name, url, token, tls, ca_bundle, allow_http)
+    if site is not None:
+        entered = replace(entered, token_required=token_required(site, entered))
+        if entered.token_required and not token.strip():
+            token_note.warning(
+                f"**A new API token is required**: {entered.token_required}. The stored token is never sent to "
+                "another address, nor with weaker TLS checks; paste the token for this server.",
+                icon=":material/key:",
+            )
     if tls == "bundle" and not ca_bundle and not (site and site.has_ca_bundle):
         st.caption(":orange[Upload or paste the CA bundle, or choose another TLS option.]")
         return None
-    return SiteInput(name, url, token, tls, ca_bundle, allow_http)
+    return entered
+
+
+_STORED_CA = "(the stored CA bundle)"  # the dialog never reads the stored bundle; any new one counts as a change
+
+
+def token_required(site: SiteRow, entered: SiteInput) -> str | None:
+    """Why the edit needs a new token (the core's rule, applied to what the form holds), or None."""
+    try:
+        url = normalize_rancher_url(entered.url, allow_http=entered.allow_http)
+    except ValidationError:
+        return None  # the save shows what is wrong with the URL
+    stored_ca = _STORED_CA if site.has_ca_bundle else None
+    new_ca = (entered.ca_bundle or stored_ca) if entered.tls == "bundle" else None
+    return site_cases.token_rebind_reason(
+        site_cases.Reach(site.url, stored_ca, site.insecure, site.allow_http),
+        site_cases.Reach(url, new_ca, entered.insecure, entered.allow_http),
+    )
 
 
 _MISSING_CA = actions.Outcome(
@@ -193,6 +224,13 @@ def edit_site(site_id: int) -> None:
         if entered is None:
             widgets.show_outcome(_MISSING_CA)
             return
+        if entered.token_required and not entered.token.strip():
+            # The core refuses this too; saying it here spares a round trip and never tests the old token there.
+            widgets.show_outcome(actions.Outcome(
+                False, site_cases.token_rebind_message(entered.token_required), title="A new API token is required"
+            ))
+            return
+        throttle.forget(st.session_state, f"site_test_{site_id}")  # a test from before the edit says nothing now
         with st.spinner("Saving and testing the connection…"):
             outcome = actions.update_site(
                 site_id,
@@ -236,6 +274,16 @@ def remove_site(site_id: int) -> None:
         label, "remove_site_confirm", "remove_site_cancel", disabled=bool(used_by) and not cascade
     ):
         widgets.finish(actions.remove_site(site_id, cascade=cascade, shown=seen))
+
+
+def test_site(site_id: int) -> actions.Outcome:
+    """The Test connection button: a second click within a few seconds gets the previous answer, and says so."""
+    outcome, age = throttle.reuse_or_run(
+        st.session_state, f"site_test_{site_id}", site_id, lambda: actions.test_site(site_id)
+    )
+    if age is None:
+        return outcome
+    return replace(outcome, message=f"{outcome.message} {throttle.age_note(age)}")
 
 
 def show_requested() -> None:

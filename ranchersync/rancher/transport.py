@@ -4,6 +4,11 @@ It sets the token per request, the timeouts, the TLS verification (passed on eve
 ``REQUESTS_CA_BUNDLE`` would silently override a session-wide setting), a plain User-Agent (one containing
 "Mozilla" triggers Rancher's CSRF check, rancher-api.md §1.6), retries for idempotent calls only, and turns
 every failure into a typed error from ``ranchersync.errors``.
+
+Two limits hold for every request: an overall deadline (requests' own timeout is per socket operation, so a server
+that drip-feeds its answer would never trip it) and a cap on the size of the answer. And every new connection goes
+to an address the host policy (``ranchersync.host_policy``) has just checked: the name is resolved once, the
+resolved addresses are checked, and the socket is opened to one of those very addresses (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import logging
 import os
 import re
+import socket
 import time
 import warnings
 from types import TracebackType
@@ -20,13 +26,24 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import InsecureRequestWarning
+from urllib3 import PoolManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    InsecureRequestWarning,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from ranchersync import __version__
-from ranchersync.errors import MalformedResponse
+from ranchersync.errors import MalformedResponse, RancherUnavailable
+from ranchersync.host_policy import HostPolicy, HostRefused, default_policy
 from ranchersync.rancher import failures
 from ranchersync.validation import check_token, normalize_rancher_url
 
@@ -37,6 +54,9 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 RETRY_AFTER_MAX: Final = 30  # seconds; a kube-apiserver asks for 1, and a user is waiting on the other side
 BACKOFF_MAX: Final = 10.0
+DEADLINE: Final = 60.0  # seconds for one request, answer included (retries too); a read timeout is per recv()
+MAX_BODY: Final = 32 * 1024 * 1024  # bytes; a namespace of 500 large workloads is a few MiB
+_CHUNK: Final = 64 * 1024
 _TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")
 
 
@@ -97,6 +117,87 @@ def build_retry(retries: int, backoff: float) -> Retry:
     )
 
 
+class _PinnedConnectionMixin:
+    """Opens its socket to an address the host policy has just checked, never to a second lookup's answer."""
+
+    _dns_host: str
+    host: str
+    port: int
+    policy: HostPolicy | None = None
+
+    def _new_conn(self) -> socket.socket:
+        if self.policy is None:  # pragma: no cover - every pool of _PinnedPoolManager sets it
+            return super()._new_conn()  # type: ignore[misc]
+        name = self._dns_host
+        try:
+            addresses = self.policy.vetted_addresses(name)
+        except HostRefused:
+            raise
+        except OSError as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+        last: Exception | None = None
+        for address in addresses:
+            self._dns_host = address  # the TLS name (server_hostname) stays `host`
+            try:
+                return super()._new_conn()  # type: ignore[misc]
+            except (NewConnectionError, ConnectTimeoutError) as exc:
+                last = exc
+            finally:
+                self._dns_host = name
+        if last is None:
+            raise NameResolutionError(self.host, self, socket.gaierror("no address"))  # type: ignore[arg-type]
+        raise last
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
+    def __init__(self, *args: Any, policy: HostPolicy | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+
+
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
+    def __init__(self, *args: Any, policy: HostPolicy | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+
+
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class _PinnedPoolManager(PoolManager):
+    def __init__(self, policy: HostPolicy, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.policy = policy
+        self.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
+
+    def _new_pool(
+        self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None
+    ) -> HTTPConnectionPool:
+        pool = super()._new_pool(scheme, host, port, request_context)
+        pool.conn_kw["policy"] = self.policy  # handed to every connection the pool opens
+        return pool
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """requests' adapter, with connection pools whose connections go only to checked addresses."""
+
+    def __init__(self, policy: HostPolicy, **kwargs: Any) -> None:
+        self._policy = policy  # before super().__init__, which builds the pool manager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        """Build the pinned pool manager (requests calls this from its constructor)."""
+        self._pool_connections, self._pool_maxsize, self._pool_block = connections, maxsize, block
+        self.poolmanager = _PinnedPoolManager(
+            self._policy, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
+        )
+
+
 class Transport:
     """A requests Session bound to one Rancher server and one token."""
 
@@ -110,10 +211,18 @@ class Transport:
         retries: int = 3,
         backoff: float = 0.5,
         pool_size: int = 10,
+        deadline: float = DEADLINE,
+        max_body: int = MAX_BODY,
+        host_policy: HostPolicy | None = None,
     ) -> None:
+        """Args: ``deadline`` bounds one whole request in seconds, ``max_body`` its answer in bytes;
+        ``host_policy`` defaults to this installation's (RANCHERSYNC_ALLOWED_HOSTS, the system resolver)."""
         # The https policy belongs to registering a site; a client only needs a well-formed base URL.
         self.base_url = normalize_rancher_url(base_url, allow_http=True)
         self._token = Secret(check_token(token))
+        self._deadline = deadline
+        self._max_body = max_body
+        self._policy = host_policy if host_policy is not None else default_policy()
         # With verify=True, requests would pick REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (the machine's trust, often with
         # the company CA) on each call; resolve that once, as trust_env is off below. A site's own CA bundle or its
         # explicit insecure choice is never overridden by the environment.
@@ -134,8 +243,10 @@ class Transport:
         self._session.trust_env = False
         # The Authorization header is added per request, never stored on the session.
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
-        adapter = HTTPAdapter(
-            max_retries=build_retry(retries, backoff), pool_connections=pool_size, pool_maxsize=pool_size
+        # Through a proxy, the proxy resolves the name: the policy is then checked per request with our resolver.
+        self._proxied = bool(self._session.proxies.get(parts.scheme))
+        adapter = _PinnedAdapter(
+            self._policy, max_retries=build_retry(retries, backoff), pool_connections=pool_size, pool_maxsize=pool_size
         )
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -176,7 +287,10 @@ class Transport:
         if self._verify is False:
             self._silence_insecure_warning()
         started = time.perf_counter()
+        deadline = time.monotonic() + self._deadline
         try:
+            if self._proxied:
+                self._policy.check_host(self._hostname)
             resp = self._session.request(
                 method,
                 url,
@@ -186,10 +300,20 @@ class Transport:
                 timeout=self._timeout,
                 verify=self._verify,
                 allow_redirects=False,  # a redirect would carry the token somewhere we did not choose
+                stream=True,  # the body is read below, against the deadline and the size cap
             )
+        except HostRefused as exc:
+            raise RancherUnavailable(
+                f"Refused to connect to {self.host}: {exc}. Nothing was sent.", url=self._bare(url)
+            ) from None
         except requests.RequestException as exc:
             log.debug("%s %s failed after %.0f ms: %s", method, shown, _ms(started), type(exc).__name__)
             raise self._scrub(failures.from_exception(exc, method, shown, self._bare(url), self.host)) from exc
+        try:
+            self._read_body(resp, deadline, method, shown, self._bare(url))
+        except BaseException:
+            resp.close()  # a half-read connection cannot be reused
+            raise
         log.debug("%s %s -> %s in %.0f ms", method, shown, resp.status_code, _ms(started))
         if not 200 <= resp.status_code < 300:
             raise self._scrub(failures.from_response(resp, method, shown, self._bare(url)))
@@ -197,6 +321,61 @@ class Transport:
             return resp.json()
         except ValueError:
             raise self._scrub(failures.malformed(resp, method, shown, self._bare(url))) from None
+
+    def _read_body(self, resp: requests.Response, deadline: float, method: str, shown: str, url: str) -> None:
+        """Read the answer into ``resp`` within the deadline and the size cap, or raise a typed error."""
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._max_body:
+            raise self._too_large(resp, method, shown, url)
+        raw = resp.raw
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._too_slow(method, shown, url)
+            connection = getattr(raw, "connection", None)  # None once the body is complete, and when mocked
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                # Each recv() may wait only as long as the deadline leaves (urllib3 resets it for the next request).
+                sock.settimeout(min(self._timeout[1], remaining))
+            try:
+                chunk = raw.read1(_CHUNK, decode_content=True)
+            except ReadTimeoutError as exc:
+                if time.monotonic() >= deadline:
+                    raise self._too_slow(method, shown, url) from None
+                wrapped: requests.RequestException = requests.exceptions.ReadTimeout(exc)
+                raise self._scrub(failures.from_exception(wrapped, method, shown, url, self.host)) from exc
+            except ProtocolError as exc:
+                wrapped = requests.exceptions.ChunkedEncodingError(exc)
+                raise self._scrub(failures.from_exception(wrapped, method, shown, url, self.host)) from exc
+            except DecodeError as exc:
+                wrapped = requests.exceptions.ContentDecodingError(exc)
+                raise self._scrub(failures.from_exception(wrapped, method, shown, url, self.host)) from exc
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self._max_body:
+                raise self._too_large(resp, method, shown, url)
+            chunks.append(chunk)
+        resp._content = b"".join(chunks)  # what requests' own .content would have read
+        resp._content_consumed = True  # type: ignore[attr-defined]
+
+    def _too_slow(self, method: str, shown: str, url: str) -> RancherUnavailable:
+        return RancherUnavailable(
+            f"Rancher at {self.host} did not finish its answer within {self._deadline:g} s ({method} {shown}): "
+            "the request was cut.",
+            url=url,
+        )
+
+    def _too_large(self, resp: requests.Response, method: str, shown: str, url: str) -> MalformedResponse:
+        limit = f"{self._max_body / (1024 * 1024):g} MiB" if self._max_body >= 1024 * 1024 else f"{self._max_body} B"
+        return MalformedResponse(
+            f"Rancher's answer to {method} {shown} is larger than {limit}: reading stopped. Is the URL the "
+            "Rancher server itself?",
+            status=resp.status_code,
+            url=url,
+        )
 
     def _resolve(self, method: str, path: str) -> tuple[str, str]:
         """Return (absolute URL, path shown in messages); absolute URLs must point back at this server."""

@@ -162,6 +162,7 @@ def test_a_ca_bundle_can_be_uploaded(
     at.radio(key=f"{key}_tls").set_value("bundle").run()
 
     at.file_uploader(key=f"{key}_ca_file").set_value(("ca.pem", pem, "application/x-pem-file")).run()
+    at.text_input(key=f"{key}_token").input(GOOD_TOKEN)  # other trust: the token is given again (Hardening 1)
     at.button(key="edit_site_save").click().run()
 
     assert_ok(at)
