@@ -302,15 +302,6 @@ def resolve_cluster(clusters: list[Cluster], ref: str, site_name: str) -> Cluste
     raise ValidationError(f"site '{site_name}' has no cluster '{ref}' (its clusters: {known})")
 
 
-def rotate_keys(session: Session, cipher: TokenCipher) -> int:
-    """Re-encrypt every stored token under the newest key; returns how many."""
-    sites = list(session.scalars(select(Site)))
-    for site in sites:
-        site.token_encrypted = cipher.rotate(site.token_encrypted)
-    session.flush()
-    return len(sites)
-
-
 def _record_contact(site: Site, info: ConnectionInfo) -> None:
     site.rancher_user = info.user_name
     site.token_expires_at = info.token_expires_at

@@ -130,6 +130,7 @@ def test_removing_a_site_in_use_needs_an_explicit_cascade(ctx: AppContext, ranch
 def test_key_rotation_keeps_tokens_readable(ctx: AppContext, rancher: SimulatedRancher) -> None:
     from cryptography.fernet import Fernet
 
+    from ranchersync import keys
     from ranchersync.crypto import TokenCipher
 
     with ctx.session() as session:
@@ -137,6 +138,6 @@ def test_key_rotation_keeps_tokens_readable(ctx: AppContext, rancher: SimulatedR
     newest = Fernet.generate_key().decode()
     both = TokenCipher([newest, *ctx.settings.secret_keys])
     with ctx.session() as session:
-        assert sites.rotate_keys(session, both) == 1
+        assert keys.rotate_keys(session, both) == 1
     with ctx.session() as session:
         assert sites.site_connection(sites.get_site(session, "eu"), TokenCipher([newest])).token == rancher.token
