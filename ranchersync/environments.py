@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ranchersync.errors import ValidationError
 from ranchersync.lookup import get_by_ref
 from ranchersync.models import AppInstance, Environment
-from ranchersync.validation import check_cascade, check_color, clean_name
+from ranchersync.validation import check_cascade, check_color, clean_description, clean_name
 
 # Distinct, colour-blind-friendly defaults (Okabe-Ito), handed out in pipeline order.
 DEFAULT_COLORS = ("#009E73", "#0072B2", "#E69F00", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -42,7 +42,7 @@ def add_environment(
     existing = list_environments(session)
     env = Environment(
         name=env_name,
-        description=(description or "").strip(),
+        description=clean_description(description),
         color=check_color(color) if color else DEFAULT_COLORS[len(existing) % len(DEFAULT_COLORS)],
         position=len(existing),
         protected=protected,
@@ -74,7 +74,7 @@ def update_environment(
         raise ValidationError("the position must be 0 (first) or more")
     env.name, env.color = new_name, new_color
     if description is not None:
-        env.description = description.strip()
+        env.description = clean_description(description)
     if protected is not None:
         env.protected = protected
     _flush(session, env.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Collection
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,14 +18,40 @@ _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*:[A-Za-z0-9]+$")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
-def clean_name(value: str, what: str, max_length: int = 100) -> str:
-    """A display name: trimmed, not empty, not too long."""
+NAME_MAX_LENGTH = 100  # the names' column width; inputs use it as max_chars
+DESCRIPTION_MAX_LENGTH = 500
+# Bidi embeddings, overrides and isolates reorder what a reader sees ("Prod" that displays as another name).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean_name(value: str, what: str, max_length: int = NAME_MAX_LENGTH) -> str:
+    """A display name: trimmed, not empty, not too long, and shown as it reads (no control or bidi characters)."""
     name = (value or "").strip()
     if not name:
         raise ValidationError(f"the {what} name must not be empty")
     if len(name) > max_length:
         raise ValidationError(f"the {what} name is longer than {max_length} characters")
-    return name
+    return _displayable(name, f"the {what} name")
+
+
+def clean_description(value: str | None) -> str:
+    """A free-text description: trimmed, at most DESCRIPTION_MAX_LENGTH, no control or bidi characters."""
+    text = (value or "").strip()
+    if len(text) > DESCRIPTION_MAX_LENGTH:
+        raise ValidationError(f"the description is longer than {DESCRIPTION_MAX_LENGTH} characters")
+    return _displayable(text, "the description", allow_newlines=True) if text else ""
+
+
+def _displayable(text: str, what: str, *, allow_newlines: bool = False) -> str:
+    allowed = "\n" if allow_newlines else ""
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in text):
+        raise ValidationError(f"{what} must not contain control characters (tabs, line breaks, escapes)")
+    if any(c in _BIDI_CONTROLS for c in text):
+        raise ValidationError(f"{what} must not contain bidirectional override characters")
+    # Zero-width joiners belong inside some scripts and emoji; a name made of nothing else looks empty.
+    if all(unicodedata.category(c) in ("Cf", "Zs", "Zl", "Zp") or c.isspace() for c in text):
+        raise ValidationError(f"{what} has no visible character")
+    return text
 
 
 def normalize_rancher_url(url: str, *, allow_http: bool = False) -> str:

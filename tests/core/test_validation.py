@@ -10,6 +10,7 @@ from ranchersync.validation import (
     check_color,
     check_namespace,
     check_token,
+    clean_description,
     clean_name,
     normalize_rancher_url,
 )
@@ -98,6 +99,34 @@ def test_names_are_trimmed_and_bounded() -> None:
         clean_name("   ", "environment")
     with pytest.raises(ValidationError, match="longer than 100"):
         clean_name("x" * 101, "site")
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("Prod\x1b[2J", "control characters"),
+    ("Prod\rStage", "control characters"),
+    ("Prod\nStage", "control characters"),
+    ("\u202eProd", "bidirectional"),
+    ("Pr\u2066od", "bidirectional"),
+    ("\u200b\u200b", "no visible character"),
+    ("\u200d \ufeff", "no visible character"),
+])
+def test_names_that_do_not_read_as_they_are_refused(name: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        clean_name(name, "environment")
+
+
+def test_names_in_any_script_and_with_joiners_inside_are_kept() -> None:
+    for name in ("Prod-EU", "Продакшн", "本番", "क्‍ष", "👩\u200d💻 team"):
+        assert clean_name(name, "environment") == name
+
+
+def test_descriptions_keep_line_breaks_but_not_escapes_and_are_bounded() -> None:
+    assert clean_description(" first line\nsecond ") == "first line\nsecond"
+    assert clean_description(None) == ""
+    with pytest.raises(ValidationError, match="control characters"):
+        clean_description("ok\x1b]8;;http://x\x07link")
+    with pytest.raises(ValidationError, match="longer than 500"):
+        clean_description("x" * 501)
 
 
 def test_ca_bundle_must_be_a_certificate(tmp_path) -> None:
