@@ -9,14 +9,17 @@ carriage returns and bidi overrides can repaint or reorder what a user reads).
 from __future__ import annotations
 
 import re
-import string
 import unicodedata
 from typing import Final
 
-# CommonMark lets a backslash escape any ASCII punctuation, and an escaped character never starts a construct:
-# escaping all of them covers links, images, HTML, emphasis, code, tables, headings, math, entities and Streamlit's
-# directives in one rule, with no list to keep up to date.
-_MARKDOWN_ESCAPES: Final = {ord(c): "\\" + c for c in string.punctuation}
+# CommonMark lets a backslash escape any ASCII punctuation, and an escaped character never starts a construct. Only
+# the characters that can open or close one are escaped — links and images `[]()!`, HTML and autolinks `<>`, emphasis
+# `*_~`, code `` ` ``, headings `#`, tables `|`, entities `&`, math `$`, Streamlit's `:red[…]`, `:emoji:` and
+# `:material/…:` (`:`), attribute braces `{}` and the backslash itself — so a sentence keeps its commas, dashes and
+# quotes as written (in a copied ticket, in a test). A line start adds the list and heading markers `-+=` and `1.`.
+MARKDOWN_SPECIALS: Final = "\\`*_[]()<>!#|:$~&{}"
+_MARKDOWN_ESCAPES: Final = {ord(c): "\\" + c for c in MARKDOWN_SPECIALS}
+_LINE_START: Final = re.compile(r"^([-+=]|\d+(?=[.)]))")
 _LINE_BREAKS: Final = str.maketrans({"\r": " ", "\n": " ", "\t": " ", "\u2028": " ", "\u2029": " "})
 # GFM's bare-URL links ("autolink literals") are found in the text *after* parsing, when backslashes are gone
 # (checked in Chromium: `http\:\/\/x.y` still became a link). An invisible word joiner where their patterns need
@@ -31,7 +34,14 @@ def escape_markdown(text: object) -> str:
     """`text` as one line of Markdown that renders exactly as written: no link, image, HTML, colour or emoji."""
     line = printable(str(text)).translate(_LINE_BREAKS)
     line = _AUTOLINK_STARTS.sub(r"\1" + WORD_JOINER, line).replace("@", WORD_JOINER + "@")
-    return line.translate(_MARKDOWN_ESCAPES)
+    line = line.translate(_MARKDOWN_ESCAPES)
+    # A list or heading marker at the start: escape it (for "1." the dot, which is what makes the list).
+    match = _LINE_START.match(line)
+    if match is None:
+        return line
+    if match.group(1).isdigit():
+        return f"{match.group(1)}\\{line[match.end():]}"
+    return f"\\{line}"
 
 
 def escape_plotly(text: object) -> str:
@@ -40,12 +50,12 @@ def escape_plotly(text: object) -> str:
 
 
 def markdown_code(text: object) -> str:
-    """`text` as a Markdown code span for a document (a ticket, a README), whatever backticks it holds: the fence is
-    longer than any run of backticks inside, and padded so a leading or trailing backtick stays content."""
+    """Non-blank `text` as a Markdown code span for a document (a ticket), whatever backticks it holds: the fence is
+    longer than any run of backticks inside, and padded so a leading or trailing backtick or space stays content."""
     value = printable(str(text)).translate(_LINE_BREAKS)
     longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if value.startswith(("`", " ")) or value.endswith(("`", " ")) or not value.strip() else ""
+    pad = " " if value.strip() and (value.startswith(("`", " ")) or value.endswith(("`", " "))) else ""
     return f"{fence}{pad}{value}{pad}{fence}"
 
 
