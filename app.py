@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 from ui import frame, history_view, services_view, site_dialogs, widgets
 
@@ -48,11 +49,11 @@ with health_col:
     for site in view.sites:
         with st.container(border=True, key=f"overview_site_{site.id}"):
             with st.container(horizontal=True):
-                st.markdown(f"**{site.name}**")
+                st.markdown(f"**{escape_markdown(site.name)}**")
                 widgets.health_badge(site)
                 widgets.token_badge(site)
             latency = f" · {site.last_latency_ms} ms" if site.last_latency_ms is not None else ""
-            st.caption(f"{site.rancher_user or 'user unknown'} · last contact "
+            st.caption(f"{escape_markdown(site.rancher_user) if site.rancher_user else 'user unknown'} · last contact "
                        f"{fmt.ago(site.last_contact_at, now)}{latency}")
     st.page_link(frame.PAGES["Sites"], label="Manage sites", icon=":material/arrow_forward:")
 

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ranchersync.textsafe import escape_markdown
 from ui import actions, frame, site_dialogs, widgets
 from ui import format as fmt
 
@@ -20,8 +21,8 @@ if not view.sites:
 for site in view.sites:
     with st.container(border=True, key=f"site_card_{site.id}"):
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.markdown(f"#### {site.name}", anchors=False, width="content")
-            st.markdown(f"`{site.url}`")
+            st.markdown(f"#### {escape_markdown(site.name)}", anchors=False, width="content")
+            st.markdown(escape_markdown(site.url))
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             widgets.health_badge(site)
             widgets.token_badge(site)
@@ -30,14 +31,15 @@ for site in view.sites:
         latency = f" · {site.last_latency_ms} ms" if site.last_latency_ms is not None else ""
         contact = fmt.when(site.last_contact_at, view.tz, empty="never")
         expiry = f" · token expires {fmt.when(site.token_expires_at, view.tz)}" if site.token_expires_at else ""
-        st.caption(f":material/person: {site.rancher_user or 'Rancher user not known yet'} · last successful contact "
+        user = escape_markdown(site.rancher_user) if site.rancher_user else "Rancher user not known yet"
+        st.caption(f":material/person: {user} · last successful contact "
                    f"{fmt.ago(site.last_contact_at, now)} ({contact}){latency}{expiry}")
         if site.last_error and site.active:
-            st.caption(f":red[:material/error: Last test: {site.last_error}]")
+            st.caption(f":red[:material/error: Last test: {escape_markdown(site.last_error)}]")
         with st.container(horizontal=True):
             if st.button("Test connection", key=f"site_test_{site.id}", icon=":material/cable:",
                          disabled=not site.active):
-                with st.spinner(f"Testing the connection to {site.name}…"):
+                with st.spinner(f"Testing the connection to {escape_markdown(site.name)}…"):
                     widgets.flash_outcome(site_dialogs.test_site(site.id))
                 st.rerun()
             st.button("Edit", key=f"site_edit_{site.id}", icon=":material/edit:",

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ranchersync.textsafe import escape_markdown
 from ui import actions, environment_dialogs, frame, widgets
 from ui import format as fmt
 
@@ -32,7 +33,7 @@ for index, env in enumerate(envs):
                              help="Syncs into it need the environment's name typed as a confirmation.")
                 st.badge(fmt.plural(env.instance_count, "app instance"), color="gray",
                          icon=":material/deployed_code:")
-            st.caption(env.description or "No description.")
+            st.caption(escape_markdown(env.description) if env.description else "No description.")
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
             if st.button("", key=f"env_up_{env.id}", icon=":material/arrow_upward:", help="Earlier in the pipeline",
                          disabled=index == 0):

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 from ui import frame, instance_dialogs, queries, widgets
 
@@ -28,11 +29,11 @@ env = view.environment
 assert env is not None  # there is at least one environment
 rows = queries.instances(env.id)
 
-st.subheader(f"{env.name}: {fmt.plural(len(rows), 'app instance')}")
+st.subheader(f"{escape_markdown(env.name)}: {fmt.plural(len(rows), 'app instance')}")
 down = sorted({r.site_name for r in rows} & {s.name for s in view.sites if s.active and s.last_error})
 if down:
-    st.warning(f"{', '.join(down)} could not be reached at the last connection test: the list below is what is "
-               "stored, and adding needs Rancher to answer.", icon=":material/cloud_off:")
+    st.warning(f"{escape_markdown(', '.join(down))} could not be reached at the last connection test: the list "
+               "below is what is stored, and adding needs Rancher to answer.", icon=":material/cloud_off:")
 if not rows:
     widgets.empty_state(f"{env.name} has no app instance yet. Add one: pick a site, a cluster and a namespace.")
 else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ranchersync.environments import DEFAULT_COLORS
+from ranchersync.textsafe import escape_markdown
 from ui import actions, queries, widgets
 from ui.queries import EnvironmentRow
 
@@ -53,22 +54,25 @@ def remove_environment(env: EnvironmentRow) -> None:
     members = queries.instances_now(env.id)  # exact, not cached
     ids = frozenset(i.id for i in members)
     seen = widgets.seen_before("instance_ids", ids)  # what the user saw when they clicked
-    st.markdown(f"Remove the environment **{env.name}** from the pipeline?")
+    name = escape_markdown(env.name)
+    st.markdown(f"Remove the environment **{name}** from the pipeline?")
     cascade = False
     if members:
         if seen != ids:  # someone changed the app instances meanwhile: show the new list, ask again
             st.session_state["remove_env_cascade"] = False
             st.error("The app instances changed while this was open: review the list and confirm again.",
                      icon=":material/sync_problem:")
-        st.warning(f"{env.name} holds {len(members)} app instance(s):", icon=":material/warning:")
-        st.markdown("\n".join(f"- **{i.name}**: {i.site_name} · `{i.cluster_name}/{i.namespace}`" for i in members))
+        st.warning(f"{name} holds {len(members)} app instance(s):", icon=":material/warning:")
+        md = escape_markdown
+        st.markdown("\n".join(f"- **{md(i.name)}**: {md(i.site_name)} · {md(i.cluster_name)}/{md(i.namespace)}"
+                              for i in members))
         st.caption("To keep them, move them to another environment first (App instances page).")
         cascade = st.checkbox(
             f"Also remove these {len(members)} app instance(s) (their workloads on the clusters are not touched)",
             key="remove_env_cascade",
         )
     st.caption("Sync history keeps the environment's name.")
-    label = f"Remove {env.name} and {len(members)} app instance(s)" if members else f"Remove {env.name}"
+    label = f"Remove {name} and {len(members)} app instance(s)" if members else f"Remove {name}"
     if widgets.dialog_buttons(label, "remove_env_confirm", "remove_env_cancel", disabled=bool(members) and not cascade):
         widgets.finish(actions.remove_environment(env.id, cascade=cascade, shown=seen))
 

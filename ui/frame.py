@@ -103,9 +103,10 @@ def environment_picker(label: str, key: str, envs: Sequence[EnvironmentRow], *, 
     names = {e.id: e.name for e in envs}
     st.session_state[key] = st.session_state.get(SELECTED_ENVIRONMENT)  # allowed: the widget is not drawn yet
     on_change = _copy_to_selection
-    if segmented:
+    if segmented:  # a segmented control reads its labels as Markdown; a selectbox shows them as text
         st.segmented_control(
-            label, list(names), format_func=names.__getitem__, key=key, on_change=on_change, args=(key,),
+            label, list(names), format_func=lambda env_id: escape_markdown(names[env_id]), key=key,
+            on_change=on_change, args=(key,),
             required=True,
         )
     else:

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ranchersync.history import Metrics
+from ranchersync.textsafe import escape_plotly
 from ui.history_tables import STATUS_HEX, duration_text, status_word
 
 STATUS_ORDER = ("complete", "partial", "failed", "rolled_back", "interrupted", "running", "pending")
@@ -152,8 +153,9 @@ def deployments_chart(metrics: Metrics, colors: Mapping[str, str]) -> go.Figure:
     """Deployments per week into each environment, bars in the environment's colour."""
     frame = deployments_frame(metrics)
     fig = go.Figure([
-        go.Bar(x=group["week"], y=group["count"], name=name, marker_color=colors.get(name, FALLBACK_COLOR),
-               hovertemplate=f"{name}: %{{y}}<extra></extra>")
+        go.Bar(x=group["week"], y=group["count"], name=escape_plotly(name),
+               marker_color=colors.get(name, FALLBACK_COLOR),
+               hovertemplate=f"{escape_plotly(name)}: %{{y}}<extra></extra>")
         for name, group in frame.groupby("environment", sort=False)
     ])
     fig.update_xaxes(type="date", tickformat="week of %d %b", dtick=7 * 86_400_000)
@@ -164,7 +166,8 @@ def failure_chart(metrics: Metrics, colors: Mapping[str, str]) -> go.Figure:
     """Change failure rate per target environment."""
     frame = failure_frame(metrics).dropna(subset=["rate"])
     fig = go.Figure(go.Bar(
-        x=frame["environment"], y=frame["rate"], text=[f"{r:.0f}%" for r in frame["rate"]], textposition="outside",
+        x=[escape_plotly(n) for n in frame["environment"]], y=frame["rate"],
+        text=[f"{r:.0f}%" for r in frame["rate"]], textposition="outside",
         marker_color=[colors.get(n, FALLBACK_COLOR) for n in frame["environment"]],
         customdata=frame[["failed", "syncs"]],
         hovertemplate="%{y:.0f}% (%{customdata[0]} of %{customdata[1]})<extra></extra>",

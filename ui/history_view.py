@@ -18,6 +18,7 @@ from ranchersync.errors import ValidationError
 from ranchersync.history import HistoryFilter, Metrics, OperationDetail, Page, date_range, metrics_payload
 from ranchersync.models import OperationStatus
 from ranchersync.sync import ProgressEvent, new_request_id
+from ranchersync.textsafe import escape_markdown
 from ui import actions, queries, services_tables, widgets
 from ui import format as fmt
 from ui import history_charts as charts
@@ -61,7 +62,7 @@ def filter_bar(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> HistoryFilter:
         filters = HistoryFilter(environment_id=env_id, status=status, service=service, initiated_by=person,
                                 since=since, until=until, kind=kind)
     except ValidationError as error:
-        st.warning(f"**These filters cannot be used:** {error}", icon=":material/filter_alt_off:")
+        st.warning(f"**These filters cannot be used:** {escape_markdown(error)}", icon=":material/filter_alt_off:")
         filters = HistoryFilter(since=since, until=until)
     if st.session_state.get(_FILTERS_SEEN) != filters:
         st.session_state[_FILTERS_SEEN] = filters
@@ -142,11 +143,12 @@ def detail(operation_id: int, envs: Mapping[str, EnvironmentRow], tz: dt.tzinfo)
             _badge(found.status)
         st.caption(_when(found, tz))
         if found.error:
-            st.warning(found.error, icon=":material/warning:")
+            st.warning(escape_markdown(found.error), icon=":material/warning:")
         st.dataframe(tables.style_results(tables.results_frame(found)), hide_index=True, key="hist_results",
                      column_config={"Error": st.column_config.TextColumn(width="medium")})
         allowed, why = tables.can_roll_back(found)
-        st.button("Roll back…", key="hist_rollback", icon=":material/undo:", disabled=not allowed, help=why or None,
+        st.button("Roll back…", key="hist_rollback", icon=":material/undo:", disabled=not allowed,
+                  help=escape_markdown(why) if why else None,
                   on_click=widgets.open_dialog, args=(_ROLLBACK,),
                   kwargs={"operation_id": found.id, "request_id": new_request_id()})
 
@@ -161,7 +163,7 @@ def _route(found: OperationDetail, envs: Mapping[str, EnvironmentRow]) -> None:
         with st.container(width="content"):
             widgets.pipeline(shown)
     else:  # an environment was removed since: its name as recorded
-        st.markdown(f"{found.source_environment} → {found.target_environment}", width="content")
+        st.markdown(escape_markdown(f"{found.source_environment} → {found.target_environment}"), width="content")
 
 
 def _badge(status: str) -> None:
@@ -170,7 +172,8 @@ def _badge(status: str) -> None:
 
 
 def _when(found: OperationDetail, tz: dt.tzinfo) -> str:
-    parts = [f"by **{found.initiated_by}**", f"started {fmt.when(found.started_at or found.created_at, tz)}",
+    parts = [f"by **{escape_markdown(found.initiated_by)}**",
+             f"started {fmt.when(found.started_at or found.created_at, tz)}",
              f"took {tables.duration_text(found.duration_seconds)}" if found.finished_at else "still running",
              f"{found.mode} image" if found.mode == "full" else "tag only",
              fmt.plural(len(found.services), "service")]
@@ -206,7 +209,8 @@ def charts_grid(metrics: Metrics, colors: Mapping[str, str]) -> None:
     if lead.empty:
         st.caption("No version has gone from one environment to the next in this period yet.")
     for column, row in zip(st.columns(max(len(lead), 1)), lead.itertuples(index=False), strict=False):
-        column.metric(row.pair, tables.duration_text(row.median_seconds), fmt.plural(row.versions, "version"),
+        column.metric(escape_markdown(row.pair), tables.duration_text(row.median_seconds),
+                      fmt.plural(row.versions, "version"),
                       delta_color="off", delta_arrow="off", border=True)
 
 
@@ -250,7 +254,8 @@ def confirm_rollback() -> None:
         _close_with(Outcome(False, why, title="Nothing to roll back"))
         return
     rows = tables.rollback_rows(found)
-    st.markdown(f"**{fmt.plural(len(rows), 'container')}** in {found.target_environment} will go back to the images "
+    st.markdown(f"**{fmt.plural(len(rows), 'container')}** in {escape_markdown(found.target_environment)} will go "
+                f"back to the images "
                 f"that {found.kind} #{found.id} replaced:")
     st.dataframe(rows, hide_index=True, key="rollback_plan")
     st.caption("A service whose image was changed again since is left alone and reported. A rollback that fails is "
@@ -259,11 +264,12 @@ def confirm_rollback() -> None:
     with st.container(horizontal=True, vertical_alignment="bottom"):
         typed = None
         if target is not None and target.protected:
-            typed = st.text_input(f":material/lock: {target.name} is protected: type its name to confirm",
+            typed = st.text_input(f":material/lock: {escape_markdown(target.name)} is protected: type its name to "
+                                  "confirm",
                                   key="rollback_confirm", autocomplete="off", width=320)
         ready = target is None or not target.protected or typed == target.name
         services = len(set(rows["Service"]))
-        go = st.button(f"Roll back {fmt.plural(services, 'service')} in {found.target_environment}",
+        go = st.button(f"Roll back {fmt.plural(services, 'service')} in {escape_markdown(found.target_environment)}",
                        key="rollback_apply", type="primary", icon=":material/undo:", disabled=not ready)
         if st.button("Cancel", key="rollback_cancel"):
             widgets.close_dialog()
@@ -280,14 +286,15 @@ def _close_with(outcome: Outcome) -> None:
 
 
 def _apply(request: dict[str, Any], found: OperationDetail, typed: str | None, slot: DeltaGenerator) -> None:
-    status = slot.status(f"Rolling back #{found.id} in {found.target_environment}…", expanded=True)
+    status = slot.status(f"Rolling back #{found.id} in {escape_markdown(found.target_environment)}…", expanded=True)
     lines: dict[int, DeltaGenerator] = {}
 
     def draw(event: ProgressEvent) -> None:
         line = lines.setdefault(event.result_id, status.empty())
         icon = _STAGES.get(event.stage, ":blue[:material/sync:]")
-        note = f": {event.message}" if event.message and event.stage in ("failed", "skipped") else ""
-        line.markdown(f"{icon} **{event.service}** → {event.target}: {event.stage}{note}")
+        note = f": {escape_markdown(event.message)}" if event.message and event.stage in ("failed", "skipped") else ""
+        line.markdown(f"{icon} **{escape_markdown(event.service)}** → {escape_markdown(event.target)}: {event.stage}"
+                      f"{note}")
 
     request["started"] = True  # a rerun that stops this one must not offer to roll back again
     result = actions.rollback_operation(found.id, request_id=request["request_id"], confirm_env=typed,

@@ -8,6 +8,7 @@ from typing import TypeVar
 import streamlit as st
 
 from ranchersync.errors import RancherSyncError
+from ranchersync.textsafe import escape_markdown
 from ui import actions, queries, widgets
 from ui import format as fmt
 from ui.frame import SELECTED_ENVIRONMENT, select_environment
@@ -50,7 +51,7 @@ def add_instance() -> None:
         st.caption("What is stored stays usable; add the app instance once Rancher answers.")
         return
     if not clusters:
-        st.warning(f"The token of {site.name} sees no cluster.", icon=":material/warning:")
+        st.warning(f"The token of {escape_markdown(site.name)} sees no cluster.", icon=":material/warning:")
         return
     by_id = {c.id: c for c in clusters}
     cluster_id = cluster_col.selectbox(
@@ -94,7 +95,8 @@ def add_instance() -> None:
 def edit_instance(instance: InstanceRow) -> None:
     """Rename an app instance or move it to another environment."""
     envs = {e.id: e.name for e in queries.environments()}
-    st.markdown(f"**{instance.site_name}** · `{instance.cluster_name}/{instance.namespace}`")
+    md = escape_markdown
+    st.markdown(f"**{md(instance.site_name)}** · {md(instance.cluster_name)}/{md(instance.namespace)}")
     key = f"edit_inst_{instance.id}"
     name = st.text_input("Display name", value=instance.name, key=f"{key}_name")
     env_id = st.selectbox(
@@ -108,10 +110,11 @@ def edit_instance(instance: InstanceRow) -> None:
 @st.dialog("Remove app instance", on_dismiss=widgets.close_dialog)
 def remove_instance(instance: InstanceRow) -> None:
     """Confirm forgetting one app instance."""
+    md = escape_markdown
     st.markdown(
-        f"Remove **{instance.name}** from **{instance.environment_name}**?\n\n"
-        f"- Site: {instance.site_name}\n- Cluster: {instance.cluster_name} (`{instance.cluster_id}`)\n"
-        f"- Namespace: `{instance.namespace}`"
+        f"Remove **{md(instance.name)}** from **{md(instance.environment_name)}**?\n\n"
+        f"- Site: {md(instance.site_name)}\n- Cluster: {md(instance.cluster_name)} ({md(instance.cluster_id)})\n"
+        f"- Namespace: {md(instance.namespace)}"
     )
     st.caption("Only the mapping is removed: the workloads in the namespace are not touched.")
     if widgets.dialog_buttons("Remove app instance", "remove_inst_confirm", "remove_inst_cancel"):

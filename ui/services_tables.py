@@ -15,6 +15,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from ranchersync.inventory import Cell, Comparison, InstanceFailure, Inventory, Service
+from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 
 # The images last: they are long, and the short columns should not scroll out of view behind them.
@@ -104,16 +105,12 @@ def style_services(frame: pd.DataFrame) -> Styler:
 
 def failures_text(failures: Sequence[InstanceFailure]) -> str:
     """The unreadable app instances as a Markdown list, each with its reason (Rancher's words, escaped)."""
+    md = escape_markdown
     return "\n".join(
-        f"- **{_md(f.instance.name)}** ({_md(f.instance.site_name)} · "
-        f"`{f.instance.cluster_name}/{f.instance.namespace}`): {_md(f.message)}"
+        f"- **{md(f.instance.name)}** ({md(f.instance.site_name)} · "
+        f"{md(f.instance.cluster_name)}/{md(f.instance.namespace)}): {md(f.message)}"
         for f in failures
     )
-
-
-def _md(text: str) -> str:
-    """Text shown as is inside Markdown (URLs and messages hold `_`, `*` and brackets)."""
-    return "".join(f"\\{c}" if c in "\\`*_[]<>#|~$" else c for c in text)
 
 
 def ids_at(frame: pd.DataFrame, positions: Iterable[int]) -> list[str]:

@@ -16,6 +16,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.errors import RancherSyncError
 from ranchersync.inventory import CompareBy, InstanceFailure, Inventory
+from ranchersync.textsafe import escape_markdown
 from ui import actions, queries, throttle, widgets
 from ui import format as fmt
 from ui import services_tables as tables
@@ -156,7 +157,8 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> tuple[list[int]
     shown = table.view(only_differences=only, text=text)
     differ = int(table.differs.sum())
     st.caption(f"{differ} of {fmt.plural(len(table.text), 'service')} differ between "
-               f"{', '.join(table.columns)}." + (f" Showing {len(shown)}." if len(shown) != len(table.text) else ""))
+               f"{escape_markdown(', '.join(table.columns))}."
+               + (f" Showing {len(shown)}." if len(shown) != len(table.text) else ""))
     if shown.empty:
         widgets.empty_state("Nothing differs." if only and not differ else "No service matches.")
         return ids, Selection([])
@@ -183,7 +185,7 @@ def fill_service_counts(slots: Mapping[int, DeltaGenerator], envs: Sequence[Envi
     except RancherSyncError as error:
         title, _ = actions.explain(error)
         for slot in slots.values():
-            slot.caption(f":orange[:material/cloud_off: Services unavailable: {title}]")
+            slot.caption(f":orange[:material/cloud_off: Services unavailable: {escape_markdown(title)}]")
         return
     names = {e.id: e.name for e in envs}
     for index, env in enumerate(envs):
@@ -197,7 +199,7 @@ def fill_service_counts(slots: Mapping[int, DeltaGenerator], envs: Sequence[Envi
         if count.unhealthy:
             notes.append(f":red[{count.unhealthy} unhealthy]")
         if count.pending:
-            notes.append(f":orange[{count.pending} differ from {names[envs[index - 1].id]}]")
+            notes.append(f":orange[{count.pending} differ from {escape_markdown(names[envs[index - 1].id])}]")
         if count.unreadable:
             notes.append(f":orange[:material/cloud_off: {fmt.plural(count.unreadable, 'app instance')} unreadable]")
         with card.container():

@@ -9,6 +9,7 @@ import streamlit as st
 
 from ranchersync import sites as site_cases
 from ranchersync.errors import ValidationError
+from ranchersync.textsafe import escape_markdown
 from ranchersync.validation import normalize_rancher_url
 from ui import actions, queries, throttle, widgets
 from ui.queries import SiteRow
@@ -255,7 +256,8 @@ def remove_site(site_id: int) -> None:
     used_by = [i for i in queries.instances_now() if i.site_id == site_id]  # exact, not cached
     ids = frozenset(i.id for i in used_by)
     seen = widgets.seen_before("instance_ids", ids)  # what the user saw when they clicked
-    st.markdown(f"Remove **{site.name}** ({site.url})? Its stored token is deleted with it.")
+    st.markdown(f"Remove **{escape_markdown(site.name)}** ({escape_markdown(site.url)})? Its stored token is deleted "
+                "with it.")
     cascade = False
     if used_by:
         if seen != ids:  # someone changed the app instances meanwhile: show the new list, ask again
@@ -263,7 +265,8 @@ def remove_site(site_id: int) -> None:
             st.error("The app instances changed while this was open: review the list and confirm again.",
                      icon=":material/sync_problem:")
         st.warning(f"{len(used_by)} app instance(s) use this site:", icon=":material/warning:")
-        st.markdown("\n".join(f"- **{i.name}** in {i.environment_name}: `{i.cluster_name}/{i.namespace}`"
+        md = escape_markdown
+        st.markdown("\n".join(f"- **{md(i.name)}** in {md(i.environment_name)}: {md(i.cluster_name)}/{md(i.namespace)}"
                               for i in used_by))
         cascade = st.checkbox(
             f"Also remove these {len(used_by)} app instance(s) (their workloads on the clusters are not touched)",

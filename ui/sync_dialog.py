@@ -17,6 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.images import RetagMode
 from ranchersync.sync import SyncOptions, SyncPlan, TargetChoice, new_request_id
+from ranchersync.textsafe import escape_markdown
 from ui import actions, queries, services_view, sync_progress, widgets
 from ui import format as fmt
 from ui.actions import Outcome, SyncReport, SyncSides
@@ -48,7 +49,8 @@ def sync_bar(
     names = {e.id: e.name for e in envs}
     keys = selection.keys
     with selection.bar.container(horizontal=True, vertical_alignment="center", border=True, key=f"{prefix}_sync"):
-        listed = ", ".join(name for _, name in keys[:3]) + (f" +{len(keys) - 3}" if len(keys) > 3 else "")
+        listed = escape_markdown(", ".join(name for _, name in keys[:3]) + (f" +{len(keys) - 3}" if len(keys) > 3
+                                                                             else ""))
         st.markdown(f"**Sync {fmt.plural(len(keys), 'service')}** :small[({listed})]" if keys else
                     ":small[Select services below to sync them]", width="stretch")
         st.markdown("from", width="content")
@@ -107,7 +109,7 @@ def review_sync() -> None:
         return
     sides = request.get("sides")
     if sides is None:
-        with st.spinner(f"Reading {source.name} and {target.name} from Rancher…"):
+        with st.spinner(f"Reading {escape_markdown(source.name)} and {escape_markdown(target.name)} from Rancher…"):
             sides = actions.read_sync_sides(source.id, target.id)
         if isinstance(sides, Outcome):
             _close_with(sides, retry=True)  # not kept: the next run reads again
@@ -134,7 +136,7 @@ def review_sync() -> None:
     with st.container(horizontal=True, vertical_alignment="bottom"):
         typed = _confirmation(sides)
         ready = bool(plan.to_apply) and (not sides.target_protected or typed == target.name)
-        label = f"Apply {fmt.plural(len(plan.to_apply), 'change')} to {target.name}"
+        label = f"Apply {fmt.plural(len(plan.to_apply), 'change')} to {escape_markdown(target.name)}"
         go = st.button(label, key="sync_apply", type="primary", icon=":material/rocket_launch:", disabled=not ready)
         if st.button("Cancel", key="sync_cancel"):
             widgets.close_dialog()
@@ -164,7 +166,7 @@ def _target_choices(sides: SyncSides, keys: Sequence[tuple[str, str]]) -> dict[t
         labels: dict[TargetChoice, str] = {"all": f"{every}: {', '.join(n for _, n in found)}"}
         labels.update({instance_id: f"Only {n}" for instance_id, n in found})
         choices[(kind, name)] = st.selectbox(
-            f"{name} runs in {len(found)} app instances of {sides.target.name}: update", list(labels),
+            escape_markdown(f"{name} runs in {len(found)} app instances of {sides.target.name}: update"), list(labels),
             format_func=labels.__getitem__, key=f"sync_target_{kind}_{name}")
     return choices
 
@@ -176,7 +178,8 @@ def _show_plan(plan: SyncPlan, absent: Sequence[tuple[str, str]], sides: SyncSid
         for c in item.changes
     ]
     if rows:
-        st.markdown(f"**{fmt.plural(len(plan.to_apply), 'workload')} will change** in {plan.target.name}:")
+        st.markdown(f"**{fmt.plural(len(plan.to_apply), 'workload')} will change** in "
+                    f"{escape_markdown(plan.target.name)}:")
         st.dataframe(pd.DataFrame(rows, columns=["Service", "Kind", "Target app instance", "Container",
                                                  "Current image", "New image"]),
                      hide_index=True, key="sync_plan_table")
@@ -190,7 +193,7 @@ def _show_plan(plan: SyncPlan, absent: Sequence[tuple[str, str]], sides: SyncSid
         st.dataframe(pd.DataFrame(skipped, columns=["Service", "Target app instance", "Why"]), hide_index=True,
                      key="sync_skipped_table")
     for warning in plan.warnings:
-        st.warning(warning, icon=":material/sync_problem:")
+        st.warning(escape_markdown(warning), icon=":material/sync_problem:")
 
 
 def _options() -> SyncOptions:
@@ -205,7 +208,7 @@ def _options() -> SyncOptions:
 def _confirmation(sides: SyncSides) -> str | None:
     if not sides.target_protected:
         return None
-    name = sides.target.name
+    name = escape_markdown(sides.target.name)
     return st.text_input(f":material/lock: {name} is protected: type its name to confirm", key="sync_confirm",
                          autocomplete="off", width=320)
 

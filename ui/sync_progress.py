@@ -9,6 +9,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.inventory import display_tag
 from ranchersync.sync import ProgressEvent, SyncPlan
+from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 from ui import frame
 from ui.actions import Outcome, SyncReport
@@ -33,7 +34,7 @@ class Progress:
 
     def __init__(self, plan: SyncPlan, slot: DeltaGenerator) -> None:
         self.plan = plan
-        target = plan.target.name
+        target = escape_markdown(plan.target.name)
         self.status = slot.status(f"Applying {fmt.plural(len(plan.to_apply), 'change')} to {target}…",
                                   expanded=True)
         self.lines = {(item.name, item.target_label): self.status.empty() for item in plan.to_apply}
@@ -55,17 +56,15 @@ class Progress:
     def _draw(self, service: str, target: str, stage: str, message: str) -> None:
         line = self.lines.get((service, target))
         if line is not None:
-            note = f": {_plain(message)}" if message and stage in ("failed", "skipped", "rollback failed") else ""
-            line.markdown(f"{_STAGES.get(stage, '')} **{service}** → {target}: {stage}{note}")
+            shown = message and stage in ("failed", "skipped", "rollback failed")
+            note = f": {escape_markdown(message)}" if shown else ""
+            line.markdown(f"{_STAGES.get(stage, '')} **{escape_markdown(service)}** → {escape_markdown(target)}: "
+                          f"{stage}{note}")
 
     def finish(self, report: SyncReport | Outcome) -> None:
         ok = isinstance(report, SyncReport) and report.ok
         label = f"Sync #{report.operation_id}: {report.status}" if isinstance(report, SyncReport) else "Not applied"
         self.status.update(label=label, state="complete" if ok else "error")
-
-
-def _plain(text: str) -> str:
-    return text.replace("[", "\\[").replace("]", "\\]").replace("*", "\\*").replace("_", "\\_")
 
 
 # ---- the report -------------------------------------------------------------------------------------------------
@@ -85,7 +84,8 @@ def show_report() -> None:
         return
     with st.container(border=True, key="sync_report"):
         kind = _REPORT_KIND.get(report.status, "error")
-        headline = (f"**Sync #{report.operation_id} {report.source} → {report.target}: "
+        source, target = escape_markdown(report.source), escape_markdown(report.target)
+        headline = (f"**Sync #{report.operation_id} {source} → {target}: "
                     f"{report.status.replace('_', ' ')}** · {fmt.plural(report.changed, 'workload')} updated")
         icon = {"success": ":material/check_circle:", "warning": ":material/warning:"}.get(kind, ":material/error:")
         getattr(st, kind)(headline, icon=icon)

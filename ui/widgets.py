@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 from ui.actions import Outcome
 from ui.queries import EnvironmentRow, SiteRow
@@ -23,8 +23,12 @@ _DIALOG = "dialog"
 
 
 def flash(kind: FlashKind, message: str, detail: str = "") -> None:
-    """Queue a message for the next run."""
-    st.session_state.setdefault(_FLASH, []).append((kind, message, detail))
+    """Queue a message for the next run; both texts are shown as written (never read as Markdown)."""
+    _queue(kind, escape_markdown(message), escape_markdown(detail))
+
+
+def _queue(kind: FlashKind, message_md: str, detail_md: str) -> None:
+    st.session_state.setdefault(_FLASH, []).append((kind, message_md, detail_md))
 
 
 def flash_outcome(outcome: Outcome) -> None:
@@ -32,7 +36,7 @@ def flash_outcome(outcome: Outcome) -> None:
     if outcome.ok:
         flash("success", outcome.message)
     else:
-        flash("error", outcome.title or "The action failed", _outcome_detail(outcome))
+        _queue("error", escape_markdown(outcome.title or "The action failed"), _outcome_detail(outcome))
     for warning in outcome.warnings:
         flash("warning", warning)
 
@@ -49,19 +53,17 @@ def show_flash() -> None:
 
 
 def _outcome_detail(outcome: Outcome) -> str:
+    """The outcome's hint and message as Markdown: every word of it is text (Rancher's words among them)."""
     # What to do first; Rancher's own words after, smaller, for whoever digs further.
     if not outcome.hint:
-        return outcome.message
-    return f"{outcome.hint}\n\n:small[Details: {_escape_markdown(outcome.message)}]"
-
-
-def _escape_markdown(text: str) -> str:
-    return text.replace("[", "\\[").replace("]", "\\]").replace("*", "\\*").replace("_", "\\_")
+        return escape_markdown(outcome.message)
+    return f"{escape_markdown(outcome.hint)}\n\n:small[Details: {escape_markdown(outcome.message)}]"
 
 
 def show_outcome(outcome: Outcome) -> None:
     """Show a failed outcome in place (inside a dialog, where the user is still typing)."""
-    st.error(f"**{outcome.title or 'The action failed'}**\n\n{_outcome_detail(outcome)}", icon=":material/error:")
+    title = escape_markdown(outcome.title or "The action failed")
+    st.error(f"**{title}**\n\n{_outcome_detail(outcome)}", icon=":material/error:")
 
 
 # ---- dialogs: opened from a session-state flag, so they survive reruns (and AppTest can drive them) -----------
@@ -143,7 +145,10 @@ def chip_html(env: EnvironmentRow, *, suffix: str = "") -> str:
         f"background:{env.color};color:{fmt.text_color_for(env.color)};padding:0.15rem 0.7rem;"
         "border-radius:999px;font-weight:600;font-size:0.875rem;white-space:nowrap;display:inline-block"
     )
-    return f'<span class="rsm-chip" style="{style}">{html.escape(env.name)}{lock}{html.escape(suffix)}</span>'
+    # Markdown with HTML allowed: the text between the tags is still Markdown, so it is escaped as Markdown (which
+    # also escapes `<` and `&`).
+    name, suffix = escape_markdown(env.name), escape_markdown(suffix)
+    return f'<span class="rsm-chip" style="{style}">{name}{lock}{suffix}</span>'
 
 
 def chip(env: EnvironmentRow, *, suffix: str = "") -> None:
@@ -173,7 +178,7 @@ def pipeline_cards(envs: Sequence[EnvironmentRow]) -> dict[int, DeltaGenerator]:
             chip(env)
             st.metric("App instances", env.instance_count)
             slots[env.id] = st.empty()
-            st.caption(env.description or "No description.")
+            st.caption(escape_markdown(env.description) if env.description else "No description.")
     return slots
 
 
@@ -223,5 +228,5 @@ def tls_badge(site: SiteRow) -> None:
 
 
 def empty_state(message: str, icon: str = ":material/info:") -> None:
-    """A calm 'nothing here yet' note."""
-    st.info(message, icon=icon)
+    """A calm 'nothing here yet' note, shown as written."""
+    st.info(escape_markdown(message), icon=icon)

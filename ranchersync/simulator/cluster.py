@@ -119,6 +119,7 @@ class SimCluster:
         self.provider = spec.provider
         self.driver = spec.driver
         self.state = spec.state
+        self.error = spec.error
         self.created = started - timedelta(days=200 + stable_random(spec.id).randint(0, 300))
         self.settings = settings
         self.store = ObjectStore(clock)

@@ -251,7 +251,9 @@ class SimulatedRancher:
         self._clock = RevisionClock(_FIRST_REVISION)
         started = utc_now()
         self.clusters = {spec.id: SimCluster(spec, self._clock, self.settings, started) for spec in self.world.clusters}
-        admin = norman.User(f"user-{random_name_suffix(self.world.name + '/admin')}", "admin", "Default Admin")
+        user = self.world.user
+        admin = norman.User(f"user-{random_name_suffix(self.world.name + '/admin')}", user.username,
+                            user.display_name)
         self.users = {admin.id: admin}
         self.tokens = TokenRegistry()
         self.token = token or generate_token()
@@ -492,4 +494,13 @@ class SimulatedRancher:
             # The cluster router sets Content-Type after writing the status, so Go sniffs text/plain.
             body = Response.json(503, cluster_router_error("ClusterUnavailable", 503, message)).body + b"\n"
             return Response(503, body, TEXT)
+        if cluster.error is not None:
+            return _cluster_error(cluster.error.status, cluster.error.message)
         return kube.handle(cluster, request, parts[3:], self._stopping)
+
+
+def _cluster_error(status: int, message: str) -> Response:
+    """A world's refusing cluster: kube-apiserver's Forbidden Status, or the cluster proxy's plain-text 500."""
+    if status == 403:
+        return Response.json(403, KubeError(403, "Forbidden", message, {}).status())
+    return Response.text(500, message)

@@ -4,18 +4,25 @@ A world file (YAML or JSON)::
 
     name: rancher-eu                  # optional; the file name by default
     rancherVersion: v2.9.3            # /rancherversion, /v3/settings/server-version
+    user: {username: admin, displayName: Default Admin}   # optional: the user every token belongs to
     clusters:
       - id: c-m-8x2kq4vd              # Rancher cluster id: local, c-xxxxx or c-m-xxxxxxxx
         name: dev-eu-1                # display name
         version: v1.30.4+rke2r1       # the kube-apiserver gitVersion (kubectl picks its binary by it)
         provider: rke2                # optional, with driver; state: active | unavailable; nodes: 3
         systemNamespaces: true        # add default, kube-*, cattle-system (the default)
+        error: {status: 403, message: ...}  # optional: its Kubernetes API refuses every request (see below)
         objects: [...]                # Namespace, Deployment, StatefulSet, DaemonSet, CronJob; or kind: List
 
 Objects are what `kubectl get -o yaml` prints, and may be trimmed: apiVersion, a missing namespace (`default`),
 selector and labels (`app: <name>`), API defaults, metadata and a fully rolled-out status are filled in. A status
 given in the file is served as it is (a rollout frozen half way, a failed one) until a write changes its spec.
 Missing namespaces are created in a Rancher project named after their prefix (`shop-dev` → project `shop`).
+
+A cluster's `error` makes every request under `/k8s/clusters/<id>` fail as the real server fails, with the given
+message: 403 as kube-apiserver's `Forbidden` Status (RBAC), 500 as the plain text of Rancher's cluster proxy when it
+cannot reach the agent (rancher-api.md §1.4). The cluster itself is still listed by `/v3/clusters`. With `user`
+and the cluster names, this is how a test serves text it does not control (a hostile display name or error body).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from .objects import Obj, deep_copy
 
 DEMO_WORLD_NAMES = ("rancher-eu", "rancher-us")
 _CLUSTER_STATES = ("active", "unavailable")
+_ERROR_STATUSES = (403, 500)
 
 
 class WorldError(ValueError):
@@ -53,6 +61,23 @@ class ClusterSpec:
     state: str = "active"
     nodes: int = 3
     system_namespaces: bool = True
+    error: ClusterError | None = None
+
+
+@dataclass(frozen=True)
+class ClusterError:
+    """How a cluster's Kubernetes API refuses every request: 403 (Forbidden Status) or 500 (proxy plain text)."""
+
+    status: int
+    message: str
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    """The Rancher user every token of the server belongs to."""
+
+    username: str = "admin"
+    display_name: str = "Default Admin"
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,7 @@ class World:
     name: str
     clusters: tuple[ClusterSpec, ...]
     rancher_version: str = "v2.9.3"
+    user: UserSpec = UserSpec()
 
     def cluster(self, cluster_id: str) -> ClusterSpec:
         """A cluster by id."""
@@ -139,9 +165,28 @@ def parse_world(data: Any, name: str = "world") -> World:
             state=state,
             nodes=int(raw.get("nodes", 3)),
             system_namespaces=bool(raw.get("systemNamespaces", True)),
+            error=_cluster_error(raw.get("error"), f"{where}.error"),
         ))
     return World(name=str(data.get("name") or name), clusters=tuple(clusters),
-                 rancher_version=str(data.get("rancherVersion", World.rancher_version)))
+                 rancher_version=str(data.get("rancherVersion", World.rancher_version)),
+                 user=_user(data.get("user"), f"{name}: user"))
+
+
+def _cluster_error(raw: Any, where: str) -> ClusterError | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or raw.get("status") not in _ERROR_STATUSES or not raw.get("message"):
+        raise WorldError(f"{where}: an error needs a status ({' or '.join(map(str, _ERROR_STATUSES))}) and a message")
+    return ClusterError(int(raw["status"]), str(raw["message"]))
+
+
+def _user(raw: Any, where: str) -> UserSpec:
+    if raw is None:
+        return UserSpec()
+    if not isinstance(raw, Mapping):
+        raise WorldError(f"{where}: the user must be a mapping {{username, displayName}}")
+    return UserSpec(username=str(raw.get("username") or UserSpec.username),
+                    display_name=str(raw.get("displayName") or UserSpec.display_name))
 
 
 def load_world(path: str | Path) -> World:

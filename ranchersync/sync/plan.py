@@ -11,6 +11,7 @@ from ranchersync.errors import ValidationError
 from ranchersync.images import RetagMode, retag
 from ranchersync.inventory import EnvironmentRef, Service
 from ranchersync.rancher import Workload
+from ranchersync.textsafe import escape_markdown, markdown_cell, markdown_code
 
 # Why a selected service is left alone; the words users see.
 SKIP_EQUAL = "already equal"
@@ -91,25 +92,36 @@ class SyncPlan:
         return tuple(dict.fromkeys(w for i in self.to_apply for w in i.warnings))
 
     def to_markdown(self) -> str:
-        """The plan as a Markdown table, for a change ticket."""
+        """The plan as a Markdown table, for a change ticket.
+
+        Names and images come from Rancher and from users: each is text, never Markdown. Names and images are code
+        spans (a fence longer than any backtick inside, `|` escaped so it cannot split a table cell); the skip details
+        and warnings are escaped text.
+        """
+        mode = "tag only" if self.mode == "tag" else "full image"
         lines = [
-            f"### Sync {self.source.name} → {self.target.name} ({'tag only' if self.mode == 'tag' else 'full image'})",
+            f"### Sync {escape_markdown(self.source.name)} → {escape_markdown(self.target.name)} ({mode})",
             "",
             "| Service | Kind | Target | Container | Current image | New image |",
             "|---|---|---|---|---|---|",
         ]
         for item in self.to_apply:
             for change in item.changes:
-                container = f"{change.name} (init)" if change.init else change.name
-                lines.append(f"| {item.name} | {item.kind} | {item.target_label} | {container} | `{change.current}` "
-                             f"| `{change.new}` |")
+                init = " (init)" if change.init else ""
+                cells = (_code_cell(item.name), escape_markdown(item.kind), _code_cell(item.target_label),
+                         _code_cell(change.name) + init, _code_cell(change.current), _code_cell(change.new))
+                lines.append(f"| {' | '.join(cells)} |")
         if self.skipped:
             lines += ["", "Skipped:", ""]
-            lines += [f"- {i.name} ({i.target_label}): {i.skip_reason}{': ' + i.detail if i.detail else ''}"
-                      for i in self.skipped]
+            lines += [f"- {markdown_code(i.name)} ({escape_markdown(i.target_label)}): {i.skip_reason}"
+                      f"{': ' + escape_markdown(i.detail) if i.detail else ''}" for i in self.skipped]
         if self.warnings:
-            lines += ["", "Warnings:", ""] + [f"- {w}" for w in self.warnings]
+            lines += ["", "Warnings:", ""] + [f"- {escape_markdown(w)}" for w in self.warnings]
         return "\n".join(lines) + "\n"
+
+
+def _code_cell(text: str) -> str:
+    return markdown_cell(markdown_code(text))
 
 
 def plan_sync(

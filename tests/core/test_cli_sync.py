@@ -39,7 +39,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cli, rancher_us: SimulatedR
         ("shop-east", "registry.example.com:5000/shop/frontend:3.8.1"),
         ("shop-west", "registry.example.com:5000/shop/frontend:3.8.1")]
     status, out, _ = cli(*SYNC, "--dry-run")
-    assert "| frontend | Deployment | shop-east | web |" in out
+    assert "| `frontend` | Deployment | `shop-east` | `web` |" in out
     obj = rancher_us.get_object("c-m-7rb2kx9q", "Deployment", "shop-prod", "frontend")
     assert obj is not None and obj["spec"]["template"]["spec"]["containers"][0]["image"].endswith("3.8.0")
 

@@ -75,7 +75,7 @@ def test_everything_that_differs_skips_what_cannot_change(demo: AppContext) -> N
     assert by_name[("catalog", "shop-east")].skip_reason == "workload paused"
     assert by_name[("frontend", "shop-west")].will_change
     assert all(i.skip_reason != "already equal" for i in the_plan.items)
-    assert "| frontend | Deployment | shop-east | web |" in the_plan.to_markdown()
+    assert "| `frontend` | Deployment | `shop-east` | `web` |" in the_plan.to_markdown()
 
 
 def test_a_protected_environment_needs_its_name_typed(demo: AppContext) -> None:

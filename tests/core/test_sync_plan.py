@@ -123,5 +123,5 @@ def test_markdown_for_a_change_ticket() -> None:
                      [service(3, "p", "api", f"{REG}/api:1")], selected=[("Deployment", "api"), ("Deployment", "web")])
     text = plan.to_markdown()
     assert "### Sync Stage → Prod (full image)" in text
-    assert f"| api | Deployment | p | app | `{REG}/api:1` | `{REG}/api:2` |" in text
-    assert "- web (—): missing in target" in text
+    assert f"| `api` | Deployment | `p` | `app` | `{REG}/api:1` | `{REG}/api:2` |" in text
+    assert "- `web` (—): missing in target" in text

@@ -7,6 +7,7 @@ users will really see. The real HTTP path is covered by the simulator (core and 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -135,3 +136,9 @@ class FakeClient:
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"the fake Rancher client has no {name}")
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown whose text was escaped: each backslash escape gives its character, and the
+    word joiners that keep bare URLs from becoming links are invisible."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from ranchersync import sites
 from ranchersync.context import AppContext
 from tests.ui.conftest import OpenApp, assert_no_token, assert_ok
-from tests.ui.fakes import FAILURES, GOOD_TOKEN, TITLES, FakeRancher
+from tests.ui.fakes import FAILURES, GOOD_TOKEN, TITLES, FakeRancher, shown
 from ui import deps
 
 
@@ -32,7 +32,7 @@ def _stored_sites(ctx: AppContext) -> list[str]:
 
 
 def _errors(at: AppTest) -> str:
-    return "\n".join(e.value for e in at.error)
+    return shown("\n".join(e.value for e in at.error))
 
 
 def test_the_dialog_opens_with_no_site_and_offers_both_paths(open_app: OpenApp) -> None:
@@ -162,4 +162,4 @@ def test_the_demo_starts_from_the_dialog(
 
     assert_ok(at)
     assert started and started[0] is deps.get_context()
-    assert at.toast[0].value == "The demo is ready: 2 sites, 3 environments, 6 app instances."
+    assert shown(at.toast[0].value) == "The demo is ready: 2 sites, 3 environments, 6 app instances."

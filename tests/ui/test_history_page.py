@@ -20,6 +20,7 @@ from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
 from tests.core.test_history import change, record
 from tests.ui.conftest import ROOT, OpenApp, Seed, assert_ok
+from tests.ui.fakes import shown
 from tests.ui.test_services_page import select as select_rows
 from ui import history_charts as charts
 from ui import history_tables as tables
@@ -262,7 +263,7 @@ def test_roll_back_a_sync_from_the_history(app_env: AppContext, demo: AppContext
     assert_ok(at)
     assert not at.get("dialog")
     flashed = f"Rollback #{synced + 1} of #{synced} in Prod: complete, 2 workloads restored."
-    assert flashed in [t.value for t in at.toast]
+    assert flashed in [shown(t.value) for t in at.toast]
     for cluster in (EAST, WEST):
         assert image(rancher_us, cluster, "frontend") == f"{FRONTEND}:3.8.0"
     assert shown_ids(at) == [synced + 1, synced], "the cache was cleared: the rollback is listed at once"

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from ranchersync import instances, sites
 from ranchersync.context import AppContext
 from tests.ui.conftest import OpenApp, Seed, assert_ok
-from tests.ui.fakes import FakeRancher
+from tests.ui.fakes import FakeRancher, shown
 
 PAGE = "pages/3_App_instances.py"
 TWO = (
@@ -75,7 +75,7 @@ def test_add_through_the_pickers(
 
     assert_ok(at)
     assert _stored(app_env) == [("shop-qa", "Stage", "c-m-dev01", "dev-east", "shop-qa")]
-    assert at.toast[0].value == "App instance 'shop-qa' added (dev-east/shop-qa in Stage)."
+    assert shown(at.toast[0].value) == "App instance 'shop-qa' added (dev-east/shop-qa in Stage)."
     assert not at.get("dialog")
 
 
@@ -176,7 +176,7 @@ def test_edit_and_move_the_selected_instance(
     at.button(key="edit_inst_save").click().run()
 
     assert_ok(at)
-    assert at.toast[0].value == "App instance 'shop-stage' saved, moved from Dev to Stage."
+    assert shown(at.toast[0].value) == "App instance 'shop-stage' saved, moved from Dev to Stage."
     assert ("shop-stage", "Stage", "c-m-dev01", "dev01", "shop-qa") in _stored(app_env)
 
 

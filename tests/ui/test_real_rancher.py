@@ -13,6 +13,7 @@ from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher, load_demo_world
 from tests.conftest import closed_port_url
 from tests.ui.conftest import ROOT, OpenApp, assert_no_token, assert_ok
+from tests.ui.fakes import shown
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_an_untrusted_certificate_then_its_ca_bundle(
 
     assert_ok(at)
     assert _stored(app_env) == ["rancher-eu"]
-    assert "Site 'rancher-eu' added: signed in as Default Admin" in at.toast[0].value
+    assert "Site 'rancher-eu' added: signed in as Default Admin" in shown(at.toast[0].value)
     assert_no_token(at, tls_rancher.token)
 
 

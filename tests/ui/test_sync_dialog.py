@@ -15,6 +15,7 @@ from ranchersync.models import SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import records
 from tests.ui.conftest import ROOT, assert_no_token, assert_ok
+from tests.ui.fakes import shown
 from tests.ui.test_services_page import select as select_rows
 from ui import sync_progress
 
@@ -91,7 +92,7 @@ def test_the_review_shows_the_exact_plan_and_changes_nothing(
         ("catalog", "shop-east", "workload paused: resume it in Rancher first: a paused rollout never progresses")]
     chips = "\n".join(m.value for m in at.markdown)
     assert ">Stage</span>" in chips and ">Prod &#128274;</span>" in chips, "both environments, in their colours"
-    assert "| frontend | Deployment | shop-west | web |" in at.code[0].value, "copy as Markdown"
+    assert "| `frontend` | Deployment | `shop-west` | `web` |" in at.code[0].value, "copy as Markdown"
     assert at.button(key="sync_apply").disabled, "Prod is protected: its name must be typed first"
 
     # Several app instances of Prod run frontend: one of them, or all.
@@ -134,7 +135,7 @@ def test_a_protection_switched_on_meanwhile_is_enforced_by_the_core(
 
     at.button(key="sync_apply").click().run()
 
-    assert "Prod is protected: type its name to confirm" in at.error[0].value
+    assert "Prod is protected: type its name to confirm" in shown(at.error[0].value)
     assert not at.status, "refused before it started: no progress is shown"
     assert operations(shop) == 0 and image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.0"
     assert at.button(key="sync_apply").disabled, "read again: now the name must be typed"
@@ -154,7 +155,7 @@ def test_apply_reports_each_service_and_the_comparison_shows_them_equal(
 
     assert_ok(at)
     assert not at.get("dialog"), "closed after applying"
-    assert "Sync #1 complete: 4 workloads updated in Prod." in [t.value for t in at.toast]
+    assert "Sync #1 complete: 4 workloads updated in Prod." in [shown(t.value) for t in at.toast]
     assert "**Sync #1 Stage → Prod: complete** · 4 workloads updated" in at.success[0].value
     report = next(d.value for d in at.dataframe if "Result" in d.value.columns)
     assert set(zip(report["Service"], report["App instance"], report["Result"], strict=True)) == {
@@ -210,7 +211,7 @@ def test_a_busy_target_is_explained(shop: AppContext, rancher_us: SimulatedRanch
     at.button(key="sync_apply").click().run()
 
     assert "Another sync is changing Prod" in at.error[0].value
-    assert f"operation #{holder} by alice" in at.error[0].value
+    assert f"operation #{holder} by alice" in shown(at.error[0].value)
     assert at.get("dialog"), "still open: the user may wait and apply again"
     assert image(rancher_us, EAST, "frontend") == f"{FRONTEND}:3.8.0"
 
