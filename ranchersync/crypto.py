@@ -8,10 +8,10 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from ranchersync.config import Settings
-from ranchersync.errors import RancherSyncError
+from ranchersync.errors import BadInput
 
 
-class SecretKeyError(RancherSyncError):
+class SecretKeyError(BadInput):
     """The encryption keys are missing, malformed, or do not open a stored token."""
 
 

@@ -49,19 +49,26 @@ def show_flash() -> None:
 
 
 def _outcome_detail(outcome: Outcome) -> str:
-    # What to do first; Rancher's own words after, smaller, for whoever digs further.
+    # What to do first; the error's own words after, smaller, for whoever digs further. Title and hint are ours;
+    # the message may quote Rancher, so its Markdown is neutralised.
+    message = _escape_markdown(outcome.message)
     if not outcome.hint:
-        return outcome.message
-    return f"{outcome.hint}\n\n:small[Details: {_escape_markdown(outcome.message)}]"
+        return message
+    return f"{outcome.hint}\n\n:small[Details: {message}]"
 
 
 def _escape_markdown(text: str) -> str:
     return text.replace("[", "\\[").replace("]", "\\]").replace("*", "\\*").replace("_", "\\_")
 
 
+def error_markdown(outcome: Outcome) -> str:
+    """The one way a failure reads on a screen: its title in bold, then its hint, then its message."""
+    return f"**{outcome.title or 'The action failed'}**\n\n{_outcome_detail(outcome)}"
+
+
 def show_outcome(outcome: Outcome) -> None:
     """Show a failed outcome in place (inside a dialog, where the user is still typing)."""
-    st.error(f"**{outcome.title or 'The action failed'}**\n\n{_outcome_detail(outcome)}", icon=":material/error:")
+    st.error(error_markdown(outcome), icon=":material/error:")
 
 
 # ---- dialogs: opened from a session-state flag, so they survive reruns (and AppTest can drive them) -----------
