@@ -270,7 +270,8 @@ def test_not_found_is_also_the_generic_not_found(rsps: responses.RequestsMock, h
 
 def test_redirects_are_not_followed(rsps: responses.RequestsMock, http: Transport) -> None:
     rsps.get(BASE + "/v3", status=302, headers={"Location": "https://sso.example.com/login?next=%2Fv3"})
-    with pytest.raises(MalformedResponse, match=r"redirected GET /v3 to https://sso\.example\.com/login \(HTTP 302\)") as info:
+    redirected = r"redirected GET /v3 to https://sso\.example\.com/login \(HTTP 302\)"
+    with pytest.raises(MalformedResponse, match=redirected) as info:
         http.request("GET", "/v3")
     assert len(rsps.calls) == 1  # the token went nowhere else
     # ...and the advice never sends it there: the site URL must be Rancher's own address.
@@ -380,8 +381,8 @@ HINT_503 = (
     "are up in Rancher's own UI, then try again."
 )
 KUBE_503 = json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                       "message": "the server is currently unable to handle the request", "reason": "ServiceUnavailable",
-                       "details": {}, "code": 503})
+                       "message": "the server is currently unable to handle the request",
+                       "reason": "ServiceUnavailable", "details": {}, "code": 503})
 NGINX_503 = ("<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body><center>"
              "<h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>")
 CSRF_422 = json.dumps({"baseType": "error", "code": "InvalidCSRFToken", "message": "Invalid CSRF token",
