@@ -248,8 +248,11 @@ def get_operation(session: Session, operation_id: int) -> SyncOperation:
 
 
 class _Recorded(Protocol):
-    status: str
-    containers: Any
+    # Read-only members, so frozen views (history's ResultView) qualify as well as the ORM rows.
+    @property
+    def status(self) -> str: ...
+    @property
+    def containers(self) -> Any: ...
 
 
 def rollback_candidates(results: Iterable[R]) -> list[R]:

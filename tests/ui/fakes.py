@@ -19,7 +19,6 @@ from ranchersync.errors import MalformedResponse, RancherAPIError, RancherAuthEr
 from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo, Workload, failures
 
 
-
 def _answered(status: int, body: str, content_type: str) -> RancherAPIError:
     """The error the real transport makes of this answer to GET /v3."""
     resp = requests.Response()
