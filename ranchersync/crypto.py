@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from ranchersync.errors import RancherSyncError
+from ranchersync.errors import BadInput
 
 # How long a reader waits for a key file that another process has just created and not yet written.
 EMPTY_FILE_WAIT_SECONDS = 3.0
@@ -27,7 +27,7 @@ KEY_FILE_HEADER = (
 )
 
 
-class SecretKeyError(RancherSyncError):
+class SecretKeyError(BadInput):
     """The encryption keys are missing, malformed, unsafe, or do not open the stored data."""
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -42,6 +45,8 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic configuration that runs the project's migrations on this engine."""
+    from alembic.config import Config  # Alembic is imported only when migrations run (CLI start-up stays fast)
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
@@ -50,9 +55,43 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the migrations up to `revision` (idempotent)."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Undo migrations down to `revision`."""
+    from alembic import command
+
     command.downgrade(alembic_config(engine), revision)
+
+
+_ASSIGNED = re.compile(r"^(revision|down_revision)\b[^=\n]*=(.*)$", re.MULTILINE)
+_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
+
+
+def head_revisions() -> frozenset[str]:
+    """The newest migrations' ids, read from the scripts' text: importing Alembic costs more than a CLI command."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for name, value in _ASSIGNED.findall(script.read_text(encoding="utf-8")):
+            (revisions if name == "revision" else parents).update(_QUOTED.findall(value))
+    return frozenset(revisions - parents)
+
+
+def is_current(engine: Engine) -> bool:
+    """Whether the database's schema is at the newest migrations (False for a new or older database)."""
+    try:
+        with engine.connect() as connection:
+            stamped = {row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))}
+    except SQLAlchemyError:  # no alembic_version table yet: a fresh database
+        return False
+    return bool(stamped) and stamped == head_revisions()
+
+
+def upgrade_if_needed(engine: Engine) -> None:
+    """Apply pending migrations, importing Alembic only when there are some."""
+    if not is_current(engine):
+        upgrade(engine)

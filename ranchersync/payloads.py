@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ranchersync.inventory import Comparison, Service
-from ranchersync.models import AppInstance, Environment, Site
-from ranchersync.rancher import Cluster, Namespace
-from ranchersync.sync.plan import SyncPlan
+if TYPE_CHECKING:  # annotations only: `envs list` must not pay for the Rancher client and the sync engine
+    from ranchersync.inventory import Comparison, Service
+    from ranchersync.models import AppInstance, Environment, Site
+    from ranchersync.rancher import Cluster, Namespace
+    from ranchersync.sync.plan import SyncPlan
 
 
 def iso(value: dt.datetime | None) -> str | None:

@@ -1,7 +1,7 @@
 """Write use-cases for the screens: one database session per action, the core call, then the caches cleared.
 
-Every action returns an Outcome instead of raising: RancherSyncError is caught here, once, and turned into words a
-user can act on (`explain`). Nothing here draws on the page.
+Every action returns an Outcome instead of raising: RancherSyncError is caught here, once; the error already knows
+its title and hint (set where the core classified it). Nothing here draws on the page.
 """
 
 from __future__ import annotations
@@ -16,19 +16,11 @@ from ranchersync import instances as instance_cases
 from ranchersync import sites as site_cases
 from ranchersync import sync
 from ranchersync.context import AppContext
-from ranchersync.errors import (
-    MalformedResponse,
-    NotFoundError,
-    RancherAPIError,
-    RancherAuthError,
-    RancherSyncError,
-    RancherUnavailable,
-    ValidationError,
-)
+from ranchersync.errors import RancherSyncError, ValidationError
 from ranchersync.images import RetagMode
 from ranchersync.inventory import EnvironmentRef, Service
 from ranchersync.rancher import ConnectionInfo
-from ranchersync.sync import ProgressEvent, SyncBusy, SyncOptions, SyncPlan, TargetChoice
+from ranchersync.sync import ProgressEvent, SyncOptions, SyncPlan, TargetChoice
 from ranchersync.validation import clean_name
 from ui import deps, queries
 
@@ -50,62 +42,8 @@ class Outcome:
 
     @classmethod
     def failed(cls, error: RancherSyncError) -> Outcome:
-        """A failure, explained."""
-        title, hint = explain(error)
-        return cls(False, str(error), title=title, hint=hint)
-
-
-def explain(error: RancherSyncError) -> tuple[str, str]:
-    """A headline and what the user can do about it; the error's own message holds the details."""
-    text = str(error).lower()
-    if isinstance(error, RancherAuthError):
-        if error.status == 403:
-            return "Permission denied", "Use a token of a user who may read clusters and namespaces in Rancher."
-        # Rancher answers the same 401 to a wrong, expired or disabled token and to a cluster-scoped one.
-        return (
-            "Rancher refused the token",
-            "Check that you pasted the whole bearer token (token-xxxxx:secret) and that it is not expired or "
-            "disabled (Rancher → your avatar → Account & API Keys). A key scoped to one cluster is refused too: "
-            "it cannot list clusters, so create a key with the scope 'No scope'.",
-        )
-    if isinstance(error, RancherUnavailable):
-        if "not valid for this host name" in text:
-            return (
-                "The certificate is not valid for this host name",
-                "Use the host name the certificate was issued for: the one in Rancher's server-url setting.",
-            )
-        if "handshake" in text:
-            return (
-                "The TLS handshake failed",
-                "Check that the URL points at Rancher's HTTPS port, and that no proxy intercepts the connection.",
-            )
-        if "certificate" in text or "tls" in text:
-            return (
-                "The TLS certificate is not trusted",
-                "Upload the CA bundle that signed Rancher's certificate (Rancher shows it under Global Settings → "
-                "cacerts), or, for a lab server only, choose to skip TLS verification.",
-            )
-        if "cluster is unavailable" in text:
-            return "The cluster is unavailable", "Rancher answers, but this cluster is disconnected: check it there."
-        return (
-            "Rancher cannot be reached",
-            "Check the URL and that this machine can reach it (VPN, proxy, firewall), then try again.",
-        )
-    if isinstance(error, MalformedResponse):
-        return (
-            "This address does not answer like Rancher",
-            "Use the address of the Rancher server itself, e.g. https://rancher.example.com, with no proxy or "
-            "login page in front of it.",
-        )
-    if isinstance(error, RancherAPIError):
-        return "Rancher reported an error", "Try again; if it persists, check Rancher's own logs."
-    if isinstance(error, sync.ConfirmationRequired):
-        return "Type the environment's name to confirm", "It is protected: every change to it is confirmed by name."
-    if isinstance(error, ValidationError):
-        return "Please check the form", ""
-    if isinstance(error, NotFoundError):
-        return "Not found", "Someone may have removed it meanwhile: the page now shows what is stored."
-    return "Something went wrong", ""
+        """A failure, shown as the error shows itself: its title, its message and its hint."""
+        return cls(False, str(error), title=error.title, hint=error.hint)
 
 
 def _attempt(work: Callable[[], Outcome]) -> Outcome:
@@ -247,7 +185,7 @@ def remove_site(site_id: int, *, cascade: bool, shown: frozenset[int]) -> Outcom
 
 def _hint(result: site_cases.ConnectionTest) -> str:
     """What the user can do about a failed connection test."""
-    return explain(result.error)[1] if result.error is not None else ""
+    return result.error.hint if result.error is not None else ""
 
 
 # ---- environments ----------------------------------------------------------------------------------------------
@@ -454,12 +392,6 @@ def read_sync_sides(source_id: int, target_id: int) -> SyncSides | Outcome:
             sides = sync.read_sides(session, ctx.cipher, source_id, target_id, deps.client_factory())
         return SyncSides(sides.source, sides.target, sides.target_protected, sides.source_services,
                          sides.target_services)
-    except sync.UnreadableInstances as error:
-        return Outcome(
-            False, str(error), title="Some app instances cannot be read",
-            hint="A plan needs both environments complete, or it would take an unreadable app instance for "
-            "a missing service. Try again once Rancher answers, or fix the app instance.",
-        )
     except RancherSyncError as error:
         return Outcome.failed(error)
 
@@ -498,7 +430,7 @@ def apply_sync(
                                          confirm_env=confirm_env, options=options, progress=progress,
                                          factory=deps.client_factory()),
         lambda operation_id: _report(ctx, operation_id, names),
-        busy_target=plan.target.name, on_event=on_event, on_result=on_result,
+        on_event=on_event, on_result=on_result,
     )
 
 
@@ -506,7 +438,6 @@ def _relayed(
     run: Callable[[Callable[[ProgressEvent], None]], int],
     report: Callable[[int], SyncReport],
     *,
-    busy_target: str,
     on_event: Callable[[ProgressEvent], None],
     on_result: Callable[[SyncReport | Outcome], None],
 ) -> SyncReport | Outcome:
@@ -533,9 +464,7 @@ def _relayed(
                     except BaseException as stop:  # Streamlit stops the script at a drawing call
                         stopped = stop
             result = report(future.result())
-    except SyncBusy as error:
-        result = _busy(error, busy_target)
-    except RancherSyncError as error:
+    except RancherSyncError as error:  # a busy target too: SyncBusy names it and says what to do
         result = Outcome.failed(error)
     finally:
         queries.clear_services()  # the next run shows the versions as they are now
@@ -544,14 +473,6 @@ def _relayed(
     if stopped is not None:
         raise stopped
     return result
-
-
-def _busy(error: SyncBusy, target: str) -> Outcome:
-    if error.reason == "already_applied":
-        return Outcome(False, str(error), title="This confirmation was already applied",
-                       hint="Nothing was applied twice. Close this dialog: the Services page shows the new versions.")
-    return Outcome(False, str(error), title=f"Another sync is changing {target}",
-                   hint="Nothing was changed. Wait for it to finish, then review the sync again.")
 
 
 def _report(ctx: AppContext, operation_id: int, instance_names: Mapping[int, str] | None = None) -> SyncReport:
@@ -591,5 +512,5 @@ def rollback_operation(
                                                  options=SyncOptions(poll_seconds=0.5), progress=progress,
                                                  factory=deps.client_factory()),
         lambda new_id: _report(ctx, new_id),
-        busy_target="this environment", on_event=on_event, on_result=on_result,
+        on_event=on_event, on_result=on_result,
     )

@@ -183,7 +183,7 @@ def fill_service_counts(slots: Mapping[int, DeltaGenerator], envs: Sequence[Envi
         counts = {c.environment_id: c for c in queries.service_counts(ids, queries.catalogue_stamp(ids),
                                                                         queries.services_refresh())}
     except RancherSyncError as error:
-        title, _ = actions.explain(error)
+        title = error.title
         for slot in slots.values():
             slot.caption(f":orange[:material/cloud_off: Services unavailable: {escape_markdown(title)}]")
         return

@@ -8,13 +8,21 @@ ui/ because only a long-lived session has a "previous click"; each CLI command i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, MutableMapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 INTERVAL: Final = 5.0  # seconds
 _PREFIX: Final = "throttle_"
+
+
+class Store(Protocol):
+    """What the throttle keeps its memory in: Streamlit's session state, or a dict in tests."""
+
+    def get(self, key: str, default: Any, /) -> Any: ...  # noqa: D102
+    def __setitem__(self, key: str, value: Any, /) -> None: ...  # noqa: D105
+    def pop(self, key: str, default: Any, /) -> Any: ...  # noqa: D102
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class Recent(Generic[T]):
 
 
 def reuse_or_run(
-    store: MutableMapping[str, Any],
+    store: Store,
     name: str,
     key: Hashable,
     work: Callable[[], T],
@@ -39,7 +47,7 @@ def reuse_or_run(
 
     Returns (result, age): age is None when `work` ran now, else the seconds since the result being reused.
     """
-    entry = store.get(_PREFIX + name)
+    entry = store.get(_PREFIX + name, None)
     now = clock()
     if isinstance(entry, Recent) and entry.key == key and 0 <= now - entry.at < interval:
         return entry.value, now - entry.at
@@ -48,7 +56,7 @@ def reuse_or_run(
     return value, None
 
 
-def forget(store: MutableMapping[str, Any], name: str) -> None:
+def forget(store: Store, name: str) -> None:
     """Drop a remembered result (the thing it was about changed, e.g. a site was edited)."""
     store.pop(_PREFIX + name, None)
 

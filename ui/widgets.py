@@ -60,10 +60,14 @@ def _outcome_detail(outcome: Outcome) -> str:
     return f"{escape_markdown(outcome.hint)}\n\n:small[Details: {escape_markdown(outcome.message)}]"
 
 
+def error_markdown(outcome: Outcome) -> str:
+    """The one way a failure reads on a screen: its title in bold, then its hint, then its message."""
+    return f"**{escape_markdown(outcome.title or 'The action failed')}**\n\n{_outcome_detail(outcome)}"
+
+
 def show_outcome(outcome: Outcome) -> None:
     """Show a failed outcome in place (inside a dialog, where the user is still typing)."""
-    title = escape_markdown(outcome.title or "The action failed")
-    st.error(f"**{title}**\n\n{_outcome_detail(outcome)}", icon=":material/error:")
+    st.error(error_markdown(outcome), icon=":material/error:")
 
 
 # ---- dialogs: opened from a session-state flag, so they survive reruns (and AppTest can drive them) -----------

@@ -4,6 +4,8 @@ Rancher answers errors in at least six shapes (rancher-api.md §1.4): its auth f
 "status":"401"}`` (status as a string), Norman's and Steve's ``{"type":"error","status":403,"code":...}``,
 Kubernetes ``Status`` objects from the proxy, the cluster router's Go struct ``{"Code":{"Code":...},"Message":...}``,
 plain text from the proxy, and empty bodies. Messages name the HTTP status, the method and the path, never a token.
+Each classification also sets the error's title and hint (`EXPLAINED`): the one place that says what a failure means
+for the user, so no screen or command has to guess it again from the message's words.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any, Final
+import ssl
+from typing import Any, Final, TypedDict
 
 import requests
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import NameResolutionError, ReadTimeoutError
 
 from ranchersync.errors import (
     ConflictError,
@@ -25,9 +28,113 @@ from ranchersync.errors import (
     RancherUnavailable,
 )
 
-CA_HINT: Final = "certificate not trusted — upload the Rancher CA bundle or choose skip verification"
 _MAX_DETAIL: Final = 300
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HOSTNAME_MISMATCH: Final = 62  # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH
+
+# What each classified failure is called and what the user can do about it: (title, hint). The message (what
+# happened, where) is built per failure; these are the words the dashboard and the CLI show with it.
+EXPLAINED: Final[dict[str, tuple[str, str]]] = {
+    "refused": (
+        "Rancher cannot be reached",
+        "Check the URL: nothing accepted the connection at that address and port. Is Rancher running there (https "
+        "uses port 443 unless the URL names another)?",
+    ),
+    "dns": (
+        "The host name is unknown",
+        "Check the host name in the URL for a typo; an internal name may need the company's VPN or DNS.",
+    ),
+    "connect_timeout": (
+        "Rancher did not answer in time",
+        "Nothing answered the connection: check that this machine can reach that address (VPN, proxy, firewall), "
+        "then try again.",
+    ),
+    "read_timeout": (
+        "Rancher did not answer in time",
+        "Rancher accepted the connection but did not answer: it or the cluster may be overloaded. Try again in a "
+        "moment.",
+    ),
+    "untrusted": (
+        "The TLS certificate is not trusted",
+        "Upload the CA bundle that signed Rancher's certificate (Rancher shows it under Global Settings → "
+        "cacerts), or, for a lab server only, choose to skip TLS verification.",
+    ),
+    "wrong_host": (
+        "The certificate is not valid for this host name",
+        "Use the host name the certificate was issued for: the one in Rancher's server-url setting.",
+    ),
+    "handshake": (
+        "The TLS handshake failed",
+        "Check that the URL points at Rancher's HTTPS port, and that no proxy intercepts the connection.",
+    ),
+    "dropped": (
+        "The connection was dropped",
+        "Something between this machine and Rancher closed the connection (a proxy, a load balancer, a restarting "
+        "Rancher): try again.",
+    ),
+    "unsent": ("The request could not be sent", "Check the site's URL: it must be https://host or https://host:port."),
+    "401": ("Rancher refused the token", RancherAuthError.default_hint),
+    "401_cluster": (
+        "Rancher refused the token",
+        RancherAuthError.default_hint + " On a cluster's API Rancher also answers 401 when the token's user has no "
+        "access to that cluster: add the user to it in Rancher (Cluster → Members).",
+    ),
+    "403": (
+        "Permission denied",
+        "The token works, but its user may not do this: use a token of a user whose role in that cluster or "
+        "project allows it, or ask a Rancher administrator to grant it.",
+    ),
+    "404": (
+        "Not found in Rancher",
+        "It may have been removed or renamed in Rancher: check the app instance's cluster and namespace, then "
+        "refresh.",
+    ),
+    "409": ("The object changed meanwhile", ConflictError.default_hint),
+    "422": (
+        "Rancher refused the request as invalid",
+        "Rancher's validation names what is wrong in the details: correct it (often the source workload's image), "
+        "then try again.",
+    ),
+    "422_csrf": (
+        "Rancher's CSRF check refused the request",
+        "Rancher treats a request with a browser's User-Agent ('Mozilla…') as a browser's: connect to Rancher "
+        "directly, not through a proxy that rewrites the User-Agent.",
+    ),
+    "429": ("Rancher is limiting requests", "Too many requests in a short time: wait a moment, then try again."),
+    "503": (
+        "Rancher or the cluster is unavailable",
+        "Rancher (or a proxy in front of it) answered but cannot serve this now: check that Rancher and the "
+        "cluster are up in Rancher's own UI, then try again.",
+    ),
+    "cluster_unavailable": (
+        "The cluster is unavailable",
+        "Rancher answers, but this cluster is disconnected or not ready: check its state in Rancher's Cluster "
+        "Management.",
+    ),
+    "redirect": (
+        "Rancher redirected the request",
+        "The site URL must be Rancher's own address (its server-url setting). Redirects are not followed, because "
+        "the API token would go with them.",
+    ),
+}
+
+
+class Words(TypedDict):
+    """The title and hint of a classified failure, as keyword arguments of an error."""
+
+    title: str
+    hint: str
+
+
+class _Where(TypedDict):
+    status: int
+    url: str
+
+
+def explained(key: str) -> Words:
+    """The title and hint of a classified failure (a key of `EXPLAINED`)."""
+    title, hint = EXPLAINED[key]
+    return {"title": title, "hint": hint}
 
 
 def error_detail(body: Any) -> tuple[str, str]:
@@ -53,52 +160,52 @@ def from_response(resp: requests.Response, method: str, path: str, url: str) -> 
     if not message and raw:
         message = _describe_non_json(resp, raw)
     suffix = f": {message}" if message else ""
+    about: _Where = {"status": status, "url": url}
 
     if reason == "ClusterUnavailable":
         return RancherUnavailable(
-            f"The cluster is unavailable through Rancher ({where}){suffix}", status=status, url=url
+            f"The cluster is unavailable through Rancher ({where}){suffix}", **about, **explained("cluster_unavailable")
         )
     if status == 401:
         detail = suffix or ": no details from Rancher"
         # Rancher's proxy also answers a bare 401 when the user may not use that downstream cluster (§1.4).
-        cluster = ", or its user has no access to this cluster" if path.startswith("/k8s/clusters/") else ""
-        return RancherAuthError(
-            f"Rancher refused the API token ({where}){detail}. The token is wrong, expired or disabled, "
-            f"or it is scoped to another cluster{cluster}.",
-            status=status,
-            url=url,
-        )
+        key = "401_cluster" if path.startswith("/k8s/clusters/") else "401"
+        return RancherAuthError(f"Rancher refused the API token ({where}){detail}.", **about, **explained(key))
     if status == 403:
         return RancherAuthError(
-            f"Permission denied: the token's user may not do this ({where}){suffix}", status=status, url=url
+            f"Permission denied: the token's user may not do this ({where}){suffix}", **about, **explained("403")
         )
     if status == 404:
-        return RancherNotFound(f"Not found ({where}){suffix}", status=status, url=url)
+        return RancherNotFound(f"Not found ({where}){suffix}", **about, **explained("404"))
     if status == 409:
-        return ConflictError(
-            f"Conflict ({where}){suffix}. The object changed since it was read: re-read it and plan again.",
-            status=status,
-            url=url,
-        )
+        return ConflictError(f"Conflict ({where}){suffix}", **about, **explained("409"))
+    if status == 422:
+        key = "422_csrf" if reason == "InvalidCSRFToken" else "422"
+        return RancherAPIError(f"Rancher refused the request as invalid ({where}){suffix}", **about, **explained(key))
+    if status == 429:
+        wait = _retry_after(resp, body)
+        title, hint = EXPLAINED["429"]
+        if wait:
+            hint = f"{hint} Rancher asks to wait {wait} s."
+        return RancherAPIError(f"Rancher is limiting requests ({where}){suffix}", **about, title=title, hint=hint)
     if status in (502, 503, 504):
-        return RancherUnavailable(f"Rancher or the cluster is unavailable ({where}){suffix}", status=status, url=url)
+        return RancherUnavailable(f"Rancher or the cluster is unavailable ({where}){suffix}", **about,
+                                  **explained("503"))
     if 300 <= status < 400:
         location = resp.headers.get("Location", "")
         target = f" to {location.split('?', 1)[0]}" if location else ""
         return MalformedResponse(
-            f"Rancher redirected {method} {path}{target} (HTTP {status}): use the address it redirects to as the "
-            "site URL.",
-            status=status,
-            url=url,
+            f"Rancher redirected {method} {path}{target} (HTTP {status}); the redirect was not followed.",
+            **about,
+            **explained("redirect"),
         )
     if body is None and raw and _looks_like_html(resp, raw):
         return MalformedResponse(
             f"Rancher answered an HTML page instead of JSON ({where}){suffix}; "
             "a proxy or login page may be in the way.",
-            status=status,
-            url=url,
+            **about,
         )
-    return RancherAPIError(f"Rancher reported an error ({where}){suffix}", status=status, url=url)
+    return RancherAPIError(f"Rancher reported an error ({where}){suffix}", **about)
 
 
 def malformed(resp: requests.Response, method: str, path: str, url: str, expected: str = "JSON") -> MalformedResponse:
@@ -122,42 +229,58 @@ def malformed(resp: requests.Response, method: str, path: str, url: str, expecte
 def from_exception(exc: requests.RequestException, method: str, path: str, url: str, host: str) -> RancherAPIError:
     """Build the typed error for a request that got no HTTP answer."""
     chain = _chain(exc)
-    reason = " | ".join(str(e) for e in chain)  # matched against
+    reason = " | ".join(str(e) for e in chain)  # the libraries' own words, matched where no type tells
+    lowered = reason.lower()
     innermost = str(chain[-1])  # shown: the outer layers only repeat the pool and the retry count
+    at = f"({method} {path})"
     if isinstance(exc, requests.exceptions.SSLError):
-        if "mismatch" in reason.lower() or "doesn't match" in reason.lower():
-            msg = (
-                f"Cannot connect to {host}: the TLS certificate is not valid for this host name — use the name "
-                f"the certificate was issued for, or choose skip verification ({method} {path})."
-            )
-        elif "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason.lower():
-            msg = f"Cannot connect to {host}: {CA_HINT} ({method} {path})."
+        verify = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
+        if (getattr(verify, "verify_code", None) == _HOSTNAME_MISMATCH) or "mismatch" in lowered \
+                or "doesn't match" in lowered:
+            msg, key = f"Cannot connect to {host}: the TLS certificate is not valid for this host name {at}.", \
+                "wrong_host"
+        elif verify is not None or "certificate_verify_failed" in lowered or "certificate verify failed" in lowered:
+            msg, key = f"Cannot connect to {host}: certificate not trusted {at}.", "untrusted"
         else:
-            msg = f"Cannot connect to {host}: the TLS handshake failed ({method} {path}): {_clip(innermost)}"
-        return RancherUnavailable(msg, url=url)
+            msg, key = f"Cannot connect to {host}: the TLS handshake failed {at}: {_clip(innermost)}", "handshake"
+        return RancherUnavailable(msg, url=url, **explained(key))
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return RancherUnavailable(f"Timed out connecting to {host} ({method} {path}).", url=url)
+        return RancherUnavailable(f"Timed out connecting to {host} {at}.", url=url, **explained("connect_timeout"))
     # After its last retry urllib3 reports a read timeout as MaxRetryError, which requests turns into a plain
     # ConnectionError: look for the timeout anywhere in the chain.
     if isinstance(exc, requests.exceptions.ReadTimeout) or any(isinstance(e, ReadTimeoutError) for e in chain):
-        return RancherUnavailable(f"Rancher at {host} did not answer in time ({method} {path}).", url=url)
+        return RancherUnavailable(f"Rancher at {host} did not answer in time {at}.", url=url,
+                                  **explained("read_timeout"))
     if isinstance(exc, requests.exceptions.ConnectionError):
-        lowered = reason.lower()
-        if "name or service not known" in lowered or "nodename nor servname" in lowered or "resolve" in lowered:
-            what = "the host name could not be resolved"
-        elif "refused" in lowered:
-            what = "the connection was refused"
+        if any(isinstance(e, NameResolutionError) for e in chain) or "name or service not known" in lowered \
+                or "nodename nor servname" in lowered or "resolve" in lowered:
+            what, key = "the host name could not be resolved", "dns"
+        elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in lowered:
+            what, key = "the connection was refused", "refused"
         elif "reset" in lowered or "aborted" in lowered or "disconnected" in lowered:
-            what = "the connection was dropped"
+            what, key = "the connection was dropped", "dropped"
         else:
-            what = f"the connection failed ({_clip(innermost)})"
-        return RancherUnavailable(f"Cannot reach Rancher at {host}: {what} ({method} {path}).", url=url)
+            return RancherUnavailable(
+                f"Cannot reach Rancher at {host}: the connection failed ({_clip(innermost)}) {at}.", url=url
+            )
+        return RancherUnavailable(f"Cannot reach Rancher at {host}: {what} {at}.", url=url, **explained(key))
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
         return RancherUnavailable(
-            f"The connection to {host} broke while reading the answer ({method} {path}).", url=url
+            f"The connection to {host} broke while reading the answer {at}.", url=url, **explained("dropped")
         )
     # Anything else is a local problem (bad URL, bad header); keep the class name, not the text, which may quote values.
-    return RancherAPIError(f"The request to {host} could not be sent ({method} {path}): {type(exc).__name__}.", url=url)
+    return RancherAPIError(
+        f"The request to {host} could not be sent {at}: {type(exc).__name__}.", url=url, **explained("unsent")
+    )
+
+
+def _retry_after(resp: requests.Response, body: Any) -> str:
+    header = resp.headers.get("Retry-After", "").strip()
+    if header.isdigit():
+        return header
+    details = body.get("details") if isinstance(body, dict) else None
+    seconds = details.get("retryAfterSeconds") if isinstance(details, dict) else None
+    return str(seconds) if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0 else ""
 
 
 def _parse_body(resp: requests.Response) -> tuple[Any, str]:

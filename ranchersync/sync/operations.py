@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from ranchersync.context import AppContext
 from ranchersync.crypto import TokenCipher
 from ranchersync.environments import get_environment
-from ranchersync.errors import NotFoundError, ValidationError
+from ranchersync.errors import NotFoundError, OperationFailed, ValidationError
 from ranchersync.images import RetagMode
 from ranchersync.inventory import (
     EnvironmentRef,
@@ -57,8 +57,15 @@ class SyncSides:
     target_services: tuple[Service, ...]
 
 
-class UnreadableInstances(ValidationError):
+class UnreadableInstances(OperationFailed):
     """A plan needs both environments complete: an unreadable app instance would look like a missing service."""
+
+    kind = "unreadable_instances"
+    default_title = "Some app instances cannot be read"
+    default_hint = (
+        "A plan needs both environments complete, or it would take an unreadable app instance for a missing "
+        "service. Try again once Rancher answers, or fix the app instance."
+    )
 
 
 def read_sides(
@@ -116,6 +123,10 @@ def _resolve_names(names: Collection[str], services: Any, env_name: str) -> list
 
 class ConfirmationRequired(ValidationError):
     """A protected environment is changed only after its name was typed back."""
+
+    kind = "confirmation_required"
+    default_title = "Type the environment's name to confirm"
+    default_hint = "It is protected: every change to it is confirmed by name."
 
 
 def check_confirmation(target: EnvironmentRef | Any, protected: bool, confirm_env: str | None) -> None:
@@ -237,8 +248,11 @@ def get_operation(session: Session, operation_id: int) -> SyncOperation:
 
 
 class _Recorded(Protocol):
-    status: str
-    containers: Any
+    # Read-only members, so frozen views (history's ResultView) qualify as well as the ORM rows.
+    @property
+    def status(self) -> str: ...
+    @property
+    def containers(self) -> Any: ...
 
 
 def rollback_candidates(results: Iterable[R]) -> list[R]:
@@ -339,7 +353,7 @@ def resume_operation(
             session.flush()
         except IntegrityError:
             raise SyncBusy(f"another operation is changing {operation.target_environment_name}: wait for it",
-                           reason="target_busy") from None
+                           reason="target_busy", target=operation.target_environment_name) from None
     return _run(ctx, operation_id, items, options, annotations, progress, factory)
 
 

@@ -15,15 +15,23 @@ from sqlalchemy.orm import Session
 
 from ranchersync.context import AppContext
 from ranchersync.detach import process_alive
-from ranchersync.errors import ValidationError
+from ranchersync.errors import RefusedByPolicy
 from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncResult, utcnow
 
 
-class SyncBusy(ValidationError):
+class SyncBusy(RefusedByPolicy):
     """Another operation is already changing the target environment, or this confirmation was already applied."""
 
-    def __init__(self, message: str, *, reason: str, operation_id: int | None = None) -> None:
-        super().__init__(message)
+    kind = "target_busy"
+
+    def __init__(self, message: str, *, reason: str, operation_id: int | None = None, target: str = "") -> None:
+        if reason == "already_applied":
+            title = "This confirmation was already applied"
+            hint = "Nothing was applied twice. The services now show the new versions."
+        else:
+            title = f"Another sync is changing {target or 'this environment'}"
+            hint = "Nothing was changed. Wait for it to finish, then review the sync again."
+        super().__init__(message, title=title, hint=hint)
         self.reason = reason  # "already_applied" or "target_busy"
         self.operation_id = operation_id
 
@@ -103,11 +111,11 @@ def _busy(ctx: AppContext, target: tuple[int | None, str], request_id: str) -> S
         )
     if holder is None:
         return SyncBusy(f"another operation into {target[1]} started at the same moment: try again",
-                        reason="target_busy")
+                        reason="target_busy", target=target[1])
     return SyncBusy(
         f"operation #{holder.id} by {holder.initiated_by} is changing {target[1]} right now (started "
         f"{holder.started_at:%H:%M:%S} UTC): wait for it to finish",
-        reason="target_busy", operation_id=holder.id,
+        reason="target_busy", operation_id=holder.id, target=target[1],
     )
 
 

@@ -124,3 +124,15 @@ def test_module_entry_point_runs_as_a_process(tmp_path: Path) -> None:
     usage = subprocess.run([sys.executable, "-m", "ranchersync", "envs", "add"], cwd=ROOT, env=env,
                            capture_output=True, text=True, check=False, timeout=60)
     assert usage.returncode == 2 and "--name" in usage.stderr
+
+
+def test_text_output_cannot_drive_the_terminal(cli) -> None:
+    # A description (or a name Rancher sends) with an escape sequence, a carriage return or a bidi override is
+    # printed inert in tables; --json keeps the exact value, escaped by JSON itself.
+    assert cli("envs", "add", "--name", "Dev", "--description", "a\x1b[2Jwiped\rover\u202eevil")[0] == 0
+    status, out, _ = cli("envs", "list")
+    assert status == 0 and "a[2Jwipedoverevil" in out
+    assert not {"\x1b", "\r", "\u202e"} & set(out)
+    _, out, _ = cli("envs", "list", "--json")
+    assert json.loads(out)[0]["description"] == "a\x1b[2Jwiped\rover\u202eevil"
+    assert "\x1b" not in out

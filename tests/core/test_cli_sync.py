@@ -125,3 +125,47 @@ def test_history_and_metrics_after_a_sync_and_its_rollback(cli) -> None:
     with pytest.raises(SystemExit) as usage:  # argparse refuses the date before anything runs
         cli("history", "--since", "2026-13-01")
     assert usage.value.code == 2
+
+
+# ---- exit statuses that pipelines rely on (DESIGN.md, "Command line") --------------------------------------------
+
+
+def test_a_sync_with_nothing_to_change_exits_0(cli) -> None:
+    assert cli(*SYNC, "--yes", "--json")[0] == 0
+    status, out, err = cli(*SYNC, "--yes", "--json")  # a pipeline's rerun: everything already runs 3.8.1
+    assert status == 0, err
+    assert "Nothing to change: every selected service already runs the source's images." in err
+    assert [i["skipReason"] for i in json.loads(out)["items"]] == ["already equal", "already equal"]
+
+
+def test_a_sync_whose_services_are_all_skipped_exits_1_with_the_reasons(cli, rancher_us: SimulatedRancher) -> None:
+    for cluster in ("c-m-7rb2kx9q", "c-7xk2p"):
+        assert rancher_us.delete_object(cluster, "Deployment", "shop-prod", "frontend")
+    status, out, err = cli(*SYNC, "--yes")
+    assert status == 1
+    assert "error: nothing to change: every selected service is skipped (frontend (—): missing in target)" in err
+    assert "hint: Each service's reason is listed" in err
+    assert "Skipped:" in out  # the plan, printed before
+
+
+def test_an_unreadable_app_instance_exits_1_not_2(cli, rancher_us: SimulatedRancher) -> None:
+    rancher_us.set_cluster_state("c-7xk2p", "unavailable")
+    status, _, err = cli(*SYNC, "--dry-run")
+    assert status == 1, err
+    assert "error: cannot plan while app instances are unreadable (shop-west: " in err
+    assert "hint: A plan needs both environments complete" in err
+
+
+def test_a_busy_target_exits_3_and_changes_nothing(cli, demo: AppContext, rancher_us: SimulatedRancher) -> None:
+    from ranchersync.sync import records
+
+    with demo.session() as session:
+        stage, prod = (environments.get_environment(session, name).id for name in ("Stage", "Prod"))
+    holder, _ = records.open_operation(demo, kind="sync", mode="full", source=(stage, "Stage"), target=(prod, "Prod"),
+                                       initiated_by="someone-else", request_id="held", planned=[])
+    status, _, err = cli(*SYNC, "--yes")
+    assert status == 3, err
+    assert f"error: operation #{holder} by someone-else is changing Prod right now" in err
+    assert "hint: Nothing was changed. Wait for it to finish, then review the sync again." in err
+    obj = rancher_us.get_object("c-m-7rb2kx9q", "Deployment", "shop-prod", "frontend")
+    assert obj is not None and obj["spec"]["template"]["spec"]["containers"][0]["image"].endswith("3.8.0")

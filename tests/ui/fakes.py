@@ -1,7 +1,8 @@
 """A stand-in for RancherClient in AppTest runs: a small world, and a switch to fail like the real client does.
 
-The failures carry the real client's typed errors with its wording, so the pages' explanations are tested on what
-users will really see. The real HTTP path is covered by the simulator (core and e2e tests).
+The failures carry the real client's typed errors, made by the real classifier (`rancher/failures.py`) where the
+client would make them, so the pages' titles and hints are tested on what users will really see. The real HTTP
+path is covered by the simulator (core and e2e tests).
 """
 
 from __future__ import annotations
@@ -12,14 +13,20 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from ranchersync.errors import (
-    MalformedResponse,
-    RancherAPIError,
-    RancherAuthError,
-    RancherNotFound,
-    RancherUnavailable,
-)
-from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo, Workload
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from ranchersync.errors import MalformedResponse, RancherAPIError, RancherAuthError, RancherNotFound
+from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo, Workload, failures
+
+
+def _answered(status: int, body: str, content_type: str) -> RancherAPIError:
+    """The error the real transport makes of this answer to GET /v3."""
+    resp = requests.Response()
+    resp.status_code, resp._content = status, body.encode()
+    resp.headers["Content-Type"] = content_type
+    return failures.from_response(resp, "GET", "/v3", "https://rancher.example.com/v3")
+
 
 GOOD_TOKEN = "token-abcde:s3cr3tvalue0123456789abcdefghijklmnopqrstuvwxyz0123"
 
@@ -29,12 +36,19 @@ FAILURES: dict[str, RancherAPIError] = {
         "is scoped to one cluster: a cluster-scoped token cannot list clusters, so give that cluster's id to test it.",
         status=401,
     ),
-    "unreachable": RancherUnavailable(
-        "Cannot reach Rancher at rancher.example.com: the connection was refused (GET /v3)."
+    "unreachable": failures.from_exception(
+        requests.exceptions.ConnectionError(
+            NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")  # type: ignore[arg-type]
+        ),
+        "GET", "/v3", "https://rancher.example.com/v3", "rancher.example.com",
     ),
-    "tls": RancherUnavailable(
-        "Cannot connect to rancher.example.com: certificate not trusted — upload the Rancher CA bundle or choose "
-        "skip verification (GET /v3)."
+    "tls": failures.from_exception(
+        requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get "
+                                     "local issuer certificate"),
+        "GET", "/v3", "https://rancher.example.com/v3", "rancher.example.com",
+    ),
+    "rancher down": _answered(
+        503, "<html><head><title>503 Service Temporarily Unavailable</title></head><body></body></html>", "text/html"
     ),
     "not rancher": MalformedResponse(
         "Rancher answered an HTML page (Sign in) instead of JSON (HTTP 200 on GET /v3). Is the URL the Rancher "
@@ -45,6 +59,7 @@ TITLES = {
     "wrong token": "Rancher refused the token",
     "unreachable": "Rancher cannot be reached",
     "tls": "The TLS certificate is not trusted",
+    "rancher down": "Rancher or the cluster is unavailable",
     "not rancher": "This address does not answer like Rancher",
 }
 

@@ -1,0 +1,80 @@
+"""`envs …`: the environments (Dev, Stage, Prod…) in pipeline order."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ranchersync.cli.common import Commands, add_command, add_group
+from ranchersync.cli.output import EXIT_OK, emit
+
+if TYPE_CHECKING:
+    from ranchersync.context import AppContext
+
+
+def register(commands: Commands) -> None:
+    """Add the `envs` group."""
+    group = add_group(commands, "envs", "environments, in pipeline order")
+    for name, handler in (("add", cmd_envs_add), ("update", cmd_envs_update)):
+        p = add_command(group, name, handler, f"{name} an environment")
+        if name == "add":
+            p.add_argument("--name", required=True)
+        else:
+            p.add_argument("env", help="name or id")
+            p.add_argument("--name")
+        p.add_argument("--description")
+        p.add_argument("--color", metavar="#RRGGBB")
+        p.add_argument("--position", type=int, metavar="K", help="0 is the first stage of the pipeline")
+        p.add_argument("--protected", action=argparse.BooleanOptionalAction, default=None if name == "update"
+                       else False, help="changes need the environment's name typed back (--confirm-env)")
+    add_command(group, "list", cmd_envs_list, "list environments in pipeline order")
+    p = add_command(group, "remove", cmd_envs_remove, "remove an environment")
+    p.add_argument("env", help="name or id")
+    p.add_argument("--cascade", action="store_true", help="also remove its app instances")
+
+
+def cmd_envs_add(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import environments
+    from ranchersync.payloads import environment_payload
+
+    with ctx.session() as session:
+        env = environments.add_environment(session, name=args.name, description=args.description or "",
+                                           color=args.color, position=args.position, protected=args.protected)
+        payload = environment_payload(env)
+    emit(args, payload, text=f"Added environment '{payload['name']}' at position {payload['position']}.")
+    return EXIT_OK
+
+
+def cmd_envs_list(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import environments
+    from ranchersync.payloads import environment_payload
+
+    with ctx.session() as session:
+        payload = [environment_payload(e) for e in environments.list_environments(session)]
+    rows = [[p["position"], p["id"], p["name"], p["color"], "yes" if p["protected"] else "no", p["description"]]
+            for p in payload]
+    emit(args, payload, rows, ["POS", "ID", "NAME", "COLOR", "PROTECTED", "DESCRIPTION"])
+    return EXIT_OK
+
+
+def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import environments
+    from ranchersync.payloads import environment_payload
+
+    with ctx.session() as session:
+        env = environments.update_environment(session, args.env, name=args.name, description=args.description,
+                                              color=args.color, protected=args.protected, position=args.position)
+        payload = environment_payload(env)
+    emit(args, payload, text=f"Updated environment '{payload['name']}'.")
+    return EXIT_OK
+
+
+def cmd_envs_remove(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import environments
+
+    with ctx.session() as session:
+        removed = environments.remove_environment(session, args.env, cascade=args.cascade)
+    extra = f" and its app instances {', '.join(removed)}" if removed else ""
+    emit(args, {"removed": args.env, "removedAppInstances": removed},
+         text=f"Removed environment '{args.env}'{extra}.")
+    return EXIT_OK

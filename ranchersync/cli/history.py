@@ -1,0 +1,128 @@
+"""`history` and `metrics`: past operations, and the delivery metrics computed from them."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, get_args, overload
+
+from ranchersync.cli.common import Commands, add_command
+from ranchersync.cli.output import EXIT_OK, emit, note, say
+
+if TYPE_CHECKING:
+    from ranchersync.context import AppContext
+    from ranchersync.history import HistoryFilter
+
+
+class _OperationStatuses(Sequence[str]):
+    """An operation's statuses, read from the models only when `--status` is used or shown: building the parser,
+    which every command does, must not import SQLAlchemy's models."""
+
+    def _all(self) -> tuple[str, ...]:
+        from ranchersync.models import OperationStatus
+
+        return get_args(OperationStatus)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+def register(commands: Commands) -> None:
+    """Add `history` and `metrics`."""
+    p = add_command(commands, "history", cmd_history, "past sync and rollback operations, newest first")
+    _period(p)
+    p.add_argument("--status", choices=_OperationStatuses())
+    p.add_argument("--service", metavar="NAME")
+    p.add_argument("--by", metavar="USER", help="who initiated it")
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--limit", type=int, default=50, help="operations per page")
+    p = add_command(commands, "metrics", cmd_metrics,
+                    "delivery metrics: frequency, failure rate, restore and lead times")
+    _period(p)
+    p.add_argument("--failure-window-hours", type=float, default=24,
+                   help="a sync rolled back within this many hours counts as failed (default 24)")
+
+
+def _period(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", help="as source or target")
+    p.add_argument("--since", type=dt.date.fromisoformat, metavar="YYYY-MM-DD")
+    p.add_argument("--until", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="included")
+
+
+def _history_filter(ctx: AppContext, args: argparse.Namespace) -> HistoryFilter:
+    from ranchersync import environments, history
+
+    since, until = history.date_range(args.since, args.until)
+    env_id = None
+    if args.env:
+        with ctx.session() as session:
+            env_id = environments.get_environment(session, args.env).id
+    return history.HistoryFilter(environment_id=env_id, status=getattr(args, "status", None),
+                                 service=getattr(args, "service", None), initiated_by=getattr(args, "by", None),
+                                 since=since, until=until)
+
+
+def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import history
+    from ranchersync.payloads import iso
+
+    filters = _history_filter(ctx, args)
+    with ctx.session() as session:
+        page = history.list_operations(session, filters, page=args.page, page_size=args.limit)
+    payload = [history.operation_payload(op) for op in page.items]
+    rows = [[op.id, op.kind, f"{op.source_environment} -> {op.target_environment}", op.status, op.initiated_by,
+             iso(op.started_at), f"{op.duration_seconds:.0f} s" if op.duration_seconds is not None else "",
+             ", ".join(op.services)] for op in page.items]
+    emit(args, payload, rows, ["ID", "KIND", "FROM -> TO", "STATUS", "BY", "STARTED", "TOOK", "SERVICES"])
+    if not args.json and page.pages > 1:
+        note(f"page {page.page} of {page.pages} ({page.total} operations); --page N for more")
+    return EXIT_OK
+
+
+def cmd_metrics(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import history
+
+    filters = _history_filter(ctx, args)
+    with ctx.session() as session:
+        metrics = history.compute_metrics(session, filters,
+                                          failure_window=dt.timedelta(hours=args.failure_window_hours))
+    payload = history.metrics_payload(metrics)
+    if args.json:
+        emit(args, payload)
+        return EXIT_OK
+    cfr = metrics.change_failure_rate
+    lines = [
+        f"Period: {metrics.since or '-'} .. {metrics.until or '-'}, {metrics.operations} operation(s)",
+        f"Change failure rate: {_percent(cfr.rate)} ({cfr.failed} of {cfr.syncs} syncs failed or were rolled back "
+        f"within {args.failure_window_hours:g} h)",
+        f"Time to restore: median {_duration(metrics.restore.median_seconds)}, {metrics.restore.incidents} "
+        f"incident(s), {metrics.restore.open} still open",
+    ]
+    lines += [f"Deployments into {d.environment}: {d.total} ({d.average_per_week or 0:.1f} per week)"
+              for d in metrics.deployments]
+    lines += [f"Lead time {p.from_environment} -> {p.to_environment}: median {_duration(p.median_seconds)} over "
+              f"{p.versions} version(s)" for p in metrics.lead_times.pairs]
+    say("\n".join(lines))
+    return EXIT_OK
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

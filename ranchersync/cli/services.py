@@ -1,0 +1,59 @@
+"""`services …`: the workloads of environments, read from Rancher, and their comparison."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ranchersync.cli.common import Commands, UsageError, add_command, add_group
+from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, warn
+
+if TYPE_CHECKING:
+    from ranchersync.context import AppContext
+
+
+def register(commands: Commands) -> None:
+    """Add the `services` group."""
+    group = add_group(commands, "services", "workloads of environments, read from Rancher")
+    p = add_command(group, "list", cmd_services_list, "list the services of an environment")
+    p.add_argument("--env", required=True)
+    p = add_command(group, "compare", cmd_services_compare, "compare services across environments")
+    p.add_argument("--env", action="append", required=True, help="repeat: --env Stage --env Prod")
+    p.add_argument("--only-differences", action="store_true")
+    p.add_argument("--tag-only", action="store_true", help="compare tags, ignoring registries and repositories")
+
+
+def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import inventory
+    from ranchersync.payloads import iso, service_payload
+
+    with ctx.session() as session:
+        found = inventory.list_services(session, ctx.cipher, args.env)
+    for failure in found.failures:
+        warn(f"app instance '{failure.instance.name}': {failure.message}")
+    payload = [service_payload(s) for s in found.services]
+    rows = [[s.instance.name, s.kind, s.name, s.image_tag, f"{s.workload.available_replicas}/{s.workload.replicas}",
+             s.status, iso(s.last_synced)] for s in found.services]
+    emit(args, payload, rows, ["APP INSTANCE", "KIND", "NAME", "TAG", "READY", "STATUS", "LAST SYNC"])
+    return EXIT_FAILED if found.failures else EXIT_OK  # a pipeline must notice an unreadable app instance
+
+
+def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import inventory
+    from ranchersync.payloads import comparison_payload
+
+    if len(args.env) < 2:
+        raise UsageError("compare needs at least two environments: --env A --env B")
+    with ctx.session() as session:
+        comparison = inventory.compare_environments(session, ctx.cipher, args.env,
+                                                    compare_by="tag" if args.tag_only else "image")
+    if args.only_differences:
+        comparison = comparison.only_differences()
+    names = [e.name for e in comparison.environments]
+    rows = []
+    for row in comparison.rows:
+        cells = ["(missing)" if c.missing else ("?" if not c.services else c.image_tag + (" !" if c.inconsistent
+                 else "")) for c in row.cells]
+        rows.append([row.kind, row.name, *cells, "yes" if row.differs else ""])
+    emit(args, comparison_payload(comparison), rows, ["KIND", "NAME", *[n.upper() for n in names], "DIFFERS"])
+    return EXIT_OK

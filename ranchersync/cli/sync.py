@@ -1,0 +1,181 @@
+"""`sync`, `rollback` and `resume`: promote versions between environments, and the way back."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from ranchersync.cli.common import Commands, UsageError, add_command
+from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, ask, emit, format_table, note, say, warn
+from ranchersync.errors import OperationFailed
+
+if TYPE_CHECKING:
+    from ranchersync.context import AppContext
+    from ranchersync.sync import ProgressEvent, SyncPlan, TargetChoice
+
+FAILED_STATUSES = ("failed", "rolled_back", "partial", "interrupted")
+
+
+class NothingToSync(OperationFailed):
+    """Every selected service is skipped, and not because it already runs the source's images."""
+
+    kind = "nothing_to_sync"
+    default_title = "Nothing can be synced"
+    default_hint = "Each service's reason is listed: fix what it names, or select other services."
+
+
+def register(commands: Commands) -> None:
+    """Add `sync`, `rollback` and `resume`."""
+    p = add_command(commands, "sync", cmd_sync, "promote services from one environment to another")
+    p.add_argument("--from", dest="from_env", required=True, metavar="ENV")
+    p.add_argument("--to", dest="to_env", required=True, metavar="ENV")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--service", action="append", metavar="NAME", help="repeatable; Kind/name when ambiguous")
+    which.add_argument("--all-different", action="store_true", help="every service whose version differs")
+    p.add_argument("--target-instance", metavar="NAME|all",
+                   help="where a service runs in several app instances of the target: one of them, or all")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.add_argument("--yes", action="store_true", help="apply without asking (not enough for a protected target)")
+    p.add_argument("--confirm-env", metavar="NAME", help="the target's name, required for a protected target")
+    p.add_argument("--no-wait", action="store_true", help="do not wait for the rollouts")
+    p.add_argument("--tag-only", action="store_true", help="keep the target's registry and repository")
+    p.add_argument("--no-rollback", action="store_true", help="keep what changed when a service fails")
+    p.add_argument("--timeout", type=float, default=300, metavar="S", help="per rollout (default 300)")
+    for name, handler, text in (("rollback", cmd_rollback, "put back the previous images of an operation"),
+                                ("resume", cmd_resume, "finish an interrupted operation")):
+        p = add_command(commands, name, handler, text)
+        p.add_argument("operation", type=int, help="the operation's id (see `history`)")
+        p.add_argument("--yes", action="store_true", help="go ahead without asking")
+        p.add_argument("--confirm-env", metavar="NAME", help="the target's name, required for a protected target")
+        p.add_argument("--timeout", type=float, default=300, metavar="S", help="per rollout (default 300)")
+
+
+def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import environments, sync
+    from ranchersync.payloads import plan_payload
+
+    if not args.service and not args.all_different:
+        raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
+    default_target = _target_choice(ctx, args.target_instance, args.to_env)
+    with ctx.session() as session:
+        plan = sync.plan_environments(session, ctx.cipher, args.from_env, args.to_env,
+                                      services=None if args.all_different else args.service,
+                                      mode="tag" if args.tag_only else "full", default_target=default_target)
+        protected = environments.get_environment(session, plan.target.id).protected
+    for warning in plan.warnings:
+        warn(warning)
+    if args.dry_run:
+        emit(args, plan_payload(plan), text=plan.to_markdown())
+        return EXIT_OK
+    if not args.json:
+        say(plan.to_markdown())
+    if not plan.to_apply:
+        return _nothing_to_apply(args, plan)
+    go, confirm_env = _confirmation(args, plan.target.name, protected, f"apply {len(plan.to_apply)} change(s)")
+    if not go:
+        return EXIT_OK
+    options = sync.SyncOptions(verify=not args.no_wait, timeout_seconds=args.timeout,
+                               auto_rollback=not args.no_rollback)
+    operation_id = sync.apply_plan(ctx, plan, initiated_by=ctx.settings.user, request_id=sync.new_request_id(),
+                                   confirm_env=confirm_env, options=options, progress=_print_progress)
+    return _report_operation(ctx, args, operation_id)
+
+
+def _nothing_to_apply(args: argparse.Namespace, plan: SyncPlan) -> int:
+    """Every selected service already runs the source's images: done (pipelines rerun). Skipped for any other
+    reason: the sync failed, and the reasons say why (DESIGN.md, "Command line")."""
+    from ranchersync.payloads import plan_payload
+    from ranchersync.sync.plan import SKIP_EQUAL
+
+    if args.json:
+        emit(args, plan_payload(plan))
+    if all(item.skip_reason == SKIP_EQUAL for item in plan.skipped):
+        note("Nothing to change: every selected service already runs the source's images.")
+        return EXIT_OK
+    reasons = "; ".join(f"{i.name} ({i.target_label}): {i.skip_reason}{': ' + i.detail if i.detail else ''}"
+                        for i in plan.skipped if i.skip_reason != SKIP_EQUAL)
+    raise NothingToSync(f"nothing to change: every selected service is skipped ({reasons})")
+
+
+def _confirmation(args: argparse.Namespace, target: str, protected: bool, action: str) -> tuple[bool, str | None]:
+    """Ask before changing a cluster: whether to go ahead, and the name typed for a protected target."""
+    if protected:
+        if args.confirm_env is not None:
+            return True, args.confirm_env
+        if args.yes or not sys.stdin.isatty():  # --yes alone is not enough for a protected environment
+            raise UsageError(f"{target} is protected: add --confirm-env {target}")
+        return True, ask(f"{target} is protected. Type its name to {action}: ")
+    if args.yes:
+        return True, args.confirm_env
+    if not sys.stdin.isatty():
+        raise UsageError(f"add --yes to {action} without a prompt (sync --dry-run shows the plan only)")
+    go = ask(f"{action[0].upper()}{action[1:]} in {target}? [y/N] ").lower() == "y"
+    if not go:
+        note("Nothing changed.")
+    return go, args.confirm_env
+
+
+def _target_choice(ctx: AppContext, ref: str | None, environment: str) -> TargetChoice | None:
+    from ranchersync import instances
+
+    if ref is None or ref == "all":
+        return ref  # type: ignore[return-value]
+    with ctx.session() as session:
+        instance = instances.get_instance(session, ref)
+        if instance.environment.name != environment and str(instance.environment_id) != environment:
+            raise UsageError(f"app instance '{instance.name}' is not in {environment}")
+        return instance.id
+
+
+def _print_progress(event: ProgressEvent) -> None:
+    detail = f": {event.message}" if event.message and event.stage in ("failed", "skipped") else ""
+    note(f"  {event.service} @ {event.target}: {event.stage}{detail}")
+
+
+def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: int) -> int:
+    from ranchersync import sync
+    from ranchersync.history import operation_payload
+
+    with ctx.session() as session:
+        operation = sync.get_operation(session, operation_id)
+        payload = operation_payload(operation, with_results=True)
+        rows = [[r.service, r.workload_kind, r.namespace, r.previous_image, r.new_image, r.status, r.error or ""]
+                for r in operation.results]
+        status = operation.status
+    if args.json:
+        emit(args, payload)
+    else:
+        print(format_table(["SERVICE", "KIND", "NAMESPACE", "PREVIOUS", "NEW", "STATUS", "NOTE"], rows))
+        say(f"Operation #{operation_id}: {status}.")
+    return EXIT_FAILED if status in FAILED_STATUSES else EXIT_OK
+
+
+def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import environments, sync
+
+    with ctx.session() as session:
+        original = sync.get_operation(session, args.operation)
+        target = original.target_environment_name
+        protected = (original.target_environment_id is not None
+                     and environments.get_environment(session, original.target_environment_id).protected)
+        changes = [r for r in original.results if r.status != "skipped" and r.containers]
+        for r in changes:
+            note(f"  {r.service} @ {r.namespace}: {r.new_image} -> {r.previous_image}")
+    go, confirm_env = _confirmation(args, target, protected, f"roll back operation #{args.operation}")
+    if not go:
+        return EXIT_OK
+    operation_id = sync.rollback_operation(ctx, args.operation, initiated_by=ctx.settings.user,
+                                           request_id=sync.new_request_id(), confirm_env=confirm_env,
+                                           options=sync.SyncOptions(timeout_seconds=args.timeout),
+                                           progress=_print_progress)
+    return _report_operation(ctx, args, operation_id)
+
+
+def cmd_resume(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import sync
+
+    operation_id = sync.resume_operation(ctx, args.operation, confirm_env=args.confirm_env,
+                                         options=sync.SyncOptions(timeout_seconds=args.timeout),
+                                         progress=_print_progress)
+    return _report_operation(ctx, args, operation_id)
