@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
-from ranchersync import demo, environments, history, instances, inventory, sites, sync
+from ranchersync import compare, demo, environments, history, instances, inventory, sites, sync
 from ranchersync.context import AppContext
 from ranchersync.errors import RancherAPIError, RancherSyncError
 from ranchersync.history import operation_payload
@@ -291,7 +291,7 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
     if len(args.env) < 2:
         raise UsageError("compare needs at least two environments: --env A --env B")
     with ctx.session() as session:
-        comparison = inventory.compare_environments(session, ctx.cipher, args.env,
+        comparison = compare.compare_environments(session, ctx.cipher, args.env,
                                                     compare_by="tag" if args.tag_only else "image")
     if args.only_differences:
         comparison = comparison.only_differences()

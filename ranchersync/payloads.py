@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ranchersync.inventory import Comparison, Service
+from ranchersync.compare import Comparison
+from ranchersync.inventory import Service
 from ranchersync.models import AppInstance, Environment, Site
 from ranchersync.rancher import Cluster, Namespace
 from ranchersync.sync.plan import SyncPlan

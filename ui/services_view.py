@@ -15,7 +15,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.errors import RancherSyncError
-from ranchersync.inventory import CompareBy, InstanceFailure, Inventory
+from ranchersync.compare import CompareBy
+from ranchersync.inventory import InstanceFailure, Inventory
 from ui import actions, queries, widgets
 from ui import format as fmt
 from ui import services_tables as tables
