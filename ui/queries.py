@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ranchersync import compare, inventory
 from ranchersync import environments as env_cases
 from ranchersync import instances as instance_cases
-from ranchersync import compare, inventory
 from ranchersync import sites as site_cases
 from ranchersync.inventory import Inventory
 from ranchersync.rancher import Cluster, Namespace

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ranchersync.errors import RancherSyncError
 from ranchersync.compare import CompareBy
+from ranchersync.errors import RancherSyncError
 from ranchersync.inventory import InstanceFailure, Inventory
 from ui import actions, queries, widgets
 from ui import format as fmt

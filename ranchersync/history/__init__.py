@@ -1,7 +1,7 @@
 """Sync history and delivery metrics: pages of operations, one operation in detail, CSV export, and the metrics
 (activity, success rate, durations, DORA keys) aggregated in SQL; plus their `--json` payloads."""
 
-from ranchersync.history.delivery import Incident, LeadTime, LeadTimes, LeadTimeStats, RestoreTimes
+from ranchersync.history.dora import Headline, Incident, LeadTime, LeadTimes, LeadTimeStats, RestoreTimes
 from ranchersync.history.filters import HistoryFilter, date_range
 from ranchersync.history.metrics import (
     DURATION_BUCKETS,
@@ -40,6 +40,7 @@ __all__ = [
     "DurationBucket",
     "Durations",
     "FailureRate",
+    "Headline",
     "HistoryFilter",
     "Incident",
     "LeadTime",

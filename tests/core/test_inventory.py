@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from ranchersync import instances, inventory, sites
-from ranchersync.context import AppContext
 from ranchersync.compare import Cell, compare, compare_environments
+from ranchersync.context import AppContext
 from ranchersync.inventory import EnvironmentRef, Inventory, Service
 from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.simulator import SimulatedRancher

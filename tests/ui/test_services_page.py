@@ -12,8 +12,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ranchersync.errors import RancherNotFound
 from ranchersync.compare import compare
+from ranchersync.errors import RancherNotFound
 from ranchersync.inventory import EnvironmentRef, InstanceRef, Inventory, Service
 from ranchersync.rancher import Workload, workload_status
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
