@@ -365,8 +365,8 @@ def _target_choice(ctx: AppContext, ref: str | None, environment: str) -> sync.T
 
 
 def _print_progress(event: sync.ProgressEvent) -> None:
-    detail = f": {event.message}" if event.message and event.stage in ("failed", "skipped") else ""
-    print(f"  {event.service} @ {event.target}: {event.stage}{detail}", file=sys.stderr)
+    if (line := sync.progress_line(event)) is not None:
+        print(f"  {line}", file=sys.stderr)
 
 
 def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: int) -> int:

@@ -284,10 +284,12 @@ def _apply(request: dict[str, Any], found: OperationDetail, typed: str | None, s
     lines: dict[int, DeltaGenerator] = {}
 
     def draw(event: ProgressEvent) -> None:
+        if event.stage == "done":
+            return
         line = lines.setdefault(event.result_id, status.empty())
         icon = _STAGES.get(event.stage, ":blue[:material/sync:]")
-        note = f": {event.message}" if event.message and event.stage in ("failed", "skipped") else ""
-        line.markdown(f"{icon} **{event.service}** → {event.target}: {event.stage}{note}")
+        note = f": {event.note}" if event.note else ""
+        line.markdown(f"{icon} **{event.service}** → {event.target}: {event.words}{note}")
 
     request["started"] = True  # a rerun that stops this one must not offer to roll back again
     result = actions.rollback_operation(found.id, request_id=request["request_id"], confirm_env=typed,

@@ -18,10 +18,10 @@ from ranchersync.history.metrics import (
 from ranchersync.history.payloads import metrics_payload, operation_payload
 from ranchersync.history.queries import (
     MAX_PAGE_SIZE,
-    ContainerChange,
     OperationDetail,
     OperationSummary,
     Page,
+    RecordedContainer,
     ResultTally,
     ResultView,
     export_csv,
@@ -33,7 +33,6 @@ from ranchersync.history.queries import (
 __all__ = [
     "DURATION_BUCKETS",
     "MAX_PAGE_SIZE",
-    "ContainerChange",
     "DayCount",
     "DaySuccess",
     "Deployments",
@@ -50,6 +49,7 @@ __all__ = [
     "OperationDetail",
     "OperationSummary",
     "Page",
+    "RecordedContainer",
     "RestoreTimes",
     "ResultTally",
     "ResultView",
