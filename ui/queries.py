@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ranchersync import compare, inventory
+from ranchersync import compare, history, inventory
 from ranchersync import environments as env_cases
 from ranchersync import instances as instance_cases
 from ranchersync import sites as site_cases
+from ranchersync.errors import NotFoundError
 from ranchersync.inventory import Inventory
 from ranchersync.rancher import Cluster, Namespace
 from ui import deps
@@ -300,9 +301,6 @@ def clear_services() -> None:
 
 # ---- sync history: stored, cached briefly, keyed on the filter and a stamp of the newest operation ----------------
 
-# Imported here, not at the top, so this section stays an append (others edit the top of this module).
-from ranchersync import history  # noqa: E402
-from ranchersync.errors import NotFoundError  # noqa: E402
 
 HISTORY_TTL = 15  # seconds
 HISTORY_PAGE_SIZE = 25

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from ranchersync.humanize import status_word as stage_words
+
 Stage = Literal[
     "planned",  # the service is in the operation and waits for its turn
     "applying",  # its PATCH is being sent
@@ -60,11 +62,6 @@ class ProgressEvent:
 
 
 ProgressListener = Callable[[ProgressEvent], None]
-
-
-def stage_words(stage: str) -> str:
-    """'rolling_back' → 'rolling back'."""
-    return stage.replace("_", " ")
 
 
 def progress_line(event: ProgressEvent) -> str | None:
