@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from ranchersync import history
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
-from ranchersync.history import delivery, metrics
+from ranchersync.history import dora, metrics
 from ranchersync.history.filters import operation_conditions
 from ranchersync.history.queries import NEWEST_FIRST
 from ranchersync.models import Environment, SyncOperation, SyncResult
@@ -163,8 +163,8 @@ def cases(session: Session) -> list[tuple[str, str, Callable[[], Any]]]:
             (group, f"metrics {group}: activity, deploys, CFR",
              partial(metrics.activity_by_day, session, filters, window)),
             (group, f"metrics {group}: durations", partial(metrics.duration_histogram, session, filters)),
-            (group, f"metrics {group}: time to restore", partial(delivery.restore_times, session, filters, 100)),
-            (group, f"metrics {group}: lead time", partial(delivery.lead_times, session, filters, 100)),
+            (group, f"metrics {group}: time to restore", partial(dora.restore_times, session, filters, 100)),
+            (group, f"metrics {group}: lead time", partial(dora.lead_times, session, filters, 100)),
         ]
     found += [
         ("whole", "compute_metrics, all history", lambda: history.compute_metrics(session, every)),

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ranchersync import store
 from ranchersync.errors import ValidationError
 from ranchersync.lookup import get_by_ref
 from ranchersync.models import AppInstance, Environment
-from ranchersync.validation import check_cascade, check_color, clean_description, clean_name
+from ranchersync.validation import check_color, clean_description, clean_name
 
 # Distinct, colour-blind-friendly defaults (Okabe-Ito), handed out in pipeline order.
 DEFAULT_COLORS = ("#009E73", "#0072B2", "#E69F00", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -103,21 +103,15 @@ def remove_environment(
     `expected` ids, when a confirmation showed them)."""
     env = get_environment(session, ref)
     instances = list(session.scalars(select(AppInstance).where(AppInstance.environment_id == env.id)))
-    check_cascade({i.id for i in instances}, cascade, expected)
-    if instances and not cascade:
-        names = ", ".join(sorted(i.name for i in instances))
-        raise ValidationError(
-            f"environment '{env.name}' still has {len(instances)} app instance(s) ({names}): remove or move them "
-            "first, or confirm removing them with the environment"
-        )
-    for instance in instances:
-        session.delete(instance)
-    session.delete(env)
-    session.flush()
+    removed = store.remove_with_instances(
+        session, env, instances, cascade=cascade, expected=expected,
+        refusal=lambda count, names: (f"environment '{env.name}' still has {count} app instance(s) ({names}): "
+                                      "remove or move them first, or confirm removing them with the environment"),
+    )
     for index, item in enumerate(list_environments(session)):
         item.position = index
     session.flush()
-    return [i.name for i in instances]
+    return removed
 
 
 def _ensure_unique_name(session: Session, name: str) -> None:
@@ -126,8 +120,4 @@ def _ensure_unique_name(session: Session, name: str) -> None:
 
 
 def _flush(session: Session, name: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise ValidationError(f"an environment named '{name}' already exists") from None
+    store.save(session, f"an environment named '{name}' already exists")

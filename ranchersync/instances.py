@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ranchersync import store
 from ranchersync.crypto import TokenCipher
 from ranchersync.environments import get_environment
 from ranchersync.errors import RancherNotFound, ValidationError
@@ -135,8 +135,4 @@ def _ensure_free(session: Session, site: Site, placement: Placement, env: Enviro
 
 
 def _flush(session: Session) -> None:
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise ValidationError("this app instance clashes with one saved at the same moment: reload and retry") from None
+    store.save(session, "this app instance clashes with one saved at the same moment: reload and retry")

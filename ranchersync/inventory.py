@@ -1,4 +1,7 @@
-"""The services of an environment, fetched from all of its app instances in parallel; and their comparison."""
+"""Reading what environments run: the services of every app instance, fetched in parallel from Rancher.
+
+The comparison of environments (what differs, what drifted) is pure and lives in `ranchersync.compare`.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ranchersync.crypto import TokenCipher
-from ranchersync.environments import get_environment, list_environments
+from ranchersync.environments import get_environment
 from ranchersync.errors import RancherSyncError
 from ranchersync.images import parse_image
 from ranchersync.models import AppInstance, Environment, Site, SyncResult, utcnow
@@ -25,14 +27,6 @@ from ranchersync.sites import ClientFactory, Connection, site_connection
 # Listing is latency-bound (one request per app instance and kind); 32 requests in flight keep a Rancher busy
 # without hammering it.
 DEFAULT_CONCURRENCY = 32
-
-# Worst first: how a cell that holds several app instances' copies of a service is summarised.
-STATUS_SEVERITY: tuple[WorkloadStatus, ...] = (
-    "failed", "unknown", "degraded", "updating", "paused", "stopped", "running",
-)
-
-CompareBy = Literal["image", "tag"]
-
 
 @dataclass(frozen=True)
 class InstanceRef:
@@ -48,6 +42,20 @@ class InstanceRef:
     cluster_id: str
     cluster_name: str
     namespace: str
+
+
+@dataclass(frozen=True)
+class EnvironmentRef:
+    """An environment's identity and looks, for comparison columns."""
+
+    id: int
+    name: str
+    color: str
+    position: int
+
+    @classmethod
+    def of(cls, env: Environment) -> EnvironmentRef:
+        return cls(env.id, env.name, env.color, env.position)
 
 
 @dataclass(frozen=True)
@@ -112,9 +120,6 @@ def display_tag(image: str) -> str:
         return parse_image(image).display_tag
     except RancherSyncError:
         return image
-
-
-# --- reading -------------------------------------------------------------------------------------------------------
 
 
 def instance_refs(session: Session, environment_ids: Sequence[int | None]) -> list[InstanceRef]:
@@ -269,156 +274,3 @@ def list_inventories(
         env_failures = tuple(f for f in failures if f.instance.environment_id == env.id)
         by_env[env.id] = Inventory(env.id, env_services, env_failures, fetched_at)
     return by_env
-
-
-# --- comparison (pure) ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EnvironmentRef:
-    """An environment's identity and looks, for comparison columns."""
-
-    id: int
-    name: str
-    color: str
-    position: int
-
-    @classmethod
-    def of(cls, env: Environment) -> EnvironmentRef:
-        return cls(env.id, env.name, env.color, env.position)
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One service in one environment: every app instance's copy of it."""
-
-    environment: EnvironmentRef
-    services: tuple[Service, ...]
-    unreadable: tuple[str, ...] = ()  # app instances of the environment that could not be listed
-    compare_by: CompareBy = "image"
-
-    @property
-    def missing(self) -> bool:
-        """No app instance runs it, and none failed to answer (so it really is absent)."""
-        return not self.services and not self.unreadable
-
-    @property
-    def versions(self) -> tuple[tuple[tuple[str, str], ...], ...]:
-        """The distinct container→version sets among the copies."""
-        return tuple(dict.fromkeys(_version(s, self.compare_by) for s in self.services))
-
-    @property
-    def inconsistent(self) -> bool:
-        """App instances inside this environment disagree on the version."""
-        return len(self.versions) > 1
-
-    @property
-    def status(self) -> WorkloadStatus | None:
-        """The worst status among the copies."""
-        statuses = {s.status for s in self.services}
-        return next((s for s in STATUS_SEVERITY if s in statuses), None)
-
-    @property
-    def image_tag(self) -> str:
-        """The tags shown in the cell; disagreeing copies are separated by ' | '."""
-        return " | ".join(dict.fromkeys(s.image_tag for s in self.services))
-
-    @property
-    def replicas(self) -> tuple[int, int]:
-        """Available and desired replicas summed over the copies."""
-        available = sum(s.workload.available_replicas for s in self.services)
-        return (available, sum(s.workload.replicas for s in self.services))
-
-
-@dataclass(frozen=True)
-class ComparisonRow:
-    """One service (kind + name) across the compared environments."""
-
-    kind: str
-    name: str
-    cells: tuple[Cell, ...]
-
-    @property
-    def differs(self) -> bool:
-        """Environments run different versions, or the service is missing from some."""
-        present = [c for c in self.cells if c.services]
-        if any(c.missing for c in self.cells):
-            return True
-        return len({c.versions for c in present}) > 1 or any(c.inconsistent for c in present)
-
-    @property
-    def missing_in(self) -> tuple[str, ...]:
-        return tuple(c.environment.name for c in self.cells if c.missing)
-
-    @property
-    def inconsistent_in(self) -> tuple[str, ...]:
-        return tuple(c.environment.name for c in self.cells if c.inconsistent)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A services × environments matrix, environments in pipeline order."""
-
-    environments: tuple[EnvironmentRef, ...]
-    rows: tuple[ComparisonRow, ...]
-
-    def only_differences(self) -> Comparison:
-        return Comparison(self.environments, tuple(r for r in self.rows if r.differs))
-
-
-def compare(
-    environments: Sequence[EnvironmentRef],
-    inventories: Mapping[int, Inventory],
-    *,
-    compare_by: CompareBy = "image",
-) -> Comparison:
-    """Match services by kind and name across environments (pipeline order) and flag what differs."""
-    ordered = tuple(sorted(environments, key=lambda e: (e.position, e.id)))
-    keys: dict[tuple[str, str], None] = {}
-    grouped: dict[tuple[int, tuple[str, str]], list[Service]] = defaultdict(list)
-    for env in ordered:
-        inventory = inventories.get(env.id)
-        for service in inventory.services if inventory else ():
-            keys.setdefault(service.key)
-            grouped[(env.id, service.key)].append(service)
-    unreadable = {
-        env.id: tuple(f.instance.name for f in inv.failures)
-        for env in ordered
-        if (inv := inventories.get(env.id)) is not None
-    }
-    rows = tuple(
-        ComparisonRow(
-            kind,
-            name,
-            tuple(
-                Cell(env, tuple(grouped.get((env.id, (kind, name)), ())), unreadable.get(env.id, ()), compare_by)
-                for env in ordered
-            ),
-        )
-        for kind, name in sorted(keys, key=lambda k: (k[1], k[0]))
-    )
-    return Comparison(ordered, rows)
-
-
-def compare_environments(
-    session: Session,
-    cipher: TokenCipher,
-    environments: Sequence[int | str] | None = None,
-    *,
-    compare_by: CompareBy = "image",
-    concurrency: int = DEFAULT_CONCURRENCY,
-    factory: ClientFactory = RancherClient,
-) -> Comparison:
-    """Fetch and compare these environments (all of them by default)."""
-    envs = (
-        [get_environment(session, ref) for ref in environments] if environments else list_environments(session)
-    )
-    inventories = list_inventories(session, cipher, envs, concurrency=concurrency, factory=factory)
-    return compare([EnvironmentRef.of(e) for e in envs], inventories, compare_by=compare_by)
-
-
-def _version(service: Service, compare_by: CompareBy) -> tuple[tuple[str, str], ...]:
-    images = sorted(service.images.items())
-    if compare_by == "tag":
-        return tuple((name, display_tag(image)) for name, image in images)
-    return tuple(images)

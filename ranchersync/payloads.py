@@ -6,7 +6,8 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: `envs list` must not pay for the Rancher client and the sync engine
-    from ranchersync.inventory import Comparison, Service
+    from ranchersync.compare import Comparison
+    from ranchersync.inventory import Service
     from ranchersync.models import AppInstance, Environment, Site
     from ranchersync.rancher import Cluster, Namespace
     from ranchersync.sync.plan import SyncPlan

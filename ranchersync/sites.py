@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ranchersync import store
 from ranchersync.crypto import TokenCipher
 from ranchersync.errors import RancherAPIError, ValidationError
 from ranchersync.host_policy import HostPolicy, HostRefused, default_policy
@@ -19,7 +19,6 @@ from ranchersync.models import AppInstance, Site, utcnow
 from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, RancherClient
 from ranchersync.validation import (
     check_ca_bundle,
-    check_cascade,
     check_token,
     clean_name,
     normalize_rancher_url,
@@ -235,18 +234,11 @@ def remove_site(
     """
     site = get_site(session, ref)
     instances = list(session.scalars(select(AppInstance).where(AppInstance.site_id == site.id)))
-    check_cascade({i.id for i in instances}, cascade, expected)
-    if instances and not cascade:
-        names = ", ".join(sorted(i.name for i in instances))
-        raise ValidationError(
-            f"site '{site.name}' is used by {len(instances)} app instance(s) ({names}): remove them first, "
-            "or confirm removing them with the site"
-        )
-    for instance in instances:
-        session.delete(instance)
-    session.delete(site)
-    session.flush()
-    return [i.name for i in instances]
+    return store.remove_with_instances(
+        session, site, instances, cascade=cascade, expected=expected,
+        refusal=lambda count, names: (f"site '{site.name}' is used by {count} app instance(s) ({names}): remove "
+                                      "them first, or confirm removing them with the site"),
+    )
 
 
 @dataclass(frozen=True)
@@ -316,8 +308,4 @@ def _ensure_unique_name(session: Session, name: str) -> None:
 
 
 def _flush(session: Session, name: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError:  # a concurrent writer took the name between our check and the insert
-        session.rollback()
-        raise ValidationError(f"a site named '{name}' already exists") from None
+    store.save(session, f"a site named '{name}' already exists")

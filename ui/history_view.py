@@ -290,10 +290,12 @@ def _apply(request: dict[str, Any], found: OperationDetail, typed: str | None, s
     lines: dict[int, DeltaGenerator] = {}
 
     def draw(event: ProgressEvent) -> None:
+        if event.stage == "done":
+            return
         line = lines.setdefault(event.result_id, status.empty())
         icon = _STAGES.get(event.stage, ":blue[:material/sync:]")
-        note = f": {escape_markdown(event.message)}" if event.message and event.stage in ("failed", "skipped") else ""
-        line.markdown(f"{icon} **{escape_markdown(event.service)}** → {escape_markdown(event.target)}: {event.stage}"
+        note = f": {escape_markdown(event.note)}" if event.note else ""
+        line.markdown(f"{icon} **{escape_markdown(event.service)}** → {escape_markdown(event.target)}: {event.words}"
                       f"{note}")
 
     request["started"] = True  # a rerun that stops this one must not offer to roll back again

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ranchersync import compare, history, inventory
 from ranchersync import environments as env_cases
 from ranchersync import instances as instance_cases
-from ranchersync import inventory
 from ranchersync import sites as site_cases
+from ranchersync.errors import NotFoundError
 from ranchersync.inventory import Inventory
 from ranchersync.rancher import Cluster, Namespace
 from ui import deps
@@ -257,16 +258,16 @@ def environment_services(environment_id: int) -> Inventory:
 
 @st.cache_data(ttl=SERVICES_TTL, show_spinner="Comparing the environments…", max_entries=16)
 def comparison(
-    environment_ids: tuple[int, ...], stamp: str, refresh: int, compare_by: inventory.CompareBy = "image"
+    environment_ids: tuple[int, ...], stamp: str, refresh: int, compare_by: compare.CompareBy = "image"
 ) -> ComparisonTable:
     """The comparison table of these environments (pipeline order), from the cached inventories."""
     found = inventories(environment_ids, stamp, refresh)
     refs = [inventory.EnvironmentRef(e.id, e.name, e.color, e.position) for e in environments()
             if e.id in environment_ids]
-    return comparison_table(inventory.compare(refs, found, compare_by=compare_by), found)
+    return comparison_table(compare.compare(refs, found, compare_by=compare_by), found)
 
 
-def compare_environments(environment_ids: tuple[int, ...], compare_by: inventory.CompareBy) -> ComparisonTable:
+def compare_environments(environment_ids: tuple[int, ...], compare_by: compare.CompareBy) -> ComparisonTable:
     """The comparison of these environments, through the cache."""
     return comparison(environment_ids, catalogue_stamp(environment_ids), services_refresh(), compare_by)
 
@@ -278,7 +279,7 @@ def service_counts(environment_ids: tuple[int, ...], stamp: str, refresh: int) -
     found = inventories(environment_ids, stamp, refresh)
     refs = [inventory.EnvironmentRef(e.id, e.name, e.color, e.position) for e in environments()
             if e.id in environment_ids]
-    pending = drift_counts(inventory.compare(refs, found))
+    pending = drift_counts(compare.compare(refs, found))
     return tuple(
         ServiceCount(
             environment_id=env_id,
@@ -300,9 +301,6 @@ def clear_services() -> None:
 
 # ---- sync history: stored, cached briefly, keyed on the filter and a stamp of the newest operation ----------------
 
-# Imported here, not at the top, so this section stays an append (others edit the top of this module).
-from ranchersync import history  # noqa: E402
-from ranchersync.errors import NotFoundError  # noqa: E402
 
 HISTORY_TTL = 15  # seconds
 HISTORY_PAGE_SIZE = 25

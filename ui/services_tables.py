@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ranchersync.inventory import Cell, Comparison, InstanceFailure, Inventory, Service
+from ranchersync.compare import Cell, Comparison
+from ranchersync.inventory import InstanceFailure, Inventory, Service
 from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 

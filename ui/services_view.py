@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ranchersync.compare import CompareBy
 from ranchersync.errors import RancherSyncError
-from ranchersync.inventory import CompareBy, InstanceFailure, Inventory
+from ranchersync.inventory import InstanceFailure, Inventory
 from ranchersync.textsafe import escape_markdown
 from ui import actions, queries, throttle, widgets
 from ui import format as fmt

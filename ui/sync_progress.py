@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.inventory import display_tag
-from ranchersync.sync import ProgressEvent, SyncPlan
+from ranchersync.sync import ProgressEvent, SyncPlan, stage_words
 from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 from ui import frame
@@ -17,15 +17,16 @@ from ui.actions import Outcome, SyncReport
 REPORT = "sync_report"  # the last operation's report, shown on the Services page until dismissed
 _STAGES = {
     "waiting": ":gray[:material/schedule:]",
+    "planned": ":gray[:material/schedule:]",
     "applying": ":blue[:material/sync:]",
     "applied": ":blue[:material/done:]",
     "verifying": ":blue[:material/hourglass_top:]",
     "success": ":green[:material/check_circle:]",
     "failed": ":red[:material/error:]",
     "skipped": ":orange[:material/skip_next:]",
-    "rolling back": ":violet[:material/undo:]",
-    "rolled back": ":violet[:material/undo:]",
-    "rollback failed": ":red[:material/error:]",
+    "rolling_back": ":violet[:material/undo:]",
+    "rolled_back": ":violet[:material/undo:]",
+    "rollback_failed": ":red[:material/error:]",
 }
 
 
@@ -38,28 +39,19 @@ class Progress:
         self.status = slot.status(f"Applying {fmt.plural(len(plan.to_apply), 'change')} to {target}…",
                                   expanded=True)
         self.lines = {(item.name, item.target_label): self.status.empty() for item in plan.to_apply}
-        self.finished: set[tuple[str, str]] = set()
-        self.failed = False
         for service, target_label in self.lines:
             self._draw(service, target_label, "waiting", "")
 
     def __call__(self, event: ProgressEvent) -> None:
-        key, stage = (event.service, event.target), event.stage
-        if self.failed and len(self.finished) == len(self.lines):
-            # Every service has its result and one failed: these events are the automatic rollback.
-            stage = {"success": "rolled back", "failed": "rollback failed"}.get(stage, "rolling back")
-        elif stage in ("success", "failed", "skipped"):
-            self.finished.add(key)
-            self.failed = self.failed or stage == "failed"
-        self._draw(*key, stage, event.message)
+        # The core names every stage, the automatic rollback's included: nothing to guess from the event order.
+        self._draw(event.service, event.target, event.stage, event.note)
 
-    def _draw(self, service: str, target: str, stage: str, message: str) -> None:
+    def _draw(self, service: str, target: str, stage: str, note: str) -> None:
         line = self.lines.get((service, target))
         if line is not None:
-            shown = message and stage in ("failed", "skipped", "rollback failed")
-            note = f": {escape_markdown(message)}" if shown else ""
+            text = f": {escape_markdown(note)}" if note else ""
             line.markdown(f"{_STAGES.get(stage, '')} **{escape_markdown(service)}** → {escape_markdown(target)}: "
-                          f"{stage}{note}")
+                          f"{stage_words(stage)}{text}")
 
     def finish(self, report: SyncReport | Outcome) -> None:
         ok = isinstance(report, SyncReport) and report.ok

@@ -39,14 +39,14 @@ def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import inventory
+    from ranchersync import compare
     from ranchersync.payloads import comparison_payload
 
     if len(args.env) < 2:
         raise UsageError("compare needs at least two environments: --env A --env B")
     with ctx.session() as session:
-        comparison = inventory.compare_environments(session, ctx.cipher, args.env,
-                                                    compare_by="tag" if args.tag_only else "image")
+        comparison = compare.compare_environments(session, ctx.cipher, args.env,
+                                                  compare_by="tag" if args.tag_only else "image")
     if args.only_differences:
         comparison = comparison.only_differences()
     names = [e.name for e in comparison.environments]

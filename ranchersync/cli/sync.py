@@ -129,8 +129,10 @@ def _target_choice(ctx: AppContext, ref: str | None, environment: str) -> Target
 
 
 def _print_progress(event: ProgressEvent) -> None:
-    detail = f": {event.message}" if event.message and event.stage in ("failed", "skipped") else ""
-    note(f"  {event.service} @ {event.target}: {event.stage}{detail}")
+    from ranchersync.sync import progress_line
+
+    if (line := progress_line(event)) is not None:
+        note(f"  {line}")
 
 
 def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: int) -> int:

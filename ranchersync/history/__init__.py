@@ -1,7 +1,7 @@
 """Sync history and delivery metrics: pages of operations, one operation in detail, CSV export, and the metrics
 (activity, success rate, durations, DORA keys) aggregated in SQL; plus their `--json` payloads."""
 
-from ranchersync.history.delivery import Incident, LeadTime, LeadTimes, LeadTimeStats, RestoreTimes
+from ranchersync.history.dora import Headline, Incident, LeadTime, LeadTimes, LeadTimeStats, RestoreTimes
 from ranchersync.history.filters import HistoryFilter, date_range
 from ranchersync.history.metrics import (
     DURATION_BUCKETS,
@@ -18,10 +18,10 @@ from ranchersync.history.metrics import (
 from ranchersync.history.payloads import metrics_payload, operation_payload
 from ranchersync.history.queries import (
     MAX_PAGE_SIZE,
-    ContainerChange,
     OperationDetail,
     OperationSummary,
     Page,
+    RecordedContainer,
     ResultTally,
     ResultView,
     export_csv,
@@ -33,13 +33,13 @@ from ranchersync.history.queries import (
 __all__ = [
     "DURATION_BUCKETS",
     "MAX_PAGE_SIZE",
-    "ContainerChange",
     "DayCount",
     "DaySuccess",
     "Deployments",
     "DurationBucket",
     "Durations",
     "FailureRate",
+    "Headline",
     "HistoryFilter",
     "Incident",
     "LeadTime",
@@ -49,6 +49,7 @@ __all__ = [
     "OperationDetail",
     "OperationSummary",
     "Page",
+    "RecordedContainer",
     "RestoreTimes",
     "ResultTally",
     "ResultView",

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from ranchersync.history import delivery
-from ranchersync.history.delivery import CHANGED, LeadTimes, RestoreTimes
+from ranchersync.history import dora
+from ranchersync.history.dora import CHANGED, Headline, LeadTimes, RestoreTimes
 from ranchersync.history.filters import HistoryFilter, target_conditions
 from ranchersync.history.sql import seconds_between, tune_for_reports, utc_day
 from ranchersync.models import Environment, SyncOperation, SyncResult
@@ -130,6 +130,7 @@ class Metrics:
     change_failure_by_environment: tuple[FailureRate, ...]
     restore: RestoreTimes
     lead_times: LeadTimes
+    headline: Headline
 
 
 def compute_metrics(
@@ -155,7 +156,8 @@ def compute_metrics(
     - **Change failure rate**: of the finished syncs, those where a service failed (whether or not the automatic
       rollback then undid the operation) or for which a rollback operation was started within `failure_window`
       of the sync's end. An `interrupted` sync with no failed service is not counted as failed.
-    - **Time to restore** and **lead time**: see `delivery.restore_times` and `delivery.lead_times`.
+    - **Time to restore** and **lead time**: see `dora.restore_times` and `dora.lead_times`.
+    - **Headline**: success rate and deployments per week over the whole period (`dora.Headline`).
     """
     filters = filters or HistoryFilter()
     rows = activity_by_day(session, filters, failure_window)
@@ -179,8 +181,14 @@ def compute_metrics(
         change_failure_by_environment=tuple(
             _failure_rate(env_id, name, group) for (env_id, name), group in _by_environment(syncs)
         ),
-        restore=delivery.restore_times(session, filters, list_limit),
-        lead_times=delivery.lead_times(session, filters, list_limit),
+        restore=dora.restore_times(session, filters, list_limit),
+        lead_times=dora.lead_times(session, filters, list_limit),
+        headline=Headline(
+            finished=sum(row.operations for row in chosen if row.status in FINISHED),
+            complete=sum(row.operations for row in chosen if row.status == "complete"),
+            deployments=sum(row.deployments for row in syncs),
+            period_days=period_days,
+        ),
     )
 
 

@@ -109,6 +109,10 @@ def metrics_payload(metrics: Metrics) -> dict[str, Any]:
                        "seconds": i.seconds, "failedOperationId": i.failed_operation_id,
                        "restoredByOperationId": i.restored_by_operation_id} for i in restore.items],
         },
+        "headline": {"finished": metrics.headline.finished, "complete": metrics.headline.complete,
+                     "successRate": _rate(metrics.headline.success_rate),
+                     "deployments": metrics.headline.deployments,
+                     "deploysPerWeek": metrics.headline.deploys_per_week},
         "leadTime": {
             "pairs": [{"fromEnvironmentId": p.from_environment_id, "fromEnvironment": p.from_environment,
                        "toEnvironmentId": p.to_environment_id, "toEnvironment": p.to_environment,

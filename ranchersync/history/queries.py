@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, selectinload
 from ranchersync.errors import NotFoundError, ValidationError
 from ranchersync.history.filters import HistoryFilter, operation_conditions
 from ranchersync.inventory import display_tag
-from ranchersync.models import SyncOperation, SyncResult
+from ranchersync.models import AppInstance, SyncOperation, SyncResult
 from ranchersync.payloads import iso
 
 MAX_PAGE_SIZE = 500
@@ -50,7 +50,7 @@ class ResultTally:
 
 
 @dataclass(frozen=True)
-class ContainerChange:
+class RecordedContainer:
     """One container's image before and after the operation."""
 
     name: str
@@ -71,7 +71,7 @@ class ResultView:
     site_name: str
     cluster_id: str
     namespace: str
-    containers: tuple[ContainerChange, ...]
+    containers: tuple[RecordedContainer, ...]
     previous_image: str | None
     new_image: str | None
     status: str
@@ -79,6 +79,12 @@ class ResultView:
     applied: bool
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    target_app_instance: str | None = None  # the app instance's name now; None once it was removed
+
+    @property
+    def target_label(self) -> str:
+        """Where the change landed as a report names it: the app instance, else its cluster and namespace."""
+        return self.target_app_instance or f"{self.cluster_id}/{self.namespace}"
 
     @property
     def previous_tag(self) -> str | None:
@@ -89,16 +95,17 @@ class ResultView:
         return display_tag(self.new_image) if self.new_image else None
 
     @classmethod
-    def from_model(cls, result: SyncResult) -> ResultView:
-        """A detached copy of a stored result."""
+    def from_model(cls, result: SyncResult, instance_names: Mapping[int, str] | None = None) -> ResultView:
+        """A detached copy of a stored result; `instance_names` names its target app instance by id."""
         return cls(
             id=result.id, service=result.service, workload_kind=result.workload_kind,
             source_app_instance_id=result.source_app_instance_id, target_app_instance_id=result.target_app_instance_id,
             site_name=result.site_name, cluster_id=result.cluster_id, namespace=result.namespace,
-            containers=tuple(ContainerChange(str(c.get("name", "")), bool(c.get("init")), c.get("previous"),
+            containers=tuple(RecordedContainer(str(c.get("name", "")), bool(c.get("init")), c.get("previous"),
                                              c.get("new")) for c in result.containers or ()),
             previous_image=result.previous_image, new_image=result.new_image, status=result.status,
             error=result.error, applied=result.applied, started_at=result.started_at, finished_at=result.finished_at,
+            target_app_instance=(instance_names or {}).get(result.target_app_instance_id or -1),
         )
 
 
@@ -122,6 +129,16 @@ class OperationSummary:
     rollback_of_id: int | None
     services: tuple[str, ...]  # distinct names, in the order the operation recorded them
     tally: ResultTally
+
+    @property
+    def ok(self) -> bool:
+        """It completed: every service changed (and verified)."""
+        return self.status == "complete"
+
+    @property
+    def updated(self) -> int:
+        """How many workloads it changed and kept changed."""
+        return self.tally.success
 
     @property
     def duration_seconds(self) -> float | None:
@@ -154,10 +171,15 @@ class OperationDetail(OperationSummary):
     rolled_back_by: tuple[int, ...]  # the rollback operations started for this one
 
     @classmethod
-    def of(cls, operation: SyncOperation, rolled_back_by: Sequence[int] = ()) -> OperationDetail:
+    def of(
+        cls,
+        operation: SyncOperation,
+        rolled_back_by: Sequence[int] = (),
+        instance_names: Mapping[int, str] | None = None,
+    ) -> OperationDetail:
         """A detached detail of a stored operation whose results are loaded."""
         summary = OperationSummary.from_model(operation, [(r.service, r.status) for r in operation.results])
-        return cls(**vars(summary), results=tuple(ResultView.from_model(r) for r in operation.results),
+        return cls(**vars(summary), results=tuple(ResultView.from_model(r, instance_names) for r in operation.results),
                    rolled_back_by=tuple(rolled_back_by))
 
 
@@ -212,7 +234,8 @@ def _summaries(session: Session, ids: Sequence[int]) -> list[OperationSummary]:
 
 
 def get_operation_detail(session: Session, operation_id: int) -> OperationDetail:
-    """One operation with every result, and the rollbacks that were started for it."""
+    """One operation with every result (each naming its app instance), and the rollbacks started for it: the
+    history's detail, and the report a screen or the CLI shows after a sync or rollback."""
     operation = session.scalar(
         select(SyncOperation).options(selectinload(SyncOperation.results)).where(SyncOperation.id == operation_id)
     )
@@ -221,7 +244,10 @@ def get_operation_detail(session: Session, operation_id: int) -> OperationDetail
     rollbacks = session.scalars(
         select(SyncOperation.id).where(SyncOperation.rollback_of_id == operation_id).order_by(SyncOperation.id)
     ).all()
-    return OperationDetail.of(operation, rollbacks)
+    instance_ids = {r.target_app_instance_id for r in operation.results if r.target_app_instance_id is not None}
+    names = {id_: name for id_, name in session.execute(
+        select(AppInstance.id, AppInstance.name).where(AppInstance.id.in_(instance_ids)))}
+    return OperationDetail.of(operation, rollbacks, names)
 
 
 # --- CSV -------------------------------------------------------------------------------------------------------------

@@ -1,6 +1,14 @@
 """Promote service versions between environments: plan → confirm → apply → verify → record → roll back."""
 
-from ranchersync.sync.execute import ProgressEvent, SyncOptions, new_request_id
+from ranchersync.sync.events import (
+    STAGES,
+    ProgressEvent,
+    ProgressListener,
+    Stage,
+    progress_line,
+    stage_words,
+)
+from ranchersync.sync.execute import SyncOptions, new_request_id
 from ranchersync.sync.operations import (
     ConfirmationRequired,
     SyncSides,
@@ -15,17 +23,20 @@ from ranchersync.sync.operations import (
     rollback_operation,
     rollback_refusal,
 )
-from ranchersync.sync.plan import ContainerChange, ServicePlan, SyncPlan, TargetChoice, gitops_warnings, plan_sync
+from ranchersync.sync.plan import PlannedContainer, ServicePlan, SyncPlan, TargetChoice, gitops_warnings, plan_sync
 from ranchersync.sync.records import SyncBusy, mark_interrupted
 
 __all__ = [
+    "STAGES",
     "ConfirmationRequired",
-    "ContainerChange",
+    "PlannedContainer",
     "ProgressEvent",
+    "ProgressListener",
     "ServicePlan",
     "SyncBusy",
     "SyncOptions",
     "SyncPlan",
+    "Stage",
     "SyncSides",
     "TargetChoice",
     "UnreadableInstances",
@@ -37,9 +48,11 @@ __all__ = [
     "new_request_id",
     "plan_environments",
     "plan_sync",
+    "progress_line",
     "read_sides",
     "resume_operation",
     "rollback_candidates",
     "rollback_operation",
     "rollback_refusal",
+    "stage_words",
 ]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from ranchersync.context import AppContext
 from ranchersync.errors import (
@@ -26,6 +27,7 @@ from ranchersync.inventory import ClientPool, InstanceRef, client_pool
 from ranchersync.rancher import RancherClient, Workload, rollout_state
 from ranchersync.sites import ClientFactory, Connection
 from ranchersync.sync import records
+from ranchersync.sync.events import ROLLBACK_STAGES, ProgressEvent, ProgressListener
 
 ANNOTATION_OPERATION = "ranchersync.io/operation-id"
 ANNOTATION_SOURCE = "ranchersync.io/source-environment"
@@ -64,26 +66,15 @@ class WorkItem:
     resource_version: str | None = None  # the planned one: a PATCH conditioned on it answers 409 when it changed
 
 
-@dataclass(frozen=True)
-class ProgressEvent:
-    """What just happened to one service, for a progress display."""
-
-    result_id: int
-    service: str
-    target: str
-    stage: str  # applying, applied, verifying, success, failed, skipped, rolling back, rolled_back
-    message: str = ""
-
-
-Progress = Callable[[ProgressEvent], None]
+RunStatus = Literal["pending", "success", "failed", "skipped"]
 
 
 @dataclass
-class Outcome:
-    """What happened to one work item: its final status, why, and whether its PATCH landed."""
+class ServiceRun:
+    """How the work on one item went: its final status, why, and whether its PATCH landed."""
 
     item: WorkItem
-    status: str = "pending"  # success, failed, skipped
+    status: RunStatus = "pending"
     message: str = ""
     applied: bool = False
     generation: int = 0
@@ -103,30 +94,38 @@ def run_items(
     *,
     options: SyncOptions,
     annotations: dict[str, str],
-    progress: Progress | None = None,
+    progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
-) -> list[Outcome]:
-    """Patch every item (bounded concurrency), then verify the rollouts together; record each step."""
-    say = progress or (lambda _event: None)
+    undoing: bool = False,
+) -> list[ServiceRun]:
+    """Patch every item (bounded concurrency), then verify the rollouts together; record each step.
+
+    `undoing`: this is the automatic rollback of the same operation, and its events say so (`ROLLBACK_STAGES`).
+    """
+    listener = progress or (lambda _event: None)
+    say = (lambda event: listener(replace(event, stage=ROLLBACK_STAGES[event.stage]))) if undoing else listener
+    if not undoing:
+        for item in items:
+            say(ProgressEvent(item.result_id, item.name, item.target.name, "planned"))
     workers = max(1, options.concurrency)
     with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=workers) as executor:
-        outcomes = list(executor.map(lambda item: _apply(ctx, pool, item, annotations, options, say), items))
-        to_verify = [o for o in outcomes if o.applied and o.status == "pending"]
+        runs = list(executor.map(lambda item: _apply(ctx, pool, item, annotations, options, say), items))
+        to_verify = [o for o in runs if o.applied and o.status == "pending"]
         if options.verify and to_verify:
             list(executor.map(lambda o: _verify(ctx, pool, o, options, say, operation_id), to_verify))
-        for outcome in to_verify:
-            if outcome.status == "pending":  # not verified: the PATCH itself is the success
-                outcome.status = "success"
-                records.update_result(ctx, outcome.item.result_id, status="success")
-                say(ProgressEvent(outcome.item.result_id, outcome.item.name, outcome.item.target.name, "success"))
-    return outcomes
+        for run in to_verify:
+            if run.status == "pending":  # not verified: the PATCH itself is the success
+                run.status = "success"
+                records.update_result(ctx, run.item.result_id, status="success")
+                say(ProgressEvent(run.item.result_id, run.item.name, run.item.target.name, "success"))
+    return runs
 
 
 def _apply(
     ctx: AppContext, pool: ClientPool, item: WorkItem, annotations: dict[str, str], options: SyncOptions,
-    say: Progress,
-) -> Outcome:
-    outcome = Outcome(item)
+    say: ProgressListener,
+) -> ServiceRun:
+    run = ServiceRun(item)
     say(ProgressEvent(item.result_id, item.name, item.target.name, "applying"))
     client = pool.client(item.target)
     ref = item.target
@@ -140,11 +139,11 @@ def _apply(
             current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
             todo, drifted = _pending_moves(current, item.moves)
             if drifted:
-                return _finish(ctx, outcome, "skipped", _drift_message(drifted), say)
+                return _finish(ctx, run, "skipped", _drift_message(drifted), say)
             if not todo:  # already there (applied before a crash, or by someone else)
-                outcome.applied, outcome.generation = True, current.generation
+                run.applied, run.generation = True, current.generation
                 records.update_result(ctx, item.result_id, applied=True)
-                return outcome
+                return run
             version = current.resource_version
         patched = client.patch_images(
             ref.cluster_id, ref.namespace, item.kind, item.name,
@@ -154,19 +153,19 @@ def _apply(
             annotations=annotations,
         )
     except ConflictError:
-        return _finish(ctx, outcome, "skipped", _replan(client, item), say)
+        return _finish(ctx, run, "skipped", _replan(client, item), say)
     except RancherNotFound:
-        return _finish(ctx, outcome, "skipped", f"{item.kind} {item.name} was deleted since the plan", say)
+        return _finish(ctx, run, "skipped", f"{item.kind} {item.name} was deleted since the plan", say)
     except RancherAPIError as error:
         if _patch_may_have_landed(error):
-            return _settle_unknown(ctx, client, outcome, error, say)
-        return _finish(ctx, outcome, "failed", str(error), say)
+            return _settle_unknown(ctx, client, run, error, say)
+        return _finish(ctx, run, "failed", str(error), say)
     except ValidationError as error:
-        return _finish(ctx, outcome, "failed", str(error), say)
-    outcome.applied, outcome.generation = True, patched.generation
+        return _finish(ctx, run, "failed", str(error), say)
+    run.applied, run.generation = True, patched.generation
     records.update_result(ctx, item.result_id, applied=True)
     say(ProgressEvent(item.result_id, item.name, item.target.name, "applied"))
-    return outcome
+    return run
 
 
 def _pending_moves(current: Workload, moves: Sequence[Move]) -> tuple[list[Move], list[tuple[Move, str]]]:
@@ -208,25 +207,26 @@ def _patch_may_have_landed(error: RancherAPIError) -> bool:
 
 
 def _settle_unknown(
-    ctx: AppContext, client: RancherClient, outcome: Outcome, error: RancherAPIError, say: Progress
-) -> Outcome:
-    item, ref = outcome.item, outcome.item.target
+    ctx: AppContext, client: RancherClient, run: ServiceRun, error: RancherAPIError, say: ProgressListener
+) -> ServiceRun:
+    item, ref = run.item, run.item.target
     try:
         current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
     except RancherSyncError:
-        return _finish(ctx, outcome, "failed", f"{error} (whether the change landed is unknown)", say)
+        return _finish(ctx, run, "failed", f"{error} (whether the change landed is unknown)", say)
     todo, drifted = _pending_moves(current, item.moves)
     if not todo and not drifted:
-        outcome.applied, outcome.generation = True, current.generation
+        run.applied, run.generation = True, current.generation
         records.update_result(ctx, item.result_id, applied=True)
-        return outcome
-    return _finish(ctx, outcome, "failed", str(error), say)
+        return run
+    return _finish(ctx, run, "failed", str(error), say)
 
 
 def _verify(
-    ctx: AppContext, pool: ClientPool, outcome: Outcome, options: SyncOptions, say: Progress, operation_id: int
+    ctx: AppContext, pool: ClientPool, run: ServiceRun, options: SyncOptions, say: ProgressListener,
+    operation_id: int,
 ) -> None:
-    item, ref = outcome.item, outcome.item.target
+    item, ref = run.item, run.item.target
     client = pool.client(ref)
     say(ProgressEvent(item.result_id, item.name, ref.name, "verifying"))
     deadline = time.monotonic() + options.timeout_seconds
@@ -235,34 +235,37 @@ def _verify(
         try:
             current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
         except RancherNotFound:
-            _finish(ctx, outcome, "failed", f"{item.kind} {item.name} was deleted during its rollout", say)
+            _finish(ctx, run, "failed", f"{item.kind} {item.name} was deleted during its rollout", say)
             return
         except RancherAPIError as error:
             last_message = f"could not read the rollout: {error}"
         else:
             state = rollout_state(current)
-            observed = (current.observed_generation or 0) >= outcome.generation
+            observed = (current.observed_generation or 0) >= run.generation
             if observed and state.failed:
-                _finish(ctx, outcome, "failed", f"rollout failed: {state.message}", say)
+                _finish(ctx, run, "failed", f"rollout failed: {state.message}", say)
                 return
             if observed and state.done:
-                _finish(ctx, outcome, "success", state.message, say)
+                _finish(ctx, run, "success", state.message, say)
                 return
             last_message = state.message
         if time.monotonic() >= deadline:
-            _finish(ctx, outcome, "failed",
+            _finish(ctx, run, "failed",
                     f"rollout not finished after {options.timeout_seconds:.0f} s: {last_message}", say)
             return
         records.heartbeat(ctx, operation_id)
         time.sleep(options.poll_seconds)
 
 
-def _finish(ctx: AppContext, outcome: Outcome, status: str, message: str, say: Progress) -> Outcome:
-    outcome.status, outcome.message = status, message
-    item = outcome.item
+def _finish(
+    ctx: AppContext, run: ServiceRun, status: Literal["success", "failed", "skipped"], message: str,
+    say: ProgressListener,
+) -> ServiceRun:
+    run.status, run.message = status, message
+    item = run.item
     records.update_result(ctx, item.result_id, status=status, error=message if status != "success" else None)
     say(ProgressEvent(item.result_id, item.name, item.target.name, status, message))
-    return outcome
+    return run
 
 
 def reverse(item: WorkItem) -> WorkItem:

@@ -27,12 +27,12 @@ from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.sites import ClientFactory
 from ranchersync.sync import records
+from ranchersync.sync.events import ProgressEvent, ProgressListener
 from ranchersync.sync.execute import (
     ANNOTATION_OPERATION,
     ANNOTATION_SOURCE,
     Move,
-    Outcome,
-    Progress,
+    ServiceRun,
     SyncOptions,
     WorkItem,
     reverse,
@@ -55,6 +55,15 @@ class SyncSides:
     target_protected: bool
     source_services: tuple[Service, ...]
     target_services: tuple[Service, ...]
+
+    def source_has(self, key: tuple[str, str]) -> bool:
+        """Whether the source runs this (kind, name)."""
+        return any(s.key == key for s in self.source_services)
+
+    def target_instances(self, key: tuple[str, str]) -> list[tuple[int, str]]:
+        """(id, name) of the target app instances that run this service, by name."""
+        return sorted({(s.instance.id, s.instance.name) for s in self.target_services if s.key == key},
+                      key=lambda pair: pair[1])
 
 
 class UnreadableInstances(OperationFailed):
@@ -145,7 +154,7 @@ def apply_plan(
     request_id: str,
     confirm_env: str | None = None,
     options: SyncOptions | None = None,
-    progress: Progress | None = None,
+    progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
 ) -> int:
     """Apply a confirmed plan and return the operation id; the operation records every step as it happens."""
@@ -190,20 +199,20 @@ def _run(
     items: list[WorkItem],
     options: SyncOptions,
     annotations: dict[str, str],
-    progress: Progress | None,
+    progress: ProgressListener | None,
     factory: ClientFactory,
 ) -> int:
     try:
         # Tokens are read now, not at planning time: a token replaced since then is the one to use.
         with ctx.session() as session:
             connections = site_connections(session, ctx.cipher, {i.target.site_id for i in items})
-        outcomes = run_items(ctx, operation_id, items, connections, options=options, annotations=annotations,
+        runs = run_items(ctx, operation_id, items, connections, options=options, annotations=annotations,
                              progress=progress, factory=factory)
-        failed = [o for o in outcomes if o.status == "failed"]
-        applied = [o for o in outcomes if o.applied]
+        failed = [o for o in runs if o.status == "failed"]
+        applied = [o for o in runs if o.applied]
         if failed and options.auto_rollback and applied:
             undo = run_items(ctx, operation_id, [reverse(o.item) for o in applied], connections, options=options,
-                             annotations=annotations, progress=progress, factory=factory)
+                             annotations=annotations, progress=progress, factory=factory, undoing=True)
             not_undone = [u for u in undo if u.status != "success"]
             for original, reverted in zip(applied, undo, strict=True):
                 if reverted.status == "success":
@@ -213,27 +222,29 @@ def _run(
                                           error=note)
             if not_undone:
                 names = ", ".join(u.item.name for u in not_undone)
-                records.close_operation(ctx, operation_id, "failed", f"rollback incomplete for {names}")
+                status, error = "failed", f"rollback incomplete for {names}"
             else:
-                records.close_operation(ctx, operation_id, "rolled_back",
-                                        f"{len(failed)} service(s) failed: every change was rolled back")
+                status, error = "rolled_back", f"{len(failed)} service(s) failed: every change was rolled back"
         else:
-            records.close_operation(ctx, operation_id, _final_status(ctx, operation_id, outcomes))
+            status, error = _final_status(ctx, operation_id, runs), None
+        records.close_operation(ctx, operation_id, status, error)
     except BaseException:
         # Whatever stopped us (Ctrl+C, a bug), the trail must not stay "running" for ever.
         records.close_operation(ctx, operation_id, "interrupted", "stopped before it finished")
         raise
+    if progress is not None:
+        progress(ProgressEvent(0, "", "", "done", status, operation_id=operation_id))
     return operation_id
 
 
-def _final_status(ctx: AppContext, operation_id: int, outcomes: Sequence[Outcome]) -> str:
+def _final_status(ctx: AppContext, operation_id: int, runs: Sequence[ServiceRun]) -> str:
     with ctx.session() as session:
         statuses = {r.status for r in session.get_one(SyncOperation, operation_id).results}
     if "failed" in statuses:
         return "partial" if "success" in statuses else "failed"
     # Skips the plan showed never became work items; a work item that ended skipped was changed or deleted
     # meanwhile, which the user did not expect.
-    unplanned_skips = any(o.status == "skipped" for o in outcomes)
+    unplanned_skips = any(o.status == "skipped" for o in runs)
     return "partial" if unplanned_skips or "pending" in statuses else "complete"
 
 
@@ -279,7 +290,7 @@ def rollback_operation(
     request_id: str,
     confirm_env: str | None = None,
     options: SyncOptions | None = None,
-    progress: Progress | None = None,
+    progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
 ) -> int:
     """Put back the recorded previous images of a finished operation, as a new `rollback` operation.
@@ -330,7 +341,7 @@ def resume_operation(
     *,
     confirm_env: str | None = None,
     options: SyncOptions | None = None,
-    progress: Progress | None = None,
+    progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
 ) -> int:
     """Finish an interrupted operation: its pending services are re-checked and applied where still planned."""

@@ -29,7 +29,7 @@ TargetChoice = int | Literal["all"]
 
 
 @dataclass(frozen=True)
-class ContainerChange:
+class PlannedContainer:
     """One container of a target workload: its image now and the image the sync will set."""
 
     name: str
@@ -50,7 +50,7 @@ class ServicePlan:
     name: str
     source: Service | None
     target: Service | None
-    containers: tuple[ContainerChange, ...] = ()
+    containers: tuple[PlannedContainer, ...] = ()
     skip_reason: str | None = None
     detail: str = ""
     warnings: tuple[str, ...] = ()
@@ -60,7 +60,7 @@ class ServicePlan:
         return self.skip_reason is None
 
     @property
-    def changes(self) -> tuple[ContainerChange, ...]:
+    def changes(self) -> tuple[PlannedContainer, ...]:
         """Only the containers whose image changes."""
         return tuple(c for c in self.containers if c.changes)
 
@@ -202,7 +202,7 @@ def _plan_target(kind: str, name: str, source: Service, target: Service, mode: R
                            detail=f"the target has no container {', '.join(repr(m) for m in missing)}")
     try:
         changes = tuple(
-            ContainerChange(n, init, target_images[(n, init)], retag(target_images[(n, init)], image, mode))
+            PlannedContainer(n, init, target_images[(n, init)], retag(target_images[(n, init)], image, mode))
             for (n, init), image in source_images.items()
         )
     except ValidationError as error:

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ranchersync import environments as envs
+from ranchersync.context import AppContext
 from ranchersync.errors import NotFoundError, ValidationError
 from ranchersync.models import AppInstance, Environment, Site
 
@@ -92,3 +93,28 @@ def test_a_cascade_removes_exactly_what_its_confirmation_showed(session: Session
     with pytest.raises(ValidationError, match="changed since this confirmation"):
         envs.remove_environment(session, "Dev", cascade=True, expected=shown)
     assert names(session) == ["Dev"]
+
+
+def test_a_name_clash_found_on_write_leaves_the_callers_unit_of_work_to_the_caller(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A concurrent writer took the name between the check and the insert: only the database notices.
+    monkeypatch.setattr(envs, "_ensure_unique_name", lambda session, name: None)
+    with ctx.session() as session:
+        envs.add_environment(session, name="Dev")
+        with session.begin_nested(), pytest.raises(ValidationError, match="already exists"):
+            envs.add_environment(session, name="Dev")
+        envs.add_environment(session, name="Stage")  # the use-case did not end the caller's transaction
+    with ctx.session() as session:
+        assert names(session) == ["Dev", "Stage"]
+
+
+def test_a_failed_add_leaves_nothing_behind(ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(envs, "_ensure_unique_name", lambda session, name: None)
+    with ctx.session() as session:
+        envs.add_environment(session, name="Dev")
+    with pytest.raises(ValidationError, match="already exists"), ctx.session() as session:
+        envs.add_environment(session, name="Stage")
+        envs.add_environment(session, name="Dev")
+    with ctx.session() as session:
+        assert names(session) == ["Dev"]  # Stage, added in the same unit of work, was rolled back with it

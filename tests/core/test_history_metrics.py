@@ -12,6 +12,7 @@ from ranchersync.history import (
     DayCount,
     DaySuccess,
     FailureRate,
+    Headline,
     HistoryFilter,
     StatusCount,
     compute_metrics,
@@ -52,6 +53,33 @@ def test_daily_activity_and_success_rate(session: Session) -> None:
     syncs = compute_metrics(session, HistoryFilter(kind="sync"))
     assert syncs.operations == 6
     assert syncs.success_rate == (DaySuccess(D1, 3, 2), DaySuccess(D2, 2, 0))
+
+
+def test_headline_success_rate_and_deploys_per_week(session: Session) -> None:
+    envs = pipeline(session)
+    dev, stage, prod = envs["Dev"], envs["Stage"], envs["Prod"]
+    web = change("web", "reg/web:2")
+    record(session, dev, stage, start=at(hours=0), changes=[web])  # a deployment into Stage
+    record(session, dev, stage, start=at(hours=1), changes=[web])  # another
+    record(session, stage, prod, start=at(days=1), changes=[web])  # one into Prod
+    record(session, stage, prod, "failed", start=at(days=2), changes=[change("web", "reg/web:3", status="failed")])
+    record(session, stage, prod, "running", start=at(days=3))  # not finished: left out of the rate
+    record(session, prod, prod, kind="rollback", start=at(days=3, hours=1))  # a completed rollback
+
+    headline = compute_metrics(session, HistoryFilter(since=at(hours=-9), until=at(days=14, hours=-9))).headline
+    assert (headline.finished, headline.complete, headline.deployments, headline.period_days) == (5, 4, 3, 14)
+    assert headline.success_rate == 0.8
+    assert headline.deploys_per_week == 1.5  # 3 deployments over two weeks
+
+    week = HistoryFilter(since=at(hours=-9), until=at(days=7, hours=-9), kind="sync")
+    syncs = compute_metrics(session, week).headline
+    assert (syncs.success_rate, syncs.deploys_per_week) == (0.75, 3.0)
+
+
+def test_headline_without_data() -> None:
+    assert Headline(0, 0, 0, None).success_rate is None
+    assert Headline(0, 0, 0, None).deploys_per_week is None
+    assert Headline(3, 1, 1, 3).deploys_per_week == 2.3
 
 
 def test_duration_buckets(session: Session) -> None:
@@ -272,7 +300,8 @@ def test_metrics_payload(session: Session) -> None:
     payload = metrics_payload(compute_metrics(session, HistoryFilter(until=at(days=3, hours=-9))))
     json.dumps(payload)
     assert set(payload) == {"since", "until", "failureWindowSeconds", "operations", "daily", "successRate",
-                            "durations", "deploymentFrequency", "changeFailureRate", "timeToRestore", "leadTime"}
+                            "durations", "deploymentFrequency", "changeFailureRate", "timeToRestore", "leadTime",
+                            "headline"}
     assert (payload["since"], payload["until"], payload["failureWindowSeconds"]) == ("2026-03-02", "2026-03-04",
                                                                                      86400.0)
     prod = env_id(session, "Prod")

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from ranchersync import instances, inventory, sites
+from ranchersync.compare import Cell, compare, compare_environments
 from ranchersync.context import AppContext
-from ranchersync.inventory import Cell, EnvironmentRef, Inventory, Service, compare
+from ranchersync.inventory import EnvironmentRef, Inventory, Service
 from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import service
@@ -74,7 +75,7 @@ def test_last_successful_sync_is_attached(demo: AppContext) -> None:
 
 def test_comparison_over_the_demo_in_pipeline_order(demo: AppContext) -> None:
     with demo.session() as session:
-        comparison = inventory.compare_environments(session, demo.cipher)
+        comparison = compare_environments(session, demo.cipher)
     assert [e.name for e in comparison.environments] == ["Dev", "Stage", "Prod"]
     rows = {(r.kind, r.name): r for r in comparison.rows}
     cart = rows[("Deployment", "cart")]

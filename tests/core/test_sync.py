@@ -10,9 +10,11 @@ from sqlalchemy import select
 from ranchersync import environments
 from ranchersync.context import AppContext
 from ranchersync.errors import ValidationError
+from ranchersync.history import get_operation_detail
 from ranchersync.models import SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import (
+    ProgressEvent,
     SyncBusy,
     SyncOptions,
     SyncPlan,
@@ -20,6 +22,7 @@ from ranchersync.sync import (
     get_operation,
     new_request_id,
     plan_environments,
+    progress_line,
     rollback_operation,
 )
 from ranchersync.sync.execute import ANNOTATION_OPERATION
@@ -118,8 +121,19 @@ def test_a_workload_deleted_after_the_plan_is_reported(demo: AppContext, rancher
 @pytest.mark.parametrize("rancher_us", [r"frontend:3\.8\.1"], indirect=True)
 def test_a_rollout_that_never_becomes_ready_is_rolled_back(demo: AppContext, rancher_us: SimulatedRancher) -> None:
     the_plan = plan(demo, "frontend", "checkout")
-    operation = apply(demo, the_plan, SyncOptions(timeout_seconds=30, poll_seconds=0.2))
+    events: list[ProgressEvent] = []
+    operation = apply(demo, the_plan, SyncOptions(timeout_seconds=30, poll_seconds=0.2), progress=events.append)
     assert operation.status == "rolled_back"
+    # The core names the automatic rollback: no listener has to guess it from the order of the events.
+    east_checkout = [e.stage for e in events if (e.service, e.target) == ("checkout", "shop-east")]
+    assert east_checkout == ["planned", "applying", "applied", "verifying", "success",
+                             "rolling_back", "rolling_back", "rolling_back", "rolled_back"]
+    east_frontend = [e for e in events if (e.service, e.target) == ("frontend", "shop-east")]
+    assert [e.stage for e in east_frontend][-5:] == ["failed", "rolling_back", "rolling_back", "rolling_back",
+                                                     "rolled_back"]
+    assert "progress deadline" in east_frontend[-5].note
+    assert events[-1] == ProgressEvent(0, "", "", "done", "rolled_back", operation_id=operation.id)
+    assert [progress_line(e) for e in events if e.stage == "rolled_back"][0] is not None
     statuses = {(r.service, r.status) for r in operation.results}
     assert statuses == {("frontend", "failed"), ("checkout", "rolled_back")}
     failed = next(r for r in operation.results if r.service == "frontend")
@@ -216,3 +230,15 @@ def test_a_finished_sync_can_be_rolled_back_later(demo: AppContext, rancher_us: 
         assert image(rancher_us, cluster, "frontend").endswith("3.8.0")
     with pytest.raises(ValidationError, match="already rolled back"):
         rollback_operation(demo, operation.id, initiated_by="t", request_id=new_request_id(), options=FAST)
+
+
+def test_the_report_after_a_sync_is_the_history_detail(demo: AppContext, rancher_us: SimulatedRancher) -> None:
+    events: list[ProgressEvent] = []
+    operation = apply(demo, plan(demo, "frontend"), progress=events.append)
+    assert events[-1].stage == "done" and events[-1].operation_id == operation.id
+    with demo.session() as session:
+        report = get_operation_detail(session, operation.id)
+    assert (report.ok, report.updated, report.source_environment, report.target_environment) == (
+        True, 2, "Stage", "Prod")
+    assert [(r.service, r.target_label, r.status, r.previous_tag, r.new_tag) for r in report.results] == [
+        ("frontend", "shop-east", "success", "3.8.0", "3.8.1"), ("frontend", "shop-west", "success", "3.8.0", "3.8.1")]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from ranchersync import demo, environments, inventory
+from ranchersync import compare, demo, environments, inventory
 from ranchersync.context import AppContext
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle
@@ -38,7 +38,7 @@ def stage_and_prod(ctx: AppContext) -> services_tables.ComparisonTable:
         envs = [environments.get_environment(session, name) for name in ("Stage", "Prod")]
         found = inventory.list_inventories(session, ctx.cipher, envs)
     refs = [inventory.EnvironmentRef.of(e) for e in envs]
-    return services_tables.comparison_table(inventory.compare(refs, found), found)
+    return services_tables.comparison_table(compare.compare(refs, found), found)
 
 
 def open_comparison(page: Page, server: AppServer) -> None:

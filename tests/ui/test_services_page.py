@@ -12,8 +12,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from ranchersync.compare import compare
 from ranchersync.errors import RancherNotFound
-from ranchersync.inventory import EnvironmentRef, InstanceRef, Inventory, Service, compare
+from ranchersync.inventory import EnvironmentRef, InstanceRef, Inventory, Service
 from ranchersync.rancher import Workload, workload_status
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
 from tests.ui.fakes import GOOD_TOKEN, FakeRancher

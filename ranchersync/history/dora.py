@@ -1,4 +1,9 @@
-"""The two DORA keys that follow one service across operations: time to restore and lead time."""
+"""The DORA delivery measures that follow one service across operations (time to restore, lead time), and the
+period's two headline figures (overall success rate, deployments per week).
+
+Deployment frequency and change failure rate are counted per day and environment with the rest of the activity
+(`metrics.activity_by_day`); `Headline` sums those SQL-grouped counts over the period.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,26 @@ from ranchersync.history.sql import seconds_between, tune_for_reports, unindexed
 from ranchersync.models import Environment, SyncOperation, SyncResult
 
 CHANGED = ("success", "rolled_back")  # result statuses of a service the change reached (rolled_back: undone later)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The period's two headline figures, as the history screen's cards and `metrics` show them."""
+
+    finished: int  # operations that finished (complete, partial, failed, rolled_back, interrupted)
+    complete: int  # of those, the ones that completed
+    deployments: int  # syncs that delivered a change, into any environment (see `compute_metrics`)
+    period_days: int | None  # the period's length in days; None without a period (no filter, no data)
+
+    @property
+    def success_rate(self) -> float | None:
+        """Completed over finished operations in the whole period; None when none finished."""
+        return self.complete / self.finished if self.finished else None
+
+    @property
+    def deploys_per_week(self) -> float | None:
+        """Deployments per week over the whole period, quiet weeks included, to one decimal."""
+        return round(self.deployments * 7 / self.period_days, 1) if self.period_days else None
 
 
 @dataclass(frozen=True)

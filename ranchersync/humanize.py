@@ -1,0 +1,44 @@
+"""Durations, ages and statuses in the words the dashboard and the CLI print. Pure functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def ago(value: dt.datetime | None, now: dt.datetime, *, empty: str = "never") -> str:
+    """How long ago: 'just now', '5 min ago', '3 h ago', '2 days ago'."""
+    if value is None:
+        return empty
+    seconds = (now - value).total_seconds()
+    if seconds < 45:  # also a moment in the future: clocks a little apart
+        return "just now"
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min ago"
+    if seconds < 86400:
+        return f"{round(seconds / 3600)} h ago"
+    days = round(seconds / 86400)
+    return f"{days} day{'s' if days != 1 else ''} ago"
+
+
+def duration_text(seconds: float | None, *, empty: str = "—") -> str:
+    """'4.2 s', '45 s', '2 min 5 s', '1 h 3 min'; `empty` while it runs."""
+    if seconds is None:
+        return empty
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def status_word(status: str) -> str:
+    """An operation's or a result's status as a user reads it: 'rolled_back' → 'rolled back'."""
+    return status.replace("_", " ")
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """'1 site', '3 sites'."""
+    return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"
