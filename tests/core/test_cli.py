@@ -126,10 +126,17 @@ def test_module_entry_point_runs_as_a_process(tmp_path: Path) -> None:
     assert usage.returncode == 2 and "--name" in usage.stderr
 
 
-def test_text_output_cannot_drive_the_terminal(cli) -> None:
-    # A description (or a name Rancher sends) with an escape sequence, a carriage return or a bidi override is
-    # printed inert in tables; --json keeps the exact value, escaped by JSON itself.
-    assert cli("envs", "add", "--name", "Dev", "--description", "a\x1b[2Jwiped\rover\u202eevil")[0] == 0
+def test_text_output_cannot_drive_the_terminal(cli, tmp_path: Path) -> None:
+    # A description with an escape sequence, a carriage return or a bidi override is refused as input; one already
+    # stored (by an older version, or text Rancher sends) is printed inert in tables; --json keeps the exact value,
+    # escaped by JSON itself.
+    hostile = "a\x1b[2Jwiped\rover\u202eevil"
+    assert cli("envs", "add", "--name", "Dev", "--description", hostile)[0] == 2
+    assert cli("envs", "add", "--name", "Dev")[0] == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute("UPDATE environments SET description = ?", (hostile,))
     status, out, _ = cli("envs", "list")
     assert status == 0 and "a[2Jwipedoverevil" in out
     assert not {"\x1b", "\r", "\u202e"} & set(out)
