@@ -32,8 +32,9 @@ def references(draw: st.DrawFn) -> str:
     domain, path = draw(_DOMAIN), draw(_PATH)
     tag, digest = draw(st.one_of(st.none(), _TAG)), draw(st.one_of(st.none(), _DIGEST))
     text = f"{domain}/{path}" if domain else path
-    if domain is None and "/" in path and ("." in path.split("/")[0] or path.split("/")[0] == "localhost"):
-        text = path.split("/", 1)[1]  # the first component would read as a registry
+    first = path.split("/")[0]
+    if domain is None and "/" in path and ("." in first or first == "localhost"):
+        text = f"library/{path}"  # the first component would read as a registry
     if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
         text = "x" + text
     return text + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")

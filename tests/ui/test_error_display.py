@@ -7,6 +7,7 @@ import pytest
 
 from ranchersync.cli.output import report_error
 from tests.ui.conftest import OpenApp, Seed, assert_ok
+from tests.ui import fakes
 from tests.ui.fakes import FAILURES, FakeRancher
 
 PAGE = "pages/1_Sites.py"
@@ -26,7 +27,7 @@ def test_the_sites_page_and_the_cli_show_the_same_words(
     at.button(key=f"site_test_{ids['rancher-eu']}").click().run()
 
     assert_ok(at)
-    shown = at.error[0].value
+    shown = fakes.shown(at.error[0].value)
     assert error.hint and error.hint in shown and str(error) in shown
 
 
@@ -39,7 +40,7 @@ def test_a_refused_connection_is_not_explained_as_a_certificate(
 
     at.button(key=f"site_test_{ids['rancher-eu']}").click().run()
 
-    shown = at.error[0].value
+    shown = fakes.shown(at.error[0].value)
     assert "Check the URL: nothing accepted the connection at that address and port." in shown
     assert "certificate" not in shown.lower()
 
@@ -53,6 +54,6 @@ def test_rancher_down_is_not_explained_as_a_disconnected_cluster(
 
     at.button(key=f"site_test_{ids['rancher-eu']}").click().run()
 
-    shown = at.error[0].value
+    shown = fakes.shown(at.error[0].value)
     assert "Rancher (or a proxy in front of it) answered but cannot serve this now" in shown
     assert "disconnected" not in shown
