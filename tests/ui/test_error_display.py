@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ranchersync.cli.output import report_error
-from tests.ui.conftest import OpenApp, Seed, assert_ok
 from tests.ui import fakes
+from tests.ui.conftest import OpenApp, Seed, assert_ok
 from tests.ui.fakes import FAILURES, FakeRancher
 
 PAGE = "pages/1_Sites.py"
