@@ -25,7 +25,7 @@ def register(commands: Commands) -> None:
     p.add_argument("--comment", default="", metavar="C")
     p = add_command(group, "reject", cmd_approvals_reject, "reject a request, saying why")
     p.add_argument("request", type=int, help="the request's id (see `approvals list`)")
-    p.add_argument("--comment", required=True, metavar="C", help="why (required)")
+    p.add_argument("--comment", default="", metavar="C", help="why (required)")
 
 
 def cmd_approvals_list(ctx: AppContext, args: argparse.Namespace) -> int:
