@@ -31,6 +31,9 @@ for index, env in enumerate(envs):
                 if env.protected:
                     st.badge("protected", color="red", icon=":material/lock:",
                              help="Syncs into it need the environment's name typed as a confirmation.")
+                if env.required_approvals:
+                    st.badge(fmt.plural(env.required_approvals, "approval"), color="violet",
+                             icon=":material/approval:", help="Syncs into it wait for this many approvals.")
                 st.badge(fmt.plural(env.instance_count, "app instance"), color="gray",
                          icon=":material/deployed_code:")
             st.caption(escape_markdown(env.description) if env.description else "No description.")

@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from ranchersync.errors import ValidationError
+
 DEFAULT_DATABASE_URL = "sqlite:///data/ranchersync.db"
 KEY_FILE_NAME = "secret.key"
 
@@ -23,6 +25,7 @@ class Settings:
     key_file: Path
     user: str
     allowed_hosts: tuple[str, ...] = ()  # RANCHERSYNC_ALLOWED_HOSTS globs; empty: any host that is not denied
+    approval_ttl_hours: float = 24.0  # RANCHERSYNC_APPROVAL_TTL_HOURS: how long an approval request waits
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -36,6 +39,7 @@ class Settings:
             key_file=key_file_path(env.get("RANCHERSYNC_KEY_FILE"), database_url),
             user=env.get("RANCHERSYNC_USER") or _os_user(),
             allowed_hosts=parse_allowed_hosts(env.get("RANCHERSYNC_ALLOWED_HOSTS", "")),
+            approval_ttl_hours=parse_hours(env.get("RANCHERSYNC_APPROVAL_TTL_HOURS", ""), 24.0),
         )
 
 
@@ -60,6 +64,19 @@ def key_file_path(configured: str | None, database_url: str) -> Path:
 def parse_allowed_hosts(value: str) -> tuple[str, ...]:
     """RANCHERSYNC_ALLOWED_HOSTS: host globs separated by commas or spaces (`*.corp.example, 10.0.*`), lower-cased."""
     return tuple(p.strip().lower().strip("[]") for p in value.replace(",", " ").split() if p.strip())
+
+
+def parse_hours(value: str, default: float) -> float:
+    """A positive number of hours (RANCHERSYNC_APPROVAL_TTL_HOURS); empty means the default."""
+    if not value.strip():
+        return default
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours <= 24 * 366:
+        raise ValidationError(f"RANCHERSYNC_APPROVAL_TTL_HOURS must be a number of hours above 0, not {value!r}")
+    return hours
 
 
 def _os_user() -> str:

@@ -63,8 +63,12 @@ def update_environment(
     color: str | None = None,
     protected: bool | None = None,
     position: int | None = None,
+    required_approvals: int | None = None,
 ) -> Environment:
-    """Change an environment; None leaves a field as it is. Everything is checked before anything changes."""
+    """Change an environment; None leaves a field as it is. Everything is checked before anything changes.
+
+    `required_approvals` (0–5): how many people other than the requester approve a sync into it (four-eyes).
+    """
     env = get_environment(session, ref)
     new_name = clean_name(name, "environment") if name is not None else env.name
     if new_name.lower() != env.name.lower():
@@ -72,7 +76,11 @@ def update_environment(
     new_color = check_color(color) if color is not None else env.color
     if position is not None and position < 0:
         raise ValidationError("the position must be 0 (first) or more")
+    if required_approvals is not None and (isinstance(required_approvals, bool) or not 0 <= required_approvals <= 5):
+        raise ValidationError("required approvals must be a whole number from 0 (none) to 5")
     env.name, env.color = new_name, new_color
+    if required_approvals is not None:
+        env.required_approvals = required_approvals
     if description is not None:
         env.description = clean_description(description)
     if protected is not None:

@@ -48,6 +48,7 @@ def environment_payload(env: Environment) -> dict[str, Any]:
         "color": env.color,
         "position": env.position,
         "protected": env.protected,
+        "requiredApprovals": env.required_approvals,
         "createdAt": iso(env.created_at),
         "updatedAt": iso(env.updated_at),
     }

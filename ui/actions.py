@@ -206,13 +206,15 @@ def add_environment(
     return _attempt(work)
 
 
-def update_environment(env_id: int, *, name: str, description: str, color: str, protected: bool) -> Outcome:
-    """Save an environment's name, description, colour and protection."""
+def update_environment(env_id: int, *, name: str, description: str, color: str, protected: bool,
+                       required_approvals: int | None = None) -> Outcome:
+    """Save an environment's name, description, colour, protection and required approvals."""
 
     def work() -> Outcome:
         with deps.get_context().session() as session:
             env = env_cases.update_environment(
-                session, env_id, name=name, description=description, color=color, protected=protected
+                session, env_id, name=name, description=description, color=color, protected=protected,
+                required_approvals=required_approvals,
             )
             return Outcome.done(f"Environment '{env.name}' saved.")
 

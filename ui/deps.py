@@ -10,6 +10,7 @@ import streamlit as st
 
 from ranchersync.context import AppContext
 from ranchersync.errors import RancherSyncError
+from ranchersync.governance.identity import Actor
 from ranchersync.sites import ClientFactory
 from ranchersync.sync import mark_interrupted
 
@@ -30,6 +31,12 @@ def get_context() -> AppContext:
     _recover_interrupted(ctx)
     _revive_demo(ctx)
     return ctx
+
+
+def current_actor() -> Actor:
+    """Who acts in this browser session (the sign-in work replaces this body)."""
+    ctx = get_context()
+    return Actor(ctx.settings.user, "admin", "dashboard")
 
 
 def client_factory() -> ClientFactory:

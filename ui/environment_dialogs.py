@@ -10,6 +10,8 @@ from ui import actions, queries, widgets
 from ui.queries import EnvironmentRow
 
 _PROTECTED_HELP = "Syncs into a protected environment need the environment's name typed as a confirmation."
+_APPROVALS_HELP = ("Four eyes: a sync into this environment becomes a request that this many other people with the "
+                   "releaser role approve on the Approvals page (0: none).")
 
 
 @st.dialog("Add an environment", on_dismiss=widgets.close_dialog)
@@ -40,10 +42,13 @@ def edit_environment(env: EnvironmentRow) -> None:
     left, right = st.columns([1, 2], vertical_alignment="bottom")
     color = left.color_picker("Colour", value=env.color, key=f"{key}_color")
     protected = right.toggle("Protected", value=env.protected, key=f"{key}_protected", help=_PROTECTED_HELP)
+    required = st.number_input("Approvals needed", min_value=0, max_value=5, value=env.required_approvals, step=1,
+                               key=f"{key}_approvals", help=_APPROVALS_HELP)
     if widgets.dialog_buttons("Save", "edit_env_save", "edit_env_cancel", icon=":material/save:"):
         widgets.finish(
             actions.update_environment(
-                env.id, name=name, description=description, color=color, protected=protected
+                env.id, name=name, description=description, color=color, protected=protected,
+                required_approvals=int(required),
             )
         )
 

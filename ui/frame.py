@@ -37,6 +37,7 @@ MENU: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         (
             ("pages/4_Services.py", "Services", ":material/apps:"),
             ("pages/5_Sync_history.py", "Sync history", ":material/history:"),
+            ("pages/7_Approvals.py", "Approvals", ":material/approval:"),
         ),
     ),
 )

@@ -70,6 +70,7 @@ class EnvironmentRow:
     position: int
     protected: bool
     instance_count: int
+    required_approvals: int = 0  # four-eyes: approvals a sync into it needs
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def environments() -> tuple[EnvironmentRow, ...]:
     with ctx.session() as session:
         counts = Counter(i.environment_id for i in instance_cases.list_instances(session))
         return tuple(
-            EnvironmentRow(e.id, e.name, e.description, e.color, e.position, e.protected, counts[e.id])
+            EnvironmentRow(e.id, e.name, e.description, e.color, e.position, e.protected, counts[e.id],
+                           e.required_approvals)
             for e in env_cases.list_environments(session)
         )
 

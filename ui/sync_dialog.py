@@ -18,7 +18,7 @@ from streamlit.delta_generator import DeltaGenerator
 from ranchersync.images import RetagMode
 from ranchersync.sync import SyncOptions, SyncPlan, TargetChoice, new_request_id
 from ranchersync.textsafe import escape_markdown
-from ui import actions, queries, services_view, sync_progress, widgets
+from ui import actions, approval_actions, queries, services_view, sync_progress, widgets
 from ui import format as fmt
 from ui.actions import Outcome, SyncReport, SyncSides
 from ui.queries import EnvironmentRow
@@ -133,15 +133,24 @@ def review_sync() -> None:
     with options_col:
         options = _options()
     progress_slot = st.container()  # above the buttons, where the eyes are when Apply is clicked
+    needed = approval_actions.approvals_needed(target.id)  # four-eyes: the sync becomes a request
+    if needed:
+        st.info(f"This will create an approval request ({fmt.plural(needed, 'approval')} needed) instead of "
+                "applying: the sync runs once other people approve it on the Approvals page.",
+                icon=":material/approval:")
     with st.container(horizontal=True, vertical_alignment="bottom"):
         typed = _confirmation(sides)
         ready = bool(plan.to_apply) and (not sides.target_protected or typed == target.name)
         label = f"Apply {fmt.plural(len(plan.to_apply), 'change')} to {escape_markdown(target.name)}"
+        if needed:
+            label = f"Request approval for {fmt.plural(len(plan.to_apply), 'change')}"
         go = st.button(label, key="sync_apply", type="primary", icon=":material/rocket_launch:", disabled=not ready)
         if st.button("Cancel", key="sync_cancel"):
             widgets.close_dialog()
             st.rerun()
-    if go:
+    if go and needed:
+        widgets.finish(approval_actions.request_sync(plan, confirm_env=typed, options=options))
+    elif go:
         _apply(request, plan, typed, options, progress_slot)
 
 

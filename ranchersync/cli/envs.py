@@ -27,6 +27,9 @@ def register(commands: Commands) -> None:
         p.add_argument("--position", type=int, metavar="K", help="0 is the first stage of the pipeline")
         p.add_argument("--protected", action=argparse.BooleanOptionalAction, default=None if name == "update"
                        else False, help="changes need the environment's name typed back (--confirm-env)")
+        if name == "update":
+            p.add_argument("--approvals", type=int, metavar="N",
+                           help="four-eyes: a sync into it needs N approvals by other people (0 to 5; 0: none)")
     add_command(group, "list", cmd_envs_list, "list environments in pipeline order")
     p = add_command(group, "remove", cmd_envs_remove, "remove an environment")
     p.add_argument("env", help="name or id")
@@ -63,7 +66,8 @@ def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         env = environments.update_environment(session, args.env, name=args.name, description=args.description,
-                                              color=args.color, protected=args.protected, position=args.position)
+                                              color=args.color, protected=args.protected, position=args.position,
+                                              required_approvals=args.approvals)
         payload = environment_payload(env)
     emit(args, payload, text=f"Updated environment '{payload['name']}'.")
     return EXIT_OK

@@ -6,12 +6,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from ranchersync.cli.common import Commands, UsageError, add_command
+from ranchersync.cli.common import Commands, UsageError, add_command, cli_actor
 from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, ask, emit, format_table, note, say, warn
-from ranchersync.errors import OperationFailed
+from ranchersync.errors import ApprovalRequired, OperationFailed
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
+    from ranchersync.governance.approvals import RequestCreated
     from ranchersync.sync import ProgressEvent, SyncPlan, TargetChoice
 
 FAILED_STATUSES = ("failed", "rolled_back", "partial", "interrupted")
@@ -42,6 +43,10 @@ def register(commands: Commands) -> None:
     p.add_argument("--tag-only", action="store_true", help="keep the target's registry and repository")
     p.add_argument("--no-rollback", action="store_true", help="keep what changed when a service fails")
     p.add_argument("--timeout", type=float, default=300, metavar="S", help="per rollout (default 300)")
+    p.add_argument("--wait-approval", action="store_true",
+                   help="where the target needs approvals: wait for the decision, then report the sync")
+    p.add_argument("--wait-timeout", type=float, default=24 * 3600, metavar="S",
+                   help="how long --wait-approval waits (default: 86400, a request's default lifetime)")
     for name, handler, text in (("rollback", cmd_rollback, "put back the previous images of an operation"),
                                 ("resume", cmd_resume, "finish an interrupted operation")):
         p = add_command(commands, name, handler, text)
@@ -77,9 +82,40 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     options = sync.SyncOptions(verify=not args.no_wait, timeout_seconds=args.timeout,
                                auto_rollback=not args.no_rollback)
-    operation_id = sync.apply_plan(ctx, plan, initiated_by=ctx.settings.user, request_id=sync.new_request_id(),
-                                   confirm_env=confirm_env, options=options, progress=_print_progress)
+    from ranchersync.governance.approvals import RequestCreated
+
+    try:
+        operation_id = sync.apply_plan(ctx, plan, initiated_by=ctx.settings.user, request_id=sync.new_request_id(),
+                                       confirm_env=confirm_env, options=options, progress=_print_progress,
+                                       actor=cli_actor(ctx))
+    except RequestCreated as created:
+        if not args.wait_approval:
+            raise  # exit 3, naming the request
+        operation_id = _wait_for_approval(ctx, args, created)
     return _report_operation(ctx, args, operation_id)
+
+
+class ApprovalNotGiven(ApprovalRequired):
+    """The awaited request was rejected, went stale or expired, or is still waiting when the wait ended (exit 3)."""
+
+    default_title = "The sync was not approved"
+
+
+def _wait_for_approval(ctx: AppContext, args: argparse.Namespace, created: RequestCreated) -> int:
+    """Wait for the request's decision; the operation it ran, or ApprovalNotGiven saying why none ran."""
+    from ranchersync.governance import approvals
+
+    request_id = created.request_id
+    note(f"{created}")
+    note(f"Waiting for the decision on request #{request_id} (at most {args.wait_timeout:.0f} s)…")
+    request = approvals.wait_for_decision(ctx, request_id, timeout=args.wait_timeout)
+    if request.status == "executed" and request.operation_id is not None:
+        return request.operation_id
+    if request.status in ("pending", "approved"):
+        raise ApprovalNotGiven(f"request #{request_id} is still {request.status} after {args.wait_timeout:.0f} s",
+                               hint="Follow it with `approvals list`, or on the Approvals page.")
+    raise ApprovalNotGiven(f"request #{request_id} is {request.status}: {request.status_reason}",
+                           hint="Nothing was changed. Plan and request the sync again if it is still wanted.")
 
 
 def _nothing_to_apply(args: argparse.Namespace, plan: SyncPlan) -> int:
@@ -137,11 +173,11 @@ def _print_progress(event: ProgressEvent) -> None:
 
 def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: int) -> int:
     from ranchersync import sync
-    from ranchersync.history import operation_payload
+    from ranchersync.history import get_operation_detail, operation_payload
 
     with ctx.session() as session:
         operation = sync.get_operation(session, operation_id)
-        payload = operation_payload(operation, with_results=True)
+        payload = operation_payload(get_operation_detail(session, operation_id), with_results=True)
         rows = [[r.service, r.workload_kind, r.namespace, r.previous_image, r.new_image, r.status, r.error or ""]
                 for r in operation.results]
         status = operation.status
@@ -150,6 +186,8 @@ def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: i
     else:
         print(format_table(["SERVICE", "KIND", "NAMESPACE", "PREVIOUS", "NEW", "STATUS", "NOTE"], rows))
         say(f"Operation #{operation_id}: {status}.")
+        if payload.get("approvedBy"):
+            say(f"Requested by {payload['initiatedBy']}; approved by {', '.join(payload['approvedBy'])}.")
     return EXIT_FAILED if status in FAILED_STATUSES else EXIT_OK
 
 

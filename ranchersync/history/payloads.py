@@ -33,6 +33,8 @@ def operation_payload(op: SyncOperation | OperationSummary, with_results: bool =
         "error": op.error,
         "rollbackOf": op.rollback_of_id,
     }
+    if op.approved_by:  # it ran an approval request: who asked is initiatedBy, who approved this list
+        payload["approvedBy"] = list(op.approved_by)
     if with_results:
         if not isinstance(op, OperationDetail):
             raise TypeError("a history page holds summaries: load the operation with get_operation_detail()")

@@ -6,7 +6,7 @@ import csv
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,7 +15,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, selectinload
 from ranchersync.errors import NotFoundError, ValidationError
 from ranchersync.history.filters import HistoryFilter, operation_conditions
 from ranchersync.inventory import display_tag
-from ranchersync.models import AppInstance, SyncOperation, SyncResult
+from ranchersync.models import AppInstance, ApprovalDecision, ApprovalRequest, SyncOperation, SyncResult
 from ranchersync.payloads import iso
 
 MAX_PAGE_SIZE = 500
@@ -129,6 +129,8 @@ class OperationSummary:
     rollback_of_id: int | None
     services: tuple[str, ...]  # distinct names, in the order the operation recorded them
     tally: ResultTally
+    # Who approved it, when it ran an approval request (four-eyes); keyword-only so subclasses add fields freely.
+    approved_by: tuple[str, ...] = field(default=(), kw_only=True)
 
     @property
     def ok(self) -> bool:
@@ -148,7 +150,9 @@ class OperationSummary:
         return round((self.finished_at - self.started_at).total_seconds(), 3)
 
     @classmethod
-    def from_model(cls, operation: SyncOperation, results: Sequence[tuple[str, str]]) -> OperationSummary:
+    def from_model(
+        cls, operation: SyncOperation, results: Sequence[tuple[str, str]], approved_by: Sequence[str] = ()
+    ) -> OperationSummary:
         """A detached summary of a stored operation and its results' (service, status) pairs."""
         return cls(
             id=operation.id, kind=operation.kind, mode=operation.mode, status=operation.status,
@@ -159,7 +163,7 @@ class OperationSummary:
             created_at=operation.created_at, started_at=operation.started_at, finished_at=operation.finished_at,
             error=operation.error, rollback_of_id=operation.rollback_of_id,
             services=tuple(dict.fromkeys(service for service, _ in results)),
-            tally=ResultTally.of(status for _, status in results),
+            tally=ResultTally.of(status for _, status in results), approved_by=tuple(approved_by),
         )
 
 
@@ -176,9 +180,11 @@ class OperationDetail(OperationSummary):
         operation: SyncOperation,
         rolled_back_by: Sequence[int] = (),
         instance_names: Mapping[int, str] | None = None,
+        approved_by: Sequence[str] = (),
     ) -> OperationDetail:
         """A detached detail of a stored operation whose results are loaded."""
-        summary = OperationSummary.from_model(operation, [(r.service, r.status) for r in operation.results])
+        summary = OperationSummary.from_model(operation, [(r.service, r.status) for r in operation.results],
+                                              approved_by)
         return cls(**vars(summary), results=tuple(ResultView.from_model(r, instance_names) for r in operation.results),
                    rolled_back_by=tuple(rolled_back_by))
 
@@ -230,7 +236,23 @@ def _summaries(session: Session, ids: Sequence[int]) -> list[OperationSummary]:
         .where(SyncResult.operation_id.in_(ids)).order_by(SyncResult.operation_id, SyncResult.id)
     ):
         results[operation_id].append((service, status))
-    return [OperationSummary.from_model(operations[i], results[i]) for i in ids if i in operations]
+    approvers = approved_by(session, ids)
+    return [OperationSummary.from_model(operations[i], results[i], approvers.get(i, ())) for i in ids
+            if i in operations]
+
+
+def approved_by(session: Session, operation_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Who approved each of these operations that ran an approval request, in the order they approved."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for operation_id, actor in session.execute(
+        select(ApprovalRequest.operation_id, ApprovalDecision.actor)
+        .join(ApprovalDecision, ApprovalDecision.request_id == ApprovalRequest.id)
+        .where(ApprovalRequest.operation_id.in_(operation_ids), ApprovalDecision.decision == "approve")
+        .order_by(ApprovalDecision.at, ApprovalDecision.id)
+    ):
+        if operation_id is not None:
+            found[operation_id].append(actor)
+    return {k: tuple(v) for k, v in found.items()}
 
 
 def get_operation_detail(session: Session, operation_id: int) -> OperationDetail:
@@ -247,7 +269,7 @@ def get_operation_detail(session: Session, operation_id: int) -> OperationDetail
     instance_ids = {r.target_app_instance_id for r in operation.results if r.target_app_instance_id is not None}
     names = {id_: name for id_, name in session.execute(
         select(AppInstance.id, AppInstance.name).where(AppInstance.id.in_(instance_ids)))}
-    return OperationDetail.of(operation, rollbacks, names)
+    return OperationDetail.of(operation, rollbacks, names, approved_by(session, [operation_id]).get(operation_id, ()))
 
 
 # --- CSV -------------------------------------------------------------------------------------------------------------

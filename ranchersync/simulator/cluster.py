@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import re
 import threading
@@ -74,6 +75,8 @@ class ControllerSettings:
 
     rollout_seconds: float = 5.0
     fail_images: re.Pattern[str] | None = None
+    # The registry's tags that were pushed again: image reference → the digest it points at now (pods report it).
+    repushed: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _encode_continue(revision: int, namespace: str, name: str) -> str:
@@ -237,7 +240,7 @@ class SimCluster:
                     slots = self._evaluate(workload, state).slots
                     rolled_out = (state.new_hash, state.started_at) if state.started_at else None
                 pods += pods_for(workload, slots, self.nodes, rolled_out=rolled_out,
-                                 fail_images=self.settings.fail_images)
+                                 fail_images=self.settings.fail_images, repushed=self.settings.repushed)
         return sorted(pods, key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]))
 
     def watch(self, rt: ResourceType, namespace: str | None, query: ListQuery, *, send_initial: bool,

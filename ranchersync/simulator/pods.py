@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from .objects import Obj, deep_copy, image_id, normalized_image, random_name_suffix, stable_uid
+from .objects import (
+    Obj,
+    deep_copy,
+    image_id,
+    normalize_repository,
+    normalized_image,
+    random_name_suffix,
+    split_image,
+    stable_uid,
+)
 from .rollout import PodSlot
 
 _POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -22,8 +31,12 @@ def _ip(seed: str, prefix: str) -> str:
     return f"{prefix}.{digest[0] % 250 + 2}.{digest[1] % 250 + 2}"
 
 
-def _container_status(container: Obj, phase: str, since: str, pod_name: str) -> Obj:
-    """A container status in one of four phases: running, creating, failing (image pull) or completed (init)."""
+def _container_status(container: Obj, phase: str, since: str, pod_name: str,
+                      repushed: Mapping[str, str] | None = None) -> Obj:
+    """A container status in one of four phases: running, creating, failing (image pull) or completed (init).
+
+    `repushed`: tags pushed again since the world began; a pod then runs (and reports) the tag's new digest.
+    """
     image = str(container.get("image", ""))
     name = str(container.get("name", ""))
     status: Obj = {"image": image, "imageID": "", "lastState": {}, "name": name, "ready": False, "restartCount": 0,
@@ -35,7 +48,9 @@ def _container_status(container: Obj, phase: str, since: str, pod_name: str) -> 
         status["state"] = {"waiting": {"reason": "ContainerCreating"}}
         return status
     container_id = "containerd://" + hashlib.sha256(f"{pod_name}/{name}".encode()).hexdigest()
-    status.update(containerID=container_id, image=normalized_image(image), imageID=image_id(image))
+    digest = (repushed or {}).get(image)
+    image_ref = f"{normalize_repository(split_image(image)[0])}@{digest}" if digest else image_id(image)
+    status.update(containerID=container_id, image=normalized_image(image), imageID=image_ref)
     if phase == "completed":
         status["state"] = {"terminated": {"containerID": container_id, "exitCode": 0, "finishedAt": since,
                                           "reason": "Completed", "startedAt": since}}
@@ -45,7 +60,7 @@ def _container_status(container: Obj, phase: str, since: str, pod_name: str) -> 
 
 
 def _pod(workload: Obj, slot: PodSlot, name: str, node: str, extra_labels: dict[str, str], owner: Obj,
-         created: str, fail_images: re.Pattern[str] | None) -> Obj:
+         created: str, fail_images: re.Pattern[str] | None, repushed: Mapping[str, str] | None = None) -> Obj:
     metadata = workload["metadata"]
     template = slot.template
     spec = deep_copy(template.get("spec") or {})
@@ -59,8 +74,8 @@ def _pod(workload: Obj, slot: PodSlot, name: str, node: str, extra_labels: dict[
     if slot.failing and not culprits:
         culprits = {str(c.get("name")) for c in containers}
     init_failing = any(str(c.get("name")) in culprits for c in init_containers)
-    init_statuses = [_container_status(c, "failing" if str(c.get("name")) in culprits else "completed", created, name)
-                     for c in init_containers]
+    init_statuses = [_container_status(c, "failing" if str(c.get("name")) in culprits else "completed", created, name,
+                                       repushed) for c in init_containers]
     statuses = []
     for container in containers:
         if str(container.get("name")) in culprits:
@@ -69,7 +84,7 @@ def _pod(workload: Obj, slot: PodSlot, name: str, node: str, extra_labels: dict[
             phase = "creating"  # a pod still starting; beside a failing image the others do run
         else:
             phase = "running"
-        statuses.append(_container_status(container, phase, created, name))
+        statuses.append(_container_status(container, phase, created, name, repushed))
     if init_failing:
         for status in statuses:
             status["state"] = {"waiting": {"reason": "PodInitializing"}}
@@ -109,7 +124,7 @@ def _pod(workload: Obj, slot: PodSlot, name: str, node: str, extra_labels: dict[
 
 
 def pods_for(workload: Obj, slots: Sequence[PodSlot], nodes: Sequence[str], *, rolled_out: tuple[str, str] | None,
-             fail_images: re.Pattern[str] | None) -> list[Obj]:
+             fail_images: re.Pattern[str] | None, repushed: Mapping[str, str] | None = None) -> list[Obj]:
     """The pods a workload's slots stand for, with names, labels and owners as their controller sets them.
 
     `rolled_out` is (template hash, start time) of the last rollout: its pods were created when it began.
@@ -146,6 +161,6 @@ def pods_for(workload: Obj, slots: Sequence[PodSlot], nodes: Sequence[str], *, r
                 labels = {"controller-revision-hash": slot.template_hash,
                           "pod-template-generation": str(metadata.get("generation", 1))}
                 node = nodes[index % len(nodes)]
-        pods.append(_pod(workload, slot, name, node, labels, owner, since, fail_images))
+        pods.append(_pod(workload, slot, name, node, labels, owner, since, fail_images, repushed))
     return pods
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import re
@@ -411,6 +412,14 @@ class SimulatedRancher:
     def delete_object(self, cluster_id: str, kind: str, namespace: str, name: str) -> bool:
         """Delete an object behind the client's back ("deleted meanwhile"); False if it did not exist."""
         return self.clusters[cluster_id].delete_object(find_kind(kind), namespace, name)
+
+    def repush_image(self, image: str, digest: str | None = None) -> str:
+        """Push a tag again: `image` (as a pod template names it) now points at another digest, and the pods that
+        run it report that digest in `imageID` (as after a restart with `imagePullPolicy: Always`); returns it."""
+        digest = digest or "sha256:" + hashlib.sha256(f"{image}/{len(self.settings.repushed)}/{time.time_ns()}"
+                                                      .encode()).hexdigest()
+        self.settings.repushed[image] = digest
+        return digest
 
     def set_cluster_state(self, cluster_id: str, state: str) -> None:
         """`active`, or `unavailable`: its agent is disconnected and its Kubernetes API answers 503."""

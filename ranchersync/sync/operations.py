@@ -14,6 +14,7 @@ from ranchersync.context import AppContext
 from ranchersync.crypto import TokenCipher
 from ranchersync.environments import get_environment
 from ranchersync.errors import NotFoundError, OperationFailed, ValidationError
+from ranchersync.governance.identity import Actor
 from ranchersync.images import RetagMode
 from ranchersync.inventory import (
     EnvironmentRef,
@@ -156,14 +157,27 @@ def apply_plan(
     options: SyncOptions | None = None,
     progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
+    actor: Actor | None = None,
+    approval: int | None = None,
 ) -> int:
-    """Apply a confirmed plan and return the operation id; the operation records every step as it happens."""
+    """Apply a confirmed plan and return the operation id; the operation records every step as it happens.
+
+    A target that needs approvals (four-eyes) is not changed: the plan becomes an approval request and
+    RequestCreated (exit 3) names it; `approval` is the approved request the last approver runs.
+    """
+    # Imported here: the approvals module builds on this one.
+    from ranchersync.governance import approvals
+
     options = options or SyncOptions()
+    who = actor or Actor(initiated_by, "admin", "system")  # until every caller passes its actor
     with ctx.session() as session:
         target_env = get_environment(session, plan.target.id)
         check_confirmation(plan.target, target_env.protected, confirm_env)
+        needed = approvals.gate(session, target_env, who, approval)
     if not plan.to_apply:
         raise ValidationError("nothing to change: every selected service is skipped (see the plan)")
+    if needed:
+        raise approvals.RequestCreated(approvals.request_sync(ctx, who, plan, options=options, factory=factory))
     planned = [
         PlannedResult(
             service=i.name, kind=i.kind,

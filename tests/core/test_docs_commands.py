@@ -23,7 +23,6 @@ DESIGN = next((p for p in (ROOT / "DESIGN.md", ROOT.parent / "shared" / "DESIGN.
 NOT_BUILT_YET = frozenset({
     ("db", "backup"), ("db", "restore"),
     ("freeze", "add"), ("freeze", "list"), ("freeze", "remove"),
-    ("approvals", "list"), ("approvals", "approve"), ("approvals", "reject"),
     ("users", "list"), ("users", "set-role"),
     ("audit",), ("audit", "verify"),
     ("notify", "add"), ("notify", "list"), ("notify", "test"), ("notify", "remove"),

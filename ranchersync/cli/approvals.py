@@ -1,0 +1,105 @@
+"""`approvals …`: four-eyes requests for syncs into environments that need approvals — list, approve, reject."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from ranchersync.cli.common import Commands, UsageError, add_command, add_group, cli_actor
+from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, format_table, note, say
+from ranchersync.errors import RefusedByPolicy
+
+if TYPE_CHECKING:
+    from ranchersync.context import AppContext
+    from ranchersync.sync import ProgressEvent
+
+
+def register(commands: Commands) -> None:
+    """Add the `approvals` group."""
+    group = add_group(commands, "approvals", "four-eyes approval requests for syncs")
+    p = add_command(group, "list", cmd_approvals_list, "list approval requests, newest first")
+    p.add_argument("--pending", action="store_true", help="only those waiting for decisions")
+    p = add_command(group, "approve", cmd_approvals_approve,
+                    "approve a request (the last approval re-checks the plan and runs the sync)")
+    p.add_argument("request", type=int, help="the request's id (see `approvals list`)")
+    p.add_argument("--comment", default="", metavar="C")
+    p = add_command(group, "reject", cmd_approvals_reject, "reject a request, saying why")
+    p.add_argument("request", type=int, help="the request's id (see `approvals list`)")
+    p.add_argument("--comment", default="", metavar="C", help="why (required)")
+
+
+def cmd_approvals_list(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.governance import approvals
+
+    with ctx.session() as session:
+        approvals.expire_requests(session)
+        payload = [approvals.request_payload(r) for r in approvals.list_requests(session, pending=args.pending)]
+    rows = [[p["id"], p["status"], f"{p['sourceEnvironment']} -> {p['targetEnvironment']}",
+             ", ".join(s.rpartition("/")[2] for s in p["services"]), p["requestedBy"],
+             f"{len(p['approvals'])}/{p['required']}", p["expiresAt"], p["statusReason"] or ""] for p in payload]
+    emit(args, payload, rows, ["ID", "STATUS", "SYNC", "SERVICES", "REQUESTED BY", "APPROVALS", "EXPIRES", "NOTE"])
+    return EXIT_OK
+
+
+def cmd_approvals_approve(ctx: AppContext, args: argparse.Namespace) -> int:
+    return _decide(ctx, args, approve=True)
+
+
+def cmd_approvals_reject(ctx: AppContext, args: argparse.Namespace) -> int:
+    if not args.comment.strip():
+        raise UsageError("say why with --comment: a rejection needs a comment")
+    return _decide(ctx, args, approve=False)
+
+
+def _decide(ctx: AppContext, args: argparse.Namespace, *, approve: bool) -> int:
+    from ranchersync.governance import approvals
+
+    with ctx.session() as session:
+        shown = approvals.request_payload(approvals.get_request(session, args.request))
+    _show_binding(shown)
+    request = approvals.decide(ctx, cli_actor(ctx), args.request, approve, args.comment, progress=_progress)
+    payload = approvals.request_payload(request)
+    emit(args, payload, text=_outcome(payload))
+    if payload["status"] == "stale":
+        return RefusedByPolicy.exit_code  # not run: what it was bound to moved (the reason is printed)
+    if payload["status"] == "executed":
+        from ranchersync.cli.sync import FAILED_STATUSES
+        from ranchersync.sync import get_operation
+
+        with ctx.session() as session:
+            operation = get_operation(session, payload["operationId"])
+            if not args.json:
+                say(format_table(["SERVICE", "NAMESPACE", "PREVIOUS", "NEW", "STATUS", "NOTE"],
+                                 [[r.service, r.namespace, r.previous_image, r.new_image, r.status, r.error or ""]
+                                  for r in operation.results]))
+                say(f"Operation #{operation.id}: {operation.status}.")
+            return EXIT_FAILED if operation.status in FAILED_STATUSES else EXIT_OK
+    return EXIT_OK
+
+
+def _show_binding(payload: dict[str, Any]) -> None:
+    """What the decision is about, on standard error (so --json stays parseable)."""
+    note(f"Request #{payload['id']}: sync {payload['sourceEnvironment']} -> {payload['targetEnvironment']} "
+         f"asked by {payload['requestedBy']} ({len(payload['approvals'])}/{payload['required']} approvals)")
+    for target in payload["targets"]:
+        for c in target["containers"]:
+            digest = f" ({', '.join(c['digests'])})" if c["digests"] else ""
+            note(f"  {target['name']} @ {target['appInstance']}: {c['previous']} -> {c['new']}{digest}")
+
+
+def _outcome(payload: dict[str, Any]) -> str:
+    status, request_id = payload["status"], payload["id"]
+    if status == "executed":
+        return f"Request #{request_id} approved and run as operation #{payload['operationId']} (see `history`)."
+    if status == "pending":
+        return (f"Request #{request_id}: {len(payload['approvals'])} of {payload['required']} approvals; it waits "
+                "for more.")
+    return f"Request #{request_id} is {status}: {payload['statusReason']}"
+
+
+def _progress(event: ProgressEvent) -> None:
+    from ranchersync.sync import progress_line
+
+    if (line := progress_line(event)) is not None:
+        note(f"  {line}")
+

@@ -1,0 +1,159 @@
+"""The Approvals page and the four-eyes hunks of other screens, against two simulated Rancher servers: a pending
+request shows its bound diff; another person approves it and the sync runs; the requester cannot decide; a
+rejection needs a comment; the sync review turns into a request; the Environments page sets the approvals."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from ranchersync import environments
+from ranchersync.context import AppContext
+from ranchersync.governance import approvals
+from ranchersync.governance.identity import Actor
+from ranchersync.models import ApprovalRequest, SyncOperation
+from ranchersync.simulator import SimulatedRancher
+from ranchersync.sync import SyncOptions, plan_environments
+from tests.ui.conftest import ROOT, assert_no_token, assert_ok
+from tests.ui.fakes import shown
+from tests.ui.test_sync_dialog import review
+
+PAGE = "pages/7_Approvals.py"
+EAST = "c-m-7rb2kx9q"
+FRONTEND = "registry.example.com:5000/shop/frontend"
+ALICE = Actor("alice@example.com", "operator", "cli")
+
+
+@pytest.fixture
+def shop(app_env: AppContext, demo: AppContext) -> AppContext:
+    """The demo catalogue with Prod needing one approval."""
+    with demo.session() as session:
+        environments.update_environment(session, "Prod", required_approvals=1)
+    return demo
+
+
+def ask(ctx: AppContext, actor: Actor = ALICE) -> int:
+    """A request to promote frontend Stage → Prod, as `actor`."""
+    with ctx.session() as session:
+        plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
+                                 targets={("Deployment", "frontend"): "all"})
+    return approvals.request_sync(ctx, actor, plan, options=SyncOptions(timeout_seconds=20, poll_seconds=0.2)).id
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert_ok(at)
+    return at
+
+
+def image(server: SimulatedRancher) -> str:
+    obj = server.get_object(EAST, "Deployment", "shop-prod", "frontend")
+    assert obj is not None
+    return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def operations(ctx: AppContext) -> int:
+    with ctx.session() as session:
+        return int(session.scalar(select(func.count()).select_from(SyncOperation)) or 0)
+
+
+def frame(at: AppTest, column: str):
+    """The first dataframe with this column (AppTest's dataframes carry no key)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def text(at: AppTest) -> str:
+    return shown("\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                           + [i.value for i in at.info]))
+
+
+def test_a_pending_request_shows_its_diff_and_another_person_approves_it(
+    shop: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRancher
+) -> None:
+    request_id = ask(shop)
+    at = open_page()
+    assert "Waiting for a decision (1)" in at.subheader[0].value
+    assert f"#{request_id} · Stage → Prod" in text(at) and "Asked by alice@example.com" in text(at)
+    diff = frame(at, "Source digest")
+    assert list(diff[["Service", "Target app instance", "Previous image", "New image"]].itertuples(
+        index=False, name=None)) == [("frontend", name, f"{FRONTEND}:3.8.0", f"{FRONTEND}:3.8.1")
+                                     for name in ("shop-east", "shop-west")]
+    assert all(d.startswith("sha256:") for d in diff["Source digest"])
+    assert not at.button(key=f"approve_{request_id}").disabled
+
+    at.button(key=f"approve_{request_id}").click().run()
+    assert at.get("dialog") and at.button(key="decide_confirm").label == "Approve and run"
+    at.text_area(key="decide_comment").input("checked with the team").run()
+    at.button(key="decide_confirm").click().run()
+    assert_ok(at)
+    assert not at.get("dialog")
+    assert any(f"Request #{request_id} approved" in shown(s.value) for s in at.toast)
+    assert image(rancher_us) == f"{FRONTEND}:3.8.1"
+    decided = frame(at, "Decided by")
+    assert list(decided[["#", "Status", "Asked by", "Decided by"]].itertuples(index=False, name=None)) == [
+        (request_id, "executed", "alice@example.com", "tester")]
+    assert_no_token(at, rancher.token)
+    assert_no_token(at, rancher_us.token)
+
+
+def test_the_requester_cannot_decide_their_own_request(shop: AppContext) -> None:
+    request_id = ask(shop, Actor("tester", "releaser", "dashboard"))  # the app's user (RANCHERSYNC_USER)
+    at = open_page()
+    assert at.button(key=f"approve_{request_id}").disabled and at.button(key=f"reject_{request_id}").disabled
+
+
+def test_a_rejection_needs_a_comment(shop: AppContext, rancher_us: SimulatedRancher) -> None:
+    request_id = ask(shop)
+    at = open_page()
+    at.button(key=f"reject_{request_id}").click().run()
+    assert at.button(key="decide_confirm").label == "Reject" and at.button(key="decide_confirm").disabled
+    at.text_area(key="decide_comment").input("not during the sale").run()
+    at.button(key="decide_confirm").click().run()
+    assert_ok(at)
+    assert "No sync waits for approval" in text(at)
+    with shop.session() as session:
+        stored = approvals.get_request(session, request_id)
+        assert stored.status == "rejected" and stored.status_reason == "rejected by tester: not during the sale"
+    assert image(rancher_us) == f"{FRONTEND}:3.8.0" and operations(shop) == 0
+
+
+def test_a_stale_request_is_reported_and_nothing_runs(shop: AppContext, rancher: SimulatedRancher,
+                                                      rancher_us: SimulatedRancher) -> None:
+    request_id = ask(shop)
+    digest = rancher.repush_image(f"{FRONTEND}:3.8.1")
+    at = open_page()
+    at.button(key=f"approve_{request_id}").click().run()
+    at.button(key="decide_confirm").click().run()
+    assert_ok(at)
+    assert any(f"now points at {digest}" in shown(w.value) for w in at.warning)
+    assert image(rancher_us) == f"{FRONTEND}:3.8.0" and operations(shop) == 0
+
+
+def test_the_sync_review_creates_a_request_instead_of_applying(shop: AppContext, rancher_us: SimulatedRancher
+                                                                ) -> None:
+    at = review(shop, "frontend")
+    assert any("This will create an approval request (1 approval needed)" in i.value for i in at.info)
+    assert at.button(key="sync_apply").label == "Request approval for 2 changes"
+    at.button(key="sync_apply").click().run()
+    assert_ok(at)
+    assert not at.get("dialog")
+    with shop.session() as session:
+        [stored] = session.scalars(select(ApprovalRequest)).all()
+    assert stored.status == "pending" and stored.requested_by == "tester" and stored.required == 1
+    assert any(f"Approval request #{stored.id} created" in shown(s.value) for s in at.toast)
+    assert image(rancher_us) == f"{FRONTEND}:3.8.0" and operations(shop) == 0
+
+
+def test_the_environments_page_sets_the_approvals(open_app, seed, ctx: AppContext) -> None:
+    ids = seed()
+    at = open_app("pages/2_Environments.py")
+    at.button(key=f"env_edit_{ids['Prod']}").click().run()
+    at.number_input(key=f"edit_env_{ids['Prod']}_approvals").set_value(2).run()
+    at.button(key="edit_env_save").click().run()
+    assert_ok(at)
+    with ctx.session() as session:
+        assert environments.get_environment(session, "Prod").required_approvals == 2
+    assert ":violet-badge[:material/approval: 2 approvals]" in [m.value for m in at.markdown]
