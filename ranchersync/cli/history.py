@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, get_args, overload
 
+from ranchersync.cli import values
 from ranchersync.cli.common import Commands, add_command
 from ranchersync.cli.output import EXIT_OK, emit, note, say
 
@@ -42,19 +43,19 @@ def register(commands: Commands) -> None:
     p.add_argument("--status", choices=_OperationStatuses())
     p.add_argument("--service", metavar="NAME")
     p.add_argument("--by", metavar="USER", help="who initiated it")
-    p.add_argument("--page", type=int, default=1)
-    p.add_argument("--limit", type=int, default=50, help="operations per page")
+    p.add_argument("--page", type=values.whole(1, 1_000_000), default=1)
+    p.add_argument("--limit", type=values.whole(1, 1000), default=50, help="operations per page")
     p = add_command(commands, "metrics", cmd_metrics,
                     "delivery metrics: frequency, failure rate, restore and lead times")
     _period(p)
-    p.add_argument("--failure-window-hours", type=float, default=24,
+    p.add_argument("--failure-window-hours", type=values.hours(24 * 365), default=24,
                    help="a sync rolled back within this many hours counts as failed (default 24)")
 
 
 def _period(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", help="as source or target")
-    p.add_argument("--since", type=dt.date.fromisoformat, metavar="YYYY-MM-DD")
-    p.add_argument("--until", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="included")
+    p.add_argument("--since", type=values.day, metavar="YYYY-MM-DD")
+    p.add_argument("--until", type=values.day, metavar="YYYY-MM-DD", help="included")
 
 
 def _history_filter(ctx: AppContext, args: argparse.Namespace) -> HistoryFilter:

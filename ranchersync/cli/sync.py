@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from ranchersync.cli import values
 from ranchersync.cli.common import Commands, UsageError, add_command, cli_actor
 from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, ask, emit, format_table, note, say, warn
 from ranchersync.errors import ApprovalRequired, OperationFailed
@@ -26,6 +27,9 @@ class NothingToSync(OperationFailed):
     default_hint = "Each service's reason is listed: fix what it names, or select other services."
 
 
+ROLLOUT_SECONDS = values.seconds(24 * 3600)
+
+
 def register(commands: Commands) -> None:
     """Add `sync`, `rollback` and `resume`."""
     p = add_command(commands, "sync", cmd_sync, "promote services from one environment to another")
@@ -42,10 +46,11 @@ def register(commands: Commands) -> None:
     p.add_argument("--no-wait", action="store_true", help="do not wait for the rollouts")
     p.add_argument("--tag-only", action="store_true", help="keep the target's registry and repository")
     p.add_argument("--no-rollback", action="store_true", help="keep what changed when a service fails")
-    p.add_argument("--timeout", type=float, default=300, metavar="S", help="per rollout (default 300)")
+    p.add_argument("--timeout", type=ROLLOUT_SECONDS, default=300, metavar="S",
+                   help="per rollout (default 300)")
     p.add_argument("--wait-approval", action="store_true",
                    help="where the target needs approvals: wait for the decision, then report the sync")
-    p.add_argument("--wait-timeout", type=float, default=24 * 3600, metavar="S",
+    p.add_argument("--wait-timeout", type=values.seconds(7 * 24 * 3600), default=24 * 3600, metavar="S",
                    help="how long --wait-approval waits (default: 86400, a request's default lifetime)")
     for name, handler, text in (("rollback", cmd_rollback, "put back the previous images of an operation"),
                                 ("resume", cmd_resume, "finish an interrupted operation")):
@@ -53,7 +58,8 @@ def register(commands: Commands) -> None:
         p.add_argument("operation", type=int, help="the operation's id (see `history`)")
         p.add_argument("--yes", action="store_true", help="go ahead without asking")
         p.add_argument("--confirm-env", metavar="NAME", help="the target's name, required for a protected target")
-        p.add_argument("--timeout", type=float, default=300, metavar="S", help="per rollout (default 300)")
+        p.add_argument("--timeout", type=ROLLOUT_SECONDS, default=300, metavar="S",
+                       help="per rollout (default 300)")
 
 
 def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
