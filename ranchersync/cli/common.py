@@ -70,6 +70,10 @@ def read_token(args: argparse.Namespace, required: bool) -> str | None:
             raise UsageError(f"environment variable {args.token_env} is empty or not set")
         return value
     if getattr(args, "token_stdin", False):
+        if sys.stdin.isatty():  # typed or pasted at a terminal: never echoed onto the screen (or a recording)
+            import getpass
+
+            return getpass.getpass("Rancher API token (not shown): ").strip()
         return sys.stdin.readline().strip()
     if required:
         raise UsageError("give the token with --token-env VAR or --token-stdin")

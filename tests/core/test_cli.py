@@ -143,3 +143,37 @@ def test_text_output_cannot_drive_the_terminal(cli, tmp_path: Path) -> None:
     _, out, _ = cli("envs", "list", "--json")
     assert json.loads(out)[0]["description"] == "a\x1b[2Jwiped\rover\u202eevil"
     assert "\x1b" not in out
+
+
+def test_a_token_typed_at_a_terminal_is_not_echoed(tmp_path: Path) -> None:
+    import os
+    import pty
+    import select
+    import time
+
+    token = "token-abcde:" + "s3cr3t" * 8
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "RANCHERSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'tty.db'}",
+           "RANCHERSYNC_SECRET_KEY": Fernet.generate_key().decode()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ranchersync", "sites", "add", "--name", "eu", "--url", "http://127.0.0.1:9",
+         "--token-stdin"], stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True,
+    )
+    os.close(secondary)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"token" not in seen.lower() and time.monotonic() < deadline:  # wait for the prompt
+        if select.select([primary], [], [], 0.2)[0]:
+            seen += os.read(primary, 4096)
+    os.write(primary, token.encode() + b"\n")
+    while process.poll() is None and time.monotonic() < deadline:
+        if select.select([primary], [], [], 0.2)[0]:
+            try:
+                seen += os.read(primary, 4096)
+            except OSError:
+                break
+    process.wait(timeout=30)
+    os.close(primary)
+    assert b"not shown" in seen
+    assert token.encode() not in seen and b"s3cr3t" not in seen
+    assert process.returncode == 1, seen  # nothing answers on port 9: the connection test fails, clearly
