@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from ranchersync.catalogue import TOKEN_WARNING_DAYS
+from ranchersync.humanize import ago, plural
 from ranchersync.textsafe import escape_markdown
 from ui import actions, frame, site_dialogs, widgets
 from ui import format as fmt
@@ -27,13 +29,13 @@ for site in view.sites:
             widgets.health_badge(site)
             widgets.token_badge(site)
             widgets.tls_badge(site)
-            st.badge(fmt.plural(site.instance_count, "app instance"), color="gray", icon=":material/deployed_code:")
+            st.badge(plural(site.instance_count, "app instance"), color="gray", icon=":material/deployed_code:")
         latency = f" · {site.last_latency_ms} ms" if site.last_latency_ms is not None else ""
         contact = fmt.when(site.last_contact_at, view.tz, empty="never")
         expiry = f" · token expires {fmt.when(site.token_expires_at, view.tz)}" if site.token_expires_at else ""
         user = escape_markdown(site.rancher_user) if site.rancher_user else "Rancher user not known yet"
         st.caption(f":material/person: {user} · last successful contact "
-                   f"{fmt.ago(site.last_contact_at, now)} ({contact}){latency}{expiry}")
+                   f"{ago(site.last_contact_at, now)} ({contact}){latency}{expiry}")
         if site.last_error and site.active:
             st.caption(f":red[:material/error: Last test: {escape_markdown(site.last_error)}]")
         with st.container(horizontal=True):
@@ -51,5 +53,5 @@ for site in view.sites:
             st.button("Remove", key=f"site_remove_{site.id}", icon=":material/delete:",
                       on_click=widgets.open_dialog, args=("remove_site",), kwargs={"site_id": site.id})
 
-st.caption(f"Times in {fmt.zone_label(view.tz)}. A token shows a warning 14 days before it expires.")
+st.caption(f"Times in {fmt.zone_label(view.tz)}. A token shows a warning {TOKEN_WARNING_DAYS} days before it expires.")
 site_dialogs.show_requested()

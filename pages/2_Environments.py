@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
 from ui import actions, environment_dialogs, frame, widgets
-from ui import format as fmt
 
 view = frame.frame("Environments", ":material/linear_scale:")
 envs = view.environments
@@ -31,7 +31,7 @@ for index, env in enumerate(envs):
                 if env.protected:
                     st.badge("protected", color="red", icon=":material/lock:",
                              help="Syncs into it need the environment's name typed as a confirmation.")
-                st.badge(fmt.plural(env.instance_count, "app instance"), color="gray",
+                st.badge(plural(env.instance_count, "app instance"), color="gray",
                          icon=":material/deployed_code:")
             st.caption(escape_markdown(env.description) if env.description else "No description.")
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):

@@ -7,10 +7,10 @@ from typing import TypeVar
 
 import streamlit as st
 
+from ranchersync.catalogue import namespaces_for_picking
 from ranchersync.errors import RancherSyncError
 from ranchersync.textsafe import escape_markdown
 from ui import actions, queries, widgets
-from ui import format as fmt
 from ui.frame import SELECTED_ENVIRONMENT, select_environment
 from ui.queries import InstanceRow
 
@@ -61,7 +61,7 @@ def add_instance() -> None:
     namespaces = _from_rancher(lambda: queries.rancher_namespaces(site.id, site.stamp, cluster_id))
     if namespaces is None:
         return
-    options = fmt.namespaces_for_picking([n.name for n in namespaces]) + [_OTHER_NAMESPACE]
+    options = namespaces_for_picking([n.name for n in namespaces]) + [_OTHER_NAMESPACE]
     picked = st.selectbox(
         "Namespace", options, index=None, key=f"add_inst_ns_{site_id}_{cluster_id}",
         format_func=lambda n: "Another namespace (type its name)…" if n == _OTHER_NAMESPACE else n,

@@ -22,7 +22,7 @@ from ranchersync.errors import NotFoundError
 from ranchersync.inventory import Inventory
 from ranchersync.rancher import Cluster, Namespace
 from ui import deps
-from ui.services_tables import ComparisonTable, comparison_table, drift_counts
+from ui.services_tables import ComparisonTable, comparison_table
 
 STORED_TTL = 30  # seconds: changes made by the CLI show up without a reload
 RANCHER_TTL = 60
@@ -204,7 +204,6 @@ def clear_rancher() -> None:
 
 SERVICES_TTL = 30  # seconds: filtering and switching views never refetch; the refresh button does at once
 _SERVICES_REFRESH = "services_refresh"  # a per-browser counter in the cache keys: "refresh" fetches anew
-UNHEALTHY = ("failed", "degraded", "unknown")  # stopped, paused and updating are states an operator chose or awaits
 
 
 @dataclass(frozen=True)
@@ -213,7 +212,7 @@ class ServiceCount:
 
     environment_id: int
     total: int
-    unhealthy: int  # failed, degraded or unknown
+    unhealthy: int  # compare.UNHEALTHY_STATUSES: failed, degraded or unknown
     unreadable: int  # app instances
     pending: int | None  # services that differ from the environment before it (None for the first)
 
@@ -279,12 +278,12 @@ def service_counts(environment_ids: tuple[int, ...], stamp: str, refresh: int) -
     found = inventories(environment_ids, stamp, refresh)
     refs = [inventory.EnvironmentRef(e.id, e.name, e.color, e.position) for e in environments()
             if e.id in environment_ids]
-    pending = drift_counts(compare.compare(refs, found))
+    pending = compare.drift_counts(compare.compare(refs, found))
     return tuple(
         ServiceCount(
             environment_id=env_id,
             total=len(found[env_id].services),
-            unhealthy=sum(s.status in UNHEALTHY for s in found[env_id].services),
+            unhealthy=compare.unhealthy_count(found[env_id].services),
             unreadable=len(found[env_id].failures),
             pending=pending.get(env_id),
         )

@@ -15,11 +15,12 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ranchersync.catalogue import next_in_pipeline
+from ranchersync.humanize import plural
 from ranchersync.images import RetagMode
 from ranchersync.sync import SyncOptions, SyncPlan, TargetChoice, new_request_id
 from ranchersync.textsafe import escape_markdown
 from ui import actions, queries, services_view, sync_progress, widgets
-from ui import format as fmt
 from ui.actions import Outcome, SyncReport, SyncSides
 from ui.queries import EnvironmentRow
 from ui.services_view import Selection
@@ -51,7 +52,7 @@ def sync_bar(
     with selection.bar.container(horizontal=True, vertical_alignment="center", border=True, key=f"{prefix}_sync"):
         listed = escape_markdown(", ".join(name for _, name in keys[:3]) + (f" +{len(keys) - 3}" if len(keys) > 3
                                                                              else ""))
-        st.markdown(f"**Sync {fmt.plural(len(keys), 'service')}** :small[({listed})]" if keys else
+        st.markdown(f"**Sync {plural(len(keys), 'service')}** :small[({listed})]" if keys else
                     ":small[Select services below to sync them]", width="stretch")
         st.markdown("from", width="content")
         if source is not None:
@@ -63,7 +64,7 @@ def sync_bar(
                                      key=f"{prefix}_source", label_visibility="collapsed", width=150)
         st.markdown("to", width="content")
         targets = [i for i in ids if i != source_id]
-        default = fmt.next_in_pipeline(ids, source_id)
+        default = next_in_pipeline(ids, source_id)
         # Keyed on the source, so the default follows it: the next environment of the pipeline.
         target_id = st.selectbox("To", targets, index=targets.index(default) if default in targets else 0,
                                  format_func=names.__getitem__, key=f"{prefix}_target_{source_id}",
@@ -136,7 +137,7 @@ def review_sync() -> None:
     with st.container(horizontal=True, vertical_alignment="bottom"):
         typed = _confirmation(sides)
         ready = bool(plan.to_apply) and (not sides.target_protected or typed == target.name)
-        label = f"Apply {fmt.plural(len(plan.to_apply), 'change')} to {escape_markdown(target.name)}"
+        label = f"Apply {plural(len(plan.to_apply), 'change')} to {escape_markdown(target.name)}"
         go = st.button(label, key="sync_apply", type="primary", icon=":material/rocket_launch:", disabled=not ready)
         if st.button("Cancel", key="sync_cancel"):
             widgets.close_dialog()
@@ -178,7 +179,7 @@ def _show_plan(plan: SyncPlan, absent: Sequence[tuple[str, str]], sides: SyncSid
         for c in item.changes
     ]
     if rows:
-        st.markdown(f"**{fmt.plural(len(plan.to_apply), 'workload')} will change** in "
+        st.markdown(f"**{plural(len(plan.to_apply), 'workload')} will change** in "
                     f"{escape_markdown(plan.target.name)}:")
         st.dataframe(pd.DataFrame(rows, columns=["Service", "Kind", "Target app instance", "Container",
                                                  "Current image", "New image"]),
@@ -189,7 +190,7 @@ def _show_plan(plan: SyncPlan, absent: Sequence[tuple[str, str]], sides: SyncSid
                for i in plan.skipped]
     skipped += [(name, "—", f"not in {sides.source.name}") for _, name in absent]
     if skipped:
-        st.markdown(f"**{fmt.plural(len(skipped), 'service')} skipped:**")
+        st.markdown(f"**{plural(len(skipped), 'service')} skipped:**")
         st.dataframe(pd.DataFrame(skipped, columns=["Service", "Target app instance", "Why"]), hide_index=True,
                      key="sync_skipped_table")
     for warning in plan.warnings:
@@ -238,6 +239,6 @@ def _settle(request: dict[str, Any], result: SyncReport | Outcome) -> None:
     sync_progress.keep_report(result)
     services_view.clear_selections()
     if result.ok:
-        widgets.flash("success", f"Sync #{result.operation_id} complete: {fmt.plural(result.changed, 'workload')} "
+        widgets.flash("success", f"Sync #{result.operation_id} complete: {plural(result.changed, 'workload')} "
                                  f"updated in {result.target}.")
     widgets.close_dialog()

@@ -7,10 +7,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ranchersync.humanize import plural
 from ranchersync.inventory import display_tag
 from ranchersync.sync import ProgressEvent, SyncPlan, stage_words
 from ranchersync.textsafe import escape_markdown
-from ui import format as fmt
 from ui import frame
 from ui.actions import Outcome, SyncReport
 
@@ -36,7 +36,7 @@ class Progress:
     def __init__(self, plan: SyncPlan, slot: DeltaGenerator) -> None:
         self.plan = plan
         target = escape_markdown(plan.target.name)
-        self.status = slot.status(f"Applying {fmt.plural(len(plan.to_apply), 'change')} to {target}…",
+        self.status = slot.status(f"Applying {plural(len(plan.to_apply), 'change')} to {target}…",
                                   expanded=True)
         self.lines = {(item.name, item.target_label): self.status.empty() for item in plan.to_apply}
         for service, target_label in self.lines:
@@ -78,7 +78,7 @@ def show_report() -> None:
         kind = _REPORT_KIND.get(report.status, "error")
         source, target = escape_markdown(report.source), escape_markdown(report.target)
         headline = (f"**Sync #{report.operation_id} {source} → {target}: "
-                    f"{report.status.replace('_', ' ')}** · {fmt.plural(report.changed, 'workload')} updated")
+                    f"{report.status.replace('_', ' ')}** · {plural(report.changed, 'workload')} updated")
         icon = {"success": ":material/check_circle:", "warning": ":material/warning:"}.get(kind, ":material/error:")
         getattr(st, kind)(headline, icon=icon)
         st.dataframe(

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ranchersync.catalogue import SiteHealth, site_health, token_state
 from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 from ui.actions import Outcome
@@ -197,15 +198,18 @@ _TOKEN_BADGE = {
 }
 
 
+_HEALTH_BADGE: dict[SiteHealth, tuple[str, str]] = {
+    "deactivated": ("gray", ":material/pause_circle:"),
+    "unreachable": ("red", ":material/error:"),
+    "not tested": ("gray", ":material/help:"),
+    "connected": ("green", ":material/check_circle:"),
+}
+
+
 def health(site: SiteRow) -> tuple[str, str, str]:
-    """(label, colour, icon) of a site's health, from its last test."""
-    if not site.active:
-        return "deactivated", "gray", ":material/pause_circle:"
-    if site.last_error:
-        return "unreachable", "red", ":material/error:"
-    if site.last_contact_at is None:
-        return "not tested", "gray", ":material/help:"
-    return "connected", "green", ":material/check_circle:"
+    """(label, colour, icon) of a site's health: the core's rule, drawn as a badge."""
+    label = site_health(site)
+    return (label, *_HEALTH_BADGE[label])
 
 
 def health_badge(site: SiteRow) -> None:
@@ -215,8 +219,8 @@ def health_badge(site: SiteRow) -> None:
 
 
 def token_badge(site: SiteRow) -> None:
-    """A badge for the token's expiry: orange from 14 days before, red once expired."""
-    state = fmt.token_state(site.token_expires_at, now(), tested=site.tested, tz=user_zone())
+    """A badge for the token's expiry: orange from TOKEN_WARNING_DAYS before, red once expired."""
+    state = token_state(site.token_expires_at, now(), tested=site.tested, tz=user_zone())
     color, icon = _TOKEN_BADGE[state.level]
     st.badge(f"token {state.text}", color=color, icon=icon)  # type: ignore[arg-type]
 
