@@ -5,7 +5,7 @@ import streamlit as st
 from ranchersync.catalogue import TOKEN_WARNING_DAYS
 from ranchersync.humanize import ago, plural
 from ranchersync.textsafe import escape_markdown
-from ui import actions, frame, site_dialogs, widgets
+from ui import catalogue_actions, frame, site_dialogs, widgets
 from ui import format as fmt
 
 view = frame.frame("Sites", ":material/dns:")
@@ -48,7 +48,7 @@ for site in view.sites:
                       on_click=widgets.open_dialog, args=("edit_site",), kwargs={"site_id": site.id})
             if st.button("Deactivate" if site.active else "Activate", key=f"site_active_{site.id}",
                          icon=":material/pause:" if site.active else ":material/play_arrow:"):
-                widgets.flash_outcome(actions.set_site_active(site.id, not site.active))
+                widgets.flash_outcome(catalogue_actions.set_site_active(site.id, not site.active))
                 st.rerun()
             st.button("Remove", key=f"site_remove_{site.id}", icon=":material/delete:",
                       on_click=widgets.open_dialog, args=("remove_site",), kwargs={"site_id": site.id})

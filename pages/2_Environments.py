@@ -4,7 +4,7 @@ import streamlit as st
 
 from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
-from ui import actions, environment_dialogs, frame, widgets
+from ui import catalogue_actions, environment_dialogs, frame, widgets
 
 view = frame.frame("Environments", ":material/linear_scale:")
 envs = view.environments
@@ -37,11 +37,11 @@ for index, env in enumerate(envs):
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
             if st.button("", key=f"env_up_{env.id}", icon=":material/arrow_upward:", help="Earlier in the pipeline",
                          disabled=index == 0):
-                widgets.flash_outcome(actions.move_environment(env.id, index - 1))
+                widgets.flash_outcome(catalogue_actions.move_environment(env.id, index - 1))
                 st.rerun()
             if st.button("", key=f"env_down_{env.id}", icon=":material/arrow_downward:",
                          help="Later in the pipeline", disabled=index == len(envs) - 1):
-                widgets.flash_outcome(actions.move_environment(env.id, index + 1))
+                widgets.flash_outcome(catalogue_actions.move_environment(env.id, index + 1))
                 st.rerun()
             st.button("Edit", key=f"env_edit_{env.id}", icon=":material/edit:",
                       on_click=widgets.open_dialog, args=("edit_environment",), kwargs={"env_id": env.id})

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ranchersync.environments import DEFAULT_COLORS
 from ranchersync.textsafe import escape_markdown
-from ui import actions, queries, widgets
+from ui import catalogue_actions, queries, widgets
 from ui.queries import EnvironmentRow
 
 _PROTECTED_HELP = "Syncs into a protected environment need the environment's name typed as a confirmation."
@@ -25,7 +25,7 @@ def add_environment() -> None:
     position = st.selectbox("Place in the pipeline", list(places), format_func=places.__getitem__, key="add_env_pos")
     if widgets.dialog_buttons("Add environment", "add_env_save", "add_env_cancel", icon=":material/add:"):
         widgets.finish(
-            actions.add_environment(
+            catalogue_actions.add_environment(
                 name=name, description=description, color=color, protected=protected, position=position
             )
         )
@@ -42,7 +42,7 @@ def edit_environment(env: EnvironmentRow) -> None:
     protected = right.toggle("Protected", value=env.protected, key=f"{key}_protected", help=_PROTECTED_HELP)
     if widgets.dialog_buttons("Save", "edit_env_save", "edit_env_cancel", icon=":material/save:"):
         widgets.finish(
-            actions.update_environment(
+            catalogue_actions.update_environment(
                 env.id, name=name, description=description, color=color, protected=protected
             )
         )
@@ -74,7 +74,7 @@ def remove_environment(env: EnvironmentRow) -> None:
     st.caption("Sync history keeps the environment's name.")
     label = f"Remove {name} and {len(members)} app instance(s)" if members else f"Remove {name}"
     if widgets.dialog_buttons(label, "remove_env_confirm", "remove_env_cancel", disabled=bool(members) and not cascade):
-        widgets.finish(actions.remove_environment(env.id, cascade=cascade, shown=seen))
+        widgets.finish(catalogue_actions.remove_environment(env.id, cascade=cascade, shown=seen))
 
 
 def show_requested() -> None:

@@ -18,13 +18,13 @@ from ranchersync.errors import ValidationError
 from ranchersync.history import HistoryFilter, Metrics, OperationDetail, Page, date_range, metrics_payload
 from ranchersync.humanize import duration_text, plural, status_word
 from ranchersync.models import OperationStatus
-from ranchersync.sync import ProgressEvent, new_request_id
+from ranchersync.sync import new_request_id
 from ranchersync.textsafe import escape_markdown
-from ui import actions, queries, services_tables, widgets
 from ui import format as fmt
 from ui import history_charts as charts
 from ui import history_tables as tables
-from ui.actions import Outcome, SyncReport
+from ui import queries, services_tables, sync_actions, sync_progress, widgets
+from ui.outcome import Outcome
 from ui.queries import EnvironmentRow
 
 PERIOD_DAYS = 30
@@ -32,8 +32,6 @@ PAGE = "hist_page"
 _FILTERS_SEEN = "hist_filters_seen"
 _ROLLBACK = "rollback_operation"
 _KINDS = {None: "Syncs and rollbacks", "sync": "Syncs", "rollback": "Rollbacks"}
-_STAGES = {"success": ":green[:material/check_circle:]", "failed": ":red[:material/error:]",
-           "skipped": ":orange[:material/skip_next:]", "waiting": ":gray[:material/schedule:]"}
 
 
 # ---- filters ------------------------------------------------------------------------------------------------------
@@ -287,40 +285,26 @@ def _close_with(outcome: Outcome) -> None:
 
 
 def _apply(request: dict[str, Any], found: OperationDetail, typed: str | None, slot: DeltaGenerator) -> None:
-    status = slot.status(f"Rolling back #{found.id} in {escape_markdown(found.target_environment)}…", expanded=True)
-    lines: dict[int, DeltaGenerator] = {}
-
-    def draw(event: ProgressEvent) -> None:
-        if event.stage == "done":
-            return
-        line = lines.setdefault(event.result_id, status.empty())
-        icon = _STAGES.get(event.stage, ":blue[:material/sync:]")
-        note = f": {escape_markdown(event.note)}" if event.note else ""
-        line.markdown(f"{icon} **{escape_markdown(event.service)}** → {escape_markdown(event.target)}: {event.words}"
-                      f"{note}")
-
+    progress = sync_progress.Progress(slot, f"Rolling back #{found.id} in {escape_markdown(found.target_environment)}…")
     request["started"] = True  # a rerun that stops this one must not offer to roll back again
-    result = actions.rollback_operation(found.id, request_id=request["request_id"], confirm_env=typed,
-                                        on_event=draw, on_result=lambda outcome: _settle(request, outcome))
-    ok = isinstance(result, SyncReport) and result.ok
-    status.update(label=f"Rollback #{result.operation_id}: {result.status}" if isinstance(result, SyncReport)
-                  else "Not rolled back", state="complete" if ok else "error")
+    result = sync_actions.rollback_operation(found.id, request_id=request["request_id"], confirm_env=typed,
+                                             on_event=progress, on_result=lambda outcome: _settle(request, outcome))
+    progress.finish(result, not_done="Not rolled back")
     st.rerun()
 
 
-def _settle(request: dict[str, Any], result: SyncReport | Outcome) -> None:
+def _settle(request: dict[str, Any], result: sync_actions.Report) -> None:
     """Record the outcome for the next run (session state only: this also runs when the script is being stopped)."""
     if isinstance(result, Outcome):
         request.update(started=False, problem=result)  # refused before anything changed: show why, in the dialog
         queries.clear_stored()  # a protection switched on meanwhile shows at once
         return
-    restored = sum(line.status == "success" for line in result.lines)
-    message = (f"Rollback #{result.operation_id} of #{request['operation_id']} in {result.target}: "
-               f"{status_word(result.status)}, {plural(restored, 'workload')} restored.")
+    message = (f"Rollback #{result.id} of #{request['operation_id']} in {result.target_environment}: "
+               f"{status_word(result.status)}, {plural(result.updated, 'workload')} restored.")
     if result.ok:
         widgets.flash("success", message)
     else:
-        failed = "; ".join(f"{line.service} ({line.target}): {line.note or line.status}" for line in result.lines
-                           if line.status != "success")
+        failed = "; ".join(f"{r.service} ({r.target_label}): {r.error or r.status}" for r in result.results
+                           if r.status != "success")
         widgets.flash("error", message, failed)
     widgets.close_dialog()

@@ -19,9 +19,10 @@ from ranchersync.errors import RancherSyncError
 from ranchersync.humanize import plural
 from ranchersync.inventory import InstanceFailure, Inventory
 from ranchersync.textsafe import escape_markdown
-from ui import actions, queries, throttle, widgets
 from ui import format as fmt
+from ui import queries, throttle, widgets
 from ui import services_tables as tables
+from ui.outcome import Outcome
 from ui.queries import EnvironmentRow
 
 _GENERATION = "services_selection_generation"  # bumped after a sync: the table selections start empty again
@@ -65,7 +66,7 @@ def failures_warning(failures: Sequence[InstanceFailure]) -> None:
 
 def read_failed(error: RancherSyncError) -> None:
     """Reading the services failed as a whole (not one app instance): explain, keep the frame usable."""
-    widgets.show_outcome(actions.Outcome.failed(error))
+    widgets.show_outcome(Outcome.failed(error))
 
 
 # ---- one environment --------------------------------------------------------------------------------------------

@@ -18,10 +18,10 @@ from streamlit.delta_generator import DeltaGenerator
 from ranchersync.catalogue import next_in_pipeline
 from ranchersync.humanize import plural
 from ranchersync.images import RetagMode
-from ranchersync.sync import SyncOptions, SyncPlan, TargetChoice, new_request_id
+from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
 from ranchersync.textsafe import escape_markdown
-from ui import actions, queries, services_view, sync_progress, widgets
-from ui.actions import Outcome, SyncReport, SyncSides
+from ui import queries, services_view, sync_actions, sync_progress, widgets
+from ui.outcome import Outcome
 from ui.queries import EnvironmentRow
 from ui.services_view import Selection
 
@@ -111,7 +111,7 @@ def review_sync() -> None:
     sides = request.get("sides")
     if sides is None:
         with st.spinner(f"Reading {escape_markdown(source.name)} and {escape_markdown(target.name)} from Rancher…"):
-            sides = actions.read_sync_sides(source.id, target.id)
+            sides = sync_actions.read_sync_sides(source.id, target.id)
         if isinstance(sides, Outcome):
             _close_with(sides, retry=True)  # not kept: the next run reads again
             return
@@ -123,7 +123,7 @@ def review_sync() -> None:
                                       required=True, key="sync_mode", help=_MODE_HELP) or "full"
     with choice_col:
         targets = _target_choices(sides, present)
-    plan = actions.plan_sync(sides, present, mode=mode, targets=targets)
+    plan = sync_actions.plan_sync(sides, present, mode=mode, targets=targets)
     if isinstance(plan, Outcome):
         _close_with(plan)
         return
@@ -220,15 +220,17 @@ def _confirmation(sides: SyncSides) -> str | None:
 def _apply(
     request: dict[str, Any], plan: SyncPlan, typed: str | None, options: SyncOptions, slot: DeltaGenerator
 ) -> None:
-    progress = sync_progress.Progress(plan, slot)
+    progress = sync_progress.Progress(
+        slot, f"Applying {plural(len(plan.to_apply), 'change')} to {escape_markdown(plan.target.name)}…",
+        [(item.name, item.target_label) for item in plan.to_apply])
     request["started"] = True  # a rerun that stops this one must not offer to apply again
-    result = actions.apply_sync(plan, request_id=request["request_id"], confirm_env=typed, options=options,
+    result = sync_actions.apply_sync(plan, request_id=request["request_id"], confirm_env=typed, options=options,
                                 on_event=progress, on_result=lambda outcome: _settle(request, outcome))
-    progress.finish(result)
+    progress.finish(result, not_done="Not applied")
     st.rerun()
 
 
-def _settle(request: dict[str, Any], result: SyncReport | Outcome) -> None:
+def _settle(request: dict[str, Any], result: sync_actions.Report) -> None:
     """Record the outcome for the next run (session state only: this also runs when the script is being stopped)."""
     if isinstance(result, Outcome):
         # Refused before anything changed (a busy target, a protection switched on meanwhile…): read both
@@ -239,6 +241,6 @@ def _settle(request: dict[str, Any], result: SyncReport | Outcome) -> None:
     sync_progress.keep_report(result)
     services_view.clear_selections()
     if result.ok:
-        widgets.flash("success", f"Sync #{result.operation_id} complete: {plural(result.changed, 'workload')} "
-                                 f"updated in {result.target}.")
+        widgets.flash("success", f"Sync #{result.id} complete: {plural(result.updated, 'workload')} "
+                                 f"updated in {result.target_environment}.")
     widgets.close_dialog()

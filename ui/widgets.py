@@ -12,7 +12,7 @@ from streamlit.delta_generator import DeltaGenerator
 from ranchersync.catalogue import SiteHealth, site_health, token_state
 from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
-from ui.actions import Outcome
+from ui.outcome import Outcome
 from ui.queries import EnvironmentRow, SiteRow
 
 FlashKind = Literal["success", "info", "warning", "error"]
