@@ -255,24 +255,12 @@ def remove_site(site_id: int) -> None:
         widgets.finish(Outcome.done("That site no longer exists."))
         return
     used_by = [i for i in queries.instances_now() if i.site_id == site_id]  # exact, not cached
-    ids = frozenset(i.id for i in used_by)
-    seen = widgets.seen_before("instance_ids", ids)  # what the user saw when they clicked
     st.markdown(f"Remove **{escape_markdown(site.name)}** ({escape_markdown(site.url)})? Its stored token is deleted "
                 "with it.")
-    cascade = False
-    if used_by:
-        if seen != ids:  # someone changed the app instances meanwhile: show the new list, ask again
-            st.session_state["remove_site_cascade"] = False
-            st.error("The app instances changed while this was open: review the list and confirm again.",
-                     icon=":material/sync_problem:")
-        st.warning(f"{len(used_by)} app instance(s) use this site:", icon=":material/warning:")
-        md = escape_markdown
-        st.markdown("\n".join(f"- **{md(i.name)}** in {md(i.environment_name)}: {md(i.cluster_name)}/{md(i.namespace)}"
-                              for i in used_by))
-        cascade = st.checkbox(
-            f"Also remove these {len(used_by)} app instance(s) (their workloads on the clusters are not touched)",
-            key="remove_site_cascade",
-        )
+    md = escape_markdown
+    cascade, seen = widgets.cascade_choice(
+        used_by, key="remove_site_cascade", warning=f"{len(used_by)} app instance(s) use this site:",
+        describe=lambda i: f" in {md(i.environment_name)}: {md(i.cluster_name)}/{md(i.namespace)}")
     label = f"Remove site and {len(used_by)} app instance(s)" if used_by else "Remove site"
     if widgets.dialog_buttons(
         label, "remove_site_confirm", "remove_site_cancel", disabled=bool(used_by) and not cascade

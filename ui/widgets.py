@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import streamlit as st
@@ -13,7 +13,7 @@ from ranchersync.catalogue import SiteHealth, site_health, token_state
 from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 from ui.outcome import Outcome
-from ui.queries import EnvironmentRow, SiteRow
+from ui.queries import EnvironmentRow, InstanceRow, SiteRow
 
 FlashKind = Literal["success", "info", "warning", "error"]
 _FLASH = "flash"
@@ -99,6 +99,28 @@ def seen_before(key: str, value: Any) -> Any:
     previous = request.get(key, value)
     request[key] = value
     return previous
+
+
+def cascade_choice(
+    members: Sequence[InstanceRow], *, key: str, warning: str, describe: Callable[[InstanceRow], str]
+) -> tuple[bool, frozenset[int]]:
+    """The app instances a removal would take along, listed exactly (`describe` gives each one's Markdown after its
+    name), and the checkbox that allows it; asked again when they changed since the dialog opened. Returns the
+    choice and the ids the user saw, which the action checks against what is stored."""
+    ids = frozenset(i.id for i in members)
+    seen: frozenset[int] = seen_before("instance_ids", ids)  # what the user saw when they clicked
+    if not members:
+        return False, seen
+    if seen != ids:  # someone changed the app instances meanwhile: show the new list, ask again
+        st.session_state[key] = False
+        st.error("The app instances changed while this was open: review the list and confirm again.",
+                 icon=":material/sync_problem:")
+    st.warning(warning, icon=":material/warning:")
+    st.markdown("\n".join(f"- **{escape_markdown(i.name)}**{describe(i)}" for i in members))
+    cascade = st.checkbox(
+        f"Also remove these {len(members)} app instance(s) (their workloads on the clusters are not touched)", key=key
+    )
+    return cascade, seen
 
 
 def close_dialog() -> None:
