@@ -73,18 +73,9 @@ class EnvironmentRow:
 
 
 @dataclass(frozen=True)
-class InstanceRow:
+class InstanceRow(inventory.InstanceRef):
     """An app instance with the names of its site and environment."""
 
-    id: int
-    name: str
-    site_id: int
-    site_name: str
-    site_active: bool
-    cluster_id: str
-    cluster_name: str
-    namespace: str
-    environment_id: int
     environment_name: str
     created_at: dt.datetime
 
@@ -144,19 +135,8 @@ def instances_now(environment_id: int | None = None) -> tuple[InstanceRow, ...]:
     ctx = deps.get_context()
     with ctx.session() as session:
         return tuple(
-            InstanceRow(
-                id=i.id,
-                name=i.name,
-                site_id=i.site_id,
-                site_name=i.site.name,
-                site_active=i.site.active,
-                cluster_id=i.cluster_id,
-                cluster_name=i.cluster_name or i.cluster_id,
-                namespace=i.namespace,
-                environment_id=i.environment_id,
-                environment_name=i.environment.name,
-                created_at=i.created_at,
-            )
+            InstanceRow(**vars(inventory.InstanceRef.of(i)), environment_name=i.environment.name,
+                        created_at=i.created_at)
             for i in instance_cases.list_instances(session, environment_id)
         )
 
