@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ranchersync.catalogue import TOKEN_WARNING_DAYS
+from ranchersync.catalogue import TOKEN_WARNING_DAYS, site_health
 from ranchersync.humanize import ago, plural
 from ranchersync.textsafe import escape_markdown
 from ui import catalogue_actions, frame, site_dialogs, widgets
@@ -36,7 +36,7 @@ for site in view.sites:
         user = escape_markdown(site.rancher_user) if site.rancher_user else "Rancher user not known yet"
         st.caption(f":material/person: {user} · last successful contact "
                    f"{ago(site.last_contact_at, now)} ({contact}){latency}{expiry}")
-        if site.last_error and site.active:
+        if site.last_error and site_health(site) == "unreachable":
             st.caption(f":red[:material/error: Last test: {escape_markdown(site.last_error)}]")
         with st.container(horizontal=True):
             if st.button("Test connection", key=f"site_test_{site.id}", icon=":material/cable:",
