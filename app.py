@@ -2,8 +2,9 @@
 
 import streamlit as st
 
+from ranchersync.catalogue import TOKEN_WARNING_DAYS, token_state, unreachable_sites
+from ranchersync.humanize import ago
 from ranchersync.textsafe import escape_markdown
-from ui import format as fmt
 from ui import frame, history_view, services_view, site_dialogs, widgets
 
 view = frame.frame("Overview", ":material/space_dashboard:")
@@ -20,16 +21,15 @@ if not view.sites:
                   on_click=site_dialogs.reopen_welcome)
 
 active = [s for s in view.sites if s.active]
-soon = ("warning", "expired")
-expiring = [s for s in active if fmt.token_state(s.token_expires_at, now, tested=s.tested).level in soon]
-unreachable = [s for s in active if s.last_error]
+expiring = [s for s in active if token_state(s.token_expires_at, now, tested=s.tested).needs_attention]
+unreachable = unreachable_sites(active)
 sites_col, envs_col, instances_col, tokens_col = st.columns(4)
 reach = f"{len(unreachable)} unreachable" if unreachable else "all reachable"
 sites_col.metric("Sites", f"{len(active)} active", reach, delta_color="inverse" if unreachable else "off",
                  delta_arrow="off", border=True)
 envs_col.metric("Environments", len(view.environments), border=True)
 instances_col.metric("App instances", sum(e.instance_count for e in view.environments), border=True)
-tokens_col.metric("Tokens expiring soon", len(expiring), "within 14 days" if expiring else None,
+tokens_col.metric("Tokens expiring soon", len(expiring), f"within {TOKEN_WARNING_DAYS} days" if expiring else None,
                   delta_color="inverse", delta_arrow="off", border=True)
 
 service_slots = {}
@@ -54,7 +54,7 @@ with health_col:
                 widgets.token_badge(site)
             latency = f" · {site.last_latency_ms} ms" if site.last_latency_ms is not None else ""
             st.caption(f"{escape_markdown(site.rancher_user) if site.rancher_user else 'user unknown'} · last contact "
-                       f"{fmt.ago(site.last_contact_at, now)}{latency}")
+                       f"{ago(site.last_contact_at, now)}{latency}")
     st.page_link(frame.PAGES["Sites"], label="Manage sites", icon=":material/arrow_forward:")
 
 st.subheader("Latest syncs")

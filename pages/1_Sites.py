@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from ranchersync.catalogue import TOKEN_WARNING_DAYS, site_health
+from ranchersync.humanize import ago, plural
 from ranchersync.textsafe import escape_markdown
-from ui import actions, frame, site_dialogs, widgets
+from ui import catalogue_actions, frame, site_dialogs, widgets
 from ui import format as fmt
 
 view = frame.frame("Sites", ":material/dns:")
@@ -27,14 +29,14 @@ for site in view.sites:
             widgets.health_badge(site)
             widgets.token_badge(site)
             widgets.tls_badge(site)
-            st.badge(fmt.plural(site.instance_count, "app instance"), color="gray", icon=":material/deployed_code:")
+            st.badge(plural(site.instance_count, "app instance"), color="gray", icon=":material/deployed_code:")
         latency = f" · {site.last_latency_ms} ms" if site.last_latency_ms is not None else ""
         contact = fmt.when(site.last_contact_at, view.tz, empty="never")
         expiry = f" · token expires {fmt.when(site.token_expires_at, view.tz)}" if site.token_expires_at else ""
         user = escape_markdown(site.rancher_user) if site.rancher_user else "Rancher user not known yet"
         st.caption(f":material/person: {user} · last successful contact "
-                   f"{fmt.ago(site.last_contact_at, now)} ({contact}){latency}{expiry}")
-        if site.last_error and site.active:
+                   f"{ago(site.last_contact_at, now)} ({contact}){latency}{expiry}")
+        if site.last_error and site_health(site) == "unreachable":
             st.caption(f":red[:material/error: Last test: {escape_markdown(site.last_error)}]")
         with st.container(horizontal=True):
             if st.button("Test connection", key=f"site_test_{site.id}", icon=":material/cable:",
@@ -46,10 +48,10 @@ for site in view.sites:
                       on_click=widgets.open_dialog, args=("edit_site",), kwargs={"site_id": site.id})
             if st.button("Deactivate" if site.active else "Activate", key=f"site_active_{site.id}",
                          icon=":material/pause:" if site.active else ":material/play_arrow:"):
-                widgets.flash_outcome(actions.set_site_active(site.id, not site.active))
+                widgets.flash_outcome(catalogue_actions.set_site_active(site.id, not site.active))
                 st.rerun()
             st.button("Remove", key=f"site_remove_{site.id}", icon=":material/delete:",
                       on_click=widgets.open_dialog, args=("remove_site",), kwargs={"site_id": site.id})
 
-st.caption(f"Times in {fmt.zone_label(view.tz)}. A token shows a warning 14 days before it expires.")
+st.caption(f"Times in {fmt.zone_label(view.tz)}. A token shows a warning {TOKEN_WARNING_DAYS} days before it expires.")
 site_dialogs.show_requested()

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
-from ui import actions, environment_dialogs, frame, widgets
-from ui import format as fmt
+from ui import catalogue_actions, environment_dialogs, frame, widgets
 
 view = frame.frame("Environments", ":material/linear_scale:")
 envs = view.environments
@@ -32,19 +32,19 @@ for index, env in enumerate(envs):
                     st.badge("protected", color="red", icon=":material/lock:",
                              help="Syncs into it need the environment's name typed as a confirmation.")
                 if env.required_approvals:
-                    st.badge(fmt.plural(env.required_approvals, "approval"), color="violet",
+                    st.badge(plural(env.required_approvals, "approval"), color="violet",
                              icon=":material/approval:", help="Syncs into it wait for this many approvals.")
-                st.badge(fmt.plural(env.instance_count, "app instance"), color="gray",
+                st.badge(plural(env.instance_count, "app instance"), color="gray",
                          icon=":material/deployed_code:")
             st.caption(escape_markdown(env.description) if env.description else "No description.")
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
             if st.button("", key=f"env_up_{env.id}", icon=":material/arrow_upward:", help="Earlier in the pipeline",
                          disabled=index == 0):
-                widgets.flash_outcome(actions.move_environment(env.id, index - 1))
+                widgets.flash_outcome(catalogue_actions.move_environment(env.id, index - 1))
                 st.rerun()
             if st.button("", key=f"env_down_{env.id}", icon=":material/arrow_downward:",
                          help="Later in the pipeline", disabled=index == len(envs) - 1):
-                widgets.flash_outcome(actions.move_environment(env.id, index + 1))
+                widgets.flash_outcome(catalogue_actions.move_environment(env.id, index + 1))
                 st.rerun()
             st.button("Edit", key=f"env_edit_{env.id}", icon=":material/edit:",
                       on_click=widgets.open_dialog, args=("edit_environment",), kwargs={"env_id": env.id})

@@ -3,6 +3,8 @@
 import pandas as pd
 import streamlit as st
 
+from ranchersync.catalogue import unreachable_sites
+from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 from ui import frame, instance_dialogs, queries, widgets
@@ -29,8 +31,8 @@ env = view.environment
 assert env is not None  # there is at least one environment
 rows = queries.instances(env.id)
 
-st.subheader(f"{escape_markdown(env.name)}: {fmt.plural(len(rows), 'app instance')}")
-down = sorted({r.site_name for r in rows} & {s.name for s in view.sites if s.active and s.last_error})
+st.subheader(f"{escape_markdown(env.name)}: {plural(len(rows), 'app instance')}")
+down = sorted({r.site_name for r in rows} & {s.name for s in unreachable_sites(view.sites)})
 if down:
     st.warning(f"{escape_markdown(', '.join(down))} could not be reached at the last connection test: the list "
                "below is what is stored, and adding needs Rancher to answer.", icon=":material/cloud_off:")

@@ -7,7 +7,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from ranchersync.humanize import ago
 
@@ -95,6 +95,9 @@ def site_health(site: SiteLike) -> SiteHealth:
     return "connected"
 
 
-def unreachable_sites(sites: Iterable[SiteLike]) -> list[SiteLike]:
+S = TypeVar("S", bound=SiteLike)
+
+
+def unreachable_sites(sites: Iterable[S]) -> list[S]:
     """The active sites whose last test failed."""
     return [s for s in sites if site_health(s) == "unreachable"]

@@ -43,6 +43,16 @@ class InstanceRef:
     cluster_name: str
     namespace: str
 
+    @classmethod
+    def of(cls, inst: AppInstance) -> InstanceRef:
+        """A detached copy of a stored app instance (its site loaded); the cluster's id stands in for a missing
+        name."""
+        return cls(
+            id=inst.id, name=inst.name, environment_id=inst.environment_id, site_id=inst.site_id,
+            site_name=inst.site.name, site_active=inst.site.active, cluster_id=inst.cluster_id,
+            cluster_name=inst.cluster_name or inst.cluster_id, namespace=inst.namespace,
+        )
+
 
 @dataclass(frozen=True)
 class EnvironmentRef:
@@ -127,14 +137,7 @@ def instance_refs(session: Session, environment_ids: Sequence[int | None]) -> li
     instances = session.scalars(
         select(AppInstance).where(AppInstance.environment_id.in_(environment_ids)).order_by(AppInstance.name)
     ).all()
-    return [
-        InstanceRef(
-            id=inst.id, name=inst.name, environment_id=inst.environment_id, site_id=inst.site_id,
-            site_name=inst.site.name, site_active=inst.site.active, cluster_id=inst.cluster_id,
-            cluster_name=inst.cluster_name or inst.cluster_id, namespace=inst.namespace,
-        )
-        for inst in instances
-    ]
+    return [InstanceRef.of(inst) for inst in instances]
 
 
 def site_connections(session: Session, cipher: TokenCipher, site_ids: Iterable[int]) -> dict[int, Connection]:

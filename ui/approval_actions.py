@@ -1,6 +1,6 @@
 """Four-eyes for the dashboard: read the requests, turn a reviewed sync into a request, approve or reject one.
 
-Kept apart from ui/actions.py: each function opens its own session, calls the core (ranchersync.governance.approvals)
+Each function opens its own session, calls the core (ranchersync.governance.approvals)
 as the signed-in actor, and clears what the change makes stale.
 """
 
@@ -14,7 +14,7 @@ from ranchersync.errors import RancherSyncError
 from ranchersync.governance import approvals
 from ranchersync.sync import SyncOptions, SyncPlan, check_confirmation
 from ui import deps, queries
-from ui.actions import Outcome
+from ui.outcome import Outcome
 
 
 @dataclass(frozen=True)

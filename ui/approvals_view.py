@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
 from ui import approval_actions, widgets
-from ui import format as fmt
 
 _DECIDE = "decide_request"
 
@@ -56,7 +56,7 @@ def pending_card(request: dict[str, Any], me: str, tz: dt.tzinfo) -> None:
             st.caption(escape_markdown(
                 f"Asked by {request['requestedBy']} at {_when(request['requestedAt'], tz)} · "
                 f"{_left(request['expiresAt'], widgets.now())} · {len(request['approvals'])} of "
-                f"{fmt.plural(request['required'], 'approval')}" + (f" ({given})" if given else "")))
+                f"{plural(request['required'], 'approval')}" + (f" ({given})" if given else "")))
         own = request["requestedBy"].lower() == me.lower()
         why = "You asked for it: another person with the releaser role decides." if own else None
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ranchersync.environments import DEFAULT_COLORS
 from ranchersync.textsafe import escape_markdown
-from ui import actions, queries, widgets
+from ui import catalogue_actions, queries, widgets
 from ui.queries import EnvironmentRow
 
 _PROTECTED_HELP = "Syncs into a protected environment need the environment's name typed as a confirmation."
@@ -27,7 +27,7 @@ def add_environment() -> None:
     position = st.selectbox("Place in the pipeline", list(places), format_func=places.__getitem__, key="add_env_pos")
     if widgets.dialog_buttons("Add environment", "add_env_save", "add_env_cancel", icon=":material/add:"):
         widgets.finish(
-            actions.add_environment(
+            catalogue_actions.add_environment(
                 name=name, description=description, color=color, protected=protected, position=position
             )
         )
@@ -46,7 +46,7 @@ def edit_environment(env: EnvironmentRow) -> None:
                                key=f"{key}_approvals", help=_APPROVALS_HELP)
     if widgets.dialog_buttons("Save", "edit_env_save", "edit_env_cancel", icon=":material/save:"):
         widgets.finish(
-            actions.update_environment(
+            catalogue_actions.update_environment(
                 env.id, name=name, description=description, color=color, protected=protected,
                 required_approvals=int(required),
             )
@@ -57,29 +57,17 @@ def edit_environment(env: EnvironmentRow) -> None:
 def remove_environment(env: EnvironmentRow) -> None:
     """Confirm removing an environment, showing exactly which app instances go with it."""
     members = queries.instances_now(env.id)  # exact, not cached
-    ids = frozenset(i.id for i in members)
-    seen = widgets.seen_before("instance_ids", ids)  # what the user saw when they clicked
-    name = escape_markdown(env.name)
+    name, md = escape_markdown(env.name), escape_markdown
     st.markdown(f"Remove the environment **{name}** from the pipeline?")
-    cascade = False
+    cascade, seen = widgets.cascade_choice(
+        members, key="remove_env_cascade", warning=f"{name} holds {len(members)} app instance(s):",
+        describe=lambda i: f": {md(i.site_name)} · {md(i.cluster_name)}/{md(i.namespace)}")
     if members:
-        if seen != ids:  # someone changed the app instances meanwhile: show the new list, ask again
-            st.session_state["remove_env_cascade"] = False
-            st.error("The app instances changed while this was open: review the list and confirm again.",
-                     icon=":material/sync_problem:")
-        st.warning(f"{name} holds {len(members)} app instance(s):", icon=":material/warning:")
-        md = escape_markdown
-        st.markdown("\n".join(f"- **{md(i.name)}**: {md(i.site_name)} · {md(i.cluster_name)}/{md(i.namespace)}"
-                              for i in members))
         st.caption("To keep them, move them to another environment first (App instances page).")
-        cascade = st.checkbox(
-            f"Also remove these {len(members)} app instance(s) (their workloads on the clusters are not touched)",
-            key="remove_env_cascade",
-        )
     st.caption("Sync history keeps the environment's name.")
     label = f"Remove {name} and {len(members)} app instance(s)" if members else f"Remove {name}"
     if widgets.dialog_buttons(label, "remove_env_confirm", "remove_env_cancel", disabled=bool(members) and not cascade):
-        widgets.finish(actions.remove_environment(env.id, cascade=cascade, shown=seen))
+        widgets.finish(catalogue_actions.remove_environment(env.id, cascade=cascade, shown=seen))
 
 
 def show_requested() -> None:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ranchersync.catalogue import unreachable_sites
 from ranchersync.crypto import SecretKeyError
+from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
 from ui import deps, queries, site_dialogs, widgets
-from ui.format import plural
 from ui.queries import EnvironmentRow, SiteRow
 
 APP_NAME = "Rancher Sync Manager"
@@ -141,6 +142,6 @@ def _environment_picker(envs: Sequence[EnvironmentRow], selected: EnvironmentRow
 def _footer(sites: Sequence[SiteRow]) -> None:
     st.divider()
     active = sum(s.active for s in sites)
-    trouble = sum(1 for s in sites if s.active and s.last_error)
+    trouble = len(unreachable_sites(sites))
     text = f"{plural(active, 'active site')}" + (f", {trouble} unreachable" if trouble else "")
     st.caption(text if sites else "No Rancher site yet.")

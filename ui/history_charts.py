@@ -11,8 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ranchersync.history import Metrics
+from ranchersync.humanize import duration_text, status_word
 from ranchersync.textsafe import escape_plotly
-from ui.history_tables import STATUS_HEX, duration_text, status_word
+from ui.history_tables import STATUS_HEX
 
 STATUS_ORDER = ("complete", "partial", "failed", "rolled_back", "interrupted", "running", "pending")
 FALLBACK_COLOR = "#8B8D98"
@@ -78,18 +79,6 @@ def lead_time_frame(metrics: Metrics) -> pd.DataFrame:
 def percent(value: float | None) -> str:
     """0.25 → '25%'; '—' without data."""
     return "—" if value is None else f"{100 * value:.0f}%"
-
-
-def overall_success(metrics: Metrics) -> float | None:
-    """Completed over finished operations in the whole period."""
-    finished = sum(d.finished for d in metrics.success_rate)
-    return sum(d.complete for d in metrics.success_rate) / finished if finished else None
-
-
-def deploys_per_week(metrics: Metrics) -> float | None:
-    """Syncs per week over the period, every environment together."""
-    rates = [d.average_per_week for d in metrics.deployments if d.average_per_week is not None]
-    return round(sum(rates), 1) if rates else None
 
 
 def median_restore_text(metrics: Metrics) -> str:

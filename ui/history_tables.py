@@ -12,6 +12,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from ranchersync.history import OperationDetail, OperationSummary, ResultView
+from ranchersync.humanize import duration_text, status_word
 from ranchersync.inventory import display_tag
 from ranchersync.sync import rollback_candidates, rollback_refusal
 from ui import format as fmt
@@ -33,28 +34,6 @@ BADGE_ICON = {
     "failed": ":material/error:", "interrupted": ":material/pause_circle:", "rolled_back": ":material/undo:",
     "running": ":material/sync:", "pending": ":material/schedule:", "skipped": ":material/skip_next:",
 }
-# What a rollback can undo: a finished operation that is not rolled back already.
-
-
-def status_word(status: str) -> str:
-    """'rolled_back' → 'rolled back'."""
-    return status.replace("_", " ")
-
-
-def duration_text(seconds: float | None) -> str:
-    """'45 s', '2 min 5 s', '1 h 3 min'; '—' while it runs."""
-    if seconds is None:
-        return "—"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-
-
 def operations_frame(items: Sequence[OperationSummary], tz: dt.tzinfo) -> pd.DataFrame:
     """One row per operation, newest first (the core's order), indexed by operation id."""
     return pd.DataFrame(

@@ -16,14 +16,15 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.errors import ValidationError
 from ranchersync.history import HistoryFilter, Metrics, OperationDetail, Page, date_range, metrics_payload
+from ranchersync.humanize import duration_text, plural, status_word
 from ranchersync.models import OperationStatus
-from ranchersync.sync import ProgressEvent, new_request_id
+from ranchersync.sync import new_request_id
 from ranchersync.textsafe import escape_markdown
-from ui import actions, queries, services_tables, widgets
 from ui import format as fmt
 from ui import history_charts as charts
 from ui import history_tables as tables
-from ui.actions import Outcome, SyncReport
+from ui import queries, services_tables, sync_actions, sync_progress, widgets
+from ui.outcome import Outcome
 from ui.queries import EnvironmentRow
 
 PERIOD_DAYS = 30
@@ -31,8 +32,6 @@ PAGE = "hist_page"
 _FILTERS_SEEN = "hist_filters_seen"
 _ROLLBACK = "rollback_operation"
 _KINDS = {None: "Syncs and rollbacks", "sync": "Syncs", "rollback": "Rollbacks"}
-_STAGES = {"success": ":green[:material/check_circle:]", "failed": ":red[:material/error:]",
-           "skipped": ":orange[:material/skip_next:]", "waiting": ":gray[:material/schedule:]"}
 
 
 # ---- filters ------------------------------------------------------------------------------------------------------
@@ -50,7 +49,7 @@ def filter_bar(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> HistoryFilter:
                                    format_func=lambda i: "All environments" if i is None else names[i],
                                    key="hist_env")
         status = cols[2].selectbox("Status", [None, *get_args(OperationStatus)], key="hist_status",
-                                   format_func=lambda s: "Any status" if s is None else tables.status_word(s))
+                                   format_func=lambda s: "Any status" if s is None else status_word(s))
         more = sum(bool(st.session_state.get(k)) for k in ("hist_kind", "hist_service", "hist_person"))
         with cols[3].popover(f"More filters{f' ({more})' if more else ''}", icon=":material/tune:", width="stretch"):
             kind = st.selectbox("Kind", list(_KINDS), format_func=_KINDS.__getitem__, key="hist_kind")
@@ -79,15 +78,15 @@ def metric_cards(metrics: Metrics) -> None:
     cols = st.columns(5)
     cols[0].metric("Operations", metrics.operations, border=True,
                    help="Syncs and rollbacks started in the period, with the filters above.")
-    cols[1].metric("Succeeded", charts.percent(charts.overall_success(metrics)), border=True,
+    cols[1].metric("Succeeded", charts.percent(metrics.headline.success_rate), border=True,
                    help="Finished operations that completed: every service updated and verified.")
-    cols[2].metric("Syncs per week", "—" if (w := charts.deploys_per_week(metrics)) is None else w,
+    cols[2].metric("Syncs per week", "—" if (w := metrics.headline.deploys_per_week) is None else w,
                    border=True, help="Syncs per week into any environment, over the whole period.")
     cols[3].metric("Change failures", charts.percent(rate.rate), f"{rate.failed} of {rate.syncs} syncs",
                    delta_color="off", delta_arrow="off", border=True,
                    help="Change failure rate: syncs that failed, or needed a rollback or another fix within a day.")
     cols[4].metric("Time to restore", charts.median_restore_text(metrics),
-                   f"{fmt.plural(restore.incidents, 'incident')}" + (f", {restore.open} open" if restore.open else ""),
+                   f"{plural(restore.incidents, 'incident')}" + (f", {restore.open} open" if restore.open else ""),
                    delta_color="off", delta_arrow="off", border=True,
                    help="Median time from a failed service to the next successful change of it.")
 
@@ -99,7 +98,7 @@ def operations_table(page: Page, colors: Mapping[str, str], tz: dt.tzinfo) -> in
     """The page of operations; returns the id of the selected one."""
     frame = tables.operations_frame(page.items, tz)
     first = (page.page - 1) * page.page_size
-    st.caption(f"{first + 1}–{first + len(page.items)} of {fmt.plural(page.total, 'operation')}, newest first · "
+    st.caption(f"{first + 1}–{first + len(page.items)} of {plural(page.total, 'operation')}, newest first · "
                f"times in {fmt.zone_label(tz)} · select a row to open it")
     event = st.dataframe(
         tables.style_operations(frame, colors), key=services_tables.selection_key("hist_ops", frame),
@@ -119,7 +118,7 @@ def latest(limit: int, colors: Mapping[str, str], tz: dt.tzinfo) -> None:
     frame = tables.operations_frame(newest.items[:limit], tz)
     st.dataframe(tables.style_operations(frame, colors), key="overview_latest_syncs", width="stretch",
                  column_config={"#": st.column_config.NumberColumn(width=50, format="%d")})
-    st.page_link("pages/5_Sync_history.py", label=f"Open the sync history ({fmt.plural(newest.total, 'operation')})",
+    st.page_link("pages/5_Sync_history.py", label=f"Open the sync history ({plural(newest.total, 'operation')})",
                  icon=":material/arrow_forward:")
 
 
@@ -167,16 +166,16 @@ def _route(found: OperationDetail, envs: Mapping[str, EnvironmentRow]) -> None:
 
 
 def _badge(status: str) -> None:
-    st.badge(tables.status_word(status), color=tables.BADGE_COLOR.get(status, "gray"),  # type: ignore[arg-type]
+    st.badge(status_word(status), color=tables.BADGE_COLOR.get(status, "gray"),  # type: ignore[arg-type]
              icon=tables.BADGE_ICON.get(status))
 
 
 def _when(found: OperationDetail, tz: dt.tzinfo) -> str:
     parts = [f"by **{escape_markdown(found.initiated_by)}**",
              f"started {fmt.when(found.started_at or found.created_at, tz)}",
-             f"took {tables.duration_text(found.duration_seconds)}" if found.finished_at else "still running",
+             f"took {duration_text(found.duration_seconds)}" if found.finished_at else "still running",
              f"{found.mode} image" if found.mode == "full" else "tag only",
-             fmt.plural(len(found.services), "service")]
+             plural(len(found.services), "service")]
     if found.rollback_of_id:
         parts.append(f"rolls back #{found.rollback_of_id}")
     if found.rolled_back_by:
@@ -209,8 +208,8 @@ def charts_grid(metrics: Metrics, colors: Mapping[str, str]) -> None:
     if lead.empty:
         st.caption("No version has gone from one environment to the next in this period yet.")
     for column, row in zip(st.columns(max(len(lead), 1)), lead.itertuples(index=False), strict=False):
-        column.metric(escape_markdown(row.pair), tables.duration_text(row.median_seconds),
-                      fmt.plural(row.versions, "version"),
+        column.metric(escape_markdown(row.pair), duration_text(row.median_seconds),
+                      plural(row.versions, "version"),
                       delta_color="off", delta_arrow="off", border=True)
 
 
@@ -254,7 +253,7 @@ def confirm_rollback() -> None:
         _close_with(Outcome(False, why, title="Nothing to roll back"))
         return
     rows = tables.rollback_rows(found)
-    st.markdown(f"**{fmt.plural(len(rows), 'container')}** in {escape_markdown(found.target_environment)} will go "
+    st.markdown(f"**{plural(len(rows), 'container')}** in {escape_markdown(found.target_environment)} will go "
                 f"back to the images "
                 f"that {found.kind} #{found.id} replaced:")
     st.dataframe(rows, hide_index=True, key="rollback_plan")
@@ -269,7 +268,7 @@ def confirm_rollback() -> None:
                                   key="rollback_confirm", autocomplete="off", width=320)
         ready = target is None or not target.protected or typed == target.name
         services = len(set(rows["Service"]))
-        go = st.button(f"Roll back {fmt.plural(services, 'service')} in {escape_markdown(found.target_environment)}",
+        go = st.button(f"Roll back {plural(services, 'service')} in {escape_markdown(found.target_environment)}",
                        key="rollback_apply", type="primary", icon=":material/undo:", disabled=not ready)
         if st.button("Cancel", key="rollback_cancel"):
             widgets.close_dialog()
@@ -286,40 +285,26 @@ def _close_with(outcome: Outcome) -> None:
 
 
 def _apply(request: dict[str, Any], found: OperationDetail, typed: str | None, slot: DeltaGenerator) -> None:
-    status = slot.status(f"Rolling back #{found.id} in {escape_markdown(found.target_environment)}…", expanded=True)
-    lines: dict[int, DeltaGenerator] = {}
-
-    def draw(event: ProgressEvent) -> None:
-        if event.stage == "done":
-            return
-        line = lines.setdefault(event.result_id, status.empty())
-        icon = _STAGES.get(event.stage, ":blue[:material/sync:]")
-        note = f": {escape_markdown(event.note)}" if event.note else ""
-        line.markdown(f"{icon} **{escape_markdown(event.service)}** → {escape_markdown(event.target)}: {event.words}"
-                      f"{note}")
-
+    progress = sync_progress.Progress(slot, f"Rolling back #{found.id} in {escape_markdown(found.target_environment)}…")
     request["started"] = True  # a rerun that stops this one must not offer to roll back again
-    result = actions.rollback_operation(found.id, request_id=request["request_id"], confirm_env=typed,
-                                        on_event=draw, on_result=lambda outcome: _settle(request, outcome))
-    ok = isinstance(result, SyncReport) and result.ok
-    status.update(label=f"Rollback #{result.operation_id}: {result.status}" if isinstance(result, SyncReport)
-                  else "Not rolled back", state="complete" if ok else "error")
+    result = sync_actions.rollback_operation(found.id, request_id=request["request_id"], confirm_env=typed,
+                                             on_event=progress, on_result=lambda outcome: _settle(request, outcome))
+    progress.finish(result, not_done="Not rolled back")
     st.rerun()
 
 
-def _settle(request: dict[str, Any], result: SyncReport | Outcome) -> None:
+def _settle(request: dict[str, Any], result: sync_actions.Report) -> None:
     """Record the outcome for the next run (session state only: this also runs when the script is being stopped)."""
     if isinstance(result, Outcome):
         request.update(started=False, problem=result)  # refused before anything changed: show why, in the dialog
         queries.clear_stored()  # a protection switched on meanwhile shows at once
         return
-    restored = sum(line.status == "success" for line in result.lines)
-    message = (f"Rollback #{result.operation_id} of #{request['operation_id']} in {result.target}: "
-               f"{tables.status_word(result.status)}, {fmt.plural(restored, 'workload')} restored.")
+    message = (f"Rollback #{result.id} of #{request['operation_id']} in {result.target_environment}: "
+               f"{status_word(result.status)}, {plural(result.updated, 'workload')} restored.")
     if result.ok:
         widgets.flash("success", message)
     else:
-        failed = "; ".join(f"{line.service} ({line.target}): {line.note or line.status}" for line in result.lines
-                           if line.status != "success")
+        failed = "; ".join(f"{r.service} ({r.target_label}): {r.error or r.status}" for r in result.results
+                           if r.status != "success")
         widgets.flash("error", message, failed)
     widgets.close_dialog()

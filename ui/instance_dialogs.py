@@ -7,11 +7,12 @@ from typing import TypeVar
 
 import streamlit as st
 
+from ranchersync.catalogue import namespaces_for_picking
 from ranchersync.errors import RancherSyncError
 from ranchersync.textsafe import escape_markdown
-from ui import actions, queries, widgets
-from ui import format as fmt
+from ui import catalogue_actions, queries, widgets
 from ui.frame import SELECTED_ENVIRONMENT, select_environment
+from ui.outcome import Outcome
 from ui.queries import InstanceRow
 
 T = TypeVar("T")
@@ -23,7 +24,7 @@ def _from_rancher(load: Callable[[], T]) -> T | None:
     try:
         return load()
     except RancherSyncError as error:
-        widgets.show_outcome(actions.Outcome.failed(error))
+        widgets.show_outcome(Outcome.failed(error))
         return None
 
 
@@ -61,7 +62,7 @@ def add_instance() -> None:
     namespaces = _from_rancher(lambda: queries.rancher_namespaces(site.id, site.stamp, cluster_id))
     if namespaces is None:
         return
-    options = fmt.namespaces_for_picking([n.name for n in namespaces]) + [_OTHER_NAMESPACE]
+    options = namespaces_for_picking([n.name for n in namespaces]) + [_OTHER_NAMESPACE]
     picked = st.selectbox(
         "Namespace", options, index=None, key=f"add_inst_ns_{site_id}_{cluster_id}",
         format_func=lambda n: "Another namespace (type its name)…" if n == _OTHER_NAMESPACE else n,
@@ -79,10 +80,10 @@ def add_instance() -> None:
     )
     if widgets.dialog_buttons("Add app instance", "add_inst_save", "add_inst_cancel", icon=":material/add:"):
         if not namespace:
-            widgets.show_outcome(actions.Outcome(False, "Pick or type a namespace.", title="Please check the form"))
+            widgets.show_outcome(Outcome(False, "Pick or type a namespace.", title="Please check the form"))
             return
         with st.spinner("Checking the placement with Rancher…"):
-            outcome = actions.add_instance(
+            outcome = catalogue_actions.add_instance(
                 name=name or namespace, site_id=site_id, environment_id=env_id, cluster_id=cluster_id,
                 namespace=namespace,
             )
@@ -104,7 +105,7 @@ def edit_instance(instance: InstanceRow) -> None:
         key=f"{key}_env", help="Moving changes which environment's services it contributes to.",
     )
     if widgets.dialog_buttons("Save", "edit_inst_save", "edit_inst_cancel", icon=":material/save:"):
-        widgets.finish(actions.update_instance(instance.id, name=name, environment_id=env_id))
+        widgets.finish(catalogue_actions.update_instance(instance.id, name=name, environment_id=env_id))
 
 
 @st.dialog("Remove app instance", on_dismiss=widgets.close_dialog)
@@ -118,7 +119,7 @@ def remove_instance(instance: InstanceRow) -> None:
     )
     st.caption("Only the mapping is removed: the workloads in the namespace are not touched.")
     if widgets.dialog_buttons("Remove app instance", "remove_inst_confirm", "remove_inst_cancel"):
-        widgets.finish(actions.remove_instance(instance.id))
+        widgets.finish(catalogue_actions.remove_instance(instance.id))
 
 
 def show_requested() -> None:

@@ -22,7 +22,7 @@ from ranchersync.errors import NotFoundError
 from ranchersync.inventory import Inventory
 from ranchersync.rancher import Cluster, Namespace
 from ui import deps
-from ui.services_tables import ComparisonTable, comparison_table, drift_counts
+from ui.services_tables import ComparisonTable, comparison_table
 
 STORED_TTL = 30  # seconds: changes made by the CLI show up without a reload
 RANCHER_TTL = 60
@@ -74,18 +74,9 @@ class EnvironmentRow:
 
 
 @dataclass(frozen=True)
-class InstanceRow:
+class InstanceRow(inventory.InstanceRef):
     """An app instance with the names of its site and environment."""
 
-    id: int
-    name: str
-    site_id: int
-    site_name: str
-    site_active: bool
-    cluster_id: str
-    cluster_name: str
-    namespace: str
-    environment_id: int
     environment_name: str
     created_at: dt.datetime
 
@@ -146,19 +137,8 @@ def instances_now(environment_id: int | None = None) -> tuple[InstanceRow, ...]:
     ctx = deps.get_context()
     with ctx.session() as session:
         return tuple(
-            InstanceRow(
-                id=i.id,
-                name=i.name,
-                site_id=i.site_id,
-                site_name=i.site.name,
-                site_active=i.site.active,
-                cluster_id=i.cluster_id,
-                cluster_name=i.cluster_name or i.cluster_id,
-                namespace=i.namespace,
-                environment_id=i.environment_id,
-                environment_name=i.environment.name,
-                created_at=i.created_at,
-            )
+            InstanceRow(**vars(inventory.InstanceRef.of(i)), environment_name=i.environment.name,
+                        created_at=i.created_at)
             for i in instance_cases.list_instances(session, environment_id)
         )
 
@@ -206,7 +186,6 @@ def clear_rancher() -> None:
 
 SERVICES_TTL = 30  # seconds: filtering and switching views never refetch; the refresh button does at once
 _SERVICES_REFRESH = "services_refresh"  # a per-browser counter in the cache keys: "refresh" fetches anew
-UNHEALTHY = ("failed", "degraded", "unknown")  # stopped, paused and updating are states an operator chose or awaits
 
 
 @dataclass(frozen=True)
@@ -215,7 +194,7 @@ class ServiceCount:
 
     environment_id: int
     total: int
-    unhealthy: int  # failed, degraded or unknown
+    unhealthy: int  # compare.UNHEALTHY_STATUSES: failed, degraded or unknown
     unreadable: int  # app instances
     pending: int | None  # services that differ from the environment before it (None for the first)
 
@@ -281,12 +260,12 @@ def service_counts(environment_ids: tuple[int, ...], stamp: str, refresh: int) -
     found = inventories(environment_ids, stamp, refresh)
     refs = [inventory.EnvironmentRef(e.id, e.name, e.color, e.position) for e in environments()
             if e.id in environment_ids]
-    pending = drift_counts(compare.compare(refs, found))
+    pending = compare.drift_counts(compare.compare(refs, found))
     return tuple(
         ServiceCount(
             environment_id=env_id,
             total=len(found[env_id].services),
-            unhealthy=sum(s.status in UNHEALTHY for s in found[env_id].services),
+            unhealthy=compare.unhealthy_count(found[env_id].services),
             unreadable=len(found[env_id].failures),
             pending=pending.get(env_id),
         )

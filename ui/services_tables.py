@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ranchersync.compare import Cell, Comparison
+from ranchersync.compare import STATUS_SEVERITY, Cell, CellState, Comparison, cell_state
+from ranchersync.compare import status_counts as status_counts_of
 from ranchersync.inventory import InstanceFailure, Inventory, Service
 from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
@@ -24,9 +25,13 @@ SERVICE_COLUMNS = ("Status", "Service", "Kind", "App instance", "Tag", "Replicas
 MISSING = "—"
 UNREADABLE = "? unreadable"
 
-# Cell classes of the comparison, and how each is drawn. Translucent backgrounds read on both themes.
-DRIFT, ABSENT, INCONSISTENT, NOT_READ = "drift", "missing", "inconsistent", "unreadable"
-CELL_CSS = {
+# How each cell state of the comparison (the core's compare.cell_state) is drawn; a cell in the "same" state is
+# left plain. Translucent backgrounds read on both themes.
+DRIFT: CellState = "drift"
+ABSENT: CellState = "missing"
+INCONSISTENT: CellState = "inconsistent"
+NOT_READ: CellState = "unreadable"
+CELL_CSS: dict[str, str] = {
     DRIFT: "background-color: rgba(232, 137, 12, 0.24)",
     INCONSISTENT: "background-color: rgba(229, 72, 77, 0.26)",
     ABSENT: "color: #8B8D98",
@@ -92,10 +97,12 @@ def _contains(column: pd.Series, needle: str) -> pd.Series:
     return column.str.lower().str.contains(needle, regex=False)
 
 
+_STATUS_OF_TEXT = {fmt.status_text(s): s for s in STATUS_SEVERITY}
+
+
 def status_counts(frame: pd.DataFrame) -> dict[str, int]:
-    """How many rows are in each status, worst first, zeros left out."""
-    counts = frame["Status"].value_counts()
-    return {s: int(counts[fmt.status_text(s)]) for s in fmt.SERVICE_STATUSES if fmt.status_text(s) in counts}
+    """How many rows of a services frame are in each status: the core's count (worst first, zeros left out)."""
+    return status_counts_of(_STATUS_OF_TEXT[text] for text in frame["Status"] if text in _STATUS_OF_TEXT)
 
 
 def style_services(frame: pd.DataFrame) -> Styler:
@@ -177,14 +184,13 @@ def comparison_table(
     index = pd.Index([f"{r.kind}/{r.name}" for r in rows], name="id")
     text: dict[str, list[str]] = {"Service": [r.name for r in rows], "Kind": [r.kind for r in rows]}
     classes: dict[str, list[str]] = {}
-    versions = [[c.versions for c in r.cells] for r in rows]  # computed once: properties recompute on each read
     for j, env in enumerate(envs):
         cells, kinds = [], []
-        for i, row in enumerate(rows):
+        for row in rows:
             cell = row.cells[j]
-            before = versions[i][j - 1] if j and row.cells[j - 1].services else None
+            state = cell_state(cell, row.cells[j - 1] if j else None)
             cells.append(_cell_text(cell))
-            kinds.append(_cell_class(cell, versions[i][j], before))
+            kinds.append("" if state == "same" else state)
         text[env.name], classes[env.name] = cells, kinds
     images = [" ".join(img for c in r.cells for s in c.services for img in s.images.values()) for r in rows]
     failures = tuple(f for e in envs if (inv := inventories.get(e.id)) for f in inv.failures)
@@ -207,30 +213,3 @@ def _cell_text(cell: Cell) -> str:
     text = f"⚠ {tag}" if cell.inconsistent else tag
     status = cell.status
     return text if status in (None, "running") else f"{text} · {status}"
-
-
-def _cell_class(cell: Cell, versions: tuple[object, ...], before: tuple[object, ...] | None) -> str:
-    """`before`: the versions of the column before, when it runs the service."""
-    if not cell.services:
-        return NOT_READ if cell.unreadable else ABSENT
-    if len(versions) > 1:
-        return INCONSISTENT
-    if before is not None and before != versions:
-        return DRIFT
-    return ""
-
-
-def drift_counts(comparison: Comparison) -> dict[int, int]:
-    """Per environment (after the first), how many services it runs in another version than the one before it,
-    or lacks while the one before runs them: the promotions pending into it."""
-    counts: dict[int, int] = {}
-    envs = comparison.environments
-    for j in range(1, len(envs)):
-        pending = 0
-        for row in comparison.rows:
-            before, cell = row.cells[j - 1], row.cells[j]
-            if not before.services or (not cell.services and cell.unreadable):  # nothing to promote, or unknown
-                continue
-            pending += not cell.services or cell.versions != before.versions
-        counts[envs[j].id] = pending
-    return counts

@@ -16,11 +16,13 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.compare import CompareBy
 from ranchersync.errors import RancherSyncError
+from ranchersync.humanize import plural
 from ranchersync.inventory import InstanceFailure, Inventory
 from ranchersync.textsafe import escape_markdown
-from ui import actions, queries, throttle, widgets
 from ui import format as fmt
+from ui import queries, throttle, widgets
 from ui import services_tables as tables
+from ui.outcome import Outcome
 from ui.queries import EnvironmentRow
 
 _GENERATION = "services_selection_generation"  # bumped after a sync: the table selections start empty again
@@ -58,13 +60,13 @@ def _refresh() -> None:
 def failures_warning(failures: Sequence[InstanceFailure]) -> None:
     """The app instances that could not be read, each with its reason; the rest of the page stays usable."""
     if failures:
-        st.warning(f"**{fmt.plural(len(failures), 'app instance')} could not be read**, so their services are "
+        st.warning(f"**{plural(len(failures), 'app instance')} could not be read**, so their services are "
                    f"missing below:\n\n{tables.failures_text(failures)}", icon=":material/cloud_off:")
 
 
 def read_failed(error: RancherSyncError) -> None:
     """Reading the services failed as a whole (not one app instance): explain, keep the frame usable."""
-    widgets.show_outcome(actions.Outcome.failed(error))
+    widgets.show_outcome(Outcome.failed(error))
 
 
 # ---- one environment --------------------------------------------------------------------------------------------
@@ -85,7 +87,7 @@ def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> Sele
     search, status_col, kind_col, instance_col = st.columns([2.2, 1.3, 1.3, 1.6])
     text = search.text_input("Search", key=f"svc_search_{env.id}", placeholder="Name or image",
                              icon=":material/search:")
-    statuses = status_col.multiselect("Status", [s for s in fmt.SERVICE_STATUSES if s in tables.status_counts(frame)],
+    statuses = status_col.multiselect("Status", list(tables.status_counts(frame)),
                                       key=f"svc_status_{env.id}", placeholder="Any status")
     kinds = kind_col.multiselect("Kind", sorted(frame["Kind"].unique()), key=f"svc_kind_{env.id}",
                                  placeholder="Any kind")
@@ -119,7 +121,7 @@ _SERVICE_COLUMNS = {
 
 def _status_badges(counts: Mapping[str, int], total: int, shown: int) -> None:
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        st.caption(f"{shown} of {fmt.plural(total, 'service')}" if shown != total else fmt.plural(total, "service"),
+        st.caption(f"{shown} of {plural(total, 'service')}" if shown != total else plural(total, "service"),
                    width="content")
         for status, count in counts.items():
             st.badge(f"{count} {status}", color=fmt.STATUS_BADGE[status],  # type: ignore[arg-type]
@@ -157,7 +159,7 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> tuple[list[int]
     failures_warning(table.failures)
     shown = table.view(only_differences=only, text=text)
     differ = int(table.differs.sum())
-    st.caption(f"{differ} of {fmt.plural(len(table.text), 'service')} differ between "
+    st.caption(f"{differ} of {plural(len(table.text), 'service')} differ between "
                f"{escape_markdown(', '.join(table.columns))}."
                + (f" Showing {len(shown)}." if len(shown) != len(table.text) else ""))
     if shown.empty:
@@ -202,7 +204,7 @@ def fill_service_counts(slots: Mapping[int, DeltaGenerator], envs: Sequence[Envi
         if count.pending:
             notes.append(f":orange[{count.pending} differ from {escape_markdown(names[envs[index - 1].id])}]")
         if count.unreadable:
-            notes.append(f":orange[:material/cloud_off: {fmt.plural(count.unreadable, 'app instance')} unreadable]")
+            notes.append(f":orange[:material/cloud_off: {plural(count.unreadable, 'app instance')} unreadable]")
         with card.container():
             st.metric("Services", count.total)
             st.caption(" · ".join(notes) if notes else "all healthy")

@@ -11,7 +11,8 @@ from ranchersync import sites as site_cases
 from ranchersync.errors import ValidationError
 from ranchersync.textsafe import escape_markdown
 from ranchersync.validation import normalize_rancher_url
-from ui import actions, queries, throttle, widgets
+from ui import catalogue_actions, demo_actions, queries, throttle, widgets
+from ui.outcome import Outcome
 from ui.queries import SiteRow
 
 WELCOME_CLOSED = "welcome_closed"
@@ -85,12 +86,12 @@ def demo_panel(prefix: str) -> None:
         "Dev, Stage and Prod, and their app instances**, so you can try every screen without a Rancher at hand. "
         "You can remove the demo sites at any time. From a terminal, `make demo` does the same."
     )
-    available = actions.demo_available()
+    available = demo_actions.demo_available()
     if not available:
         st.info("The demo is not available in this installation yet.", icon=":material/construction:")
     if st.button("Start the demo", key=f"{prefix}_demo", icon=":material/play_circle:", disabled=not available):
         with st.status("Starting the demo…", expanded=True) as status:
-            outcome = actions.start_demo(progress=status.write)
+            outcome = demo_actions.start_demo(progress=status.write)
             status.update(
                 label="The demo is ready" if outcome.ok else "The demo could not start",
                 state="complete" if outcome.ok else "error",
@@ -182,7 +183,7 @@ def token_required(site: SiteRow, entered: SiteInput) -> str | None:
     )
 
 
-_MISSING_CA = actions.Outcome(
+_MISSING_CA = Outcome(
     False, "Upload or paste the CA bundle, or choose another TLS option.", title="The CA bundle is missing"
 )
 
@@ -192,7 +193,7 @@ def _save_new(entered: SiteInput | None, on_success: Callable[[], None] | None =
         widgets.show_outcome(_MISSING_CA)
         return
     with st.spinner("Testing the connection to Rancher…"):
-        outcome = actions.add_site(
+        outcome = catalogue_actions.add_site(
             name=entered.name,
             url=entered.url,
             token=entered.token,
@@ -218,7 +219,7 @@ def edit_site(site_id: int) -> None:
     """Change a site; a new token replaces the stored one, which is never shown."""
     site = queries.site(site_id)
     if site is None:
-        widgets.finish(actions.Outcome.done("That site no longer exists."))
+        widgets.finish(Outcome.done("That site no longer exists."))
         return
     entered = site_form(f"edit_site_{site_id}", site)
     if widgets.dialog_buttons("Save and test", "edit_site_save", "edit_site_cancel", icon=":material/save:"):
@@ -227,13 +228,13 @@ def edit_site(site_id: int) -> None:
             return
         if entered.token_required and not entered.token.strip():
             # The core refuses this too; saying it here spares a round trip and never tests the old token there.
-            widgets.show_outcome(actions.Outcome(
+            widgets.show_outcome(Outcome(
                 False, site_cases.token_rebind_message(entered.token_required), title="A new API token is required"
             ))
             return
         throttle.forget(st.session_state, f"site_test_{site_id}")  # a test from before the edit says nothing now
         with st.spinner("Saving and testing the connection…"):
-            outcome = actions.update_site(
+            outcome = catalogue_actions.update_site(
                 site_id,
                 name=entered.name,
                 url=entered.url,
@@ -251,38 +252,26 @@ def remove_site(site_id: int) -> None:
     """Confirm removing a site, showing exactly which app instances go with it."""
     site = queries.site(site_id)
     if site is None:
-        widgets.finish(actions.Outcome.done("That site no longer exists."))
+        widgets.finish(Outcome.done("That site no longer exists."))
         return
     used_by = [i for i in queries.instances_now() if i.site_id == site_id]  # exact, not cached
-    ids = frozenset(i.id for i in used_by)
-    seen = widgets.seen_before("instance_ids", ids)  # what the user saw when they clicked
     st.markdown(f"Remove **{escape_markdown(site.name)}** ({escape_markdown(site.url)})? Its stored token is deleted "
                 "with it.")
-    cascade = False
-    if used_by:
-        if seen != ids:  # someone changed the app instances meanwhile: show the new list, ask again
-            st.session_state["remove_site_cascade"] = False
-            st.error("The app instances changed while this was open: review the list and confirm again.",
-                     icon=":material/sync_problem:")
-        st.warning(f"{len(used_by)} app instance(s) use this site:", icon=":material/warning:")
-        md = escape_markdown
-        st.markdown("\n".join(f"- **{md(i.name)}** in {md(i.environment_name)}: {md(i.cluster_name)}/{md(i.namespace)}"
-                              for i in used_by))
-        cascade = st.checkbox(
-            f"Also remove these {len(used_by)} app instance(s) (their workloads on the clusters are not touched)",
-            key="remove_site_cascade",
-        )
+    md = escape_markdown
+    cascade, seen = widgets.cascade_choice(
+        used_by, key="remove_site_cascade", warning=f"{len(used_by)} app instance(s) use this site:",
+        describe=lambda i: f" in {md(i.environment_name)}: {md(i.cluster_name)}/{md(i.namespace)}")
     label = f"Remove site and {len(used_by)} app instance(s)" if used_by else "Remove site"
     if widgets.dialog_buttons(
         label, "remove_site_confirm", "remove_site_cancel", disabled=bool(used_by) and not cascade
     ):
-        widgets.finish(actions.remove_site(site_id, cascade=cascade, shown=seen))
+        widgets.finish(catalogue_actions.remove_site(site_id, cascade=cascade, shown=seen))
 
 
-def test_site(site_id: int) -> actions.Outcome:
+def test_site(site_id: int) -> Outcome:
     """The Test connection button: a second click within a few seconds gets the previous answer, and says so."""
     outcome, age = throttle.reuse_or_run(
-        st.session_state, f"site_test_{site_id}", site_id, lambda: actions.test_site(site_id)
+        st.session_state, f"site_test_{site_id}", site_id, lambda: catalogue_actions.test_site(site_id)
     )
     if age is None:
         return outcome

@@ -15,12 +15,13 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ranchersync.catalogue import next_in_pipeline
+from ranchersync.humanize import plural
 from ranchersync.images import RetagMode
-from ranchersync.sync import SyncOptions, SyncPlan, TargetChoice, new_request_id
+from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
 from ranchersync.textsafe import escape_markdown
-from ui import actions, approval_actions, queries, services_view, sync_progress, widgets
-from ui import format as fmt
-from ui.actions import Outcome, SyncReport, SyncSides
+from ui import approval_actions, queries, services_view, sync_actions, sync_progress, widgets
+from ui.outcome import Outcome
 from ui.queries import EnvironmentRow
 from ui.services_view import Selection
 
@@ -51,7 +52,7 @@ def sync_bar(
     with selection.bar.container(horizontal=True, vertical_alignment="center", border=True, key=f"{prefix}_sync"):
         listed = escape_markdown(", ".join(name for _, name in keys[:3]) + (f" +{len(keys) - 3}" if len(keys) > 3
                                                                              else ""))
-        st.markdown(f"**Sync {fmt.plural(len(keys), 'service')}** :small[({listed})]" if keys else
+        st.markdown(f"**Sync {plural(len(keys), 'service')}** :small[({listed})]" if keys else
                     ":small[Select services below to sync them]", width="stretch")
         st.markdown("from", width="content")
         if source is not None:
@@ -63,7 +64,7 @@ def sync_bar(
                                      key=f"{prefix}_source", label_visibility="collapsed", width=150)
         st.markdown("to", width="content")
         targets = [i for i in ids if i != source_id]
-        default = fmt.next_in_pipeline(ids, source_id)
+        default = next_in_pipeline(ids, source_id)
         # Keyed on the source, so the default follows it: the next environment of the pipeline.
         target_id = st.selectbox("To", targets, index=targets.index(default) if default in targets else 0,
                                  format_func=names.__getitem__, key=f"{prefix}_target_{source_id}",
@@ -110,7 +111,7 @@ def review_sync() -> None:
     sides = request.get("sides")
     if sides is None:
         with st.spinner(f"Reading {escape_markdown(source.name)} and {escape_markdown(target.name)} from Rancher…"):
-            sides = actions.read_sync_sides(source.id, target.id)
+            sides = sync_actions.read_sync_sides(source.id, target.id)
         if isinstance(sides, Outcome):
             _close_with(sides, retry=True)  # not kept: the next run reads again
             return
@@ -122,7 +123,7 @@ def review_sync() -> None:
                                       required=True, key="sync_mode", help=_MODE_HELP) or "full"
     with choice_col:
         targets = _target_choices(sides, present)
-    plan = actions.plan_sync(sides, present, mode=mode, targets=targets)
+    plan = sync_actions.plan_sync(sides, present, mode=mode, targets=targets)
     if isinstance(plan, Outcome):
         _close_with(plan)
         return
@@ -135,15 +136,15 @@ def review_sync() -> None:
     progress_slot = st.container()  # above the buttons, where the eyes are when Apply is clicked
     needed = approval_actions.approvals_needed(target.id)  # four-eyes: the sync becomes a request
     if needed:
-        st.info(f"This will create an approval request ({fmt.plural(needed, 'approval')} needed) instead of "
+        st.info(f"This will create an approval request ({plural(needed, 'approval')} needed) instead of "
                 "applying: the sync runs once other people approve it on the Approvals page.",
                 icon=":material/approval:")
     with st.container(horizontal=True, vertical_alignment="bottom"):
         typed = _confirmation(sides)
         ready = bool(plan.to_apply) and (not sides.target_protected or typed == target.name)
-        label = f"Apply {fmt.plural(len(plan.to_apply), 'change')} to {escape_markdown(target.name)}"
+        label = f"Apply {plural(len(plan.to_apply), 'change')} to {escape_markdown(target.name)}"
         if needed:
-            label = f"Request approval for {fmt.plural(len(plan.to_apply), 'change')}"
+            label = f"Request approval for {plural(len(plan.to_apply), 'change')}"
         go = st.button(label, key="sync_apply", type="primary", icon=":material/rocket_launch:", disabled=not ready)
         if st.button("Cancel", key="sync_cancel"):
             widgets.close_dialog()
@@ -187,7 +188,7 @@ def _show_plan(plan: SyncPlan, absent: Sequence[tuple[str, str]], sides: SyncSid
         for c in item.changes
     ]
     if rows:
-        st.markdown(f"**{fmt.plural(len(plan.to_apply), 'workload')} will change** in "
+        st.markdown(f"**{plural(len(plan.to_apply), 'workload')} will change** in "
                     f"{escape_markdown(plan.target.name)}:")
         st.dataframe(pd.DataFrame(rows, columns=["Service", "Kind", "Target app instance", "Container",
                                                  "Current image", "New image"]),
@@ -198,7 +199,7 @@ def _show_plan(plan: SyncPlan, absent: Sequence[tuple[str, str]], sides: SyncSid
                for i in plan.skipped]
     skipped += [(name, "—", f"not in {sides.source.name}") for _, name in absent]
     if skipped:
-        st.markdown(f"**{fmt.plural(len(skipped), 'service')} skipped:**")
+        st.markdown(f"**{plural(len(skipped), 'service')} skipped:**")
         st.dataframe(pd.DataFrame(skipped, columns=["Service", "Target app instance", "Why"]), hide_index=True,
                      key="sync_skipped_table")
     for warning in plan.warnings:
@@ -228,15 +229,17 @@ def _confirmation(sides: SyncSides) -> str | None:
 def _apply(
     request: dict[str, Any], plan: SyncPlan, typed: str | None, options: SyncOptions, slot: DeltaGenerator
 ) -> None:
-    progress = sync_progress.Progress(plan, slot)
+    progress = sync_progress.Progress(
+        slot, f"Applying {plural(len(plan.to_apply), 'change')} to {escape_markdown(plan.target.name)}…",
+        [(item.name, item.target_label) for item in plan.to_apply])
     request["started"] = True  # a rerun that stops this one must not offer to apply again
-    result = actions.apply_sync(plan, request_id=request["request_id"], confirm_env=typed, options=options,
+    result = sync_actions.apply_sync(plan, request_id=request["request_id"], confirm_env=typed, options=options,
                                 on_event=progress, on_result=lambda outcome: _settle(request, outcome))
-    progress.finish(result)
+    progress.finish(result, not_done="Not applied")
     st.rerun()
 
 
-def _settle(request: dict[str, Any], result: SyncReport | Outcome) -> None:
+def _settle(request: dict[str, Any], result: sync_actions.Report) -> None:
     """Record the outcome for the next run (session state only: this also runs when the script is being stopped)."""
     if isinstance(result, Outcome):
         # Refused before anything changed (a busy target, a protection switched on meanwhile…): read both
@@ -247,6 +250,6 @@ def _settle(request: dict[str, Any], result: SyncReport | Outcome) -> None:
     sync_progress.keep_report(result)
     services_view.clear_selections()
     if result.ok:
-        widgets.flash("success", f"Sync #{result.operation_id} complete: {fmt.plural(result.changed, 'workload')} "
-                                 f"updated in {result.target}.")
+        widgets.flash("success", f"Sync #{result.id} complete: {plural(result.updated, 'workload')} "
+                                 f"updated in {result.target_environment}.")
     widgets.close_dialog()

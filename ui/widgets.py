@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ranchersync.catalogue import SiteHealth, site_health, token_state
 from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
-from ui.actions import Outcome
-from ui.queries import EnvironmentRow, SiteRow
+from ui.outcome import Outcome
+from ui.queries import EnvironmentRow, InstanceRow, SiteRow
 
 FlashKind = Literal["success", "info", "warning", "error"]
 _FLASH = "flash"
@@ -98,6 +99,28 @@ def seen_before(key: str, value: Any) -> Any:
     previous = request.get(key, value)
     request[key] = value
     return previous
+
+
+def cascade_choice(
+    members: Sequence[InstanceRow], *, key: str, warning: str, describe: Callable[[InstanceRow], str]
+) -> tuple[bool, frozenset[int]]:
+    """The app instances a removal would take along, listed exactly (`describe` gives each one's Markdown after its
+    name), and the checkbox that allows it; asked again when they changed since the dialog opened. Returns the
+    choice and the ids the user saw, which the action checks against what is stored."""
+    ids = frozenset(i.id for i in members)
+    seen: frozenset[int] = seen_before("instance_ids", ids)  # what the user saw when they clicked
+    if not members:
+        return False, seen
+    if seen != ids:  # someone changed the app instances meanwhile: show the new list, ask again
+        st.session_state[key] = False
+        st.error("The app instances changed while this was open: review the list and confirm again.",
+                 icon=":material/sync_problem:")
+    st.warning(warning, icon=":material/warning:")
+    st.markdown("\n".join(f"- **{escape_markdown(i.name)}**{describe(i)}" for i in members))
+    cascade = st.checkbox(
+        f"Also remove these {len(members)} app instance(s) (their workloads on the clusters are not touched)", key=key
+    )
+    return cascade, seen
 
 
 def close_dialog() -> None:
@@ -197,15 +220,18 @@ _TOKEN_BADGE = {
 }
 
 
+_HEALTH_BADGE: dict[SiteHealth, tuple[str, str]] = {
+    "deactivated": ("gray", ":material/pause_circle:"),
+    "unreachable": ("red", ":material/error:"),
+    "not tested": ("gray", ":material/help:"),
+    "connected": ("green", ":material/check_circle:"),
+}
+
+
 def health(site: SiteRow) -> tuple[str, str, str]:
-    """(label, colour, icon) of a site's health, from its last test."""
-    if not site.active:
-        return "deactivated", "gray", ":material/pause_circle:"
-    if site.last_error:
-        return "unreachable", "red", ":material/error:"
-    if site.last_contact_at is None:
-        return "not tested", "gray", ":material/help:"
-    return "connected", "green", ":material/check_circle:"
+    """(label, colour, icon) of a site's health: the core's rule, drawn as a badge."""
+    label = site_health(site)
+    return (label, *_HEALTH_BADGE[label])
 
 
 def health_badge(site: SiteRow) -> None:
@@ -215,8 +241,8 @@ def health_badge(site: SiteRow) -> None:
 
 
 def token_badge(site: SiteRow) -> None:
-    """A badge for the token's expiry: orange from 14 days before, red once expired."""
-    state = fmt.token_state(site.token_expires_at, now(), tested=site.tested, tz=user_zone())
+    """A badge for the token's expiry: orange from TOKEN_WARNING_DAYS before, red once expired."""
+    state = token_state(site.token_expires_at, now(), tested=site.tested, tz=user_zone())
     color, icon = _TOKEN_BADGE[state.level]
     st.badge(f"token {state.text}", color=color, icon=icon)  # type: ignore[arg-type]
 

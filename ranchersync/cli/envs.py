@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ranchersync.cli.common import Commands, add_command, add_group
-from ranchersync.cli.output import EXIT_OK, emit
+from ranchersync.cli.output import EXIT_OK, emit, emit_removed
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
@@ -78,7 +78,5 @@ def cmd_envs_remove(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         removed = environments.remove_environment(session, args.env, cascade=args.cascade)
-    extra = f" and its app instances {', '.join(removed)}" if removed else ""
-    emit(args, {"removed": args.env, "removedAppInstances": removed},
-         text=f"Removed environment '{args.env}'{extra}.")
+    emit_removed(args, "environment", args.env, removed)
     return EXIT_OK

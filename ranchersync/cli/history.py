@@ -73,6 +73,7 @@ def _history_filter(ctx: AppContext, args: argparse.Namespace) -> HistoryFilter:
 
 def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import history
+    from ranchersync.humanize import duration_text
     from ranchersync.payloads import iso
 
     filters = _history_filter(ctx, args)
@@ -80,7 +81,7 @@ def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
         page = history.list_operations(session, filters, page=args.page, page_size=args.limit)
     payload = [history.operation_payload(op) for op in page.items]
     rows = [[op.id, op.kind, f"{op.source_environment} -> {op.target_environment}", op.status, op.initiated_by,
-             iso(op.started_at), f"{op.duration_seconds:.0f} s" if op.duration_seconds is not None else "",
+             iso(op.started_at), duration_text(op.duration_seconds, empty=""),
              ", ".join(op.services)] for op in page.items]
     emit(args, payload, rows, ["ID", "KIND", "FROM -> TO", "STATUS", "BY", "STARTED", "TOOK", "SERVICES"])
     if not args.json and page.pages > 1:
@@ -90,6 +91,7 @@ def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_metrics(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import history
+    from ranchersync.humanize import duration_text
 
     filters = _history_filter(ctx, args)
     with ctx.session() as session:
@@ -99,17 +101,25 @@ def cmd_metrics(ctx: AppContext, args: argparse.Namespace) -> int:
     if args.json:
         emit(args, payload)
         return EXIT_OK
-    cfr = metrics.change_failure_rate
+    cfr, headline = metrics.change_failure_rate, metrics.headline
+
+    def took(seconds: float | None) -> str:
+        return duration_text(seconds, empty="-")
+
+    per_week = "-" if headline.deploys_per_week is None else f"{headline.deploys_per_week:.1f}"
     lines = [
         f"Period: {metrics.since or '-'} .. {metrics.until or '-'}, {metrics.operations} operation(s)",
+        f"Succeeded: {_percent(headline.success_rate)} ({headline.complete} of {headline.finished} finished "
+        "operations completed)",
+        f"Deploys per week: {per_week} ({headline.deployments} deployment(s) into any environment)",
         f"Change failure rate: {_percent(cfr.rate)} ({cfr.failed} of {cfr.syncs} syncs failed or were rolled back "
         f"within {args.failure_window_hours:g} h)",
-        f"Time to restore: median {_duration(metrics.restore.median_seconds)}, {metrics.restore.incidents} "
+        f"Time to restore: median {took(metrics.restore.median_seconds)}, {metrics.restore.incidents} "
         f"incident(s), {metrics.restore.open} still open",
     ]
     lines += [f"Deployments into {d.environment}: {d.total} ({d.average_per_week or 0:.1f} per week)"
               for d in metrics.deployments]
-    lines += [f"Lead time {p.from_environment} -> {p.to_environment}: median {_duration(p.median_seconds)} over "
+    lines += [f"Lead time {p.from_environment} -> {p.to_environment}: median {took(p.median_seconds)} over "
               f"{p.versions} version(s)" for p in metrics.lead_times.pairs]
     say("\n".join(lines))
     return EXIT_OK
@@ -117,13 +127,3 @@ def cmd_metrics(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.0%}"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -37,6 +37,12 @@ def emit(
         say(text)
 
 
+def emit_removed(args: argparse.Namespace, what: str, name: str, instances: Sequence[str]) -> None:
+    """Report a removal, with the app instances removed along with it (a cascade)."""
+    extra = f" and its app instances {', '.join(instances)}" if instances else ""
+    emit(args, {"removed": name, "removedAppInstances": instances}, text=f"Removed {what} '{name}'{extra}.")
+
+
 def say(text: str) -> None:
     """A line (or block) of text on standard output."""
     print(printable(text))

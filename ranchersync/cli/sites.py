@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, add_command, add_group, read_ca, read_token, token_options
-from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit
+from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, emit_removed
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
@@ -127,8 +127,7 @@ def cmd_sites_remove(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         removed = sites.remove_site(session, args.site, cascade=args.cascade)
-    extra = f" and its app instances {', '.join(removed)}" if removed else ""
-    emit(args, {"removed": args.site, "removedAppInstances": removed}, text=f"Removed site '{args.site}'{extra}.")
+    emit_removed(args, "site", args.site, removed)
     return EXIT_OK
 
 

@@ -178,15 +178,14 @@ def _print_progress(event: ProgressEvent) -> None:
 
 
 def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: int) -> int:
-    from ranchersync import sync
     from ranchersync.history import get_operation_detail, operation_payload
 
-    with ctx.session() as session:
-        operation = sync.get_operation(session, operation_id)
-        payload = operation_payload(get_operation_detail(session, operation_id), with_results=True)
-        rows = [[r.service, r.workload_kind, r.namespace, r.previous_image, r.new_image, r.status, r.error or ""]
-                for r in operation.results]
-        status = operation.status
+    with ctx.session() as session:  # the report is the history's detail of the operation, as the dashboard's
+        operation = get_operation_detail(session, operation_id)
+    payload = operation_payload(operation, with_results=True)
+    rows = [[r.service, r.workload_kind, r.namespace, r.previous_image, r.new_image, r.status, r.error or ""]
+            for r in operation.results]
+    status = operation.status
     if args.json:
         emit(args, payload)
     else:
@@ -205,8 +204,7 @@ def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
         target = original.target_environment_name
         protected = (original.target_environment_id is not None
                      and environments.get_environment(session, original.target_environment_id).protected)
-        changes = [r for r in original.results if r.status != "skipped" and r.containers]
-        for r in changes:
+        for r in sync.rollback_candidates(original.results):
             note(f"  {r.service} @ {r.namespace}: {r.new_image} -> {r.previous_image}")
     go, confirm_env = _confirmation(args, target, protected, f"roll back operation #{args.operation}")
     if not go:

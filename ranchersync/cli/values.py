@@ -10,6 +10,9 @@ import argparse
 import datetime as dt
 import math
 from collections.abc import Callable
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
 
 EARLIEST = dt.date(1970, 1, 1)
 LATEST = dt.date(9998, 12, 31)
@@ -41,11 +44,11 @@ def day(text: str) -> dt.date:
     return value
 
 
-def _number(kind: Callable[[str], float], low: float, high: float, unit: str, *, exclusive_low: bool = False
-            ) -> Callable[[str], float]:
+def _number(kind: Callable[[str], N], low: float, high: float, unit: str, *, exclusive_low: bool = False
+            ) -> Callable[[str], N]:
     words = f" {unit}" if unit else ""
 
-    def parse(text: str) -> float:
+    def parse(text: str) -> N:
         try:
             value = kind(text.strip())
         except ValueError:

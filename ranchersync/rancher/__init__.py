@@ -13,18 +13,8 @@ from ranchersync.rancher.status import (
     workload_status,
 )
 from ranchersync.rancher.transport import USER_AGENT, Transport
-from ranchersync.rancher.types import (
-    Cluster,
-    Condition,
-    ConnectionInfo,
-    Container,
-    ContainerStatus,
-    Namespace,
-    Pod,
-    TokenInfo,
-    UserInfo,
-    Workload,
-)
+from ranchersync.rancher.types import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
+from ranchersync.rancher.workloads import Condition, Container, ContainerStatus, Pod, Workload
 
 __all__ = [
     "STATUSES",

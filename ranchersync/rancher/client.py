@@ -12,28 +12,27 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, TypeVar
-from urllib.parse import urlsplit
 
+from ranchersync.catalogue import TOKEN_WARNING_DAYS
 from ranchersync.errors import (
     ConflictError,
     MalformedResponse,
-    RancherAPIError,
     RancherAuthError,
     RancherNotFound,
     ValidationError,
 )
-from ranchersync.rancher import paths
+from ranchersync.rancher import paging, paths
 from ranchersync.rancher.cabundle import ca_bundle_file
 from ranchersync.rancher.patch import STRATEGIC_MERGE, image_patch
 from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind
 from ranchersync.rancher.transport import Transport
-from ranchersync.rancher.types import Cluster, ConnectionInfo, Namespace, Pod, TokenInfo, UserInfo, Workload
+from ranchersync.rancher.types import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
+from ranchersync.rancher.workloads import Pod, Workload
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MAX_PAGES: Final = 10_000  # a server that keeps sending the same "next" link must not keep us busy forever
-EXPIRY_WARNING: Final = timedelta(days=14)
+EXPIRY_WARNING: Final = timedelta(days=TOKEN_WARNING_DAYS)  # the sites screen's warning starts then too
 
 
 class RancherClient:
@@ -303,76 +302,13 @@ class RancherClient:
         answer = self._http.request("PATCH", path, json_body=body, content_type=STRATEGIC_MERGE)
         return self._parse(_workload_of(kind_name), answer, path)
 
-    # ---- paging and parsing ----------------------------------------------------------------------------------
+    # ---- paging (ranchersync/rancher/paging.py) and parsing ----------------------------------------------------
 
     def _norman_items(self, path: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        next_url: str | None = path
-        params: dict[str, str | int] | None = {"limit": 1000}
-        seen: set[str] = set()
-        while next_url:
-            if next_url in seen or len(seen) >= MAX_PAGES:
-                raise MalformedResponse(f"Rancher's paging of {path} does not end.", url=self.url + path)
-            seen.add(next_url)
-            body = self._http.request("GET", next_url, params=params)
-            params = None  # the "next" link already carries limit and marker
-            data = body.get("data") if isinstance(body, dict) else None
-            if not isinstance(data, list):
-                raise MalformedResponse(
-                    f"Rancher answered {path} without a data list.", status=200, url=self.url + path
-                )
-            items.extend(i for i in data if isinstance(i, dict))
-            pagination = body.get("pagination")
-            nxt = pagination.get("next") if isinstance(pagination, dict) else None
-            next_url = self._rebase(nxt, path) if isinstance(nxt, str) and nxt else None
-        return items
-
-    def _rebase(self, link: str, path: str) -> str:
-        """Keep a Norman "next" link's path and query, but send it to our own base URL.
-
-        Norman builds links from the Host and X-Forwarded-* headers it saw, which a proxy may have rewritten
-        (http instead of https, an internal name); the token must only ever go to the URL the user configured.
-        """
-        parts = urlsplit(link)
-        prefix = urlsplit(self.url).path
-        rel = parts.path[len(prefix) :] if prefix and parts.path.startswith(prefix + "/") else parts.path
-        if not rel.startswith(path):
-            raise MalformedResponse(f"Rancher's next-page link for {path} points elsewhere.", url=self.url + path)
-        return rel + (f"?{parts.query}" if parts.query else "")
+        return paging.norman_items(self._http, self.url, path)
 
     def _k8s_items(self, path: str, page_size: int, extra: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-        """All items of a Kubernetes list, page by page; restart once if a continue token expired (410)."""
-        for attempt in (1, 2):
-            items: list[dict[str, Any]] = []
-            token: str | None = None
-            seen: set[str] = set()
-            try:
-                while True:
-                    params: dict[str, str | int] = {"limit": page_size, **(extra or {})}
-                    if token:
-                        params["continue"] = token
-                    body = self._http.request("GET", path, params=params)
-                    page = body.get("items") if isinstance(body, dict) else None
-                    if not isinstance(page, list):
-                        raise MalformedResponse(
-                            f"Kubernetes answered {path} without an items list.", status=200, url=self.url + path
-                        )
-                    items.extend(i for i in page if isinstance(i, dict))
-                    meta = body.get("metadata")
-                    nxt = meta.get("continue") if isinstance(meta, dict) else None
-                    if not isinstance(nxt, str) or not nxt:
-                        return items
-                    if nxt in seen or len(seen) >= MAX_PAGES:
-                        raise MalformedResponse(f"The paging of {path} does not end.", url=self.url + path)
-                    seen.add(nxt)
-                    token = nxt
-            except RancherAPIError as exc:
-                # A continue token lives about five minutes; past that the server answers 410 Expired.
-                if exc.status == 410 and token and attempt == 1:
-                    log.info("Continue token for %s expired; listing again from the start", path)
-                    continue
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return paging.k8s_items(self._http, self.url, path, page_size, extra)
 
     def _parse(self, parse: Callable[[Any], T], body: Any, path: str) -> T:
         if not isinstance(body, Mapping):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
-from ranchersync.rancher.types import Workload
+from ranchersync.rancher.workloads import Workload
 
 WorkloadStatus = Literal["running", "updating", "degraded", "failed", "stopped", "paused", "unknown"]
 STATUSES: Final[tuple[WorkloadStatus, ...]] = get_args(WorkloadStatus)

@@ -319,9 +319,7 @@ def rollback_operation(
             raise ValidationError(f"operation #{operation_id} {refusal}")
         candidates = rollback_candidates(original.results)
         env_id, env_name, mode = original.target_environment_id, original.target_environment_name, original.mode
-        check_confirmation(EnvironmentRef(env_id or 0, env_name, "", 0),
-                           env_id is not None and get_environment(session, env_id).protected, confirm_env)
-        refs = {r.id: r for r in instance_refs(session, [env_id])} if env_id else {}
+        refs = _confirmed_target(session, original, confirm_env)
         missing = [r.service for r in candidates if r.target_app_instance_id not in refs]
         if missing:
             raise ValidationError(f"the app instance of {', '.join(missing)} no longer exists: cannot roll back")
@@ -364,11 +362,7 @@ def resume_operation(
         operation = get_operation(session, operation_id)
         if operation.status != "interrupted":
             raise ValidationError(f"operation #{operation_id} is {operation.status}: only an interrupted one resumes")
-        env_id = operation.target_environment_id
-        protected = env_id is not None and get_environment(session, env_id).protected
-        check_confirmation(EnvironmentRef(env_id or 0, operation.target_environment_name, "", 0), protected,
-                           confirm_env)
-        refs = {r.id: r for r in instance_refs(session, [env_id])} if env_id else {}
+        refs = _confirmed_target(session, operation, confirm_env)
         pending = [r for r in operation.results if r.status == "pending"]
         items = [_item_of(r, refs) for r in pending if r.target_app_instance_id in refs]
         annotations = {ANNOTATION_OPERATION: str(operation.id), ANNOTATION_SOURCE: operation.source_environment_name}
@@ -380,6 +374,15 @@ def resume_operation(
             raise SyncBusy(f"another operation is changing {operation.target_environment_name}: wait for it",
                            reason="target_busy", target=operation.target_environment_name) from None
     return _run(ctx, operation_id, items, options, annotations, progress, factory)
+
+
+def _confirmed_target(session: Session, operation: SyncOperation, confirm_env: str | None) -> dict[int, InstanceRef]:
+    """Check the confirmation a recorded operation's target needs now (it may have been protected since), and
+    return that environment's app instances by id (none once the environment was removed)."""
+    env_id = operation.target_environment_id
+    protected = env_id is not None and get_environment(session, env_id).protected
+    check_confirmation(EnvironmentRef(env_id or 0, operation.target_environment_name, "", 0), protected, confirm_env)
+    return {r.id: r for r in instance_refs(session, [env_id])} if env_id else {}
 
 
 def _item_of(result: SyncResult, refs: dict[int, InstanceRef]) -> WorkItem:

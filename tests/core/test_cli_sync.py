@@ -122,6 +122,12 @@ def test_history_and_metrics_after_a_sync_and_its_rollback(cli) -> None:
     assert metrics["changeFailureRate"]["syncs"] == 1 and metrics["changeFailureRate"]["failed"] == 1
     status, out, _ = cli("metrics")
     assert status == 0 and "Change failure rate: 100%" in out
+    # The two headline figures of the history screen's cards, in text as in JSON: the sync (rolled back) and its
+    # rollback (complete) finished, one completed; the sync delivered one change.
+    headline = json.loads(cli("metrics", "--json")[1])["headline"]
+    assert (headline["successRate"], headline["deployments"]) == (0.5, 1) and headline["deploysPerWeek"] > 0
+    assert "Succeeded: 50% (1 of 2 finished operations completed)" in out
+    assert f"Deploys per week: {headline['deploysPerWeek']:.1f} (1 deployment(s) into any environment)" in out
     with pytest.raises(SystemExit) as usage:  # argparse refuses the date before anything runs
         cli("history", "--since", "2026-13-01")
     assert usage.value.code == 2

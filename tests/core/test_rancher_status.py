@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ranchersync.rancher import STATUSES, Workload, rollout_in_progress, rollout_state, workload_status
-from ranchersync.rancher.types import Condition
+from ranchersync.rancher.workloads import Condition
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rancher"
 

@@ -1,4 +1,5 @@
-"""The pure formatting behind the screens: token expiry levels, ages, times in the user's zone, chip contrast."""
+"""The formatting behind the screens: token expiry levels, ages and plurals (the core's rules, which the screens
+print), times in the user's zone, chip contrast."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import datetime as dt
 
 import pytest
 
+from ranchersync.catalogue import namespaces_for_picking, token_state
+from ranchersync.humanize import ago, plural
 from ui import format as fmt
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -30,7 +33,7 @@ NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 def test_token_state(expires_in: dt.timedelta | None, tested: bool, level: str, text: str) -> None:
     expires_at = None if expires_in is None else NOW + expires_in
 
-    state = fmt.token_state(expires_at, NOW, tested=tested)
+    state = token_state(expires_at, NOW, tested=tested)
 
     assert (state.level, state.text) == (level, text)
 
@@ -48,7 +51,7 @@ def test_token_state(expires_in: dt.timedelta | None, tested: bool, level: str, 
     ],
 )
 def test_ago(before: dt.timedelta | None, text: str) -> None:
-    assert fmt.ago(None if before is None else NOW - before, NOW) == text
+    assert ago(None if before is None else NOW - before, NOW) == text
 
 
 def test_times_are_shown_in_the_users_zone_or_in_labelled_utc() -> None:
@@ -75,12 +78,12 @@ def test_chip_text_colour_keeps_contrast(background: str, text: str) -> None:
 
 
 def test_plural() -> None:
-    assert [fmt.plural(n, "site") for n in (0, 1, 2)] == ["0 sites", "1 site", "2 sites"]
+    assert [plural(n, "site") for n in (0, 1, 2)] == ["0 sites", "1 site", "2 sites"]
 
 
 def test_application_namespaces_come_before_system_ones() -> None:
     names = ["kube-system", "shop-prod", "cattle-system", "default", "billing", "fleet-default"]
 
-    assert fmt.namespaces_for_picking(names) == [
+    assert namespaces_for_picking(names) == [
         "billing", "shop-prod", "cattle-system", "default", "fleet-default", "kube-system"
     ]

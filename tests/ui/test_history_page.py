@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from ranchersync import environments
 from ranchersync.context import AppContext
 from ranchersync.history import HistoryFilter, compute_metrics, date_range
+from ranchersync.humanize import duration_text
 from ranchersync.models import Environment, SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
@@ -211,7 +212,7 @@ def test_chart_data_from_the_metrics(ctx: AppContext, history: dict[str, int]) -
     assert set(deployments["week"]) <= {x - dt.timedelta(days=x.weekday()) for x in d}
     failures = charts.failure_frame(metrics).set_index("environment")
     assert failures.loc["Prod"].tolist() == [2, 2, 100.0] and failures.loc["Stage"].tolist() == [2, 0, 0.0]
-    assert charts.percent(charts.overall_success(metrics)) == "60%"
+    assert charts.percent(metrics.headline.success_rate) == "60%"
     for figure in (charts.daily_chart(metrics), charts.success_chart(metrics), charts.duration_chart(metrics),
                    charts.deployments_chart(metrics, {"Prod": "#E5484D"}), charts.failure_chart(metrics, {})):
         assert figure.data, "every chart draws its data"
@@ -219,7 +220,7 @@ def test_chart_data_from_the_metrics(ctx: AppContext, history: dict[str, int]) -
 
 
 def test_durations_read_like_a_person_says_them() -> None:
-    assert [tables.duration_text(s) for s in (None, 4.25, 45, 125, 3600, 3900)] == [
+    assert [duration_text(s) for s in (None, 4.25, 45, 125, 3600, 3900)] == [
         "—", "4.2 s", "45 s", "2 min 5 s", "1 h", "1 h 5 min"]
 
 

@@ -12,7 +12,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ranchersync.compare import compare
+from ranchersync.catalogue import next_in_pipeline
+from ranchersync.compare import STATUS_SEVERITY, compare, drift_counts
 from ranchersync.errors import RancherNotFound
 from ranchersync.inventory import EnvironmentRef, InstanceRef, Inventory, Service
 from ranchersync.rancher import Workload, workload_status
@@ -284,7 +285,7 @@ def test_drift_counts_are_pending_promotions() -> None:
         2: _inventory(2, _service(2, "p", "web", "1", 2), _service(2, "p", "api", "1", 2),
                       _service(2, "p", "old", "1", 2)),
     }
-    assert tables.drift_counts(compare(envs, inventories)) == {2: 2}, "web differs, new is missing; old is not pending"
+    assert drift_counts(compare(envs, inventories)) == {2: 2}, "web differs, new is missing; old is not pending"
 
 
 def test_service_keys_and_selection_keys() -> None:
@@ -301,11 +302,11 @@ def test_service_keys_and_selection_keys() -> None:
     [([1, 2, 3], 1, 2), ([1, 2, 3], 2, 3), ([1, 2, 3], 3, 2), ([1], 1, None), ([1, 2], 9, None)],
 )
 def test_the_default_target_is_the_next_environment(ids: list[int], source: int, target: int | None) -> None:
-    assert fmt.next_in_pipeline(ids, source) == target
+    assert next_in_pipeline(ids, source) == target
 
 
 def test_status_text_and_clock() -> None:
     assert fmt.status_text("failed") == "● failed" and fmt.status_text(None) == ""
-    assert set(fmt.STATUS_HEX) == set(fmt.STATUS_BADGE) == set(fmt.SERVICE_STATUSES)
+    assert set(fmt.STATUS_HEX) == set(fmt.STATUS_BADGE) == set(STATUS_SEVERITY)
     when = dt.datetime(2026, 3, 1, 12, 0, 5, tzinfo=dt.UTC)
     assert fmt.clock(when, fmt.zone("Europe/Paris")) == "13:00:05"

@@ -13,7 +13,7 @@ from ranchersync import environments
 from ranchersync.context import AppContext
 from ranchersync.models import SyncOperation
 from ranchersync.simulator import SimulatedRancher
-from ranchersync.sync import records
+from ranchersync.sync import STAGES, ProgressEvent, records
 from tests.ui.conftest import ROOT, assert_no_token, assert_ok
 from tests.ui.fakes import shown
 from tests.ui.test_services_page import select as select_rows
@@ -260,3 +260,10 @@ def test_a_run_stopped_while_applying_still_finishes_and_reports_once(
     at.run()
     assert not at.get("dialog") and "complete" in at.success[0].value, "its report is there at the next run"
     assert operations(shop) == 1
+
+
+def test_every_stage_of_the_core_has_its_icon_and_one_line_form() -> None:
+    assert set(sync_progress.STAGE_ICONS) == set(STAGES) - {"done"}, "a new stage of the core needs an icon"
+    event = ProgressEvent(1, "web*", "shop-prod", "rollback_failed", "pod **crashed**")
+    assert sync_progress.stage_markdown(event) == (
+        ":red[:material/error:] **web\\*** → shop-prod: rollback failed: pod \\*\\*crashed\\*\\*")

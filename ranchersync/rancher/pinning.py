@@ -1,0 +1,98 @@
+"""Connections pinned to checked addresses: every new connection goes to an address the host policy
+(``ranchersync.host_policy``) has just checked. The name is resolved once, the resolved addresses are checked, and
+the socket is opened to one of those very addresses, never to a second lookup's answer (DNS rebinding). The TLS
+name stays the host's. ``PinnedAdapter`` plugs this into a requests session."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from ranchersync.host_policy import HostPolicy, HostRefused
+
+
+class _PinnedConnectionMixin:
+    """Opens its socket to an address the host policy has just checked, never to a second lookup's answer."""
+
+    _dns_host: str
+    host: str
+    port: int
+    policy: HostPolicy | None = None
+
+    def _new_conn(self) -> socket.socket:
+        if self.policy is None:  # pragma: no cover - every pool of _PinnedPoolManager sets it
+            return super()._new_conn()  # type: ignore[misc]
+        name = self._dns_host
+        try:
+            addresses = self.policy.vetted_addresses(name)
+        except HostRefused:
+            raise
+        except OSError as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+        last: Exception | None = None
+        for address in addresses:
+            self._dns_host = address  # the TLS name (server_hostname) stays `host`
+            try:
+                return super()._new_conn()  # type: ignore[misc]
+            except (NewConnectionError, ConnectTimeoutError) as exc:
+                last = exc
+            finally:
+                self._dns_host = name
+        if last is None:
+            raise NameResolutionError(self.host, self, socket.gaierror("no address"))  # type: ignore[arg-type]
+        raise last
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
+    def __init__(self, *args: Any, policy: HostPolicy | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+
+
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
+    def __init__(self, *args: Any, policy: HostPolicy | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+
+
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class _PinnedPoolManager(PoolManager):
+    def __init__(self, policy: HostPolicy, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.policy = policy
+        self.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
+
+    def _new_pool(
+        self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None
+    ) -> HTTPConnectionPool:
+        pool = super()._new_pool(scheme, host, port, request_context)
+        pool.conn_kw["policy"] = self.policy  # handed to every connection the pool opens
+        return pool
+
+
+class PinnedAdapter(HTTPAdapter):
+    """requests' adapter, with connection pools whose connections go only to checked addresses."""
+
+    def __init__(self, policy: HostPolicy, **kwargs: Any) -> None:
+        self._policy = policy  # before super().__init__, which builds the pool manager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        """Build the pinned pool manager (requests calls this from its constructor)."""
+        self._pool_connections, self._pool_maxsize, self._pool_block = connections, maxsize, block
+        self.poolmanager = _PinnedPoolManager(
+            self._policy, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
+        )
