@@ -12,14 +12,15 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ranchersync.cli import envs, history, instances, keys, maintenance, services, sites, sync
+from ranchersync.cli import audit, envs, freeze, history, instances, keys, maintenance, services, sites, sync
 from ranchersync.cli.output import report_error, warn
 from ranchersync.errors import BadInput, OperationFailed, RancherSyncError, RefusedByPolicy
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
 
-GROUPS = (sites, envs, instances, services, sync, history, maintenance, keys)  # in the order --help lists them
+# In the order --help lists them.
+GROUPS = (sites, envs, instances, services, sync, history, maintenance, keys, freeze, audit)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.
@@ -45,7 +46,8 @@ exit status:
   {OperationFailed.exit_code}  the operation failed: Rancher refused or could not be reached, an app instance could not
      be read, a sync failed, was rolled back, or had every selected service skipped (the reasons are printed)
   {BadInput.exit_code}  bad input or usage
-  {RefusedByPolicy.exit_code}  not done because of a policy or a state: another operation holds the target environment
+  {RefusedByPolicy.exit_code}  not done because of a policy or a state: the target environment is frozen,
+     another operation holds it
 
 configuration: RANCHERSYNC_DATABASE_URL, RANCHERSYNC_SECRET_KEY, RANCHERSYNC_USER (see README.md)."""
 

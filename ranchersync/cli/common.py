@@ -18,6 +18,7 @@ from ranchersync.errors import BadInput
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
+    from ranchersync.governance.identity import Actor
 
 Handler = Callable[["AppContext", argparse.Namespace], int]
 Commands = Any  # argparse's private _SubParsersAction: what `add_subparsers()` returns
@@ -83,3 +84,11 @@ def read_ca(args: argparse.Namespace) -> str | None:
         return Path(args.ca_file).read_text()
     except OSError as error:
         raise UsageError(f"cannot read the CA file {args.ca_file}: {error.strerror}") from None
+
+
+def cli_actor(ctx: AppContext) -> Actor:
+    """Who acts on the command line: RANCHERSYNC_USER (else the OS user), admin in local mode — the CLI is the
+    audited break-glass channel (DESIGN.md, "Identity and roles"). The identity work replaces this body."""
+    from ranchersync.governance.identity import Actor
+
+    return Actor(ctx.settings.user, "admin", "cli")

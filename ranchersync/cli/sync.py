@@ -42,6 +42,7 @@ def register(commands: Commands) -> None:
     p.add_argument("--tag-only", action="store_true", help="keep the target's registry and repository")
     p.add_argument("--no-rollback", action="store_true", help="keep what changed when a service fails")
     p.add_argument("--timeout", type=float, default=300, metavar="S", help="per rollout (default 300)")
+    _override_options(p)
     for name, handler, text in (("rollback", cmd_rollback, "put back the previous images of an operation"),
                                 ("resume", cmd_resume, "finish an interrupted operation")):
         p = add_command(commands, name, handler, text)
@@ -49,6 +50,21 @@ def register(commands: Commands) -> None:
         p.add_argument("--yes", action="store_true", help="go ahead without asking")
         p.add_argument("--confirm-env", metavar="NAME", help="the target's name, required for a protected target")
         p.add_argument("--timeout", type=float, default=300, metavar="S", help="per rollout (default 300)")
+    _override_options(p)  # resume: a resumed sync meets the same freeze as a new one (a rollback never does)
+
+
+def _override_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--override-freeze", action="store_true",
+                   help="sync into a frozen environment anyway (admins; needs --reason, audited)")
+    p.add_argument("--reason", help="why the freeze is overridden")
+
+
+def _override(args: argparse.Namespace) -> str | None:
+    if args.override_freeze and not (args.reason or "").strip():
+        raise UsageError("--override-freeze needs --reason \"why\": it is kept in the audit log")
+    if args.reason and not args.override_freeze:
+        raise UsageError("--reason goes with --override-freeze")
+    return args.reason if args.override_freeze else None
 
 
 def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -57,6 +73,7 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
 
     if not args.service and not args.all_different:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
+    override = _override(args)
     default_target = _target_choice(ctx, args.target_instance, args.to_env)
     with ctx.session() as session:
         plan = sync.plan_environments(session, ctx.cipher, args.from_env, args.to_env,
@@ -78,7 +95,8 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
     options = sync.SyncOptions(verify=not args.no_wait, timeout_seconds=args.timeout,
                                auto_rollback=not args.no_rollback)
     operation_id = sync.apply_plan(ctx, plan, initiated_by=ctx.settings.user, request_id=sync.new_request_id(),
-                                   confirm_env=confirm_env, options=options, progress=_print_progress)
+                                   confirm_env=confirm_env, options=options, progress=_print_progress,
+                                   override_freeze=override)
     return _report_operation(ctx, args, operation_id)
 
 
@@ -179,5 +197,5 @@ def cmd_resume(ctx: AppContext, args: argparse.Namespace) -> int:
 
     operation_id = sync.resume_operation(ctx, args.operation, confirm_env=args.confirm_env,
                                          options=sync.SyncOptions(timeout_seconds=args.timeout),
-                                         progress=_print_progress)
+                                         progress=_print_progress, override_freeze=_override(args))
     return _report_operation(ctx, args, operation_id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -347,9 +347,8 @@ def _clean_reason(reason: str) -> str:
     return text
 
 
-def _snapshot(window: FreezeWindow, env_name: str) -> dict[str, object]:
-    return {"environment": env_name, "kind": window.kind, "schedule": schedule_text(window),
-            "reason": window.reason}
+def _snapshot(window: FreezeWindow) -> dict[str, object]:
+    return {"kind": window.kind, "schedule": schedule_text(window), "reason": window.reason}
 
 
 def add_window(
@@ -387,7 +386,7 @@ def add_window(
     session.add(window)
     session.flush()
     audit.record(session, actor, "freeze.add", object_type="freeze_window", object_id=window.id,
-                 object_name=env.name, after=_snapshot(window, env.name), detail=text)
+                 object_name=env.name, after=_snapshot(window))
     return window
 
 
@@ -403,7 +402,7 @@ def remove_window(session: Session, actor: Actor, window_id: int, now: dt.dateti
     window.lifted_at, window.lifted_by = now or utcnow(), actor.email
     session.flush()
     audit.record(session, actor, "freeze.remove", object_type="freeze_window", object_id=window.id,
-                 object_name=env_name, before=_snapshot(window, env_name))
+                 object_name=env_name, before=_snapshot(window))
     return window
 
 
@@ -420,7 +419,7 @@ def stop_all(session: Session, actor: Actor, reason: str, now: dt.datetime | Non
     session.add(window)
     session.flush()
     audit.record(session, actor, "freeze.stop_all", object_type="freeze_window", object_id=window.id,
-                 object_name="every environment", after=_snapshot(window, "every environment"), detail=text)
+                 object_name="every environment", after=_snapshot(window))
     # NOTIFICATION POINT (stop-all): queue a notification to every environment's subscribers here, in this
     # transaction, once the outbox exists (DESIGN.md has no event name for it yet).
     return window
@@ -435,7 +434,7 @@ def lift_all(session: Session, actor: Actor, reason: str = "", now: dt.datetime 
     window.lifted_at, window.lifted_by = now or utcnow(), actor.email
     session.flush()
     audit.record(session, actor, "freeze.lift_all", object_type="freeze_window", object_id=window.id,
-                 object_name="every environment", before=_snapshot(window, "every environment"),
+                 object_name="every environment", before=_snapshot(window),
                  detail=(reason or "").strip())
     # NOTIFICATION POINT (lift-all): as for stop-all.
     return window
@@ -459,18 +458,33 @@ def list_windows(session: Session, environment: int | str | None = None, now: dt
     who may see the catalogue."""
     at = now or utcnow()
     env_id = get_environment(session, environment).id if environment is not None else None
-    names = dict(session.execute(select(Environment.id, Environment.name)).tuples())
-    views = []
-    for window in _windows(session, env_id):
-        active, end, start = _span(window, at)
-        if not active and start is None:
-            continue  # a one-off window that is over
-        views.append(WindowView(
-            id=window.id, environment_id=window.environment_id,
-            environment=names.get(window.environment_id, "every environment") if window.environment_id
-            else "every environment",
-            kind=window.kind, schedule=schedule_text(window), timezone=window.timezone, reason=window.reason,
-            created_by=window.created_by, created_at=window.created_at, active=active, reopens_at=end,
-            next_start=start,
-        ))
-    return views
+    names: dict[int | None, str] = {i: n for i, n in session.execute(select(Environment.id, Environment.name))}
+    views = [_view(window, names, at) for window in _windows(session, env_id)]
+    return [v for v in views if v.active or v.next_start is not None]  # a one-off window that is over: gone
+
+
+def window_view(session: Session, window: FreezeWindow, now: dt.datetime | None = None) -> WindowView:
+    """One window as a list shows it (what `freeze add` prints)."""
+    return _view(window, {window.environment_id: _environment_name(session, window)}, now or utcnow())
+
+
+def _view(window: FreezeWindow, names: Mapping[int | None, str], at: dt.datetime) -> WindowView:
+    active, end, start = _span(window, at)
+    return WindowView(
+        id=window.id, environment_id=window.environment_id,
+        environment=names.get(window.environment_id, "every environment") if window.environment_id
+        else "every environment",
+        kind=window.kind, schedule=schedule_text(window), timezone=window.timezone, reason=window.reason,
+        created_by=window.created_by, created_at=window.created_at, active=active, reopens_at=end,
+        next_start=start,
+    )
+
+
+def window_payload(view: WindowView) -> dict[str, object]:
+    """A window as `freeze … --json` prints it (camelCase keys)."""
+    from ranchersync.payloads import iso
+
+    return {"id": view.id, "environmentId": view.environment_id, "environment": view.environment,
+            "kind": view.kind, "schedule": view.schedule, "timezone": view.timezone, "reason": view.reason,
+            "createdBy": view.created_by, "createdAt": iso(view.created_at), "active": view.active,
+            "reopensAt": iso(view.reopens_at), "nextStart": iso(view.next_start)}
