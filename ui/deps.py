@@ -10,6 +10,7 @@ import streamlit as st
 
 from ranchersync.context import AppContext
 from ranchersync.errors import RancherSyncError
+from ranchersync.governance.identity import Actor
 from ranchersync.sites import ClientFactory
 from ranchersync.sync import mark_interrupted
 
@@ -67,3 +68,9 @@ def _revive_demo(ctx: AppContext) -> None:
         ensure(ctx)
     except RancherSyncError as error:  # the app stays usable; the sites page will show the servers as unreachable
         log.warning("the demo's Rancher servers could not be restarted: %s", error)
+
+
+def current_actor() -> Actor:
+    """Who acts in this browser session. For now the dashboard's user (RANCHERSYNC_USER) is an admin, as in local
+    mode (DESIGN.md, "Identity and roles"); the sign-in work replaces this body."""
+    return Actor(get_context().settings.user, "admin", "dashboard")

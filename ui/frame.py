@@ -39,6 +39,7 @@ MENU: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("pages/5_Sync_history.py", "Sync history", ":material/history:"),
         ),
     ),
+    ("Admin", (("pages/8_Audit_log.py", "Audit log", ":material/policy:"),)),
 )
 PAGES = {label: script for _, links in MENU for script, label, _ in links}
 

@@ -28,6 +28,7 @@ PAGES = [
     "pages/3_App_instances.py",
     "pages/4_Services.py",
     "pages/5_Sync_history.py",
+    "pages/8_Audit_log.py",
 ]
 
 
