@@ -78,12 +78,13 @@ def _start(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
 
 
 def frame_of(rows: Sequence[audit.AuditRow], tz: dt.tzinfo) -> pd.DataFrame:
-    """The table's rows: every value is text, shown as written."""
+    """The table's rows: every value is text, shown as written; the role, channel and client address share the
+    last column, so the details stay readable at 1280 px."""
     return pd.DataFrame(
-        [{"#": r.id, "When": fmt.when(r.at, tz), "Actor": r.actor, "Role": r.role, "Channel": r.channel,
-          "From": r.client_address or "", "Action": r.action, "Object": r.object_label,
-          "Details": " · ".join(p for p in (r.detail, r.change) if p)} for r in rows],
-        columns=["#", "When", "Actor", "Role", "Channel", "From", "Action", "Object", "Details"],
+        [{"#": r.id, "When": fmt.when(r.at, tz), "Actor": r.actor, "Action": r.action, "Object": r.object_label,
+          "Details": " · ".join(p for p in (r.detail, r.change) if p),
+          "As · via": " · ".join(p for p in (r.role, r.channel, r.client_address) if p)} for r in rows],
+        columns=["#", "When", "Actor", "Action", "Object", "Details", "As · via"],
     )
 
 
@@ -93,8 +94,12 @@ def table(page: audit.AuditPage, tz: dt.tzinfo) -> None:
     st.caption(f"{first + 1}–{first + len(page.items)} of {fmt.plural(page.total, 'event')}, newest first · times "
                f"in {fmt.zone_label(tz)}")
     st.dataframe(frame_of(page.items, tz), key="audit_table", hide_index=True, width="stretch",
-                 column_config={"#": st.column_config.NumberColumn(width=60, format="%d"),
-                                "Details": st.column_config.TextColumn(width="large")})
+                 column_config={"#": st.column_config.NumberColumn(width=40, format="%d"),
+                                "When": st.column_config.TextColumn(width=140),
+                                "Actor": st.column_config.TextColumn(width=130),
+                                "Action": st.column_config.TextColumn(width=115),
+                                "Object": st.column_config.TextColumn(width=160),
+                                "Details": st.column_config.TextColumn(width=420)})
     st.session_state[PAGE] = page.page
     if page.pages > 1:
         st.pagination(page.pages, key=PAGE)

@@ -43,11 +43,14 @@ def clear() -> None:
     windows.clear()
 
 
+def reopens_text(found: freeze.Freeze, tz: dt.tzinfo) -> str:
+    """"reopens 2026-10-26 08:00 CET", or "until lifted" for stop-all."""
+    return "until lifted" if found.reopens_at is None else f"reopens {fmt.when(found.reopens_at, tz)}"
+
+
 def badge_text(found: freeze.Freeze, tz: dt.tzinfo) -> str:
     """"Frozen · reopens 2026-10-26 08:00 CET", or "Frozen · until lifted" for stop-all."""
-    if found.reopens_at is None:
-        return "Frozen · until lifted"
-    return f"Frozen · reopens {fmt.when(found.reopens_at, tz)}"
+    return f"Frozen · {reopens_text(found, tz)}"
 
 
 def badge(env_id: int, tz: dt.tzinfo) -> None:
@@ -59,9 +62,9 @@ def badge(env_id: int, tz: dt.tzinfo) -> None:
 
 
 def badges(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> dict[int, str]:
-    """Badge texts of the frozen environments among `envs`, by id (for widgets that draw them themselves)."""
+    """When each frozen environment among `envs` reopens, by id (for the Overview's cards, which draw the badge)."""
     found = frozen()
-    return {e.id: badge_text(found[e.id], tz) for e in envs if e.id in found}
+    return {e.id: reopens_text(found[e.id], tz) for e in envs if e.id in found}
 
 
 def frozen_row(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
@@ -82,7 +85,7 @@ def section(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
     """Freeze windows: stop-all, the windows in force with Remove, and the form to add one."""
     st.subheader("Freeze windows", anchor=False)
     st.caption("Syncs into a frozen environment are refused (rollbacks stay allowed); an admin may override one "
-               "with a reason from the CLI (sync … --override-freeze --reason …). Every change here is audited.")
+               "with a reason from the CLI: `sync … --override-freeze --reason …`. Every change here is audited.")
     _stop_all(tz)
     current = windows()
     own = [w for w in current if w.kind != "stop_all"]

@@ -135,8 +135,9 @@ def test_stop_all_freezes_every_environment_with_badges_everywhere_until_lifted(
     badge = ":blue-badge[:material/ac_unit: Frozen · until lifted]"
     assert _markdown(at).count(badge) == 3  # one per environment card
 
-    overview = open_app()
-    assert _markdown(overview).count(badge) == 3  # the pipeline cards
+    overview = open_app()  # the pipeline cards: a short badge, and until when below it
+    assert _markdown(overview).count(":blue-badge[:material/ac_unit: Frozen]") == 3
+    assert [c.value for c in overview.caption].count("until lifted") == 3
     services = open_app("pages/4_Services.py")
     assert _markdown(services).count(badge) == 3
 
@@ -153,4 +154,7 @@ def test_a_one_off_window_badge_says_when_it_reopens(open_app: OpenApp, seed: Se
         freeze.add_window(session, ADMIN, environment="Prod", starts_at=dt.datetime.now(dt.UTC),
                           ends_at=dt.datetime(2099, 1, 1, 7, tzinfo=dt.UTC), reason="holidays")
     at = open_app()
+    assert ":blue-badge[:material/ac_unit: Frozen]" in _markdown(at)
+    assert escape_markdown("reopens 2099-01-01 07:00 UTC") in [c.value for c in at.caption]
+    at = open_app(ENVIRONMENTS)
     assert ":blue-badge[:material/ac_unit: Frozen · reopens 2099-01-01 07:00 UTC]" in _markdown(at)
