@@ -5,7 +5,7 @@ import streamlit as st
 from ranchersync.catalogue import TOKEN_WARNING_DAYS, token_state, unreachable_sites
 from ranchersync.humanize import ago
 from ranchersync.textsafe import escape_markdown
-from ui import frame, history_view, services_view, site_dialogs, widgets
+from ui import frame, freeze_view, history_view, services_view, site_dialogs, widgets
 
 view = frame.frame("Overview", ":material/space_dashboard:")
 now = widgets.now()
@@ -39,7 +39,7 @@ with pipeline_col:
     if not view.environments:
         st.page_link(frame.PAGES["Environments"], label="Create your environments", icon=":material/add:")
     else:
-        service_slots = widgets.pipeline_cards(view.environments)
+        service_slots = widgets.pipeline_cards(view.environments, freeze_view.badges(view.environments, view.tz))
         st.page_link(frame.PAGES["Services"], label="See the services", icon=":material/arrow_forward:")
 
 with health_col:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
-from ui import catalogue_actions, environment_dialogs, frame, widgets
+from ui import catalogue_actions, environment_dialogs, frame, freeze_view, widgets
 
 view = frame.frame("Environments", ":material/linear_scale:")
 envs = view.environments
@@ -36,6 +36,7 @@ for index, env in enumerate(envs):
                              icon=":material/approval:", help="Syncs into it wait for this many approvals.")
                 st.badge(plural(env.instance_count, "app instance"), color="gray",
                          icon=":material/deployed_code:")
+                freeze_view.badge(env.id, view.tz)
             st.caption(escape_markdown(env.description) if env.description else "No description.")
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
             if st.button("", key=f"env_up_{env.id}", icon=":material/arrow_upward:", help="Earlier in the pipeline",
@@ -50,5 +51,7 @@ for index, env in enumerate(envs):
                       on_click=widgets.open_dialog, args=("edit_environment",), kwargs={"env_id": env.id})
             st.button("Remove", key=f"env_remove_{env.id}", icon=":material/delete:",
                       on_click=widgets.open_dialog, args=("remove_environment",), kwargs={"env_id": env.id})
+
+freeze_view.section(envs, view.tz)
 
 environment_dialogs.show_requested()

@@ -4,7 +4,7 @@ services and review a sync from one environment to another."""
 import streamlit as st
 
 from ranchersync.errors import RancherSyncError
-from ui import frame, queries, services_view, sync_dialog, sync_progress, widgets
+from ui import frame, freeze_view, queries, services_view, sync_dialog, sync_progress, widgets
 
 view = frame.frame("Services", ":material/apps:")
 envs = view.environments
@@ -12,6 +12,7 @@ envs = view.environments
 title, switch = st.columns([3, 2], vertical_alignment="bottom")
 title.title("Services")
 st.caption("Deployments, StatefulSets and DaemonSets, read live from Rancher; select services to promote them.")
+freeze_view.frozen_row(envs, view.tz)
 if not envs:
     widgets.empty_state("Create the environments of your pipeline first, then map namespaces to them.")
     st.page_link(frame.PAGES["Environments"], label="Create the pipeline", icon=":material/arrow_forward:")

@@ -41,6 +41,7 @@ MENU: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("pages/7_Approvals.py", "Approvals", ":material/approval:"),
         ),
     ),
+    ("Admin", (("pages/8_Audit_log.py", "Audit log", ":material/policy:"),)),
 )
 PAGES = {label: script for _, links in MENU for script, label, _ in links}
 

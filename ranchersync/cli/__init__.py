@@ -12,7 +12,19 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ranchersync.cli import approvals, envs, history, instances, keys, maintenance, services, sites, sync
+from ranchersync.cli import (
+    approvals,
+    audit,
+    envs,
+    freeze,
+    history,
+    instances,
+    keys,
+    maintenance,
+    services,
+    sites,
+    sync,
+)
 from ranchersync.cli.output import report_error, warn
 from ranchersync.errors import BadInput, OperationFailed, RancherSyncError, RefusedByPolicy
 
@@ -20,7 +32,7 @@ if TYPE_CHECKING:
     from ranchersync.context import AppContext
 
 # In the order --help lists them.
-GROUPS = (sites, envs, instances, services, sync, approvals, history, maintenance, keys)
+GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, maintenance, keys)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.
@@ -46,8 +58,8 @@ exit status:
   {OperationFailed.exit_code}  the operation failed: Rancher refused or could not be reached, an app instance could not
      be read, a sync failed, was rolled back, or had every selected service skipped (the reasons are printed)
   {BadInput.exit_code}  bad input or usage
-  {RefusedByPolicy.exit_code}  not done because of a policy or a state: another operation holds the target
-     environment, or the sync waits for approvals (the request id is printed)
+  {RefusedByPolicy.exit_code}  not done because of a policy or a state: permission denied, the target environment is
+     frozen, the sync waits for approvals (the request id is printed), or another operation holds the target
 
 configuration: RANCHERSYNC_DATABASE_URL, RANCHERSYNC_SECRET_KEY, RANCHERSYNC_USER (see README.md)."""
 

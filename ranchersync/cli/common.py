@@ -91,7 +91,8 @@ def read_ca(args: argparse.Namespace) -> str | None:
 
 
 def cli_actor(ctx: AppContext) -> Actor:
-    """Who acts on the command line: RANCHERSYNC_USER (else the OS user), as admin (local mode, DESIGN.md)."""
+    """Who acts on the command line: RANCHERSYNC_USER (else the OS user), admin in local mode — the CLI is the
+    audited break-glass channel (DESIGN.md, "Identity and roles"). The identity work replaces this body."""
     from ranchersync.governance.identity import Actor
 
     return Actor(ctx.settings.user, "admin", "cli")

@@ -52,6 +52,7 @@ def register(commands: Commands) -> None:
                    help="where the target needs approvals: wait for the decision, then report the sync")
     p.add_argument("--wait-timeout", type=values.seconds(7 * 24 * 3600), default=24 * 3600, metavar="S",
                    help="how long --wait-approval waits (default: 86400, a request's default lifetime)")
+    _override_options(p)
     for name, handler, text in (("rollback", cmd_rollback, "put back the previous images of an operation"),
                                 ("resume", cmd_resume, "finish an interrupted operation")):
         p = add_command(commands, name, handler, text)
@@ -60,6 +61,21 @@ def register(commands: Commands) -> None:
         p.add_argument("--confirm-env", metavar="NAME", help="the target's name, required for a protected target")
         p.add_argument("--timeout", type=ROLLOUT_SECONDS, default=300, metavar="S",
                        help="per rollout (default 300)")
+    _override_options(p)  # resume: a resumed sync meets the same freeze as a new one (a rollback never does)
+
+
+def _override_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--override-freeze", action="store_true",
+                   help="sync into a frozen environment anyway (admins; needs --reason, audited)")
+    p.add_argument("--reason", help="why the freeze is overridden")
+
+
+def _override(args: argparse.Namespace) -> str | None:
+    if args.override_freeze and not (args.reason or "").strip():
+        raise UsageError("--override-freeze needs --reason \"why\": it is kept in the audit log")
+    if args.reason and not args.override_freeze:
+        raise UsageError("--reason goes with --override-freeze")
+    return args.reason if args.override_freeze else None
 
 
 def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -68,6 +84,7 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
 
     if not args.service and not args.all_different:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
+    override = _override(args)
     default_target = _target_choice(ctx, args.target_instance, args.to_env)
     with ctx.session() as session:
         plan = sync.plan_environments(session, ctx.cipher, args.from_env, args.to_env,
@@ -93,7 +110,7 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
     try:
         operation_id = sync.apply_plan(ctx, plan, initiated_by=ctx.settings.user, request_id=sync.new_request_id(),
                                        confirm_env=confirm_env, options=options, progress=_print_progress,
-                                       actor=cli_actor(ctx))
+                                       actor=cli_actor(ctx), override_freeze=override)
     except RequestCreated as created:
         if not args.wait_approval:
             raise  # exit 3, naming the request
@@ -221,5 +238,5 @@ def cmd_resume(ctx: AppContext, args: argparse.Namespace) -> int:
 
     operation_id = sync.resume_operation(ctx, args.operation, confirm_env=args.confirm_env,
                                          options=sync.SyncOptions(timeout_seconds=args.timeout),
-                                         progress=_print_progress)
+                                         progress=_print_progress, override_freeze=_override(args))
     return _report_operation(ctx, args, operation_id)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import QueryableAttribute, Session, selectinload
 
+from ranchersync.csvexport import csv_lines
 from ranchersync.errors import NotFoundError, ValidationError
 from ranchersync.history.filters import HistoryFilter, operation_conditions
 from ranchersync.inventory import display_tag
@@ -300,23 +300,10 @@ CSV_COLUMNS: tuple[tuple[str, QueryableAttribute[Any]], ...] = (
 )
 CSV_HEADER = (*(name for name, _ in CSV_COLUMNS[:9]), "duration_seconds", *(name for name, _ in CSV_COLUMNS[9:]))
 
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection): an error message or a user name
-# must not run as one when the export is opened.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back, so csv.writer can stream."""
-
-    def write(self, line: str) -> str:
-        return line
-
 
 def iter_csv(session: Session, filters: HistoryFilter | None = None) -> Iterator[str]:
     """The filtered history as CSV lines, one per service change (an operation without results gets one line),
     newest first; rows are fetched in batches, so consume it while the session is open."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
     stmt = (
         select(*(column for _, column in CSV_COLUMNS))
         .outerjoin(SyncResult, SyncResult.operation_id == SyncOperation.id)
@@ -324,11 +311,14 @@ def iter_csv(session: Session, filters: HistoryFilter | None = None) -> Iterator
         .order_by(*NEWEST_FIRST, SyncResult.id)
         .execution_options(yield_per=1000)
     )
-    for row in session.execute(stmt):
-        started, finished = row.started_at, row.finished_at
-        duration = round((finished - started).total_seconds(), 3) if started and finished else None
-        values = [_cell(v) for v in row]
-        yield writer.writerow([*values[:9], duration, *values[9:]])
+    yield from csv_lines(CSV_HEADER, map(_line, session.execute(stmt)))
+
+
+def _line(row: Row[Any]) -> list[Any]:
+    started, finished = row.started_at, row.finished_at
+    duration = round((finished - started).total_seconds(), 3) if started and finished else None
+    values = [_cell(v) for v in row]
+    return [*values[:9], duration, *values[9:]]
 
 
 def export_csv(session: Session, filters: HistoryFilter | None = None) -> str:
@@ -342,7 +332,4 @@ def _cell(value: Any) -> Any:
     if isinstance(value, list):  # the containers column
         value = "; ".join(f"{'init:' if c.get('init') else ''}{c.get('name')}: {c.get('previous')} -> {c.get('new')}"
                           for c in value)
-    # Defused last, on the text as written: a formatted value can start with a formula character too.
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return value  # csv_lines defuses formulas last, on the text as written

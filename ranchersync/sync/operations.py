@@ -14,6 +14,7 @@ from ranchersync.context import AppContext
 from ranchersync.crypto import TokenCipher
 from ranchersync.environments import get_environment
 from ranchersync.errors import NotFoundError, OperationFailed, ValidationError
+from ranchersync.governance.freeze import check_sync_allowed
 from ranchersync.governance.identity import Actor
 from ranchersync.images import RetagMode
 from ranchersync.inventory import (
@@ -159,11 +160,13 @@ def apply_plan(
     factory: ClientFactory = RancherClient,
     actor: Actor | None = None,
     approval: int | None = None,
+    override_freeze: str | None = None,
 ) -> int:
     """Apply a confirmed plan and return the operation id; the operation records every step as it happens.
 
-    A target that needs approvals (four-eyes) is not changed: the plan becomes an approval request and
-    RequestCreated (exit 3) names it; `approval` is the approved request the last approver runs.
+    A frozen target refuses it (EnvironmentFrozen) unless an admin gives `override_freeze`, a reason. A target that
+    needs approvals (four-eyes) is not changed: the plan becomes an approval request and RequestCreated (exit 3)
+    names it; `approval` is the approved request the last approver runs.
     """
     # Imported here: the approvals module builds on this one.
     from ranchersync.governance import approvals
@@ -173,6 +176,7 @@ def apply_plan(
     with ctx.session() as session:
         target_env = get_environment(session, plan.target.id)
         check_confirmation(plan.target, target_env.protected, confirm_env)
+        check_sync_allowed(session, who, target_env, utcnow(), override_freeze)
         needed = approvals.gate(session, target_env, who, approval)
     if not plan.to_apply:
         raise ValidationError("nothing to change: every selected service is skipped (see the plan)")
@@ -355,14 +359,19 @@ def resume_operation(
     options: SyncOptions | None = None,
     progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
+    override_freeze: str | None = None,
 ) -> int:
-    """Finish an interrupted operation: its pending services are re-checked and applied where still planned."""
+    """Finish an interrupted operation: its pending services are re-checked and applied where still planned (a
+    resumed sync is refused in a frozen environment, as a new one is; a resumed rollback is not)."""
     options = options or SyncOptions()
     with ctx.session() as session:
         operation = get_operation(session, operation_id)
         if operation.status != "interrupted":
             raise ValidationError(f"operation #{operation_id} is {operation.status}: only an interrupted one resumes")
         refs = _confirmed_target(session, operation, confirm_env)
+        if operation.kind == "sync" and operation.target_environment_id is not None:
+            check_sync_allowed(session, Actor(ctx.settings.user, "admin", "cli"), operation.target_environment_id,
+                               utcnow(), override_freeze)
         pending = [r for r in operation.results if r.status == "pending"]
         items = [_item_of(r, refs) for r in pending if r.target_app_instance_id in refs]
         annotations = {ANNOTATION_OPERATION: str(operation.id), ANNOTATION_SOURCE: operation.source_environment_name}

@@ -29,6 +29,7 @@ PAGES = [
     "pages/4_Services.py",
     "pages/5_Sync_history.py",
     "pages/7_Approvals.py",
+    "pages/8_Audit_log.py",
 ]
 
 
