@@ -133,8 +133,55 @@ def _objects(raw: Any, where: str) -> list[Obj]:
             raise WorldError(f"{here}: {kind} is served as {rt.api_version}, not {copy['apiVersion']}")
         if rt.namespaced:
             copy["metadata"].setdefault("namespace", "default")
+        _check_types(copy, here)
         flat.append(copy)
     return flat
+
+
+# The fields the simulator reads from an object, with the type each must have (a path, one per line).
+_TYPED_FIELDS: tuple[tuple[tuple[str, ...], type | tuple[type, ...], str], ...] = (
+    (("metadata", "name"), str, "a string"),
+    (("metadata", "namespace"), str, "a string"),
+    (("metadata", "labels"), Mapping, "a mapping"),
+    (("metadata", "annotations"), Mapping, "a mapping"),
+    (("spec",), Mapping, "a mapping"),
+    (("spec", "replicas"), int, "a whole number"),
+    (("spec", "paused"), bool, "true or false"),
+    (("spec", "template"), Mapping, "a mapping"),
+    (("spec", "template", "spec"), Mapping, "a mapping"),
+    (("spec", "template", "spec", "containers"), list, "a list"),
+    (("spec", "template", "spec", "initContainers"), list, "a list"),
+    (("status",), Mapping, "a mapping"),
+)
+
+
+def _check_types(obj: Obj, where: str) -> None:
+    """Refuse a field of the wrong type here, naming it, rather than failing later while serving."""
+    for path, kind, words in _TYPED_FIELDS:
+        value: Any = obj
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        # bool is an int in Python: a replica count of `true` is still wrong.
+        wrong = value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool)))
+        if wrong:
+            raise WorldError(f"{where}.{'.'.join(path)}: must be {words}, not {type(value).__name__} {value!r}")
+    pod_spec = obj.get("spec", {}).get("template", {}).get("spec", {}) if isinstance(obj.get("spec"), Mapping) else {}
+    for field in ("initContainers", "containers"):
+        for index, container in enumerate(pod_spec.get(field) or []):
+            here = f"{where}.spec.template.spec.{field}[{index}]"
+            if not isinstance(container, Mapping):
+                raise WorldError(f"{here}: a container must be a mapping {{name, image}}")
+            for key in ("name", "image"):
+                if not isinstance(container.get(key), str) or not container.get(key):
+                    raise WorldError(f"{here}.{key}: must be a non-empty string")
+
+
+def _whole(raw: Any, default: int, where: str) -> int:
+    if raw is None:
+        return default
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise WorldError(f"{where}: must be a whole number, not {type(raw).__name__} {raw!r}")
+    return raw
 
 
 def parse_world(data: Any, name: str = "world") -> World:
@@ -163,7 +210,7 @@ def parse_world(data: Any, name: str = "world") -> World:
             provider=provider,
             driver=str(raw.get("driver") or _default_driver(cluster_id, provider)),
             state=state,
-            nodes=int(raw.get("nodes", 3)),
+            nodes=_whole(raw.get("nodes"), 3, f"{where}.nodes"),
             system_namespaces=bool(raw.get("systemNamespaces", True)),
             error=_cluster_error(raw.get("error"), f"{where}.error"),
         ))

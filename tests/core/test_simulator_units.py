@@ -279,6 +279,20 @@ def test_world_lists_are_flattened_and_gaps_filled(tmp_path: Path) -> None:
     ({"clusters": [{"id": "a", "objects": [{"kind": "Deployment", "apiVersion": "extensions/v1beta1",
                                             "metadata": {"name": "x"}}]}]}, "served as apps/v1"),
     ({"clusters": [{"id": "a", "state": "broken"}]}, "state must be one of"),
+    ({"clusters": [{"id": "a", "nodes": "three"}]}, "clusters[0].nodes: must be a whole number, not str 'three'"),
+    ({"clusters": [{"id": "a", "objects": [{"kind": "Deployment", "metadata": {"name": "x"}, "spec": {
+        "replicas": "2"}}]}]}, "objects[0].spec.replicas: must be a whole number, not str '2'"),
+    ({"clusters": [{"id": "a", "objects": [{"kind": "Deployment", "metadata": {"name": "x"}, "spec": {
+        "replicas": True}}]}]}, "spec.replicas: must be a whole number"),
+    ({"clusters": [{"id": "a", "objects": [{"kind": "Deployment", "metadata": {"name": "x"}, "spec": {
+        "template": {"spec": {"containers": {"name": "app"}}}}}]}]}, "spec.template.spec.containers: must be a list"),
+    ({"clusters": [{"id": "a", "objects": [{"kind": "Deployment", "metadata": {"name": "x"}, "spec": {
+        "template": {"spec": {"containers": [{"name": "app", "image": 3}]}}}}]}]},
+     "objects[0].spec.template.spec.containers[0].image: must be a non-empty string"),
+    ({"clusters": [{"id": "a", "objects": [{"kind": "Deployment", "metadata": {"name": "x", "labels": ["a"]}}]}]},
+     "objects[0].metadata.labels: must be a mapping"),
+    ({"clusters": [{"id": "a", "objects": [{"kind": "Deployment", "metadata": {"name": "x"}, "spec": "big"}]}]},
+     "objects[0].spec: must be a mapping"),
 ])
 def test_bad_worlds_are_explained(data: dict[str, Any], message: str) -> None:
     with pytest.raises(WorldError, match=re.escape(message)):
