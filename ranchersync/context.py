@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ranchersync import db
@@ -42,9 +43,17 @@ class AppContext:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One unit of work: committed when the block ends normally, rolled back when it raises."""
-        with self.sessionmaker() as session, session.begin():
-            yield session
+        """One unit of work: committed when the block ends normally, rolled back when it raises.
+
+        A database that cannot be used raises DatabaseUnavailable, a sentence; a broken constraint (IntegrityError)
+        passes through, for the use-case that expects it."""
+        try:
+            with self.sessionmaker() as session, session.begin():
+                yield session
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise db.database_error(exc) from exc
 
     def upgrade_database(self) -> None:
         """Apply pending migrations."""

@@ -8,20 +8,37 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from ranchersync.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+_CREDENTIALS = re.compile(r"(\w+://)[^/@\s]*@")  # user:password@ in a URL a driver may quote
+
+
+def database_error(exc: DBAPIError) -> DatabaseUnavailable:
+    """A driver's failure as one sentence for the user: the driver's first line, never a URL's credentials, never
+    SQLAlchemy's statement and parameters (they may hold data)."""
+    text = str(exc.orig).strip() if exc.orig is not None else ""
+    cause = text.splitlines()[0] if text else type(exc).__name__
+    cause = _CREDENTIALS.sub(r"\1…@", cause)
+    return DatabaseUnavailable(f"The database could not be used: {cause[:300]}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; for SQLite, make the file's folder and turn on WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(parsed.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailable(f"The database could not be used: its folder {folder} cannot be created "
+                                      f"({exc.strerror})") from None
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -153,6 +153,15 @@ class MalformedResponse(RancherAPIError):
 # ---- refused by policy -------------------------------------------------------------------------------------------
 
 
+class DatabaseUnavailable(OperationFailed):
+    """The database could not be reached or refused the statement (server down, locked, disk full, no access)."""
+
+    kind = "database"
+    default_title = "The database could not be used"
+    default_hint = ("Check RANCHERSYNC_DATABASE_URL, that the database server is running and reachable from here, "
+                    "and that its disk is not full; nothing was changed.")
+
+
 class PermissionDenied(RefusedByPolicy):
     """The user's role in this tool does not allow the action."""
 

@@ -7,8 +7,10 @@ import logging
 from types import ModuleType
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from ranchersync.context import AppContext
+from ranchersync.db import database_error
 from ranchersync.errors import RancherSyncError
 from ranchersync.governance.identity import Actor
 from ranchersync.sites import ClientFactory
@@ -25,9 +27,12 @@ def _release(ctx: AppContext) -> None:
 def get_context() -> AppContext:
     """The process-wide context, its database migrated, configured from RANCHERSYNC_* variables."""
     ctx = AppContext.from_env()
-    # `streamlit run` on a fresh database must work without a separate `db upgrade`.
-    ctx.upgrade_database()
-    ctx.cipher  # noqa: B018 - load the keys now: a wrong or missing key must stop the app, not one action later
+    try:
+        # `streamlit run` on a fresh database must work without a separate `db upgrade`.
+        ctx.upgrade_database()
+        ctx.cipher  # noqa: B018 - load the keys now: a wrong or missing key must stop the app, not one action later
+    except DBAPIError as exc:  # the frame shows it as a sentence (a database down, a folder without access)
+        raise database_error(exc) from exc
     _recover_interrupted(ctx)
     _revive_demo(ctx)
     return ctx

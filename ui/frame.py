@@ -15,6 +15,7 @@ import streamlit as st
 
 from ranchersync.catalogue import unreachable_sites
 from ranchersync.crypto import SecretKeyError
+from ranchersync.errors import DatabaseUnavailable
 from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
 from ui import deps, queries, site_dialogs, widgets
@@ -72,6 +73,10 @@ def frame(title: str, icon: str) -> Frame:
         deps.get_context()  # migrates a fresh database, loads the keys and revives the demo before any read
     except SecretKeyError as error:  # a wrong or missing key stops every screen with the reason, not a traceback
         st.error(f"**The encryption key cannot be used.** {escape_markdown(error)}", icon=":material/key_off:")
+        st.stop()
+    except DatabaseUnavailable as error:
+        st.error(f"**{escape_markdown(error.title)}.** {escape_markdown(error)}\n\n{escape_markdown(error.hint)}",
+                 icon=":material/database:")
         st.stop()
     sites = queries.sites()
     envs = queries.environments()

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import DBAPIError
+
 from ranchersync.cli import (
     approvals,
     audit,
@@ -85,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(ctx, args))
     except RancherSyncError as error:
         return report_error(error)
+    except DBAPIError as error:  # reached outside a unit of work (migrations, the keys' check at start)
+        from ranchersync.db import database_error
+
+        return report_error(database_error(error))
 
 
 def _prepare(ctx: AppContext) -> None:

@@ -177,3 +177,17 @@ def test_a_token_typed_at_a_terminal_is_not_echoed(tmp_path: Path) -> None:
     assert b"not shown" in seen
     assert token.encode() not in seen and b"s3cr3t" not in seen
     assert process.returncode == 1, seen  # nothing answers on port 9: the connection test fails, clearly
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://ops:hunter2@127.0.0.1:{port}/x?connect_timeout=2",
+                                 "sqlite:////proc/no-such-folder/x.db"])
+def test_a_database_that_cannot_be_used_is_a_sentence(url: str, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import closed_port_url
+
+    monkeypatch.setenv("RANCHERSYNC_DATABASE_URL", url.format(port=closed_port_url().rsplit(":", 1)[1]))
+    monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", Fernet.generate_key().decode())
+    assert main(["envs", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: The database could not be used: ") and "hint: Check RANCHERSYNC_DATABASE_URL" in err
+    assert "hunter2" not in err and "Traceback" not in err and "[SQL" not in err
