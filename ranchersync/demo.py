@@ -29,6 +29,7 @@ from ranchersync.errors import RancherSyncError
 from ranchersync.models import Site
 from ranchersync.simulator.auth import generate_token
 from ranchersync.simulator.world import DEMO_WORLD_NAMES, load_demo_world
+from ranchersync.validation import is_loopback
 
 TOKEN_ENV = "RANCHERSYNC_SIMULATOR_TOKEN"
 ROLLOUT_SECONDS = 6
@@ -133,6 +134,19 @@ def stop_demo(ctx: AppContext) -> int:
             stopped += 1
     state_file(ctx).unlink(missing_ok=True)
     return stopped
+
+
+def local_only_refusal(server_address: str | None) -> str | None:
+    """Why the demo may not start from a dashboard listening at `server_address`; None on a loopback address.
+
+    The demo registers sites with working tokens and starts servers on this machine: from a dashboard others can
+    reach, anyone could do that (an empty address means every network interface).
+    """
+    if server_address and is_loopback(server_address.strip("[]")):
+        return None
+    where = f"on {server_address}" if server_address else "on every network interface"
+    return (f"The demo runs only on a dashboard that listens on 127.0.0.1 (`make demo`); this one listens {where}, "
+            "where others could reach it.")
 
 
 def is_demo_simulator(pid: int) -> bool:

@@ -9,17 +9,21 @@ from ui import deps, queries
 from ui.outcome import Outcome, attempt
 
 
-def demo_available() -> bool:
-    """Whether the built-in demo can be started (its module exists)."""
+def demo_refusal() -> str | None:
+    """Why the built-in demo cannot be started here (not installed, or a server others can reach); None if it can."""
     demo = deps.demo_module()
-    return demo is not None and hasattr(demo, "start_demo")
+    if demo is None or not hasattr(demo, "start_demo"):
+        return "The demo is not available in this installation."
+    return demo.local_only_refusal(deps.server_address())
 
 
 def start_demo(progress: Callable[[str], None] | None = None) -> Outcome:
     """Start the simulated Rancher servers and fill sites, environments and app instances."""
+    refusal = demo_refusal()
+    if refusal is not None:
+        return Outcome(False, refusal, title="The demo cannot start here")
     demo = deps.demo_module()
-    if demo is None or not hasattr(demo, "start_demo"):
-        return Outcome(False, "The built-in demo is not part of this installation.", title="No demo available")
+    assert demo is not None
 
     def work() -> Outcome:
         summary = demo.start_demo(deps.get_context(), progress=progress)

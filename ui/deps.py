@@ -44,6 +44,12 @@ def current_actor() -> Actor:
     return Actor(ctx.settings.user, "admin", "dashboard")
 
 
+def server_address() -> str | None:
+    """The address this Streamlit server listens on (`server.address`; None or "" means every interface)."""
+    value = st.get_option("server.address")
+    return str(value) if value else None
+
+
 def client_factory() -> ClientFactory:
     """How actions make a Rancher client (tests swap this); never cached, a client lives for one action."""
     from ranchersync.rancher import RancherClient

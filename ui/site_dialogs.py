@@ -86,10 +86,10 @@ def demo_panel(prefix: str) -> None:
         "Dev, Stage and Prod, and their app instances**, so you can try every screen without a Rancher at hand. "
         "You can remove the demo sites at any time. From a terminal, `make demo` does the same."
     )
-    available = demo_actions.demo_available()
-    if not available:
-        st.info("The demo is not available in this installation yet.", icon=":material/construction:")
-    if st.button("Start the demo", key=f"{prefix}_demo", icon=":material/play_circle:", disabled=not available):
+    refusal = demo_actions.demo_refusal()
+    if refusal is not None:
+        st.info(escape_markdown(refusal), icon=":material/block:")
+    if st.button("Start the demo", key=f"{prefix}_demo", icon=":material/play_circle:", disabled=refusal is not None):
         with st.status("Starting the demo…", expanded=True) as status:
             outcome = demo_actions.start_demo(progress=status.write)
             status.update(

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ranchersync import sites
+from ranchersync import demo, sites
 from ranchersync.context import AppContext
 from tests.ui.conftest import OpenApp, assert_no_token, assert_ok
 from tests.ui.fakes import FAILURES, GOOD_TOKEN, TITLES, FakeRancher, shown
-from ui import deps
+from ui import demo_actions, deps
 
 
 def _fill(at: AppTest, *, name: str = "rancher-eu", url: str = "https://rancher.example.com",
@@ -153,8 +153,9 @@ def test_the_demo_starts_from_the_dialog(
         started.append(ctx)
         return types.SimpleNamespace(sites=2, environments=3, instances=6)
 
-    fake_demo = types.SimpleNamespace(start_demo=start_demo)
+    fake_demo = types.SimpleNamespace(start_demo=start_demo, local_only_refusal=demo.local_only_refusal)
     monkeypatch.setattr(deps, "demo_module", lambda: fake_demo)
+    monkeypatch.setattr(deps, "server_address", lambda: "127.0.0.1")
     at = open_app()
     assert not at.button(key="welcome_demo").disabled
 
@@ -163,3 +164,18 @@ def test_the_demo_starts_from_the_dialog(
     assert_ok(at)
     assert started and started[0] is deps.get_context()
     assert shown(at.toast[0].value) == "The demo is ready: 2 sites, 3 environments, 6 app instances."
+
+
+@pytest.mark.parametrize("address", [None, "0.0.0.0", "10.1.2.3"])
+def test_the_demo_is_refused_on_a_server_others_can_reach(
+    open_app: OpenApp, app_env: AppContext, monkeypatch: pytest.MonkeyPatch, address: str | None
+) -> None:
+    started: list[Any] = []
+    fake_demo = types.SimpleNamespace(start_demo=lambda *a, **k: started.append(a),
+                                      local_only_refusal=demo.local_only_refusal)
+    monkeypatch.setattr(deps, "demo_module", lambda: fake_demo)
+    monkeypatch.setattr(deps, "server_address", lambda: address)
+    at = open_app()
+    assert at.button(key="welcome_demo").disabled
+    assert "only on a dashboard that listens on 127.0.0.1" in shown(" ".join(i.value for i in at.info))
+    assert not demo_actions.start_demo().ok and not started
