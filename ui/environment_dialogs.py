@@ -6,6 +6,7 @@ import streamlit as st
 
 from ranchersync.environments import DEFAULT_COLORS
 from ranchersync.textsafe import escape_markdown
+from ranchersync.validation import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 from ui import catalogue_actions, queries, widgets
 from ui.queries import EnvironmentRow
 
@@ -18,8 +19,9 @@ _APPROVALS_HELP = ("Four eyes: a sync into this environment becomes a request th
 def add_environment() -> None:
     """Name, description, colour, protection and place in the pipeline of a new environment."""
     envs = queries.environments()
-    name = st.text_input("Name", key="add_env_name", placeholder="e.g. Stage")
-    description = st.text_input("Description", key="add_env_description", placeholder="optional")
+    name = st.text_input("Name", key="add_env_name", placeholder="e.g. Stage", max_chars=NAME_MAX_LENGTH)
+    description = st.text_input("Description", key="add_env_description", placeholder="optional",
+                                max_chars=DESCRIPTION_MAX_LENGTH)
     left, right = st.columns([1, 2], vertical_alignment="bottom")
     color = left.color_picker("Colour", value=DEFAULT_COLORS[len(envs) % len(DEFAULT_COLORS)], key="add_env_color")
     protected = right.toggle("Protected", key="add_env_protected", help=_PROTECTED_HELP)
@@ -37,8 +39,9 @@ def add_environment() -> None:
 def edit_environment(env: EnvironmentRow) -> None:
     """Change an environment's name, description, colour and protection."""
     key = f"edit_env_{env.id}"
-    name = st.text_input("Name", value=env.name, key=f"{key}_name")
-    description = st.text_input("Description", value=env.description, key=f"{key}_description")
+    name = st.text_input("Name", value=env.name, key=f"{key}_name", max_chars=NAME_MAX_LENGTH)
+    description = st.text_input("Description", value=env.description, key=f"{key}_description",
+                                max_chars=DESCRIPTION_MAX_LENGTH)
     left, right = st.columns([1, 2], vertical_alignment="bottom")
     color = left.color_picker("Colour", value=env.color, key=f"{key}_color")
     protected = right.toggle("Protected", value=env.protected, key=f"{key}_protected", help=_PROTECTED_HELP)

@@ -10,6 +10,7 @@ import streamlit as st
 from ranchersync.catalogue import namespaces_for_picking
 from ranchersync.errors import RancherSyncError
 from ranchersync.textsafe import escape_markdown
+from ranchersync.validation import NAME_MAX_LENGTH
 from ui import catalogue_actions, queries, widgets
 from ui.frame import SELECTED_ENVIRONMENT, select_environment
 from ui.outcome import Outcome
@@ -71,11 +72,12 @@ def add_instance() -> None:
     namespace = picked
     if picked == _OTHER_NAMESPACE:
         namespace = st.text_input(
-            "Namespace name", key="add_inst_ns_new", placeholder="e.g. shop-canary",
+            "Namespace name", key="add_inst_ns_new", placeholder="e.g. shop-canary", max_chars=63,
             help="A namespace that does not exist yet is accepted with a warning: it shows no services until created.",
         ).strip()
     name = st.text_input(
         "Display name", key="add_inst_name", placeholder=namespace or "defaults to the namespace",
+        max_chars=NAME_MAX_LENGTH,
         help="How the app instance is shown; unique within its environment.",
     )
     if widgets.dialog_buttons("Add app instance", "add_inst_save", "add_inst_cancel", icon=":material/add:"):
@@ -99,7 +101,7 @@ def edit_instance(instance: InstanceRow) -> None:
     md = escape_markdown
     st.markdown(f"**{md(instance.site_name)}** · {md(instance.cluster_name)}/{md(instance.namespace)}")
     key = f"edit_inst_{instance.id}"
-    name = st.text_input("Display name", value=instance.name, key=f"{key}_name")
+    name = st.text_input("Display name", value=instance.name, key=f"{key}_name", max_chars=NAME_MAX_LENGTH)
     env_id = st.selectbox(
         "Environment", list(envs), index=list(envs).index(instance.environment_id), format_func=envs.__getitem__,
         key=f"{key}_env", help="Moving changes which environment's services it contributes to.",

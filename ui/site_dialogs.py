@@ -10,7 +10,7 @@ import streamlit as st
 from ranchersync import sites as site_cases
 from ranchersync.errors import ValidationError
 from ranchersync.textsafe import escape_markdown
-from ranchersync.validation import normalize_rancher_url
+from ranchersync.validation import NAME_MAX_LENGTH, normalize_rancher_url
 from ui import catalogue_actions, demo_actions, queries, throttle, widgets
 from ui.outcome import Outcome
 from ui.queries import SiteRow
@@ -105,16 +105,19 @@ def site_form(key: str, site: SiteRow | None = None) -> SiteInput | None:
     """The fields of a site; None when the input is incomplete in a way the form itself can tell."""
     name_col, url_col = st.columns([1, 2])
     name = name_col.text_input(
-        "Name", value=site.name if site else "", key=f"{key}_name", placeholder="e.g. rancher-eu"
+        "Name", value=site.name if site else "", key=f"{key}_name", placeholder="e.g. rancher-eu",
+        max_chars=NAME_MAX_LENGTH,
     )
     url = url_col.text_input(
-        "Rancher URL", value=site.url if site else "", key=f"{key}_url", placeholder="https://rancher.example.com"
+        "Rancher URL", value=site.url if site else "", key=f"{key}_url", placeholder="https://rancher.example.com",
+        max_chars=500,  # the column's width
     )
     token = st.text_input(
         "New API token (leave empty to keep the current one)" if site else "API token",
         key=f"{key}_token",
         type="password",
         placeholder="token-xxxxx:secret",
+        max_chars=500,
         help=_TOKEN_HELP,
         autocomplete="off",
     )
