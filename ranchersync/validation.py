@@ -20,6 +20,7 @@ _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 NAME_MAX_LENGTH = 100  # the names' column width; inputs use it as max_chars
 DESCRIPTION_MAX_LENGTH = 500
+CA_BUNDLE_MAX_BYTES = 256 * 1024  # the dashboard's upload is capped at 1 MB by server.maxUploadSize too
 # Bidi embeddings, overrides and isolates reorder what a reader sees ("Prod" that displays as another name).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -116,6 +117,9 @@ def check_ca_bundle(pem: str | bytes | None) -> str | None:
     """A PEM bundle of one or more CA certificates, or None."""
     if pem is None:
         return None
+    if len(pem) > CA_BUNDLE_MAX_BYTES:
+        raise ValidationError(f"the CA bundle is larger than {CA_BUNDLE_MAX_BYTES // 1024} KiB: a CA bundle holds a "
+                              "few certificates, a few KiB each")
     text = pem.decode("utf-8", "replace") if isinstance(pem, bytes) else pem
     if not text.strip():
         return None

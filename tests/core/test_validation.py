@@ -160,3 +160,8 @@ def _self_signed_pem() -> str:
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_a_ca_bundle_is_capped_before_it_is_parsed() -> None:
+    with pytest.raises(ValidationError, match="larger than 256 KiB"):
+        check_ca_bundle("-----BEGIN CERTIFICATE-----\n" + "A" * (256 * 1024))
