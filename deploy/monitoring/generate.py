@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-HEADER = "# Generated from alerts.yaml by generate.py: edit alerts.yaml, then run `python deploy/monitoring/generate.py`.\n"
+HEADER = "# Generated from alerts.yaml by generate.py: edit alerts.yaml, then run `python deploy/monitoring/generate.py`.\n"  # noqa: E501
 
 
 def render() -> str:
