@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ranchersync import db
@@ -45,14 +45,12 @@ class AppContext:
     def session(self) -> Iterator[Session]:
         """One unit of work: committed when the block ends normally, rolled back when it raises.
 
-        A database that cannot be used raises DatabaseUnavailable, a sentence; a broken constraint (IntegrityError)
-        passes through, for the use-case that expects it."""
+        A database that cannot be used raises DatabaseUnavailable, a sentence; errors of the statement itself (a
+        broken constraint a use-case expects, a refused change) pass through."""
         try:
             with self.sessionmaker() as session, session.begin():
                 yield session
-        except IntegrityError:
-            raise
-        except DBAPIError as exc:
+        except (OperationalError, InterfaceError) as exc:  # the database, not the statement: down, locked, full
             raise db.database_error(exc) from exc
 
     def upgrade_database(self) -> None:

@@ -7,7 +7,7 @@ import logging
 from types import ModuleType
 
 import streamlit as st
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ranchersync.context import AppContext
 from ranchersync.db import database_error
@@ -31,7 +31,7 @@ def get_context() -> AppContext:
         # `streamlit run` on a fresh database must work without a separate `db upgrade`.
         ctx.upgrade_database()
         ctx.cipher  # noqa: B018 - load the keys now: a wrong or missing key must stop the app, not one action later
-    except DBAPIError as exc:  # the frame shows it as a sentence (a database down, a folder without access)
+    except (OperationalError, InterfaceError) as exc:  # the frame shows it as a sentence
         raise database_error(exc) from exc
     _recover_interrupted(ctx)
     _revive_demo(ctx)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ranchersync.cli import (
     approvals,
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(ctx, args))
     except RancherSyncError as error:
         return report_error(error)
-    except DBAPIError as error:  # reached outside a unit of work (migrations, the keys' check at start)
+    except (OperationalError, InterfaceError) as error:  # outside a unit of work: migrations, the keys at start
         from ranchersync.db import database_error
 
         return report_error(database_error(error))

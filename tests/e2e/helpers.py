@@ -45,6 +45,8 @@ PAGE_PATHS = {
     "App instances": "App_instances",
     "Services": "Services",
     "Sync history": "Sync_history",
+    "Approvals": "Approvals",
+    "Audit log": "Audit_log",
 }
 
 

@@ -58,8 +58,10 @@ def test_add_an_environment_at_a_chosen_place(
 
 @pytest.mark.parametrize(
     ("name", "message"),
+    # A name over 100 characters cannot be typed any more (max_chars, tests/ui/test_input_limits.py); the core's
+    # refusal of one stays tested in tests/core/test_validation.py. Control characters reach the core's rule here.
     [("", "the environment name must not be empty"), ("dev", "an environment named 'dev' already exists"),
-     ("x" * 101, "longer than 100 characters")],
+     ("Prod\u202e", "bidirectional override")],
 )
 def test_bad_names_are_refused_and_nothing_is_written(
     open_app: OpenApp, seed: Seed, app_env: AppContext, name: str, message: str
