@@ -24,6 +24,7 @@ def _release(ctx: AppContext) -> None:
 @st.cache_resource(show_spinner="Opening the database…", on_release=_release)
 def get_context() -> AppContext:
     """The process-wide context, its database migrated, configured from RANCHERSYNC_* variables."""
+    setup_logging()  # once per server process: the context is made once
     ctx = AppContext.from_env()
     # `streamlit run` on a fresh database must work without a separate `db upgrade`.
     ctx.upgrade_database()
