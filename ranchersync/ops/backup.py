@@ -296,7 +296,8 @@ def _pg_archive_revision(engine: Engine, source: Path) -> str | None:
     return None
 
 
-_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<type>[A-Z ]+?)\s+(?P<schema>\S+)\s+(?P<name>\S+)")
+# `215; 1259 16386 TABLE DATA public sites postgres`: id; table oid, oid, type (upper-case words), schema, name.
+_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<type>[A-Z]+(?: [A-Z]+)*)\s+(?P<schema>\S+)\s+(?P<name>\S+)")
 
 
 def _pg_restore(engine: Engine, source: Path) -> None:
