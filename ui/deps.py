@@ -11,6 +11,7 @@ import streamlit as st
 from ranchersync.context import AppContext
 from ranchersync.errors import RancherSyncError
 from ranchersync.governance.identity import Actor
+from ranchersync.logs import setup_logging
 from ranchersync.sites import ClientFactory
 from ranchersync.sync import mark_interrupted
 
