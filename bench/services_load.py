@@ -26,17 +26,17 @@ from ranchersync.config import Settings
 from ranchersync.context import AppContext
 from ranchersync.rancher import WORKLOAD_KINDS
 from ranchersync.simulator import SimulatedRancher, load_demo_world
-from tests.e2e.helpers import CHROMIUM_ARGS, CHROMIUM, VIEWPORT, AppServer
+from tests.e2e.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, AppServer
 
 TABLE = "[data-testid='stDataFrame']"
 # A workload list of one namespace: /k8s/clusters/{cluster}/apis/{group}/v1/namespaces/{namespace}/{plural}.
 LIST_PATH = re.compile(r"^/k8s/clusters/(?P<cluster>[^/]+)/apis/[^/]+/v1/namespaces/(?P<ns>[^/]+)/(?P<plural>[a-z]+)$")
 # Records, in the page itself, when the table first appears (ms since navigation start): no polling bias.
-WATCH_TABLE = """
-new MutationObserver((_, observer) => {
-  if (document.querySelector("%s")) { window.__tableAt = performance.now(); observer.disconnect(); }
-}).observe(document, {childList: true, subtree: true});
-""" % TABLE
+WATCH_TABLE = f"""
+new MutationObserver((_, observer) => {{
+  if (document.querySelector("{TABLE}")) {{ window.__tableAt = performance.now(); observer.disconnect(); }}
+}}).observe(document, {{childList: true, subtree: true}});
+"""
 INSTANCES = (("shop-dev", "dev-eu-1", "shop-dev"), ("payments-dev", "dev-eu-1", "payments-dev"),
              ("shop-stage", "stage-eu-1", "shop-stage"), ("local-system", "local", "cattle-system"))
 

@@ -9,7 +9,8 @@ contract with the deployment's alert rules and Grafana dashboard (deploy/): chan
     ranchersync_last_successful_sync_timestamp_seconds{environment}
     ranchersync_operations_running / ranchersync_operations_interrupted
     ranchersync_site_up{site} 1/0, ranchersync_site_latency_seconds{site},
-    ranchersync_token_expiry_timestamp_seconds{site} (where known), ranchersync_site_last_contact_timestamp_seconds{site}
+    ranchersync_token_expiry_timestamp_seconds{site} (where known),
+    ranchersync_site_last_contact_timestamp_seconds{site}
     ranchersync_approvals_pending{environment}, ranchersync_environment_frozen{environment} 1/0
     ranchersync_database_up 1/0 (0: the database did not answer; the other families are then left out)
 
@@ -89,9 +90,11 @@ def collect_families(session: Session, now: dt.datetime, site_stale_seconds: flo
                SyncOperation.finished_at.is_not(None))
         .group_by(env_name, kind).order_by(env_name, kind)
     ):
-        env, k, count, total, *cumulative = row
+        values: tuple[Any, ...] = tuple(row)
+        cumulative = values[4:]
         buckets = [(_bucket_label(b), float(c or 0)) for b, c in zip(DURATION_BUCKETS, cumulative, strict=True)]
-        histogram.add_metric([env, k], [*buckets, ("+Inf", float(count))], float(total or 0.0))
+        histogram.add_metric([str(values[0]), str(values[1])], [*buckets, ("+Inf", float(values[2]))],
+                             float(values[3] or 0.0))
     families.append(histogram)
 
     last_success = GaugeMetricFamily("ranchersync_last_successful_sync_timestamp_seconds", "When the last "
@@ -106,10 +109,11 @@ def collect_families(session: Session, now: dt.datetime, site_stale_seconds: flo
             last_success.add_metric([env], when)
     families.append(last_success)
 
-    running, interrupted = session.execute(select(
+    counts: tuple[Any, ...] = tuple(session.execute(select(
         func.coalesce(func.sum(case((status.in_(ACTIVE_OPERATION_STATUSES), 1), else_=0)), 0),
         func.coalesce(func.sum(case((status == "interrupted", 1), else_=0)), 0),
-    ).where(status.in_((*ACTIVE_OPERATION_STATUSES, "interrupted")))).one()
+    ).where(status.in_((*ACTIVE_OPERATION_STATUSES, "interrupted")))).one())
+    running, interrupted = float(counts[0]), float(counts[1])
     families.append(GaugeMetricFamily("ranchersync_operations_running", "Operations running (or about to) now.",
                                       value=float(running)))
     families.append(GaugeMetricFamily("ranchersync_operations_interrupted", "Operations whose process stopped "
