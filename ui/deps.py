@@ -13,6 +13,7 @@ from ranchersync.context import AppContext
 from ranchersync.db import database_error
 from ranchersync.errors import RancherSyncError
 from ranchersync.governance.identity import Actor
+from ranchersync.logs import setup_logging
 from ranchersync.sites import ClientFactory
 from ranchersync.sync import mark_interrupted
 
@@ -26,6 +27,7 @@ def _release(ctx: AppContext) -> None:
 @st.cache_resource(show_spinner="Opening the database…", on_release=_release)
 def get_context() -> AppContext:
     """The process-wide context, its database migrated, configured from RANCHERSYNC_* variables."""
+    setup_logging()  # once per server process: the context is made once
     ctx = AppContext.from_env()
     try:
         # `streamlit run` on a fresh database must work without a separate `db upgrade`.

@@ -23,6 +23,7 @@ from ranchersync.cli import (
     instances,
     keys,
     maintenance,
+    ops,
     services,
     sites,
     sync,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from ranchersync.context import AppContext
 
 # In the order --help lists them.
-GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, maintenance, keys)
+GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, maintenance, keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.
@@ -73,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ranchersync.simulator.cli import main as simulate
 
         return simulate(args_list[1:])
+    from ranchersync.logs import setup_logging
+
+    setup_logging(quiet_text=True)
     parser = build_parser()
     args = parser.parse_args(args_list)
     if not hasattr(args, "handler"):  # a group without its action, or nothing at all

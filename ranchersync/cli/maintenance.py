@@ -1,8 +1,9 @@
-"""`db …` and `demo`: the database's schema, and a demo on simulated Rancher servers."""
+"""`db …` and `demo`: the database's schema, its backup and restore, and a demo on simulated Rancher servers."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ranchersync.cli.common import Commands, add_command, add_group
@@ -18,6 +19,13 @@ def register(commands: Commands) -> None:
     p.add_argument("--stop", action="store_true", help="stop the demo servers")
     group = add_group(commands, "db", "the database")
     add_command(group, "upgrade", cmd_db_upgrade, "apply database migrations", database=False)
+    p = add_command(group, "backup", cmd_db_backup, "write a consistent copy of the database to a new file "
+                    "(SQLite: online backup; PostgreSQL: pg_dump --format=custom)", database=False)
+    p.add_argument("--to", required=True, metavar="FILE", help="the backup file to create (never overwritten)")
+    p = add_command(group, "restore", cmd_db_restore, "replace the database's content with a backup made by "
+                    "`db backup` (an older backup is upgraded afterwards)", database=False)
+    p.add_argument("--from", dest="source", required=True, metavar="FILE", help="the backup file")
+    p.add_argument("--force", action="store_true", help="replace a database that holds data")
 
 
 def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -37,4 +45,25 @@ def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
 def cmd_db_upgrade(ctx: AppContext, args: argparse.Namespace) -> int:
     ctx.upgrade_database()
     emit(args, {"upgraded": True}, text="Database is up to date.")
+    return EXIT_OK
+
+
+def cmd_db_backup(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.ops.backup import backup
+
+    info = backup(ctx.engine, Path(args.to))
+    emit(args, {"path": str(info.path), "database": info.database, "revision": info.revision},
+         text=f"Backed up the {info.database} database (schema {info.revision}) to {info.path}. Keep the secret "
+              "key with it: the tokens in it open only with that key.")
+    return EXIT_OK
+
+
+def cmd_db_restore(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.ops.backup import restore
+
+    info = restore(ctx.engine, Path(args.source), force=args.force)
+    upgraded = " and brought its schema up to date" if info.upgraded else ""
+    emit(args, {"path": str(info.path), "database": info.database, "revision": info.revision,
+                "upgraded": info.upgraded},
+         text=f"Restored {info.path} (schema {info.revision}){upgraded}. It needs the secret key it was made with.")
     return EXIT_OK

@@ -248,6 +248,7 @@ class SimulatedRancher:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._requests = 0
+        self._request_log: list[tuple[str, str]] = []  # (method, path): what a benchmark or test counts
         self._stopping = threading.Event()
         self._clock = RevisionClock(_FIRST_REVISION)
         started = utc_now()
@@ -356,6 +357,11 @@ class SimulatedRancher:
         with self._lock:
             return self._requests
 
+    def requests_seen(self) -> list[tuple[str, str]]:
+        """Every request answered so far, as (method, path), in order: to count reads per path."""
+        with self._lock:
+            return list(self._request_log)
+
     # --- hooks for tests -----------------------------------------------------------------------------------------
 
     def add_token(self, token: str | None = None, *, cluster_id: str | None = None,
@@ -454,6 +460,7 @@ class SimulatedRancher:
         """Answer one request (called from its connection's thread)."""
         with self._lock:
             self._requests += 1
+            self._request_log.append((request.method, request.path))
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         fault = self._take_fault(request)

@@ -7,11 +7,14 @@ guesses: the automatic rollback after a failure is announced by the core with it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from ranchersync.humanize import status_word as stage_words
+
+log = logging.getLogger("ranchersync.sync")
 
 Stage = Literal[
     "planned",  # the service is in the operation and waits for its turn
@@ -71,3 +74,29 @@ def progress_line(event: ProgressEvent) -> str | None:
         return None
     note = f": {event.note}" if event.note else ""
     return f"{event.service} @ {event.target}: {event.words}{note}"
+
+
+# Stages worth a warning in the log; the rest are the normal course of a sync.
+_WARNING_STAGES: frozenset[Stage] = frozenset({"failed", "rollback_failed"})
+
+
+def logged(
+    listener: ProgressListener | None, *, kind: str, operation_id: int, actor: str, environment: str
+) -> ProgressListener:
+    """A listener that logs each event as `<kind>.<stage>` (`sync.applying`, `rollback.done`…) with the operation
+    id, actor and target environment, then passes it on: the one place where the sync's steps reach the log."""
+
+    def listen(event: ProgressEvent) -> None:
+        facts = {"event": f"{kind}.{event.stage}", "operation_id": operation_id, "actor": actor,
+                 "environment": environment}
+        if event.stage == "done":
+            log.info("operation #%s finished: %s", operation_id, event.message, extra={**facts,
+                                                                                       "status": event.message})
+        else:
+            level = logging.WARNING if event.stage in _WARNING_STAGES else logging.INFO
+            log.log(level, "%s", progress_line(event), extra={**facts, "service": event.service,
+                                                                 "target": event.target})
+        if listener is not None:
+            listener(event)
+
+    return listen

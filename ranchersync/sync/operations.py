@@ -29,7 +29,7 @@ from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.sites import ClientFactory
 from ranchersync.sync import records
-from ranchersync.sync.events import ProgressEvent, ProgressListener
+from ranchersync.sync.events import ProgressEvent, ProgressListener, log, logged
 from ranchersync.sync.execute import (
     ANNOTATION_OPERATION,
     ANNOTATION_SOURCE,
@@ -220,6 +220,13 @@ def _run(
     progress: ProgressListener | None,
     factory: ClientFactory,
 ) -> int:
+    with ctx.session() as session:
+        operation = session.get_one(SyncOperation, operation_id)
+        kind, actor, environment = operation.kind, operation.initiated_by, operation.target_environment_name
+    progress = logged(progress, kind=kind, operation_id=operation_id, actor=actor, environment=environment)
+    log.info("%s #%s into %s started by %s: %d service(s)", kind, operation_id, environment, actor, len(items),
+             extra={"event": f"{kind}.started", "operation_id": operation_id, "actor": actor,
+                    "environment": environment})
     try:
         # Tokens are read now, not at planning time: a token replaced since then is the one to use.
         with ctx.session() as session:
@@ -249,9 +256,11 @@ def _run(
     except BaseException:
         # Whatever stopped us (Ctrl+C, a bug), the trail must not stay "running" for ever.
         records.close_operation(ctx, operation_id, "interrupted", "stopped before it finished")
+        log.warning("operation #%s stopped before it finished", operation_id, exc_info=True,
+                    extra={"event": f"{kind}.interrupted", "operation_id": operation_id, "actor": actor,
+                           "environment": environment})
         raise
-    if progress is not None:
-        progress(ProgressEvent(0, "", "", "done", status, operation_id=operation_id))
+    progress(ProgressEvent(0, "", "", "done", status, operation_id=operation_id))
     return operation_id
 
 

@@ -1,0 +1,47 @@
+"""`exporter`: Prometheus metrics read from the database, served over HTTP until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from typing import TYPE_CHECKING
+
+from ranchersync.cli.common import Commands, UsageError, add_command
+from ranchersync.cli.output import EXIT_OK, note
+
+if TYPE_CHECKING:
+    from ranchersync.context import AppContext
+
+
+def register(commands: Commands) -> None:
+    """Add `exporter`."""
+    p = add_command(commands, "exporter", cmd_exporter,
+                    "serve Prometheus metrics read from the database (every replica's operations count)",
+                    database=False, json=False)
+    p.add_argument("--port", type=int, default=9108, help="TCP port (default 9108)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, this machine only; a container passes 0.0.0.0)")
+    p.add_argument("--cache-seconds", type=float, default=5.0,
+                   help="answer scrapes from the last reading for this long (default 5)")
+    p.add_argument("--site-stale-seconds", type=float, default=3600.0,
+                   help="a site whose last successful test is older counts as down (default 3600)")
+
+
+def cmd_exporter(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import db
+    from ranchersync.ops.exporter import serve
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
+    if args.cache_seconds < 0 or args.site_stale_seconds <= 0:
+        raise UsageError("--cache-seconds must not be negative and --site-stale-seconds must be positive")
+    if not db.is_current(ctx.engine):  # read-only: it never migrates; say so, and serve what can be read
+        note("the database schema is not up to date: run `python -m ranchersync db upgrade`")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    note(f"Serving metrics on http://{args.host}:{args.port}/metrics (Ctrl+C stops)")
+    serve(ctx.engine, args.host, args.port, cache_seconds=args.cache_seconds,
+          site_stale_seconds=args.site_stale_seconds, stop=stop)
+    return EXIT_OK

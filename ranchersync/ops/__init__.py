@@ -1,0 +1,1 @@
+"""Operations: the Prometheus exporter and database backup and restore."""
