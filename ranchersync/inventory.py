@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ranchersync.crypto import TokenCipher
 from ranchersync.environments import get_environment
-from ranchersync.errors import RancherSyncError
+from ranchersync.errors import RancherAuthError, RancherSyncError
 from ranchersync.images import parse_image
 from ranchersync.models import AppInstance, Environment, Site, SyncResult, utcnow
 from ranchersync.rancher import WORKLOAD_KINDS, RancherClient, Workload, WorkloadStatus, workload_status
@@ -27,6 +29,9 @@ from ranchersync.sites import ClientFactory, Connection, site_connection
 # Listing is latency-bound (one request per app instance and kind); 32 requests in flight keep a Rancher busy
 # without hammering it.
 DEFAULT_CONCURRENCY = 32
+# From this many app instances (namespaces) in one cluster on, one cluster-wide list per kind replaces theirs.
+CLUSTER_WIDE_FROM = 2
+ListingStrategy = Literal["auto", "namespace"]
 
 @dataclass(frozen=True)
 class InstanceRef:
@@ -200,6 +205,70 @@ def client_pool(connections: Mapping[int, Connection], factory: ClientFactory = 
         pool.close()
 
 
+class _ScopeMemory:
+    """Which (site, cluster) pairs refused a cluster-wide list (403), remembered for a while so each listing does
+    not ask again; a role granted meanwhile is used once the memory lapses."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._until: dict[tuple[int, str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def namespaced_only(self, key: tuple[int, str, str]) -> bool:
+        with self._lock:
+            until = self._until.get(key)
+            if until is not None and until <= time.monotonic():
+                del self._until[key]
+                until = None
+            return until is not None
+
+    def remember(self, key: tuple[int, str, str]) -> None:
+        with self._lock:
+            self._until[key] = time.monotonic() + self.seconds
+
+    def forget(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+# As long as the dashboard caches what Rancher lists (ui/queries.py RANCHER_TTL).
+SCOPE_MEMORY_SECONDS = 60.0
+_scopes = _ScopeMemory(SCOPE_MEMORY_SECONDS)
+
+
+def forget_listing_scopes() -> None:
+    """Forget which clusters refused cluster-wide lists (after a site's token changed, and in tests)."""
+    _scopes.forget()
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One list request: a kind in one namespace, or across a cluster for several app instances at once."""
+
+    refs: tuple[InstanceRef, ...]
+    kind: str
+    cluster_wide: bool
+
+
+def listing_jobs(refs: Sequence[InstanceRef], kinds: Sequence[str], strategy: ListingStrategy,
+                 connections: Mapping[int, Connection]) -> list[_Job]:
+    """The requests that list these app instances: where a cluster holds several of them (and may be listed
+    whole), one cluster-wide list per kind; else one list per namespace and kind."""
+    groups: dict[tuple[int, str], list[InstanceRef]] = defaultdict(list)
+    for ref in refs:
+        groups[(ref.site_id, ref.cluster_id)].append(ref)
+    jobs: list[_Job] = []
+    for (site_id, cluster_id), group in groups.items():
+        key = (site_id, connections[site_id].url, cluster_id)
+        whole = (strategy == "auto" and len({r.namespace for r in group}) >= CLUSTER_WIDE_FROM
+                 and not _scopes.namespaced_only(key))
+        if whole:
+            jobs += [_Job(tuple(group), kind, True) for kind in kinds]
+        else:
+            jobs += [_Job((ref,), kind, False) for ref in group for kind in kinds]
+    return jobs
+
+
 def fetch_services(
     refs: Sequence[InstanceRef],
     connections: Mapping[int, Connection],
@@ -207,36 +276,59 @@ def fetch_services(
     concurrency: int = DEFAULT_CONCURRENCY,
     factory: ClientFactory = RancherClient,
     kinds: Sequence[str] = WORKLOAD_KINDS,
+    strategy: ListingStrategy = "auto",
 ) -> tuple[list[Service], list[InstanceFailure]]:
-    """List every workload of these app instances, one request per (instance, kind) in parallel.
+    """List every workload of these app instances in parallel.
+
+    With ``strategy="auto"``, app instances that share a cluster are listed with one cluster-wide list per kind
+    (paged, then filtered to their namespaces here); a cluster whose token may only list inside namespaces (403)
+    is listed namespace by namespace, and remembered so for ``SCOPE_MEMORY_SECONDS``. ``"namespace"`` always
+    lists per (app instance, kind). Both give the same services in the same order.
 
     A failing app instance (timeout, refused token, missing namespace…) is reported once in the failures and
     contributes no services; the others are complete.
     """
-    jobs = [(ref, kind) for ref in refs if ref.site_active for kind in kinds]
+    active = [ref for ref in refs if ref.site_active]
     failures = [InstanceFailure(ref, f"site '{ref.site_name}' is deactivated") for ref in refs if not ref.site_active]
-    results: dict[int, list[Workload]] = defaultdict(list)
+    results: dict[tuple[int, str], list[Workload]] = {}
     errors: dict[int, str] = {}
     with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
 
-        def list_kind(job: tuple[InstanceRef, str]) -> tuple[InstanceRef, list[Workload] | RancherSyncError]:
-            ref, kind = job
+        def run(job: _Job) -> list[_Job]:
+            """Do one list; returns the per-namespace jobs that replace a refused cluster-wide one."""
+            first = job.refs[0]
             try:
-                return ref, pool.client(ref).list_workloads(ref.cluster_id, ref.namespace, kinds=(kind,))
+                if not job.cluster_wide:
+                    results[(first.id, job.kind)] = pool.client(first).list_workloads(
+                        first.cluster_id, first.namespace, kinds=(job.kind,))
+                    return []
+                found = pool.client(first).list_cluster_workloads(first.cluster_id, job.kind)
             except RancherSyncError as error:
-                return ref, error
+                if job.cluster_wide and isinstance(error, RancherAuthError) and error.status == 403:
+                    _scopes.remember((first.site_id, connections[first.site_id].url, first.cluster_id))
+                    return [_Job((ref,), job.kind, False) for ref in job.refs]
+                for ref in job.refs:
+                    errors.setdefault(ref.id, str(error))
+                return []
+            by_namespace: dict[str, list[Workload]] = defaultdict(list)
+            for workload in found:
+                by_namespace[workload.namespace].append(workload)
+            for ref in job.refs:
+                results[(ref.id, job.kind)] = by_namespace.get(ref.namespace, [])
+            return []
 
-        for ref, outcome in executor.map(list_kind, jobs):
-            if isinstance(outcome, RancherSyncError):
-                errors.setdefault(ref.id, str(outcome))
-            else:
-                results[ref.id].extend(outcome)
+        pending = {executor.submit(run, job) for job in listing_jobs(active, kinds, strategy, connections)}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                pending |= {executor.submit(run, job) for job in future.result()}
     services: list[Service] = []
     for ref in refs:
         if ref.id in errors:
             failures.append(InstanceFailure(ref, errors[ref.id]))
         elif ref.site_active:
-            services.extend(Service(ref, w, workload_status(w)) for w in results[ref.id])
+            services.extend(Service(ref, w, workload_status(w))
+                            for kind in kinds for w in results.get((ref.id, kind), ()))
     return services, failures
 
 

@@ -123,6 +123,8 @@ class SimCluster:
         self.driver = spec.driver
         self.state = spec.state
         self.error = spec.error
+        # Only namespace-scoped roles: cluster-wide lists and watches of namespaced resources are refused (403).
+        self.namespaced_access = spec.namespaced_access
         self.created = started - timedelta(days=200 + stable_random(spec.id).randint(0, 300))
         self.settings = settings
         self.store = ObjectStore(clock)

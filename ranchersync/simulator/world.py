@@ -12,6 +12,7 @@ A world file (YAML or JSON)::
         provider: rke2                # optional, with driver; state: active | unavailable; nodes: 3
         systemNamespaces: true        # add default, kube-*, cattle-system (the default)
         error: {status: 403, message: ...}  # optional: its Kubernetes API refuses every request (see below)
+        namespacedAccess: true        # optional: the user holds only namespace roles; cluster-wide lists get 403
         objects: [...]                # Namespace, Deployment, StatefulSet, DaemonSet, CronJob; or kind: List
 
 Objects are what `kubectl get -o yaml` prints, and may be trimmed: apiVersion, a missing namespace (`default`),
@@ -62,6 +63,7 @@ class ClusterSpec:
     nodes: int = 3
     system_namespaces: bool = True
     error: ClusterError | None = None
+    namespaced_access: bool = False  # the token's user may list inside namespaces, not across the cluster
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ def parse_world(data: Any, name: str = "world") -> World:
             nodes=int(raw.get("nodes", 3)),
             system_namespaces=bool(raw.get("systemNamespaces", True)),
             error=_cluster_error(raw.get("error"), f"{where}.error"),
+            namespaced_access=bool(raw.get("namespacedAccess", False)),
         ))
     return World(name=str(data.get("name") or name), clusters=tuple(clusters),
                  rancher_version=str(data.get("rancherVersion", World.rancher_version)),
