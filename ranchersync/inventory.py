@@ -5,25 +5,27 @@ The comparison of environments (what differs, what drifted) is pure and lives in
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ranchersync.crypto import TokenCipher
+from ranchersync.digests import LastSync, OutsideChange, RunningImages, outside_change, running_images
 from ranchersync.environments import get_environment
 from ranchersync.errors import RancherAuthError, RancherSyncError
 from ranchersync.images import parse_image
 from ranchersync.models import AppInstance, Environment, Site, SyncResult, utcnow
-from ranchersync.rancher import WORKLOAD_KINDS, RancherClient, Workload, WorkloadStatus, workload_status
+from ranchersync.rancher import WORKLOAD_KINDS, Pod, RancherClient, Workload, WorkloadStatus, workload_status
 from ranchersync.sites import ClientFactory, Connection, site_connection
 
 # Listing is latency-bound (one request per app instance and kind); 32 requests in flight keep a Rancher busy
@@ -32,6 +34,7 @@ DEFAULT_CONCURRENCY = 32
 # From this many app instances (namespaces) in one cluster on, one cluster-wide list per kind replaces theirs.
 CLUSTER_WIDE_FROM = 2
 ListingStrategy = Literal["auto", "namespace"]
+T = TypeVar("T")
 
 @dataclass(frozen=True)
 class InstanceRef:
@@ -81,6 +84,8 @@ class Service:
     workload: Workload
     status: WorkloadStatus
     last_synced: dt.datetime | None = None
+    running: RunningImages | None = None  # the digests its pods run, when they were read (`digests=True`)
+    outside: OutsideChange | None = None  # changed by someone else since our last sync into it
 
     @property
     def kind(self) -> str:
@@ -107,8 +112,17 @@ class Service:
 
     @property
     def image_tag(self) -> str:
-        """The tag (or short digest) an operator reads; several containers' distinct tags joined by ', '."""
-        return ", ".join(dict.fromkeys(display_tag(image) for image in self.images.values()))
+        """The tag (or short digest) of the primary container (``Workload.primary_container``): the API's
+        ``imageTag``. Comparisons still look at every container (``images``)."""
+        primary = self.workload.primary_container
+        return display_tag(primary.image) if primary else ""
+
+    @property
+    def sidecar_tags(self) -> dict[str, str]:
+        """The tags of the other regular containers, by container name (a table's second line)."""
+        primary = self.workload.primary_container
+        return {c.name: display_tag(c.image) for c in self.workload.containers
+                if not c.init and (primary is None or c.name != primary.name)}
 
 
 @dataclass(frozen=True)
@@ -269,6 +283,50 @@ def listing_jobs(refs: Sequence[InstanceRef], kinds: Sequence[str], strategy: Li
     return jobs
 
 
+def _run_listing(
+    jobs: list[_Job],
+    connections: Mapping[int, Connection],
+    concurrency: int,
+    factory: ClientFactory,
+    in_namespace: Callable[[RancherClient, InstanceRef, str], list[T]],
+    in_cluster: Callable[[RancherClient, InstanceRef, str], list[T]],
+    namespace_of: Callable[[T], str],
+) -> tuple[dict[tuple[int, str], list[T]], dict[int, str]]:
+    """Run list jobs in parallel: results per (app instance, kind), and the first error per app instance.
+    A cluster-wide list refused with 403 is remembered and replaced by per-namespace lists."""
+    results: dict[tuple[int, str], list[T]] = {}
+    errors: dict[int, str] = {}
+    with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
+
+        def run(job: _Job) -> list[_Job]:
+            first = job.refs[0]
+            try:
+                if not job.cluster_wide:
+                    results[(first.id, job.kind)] = in_namespace(pool.client(first), first, job.kind)
+                    return []
+                found = in_cluster(pool.client(first), first, job.kind)
+            except RancherSyncError as error:
+                if job.cluster_wide and isinstance(error, RancherAuthError) and error.status == 403:
+                    _scopes.remember((first.site_id, connections[first.site_id].url, first.cluster_id))
+                    return [_Job((ref,), job.kind, False) for ref in job.refs]
+                for ref in job.refs:
+                    errors.setdefault(ref.id, str(error))
+                return []
+            by_namespace: dict[str, list[T]] = defaultdict(list)
+            for item in found:
+                by_namespace[namespace_of(item)].append(item)
+            for ref in job.refs:
+                results[(ref.id, job.kind)] = by_namespace.get(ref.namespace, [])
+            return []
+
+        pending = {executor.submit(run, job) for job in jobs}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                pending |= {executor.submit(run, job) for job in future.result()}
+    return results, errors
+
+
 def fetch_services(
     refs: Sequence[InstanceRef],
     connections: Mapping[int, Connection],
@@ -290,38 +348,12 @@ def fetch_services(
     """
     active = [ref for ref in refs if ref.site_active]
     failures = [InstanceFailure(ref, f"site '{ref.site_name}' is deactivated") for ref in refs if not ref.site_active]
-    results: dict[tuple[int, str], list[Workload]] = {}
-    errors: dict[int, str] = {}
-    with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
-
-        def run(job: _Job) -> list[_Job]:
-            """Do one list; returns the per-namespace jobs that replace a refused cluster-wide one."""
-            first = job.refs[0]
-            try:
-                if not job.cluster_wide:
-                    results[(first.id, job.kind)] = pool.client(first).list_workloads(
-                        first.cluster_id, first.namespace, kinds=(job.kind,))
-                    return []
-                found = pool.client(first).list_cluster_workloads(first.cluster_id, job.kind)
-            except RancherSyncError as error:
-                if job.cluster_wide and isinstance(error, RancherAuthError) and error.status == 403:
-                    _scopes.remember((first.site_id, connections[first.site_id].url, first.cluster_id))
-                    return [_Job((ref,), job.kind, False) for ref in job.refs]
-                for ref in job.refs:
-                    errors.setdefault(ref.id, str(error))
-                return []
-            by_namespace: dict[str, list[Workload]] = defaultdict(list)
-            for workload in found:
-                by_namespace[workload.namespace].append(workload)
-            for ref in job.refs:
-                results[(ref.id, job.kind)] = by_namespace.get(ref.namespace, [])
-            return []
-
-        pending = {executor.submit(run, job) for job in listing_jobs(active, kinds, strategy, connections)}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                pending |= {executor.submit(run, job) for job in future.result()}
+    results, errors = _run_listing(
+        listing_jobs(active, kinds, strategy, connections), connections, concurrency, factory,
+        lambda client, ref, kind: client.list_workloads(ref.cluster_id, ref.namespace, kinds=(kind,)),
+        lambda client, ref, kind: client.list_cluster_workloads(ref.cluster_id, kind),
+        lambda workload: workload.namespace,
+    )
     services: list[Service] = []
     for ref in refs:
         if ref.id in errors:
@@ -330,6 +362,50 @@ def fetch_services(
             services.extend(Service(ref, w, workload_status(w))
                             for kind in kinds for w in results.get((ref.id, kind), ()))
     return services, failures
+
+
+def fetch_running(
+    services: Sequence[Service],
+    connections: Mapping[int, Connection],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    factory: ClientFactory = RancherClient,
+    strategy: ListingStrategy = "auto",
+) -> tuple[list[Service], list[InstanceFailure]]:
+    """The services with the digests their pods run (`Service.running`): one pod list per app instance, or one
+    per cluster where the listing strategy allows. An app instance whose pods cannot be read keeps its services
+    without digests and is reported."""
+    refs = list({s.instance.id: s.instance for s in services}.values())
+    results, errors = _run_listing(
+        listing_jobs(refs, ("Pod",), strategy, connections), connections, concurrency, factory,
+        lambda client, ref, _kind: client.list_pods(ref.cluster_id, ref.namespace),
+        lambda client, ref, _kind: client.list_pods(ref.cluster_id, None),
+        lambda pod: pod.namespace,
+    )
+    pods: dict[int, list[Pod]] = {ref.id: results.get((ref.id, "Pod"), []) for ref in refs}
+    with_running = [
+        s if s.instance.id in errors or s.kind == "CronJob"
+        else dataclasses.replace(s, running=running_images(s.workload, pods[s.instance.id]))
+        for s in services
+    ]
+    return with_running, [InstanceFailure(ref, f"pods: {errors[ref.id]}") for ref in refs if ref.id in errors]
+
+
+def last_syncs(session: Session, instance_ids: Sequence[int]) -> dict[tuple[int, str, str], LastSync]:
+    """What our last successful sync into each (app instance, kind, service) set, per container."""
+    rows: Sequence[Any] = session.execute(
+        select(SyncResult.target_app_instance_id, SyncResult.workload_kind, SyncResult.service,
+               SyncResult.containers, SyncResult.finished_at, SyncResult.operation_id)
+        .where(SyncResult.target_app_instance_id.in_(instance_ids), SyncResult.status == "success",
+               SyncResult.applied.is_(True))
+        .order_by(SyncResult.finished_at, SyncResult.id)
+    ).all()
+    found: dict[tuple[int, str, str], LastSync] = {}
+    for inst, kind, name, containers, finished, operation in rows:
+        images = {str(c["name"]): str(c["new"]) for c in containers or () if isinstance(c, dict) and c.get("new")}
+        if inst is not None and images:
+            found[(inst, kind, name)] = LastSync(images, finished, operation)
+    return found
 
 
 def list_services(
@@ -352,19 +428,28 @@ def list_inventories(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     factory: ClientFactory = RancherClient,
+    digests: bool = False,
 ) -> dict[int, Inventory]:
-    """The inventories of several environments, fetched together in one parallel wave."""
+    """The inventories of several environments, fetched together in one parallel wave; with ``digests`` also
+    what their pods run (one more list per app instance, or per cluster). Services changed outside the tool
+    since our last sync carry ``outside``."""
     refs = instance_refs(session, [e.id for e in environments])
     synced = last_synced(session, [r.id for r in refs])
+    ours = last_syncs(session, [r.id for r in refs])
     connections = site_connections(session, cipher, {r.site_id for r in refs})
     services, failures = fetch_services(refs, connections, concurrency=concurrency, factory=factory)
+    if digests:
+        services, pod_failures = fetch_running(services, connections, concurrency=concurrency, factory=factory)
+        failures += pod_failures
     fetched_at = utcnow()
     by_env: dict[int, Inventory] = {}
     for env in environments:
         env_services = tuple(
-            Service(s.instance, s.workload, s.status, synced.get((s.instance.id, s.kind, s.name)))
+            dataclasses.replace(
+                s, last_synced=synced.get(key), outside=outside_change(s.workload, ours.get(key), fetched_at))
             for s in services
             if s.instance.environment_id == env.id
+            for key in [(s.instance.id, s.kind, s.name)]
         )
         env_failures = tuple(f for f in failures if f.instance.environment_id == env.id)
         by_env[env.id] = Inventory(env.id, env_services, env_failures, fetched_at)
