@@ -86,6 +86,7 @@ class Service:
     last_synced: dt.datetime | None = None
     running: RunningImages | None = None  # the digests its pods run, when they were read (`digests=True`)
     outside: OutsideChange | None = None  # changed by someone else since our last sync into it
+    last_sync: LastSync | None = None  # what our last successful sync into it set
 
     @property
     def kind(self) -> str:
@@ -446,7 +447,8 @@ def list_inventories(
     for env in environments:
         env_services = tuple(
             dataclasses.replace(
-                s, last_synced=synced.get(key), outside=outside_change(s.workload, ours.get(key), fetched_at))
+                s, last_synced=synced.get(key), last_sync=ours.get(key),
+                outside=outside_change(s.workload, ours.get(key), fetched_at))
             for s in services
             if s.instance.environment_id == env.id
             for key in [(s.instance.id, s.kind, s.name)]
