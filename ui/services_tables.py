@@ -163,8 +163,8 @@ class ComparisonTable:
     def view(self, *, only_differences: bool = False, text: str = "", kinds: Collection[str] = ()) -> pd.DataFrame:
         """The display frame, filtered."""
         mask = pd.Series(True, index=self.text.index)
-        if only_differences:
-            mask &= self.differs
+        if only_differences:  # a row with a note (a re-pushed tag, an outside change) needs a look too
+            mask &= self.differs | (self.text["Notes"] != "") if "Notes" in self.text else self.differs
         if kinds:
             mask &= self.text["Kind"].isin(list(kinds))
         if needle := text.strip().lower():
