@@ -70,6 +70,28 @@ class Cell:
         return " | ".join(dict.fromkeys(s.image_tag for s in self.services))
 
     @property
+    def digests(self) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+        """Per regular container, the distinct digests its copies' pods run; None when they were not read."""
+        running = [s.running for s in self.services if s.kind != "CronJob"]
+        if not running or any(r is None for r in running):
+            return None
+        found: dict[str, set[str]] = defaultdict(set)
+        for r in running:
+            for container, digests in r.digests if r else ():
+                found[container].update(digests)
+        return tuple((name, tuple(sorted(d))) for name, d in sorted(found.items()))
+
+    @property
+    def mixed_digests(self) -> bool:
+        """Pods of one workload here run different digests (a half-finished rollout or a re-pushed tag)."""
+        return any(s.running is not None and s.running.mixed for s in self.services)
+
+    @property
+    def outside_changes(self) -> tuple[Service, ...]:
+        """The copies someone changed outside the tool since our last sync into them."""
+        return tuple(s for s in self.services if s.outside is not None)
+
+    @property
     def replicas(self) -> tuple[int, int]:
         """Available and desired replicas summed over the copies."""
         available = sum(s.workload.available_replicas for s in self.services)
@@ -93,6 +115,24 @@ class ComparisonRow:
         return len({c.versions for c in present}) > 1 or any(c.inconsistent for c in present)
 
     @property
+    def digest_mismatch(self) -> bool:
+        """Same tag, different digest: every environment runs the same tags, yet their pods run different
+        digests of some container (a re-pushed tag). Only when the digests of every present cell were read."""
+        present = [c for c in self.cells if c.services]
+        if len(present) < 2 or any(c.digests is None for c in present):
+            return False
+        tags = {tuple(dict.fromkeys(_version(s, "tag") for s in c.services)) for c in present}
+        return len(tags) == 1 and len({c.digests for c in present}) > 1
+
+    @property
+    def mixed_digests_in(self) -> tuple[str, ...]:
+        return tuple(c.environment.name for c in self.cells if c.mixed_digests)
+
+    @property
+    def changed_outside_in(self) -> tuple[str, ...]:
+        return tuple(c.environment.name for c in self.cells if c.outside_changes)
+
+    @property
     def missing_in(self) -> tuple[str, ...]:
         return tuple(c.environment.name for c in self.cells if c.missing)
 
@@ -109,7 +149,9 @@ class Comparison:
     rows: tuple[ComparisonRow, ...]
 
     def only_differences(self) -> Comparison:
-        return Comparison(self.environments, tuple(r for r in self.rows if r.differs))
+        """The rows that differ, or whose digests, pods or outside changes need a look."""
+        return Comparison(self.environments, tuple(
+            r for r in self.rows if r.differs or r.digest_mismatch or r.mixed_digests_in or r.changed_outside_in))
 
 
 def compare(
@@ -154,12 +196,14 @@ def compare_environments(
     compare_by: CompareBy = "image",
     concurrency: int = DEFAULT_CONCURRENCY,
     factory: ClientFactory = RancherClient,
+    digests: bool = False,
 ) -> Comparison:
-    """Fetch and compare these environments (all of them by default)."""
+    """Fetch and compare these environments (all of them by default); with ``digests`` also read what their pods
+    run, for `ComparisonRow.digest_mismatch` and `Cell.mixed_digests`."""
     envs = (
         [get_environment(session, ref) for ref in environments] if environments else list_environments(session)
     )
-    inventories = list_inventories(session, cipher, envs, concurrency=concurrency, factory=factory)
+    inventories = list_inventories(session, cipher, envs, concurrency=concurrency, factory=factory, digests=digests)
     return compare([EnvironmentRef.of(e) for e in envs], inventories, compare_by=compare_by)
 
 
@@ -202,6 +246,12 @@ def drift_counts(comparison: Comparison) -> dict[int, int]:
             pending += not cell.services or cell.versions != before.versions
         counts[envs[j].id] = pending
     return counts
+
+
+def changed_outside(inventory: Inventory) -> list[Service]:
+    """The services of an environment someone changed outside the tool since our last sync into them
+    (`Service.outside` says what, what we had set, and when it was noticed): for the drift report."""
+    return [s for s in inventory.services if s.outside is not None]
 
 
 def is_unhealthy(status: str | None) -> bool:

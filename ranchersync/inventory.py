@@ -5,28 +5,36 @@ The comparison of environments (what differs, what drifted) is pure and lives in
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ranchersync.crypto import TokenCipher
+from ranchersync.digests import LastSync, OutsideChange, RunningImages, outside_change, running_images
 from ranchersync.environments import get_environment
-from ranchersync.errors import RancherSyncError
+from ranchersync.errors import RancherAuthError, RancherSyncError
 from ranchersync.images import parse_image
 from ranchersync.models import AppInstance, Environment, Site, SyncResult, utcnow
-from ranchersync.rancher import WORKLOAD_KINDS, RancherClient, Workload, WorkloadStatus, workload_status
+from ranchersync.rancher import WORKLOAD_KINDS, Pod, RancherClient, Workload, WorkloadStatus, workload_status
 from ranchersync.sites import ClientFactory, Connection, site_connection
 
 # Listing is latency-bound (one request per app instance and kind); 32 requests in flight keep a Rancher busy
 # without hammering it.
 DEFAULT_CONCURRENCY = 32
+# From this many app instances (namespaces) in one cluster on, one cluster-wide list per kind replaces theirs.
+CLUSTER_WIDE_FROM = 2
+ListingStrategy = Literal["auto", "namespace"]
+T = TypeVar("T")
 
 @dataclass(frozen=True)
 class InstanceRef:
@@ -76,6 +84,9 @@ class Service:
     workload: Workload
     status: WorkloadStatus
     last_synced: dt.datetime | None = None
+    running: RunningImages | None = None  # the digests its pods run, when they were read (`digests=True`)
+    outside: OutsideChange | None = None  # changed by someone else since our last sync into it
+    last_sync: LastSync | None = None  # what our last successful sync into it set
 
     @property
     def kind(self) -> str:
@@ -102,8 +113,17 @@ class Service:
 
     @property
     def image_tag(self) -> str:
-        """The tag (or short digest) an operator reads; several containers' distinct tags joined by ', '."""
-        return ", ".join(dict.fromkeys(display_tag(image) for image in self.images.values()))
+        """The tag (or short digest) of the primary container (``Workload.primary_container``): the API's
+        ``imageTag``. Comparisons still look at every container (``images``)."""
+        primary = self.workload.primary_container
+        return display_tag(primary.image) if primary else ""
+
+    @property
+    def sidecar_tags(self) -> dict[str, str]:
+        """The tags of the other regular containers, by container name (a table's second line)."""
+        primary = self.workload.primary_container
+        return {c.name: display_tag(c.image) for c in self.workload.containers
+                if not c.init and (primary is None or c.name != primary.name)}
 
 
 @dataclass(frozen=True)
@@ -200,6 +220,114 @@ def client_pool(connections: Mapping[int, Connection], factory: ClientFactory = 
         pool.close()
 
 
+class _ScopeMemory:
+    """Which (site, cluster) pairs refused a cluster-wide list (403), remembered for a while so each listing does
+    not ask again; a role granted meanwhile is used once the memory lapses."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._until: dict[tuple[int, str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def namespaced_only(self, key: tuple[int, str, str]) -> bool:
+        with self._lock:
+            until = self._until.get(key)
+            if until is not None and until <= time.monotonic():
+                del self._until[key]
+                until = None
+            return until is not None
+
+    def remember(self, key: tuple[int, str, str]) -> None:
+        with self._lock:
+            self._until[key] = time.monotonic() + self.seconds
+
+    def forget(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+# As long as the dashboard caches what Rancher lists (ui/queries.py RANCHER_TTL).
+SCOPE_MEMORY_SECONDS = 60.0
+_scopes = _ScopeMemory(SCOPE_MEMORY_SECONDS)
+
+
+def forget_listing_scopes() -> None:
+    """Forget which clusters refused cluster-wide lists (after a site's token changed, and in tests)."""
+    _scopes.forget()
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One list request: a kind in one namespace, or across a cluster for several app instances at once."""
+
+    refs: tuple[InstanceRef, ...]
+    kind: str
+    cluster_wide: bool
+
+
+def listing_jobs(refs: Sequence[InstanceRef], kinds: Sequence[str], strategy: ListingStrategy,
+                 connections: Mapping[int, Connection]) -> list[_Job]:
+    """The requests that list these app instances: where a cluster holds several of them (and may be listed
+    whole), one cluster-wide list per kind; else one list per namespace and kind."""
+    groups: dict[tuple[int, str], list[InstanceRef]] = defaultdict(list)
+    for ref in refs:
+        groups[(ref.site_id, ref.cluster_id)].append(ref)
+    jobs: list[_Job] = []
+    for (site_id, cluster_id), group in groups.items():
+        key = (site_id, connections[site_id].url, cluster_id)
+        whole = (strategy == "auto" and len({r.namespace for r in group}) >= CLUSTER_WIDE_FROM
+                 and not _scopes.namespaced_only(key))
+        if whole:
+            jobs += [_Job(tuple(group), kind, True) for kind in kinds]
+        else:
+            jobs += [_Job((ref,), kind, False) for ref in group for kind in kinds]
+    return jobs
+
+
+def _run_listing(
+    jobs: list[_Job],
+    connections: Mapping[int, Connection],
+    concurrency: int,
+    factory: ClientFactory,
+    in_namespace: Callable[[RancherClient, InstanceRef, str], list[T]],
+    in_cluster: Callable[[RancherClient, InstanceRef, str], list[T]],
+    namespace_of: Callable[[T], str],
+) -> tuple[dict[tuple[int, str], list[T]], dict[int, str]]:
+    """Run list jobs in parallel: results per (app instance, kind), and the first error per app instance.
+    A cluster-wide list refused with 403 is remembered and replaced by per-namespace lists."""
+    results: dict[tuple[int, str], list[T]] = {}
+    errors: dict[int, str] = {}
+    with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
+
+        def run(job: _Job) -> list[_Job]:
+            first = job.refs[0]
+            try:
+                if not job.cluster_wide:
+                    results[(first.id, job.kind)] = in_namespace(pool.client(first), first, job.kind)
+                    return []
+                found = in_cluster(pool.client(first), first, job.kind)
+            except RancherSyncError as error:
+                if job.cluster_wide and isinstance(error, RancherAuthError) and error.status == 403:
+                    _scopes.remember((first.site_id, connections[first.site_id].url, first.cluster_id))
+                    return [_Job((ref,), job.kind, False) for ref in job.refs]
+                for ref in job.refs:
+                    errors.setdefault(ref.id, str(error))
+                return []
+            by_namespace: dict[str, list[T]] = defaultdict(list)
+            for item in found:
+                by_namespace[namespace_of(item)].append(item)
+            for ref in job.refs:
+                results[(ref.id, job.kind)] = by_namespace.get(ref.namespace, [])
+            return []
+
+        pending = {executor.submit(run, job) for job in jobs}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                pending |= {executor.submit(run, job) for job in future.result()}
+    return results, errors
+
+
 def fetch_services(
     refs: Sequence[InstanceRef],
     connections: Mapping[int, Connection],
@@ -207,37 +335,78 @@ def fetch_services(
     concurrency: int = DEFAULT_CONCURRENCY,
     factory: ClientFactory = RancherClient,
     kinds: Sequence[str] = WORKLOAD_KINDS,
+    strategy: ListingStrategy = "auto",
 ) -> tuple[list[Service], list[InstanceFailure]]:
-    """List every workload of these app instances, one request per (instance, kind) in parallel.
+    """List every workload of these app instances in parallel.
+
+    With ``strategy="auto"``, app instances that share a cluster are listed with one cluster-wide list per kind
+    (paged, then filtered to their namespaces here); a cluster whose token may only list inside namespaces (403)
+    is listed namespace by namespace, and remembered so for ``SCOPE_MEMORY_SECONDS``. ``"namespace"`` always
+    lists per (app instance, kind). Both give the same services in the same order.
 
     A failing app instance (timeout, refused token, missing namespace…) is reported once in the failures and
     contributes no services; the others are complete.
     """
-    jobs = [(ref, kind) for ref in refs if ref.site_active for kind in kinds]
+    active = [ref for ref in refs if ref.site_active]
     failures = [InstanceFailure(ref, f"site '{ref.site_name}' is deactivated") for ref in refs if not ref.site_active]
-    results: dict[int, list[Workload]] = defaultdict(list)
-    errors: dict[int, str] = {}
-    with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
-
-        def list_kind(job: tuple[InstanceRef, str]) -> tuple[InstanceRef, list[Workload] | RancherSyncError]:
-            ref, kind = job
-            try:
-                return ref, pool.client(ref).list_workloads(ref.cluster_id, ref.namespace, kinds=(kind,))
-            except RancherSyncError as error:
-                return ref, error
-
-        for ref, outcome in executor.map(list_kind, jobs):
-            if isinstance(outcome, RancherSyncError):
-                errors.setdefault(ref.id, str(outcome))
-            else:
-                results[ref.id].extend(outcome)
+    results, errors = _run_listing(
+        listing_jobs(active, kinds, strategy, connections), connections, concurrency, factory,
+        lambda client, ref, kind: client.list_workloads(ref.cluster_id, ref.namespace, kinds=(kind,)),
+        lambda client, ref, kind: client.list_cluster_workloads(ref.cluster_id, kind),
+        lambda workload: workload.namespace,
+    )
     services: list[Service] = []
     for ref in refs:
         if ref.id in errors:
             failures.append(InstanceFailure(ref, errors[ref.id]))
         elif ref.site_active:
-            services.extend(Service(ref, w, workload_status(w)) for w in results[ref.id])
+            services.extend(Service(ref, w, workload_status(w))
+                            for kind in kinds for w in results.get((ref.id, kind), ()))
     return services, failures
+
+
+def fetch_running(
+    services: Sequence[Service],
+    connections: Mapping[int, Connection],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    factory: ClientFactory = RancherClient,
+    strategy: ListingStrategy = "auto",
+) -> tuple[list[Service], list[InstanceFailure]]:
+    """The services with the digests their pods run (`Service.running`): one pod list per app instance, or one
+    per cluster where the listing strategy allows. An app instance whose pods cannot be read keeps its services
+    without digests and is reported."""
+    refs = list({s.instance.id: s.instance for s in services}.values())
+    results, errors = _run_listing(
+        listing_jobs(refs, ("Pod",), strategy, connections), connections, concurrency, factory,
+        lambda client, ref, _kind: client.list_pods(ref.cluster_id, ref.namespace),
+        lambda client, ref, _kind: client.list_pods(ref.cluster_id, None),
+        lambda pod: pod.namespace,
+    )
+    pods: dict[int, list[Pod]] = {ref.id: results.get((ref.id, "Pod"), []) for ref in refs}
+    with_running = [
+        s if s.instance.id in errors or s.kind == "CronJob"
+        else dataclasses.replace(s, running=running_images(s.workload, pods[s.instance.id]))
+        for s in services
+    ]
+    return with_running, [InstanceFailure(ref, f"pods: {errors[ref.id]}") for ref in refs if ref.id in errors]
+
+
+def last_syncs(session: Session, instance_ids: Sequence[int]) -> dict[tuple[int, str, str], LastSync]:
+    """What our last successful sync into each (app instance, kind, service) set, per container."""
+    rows: Sequence[Any] = session.execute(
+        select(SyncResult.target_app_instance_id, SyncResult.workload_kind, SyncResult.service,
+               SyncResult.containers, SyncResult.finished_at, SyncResult.operation_id)
+        .where(SyncResult.target_app_instance_id.in_(instance_ids), SyncResult.status == "success",
+               SyncResult.applied.is_(True))
+        .order_by(SyncResult.finished_at, SyncResult.id)
+    ).all()
+    found: dict[tuple[int, str, str], LastSync] = {}
+    for inst, kind, name, containers, finished, operation in rows:
+        images = {str(c["name"]): str(c["new"]) for c in containers or () if isinstance(c, dict) and c.get("new")}
+        if inst is not None and images:
+            found[(inst, kind, name)] = LastSync(images, finished, operation)
+    return found
 
 
 def list_services(
@@ -260,19 +429,29 @@ def list_inventories(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     factory: ClientFactory = RancherClient,
+    digests: bool = False,
 ) -> dict[int, Inventory]:
-    """The inventories of several environments, fetched together in one parallel wave."""
+    """The inventories of several environments, fetched together in one parallel wave; with ``digests`` also
+    what their pods run (one more list per app instance, or per cluster). Services changed outside the tool
+    since our last sync carry ``outside``."""
     refs = instance_refs(session, [e.id for e in environments])
     synced = last_synced(session, [r.id for r in refs])
+    ours = last_syncs(session, [r.id for r in refs])
     connections = site_connections(session, cipher, {r.site_id for r in refs})
     services, failures = fetch_services(refs, connections, concurrency=concurrency, factory=factory)
+    if digests:
+        services, pod_failures = fetch_running(services, connections, concurrency=concurrency, factory=factory)
+        failures += pod_failures
     fetched_at = utcnow()
     by_env: dict[int, Inventory] = {}
     for env in environments:
         env_services = tuple(
-            Service(s.instance, s.workload, s.status, synced.get((s.instance.id, s.kind, s.name)))
+            dataclasses.replace(
+                s, last_synced=synced.get(key), last_sync=ours.get(key),
+                outside=outside_change(s.workload, ours.get(key), fetched_at))
             for s in services
             if s.instance.environment_id == env.id
+            for key in [(s.instance.id, s.kind, s.name)]
         )
         env_failures = tuple(f for f in failures if f.instance.environment_id == env.id)
         by_env[env.id] = Inventory(env.id, env_services, env_failures, fetched_at)

@@ -80,7 +80,8 @@ def namespace_payload(namespace: Namespace) -> dict[str, Any]:
 
 
 def service_payload(service: Service) -> dict[str, Any]:
-    """A service as the plan's Services API returns it, plus its containers and where it runs."""
+    """A service as the plan's Services API returns it, plus its containers and where it runs. ``imageTag`` is the
+    primary container's tag (`Workload.primary_container`); every container is in ``containers``."""
     return {
         "id": service.id,
         "name": service.name,
@@ -97,6 +98,22 @@ def service_payload(service: Service) -> dict[str, Any]:
         "containers": [
             {"name": c.name, "image": c.image, "init": c.init} for c in service.workload.containers
         ],
+        "runningDigests": None if service.running is None else service.running.by_container,
+        "changedOutside": outside_payload(service) if service.outside is not None else None,
+    }
+
+
+def outside_payload(service: Service) -> dict[str, Any]:
+    """A change made outside the tool since our last sync into a service: what we set, what runs, when noticed."""
+    change = service.outside
+    assert change is not None
+    return {
+        "appInstanceId": service.instance.id,
+        "appInstance": service.instance.name,
+        "operationId": change.last_sync.operation_id,
+        "lastSyncedAt": iso(change.last_sync.finished_at),
+        "noticedAt": iso(change.noticed_at),
+        "containers": [{"name": n, "setByUs": ours, "runningNow": now} for n, ours, now in change.containers],
     }
 
 
@@ -111,6 +128,9 @@ def comparison_payload(comparison: Comparison) -> dict[str, Any]:
                 "differs": row.differs,
                 "missingIn": list(row.missing_in),
                 "inconsistentIn": list(row.inconsistent_in),
+                "digestMismatch": row.digest_mismatch,
+                "mixedDigestsIn": list(row.mixed_digests_in),
+                "changedOutsideIn": list(row.changed_outside_in),
                 "environments": {
                     cell.environment.name: {
                         "imageTag": cell.image_tag or None,
@@ -119,6 +139,8 @@ def comparison_payload(comparison: Comparison) -> dict[str, Any]:
                         "availableReplicas": cell.replicas[0],
                         "replicas": cell.replicas[1],
                         "appInstanceIds": [s.instance.id for s in cell.services],
+                        "digests": None if cell.digests is None else {c: list(d) for c, d in cell.digests},
+                        "changedOutside": [outside_payload(s) for s in cell.outside_changes],
                         "unreadable": list(cell.unreadable),
                     }
                     for cell in row.cells

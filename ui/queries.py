@@ -222,13 +222,15 @@ def catalogue_stamp(environment_ids: tuple[int, ...]) -> str:
 
 
 @st.cache_data(ttl=SERVICES_TTL, show_spinner="Reading the services from Rancher…", max_entries=32)
-def inventories(environment_ids: tuple[int, ...], stamp: str, refresh: int) -> dict[int, Inventory]:
-    """The services of these environments, read in one parallel wave; unreadable app instances are reported in
-    each inventory's failures. `stamp` and `refresh` are only part of the key."""
+def inventories(environment_ids: tuple[int, ...], stamp: str, refresh: int,
+                digests: bool = False) -> dict[int, Inventory]:
+    """The services of these environments, read in one parallel wave (with `digests`, also what their pods run);
+    unreadable app instances are reported in each inventory's failures. `stamp` and `refresh` are only part of
+    the key."""
     ctx = deps.get_context()
     with ctx.session() as session:
         envs = [env_cases.get_environment(session, env_id) for env_id in environment_ids]
-        return inventory.list_inventories(session, ctx.cipher, envs, factory=deps.client_factory())
+        return inventory.list_inventories(session, ctx.cipher, envs, factory=deps.client_factory(), digests=digests)
 
 
 def environment_services(environment_id: int) -> Inventory:
@@ -239,18 +241,20 @@ def environment_services(environment_id: int) -> Inventory:
 
 @st.cache_data(ttl=SERVICES_TTL, show_spinner="Comparing the environments…", max_entries=16)
 def comparison(
-    environment_ids: tuple[int, ...], stamp: str, refresh: int, compare_by: compare.CompareBy = "image"
+    environment_ids: tuple[int, ...], stamp: str, refresh: int, compare_by: compare.CompareBy = "image",
+    digests: bool = False,
 ) -> ComparisonTable:
     """The comparison table of these environments (pipeline order), from the cached inventories."""
-    found = inventories(environment_ids, stamp, refresh)
+    found = inventories(environment_ids, stamp, refresh, digests)
     refs = [inventory.EnvironmentRef(e.id, e.name, e.color, e.position) for e in environments()
             if e.id in environment_ids]
     return comparison_table(compare.compare(refs, found, compare_by=compare_by), found)
 
 
-def compare_environments(environment_ids: tuple[int, ...], compare_by: compare.CompareBy) -> ComparisonTable:
-    """The comparison of these environments, through the cache."""
-    return comparison(environment_ids, catalogue_stamp(environment_ids), services_refresh(), compare_by)
+def compare_environments(environment_ids: tuple[int, ...], compare_by: compare.CompareBy,
+                         digests: bool = False) -> ComparisonTable:
+    """The comparison of these environments, through the cache (with `digests`: what the pods run, too)."""
+    return comparison(environment_ids, catalogue_stamp(environment_ids), services_refresh(), compare_by, digests)
 
 
 @st.cache_data(ttl=SERVICES_TTL, show_spinner=False, max_entries=8)

@@ -6,6 +6,7 @@ dataframe selection, which Streamlit reports by row position, is mapped back to 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ranchersync.compare import STATUS_SEVERITY, Cell, CellState, Comparison, cell_state
+from ranchersync.compare import STATUS_SEVERITY, Cell, CellState, Comparison, ComparisonRow, cell_state
 from ranchersync.compare import status_counts as status_counts_of
-from ranchersync.inventory import InstanceFailure, Inventory, Service
+from ranchersync.inventory import InstanceFailure, Inventory, Service, display_tag
 from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 
@@ -156,12 +157,14 @@ class ComparisonTable:
     images: pd.Series  # every image of the row, for the text search
     failures: tuple[InstanceFailure, ...]
     fetched_at: dt.datetime | None
+    # The comparison's rows by id ("kind/name"): the service detail (digests side by side) reads them.
+    rows: Mapping[str, ComparisonRow] = dataclasses.field(default_factory=dict)
 
     def view(self, *, only_differences: bool = False, text: str = "", kinds: Collection[str] = ()) -> pd.DataFrame:
         """The display frame, filtered."""
         mask = pd.Series(True, index=self.text.index)
-        if only_differences:
-            mask &= self.differs
+        if only_differences:  # a row with a note (a re-pushed tag, an outside change) needs a look too
+            mask &= self.differs | (self.text["Notes"] != "") if "Notes" in self.text else self.differs
         if kinds:
             mask &= self.text["Kind"].isin(list(kinds))
         if needle := text.strip().lower():
@@ -192,6 +195,9 @@ def comparison_table(
             cells.append(_cell_text(cell))
             kinds.append("" if state == "same" else state)
         text[env.name], classes[env.name] = cells, kinds
+    notes = [row_notes(r) for r in rows]
+    if any(notes):
+        text["Notes"] = notes
     images = [" ".join(img for c in r.cells for s in c.services for img in s.images.values()) for r in rows]
     failures = tuple(f for e in envs if (inv := inventories.get(e.id)) for f in inv.failures)
     fetched = [inv.fetched_at for e in envs if (inv := inventories.get(e.id))]
@@ -203,7 +209,46 @@ def comparison_table(
         images=pd.Series(images, index=index, dtype="str"),
         failures=failures,
         fetched_at=min(fetched) if fetched else None,
+        rows={f"{r.kind}/{r.name}": r for r in rows},
     )
+
+
+def row_notes(row: ComparisonRow) -> str:
+    """What the digests and our sync records say about a row: a re-pushed tag, pods that disagree, a change made
+    outside the tool."""
+    notes = []
+    if row.digest_mismatch:
+        notes.append("same tag, other digest")
+    if row.mixed_digests_in:
+        notes.append("pods disagree in " + ", ".join(row.mixed_digests_in))
+    if row.changed_outside_in:
+        notes.append("changed outside the tool in " + ", ".join(row.changed_outside_in))
+    return " · ".join(notes)
+
+
+def digest_detail(row: ComparisonRow) -> pd.DataFrame:
+    """Per environment and container: the image our last sync set, the digests running now, and the digest the
+    same tag runs in the environment before it (the source of a promotion)."""
+    records = []
+    for j, cell in enumerate(row.cells):
+        before = row.cells[j - 1] if j else None
+        before_digests = dict(before.digests or ()) if before is not None else {}
+        for service in cell.services:
+            running = service.running.by_container if service.running else {}
+            ours = service.last_sync.images if service.last_sync else {}
+            for container, image in service.images.items():
+                source = ""
+                if before is not None and any(display_tag(s.images.get(container, "")) == display_tag(image)
+                                              for s in before.services):
+                    source = ", ".join(before_digests.get(container, ())) or "not read"
+                records.append({
+                    "Environment": cell.environment.name, "App instance": service.instance.name,
+                    "Container": container, "Tag": display_tag(image),
+                    "Last promoted": ours.get(container, "never by this tool"),
+                    "Running now": ", ".join(running.get(container, ())) or "not read",
+                    "Same tag in source": source or "other tag",
+                })
+    return pd.DataFrame(records)
 
 
 def _cell_text(cell: Cell) -> str:

@@ -144,12 +144,15 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> tuple[list[int]
         default="image", required=True, key="cmp_by",
         help="Full image: the same tag from another registry differs. Tag: only tags (or digests) are compared.")
     text = search_col.text_input("Search", key="cmp_search", placeholder="Name or image", icon=":material/search:")
+    digests = st.toggle("Digests", key="cmp_digests",
+                        help="Also read what the pods run (one more list per app instance or cluster): flags a tag "
+                             "pushed again under the same name, and pods of one workload that disagree.")
     ids = [e.id for e in envs if e.id in picked]  # pipeline order, whatever order they were picked in
     if len(ids) < 2:
         st.info("Pick at least two environments to compare.", icon=":material/compare_arrows:")
         return ids, Selection([])
     try:
-        table = queries.compare_environments(tuple(ids), compare_by or "image")
+        table = queries.compare_environments(tuple(ids), compare_by or "image", digests)
     except RancherSyncError as error:
         read_failed(error)
         return ids, Selection([])
@@ -172,7 +175,24 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> tuple[list[int]
                          on_select="rerun", selection_mode="multi-row", hide_index=True,
                          column_config=config)
     st.caption(tables.LEGEND)
-    return ids, Selection(tables.service_keys(tables.ids_at(shown, event.selection.rows)), bar)
+    chosen = tables.ids_at(shown, event.selection.rows)
+    if digests and chosen:
+        _digest_detail(table, chosen)
+    return ids, Selection(tables.service_keys(chosen), bar)
+
+
+def _digest_detail(table: tables.ComparisonTable, ids: Sequence[str]) -> None:
+    """The selected services' images side by side: what our last sync set, the digests running now, and the
+    digest of the same tag in the environment before (the source of a promotion)."""
+    for row_id in ids[:5]:
+        row = table.rows.get(row_id)
+        if row is None:
+            continue
+        with st.expander(f":material/fingerprint: {escape_markdown(row.name)}: digests", expanded=len(ids) == 1):
+            note = tables.row_notes(row)
+            if note:
+                st.caption(escape_markdown(note))
+            st.dataframe(tables.digest_detail(row), hide_index=True)
 
 
 # ---- the Overview -----------------------------------------------------------------------------------------------

@@ -21,6 +21,9 @@ def register(commands: Commands) -> None:
     p.add_argument("--env", action="append", required=True, help="repeat: --env Stage --env Prod")
     p.add_argument("--only-differences", action="store_true")
     p.add_argument("--tag-only", action="store_true", help="compare tags, ignoring registries and repositories")
+    p.add_argument("--digests", action="store_true",
+                   help="also read the digests the pods run (one pod list per app instance or cluster): flags a "
+                        "tag re-pushed under the same name, and pods of one workload running different digests")
 
 
 def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -46,14 +49,22 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
         raise UsageError("compare needs at least two environments: --env A --env B")
     with ctx.session() as session:
         comparison = compare.compare_environments(session, ctx.cipher, args.env,
-                                                  compare_by="tag" if args.tag_only else "image")
+                                                  compare_by="tag" if args.tag_only else "image",
+                                                  digests=args.digests)
     if args.only_differences:
         comparison = comparison.only_differences()
     names = [e.name for e in comparison.environments]
     rows = []
     for row in comparison.rows:
         cells = ["(missing)" if c.missing else ("?" if not c.services else c.image_tag + (" !" if c.inconsistent
-                 else "")) for c in row.cells]
-        rows.append([row.kind, row.name, *cells, "yes" if row.differs else ""])
-    emit(args, comparison_payload(comparison), rows, ["KIND", "NAME", *[n.upper() for n in names], "DIFFERS"])
+                 else "") + (" ~" if c.mixed_digests else "") + (" *" if c.outside_changes else ""))
+                 for c in row.cells]
+        notes = [text for flag, text in ((row.digest_mismatch, "same tag, other digest"),
+                                         (bool(row.mixed_digests_in), "pods disagree: " + ", ".join(
+                                             row.mixed_digests_in)),
+                                         (bool(row.changed_outside_in), "changed outside the tool: " + ", ".join(
+                                             row.changed_outside_in))) if flag]
+        rows.append([row.kind, row.name, *cells, "yes" if row.differs else "", "; ".join(notes)])
+    headers = ["KIND", "NAME", *[n.upper() for n in names], "DIFFERS", "NOTES"]
+    emit(args, comparison_payload(comparison), rows, headers)
     return EXIT_OK

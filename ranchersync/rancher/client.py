@@ -233,15 +233,29 @@ class RancherClient:
             result.extend(self._parse(_workload_of(kind), item, path) for item in self._k8s_items(path, page_size))
         return result
 
+    def list_cluster_workloads(self, cluster_id: str, kind: str, page_size: int = 500) -> list[Workload]:
+        """Every workload of one kind in the whole cluster, paged; one list instead of one per namespace.
+
+        Raises:
+            RancherAuthError: status 403 when the token's user may list only inside namespaces (its roles are
+                bound there): list namespace by namespace instead.
+        """
+        if not 1 <= page_size <= 10_000:
+            raise ValidationError("page_size must be between 1 and 10000.")
+        kind_name = paths.normalize_kind(kind)
+        path = paths.cluster_workloads_path(cluster_id, kind_name)
+        return [self._parse(_workload_of(kind_name), item, path) for item in self._k8s_items(path, page_size)]
+
     def get_workload(self, cluster_id: str, namespace: str, kind: str, name: str) -> Workload:
         """One workload; raises RancherNotFound when it does not exist."""
         kind_name = paths.normalize_kind(kind)
         path = paths.workloads_path(cluster_id, namespace, kind_name, name)
         return self._parse(_workload_of(kind_name), self._http.request("GET", path), path)
 
-    def list_pods(self, cluster_id: str, namespace: str, label_selector: str | None = None) -> list[Pod]:
-        """The pods of a namespace, optionally filtered (e.g. ``Workload.selector_string()``)."""
-        path = paths.pods_path(cluster_id, namespace)
+    def list_pods(self, cluster_id: str, namespace: str | None, label_selector: str | None = None) -> list[Pod]:
+        """The pods of a namespace (of the whole cluster with ``None``: a 403 says the token may not), optionally
+        filtered (e.g. ``Workload.selector_string()``)."""
+        path = paths.pods_path(cluster_id, namespace) if namespace is not None else paths.cluster_pods_path(cluster_id)
         extra = {"labelSelector": label_selector} if label_selector else {}
         return [self._parse(Pod.from_k8s, item, path) for item in self._k8s_items(path, 500, extra)]
 

@@ -90,6 +90,17 @@ def workloads_path(cluster_id: str, namespace: str, kind: str, name: str | None 
     return base if name is None else f"{base}/{_seg(check_name(name, 'workload'))}"
 
 
+def cluster_workloads_path(cluster_id: str, kind: str) -> str:
+    """Path of a workload collection across every namespace of a cluster (needs a cluster-wide list right)."""
+    group, plural = _KIND_API[normalize_kind(kind)]
+    return f"{cluster_prefix(cluster_id)}/{group}/{plural}"
+
+
+def cluster_pods_path(cluster_id: str) -> str:
+    """Path of the pod collection across every namespace of a cluster."""
+    return f"{cluster_prefix(cluster_id)}/api/v1/pods"
+
+
 def pods_path(cluster_id: str, namespace: str) -> str:
     """Path of the pod collection in a namespace."""
     return f"{cluster_prefix(cluster_id)}/api/v1/namespaces/{_seg(check_namespace(namespace))}/pods"

@@ -13,6 +13,9 @@ from ranchersync.rancher.paths import WorkloadKind, normalize_kind
 from ranchersync.rancher.types import _d, _i, _l, _name, _oi, _s, _str_map, parse_time
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+# The container kubectl logs/exec pick when none is named; set on the pod template (kubernetes/kubectl
+# `podcmd.DefaultContainerAnnotationName`). Our `imageTag` follows the same choice.
+DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 
 
 # ---- Kubernetes workloads --------------------------------------------------------------------------------------
@@ -183,6 +186,14 @@ class Workload:
     def images(self) -> dict[str, str]:
         """Image per regular container name."""
         return {c.name: c.image for c in self.containers if not c.init}
+
+    @property
+    def primary_container(self) -> Container | None:
+        """The container the workload is about: the one the pod template's
+        ``kubectl.kubernetes.io/default-container`` annotation names, else the first regular container."""
+        regular = [c for c in self.containers if not c.init]
+        named = self.template_annotations.get(DEFAULT_CONTAINER_ANNOTATION)
+        return next((c for c in regular if c.name == named), regular[0] if regular else None)
 
     @property
     def init_images(self) -> dict[str, str]:

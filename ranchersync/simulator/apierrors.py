@@ -61,6 +61,16 @@ def not_found(rt: ResourceType, name: str) -> KubeError:
     return KubeError(404, "NotFound", f'{rt.qualified} "{name}" not found', _details(rt, name))
 
 
+def forbidden_at_cluster_scope(rt: ResourceType, verb: str, user: str) -> KubeError:
+    """RBAC's refusal of a cluster-wide request to a user whose roles are bound in namespaces only:
+    `deployments.apps is forbidden: User "u-x" cannot list resource "deployments" in API group "apps" at the
+    cluster scope` (kubernetes `pkg/registry/rbac/validation` wording, as kube-apiserver's authorizer answers)."""
+    group = f'"{rt.group}"' if rt.group else '""'
+    message = (f'{rt.qualified} is forbidden: User "{user}" cannot {verb} resource "{rt.plural}" in API group '
+               f"{group} at the cluster scope")
+    return KubeError(403, "Forbidden", message, _details(rt))
+
+
 def path_not_found() -> KubeError:
     """What kube-apiserver answers for a path it does not serve."""
     return KubeError(404, "NotFound", "the server could not find the requested resource", {})

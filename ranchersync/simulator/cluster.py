@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import json
 import re
 import threading
@@ -123,10 +124,15 @@ class SimCluster:
         self.driver = spec.driver
         self.state = spec.state
         self.error = spec.error
+        # Only namespace-scoped roles: cluster-wide lists and watches of namespaced resources are refused (403).
+        self.namespaced_access = spec.namespaced_access
         self.created = started - timedelta(days=200 + stable_random(spec.id).randint(0, 300))
         self.settings = settings
         self.store = ObjectStore(clock)
         self.nodes = node_names(spec.name, spec.nodes)
+        # The world's re-pushed tags: image -> (its new digest, how many pods per workload pulled it again).
+        self.repushed = {image: ("sha256:" + hashlib.sha256(f"repushed/{spec.id}/{image}".encode()).hexdigest(), pods)
+                         for image, pods in spec.repushed}
         self._rollouts: dict[Key, RolloutState] = {}
         self._active: set[Key] = set()
         self._load(spec, started)
@@ -240,7 +246,8 @@ class SimCluster:
                     slots = self._evaluate(workload, state).slots
                     rolled_out = (state.new_hash, state.started_at) if state.started_at else None
                 pods += pods_for(workload, slots, self.nodes, rolled_out=rolled_out,
-                                 fail_images=self.settings.fail_images, repushed=self.settings.repushed)
+                                 fail_images=self.settings.fail_images, repushed=self.settings.repushed,
+                                 repushed_pods=self.repushed)
         return sorted(pods, key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]))
 
     def watch(self, rt: ResourceType, namespace: str | None, query: ListQuery, *, send_initial: bool,

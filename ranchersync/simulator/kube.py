@@ -126,7 +126,7 @@ def _object_response(rt: ResourceType, obj: Obj, request: Request) -> Response:
 
 
 def _serve(cluster: SimCluster, request: Request, parts: list[str],
-           stopping: threading.Event) -> Response | StreamResponse:
+           stopping: threading.Event, user: str) -> Response | StreamResponse:
     if parts == ["version"]:
         return Response.json(200, version_info(cluster.version))
     discovery = _discovery(parts)
@@ -143,7 +143,10 @@ def _serve(cluster: SimCluster, request: Request, parts: list[str],
         if request.method != "GET":
             verb = {"POST": "create", "DELETE": "deletecollection"}.get(request.method, request.method.lower())
             raise apierrors.method_not_allowed(verb, rt)
-        if request.params.get("watch") in ("1", "true"):
+        watching = request.params.get("watch") in ("1", "true")
+        if namespace is None and rt.namespaced and cluster.namespaced_access:
+            raise apierrors.forbidden_at_cluster_scope(rt, "watch" if watching else "list", user)
+        if watching:
             if "watch" not in rt.verbs:
                 raise apierrors.method_not_allowed("watch", rt)
             return _watch_stream(cluster, rt, namespace, request, stopping)
@@ -161,10 +164,11 @@ def _serve(cluster: SimCluster, request: Request, parts: list[str],
 
 
 def handle(cluster: SimCluster, request: Request, parts: list[str],
-           stopping: threading.Event) -> Response | StreamResponse:
-    """Answer a request for `/k8s/clusters/<id>/<parts…>`; every failure is a `Status` object."""
+           stopping: threading.Event, user: str = "system:anonymous") -> Response | StreamResponse:
+    """Answer a request for `/k8s/clusters/<id>/<parts…>` on behalf of a Rancher user (Rancher impersonates it);
+    every failure is a `Status` object."""
     try:
-        return _serve(cluster, request, parts, stopping)
+        return _serve(cluster, request, parts, stopping, user)
     except KubeError as error:
         return Response.json(error.code, error.status())
 

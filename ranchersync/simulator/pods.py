@@ -124,10 +124,12 @@ def _pod(workload: Obj, slot: PodSlot, name: str, node: str, extra_labels: dict[
 
 
 def pods_for(workload: Obj, slots: Sequence[PodSlot], nodes: Sequence[str], *, rolled_out: tuple[str, str] | None,
-             fail_images: re.Pattern[str] | None, repushed: Mapping[str, str] | None = None) -> list[Obj]:
+             fail_images: re.Pattern[str] | None, repushed: Mapping[str, str] | None = None,
+             repushed_pods: Mapping[str, tuple[str, int | None]] | None = None) -> list[Obj]:
     """The pods a workload's slots stand for, with names, labels and owners as their controller sets them.
 
     `rolled_out` is (template hash, start time) of the last rollout: its pods were created when it began.
+    `repushed_pods`: image -> (digest, n): the first n pods (all with None) pulled the re-pushed tag again.
     """
     kind = workload["kind"]
     if kind not in _POD_OWNERS or not nodes:
@@ -161,6 +163,9 @@ def pods_for(workload: Obj, slots: Sequence[PodSlot], nodes: Sequence[str], *, r
                 labels = {"controller-revision-hash": slot.template_hash,
                           "pod-template-generation": str(metadata.get("generation", 1))}
                 node = nodes[index % len(nodes)]
-        pods.append(_pod(workload, slot, name, node, labels, owner, since, fail_images, repushed))
+        pulled = {image: digest for image, (digest, count) in (repushed_pods or {}).items()
+                  if count is None or index < count}
+        pods.append(_pod(workload, slot, name, node, labels, owner, since, fail_images,
+                         {**pulled, **(repushed or {})}))
     return pods
 

@@ -427,6 +427,10 @@ class SimulatedRancher:
         self.settings.repushed[image] = digest
         return digest
 
+    def restrict_to_namespaces(self, cluster_id: str, restricted: bool = True) -> None:
+        """Give the token's user namespace roles only in this cluster: cluster-wide lists answer 403 Forbidden."""
+        self.clusters[cluster_id].namespaced_access = restricted
+
     def set_cluster_state(self, cluster_id: str, state: str) -> None:
         """`active`, or `unavailable`: its agent is disconnected and its Kubernetes API answers 503."""
         if state not in ("active", "unavailable"):
@@ -512,7 +516,7 @@ class SimulatedRancher:
             return Response(503, body, TEXT)
         if cluster.error is not None:
             return _cluster_error(cluster.error.status, cluster.error.message)
-        return kube.handle(cluster, request, parts[3:], self._stopping)
+        return kube.handle(cluster, request, parts[3:], self._stopping, token.user_id)
 
 
 def _cluster_error(status: int, message: str) -> Response:

@@ -12,6 +12,8 @@ A world file (YAML or JSON)::
         provider: rke2                # optional, with driver; state: active | unavailable; nodes: 3
         systemNamespaces: true        # add default, kube-*, cattle-system (the default)
         error: {status: 403, message: ...}  # optional: its Kubernetes API refuses every request (see below)
+        namespacedAccess: true        # optional: the user holds only namespace roles; cluster-wide lists get 403
+        repushed: [{image: "reg/app:1.0", pods: 1}]  # optional: tags pushed again since these pods pulled them
         objects: [...]                # Namespace, Deployment, StatefulSet, DaemonSet, CronJob; or kind: List
 
 Objects are what `kubectl get -o yaml` prints, and may be trimmed: apiVersion, a missing namespace (`default`),
@@ -62,6 +64,10 @@ class ClusterSpec:
     nodes: int = 3
     system_namespaces: bool = True
     error: ClusterError | None = None
+    namespaced_access: bool = False  # the token's user may list inside namespaces, not across the cluster
+    # Tags pushed again after the world began: (image, pods) — the first `pods` pods of each workload that runs the
+    # image (all with None) pulled it again and report its new digest in imageID.
+    repushed: tuple[tuple[str, int | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,8 @@ def parse_world(data: Any, name: str = "world") -> World:
             nodes=_whole(raw.get("nodes"), 3, f"{where}.nodes"),
             system_namespaces=bool(raw.get("systemNamespaces", True)),
             error=_cluster_error(raw.get("error"), f"{where}.error"),
+            namespaced_access=bool(raw.get("namespacedAccess", False)),
+            repushed=_repushed(raw.get("repushed"), f"{where}.repushed"),
         ))
     return World(name=str(data.get("name") or name), clusters=tuple(clusters),
                  rancher_version=str(data.get("rancherVersion", World.rancher_version)),
@@ -225,6 +233,18 @@ def _cluster_error(raw: Any, where: str) -> ClusterError | None:
     if not isinstance(raw, Mapping) or raw.get("status") not in _ERROR_STATUSES or not raw.get("message"):
         raise WorldError(f"{where}: an error needs a status ({' or '.join(map(str, _ERROR_STATUSES))}) and a message")
     return ClusterError(int(raw["status"]), str(raw["message"]))
+
+
+def _repushed(raw: Any, where: str) -> tuple[tuple[str, int | None], ...]:
+    if raw is None:
+        return ()
+    entries = []
+    for index, entry in enumerate(raw if isinstance(raw, list) else [None]):
+        pods = entry.get("pods") if isinstance(entry, Mapping) else None
+        if not isinstance(entry, Mapping) or not entry.get("image") or not (pods is None or isinstance(pods, int)):
+            raise WorldError(f"{where}[{index}]: a re-pushed tag needs an image (and optionally a number of pods)")
+        entries.append((str(entry["image"]), pods))
+    return tuple(entries)
 
 
 def _user(raw: Any, where: str) -> UserSpec:

@@ -146,6 +146,19 @@ class FakeClient:
         wanted = set(kinds)
         return [w for w in self.world.workloads.get((cluster_id, namespace), []) if not wanted or w.kind in wanted]
 
+    def list_cluster_workloads(self, cluster_id: str, kind: str, **_options: Any) -> list[Workload]:
+        # The fake's token holds namespace roles only: the inventory falls back to one list per namespace.
+        self._check("list_cluster_workloads")
+        raise RancherAuthError(f"Permission denied (HTTP 403 on GET /k8s/clusters/{cluster_id}/apis/apps/v1/"
+                               f"{kind.lower()}s)", status=403)
+
+    def list_pods(self, cluster_id: str, namespace: str | None, **_options: Any) -> list[Any]:
+        self._check("list_pods")
+        if namespace is None:
+            raise RancherAuthError(f"Permission denied (HTTP 403 on GET /k8s/clusters/{cluster_id}/api/v1/pods)",
+                                   status=403)
+        return []
+
     def close(self) -> None:
         return None
 

@@ -4,6 +4,7 @@ the tables' rules are also tested as plain functions."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -310,3 +311,35 @@ def test_status_text_and_clock() -> None:
     assert set(fmt.STATUS_HEX) == set(fmt.STATUS_BADGE) == set(STATUS_SEVERITY)
     when = dt.datetime(2026, 3, 1, 12, 0, 5, tzinfo=dt.UTC)
     assert fmt.clock(when, fmt.zone("Europe/Paris")) == "13:00:05"
+
+
+def test_the_digest_switch_reads_pods_and_notes_a_re_pushed_tag(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    ids = seed(instance_specs=INSTANCES)
+    at = compare_view(open_app(PAGE), ids["Dev"], ids["Prod"])
+    assert not any(method == "list_pods" for method, _ in world.calls), "pods are read only with the switch on"
+    at.toggle(key="cmp_digests").set_value(True).run()
+    assert_ok(at)
+    assert any(method == "list_pods" for method, _ in world.calls)
+    assert_no_token(at, GOOD_TOKEN)
+
+
+def test_digest_notes_and_the_three_digests_of_a_service() -> None:
+    from ranchersync.digests import RunningImages
+    from tests.builders import service
+
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    stage = service(1, "shop-stage", "search", "reg/search:0.8.4")
+    prod = service(2, "shop-prod", "search", "reg/search:0.8.4")
+    stage = dataclasses.replace(stage, running=RunningImages((("app", (a,)),), 2))
+    prod = dataclasses.replace(prod, running=RunningImages((("app", (a, b)),), 3))
+    now = dt.datetime.now(dt.UTC)
+    envs = [EnvironmentRef(1, "Stage", "", 0), EnvironmentRef(2, "Prod", "", 1)]
+    row = compare(envs, {1: Inventory(1, (stage,), (), now), 2: Inventory(2, (prod,), (), now)}).rows[0]
+    assert tables.row_notes(row) == "same tag, other digest · pods disagree in Prod"
+    detail = tables.digest_detail(row)
+    prod_row = detail[detail["Environment"] == "Prod"].iloc[0]
+    assert prod_row["Running now"] == f"{a}, {b}"
+    assert prod_row["Same tag in source"] == a
+    assert prod_row["Last promoted"] == "never by this tool"
