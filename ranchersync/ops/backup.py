@@ -48,8 +48,8 @@ class BackupRefused(BadInput):
     """A backup or restore that would overwrite something, or a file that is not a backup of this app."""
 
     kind = "backup_refused"
-    default_title = "Refused"
-    default_hint = "Nothing was changed."
+    default_title = "The backup or restore was refused"
+    default_hint = "Nothing was changed; the message says why (use --force to replace a database that holds data)."
 
 
 @dataclass(frozen=True)
