@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from ranchersync import notify
 from ranchersync.context import AppContext
 from ranchersync.crypto import TokenCipher
 from ranchersync.environments import get_environment
@@ -250,6 +251,8 @@ def _run(
         # Whatever stopped us (Ctrl+C, a bug), the trail must not stay "running" for ever.
         records.close_operation(ctx, operation_id, "interrupted", "stopped before it finished")
         raise
+    finally:
+        notify.deliver_soon(ctx)  # after commit, in a background thread: never delays nor fails the sync
     if progress is not None:
         progress(ProgressEvent(0, "", "", "done", status, operation_id=operation_id))
     return operation_id
