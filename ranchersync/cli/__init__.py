@@ -21,6 +21,8 @@ from ranchersync.cli import (
     instances,
     keys,
     maintenance,
+    notify,
+    report,
     services,
     sites,
     sync,
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
     from ranchersync.context import AppContext
 
 # In the order --help lists them.
-GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, maintenance, keys)
+GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, notify, report, maintenance,
+          keys)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.
@@ -82,9 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx = AppContext.from_env()
         if args.database:
             _prepare(ctx)
-        return int(args.handler(ctx, args))
+        try:
+            return int(args.handler(ctx, args))
+        finally:
+            _send_notifications(ctx)
     except RancherSyncError as error:
         return report_error(error)
+
+
+def _send_notifications(ctx: AppContext) -> None:
+    """A command that queued notifications (a sync, an approval, a freeze) sends them before the process ends."""
+    notify = sys.modules.get("ranchersync.notify")
+    if notify is not None:
+        notify.deliver_soon(ctx)
+        notify.settle(ctx)
 
 
 def _prepare(ctx: AppContext) -> None:
