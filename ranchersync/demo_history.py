@@ -132,7 +132,8 @@ def _operation(session: Session, envs: dict[str, Environment], source: str, targ
     for copy, previous, new in moves:
         instance = copy.instance
         operation.results.append(SyncResult(
-            service=copy.name, workload_kind=copy.kind, target_app_instance_id=instance.id, site_name=instance.site.name,
+            service=copy.name, workload_kind=copy.kind, target_app_instance_id=instance.id,
+            site_name=instance.site.name,
             cluster_id=instance.cluster_id, namespace=instance.namespace, applied=True,
             containers=[{"name": copy.name, "init": False, "previous": previous, "new": new}],
             previous_image=previous, new_image=new, status="failed" if failed else "success",

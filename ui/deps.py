@@ -8,6 +8,7 @@ from types import ModuleType
 
 import streamlit as st
 
+from ranchersync import notify
 from ranchersync.context import AppContext
 from ranchersync.errors import RancherSyncError
 from ranchersync.governance.identity import Actor
@@ -30,6 +31,7 @@ def get_context() -> AppContext:
     ctx.cipher  # noqa: B018 - load the keys now: a wrong or missing key must stop the app, not one action later
     _recover_interrupted(ctx)
     _revive_demo(ctx)
+    notify.attach(ctx)  # notifications queued by this process's actions are sent after their commit
     return ctx
 
 

@@ -16,7 +16,7 @@ from ranchersync.governance import freeze
 from ranchersync.textsafe import escape_markdown
 from ui import deps, freeze_actions, widgets
 from ui import format as fmt
-from ui.actions import Outcome
+from ui.outcome import Outcome
 from ui.queries import EnvironmentRow
 
 FREEZE_TTL = 15  # seconds
