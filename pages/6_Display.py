@@ -8,6 +8,8 @@ from ui import display_view, frame
 
 view = frame.frame("Display", ":material/tv:")
 st.html(display_view.CSS)
+if st.context.is_embedded:
+    st.html(display_view.EMBEDDED_CSS)
 with st.container(key="wall"):
     st.title("Delivery pipeline")
     display_view.pipeline()

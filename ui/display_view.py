@@ -21,7 +21,17 @@ CSS = """<style>
 [data-testid='stMetricValue'] {font-size: 3.2rem;} [data-testid='stMetricLabel'] p {font-size: 1.25rem;}
 .rsm-wall h3 {font-size: 1.6rem;} .rsm-big {font-size: 1.5rem; line-height: 2.2rem;}
 </style>"""
-HEALTH_ICON = {"connected": "🟢", "unreachable": "🔴", "not tested": "⚪", "deactivated": "⚫"}
+# Embedded (`?embed=true`, a TV): Streamlit keeps a sidebar the script draws, so the screen hides it itself.
+EMBEDDED_CSS = """<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'],
+[data-testid='stExpandSidebarButton'] {display: none !important;}</style>"""
+# Drawn dots rather than emoji: a kiosk browser often has no colour-emoji font.
+HEALTH_COLOR = {"connected": "#21A366", "unreachable": "#E5484D", "not tested": "#8B8D98", "deactivated": "#3d3d3d"}
+
+
+def dot(color: str) -> str:
+    """A coloured disc, inline."""
+    return (f'<span style="display:inline-block;width:0.9em;height:0.9em;border-radius:50%;background:{color};'
+            'vertical-align:-0.05em"></span>')
 
 
 @st.cache_data(ttl=15, show_spinner=False)
@@ -63,7 +73,8 @@ def pipeline() -> None:
                 continue
             st.metric("Waiting for promotion" if count.pending is not None else "Services",
                       count.pending if count.pending is not None else count.total)
-            unhealthy = f"🔴 {count.unhealthy} unhealthy" if count.unhealthy else "🟢 all healthy"
+            unhealthy = (f"{dot('#E5484D')} {count.unhealthy} unhealthy" if count.unhealthy
+                         else f"{dot('#21A366')} all healthy")
             st.markdown(f'<div class="rsm-big">{plural(count.total, "service")} · {unhealthy}</div>',
                         unsafe_allow_html=True)
 
@@ -90,7 +101,7 @@ def activity(tz: dt.tzinfo) -> None:
         rate = metrics.headline.success_rate
         a, b, c = st.columns(3)
         a.metric("Syncs", metrics.operations)
-        b.metric("Succeeded", "—" if rate is None else f"{100 * rate:.0f} %")
+        b.metric("Success", "—" if rate is None else f"{100 * rate:.0f} %")
         c.metric("Failed", metrics.change_failure_rate.failed)
     st.caption(f"Updated {fmt.clock(now, tz)} · refreshes by itself")
 
@@ -105,5 +116,6 @@ def site_health_row() -> None:
     for site in sites:
         health = site_health(site)
         latency = f" {site.last_latency_ms} ms" if site.last_latency_ms is not None and health == "connected" else ""
-        parts.append(f"{HEALTH_ICON.get(health, '⚪')} {escape_markdown(site.name)}{latency}")
+        parts.append(f"{dot(HEALTH_COLOR.get(health, '#8B8D98'))} {escape_markdown(site.name)}{latency} "
+                     f'<span style="opacity:0.7">{health}</span>')
     st.markdown(f'<div class="rsm-big">{" &nbsp;·&nbsp; ".join(parts)}</div>', unsafe_allow_html=True)

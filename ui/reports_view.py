@@ -11,8 +11,9 @@ import streamlit as st
 from ranchersync import compare, inventory, reports
 from ranchersync.errors import RancherSyncError
 from ranchersync.history import HistoryFilter
-from ranchersync.reports.drift import DriftReport, history_since
+from ranchersync.reports.drift import DriftReport, Format, history_since
 from ui import deps, queries, widgets
+from ui import format as fmt
 
 
 def drift_report(compare_by: compare.CompareBy) -> DriftReport:
@@ -36,9 +37,15 @@ def drift_section(compare_by: compare.CompareBy) -> None:
     except RancherSyncError as error:
         widgets.empty_state(f"The drift report needs every environment: {error}")
         return
+    with st.container(key="drift_report"):
+        _drift(report)
+
+
+def _drift(report: DriftReport) -> None:
     with st.container(horizontal=True, horizontal_alignment="right"):
-        for form, label, mime in (("md", "Markdown", "text/markdown"), ("csv", "CSV", "text/csv"),
-                                  ("json", "JSON", "application/json")):
+        forms: tuple[tuple[Format, str, str], ...] = (
+            ("md", "Markdown", "text/markdown"), ("csv", "CSV", "text/csv"), ("json", "JSON", "application/json"))
+        for form, label, mime in forms:
             st.download_button(label, reports.render_drift(report, form), file_name=f"drift-report.{form}",
                                mime=mime, key=f"drift_{form}", icon=":material/download:")
     if not report.pending:
@@ -49,10 +56,12 @@ def drift_section(compare_by: compare.CompareBy) -> None:
             "Service": [p.service for p in report.pending],
             "Source runs": [p.source_version for p in report.pending],
             "Target runs": [p.target_version or "missing" for p in report.pending],
-            "Ahead since": [p.ahead_since.date() if p.ahead_since else None for p in report.pending],
+            "Ahead since": [fmt.DATE_PATTERN.get() and p.ahead_since.strftime(fmt.DATE_PATTERN.get())
+                            if p.ahead_since else "before the history" for p in report.pending],
         }), hide_index=True, width="stretch", key="drift_table",
-            column_config={"Ahead since": st.column_config.DateColumn(help="When the source got its version "
-                                                                          "(empty: before the recorded history)")})
+            column_config={"Ahead since": st.column_config.TextColumn(
+                help="When the source got its version by a sync (before the history: it came another way, such "
+                     "as a CI deploy, or before the records began)")})
     if report.inconsistent:
         st.caption("Different versions inside one environment: " + "; ".join(
             f"{i.environment}: {i.service} ({' | '.join(i.versions)})" for i in report.inconsistent))

@@ -94,9 +94,9 @@ def _link(payload: Mapping[str, Any], public_url: str) -> str:
     if not base or not base.startswith(("http://", "https://")):
         return ""
     if payload.get("operationId"):
-        return f"{base}/sync_history?operation={int(payload['operationId'])}"
+        return f"{base}/Sync_history?operation={int(payload['operationId'])}"
     if payload.get("requestId"):
-        return f"{base}/approvals"
+        return f"{base}/Approvals"
     if payload.get("site"):
-        return f"{base}/sites"
+        return f"{base}/Sites"
     return base

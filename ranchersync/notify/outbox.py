@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from ranchersync.models import NotificationSubscription, OutboxMessage, SyncOperation, utcnow
@@ -19,7 +19,7 @@ def enqueue(
 ) -> int:
     """Queue `event` for every active subscription of `environment_id` (and the all-environments ones) that wants
     it, in the caller's transaction; returns how many messages were queued."""
-    condition = NotificationSubscription.environment_id.is_(None)
+    condition: ColumnElement[bool] = NotificationSubscription.environment_id.is_(None)
     if environment_id is not None:
         condition = or_(condition, NotificationSubscription.environment_id == environment_id)
     subscriptions = session.scalars(

@@ -59,7 +59,8 @@ def add_subscription(
     require(actor, "manage_notifications")
     value = check_url(url)
     chosen = check_events(events)
-    env = get_environment(session, environment) if environment not in (None, "", "all") else None
+    env = get_environment(session, environment) if environment is not None and environment not in ("", "all") \
+        else None
     subscription = NotificationSubscription(
         environment_id=env.id if env else None, events=chosen, url_encrypted=cipher.encrypt(value),
         url_masked=mask_url(value), active=True, created_by=actor.email, created_at=utcnow(),

@@ -58,7 +58,7 @@ def test_a_real_sync_reaches_the_receiver_as_json_with_its_fields(
     message = body["message"]
     assert f"Sync #{operation_id}" in message and "complete" in message and "tester" in message
     assert "frontend\\:3.8.0 → registry.example.com\\:5000/shop/frontend\\:3.8.1" in message
-    assert f"(https://sync.example.com/sync_history?operation={operation_id})" in message
+    assert f"(https://sync.example.com/Sync_history?operation={operation_id})" in message
     with demo.session() as session:
         sub = session.scalars(select(NotificationSubscription).order_by(NotificationSubscription.id)).first()
         assert sub is not None and sub.last_status == "ok" and sub.last_error is None
