@@ -88,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return int(args.handler(ctx, args))
         finally:
-            _send_notifications(ctx)
+            if args.database:  # commands without the database queue nothing
+                _send_notifications(ctx)
     except RancherSyncError as error:
         return report_error(error)
 
