@@ -4,7 +4,7 @@ services and review a sync from one environment to another."""
 import streamlit as st
 
 from ranchersync.errors import RancherSyncError
-from ui import frame, freeze_view, queries, services_view, sync_dialog, sync_progress, widgets
+from ui import frame, freeze_view, queries, reports_view, services_view, sync_dialog, sync_progress, widgets
 
 view = frame.frame("Services", ":material/apps:")
 envs = view.environments
@@ -26,7 +26,7 @@ with switch.container(horizontal=True, horizontal_alignment="right"):
 sync_progress.show_report()
 
 if shown == "compare":
-    compared, selected = services_view.comparison(envs, view.tz)
+    compared, selected = services_view.comparison(envs, view.tz, view.compare_by)
     picked = [e for e in envs if e.id in compared]
     selected_id = view.environment.id if view.environment else None
     sync_dialog.sync_bar(selected, picked, prefix="cmp", default_source=selected_id)
@@ -51,4 +51,5 @@ else:
     selected = services_view.services_table(env, found, view.tz)
     sync_dialog.sync_bar(selected, envs, prefix="svc", source=env)
 
+reports_view.drift_section(view.compare_by)
 sync_dialog.show_requested()

@@ -3,7 +3,7 @@ new images, and its rollback; the delivery metrics of the period as cards and ch
 
 import streamlit as st
 
-from ui import frame, history_view, queries, widgets
+from ui import frame, history_view, queries, reports_view, widgets
 
 view = frame.frame("Sync history", ":material/history:")
 envs = {e.name: e for e in view.environments}
@@ -19,13 +19,14 @@ stamp = queries.history_stamp()
 metrics = queries.history_metrics(filters, stamp)
 with downloads.container(horizontal=True, horizontal_alignment="right"):
     history_view.exports(filters, metrics)
+    reports_view.delivery_download(filters)
 history_view.metric_cards(metrics)
 
 operations_tab, charts_tab = st.tabs([":material/list: Operations", ":material/bar_chart: Metrics"])
 with operations_tab:
-    page = queries.history_page(filters, int(st.session_state.get(history_view.PAGE, 1)), stamp)
+    page = queries.history_page(filters, int(st.session_state.get(history_view.PAGE, 1)), stamp, view.rows_per_page)
     if page.total and not page.items:  # the history shrank under an old page number: its last page
-        page = queries.history_page(filters, page.pages, stamp)
+        page = queries.history_page(filters, page.pages, stamp, view.rows_per_page)
     if not page.total:
         widgets.empty_state("No sync matches these filters. Syncs start on the Services screen, from the services "
                             "you select.", icon=":material/history:")

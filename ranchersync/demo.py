@@ -24,9 +24,10 @@ from sqlalchemy import select
 
 from ranchersync import environments, instances, sites
 from ranchersync.context import AppContext
+from ranchersync.demo_history import fill_history
 from ranchersync.detach import command_line, process_alive, terminate
 from ranchersync.errors import RancherSyncError
-from ranchersync.models import Site
+from ranchersync.models import Site, utcnow
 from ranchersync.simulator.auth import generate_token
 from ranchersync.simulator.world import DEMO_WORLD_NAMES, load_demo_world
 from ranchersync.validation import is_loopback
@@ -95,6 +96,9 @@ def start_demo(ctx: AppContext, progress: Progress | None = None) -> DemoSummary
     say("Mapping namespaces to environments…")
     for world in DEMO_WORLD_NAMES:
         _map_namespaces(ctx, world)
+    with ctx.session() as session:
+        if fill_history(session, utcnow()):  # once: a fresh demo's charts and reports have a story to tell
+            say("Writing a few weeks of sync history…")
     with ctx.session() as session:
         return DemoSummary(
             sites=len(sites.list_sites(session)),

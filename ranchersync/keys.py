@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ranchersync.config import Settings
 from ranchersync.crypto import SecretKeyError, TokenCipher, create_key_file, generate_key, read_key_file
-from ranchersync.models import KeyCheck, Site, utcnow
+from ranchersync.models import KeyCheck, NotificationSubscription, Site, utcnow
 
 __all__ = [
     "CHECK_TEXT",
@@ -47,11 +47,12 @@ class KeyReport:
     unreadable_sites: tuple[str, ...]  # names of sites whose token no configured key opens
     check_value: str  # "ok", "missing" (not written yet) or "unreadable"
     under_older_keys: int  # secrets opened only by an older key: `keys rotate` still has work
+    unreadable_notifications: tuple[int, ...] = ()  # ids of notification subscriptions whose URL does not open
 
     @property
     def ok(self) -> bool:
         """Every stored secret decrypts with the configured keys."""
-        return not self.unreadable_sites and self.check_value != "unreadable"
+        return not self.unreadable_sites and not self.unreadable_notifications and self.check_value != "unreadable"
 
 
 def load_cipher(settings: Settings, engine: Engine) -> TokenCipher:
@@ -98,7 +99,14 @@ def check_keys(session: Session, cipher: TokenCipher) -> KeyReport:
         index = cipher.opening_key(check)
         status = "unreadable" if index is None else "ok"
         older += bool(index)
-    return KeyReport(checked, tuple(unreadable), status, older)
+    # Apprise URLs are secrets too (webhook tokens): encrypted the same way, checked the same way.
+    closed: list[int] = []
+    for sub_id, url in session.execute(select(NotificationSubscription.id, NotificationSubscription.url_encrypted)):
+        checked += 1
+        index = cipher.opening_key(url)
+        closed += [] if index is not None else [sub_id]
+        older += bool(index)
+    return KeyReport(checked, tuple(unreadable), status, older, tuple(closed))
 
 
 def rotate_keys(session: Session, cipher: TokenCipher) -> int:
@@ -132,6 +140,8 @@ def rotate_keys(session: Session, cipher: TokenCipher) -> int:
         )
     for site in rows:
         site.token_encrypted = cipher.rotate(site.token_encrypted)
+    for subscription in session.scalars(select(NotificationSubscription)):
+        subscription.url_encrypted = cipher.rotate(subscription.url_encrypted)  # SecretKeyError: nothing committed
     if check is None:
         check = KeyCheck(id=1, check_value=b"")
         session.add(check)
@@ -147,6 +157,8 @@ def _verify_rotation(session: Session, newest: TokenCipher) -> None:
     # or the older keys could not be dropped.
     stale = [name for name, token in session.execute(select(Site.name, Site.token_encrypted))
              if not newest.opens(token)]
+    stale += [f"notification #{sub_id}" for sub_id, url in session.execute(
+        select(NotificationSubscription.id, NotificationSubscription.url_encrypted)) if not newest.opens(url)]
     check = session.scalar(select(KeyCheck.check_value).where(KeyCheck.id == 1))
     if stale or check is None or not newest.opens(check):
         what = f"site(s) {', '.join(sorted(stale))}" if stale else "the key check value"

@@ -9,6 +9,7 @@ from types import ModuleType
 import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from ranchersync import notify
 from ranchersync.context import AppContext
 from ranchersync.db import database_error
 from ranchersync.errors import RancherSyncError
@@ -37,6 +38,7 @@ def get_context() -> AppContext:
         raise database_error(exc) from exc
     _recover_interrupted(ctx)
     _revive_demo(ctx)
+    notify.attach(ctx)  # notifications queued by this process's actions are sent after their commit
     return ctx
 
 

@@ -7,7 +7,11 @@ in the core: ranchersync/humanize.py, ranchersync/catalogue.py and ranchersync/c
 from __future__ import annotations
 
 import datetime as dt
+from contextvars import ContextVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# The person's date format (Settings), set by the frame on every run; each browser session runs in its own thread.
+DATE_PATTERN: ContextVar[str] = ContextVar("date_pattern", default="%Y-%m-%d")
 
 
 def zone(name: str | None) -> dt.tzinfo:
@@ -33,7 +37,7 @@ def when(value: dt.datetime | None, tz: dt.tzinfo, *, empty: str = "—") -> str
         return empty
     local = value.astimezone(tz)
     abbreviation = "UTC" if tz is dt.UTC else (local.tzname() or zone_label(tz))
-    return f"{local:%Y-%m-%d %H:%M} {abbreviation}"
+    return f"{local.strftime(DATE_PATTERN.get())} {local:%H:%M} {abbreviation}"
 
 
 def text_color_for(background: str) -> str:

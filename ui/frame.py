@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ranchersync.catalogue import unreachable_sites
+from ranchersync.compare import CompareBy
 from ranchersync.crypto import SecretKeyError
 from ranchersync.errors import DatabaseUnavailable
 from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
-from ui import deps, queries, site_dialogs, widgets
+from ui import deps, preferences_view, queries, site_dialogs, widgets
+from ui import format as fmt
 from ui.queries import EnvironmentRow, SiteRow
 
 APP_NAME = "Rancher Sync Manager"
@@ -40,11 +42,19 @@ MENU: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("pages/4_Services.py", "Services", ":material/apps:"),
             ("pages/5_Sync_history.py", "Sync history", ":material/history:"),
             ("pages/7_Approvals.py", "Approvals", ":material/approval:"),
+            ("pages/6_Display.py", "Display", ":material/tv:"),
         ),
     ),
-    ("Admin", (("pages/8_Audit_log.py", "Audit log", ":material/policy:"),)),
+    (
+        "Admin",
+        (
+            ("pages/8_Audit_log.py", "Audit log", ":material/policy:"),
+            ("pages/10_Notifications.py", "Notifications", ":material/notifications:"),
+        ),
+    ),
 )
-PAGES = {label: script for _, links in MENU for script, label, _ in links}
+SETTINGS_PAGE = ("pages/11_Settings.py", "Settings", ":material/tune:")  # under the user's name
+PAGES = {label: script for _, links in (*MENU, ("", (SETTINGS_PAGE,))) for script, label, _ in links}
 
 # Less empty space above the title than Streamlit's default: the screens are dense tools, read at 1280×800.
 _CSS = "<style>[data-testid='stMainBlockContainer'] {padding-top: 2.5rem;}</style>"
@@ -60,7 +70,9 @@ class Frame:
     sites: tuple[SiteRow, ...]
     environments: tuple[EnvironmentRow, ...]
     environment: EnvironmentRow | None  # the selected one
-    tz: dt.tzinfo
+    tz: dt.tzinfo  # the person's time zone (Settings), else the browser's
+    compare_by: CompareBy = "image"  # the person's default compare mode
+    rows_per_page: int = 25
 
 
 def frame(title: str, icon: str) -> Frame:
@@ -80,15 +92,22 @@ def frame(title: str, icon: str) -> Frame:
         st.stop()
     sites = queries.sites()
     envs = queries.environments()
+    prefs = preferences_view.current()
+    fmt.DATE_PATTERN.set(prefs.date_pattern)
+    if SELECTED_ENVIRONMENT not in st.session_state and prefs.default_environment_id is not None:
+        st.session_state[SELECTED_ENVIRONMENT] = prefs.default_environment_id  # a new session starts there
     selected = selected_environment(envs)
     with st.sidebar:
         _menu()
         _environment_picker(envs, selected)
+        _user(deps.current_actor().email)
         _footer(sites)
     widgets.show_flash()
     if not sites and not widgets.dialog_pending() and not site_dialogs.welcome_closed():
         site_dialogs.welcome()
-    return Frame(sites, envs, selected, widgets.user_zone())
+    tz = fmt.zone(prefs.timezone) if prefs.timezone else widgets.user_zone()
+    compare_by: CompareBy = "tag" if prefs.compare_by == "tag" else "image"
+    return Frame(sites, envs, selected, tz, compare_by, prefs.rows_per_page)
 
 
 def selected_environment(envs: Sequence[EnvironmentRow]) -> EnvironmentRow | None:
@@ -143,6 +162,13 @@ def _environment_picker(envs: Sequence[EnvironmentRow], selected: EnvironmentRow
     environment_picker("Environment", _PICKER, envs)
     if selected is not None:
         widgets.chip(selected, suffix=f" · {plural(selected.instance_count, 'app instance')}")
+
+
+def _user(email: str) -> None:
+    st.divider()
+    st.caption(f":material/person: {escape_markdown(email)}")
+    script, label, icon = SETTINGS_PAGE
+    st.page_link(script, label=label, icon=icon)
 
 
 def _footer(sites: Sequence[SiteRow]) -> None:

@@ -302,10 +302,11 @@ def history_stamp() -> str:
 
 
 @st.cache_data(ttl=HISTORY_TTL, show_spinner=False, max_entries=64)
-def history_page(filters: history.HistoryFilter, page: int, stamp: str) -> history.Page:
+def history_page(filters: history.HistoryFilter, page: int, stamp: str,
+                 page_size: int = HISTORY_PAGE_SIZE) -> history.Page:
     """One page of the filtered history, newest first. `stamp` is only part of the key."""
     with deps.get_context().session() as session:
-        return history.list_operations(session, filters, page, HISTORY_PAGE_SIZE)
+        return history.list_operations(session, filters, page, page_size)
 
 
 @st.cache_data(ttl=HISTORY_TTL, show_spinner=False, max_entries=32)

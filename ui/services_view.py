@@ -131,7 +131,8 @@ def _status_badges(counts: Mapping[str, int], total: int, shown: int) -> None:
 # ---- the comparison ---------------------------------------------------------------------------------------------
 
 
-def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> tuple[list[int], Selection]:
+def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: CompareBy = "image"
+               ) -> tuple[list[int], Selection]:
     """Controls and the comparison table; returns the compared environment ids (pipeline order) and the
     selection."""
     names = {e.id: e.name for e in envs}
@@ -141,7 +142,7 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> tuple[list[int]
     ways: list[CompareBy] = ["image", "tag"]
     compare_by = by_col.segmented_control(
         "Compare by", ways, format_func={"image": "Full image", "tag": "Tag"}.__getitem__,
-        default="image", required=True, key="cmp_by",
+        default=compare_by, required=True, key="cmp_by",
         help="Full image: the same tag from another registry differs. Tag: only tags (or digests) are compared.")
     text = search_col.text_input("Search", key="cmp_search", placeholder="Name or image", icon=":material/search:")
     digests = st.toggle("Digests", key="cmp_digests",

@@ -23,7 +23,9 @@ from ranchersync.cli import (
     instances,
     keys,
     maintenance,
+    notify,
     ops,
+    report,
     services,
     sites,
     sync,
@@ -35,7 +37,8 @@ if TYPE_CHECKING:
     from ranchersync.context import AppContext
 
 # In the order --help lists them.
-GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, maintenance, keys, ops)
+GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, notify, report, maintenance,
+          keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.
@@ -88,13 +91,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx = AppContext.from_env()
         if args.database:
             _prepare(ctx)
-        return int(args.handler(ctx, args))
+        try:
+            return int(args.handler(ctx, args))
+        finally:
+            if args.database:  # commands without the database queue nothing
+                _send_notifications(ctx)
     except RancherSyncError as error:
         return report_error(error)
     except (OperationalError, InterfaceError) as error:  # outside a unit of work: migrations, the keys at start
         from ranchersync.db import database_error
 
         return report_error(database_error(error))
+
+
+def _send_notifications(ctx: AppContext) -> None:
+    """A command that queued notifications (a sync, an approval, a freeze) sends them before the process ends."""
+    notify = sys.modules.get("ranchersync.notify")
+    if notify is not None:
+        notify.deliver_soon(ctx)
+        notify.settle(ctx)
 
 
 def _prepare(ctx: AppContext) -> None:

@@ -38,7 +38,8 @@ def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
     summary = demo.start_demo(ctx, progress=note)
     emit(args, {"sites": summary.sites, "environments": summary.environments, "appInstances": summary.instances},
          text=f"Demo ready: {summary.sites} sites, {summary.environments} environments, "
-              f"{summary.instances} app instances. Start the dashboard with `make run`.")
+              f"{summary.instances} app instances, a few weeks of history. The dashboard: http://localhost:8501 "
+              "(`make demo` starts it; otherwise `make run`).")
     return EXIT_OK
 
 

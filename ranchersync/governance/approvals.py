@@ -23,6 +23,7 @@ from typing import Any, Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from ranchersync import notify
 from ranchersync.compare import is_unhealthy
 from ranchersync.context import AppContext
 from ranchersync.environments import get_environment
@@ -161,6 +162,7 @@ def request_sync(
                      object_name=_name(request), after={"required": required, "services": request.services,
                                                         "expiresAt": iso(request.expires_at)},
                      detail=f"{_approvals(required)} needed")
+        notify.approval_event(session, request, actor.email)
     return request
 
 
@@ -345,6 +347,8 @@ def _audit(session: Session, actor: Actor, action: str, request: ApprovalRequest
            after: Mapping[str, Any] | None = None) -> None:
     audit.record(session, actor, action, object_type="approval_request", object_id=request.id,
                  object_name=_name(request), after={"status": request.status, **(after or {})}, detail=detail)
+    if action != "approval.requested":  # each transition reaches the requester's subscribers
+        notify.approval_event(session, request, actor.email, decision=action.removeprefix("approval."))
 
 
 # ---- the re-check -----------------------------------------------------------------------------------------------

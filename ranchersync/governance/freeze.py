@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ranchersync import notify
 from ranchersync.environments import get_environment
 from ranchersync.errors import EnvironmentFrozen, ValidationError
 from ranchersync.governance import audit
@@ -329,7 +330,7 @@ def check_sync_allowed(
                  object_name=env.name, after={"window": freeze.window_id, "kind": freeze.kind,
                                               "schedule": freeze.schedule},
                  detail=_clean_reason(reason))
-    # NOTIFICATION POINT (freeze.override): queue the notification here, in this transaction, once the outbox exists.
+    notify.freeze_event(session, "freeze.override", actor.email, env, reason, frozen_message(env.name, freeze))
     return freeze
 
 
@@ -420,8 +421,7 @@ def stop_all(session: Session, actor: Actor, reason: str, now: dt.datetime | Non
     session.flush()
     audit.record(session, actor, "freeze.stop_all", object_type="freeze_window", object_id=window.id,
                  object_name="every environment", after=_snapshot(window))
-    # NOTIFICATION POINT (stop-all): queue a notification to every environment's subscribers here, in this
-    # transaction, once the outbox exists (DESIGN.md has no event name for it yet).
+    notify.freeze_event(session, "freeze.stop_all", actor.email, None, text, "stop-all: every environment is frozen")
     return window
 
 
@@ -436,7 +436,8 @@ def lift_all(session: Session, actor: Actor, reason: str = "", now: dt.datetime 
     audit.record(session, actor, "freeze.lift_all", object_type="freeze_window", object_id=window.id,
                  object_name="every environment", before=_snapshot(window),
                  detail=(reason or "").strip())
-    # NOTIFICATION POINT (lift-all): as for stop-all.
+    notify.freeze_event(session, "freeze.stop_all", actor.email, None, (reason or "").strip(),
+                        "stop-all lifted: syncs are allowed again")
     return window
 
 

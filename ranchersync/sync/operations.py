@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from ranchersync import notify
 from ranchersync.context import AppContext
 from ranchersync.crypto import TokenCipher
 from ranchersync.environments import get_environment
@@ -260,6 +261,8 @@ def _run(
                     extra={"event": f"{kind}.interrupted", "operation_id": operation_id, "actor": actor,
                            "environment": environment})
         raise
+    finally:
+        notify.deliver_soon(ctx)  # after commit, in a background thread: never delays nor fails the sync
     progress(ProgressEvent(0, "", "", "done", status, operation_id=operation_id))
     return operation_id
 

@@ -17,6 +17,7 @@ from ranchersync.context import AppContext
 from ranchersync.detach import process_alive
 from ranchersync.errors import RefusedByPolicy
 from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncResult, utcnow
+from ranchersync.notify.outbox import sync_finished
 
 
 class SyncBusy(RefusedByPolicy):
@@ -150,6 +151,7 @@ def close_operation(ctx: AppContext, operation_id: int, status: str, error: str 
             return
         operation.status, operation.error = status, error
         operation.finished_at = operation.heartbeat_at = utcnow()
+        sync_finished(session, operation)  # its notifications commit with the status, or not at all
 
 
 def mark_interrupted(session: Session, stale_seconds: float = 120) -> list[int]:

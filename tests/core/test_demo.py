@@ -56,3 +56,34 @@ def test_stop_signals_only_its_own_simulators(demo_ctx: AppContext) -> None:
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_the_demo_history_tells_a_story_consistent_with_what_runs(demo_ctx: AppContext) -> None:
+    from sqlalchemy import select
+
+    from ranchersync.compare import compare_environments
+    from ranchersync.history import HistoryFilter, compute_metrics
+    from ranchersync.models import SyncOperation
+
+    demo.start_demo(demo_ctx)
+    with demo_ctx.session() as session:
+        operations = session.scalars(select(SyncOperation).order_by(SyncOperation.started_at)).all()
+        statuses = [o.status for o in operations]
+        assert len(operations) >= 10 and "rolled_back" in statuses
+        span = operations[-1].started_at - operations[0].started_at
+        assert span.days >= 14
+        metrics = compute_metrics(session, HistoryFilter())
+        assert metrics.lead_times.pairs and metrics.change_failure_rate.failed >= 1
+        # What runs now is what the last successful sync into each app instance brought.
+        running = {(s.instance.id, s.name): s.images
+                   for row in compare_environments(session, demo_ctx.cipher).rows for c in row.cells
+                   for s in c.services}
+        last: dict[tuple[int, str], str] = {}
+        for op in operations:
+            for r in op.results:
+                if r.status == "success" and r.target_app_instance_id is not None and r.new_image:
+                    last[(r.target_app_instance_id, r.service)] = r.new_image
+        assert last and all(image in running[key].values() for key, image in last.items())
+    demo.start_demo(demo_ctx)  # once only
+    with demo_ctx.session() as session:
+        assert len(session.scalars(select(SyncOperation)).all()) == len(operations)

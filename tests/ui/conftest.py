@@ -28,8 +28,11 @@ PAGES = [
     "pages/3_App_instances.py",
     "pages/4_Services.py",
     "pages/5_Sync_history.py",
+    "pages/6_Display.py",
     "pages/7_Approvals.py",
     "pages/8_Audit_log.py",
+    "pages/10_Notifications.py",
+    "pages/11_Settings.py",
 ]
 
 

@@ -182,7 +182,7 @@ def test_exports(open_app: OpenApp, history: dict[str, int]) -> None:
     at.text_input(key="hist_person").input("bob").run()
 
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["History CSV", "Metrics JSON"]
+    assert labels == ["History CSV", "Metrics JSON", "Delivery report"]
     since, until = date_range(dt.date.today() - dt.timedelta(days=29), dt.date.today())
     lines = list(csv.DictReader(io.StringIO(queries.history_csv(HistoryFilter(initiated_by="bob", since=since,
                                                                               until=until)))))

@@ -1,0 +1,15 @@
+"""Settings: the signed-in person's preferences — default environment, time zone and date format, compare mode,
+rows per page, notifications by e-mail — stored in the database and used by every screen."""
+
+import streamlit as st
+
+from ui import deps, frame, preferences_view
+from ui import format as fmt
+
+view = frame.frame("Settings", ":material/tune:")
+st.title("Settings")
+st.caption(f"Your preferences as {deps.current_actor().email}: every screen uses them, in every browser you sign "
+           "in from.")
+prefs = preferences_view.current()
+preferences_view.settings_form(prefs, view.environments)
+st.caption(f"Times are shown in {fmt.zone_label(view.tz)}; {view.rows_per_page} rows per page.")

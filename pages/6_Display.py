@@ -1,0 +1,17 @@
+"""Display: a wall screen for a team's TV — the pipeline with its drift, running syncs, today's delivery figures and
+site health — that refreshes itself. Open it with `?embed=true` for a full-screen view without the sidebar; a
+viewer account is enough."""
+
+import streamlit as st
+
+from ui import display_view, frame
+
+view = frame.frame("Display", ":material/tv:")
+st.html(display_view.CSS)
+if st.context.is_embedded:
+    st.html(display_view.EMBEDDED_CSS)
+with st.container(key="wall"):
+    st.title("Delivery pipeline")
+    display_view.pipeline()
+    display_view.activity(view.tz)
+    display_view.site_health_row()

@@ -1,0 +1,86 @@
+"""The outbox: a notification is written in the transaction of its event (one row per matching subscription), so
+an event that rolls back notifies nobody and a committed one is never lost; the sender delivers after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session
+
+from ranchersync.models import NotificationSubscription, OutboxMessage, SyncOperation, utcnow
+
+PENDING_KEY: Final = "ranchersync.notify.pending"  # Session.info flag: this transaction queued notifications
+
+
+def enqueue(
+    session: Session, event: str, payload: Mapping[str, Any], environment_id: int | None = None
+) -> int:
+    """Queue `event` for every active subscription of `environment_id` (and the all-environments ones) that wants
+    it, in the caller's transaction; returns how many messages were queued."""
+    condition: ColumnElement[bool] = NotificationSubscription.environment_id.is_(None)
+    if environment_id is not None:
+        condition = or_(condition, NotificationSubscription.environment_id == environment_id)
+    subscriptions = session.scalars(
+        select(NotificationSubscription).where(NotificationSubscription.active.is_(True), condition)
+    ).all()
+    now = utcnow()
+    queued = 0
+    for subscription in subscriptions:
+        if event not in (subscription.events or []):
+            continue
+        session.add(OutboxMessage(event=event, payload=dict(payload), subscription_id=subscription.id,
+                                  attempts=0, created_at=now, next_attempt_at=now))
+        queued += 1
+    if queued:
+        session.info[PENDING_KEY] = True
+        session.flush()
+    return queued
+
+
+# ---- the events -------------------------------------------------------------------------------------------------
+
+_SYNC_EVENTS: Final = {"complete": "sync.succeeded", "partial": "sync.failed", "failed": "sync.failed",
+                       "rolled_back": "sync.rolled_back", "interrupted": "sync.failed"}
+
+
+def sync_finished(session: Session, operation: SyncOperation) -> int:
+    """Queue sync.succeeded / sync.failed / sync.rolled_back for an operation that just got its final status."""
+    event = _SYNC_EVENTS.get(operation.status)
+    if operation.kind == "rollback" and operation.status == "complete":
+        event = "sync.rolled_back"  # a later rollback that put the previous versions back
+    if event is None:
+        return 0
+    services = [
+        {"name": r.service, "kind": r.workload_kind, "instance": r.namespace, "previous": r.previous_image,
+         "new": r.new_image, "status": r.status}
+        for r in operation.results
+    ]
+    payload = {
+        "event": event, "operationId": operation.id, "kind": operation.kind, "status": operation.status,
+        "source": operation.source_environment_name, "target": operation.target_environment_name,
+        "actor": operation.initiated_by, "services": services, "error": operation.error or "",
+        "at": (operation.finished_at or utcnow()).isoformat(),
+    }
+    return enqueue(session, event, payload, operation.target_environment_id)
+
+
+def approval_event(session: Session, request: Any, actor: str, decision: str = "") -> int:
+    """Queue approval.requested (no decision) or approval.decided for an approval request."""
+    event = "approval.decided" if decision else "approval.requested"
+    payload = {
+        "event": event, "requestId": request.id, "source": request.source_environment_name,
+        "target": request.target_environment_name, "actor": actor, "status": request.status,
+        "services": [{"name": s} for s in request.services], "decision": decision,
+        "detail": request.status_reason or "",
+    }
+    return enqueue(session, event, payload, request.target_environment_id)
+
+
+def freeze_event(session: Session, event: str, actor: str, environment: Any | None, reason: str,
+                 detail: str) -> int:
+    """Queue freeze.override (one environment) or freeze.stop_all (every environment: no environment)."""
+    payload = {"event": event, "environment": environment.name if environment is not None else "every environment",
+               "actor": actor, "reason": reason, "detail": detail}
+    return enqueue(session, event, payload, environment.id if environment is not None else None)

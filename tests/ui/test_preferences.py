@@ -1,0 +1,74 @@
+"""Preferences change what the screens show (time zone, date format, rows per page, compare mode), and the
+Notifications screen shows Apprise URLs masked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ranchersync import notify, preferences
+from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
+from tests.core.test_history import change, record
+from tests.ui.conftest import OpenApp, Seed, assert_ok, rendered_text, state_text
+from tests.ui.test_history_page import envs_by_name, rows
+from ui import preferences_view
+
+PAGE = "pages/5_Sync_history.py"
+START = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
+
+
+def save(ctx: AppContext, **changes: object) -> None:
+    with ctx.session() as session:
+        actor = Actor(ctx.settings.user, "admin")
+        current = preferences.get_preferences(session, actor.email)
+        preferences.save_preferences(session, actor, preferences.Preferences(**{**current.__dict__, **changes}))
+    preferences_view.for_user.clear()  # as the Settings page does when it saves
+
+
+def test_time_zone_date_format_and_rows_per_page_change_the_history(open_app: OpenApp, ctx: AppContext,
+                                                                    seed: Seed) -> None:
+    seed()
+    with ctx.session() as session:
+        e = envs_by_name(session)
+        for i in range(12):
+            record(session, e["Dev"], e["Stage"], start=START + dt.timedelta(minutes=i),
+                   changes=[change("web", f"r/web:{i}")])
+    at = open_app(PAGE)
+    assert len(rows(at)) == 12 and rows(at)["Started"].iloc[-1] == "2026-11-20 09:30 UTC"
+
+    save(ctx, timezone="Asia/Tokyo", date_format="european", rows_per_page=10)
+    at = open_app(PAGE)
+    assert len(rows(at)) == 10, "ten rows per page"
+    assert rows(at)["Started"].iloc[-1] == "20.11.2026 18:32 JST"
+    assert any("1–10 of 12 operations" in c.value and "Asia/Tokyo" in c.value for c in at.caption)
+
+
+def test_the_settings_page_saves_and_every_screen_uses_it(open_app: OpenApp, ctx: AppContext, seed: Seed) -> None:
+    ids = seed()
+    at = open_app("pages/11_Settings.py")
+    at.selectbox(key="prefs_tz").set_value("America/New_York")
+    at.selectbox(key="prefs_rows").set_value(50)
+    at.selectbox(key="prefs_env").set_value(ids["Prod"])
+    at.button(key="prefs_save").click().run()
+    assert_ok(at)
+    with ctx.session() as session:
+        stored = preferences.get_preferences(session, ctx.settings.user)
+    assert (stored.timezone, stored.rows_per_page, stored.default_environment_id) == (
+        "America/New_York", 50, ids["Prod"])
+    fresh = open_app("pages/3_App_instances.py")  # a new browser session starts in the default environment
+    assert fresh.selectbox(key="sidebar_environment").value == ids["Prod"]
+    assert any("America/New_York" in c.value for c in open_app("pages/11_Settings.py").caption)
+
+
+def test_the_notifications_page_shows_urls_masked(open_app: OpenApp, ctx: AppContext, seed: Seed) -> None:
+    seed()
+    secret_url = "json://bot:pa55w0rd-x@hooks.example.com/s3cr3t-path-T0KEN?token=k3y"
+    with ctx.session() as session:
+        notify.add_subscription(session, ctx.cipher, Actor("root", "admin"), environment="Prod", url=secret_url,
+                                events="sync.failed")
+    at = open_app("pages/10_Notifications.py")
+    table = at.dataframe[0].value
+    assert table["Sent to"].tolist() == ["json://hooks.example.com"]
+    text = rendered_text(at) + state_text(at)
+    for secret in ("pa55w0rd", "s3cr3t-path", "k3y", secret_url):
+        assert secret not in text
