@@ -544,7 +544,9 @@ class SimCluster:
                     template = state.new_template
                 existing = {rs["metadata"]["labels"].get(HASH_LABEL, ""): rs
                             for rs in self._owned_objects(key, REPLICASETS.plural).values()}
-                created = (state.started_at if state is not None else None) or rfc3339(utc_now())
+                # The first ReplicaSet is as old as its Deployment; a rollout's is as old as the rollout.
+                created = (workload["metadata"]["creationTimestamp"] if state is None else
+                           state.started_at or rfc3339(utc_now()))
                 for name, rs in replica_sets(workload, existing, template_hash(template), template, counts,
                                              created).items():
                     desired[(REPLICASETS.plural, name)] = rs
