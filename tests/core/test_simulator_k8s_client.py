@@ -100,7 +100,8 @@ def test_a_patch_with_a_stale_resource_version_is_a_409(apps: client.AppsV1Api) 
         set_image(apps, "web", f"{WEB}:1.5.0", stale)
     assert conflict.value.status == 409
     status = json.loads(conflict.value.body)
-    assert (status["kind"], status["status"], status["reason"], status["code"]) == ("Status", "Failure", "Conflict", 409)
+    assert (status["kind"], status["status"], status["reason"]) == ("Status", "Failure", "Conflict")
+    assert status["code"] == 409
     assert status["details"] == {"name": "web", "group": "apps", "kind": "deployments"}
     current = apps.read_namespaced_deployment("web", NS)
     assert current.spec.template.spec.containers[0].image == f"{WEB}:1.4.2" and current.metadata.generation == 1
@@ -123,8 +124,9 @@ def test_watch_until_a_rollout_completes(apps: client.AppsV1Api) -> None:
         status = deployment.status
         seen.append((deployment.metadata.resource_version, status.updated_replicas or 0,
                      status.available_replicas or 0, status.observed_generation))
+        replicas = deployment.spec.replicas
         if (status.observed_generation >= deployment.metadata.generation
-                and status.available_replicas == status.updated_replicas == status.replicas == deployment.spec.replicas):
+                and status.available_replicas == status.updated_replicas == status.replicas == replicas):
             done = deployment
             watcher.stop()
     assert done is not None, seen
@@ -209,3 +211,22 @@ def test_pod_watches_follow_a_rollout(sim: SimulatedRancher, apps: client.AppsV1
         assert {name for kind, _, name in seen if kind == "DELETED"} == old
         assert any(kind == "MODIFIED" and name in new for kind, _, name in seen)  # a new pod turned ready
     assert events["namespaced"] == events["cluster-wide"]
+
+
+def test_old_replica_sets_beyond_the_history_limit_go_and_a_deleted_deployment_takes_its_own(
+    sim: SimulatedRancher, apps: client.AppsV1Api, core: client.CoreV1Api
+) -> None:
+    apps.patch_namespaced_deployment("svc-1", NS, {"spec": {"revisionHistoryLimit": 1}})
+    for tag in ("1.28.0", "1.28.1", "1.28.2"):
+        set_image(apps, "svc-1", f"nginx:{tag}")
+        wait_for(lambda tag=tag: [rs for rs in apps.list_namespaced_replica_set(NS, label_selector="app=svc-1").items
+                                  if rs.spec.template.spec.containers[0].image == f"nginx:{tag}"
+                                  and rs.status.ready_replicas == 2])
+    wait_for(lambda: apps.read_namespaced_deployment("svc-1", NS).status.replicas == 2)
+    sets = apps.list_namespaced_replica_set(NS, label_selector="app=svc-1").items
+    # The current ReplicaSet and one old one: revisions 1 and 2 were deleted.
+    assert sorted(rs.metadata.annotations["deployment.kubernetes.io/revision"] for rs in sets) == ["3", "4"]
+    assert len(core.list_namespaced_pod(NS, label_selector="app=svc-1").items) == 2
+    assert sim.delete_object(CLUSTER, "Deployment", NS, "svc-1")
+    assert apps.list_namespaced_replica_set(NS, label_selector="app=svc-1").items == []
+    assert core.list_namespaced_pod(NS, label_selector="app=svc-1").items == []
