@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import apierrors
-from .kinds import DEPLOYMENTS, NAMESPACES, PODS, WORKLOAD_TYPES, ResourceType
+from .kinds import DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, WORKLOAD_TYPES, ResourceType
 from .objects import (
     Obj,
     apply_defaults,
@@ -31,7 +31,10 @@ from .objects import (
 )
 from .patch import PATCH_TYPES, apply_patch
 from .pods import node_names, pods_for
+from .replicasets import HASH_LABEL, replica_sets, revision_of
 from .rollout import REVISION_ANNOTATION, Evaluation, RolloutState, evaluate, initial_status, slots_from_status
+from .scale import decode as decode_scale
+from .scale import desired_replicas, scale_of
 from .selectors import FieldSelector, LabelSelector
 from .store import ObjectStore, RevisionClock, WatchEvent
 from .world import ClusterSpec
@@ -135,6 +138,8 @@ class SimCluster:
                          for image, pods in spec.repushed}
         self._rollouts: dict[Key, RolloutState] = {}
         self._active: set[Key] = set()
+        # What each workload's controller made: (resource, name) of its ReplicaSets and pods.
+        self._owned: dict[Key, set[tuple[str, str]]] = {}
         self._load(spec, started)
 
     # --- loading -------------------------------------------------------------------------------------------------
@@ -188,7 +193,10 @@ class SimCluster:
                 metadata.setdefault("annotations", {}).setdefault(REVISION_ANNOTATION, "1")
             if not obj.get("status"):
                 obj["status"] = initial_status(obj, len(self.nodes), utc_now())
-        return self.store.write(rt.plural, obj, "ADDED")
+        stored = self.store.write(rt.plural, obj, "ADDED")
+        if rt is not NAMESPACES:
+            self._sync_owned((rt.plural, metadata["namespace"], metadata["name"]))
+        return stored
 
     # --- reads ---------------------------------------------------------------------------------------------------
 
@@ -196,10 +204,7 @@ class SimCluster:
         """One object, with kind and apiVersion, or a 404 Status."""
         with self.store.lock:
             self.reconcile()
-            if rt is PODS:
-                found = next((p for p in self._pods(namespace) if p["metadata"]["name"] == name), None)
-            else:
-                found = self.store.get(rt.plural, namespace, name)
+            found = self.store.get(rt.plural, namespace, name)
             if found is None:
                 raise apierrors.not_found(rt, name)
             return _typed(rt, found)
@@ -218,7 +223,7 @@ class SimCluster:
                 raise apierrors.expired(_INCONSISTENT_CONTINUE, _encode_continue(-1, *start))
         with self.store.lock:
             self.reconcile()
-            items = self._pods(namespace) if rt is PODS else self.store.list_objects(rt.plural, namespace)
+            items = self.store.list_objects(rt.plural, namespace)
             revision = self.store.clock.current
         matching = [o for o in items if labels.matches(o["metadata"].get("labels")) and fields.matches(o)]
         if start is not None:
@@ -233,23 +238,6 @@ class SimCluster:
             matching = matching[: query.limit]
         return matching, metadata
 
-    def _pods(self, namespace: str | None) -> list[Obj]:
-        pods: list[Obj] = []
-        for rt in WORKLOAD_TYPES:
-            for workload in self.store.list_objects(rt.plural, namespace):
-                key = (rt.plural, workload["metadata"]["namespace"], workload["metadata"]["name"])
-                state = self._rollouts.get(key)
-                if state is None:
-                    slots = slots_from_status(workload, len(self.nodes))
-                    rolled_out = None
-                else:
-                    slots = self._evaluate(workload, state).slots
-                    rolled_out = (state.new_hash, state.started_at) if state.started_at else None
-                pods += pods_for(workload, slots, self.nodes, rolled_out=rolled_out,
-                                 fail_images=self.settings.fail_images, repushed=self.settings.repushed,
-                                 repushed_pods=self.repushed)
-        return sorted(pods, key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]))
-
     def watch(self, rt: ResourceType, namespace: str | None, query: ListQuery, *, send_initial: bool,
               deadline: float, stopping: threading.Event) -> Iterator[Obj]:
         """Watch events as kube-apiserver streams them; ends at the deadline or when the server stops.
@@ -257,7 +245,7 @@ class SimCluster:
         Selectors and the resourceVersion are checked here, before the first event, so they fail as plain errors.
         """
         labels = LabelSelector.parse(query.label_selector)
-        fields = FieldSelector.parse(query.field_selector, _FIELDS)
+        fields = FieldSelector.parse(query.field_selector, _POD_FIELDS if rt is PODS else _FIELDS)
 
         def matches(obj: Obj | None) -> bool:
             return obj is not None and (namespace is None or obj["metadata"].get("namespace") == namespace) and \
@@ -361,6 +349,28 @@ class SimCluster:
                 raise apierrors.not_found(rt, name)
             return self._update(rt, current, obj, dry_run=dry_run)
 
+    def get_scale(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        """The `scale` subresource of a Deployment or StatefulSet: an autoscaling/v1 Scale."""
+        return scale_of(self.get(rt, namespace, name))
+
+    def update_scale(self, rt: ResourceType, namespace: str, name: str, body: bytes, content_type: str, *,
+                     patch: bool, dry_run: bool = False) -> Obj:
+        """PATCH or PUT a Scale: only `spec.replicas` reaches the workload; a stale resourceVersion is a 409."""
+        media = content_type.split(";")[0].strip().lower()
+        if media not in (PATCH_TYPES if patch else ("application/json", "")):
+            raise apierrors.unsupported_media_type(patch=patch)
+        with self.store.lock:
+            self.reconcile()
+            current = self.store.get(rt.plural, namespace, name)
+            if current is None:
+                raise apierrors.not_found(rt, name)
+            sent = apply_patch(scale_of(current), body, media) if patch else decode_scale(body)
+            replicas = desired_replicas(sent, name)
+            new = _typed(rt, deep_copy(current))
+            new["spec"]["replicas"] = replicas
+            new["metadata"]["resourceVersion"] = (sent.get("metadata") or {}).get("resourceVersion")
+            return scale_of(self._update(rt, current, new, dry_run=dry_run))
+
     def _update(self, rt: ResourceType, current: Obj, new: Obj, *, dry_run: bool) -> Obj:
         """The update path shared by PATCH and PUT: preconditions, server-owned fields, generation, rollout."""
         name = current["metadata"]["name"]
@@ -398,7 +408,9 @@ class SimCluster:
             return obj
         stored = self.store.write(rt.plural, obj, "MODIFIED")
         if spec_changed:
-            self._spec_changed(rt, current, stored)
+            self._spec_changed(rt, current, stored)  # the controller catches up in reconcile()
+        else:
+            self._sync_owned((rt.plural, stored["metadata"]["namespace"], name))
         return _typed(rt, stored)
 
     def _validate(self, rt: ResourceType, current: Obj, obj: Obj) -> None:
@@ -480,16 +492,84 @@ class SimCluster:
                 annotations = metadata.get("annotations") or {}
                 if obj["kind"] == "Deployment" and state.started is not None and state.revision is None:
                     # A new ReplicaSet gets the next revision number as soon as the controller creates it.
-                    state.revision = int(annotations.get(REVISION_ANNOTATION, 0) or 0) + 1
+                    state.revision = max(revision_of(obj), self._last_revision(key)) + 1
                     annotations = {**annotations, REVISION_ANNOTATION: str(state.revision)}
                 if evaluation.status != obj.get("status") or annotations != (metadata.get("annotations") or {}):
                     updated = {**obj, "metadata": {**metadata, "annotations": annotations}, "status": evaluation.status}
                     if not annotations:
                         updated["metadata"].pop("annotations")
                     self.store.write(key[0], updated, "MODIFIED")
+                    # Pods and ReplicaSets change only with the counts the status reports.
+                    self._sync_owned(key, evaluation)
                 if evaluation.finished:
                     state.finished = True
                     self._active.discard(key)
+
+    def _last_revision(self, key: Key) -> int:
+        """The highest revision among a Deployment's ReplicaSets."""
+        revisions = [revision_of(rs) for rs in self._owned_objects(key, REPLICASETS.plural).values()]
+        return max(revisions, default=0)
+
+    def _owned_objects(self, key: Key, plural: str) -> dict[str, Obj]:
+        """The stored objects of one resource a workload's controller made, by name."""
+        found = (self.store.get(plural, key[1], name) for p, name in self._owned.get(key, ()) if p == plural)
+        return {o["metadata"]["name"]: o for o in found if o is not None}
+
+    def _sync_owned(self, key: Key, evaluation: Evaluation | None = None) -> None:
+        """Write the ReplicaSets and pods a workload's controller keeps for it as the rollout stands: each change is
+        an ADDED, MODIFIED or DELETED event, so they can be watched; a deleted workload's go with it."""
+        workload = self.store.get(*key)
+        desired: dict[tuple[str, str], Obj] = {}
+        if workload is not None:
+            state = self._rollouts.get(key)
+            if state is None:
+                slots, rolled_out = slots_from_status(workload, len(self.nodes)), None
+            else:
+                slots = (evaluation or self._evaluate(workload, state)).slots
+                rolled_out = (state.new_hash, state.started_at) if state.started_at else None
+            pods = pods_for(workload, slots, self.nodes, rolled_out=rolled_out, fail_images=self.settings.fail_images,
+                            repushed=self.settings.repushed, repushed_pods=self.repushed)
+            for pod in pods:
+                pod["metadata"].pop("resourceVersion", None)
+                desired[(PODS.plural, pod["metadata"]["name"])] = pod
+            if workload["kind"] == DEPLOYMENTS.kind:
+                counts: dict[str, tuple[int, int]] = {}
+                for slot in slots:
+                    total, ready = counts.get(slot.template_hash, (0, 0))
+                    counts[slot.template_hash] = (total + 1, ready + slot.ready)
+                if state is None or (state.started is None and not state.finished):
+                    # No rollout, or a paused one that has not begun: the running template is the current one.
+                    template = pod_template(workload) if state is None else state.old_template
+                else:
+                    template = state.new_template
+                existing = {rs["metadata"]["labels"].get(HASH_LABEL, ""): rs
+                            for rs in self._owned_objects(key, REPLICASETS.plural).values()}
+                # The first ReplicaSet is as old as its Deployment; a rollout's is as old as the rollout.
+                created = (workload["metadata"]["creationTimestamp"] if state is None else
+                           state.started_at or rfc3339(utc_now()))
+                for name, rs in replica_sets(workload, existing, template_hash(template), template, counts,
+                                             created).items():
+                    desired[(REPLICASETS.plural, name)] = rs
+        namespace = key[1]
+        for (plural, name), obj in desired.items():
+            stored = self.store.get(plural, namespace, name)
+            if stored is None:
+                self.store.write(plural, obj, "ADDED")
+            elif _without_revision(stored) != obj:
+                self.store.write(plural, obj, "MODIFIED")
+        for plural, name in sorted(self._owned.get(key, set()) - desired.keys()):
+            self.store.remove(plural, namespace, name)
+        if desired:
+            self._owned[key] = set(desired)
+        else:
+            self._owned.pop(key, None)
+
+    def refresh_pods(self) -> None:
+        """Bring every workload's pods up to date after a change outside the API (a re-pushed image tag)."""
+        with self.store.lock:
+            self.reconcile()
+            for key in list(self._owned):
+                self._sync_owned(key)
 
     @property
     def busy(self) -> bool:
@@ -532,6 +612,7 @@ class SimCluster:
                 self._active.discard(key)
                 stored = _typed(rt, self.store.write(rt.plural, {**stored, "status": deep_copy(obj["status"])},
                                                      "MODIFIED"))
+                self._sync_owned(key)
             return stored
 
     def delete_object(self, rt: ResourceType, namespace: str, name: str) -> bool:
@@ -540,4 +621,7 @@ class SimCluster:
             key = (rt.plural, namespace if rt.namespaced else "", name)
             self._rollouts.pop(key, None)
             self._active.discard(key)
-            return self.store.remove(*key) is not None
+            removed = self.store.remove(*key) is not None
+            if rt is not NAMESPACES:
+                self._sync_owned(key)  # the garbage collector deletes what the workload owned
+            return removed

@@ -43,21 +43,34 @@ class ResourceType:
         """True for the kinds whose pod template can be patched."""
         return self.kind in WORKLOAD_KINDS
 
+    @property
+    def scalable(self) -> bool:
+        """True for the kinds that serve the `scale` subresource (autoscaling/v1 Scale)."""
+        return self.kind in SCALABLE_KINDS
+
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob")
+SCALABLE_KINDS = ("Deployment", "StatefulSet")
+# The verbs of a scale subresource, as `/apis/apps/v1` lists them for `deployments/scale`.
+SCALE_VERBS = ("get", "patch", "update")
 
 # Only the verbs the simulator implements are advertised, so kubectl never tries one that would fail oddly.
 _WORKLOAD_VERBS = ("get", "list", "patch", "update", "watch")
 
 NAMESPACES = ResourceType("Namespace", "namespaces", "", "v1", False, ("get", "list", "watch"), ("ns",))
-# Pods are derived from their workloads on every read, so they have no events to watch.
-PODS = ResourceType("Pod", "pods", "", "v1", True, ("get", "list"), ("po",), ("all",))
+# Pods and ReplicaSets belong to the simulated controllers: clients read and watch them, never write them.
+PODS = ResourceType("Pod", "pods", "", "v1", True, ("get", "list", "watch"), ("po",), ("all",))
+REPLICASETS = ResourceType("ReplicaSet", "replicasets", "apps", "v1", True, ("get", "list", "watch"), ("rs",),
+                          ("all",))
 DEPLOYMENTS = ResourceType("Deployment", "deployments", "apps", "v1", True, _WORKLOAD_VERBS, ("deploy",), ("all",))
 STATEFULSETS = ResourceType("StatefulSet", "statefulsets", "apps", "v1", True, _WORKLOAD_VERBS, ("sts",), ("all",))
 DAEMONSETS = ResourceType("DaemonSet", "daemonsets", "apps", "v1", True, _WORKLOAD_VERBS, ("ds",), ("all",))
 CRONJOBS = ResourceType("CronJob", "cronjobs", "batch", "v1", True, _WORKLOAD_VERBS, ("cj",), ("all",))
 
-ALL_TYPES = (NAMESPACES, PODS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, CRONJOBS)
+# The autoscaling/v1 view of a workload's `scale` subresource (served under each scalable resource, not on its own).
+SCALE = ResourceType("Scale", "scale", "autoscaling", "v1", True, SCALE_VERBS)
+
+ALL_TYPES = (NAMESPACES, PODS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, REPLICASETS, CRONJOBS)
 BY_KIND = {t.kind: t for t in ALL_TYPES}
 WORKLOAD_TYPES = tuple(BY_KIND[k] for k in WORKLOAD_KINDS)
 GROUP_VERSIONS = ("v1", "apps/v1", "batch/v1")

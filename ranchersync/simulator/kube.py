@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from . import apierrors
 from .apierrors import KubeError
 from .cluster import ListQuery, SimCluster
-from .kinds import GROUP_VERSIONS, ResourceType, find_type, types_in
+from .kinds import GROUP_VERSIONS, SCALE, SCALE_VERBS, ResourceType, find_type, types_in
 from .objects import Obj, strip_type
 from .tables import render_table, wants_table
 from .web import Request, Response, StreamResponse
@@ -38,6 +38,9 @@ def _resource_list(group_version: str) -> Obj:
         if rt.categories:
             entry["categories"] = list(rt.categories)
         resources.append(entry)
+        if rt.scalable:
+            resources.append({"name": f"{rt.plural}/scale", "singularName": "", "namespaced": True,
+                              "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": list(SCALE_VERBS)})
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
 
 
@@ -67,8 +70,9 @@ def _discovery(parts: list[str]) -> Obj | None:
     return None
 
 
-def _route(parts: list[str]) -> tuple[ResourceType, str | None, str | None] | None:
-    """(resource, namespace, name) of a resource path such as `apis/apps/v1/namespaces/NS/deployments/NAME`."""
+def _route(parts: list[str]) -> tuple[ResourceType, str | None, str | None, str | None] | None:
+    """(resource, namespace, name, subresource) of a resource path such as
+    `apis/apps/v1/namespaces/NS/deployments/NAME` or `…/deployments/NAME/scale`."""
     if parts[:2] == ["api", "v1"]:
         group_version, rest = "v1", parts[2:]
     elif len(parts) >= 3 and parts[0] == "apis":
@@ -78,12 +82,15 @@ def _route(parts: list[str]) -> tuple[ResourceType, str | None, str | None] | No
     namespace = None
     if len(rest) >= 3 and rest[0] == "namespaces":
         namespace, rest = rest[1], rest[2:]
-    if not rest or len(rest) > 2:
+    if not rest or len(rest) > 3:
         return None
     rt = find_type(group_version, rest[0])
     if rt is None or (namespace is not None and not rt.namespaced):
         return None
-    return rt, namespace, rest[1] if len(rest) == 2 else None
+    subresource = rest[2] if len(rest) == 3 else None
+    if subresource is not None and not (subresource == "scale" and rt.scalable and namespace is not None):
+        return None
+    return rt, namespace, rest[1] if len(rest) >= 2 else None, subresource
 
 
 def _watch_stream(cluster: SimCluster, rt: ResourceType, namespace: str | None, request: Request,
@@ -137,8 +144,10 @@ def _serve(cluster: SimCluster, request: Request, parts: list[str],
     route = _route(parts)
     if route is None:
         raise apierrors.path_not_found()
-    rt, namespace, name = route
+    rt, namespace, name, subresource = route
     dry_run = request.params.get("dryRun") == "All"
+    if subresource is not None and namespace is not None and name is not None:
+        return _serve_scale(cluster, request, rt, namespace, name, dry_run)
     if name is None:
         if request.method != "GET":
             verb = {"POST": "create", "DELETE": "deletecollection"}.get(request.method, request.method.lower())
@@ -160,6 +169,18 @@ def _serve(cluster: SimCluster, request: Request, parts: list[str],
         return Response.json(200, cluster.patch(rt, namespace, name, request.body, content_type, dry_run=dry_run))
     if request.method == "PUT":
         return Response.json(200, cluster.replace(rt, namespace, name, request.body, content_type, dry_run=dry_run))
+    raise apierrors.method_not_allowed(request.method.lower(), rt)
+
+
+def _serve_scale(cluster: SimCluster, request: Request, rt: ResourceType, namespace: str, name: str,
+                 dry_run: bool) -> Response:
+    """GET, PUT or PATCH the `scale` subresource."""
+    content_type = request.headers.get("Content-Type", "")
+    if request.method == "GET":
+        return _object_response(SCALE, cluster.get_scale(rt, namespace, name), request)
+    if request.method in ("PUT", "PATCH"):
+        return Response.json(200, cluster.update_scale(rt, namespace, name, request.body, content_type,
+                                                       patch=request.method == "PATCH", dry_run=dry_run))
     raise apierrors.method_not_allowed(request.method.lower(), rt)
 
 

@@ -16,6 +16,7 @@ from .objects import (
     split_image,
     stable_uid,
 )
+from .replicasets import HASH_LABEL, replica_set_name, replica_set_uid
 from .rollout import PodSlot
 
 _POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -139,15 +140,18 @@ def pods_for(workload: Obj, slots: Sequence[PodSlot], nodes: Sequence[str], *, r
     uid = metadata["uid"]
     created = str(metadata.get("creationTimestamp"))
     pods = []
+    ordinals: dict[str, int] = {}
     for index, slot in enumerate(slots):
         since = rolled_out[1] if rolled_out and rolled_out[0] == slot.template_hash else created
-        suffix = random_name_suffix(f"{uid}/{slot.template_hash}/{index}")
+        # A ReplicaSet's pods are numbered among themselves, so a pod keeps its name while the rollout moves on.
+        ordinal = ordinals[slot.template_hash] = ordinals.get(slot.template_hash, -1) + 1
+        suffix = random_name_suffix(f"{uid}/{slot.template_hash}/{ordinal if kind == 'Deployment' else index}")
         if kind == "Deployment":
-            rs_name = f"{workload_name}-{slot.template_hash}"
+            rs_name = replica_set_name(workload_name, slot.template_hash)
             name = f"{rs_name}-{suffix}"
-            labels = {"pod-template-hash": slot.template_hash}
+            labels = {HASH_LABEL: slot.template_hash}
             owner = {"apiVersion": "apps/v1", "blockOwnerDeletion": True, "controller": True, "kind": "ReplicaSet",
-                     "name": rs_name, "uid": stable_uid("replicaset", metadata["uid"], slot.template_hash)}
+                     "name": rs_name, "uid": replica_set_uid(uid, slot.template_hash)}
             node = nodes[int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(nodes)]
         else:
             owner = {"apiVersion": "apps/v1", "blockOwnerDeletion": True, "controller": True, "kind": kind,

@@ -425,6 +425,8 @@ class SimulatedRancher:
         digest = digest or "sha256:" + hashlib.sha256(f"{image}/{len(self.settings.repushed)}/{time.time_ns()}"
                                                       .encode()).hexdigest()
         self.settings.repushed[image] = digest
+        for cluster in self.clusters.values():
+            cluster.refresh_pods()  # their pods report the new digest (MODIFIED events)
         return digest
 
     def restrict_to_namespaces(self, cluster_id: str, restricted: bool = True) -> None:

@@ -38,6 +38,13 @@ def _deployment(obj: Obj, now: datetime) -> list[Any]:
             _age(obj, now), names, images, selector_string(spec.get("selector"))]
 
 
+def _replicaset(obj: Obj, now: datetime) -> list[Any]:
+    status, spec = obj.get("status") or {}, obj.get("spec") or {}
+    names, images = _containers(obj)
+    return [obj["metadata"]["name"], spec.get("replicas", 1), status.get("replicas", 0), status.get("readyReplicas", 0),
+            _age(obj, now), names, images, selector_string(spec.get("selector"))]
+
+
 def _statefulset(obj: Obj, now: datetime) -> list[Any]:
     status, spec = obj.get("status") or {}, obj.get("spec") or {}
     names, images = _containers(obj)
@@ -80,6 +87,11 @@ def _pod(obj: Obj, now: datetime) -> list[Any]:
             spec.get("nodeName", "<none>"), "<none>", "<none>"]
 
 
+def _scale(obj: Obj, now: datetime) -> list[Any]:
+    return [obj["metadata"]["name"], (obj.get("spec") or {}).get("replicas", 0),
+            (obj.get("status") or {}).get("replicas", 0)]
+
+
 def _namespace(obj: Obj, now: datetime) -> list[Any]:
     return [obj["metadata"]["name"], (obj.get("status") or {}).get("phase", "Active"), _age(obj, now)]
 
@@ -92,6 +104,8 @@ def _col(name: str, kind: str = "string", priority: int = 0) -> Column:
 _TABLES: dict[str, tuple[list[Column], Cells]] = {
     "Deployment": ([_NAME, _col("Ready"), _col("Up-to-date"), _col("Available"), _AGE, _CONTAINERS, _IMAGES,
                     _SELECTOR], _deployment),
+    "ReplicaSet": ([_NAME, _col("Desired", "integer"), _col("Current", "integer"), _col("Ready", "integer"), _AGE,
+                    _CONTAINERS, _IMAGES, _SELECTOR], _replicaset),
     "StatefulSet": ([_NAME, _col("Ready"), _AGE, _CONTAINERS, _IMAGES], _statefulset),
     "DaemonSet": ([_NAME, _col("Desired", "integer"), _col("Current", "integer"), _col("Ready", "integer"),
                    _col("Up-to-date", "integer"), _col("Available", "integer"), _col("Node Selector"), _AGE,
@@ -101,6 +115,7 @@ _TABLES: dict[str, tuple[list[Column], Cells]] = {
     "Pod": ([_NAME, _col("Ready"), _col("Status"), _col("Restarts"), _AGE, _col("IP", priority=1),
              _col("Node", priority=1), _col("Nominated Node", priority=1), _col("Readiness Gates", priority=1)], _pod),
     "Namespace": ([_NAME, _col("Status"), _AGE], _namespace),
+    "Scale": ([_NAME, _col("Desired", "integer"), _col("Available", "integer")], _scale),
 }
 
 

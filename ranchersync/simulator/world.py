@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from .kinds import BY_KIND, PODS
+from .kinds import BY_KIND, PODS, REPLICASETS
 from .objects import Obj, deep_copy
 
 DEMO_WORLD_NAMES = ("rancher-eu", "rancher-us")
@@ -126,7 +126,7 @@ def _objects(raw: Any, where: str) -> list[Obj]:
             flat.extend(_objects(obj.get("items"), f"{here}.items"))
             continue
         kind = obj.get("kind")
-        if kind not in BY_KIND or kind == PODS.kind:
+        if kind not in BY_KIND or kind in (PODS.kind, REPLICASETS.kind):  # their controllers make them
             raise WorldError(f"{here}: kind {kind!r} is not served (use Namespace, Deployment, StatefulSet, "
                              "DaemonSet or CronJob)")
         rt = BY_KIND[kind]

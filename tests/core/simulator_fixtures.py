@@ -129,13 +129,20 @@ def deploy_path(name: str = "web", namespace: str = NS) -> str:
 
 
 @pytest.fixture
-def sim_kubectl(tls_sim: SimulatedRancher, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the real kubectl against the TLS simulator's test cluster; returns the finished process."""
+def kubectl_command(tls_sim: SimulatedRancher, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The kubectl command line (without its arguments) and environment for the TLS simulator's test cluster."""
     binary = shutil.which("kubectl")
     require("kubectl", binary is not None, "kubectl is not installed")
     env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "kubeconfig")}
     base = [str(binary), "--server", tls_sim.kube_url(CLUSTER), "--token", tls_sim.token,
             "--certificate-authority", str(tls_sim.ca_file), "--cache-dir", str(tmp_path / "cache")]
+    return base, env
+
+
+@pytest.fixture
+def sim_kubectl(kubectl_command: tuple[list[str], dict[str, str]]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real kubectl against the TLS simulator's test cluster; returns the finished process."""
+    base, env = kubectl_command
 
     def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*base, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False)
