@@ -46,7 +46,9 @@ PAGE_PATHS = {
     "Services": "Services",
     "Sync history": "Sync_history",
     "Approvals": "Approvals",
+    "Display": "Display",
     "Audit log": "Audit_log",
+    "Notifications": "Notifications",
 }
 
 

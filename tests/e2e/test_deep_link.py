@@ -24,6 +24,8 @@ def test_a_deep_link_first_after_a_start_gets_the_frame(browser: Browser, serve:
         expect(page.locator("h1").first).to_have_text(label)
         menu = page.locator("[data-testid='stSidebar'] a")
         # Each link's text starts with its icon's ligature name (e.g. "dnsSites").
-        expect(menu).to_have_text([re.compile(f"{label}$") for label in [*PAGE_PATHS, "Create the pipeline"]])
+        # The menu in its sections, the empty pipeline's call to action, then the person's Settings.
+        expected = [*PAGE_PATHS, "Create the pipeline", "Settings"]
+        expect(menu).to_have_text([re.compile(f"{label}$") for label in expected])
         expect(page.locator("[data-testid='stDialog']")).to_contain_text("Welcome to Rancher Sync Manager")
         page.context.close()

@@ -4,13 +4,16 @@ the history's own button (typed "Prod", progress, flash), and both operations li
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import func, select
 
 from ranchersync import demo
 from ranchersync.context import AppContext
+from ranchersync.models import SyncOperation
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle
@@ -18,8 +21,17 @@ from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_pag
 pytestmark = pytest.mark.browser
 
 
+@dataclass(frozen=True)
+class Demo:
+    """The app on the demo, the sync the fixture made, and how many operations the history then holds."""
+
+    app: AppServer
+    sync_id: int
+    operations: int
+
+
 @pytest.fixture
-def server(serve: Serve) -> Iterator[AppServer]:
+def server(serve: Serve) -> Iterator[Demo]:
     """The app on the demo (Dev → Stage → Prod, Prod protected), with one sync of frontend into Prod done."""
     app = serve()
     ctx: AppContext = app.context()
@@ -27,9 +39,11 @@ def server(serve: Serve) -> Iterator[AppServer]:
     with ctx.session() as session:
         plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
-    apply_plan(ctx, plan, initiated_by="e2e", request_id=new_request_id(), confirm_env="Prod",
-               options=SyncOptions(timeout_seconds=60, poll_seconds=0.5))
-    yield app
+    sync_id = apply_plan(ctx, plan, initiated_by="e2e", request_id=new_request_id(), confirm_env="Prod",
+                         options=SyncOptions(timeout_seconds=60, poll_seconds=0.5))
+    with ctx.session() as session:  # the demo comes with a few weeks of history: ours is the newest of them
+        operations = session.scalar(select(func.count()).select_from(SyncOperation)) or 0
+    yield Demo(app, sync_id, operations)
     demo.stop_demo(ctx)
     ctx.engine.dispose()
 
@@ -44,13 +58,15 @@ def select_first_row(page: Page) -> None:
     wait_idle(page)
 
 
-def test_roll_back_a_sync_from_the_history_and_find_both(browser: Browser, server: AppServer, artifacts: Path) -> None:
+def test_roll_back_a_sync_from_the_history_and_find_both(browser: Browser, server: Demo, artifacts: Path) -> None:
+    total, sync_id, app = server.operations, server.sync_id, server.app
     page = new_page(browser)
-    open_page(page, server.page_url("Sync history"))
-    expect(page.locator("[data-testid='stCaptionContainer']", has_text="1–1 of 1 operation")).to_be_visible()
+    open_page(page, app.page_url("Sync history"))
+    # The first page of the history (its size is the person's rows-per-page) out of all operations.
+    expect(page.locator("[data-testid='stCaptionContainer']", has_text=f" of {total} operations")).to_be_visible()
     select_first_row(page)
     detail = by_key(page, "hist_detail")
-    expect(detail).to_contain_text("Sync #1")
+    expect(detail).to_contain_text(f"Sync #{sync_id}")
     expect(detail).to_contain_text("by e2e")  # the results table is drawn on a canvas: its cells are not text
 
     click(page, "hist_rollback")
@@ -59,21 +75,24 @@ def test_roll_back_a_sync_from_the_history_and_find_both(browser: Browser, serve
     expect(by_key(page, "rollback_apply").locator("button")).to_be_disabled()
     fill(page, "rollback_confirm", "Prod")
     by_key(page, "rollback_apply").locator("button").click()
-    expect(dialog.locator("[data-testid='stExpander']", has_text="Rolling back #1 in Prod")).to_be_visible()
+    expect(dialog.locator("[data-testid='stExpander']", has_text=f"Rolling back #{sync_id} in Prod")).to_be_visible()
     wait_idle(page, timeout=90_000)  # the demo's rollouts take a few seconds each
 
     expect(dialog).to_have_count(0)
-    expect(page.locator("[data-testid='stToast']", has_text="Rollback #2 of #1 in Prod: complete")).to_be_visible()
-    expect(page.locator("[data-testid='stCaptionContainer']", has_text="1–2 of 2 operations")).to_be_visible()
-    ctx = server.context()
+    rollback_id = sync_id + 1
+    expect(page.locator("[data-testid='stToast']", has_text=f"Rollback #{rollback_id} of #{sync_id} in Prod: complete")
+           ).to_be_visible()
+    expect(page.locator("[data-testid='stCaptionContainer']", has_text=f" of {total + 1} operations")).to_be_visible()
+    ctx = app.context()
     try:
         with ctx.session() as session:
-            assert get_operation(session, 1).status == "rolled_back"
-            assert get_operation(session, 2).kind == "rollback" and get_operation(session, 2).status == "complete"
+            assert get_operation(session, sync_id).status == "rolled_back"
+            rollback = get_operation(session, rollback_id)
+            assert rollback.kind == "rollback" and rollback.status == "complete"
     finally:
         ctx.engine.dispose()
     select_first_row(page)
-    expect(by_key(page, "hist_detail")).to_contain_text("Rollback #2")
+    expect(by_key(page, "hist_detail")).to_contain_text(f"Rollback #{rollback_id}")
     page.wait_for_timeout(4500)  # let the toast go
     screenshot(page, artifacts / "history-light.png")
     page.get_by_role("tab", name="Metrics").click()
@@ -82,7 +101,7 @@ def test_roll_back_a_sync_from_the_history_and_find_both(browser: Browser, serve
     page.context.close()
 
     dark = new_page(browser, dark=True)
-    open_page(dark, server.page_url("Sync history"))
+    open_page(dark, app.page_url("Sync history"))
     select_first_row(dark)
     screenshot(dark, artifacts / "history-dark.png")
     dark.get_by_role("tab", name="Metrics").click()

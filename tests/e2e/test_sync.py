@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import func, select
 
 from ranchersync import compare, demo, environments, inventory
 from ranchersync.context import AppContext
+from ranchersync.models import SyncOperation
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle
 from ui import services_tables
@@ -105,7 +107,13 @@ def test_promote_two_services_from_stage_to_protected_prod(
 
     expect(dialog).to_have_count(0)
     report = by_key(page, "sync_report")
-    expect(report).to_contain_text("Sync #1 Stage → Prod: complete")
+    ctx = server.context()
+    try:
+        with ctx.session() as session:  # the newest operation, after the demo's few weeks of history
+            newest = session.scalar(select(func.max(SyncOperation.id)))
+    finally:
+        ctx.engine.dispose()
+    expect(report).to_contain_text(f"Sync #{newest} Stage → Prod: complete")
     expect(report).to_contain_text("3 workloads updated")
     screenshot(page, artifacts / "sync-report-light.png")
     for name in SERVICES:  # equal now, so "only differences" leaves them out
