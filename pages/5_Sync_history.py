@@ -32,7 +32,8 @@ with operations_tab:
                             "you select.", icon=":material/history:")
         st.page_link(frame.PAGES["Services"], label="Go to the services", icon=":material/arrow_forward:")
     else:
-        opened = history_view.operations_table(page, colors, view.tz)
+        # A selected row wins; else the operation a link (a notification's) names, wherever it is in the history.
+        opened = history_view.operations_table(page, colors, view.tz) or history_view.linked_operation()
         history_view.pager(page)
         if opened is not None:
             history_view.detail(opened, envs, view.tz)

@@ -108,6 +108,12 @@ def operations_table(page: Page, colors: Mapping[str, str], tz: dt.tzinfo) -> in
     return tables.id_at(frame, event.selection.rows)
 
 
+def linked_operation() -> int | None:
+    """The operation a link names (`?operation=N`: notifications link to their sync), None when none or not a number."""
+    value = st.query_params.get("operation", "")
+    return int(value) if value.isdigit() else None
+
+
 def latest(limit: int, colors: Mapping[str, str], tz: dt.tzinfo) -> None:
     """The newest operations, for the Overview, with a link to the whole history."""
     newest = queries.history_page(HistoryFilter(), 1, queries.history_stamp())

@@ -286,3 +286,17 @@ def test_the_overview_without_syncs(open_app: OpenApp, seed: Seed) -> None:
     at = open_app()
 
     assert any("No syncs yet" in i.value for i in at.info)
+
+
+def test_a_link_with_an_operation_opens_it(open_app: OpenApp, history: dict[str, int]) -> None:
+    # Notifications link to /Sync_history?operation=N: the page opens that operation without a row being selected.
+    at = open_app(PAGE)
+    assert not any("#### Sync #" in m.value for m in at.markdown)
+    at.query_params["operation"] = str(history["failed"])
+    at.run()
+    assert_ok(at)
+    assert any(m.value == f"#### Sync #{history['failed']}" for m in at.markdown)
+    at.query_params["operation"] = "not-a-number"
+    at.run()
+    assert_ok(at)
+    assert not any("#### Sync #" in m.value for m in at.markdown)
