@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from ranchersync import demo  # noqa: E402 - after the path set-up, so `python scripts/…` works from anywhere
 from ranchersync.config import Settings  # noqa: E402
 from ranchersync.context import AppContext  # noqa: E402
+from ranchersync.governance.identity import Actor  # noqa: E402
 from ranchersync.sync import apply_plan, new_request_id, plan_environments, rollback_operation  # noqa: E402
 from tests.e2e.helpers import (  # noqa: E402
     AppServer,
@@ -40,6 +41,8 @@ from tests.e2e.helpers import (  # noqa: E402
 )
 from tests.e2e.test_history import select_first_row  # noqa: E402
 from tests.e2e.test_sync import review  # noqa: E402 - the same steps as the browser test of the sync
+
+SCREENSHOTS = Actor("alex@example.com", "admin", "dashboard", name="Alex")
 
 SCREENS = ("Overview", "Sites", "Environments", "App instances", "Services")
 THEMES = ("light", "dark")
@@ -111,8 +114,8 @@ def _history(browser: Browser, server: AppServer, ctx: AppContext, out: Path) ->
     with ctx.session() as session:
         plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
-    synced = apply_plan(ctx, plan, initiated_by="screenshots", request_id=new_request_id(), confirm_env="Prod")
-    rollback_operation(ctx, synced, initiated_by="screenshots", request_id=new_request_id(), confirm_env="Prod")
+    synced = apply_plan(ctx, plan, actor=SCREENSHOTS, request_id=new_request_id(), confirm_env="Prod")
+    rollback_operation(ctx, synced, actor=SCREENSHOTS, request_id=new_request_id(), confirm_env="Prod")
     for theme in THEMES:
         page = new_page(browser, dark=theme == "dark")
         open_page(page, server.page_url("Sync history"))
