@@ -15,9 +15,11 @@ import streamlit as st
 
 from ranchersync.catalogue import unreachable_sites
 from ranchersync.crypto import SecretKeyError
+from ranchersync.errors import RancherSyncError
+from ranchersync.governance.identity import Actor
 from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
-from ui import deps, queries, site_dialogs, widgets
+from ui import auth, deps, queries, site_dialogs, widgets
 from ui.queries import EnvironmentRow, SiteRow
 
 APP_NAME = "Rancher Sync Manager"
@@ -41,8 +43,10 @@ MENU: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("pages/7_Approvals.py", "Approvals", ":material/approval:"),
         ),
     ),
-    ("Admin", (("pages/8_Audit_log.py", "Audit log", ":material/policy:"),)),
+    ("Admin", (("pages/9_People.py", "People", ":material/group:"),
+               ("pages/8_Audit_log.py", "Audit log", ":material/policy:"))),
 )
+ADMIN_ONLY = frozenset({"pages/9_People.py"})  # links a lower role does not see (the page refuses them anyway)
 PAGES = {label: script for _, links in MENU for script, label, _ in links}
 
 # Less empty space above the title than Streamlit's default: the screens are dense tools, read at 1280×800.
@@ -60,6 +64,7 @@ class Frame:
     environments: tuple[EnvironmentRow, ...]
     environment: EnvironmentRow | None  # the selected one
     tz: dt.tzinfo
+    actor: Actor  # who is signed in, with their role now
 
 
 def frame(title: str, icon: str) -> Frame:
@@ -73,17 +78,23 @@ def frame(title: str, icon: str) -> Frame:
     except SecretKeyError as error:  # a wrong or missing key stops every screen with the reason, not a traceback
         st.error(f"**The encryption key cannot be used.** {escape_markdown(error)}", icon=":material/key_off:")
         st.stop()
+    except RancherSyncError as error:  # a malformed setting (RANCHERSYNC_ROLE_MAP…): say which, stop
+        st.error(f"**The configuration cannot be used.** {escape_markdown(error)}", icon=":material/settings:")
+        st.stop()
+    actor = auth.gate()  # the sign-in screen (or the refusal of anonymous mode) stops here
     sites = queries.sites()
     envs = queries.environments()
     selected = selected_environment(envs)
     with st.sidebar:
-        _menu()
+        _menu(actor)
         _environment_picker(envs, selected)
         _footer(sites)
+        auth.sidebar_user(actor)
     widgets.show_flash()
-    if not sites and not widgets.dialog_pending() and not site_dialogs.welcome_closed():
+    if (not sites and actor.at_least("admin") and not widgets.dialog_pending()
+            and not site_dialogs.welcome_closed()):
         site_dialogs.welcome()
-    return Frame(sites, envs, selected, widgets.user_zone())
+    return Frame(sites, envs, selected, widgets.user_zone(), actor)
 
 
 def selected_environment(envs: Sequence[EnvironmentRow]) -> EnvironmentRow | None:
@@ -120,13 +131,14 @@ def _copy_to_selection(key: str) -> None:
     select_environment(st.session_state.get(key))
 
 
-def _menu() -> None:
+def _menu(actor: Actor) -> None:
     st.markdown(f"### :material/sync_alt: {APP_NAME}")
     for section, links in MENU:
         if section:
             st.caption(section.upper())
         for script, label, icon in links:
-            st.page_link(script, label=label, icon=icon)
+            if script not in ADMIN_ONLY or actor.at_least("admin"):
+                st.page_link(script, label=label, icon=icon)
 
 
 def _environment_picker(envs: Sequence[EnvironmentRow], selected: EnvironmentRow | None) -> None:

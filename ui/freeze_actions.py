@@ -9,7 +9,7 @@ from collections.abc import Callable
 from ranchersync.errors import RancherSyncError
 from ranchersync.governance import freeze
 from ui import deps
-from ui.actions import Outcome
+from ui.outcome import Outcome
 
 
 def _attempt(work: Callable[[], Outcome]) -> Outcome:

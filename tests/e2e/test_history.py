@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from ranchersync import demo
 from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle
@@ -27,7 +28,7 @@ def server(serve: Serve) -> Iterator[AppServer]:
     with ctx.session() as session:
         plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
-    apply_plan(ctx, plan, initiated_by="e2e", request_id=new_request_id(), confirm_env="Prod",
+    apply_plan(ctx, plan, actor=Actor("e2e", "admin", "cli"), request_id=new_request_id(), confirm_env="Prod",
                options=SyncOptions(timeout_seconds=60, poll_seconds=0.5))
     yield app
     demo.stop_demo(ctx)

@@ -21,7 +21,7 @@ ADMIN = Actor("alice@example.com", "admin", "cli")
 def chain(ctx: AppContext) -> AppContext:
     """Three events through the use-cases: a window added, stop-all, lift-all."""
     with ctx.session() as session:
-        environments.add_environment(session, name="Prod")
+        environments.add_environment(session, name="Prod", actor=ADMIN)
         freeze.add_window(session, ADMIN, environment="Prod", weekly="Fri 16:00-Mon 08:00", timezone="Europe/Berlin",
                           reason="weekend")
         freeze.stop_all(session, ADMIN, "INC-42")
