@@ -239,8 +239,9 @@ def update_site(
     _flush(session, site.name)
     after: dict[str, object] = {**site_snapshot(site), "tokenReplaced": new_token is not None}
     action = "site.update"
-    if active is not None and {k: v for k, v in after.items() if k != "active"} == {**before, "tokenReplaced": False}:
-        action = "site.activate" if active else "site.deactivate"
+    unchanged = {**after, "active": None, "tokenReplaced": None} == {**before, "active": None, "tokenReplaced": None}
+    if active is not None and new_token is None and unchanged:
+        action = "site.activate" if site.active else "site.deactivate"  # nothing else changed
     audit.record(session, actor, action, object_type="site", object_id=site.id, object_name=site.name,
                  before=before, after=after)
     return site

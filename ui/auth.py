@@ -33,9 +33,10 @@ def request_headers() -> Mapping[str, str]:
 def client_address() -> str | None:
     """The browser's address as the server saw it (behind a proxy: the proxy's), where Streamlit knows it."""
     try:
-        return st.context.ip_address
+        address = st.context.ip_address
     except (AttributeError, RuntimeError):
         return None
+    return address if isinstance(address, str) and address else None  # AppTest has none (a mock)
 
 
 def server_address() -> str:
