@@ -110,7 +110,8 @@ def gate() -> Actor:
 
 
 def _sign_in_screen(reason: str) -> None:
-    with st.container(key="sign_in_screen", horizontal_alignment="center"):
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle.container(key="sign_in_screen", border=True):
         st.title(":material/sync_alt: Rancher Sync Manager")
         st.markdown("Promote workload versions between environments on Rancher: planned, confirmed, verified and "
                     "recorded. Sign in with your organisation's account to continue.")
