@@ -36,7 +36,6 @@ class Settings:
     user_header: str = "X-Forwarded-Email"  # RANCHERSYNC_USER_HEADER (proxy mode)
     groups_header: str = "X-Forwarded-Groups"  # RANCHERSYNC_GROUPS_HEADER (proxy mode)
     allow_anonymous: bool = False  # RANCHERSYNC_ALLOW_ANONYMOUS=1: `none` on a non-loopback address
-    user_given: bool = False  # whether RANCHERSYNC_USER was set (else `user` is the OS user)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -58,7 +57,6 @@ class Settings:
             user_header=_header(env, "RANCHERSYNC_USER_HEADER", "X-Forwarded-Email"),
             groups_header=_header(env, "RANCHERSYNC_GROUPS_HEADER", "X-Forwarded-Groups"),
             allow_anonymous=parse_flag(env.get("RANCHERSYNC_ALLOW_ANONYMOUS", ""), "RANCHERSYNC_ALLOW_ANONYMOUS"),
-            user_given=bool(env.get("RANCHERSYNC_USER")),
         )
 
 

@@ -208,7 +208,7 @@ def apply_plan(
         ctx, kind="sync", mode=plan.mode, source=(plan.source.id, plan.source.name),
         target=(plan.target.id, plan.target.name), initiated_by=initiated_by, request_id=request_id, planned=planned,
         actor=actor, detail=f"{plan.source.name} → {plan.target.name}: "
-                            f"{', '.join(i.name for i in plan.to_apply)}"
+                            f"{', '.join(dict.fromkeys(i.name for i in plan.to_apply))}"
                             + (f" (approval request #{approval}, asked by {initiated_by})" if approval else ""),
     )
     items = [
@@ -350,7 +350,8 @@ def rollback_operation(
     new_id, result_ids = records.open_operation(
         ctx, kind="rollback", mode=mode, source=(env_id, env_name), target=(env_id, env_name),
         initiated_by=actor.email, request_id=request_id, planned=planned, rollback_of_id=operation_id,
-        actor=actor, detail=f"rollback of #{operation_id} in {env_name}: {', '.join(i.name for i in undo)}",
+        actor=actor,
+        detail=f"rollback of #{operation_id} in {env_name}: {', '.join(dict.fromkeys(i.name for i in undo))}",
     )
     items = [replace(item, result_id=rid) for item, rid in zip(undo, result_ids, strict=True)]
     annotations = {ANNOTATION_OPERATION: str(new_id), ANNOTATION_SOURCE: f"rollback of #{operation_id}"}
@@ -399,7 +400,7 @@ def resume_operation(
                            reason="target_busy", target=operation.target_environment_name) from None
         audit.record(session, actor, f"{operation.kind}.resume", object_type="operation", object_id=operation.id,
                      object_name=operation.target_environment_name,
-                     detail=f"{len(items)} pending service(s): {', '.join(i.name for i in items)}")
+                     detail=f"{len(items)} pending: {', '.join(dict.fromkeys(i.name for i in items))}")
     return _run(ctx, operation_id, items, options, annotations, progress, factory)
 
 
