@@ -45,6 +45,9 @@ PAGE_PATHS = {
     "App instances": "App_instances",
     "Services": "Services",
     "Sync history": "Sync_history",
+    "Approvals": "Approvals",
+    "People": "People",
+    "Audit log": "Audit_log",
 }
 
 
