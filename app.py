@@ -16,9 +16,12 @@ st.caption("Where your environments stand, and whether every Rancher site can be
 if not view.sites:
     with st.container(border=True, key="get_started"):
         st.subheader(":material/rocket_launch: Get started")
-        st.markdown("Connect your first Rancher server, or try every screen on the built-in demo first.")
-        st.button("Connect Rancher or start the demo", key="get_started_open", type="primary",
-                  on_click=site_dialogs.reopen_welcome)
+        if view.actor.at_least("admin"):
+            st.markdown("Connect your first Rancher server, or try every screen on the built-in demo first.")
+            st.button("Connect Rancher or start the demo", key="get_started_open", type="primary",
+                      on_click=site_dialogs.reopen_welcome)
+        else:
+            st.markdown("No Rancher server is connected yet: an admin connects the first one.")
 
 active = [s for s in view.sites if s.active]
 expiring = [s for s in active if token_state(s.token_expires_at, now, tested=s.tested).needs_attention]

@@ -21,8 +21,11 @@ from bench.simulator_process import simulator_process
 from bench.worlds import cluster_ids
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
 from ranchersync.models import AppInstance, Environment, Site
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
+
+BENCH = Actor("bench@example.com", "admin", "cli")
 
 
 def world(services: int, clusters: int) -> dict[str, Any]:
@@ -76,7 +79,7 @@ def main() -> None:
         with ctx.session() as session:
             plan = plan_environments(session, ctx.cipher, "Stage", "Prod", default_target="all")
         planned = time.perf_counter()
-        operation_id = apply_plan(ctx, plan, initiated_by="bench", request_id=new_request_id(),
+        operation_id = apply_plan(ctx, plan, actor=BENCH, request_id=new_request_id(),
                                   options=SyncOptions(poll_seconds=args.poll_seconds, concurrency=args.concurrency))
         done = time.perf_counter()
         with ctx.session() as session:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ranchersync.catalogue import TOKEN_WARNING_DAYS, site_health
+from ranchersync.governance.identity import refusal
 from ranchersync.humanize import ago, plural
 from ranchersync.textsafe import escape_markdown
 from ui import catalogue_actions, frame, site_dialogs, widgets
@@ -10,12 +11,13 @@ from ui import format as fmt
 
 view = frame.frame("Sites", ":material/dns:")
 now = widgets.now()
+locked = refusal(view.actor, "manage_catalogue")  # why this person may not change sites (the core refuses too)
 
 title, add = st.columns([4, 1], vertical_alignment="bottom")
 title.title("Sites")
 title.caption("The Rancher servers this tool reaches, and the API token it uses for each (stored encrypted).")
 add.button("Add site", key="site_add", type="primary", icon=":material/add:", width="stretch",
-           on_click=widgets.open_dialog, args=("add_site",))
+           on_click=widgets.open_dialog, args=("add_site",), disabled=bool(locked), help=locked)
 
 if not view.sites:
     widgets.empty_state("No Rancher site yet. Add one to start: its connection is tested before it is saved.")
@@ -44,14 +46,15 @@ for site in view.sites:
                 with st.spinner(f"Testing the connection to {escape_markdown(site.name)}…"):
                     widgets.flash_outcome(site_dialogs.test_site(site.id))
                 st.rerun()
-            st.button("Edit", key=f"site_edit_{site.id}", icon=":material/edit:",
+            st.button("Edit", key=f"site_edit_{site.id}", icon=":material/edit:", disabled=bool(locked), help=locked,
                       on_click=widgets.open_dialog, args=("edit_site",), kwargs={"site_id": site.id})
             if st.button("Deactivate" if site.active else "Activate", key=f"site_active_{site.id}",
-                         icon=":material/pause:" if site.active else ":material/play_arrow:"):
+                         icon=":material/pause:" if site.active else ":material/play_arrow:", disabled=bool(locked),
+                         help=locked):
                 widgets.flash_outcome(catalogue_actions.set_site_active(site.id, not site.active))
                 st.rerun()
-            st.button("Remove", key=f"site_remove_{site.id}", icon=":material/delete:",
-                      on_click=widgets.open_dialog, args=("remove_site",), kwargs={"site_id": site.id})
+            st.button("Remove", key=f"site_remove_{site.id}", icon=":material/delete:", disabled=bool(locked),
+                      help=locked, on_click=widgets.open_dialog, args=("remove_site",), kwargs={"site_id": site.id})
 
 st.caption(f"Times in {fmt.zone_label(view.tz)}. A token shows a warning {TOKEN_WARNING_DAYS} days before it expires.")
 site_dialogs.show_requested()

@@ -2,18 +2,20 @@
 
 import streamlit as st
 
+from ranchersync.governance.identity import refusal
 from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
 from ui import catalogue_actions, environment_dialogs, frame, freeze_view, widgets
 
 view = frame.frame("Environments", ":material/linear_scale:")
 envs = view.environments
+locked = refusal(view.actor, "manage_catalogue")  # why this person may not change environments
 
 title, add = st.columns([4, 1], vertical_alignment="bottom")
 title.title("Environments")
 title.caption("The stages of your promotion pipeline, in order: a sync goes by default from one stage to the next.")
 add.button("Add environment", key="env_add", type="primary", icon=":material/add:", width="stretch",
-           on_click=widgets.open_dialog, args=("add_environment",))
+           on_click=widgets.open_dialog, args=("add_environment",), disabled=bool(locked), help=locked)
 
 if not envs:
     widgets.empty_state("No environments yet. A typical pipeline is Dev → Stage → Prod, with Prod protected.")
@@ -39,18 +41,19 @@ for index, env in enumerate(envs):
                 freeze_view.badge(env.id, view.tz)
             st.caption(escape_markdown(env.description) if env.description else "No description.")
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
-            if st.button("", key=f"env_up_{env.id}", icon=":material/arrow_upward:", help="Earlier in the pipeline",
-                         disabled=index == 0):
+            if st.button("", key=f"env_up_{env.id}", icon=":material/arrow_upward:",
+                         help=locked or "Earlier in the pipeline", disabled=index == 0 or bool(locked)):
                 widgets.flash_outcome(catalogue_actions.move_environment(env.id, index - 1))
                 st.rerun()
             if st.button("", key=f"env_down_{env.id}", icon=":material/arrow_downward:",
-                         help="Later in the pipeline", disabled=index == len(envs) - 1):
+                         help=locked or "Later in the pipeline", disabled=index == len(envs) - 1 or bool(locked)):
                 widgets.flash_outcome(catalogue_actions.move_environment(env.id, index + 1))
                 st.rerun()
-            st.button("Edit", key=f"env_edit_{env.id}", icon=":material/edit:",
+            st.button("Edit", key=f"env_edit_{env.id}", icon=":material/edit:", disabled=bool(locked), help=locked,
                       on_click=widgets.open_dialog, args=("edit_environment",), kwargs={"env_id": env.id})
-            st.button("Remove", key=f"env_remove_{env.id}", icon=":material/delete:",
-                      on_click=widgets.open_dialog, args=("remove_environment",), kwargs={"env_id": env.id})
+            st.button("Remove", key=f"env_remove_{env.id}", icon=":material/delete:", disabled=bool(locked),
+                      help=locked, on_click=widgets.open_dialog, args=("remove_environment",),
+                      kwargs={"env_id": env.id})
 
 freeze_view.section(envs, view.tz)
 

@@ -4,19 +4,21 @@ import pandas as pd
 import streamlit as st
 
 from ranchersync.catalogue import unreachable_sites
+from ranchersync.governance.identity import refusal
 from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
 from ui import format as fmt
 from ui import frame, instance_dialogs, queries, widgets
 
 view = frame.frame("App instances", ":material/deployed_code:")
+locked = refusal(view.actor, "manage_catalogue")  # why this person may not change app instances
 
 title, add = st.columns([4, 1], vertical_alignment="bottom")
 title.title("App instances")
 title.caption("Each app instance is one namespace of one cluster of one site, mapped to an environment.")
 add.button("Add app instance", key="inst_add", type="primary", icon=":material/add:", width="stretch",
            on_click=widgets.open_dialog, args=("add_instance",),
-           disabled=not view.environments or not any(s.active for s in view.sites))
+           disabled=not view.environments or not any(s.active for s in view.sites) or bool(locked), help=locked)
 
 if not view.environments or not view.sites:
     missing = "an environment" if not view.environments else "a Rancher site"
@@ -54,10 +56,10 @@ else:
     picked = [rows[i].id for i in event.selection.rows if i < len(rows)]  # positions → ids at once
     chosen = picked[0] if picked else None
     with st.container(horizontal=True):
-        st.button("Edit or move", key="inst_edit", icon=":material/edit:", disabled=chosen is None,
-                  on_click=widgets.open_dialog, args=("edit_instance",), kwargs={"instance_id": chosen})
-        st.button("Remove", key="inst_remove", icon=":material/delete:", disabled=chosen is None,
-                  on_click=widgets.open_dialog, args=("remove_instance",), kwargs={"instance_id": chosen})
+        st.button("Edit or move", key="inst_edit", icon=":material/edit:", disabled=chosen is None or bool(locked),
+                  help=locked, on_click=widgets.open_dialog, args=("edit_instance",), kwargs={"instance_id": chosen})
+        st.button("Remove", key="inst_remove", icon=":material/delete:", disabled=chosen is None or bool(locked),
+                  help=locked, on_click=widgets.open_dialog, args=("remove_instance",), kwargs={"instance_id": chosen})
         st.caption("Select a row to edit, move or remove it." if chosen is None else "")
 
 instance_dialogs.show_requested()

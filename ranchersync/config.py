@@ -11,6 +11,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ranchersync.errors import ValidationError
+from ranchersync.governance.identity import RolePolicy
+
+AUTH_MODES = ("none", "oidc", "proxy")
 
 DEFAULT_DATABASE_URL = "sqlite:///data/ranchersync.db"
 KEY_FILE_NAME = "secret.key"
@@ -26,6 +29,13 @@ class Settings:
     user: str
     allowed_hosts: tuple[str, ...] = ()  # RANCHERSYNC_ALLOWED_HOSTS globs; empty: any host that is not denied
     approval_ttl_hours: float = 24.0  # RANCHERSYNC_APPROVAL_TTL_HOURS: how long an approval request waits
+    # Sign-in (DESIGN.md "Configuration"): "" means unset — `none` on a loopback address, refused elsewhere.
+    auth: str = ""  # RANCHERSYNC_AUTH: none | oidc | proxy
+    role_claim: str = "groups"  # RANCHERSYNC_ROLE_CLAIM: the ID-token claim holding the groups
+    role_policy: RolePolicy = RolePolicy()  # RANCHERSYNC_ADMINS, RANCHERSYNC_ROLE_MAP, RANCHERSYNC_DEFAULT_ROLE
+    user_header: str = "X-Forwarded-Email"  # RANCHERSYNC_USER_HEADER (proxy mode)
+    groups_header: str = "X-Forwarded-Groups"  # RANCHERSYNC_GROUPS_HEADER (proxy mode)
+    allow_anonymous: bool = False  # RANCHERSYNC_ALLOW_ANONYMOUS=1: `none` on a non-loopback address
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -40,7 +50,39 @@ class Settings:
             user=env.get("RANCHERSYNC_USER") or _os_user(),
             allowed_hosts=parse_allowed_hosts(env.get("RANCHERSYNC_ALLOWED_HOSTS", "")),
             approval_ttl_hours=parse_hours(env.get("RANCHERSYNC_APPROVAL_TTL_HOURS", ""), 24.0),
+            auth=parse_auth(env.get("RANCHERSYNC_AUTH", "")),
+            role_claim=env.get("RANCHERSYNC_ROLE_CLAIM", "").strip() or "groups",
+            role_policy=RolePolicy.parse(env.get("RANCHERSYNC_ADMINS", ""), env.get("RANCHERSYNC_ROLE_MAP", ""),
+                                         env.get("RANCHERSYNC_DEFAULT_ROLE", "")),
+            user_header=_header(env, "RANCHERSYNC_USER_HEADER", "X-Forwarded-Email"),
+            groups_header=_header(env, "RANCHERSYNC_GROUPS_HEADER", "X-Forwarded-Groups"),
+            allow_anonymous=parse_flag(env.get("RANCHERSYNC_ALLOW_ANONYMOUS", ""), "RANCHERSYNC_ALLOW_ANONYMOUS"),
         )
+
+
+def parse_auth(value: str) -> str:
+    """RANCHERSYNC_AUTH: one of none, oidc, proxy; empty means unset (the start-up rule decides)."""
+    mode = value.strip().lower()
+    if mode and mode not in AUTH_MODES:
+        raise ValidationError(f"RANCHERSYNC_AUTH must be one of {', '.join(AUTH_MODES)}, not {value!r}")
+    return mode
+
+
+def parse_flag(value: str, name: str) -> bool:
+    """A yes/no variable: 1/true/yes or 0/false/no (empty: no)."""
+    text = value.strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ValidationError(f"{name} must be 1 or 0, not {value!r}")
+
+
+def _header(env: os._Environ[str] | dict[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    if not all(c.isalnum() or c == "-" for c in value):
+        raise ValidationError(f"{name} must be an HTTP header name (letters, digits and '-'), not {value!r}")
+    return value
 
 
 def key_file_path(configured: str | None, database_url: str) -> Path:

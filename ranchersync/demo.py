@@ -27,6 +27,7 @@ from ranchersync.context import AppContext
 from ranchersync.demo_history import fill_history
 from ranchersync.detach import command_line, process_alive, terminate
 from ranchersync.errors import RancherSyncError
+from ranchersync.governance.identity import Actor
 from ranchersync.models import Site, utcnow
 from ranchersync.simulator.auth import generate_token
 from ranchersync.simulator.world import DEMO_WORLD_NAMES, load_demo_world
@@ -42,6 +43,8 @@ DEMO_ENVIRONMENTS = (
 )
 _STAGE_SUFFIX = re.compile(r"^(?P<app>[a-z0-9-]+)-(?P<stage>dev|stage|prod)$")
 
+# The demo's own changes are audited under this name, not under whoever clicked "Start the demo".
+DEMO_ACTOR = Actor("demo@ranchersync.local", "admin", "system", name="Demo set-up")
 Progress = Callable[[str], None]
 
 
@@ -82,16 +85,17 @@ def start_demo(ctx: AppContext, progress: Progress | None = None) -> DemoSummary
             if site is None:
                 say(f"Registering {site_name}…")
                 info = sites.check_connection(connection)
-                sites.add_site(session, ctx.cipher, name=site_name, connection=connection, info=info)
+                sites.add_site(session, ctx.cipher, actor=DEMO_ACTOR, name=site_name, connection=connection,
+                               info=info)
             elif site.url != url:  # revived on another port
-                sites.update_site(session, ctx.cipher, site.id, url=url)
+                sites.update_site(session, ctx.cipher, site.id, url=url, actor=DEMO_ACTOR)
     say("Creating environments…")
     with ctx.session() as session:
         existing = {e.name for e in environments.list_environments(session)}
         for name, color, description, protected in DEMO_ENVIRONMENTS:
             if name not in existing:
                 environments.add_environment(
-                    session, name=name, color=color, description=description, protected=protected
+                    session, actor=DEMO_ACTOR, name=name, color=color, description=description, protected=protected
                 )
     say("Mapping namespaces to environments…")
     for world in DEMO_WORLD_NAMES:
@@ -177,7 +181,7 @@ def _map_namespaces(ctx: AppContext, world: str) -> int:
                     name=f"{match['app']} ({cluster.name})",
                     site=site.id,
                     environment=stage_env[match["stage"]],
-                    placement=placement,
+                    placement=placement, actor=DEMO_ACTOR,
                 )
                 added += 1
     return added

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from ranchersync import store
 from ranchersync.errors import ValidationError
+from ranchersync.governance import audit
+from ranchersync.governance.identity import Actor, require
 from ranchersync.lookup import get_by_ref
 from ranchersync.models import AppInstance, Environment
 from ranchersync.validation import check_color, clean_description, clean_name
@@ -30,6 +32,7 @@ def get_environment(session: Session, ref: int | str) -> Environment:
 def add_environment(
     session: Session,
     *,
+    actor: Actor,
     name: str,
     description: str = "",
     color: str | None = None,
@@ -37,6 +40,7 @@ def add_environment(
     protected: bool = False,
 ) -> Environment:
     """Add an environment, at the end of the pipeline unless a position is given."""
+    require(actor, "manage_catalogue")
     env_name = clean_name(name, "environment")
     _ensure_unique_name(session, env_name)
     existing = list_environments(session)
@@ -50,14 +54,23 @@ def add_environment(
     session.add(env)
     _flush(session, env_name)
     if position is not None:
-        move_environment(session, env.id, position)
+        _move(session, env, position)
+    audit.record(session, actor, "environment.add", object_type="environment", object_id=env.id,
+                 object_name=env.name, after=environment_snapshot(env))
     return env
+
+
+def environment_snapshot(env: Environment) -> dict[str, object]:
+    """What the audit log keeps of an environment."""
+    return {"name": env.name, "description": env.description, "color": env.color, "position": env.position,
+            "protected": env.protected, "requiredApprovals": env.required_approvals}
 
 
 def update_environment(
     session: Session,
     ref: int | str,
     *,
+    actor: Actor,
     name: str | None = None,
     description: str | None = None,
     color: str | None = None,
@@ -69,7 +82,9 @@ def update_environment(
 
     `required_approvals` (0–5): how many people other than the requester approve a sync into it (four-eyes).
     """
+    require(actor, "manage_catalogue")
     env = get_environment(session, ref)
+    before = environment_snapshot(env)
     new_name = clean_name(name, "environment") if name is not None else env.name
     if new_name.lower() != env.name.lower():
         _ensure_unique_name(session, new_name)
@@ -87,13 +102,27 @@ def update_environment(
         env.protected = protected
     _flush(session, env.name)
     if position is not None:
-        move_environment(session, env.id, position)
+        _move(session, env, position)
+    audit.record(session, actor, "environment.update", object_type="environment", object_id=env.id,
+                 object_name=env.name, before=before, after=environment_snapshot(env))
     return env
 
 
-def move_environment(session: Session, ref: int | str, position: int) -> list[Environment]:
+def move_environment(session: Session, ref: int | str, position: int, *, actor: Actor) -> list[Environment]:
     """Put an environment at `position` (0 = first) and renumber the pipeline 0..n-1; returns the new order."""
+    require(actor, "manage_catalogue")
     env = get_environment(session, ref)
+    if position < 0:
+        raise ValidationError("the position must be 0 (first) or more")
+    before = env.position
+    ordered = _move(session, env, position)
+    audit.record(session, actor, "environment.move", object_type="environment", object_id=env.id,
+                 object_name=env.name, before={"position": before}, after={"position": env.position},
+                 detail=" → ".join(e.name for e in ordered))
+    return ordered
+
+
+def _move(session: Session, env: Environment, position: int) -> list[Environment]:
     ordered = [e for e in list_environments(session) if e.id != env.id]
     if position < 0:
         raise ValidationError("the position must be 0 (first) or more")
@@ -105,12 +134,17 @@ def move_environment(session: Session, ref: int | str, position: int) -> list[En
 
 
 def remove_environment(
-    session: Session, ref: int | str, *, cascade: bool = False, expected: Collection[int] | None = None
+    session: Session, ref: int | str, *, actor: Actor, cascade: bool = False, expected: Collection[int] | None = None
 ) -> list[str]:
     """Remove an environment; refused while it has app instances unless `cascade` removes them too (exactly the
     `expected` ids, when a confirmation showed them)."""
+    require(actor, "manage_catalogue")
     env = get_environment(session, ref)
     instances = list(session.scalars(select(AppInstance).where(AppInstance.environment_id == env.id)))
+    names = ", ".join(sorted(i.name for i in instances))
+    audit.record(session, actor, "environment.remove", object_type="environment", object_id=env.id,
+                 object_name=env.name, before=environment_snapshot(env),
+                 detail=f"with its app instances: {names}" if names else "")
     removed = store.remove_with_instances(
         session, env, instances, cascade=cascade, expected=expected,
         refusal=lambda count, names: (f"environment '{env.name}' still has {count} app instance(s) ({names}): "

@@ -11,6 +11,8 @@ from ranchersync import store
 from ranchersync.crypto import TokenCipher
 from ranchersync.environments import get_environment
 from ranchersync.errors import RancherNotFound, ValidationError
+from ranchersync.governance import audit
+from ranchersync.governance.identity import Actor, require
 from ranchersync.lookup import get_by_ref
 from ranchersync.models import AppInstance, Environment, Site
 from ranchersync.rancher import RancherClient
@@ -48,12 +50,14 @@ def check_placement(
 def add_instance(
     session: Session,
     *,
+    actor: Actor,
     name: str,
     site: int | str,
     environment: int | str,
     placement: Placement,
 ) -> AppInstance:
     """Store an app instance at a checked placement."""
+    require(actor, "manage_catalogue")
     site_obj = get_site(session, site)
     env = get_environment(session, environment)
     instance_name = clean_name(name, "app instance")
@@ -68,7 +72,15 @@ def add_instance(
     )
     session.add(instance)
     _flush(session)
+    audit.record(session, actor, "instance.add", object_type="app_instance", object_id=instance.id,
+                 object_name=instance.name, after=instance_snapshot(instance, site_obj.name, env.name))
     return instance
+
+
+def instance_snapshot(instance: AppInstance, site_name: str, environment_name: str) -> dict[str, object]:
+    """What the audit log keeps of an app instance."""
+    return {"name": instance.name, "site": site_name, "cluster": instance.cluster_id,
+            "clusterName": instance.cluster_name, "namespace": instance.namespace, "environment": environment_name}
 
 
 def list_instances(session: Session, environment: int | str | None = None) -> list[AppInstance]:
@@ -85,10 +97,17 @@ def get_instance(session: Session, ref: int | str) -> AppInstance:
 
 
 def update_instance(
-    session: Session, ref: int | str, *, name: str | None = None, environment: int | str | None = None
+    session: Session,
+    ref: int | str,
+    *,
+    actor: Actor,
+    name: str | None = None,
+    environment: int | str | None = None,
 ) -> AppInstance:
     """Rename an app instance or move it to another environment."""
+    require(actor, "manage_catalogue")
     instance = get_instance(session, ref)
+    before = instance_snapshot(instance, instance.site.name, instance.environment.name)
     env = get_environment(session, environment) if environment is not None else instance.environment
     new_name = clean_name(name, "app instance") if name is not None else instance.name
     clash = session.scalar(
@@ -103,12 +122,19 @@ def update_instance(
     instance.name, instance.environment_id = new_name, env.id
     _flush(session)
     session.refresh(instance)
+    audit.record(session, actor, "instance.update", object_type="app_instance", object_id=instance.id,
+                 object_name=instance.name, before=before,
+                 after=instance_snapshot(instance, instance.site.name, env.name))
     return instance
 
 
-def remove_instance(session: Session, ref: int | str) -> str:
+def remove_instance(session: Session, ref: int | str, *, actor: Actor) -> str:
     """Remove an app instance (the workloads on the cluster are not touched); returns its name."""
+    require(actor, "manage_catalogue")
     instance = get_instance(session, ref)
+    audit.record(session, actor, "instance.remove", object_type="app_instance", object_id=instance.id,
+                 object_name=instance.name,
+                 before=instance_snapshot(instance, instance.site.name, instance.environment.name))
     session.delete(instance)
     session.flush()
     return instance.name

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from ranchersync.config import Settings
 from ranchersync.crypto import SecretKeyError, TokenCipher, create_key_file, generate_key, read_key_file
+from ranchersync.governance import audit
+from ranchersync.governance.identity import Actor, require
 from ranchersync.models import KeyCheck, NotificationSubscription, Site, utcnow
 
 __all__ = [
@@ -109,7 +111,7 @@ def check_keys(session: Session, cipher: TokenCipher) -> KeyReport:
     return KeyReport(checked, tuple(unreadable), status, older, tuple(closed))
 
 
-def rotate_keys(session: Session, cipher: TokenCipher) -> int:
+def rotate_keys(session: Session, cipher: TokenCipher, *, actor: Actor) -> int:
     """Re-encrypt every stored secret under the newest key, then verify that the newest key alone opens them all.
 
     Returns how many site tokens were re-encrypted. The caller commits; on any error nothing must be committed.
@@ -117,7 +119,9 @@ def rotate_keys(session: Session, cipher: TokenCipher) -> int:
     Raises:
         KeyRotationRefused: the newest key is already the one in use (or it is the only one).
         SecretKeyError: a stored token no configured key opens (the sites are named), or the check afterwards failed.
+        PermissionDenied: the actor is not an admin.
     """
+    require(actor, "manage_catalogue")
     if cipher.key_count == 1:
         raise KeyRotationRefused(
             "only one key is configured, so there is nothing to rotate to: make a new key with "
@@ -149,6 +153,8 @@ def rotate_keys(session: Session, cipher: TokenCipher) -> int:
     check.rotated_at = utcnow()
     session.flush()
     _verify_rotation(session, cipher.newest_only())
+    audit.record(session, actor, "keys.rotate", object_type="keys", detail=f"{len(rows)} site token(s) re-encrypted "
+                 "under the newest key")
     return len(rows)
 
 

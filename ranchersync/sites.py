@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from ranchersync import store
 from ranchersync.crypto import TokenCipher
 from ranchersync.errors import RancherAPIError, ValidationError
+from ranchersync.governance import audit
+from ranchersync.governance.identity import Actor, require
 from ranchersync.host_policy import HostPolicy, HostRefused, default_policy
 from ranchersync.lookup import get_by_ref
 from ranchersync.models import AppInstance, Site, utcnow
@@ -140,12 +142,14 @@ def add_site(
     session: Session,
     cipher: TokenCipher,
     *,
+    actor: Actor,
     name: str,
     connection: Connection,
     allow_http: bool = False,
     info: ConnectionInfo | None = None,
 ) -> Site:
     """Store a new site; `info` is the result of a connection test made just before, if any."""
+    require(actor, "manage_catalogue")
     site_name = clean_name(name, "site")
     _ensure_unique_name(session, site_name)
     site = Site(
@@ -161,7 +165,15 @@ def add_site(
         _record_contact(site, info)
     session.add(site)
     _flush(session, site_name)
+    audit.record(session, actor, "site.add", object_type="site", object_id=site.id, object_name=site.name,
+                 after=site_snapshot(site))
     return site
+
+
+def site_snapshot(site: Site) -> dict[str, object]:
+    """What the audit log keeps of a site: never its token, not even encrypted."""
+    return {"name": site.name, "url": site.url, "active": site.active, "insecure": site.insecure,
+            "allowHttp": site.allow_http, "hasCaBundle": bool(site.ca_bundle)}
 
 
 def list_sites(session: Session) -> list[Site]:
@@ -179,6 +191,7 @@ def update_site(
     cipher: TokenCipher,
     ref: int | str,
     *,
+    actor: Actor,
     name: str | None = None,
     url: str | None = None,
     token: str | None = None,
@@ -195,7 +208,9 @@ def update_site(
         ValidationError: bad input; or the address or the TLS settings change without a new token
             (`token_rebind_reason`); or the new host is refused by the host policy. Nothing is changed then.
     """
+    require(actor, "manage_catalogue")
     site = get_site(session, ref)
+    before = site_snapshot(site)
     new_allow_http = site.allow_http if allow_http is None else allow_http
     new_ca = None if clear_ca_bundle else (check_ca_bundle(ca_bundle) if ca_bundle is not None else site.ca_bundle)
     new_insecure = site.insecure if insecure is None else insecure
@@ -222,18 +237,28 @@ def update_site(
     if active is not None:
         site.active = active
     _flush(session, site.name)
+    after: dict[str, object] = {**site_snapshot(site), "tokenReplaced": new_token is not None}
+    action = "site.update"
+    unchanged = {**after, "active": None, "tokenReplaced": None} == {**before, "active": None, "tokenReplaced": None}
+    if active is not None and new_token is None and unchanged:
+        action = "site.activate" if site.active else "site.deactivate"  # nothing else changed
+    audit.record(session, actor, action, object_type="site", object_id=site.id, object_name=site.name,
+                 before=before, after=after)
     return site
 
 
 def remove_site(
-    session: Session, ref: int | str, *, cascade: bool = False, expected: Collection[int] | None = None
+    session: Session, ref: int | str, *, actor: Actor, cascade: bool = False, expected: Collection[int] | None = None
 ) -> list[str]:
     """Remove a site; refused while app instances use it unless `cascade`, which removes them too. Returns them.
 
     `expected` holds the app instance ids a confirmation showed: when they changed since, nothing is removed.
     """
+    require(actor, "manage_catalogue")
     site = get_site(session, ref)
     instances = list(session.scalars(select(AppInstance).where(AppInstance.site_id == site.id)))
+    audit.record(session, actor, "site.remove", object_type="site", object_id=site.id, object_name=site.name,
+                 before=site_snapshot(site), detail=_removed_with(instances))
     return store.remove_with_instances(
         session, site, instances, cascade=cascade, expected=expected,
         refusal=lambda count, names: (f"site '{site.name}' is used by {count} app instance(s) ({names}): remove "
@@ -300,6 +325,11 @@ def _record_contact(site: Site, info: ConnectionInfo) -> None:
     site.last_contact_at = utcnow()
     site.last_latency_ms = round(info.latency_ms)
     site.last_error = None
+
+
+def _removed_with(instances: list[AppInstance]) -> str:
+    names = ", ".join(sorted(i.name for i in instances))
+    return f"with its app instances: {names}" if names else ""
 
 
 def _ensure_unique_name(session: Session, name: str) -> None:

@@ -5,9 +5,11 @@
 Starts the built-in demo (two simulated Rancher servers and a filled catalogue) on a temporary database, serves the
 dashboard with `streamlit run`, and saves each screen at 1280×800 with Debian's Chromium: the Services screen also
 as the Stage/Prod comparison with two services selected, and the review of their sync (cancelled: nothing is
-applied). Then a sync and its rollback are run through the core, for the Sync history screen and its metrics.
-The first-visit dialog is taken from a second, empty installation. Everything it started is stopped at
-the end.
+applied). Then a sync and its rollback are run through the core, for the Sync history screen and its metrics, and
+an operator's sync into Prod (which then needs one approval) becomes a request, for the Approvals screen and the
+Audit log. The first-visit dialog is taken from a second, empty installation, and the sign-in screen from a third
+one with RANCHERSYNC_AUTH=oidc (no provider is contacted before "Sign in" is clicked). Everything it started is
+stopped at the end.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from playwright.sync_api import Browser, Page, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ranchersync import demo  # noqa: E402 - after the path set-up, so `python scripts/…` works from anywhere
+from ranchersync import demo, environments  # noqa: E402 - after the path set-up, so `python scripts/…` works anywhere
 from ranchersync.config import Settings  # noqa: E402
 from ranchersync.context import AppContext  # noqa: E402
+from ranchersync.governance.approvals import RequestCreated  # noqa: E402
+from ranchersync.governance.identity import Actor  # noqa: E402
 from ranchersync.sync import apply_plan, new_request_id, plan_environments, rollback_operation  # noqa: E402
 from tests.e2e.helpers import (  # noqa: E402
     AppServer,
@@ -40,6 +44,9 @@ from tests.e2e.helpers import (  # noqa: E402
 )
 from tests.e2e.test_history import select_first_row  # noqa: E402
 from tests.e2e.test_sync import review  # noqa: E402 - the same steps as the browser test of the sync
+
+SCREENSHOTS = Actor("alex@example.com", "admin", "dashboard", name="Alex")
+OPERATOR = Actor("olivia@example.com", "operator", "dashboard", name="Olivia")
 
 SCREENS = ("Overview", "Sites", "Environments", "App instances", "Services")
 THEMES = ("light", "dark")
@@ -58,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         browser = launch_chromium(playwright)
         try:
             _first_visit(browser, Path(tmp) / "empty", args.out)
+            _sign_in(browser, Path(tmp) / "signin", args.out)
             _demo(browser, Path(tmp) / "demo", args.out)
         finally:
             browser.close()
@@ -78,6 +86,25 @@ def _first_visit(browser: Browser, data_dir: Path, out: Path) -> None:
             page.context.close()
 
 
+def _sign_in(browser: Browser, data_dir: Path, out: Path) -> None:
+    """The sign-in screen of RANCHERSYNC_AUTH=oidc; its secrets file lives in the temporary folder."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secrets = data_dir / "secrets.toml"
+    secrets.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n'
+                       f'cookie_secret = "{Fernet.generate_key().decode()}"\nclient_id = "rancher-sync-manager"\n'
+                       'client_secret = "unused"\n'
+                       'server_metadata_url = "http://localhost:9400/.well-known/openid-configuration"\n')
+    server = _server(data_dir)
+    server.extra_env = {"RANCHERSYNC_AUTH": "oidc", "STREAMLIT_SECRETS_FILES": str(secrets)}
+    with server:
+        for theme in THEMES:
+            page = new_page(browser, dark=theme == "dark")
+            open_page(page, server.url)
+            by_key(page, "sign_in").wait_for()
+            print(screenshot(page, out / f"sign-in-{theme}.png"))
+            page.context.close()
+
+
 def _demo(browser: Browser, data_dir: Path, out: Path) -> None:
     server = _server(data_dir)
     ctx = AppContext(Settings(server.database_url, (server.secret_key,), server.key_file, "screenshots"))
@@ -93,6 +120,7 @@ def _demo(browser: Browser, data_dir: Path, out: Path) -> None:
                 _sync_review(page, server, out, theme)
                 page.context.close()
             _history(browser, server, ctx, out)
+            _governance(browser, server, ctx, out)
     finally:
         demo.stop_demo(ctx)
         ctx.engine.dispose()
@@ -111,8 +139,8 @@ def _history(browser: Browser, server: AppServer, ctx: AppContext, out: Path) ->
     with ctx.session() as session:
         plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
-    synced = apply_plan(ctx, plan, initiated_by="screenshots", request_id=new_request_id(), confirm_env="Prod")
-    rollback_operation(ctx, synced, initiated_by="screenshots", request_id=new_request_id(), confirm_env="Prod")
+    synced = apply_plan(ctx, plan, actor=SCREENSHOTS, request_id=new_request_id(), confirm_env="Prod")
+    rollback_operation(ctx, synced, actor=SCREENSHOTS, request_id=new_request_id(), confirm_env="Prod")
     for theme in THEMES:
         page = new_page(browser, dark=theme == "dark")
         open_page(page, server.page_url("Sync history"))
@@ -121,6 +149,25 @@ def _history(browser: Browser, server: AppServer, ctx: AppContext, out: Path) ->
         page.get_by_role("tab", name="Metrics").click()
         wait_idle(page)
         print(screenshot(page, out / f"sync-history-metrics-{theme}.png"))
+        page.context.close()
+
+
+def _governance(browser: Browser, server: AppServer, ctx: AppContext, out: Path) -> None:
+    """Prod needs one approval; an operator's sync of ledger becomes a request: the Approvals screen and the Audit
+    log (the demo's set-up, the sync, the rollback, the request), in both themes."""
+    with ctx.session() as session:
+        environments.update_environment(session, "Prod", actor=SCREENSHOTS, required_approvals=1)
+        plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["ledger"])
+    try:
+        apply_plan(ctx, plan, actor=OPERATOR, request_id=new_request_id(), confirm_env="Prod")
+    except RequestCreated as created:
+        print(f"approval request #{created.request_id}")
+    for theme in THEMES:
+        page = new_page(browser, dark=theme == "dark")
+        open_page(page, f"{server.url}/Approvals")
+        print(screenshot(page, out / f"approvals-{theme}.png"))
+        open_page(page, f"{server.url}/Audit_log")
+        print(screenshot(page, out / f"audit-log-{theme}.png"))
         page.context.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ranchersync.governance.identity import Actor
 from ranchersync.inventory import InstanceRef, Service
 from ranchersync.rancher import Workload, workload_status
 
@@ -47,3 +48,6 @@ def service(
     }
     workload = Workload.from_k8s(obj)
     return Service(instance(env, instance_name, instance_id), workload, status or workload_status(workload))  # type: ignore[arg-type]
+
+
+ADMIN = Actor("admin@example.com", "admin", "cli")  # who acts in tests that are not about roles

@@ -15,6 +15,7 @@ from ranchersync import environments, host_policy, instances, sites
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher, load_demo_world
+from tests.builders import ADMIN
 
 
 def offline_resolve(host: str) -> list[str]:
@@ -95,9 +96,10 @@ def demo(ctx: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRanche
     """Dev and Stage on the EU server, Prod on both US clusters."""
     with ctx.session() as session:
         for name, server in (("eu", rancher), ("us", rancher_us)):
-            sites.add_site(session, ctx.cipher, name=name, connection=sites.make_connection(server.url, server.token))
+            sites.add_site(session, ctx.cipher, name=name, connection=sites.make_connection(server.url, server.token),
+                           actor=ADMIN)
         for name in ("Dev", "Stage", "Prod"):
-            environments.add_environment(session, name=name)
+            environments.add_environment(session, name=name, actor=ADMIN)
     for name, site, cluster, namespace, env in (
         ("shop-dev", "eu", "dev-eu-1", "shop-dev", "Dev"),
         ("payments-dev", "eu", "dev-eu-1", "payments-dev", "Dev"),
@@ -107,5 +109,5 @@ def demo(ctx: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRanche
     ):
         with ctx.session() as session:
             placement = instances.check_placement(sites.get_site(session, site), ctx.cipher, cluster, namespace)
-            instances.add_instance(session, name=name, site=site, environment=env, placement=placement)
+            instances.add_instance(session, name=name, site=site, environment=env, placement=placement, actor=ADMIN)
     return ctx

@@ -10,9 +10,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from ranchersync.governance.identity import refusal
 from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
-from ui import approval_actions, widgets
+from ui import approval_actions, deps, widgets
 
 _DECIDE = "decide_request"
 
@@ -59,6 +60,9 @@ def pending_card(request: dict[str, Any], me: str, tz: dt.tzinfo) -> None:
                 f"{plural(request['required'], 'approval')}" + (f" ({given})" if given else "")))
         own = request["requestedBy"].lower() == me.lower()
         why = "You asked for it: another person with the releaser role decides." if own else None
+        locked = refusal(deps.current_actor(), "approve")
+        if locked:  # shown, not usable: the core refuses a decision below releaser anyway
+            own, why = True, locked
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
             st.button("Approve", key=f"approve_{request_id}", type="primary", icon=":material/check:", disabled=own,
                       help=why, on_click=widgets.open_dialog, args=(_DECIDE,),

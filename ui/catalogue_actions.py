@@ -49,7 +49,8 @@ def add_site(
         ctx = deps.get_context()
         with ctx.session() as session:
             site_cases.add_site(
-                session, ctx.cipher, name=site_name, connection=connection, allow_http=allow_http, info=info
+                session, ctx.cipher, name=site_name, connection=connection, allow_http=allow_http, info=info,
+                actor=deps.current_actor()
             )
         return Outcome.done(f"Site '{site_name}' added: {_connected(info)}.", info.warnings)
 
@@ -82,7 +83,7 @@ def update_site(
                 ca_bundle=ca_bundle,
                 clear_ca_bundle=clear_ca_bundle,
                 insecure=insecure,
-                allow_http=allow_http,
+                allow_http=allow_http, actor=deps.current_actor(),
             )
             saved_name, active = site.name, site.active
         if not active:
@@ -122,7 +123,7 @@ def set_site_active(site_id: int, active: bool) -> Outcome:
     def work() -> Outcome:
         ctx = deps.get_context()
         with ctx.session() as session:
-            site = site_cases.update_site(session, ctx.cipher, site_id, active=active)
+            site = site_cases.update_site(session, ctx.cipher, site_id, active=active, actor=deps.current_actor())
             return Outcome.done(f"Site '{site.name}' {'activated' if active else 'deactivated'}.")
 
     return attempt(work)
@@ -135,7 +136,8 @@ def remove_site(site_id: int, *, cascade: bool, shown: frozenset[int]) -> Outcom
         ctx = deps.get_context()
         with ctx.session() as session:
             name = site_cases.get_site(session, site_id).name
-            removed = site_cases.remove_site(session, site_id, cascade=cascade, expected=shown)
+            removed = site_cases.remove_site(session, site_id, cascade=cascade, expected=shown,
+                                             actor=deps.current_actor())
         also = f" with its app instances {', '.join(sorted(removed))}" if removed else ""
         return Outcome.done(f"Site '{name}' removed{also}.")
 
@@ -158,7 +160,8 @@ def add_environment(
     def work() -> Outcome:
         with deps.get_context().session() as session:
             env = env_cases.add_environment(
-                session, name=name, description=description, color=color, protected=protected, position=position
+                session, name=name, description=description, color=color, protected=protected, position=position,
+                actor=deps.current_actor()
             )
             return Outcome.done(f"Environment '{env.name}' added.")
 
@@ -173,7 +176,7 @@ def update_environment(env_id: int, *, name: str, description: str, color: str, 
         with deps.get_context().session() as session:
             env = env_cases.update_environment(
                 session, env_id, name=name, description=description, color=color, protected=protected,
-                required_approvals=required_approvals,
+                required_approvals=required_approvals, actor=deps.current_actor(),
             )
             return Outcome.done(f"Environment '{env.name}' saved.")
 
@@ -185,7 +188,7 @@ def move_environment(env_id: int, position: int) -> Outcome:
 
     def work() -> Outcome:
         with deps.get_context().session() as session:
-            order = env_cases.move_environment(session, env_id, position)
+            order = env_cases.move_environment(session, env_id, position, actor=deps.current_actor())
             return Outcome.done("Pipeline order: " + " → ".join(e.name for e in order) + ".")
 
     return attempt(work)
@@ -197,7 +200,8 @@ def remove_environment(env_id: int, *, cascade: bool, shown: frozenset[int]) -> 
     def work() -> Outcome:
         with deps.get_context().session() as session:
             name = env_cases.get_environment(session, env_id).name
-            removed = env_cases.remove_environment(session, env_id, cascade=cascade, expected=shown)
+            removed = env_cases.remove_environment(session, env_id, cascade=cascade, expected=shown,
+                                                   actor=deps.current_actor())
         also = f" with its app instances {', '.join(sorted(removed))}" if removed else ""
         return Outcome.done(f"Environment '{name}' removed{also}.")
 
@@ -217,7 +221,8 @@ def add_instance(*, name: str, site_id: int, environment_id: int, cluster_id: st
             site = site_cases.get_site(session, site_id)
             placement = instance_cases.check_placement(site, ctx.cipher, cluster_id, namespace, deps.client_factory())
             instance = instance_cases.add_instance(
-                session, name=instance_name, site=site_id, environment=environment_id, placement=placement
+                session, name=instance_name, site=site_id, environment=environment_id, placement=placement,
+                actor=deps.current_actor()
             )
             where = f"{placement.cluster_name}/{placement.namespace}"
             return Outcome.done(
@@ -233,7 +238,8 @@ def update_instance(instance_id: int, *, name: str, environment_id: int) -> Outc
     def work() -> Outcome:
         with deps.get_context().session() as session:
             before = instance_cases.get_instance(session, instance_id).environment.name
-            instance = instance_cases.update_instance(session, instance_id, name=name, environment=environment_id)
+            instance = instance_cases.update_instance(session, instance_id, name=name, environment=environment_id,
+                                                      actor=deps.current_actor())
             after = instance.environment.name
         moved = f", moved from {before} to {after}" if before != after else ""
         return Outcome.done(f"App instance '{instance.name}' saved{moved}.")
@@ -246,7 +252,7 @@ def remove_instance(instance_id: int) -> Outcome:
 
     def work() -> Outcome:
         with deps.get_context().session() as session:
-            name = instance_cases.remove_instance(session, instance_id)
+            name = instance_cases.remove_instance(session, instance_id, actor=deps.current_actor())
         return Outcome.done(f"App instance '{name}' removed (its workloads on the cluster were not touched).")
 
     return attempt(work)

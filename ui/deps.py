@@ -43,9 +43,10 @@ def get_context() -> AppContext:
 
 
 def current_actor() -> Actor:
-    """Who acts in this browser session (the sign-in work replaces this body)."""
-    ctx = get_context()
-    return Actor(ctx.settings.user, "admin", "dashboard")
+    """Who acts in this browser session: the signed-in user with their role now (ui/auth.py)."""
+    from ui import auth  # auth builds on this module
+
+    return auth.current_actor()
 
 
 def server_address() -> str | None:

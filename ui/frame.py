@@ -16,10 +16,11 @@ import streamlit as st
 from ranchersync.catalogue import unreachable_sites
 from ranchersync.compare import CompareBy
 from ranchersync.crypto import SecretKeyError
-from ranchersync.errors import DatabaseUnavailable
+from ranchersync.errors import DatabaseUnavailable, RancherSyncError
+from ranchersync.governance.identity import Actor
 from ranchersync.humanize import plural
 from ranchersync.textsafe import escape_markdown
-from ui import deps, preferences_view, queries, site_dialogs, widgets
+from ui import auth, deps, preferences_view, queries, site_dialogs, widgets
 from ui import format as fmt
 from ui.queries import EnvironmentRow, SiteRow
 
@@ -45,14 +46,11 @@ MENU: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("pages/6_Display.py", "Display", ":material/tv:"),
         ),
     ),
-    (
-        "Admin",
-        (
-            ("pages/8_Audit_log.py", "Audit log", ":material/policy:"),
-            ("pages/10_Notifications.py", "Notifications", ":material/notifications:"),
-        ),
-    ),
+    ("Admin", (("pages/9_People.py", "People", ":material/group:"),
+               ("pages/8_Audit_log.py", "Audit log", ":material/policy:"),
+               ("pages/10_Notifications.py", "Notifications", ":material/notifications:"))),
 )
+ADMIN_ONLY = frozenset({"pages/9_People.py"})  # links a lower role does not see (the page refuses them anyway)
 SETTINGS_PAGE = ("pages/11_Settings.py", "Settings", ":material/tune:")  # under the user's name
 PAGES = {label: script for _, links in (*MENU, ("", (SETTINGS_PAGE,))) for script, label, _ in links}
 
@@ -71,6 +69,7 @@ class Frame:
     environments: tuple[EnvironmentRow, ...]
     environment: EnvironmentRow | None  # the selected one
     tz: dt.tzinfo  # the person's time zone (Settings), else the browser's
+    actor: Actor  # who is signed in, with their role now
     compare_by: CompareBy = "image"  # the person's default compare mode
     rows_per_page: int = 25
 
@@ -90,6 +89,10 @@ def frame(title: str, icon: str) -> Frame:
         st.error(f"**{escape_markdown(error.title)}.** {escape_markdown(error)}\n\n{escape_markdown(error.hint)}",
                  icon=":material/database:")
         st.stop()
+    except RancherSyncError as error:  # a malformed setting (RANCHERSYNC_ROLE_MAP…): say which, stop
+        st.error(f"**The configuration cannot be used.** {escape_markdown(error)}", icon=":material/settings:")
+        st.stop()
+    actor = auth.gate()  # the sign-in screen (or the refusal of anonymous mode) stops here
     sites = queries.sites()
     envs = queries.environments()
     prefs = preferences_view.current()
@@ -98,16 +101,18 @@ def frame(title: str, icon: str) -> Frame:
         st.session_state[SELECTED_ENVIRONMENT] = prefs.default_environment_id  # a new session starts there
     selected = selected_environment(envs)
     with st.sidebar:
-        _menu()
+        _menu(actor)
         _environment_picker(envs, selected)
-        _user(deps.current_actor().email)
         _footer(sites)
+        auth.sidebar_user(actor)
+        _settings_link()
     widgets.show_flash()
-    if not sites and not widgets.dialog_pending() and not site_dialogs.welcome_closed():
+    if (not sites and actor.at_least("admin") and not widgets.dialog_pending()
+            and not site_dialogs.welcome_closed()):
         site_dialogs.welcome()
     tz = fmt.zone(prefs.timezone) if prefs.timezone else widgets.user_zone()
     compare_by: CompareBy = "tag" if prefs.compare_by == "tag" else "image"
-    return Frame(sites, envs, selected, tz, compare_by, prefs.rows_per_page)
+    return Frame(sites, envs, selected, tz, actor, compare_by, prefs.rows_per_page)
 
 
 def selected_environment(envs: Sequence[EnvironmentRow]) -> EnvironmentRow | None:
@@ -144,13 +149,14 @@ def _copy_to_selection(key: str) -> None:
     select_environment(st.session_state.get(key))
 
 
-def _menu() -> None:
+def _menu(actor: Actor) -> None:
     st.markdown(f"### :material/sync_alt: {APP_NAME}")
     for section, links in MENU:
         if section:
             st.caption(section.upper())
         for script, label, icon in links:
-            st.page_link(script, label=label, icon=icon)
+            if script not in ADMIN_ONLY or actor.at_least("admin"):
+                st.page_link(script, label=label, icon=icon)
 
 
 def _environment_picker(envs: Sequence[EnvironmentRow], selected: EnvironmentRow | None) -> None:
@@ -164,9 +170,8 @@ def _environment_picker(envs: Sequence[EnvironmentRow], selected: EnvironmentRow
         widgets.chip(selected, suffix=f" · {plural(selected.instance_count, 'app instance')}")
 
 
-def _user(email: str) -> None:
-    st.divider()
-    st.caption(f":material/person: {escape_markdown(email)}")
+def _settings_link() -> None:
+    """The person's own Settings, under their name (DESIGN.md, "Screens and navigation")."""
     script, label, icon = SETTINGS_PAGE
     st.page_link(script, label=label, icon=icon)
 

@@ -13,6 +13,7 @@ import streamlit as st
 
 from ranchersync.errors import ValidationError
 from ranchersync.governance import freeze
+from ranchersync.governance.identity import refusal
 from ranchersync.textsafe import escape_markdown
 from ui import deps, freeze_actions, widgets
 from ui import format as fmt
@@ -86,7 +87,10 @@ def section(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
     st.subheader("Freeze windows", anchor=False)
     st.caption("Syncs into a frozen environment are refused (rollbacks stay allowed); an admin may override one "
                "with a reason from the CLI: `sync … --override-freeze --reason …`. Every change here is audited.")
-    _stop_all(tz)
+    locked = refusal(deps.current_actor(), "manage_freeze")
+    if locked:  # a lower role sees the windows, not the controls (the core refuses them anyway)
+        st.caption(f":material/lock: {escape_markdown(locked)}.")
+    _stop_all(tz, locked)
     current = windows()
     own = [w for w in current if w.kind != "stop_all"]
     if not own:
@@ -99,21 +103,26 @@ def section(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
             text.markdown(f"**{escape_markdown(window.environment)}** · {escape_markdown(window.schedule)} · "
                           f"{escape_markdown(state)}")
             text.caption(f"#{window.id} · {escape_markdown(window.reason)} · by {escape_markdown(window.created_by)}")
-            if button.button("Remove", key=f"freeze_remove_{window.id}", icon=":material/delete:"):
+            if button.button("Remove", key=f"freeze_remove_{window.id}", icon=":material/delete:",
+                             disabled=bool(locked), help=locked):
                 widgets.flash_outcome(freeze_actions.remove_window(window.id))
                 st.rerun()
-    if envs:
+    if envs and not locked:
         _add_form(envs, tz)
 
 
-def _stop_all(tz: dt.tzinfo) -> None:
+def _stop_all(tz: dt.tzinfo, locked: str | None) -> None:
     current = next((w for w in windows() if w.kind == "stop_all"), None)
     with st.container(border=True, key="freeze_stop_all"):
         if current is not None:
             st.error(f"**Stop-all is in force:** every environment is frozen since "
                      f"{escape_markdown(fmt.when(current.created_at, tz))} (by {escape_markdown(current.created_by)}"
                      f"): {escape_markdown(current.reason)}", icon=":material/block:")
-        else:
+        if locked:
+            if current is None:
+                st.caption("No stop-all in force.")
+            return
+        if current is None:
             st.markdown("**Stop-all** (incident mode): freeze every environment at once, until lifted.")
         reason_col, button_col = st.columns([4, 1], vertical_alignment="bottom")
         reason = reason_col.text_input("Reason", key="freeze_all_reason",

@@ -15,15 +15,16 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.errors import ValidationError
+from ranchersync.governance.identity import refusal
 from ranchersync.history import HistoryFilter, Metrics, OperationDetail, Page, date_range, metrics_payload
 from ranchersync.humanize import duration_text, plural, status_word
 from ranchersync.models import OperationStatus
 from ranchersync.sync import new_request_id
 from ranchersync.textsafe import escape_markdown
+from ui import deps, queries, services_tables, sync_actions, sync_progress, widgets
 from ui import format as fmt
 from ui import history_charts as charts
 from ui import history_tables as tables
-from ui import queries, services_tables, sync_actions, sync_progress, widgets
 from ui.outcome import Outcome
 from ui.queries import EnvironmentRow
 
@@ -152,6 +153,11 @@ def detail(operation_id: int, envs: Mapping[str, EnvironmentRow], tz: dt.tzinfo)
         st.dataframe(tables.style_results(tables.results_frame(found)), hide_index=True, key="hist_results",
                      column_config={"Error": st.column_config.TextColumn(width="medium")})
         allowed, why = tables.can_roll_back(found)
+        target = envs.get(found.target_environment)
+        locked = refusal(deps.current_actor(), "sync", protected=bool(target and target.protected),
+                         environment=found.target_environment)
+        if allowed and locked:
+            allowed, why = False, locked
         st.button("Roll back…", key="hist_rollback", icon=":material/undo:", disabled=not allowed,
                   help=escape_markdown(why) if why else None,
                   on_click=widgets.open_dialog, args=(_ROLLBACK,),

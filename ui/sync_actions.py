@@ -59,8 +59,9 @@ def apply_sync(
     """Apply a confirmed plan and report each service's result (also to `on_result`). `request_id` is the open
     confirmation's: the database refuses to apply it twice (a double click, a rerun)."""
     ctx = deps.get_context()
+    actor = deps.current_actor()  # read here, in the script's thread: the worker must not call Streamlit
     return _relayed(
-        lambda progress: sync.apply_plan(ctx, plan, initiated_by=ctx.settings.user, request_id=request_id,
+        lambda progress: sync.apply_plan(ctx, plan, actor=actor, request_id=request_id,
                                          confirm_env=confirm_env, options=options, progress=progress,
                                          factory=deps.client_factory()),
         on_event=on_event, on_result=on_result,
@@ -78,8 +79,9 @@ def rollback_operation(
     """Put back the images an operation replaced, as a new rollback operation, and report each service.
     `request_id` is the open confirmation's, so a double click cannot roll back twice."""
     ctx = deps.get_context()
+    actor = deps.current_actor()  # read here, in the script's thread: the worker must not call Streamlit
     return _relayed(
-        lambda progress: sync.rollback_operation(ctx, operation_id, initiated_by=ctx.settings.user,
+        lambda progress: sync.rollback_operation(ctx, operation_id, actor=actor,
                                                  request_id=request_id, confirm_env=confirm_env,
                                                  options=SyncOptions(poll_seconds=0.5), progress=progress,
                                                  factory=deps.client_factory()),

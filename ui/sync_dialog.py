@@ -16,11 +16,12 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.catalogue import next_in_pipeline
+from ranchersync.governance.identity import refusal
 from ranchersync.humanize import plural
 from ranchersync.images import RetagMode
 from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
 from ranchersync.textsafe import escape_markdown
-from ui import approval_actions, queries, services_view, sync_actions, sync_progress, widgets
+from ui import approval_actions, deps, queries, services_view, sync_actions, sync_progress, widgets
 from ui.outcome import Outcome
 from ui.queries import EnvironmentRow
 from ui.services_view import Selection
@@ -69,6 +70,10 @@ def sync_bar(
         target_id = st.selectbox("To", targets, index=targets.index(default) if default in targets else 0,
                                  format_func=names.__getitem__, key=f"{prefix}_target_{source_id}",
                                  label_visibility="collapsed", width=150)
+        locked = refusal(deps.current_actor(), "request_sync")
+        if locked:  # a viewer gets no sync button at all (and the core refuses a sync anyway)
+            st.caption(f":material/lock: {escape_markdown(locked)}", width="content")
+            return
         st.button("Review sync", key=f"{prefix}_review", type="primary", icon=":material/rule:",
                   disabled=not keys, on_click=open_review, args=(source_id, target_id, list(keys)),
                   help=None if keys else "Select one or more services first.")

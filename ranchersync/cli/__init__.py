@@ -29,6 +29,7 @@ from ranchersync.cli import (
     services,
     sites,
     sync,
+    users,
 )
 from ranchersync.cli.output import report_error, warn
 from ranchersync.errors import BadInput, OperationFailed, RancherSyncError, RefusedByPolicy
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
     from ranchersync.context import AppContext
 
 # In the order --help lists them.
-GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, notify, report, maintenance,
-          keys, ops)
+GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, users, notify, report,
+          maintenance, keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.
@@ -67,7 +68,8 @@ exit status:
   {RefusedByPolicy.exit_code}  not done because of a policy or a state: permission denied, the target environment is
      frozen, the sync waits for approvals (the request id is printed), or another operation holds the target
 
-configuration: RANCHERSYNC_DATABASE_URL, RANCHERSYNC_SECRET_KEY, RANCHERSYNC_USER (see README.md)."""
+configuration: RANCHERSYNC_DATABASE_URL, RANCHERSYNC_SECRET_KEY, RANCHERSYNC_USER (who acts; its assigned role,
+else admin), RANCHERSYNC_AUTH and the role variables for the dashboard (see README.md)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -91,8 +91,9 @@ def read_ca(args: argparse.Namespace) -> str | None:
 
 
 def cli_actor(ctx: AppContext) -> Actor:
-    """Who acts on the command line: RANCHERSYNC_USER (else the OS user), admin in local mode — the CLI is the
-    audited break-glass channel (DESIGN.md, "Identity and roles"). The identity work replaces this body."""
-    from ranchersync.governance.identity import Actor
+    """Who acts on the command line: RANCHERSYNC_USER (else the OS user) with the role assigned to it (People page,
+    `users set-role`), else admin — the CLI is the audited break-glass channel (DESIGN.md, "Identity and roles")."""
+    from ranchersync.governance.people import cli_identity
 
-    return Actor(ctx.settings.user, "admin", "cli")
+    with ctx.session() as session:
+        return cli_identity(session, ctx.settings)

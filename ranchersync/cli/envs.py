@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ranchersync.cli.common import Commands, add_command, add_group
+from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
 from ranchersync.cli.output import EXIT_OK, emit, emit_removed
 
 if TYPE_CHECKING:
@@ -41,8 +41,9 @@ def cmd_envs_add(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.payloads import environment_payload
 
     with ctx.session() as session:
-        env = environments.add_environment(session, name=args.name, description=args.description or "",
-                                           color=args.color, position=args.position, protected=args.protected)
+        env = environments.add_environment(session, actor=cli_actor(ctx), name=args.name,
+                                           description=args.description or "", color=args.color,
+                                           position=args.position, protected=args.protected)
         payload = environment_payload(env)
     emit(args, payload, text=f"Added environment '{payload['name']}' at position {payload['position']}.")
     return EXIT_OK
@@ -67,7 +68,7 @@ def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
     with ctx.session() as session:
         env = environments.update_environment(session, args.env, name=args.name, description=args.description,
                                               color=args.color, protected=args.protected, position=args.position,
-                                              required_approvals=args.approvals)
+                                              required_approvals=args.approvals, actor=cli_actor(ctx))
         payload = environment_payload(env)
     emit(args, payload, text=f"Updated environment '{payload['name']}'.")
     return EXIT_OK
@@ -77,6 +78,6 @@ def cmd_envs_remove(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import environments
 
     with ctx.session() as session:
-        removed = environments.remove_environment(session, args.env, cascade=args.cascade)
+        removed = environments.remove_environment(session, args.env, cascade=args.cascade, actor=cli_actor(ctx))
     emit_removed(args, "environment", args.env, removed)
     return EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ranchersync.cli.common import Commands, add_command, add_group
+from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
 from ranchersync.cli.output import EXIT_OK, emit, warn
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def cmd_instances_add(ctx: AppContext, args: argparse.Namespace) -> int:
         for message in placement.warnings:
             warn(message)
         instance = instances.add_instance(session, name=args.name, site=site.id, environment=args.env,
-                                          placement=placement)
+                                          placement=placement, actor=cli_actor(ctx))
         payload = instance_payload(instance) | {"warnings": list(placement.warnings)}
     emit(args, payload, text=f"Added app instance '{payload['name']}' ({payload['clusterName']}/"
                              f"{payload['namespace']}).")
@@ -63,7 +63,8 @@ def cmd_instances_update(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.payloads import instance_payload
 
     with ctx.session() as session:
-        instance = instances.update_instance(session, args.instance, name=args.name, environment=args.env)
+        instance = instances.update_instance(session, args.instance, actor=cli_actor(ctx), name=args.name,
+                                             environment=args.env)
         payload = instance_payload(instance)
     emit(args, payload, text=f"Updated app instance '{payload['name']}'.")
     return EXIT_OK
@@ -73,6 +74,6 @@ def cmd_instances_remove(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import instances
 
     with ctx.session() as session:
-        name = instances.remove_instance(session, args.instance)
+        name = instances.remove_instance(session, args.instance, actor=cli_actor(ctx))
     emit(args, {"removed": name}, text=f"Removed app instance '{name}' (nothing changed on the cluster).")
     return EXIT_OK

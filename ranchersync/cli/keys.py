@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from ranchersync.cli.common import Commands, add_command, add_group
+from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
 from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit
 
 if TYPE_CHECKING:
@@ -25,7 +25,8 @@ def cmd_keys_rotate(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import keys
 
     with ctx.session() as session:
-        count = keys.rotate_keys(session, ctx.cipher)  # refuses (exit 2) when the first key is not new
+        # refuses (exit 2) when the first key is not new, (exit 3) below admin
+        count = keys.rotate_keys(session, ctx.cipher, actor=cli_actor(ctx))
     emit(args, {"rotated": count, "verified": True},
          text=f"Re-encrypted {count} token(s) under the newest key and checked that it alone opens them all: "
               "the older keys can now be removed.")

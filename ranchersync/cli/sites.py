@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ranchersync.cli.common import Commands, add_command, add_group, read_ca, read_token, token_options
+from ranchersync.cli.common import Commands, add_command, add_group, cli_actor, read_ca, read_token, token_options
 from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, emit_removed
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def cmd_sites_add(ctx: AppContext, args: argparse.Namespace) -> int:
         info = sites.check_connection(connection)  # nothing is stored when this fails
     with ctx.session() as session:
         site = sites.add_site(session, ctx.cipher, name=args.name, connection=connection,
-                              allow_http=args.allow_http, info=info)
+                              allow_http=args.allow_http, info=info, actor=cli_actor(ctx))
         payload = site_payload(site)
     who = f", signed in as {info.user_name}" if info else " (connection not tested)"
     emit(args, payload, text=f"Added site '{payload['name']}' (id {payload['id']}){who}.")
@@ -114,8 +114,9 @@ def cmd_sites_update(ctx: AppContext, args: argparse.Namespace) -> int:
     token = read_token(args, required=False)
     with ctx.session() as session:
         site = sites.update_site(
-            session, ctx.cipher, args.site, name=args.name, url=args.url, token=token, ca_bundle=read_ca(args),
-            clear_ca_bundle=args.no_ca_file, insecure=args.insecure, allow_http=args.allow_http, active=args.active,
+            session, ctx.cipher, args.site, actor=cli_actor(ctx), name=args.name, url=args.url, token=token,
+            ca_bundle=read_ca(args), clear_ca_bundle=args.no_ca_file, insecure=args.insecure,
+            allow_http=args.allow_http, active=args.active,
         )
         payload = site_payload(site)
     emit(args, payload, text=f"Updated site '{payload['name']}'.")
@@ -126,7 +127,7 @@ def cmd_sites_remove(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import sites
 
     with ctx.session() as session:
-        removed = sites.remove_site(session, args.site, cascade=args.cascade)
+        removed = sites.remove_site(session, args.site, cascade=args.cascade, actor=cli_actor(ctx))
     emit_removed(args, "site", args.site, removed)
     return EXIT_OK
 

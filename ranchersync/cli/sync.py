@@ -108,9 +108,9 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.governance.approvals import RequestCreated
 
     try:
-        operation_id = sync.apply_plan(ctx, plan, initiated_by=ctx.settings.user, request_id=sync.new_request_id(),
+        operation_id = sync.apply_plan(ctx, plan, actor=cli_actor(ctx), request_id=sync.new_request_id(),
                                        confirm_env=confirm_env, options=options, progress=_print_progress,
-                                       actor=cli_actor(ctx), override_freeze=override)
+                                       override_freeze=override)
     except RequestCreated as created:
         if not args.wait_approval:
             raise  # exit 3, naming the request
@@ -226,7 +226,7 @@ def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
     go, confirm_env = _confirmation(args, target, protected, f"roll back operation #{args.operation}")
     if not go:
         return EXIT_OK
-    operation_id = sync.rollback_operation(ctx, args.operation, initiated_by=ctx.settings.user,
+    operation_id = sync.rollback_operation(ctx, args.operation, actor=cli_actor(ctx),
                                            request_id=sync.new_request_id(), confirm_env=confirm_env,
                                            options=sync.SyncOptions(timeout_seconds=args.timeout),
                                            progress=_print_progress)
@@ -236,7 +236,7 @@ def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
 def cmd_resume(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import sync
 
-    operation_id = sync.resume_operation(ctx, args.operation, confirm_env=args.confirm_env,
+    operation_id = sync.resume_operation(ctx, args.operation, actor=cli_actor(ctx), confirm_env=args.confirm_env,
                                          options=sync.SyncOptions(timeout_seconds=args.timeout),
                                          progress=_print_progress, override_freeze=_override(args))
     return _report_operation(ctx, args, operation_id)

@@ -296,9 +296,9 @@ def _run(
 ) -> ApprovalRequest:
     options = SyncOptions(**request.options)
     try:
-        operation_id = apply_plan(ctx, plan, initiated_by=request.requested_by, request_id=f"approval-{request.id}",
+        operation_id = apply_plan(ctx, plan, actor=actor, request_id=f"approval-{request.id}",
                                   confirm_env=plan.target.name, options=options, progress=progress, factory=factory,
-                                  actor=actor, approval=request.id)
+                                  approval=request.id)
     except RancherSyncError as error:  # refused before anything changed: a busy target, nothing left to do…
         with ctx.session() as session:
             stored = _load(session, request.id)

@@ -15,8 +15,9 @@ from ranchersync.context import AppContext
 from ranchersync.crypto import TokenCipher
 from ranchersync.environments import get_environment
 from ranchersync.errors import NotFoundError, OperationFailed, ValidationError
+from ranchersync.governance import audit
 from ranchersync.governance.freeze import check_sync_allowed
-from ranchersync.governance.identity import Actor
+from ranchersync.governance.identity import Actor, require
 from ranchersync.images import RetagMode
 from ranchersync.inventory import (
     EnvironmentRef,
@@ -153,13 +154,12 @@ def apply_plan(
     ctx: AppContext,
     plan: SyncPlan,
     *,
-    initiated_by: str,
+    actor: Actor,
     request_id: str,
     confirm_env: str | None = None,
     options: SyncOptions | None = None,
     progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
-    actor: Actor | None = None,
     approval: int | None = None,
     override_freeze: str | None = None,
 ) -> int:
@@ -167,22 +167,30 @@ def apply_plan(
 
     A frozen target refuses it (EnvironmentFrozen) unless an admin gives `override_freeze`, a reason. A target that
     needs approvals (four-eyes) is not changed: the plan becomes an approval request and RequestCreated (exit 3)
-    names it; `approval` is the approved request the last approver runs.
+    names it; `approval` is the approved request the last approver runs (its requester is the operation's
+    `initiatedBy`, the approver the audit event's actor). Raises PermissionDenied (exit 3) below operator, and
+    below releaser into a protected environment unless the sync becomes a request.
     """
     # Imported here: the approvals module builds on this one.
     from ranchersync.governance import approvals
 
     options = options or SyncOptions()
-    who = actor or Actor(initiated_by, "admin", "system")  # until every caller passes its actor
+    initiated_by = actor.email
     with ctx.session() as session:
         target_env = get_environment(session, plan.target.id)
+        needed = approvals.gate(session, target_env, actor, approval)
+        if needed:
+            require(actor, "request_sync")
+        else:
+            require(actor, "sync", protected=target_env.protected, environment=target_env.name)
         check_confirmation(plan.target, target_env.protected, confirm_env)
-        check_sync_allowed(session, who, target_env, utcnow(), override_freeze)
-        needed = approvals.gate(session, target_env, who, approval)
+        check_sync_allowed(session, actor, target_env, utcnow(), override_freeze)
+        if approval is not None:
+            initiated_by = approvals.get_request(session, approval).requested_by
     if not plan.to_apply:
         raise ValidationError("nothing to change: every selected service is skipped (see the plan)")
     if needed:
-        raise approvals.RequestCreated(approvals.request_sync(ctx, who, plan, options=options, factory=factory))
+        raise approvals.RequestCreated(approvals.request_sync(ctx, actor, plan, options=options, factory=factory))
     planned = [
         PlannedResult(
             service=i.name, kind=i.kind,
@@ -200,6 +208,9 @@ def apply_plan(
     operation_id, result_ids = records.open_operation(
         ctx, kind="sync", mode=plan.mode, source=(plan.source.id, plan.source.name),
         target=(plan.target.id, plan.target.name), initiated_by=initiated_by, request_id=request_id, planned=planned,
+        actor=actor, detail=f"{plan.source.name} → {plan.target.name}: "
+                            f"{', '.join(dict.fromkeys(i.name for i in plan.to_apply))}"
+                            + (f" (approval request #{approval}, asked by {initiated_by})" if approval else ""),
     )
     items = [
         WorkItem(rid, item.target.instance, item.kind, item.name,
@@ -316,7 +327,7 @@ def rollback_operation(
     ctx: AppContext,
     operation_id: int,
     *,
-    initiated_by: str,
+    actor: Actor,
     request_id: str,
     confirm_env: str | None = None,
     options: SyncOptions | None = None,
@@ -325,11 +336,13 @@ def rollback_operation(
 ) -> int:
     """Put back the recorded previous images of a finished operation, as a new `rollback` operation.
 
-    A rollback that fails is not rolled back in turn: that would re-apply what the user wants gone.
+    A rollback that fails is not rolled back in turn: that would re-apply what the user wants gone. Rolling back
+    needs the role a sync into that environment needs (operator; releaser when it is protected).
     """
     options = replace(options or SyncOptions(), auto_rollback=False)
     with ctx.session() as session:
         original = get_operation(session, operation_id)
+        _require_sync(session, actor, original)
         refusal = rollback_refusal(original.status, original.results)
         if refusal:
             raise ValidationError(f"operation #{operation_id} {refusal}")
@@ -348,7 +361,9 @@ def rollback_operation(
     ]
     new_id, result_ids = records.open_operation(
         ctx, kind="rollback", mode=mode, source=(env_id, env_name), target=(env_id, env_name),
-        initiated_by=initiated_by, request_id=request_id, planned=planned, rollback_of_id=operation_id,
+        initiated_by=actor.email, request_id=request_id, planned=planned, rollback_of_id=operation_id,
+        actor=actor,
+        detail=f"rollback of #{operation_id} in {env_name}: {', '.join(dict.fromkeys(i.name for i in undo))}",
     )
     items = [replace(item, result_id=rid) for item, rid in zip(undo, result_ids, strict=True)]
     annotations = {ANNOTATION_OPERATION: str(new_id), ANNOTATION_SOURCE: f"rollback of #{operation_id}"}
@@ -367,6 +382,7 @@ def resume_operation(
     ctx: AppContext,
     operation_id: int,
     *,
+    actor: Actor,
     confirm_env: str | None = None,
     options: SyncOptions | None = None,
     progress: ProgressListener | None = None,
@@ -378,12 +394,12 @@ def resume_operation(
     options = options or SyncOptions()
     with ctx.session() as session:
         operation = get_operation(session, operation_id)
+        _require_sync(session, actor, operation)
         if operation.status != "interrupted":
             raise ValidationError(f"operation #{operation_id} is {operation.status}: only an interrupted one resumes")
         refs = _confirmed_target(session, operation, confirm_env)
         if operation.kind == "sync" and operation.target_environment_id is not None:
-            check_sync_allowed(session, Actor(ctx.settings.user, "admin", "cli"), operation.target_environment_id,
-                               utcnow(), override_freeze)
+            check_sync_allowed(session, actor, operation.target_environment_id, utcnow(), override_freeze)
         pending = [r for r in operation.results if r.status == "pending"]
         items = [_item_of(r, refs) for r in pending if r.target_app_instance_id in refs]
         annotations = {ANNOTATION_OPERATION: str(operation.id), ANNOTATION_SOURCE: operation.source_environment_name}
@@ -394,7 +410,17 @@ def resume_operation(
         except IntegrityError:
             raise SyncBusy(f"another operation is changing {operation.target_environment_name}: wait for it",
                            reason="target_busy", target=operation.target_environment_name) from None
+        audit.record(session, actor, f"{operation.kind}.resume", object_type="operation", object_id=operation.id,
+                     object_name=operation.target_environment_name,
+                     detail=f"{len(items)} pending: {', '.join(dict.fromkeys(i.name for i in items))}")
     return _run(ctx, operation_id, items, options, annotations, progress, factory)
+
+
+def _require_sync(session: Session, actor: Actor, operation: SyncOperation) -> None:
+    """A rollback or resume needs the role a sync into its target needs now."""
+    env_id = operation.target_environment_id
+    protected = env_id is not None and get_environment(session, env_id).protected
+    require(actor, "sync", protected=protected, environment=operation.target_environment_name)
 
 
 def _confirmed_target(session: Session, operation: SyncOperation, confirm_env: str | None) -> dict[int, InstanceRef]:

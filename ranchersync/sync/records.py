@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from ranchersync.context import AppContext
 from ranchersync.detach import process_alive
 from ranchersync.errors import RefusedByPolicy
+from ranchersync.governance import audit
+from ranchersync.governance.identity import Actor
 from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncResult, utcnow
 from ranchersync.notify.outbox import sync_finished
 
@@ -67,10 +69,13 @@ def open_operation(
     initiated_by: str,
     request_id: str,
     planned: Sequence[PlannedResult],
+    actor: Actor,
+    detail: str = "",
     rollback_of_id: int | None = None,
 ) -> tuple[int, list[int]]:
-    """Record a running operation and its planned results; returns their ids. Raises SyncBusy when the target
-    environment is held by another operation or the request was already applied."""
+    """Record a running operation and its planned results, and its audit event (`sync.start`, `rollback.start`)
+    in the same transaction; returns their ids. Raises SyncBusy when the target environment is held by another
+    operation or the request was already applied."""
     now = utcnow()
     operation = SyncOperation(
         kind=kind, mode=mode, status="running", source_environment_id=source[0], source_environment_name=source[1],
@@ -93,6 +98,8 @@ def open_operation(
         with ctx.session() as session:
             session.add(operation)
             session.flush()
+            audit.record(session, actor, f"{kind}.start", object_type="operation", object_id=operation.id,
+                         object_name=target[1], detail=detail)
             return operation.id, [r.id for r in operation.results]
     except IntegrityError:
         raise _busy(ctx, target, request_id) from None

@@ -18,6 +18,7 @@ from ranchersync.history import get_operation_detail, operation_payload
 from ranchersync.models import ApprovalRequest, AuditEvent, Environment, SyncOperation, utcnow
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, SyncPlan, apply_plan, new_request_id, plan_environments
+from tests.builders import ADMIN
 
 EAST, WEST = "c-m-7rb2kx9q", "c-7xk2p"
 STAGE = "c-m-4hs9wz2t"
@@ -33,7 +34,7 @@ OSCAR = Actor("oscar@example.com", "operator", "dashboard")
 
 def needs(ctx: AppContext, count: int, *, protected: bool = False) -> None:
     with ctx.session() as session:
-        environments.update_environment(session, "Prod", required_approvals=count, protected=protected)
+        environments.update_environment(session, "Prod", required_approvals=count, protected=protected, actor=ADMIN)
 
 
 def frontend_plan(ctx: AppContext) -> SyncPlan:
@@ -45,7 +46,7 @@ def frontend_plan(ctx: AppContext) -> SyncPlan:
 def request(ctx: AppContext, actor: Actor = ALICE, confirm_env: str | None = None) -> int:
     """Sync frontend Stage → Prod as `actor`; the target needs approvals, so this must only create a request."""
     with pytest.raises(RequestCreated) as created:
-        apply_plan(ctx, frontend_plan(ctx), initiated_by=actor.email, request_id=new_request_id(), options=FAST,
+        apply_plan(ctx, frontend_plan(ctx), request_id=new_request_id(), options=FAST,
                    actor=actor, confirm_env=confirm_env)
     assert f"request #{created.value.request_id}" in str(created.value)
     assert created.value.exit_code == 3
@@ -192,7 +193,7 @@ def test_an_operator_requests_where_a_releaser_syncs(demo: AppContext, rancher_u
     request_id = request(demo, actor=OSCAR, confirm_env="Prod")
     with demo.session() as session:
         assert approvals.get_request(session, request_id).required == 1
-    operation_id = apply_plan(demo, frontend_plan(demo), initiated_by=BOB.email, request_id=new_request_id(),
+    operation_id = apply_plan(demo, frontend_plan(demo), request_id=new_request_id(),
                               options=FAST, actor=BOB, confirm_env="Prod")
     with demo.session() as session:
         assert session.get_one(SyncOperation, operation_id).status == "complete"
@@ -216,7 +217,8 @@ def test_an_unapproved_request_cannot_be_run_by_naming_it(demo: AppContext) -> N
     needs(demo, 1)
     request_id = request(demo)
     with pytest.raises(RequestClosed, match="not an approved request"):
-        apply_plan(demo, frontend_plan(demo), initiated_by="mallory", request_id=new_request_id(), options=FAST,
+        apply_plan(demo, frontend_plan(demo),
+                   actor=Actor("mallory", "admin", "cli"), request_id=new_request_id(), options=FAST,
                    approval=request_id)
     with demo.session() as session:
         assert session.scalars(select(SyncOperation)).all() == []
@@ -225,7 +227,7 @@ def test_an_unapproved_request_cannot_be_run_by_naming_it(demo: AppContext) -> N
 @pytest.mark.parametrize("value", [-1, 6])
 def test_required_approvals_are_zero_to_five(demo: AppContext, value: int) -> None:
     with pytest.raises(ValidationError, match="0 \\(none\\) to 5"), demo.session() as session:
-        environments.update_environment(session, "Prod", required_approvals=value)
+        environments.update_environment(session, "Prod", required_approvals=value, actor=ADMIN)
     with demo.session() as session:
         assert environments.get_environment(session, "Prod").required_approvals == 0
         assert session.scalars(select(ApprovalRequest)).all() == []

@@ -9,7 +9,9 @@ import pytest
 from ranchersync import environments
 from ranchersync.cli import main
 from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
 from ranchersync.simulator import SimulatedRancher
+from tests.builders import ADMIN
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def test_sync_prints_the_operation_with_its_results(cli) -> None:
 
 def test_a_protected_target_refuses_yes_alone(cli, demo: AppContext) -> None:
     with demo.session() as session:
-        environments.update_environment(session, "Prod", protected=True)
+        environments.update_environment(session, "Prod", protected=True, actor=ADMIN)
     status, _, err = cli(*SYNC, "--yes")
     assert status == 2 and "--confirm-env Prod" in err
     status, _, err = cli(*SYNC, "--yes", "--confirm-env", "prod")
@@ -168,7 +170,8 @@ def test_a_busy_target_exits_3_and_changes_nothing(cli, demo: AppContext, ranche
     with demo.session() as session:
         stage, prod = (environments.get_environment(session, name).id for name in ("Stage", "Prod"))
     holder, _ = records.open_operation(demo, kind="sync", mode="full", source=(stage, "Stage"), target=(prod, "Prod"),
-                                       initiated_by="someone-else", request_id="held", planned=[])
+                                       initiated_by="someone-else", actor=Actor("someone-else", "admin", "cli"),
+                                       request_id="held", planned=[])
     status, _, err = cli(*SYNC, "--yes")
     assert status == 3, err
     assert f"error: operation #{holder} by someone-else is changing Prod right now" in err

@@ -17,6 +17,7 @@ from ranchersync.errors import RancherUnavailable, ValidationError
 from ranchersync.host_policy import HostPolicy, HostRefused, default_policy
 from ranchersync.rancher import Transport
 from ranchersync.simulator import SimulatedRancher
+from tests.builders import ADMIN
 
 TOKEN = "token-p62nb:chcnszhxp6zqrbxwcz5z2r2w9jrftlvtwvzbsr88v4mk28kw4k5c2p"
 
@@ -130,9 +131,11 @@ def test_moving_a_site_to_a_metadata_host_is_refused_even_with_a_new_token(
     ctx: AppContext, rancher: SimulatedRancher, connects: list[tuple[str, int]]
 ) -> None:
     with ctx.session() as session:
-        sites.add_site(session, ctx.cipher, name="eu", connection=sites.make_connection(rancher.url, rancher.token))
+        sites.add_site(session, ctx.cipher, name="eu", connection=sites.make_connection(rancher.url, rancher.token),
+                       actor=ADMIN)
     with pytest.raises(ValidationError, match="link-local"), ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", url="http://169.254.169.254", token=TOKEN, allow_http=True)
+        sites.update_site(session, ctx.cipher, "eu", url="http://169.254.169.254", token=TOKEN, allow_http=True,
+                          actor=ADMIN)
     with ctx.session() as session:
         assert sites.get_site(session, "eu").url == rancher.url
     assert connects == []

@@ -10,15 +10,16 @@ from ranchersync.context import AppContext
 from ranchersync.errors import ValidationError
 from ranchersync.models import AppInstance
 from ranchersync.simulator import SimulatedRancher
+from tests.builders import ADMIN
 
 
 @pytest.fixture
 def catalogue(ctx: AppContext, rancher: SimulatedRancher) -> AppContext:
     with ctx.session() as session:
         connection = sites.make_connection(rancher.url, rancher.token)
-        sites.add_site(session, ctx.cipher, name="eu", connection=connection)
+        sites.add_site(session, ctx.cipher, name="eu", connection=connection, actor=ADMIN)
         for name in ("Dev", "Stage"):
-            environments.add_environment(session, name=name)
+            environments.add_environment(session, name=name, actor=ADMIN)
     return ctx
 
 
@@ -36,7 +37,8 @@ def test_add_by_cluster_name_stores_the_cluster_id(catalogue: AppContext) -> Non
     placement = place(catalogue, "dev-eu-1", "shop-dev")
     assert (placement.cluster_id, placement.cluster_name, placement.warnings) == ("c-m-8x2kq4vd", "dev-eu-1", ())
     with catalogue.session() as session:
-        inst = instances.add_instance(session, name="shop", site="eu", environment="Dev", placement=placement)
+        inst = instances.add_instance(session, name="shop", site="eu", environment="Dev", placement=placement,
+                                      actor=ADMIN)
         assert (inst.cluster_id, inst.namespace, inst.environment.name) == ("c-m-8x2kq4vd", "shop-dev", "Dev")
 
 
@@ -60,21 +62,22 @@ def test_an_invalid_namespace_is_refused_before_asking_rancher(catalogue: AppCon
 def test_one_namespace_is_mapped_once_and_names_are_unique_per_environment(catalogue: AppContext) -> None:
     placement = place(catalogue, "dev-eu-1", "shop-dev")
     with catalogue.session() as session:
-        instances.add_instance(session, name="shop", site="eu", environment="Dev", placement=placement)
+        instances.add_instance(session, name="shop", site="eu", environment="Dev", placement=placement, actor=ADMIN)
     with pytest.raises(ValidationError, match="already mapped as 'shop'"), catalogue.session() as session:
-        instances.add_instance(session, name="shop again", site="eu", environment="Stage", placement=placement)
+        instances.add_instance(session, name="shop again", site="eu", environment="Stage", placement=placement,
+                               actor=ADMIN)
     other = place(catalogue, "dev-eu-1", "payments-dev")
     with pytest.raises(ValidationError, match="already has an app instance named"), catalogue.session() as session:
-        instances.add_instance(session, name="SHOP", site="eu", environment="Dev", placement=other)
+        instances.add_instance(session, name="SHOP", site="eu", environment="Dev", placement=other, actor=ADMIN)
     assert count(catalogue) == 1
 
 
 def test_rename_and_move_to_another_environment(catalogue: AppContext) -> None:
     with catalogue.session() as session:
         instances.add_instance(session, name="shop", site="eu", environment="Dev",
-                               placement=place(catalogue, "dev-eu-1", "shop-dev"))
+                               placement=place(catalogue, "dev-eu-1", "shop-dev"), actor=ADMIN)
     with catalogue.session() as session:
-        moved = instances.update_instance(session, "shop", name="shop-eu", environment="Stage")
+        moved = instances.update_instance(session, "shop", name="shop-eu", environment="Stage", actor=ADMIN)
         assert (moved.name, moved.environment.name) == ("shop-eu", "Stage")
         assert [i.name for i in instances.list_instances(session, "Stage")] == ["shop-eu"]
         assert instances.list_instances(session, "Dev") == []
@@ -82,7 +85,7 @@ def test_rename_and_move_to_another_environment(catalogue: AppContext) -> None:
 
 def test_a_deactivated_site_takes_no_new_instances(catalogue: AppContext) -> None:
     with catalogue.session() as session:
-        sites.update_site(session, catalogue.cipher, "eu", active=False)
+        sites.update_site(session, catalogue.cipher, "eu", active=False, actor=ADMIN)
     with pytest.raises(ValidationError, match="deactivated"):
         place(catalogue, "dev-eu-1", "shop-dev")
 
@@ -90,8 +93,8 @@ def test_a_deactivated_site_takes_no_new_instances(catalogue: AppContext) -> Non
 def test_removing_an_instance_leaves_the_cluster_alone(catalogue: AppContext, rancher: SimulatedRancher) -> None:
     with catalogue.session() as session:
         instances.add_instance(session, name="shop", site="eu", environment="Dev",
-                               placement=place(catalogue, "dev-eu-1", "shop-dev"))
+                               placement=place(catalogue, "dev-eu-1", "shop-dev"), actor=ADMIN)
     with catalogue.session() as session:
-        assert instances.remove_instance(session, "shop") == "shop"
+        assert instances.remove_instance(session, "shop", actor=ADMIN) == "shop"
     assert count(catalogue) == 0
     assert rancher.get_object("c-m-8x2kq4vd", "Deployment", "shop-dev", "cart") is not None

@@ -12,7 +12,7 @@ from ranchersync.context import AppContext
 from ranchersync.inventory import EnvironmentRef, Inventory, Service
 from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.simulator import SimulatedRancher
-from tests.builders import service
+from tests.builders import ADMIN, service
 
 
 def by_name(inv: Inventory) -> dict[tuple[str, str], Service]:
@@ -46,7 +46,7 @@ def test_one_failing_app_instance_is_reported_and_the_rest_still_shows(demo: App
 
 def test_a_refused_token_marks_every_instance_of_that_site(demo: AppContext) -> None:
     with demo.session() as session:
-        sites.update_site(session, demo.cipher, "us", token="token-zzzzz:" + "b" * 54)
+        sites.update_site(session, demo.cipher, "us", token="token-zzzzz:" + "b" * 54, actor=ADMIN)
     with demo.session() as session:
         inv = inventory.list_services(session, demo.cipher, "Prod")
     assert sorted(f.instance.name for f in inv.failures) == ["shop-east", "shop-west"]

@@ -18,6 +18,7 @@ from ranchersync.context import AppContext
 from ranchersync.crypto import SecretKeyError, TokenCipher
 from ranchersync.models import KeyCheck, Site
 from ranchersync.simulator import SimulatedRancher
+from tests.builders import ADMIN
 
 TOKEN = "token-abcde:supersecretvalue123"
 SECRET = TOKEN.split(":")[1]
@@ -47,7 +48,7 @@ def _load(settings: Settings) -> TokenCipher:
 def _add_site(ctx: AppContext, name: str = "eu", token: str = TOKEN) -> None:
     with ctx.session() as session:
         sites.add_site(session, ctx.cipher, name=name,
-                       connection=sites.make_connection(f"https://{name}.example.com", token))
+                       connection=sites.make_connection(f"https://{name}.example.com", token), actor=ADMIN)
 
 
 @pytest.fixture

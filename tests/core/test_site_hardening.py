@@ -20,6 +20,7 @@ from ranchersync.context import AppContext
 from ranchersync.errors import ValidationError
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.validation import normalize_rancher_url
+from tests.builders import ADMIN
 
 ROOT = Path(__file__).resolve().parents[2]
 NEW_TOKEN = "token-n3w42:newsecretvalue0123456789abcdefghijklmnopqrstuvwxyz01"
@@ -66,7 +67,8 @@ def listener() -> Iterator[Listener]:
 
 def _add(ctx: AppContext, rancher: SimulatedRancher) -> None:
     with ctx.session() as session:
-        sites.add_site(session, ctx.cipher, name="eu", connection=sites.make_connection(rancher.url, rancher.token))
+        sites.add_site(session, ctx.cipher, name="eu", connection=sites.make_connection(rancher.url, rancher.token),
+                       actor=ADMIN)
 
 
 # ---- the rule ---------------------------------------------------------------------------------------------------
@@ -114,7 +116,7 @@ def test_an_edited_url_without_a_new_token_is_refused_and_never_gets_the_old_one
     _add(ctx, rancher)
     with pytest.raises(ValidationError, match="address changes .* new setting in the same change"):
         with ctx.session() as session:
-            sites.update_site(session, ctx.cipher, "eu", url=listener.url, name="renamed")
+            sites.update_site(session, ctx.cipher, "eu", url=listener.url, name="renamed", actor=ADMIN)
     with ctx.session() as session:
         site = sites.get_site(session, "eu")  # nothing changed, not even the name
         assert site.url == rancher.url
@@ -122,7 +124,7 @@ def test_an_edited_url_without_a_new_token_is_refused_and_never_gets_the_old_one
     assert listener.seen == []
 
     with ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", url=listener.url, token=NEW_TOKEN)
+        sites.update_site(session, ctx.cipher, "eu", url=listener.url, token=NEW_TOKEN, actor=ADMIN)
     with ctx.session() as session:
         assert not sites.test_site(session, ctx.cipher, "eu").success  # the listener is no Rancher
     assert listener.seen and set(listener.seen) == {f"Bearer {NEW_TOKEN}"}
@@ -139,7 +141,7 @@ def test_weaker_tls_without_a_new_token_is_refused(
     if change.get("ca_bundle") == "ca":
         change = {"ca_bundle": ca_pem}
     with pytest.raises(ValidationError, match="API token for the new setting"), ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", **change)  # type: ignore[arg-type]
+        sites.update_site(session, ctx.cipher, "eu", **change, actor=ADMIN)  # type: ignore[arg-type]
     with ctx.session() as session:
         site = sites.get_site(session, "eu")
         assert (site.insecure, site.ca_bundle, site.allow_http) == (False, None, False)

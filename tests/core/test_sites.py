@@ -11,13 +11,14 @@ from ranchersync.context import AppContext
 from ranchersync.errors import RancherAPIError, RancherAuthError, RancherUnavailable, ValidationError
 from ranchersync.models import AppInstance, Environment, Site
 from ranchersync.simulator import SimulatedRancher
+from tests.builders import ADMIN
 from tests.conftest import closed_port_url
 
 
 def add(ctx: AppContext, session: Session, rancher: SimulatedRancher, name: str = "eu") -> Site:
     connection = sites.make_connection(rancher.url, rancher.token)
     info = sites.check_connection(connection)
-    return sites.add_site(session, ctx.cipher, name=name, connection=connection, info=info)
+    return sites.add_site(session, ctx.cipher, name=name, connection=connection, info=info, actor=ADMIN)
 
 
 def site_count(session: Session) -> int:
@@ -81,7 +82,7 @@ def test_a_new_token_replaces_the_old_one(ctx: AppContext, rancher: SimulatedRan
         add(ctx, session, rancher)
     second = rancher.add_token()
     with ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", token=second, name="Europe")
+        sites.update_site(session, ctx.cipher, "eu", token=second, name="Europe", actor=ADMIN)
     with ctx.session() as session:
         site = sites.get_site(session, "Europe")
         assert sites.site_connection(site, ctx.cipher).token == second
@@ -92,7 +93,7 @@ def test_bad_update_changes_nothing(ctx: AppContext, rancher: SimulatedRancher) 
     with ctx.session() as session:
         add(ctx, session, rancher)
     with pytest.raises(ValidationError, match="https"), ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", name="renamed", url="http://rancher.example.com")
+        sites.update_site(session, ctx.cipher, "eu", name="renamed", url="http://rancher.example.com", actor=ADMIN)
     with ctx.session() as session:
         assert sites.get_site(session, "eu").url == rancher.url
 
@@ -117,12 +118,12 @@ def test_removing_a_site_in_use_needs_an_explicit_cascade(ctx: AppContext, ranch
         session.add(AppInstance(name="shop", site_id=site.id, cluster_id="c-m-8x2kq4vd", namespace="shop-dev",
                                 environment_id=env.id))
     with pytest.raises(ValidationError, match="used by 1 app instance"), ctx.session() as session:
-        sites.remove_site(session, "eu")
+        sites.remove_site(session, "eu", actor=ADMIN)
     with pytest.raises(ValidationError, match="changed since this confirmation"), ctx.session() as session:
-        sites.remove_site(session, "eu", cascade=True, expected=set())
+        sites.remove_site(session, "eu", cascade=True, expected=set(), actor=ADMIN)
     with ctx.session() as session:
         assert site_count(session) == 1
-        assert sites.remove_site(session, "eu", cascade=True) == ["shop"]
+        assert sites.remove_site(session, "eu", cascade=True, actor=ADMIN) == ["shop"]
     with ctx.session() as session:
         assert site_count(session) == 0
 
@@ -138,6 +139,6 @@ def test_key_rotation_keeps_tokens_readable(ctx: AppContext, rancher: SimulatedR
     newest = Fernet.generate_key().decode()
     both = TokenCipher([newest, *ctx.settings.secret_keys])
     with ctx.session() as session:
-        assert keys.rotate_keys(session, both) == 1
+        assert keys.rotate_keys(session, both, actor=ADMIN) == 1
     with ctx.session() as session:
         assert sites.site_connection(sites.get_site(session, "eu"), TokenCipher([newest])).token == rancher.token

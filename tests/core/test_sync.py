@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ranchersync import environments
 from ranchersync.context import AppContext
 from ranchersync.errors import ValidationError
+from ranchersync.governance.identity import Actor
 from ranchersync.history import get_operation_detail
 from ranchersync.models import SyncOperation
 from ranchersync.simulator import SimulatedRancher
@@ -26,6 +27,7 @@ from ranchersync.sync import (
     rollback_operation,
 )
 from ranchersync.sync.execute import ANNOTATION_OPERATION
+from tests.builders import ADMIN
 
 EAST, WEST = "c-m-7rb2kx9q", "c-7xk2p"
 FAST = SyncOptions(timeout_seconds=20, poll_seconds=0.2)
@@ -39,7 +41,8 @@ def plan(ctx: AppContext, *services: str, source: str = "Stage", target: str = "
 
 
 def apply(ctx: AppContext, the_plan: SyncPlan, options: SyncOptions = FAST, **kwargs) -> SyncOperation:
-    operation_id = apply_plan(ctx, the_plan, initiated_by="tester", request_id=new_request_id(), options=options,
+    operation_id = apply_plan(ctx, the_plan,
+                              actor=Actor("tester", "admin", "cli"), request_id=new_request_id(), options=options,
                               **kwargs)
     with ctx.session() as session:
         return get_operation(session, operation_id)
@@ -83,7 +86,7 @@ def test_everything_that_differs_skips_what_cannot_change(demo: AppContext) -> N
 
 def test_a_protected_environment_needs_its_name_typed(demo: AppContext) -> None:
     with demo.session() as session:
-        environments.update_environment(session, "Prod", protected=True)
+        environments.update_environment(session, "Prod", protected=True, actor=ADMIN)
     the_plan = plan(demo, "frontend")
     with pytest.raises(ValidationError, match="Prod is protected"):
         apply(demo, the_plan)
@@ -185,9 +188,9 @@ def test_a_token_revoked_mid_sync_fails_cleanly(demo: AppContext, rancher_us: Si
 def test_the_same_confirmation_never_applies_twice(demo: AppContext) -> None:
     the_plan = plan(demo, "frontend")
     request = new_request_id()
-    apply_plan(demo, the_plan, initiated_by="t", request_id=request, options=FAST)
+    apply_plan(demo, the_plan, actor=Actor("t", "admin", "cli"), request_id=request, options=FAST)
     with pytest.raises(SyncBusy, match="already applied") as busy:
-        apply_plan(demo, the_plan, initiated_by="t", request_id=request, options=FAST)
+        apply_plan(demo, the_plan, actor=Actor("t", "admin", "cli"), request_id=request, options=FAST)
     assert busy.value.reason == "already_applied" and busy.value.operation_id is not None
 
 
@@ -216,7 +219,8 @@ def test_two_syncs_racing_for_one_target_do_not_interleave(demo: AppContext) -> 
 
 def test_a_finished_sync_can_be_rolled_back_later(demo: AppContext, rancher_us: SimulatedRancher) -> None:
     operation = apply(demo, plan(demo, "frontend"))
-    rollback_id = rollback_operation(demo, operation.id, initiated_by="tester", request_id=new_request_id(),
+    rollback_id = rollback_operation(demo, operation.id,
+                                     actor=Actor("tester", "admin", "cli"), request_id=new_request_id(),
                                      options=FAST)
     with demo.session() as session:
         rollback = get_operation(session, rollback_id)
@@ -229,7 +233,8 @@ def test_a_finished_sync_can_be_rolled_back_later(demo: AppContext, rancher_us: 
     for cluster in (EAST, WEST):
         assert image(rancher_us, cluster, "frontend").endswith("3.8.0")
     with pytest.raises(ValidationError, match="already rolled back"):
-        rollback_operation(demo, operation.id, initiated_by="t", request_id=new_request_id(), options=FAST)
+        rollback_operation(demo, operation.id,
+                           actor=Actor("t", "admin", "cli"), request_id=new_request_id(), options=FAST)
 
 
 def test_the_report_after_a_sync_is_the_history_detail(demo: AppContext, rancher_us: SimulatedRancher) -> None:

@@ -47,6 +47,7 @@ PAGE_PATHS = {
     "Sync history": "Sync_history",
     "Approvals": "Approvals",
     "Display": "Display",
+    "People": "People",
     "Audit log": "Audit_log",
     "Notifications": "Notifications",
 }

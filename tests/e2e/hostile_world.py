@@ -10,6 +10,7 @@ from ranchersync import environments, instances, sites
 from ranchersync.context import AppContext
 from ranchersync.instances import Placement
 from ranchersync.simulator import SimulatedRancher, World, parse_world
+from tests.builders import ADMIN
 
 
 def hostile(listener: str, who: str) -> str:
@@ -55,10 +56,11 @@ def seed_hostile(ctx: AppContext, simulator: SimulatedRancher) -> None:
     info = sites.check_connection(connection)
     good = simulator.world.cluster("c-m-good0001").name
     with ctx.session() as session:
-        site = sites.add_site(session, ctx.cipher, name="rancher-hostile", connection=connection, info=info)
-        environments.add_environment(session, name="Dev", description="", protected=False)
-        environments.add_environment(session, name="Stage", description="", protected=False)
-        environments.add_environment(session, name="Broken", description="", protected=False)
+        site = sites.add_site(session, ctx.cipher, name="rancher-hostile", connection=connection, info=info,
+                              actor=ADMIN)
+        environments.add_environment(session, name="Dev", description="", protected=False, actor=ADMIN)
+        environments.add_environment(session, name="Stage", description="", protected=False, actor=ADMIN)
+        environments.add_environment(session, name="Broken", description="", protected=False, actor=ADMIN)
         placements = (
             ("shop-dev", "Dev", Placement("c-m-good0001", good, "shop-dev")),
             ("shop-denied", "Broken", Placement("c-m-deny0001", "denied", "shop")),
@@ -66,4 +68,4 @@ def seed_hostile(ctx: AppContext, simulator: SimulatedRancher) -> None:
             ("shop-stage", "Stage", Placement("c-m-good0001", good, "shop-stage")),
         )
         for name, env, placement in placements:
-            instances.add_instance(session, name=name, site=site.id, environment=env, placement=placement)
+            instances.add_instance(session, name=name, site=site.id, environment=env, placement=placement, actor=ADMIN)

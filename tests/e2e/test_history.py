@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from ranchersync import demo
 from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
 from ranchersync.models import SyncOperation
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
 from tests.e2e.conftest import Serve
@@ -39,8 +40,8 @@ def server(serve: Serve) -> Iterator[Demo]:
     with ctx.session() as session:
         plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
-    sync_id = apply_plan(ctx, plan, initiated_by="e2e", request_id=new_request_id(), confirm_env="Prod",
-                         options=SyncOptions(timeout_seconds=60, poll_seconds=0.5))
+    sync_id = apply_plan(ctx, plan, actor=Actor("e2e", "admin", "cli"), request_id=new_request_id(),
+                         confirm_env="Prod", options=SyncOptions(timeout_seconds=60, poll_seconds=0.5))
     with ctx.session() as session:  # the demo comes with a few weeks of history: ours is the newest of them
         operations = session.scalar(select(func.count()).select_from(SyncOperation)) or 0
     yield Demo(app, sync_id, operations)

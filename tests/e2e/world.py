@@ -7,6 +7,7 @@ from typing import Any
 from ranchersync import environments, instances, sites
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher, World, parse_world
+from tests.builders import ADMIN
 
 
 def _deployment(name: str, namespace: str, image: str, replicas: int = 2) -> dict[str, Any]:
@@ -70,9 +71,9 @@ def seed_showcase(ctx: AppContext, simulator: SimulatedRancher, site_name: str =
     connection = sites.make_connection(simulator.url, simulator.token)
     info = sites.check_connection(connection)
     with ctx.session() as session:
-        site = sites.add_site(session, ctx.cipher, name=site_name, connection=connection, info=info)
+        site = sites.add_site(session, ctx.cipher, name=site_name, connection=connection, info=info, actor=ADMIN)
         for name, description, protected in SHOWCASE_ENVIRONMENTS:
-            environments.add_environment(session, name=name, description=description, protected=protected)
+            environments.add_environment(session, name=name, description=description, protected=protected, actor=ADMIN)
         for name, env, cluster_id, namespace in SHOWCASE_INSTANCES:
             placement = instances.check_placement(site, ctx.cipher, cluster_id, namespace)
-            instances.add_instance(session, name=name, site=site.id, environment=env, placement=placement)
+            instances.add_instance(session, name=name, site=site.id, environment=env, placement=placement, actor=ADMIN)

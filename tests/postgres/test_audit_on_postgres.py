@@ -19,9 +19,9 @@ ADMIN = Actor("alice@example.com", "admin", "cli")
 
 @pytest.fixture
 def chain(ctx: AppContext) -> AppContext:
-    """Three events through the use-cases: a window added, stop-all, lift-all."""
+    """Four events through the use-cases: the environment added, a window added, stop-all, lift-all."""
     with ctx.session() as session:
-        environments.add_environment(session, name="Prod")
+        environments.add_environment(session, name="Prod", actor=ADMIN)
         freeze.add_window(session, ADMIN, environment="Prod", weekly="Fri 16:00-Mon 08:00", timezone="Europe/Berlin",
                           reason="weekend")
         freeze.stop_all(session, ADMIN, "INC-42")
@@ -56,7 +56,7 @@ def test_the_trigger_refuses_changes_to_events(chain: AppContext, sql: str, oper
     assert getattr(refused.value.orig, "sqlstate", None) == "42501"  # insufficient_privilege
     assert f"audit_events is append-only: {operation} refused" in str(refused.value.orig)
     report = _verify(chain)
-    assert report.ok and report.checked == 3
+    assert report.ok and report.checked == 4
 
 
 def test_with_the_trigger_disabled_an_edit_is_found(trigger_off: AppContext) -> None:
@@ -77,9 +77,9 @@ def test_with_the_trigger_disabled_a_deletion_is_found(trigger_off: AppContext) 
 
 def test_with_the_trigger_disabled_deleting_the_newest_event_is_found(trigger_off: AppContext) -> None:
     with trigger_off.session() as session:
-        session.execute(text("DELETE FROM audit_events WHERE id = 3"))
+        session.execute(text("DELETE FROM audit_events WHERE id = 4"))
     report = _verify(trigger_off)
-    assert (report.ok, report.broken_at) == (False, 3)
+    assert (report.ok, report.broken_at) == (False, 4)
 
 
 def test_the_trigger_enabled_again_refuses_again(chain: AppContext) -> None:
@@ -98,6 +98,6 @@ def test_reading_the_log_on_postgres(chain: AppContext) -> None:
         by_object = audit.list_events(session, audit.AuditFilter(object="Prod")).items
         lines = list(audit.iter_csv(session, audit.AuditFilter(actor="alice@example.com")))
     assert [e.action for e in family] == ["freeze.lift_all", "freeze.stop_all", "freeze.add"]
-    assert [e.id for e in exact] == [2]
-    assert [e.action for e in by_object] == ["freeze.add"]
-    assert len(lines) == 4 and lines[0].startswith("id,at,actor")
+    assert [e.id for e in exact] == [3]
+    assert [e.action for e in by_object] == ["freeze.add", "environment.add"]
+    assert len(lines) == 5 and lines[0].startswith("id,at,actor")

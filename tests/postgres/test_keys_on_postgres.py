@@ -13,6 +13,7 @@ from ranchersync.config import Settings
 from ranchersync.context import AppContext
 from ranchersync.crypto import SecretKeyError, TokenCipher
 from ranchersync.models import KeyCheck, Site
+from tests.builders import ADMIN
 
 TOKEN = "token-abcde:supersecretvalue123"
 
@@ -29,7 +30,7 @@ def _load(settings: Settings) -> TokenCipher:
 def _add_site(ctx: AppContext) -> None:
     with ctx.session() as session:
         connection = sites.make_connection("https://eu.example.com", TOKEN)
-        sites.add_site(session, ctx.cipher, name="eu", connection=connection)
+        sites.add_site(session, ctx.cipher, name="eu", connection=connection, actor=ADMIN)
 
 
 def test_wrong_or_missing_keys_are_refused_and_rotation_is_verified(ctx: AppContext, settings: Settings) -> None:
@@ -47,9 +48,9 @@ def test_wrong_or_missing_keys_are_refused_and_rotation_is_verified(ctx: AppCont
     new = keys.generate_key()
     both = _load(dataclasses.replace(settings, secret_keys=(new, *settings.secret_keys)))
     with ctx.session() as session:
-        assert keys.rotate_keys(session, both) == 1
+        assert keys.rotate_keys(session, both, actor=ADMIN) == 1
     with ctx.session() as session, pytest.raises(keys.KeyRotationRefused):
-        keys.rotate_keys(session, both)
+        keys.rotate_keys(session, both, actor=ADMIN)
     with ctx.session() as session:
         assert keys.check_keys(session, TokenCipher([new])).ok
 

@@ -16,8 +16,9 @@ from ranchersync import environments, instances, sites
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
 from ranchersync.instances import Placement
+from tests.builders import ADMIN
 from tests.ui.fakes import GOOD_TOKEN, FakeRancher
-from ui import deps
+from ui import auth, deps
 
 ROOT = Path(__file__).resolve().parents[2]
 OpenApp = Callable[..., AppTest]
@@ -31,6 +32,7 @@ PAGES = [
     "pages/6_Display.py",
     "pages/7_Approvals.py",
     "pages/8_Audit_log.py",
+    "pages/9_People.py",
     "pages/10_Notifications.py",
     "pages/11_Settings.py",
 ]
@@ -53,6 +55,8 @@ def app_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, ctx: AppContext
     monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", ",".join(settings.secret_keys))
     monkeypatch.setenv("RANCHERSYNC_USER", settings.user)
     monkeypatch.setattr(deps, "demo_module", lambda: None)  # tests that want the demo patch it back in
+    # AppTest has no server address: say it is the loopback one `make run` uses (anonymous mode allowed there).
+    monkeypatch.setattr(auth, "server_address", lambda: "127.0.0.1")
     return ctx
 
 
@@ -101,18 +105,18 @@ def seed(ctx: AppContext) -> Callable[..., dict[str, int]]:
         with ctx.session() as session:
             for index, name in enumerate(site_names):
                 connection = sites.make_connection(f"https://{name}.example.com", GOOD_TOKEN)
-                site = sites.add_site(session, ctx.cipher, name=name, connection=connection)
+                site = sites.add_site(session, ctx.cipher, name=name, connection=connection, actor=ADMIN)
                 # As a successful connection test leaves it.
                 site.rancher_user, site.last_latency_ms = "admin", 20 + index
                 site.last_contact_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
                 site.token_expires_at = expires_at
                 ids[name] = site.id
             for name in env_names:
-                ids[name] = environments.add_environment(session, name=name, protected=name == "Prod").id
+                ids[name] = environments.add_environment(session, name=name, protected=name == "Prod", actor=ADMIN).id
             for name, site_name, env_name, cluster_id, namespace in instance_specs:
                 placement = Placement(cluster_id, cluster_id.replace("c-m-", ""), namespace)
                 ids[name] = instances.add_instance(
-                    session, name=name, site=site_name, environment=env_name, placement=placement
+                    session, name=name, site=site_name, environment=env_name, placement=placement, actor=ADMIN
                 ).id
         return ids
 

@@ -15,6 +15,7 @@ from ranchersync.governance.identity import Actor
 from ranchersync.models import ApprovalRequest, SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, plan_environments
+from tests.builders import ADMIN
 from tests.ui.conftest import ROOT, assert_no_token, assert_ok
 from tests.ui.fakes import shown
 from tests.ui.test_sync_dialog import review
@@ -29,7 +30,7 @@ ALICE = Actor("alice@example.com", "operator", "cli")
 def shop(app_env: AppContext, demo: AppContext) -> AppContext:
     """The demo catalogue with Prod needing one approval."""
     with demo.session() as session:
-        environments.update_environment(session, "Prod", required_approvals=1)
+        environments.update_environment(session, "Prod", required_approvals=1, actor=ADMIN)
     return demo
 
 

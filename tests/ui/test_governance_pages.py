@@ -39,6 +39,13 @@ def _table(at: AppTest) -> list[tuple[str, str]]:
     return [(row["Action"], row["Object"]) for _, row in frames[0].iterrows()] if frames else []
 
 
+def _clean_log(ctx: AppContext) -> None:
+    """Start from an empty audit log: seeding the catalogue was audited too, and these tests count freeze events."""
+    with ctx.session() as session:
+        session.execute(text("DELETE FROM audit_events"))
+        session.execute(text("DELETE FROM audit_head"))
+
+
 def _events(ctx: AppContext) -> list[tuple[str, str]]:
     with ctx.session() as session:
         return [(e.action, e.actor) for e in audit.list_events(session).items]
@@ -50,6 +57,7 @@ def _events(ctx: AppContext) -> list[tuple[str, str]]:
 def test_the_audit_log_lists_events_newest_first_and_filters_them(open_app: OpenApp, seed: Seed,
                                                                   app_env: AppContext) -> None:
     seed()
+    _clean_log(app_env)
     _add_windows(app_env)
     at = open_app(AUDIT)
 
@@ -66,6 +74,7 @@ def test_the_audit_log_lists_events_newest_first_and_filters_them(open_app: Open
 def test_the_csv_export_is_the_filtered_log_with_formulas_defused(app_env: AppContext, seed: Seed,
                                                                  open_app: OpenApp) -> None:
     seed()
+    _clean_log(app_env)
     _add_windows(app_env)
     open_app(AUDIT)  # the app's context is the one the export reads through
     rows = list(csv.DictReader(io.StringIO(audit_view.csv_text(audit.AuditFilter(object="Stage")))))
@@ -80,6 +89,7 @@ def test_the_csv_export_is_the_filtered_log_with_formulas_defused(app_env: AppCo
 def test_verify_chain_reports_intact_then_the_first_broken_link(open_app: OpenApp, seed: Seed,
                                                                 app_env: AppContext) -> None:
     seed()
+    _clean_log(app_env)
     _add_windows(app_env)
     at = open_app(AUDIT)
     at.button(key="audit_verify").click().run()
@@ -98,6 +108,7 @@ def test_verify_chain_reports_intact_then_the_first_broken_link(open_app: OpenAp
 def test_an_admin_adds_a_weekly_window_and_prod_shows_frozen_or_its_next_start(open_app: OpenApp, seed: Seed,
                                                                               app_env: AppContext) -> None:
     seed()
+    _clean_log(app_env)
     at = open_app(ENVIRONMENTS)
     at.text_input(key="freeze_tz").input("Europe/Berlin")
     at.text_input(key="freeze_weekly").input("Mon 00:00-Mon 00:00")  # refused: empty
@@ -124,6 +135,7 @@ def test_an_admin_adds_a_weekly_window_and_prod_shows_frozen_or_its_next_start(o
 def test_stop_all_freezes_every_environment_with_badges_everywhere_until_lifted(open_app: OpenApp, seed: Seed,
                                                                               app_env: AppContext) -> None:
     seed()
+    _clean_log(app_env)
     at = open_app(ENVIRONMENTS)
     at.button(key="freeze_stop_all_go").click().run()
     assert "give a reason" in at.error[0].value  # nothing without a reason
@@ -150,6 +162,7 @@ def test_stop_all_freezes_every_environment_with_badges_everywhere_until_lifted(
 
 def test_a_one_off_window_badge_says_when_it_reopens(open_app: OpenApp, seed: Seed, app_env: AppContext) -> None:
     seed()
+    _clean_log(app_env)
     with app_env.session() as session:
         freeze.add_window(session, ADMIN, environment="Prod", starts_at=dt.datetime.now(dt.UTC),
                           ends_at=dt.datetime(2099, 1, 1, 7, tzinfo=dt.UTC), reason="holidays")

@@ -14,11 +14,13 @@ from streamlit.testing.v1 import AppTest
 
 from ranchersync import environments
 from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
 from ranchersync.history import HistoryFilter, compute_metrics, date_range
 from ranchersync.humanize import duration_text
 from ranchersync.models import Environment, SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
+from tests.builders import ADMIN
 from tests.core.test_history import change, record
 from tests.ui.conftest import ROOT, OpenApp, Seed, assert_ok
 from tests.ui.fakes import shown
@@ -238,10 +240,11 @@ def image(server: SimulatedRancher, cluster: str, name: str) -> str:
 
 def test_roll_back_a_sync_from_the_history(app_env: AppContext, demo: AppContext, rancher_us: SimulatedRancher) -> None:
     with demo.session() as session:
-        environments.update_environment(session, "Prod", protected=True)
+        environments.update_environment(session, "Prod", protected=True, actor=ADMIN)
         plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
-    synced = apply_plan(demo, plan, initiated_by="alice", request_id=new_request_id(), confirm_env="Prod",
+    synced = apply_plan(demo, plan,
+                        actor=Actor("alice", "admin", "cli"), request_id=new_request_id(), confirm_env="Prod",
                         options=SyncOptions(timeout_seconds=20, poll_seconds=0.2))
     assert image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.1"
 

@@ -12,6 +12,7 @@ from ranchersync import sites
 from ranchersync.context import AppContext
 from ranchersync.rancher import RancherClient
 from ranchersync.simulator import SimulatedRancher
+from tests.builders import ADMIN
 from tests.core.test_site_hardening import NEW_TOKEN, Listener
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
 from tests.ui.fakes import FakeRancher
@@ -41,7 +42,7 @@ def test_the_edit_dialog_asks_for_a_new_token_when_the_address_changes(
 ) -> None:
     with app_env.session() as session:
         site_id = sites.add_site(session, app_env.cipher, name="eu",
-                                 connection=sites.make_connection(rancher.url, rancher.token)).id
+                                 connection=sites.make_connection(rancher.url, rancher.token), actor=ADMIN).id
     at = open_app(SITES)
     monkeypatch.setattr(deps, "client_factory", lambda: RancherClient)  # real HTTP, to the simulator or listener
     key = f"edit_site_{site_id}"

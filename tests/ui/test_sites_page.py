@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from ranchersync import instances, sites
 from ranchersync.context import AppContext
+from tests.builders import ADMIN
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
 from tests.ui.fakes import GOOD_TOKEN, FakeRancher, shown
 
@@ -231,7 +232,8 @@ def test_a_cascade_removes_only_what_the_confirmation_showed(
     at.checkbox(key="remove_site_cascade").check().run()
     with app_env.session() as session:  # meanwhile, someone maps another namespace of this site
         placement = instances.Placement("c-m-dev01", "dev01", "shop-dev")
-        instances.add_instance(session, name="shop-dev", site=site_id, environment="Dev", placement=placement)
+        instances.add_instance(session, name="shop-dev", site=site_id, environment="Dev", placement=placement,
+                               actor=ADMIN)
 
     at.button(key="remove_site_confirm").click().run()
 

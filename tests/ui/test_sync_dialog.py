@@ -11,9 +11,11 @@ from streamlit.testing.v1 import AppTest
 
 from ranchersync import environments
 from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
 from ranchersync.models import SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import STAGES, ProgressEvent, records
+from tests.builders import ADMIN
 from tests.ui.conftest import ROOT, assert_no_token, assert_ok
 from tests.ui.fakes import shown
 from tests.ui.test_services_page import select as select_rows
@@ -28,7 +30,7 @@ FRONTEND = "registry.example.com:5000/shop/frontend"
 def shop(app_env: AppContext, demo: AppContext) -> AppContext:
     """The demo catalogue (Dev, Stage on the EU server; Prod on both US clusters) with Prod protected."""
     with demo.session() as session:
-        environments.update_environment(session, "Prod", protected=True)
+        environments.update_environment(session, "Prod", protected=True, actor=ADMIN)
     return demo
 
 
@@ -127,11 +129,11 @@ def test_a_protection_switched_on_meanwhile_is_enforced_by_the_core(
     shop: AppContext, rancher_us: SimulatedRancher
 ) -> None:
     with shop.session() as session:
-        environments.update_environment(session, "Prod", protected=False)
+        environments.update_environment(session, "Prod", protected=False, actor=ADMIN)
     at = review(shop, "frontend")
     assert "sync_confirm" not in [t.key for t in at.text_input], "not protected when the review opened"
     with shop.session() as session:
-        environments.update_environment(session, "Prod", protected=True)
+        environments.update_environment(session, "Prod", protected=True, actor=ADMIN)
 
     at.button(key="sync_apply").click().run()
 
@@ -205,7 +207,8 @@ def test_a_failed_rollout_is_rolled_back_and_reported(shop: AppContext, rancher_
 def test_a_busy_target_is_explained(shop: AppContext, rancher_us: SimulatedRancher) -> None:
     prod = env_id(shop, "Prod")
     holder, _ = records.open_operation(shop, kind="sync", mode="full", source=(None, "Dev"), target=(prod, "Prod"),
-                                       initiated_by="alice", request_id="someone-else", planned=[])
+                                       initiated_by="alice", actor=Actor("alice", "admin", "cli"),
+                                       request_id="someone-else", planned=[])
     at = review(shop, "frontend")
     at.text_input(key="sync_confirm").input("Prod").run()
     at.button(key="sync_apply").click().run()
