@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -30,11 +31,11 @@ DEV_FRONTEND = "registry.example.com:5000/shop/frontend:3.9.0-rc.2"
 
 
 @pytest.fixture
-def replicas(demo: AppContext, tmp_path: object) -> Iterator[tuple[AppServer, AppServer]]:
+def replicas(demo: AppContext, tmp_path: Path) -> Iterator[tuple[AppServer, AppServer]]:
     """Replica A and replica B on the demo's database (Dev, Stage on one simulator; Prod on the other)."""
     settings = demo.settings
     servers = tuple(
-        AppServer(settings.database_url, settings.secret_keys[0], tmp_path / name,  # type: ignore[operator]
+        AppServer(settings.database_url, settings.secret_keys[0], tmp_path / name,
                   extra_env={"RANCHERSYNC_REPLICA_NAME": f"replica-{name}"})
         for name in ("a", "b")
     )
