@@ -200,8 +200,9 @@ class Bench:
 
 
 @contextmanager
-def bench(instance_count: int = 4, workdir: Path | None = None) -> Iterator[Bench]:
-    """Start everything; stopped on exit."""
+def bench(instance_count: int = 4, workdir: Path | None = None, browser: Any = None) -> Iterator[Bench]:
+    """Start everything; stopped on exit. A test passes its session's `browser` (Playwright's sync API may run once
+    per process); the script launches its own."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, SimulatedRancher(load_demo_world("rancher-eu"),
@@ -214,12 +215,16 @@ def bench(instance_count: int = 4, workdir: Path | None = None) -> Iterator[Benc
         seed(ctx, rancher, instance_count)
         expected = expected_lists(ctx)
         ctx.engine.dispose()
-        with AppServer(database, key, base / "server") as app, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
+        with AppServer(database, key, base / "server") as app:
+            if browser is not None:
                 yield Bench(browser, app, rancher, expected)
-            finally:
-                browser.close()
+                return
+            with sync_playwright() as playwright:
+                own = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    yield Bench(own, app, rancher, expected)
+                finally:
+                    own.close()
 
 
 def run(sessions: int = 20, instance_count: int = 4, workdir: Path | None = None) -> LoadResult:

@@ -9,18 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from bench.services_load import bench
-from tests.conftest import require
-from tests.e2e.helpers import chromium_available
 from ui.queries import SERVICES_TTL
 
 pytestmark = pytest.mark.browser
 
 
-def test_sessions_share_one_read_of_each_list_per_cache_period(tmp_path: Path) -> None:
-    require("browser", chromium_available(), "Debian's chromium is not installed (apt-get install chromium)")
-    with bench(instance_count=4, workdir=tmp_path) as load:
+def test_sessions_share_one_read_of_each_list_per_cache_period(tmp_path: Path, browser: Browser) -> None:
+    with bench(instance_count=4, workdir=tmp_path, browser=browser) as load:
         # dev-eu-1 holds two app instances: listed whole, once per kind; the two other clusters per namespace.
         assert {(cluster, ns) for cluster, ns, _ in load.expected} == {
             ("c-m-8x2kq4vd", "*"), ("c-m-4hs9wz2t", "shop-stage"), ("local", "cattle-system")}

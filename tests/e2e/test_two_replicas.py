@@ -20,8 +20,8 @@ from sqlalchemy import select
 from ranchersync.context import AppContext
 from ranchersync.models import SyncOperation, SyncResult
 from ranchersync.simulator import SimulatedRancher
-from tests.e2e.conftest import browser, playwright_session  # noqa: F401 - the browser fixtures, shared
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, wait_idle
+from tests.postgres.conftest import postgres_url, settings, throwaway_postgres  # noqa: F401 - a schema per test
 from ui.deps import RECOVERY_INTERVAL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.browser]
@@ -33,9 +33,9 @@ DEV_FRONTEND = "registry.example.com:5000/shop/frontend:3.9.0-rc.2"
 @pytest.fixture
 def replicas(demo: AppContext, tmp_path: Path) -> Iterator[tuple[AppServer, AppServer]]:
     """Replica A and replica B on the demo's database (Dev, Stage on one simulator; Prod on the other)."""
-    settings = demo.settings
+    stored = demo.settings
     servers = tuple(
-        AppServer(settings.database_url, settings.secret_keys[0], tmp_path / name,
+        AppServer(stored.database_url, stored.secret_keys[0], tmp_path / name,
                   extra_env={"RANCHERSYNC_REPLICA_NAME": f"replica-{name}"})
         for name in ("a", "b")
     )
@@ -108,7 +108,7 @@ def operations(ctx: AppContext) -> list[SyncOperation]:
 
 def test_two_replicas_share_one_database(
     demo: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRancher, replicas: tuple[AppServer, AppServer],
-    browser: Browser,  # noqa: F811 - the imported fixture
+    browser: Browser,
 ) -> None:
     app_a, app_b = replicas
     page_a, page_b = new_page(browser), new_page(browser)
