@@ -1,27 +1,34 @@
-"""20 browser sessions open the Services page of one environment at once (one Chromium, 20 contexts, one Streamlit
-server): every session must get its table, and the simulated Rancher must see one list request per app instance
-and workload kind in the cache period — the services cache is shared by every session, not one per browser.
+"""Browser sessions open the Services page of one environment at once (one Chromium, N contexts, one Streamlit
+server): every session must get its table, and the simulated Rancher must see each list request of the inventory
+once per cache period — the services cache is shared by every session, not one per browser.
 
-    python -m bench.services_load [--sessions 20] [--instances 4]
+    python -m bench.services_load [--sessions 20] [--instances 4] [--waves 1]
 
-Prints p50/p95 time to table (navigation start to the table in the page, measured in each page) and the list
-requests the simulator answered against the expected count.
+Prints p50/p95 time to table (navigation start to the table in the page, measured in each page), the CPU seconds
+the Streamlit server and the browser spent on the wave (on a shared 2-core machine the wall time is mostly waiting
+for a core: the CPU figures say whose work it was), the load average, and the list requests the simulator answered
+against those one inventory read makes. With `--waves 2` a second wave starts once the first one's cache entry has
+expired: it must cost exactly one more read of each list.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet
 
-from ranchersync import environments, instances, sites
+from ranchersync import environments, instances, inventory, sites
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
 from ranchersync.rancher import WORKLOAD_KINDS
@@ -29,8 +36,10 @@ from ranchersync.simulator import SimulatedRancher, load_demo_world
 from tests.e2e.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, AppServer
 
 TABLE = "[data-testid='stDataFrame']"
-# A workload list of one namespace: /k8s/clusters/{cluster}/apis/{group}/v1/namespaces/{namespace}/{plural}.
-LIST_PATH = re.compile(r"^/k8s/clusters/(?P<cluster>[^/]+)/apis/[^/]+/v1/namespaces/(?P<ns>[^/]+)/(?P<plural>[a-z]+)$")
+# A workload list, of one namespace or (for several app instances on one cluster) of the whole cluster.
+LIST_PATH = re.compile(
+    r"^/k8s/clusters/(?P<cluster>[^/]+)/apis/[^/]+/v1/(?:namespaces/(?P<ns>[^/]+)/)?(?P<plural>[a-z]+)$"
+)
 # Records, in the page itself, when the table first appears (ms since navigation start): no polling bias.
 WATCH_TABLE = f"""
 new MutationObserver((_, observer) => {{
@@ -39,32 +48,38 @@ new MutationObserver((_, observer) => {{
 """
 INSTANCES = (("shop-dev", "dev-eu-1", "shop-dev"), ("payments-dev", "dev-eu-1", "payments-dev"),
              ("shop-stage", "stage-eu-1", "shop-stage"), ("local-system", "local", "cattle-system"))
+ListKey = tuple[str, str, str]  # (cluster, namespace or "*" for a cluster-wide list, kind plural)
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What one run measured."""
+    """What one wave measured."""
 
     sessions: int
     tables: int  # sessions whose table appeared
     times_ms: tuple[float, ...]
-    list_reads: dict[tuple[str, str, str], int]  # (cluster, namespace, kind plural) -> requests
-    expected_keys: frozenset[tuple[str, str, str]]
+    list_reads: dict[ListKey, int]  # list request -> how often the simulator answered it during the wave
+    expected_keys: frozenset[ListKey]  # the list requests of one inventory read
     errors: int  # sessions that showed an exception
+    server_cpu: float = 0.0  # CPU seconds of the Streamlit server during the wave
+    browser_cpu: float = 0.0  # CPU seconds of Chromium (every process of it) during the wave
+    wall: float = 0.0  # seconds from the first navigation to the last table
+    load: float = 0.0  # the 1-minute load average at the end of the wave
 
     @property
     def p50(self) -> float:
-        return statistics.median(self.times_ms)
+        return statistics.median(self.times_ms) if self.times_ms else float("nan")
 
     @property
     def p95(self) -> float:
+        if not self.times_ms:
+            return float("nan")
         ordered = sorted(self.times_ms)
         return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def seed(ctx: AppContext, server: SimulatedRancher, count: int) -> list[tuple[str, str]]:
-    """One site, one environment ("Dev") with `count` app instances; returns their (cluster id, namespace)."""
-    placements = []
+def seed(ctx: AppContext, server: SimulatedRancher, count: int) -> None:
+    """One site, one environment ("Dev") with `count` app instances."""
     with ctx.session() as session:
         sites.add_site(session, ctx.cipher, name="eu", connection=sites.make_connection(server.url, server.token))
         environments.add_environment(session, name="Dev")
@@ -72,12 +87,122 @@ def seed(ctx: AppContext, server: SimulatedRancher, count: int) -> list[tuple[st
         with ctx.session() as session:
             placement = instances.check_placement(sites.get_site(session, "eu"), ctx.cipher, cluster, namespace)
             instances.add_instance(session, name=name, site="eu", environment="Dev", placement=placement)
-            placements.append((placement.cluster_id, namespace))
-    return placements
 
 
-def run(sessions: int = 20, instance_count: int = 4, workdir: Path | None = None) -> LoadResult:
-    """Start everything, open `sessions` contexts at once, wait for every table, count the simulator's reads."""
+def expected_lists(ctx: AppContext) -> frozenset[ListKey]:
+    """The list requests one read of Dev's inventory makes, as the core plans them (inventory.listing_jobs)."""
+    with ctx.session() as session:
+        env = environments.get_environment(session, "Dev")
+        refs = inventory.instance_refs(session, [env.id])
+        connections = inventory.site_connections(session, ctx.cipher, {r.site_id for r in refs})
+    jobs = inventory.listing_jobs(refs, WORKLOAD_KINDS, "auto", connections)
+    return frozenset((j.refs[0].cluster_id, "*" if j.cluster_wide else j.refs[0].namespace, f"{j.kind.lower()}s")
+                     for j in jobs)
+
+
+def count_lists(seen: list[tuple[str, str]]) -> dict[ListKey, int]:
+    """How often each workload list was answered."""
+    plurals = {f"{kind.lower()}s" for kind in WORKLOAD_KINDS}
+    reads: Counter[ListKey] = Counter()
+    for method, path in seen:
+        found = LIST_PATH.match(path.split("?", 1)[0])
+        if method == "GET" and found and found["plural"] in plurals:
+            reads[(found["cluster"], found["ns"] or "*", found["plural"])] += 1
+    return dict(reads)
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of these processes (Linux /proc; empty elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def browser_processes(root: int, leave_out: int | None = None) -> list[int]:
+    """Chromium's processes under `root` (the browser and its renderers): not `leave_out`'s subtree (the server),
+    nor Playwright's driver (node)."""
+    tree, found, todo = _children(), [], [root]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            if child != leave_out:
+                todo.append(child)
+                try:
+                    name = Path(f"/proc/{child}/comm").read_text().strip()
+                except OSError:
+                    continue
+                if name != "node":
+                    found.append(child)
+    return found
+
+
+class Bench:
+    """A simulated Rancher, a seeded database, the app and one Chromium; `wave(n)` opens n contexts at once."""
+
+    def __init__(self, browser: Any, app: AppServer, rancher: SimulatedRancher, expected: frozenset[ListKey]):
+        self.browser, self.app, self.rancher, self.expected = browser, app, rancher, expected
+
+    def wave(self, sessions: int, timeout: float = 180, page_name: str = "Services") -> LoadResult:
+        """Open the Services page (or another screen with a table) in `sessions` new contexts at once and wait for
+        every table."""
+        server_pid = self.app.process.pid if self.app.process else -1
+        contexts = [self.browser.new_context(viewport=VIEWPORT) for _ in range(sessions)]
+        try:
+            pages = []
+            for context in contexts:
+                context.add_init_script(WATCH_TABLE)
+                pages.append(context.new_page())
+            browser_before = cpu_seconds(browser_processes(os.getpid(), leave_out=server_pid))
+            server_before = cpu_seconds([server_pid]).get(server_pid, 0.0)
+            before = len(self.rancher.requests_seen())
+            started = time.monotonic()
+            for page in pages:  # all navigations start before any table is waited for
+                page.goto(self.app.page_url(page_name), wait_until="commit")
+            tables, times, errors = 0, [], 0
+            deadline = started + timeout
+            for page in pages:
+                left = max(1.0, deadline - time.monotonic()) * 1000
+                try:
+                    # Polled every 250 ms, not every animation frame: the bench must not load the browser itself.
+                    page.wait_for_function("window.__tableAt !== undefined", timeout=left, polling=250)
+                except Exception:  # noqa: BLE001 - a session without its table is what we count
+                    continue
+                tables += 1
+                times.append(float(page.evaluate("window.__tableAt")))
+                errors += page.locator("[data-testid='stException']").count()
+            wall = time.monotonic() - started
+            server_cpu = cpu_seconds([server_pid]).get(server_pid, 0.0) - server_before
+            browser_after = cpu_seconds(browser_processes(os.getpid(), leave_out=server_pid))
+            browser_cpu = sum(t - browser_before.get(pid, 0.0) for pid, t in browser_after.items())
+            seen = self.rancher.requests_seen()[before:]
+        finally:
+            for context in contexts:
+                context.close()
+        return LoadResult(sessions, tables, tuple(times), count_lists(seen), self.expected, errors,
+                          server_cpu, browser_cpu, wall, os.getloadavg()[0])
+
+
+@contextmanager
+def bench(instance_count: int = 4, workdir: Path | None = None, browser: Any = None) -> Iterator[Bench]:
+    """Start everything; stopped on exit. A test passes its session's `browser` (Playwright's sync API may run once
+    per process); the script launches its own."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, SimulatedRancher(load_demo_world("rancher-eu"),
@@ -87,56 +212,55 @@ def run(sessions: int = 20, instance_count: int = 4, workdir: Path | None = None
         database = f"sqlite:///{base / 'load.db'}"
         ctx = AppContext(Settings(database, (key,), base / "secret.key", "bench"))
         ctx.upgrade_database()
-        placements = seed(ctx, rancher, instance_count)
+        seed(ctx, rancher, instance_count)
+        expected = expected_lists(ctx)
         ctx.engine.dispose()
-        plurals = {f"{kind.lower()}s" for kind in WORKLOAD_KINDS}
-        expected = frozenset((c, ns, p) for c, ns in placements for p in plurals)
-        with AppServer(database, key, base / "server") as app, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                contexts = [browser.new_context(viewport=VIEWPORT) for _ in range(sessions)]
-                pages = []
-                for context in contexts:
-                    context.add_init_script(WATCH_TABLE)
-                    pages.append(context.new_page())
-                before = len(rancher.requests_seen())
-                for page in pages:  # all navigations start before any table is waited for
-                    page.goto(app.page_url("Services"), wait_until="commit")
-                tables, times, errors = 0, [], 0
-                deadline = time.monotonic() + 120
-                for page in pages:
-                    left = max(1.0, deadline - time.monotonic()) * 1000
-                    try:
-                        page.wait_for_function("window.__tableAt !== undefined", timeout=left)
-                    except Exception:  # noqa: BLE001 - a session without its table is what we count
-                        continue
-                    tables += 1
-                    times.append(float(page.evaluate("window.__tableAt")))
-                    errors += page.locator("[data-testid='stException']").count()
-                seen = rancher.requests_seen()[before:]
-            finally:
-                browser.close()
-    reads: Counter[tuple[str, str, str]] = Counter()
-    for method, path in seen:
-        found = LIST_PATH.match(path)
-        if method == "GET" and found and found["plural"] in plurals:
-            reads[(found["cluster"], found["ns"], found["plural"])] += 1
-    return LoadResult(sessions, tables, tuple(times), dict(reads), expected, errors)
+        with AppServer(database, key, base / "server") as app:
+            if browser is not None:
+                yield Bench(browser, app, rancher, expected)
+                return
+            with sync_playwright() as playwright:
+                own = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    yield Bench(own, app, rancher, expected)
+                finally:
+                    own.close()
+
+
+def run(sessions: int = 20, instance_count: int = 4, workdir: Path | None = None) -> LoadResult:
+    """One wave of `sessions` contexts on a fresh server."""
+    with bench(instance_count, workdir) as b:
+        return b.wave(sessions)
+
+
+def report(result: LoadResult) -> None:
+    """Print one wave's figures."""
+    total = sum(result.list_reads.values())
+    print(f"sessions: {result.sessions}, tables shown: {result.tables}, exceptions: {result.errors}")
+    print(f"time to table: p50 {result.p50 / 1000:.2f} s, p95 {result.p95 / 1000:.2f} s, "
+          f"max {max(result.times_ms, default=float('nan')) / 1000:.2f} s; wave {result.wall:.1f} s; "
+          f"load average {result.load:.1f}")
+    print(f"CPU during the wave: server {result.server_cpu:.1f} s ({result.server_cpu / result.sessions:.2f} s a "
+          f"session), browser {result.browser_cpu:.1f} s ({result.browser_cpu / result.sessions:.2f} s a session)")
+    print(f"workload list requests: {total}, one inventory read makes {len(result.expected_keys)}; "
+          f"ratio {total / max(1, len(result.expected_keys)):.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--instances", type=int, default=4, choices=range(1, len(INSTANCES) + 1))
+    parser.add_argument("--waves", type=int, default=1, choices=(1, 2))
     args = parser.parse_args()
-    result = run(args.sessions, args.instances)
-    total = sum(result.list_reads.values())
-    print(f"sessions: {result.sessions}, tables shown: {result.tables}, exceptions: {result.errors}")
-    print(f"time to table: p50 {result.p50 / 1000:.2f} s, p95 {result.p95 / 1000:.2f} s, "
-          f"max {max(result.times_ms) / 1000:.2f} s")
-    print(f"workload list requests: {total}, expected one per app instance and kind: {len(result.expected_keys)} "
-          f"({args.instances} instances × {len(WORKLOAD_KINDS)} kinds); "
-          f"ratio {total / max(1, len(result.expected_keys)):.2f}")
+    from ui.queries import SERVICES_TTL
+
+    with bench(args.instances) as b:
+        first = b.wave(args.sessions)
+        report(first)
+        if args.waves == 2:
+            time.sleep(SERVICES_TTL + 0.5)  # the entry was made before the first wave's last table: now it is stale
+            print(f"--- second wave, after the {SERVICES_TTL} s cache period")
+            report(b.wave(args.sessions))
 
 
 if __name__ == "__main__":

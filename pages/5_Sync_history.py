@@ -3,7 +3,7 @@ new images, and its rollback; the delivery metrics of the period as cards and ch
 
 import streamlit as st
 
-from ui import frame, history_view, queries, reports_view, widgets
+from ui import deps, frame, history_view, queries, reports_view, widgets
 
 view = frame.frame("Sync history", ":material/history:")
 envs = {e.name: e for e in view.environments}
@@ -14,6 +14,8 @@ title.title("Sync history")
 st.caption("Every sync and rollback: who started it, from where to where, and what each service ran before and "
            "after. Select an operation to see its services or roll it back.")
 
+if deps.recover_interrupted():  # a replica that died mid-sync: its operation can be rolled back from here
+    queries.clear_history()
 filters = history_view.filter_bar(view.environments, view.tz)
 stamp = queries.history_stamp()
 metrics = queries.history_metrics(filters, stamp)

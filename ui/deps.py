@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
+import time
 from types import ModuleType
 
 import streamlit as st
@@ -72,12 +74,29 @@ def demo_module() -> ModuleType | None:
         return None
 
 
-def _recover_interrupted(ctx: AppContext) -> None:
+RECOVERY_INTERVAL = 5.0  # seconds between two recovery passes of one server process
+_recovery = {"at": float("-inf")}
+_recovery_lock = threading.Lock()
+
+
+def recover_interrupted() -> bool:
+    """A recovery pass on page load, at most one per RECOVERY_INTERVAL per server: an operation of another replica
+    that died shows as interrupted once its heartbeat is stale, without waiting for a restart. True if any was."""
+    with _recovery_lock:
+        if time.monotonic() - _recovery["at"] < RECOVERY_INTERVAL:
+            return False
+        _recovery["at"] = time.monotonic()
+    return bool(_recover_interrupted(get_context()))
+
+
+def _recover_interrupted(ctx: AppContext) -> list[int]:
     # A sync whose process died (a restart mid-sync) would hold its target environment for ever: mark it
     # interrupted so it can be rolled back or resumed. Operations of live processes (other replicas) are left alone.
     with ctx.session() as session:
-        for operation_id in mark_interrupted(session):
+        found = mark_interrupted(session)
+        for operation_id in found:
             log.warning("operation #%s was interrupted by a restart: roll it back or resume it", operation_id)
+    return found
 
 
 def _revive_demo(ctx: AppContext) -> None:

@@ -39,9 +39,16 @@ class SyncBusy(RefusedByPolicy):
         self.operation_id = operation_id
 
 
+def replica_name() -> str:
+    """Which replica this process is: RANCHERSYNC_REPLICA_NAME, else the host name. Replicas that share a host name
+    (containers on the host network) must be told apart, or one would judge the other's operations by a pid that
+    is not its own."""
+    return os.environ.get("RANCHERSYNC_REPLICA_NAME", "").strip() or socket.gethostname()
+
+
 def this_process() -> str:
-    """Who owns an operation: host and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who owns an operation: replica (host) and process id."""
+    return f"{replica_name()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,7 @@ def mark_interrupted(session: Session, stale_seconds: float = 120) -> list[int]:
     is older than `stale_seconds`. They become `interrupted` so the user can roll back or resume them."""
     now = utcnow()
     found = []
-    host = socket.gethostname()
+    host = replica_name()
     for operation in session.scalars(
         select(SyncOperation).where(SyncOperation.status.in_(ACTIVE_OPERATION_STATUSES))
     ):
