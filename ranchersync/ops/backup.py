@@ -29,7 +29,7 @@ from ranchersync.logs import redact
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
 # Tables whose rows do not make a database "hold data": the schema's version and the key check value.
-_BOOKKEEPING = frozenset({"alembic_version", "key_checks"})
+_BOOKKEEPING = frozenset({"alembic_version", "key_checks", "audit_head"})  # counted out, backed up all the same
 # libpq's own variables for the URL's query parameters we pass on (sslmode, options=-csearch_path=…).
 _LIBPQ_PARAMS = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
                  "sslkey": "PGSSLKEY", "options": "PGOPTIONS", "connect_timeout": "PGCONNECT_TIMEOUT",

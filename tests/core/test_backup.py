@@ -14,11 +14,13 @@ from sqlalchemy import select
 
 from ranchersync import db
 from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
 from ranchersync.history import list_operations
 from ranchersync.models import Site, SyncOperation
 from ranchersync.ops.backup import BackupRefused, backup, restore, table_counts
 from ranchersync.sites import site_connection
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
+from tests.builders import ADMIN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +43,7 @@ def snapshot(ctx: AppContext) -> dict[str, object]:
 def test_round_trip_through_the_cli(demo: AppContext, tmp_path: Path) -> None:
     with demo.session() as session:
         plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["checkout"], default_target="all")
-    apply_plan(demo, plan, initiated_by="tester", request_id=new_request_id(),
+    apply_plan(demo, plan, actor=Actor("tester", "admin", "cli"), request_id=new_request_id(),
                options=SyncOptions(timeout_seconds=20, poll_seconds=0.2))
     before = snapshot(demo)
     key = demo.settings.secret_keys[0]
@@ -69,12 +71,12 @@ def test_a_database_holding_data_is_refused_without_force(demo: AppContext, ctx_
     from ranchersync import environments
 
     with ctx_other.session() as session:
-        environments.add_environment(session, name="Mine")
+        environments.add_environment(session, actor=ADMIN, name="Mine")
     key = ctx_other.settings.secret_keys[0]
     refused = cli(ctx_other.settings.database_url, key, "db", "restore", "--from", str(file))
     assert refused.returncode == 2
-    assert "holds data (environments: 1)" in refused.stderr and "--force" in refused.stderr
-    assert table_counts(ctx_other.engine) == {"environments": 1}  # untouched
+    assert "holds data (audit_events: 1, environments: 1)" in refused.stderr and "--force" in refused.stderr
+    assert table_counts(ctx_other.engine) == {"audit_events": 1, "environments": 1}  # untouched
 
     restore(ctx_other.engine, file, force=True)
     assert table_counts(ctx_other.engine) == table_counts(demo.engine)

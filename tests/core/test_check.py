@@ -31,7 +31,8 @@ def expiring(ctx: AppContext, rancher: SimulatedRancher) -> dt.datetime:
     expires = (utcnow() + dt.timedelta(days=10)).replace(microsecond=0)
     token = rancher.add_token(expires_at=expires, description="expiring")
     with ctx.session() as session:
-        sites.add_site(session, ctx.cipher, name="eu", connection=sites.make_connection(rancher.url, token))
+        sites.add_site(session, ctx.cipher, actor=ADMIN, name="eu",
+                       connection=sites.make_connection(rancher.url, token))
         notify.add_subscription(session, ctx.cipher, ADMIN, environment=None, url="json://127.0.0.1:9/never",
                                 events="token.expiring,site.unreachable,site.recovered")
     return expires
@@ -56,18 +57,18 @@ def test_one_expiry_warning_per_threshold_across_repeated_runs(ctx: AppContext, 
 
 def test_unreachable_and_recovered_once_per_state_change(ctx: AppContext, rancher: SimulatedRancher) -> None:
     with ctx.session() as session:
-        site = sites.add_site(session, ctx.cipher, name="eu",
+        site = sites.add_site(session, ctx.cipher, actor=ADMIN, name="eu",
                               connection=sites.make_connection(rancher.url, rancher.token))
         notify.add_subscription(session, ctx.cipher, ADMIN, environment=None, url="json://127.0.0.1:9/never",
                                 events="site.unreachable,site.recovered")
         site_id = site.id
     assert run_check(ctx, deliver=False).healthy
     with ctx.session() as session:
-        sites.update_site(session, ctx.cipher, site_id, url=closed_port_url(), token=rancher.token)
+        sites.update_site(session, ctx.cipher, site_id, url=closed_port_url(), token=rancher.token, actor=ADMIN)
     assert not run_check(ctx, deliver=False).healthy
     run_check(ctx, deliver=False)
     with ctx.session() as session:
-        sites.update_site(session, ctx.cipher, site_id, url=rancher.url, token=rancher.token)
+        sites.update_site(session, ctx.cipher, site_id, url=rancher.url, token=rancher.token, actor=ADMIN)
     run_check(ctx, deliver=False)
     run_check(ctx, deliver=False)
     assert [event for event, _ in queued(ctx)] == ["site.unreachable", "site.recovered"]
@@ -88,10 +89,11 @@ def test_the_cli_exit_status_says_whether_everything_is_healthy(
     monkeypatch.setenv("RANCHERSYNC_DATABASE_URL", ctx.settings.database_url)
     monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", ctx.settings.secret_keys[0])
     with ctx.session() as session:
-        sites.add_site(session, ctx.cipher, name="eu", connection=sites.make_connection(rancher.url, rancher.token))
+        sites.add_site(session, ctx.cipher, actor=ADMIN, name="eu",
+                       connection=sites.make_connection(rancher.url, rancher.token))
     assert main(["check"]) == 0
     assert "eu" in capsys.readouterr().out
     with ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", url=closed_port_url(), token=rancher.token)
+        sites.update_site(session, ctx.cipher, "eu", url=closed_port_url(), token=rancher.token, actor=ADMIN)
     assert main(["check", "--json"]) == 1
     assert '"reachable": false' in capsys.readouterr().out

@@ -15,6 +15,7 @@ from ranchersync.cli import main
 from ranchersync.context import AppContext
 from ranchersync.digests import digest_of, running_images
 from ranchersync.environments import get_environment
+from ranchersync.governance.identity import Actor
 from ranchersync.rancher import Pod, Workload
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
@@ -96,7 +97,7 @@ def test_a_workload_changed_after_our_sync_is_flagged_with_what_we_set(demo: App
     with demo.session() as session:
         the_plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"],
                                      targets={("Deployment", "frontend"): "all"})
-    apply_plan(demo, the_plan, initiated_by="tester", request_id=new_request_id(),
+    apply_plan(demo, the_plan, actor=Actor("tester", "admin", "cli"), request_id=new_request_id(),
                options=SyncOptions(timeout_seconds=20, poll_seconds=0.2))
     with demo.session() as session:
         clean = inventory.list_services(session, demo.cipher, "Prod")

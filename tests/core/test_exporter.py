@@ -47,16 +47,17 @@ def sync(ctx: AppContext, source: str, target: str, *services: str, actor: Actor
     with ctx.session() as session:
         plan = plan_environments(session, ctx.cipher, source, target, services=list(services),
                                  default_target="all")
-    return apply_plan(ctx, plan, initiated_by="tester", request_id=new_request_id(), options=FAST, actor=actor)
+    return apply_plan(ctx, plan, request_id=new_request_id(), options=FAST, actor=actor or ADMIN)
 
 
 def test_the_exposition_counts_what_the_syncs_did(demo: AppContext, rancher: SimulatedRancher) -> None:
     first = sync(demo, "Stage", "Prod", "frontend")
-    rollback = roll_back(demo, first, initiated_by="tester", request_id=new_request_id(), options=FAST)
+    rollback = roll_back(demo, first, actor=Actor("tester", "admin", "cli"), request_id=new_request_id(),
+                         options=FAST)
     second = sync(demo, "Stage", "Prod", "checkout")
     # A process on another machine that stopped beating, and one running right now (into Dev).
     stale = open_operation(demo, kind="sync", mode="full", source=(None, "Stage"), target=(None, "Stage"),
-                           initiated_by="gone", request_id=new_request_id(), planned=[])[0]
+                           initiated_by="gone", request_id=new_request_id(), planned=[], actor=ADMIN)[0]
     with demo.session() as session:
         op = session.get_one(SyncOperation, stale)
         op.owner, op.heartbeat_at = "elsewhere:1", utcnow() - dt.timedelta(minutes=10)
@@ -64,13 +65,14 @@ def test_the_exposition_counts_what_the_syncs_did(demo: AppContext, rancher: Sim
         assert mark_interrupted(session) == [stale]
     dev = session_env_id(demo, "Dev")
     open_operation(demo, kind="sync", mode="full", source=(None, "Stage"), target=(dev, "Dev"), initiated_by="now",
-                   request_id=new_request_id(), planned=[PlannedResult("web", "Deployment", None, None, "", "", "",
-                                                                       ())])
+                   request_id=new_request_id(), actor=ADMIN,
+                   planned=[PlannedResult("web", "Deployment", None, None, "", "", "", ())])
     # Sites: eu tested fine, us unreachable, and a third one with an expiring token.
     expires = (utcnow() + dt.timedelta(days=20)).replace(microsecond=0)
     with demo.session() as session:
         token = rancher.add_token(expires_at=expires)
-        sites.add_site(session, demo.cipher, name="eu-ci", connection=sites.make_connection(rancher.url, token))
+        sites.add_site(session, demo.cipher, actor=ADMIN, name="eu-ci",
+                       connection=sites.make_connection(rancher.url, token))
     with demo.session() as session:
         assert sites.test_site(session, demo.cipher, "eu").success
         assert sites.test_site(session, demo.cipher, "eu-ci").success

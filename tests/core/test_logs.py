@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 
 from ranchersync import logs
 from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
 
@@ -56,7 +57,8 @@ def test_a_real_sync_logs_each_step_and_never_a_secret(demo: AppContext, rancher
 
     with demo.session() as session:
         plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"], default_target="all")
-    operation_id = apply_plan(demo, plan, initiated_by="ann@example.com", request_id=new_request_id(), options=FAST)
+    operation_id = apply_plan(demo, plan, actor=Actor("ann@example.com", "admin", "cli"), request_id=new_request_id(),
+                              options=FAST)
 
     text = json_log.getvalue()
     secret_half = rancher_us.token.split(":", 1)[1]

@@ -37,7 +37,7 @@ def promote_frontend(ctx: AppContext) -> int:
     with ctx.session() as session:
         plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
-    return apply_plan(ctx, plan, initiated_by="tester", request_id=new_request_id(), options=FAST)
+    return apply_plan(ctx, plan, actor=Actor("tester", "admin", "cli"), request_id=new_request_id(), options=FAST)
 
 
 def test_a_real_sync_reaches_the_receiver_as_json_with_its_fields(
@@ -173,7 +173,7 @@ def test_key_check_and_rotation_cover_the_notification_urls(ctx: AppContext) -> 
     new = TokenCipher([generate_key(), old])
     with ctx.session() as session:
         assert check_keys(session, new).under_older_keys >= 1
-        rotate_keys(session, new)
+        rotate_keys(session, new, actor=ADMIN)
     with ctx.session() as session:
         assert check_keys(session, new.newest_only()).ok
         url = session.scalars(select(NotificationSubscription.url_encrypted)).one()

@@ -16,11 +16,13 @@ from sqlalchemy.engine import make_url
 
 from ranchersync import environments
 from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
 from ranchersync.models import Site, SyncOperation
 from ranchersync.ops import backup as backup_module
 from ranchersync.ops.backup import BackupRefused, backup, restore, table_counts
 from ranchersync.sites import site_connection
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
+from tests.builders import ADMIN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,7 +52,7 @@ def empty_schema(ctx: AppContext) -> None:
 def test_round_trip_on_postgres(demo: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with demo.session() as session:
         plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["checkout"], default_target="all")
-    apply_plan(demo, plan, initiated_by="tester", request_id=new_request_id(),
+    apply_plan(demo, plan, actor=Actor("tester", "admin", "cli"), request_id=new_request_id(),
                options=SyncOptions(timeout_seconds=20, poll_seconds=0.2))
     before = snapshot(demo)
     file = tmp_path / "rs.pgdump"
@@ -74,7 +76,7 @@ def test_round_trip_on_postgres(demo: AppContext, tmp_path: Path, monkeypatch: p
     assert snapshot(demo) == before
 
     with demo.session() as session:  # changed since the backup: --force puts the backup's state back
-        environments.add_environment(session, name="Later")
+        environments.add_environment(session, actor=ADMIN, name="Later")
     restore(demo.engine, file, force=True)
     assert snapshot(demo) == before
 
@@ -85,7 +87,7 @@ def test_round_trip_on_postgres(demo: AppContext, tmp_path: Path, monkeypatch: p
 
 def test_a_backup_of_another_schema_is_refused(ctx: AppContext, postgres_url: str, tmp_path: Path) -> None:
     with ctx.session() as session:
-        environments.add_environment(session, name="Dev")
+        environments.add_environment(session, actor=ADMIN, name="Dev")
     file = tmp_path / "rs.pgdump"
     backup(ctx.engine, file)
     other = make_url(postgres_url)  # the server's default schema (public), not the test's
@@ -101,7 +103,7 @@ def test_a_backup_of_another_schema_is_refused(ctx: AppContext, postgres_url: st
 
 def test_the_cli_round_trip_on_postgres(ctx: AppContext, tmp_path: Path) -> None:
     with ctx.session() as session:
-        environments.add_environment(session, name="Dev")
+        environments.add_environment(session, actor=ADMIN, name="Dev")
     env = {**os.environ, "RANCHERSYNC_DATABASE_URL": ctx.settings.database_url,
            "RANCHERSYNC_SECRET_KEY": ctx.settings.secret_keys[0]}
     file = tmp_path / "cli.pgdump"
@@ -118,4 +120,4 @@ def test_the_cli_round_trip_on_postgres(ctx: AppContext, tmp_path: Path) -> None
     done = cli("db", "restore", "--from", str(file), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["database"] == "postgresql"
-    assert table_counts(ctx.engine) == {"environments": 1}
+    assert table_counts(ctx.engine) == {"audit_events": 1, "environments": 1}
