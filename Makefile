@@ -38,6 +38,7 @@ test-fast: $(VENV)/.installed  ## the core tests only
 
 screenshots: $(VENV)/.installed  ## README screenshots of the main screens, from a real browser (Chromium)
 	$(PY) scripts/screenshots.py
+	RANCHERSYNC_UPDATE_DOCS=1 $(PY) -m pytest tests/e2e/test_reports.py -q  # the reports, Display and Settings
 
 bench: $(VENV)/.installed  ## every benchmark (figures and ratios; the history one wants RANCHERSYNC_TEST_DATABASE_URL)
 	$(PY) -m bench.inventory_listing
