@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group
-from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, warn
+from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, emit_items, warn
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
@@ -34,10 +34,12 @@ def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
         found = inventory.list_services(session, ctx.cipher, args.env)
     for failure in found.failures:
         warn(f"app instance '{failure.instance.name}': {failure.message}")
-    payload = [service_payload(s) for s in found.services]
-    rows = [[s.instance.name, s.kind, s.name, s.image_tag, f"{s.workload.available_replicas}/{s.workload.replicas}",
-             s.status, iso(s.last_synced)] for s in found.services]
-    emit(args, payload, rows, ["APP INSTANCE", "KIND", "NAME", "TAG", "READY", "STATUS", "LAST SYNC"])
+    if args.json:  # streamed: neither the payloads nor the table rows of every service are built at once
+        emit_items(service_payload(s) for s in found.services)
+    else:
+        rows = [[s.instance.name, s.kind, s.name, s.image_tag, f"{s.workload.available_replicas}/{s.workload.replicas}",
+                 s.status, iso(s.last_synced)] for s in found.services]
+        emit(args, None, rows, ["APP INSTANCE", "KIND", "NAME", "TAG", "READY", "STATUS", "LAST SYNC"])
     return EXIT_FAILED if found.failures else EXIT_OK  # a pipeline must notice an unreadable app instance
 
 
