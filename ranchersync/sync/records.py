@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ranchersync.context import AppContext
 from ranchersync.detach import process_alive
 from ranchersync.errors import RefusedByPolicy
+from ranchersync.history import arrivals
 from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncResult, utcnow
 
 
@@ -125,6 +126,7 @@ def update_result(ctx: AppContext, result_id: int, **fields: Any) -> None:
         result = session.get(SyncResult, result_id)
         if result is None:
             return
+        before = result.status
         for key, value in fields.items():
             setattr(result, key, value)
         if fields.get("status") in ("success", "failed", "skipped", "rolled_back"):
@@ -132,6 +134,11 @@ def update_result(ctx: AppContext, result_id: int, **fields: Any) -> None:
         if "applied" in fields and result.started_at is None:
             result.started_at = utcnow()
         result.operation.heartbeat_at = utcnow()
+        # The lead time's first arrivals: a delivered version, or one the automatic rollback took back.
+        if fields.get("status") == "success" and before != "success":
+            arrivals.record_arrival(session, result)
+        elif before == "success" and fields.get("status") == "rolled_back":
+            arrivals.withdraw_arrival(session, result.id)
 
 
 def heartbeat(ctx: AppContext, operation_id: int) -> None:
