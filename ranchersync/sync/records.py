@@ -134,10 +134,14 @@ def update_result(ctx: AppContext, result_id: int, **fields: Any) -> None:
         if "applied" in fields and result.started_at is None:
             result.started_at = utcnow()
         result.operation.heartbeat_at = utcnow()
-        # The lead time's first arrivals: a delivered version, or one the automatic rollback took back.
-        if fields.get("status") == "success" and before != "success":
+        # The lead time's first arrivals. The automatic rollback marks a result `success` while its undo is
+        # verified, then `failed` or `rolled_back`: whatever leaves `success` here did not deliver its version.
+        # (A later rollback operation marks its originals `rolled_back` elsewhere: they did run.)
+        status = fields.get("status")
+        if status == "success" and before != "success":
             arrivals.record_arrival(session, result)
-        elif before == "success" and fields.get("status") == "rolled_back":
+        elif before == "success" and status not in (None, "success"):
+            session.flush()
             arrivals.withdraw_arrival(session, result.id)
 
 
