@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group
 from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, emit_items, warn
@@ -65,8 +65,14 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
                                          (bool(row.mixed_digests_in), "pods disagree: " + ", ".join(
                                              row.mixed_digests_in)),
                                          (bool(row.changed_outside_in), "changed outside the tool: " + ", ".join(
-                                             row.changed_outside_in))) if flag]
+                                             _noticed(c) for c in row.cells if c.outside_changes))) if flag]
         rows.append([row.kind, row.name, *cells, "yes" if row.differs else "", "; ".join(notes)])
     headers = ["KIND", "NAME", *[n.upper() for n in names], "DIFFERS", "NOTES"]
     emit(args, comparison_payload(comparison), rows, headers)
     return EXIT_OK
+
+
+def _noticed(cell: Any) -> str:
+    """"Prod (noticed 2026-11-30 14:02 UTC)": when the change was first seen, not when this command read it."""
+    first = min(s.outside.noticed_at for s in cell.outside_changes if s.outside is not None)
+    return f"{cell.environment.name} (noticed {first:%Y-%m-%d %H:%M} UTC)"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, insert, or_, select, text, union_all
+from sqlalchemy import and_, delete, insert, or_, select, text, union_all
 from sqlalchemy.orm import Session, aliased
 
 from ranchersync.history.sql import seconds_between
@@ -50,7 +50,7 @@ _JOURNEY_COLUMNS = ("from_arrival_id", "to_arrival_id", "from_environment_id", "
                     "image", "from_at", "to_at", "seconds")
 
 
-def _journeys(arrival_id: int | None = None) -> Select[Any]:
+def _journeys(arrival_id: int | None = None) -> Any:
     """Journeys between arrivals of one version (the later at the same time or after); with `arrival_id`, only
     those that start or end at that arrival."""
     start, end = aliased(VersionArrival), aliased(VersionArrival)
