@@ -236,6 +236,10 @@ class SyncResult(Base):
         # Time to restore starts from the applied failures, a few percent of the results.
         Index("ix_sync_results_failed_applied", "operation_id", sqlite_where=text("status = 'failed' AND applied = 1"),
               postgresql_where=text("status = 'failed' AND applied")),
+        # ... and ends at the workload's next change that landed: one index seek per failure, index-only.
+        Index("ix_sync_results_changed_workload", "service", "workload_kind", "namespace", "cluster_id", "site_name",
+              "finished_at", "id", sqlite_where=text("status IN ('success', 'rolled_back')"),
+              postgresql_where=text("status IN ('success', 'rolled_back')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -110,6 +110,10 @@ def upgrade() -> None:
     op.create_index("ix_sync_results_failed_applied", "sync_results", ["operation_id"], unique=False,
                     sqlite_where=sa.text("status = 'failed' AND applied = 1"),
                     postgresql_where=sa.text("status = 'failed' AND applied"))
+    op.create_index("ix_sync_results_changed_workload", "sync_results",
+                    ["service", "workload_kind", "namespace", "cluster_id", "site_name", "finished_at", "id"],
+                    unique=False, sqlite_where=sa.text("status IN ('success', 'rolled_back')"),
+                    postgresql_where=sa.text("status IN ('success', 'rolled_back')"))
 
     op.create_table(
         "outside_change_sightings",
@@ -131,6 +135,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("outside_change_sightings")
+    op.drop_index("ix_sync_results_changed_workload", table_name="sync_results")
     op.drop_index("ix_sync_results_failed_applied", table_name="sync_results")
     with op.batch_alter_table("sync_results", schema=None) as batch_op:
         batch_op.drop_column("verified_digests")

@@ -125,6 +125,12 @@ class LeadTimes:
     items: tuple[LeadTime, ...]
 
 
+def _inline(values: tuple[str, ...]) -> Any:
+    """Constants written into the SQL, so that SQLite can match a partial index's WHERE (it cannot see through a
+    bound parameter); PostgreSQL plans the same either way."""
+    return bindparam("inline", values, expanding=True, literal_execute=True)
+
+
 def restore_times(session: Session, filters: HistoryFilter, limit: int) -> RestoreTimes:
     """Time to restore (DORA's failed deployment recovery time), per incident.
 
@@ -144,7 +150,7 @@ def restore_times(session: Session, filters: HistoryFilter, limit: int) -> Resto
     # One index range per failure (ix_sync_results_service_finished_at), read in time order until the first hit.
     next_good = (
         select(good.id)
-        .where(good.service == result.service, good.finished_at > failed_at, good.status.in_(CHANGED),
+        .where(good.service == result.service, good.finished_at > failed_at, good.status.in_(_inline(CHANGED)),
                good.workload_kind == result.workload_kind, good.namespace == result.namespace,
                good.cluster_id == result.cluster_id, good.site_name == result.site_name)
         .order_by(good.finished_at, good.id)
@@ -181,15 +187,16 @@ def restore_times(session: Session, filters: HistoryFilter, limit: int) -> Resto
         func.lag(failures.c.restore_id).over(partition_by=workload, order_by=in_order).label("previous_restore"),
     ).subquery()
     first = sequenced.c
-    # The restoring result by primary key, per incident: PostgreSQL would rather hash every result to join them.
+    # The restoring result's end by primary key, once per incident (materialized, so the duration below does not
+    # repeat the lookup): PostgreSQL would rather hash every result to join them. Which operation restored it is
+    # read afterwards, for the few incidents listed.
     restored_at = select(restored.finished_at).where(restored.id == first.restore_id).scalar_subquery()
-    restored_by = select(restored.operation_id).where(restored.id == first.restore_id).scalar_subquery()
     opened = (
         select(first.service, first.workload_kind, first.site_name, first.cluster_id, first.namespace,
                first.environment_id, first.environment, first.failed_at, first.failed_operation_id,
-               restored_at.label("restored_at"), restored_by.label("restored_by_operation_id"))
+               first.restore_id, restored_at.label("restored_at"))
         .where(or_(first.nth == 1, first.previous_restore.is_distinct_from(first.restore_id)))
-        .subquery()
+        .cte("opened").prefix_with("MATERIALIZED")
     )
     incidents = (
         select(opened, seconds_between(opened.c.failed_at, opened.c.restored_at).label("seconds"))
@@ -198,10 +205,13 @@ def restore_times(session: Session, filters: HistoryFilter, limit: int) -> Resto
     stats, newest = _summarise(session, incidents, (), (("failed_at", True), ("failed_operation_id", True),
                                                          ("service", False)), limit)
     overall = stats[0] if stats else _Stats((), 0, 0, None, None)
+    restore_ids = {row.restore_id for row in newest if row.restore_id is not None}
+    restored_by = {row.id: row.operation_id for row in session.execute(
+        select(SyncResult.id, SyncResult.operation_id).where(SyncResult.id.in_(restore_ids)))} if restore_ids else {}
     items = tuple(
         Incident(row.service, row.workload_kind, row.environment_id, row.environment, row.site_name, row.cluster_id,
                  row.namespace, row.failed_at, row.restored_at, row.failed_operation_id,
-                 row.restored_by_operation_id, _seconds(row.seconds))
+                 restored_by.get(row.restore_id) if row.restored_at is not None else None, _seconds(row.seconds))
         for row in newest
     )
     return RestoreTimes(overall.count, overall.count - overall.timed, overall.median, overall.mean, items)
