@@ -42,6 +42,7 @@ screenshots: $(VENV)/.installed  ## README screenshots of the main screens, from
 
 bench: $(VENV)/.installed  ## every benchmark (figures and ratios; the history one wants RANCHERSYNC_TEST_DATABASE_URL)
 	$(PY) -m bench.inventory_listing
+	$(PY) -m bench.cli_listing
 	$(PY) -m bench.sync_promotion
 	$(PY) -m bench.services_page
 	$(PY) -m bench.history_queries

@@ -4,7 +4,9 @@ Seeds a year of promotions Dev → QA → Stage → Prod (50 services, 20 people
 automatic and hand rollbacks, interruptions) into a temporary SQLite file and, when RANCHERSYNC_TEST_DATABASE_URL
 is set, into a fresh PostgreSQL schema (dropped after), then times every history query and every metric — over the
 whole history and over its last 90 days, the period a metrics screen shows — and prints a table: median of --repeat
-warm runs, in ms. Targets (issue 6): each query under 300 ms, the whole set under 2 s.
+warm runs, in ms. Targets (issue 6): each query under 300 ms, the whole set under 2 s; (issue "Fidelity and
+speed" item 3) every metric under 300 ms at 100,000 operations over the whole history, on both databases. The
+bulk-loaded history gets its first arrivals and journeys as migration 0006 backfills an existing database.
 
     .venv/bin/python -m bench.history_queries [--operations 100000] [--repeat 5] [--no-postgres] [--explain]
 """
@@ -33,10 +35,10 @@ from sqlalchemy.orm import Session
 from ranchersync import history
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
-from ranchersync.history import dora, metrics
+from ranchersync.history import arrivals, dora, metrics
 from ranchersync.history.filters import operation_conditions
 from ranchersync.history.queries import NEWEST_FIRST
-from ranchersync.models import Environment, SyncOperation, SyncResult
+from ranchersync.models import Environment, SyncOperation, SyncResult, VersionArrival, VersionJourney
 
 TARGET_MS, TOTAL_TARGET_MS = 300.0, 2000.0  # per query; page queries + every metric
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -233,13 +235,23 @@ def postgres_context(url: str) -> Iterator[AppContext]:
 def run(name: str, ctx: AppContext, args: argparse.Namespace) -> list[tuple[str, str, float]]:
     start = time.perf_counter()
     seed(ctx, args.operations)
-    if ctx.engine.dialect.name == "postgresql":
-        with ctx.engine.connect() as conn:  # autovacuum would, minutes after such a load
-            conn.execute(text("ANALYZE"))
-            conn.commit()
+    seeded = time.perf_counter() - start
+    # The history was bulk-loaded, not written by syncs: fill the first arrivals and journeys the way
+    # migration 0006 does for a database that already holds history.
+    start = time.perf_counter()
     with ctx.session() as session:
-        counts = [session.scalar(select(func.count()).select_from(t)) or 0 for t in (SyncOperation, SyncResult)]
-    print(f"{name}: seeded {counts[0]:,} operations and {counts[1]:,} results in {time.perf_counter() - start:.1f} s")
+        arrivals.backfill(session)
+    backfilled = time.perf_counter() - start
+    if ctx.engine.dialect.name == "postgresql":
+        # Autovacuum would, minutes after such a load (an insert-only table is vacuumed too since PostgreSQL 13):
+        # statistics, and the visibility map that lets index-only scans skip the table.
+        with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    with ctx.session() as session:
+        counts = [session.scalar(select(func.count()).select_from(t)) or 0
+                  for t in (SyncOperation, SyncResult, VersionArrival, VersionJourney)]
+    print(f"{name}: seeded {counts[0]:,} operations and {counts[1]:,} results in {seeded:.1f} s; backfilled "
+          f"{counts[2]:,} first arrivals and {counts[3]:,} journeys in {backfilled:.1f} s")
     if args.explain:
         explain(ctx)
     return measure(ctx, args.repeat)
@@ -269,6 +281,11 @@ def main() -> None:
         target = TARGET_MS if group in ("pages", "all", "90d") else TOTAL_TARGET_MS if group == "whole" else None
         cells = [_cell(columns[n][i][2], target) for n in names]
         print(f"{label:<{width}}  " + "  ".join(cells) + f"  {'< ' + str(int(target)) if target else '':>9}")
+    for n in names:
+        over = [f"{label} ({ms:.0f} ms)" for group, label, ms in columns[n]
+                if group in ("all", "90d") and ms >= TARGET_MS]
+        print(f"{n}: every metric (all history and 90 days) under {TARGET_MS:.0f} ms: "
+              + ("yes" if not over else "no, over: " + "; ".join(over)))
     for n in names:
         for scope in ("all", "90d"):
             total = sum(ms for group, _, ms in columns[n] if group in ("pages", scope))

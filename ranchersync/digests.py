@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ranchersync.rancher import Pod, Workload
 
@@ -70,11 +70,13 @@ def running_images(workload: Workload, pods: Iterable[Pod]) -> RunningImages:
 
 @dataclass(frozen=True)
 class LastSync:
-    """What our last successful sync into a workload set: per container the image, when, and by which operation."""
+    """What our last successful sync into a workload set: per container the image (and the digest its pods ran once
+    the rollout was verified), when, and by which operation."""
 
     images: dict[str, str]
     finished_at: dt.datetime | None
     operation_id: int
+    digests: dict[str, str] = field(default_factory=dict)  # per container, what its pods ran when verified
 
 
 @dataclass(frozen=True)
@@ -95,3 +97,19 @@ def outside_change(workload: Workload, last: LastSync | None, noticed_at: dt.dat
     changed = tuple((name, image, now[name]) for name, image in sorted(last.images.items())
                     if name in now and now[name] != image)
     return OutsideChange(changed, last, noticed_at) if changed else None
+
+
+def verified_digests(workload: Workload, pods: Iterable[Pod], images: Mapping[str, str]) -> dict[str, str]:
+    """Per changed container (`images`: container → the image the sync set), the digest its pods run once the
+    rollout is verified: from the pods the workload selects whose spec runs that image (a terminating old pod
+    does not count). A container whose pods report no digest, or several, is left out."""
+    found: dict[str, set[str]] = {name: set() for name in images}
+    for pod in pods:
+        if pod.namespace and pod.namespace != workload.namespace or not selects(workload.selector, pod.labels):
+            continue
+        spec = {c.name: c.image for c in pod.containers}
+        for status in pod.container_statuses:
+            digest = digest_of(status.image_id)
+            if digest and status.name in found and spec.get(status.name) == images[status.name]:
+                found[status.name].add(digest)
+    return {name: next(iter(digests)) for name, digests in sorted(found.items()) if len(digests) == 1}

@@ -396,17 +396,33 @@ def last_syncs(session: Session, instance_ids: Sequence[int]) -> dict[tuple[int,
     """What our last successful sync into each (app instance, kind, service) set, per container."""
     rows: Sequence[Any] = session.execute(
         select(SyncResult.target_app_instance_id, SyncResult.workload_kind, SyncResult.service,
-               SyncResult.containers, SyncResult.finished_at, SyncResult.operation_id)
+               SyncResult.containers, SyncResult.finished_at, SyncResult.operation_id, SyncResult.verified_digests)
         .where(SyncResult.target_app_instance_id.in_(instance_ids), SyncResult.status == "success",
                SyncResult.applied.is_(True))
         .order_by(SyncResult.finished_at, SyncResult.id)
     ).all()
     found: dict[tuple[int, str, str], LastSync] = {}
-    for inst, kind, name, containers, finished, operation in rows:
+    for inst, kind, name, containers, finished, operation, digests in rows:
         images = {str(c["name"]): str(c["new"]) for c in containers or () if isinstance(c, dict) and c.get("new")}
         if inst is not None and images:
-            found[(inst, kind, name)] = LastSync(images, finished, operation)
+            found[(inst, kind, name)] = LastSync(images, finished, operation, dict(digests or {}))
     return found
+
+
+def _first_seen(
+    session: Session, services: Sequence[Service], outside: dict[tuple[int, str, str], OutsideChange],
+    now: dt.datetime,
+) -> dict[tuple[int, str, str], OutsideChange]:
+    """Outside changes dated when they were first seen (stored), not when this read noticed them again."""
+    if not outside:
+        return outside
+    from ranchersync.sightings import first_sightings, sighting_key
+
+    images = {(s.instance.id, s.kind, s.name): {c.name: c.image for c in s.workload.containers} for s in services
+              if (s.instance.id, s.kind, s.name) in outside}
+    first = first_sightings(session, [(*key, images[key]) for key in outside], now)
+    return {key: dataclasses.replace(change, noticed_at=first.get(sighting_key(*key, images[key]), now))
+            for key, change in outside.items()}
 
 
 def list_services(
@@ -443,12 +459,14 @@ def list_inventories(
         services, pod_failures = fetch_running(services, connections, concurrency=concurrency, factory=factory)
         failures += pod_failures
     fetched_at = utcnow()
+    outside = {(s.instance.id, s.kind, s.name): change for s in services
+               for change in [outside_change(s.workload, ours.get((s.instance.id, s.kind, s.name)), fetched_at)]
+               if change is not None}
+    outside = _first_seen(session, services, outside, fetched_at)
     by_env: dict[int, Inventory] = {}
     for env in environments:
         env_services = tuple(
-            dataclasses.replace(
-                s, last_synced=synced.get(key), last_sync=ours.get(key),
-                outside=outside_change(s.workload, ours.get(key), fetched_at))
+            dataclasses.replace(s, last_synced=synced.get(key), last_sync=ours.get(key), outside=outside.get(key))
             for s in services
             if s.instance.environment_id == env.id
             for key in [(s.instance.id, s.kind, s.name)]

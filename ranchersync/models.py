@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -232,6 +233,13 @@ class SyncResult(Base):
     __table_args__ = (
         CheckConstraint(_in("status", get_args(ResultStatus)), name="status_known"),
         Index("ix_sync_results_service_finished_at", "service", "finished_at"),
+        # Time to restore starts from the applied failures, a few percent of the results.
+        Index("ix_sync_results_failed_applied", "operation_id", sqlite_where=text("status = 'failed' AND applied = 1"),
+              postgresql_where=text("status = 'failed' AND applied")),
+        # ... and ends at the workload's next change that landed: one index seek per failure, index-only.
+        Index("ix_sync_results_changed_workload", "service", "workload_kind", "namespace", "cluster_id", "site_name",
+              "finished_at", "id", sqlite_where=text("status IN ('success', 'rolled_back')"),
+              postgresql_where=text("status IN ('success', 'rolled_back')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -256,6 +264,8 @@ class SyncResult(Base):
     applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # When the rollout was verified: per changed container, the digest the target's pods ran ({"app": "sha256:…"}).
+    verified_digests: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     operation: Mapped[SyncOperation] = relationship(back_populates="results")
 
@@ -494,3 +504,69 @@ class SiteHealth(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     expiry_warned_for: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the expiry last warned about
     expiry_warned_days: Mapped[int | None] = mapped_column(Integer)  # the smallest threshold warned (14, 7, 1)
+
+
+class VersionArrival(Base):
+    """The first time a version (a service's image, as a sync's result recorded it) reached an environment: the
+    lead time runs between these. Written when a sync's result becomes `success` (insert-or-ignore: the first
+    writer wins), withdrawn when the operation's automatic rollback undoes it; a later rollback operation does
+    not (the version did run there). Filled from the existing history by migration 0006."""
+
+    __tablename__ = "version_arrivals"
+    __table_args__ = (
+        # Service and image first: a version's arrivals in every environment are one index range.
+        UniqueConstraint("service", "image", "environment_id", name="uq_version_arrivals_version_environment"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    service: Mapped[str] = mapped_column(String(253))
+    image: Mapped[str] = mapped_column(String(1000))
+    operation_id: Mapped[int] = mapped_column(ForeignKey("sync_operations.id", ondelete="CASCADE"), index=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("sync_results.id", ondelete="CASCADE"), index=True)
+    arrived_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class VersionJourney(Base):
+    """A version's journey from its first arrival in one environment to its first arrival, at the same time or
+    later, in another: the lead time's rows, kept as arrivals are recorded (deleted with either arrival). Both
+    directions between two environments may exist; the pipeline order, read when the lead time is computed,
+    decides which count."""
+
+    __tablename__ = "version_journeys"
+    __table_args__ = (
+        UniqueConstraint("to_arrival_id", "from_arrival_id", name="uq_version_journeys_arrivals"),
+        Index("ix_version_journeys_pair_to_at", "to_environment_id", "from_environment_id", "to_at"),
+        Index("ix_version_journeys_pair_seconds", "to_environment_id", "from_environment_id", "seconds"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_arrival_id: Mapped[int] = mapped_column(ForeignKey("version_arrivals.id", ondelete="CASCADE"), index=True)
+    to_arrival_id: Mapped[int] = mapped_column(ForeignKey("version_arrivals.id", ondelete="CASCADE"))
+    from_environment_id: Mapped[int] = mapped_column(Integer)
+    to_environment_id: Mapped[int] = mapped_column(Integer)
+    service: Mapped[str] = mapped_column(String(253))
+    image: Mapped[str] = mapped_column(String(1000))
+    from_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    to_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    seconds: Mapped[float] = mapped_column(Float)
+
+
+class OutsideChangeSighting(Base):
+    """When a change made outside the tool was first seen: per app instance, workload and the images it ran then
+    (`images`: "container=image" lines, sorted; `images_key` their SHA-256, which the unique key holds since a
+    long text cannot be a PostgreSQL index key), so the comparison and the drift report say when it was noticed."""
+
+    __tablename__ = "outside_change_sightings"
+    __table_args__ = (
+        UniqueConstraint("app_instance_id", "workload_kind", "workload_name", "images_key",
+                         name="uq_outside_change_sightings_workload_images"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_instance_id: Mapped[int] = mapped_column(ForeignKey("app_instances.id", ondelete="CASCADE"))
+    workload_kind: Mapped[str] = mapped_column(String(20))
+    workload_name: Mapped[str] = mapped_column(String(253))
+    images: Mapped[str] = mapped_column(Text)
+    images_key: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -112,6 +112,7 @@ def outside_payload(service: Service) -> dict[str, Any]:
         "appInstance": service.instance.name,
         "operationId": change.last_sync.operation_id,
         "lastSyncedAt": iso(change.last_sync.finished_at),
+        "lastPromotedDigests": change.last_sync.digests,
         "noticedAt": iso(change.noticed_at),
         "containers": [{"name": n, "setByUs": ours, "runningNow": now} for n, ours, now in change.containers],
     }

@@ -8,8 +8,6 @@ import unicodedata
 from collections.abc import Collection
 from urllib.parse import urlsplit, urlunsplit
 
-from cryptography import x509
-
 from ranchersync.errors import ValidationError
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -124,6 +122,8 @@ def check_ca_bundle(pem: str | bytes | None) -> str | None:
     if not text.strip():
         return None
     try:
+        from cryptography import x509  # here: every Rancher call imports this module, few check a CA bundle
+
         certificates = x509.load_pem_x509_certificates(text.encode())
     except ValueError:
         raise ValidationError("the CA bundle is not a PEM certificate (-----BEGIN CERTIFICATE-----…)") from None

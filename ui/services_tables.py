@@ -236,6 +236,7 @@ def digest_detail(row: ComparisonRow) -> pd.DataFrame:
         for service in cell.services:
             running = service.running.by_container if service.running else {}
             ours = service.last_sync.images if service.last_sync else {}
+            promoted = service.last_sync.digests if service.last_sync else {}
             for container, image in service.images.items():
                 source = ""
                 if before is not None and any(display_tag(s.images.get(container, "")) == display_tag(image)
@@ -244,7 +245,9 @@ def digest_detail(row: ComparisonRow) -> pd.DataFrame:
                 records.append({
                     "Environment": cell.environment.name, "App instance": service.instance.name,
                     "Container": container, "Tag": display_tag(image),
-                    "Last promoted": ours.get(container, "never by this tool"),
+                    "Last promoted": promoted.get(container) or (
+                        f"{display_tag(ours[container])} (digest not recorded)" if container in ours
+                        else "never by this tool"),
                     "Running now": ", ".join(running.get(container, ())) or "not read",
                     "Same tag in source": source or "other tag",
                 })

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ranchersync.errors import RancherSyncError
@@ -35,6 +36,21 @@ def emit(
         print(format_table(headers, rows))
     elif text is not None:
         say(text)
+
+
+def emit_items(items: Iterable[Any]) -> None:
+    """Print a JSON array one item at a time, one item per line: a long list (2,000 services) is never held as a
+    whole payload or as one big string, and the first items reach a pipe before the last are made."""
+    write = sys.stdout.write
+    first = True
+    try:
+        for item in items:
+            write(("[\n  " if first else ",\n  ") + json.dumps(item, ensure_ascii=False))
+            first = False
+        write("[]\n" if first else "\n]\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (`| head`): nothing failed; let the exit not complain
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def emit_removed(args: argparse.Namespace, what: str, name: str, instances: Sequence[str]) -> None:

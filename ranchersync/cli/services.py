@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group
-from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, warn
+from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, emit_items, warn
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
@@ -34,10 +34,12 @@ def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
         found = inventory.list_services(session, ctx.cipher, args.env)
     for failure in found.failures:
         warn(f"app instance '{failure.instance.name}': {failure.message}")
-    payload = [service_payload(s) for s in found.services]
-    rows = [[s.instance.name, s.kind, s.name, s.image_tag, f"{s.workload.available_replicas}/{s.workload.replicas}",
-             s.status, iso(s.last_synced)] for s in found.services]
-    emit(args, payload, rows, ["APP INSTANCE", "KIND", "NAME", "TAG", "READY", "STATUS", "LAST SYNC"])
+    if args.json:  # streamed: neither the payloads nor the table rows of every service are built at once
+        emit_items(service_payload(s) for s in found.services)
+    else:
+        rows = [[s.instance.name, s.kind, s.name, s.image_tag, f"{s.workload.available_replicas}/{s.workload.replicas}",
+                 s.status, iso(s.last_synced)] for s in found.services]
+        emit(args, None, rows, ["APP INSTANCE", "KIND", "NAME", "TAG", "READY", "STATUS", "LAST SYNC"])
     return EXIT_FAILED if found.failures else EXIT_OK  # a pipeline must notice an unreadable app instance
 
 
@@ -63,8 +65,14 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
                                          (bool(row.mixed_digests_in), "pods disagree: " + ", ".join(
                                              row.mixed_digests_in)),
                                          (bool(row.changed_outside_in), "changed outside the tool: " + ", ".join(
-                                             row.changed_outside_in))) if flag]
+                                             _noticed(c) for c in row.cells if c.outside_changes))) if flag]
         rows.append([row.kind, row.name, *cells, "yes" if row.differs else "", "; ".join(notes)])
     headers = ["KIND", "NAME", *[n.upper() for n in names], "DIFFERS", "NOTES"]
     emit(args, comparison_payload(comparison), rows, headers)
     return EXIT_OK
+
+
+def _noticed(cell: Any) -> str:
+    """"Prod (noticed 2026-11-30 14:02 UTC)": when the change was first seen, not when this command read it."""
+    first = min(s.outside.noticed_at for s in cell.outside_changes if s.outside is not None)
+    return f"{cell.environment.name} (noticed {first:%Y-%m-%d %H:%M} UTC)"

@@ -15,10 +15,12 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
+    ColumnElement,
     Float,
     Integer,
     Row,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -32,8 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from ranchersync.history.filters import HistoryFilter, target_conditions
-from ranchersync.history.sql import seconds_between, tune_for_reports, unindexed
-from ranchersync.models import Environment, SyncOperation, SyncResult
+from ranchersync.history.sql import seconds_between, tune_for_reports
+from ranchersync.models import Environment, SyncOperation, SyncResult, VersionJourney
 
 CHANGED = ("success", "rolled_back")  # result statuses of a service the change reached (rolled_back: undone later)
 
@@ -123,6 +125,12 @@ class LeadTimes:
     items: tuple[LeadTime, ...]
 
 
+def _inline(values: tuple[str, ...]) -> Any:
+    """Constants written into the SQL, so that SQLite can match a partial index's WHERE (it cannot see through a
+    bound parameter); PostgreSQL plans the same either way."""
+    return bindparam("inline", values, expanding=True, literal_execute=True)
+
+
 def restore_times(session: Session, filters: HistoryFilter, limit: int) -> RestoreTimes:
     """Time to restore (DORA's failed deployment recovery time), per incident.
 
@@ -142,7 +150,7 @@ def restore_times(session: Session, filters: HistoryFilter, limit: int) -> Resto
     # One index range per failure (ix_sync_results_service_finished_at), read in time order until the first hit.
     next_good = (
         select(good.id)
-        .where(good.service == result.service, good.finished_at > failed_at, good.status.in_(CHANGED),
+        .where(good.service == result.service, good.finished_at > failed_at, good.status.in_(_inline(CHANGED)),
                good.workload_kind == result.workload_kind, good.namespace == result.namespace,
                good.cluster_id == result.cluster_id, good.site_name == result.site_name)
         .order_by(good.finished_at, good.id)
@@ -162,7 +170,9 @@ def restore_times(session: Session, filters: HistoryFilter, limit: int) -> Resto
                op.target_environment_id.label("environment_id"), op.target_environment_name.label("environment"),
                failed_at.label("failed_at"), case((undone_by_itself, result.id), else_=next_good).label("restore_id"))
         .join(op, op.id == result.operation_id)
-        .where(result.status == "failed", result.applied, *conditions)
+        # Inline constants, so that both databases read the failures through the partial index
+        # ix_sync_results_failed_applied (SQLite matches a partial index only against literal values).
+        .where(result.status == bindparam("failed", "failed", literal_execute=True), result.applied, *conditions)
         # Materialized: each failure's lookup runs once, and SQLite reads the failures by a plain scan instead of
         # walking every result in service order to feed the window below.
         .cte("failures").prefix_with("MATERIALIZED")
@@ -177,22 +187,31 @@ def restore_times(session: Session, filters: HistoryFilter, limit: int) -> Resto
         func.lag(failures.c.restore_id).over(partition_by=workload, order_by=in_order).label("previous_restore"),
     ).subquery()
     first = sequenced.c
-    incidents = (
+    # The restoring result's end by primary key, once per incident (materialized, so the duration below does not
+    # repeat the lookup): PostgreSQL would rather hash every result to join them. Which operation restored it is
+    # read afterwards, for the few incidents listed.
+    restored_at = select(restored.finished_at).where(restored.id == first.restore_id).scalar_subquery()
+    opened = (
         select(first.service, first.workload_kind, first.site_name, first.cluster_id, first.namespace,
                first.environment_id, first.environment, first.failed_at, first.failed_operation_id,
-               restored.finished_at.label("restored_at"), restored.operation_id.label("restored_by_operation_id"),
-               seconds_between(first.failed_at, restored.finished_at).label("seconds"))
-        .outerjoin(restored, restored.id == first.restore_id)
+               first.restore_id, restored_at.label("restored_at"))
         .where(or_(first.nth == 1, first.previous_restore.is_distinct_from(first.restore_id)))
+        .cte("opened").prefix_with("MATERIALIZED")
+    )
+    incidents = (
+        select(opened, seconds_between(opened.c.failed_at, opened.c.restored_at).label("seconds"))
         .cte("incidents").prefix_with("MATERIALIZED")
     )
     stats, newest = _summarise(session, incidents, (), (("failed_at", True), ("failed_operation_id", True),
                                                          ("service", False)), limit)
     overall = stats[0] if stats else _Stats((), 0, 0, None, None)
+    restore_ids = {row.restore_id for row in newest if row.restore_id is not None}
+    restored_by = {row.id: row.operation_id for row in session.execute(
+        select(SyncResult.id, SyncResult.operation_id).where(SyncResult.id.in_(restore_ids)))} if restore_ids else {}
     items = tuple(
         Incident(row.service, row.workload_kind, row.environment_id, row.environment, row.site_name, row.cluster_id,
                  row.namespace, row.failed_at, row.restored_at, row.failed_operation_id,
-                 row.restored_by_operation_id, _seconds(row.seconds))
+                 restored_by.get(row.restore_id) if row.restored_at is not None else None, _seconds(row.seconds))
         for row in newest
     )
     return RestoreTimes(overall.count, overall.count - overall.timed, overall.median, overall.mean, items)
@@ -213,57 +232,67 @@ def lead_times(session: Session, filters: HistoryFilter, limit: int) -> LeadTime
     pipeline = session.execute(
         select(Environment.id, Environment.position, Environment.name).order_by(Environment.position, Environment.id)
     ).all()
-    result, op, rollback = SyncResult, SyncOperation, aliased(SyncOperation)
-    undone_later = op.id.in_(select(rollback.rollback_of_id).where(rollback.rollback_of_id.is_not(None)))
-    # SQLite would otherwise read every result in random order through ix_sync_results_service_finished_at to
-    # spare this GROUP BY its sort: 2.5× slower than a scan and a sort (measured). WHERE service = … still uses it.
-    service_key = unindexed(result.service)
-    # One row per version, one first-arrival column per environment: a single grouping, and no self-join of the
-    # arrivals (PostgreSQL, unable to estimate a CTE's width, would sort both sides of one).
-    versions_stmt = (
-        select(service_key.label("service"), result.new_image.label("image"),
-               *(func.min(case((op.target_environment_id == env_id, result.finished_at))).label(f"at_{env_id}")
-                 for env_id, _, _ in pipeline))
-        .join(op, op.id == result.operation_id)
-        .where(op.kind == "sync", result.new_image.is_not(None),
-               or_(result.status == "success", and_(result.status == "rolled_back", undone_later)))
-        .group_by(service_key, result.new_image)
-    )
-    if filters.service is not None:
-        versions_stmt = versions_stmt.where(result.service == filters.service)
-    # Necessary for a journey ending in the period, and cheap: fewer versions to pair, rank and sort.
-    if filters.since is not None:
-        versions_stmt = versions_stmt.having(func.max(result.finished_at) >= filters.since)
-    if filters.until is not None:
-        versions_stmt = versions_stmt.having(func.min(result.finished_at) < filters.until)
-    versions = versions_stmt.cte("versions")
-    journeys_by_pair = []
+    # Journeys are recorded as syncs deliver (`arrivals`): one row per version, from one environment's first
+    # arrival to another's at the same time or later. Each pair of the pipeline is one range of an index
+    # (ix_version_journeys_pair_to_at, the period's part of it; ix_version_journeys_pair_seconds in duration
+    # order): no grouping of the whole history, no join, and no sort of every journey — the median is read at
+    # its offset in duration order, the newest journeys from the top of each pair's range.
+    journey = VersionJourney
+    pairs: list[tuple[int, int, int, list[ColumnElement[bool]]]] = []
     for source_id, source_position, _ in pipeline:
         for target_id, target_position, _ in pipeline:
             if source_position >= target_position or filters.environment_id not in (None, target_id):
                 continue
-            left, reached = versions.c[f"at_{source_id}"], versions.c[f"at_{target_id}"]
-            conditions = [left.is_not(None), reached >= left]
+            conditions = [journey.to_environment_id == target_id, journey.from_environment_id == source_id]
             if filters.since is not None:
-                conditions.append(reached >= filters.since)
+                conditions.append(journey.to_at >= filters.since)
             if filters.until is not None:
-                conditions.append(reached < filters.until)
-            journeys_by_pair.append(
-                select(versions.c.service, versions.c.image, literal(source_id).label("from_id"),
-                       literal(source_position).label("from_position"), literal(target_id).label("to_id"),
-                       left.label("from_at"), reached.label("to_at"), seconds_between(left, reached).label("seconds"))
-                .where(*conditions)
-            )
-    if not journeys_by_pair:
+                conditions.append(journey.to_at < filters.until)
+            if filters.service is not None:
+                conditions.append(journey.service == filters.service)
+            pairs.append((source_id, source_position, target_id, conditions))
+    if not pairs:
         return LeadTimes((), ())
-    journeys = union_all(*journeys_by_pair).cte("journeys")
-    stats, newest = _summarise(session, journeys, ("from_id", "to_id"),
-                               (("to_at", True), ("service", False), ("from_position", False)), limit)
+    tune_for_reports(session)
+    totals = {
+        (row.from_id, row.to_id): (row.n, row.mean)
+        for row in session.execute(union_all(*(
+            select(literal(source_id).label("from_id"), literal(target_id).label("to_id"), func.count().label("n"),
+                   func.avg(journey.seconds).label("mean")).where(*conditions)
+            for source_id, _, target_id, conditions in pairs
+        )))
+        if row.n
+    }
+    middles: dict[tuple[int, int], list[float]] = defaultdict(list)
+    counted = [(source_id, target_id, conditions, totals[source_id, target_id][0])
+               for source_id, _, target_id, conditions in pairs if (source_id, target_id) in totals]
+    if counted:  # the middle one (odd count) or two (even count) durations of each pair
+        for row in session.execute(union_all(*(
+            select(literal(source_id).label("from_id"), literal(target_id).label("to_id"), journey.seconds)
+            .where(*conditions).order_by(journey.seconds).offset((n - 1) // 2).limit(2 - n % 2).subquery().select()
+            for source_id, target_id, conditions, n in counted
+        ))):
+            middles[row.from_id, row.to_id].append(float(row.seconds))
+    newest_order = (journey.to_at.desc(), journey.service)
+    latest = union_all(*(
+        select(journey.service, journey.image, literal(source_id).label("from_id"),
+               literal(source_position).label("from_position"), literal(target_id).label("to_id"),
+               journey.from_at, journey.to_at, journey.seconds)
+        .where(*conditions).order_by(*newest_order).limit(limit).subquery().select()
+        for source_id, source_position, target_id, conditions in pairs
+    )).subquery()
+    newest = session.execute(
+        select(latest).order_by(latest.c.to_at.desc(), latest.c.service, latest.c.from_position).limit(limit)
+    ).all() if limit > 0 else []
     names = {env_id: name for env_id, _, name in pipeline}
     order = {env_id: position for env_id, position, _ in pipeline}
     return LeadTimes(
-        pairs=tuple(LeadTimeStats(s.key[0], names[s.key[0]], s.key[1], names[s.key[1]], s.count, s.median, s.mean)
-                    for s in sorted(stats, key=lambda s: (order[s.key[0]], order[s.key[1]]))),
+        pairs=tuple(
+            LeadTimeStats(from_id, names[from_id], to_id, names[to_id], n,
+                          _seconds(sum(middles[from_id, to_id]) / len(middles[from_id, to_id])), _seconds(mean))
+            for (from_id, to_id), (n, mean) in sorted(totals.items(), key=lambda kv: (order[kv[0][0]],
+                                                                                        order[kv[0][1]]))
+        ),
         items=tuple(LeadTime(row.service, row.image, row.from_id, names[row.from_id], row.to_id, names[row.to_id],
                              row.from_at, row.to_at, _seconds(row.seconds) or 0.0) for row in newest),
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ranchersync.context import AppContext
+from ranchersync.digests import verified_digests
 from ranchersync.errors import (
     ConflictError,
     RancherAPIError,
@@ -112,7 +113,7 @@ def run_items(
         runs = list(executor.map(lambda item: _apply(ctx, pool, item, annotations, options, say), items))
         to_verify = [o for o in runs if o.applied and o.status == "pending"]
         if options.verify and to_verify:
-            list(executor.map(lambda o: _verify(ctx, pool, o, options, say, operation_id), to_verify))
+            list(executor.map(lambda o: _verify(ctx, pool, o, options, say, operation_id, not undoing), to_verify))
         for run in to_verify:
             if run.status == "pending":  # not verified: the PATCH itself is the success
                 run.status = "success"
@@ -224,7 +225,7 @@ def _settle_unknown(
 
 def _verify(
     ctx: AppContext, pool: ClientPool, run: ServiceRun, options: SyncOptions, say: ProgressListener,
-    operation_id: int,
+    operation_id: int, keep_digests: bool = False,
 ) -> None:
     item, ref = run.item, run.item.target
     client = pool.client(ref)
@@ -246,7 +247,8 @@ def _verify(
                 _finish(ctx, run, "failed", f"rollout failed: {state.message}", say)
                 return
             if observed and state.done:
-                _finish(ctx, run, "success", state.message, say)
+                found = _running_digests(client, ref, current, item) if keep_digests else None
+                _finish(ctx, run, "success", state.message, say, digests=found)
                 return
             last_message = state.message
         if time.monotonic() >= deadline:
@@ -257,13 +259,28 @@ def _verify(
         time.sleep(options.poll_seconds)
 
 
+def _running_digests(client: RancherClient, ref: InstanceRef, workload: Workload, item: WorkItem) -> dict[str, str]:
+    """The digests the verified rollout's pods run, per changed container ("last promoted" in the service detail);
+    {} when the pods cannot be read: the sync itself succeeded."""
+    changed = {m.name: m.new for m in item.moves if not m.init and m.new != m.expected}
+    if not changed or not workload.selector:
+        return {}
+    try:
+        pods = client.list_pods(ref.cluster_id, ref.namespace, workload.selector_string())
+    except RancherSyncError:
+        return {}
+    return verified_digests(workload, pods, changed)
+
+
 def _finish(
     ctx: AppContext, run: ServiceRun, status: Literal["success", "failed", "skipped"], message: str,
-    say: ProgressListener,
+    say: ProgressListener, digests: dict[str, str] | None = None,
 ) -> ServiceRun:
     run.status, run.message = status, message
     item = run.item
-    records.update_result(ctx, item.result_id, status=status, error=message if status != "success" else None)
+    extra = {"verified_digests": digests} if digests else {}
+    records.update_result(ctx, item.result_id, status=status, error=message if status != "success" else None,
+                          **extra)
     say(ProgressEvent(item.result_id, item.name, item.target.name, status, message))
     return run
 

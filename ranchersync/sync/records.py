@@ -18,6 +18,7 @@ from ranchersync.detach import process_alive
 from ranchersync.errors import RefusedByPolicy
 from ranchersync.governance import audit
 from ranchersync.governance.identity import Actor
+from ranchersync.history import arrivals
 from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncResult, utcnow
 from ranchersync.notify.outbox import sync_finished
 
@@ -140,6 +141,7 @@ def update_result(ctx: AppContext, result_id: int, **fields: Any) -> None:
         result = session.get(SyncResult, result_id)
         if result is None:
             return
+        before = result.status
         for key, value in fields.items():
             setattr(result, key, value)
         if fields.get("status") in ("success", "failed", "skipped", "rolled_back"):
@@ -147,6 +149,15 @@ def update_result(ctx: AppContext, result_id: int, **fields: Any) -> None:
         if "applied" in fields and result.started_at is None:
             result.started_at = utcnow()
         result.operation.heartbeat_at = utcnow()
+        # The lead time's first arrivals. The automatic rollback marks a result `success` while its undo is
+        # verified, then `failed` or `rolled_back`: whatever leaves `success` here did not deliver its version.
+        # (A later rollback operation marks its originals `rolled_back` elsewhere: they did run.)
+        status = fields.get("status")
+        if status == "success" and before != "success":
+            arrivals.record_arrival(session, result)
+        elif before == "success" and status not in (None, "success"):
+            session.flush()
+            arrivals.withdraw_arrival(session, result.id)
 
 
 def heartbeat(ctx: AppContext, operation_id: int) -> None:

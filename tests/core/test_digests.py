@@ -18,7 +18,7 @@ from ranchersync.environments import get_environment
 from ranchersync.governance.identity import Actor
 from ranchersync.rancher import Pod, Workload
 from ranchersync.simulator import SimulatedRancher
-from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
+from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
 from tests.builders import service
 
 EAST, WEST = "c-m-7rb2kx9q", "c-7xk2p"
@@ -134,3 +134,52 @@ def test_cli_services_compare_with_digests(demo: AppContext, monkeypatch: pytest
     assert rows["search"]["digestMismatch"] is True and rows["checkout"]["mixedDigestsIn"] == ["Prod"]
     assert set(rows["search"]["environments"]["Prod"]["digests"]) == {"search"}
     assert Path(demo.settings.database_url.removeprefix("sqlite:///")).exists()
+
+
+def test_a_verified_sync_keeps_the_digest_its_pods_run_as_last_promoted(demo: AppContext,
+                                                                         rancher_us: SimulatedRancher) -> None:
+    with demo.session() as session:
+        the_plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"],
+                                     targets={("Deployment", "frontend"): "all"})
+    operation_id = apply_plan(demo, the_plan, initiated_by="tester", request_id=new_request_id(),
+                              options=SyncOptions(timeout_seconds=20, poll_seconds=0.2))
+    with demo.session() as session:
+        found = inventory.list_inventories(session, demo.cipher, [get_environment(session, "Prod")],
+                                           digests=True)
+        results = {r.target_app_instance_id: r for r in get_operation(session, operation_id).results}
+    prod = next(iter(found.values()))
+    frontends = [s for s in prod.services if s.name == "frontend"]
+    assert len(frontends) == 2
+    for s in frontends:
+        running = s.running.by_container["web"] if s.running else ()
+        assert len(running) == 1 and running[0].startswith("sha256:")  # what the pods run, read independently
+        assert results[s.instance.id].verified_digests == {"web": running[0]}  # recorded when verified
+        assert s.last_sync is not None and s.last_sync.digests == {"web": running[0]}
+
+
+def test_an_outside_change_is_dated_when_first_seen_not_when_read(demo: AppContext,
+                                                                  rancher_us: SimulatedRancher) -> None:
+    with demo.session() as session:
+        the_plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"],
+                                     targets={("Deployment", "frontend"): "all"})
+    apply_plan(demo, the_plan, initiated_by="tester", request_id=new_request_id(),
+               options=SyncOptions(timeout_seconds=20, poll_seconds=0.2))
+    obj = rancher_us.get_object(WEST, "Deployment", "shop-prod", "frontend")
+    assert obj is not None
+    obj["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com:5000/shop/frontend:3.9.0-hotfix"
+    rancher_us.set_object(WEST, obj)
+    with demo.session() as session:
+        first = inventory.list_services(session, demo.cipher, "Prod")
+    with demo.session() as session:
+        again = inventory.list_services(session, demo.cipher, "Prod")
+    [seen], [seen_again] = compare.changed_outside(first), compare.changed_outside(again)
+    assert again.fetched_at > first.fetched_at
+    assert seen.outside is not None and seen.outside.noticed_at == first.fetched_at
+    assert seen_again.outside is not None and seen_again.outside.noticed_at == first.fetched_at  # not the re-read
+    # A second change outside the tool is a new sighting.
+    obj["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com:5000/shop/frontend:3.9.1-hotfix"
+    rancher_us.set_object(WEST, obj)
+    with demo.session() as session:
+        third = inventory.list_services(session, demo.cipher, "Prod")
+    [newer] = compare.changed_outside(third)
+    assert newer.outside is not None and newer.outside.noticed_at == third.fetched_at

@@ -21,6 +21,7 @@ from ranchersync.errors import NotFoundError, ValidationError
 from ranchersync.history import (
     HistoryFilter,
     ResultTally,
+    arrivals,
     date_range,
     export_csv,
     get_operation_detail,
@@ -101,6 +102,7 @@ def record(
         operation.results.append(SyncResult(site_name="eu", **values))
     session.add(operation)
     session.flush()
+    arrivals.rebuild(session)  # what the sync writes as results are recorded (the lead time reads it)
     return operation
 
 

@@ -68,3 +68,22 @@ def test_the_schema_head_read_from_the_scripts_is_alembics() -> None:
     config = Config()
     config.set_main_option("script_location", str(db.MIGRATIONS_DIR))
     assert db.head_revisions() == frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+def _run_cli(*argv: str) -> str:
+    return (
+        "import runpy, sys\n"
+        f"sys.argv = ['ranchersync', *{list(argv)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('ranchersync', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+    )
+
+
+def test_listing_services_loads_the_rancher_client_and_nothing_of_the_dashboard(tmp_path: Path) -> None:
+    _loaded_by(_run_cli("envs", "add", "--name", "Dev", "--json"), tmp_path)  # migrates the fresh database
+    loaded = _loaded_by(_run_cli("services", "list", "--env", "Dev", "--json"), tmp_path)
+    assert "requests" in loaded and "ranchersync.inventory" in loaded  # it did list
+    assert not _families(loaded, ("streamlit", "pandas", "plotly", "alembic", "ranchersync.simulator",
+                                  "ranchersync.demo", "ranchersync.sync", "ranchersync.history"))
