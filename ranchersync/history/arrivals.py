@@ -3,7 +3,7 @@
 A version is a service's image exactly as a sync's result recorded it (`new_image`). It *reaches* an environment
 when a sync's result for it ends `success` there — or `rolled_back` by a later rollback operation, since it did run
 there; an automatic rollback means it never did (`dora.lead_times`). The sync writes an arrival when a result
-becomes `success` (`record_arrival`: insert-or-ignore, so the first writer wins, also when two syncs race) and
+becomes `success` (`record_arrival`: the earliest-finished result is the arrival, whichever writer commits first) and
 withdraws it when its own automatic rollback undoes that result (`withdraw_arrival`). A later rollback operation
 leaves it: the version did arrive. `backfill` fills the table from existing history with the same definition.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, text, union_all
+from sqlalchemy import and_, delete, insert, or_, select, text, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from ranchersync.history.sql import seconds_between
@@ -91,8 +91,21 @@ def record_arrival(session: Session, result: SyncResult) -> None:
               "image": result.new_image, "operation_id": operation.id, "result_id": result.id,
               "arrived_at": result.finished_at}
     arrival_id = session.scalar(_insert_or_ignore(session, values).returning(VersionArrival.id))
-    if arrival_id is not None:  # None: the version had arrived there before
-        session.execute(insert(VersionJourney).from_select(_JOURNEY_COLUMNS, _journeys(arrival_id)))
+    if arrival_id is None:
+        # Known already. Two app instances' results race to commit: the one that finished first is the arrival,
+        # whichever committed first, so a later-recorded but earlier result takes the row over.
+        arrival_id = session.scalar(
+            update(VersionArrival)
+            .where(VersionArrival.environment_id == values["environment_id"],
+                   VersionArrival.service == result.service, VersionArrival.image == result.new_image,
+                   VersionArrival.arrived_at > result.finished_at)
+            .values(operation_id=operation.id, result_id=result.id, arrived_at=result.finished_at)
+            .returning(VersionArrival.id))
+        if arrival_id is None:  # it had arrived there before
+            return
+        session.execute(delete(VersionJourney).where(
+            or_(VersionJourney.from_arrival_id == arrival_id, VersionJourney.to_arrival_id == arrival_id)))
+    session.execute(insert(VersionJourney).from_select(_JOURNEY_COLUMNS, _journeys(arrival_id)))
 
 
 def withdraw_arrival(session: Session, result_id: int) -> None:

@@ -17,6 +17,7 @@ from ranchersync.models import Environment, SyncResult, VersionArrival, VersionJ
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, new_request_id, rollback_operation
 from ranchersync.sync.records import PlannedResult, close_operation, open_operation, update_result
+from tests.builders import ADMIN
 from tests.core.test_history_metrics import build_journeys
 from tests.core.test_sync import FAST, apply, plan
 
@@ -46,7 +47,7 @@ def open_sync(ctx: AppContext, source: str, target: str, image: str, instances: 
     planned = [PlannedResult("web", "Deployment", None, None, "eu", f"c-{n}", "shop", (
         {"name": "app", "init": False, "previous": "reg/web:1.0", "new": image},)) for n in range(instances)]
     return open_operation(ctx, kind="sync", mode="full", source=(ids[source], source), target=(ids[target], target),
-                          initiated_by="tester", request_id=new_request_id(), planned=planned)
+                          initiated_by="tester", request_id=new_request_id(), planned=planned, actor=ADMIN)
 
 
 def finished_at(ctx: AppContext, result_id: int) -> dt.datetime:
@@ -113,7 +114,7 @@ def test_a_real_sync_records_the_arrival_and_a_later_rollback_keeps_it(demo: App
     expected = [("Prod", "frontend", "registry.example.com:5000/shop/frontend:3.8.1", operation.id, first.id,
                  first.finished_at)]
     assert arrivals(demo) == expected
-    rollback_operation(demo, operation.id, initiated_by="tester", request_id=new_request_id(), options=FAST)
+    rollback_operation(demo, operation.id, actor=ADMIN, request_id=new_request_id(), options=FAST)
     assert arrivals(demo) == expected  # it did run in Prod: the lead time still counts it
 
 
@@ -140,3 +141,21 @@ def test_the_migration_backfills_first_arrivals_and_journeys_from_existing_histo
     assert journeys(ctx) == recorded_journeys
     with ctx.session() as session:
         assert dora.lead_times(session, HistoryFilter(), 100) == lead
+
+
+def test_the_earliest_result_is_the_arrival_whichever_commits_first(ctx: AppContext) -> None:
+    # Two app instances' results of one sync finish a millisecond apart and race to commit their arrival.
+    from ranchersync.history.arrivals import record_arrival
+
+    with ctx.session() as session:
+        three_environments(session)
+    _, (east, west) = open_sync(ctx, "Stage", "Prod", "reg/web:1.2", instances=2)
+    early = dt.datetime(2026, 11, 30, 12, 0, 0, 1000, tzinfo=dt.UTC)
+    with ctx.session() as session:
+        for result_id, at in ((east, early + dt.timedelta(milliseconds=2)), (west, early)):
+            result = session.get_one(SyncResult, result_id)
+            result.status, result.finished_at = "success", at
+        session.flush()
+        record_arrival(session, session.get_one(SyncResult, east))  # the later one commits first
+        record_arrival(session, session.get_one(SyncResult, west))
+    assert [(r[4], r[5]) for r in arrivals(ctx)] == [(west, early)]

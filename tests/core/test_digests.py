@@ -19,7 +19,7 @@ from ranchersync.governance.identity import Actor
 from ranchersync.rancher import Pod, Workload
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
-from tests.builders import service
+from tests.builders import ADMIN, service
 
 EAST, WEST = "c-m-7rb2kx9q", "c-7xk2p"
 A, B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
@@ -141,7 +141,7 @@ def test_a_verified_sync_keeps_the_digest_its_pods_run_as_last_promoted(demo: Ap
     with demo.session() as session:
         the_plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"],
                                      targets={("Deployment", "frontend"): "all"})
-    operation_id = apply_plan(demo, the_plan, initiated_by="tester", request_id=new_request_id(),
+    operation_id = apply_plan(demo, the_plan, actor=ADMIN, request_id=new_request_id(),
                               options=SyncOptions(timeout_seconds=20, poll_seconds=0.2))
     with demo.session() as session:
         found = inventory.list_inventories(session, demo.cipher, [get_environment(session, "Prod")],
@@ -162,7 +162,7 @@ def test_an_outside_change_is_dated_when_first_seen_not_when_read(demo: AppConte
     with demo.session() as session:
         the_plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"],
                                      targets={("Deployment", "frontend"): "all"})
-    apply_plan(demo, the_plan, initiated_by="tester", request_id=new_request_id(),
+    apply_plan(demo, the_plan, actor=ADMIN, request_id=new_request_id(),
                options=SyncOptions(timeout_seconds=20, poll_seconds=0.2))
     obj = rancher_us.get_object(WEST, "Deployment", "shop-prod", "frontend")
     assert obj is not None
