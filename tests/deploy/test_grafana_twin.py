@@ -87,4 +87,4 @@ def test_every_panel_answers_from_prometheus_scraping_the_exporter(demo: AppCont
     sites_up = {s.name: s.values[-1] for s in answers["Sites up (last test)"]}
     assert sites_up == {"eu": 1.0, "us": 1.0, "eu-ci": 1.0}
     assert panel(panels, "Syncs by status").type == "timeseries"  # a range query: one point per second
-    assert all(len(s.values) >= 3 for s in answers["Site latency"])
+    assert all(len(s.values) >= 2 for s in answers["Site latency"])  # one point per step since the first scrape
