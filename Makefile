@@ -7,7 +7,7 @@ PORT ?= 8501
 # Loopback only: the local single-user mode has no sign-in, so it must not be reachable from the network.
 STREAMLIT := $(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
 
-.PHONY: run demo test lint typecheck test-fast screenshots bench clean
+.PHONY: run demo test lint typecheck test-fast screenshots grafana-twin bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ test-fast: $(VENV)/.installed  ## the core tests only
 screenshots: $(VENV)/.installed  ## README screenshots of the main screens, from a real browser (Chromium)
 	$(PY) scripts/screenshots.py
 	RANCHERSYNC_UPDATE_DOCS=1 $(PY) -m pytest tests/e2e/test_reports.py -q  # the reports, Display and Settings
+
+grafana-twin: $(VENV)/.installed  ## README picture of the Grafana dashboard: its PromQL on a real Prometheus, in plotly
+	$(PY) scripts/grafana_twin.py docs/screenshots
 
 bench: $(VENV)/.installed  ## every benchmark (figures and ratios; the history one wants RANCHERSYNC_TEST_DATABASE_URL)
 	$(PY) -m bench.inventory_listing

@@ -3,8 +3,8 @@
 - kubectl (kustomize built in): from the machine; README "What you need".
 - checkov: in a virtualenv of its own under the user's cache folder, pinned, so its pinned dependencies never meet
   ours; made on first use (about two minutes) and reused.
-- promtool: taken out of Debian's `prometheus` package (`apt-get download` + `dpkg -x`, no service installed or
-  started) into the same cache folder.
+- promtool and the prometheus server: taken out of Debian's `prometheus` package (`apt-get download` +
+  `dpkg -x`, no service installed or started) into the same cache folder.
 Missing tools skip the tests on a laptop; under CI=true they fail instead (like the PostgreSQL and browser suites).
 """
 
@@ -69,11 +69,20 @@ def checkov() -> Path:
 
 def promtool() -> Path:
     """promtool from Debian's prometheus package, unpacked into the cache (never installed as a service)."""
-    found = shutil.which("promtool")
+    return _from_prometheus_deb("promtool")
+
+
+def prometheus() -> Path:
+    """The Prometheus server from the same package (scripts/grafana_twin.py runs it on loopback, in a temp dir)."""
+    return _from_prometheus_deb("prometheus")
+
+
+def _from_prometheus_deb(name: str) -> Path:
+    found = shutil.which(name)
     if found:
         return Path(found)
     target = cache_dir() / "prometheus-deb"
-    binary = target / "usr" / "bin" / "promtool"
+    binary = target / "usr" / "bin" / name
     if binary.exists():
         return binary
     download = cache_dir() / "download"
@@ -83,7 +92,7 @@ def promtool() -> Path:
                              timeout=300, check=False)
     debs = sorted(download.glob("prometheus_*.deb"))
     if fetched.returncode != 0 or not debs:
-        unavailable(f"promtool: `apt-get download prometheus` failed (run `apt-get update` first?): "
+        unavailable(f"{name}: `apt-get download prometheus` failed (run `apt-get update` first?): "
                     f"{fetched.stderr[-1000:]}")
     subprocess.run(["dpkg", "-x", str(debs[0]), str(target)], check=True, timeout=120)
     shutil.rmtree(download, ignore_errors=True)
