@@ -31,6 +31,7 @@ from cryptography.fernet import Fernet
 from ranchersync import environments, instances, inventory, sites
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
+from ranchersync.governance.identity import Actor
 from ranchersync.rancher import WORKLOAD_KINDS
 from ranchersync.simulator import SimulatedRancher, load_demo_world
 from tests.e2e.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, AppServer
@@ -78,15 +79,20 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
+BENCH = Actor("bench@localhost", "admin", "cli")  # who sets the catalogue up
+
+
 def seed(ctx: AppContext, server: SimulatedRancher, count: int) -> None:
     """One site, one environment ("Dev") with `count` app instances."""
     with ctx.session() as session:
-        sites.add_site(session, ctx.cipher, name="eu", connection=sites.make_connection(server.url, server.token))
-        environments.add_environment(session, name="Dev")
+        sites.add_site(session, ctx.cipher, name="eu", connection=sites.make_connection(server.url, server.token),
+                       actor=BENCH)
+        environments.add_environment(session, name="Dev", actor=BENCH)
     for name, cluster, namespace in INSTANCES[:count]:
         with ctx.session() as session:
             placement = instances.check_placement(sites.get_site(session, "eu"), ctx.cipher, cluster, namespace)
-            instances.add_instance(session, name=name, site="eu", environment="Dev", placement=placement)
+            instances.add_instance(session, name=name, site="eu", environment="Dev", placement=placement,
+                                   actor=BENCH)
 
 
 def expected_lists(ctx: AppContext) -> frozenset[ListKey]:
