@@ -16,6 +16,7 @@ from ranchersync.governance.identity import RolePolicy
 AUTH_MODES = ("none", "oidc", "proxy")
 
 DEFAULT_DATABASE_URL = "sqlite:///data/ranchersync.db"
+MAIL_URL_ENV = "RANCHERSYNC_MAIL_URL"  # Apprise mailto://… of the outgoing server: a secret, never stored or shown
 KEY_FILE_NAME = "secret.key"
 
 
@@ -58,6 +59,11 @@ class Settings:
             groups_header=_header(env, "RANCHERSYNC_GROUPS_HEADER", "X-Forwarded-Groups"),
             allow_anonymous=parse_flag(env.get("RANCHERSYNC_ALLOW_ANONYMOUS", ""), "RANCHERSYNC_ALLOW_ANONYMOUS"),
         )
+
+
+def mail_url(environ: dict[str, str] | None = None) -> str:
+    """RANCHERSYNC_MAIL_URL, read when needed (never kept in Settings, the database or a log); "" when unset."""
+    return (os.environ if environ is None else environ).get(MAIL_URL_ENV, "").strip()
 
 
 def parse_auth(value: str) -> str:

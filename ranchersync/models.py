@@ -457,17 +457,22 @@ class NotificationSubscription(Base):
 
 
 class OutboxMessage(Base):
-    """One notification to deliver to one subscription: written with its event, sent after commit, retried."""
+    """One notification to deliver to one subscription or one person's e-mail (exactly one of the two): written with
+    its event, sent after commit, retried."""
 
     __tablename__ = "notification_outbox"
-    __table_args__ = (Index("ix_notification_outbox_due", "sent_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notification_outbox_due", "sent_at", "next_attempt_at"),
+        CheckConstraint("(subscription_id IS NULL) <> (recipient IS NULL)", name="one_target"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    subscription_id: Mapped[int] = mapped_column(
+    subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("notification_subscriptions.id", ondelete="CASCADE"), index=True
     )
+    recipient: Mapped[str | None] = mapped_column(String(320))  # an e-mail (a person's preference), else None
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # None: given up
