@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 import streamlit as st
 
 from ranchersync import preferences
+from ranchersync.config import MAIL_URL_ENV, mail_url
 from ranchersync.errors import RancherSyncError
 from ranchersync.notify import EVENTS, SUBSCRIBABLE
 from ranchersync.preferences import DATE_FORMATS, ROWS_PER_PAGE, Preferences
@@ -57,6 +58,10 @@ def settings_form(prefs: Preferences, envs: Sequence[EnvironmentRow]) -> None:
         mail = st.multiselect("Notifications I want by e-mail", list(SUBSCRIBABLE), default=list(prefs.email_events),
                               format_func=EVENTS.__getitem__, key="prefs_mail",
                               help="Sent to your address once the administrator has set up a mail service.")
+        if not mail_url():
+            st.caption(f"E-mail is not configured: nothing is sent until the administrator sets {MAIL_URL_ENV}.")
+        elif "@" not in prefs.email:
+            st.caption("Your user name is not an e-mail address, so no e-mail is sent to it.")
         if st.form_submit_button("Save", type="primary", key="prefs_save"):
             chosen = dataclasses.replace(prefs, default_environment_id=default_env, timezone=zone,
                                          date_format=date_format, compare_by=compare_by or "image",

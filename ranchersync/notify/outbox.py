@@ -1,5 +1,6 @@
-"""The outbox: a notification is written in the transaction of its event (one row per matching subscription), so
-an event that rolls back notifies nobody and a committed one is never lost; the sender delivers after commit."""
+"""The outbox: a notification is written in the transaction of its event (one row per matching subscription, and one
+per person whose preferences ask for it by e-mail when RANCHERSYNC_MAIL_URL is set), so an event that rolls back
+notifies nobody and a committed one is never lost; the sender delivers after commit."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from ranchersync.models import NotificationSubscription, OutboxMessage, SyncOperation, utcnow
+from ranchersync.config import mail_url
+from ranchersync.models import NotificationSubscription, OutboxMessage, SyncOperation, UserPreference, utcnow
 
 PENDING_KEY: Final = "ranchersync.notify.pending"  # Session.info flag: this transaction queued notifications
 
@@ -18,7 +20,8 @@ def enqueue(
     session: Session, event: str, payload: Mapping[str, Any], environment_id: int | None = None
 ) -> int:
     """Queue `event` for every active subscription of `environment_id` (and the all-environments ones) that wants
-    it, in the caller's transaction; returns how many messages were queued."""
+    it, and for every person who asked for it by e-mail, in the caller's transaction; returns how many messages were
+    queued."""
     condition: ColumnElement[bool] = NotificationSubscription.environment_id.is_(None)
     if environment_id is not None:
         condition = or_(condition, NotificationSubscription.environment_id == environment_id)
@@ -33,10 +36,23 @@ def enqueue(
         session.add(OutboxMessage(event=event, payload=dict(payload), subscription_id=subscription.id,
                                   attempts=0, created_at=now, next_attempt_at=now))
         queued += 1
+    for email in mail_recipients(session, event):
+        session.add(OutboxMessage(event=event, payload=dict(payload), recipient=email, attempts=0, created_at=now,
+                                  next_attempt_at=now))
+        queued += 1
     if queued:
         session.info[PENDING_KEY] = True
         session.flush()
     return queued
+
+
+def mail_recipients(session: Session, event: str) -> list[str]:
+    """The e-mails of the people whose preferences ask for `event`; none while no mail server is configured (and
+    none for a local user name that is not an address)."""
+    if not mail_url():
+        return []
+    rows = session.execute(select(UserPreference.email, UserPreference.email_events).order_by(UserPreference.email))
+    return [email for email, events in rows if "@" in email and event in (events or [])]
 
 
 # ---- the events -------------------------------------------------------------------------------------------------

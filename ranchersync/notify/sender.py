@@ -1,5 +1,6 @@
 """Delivering the outbox through Apprise after commit: a background thread in the process that queued (never in the
 way of the sync), `check` from cron, retries with exponential backoff, and the last outcome kept per subscription.
+A message for a person's e-mail goes through RANCHERSYNC_MAIL_URL with the person as its `to=`.
 
 Several processes may deliver at once: a message is claimed by moving its next attempt forward in a conditional
 UPDATE, so only one of them sends it.
@@ -15,17 +16,19 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ranchersync.config import MAIL_URL_ENV, mail_url
 from ranchersync.context import AppContext
 from ranchersync.crypto import SecretKeyError
 from ranchersync.models import NotificationSubscription, OutboxMessage, utcnow
 from ranchersync.notify.events import Message, render
 from ranchersync.notify.outbox import PENDING_KEY
-from ranchersync.notify.urls import load_apprise, redacted
+from ranchersync.notify.urls import load_apprise, mask_url, redacted
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +86,9 @@ def deliver_pending(
         claimed = _claim(ctx, message_id, now or utcnow())
         if claimed is None:
             continue
-        url, event, payload = claimed
+        url, event, payload, unusable = claimed
         try:
-            error = send(url, render(event, payload, base)) if url is not None else "the URL cannot be decrypted"
+            error = send(url, render(event, payload, base)) if url is not None else unusable
         except Exception as exc:  # noqa: BLE001 - a notifier's bug must not stop the others; recorded, not raised
             error = f"{type(exc).__name__}: {redacted(url or '').clean(str(exc))}"[:500]
         outcome = _record(ctx, message_id, error, utcnow())
@@ -103,7 +106,15 @@ def _due(ctx: AppContext, now: dt.datetime) -> list[int]:
         ))
 
 
-def _claim(ctx: AppContext, message_id: int, now: dt.datetime) -> tuple[str | None, str, dict] | None:
+def mail_to(server_url: str, recipient: str) -> str:
+    """The Apprise mail URL that sends to `recipient` only: the server's URL with its `to=` set to that address."""
+    parts = urlsplit(server_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "to"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("to", recipient)])))
+
+
+def _claim(ctx: AppContext, message_id: int, now: dt.datetime) -> tuple[str | None, str, dict, str] | None:
+    """Take one due message: (the URL to send to or None, its event, its payload, why there is no URL)."""
     with ctx.session() as session:
         taken = session.execute(
             update(OutboxMessage)
@@ -114,12 +125,16 @@ def _claim(ctx: AppContext, message_id: int, now: dt.datetime) -> tuple[str | No
         if taken != 1:
             return None
         message = session.get_one(OutboxMessage, message_id)
+        if message.recipient is not None:
+            server = mail_url()
+            return (mail_to(server, message.recipient) if server else None, message.event, dict(message.payload),
+                    f"e-mail is not configured ({MAIL_URL_ENV} is unset)")
         subscription = session.get_one(NotificationSubscription, message.subscription_id)
         try:
             url: str | None = ctx.cipher.decrypt(subscription.url_encrypted)
         except SecretKeyError:
             url = None
-        return url, message.event, dict(message.payload)
+        return url, message.event, dict(message.payload), "the URL cannot be decrypted"
 
 
 def _record(ctx: AppContext, message_id: int, error: str | None, now: dt.datetime) -> str:
@@ -127,7 +142,8 @@ def _record(ctx: AppContext, message_id: int, error: str | None, now: dt.datetim
         message = session.get(OutboxMessage, message_id)
         if message is None:  # its subscription was removed meanwhile
             return "failed"
-        subscription = session.get_one(NotificationSubscription, message.subscription_id)
+        subscription = (None if message.subscription_id is None
+                        else session.get_one(NotificationSubscription, message.subscription_id))
         message.attempts += 1
         if error is None:
             message.sent_at, message.last_error, message.next_attempt_at = now, None, None
@@ -139,10 +155,13 @@ def _record(ctx: AppContext, message_id: int, error: str | None, now: dt.datetim
             else:
                 message.next_attempt_at = now + dt.timedelta(seconds=backoff(message.attempts))
                 outcome = "retrying"
+            target = (subscription.url_masked if subscription is not None
+                      else f"{message.recipient} via {mask_url(mail_url()) if mail_url() else 'no mail server'}")
             log.warning("notification #%s (%s) to %s failed (attempt %s): %s", message.id, message.event,
-                        subscription.url_masked, message.attempts, error)
-        subscription.last_status, subscription.last_attempt_at = outcome, now
-        subscription.last_error = error
+                        target, message.attempts, error)
+        if subscription is not None:
+            subscription.last_status, subscription.last_attempt_at = outcome, now
+            subscription.last_error = error
         return outcome
 
 
