@@ -117,7 +117,7 @@ def get_subscription(session: Session, subscription_id: int) -> NotificationSubs
 def list_subscriptions(session: Session) -> list[SubscriptionView]:
     """Every subscription, masked, with its last delivery outcome and how many messages still wait."""
     names: dict[int, str] = {i: n for i, n in session.execute(select(Environment.id, Environment.name))}
-    waiting: dict[int, int] = {}
+    waiting: dict[int | None, int] = {}  # None: e-mails to people, no subscription
     for sub_id in session.scalars(select(OutboxMessage.subscription_id).where(OutboxMessage.sent_at.is_(None),
                                                                              OutboxMessage.next_attempt_at.is_not(None))):
         waiting[sub_id] = waiting.get(sub_id, 0) + 1

@@ -1,15 +1,19 @@
 """Preferences change what the screens show (time zone, date format, rows per page, compare mode), and the
-Notifications screen shows Apprise URLs masked."""
+Notifications screen shows Apprise URLs masked; the Settings page says when e-mail is not configured and never shows
+the mail URL; the Display page works for a signed-in viewer."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from streamlit.testing.v1 import AppTest
+
 from ranchersync import notify, preferences
 from ranchersync.context import AppContext
 from ranchersync.governance.identity import Actor
 from tests.core.test_history import change, record
-from tests.ui.conftest import OpenApp, Seed, assert_ok, rendered_text, state_text
+from tests.ui.conftest import ROOT, OpenApp, Seed, assert_ok, rendered_text, state_text
 from tests.ui.test_history_page import envs_by_name, rows
 from ui import preferences_view
 
@@ -72,3 +76,33 @@ def test_the_notifications_page_shows_urls_masked(open_app: OpenApp, ctx: AppCon
     text = rendered_text(at) + state_text(at)
     for secret in ("pa55w0rd", "s3cr3t-path", "k3y", secret_url):
         assert secret not in text
+
+
+def test_the_settings_page_says_when_e_mail_is_not_configured_and_never_shows_the_mail_url(
+        open_app: OpenApp, seed: Seed, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed()
+    monkeypatch.delenv("RANCHERSYNC_MAIL_URL", raising=False)
+    at = open_app("pages/11_Settings.py")
+    assert any("E-mail is not configured" in c.value and "RANCHERSYNC_MAIL_URL" in c.value for c in at.caption)
+    monkeypatch.setenv("RANCHERSYNC_MAIL_URL", "mailto://rsm-bot:m41l-pa55w0rd@smtp.example.com?from=rsm@example.com")
+    at = open_app("pages/11_Settings.py")
+    assert not any("E-mail is not configured" in c.value for c in at.caption)
+    for secret in ("m41l-pa55w0rd", "rsm-bot", "smtp.example.com"):
+        assert secret not in rendered_text(at) and secret not in state_text(at)
+
+
+def test_the_display_page_works_for_a_signed_in_viewer(app_env: AppContext, seed: Seed,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANCHERSYNC_AUTH", "oidc")
+    seed()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": "v@example.com", "groups": []}
+    at.run()
+    at.switch_page("pages/6_Display.py").run()
+    assert_ok(at)
+    assert [t.value for t in at.title] == ["Delivery pipeline"]
+    sidebar = "\n".join([m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption])
+    assert "role: **viewer**" in sidebar
+    links = [link.label for link in at.sidebar.get("page_link")]  # type: ignore[attr-defined]
+    assert "Display" in links and "People" not in links, "no admin page for a viewer"
+    assert not at.main.button and not at.get("dialog"), "no controls on the wall screen, no admin welcome"
