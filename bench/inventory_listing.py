@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet
 
 from bench.simulator_process import simulator_process
 from bench.worlds import big_world_data, cluster_ids, namespaces
-from ranchersync import inventory
+from ranchersync import inventory, listing
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
 from ranchersync.models import AppInstance, Environment, Site
@@ -72,9 +72,9 @@ def serial_listing(url: str, token: str, instances: int, clusters: int) -> int:
     return count
 
 
-def timed_listing(ctx: AppContext, strategy: inventory.ListingStrategy, concurrency: int) -> tuple[float, int, int]:
+def timed_listing(ctx: AppContext, strategy: listing.ListingStrategy, concurrency: int) -> tuple[float, int, int]:
     """(seconds, requests, services) of one listing of the environment with this strategy."""
-    inventory.forget_listing_scopes()
+    listing.forget_listing_scopes()
     CountingClient.requests = 0
     start = time.perf_counter()
     with ctx.session() as session:

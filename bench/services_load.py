@@ -28,7 +28,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-from ranchersync import environments, instances, inventory, sites
+from ranchersync import environments, instances, inventory, listing, sites
 from ranchersync.config import Settings
 from ranchersync.context import AppContext
 from ranchersync.governance.identity import Actor
@@ -96,12 +96,12 @@ def seed(ctx: AppContext, server: SimulatedRancher, count: int) -> None:
 
 
 def expected_lists(ctx: AppContext) -> frozenset[ListKey]:
-    """The list requests one read of Dev's inventory makes, as the core plans them (inventory.listing_jobs)."""
+    """The list requests one read of Dev's inventory makes, as the core plans them (listing.listing_jobs)."""
     with ctx.session() as session:
         env = environments.get_environment(session, "Dev")
         refs = inventory.instance_refs(session, [env.id])
         connections = inventory.site_connections(session, ctx.cipher, {r.site_id for r in refs})
-    jobs = inventory.listing_jobs(refs, WORKLOAD_KINDS, "auto", connections)
+    jobs = listing.listing_jobs(refs, WORKLOAD_KINDS, "auto", connections)
     return frozenset((j.refs[0].cluster_id, "*" if j.cluster_wide else j.refs[0].namespace, f"{j.kind.lower()}s")
                      for j in jobs)
 

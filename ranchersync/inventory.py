@@ -1,20 +1,16 @@
 """Reading what environments run: the services of every app instance, fetched in parallel from Rancher.
 
-The comparison of environments (what differs, what drifted) is pure and lives in `ranchersync.compare`.
+Which list requests that takes (cluster-wide or per namespace) and how they run lives in `ranchersync.listing`;
+the comparison of environments (what differs, what drifted) is pure and lives in `ranchersync.compare`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
-import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,8 +18,9 @@ from sqlalchemy.orm import Session
 from ranchersync.crypto import TokenCipher
 from ranchersync.digests import LastSync, OutsideChange, RunningImages, outside_change, running_images
 from ranchersync.environments import get_environment
-from ranchersync.errors import RancherAuthError, RancherSyncError
+from ranchersync.errors import RancherSyncError
 from ranchersync.images import parse_image
+from ranchersync.listing import ListingStrategy, listing_jobs, run_listing
 from ranchersync.models import AppInstance, Environment, Site, SyncResult, utcnow
 from ranchersync.rancher import WORKLOAD_KINDS, Pod, RancherClient, Workload, WorkloadStatus, workload_status
 from ranchersync.sites import ClientFactory, Connection, site_connection
@@ -31,10 +28,6 @@ from ranchersync.sites import ClientFactory, Connection, site_connection
 # Listing is latency-bound (one request per app instance and kind); 32 requests in flight keep a Rancher busy
 # without hammering it.
 DEFAULT_CONCURRENCY = 32
-# From this many app instances (namespaces) in one cluster on, one cluster-wide list per kind replaces theirs.
-CLUSTER_WIDE_FROM = 2
-ListingStrategy = Literal["auto", "namespace"]
-T = TypeVar("T")
 
 @dataclass(frozen=True)
 class InstanceRef:
@@ -177,156 +170,6 @@ def last_synced(session: Session, instance_ids: Sequence[int]) -> dict[tuple[int
     return {(inst, kind, name): when for inst, kind, name, when in rows if inst is not None and when is not None}
 
 
-class ClientPool:
-    """One client per site and per worker thread: tokens never mix between sites, sessions never between threads."""
-
-    def __init__(
-        self, connections: Mapping[int, Connection], factory: ClientFactory = RancherClient, pool_size: int = 4
-    ) -> None:
-        self._connections = connections
-        self._factory = factory
-        self._pool_size = pool_size
-        self._local = threading.local()
-        self._all: list[RancherClient] = []
-        self._lock = threading.Lock()
-
-    def client(self, ref: InstanceRef) -> RancherClient:
-        """This thread's client for the instance's site."""
-        clients: dict[int, RancherClient] = self._local.__dict__.setdefault("clients", {})
-        if ref.site_id not in clients:
-            conn = self._connections[ref.site_id]
-            clients[ref.site_id] = self._factory(
-                conn.url, conn.token, ca_bundle=conn.ca_bundle, insecure=conn.insecure, pool_size=self._pool_size
-            )
-            with self._lock:
-                self._all.append(clients[ref.site_id])
-        return clients[ref.site_id]
-
-    def close(self) -> None:
-        """Close every client made by any thread."""
-        with self._lock:
-            for client in self._all:
-                client.close()
-            self._all.clear()
-
-
-@contextmanager
-def client_pool(connections: Mapping[int, Connection], factory: ClientFactory = RancherClient) -> Iterator[ClientPool]:
-    """A ClientPool closed when the block ends."""
-    pool = ClientPool(connections, factory)
-    try:
-        yield pool
-    finally:
-        pool.close()
-
-
-class _ScopeMemory:
-    """Which (site, cluster) pairs refused a cluster-wide list (403), remembered for a while so each listing does
-    not ask again; a role granted meanwhile is used once the memory lapses."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._until: dict[tuple[int, str, str], float] = {}
-        self._lock = threading.Lock()
-
-    def namespaced_only(self, key: tuple[int, str, str]) -> bool:
-        with self._lock:
-            until = self._until.get(key)
-            if until is not None and until <= time.monotonic():
-                del self._until[key]
-                until = None
-            return until is not None
-
-    def remember(self, key: tuple[int, str, str]) -> None:
-        with self._lock:
-            self._until[key] = time.monotonic() + self.seconds
-
-    def forget(self) -> None:
-        with self._lock:
-            self._until.clear()
-
-
-# As long as the dashboard caches what Rancher lists (ui/queries.py RANCHER_TTL).
-SCOPE_MEMORY_SECONDS = 60.0
-_scopes = _ScopeMemory(SCOPE_MEMORY_SECONDS)
-
-
-def forget_listing_scopes() -> None:
-    """Forget which clusters refused cluster-wide lists (after a site's token changed, and in tests)."""
-    _scopes.forget()
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One list request: a kind in one namespace, or across a cluster for several app instances at once."""
-
-    refs: tuple[InstanceRef, ...]
-    kind: str
-    cluster_wide: bool
-
-
-def listing_jobs(refs: Sequence[InstanceRef], kinds: Sequence[str], strategy: ListingStrategy,
-                 connections: Mapping[int, Connection]) -> list[_Job]:
-    """The requests that list these app instances: where a cluster holds several of them (and may be listed
-    whole), one cluster-wide list per kind; else one list per namespace and kind."""
-    groups: dict[tuple[int, str], list[InstanceRef]] = defaultdict(list)
-    for ref in refs:
-        groups[(ref.site_id, ref.cluster_id)].append(ref)
-    jobs: list[_Job] = []
-    for (site_id, cluster_id), group in groups.items():
-        key = (site_id, connections[site_id].url, cluster_id)
-        whole = (strategy == "auto" and len({r.namespace for r in group}) >= CLUSTER_WIDE_FROM
-                 and not _scopes.namespaced_only(key))
-        if whole:
-            jobs += [_Job(tuple(group), kind, True) for kind in kinds]
-        else:
-            jobs += [_Job((ref,), kind, False) for ref in group for kind in kinds]
-    return jobs
-
-
-def _run_listing(
-    jobs: list[_Job],
-    connections: Mapping[int, Connection],
-    concurrency: int,
-    factory: ClientFactory,
-    in_namespace: Callable[[RancherClient, InstanceRef, str], list[T]],
-    in_cluster: Callable[[RancherClient, InstanceRef, str], list[T]],
-    namespace_of: Callable[[T], str],
-) -> tuple[dict[tuple[int, str], list[T]], dict[int, str]]:
-    """Run list jobs in parallel: results per (app instance, kind), and the first error per app instance.
-    A cluster-wide list refused with 403 is remembered and replaced by per-namespace lists."""
-    results: dict[tuple[int, str], list[T]] = {}
-    errors: dict[int, str] = {}
-    with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
-
-        def run(job: _Job) -> list[_Job]:
-            first = job.refs[0]
-            try:
-                if not job.cluster_wide:
-                    results[(first.id, job.kind)] = in_namespace(pool.client(first), first, job.kind)
-                    return []
-                found = in_cluster(pool.client(first), first, job.kind)
-            except RancherSyncError as error:
-                if job.cluster_wide and isinstance(error, RancherAuthError) and error.status == 403:
-                    _scopes.remember((first.site_id, connections[first.site_id].url, first.cluster_id))
-                    return [_Job((ref,), job.kind, False) for ref in job.refs]
-                for ref in job.refs:
-                    errors.setdefault(ref.id, str(error))
-                return []
-            by_namespace: dict[str, list[T]] = defaultdict(list)
-            for item in found:
-                by_namespace[namespace_of(item)].append(item)
-            for ref in job.refs:
-                results[(ref.id, job.kind)] = by_namespace.get(ref.namespace, [])
-            return []
-
-        pending = {executor.submit(run, job) for job in jobs}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                pending |= {executor.submit(run, job) for job in future.result()}
-    return results, errors
-
 
 def fetch_services(
     refs: Sequence[InstanceRef],
@@ -341,7 +184,7 @@ def fetch_services(
 
     With ``strategy="auto"``, app instances that share a cluster are listed with one cluster-wide list per kind
     (paged, then filtered to their namespaces here); a cluster whose token may only list inside namespaces (403)
-    is listed namespace by namespace, and remembered so for ``SCOPE_MEMORY_SECONDS``. ``"namespace"`` always
+    is listed namespace by namespace, and remembered so for ``listing.SCOPE_MEMORY_SECONDS``. ``"namespace"`` always
     lists per (app instance, kind). Both give the same services in the same order.
 
     A failing app instance (timeout, refused token, missing namespace…) is reported once in the failures and
@@ -349,7 +192,7 @@ def fetch_services(
     """
     active = [ref for ref in refs if ref.site_active]
     failures = [InstanceFailure(ref, f"site '{ref.site_name}' is deactivated") for ref in refs if not ref.site_active]
-    results, errors = _run_listing(
+    results, errors = run_listing(
         listing_jobs(active, kinds, strategy, connections), connections, concurrency, factory,
         lambda client, ref, kind: client.list_workloads(ref.cluster_id, ref.namespace, kinds=(kind,)),
         lambda client, ref, kind: client.list_cluster_workloads(ref.cluster_id, kind),
@@ -377,7 +220,7 @@ def fetch_running(
     per cluster where the listing strategy allows. An app instance whose pods cannot be read keeps its services
     without digests and is reported."""
     refs = list({s.instance.id: s.instance for s in services}.values())
-    results, errors = _run_listing(
+    results, errors = run_listing(
         listing_jobs(refs, ("Pod",), strategy, connections), connections, concurrency, factory,
         lambda client, ref, _kind: client.list_pods(ref.cluster_id, ref.namespace),
         lambda client, ref, _kind: client.list_pods(ref.cluster_id, None),

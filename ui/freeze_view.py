@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from ranchersync.errors import ValidationError
-from ranchersync.governance import freeze
+from ranchersync.governance import freeze, freeze_schedule
 from ranchersync.governance.identity import refusal
 from ranchersync.textsafe import escape_markdown
 from ui import deps, freeze_actions, widgets
@@ -179,10 +179,10 @@ def _add(env_id: int, reason: str, weekly: str | None, span: tuple[object, ...] 
             isinstance(t, dt.time) for t in (start_time, end_time)):
         return Outcome.failed(ValidationError("pick a start and an end for the one-off window"))
     try:
-        tz = freeze.zone(zone_name)
+        tz = freeze_schedule.zone(zone_name)
     except ValidationError as error:
         return Outcome.failed(error)
-    starts = freeze.wall_to_utc(dt.datetime.combine(start_day, start_time), tz)  # type: ignore[arg-type]
-    ends = freeze.wall_to_utc(dt.datetime.combine(end_day, end_time), tz)  # type: ignore[arg-type]
+    starts = freeze_schedule.wall_to_utc(dt.datetime.combine(start_day, start_time), tz)  # type: ignore[arg-type]
+    ends = freeze_schedule.wall_to_utc(dt.datetime.combine(end_day, end_time), tz)  # type: ignore[arg-type]
     return freeze_actions.add_window(environment_id=env_id, reason=reason, starts_at=starts, ends_at=ends,
                                      timezone=zone_name)

@@ -37,7 +37,7 @@ def register(commands: Commands) -> None:
 
 
 def _state(view: WindowView) -> str:
-    from ranchersync.governance.freeze import local_text
+    from ranchersync.governance.freeze_schedule import local_text
 
     if view.active:
         return "frozen now, " + (f"reopens {local_text(view.reopens_at, view.timezone)}" if view.reopens_at
@@ -47,6 +47,7 @@ def _state(view: WindowView) -> str:
 
 def cmd_freeze_add(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.governance import freeze
+    from ranchersync.governance.freeze_schedule import parse_instant
 
     one_off = args.starts is not None or args.ends is not None
     if one_off == (args.weekly is not None):
@@ -56,8 +57,8 @@ def cmd_freeze_add(ctx: AppContext, args: argparse.Namespace) -> int:
     with ctx.session() as session:
         window = freeze.add_window(
             session, cli_actor(ctx), environment=args.env, reason=args.reason, weekly=args.weekly, timezone=args.tz,
-            starts_at=freeze.parse_instant(args.starts, args.tz) if one_off else None,
-            ends_at=freeze.parse_instant(args.ends, args.tz) if one_off else None,
+            starts_at=parse_instant(args.starts, args.tz) if one_off else None,
+            ends_at=parse_instant(args.ends, args.tz) if one_off else None,
         )
         view = freeze.window_view(session, window)
     emit(args, freeze.window_payload(view),

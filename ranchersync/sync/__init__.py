@@ -18,13 +18,10 @@ from ranchersync.sync.operations import (
     get_operation,
     plan_environments,
     read_sides,
-    resume_operation,
-    rollback_candidates,
-    rollback_operation,
-    rollback_refusal,
 )
 from ranchersync.sync.plan import PlannedContainer, ServicePlan, SyncPlan, TargetChoice, gitops_warnings, plan_sync
 from ranchersync.sync.records import SyncBusy, mark_interrupted
+from ranchersync.sync.undo import resume_operation, rollback_candidates, rollback_operation, rollback_refusal
 
 __all__ = [
     "STAGES",

@@ -24,7 +24,8 @@ from ranchersync.errors import (
     RancherUnavailable,
     ValidationError,
 )
-from ranchersync.inventory import ClientPool, InstanceRef, client_pool
+from ranchersync.inventory import InstanceRef
+from ranchersync.listing import ClientPool, client_pool
 from ranchersync.rancher import RancherClient, Workload, rollout_state
 from ranchersync.sites import ClientFactory, Connection
 from ranchersync.sync import records

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ranchersync import environments
 from ranchersync.errors import EnvironmentFrozen, PermissionDenied, ValidationError
 from ranchersync.governance import audit, freeze
-from ranchersync.governance.freeze import WeeklyRule, WeeklyWindow, wall_to_utc, zone
+from ranchersync.governance.freeze_schedule import WeeklyRule, WeeklyWindow, parse_instant, wall_to_utc, zone
 from ranchersync.governance.identity import Actor
 
 BERLIN = zone("Europe/Berlin")
@@ -264,7 +264,7 @@ def test_bad_windows_are_refused_and_nothing_is_written(session: Session, prod: 
 
 
 def test_one_off_times_without_an_offset_are_read_in_the_zone() -> None:
-    assert freeze.parse_instant("2026-12-24T16:00", "Europe/Berlin") == utc("2026-12-24T15:00")
-    assert freeze.parse_instant("2026-12-24 16:00+00:00", "Europe/Berlin") == utc("2026-12-24T16:00")
+    assert parse_instant("2026-12-24T16:00", "Europe/Berlin") == utc("2026-12-24T15:00")
+    assert parse_instant("2026-12-24 16:00+00:00", "Europe/Berlin") == utc("2026-12-24T16:00")
     with pytest.raises(ValidationError, match="date and time"):
-        freeze.parse_instant("christmas")
+        parse_instant("christmas")

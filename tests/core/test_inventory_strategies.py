@@ -12,6 +12,7 @@ from bench.worlds import big_world, cluster_ids, namespaces
 from ranchersync import inventory
 from ranchersync.context import AppContext
 from ranchersync.inventory import InstanceRef, Service
+from ranchersync.listing import ListingStrategy, forget_listing_scopes
 from ranchersync.rancher import RancherClient
 from ranchersync.simulator import SimulatedRancher, World
 from ranchersync.sites import Connection
@@ -20,9 +21,9 @@ from tests.core.simulator_fixtures import CLUSTER, NS, OTHER_CLUSTER, small_worl
 
 @pytest.fixture(autouse=True)
 def fresh_scopes() -> Iterator[None]:
-    inventory.forget_listing_scopes()
+    forget_listing_scopes()
     yield
-    inventory.forget_listing_scopes()
+    forget_listing_scopes()
 
 
 class CountingClient(RancherClient):
@@ -45,7 +46,7 @@ def ref(index: int, cluster: str, namespace: str, site_id: int = 1) -> InstanceR
     return InstanceRef(index, namespace, 1, site_id, "site", True, cluster, cluster, namespace)
 
 
-def listing(refs: list[InstanceRef], sim: SimulatedRancher, strategy: inventory.ListingStrategy,
+def listing(refs: list[InstanceRef], sim: SimulatedRancher, strategy: ListingStrategy,
             ) -> tuple[list[Service], list[str], list[str]]:
     CountingClient.sent = []
     services, failures = inventory.fetch_services(
