@@ -125,15 +125,11 @@ class Snapshot:
 
 
 def freeze_reason(session: Session, environment: Environment, now: dt.datetime) -> str | None:
-    """Why syncs into `environment` are frozen at `now`, or None.
+    """Why syncs into `environment` are frozen at `now`, or None: a freeze that started since the request lapses it."""
+    from ranchersync.governance.freeze import active_freeze, frozen_message  # freeze builds on the sync use-cases
 
-    The freeze windows are built in parallel in `ranchersync/governance/freeze.py`; until it is merged this finds
-    no freeze. Once it is, the body becomes:
-        from ranchersync.governance.freeze import active_freeze, frozen_message
-        freeze = active_freeze(session, environment, now)
-        return None if freeze is None else frozen_message(environment.name, freeze)
-    """
-    return None
+    freeze = active_freeze(session, environment, now)
+    return None if freeze is None else frozen_message(environment.name, freeze)
 
 
 def recheck(

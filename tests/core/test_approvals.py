@@ -164,6 +164,22 @@ def test_a_source_that_became_unhealthy_makes_it_stale(demo: AppContext, rancher
     assert prod_image(rancher_us, EAST) == OLD
 
 
+def test_a_freeze_that_started_since_the_request_makes_it_stale(demo: AppContext,
+                                                                rancher_us: SimulatedRancher) -> None:
+    from ranchersync.governance import freeze
+
+    needs(demo, 1)
+    request_id = request(demo)
+    with demo.session() as session:
+        freeze.add_window(session, ADMIN, environment="Prod", reason="incident review",
+                          starts_at=utcnow() - dt.timedelta(minutes=1), ends_at=utcnow() + dt.timedelta(hours=2))
+    decided = approvals.decide(demo, BOB, request_id, True)
+    assert decided.status == "stale" and decided.operation_id is None
+    # Named up front by the re-check, not found by a failed run ("could not run: …").
+    assert decided.status_reason.startswith("Prod is frozen") and "incident review" in decided.status_reason
+    assert prod_image(rancher_us, EAST) == OLD
+
+
 def test_a_rejection_closes_the_request(demo: AppContext, rancher_us: SimulatedRancher) -> None:
     needs(demo, 2)
     request_id = request(demo)
