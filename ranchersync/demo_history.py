@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ranchersync.history import arrivals
 from ranchersync.models import AppInstance, Environment, SyncOperation, SyncResult
 from ranchersync.simulator.world import DEMO_WORLD_NAMES, load_demo_world
 
@@ -88,6 +89,8 @@ def fill_history(session: Session, now: dt.datetime) -> int:
         _operation(session, envs, "Stage", "Prod", moves, at, rng, "rolled_back")
         written += 1
     session.flush()
+    # Written as history, not by syncs: the first arrivals the lead time reads are derived from it here.
+    arrivals.rebuild(session)
     return written
 
 
