@@ -34,6 +34,17 @@ def duration_text(seconds: float | None, *, empty: str = "—") -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
+def compact_duration(seconds: float | None, *, empty: str = "—") -> str:
+    """A duration in its largest unit, for a metric card's few characters: '45 s', '1.1 min', '2.5 h', '3 days'."""
+    if seconds is None:
+        return empty
+    for size, unit in ((86400, "days"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            value = f"{seconds / size:.1f}".removesuffix(".0")
+            return f"{value} {'day' if unit == 'days' and value == '1' else unit}"
+    return f"{round(seconds)} s"
+
+
 def status_word(status: str) -> str:
     """An operation's or a result's status as a user reads it: 'rolled_back' → 'rolled back'."""
     return status.replace("_", " ")

@@ -132,6 +132,10 @@ def _sync_review(page: Page, server: AppServer, out: Path, theme: str) -> None:
     print(screenshot(page, out / f"sync-review-{theme}.png"))
     click(page, "sync_cancel")
     print(screenshot(page, out / f"services-compare-{theme}.png"))
+    # The same comparison with what the pods run: a re-pushed tag and pods that disagree get a note.
+    by_key(page, "cmp_digests").locator("label").click()
+    wait_idle(page, timeout=60_000)
+    print(screenshot(page, out / f"services-digests-{theme}.png"))
 
 
 def _history(browser: Browser, server: AppServer, ctx: AppContext, out: Path) -> None:

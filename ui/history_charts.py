@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ranchersync.history import Metrics
-from ranchersync.humanize import duration_text, status_word
+from ranchersync.humanize import compact_duration, status_word
 from ranchersync.textsafe import escape_plotly
 from ui.history_tables import STATUS_HEX
 
@@ -82,8 +82,8 @@ def percent(value: float | None) -> str:
 
 
 def median_restore_text(metrics: Metrics) -> str:
-    """The median time to restore, or '—' without a restored incident."""
-    return duration_text(metrics.restore.median_seconds) if metrics.restore.median_seconds is not None else "—"
+    """The median time to restore in a card's few characters, or '—' without a restored incident."""
+    return compact_duration(metrics.restore.median_seconds)
 
 
 # ---- figures -----------------------------------------------------------------------------------------------------

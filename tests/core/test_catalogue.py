@@ -18,7 +18,7 @@ from ranchersync.catalogue import (
     unreachable_sites,
 )
 from ranchersync.compare import Cell, Comparison, ComparisonRow, cell_state, drift_counts, is_unhealthy, status_counts
-from ranchersync.humanize import ago, duration_text, plural, status_word
+from ranchersync.humanize import ago, compact_duration, duration_text, plural, status_word
 from ranchersync.inventory import EnvironmentRef
 from tests.builders import service
 
@@ -126,3 +126,11 @@ def test_unhealthy_statuses_and_counts_worst_first() -> None:
     assert [s for s in ("running", "failed", "degraded", "unknown", "paused", "stopped", "updating")
             if is_unhealthy(s)] == ["failed", "degraded", "unknown"]
     assert status_counts(["running", "failed", "running", "paused"]) == {"failed": 1, "paused": 1, "running": 2}
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (None, "—"), (45.4, "45 s"), (60, "1 min"), (65, "1.1 min"), (3600, "1 h"), (9000, "2.5 h"), (86400, "1 day"),
+    (3 * 86400, "3 days"),
+])
+def test_compact_duration_fits_a_metric_card(seconds: float | None, text: str) -> None:
+    assert compact_duration(seconds) == text
