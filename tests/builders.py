@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from ranchersync.context import AppContext
 from ranchersync.governance.identity import Actor
 from ranchersync.inventory import InstanceRef, Service
 from ranchersync.rancher import Workload, workload_status
@@ -51,3 +55,22 @@ def service(
 
 
 ADMIN = Actor("admin@example.com", "admin", "cli")  # who acts in tests that are not about roles
+
+
+CliRun = Callable[..., tuple[int, str, str]]
+
+
+def cli_runner(ctx: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
+    """The CLI in-process on `ctx`'s database, as the user named first: run("alice", "sync", …) → (status, out, err)."""
+    monkeypatch.setenv("RANCHERSYNC_DATABASE_URL", ctx.settings.database_url)
+    monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", ",".join(ctx.settings.secret_keys))
+
+    def run(user: str, *args: str) -> tuple[int, str, str]:
+        from ranchersync.cli import main
+
+        monkeypatch.setenv("RANCHERSYNC_USER", user)
+        status = main(list(args))
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ranchersync.cli import main
 from ranchersync.context import AppContext
 from ranchersync.governance import approvals
 from ranchersync.simulator import SimulatedRancher
+from tests.builders import CliRun, cli_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNC = ("sync", "--from", "Stage", "--to", "Prod", "--service", "frontend", "--target-instance", "all")
@@ -23,18 +23,9 @@ EAST = "c-m-7rb2kx9q"
 
 
 @pytest.fixture
-def cli(demo: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def cli(demo: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
     """The CLI on the demo catalogue, run as the user named first: cli("alice", "sync", …)."""
-    monkeypatch.setenv("RANCHERSYNC_DATABASE_URL", demo.settings.database_url)
-    monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", ",".join(demo.settings.secret_keys))
-
-    def run(user: str, *args: str) -> tuple[int, str, str]:
-        monkeypatch.setenv("RANCHERSYNC_USER", user)
-        status = main(list(args))
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
+    return cli_runner(demo, monkeypatch, capsys)
 
 
 def prod_image(server: SimulatedRancher) -> str:

@@ -4,28 +4,20 @@ and when it reopens, overridden with a reason (audited), rollbacks still allowed
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 
 import pytest
 from sqlalchemy import text
 
-from ranchersync.cli import main
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher
+from tests.builders import CliRun, cli_runner
 
 
-def _runner(ctx: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    monkeypatch.setenv("RANCHERSYNC_DATABASE_URL", ctx.settings.database_url)
-    monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", ",".join(ctx.settings.secret_keys))
-    monkeypatch.setenv("RANCHERSYNC_USER", "ops-lead")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        status = main(list(args))
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
+def _runner(ctx: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
+    return functools.partial(cli_runner(ctx, monkeypatch, capsys), "ops-lead")
 
 
 @pytest.fixture

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
 
 from ranchersync import environments
-from ranchersync.cli import main
 from ranchersync.context import AppContext
 from ranchersync.governance.identity import Actor
 from ranchersync.simulator import SimulatedRancher
-from tests.builders import ADMIN
+from tests.builders import ADMIN, CliRun, cli_runner
 
 
 @pytest.fixture
-def cli(demo: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def cli(demo: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
     """The CLI on the demo catalogue (Dev/Stage on one simulated server, Prod on another)."""
-    monkeypatch.setenv("RANCHERSYNC_DATABASE_URL", demo.settings.database_url)
-    monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", ",".join(demo.settings.secret_keys))
-    monkeypatch.setenv("RANCHERSYNC_USER", "ops-lead")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        status = main(list(args))
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
+    return functools.partial(cli_runner(demo, monkeypatch, capsys), "ops-lead")
 
 
 SYNC = ("sync", "--from", "Stage", "--to", "Prod", "--service", "frontend", "--target-instance", "all")

@@ -7,27 +7,18 @@ import json
 
 import pytest
 
-from ranchersync.cli import main
 from ranchersync.context import AppContext
 from ranchersync.models import SyncOperation
 from ranchersync.simulator import SimulatedRancher
+from tests.builders import CliRun, cli_runner
 
 SYNC = ("sync", "--from", "Stage", "--to", "Prod", "--service", "frontend", "--target-instance", "all", "--yes")
 
 
 @pytest.fixture
-def cli(demo: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def cli(demo: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
     """Run the CLI on the demo catalogue as `user` (RANCHERSYNC_USER)."""
-    monkeypatch.setenv("RANCHERSYNC_DATABASE_URL", demo.settings.database_url)
-    monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", ",".join(demo.settings.secret_keys))
-
-    def run(user: str, *args: str) -> tuple[int, str, str]:
-        monkeypatch.setenv("RANCHERSYNC_USER", user)
-        status = main(list(args))
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
+    return cli_runner(demo, monkeypatch, capsys)
 
 
 def test_a_cli_user_assigned_viewer_cannot_sync(cli, demo: AppContext, rancher_us: SimulatedRancher) -> None:
