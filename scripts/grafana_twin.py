@@ -186,13 +186,9 @@ def wait_for(url: str, seconds: float = 30.0) -> None:
 
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Terminate one process we started (by its pid), kill it if it lingers."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    from tests.e2e.helpers import stop_process
+
+    stop_process(process)
 
 
 @contextmanager

@@ -53,6 +53,17 @@ PAGE_PATHS = {
 }
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process we started (SIGTERM, then SIGKILL after 10 s), by its pid."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 def chromium_available() -> bool:
     """Whether Debian's Chromium (or CHROMIUM_PATH) is installed."""
     return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
@@ -137,13 +148,7 @@ class AppServer:
         if self.process is None:
             return
         process, self.process = self.process, None
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_process(process)
 
     def context(self) -> AppContext:
         """A context on the server's database and key, for a test to look at what the app stored."""
