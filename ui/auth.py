@@ -76,13 +76,28 @@ def current_actor() -> Actor:
         return Actor(people.clean_email(ctx.settings.user), "admin", "dashboard", name=ctx.settings.user,
                      address=client_address())
     email, name, groups = _identity()
-    with ctx.session() as session:
-        actor = people.identify(session, ctx.settings.role_policy, email=email, name=name, groups=groups,
-                                address=client_address())
-        if st.session_state.get(_SIGNED_IN) != actor.email:  # once per browser session
+    actor = _identified(email, name, tuple(groups), client_address())
+    if st.session_state.get(_SIGNED_IN) != actor.email:  # once per browser session
+        with ctx.session() as session:
             people.record_sign_in(session, actor, groups)
     st.session_state[_SIGNED_IN] = actor.email
     return actor
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _identified(email: str, name: str, groups: tuple[str, ...], address: str | None) -> Actor:
+    # Every button asks who acts (`may`): one role lookup per person every few seconds, not one per button and rerun.
+    # An assignment made on the People page clears this at once (`forget_roles`); one made with the CLI applies
+    # within the ttl.
+    ctx = deps.get_context()
+    with ctx.session() as session:
+        return people.identify(session, ctx.settings.role_policy, email=email, name=name, groups=groups,
+                               address=address)
+
+
+def forget_roles() -> None:
+    """Look roles up again (after an assignment changed)."""
+    _identified.clear()
 
 
 def may(action: Action, *, protected: bool = False, environment: str = "") -> str | None:

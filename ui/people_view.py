@@ -12,7 +12,7 @@ from ranchersync.governance import people
 from ranchersync.governance.identity import ROLES
 from ranchersync.humanize import ago
 from ranchersync.textsafe import escape_markdown
-from ui import deps, widgets
+from ui import auth, deps, widgets
 from ui.outcome import Outcome, attempt
 
 _DIALOG = "set_role"
@@ -63,6 +63,7 @@ def set_role(email: str, role: str | None) -> Outcome:
         with ctx.session() as session:
             user = people.set_role(session, deps.current_actor(), email, role)
             who, now_role = user.email, user.role
+        auth.forget_roles()  # the new role applies at once, in every browser session
         if now_role:
             return Outcome.done(f"{who} is now {now_role}.")
         return Outcome.done(f"{who}'s assignment is cleared: their groups and the default decide their role.")
