@@ -39,7 +39,7 @@ RUN python -m compileall -q /app \
     && chown app:app /app/data \
     && chmod 0700 /app/data
 # The SQLite database and the key file (secret.key, mode 0600) live here; without RANCHERSYNC_SECRET_KEY and without
-# this volume, a database that already holds tokens refuses to start (ranchersync/keys.py) instead of making a key
+# this volume, a database that already holds tokens refuses to start (ranchersync/security/keys.py) instead of making a key
 # that could not read them.
 VOLUME /app/data
 USER app

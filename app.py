@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from ranchersync.catalogue import TOKEN_WARNING_DAYS, token_state, unreachable_sites
-from ranchersync.humanize import ago
-from ranchersync.textsafe import escape_markdown
+from ranchersync.catalogue.rules import TOKEN_WARNING_DAYS, token_state, unreachable_sites
+from ranchersync.kernel.humanize import ago
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import frame, freeze_view, history_view, services_view, site_dialogs, widgets
 
 view = frame.frame("Overview", ":material/space_dashboard:")

@@ -26,8 +26,8 @@ from cryptography.fernet import Fernet
 from bench.inventory_listing import seed_catalogue
 from bench.simulator_process import simulator_process
 from bench.worlds import big_world_data, cluster_ids, namespaces
-from ranchersync.config import Settings
 from ranchersync.context import AppContext
+from ranchersync.kernel.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 20.0

@@ -33,11 +33,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from ranchersync import history
-from ranchersync.config import Settings
 from ranchersync.context import AppContext
 from ranchersync.history import arrivals, dora, metrics
 from ranchersync.history.filters import operation_conditions
 from ranchersync.history.queries import NEWEST_FIRST
+from ranchersync.kernel.config import Settings
 from ranchersync.models import Environment, SyncOperation, SyncResult, VersionArrival, VersionJourney
 
 TARGET_MS, TOTAL_TARGET_MS = 300.0, 2000.0  # per query; page queries + every metric

@@ -23,9 +23,10 @@ from cryptography.fernet import Fernet
 
 from bench.simulator_process import simulator_process
 from bench.worlds import big_world_data, cluster_ids, namespaces
-from ranchersync import inventory, listing
-from ranchersync.config import Settings
 from ranchersync.context import AppContext
+from ranchersync.inventory import listing
+from ranchersync.inventory import reading as inventory
+from ranchersync.kernel.config import Settings
 from ranchersync.models import AppInstance, Environment, Site
 from ranchersync.rancher import WORKLOAD_KINDS, RancherClient
 

@@ -28,10 +28,12 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-from ranchersync import environments, instances, inventory, listing, sites
-from ranchersync.config import Settings
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue import environments, instances, sites
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
+from ranchersync.inventory import listing
+from ranchersync.inventory import reading as inventory
+from ranchersync.kernel.config import Settings
 from ranchersync.rancher import WORKLOAD_KINDS
 from ranchersync.simulator import SimulatedRancher, load_demo_world
 from tests.e2e.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, AppServer

@@ -29,8 +29,8 @@ from streamlit.testing.v1 import AppTest
 
 from bench.simulator_process import simulator_process
 from bench.worlds import big_world_data, cluster_ids, namespaces
-from ranchersync.config import Settings
 from ranchersync.context import AppContext
+from ranchersync.kernel.config import Settings
 from ranchersync.models import AppInstance, Environment, Site
 
 ROOT = Path(__file__).resolve().parents[1]

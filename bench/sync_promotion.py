@@ -19,9 +19,9 @@ from cryptography.fernet import Fernet
 
 from bench.simulator_process import simulator_process
 from bench.worlds import cluster_ids
-from ranchersync.config import Settings
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
+from ranchersync.kernel.config import Settings
 from ranchersync.models import AppInstance, Environment, Site
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
 

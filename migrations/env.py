@@ -1,12 +1,12 @@
-"""Alembic environment: runs on the engine handed over by ranchersync.db, or on RANCHERSYNC_DATABASE_URL."""
+"""Alembic environment: runs on the engine handed over by ranchersync.storage.db, or on RANCHERSYNC_DATABASE_URL."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from ranchersync.config import Settings
-from ranchersync.db import make_engine
+from ranchersync.kernel.config import Settings
 from ranchersync.models import Base
+from ranchersync.storage.db import make_engine
 
 config = context.config
 engine = config.attributes.get("engine") or make_engine(Settings.from_env().database_url)

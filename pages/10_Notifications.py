@@ -3,7 +3,7 @@ approvals, freeze overrides, expiring tokens, unreachable sites — with each on
 
 import streamlit as st
 
-from ranchersync.governance.identity import refusal
+from ranchersync.access.identity import refusal
 from ui import deps, frame, notifications_view, widgets
 
 view = frame.frame("Notifications", ":material/notifications:")

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from ranchersync.catalogue import TOKEN_WARNING_DAYS, site_health
-from ranchersync.governance.identity import refusal
-from ranchersync.humanize import ago, plural
-from ranchersync.textsafe import escape_markdown
+from ranchersync.access.identity import refusal
+from ranchersync.catalogue.rules import TOKEN_WARNING_DAYS, site_health
+from ranchersync.kernel.humanize import ago, plural
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import catalogue_actions, frame, site_dialogs, widgets
 from ui import format as fmt
 

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from ranchersync.governance.identity import refusal
-from ranchersync.humanize import plural
-from ranchersync.textsafe import escape_markdown
+from ranchersync.access.identity import refusal
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import catalogue_actions, environment_dialogs, frame, freeze_view, widgets
 
 view = frame.frame("Environments", ":material/linear_scale:")

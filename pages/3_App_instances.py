@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from ranchersync.catalogue import unreachable_sites
-from ranchersync.governance.identity import refusal
-from ranchersync.humanize import plural
-from ranchersync.textsafe import escape_markdown
+from ranchersync.access.identity import refusal
+from ranchersync.catalogue.rules import unreachable_sites
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import format as fmt
 from ui import frame, instance_dialogs, queries, widgets
 

@@ -3,7 +3,7 @@ services and review a sync from one environment to another."""
 
 import streamlit as st
 
-from ranchersync.errors import RancherSyncError
+from ranchersync.kernel.errors import RancherSyncError
 from ui import frame, freeze_view, queries, reports_view, services_view, sync_dialog, sync_progress, widgets
 
 view = frame.frame("Services", ":material/apps:")

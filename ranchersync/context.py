@@ -11,10 +11,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ranchersync import db
-from ranchersync.config import Settings
-from ranchersync.crypto import TokenCipher
-from ranchersync.keys import load_cipher
+from ranchersync.kernel.config import Settings
+from ranchersync.security.crypto import TokenCipher
+from ranchersync.security.keys import load_cipher
+from ranchersync.storage import db
 
 
 @dataclass

@@ -433,11 +433,12 @@ def run_demo(tmp: Path, binary: Path, seconds: float) -> list[tuple[Panel, list[
     """The demo, its syncs and site tests, the exporter and Prometheus; every panel's answers."""
     from cryptography.fernet import Fernet
 
-    from ranchersync import demo, environments, sites
-    from ranchersync.config import Settings
+    from ranchersync.access.identity import Actor
+    from ranchersync.approvals.requests import RequestCreated
+    from ranchersync.catalogue import environments, sites
     from ranchersync.context import AppContext
-    from ranchersync.governance.approvals import RequestCreated
-    from ranchersync.governance.identity import Actor
+    from ranchersync.kernel.config import Settings
+    from ranchersync.ops import demo
     from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
 
     actor = Actor("alex@example.com", "admin", "cli", name="Alex")

@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ranchersync import demo, environments  # noqa: E402 - after the path set-up, so `python scripts/…` works anywhere
-from ranchersync.config import Settings  # noqa: E402
+from ranchersync.access.identity import Actor  # noqa: E402
+from ranchersync.approvals.requests import RequestCreated  # noqa: E402
 from ranchersync.context import AppContext  # noqa: E402
-from ranchersync.governance.approvals import RequestCreated  # noqa: E402
-from ranchersync.governance.identity import Actor  # noqa: E402
+from ranchersync.kernel.config import Settings  # noqa: E402
 from ranchersync.sync import apply_plan, new_request_id, plan_environments, rollback_operation  # noqa: E402
 from tests.e2e.helpers import (  # noqa: E402
     AppServer,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
-from ranchersync.inventory import InstanceRef, Service
+from ranchersync.inventory.reading import InstanceRef, Service
 from ranchersync.rancher import Workload, workload_status
 
 

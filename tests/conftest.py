@@ -11,9 +11,10 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
-from ranchersync import environments, host_policy, instances, sites
-from ranchersync.config import Settings
+from ranchersync.catalogue import environments, instances, sites
 from ranchersync.context import AppContext
+from ranchersync.kernel.config import Settings
+from ranchersync.security import host_policy
 from ranchersync.simulator import SimulatedRancher, load_demo_world
 from tests.builders import ADMIN
 

@@ -1,6 +1,6 @@
 """Four-eyes for the dashboard: read the requests, turn a reviewed sync into a request, approve or reject one.
 
-Each function opens its own session, calls the core (ranchersync.governance.approvals)
+Each function opens its own session, calls the core (ranchersync.approvals.requests)
 as the signed-in actor, and clears what the change makes stale.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ranchersync.environments import get_environment
-from ranchersync.errors import RancherSyncError
-from ranchersync.governance import approvals
+from ranchersync.approvals import requests as approvals
+from ranchersync.catalogue.environments import get_environment
+from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.sync import SyncOptions, SyncPlan, check_confirmation
 from ui import deps, queries
 from ui.outcome import Outcome

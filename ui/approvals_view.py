@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ranchersync.governance.identity import refusal
-from ranchersync.humanize import plural
-from ranchersync.textsafe import escape_markdown
+from ranchersync.access.identity import refusal
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import approval_actions, deps, widgets
 
 _DECIDE = "decide_request"

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from ranchersync.errors import ValidationError
-from ranchersync.governance import audit
-from ranchersync.humanize import plural
-from ranchersync.textsafe import escape_markdown
+from ranchersync.access import audit
+from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import deps
 from ui import format as fmt
 

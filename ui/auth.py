@@ -1,6 +1,6 @@
 """Who is using the dashboard, per RANCHERSYNC_AUTH: `oidc` (Streamlit's st.login/st.user), `proxy` (headers set by
 oauth2-proxy), `none` (the local user, admin; refused on a non-loopback address). The rules live in
-ranchersync.governance.people; this module only reads Streamlit and draws the sign-in screen and the user's badge.
+ranchersync.people.directory; this module only reads Streamlit and draws the sign-in screen and the user's badge.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from ranchersync.errors import RancherSyncError
-from ranchersync.governance import people
-from ranchersync.governance.identity import Action, Actor, minimum_role, refusal
-from ranchersync.textsafe import escape_markdown
+from ranchersync.access.identity import Action, Actor, minimum_role, refusal
+from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.people import directory as people
 from ui import deps
 
 _SIGNED_IN = "auth_signed_in"  # the identity whose sign-in was recorded in this browser session

@@ -4,12 +4,12 @@ the core call, then the caches cleared. Each returns an Outcome instead of raisi
 
 from __future__ import annotations
 
-from ranchersync import environments as env_cases
-from ranchersync import instances as instance_cases
-from ranchersync import sites as site_cases
-from ranchersync.errors import ValidationError
+from ranchersync.catalogue import environments as env_cases
+from ranchersync.catalogue import instances as instance_cases
+from ranchersync.catalogue import sites as site_cases
+from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.validation import clean_name
 from ranchersync.rancher import ConnectionInfo
-from ranchersync.validation import clean_name
 from ui import deps, queries
 from ui.outcome import Outcome, attempt
 

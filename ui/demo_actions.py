@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ranchersync.humanize import plural
+from ranchersync.kernel.humanize import plural
 from ui import deps, queries
 from ui.outcome import Outcome, attempt
 

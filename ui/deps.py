@@ -12,12 +12,12 @@ import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ranchersync import notify
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
-from ranchersync.db import database_error
-from ranchersync.errors import RancherSyncError
-from ranchersync.governance.identity import Actor
-from ranchersync.logs import setup_logging
-from ranchersync.sites import ClientFactory
+from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.logs import setup_logging
+from ranchersync.storage.db import database_error
 from ranchersync.sync import mark_interrupted
 
 log = logging.getLogger(__name__)
@@ -65,11 +65,11 @@ def client_factory() -> ClientFactory:
 
 
 def demo_module() -> ModuleType | None:
-    """`ranchersync.demo`, or None while it does not exist yet (the app must run without it)."""
+    """`ranchersync.ops.demo`, or None while it does not exist yet (the app must run without it)."""
     try:
-        return importlib.import_module("ranchersync.demo")
+        return importlib.import_module("ranchersync.ops.demo")
     except ModuleNotFoundError as error:
-        if error.name != "ranchersync.demo":
+        if error.name != "ranchersync.ops.demo":
             raise
         return None
 

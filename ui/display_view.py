@@ -9,10 +9,10 @@ import datetime as dt
 import streamlit as st
 
 from ranchersync import history
-from ranchersync.catalogue import site_health
-from ranchersync.errors import RancherSyncError
-from ranchersync.humanize import plural
-from ranchersync.textsafe import escape_markdown
+from ranchersync.catalogue.rules import site_health
+from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import deps, queries
 from ui import format as fmt
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ranchersync.environments import DEFAULT_COLORS
-from ranchersync.textsafe import escape_markdown
-from ranchersync.validation import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
+from ranchersync.catalogue.environments import DEFAULT_COLORS
+from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.kernel.validation import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 from ui import catalogue_actions, queries, widgets
 from ui.queries import EnvironmentRow
 

@@ -1,7 +1,7 @@
 """Pure formatting for the screens: times in the user's zone, contrast colours, status colours and cells.
 
 The rules the CLI shares (ages, plurals, token warnings, namespaces, the default target, the status order) live
-in the core: ranchersync/humanize.py, ranchersync/catalogue.py and ranchersync/compare.py.
+in the core: ranchersync/kernel/humanize.py, ranchersync/catalogue/rules.py and ranchersync/inventory/compare.py.
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ranchersync.catalogue import unreachable_sites
-from ranchersync.compare import CompareBy
-from ranchersync.crypto import SecretKeyError
-from ranchersync.errors import DatabaseUnavailable, RancherSyncError
-from ranchersync.governance.identity import Actor
-from ranchersync.humanize import plural
-from ranchersync.textsafe import escape_markdown
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue.rules import unreachable_sites
+from ranchersync.inventory.compare import CompareBy
+from ranchersync.kernel.errors import DatabaseUnavailable, RancherSyncError
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.security.crypto import SecretKeyError
 from ui import auth, deps, preferences_view, queries, site_dialogs, widgets
 from ui import format as fmt
 from ui.queries import EnvironmentRow, SiteRow

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from ranchersync.errors import RancherSyncError
 from ranchersync.governance import freeze
+from ranchersync.kernel.errors import RancherSyncError
 from ui import deps
 from ui.outcome import Outcome
 

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from ranchersync.errors import ValidationError
+from ranchersync.access.identity import refusal
 from ranchersync.governance import freeze, freeze_schedule
-from ranchersync.governance.identity import refusal
-from ranchersync.textsafe import escape_markdown
+from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import deps, freeze_actions, widgets
 from ui import format as fmt
 from ui.outcome import Outcome

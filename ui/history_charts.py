@@ -11,8 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ranchersync.history import Metrics
-from ranchersync.humanize import compact_duration, status_word
-from ranchersync.textsafe import escape_plotly
+from ranchersync.kernel.humanize import compact_duration, status_word
+from ranchersync.kernel.textsafe import escape_plotly
 from ui.history_tables import STATUS_HEX
 
 STATUS_ORDER = ("complete", "partial", "failed", "rolled_back", "interrupted", "running", "pending")

@@ -12,8 +12,8 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from ranchersync.history import OperationDetail, OperationSummary, ResultView
-from ranchersync.humanize import duration_text, status_word
-from ranchersync.inventory import display_tag
+from ranchersync.inventory.reading import display_tag
+from ranchersync.kernel.humanize import duration_text, status_word
 from ranchersync.sync import rollback_candidates, rollback_refusal
 from ui import format as fmt
 

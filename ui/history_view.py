@@ -14,13 +14,13 @@ from typing import Any, get_args
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ranchersync.errors import ValidationError
-from ranchersync.governance.identity import refusal
+from ranchersync.access.identity import refusal
 from ranchersync.history import HistoryFilter, Metrics, OperationDetail, Page, date_range, metrics_payload
-from ranchersync.humanize import duration_text, plural, status_word
+from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.humanize import duration_text, plural, status_word
+from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.models import OperationStatus
 from ranchersync.sync import new_request_id
-from ranchersync.textsafe import escape_markdown
 from ui import deps, queries, services_tables, sync_actions, sync_progress, widgets
 from ui import format as fmt
 from ui import history_charts as charts

@@ -7,10 +7,10 @@ from typing import TypeVar
 
 import streamlit as st
 
-from ranchersync.catalogue import namespaces_for_picking
-from ranchersync.errors import RancherSyncError
-from ranchersync.textsafe import escape_markdown
-from ranchersync.validation import NAME_MAX_LENGTH
+from ranchersync.catalogue.rules import namespaces_for_picking
+from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.kernel.validation import NAME_MAX_LENGTH
 from ui import catalogue_actions, queries, widgets
 from ui.frame import SELECTED_ENVIRONMENT, select_environment
 from ui.outcome import Outcome

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ranchersync import notify
-from ranchersync.errors import RancherSyncError
+from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.notify import EVENTS, SUBSCRIBABLE, SubscriptionView
 from ui import deps, widgets
 from ui import format as fmt

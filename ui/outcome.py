@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ranchersync.errors import RancherSyncError
+from ranchersync.kernel.errors import RancherSyncError
 from ui import queries
 
 

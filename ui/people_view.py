@@ -1,5 +1,5 @@
 """The People page's glue: everyone who signed in or was given a role, where each role comes from, and the
-confirmed, audited assignment of a role (ranchersync.governance.people does the work)."""
+confirmed, audited assignment of a role (ranchersync.people.directory does the work)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from ranchersync.governance import people
-from ranchersync.governance.identity import ROLES
-from ranchersync.humanize import ago
-from ranchersync.textsafe import escape_markdown
+from ranchersync.access.identity import ROLES
+from ranchersync.kernel.humanize import ago
+from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.people import directory as people
 from ui import auth, deps, widgets
 from ui.outcome import Outcome, attempt
 

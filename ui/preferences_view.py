@@ -8,11 +8,11 @@ from zoneinfo import available_timezones
 
 import streamlit as st
 
-from ranchersync import preferences
-from ranchersync.config import MAIL_URL_ENV, mail_url
-from ranchersync.errors import RancherSyncError
+from ranchersync.kernel.config import MAIL_URL_ENV, mail_url
+from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.notify import EVENTS, SUBSCRIBABLE
-from ranchersync.preferences import DATE_FORMATS, ROWS_PER_PAGE, Preferences
+from ranchersync.people import preferences
+from ranchersync.people.preferences import DATE_FORMATS, ROWS_PER_PAGE, Preferences
 from ui import deps, widgets
 from ui.queries import EnvironmentRow
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ranchersync import compare, history, inventory
-from ranchersync import environments as env_cases
-from ranchersync import instances as instance_cases
-from ranchersync import sites as site_cases
-from ranchersync.errors import NotFoundError
-from ranchersync.inventory import Inventory
+from ranchersync import history
+from ranchersync.catalogue import environments as env_cases
+from ranchersync.catalogue import instances as instance_cases
+from ranchersync.catalogue import sites as site_cases
+from ranchersync.inventory import compare
+from ranchersync.inventory import reading as inventory
+from ranchersync.inventory.reading import Inventory
+from ranchersync.kernel.errors import NotFoundError
 from ranchersync.rancher import Cluster, Namespace
 from ui import deps
 from ui.services_tables import ComparisonTable, comparison_table

@@ -8,9 +8,11 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from ranchersync import compare, inventory, reports
-from ranchersync.errors import RancherSyncError
+from ranchersync import reports
 from ranchersync.history import HistoryFilter
+from ranchersync.inventory import compare
+from ranchersync.inventory import reading as inventory
+from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.reports.drift import DriftReport, Format, history_since
 from ui import deps, queries, widgets
 from ui import format as fmt

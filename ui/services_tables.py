@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ranchersync.compare import STATUS_SEVERITY, Cell, CellState, Comparison, ComparisonRow, cell_state
-from ranchersync.compare import status_counts as status_counts_of
-from ranchersync.inventory import InstanceFailure, Inventory, Service, display_tag
-from ranchersync.textsafe import escape_markdown
+from ranchersync.inventory.compare import STATUS_SEVERITY, Cell, CellState, Comparison, ComparisonRow, cell_state
+from ranchersync.inventory.compare import status_counts as status_counts_of
+from ranchersync.inventory.reading import InstanceFailure, Inventory, Service, display_tag
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import format as fmt
 
 # The images last: they are long, and the short columns should not scroll out of view behind them.

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ranchersync.compare import CompareBy
-from ranchersync.errors import RancherSyncError
-from ranchersync.humanize import plural
-from ranchersync.inventory import InstanceFailure, Inventory
-from ranchersync.textsafe import escape_markdown
+from ranchersync.inventory.compare import CompareBy
+from ranchersync.inventory.reading import InstanceFailure, Inventory
+from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import format as fmt
 from ui import queries, throttle, widgets
 from ui import services_tables as tables

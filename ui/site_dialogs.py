@@ -7,10 +7,10 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
-from ranchersync import sites as site_cases
-from ranchersync.errors import ValidationError
-from ranchersync.textsafe import escape_markdown
-from ranchersync.validation import NAME_MAX_LENGTH, normalize_rancher_url
+from ranchersync.catalogue import sites as site_cases
+from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.kernel.validation import NAME_MAX_LENGTH, normalize_rancher_url
 from ui import catalogue_actions, demo_actions, queries, throttle, widgets
 from ui.outcome import Outcome
 from ui.queries import SiteRow

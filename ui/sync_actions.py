@@ -9,9 +9,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ranchersync import history, sync
-from ranchersync.errors import RancherSyncError
 from ranchersync.history import OperationDetail
-from ranchersync.images import RetagMode
+from ranchersync.inventory.images import RetagMode
+from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.sync import ProgressEvent, SyncOptions, SyncPlan, SyncSides, TargetChoice
 from ui import deps, queries
 from ui.outcome import Outcome

@@ -15,12 +15,12 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ranchersync.catalogue import next_in_pipeline
-from ranchersync.governance.identity import refusal
-from ranchersync.humanize import plural
-from ranchersync.images import RetagMode
+from ranchersync.access.identity import refusal
+from ranchersync.catalogue.rules import next_in_pipeline
+from ranchersync.inventory.images import RetagMode
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
-from ranchersync.textsafe import escape_markdown
 from ui import approval_actions, deps, queries, services_view, sync_actions, sync_progress, widgets
 from ui.outcome import Outcome
 from ui.queries import EnvironmentRow

@@ -11,9 +11,9 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.history import OperationDetail
-from ranchersync.humanize import plural, status_word
+from ranchersync.kernel.humanize import plural, status_word
+from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.sync import ProgressEvent, Stage
-from ranchersync.textsafe import escape_markdown
 from ui import frame
 from ui.outcome import Outcome
 

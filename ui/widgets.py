@@ -9,8 +9,8 @@ from typing import Any, Literal
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ranchersync.catalogue import SiteHealth, site_health, token_state
-from ranchersync.textsafe import escape_markdown
+from ranchersync.catalogue.rules import SiteHealth, site_health, token_state
+from ranchersync.kernel.textsafe import escape_markdown
 from ui import format as fmt
 from ui.outcome import Outcome
 from ui.queries import EnvironmentRow, InstanceRow, SiteRow

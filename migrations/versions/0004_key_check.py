@@ -18,7 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     # Left empty here: the migration does not know the key. The first start with a key that opens the stored
-    # tokens (or on an empty database) writes the row (ranchersync.keys.load_cipher).
+    # tokens (or on an empty database) writes the row (ranchersync.security.keys.load_cipher).
     op.create_table(
         "key_checks",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),

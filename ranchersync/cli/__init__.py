@@ -32,7 +32,7 @@ from ranchersync.cli import (
     users,
 )
 from ranchersync.cli.output import report_error, warn
-from ranchersync.errors import BadInput, OperationFailed, RancherSyncError, RefusedByPolicy
+from ranchersync.kernel.errors import BadInput, OperationFailed, RancherSyncError, RefusedByPolicy
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ranchersync.simulator.cli import main as simulate
 
         return simulate(args_list[1:])
-    from ranchersync.logs import setup_logging
+    from ranchersync.kernel.logs import setup_logging
 
     setup_logging(quiet_text=True)
     parser = build_parser()
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RancherSyncError as error:
         return report_error(error)
     except (OperationalError, InterfaceError) as error:  # outside a unit of work: migrations, the keys at start
-        from ranchersync.db import database_error
+        from ranchersync.storage.db import database_error
 
         return report_error(database_error(error))
 
@@ -119,8 +119,8 @@ def _prepare(ctx: AppContext) -> None:
     operations were interrupted by a killed process."""
     from sqlalchemy import select
 
-    from ranchersync import db
     from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation
+    from ranchersync.storage import db
 
     db.upgrade_if_needed(ctx.engine)
     with ctx.session() as session:

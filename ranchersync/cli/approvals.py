@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group, cli_actor
 from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, format_table, note, say
-from ranchersync.errors import RefusedByPolicy
+from ranchersync.kernel.errors import RefusedByPolicy
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
@@ -29,8 +29,7 @@ def register(commands: Commands) -> None:
 
 
 def cmd_approvals_list(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync.governance import approvals
-
+    from ranchersync.approvals import requests as approvals
     with ctx.session() as session:
         approvals.expire_requests(session)
         payload = [approvals.request_payload(r) for r in approvals.list_requests(session, pending=args.pending)]
@@ -52,8 +51,7 @@ def cmd_approvals_reject(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def _decide(ctx: AppContext, args: argparse.Namespace, *, approve: bool) -> int:
-    from ranchersync.governance import approvals
-
+    from ranchersync.approvals import requests as approvals
     with ctx.session() as session:
         shown = approvals.request_payload(approvals.get_request(session, args.request))
     _show_binding(shown)

@@ -47,8 +47,7 @@ def _moment(text: str | None, *, end: bool) -> dt.datetime | None:
 
 
 def cmd_audit(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync.governance import audit
-
+    from ranchersync.access import audit
     filters = audit.AuditFilter(since=_moment(args.since, end=False), until=_moment(args.until, end=True),
                                 actor=args.actor, action=args.action, object=args.object)
     if args.csv:
@@ -67,8 +66,7 @@ def cmd_audit(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync.governance import audit
-
+    from ranchersync.access import audit
     with ctx.session() as session:
         report = audit.verify(session)
     payload = {"ok": report.ok, "checked": report.checked, "brokenAt": report.broken_at, "problem": report.problem}

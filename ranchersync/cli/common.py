@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ranchersync.errors import BadInput
+from ranchersync.kernel.errors import BadInput
 
 if TYPE_CHECKING:
+    from ranchersync.access.identity import Actor
     from ranchersync.context import AppContext
-    from ranchersync.governance.identity import Actor
 
 Handler = Callable[["AppContext", argparse.Namespace], int]
 Commands = Any  # argparse's private _SubParsersAction: what `add_subparsers()` returns
@@ -93,7 +93,7 @@ def read_ca(args: argparse.Namespace) -> str | None:
 def cli_actor(ctx: AppContext) -> Actor:
     """Who acts on the command line: RANCHERSYNC_USER (else the OS user) with the role assigned to it (People page,
     `users set-role`), else admin — the CLI is the audited break-glass channel (DESIGN.md, "Identity and roles")."""
-    from ranchersync.governance.people import cli_identity
+    from ranchersync.people.directory import cli_identity
 
     with ctx.session() as session:
         return cli_identity(session, ctx.settings)

@@ -37,8 +37,8 @@ def register(commands: Commands) -> None:
 
 
 def cmd_envs_add(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import environments
-    from ranchersync.payloads import environment_payload
+    from ranchersync.catalogue import environments
+    from ranchersync.inventory.payloads import environment_payload
 
     with ctx.session() as session:
         env = environments.add_environment(session, actor=cli_actor(ctx), name=args.name,
@@ -50,8 +50,8 @@ def cmd_envs_add(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_envs_list(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import environments
-    from ranchersync.payloads import environment_payload
+    from ranchersync.catalogue import environments
+    from ranchersync.inventory.payloads import environment_payload
 
     with ctx.session() as session:
         payload = [environment_payload(e) for e in environments.list_environments(session)]
@@ -62,8 +62,8 @@ def cmd_envs_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import environments
-    from ranchersync.payloads import environment_payload
+    from ranchersync.catalogue import environments
+    from ranchersync.inventory.payloads import environment_payload
 
     with ctx.session() as session:
         env = environments.update_environment(session, args.env, name=args.name, description=args.description,
@@ -75,8 +75,7 @@ def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_envs_remove(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import environments
-
+    from ranchersync.catalogue import environments
     with ctx.session() as session:
         removed = environments.remove_environment(session, args.env, cascade=args.cascade, actor=cli_actor(ctx))
     emit_removed(args, "environment", args.env, removed)

@@ -59,8 +59,8 @@ def _period(p: argparse.ArgumentParser) -> None:
 
 
 def _history_filter(ctx: AppContext, args: argparse.Namespace) -> HistoryFilter:
-    from ranchersync import environments, history
-
+    from ranchersync import history
+    from ranchersync.catalogue import environments
     since, until = history.date_range(args.since, args.until)
     env_id = None
     if args.env:
@@ -73,8 +73,8 @@ def _history_filter(ctx: AppContext, args: argparse.Namespace) -> HistoryFilter:
 
 def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import history
-    from ranchersync.humanize import duration_text
-    from ranchersync.payloads import iso
+    from ranchersync.inventory.payloads import iso
+    from ranchersync.kernel.humanize import duration_text
 
     filters = _history_filter(ctx, args)
     with ctx.session() as session:
@@ -91,7 +91,7 @@ def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_metrics(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import history
-    from ranchersync.humanize import duration_text
+    from ranchersync.kernel.humanize import duration_text
 
     filters = _history_filter(ctx, args)
     with ctx.session() as session:

@@ -29,8 +29,8 @@ def register(commands: Commands) -> None:
 
 
 def cmd_instances_add(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import instances, sites
-    from ranchersync.payloads import instance_payload
+    from ranchersync.catalogue import instances, sites
+    from ranchersync.inventory.payloads import instance_payload
 
     with ctx.session() as session:
         site = sites.get_site(session, args.site)
@@ -46,8 +46,8 @@ def cmd_instances_add(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_instances_list(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import instances
-    from ranchersync.payloads import instance_payload
+    from ranchersync.catalogue import instances
+    from ranchersync.inventory.payloads import instance_payload
 
     with ctx.session() as session:
         found = instances.list_instances(session, args.env)
@@ -59,8 +59,8 @@ def cmd_instances_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_instances_update(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import instances
-    from ranchersync.payloads import instance_payload
+    from ranchersync.catalogue import instances
+    from ranchersync.inventory.payloads import instance_payload
 
     with ctx.session() as session:
         instance = instances.update_instance(session, args.instance, actor=cli_actor(ctx), name=args.name,
@@ -71,8 +71,7 @@ def cmd_instances_update(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_instances_remove(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import instances
-
+    from ranchersync.catalogue import instances
     with ctx.session() as session:
         name = instances.remove_instance(session, args.instance, actor=cli_actor(ctx))
     emit(args, {"removed": name}, text=f"Removed app instance '{name}' (nothing changed on the cluster).")

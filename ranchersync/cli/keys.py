@@ -22,8 +22,7 @@ def register(commands: Commands) -> None:
 
 
 def cmd_keys_rotate(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import keys
-
+    from ranchersync.security import keys
     with ctx.session() as session:
         # refuses (exit 2) when the first key is not new, (exit 3) below admin
         count = keys.rotate_keys(session, ctx.cipher, actor=cli_actor(ctx))
@@ -34,8 +33,7 @@ def cmd_keys_rotate(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_keys_generate(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import keys
-
+    from ranchersync.security import keys
     key = keys.generate_key()
     emit(args, {"key": key}, text=key)  # stdout holds only the key, for KEY=$(python -m ranchersync keys generate)
     if not args.json:
@@ -45,8 +43,7 @@ def cmd_keys_generate(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_keys_check(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import keys
-
+    from ranchersync.security import keys
     cipher = keys.configured_cipher(ctx.settings)  # as configured: a wrong key is reported, not refused
     with ctx.session() as session:
         report = keys.check_keys(session, cipher)

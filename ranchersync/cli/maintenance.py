@@ -29,8 +29,7 @@ def register(commands: Commands) -> None:
 
 
 def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import demo
-
+    from ranchersync.ops import demo
     if args.stop:
         count = demo.stop_demo(ctx)
         emit(args, {"stopped": count}, text=f"Stopped {count} simulated Rancher server(s).")

@@ -99,7 +99,7 @@ def cmd_notify_remove(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_check(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync.check import run_check
+    from ranchersync.ops.check import run_check
 
     report = run_check(ctx)
     if args.json:

@@ -29,8 +29,8 @@ def register(commands: Commands) -> None:
 
 
 def cmd_exporter(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import db
     from ranchersync.ops.exporter import serve
+    from ranchersync.storage import db
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")

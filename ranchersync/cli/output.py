@@ -15,11 +15,11 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ranchersync.errors import RancherSyncError
-from ranchersync.textsafe import printable
+from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.textsafe import printable
 
 EXIT_OK = 0
-EXIT_FAILED = 1  # the operation failed; the other codes come with the errors (ranchersync.errors)
+EXIT_FAILED = 1  # the operation failed; the other codes come with the errors (ranchersync.kernel.errors)
 
 
 def emit(

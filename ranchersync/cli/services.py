@@ -27,8 +27,8 @@ def register(commands: Commands) -> None:
 
 
 def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import inventory
-    from ranchersync.payloads import iso, service_payload
+    from ranchersync.inventory import reading as inventory
+    from ranchersync.inventory.payloads import iso, service_payload
 
     with ctx.session() as session:
         found = inventory.list_services(session, ctx.cipher, args.env)
@@ -44,8 +44,8 @@ def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import compare
-    from ranchersync.payloads import comparison_payload
+    from ranchersync.inventory import compare
+    from ranchersync.inventory.payloads import comparison_payload
 
     if len(args.env) < 2:
         raise UsageError("compare needs at least two environments: --env A --env B")

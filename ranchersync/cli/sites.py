@@ -56,8 +56,8 @@ def _tls_options(p: argparse.ArgumentParser, updating: bool) -> None:
 
 
 def cmd_sites_add(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import sites
-    from ranchersync.payloads import site_payload
+    from ranchersync.catalogue import sites
+    from ranchersync.inventory.payloads import site_payload
 
     token = read_token(args, required=True)
     assert token is not None
@@ -77,8 +77,8 @@ def cmd_sites_add(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_sites_list(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import sites
-    from ranchersync.payloads import site_payload
+    from ranchersync.catalogue import sites
+    from ranchersync.inventory.payloads import site_payload
 
     with ctx.session() as session:
         payload = [site_payload(s) for s in sites.list_sites(session)]
@@ -89,9 +89,9 @@ def cmd_sites_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_sites_test(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import sites
+    from ranchersync.catalogue import sites
     from ranchersync.cli.output import note
-    from ranchersync.payloads import iso
+    from ranchersync.inventory.payloads import iso
 
     with ctx.session() as session:
         result = sites.test_site(session, ctx.cipher, args.site)
@@ -108,8 +108,8 @@ def cmd_sites_test(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_sites_update(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import sites
-    from ranchersync.payloads import site_payload
+    from ranchersync.catalogue import sites
+    from ranchersync.inventory.payloads import site_payload
 
     token = read_token(args, required=False)
     with ctx.session() as session:
@@ -124,8 +124,7 @@ def cmd_sites_update(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_sites_remove(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import sites
-
+    from ranchersync.catalogue import sites
     with ctx.session() as session:
         removed = sites.remove_site(session, args.site, cascade=args.cascade, actor=cli_actor(ctx))
     emit_removed(args, "site", args.site, removed)
@@ -133,8 +132,8 @@ def cmd_sites_remove(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_clusters(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import sites
-    from ranchersync.payloads import cluster_payload
+    from ranchersync.catalogue import sites
+    from ranchersync.inventory.payloads import cluster_payload
 
     with ctx.session() as session:
         payload = [cluster_payload(c) for c in sites.list_clusters(session, ctx.cipher, args.site)]
@@ -143,8 +142,8 @@ def cmd_clusters(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_namespaces(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import sites
-    from ranchersync.payloads import namespace_payload
+    from ranchersync.catalogue import sites
+    from ranchersync.inventory.payloads import namespace_payload
 
     with ctx.session() as session:
         payload = [namespace_payload(n) for n in sites.list_namespaces(session, ctx.cipher, args.site, args.cluster)]

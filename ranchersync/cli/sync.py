@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from ranchersync.cli import values
 from ranchersync.cli.common import Commands, UsageError, add_command, cli_actor
 from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, ask, emit, format_table, note, say, warn
-from ranchersync.errors import ApprovalRequired, OperationFailed
+from ranchersync.kernel.errors import ApprovalRequired, OperationFailed
 
 if TYPE_CHECKING:
+    from ranchersync.approvals.requests import RequestCreated
     from ranchersync.context import AppContext
-    from ranchersync.governance.approvals import RequestCreated
     from ranchersync.sync import ProgressEvent, SyncPlan, TargetChoice
 
 FAILED_STATUSES = ("failed", "rolled_back", "partial", "interrupted")
@@ -79,8 +79,9 @@ def _override(args: argparse.Namespace) -> str | None:
 
 
 def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import environments, sync
-    from ranchersync.payloads import plan_payload
+    from ranchersync import sync
+    from ranchersync.catalogue import environments
+    from ranchersync.inventory.payloads import plan_payload
 
     if not args.service and not args.all_different:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
@@ -105,7 +106,7 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     options = sync.SyncOptions(verify=not args.no_wait, timeout_seconds=args.timeout,
                                auto_rollback=not args.no_rollback)
-    from ranchersync.governance.approvals import RequestCreated
+    from ranchersync.approvals.requests import RequestCreated
 
     try:
         operation_id = sync.apply_plan(ctx, plan, actor=cli_actor(ctx), request_id=sync.new_request_id(),
@@ -126,8 +127,7 @@ class ApprovalNotGiven(ApprovalRequired):
 
 def _wait_for_approval(ctx: AppContext, args: argparse.Namespace, created: RequestCreated) -> int:
     """Wait for the request's decision; the operation it ran, or ApprovalNotGiven saying why none ran."""
-    from ranchersync.governance import approvals
-
+    from ranchersync.approvals import requests as approvals
     request_id = created.request_id
     note(f"{created}")
     note(f"Waiting for the decision on request #{request_id} (at most {args.wait_timeout:.0f} s)…")
@@ -144,7 +144,7 @@ def _wait_for_approval(ctx: AppContext, args: argparse.Namespace, created: Reque
 def _nothing_to_apply(args: argparse.Namespace, plan: SyncPlan) -> int:
     """Every selected service already runs the source's images: done (pipelines rerun). Skipped for any other
     reason: the sync failed, and the reasons say why (DESIGN.md, "Command line")."""
-    from ranchersync.payloads import plan_payload
+    from ranchersync.inventory.payloads import plan_payload
     from ranchersync.sync.plan import SKIP_EQUAL
 
     if args.json:
@@ -176,8 +176,7 @@ def _confirmation(args: argparse.Namespace, target: str, protected: bool, action
 
 
 def _target_choice(ctx: AppContext, ref: str | None, environment: str) -> TargetChoice | None:
-    from ranchersync import instances
-
+    from ranchersync.catalogue import instances
     if ref is None or ref == "all":
         return ref  # type: ignore[return-value]
     with ctx.session() as session:
@@ -214,8 +213,8 @@ def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: i
 
 
 def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import environments, sync
-
+    from ranchersync import sync
+    from ranchersync.catalogue import environments
     with ctx.session() as session:
         original = sync.get_operation(session, args.operation)
         target = original.target_environment_name

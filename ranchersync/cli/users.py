@@ -23,9 +23,9 @@ def register(commands: Commands) -> None:
 
 
 def cmd_users_list(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync.governance import people
-    from ranchersync.humanize import ago
+    from ranchersync.kernel.humanize import ago
     from ranchersync.models import utcnow
+    from ranchersync.people import directory as people
 
     with ctx.session() as session:
         found = people.list_people(session, ctx.settings.role_policy)
@@ -37,8 +37,7 @@ def cmd_users_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_users_set_role(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync.governance import people
-
+    from ranchersync.people import directory as people
     role = None if args.role.strip().lower() in ("none", "clear", "") else args.role
     actor = cli_actor(ctx)
     with ctx.session() as session:

@@ -19,11 +19,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ranchersync import notify
-from ranchersync.environments import get_environment
-from ranchersync.errors import EnvironmentFrozen, ValidationError
-from ranchersync.governance import audit
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor, require
+from ranchersync.catalogue.environments import get_environment
 from ranchersync.governance.freeze_schedule import WeeklyRule, WeeklyWindow, local_text, zone
-from ranchersync.governance.identity import Actor, require
+from ranchersync.kernel.errors import EnvironmentFrozen, ValidationError
 from ranchersync.models import Environment, FreezeWindow, utcnow
 
 REASON_MAX_LENGTH: Final = 500
@@ -341,7 +341,7 @@ def _view(window: FreezeWindow, names: Mapping[int | None, str], at: dt.datetime
 
 def window_payload(view: WindowView) -> dict[str, object]:
     """A window as `freeze … --json` prints it (camelCase keys)."""
-    from ranchersync.payloads import iso
+    from ranchersync.inventory.payloads import iso
 
     return {"id": view.id, "environmentId": view.environment_id, "environment": view.environment,
             "kind": view.kind, "schedule": view.schedule, "timezone": view.timezone, "reason": view.reason,

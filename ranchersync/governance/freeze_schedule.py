@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ranchersync.errors import ValidationError
+from ranchersync.kernel.errors import ValidationError
 
 DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAY_NAMES: Final = {name.lower(): i for i, name in enumerate(DAYS)} | {

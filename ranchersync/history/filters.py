@@ -8,7 +8,7 @@ from typing import Any, get_args
 
 from sqlalchemy import ColumnElement, or_, select
 
-from ranchersync.errors import ValidationError
+from ranchersync.kernel.errors import ValidationError
 from ranchersync.models import OperationKind, OperationStatus, SyncOperation, SyncResult
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from ranchersync.history.metrics import Metrics
 from ranchersync.history.queries import OperationDetail, OperationSummary, ResultView
-from ranchersync.inventory import display_tag
+from ranchersync.inventory.payloads import iso
+from ranchersync.inventory.reading import display_tag
 from ranchersync.models import SyncOperation
-from ranchersync.payloads import iso
 
 
 def operation_payload(op: SyncOperation | OperationSummary, with_results: bool = False) -> dict[str, Any]:

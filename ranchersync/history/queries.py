@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import QueryableAttribute, Session, selectinload
 
-from ranchersync.csvexport import csv_lines
-from ranchersync.errors import NotFoundError, ValidationError
 from ranchersync.history.filters import HistoryFilter, operation_conditions
-from ranchersync.inventory import display_tag
+from ranchersync.inventory.payloads import iso
+from ranchersync.inventory.reading import display_tag
+from ranchersync.kernel.csvexport import csv_lines
+from ranchersync.kernel.errors import NotFoundError, ValidationError
 from ranchersync.models import AppInstance, ApprovalDecision, ApprovalRequest, SyncOperation, SyncResult
-from ranchersync.payloads import iso
 
 MAX_PAGE_SIZE = 500
 

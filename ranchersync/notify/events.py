@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ranchersync.textsafe import escape_markdown
+from ranchersync.kernel.textsafe import escape_markdown
 
 EVENTS: Final[dict[str, str]] = {
     "sync.succeeded": "Sync succeeded",
@@ -41,7 +41,7 @@ class Message:
 
 def check_events(names: str | list[str] | tuple[str, ...]) -> list[str]:
     """Event names from a comma-separated text or a list, each known; a ValidationError names the valid ones."""
-    from ranchersync.errors import ValidationError
+    from ranchersync.kernel.errors import ValidationError
 
     items = names.split(",") if isinstance(names, str) else list(names)
     chosen = list(dict.fromkeys(n.strip() for n in items if n.strip()))
@@ -84,7 +84,7 @@ def render(event: str, payload: Mapping[str, Any], public_url: str = "") -> Mess
 
 def escape_plain_title(title: str) -> str:
     """A title is plain text on most services: only control characters are removed."""
-    from ranchersync.textsafe import printable
+    from ranchersync.kernel.textsafe import printable
 
     return printable(title).replace("\n", " ")[:250]
 

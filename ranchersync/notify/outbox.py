@@ -10,7 +10,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from ranchersync.config import mail_url
+from ranchersync.kernel.config import mail_url
 from ranchersync.models import NotificationSubscription, OutboxMessage, SyncOperation, UserPreference, utcnow
 
 PENDING_KEY: Final = "ranchersync.notify.pending"  # Session.info flag: this transaction queued notifications

@@ -22,13 +22,13 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ranchersync.config import MAIL_URL_ENV, mail_url
 from ranchersync.context import AppContext
-from ranchersync.crypto import SecretKeyError
+from ranchersync.kernel.config import MAIL_URL_ENV, mail_url
 from ranchersync.models import NotificationSubscription, OutboxMessage, utcnow
 from ranchersync.notify.events import Message, render
 from ranchersync.notify.outbox import PENDING_KEY
 from ranchersync.notify.urls import load_apprise, mask_url, redacted
+from ranchersync.security.crypto import SecretKeyError
 
 log = logging.getLogger(__name__)
 

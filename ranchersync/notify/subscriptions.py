@@ -10,14 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ranchersync.crypto import TokenCipher
-from ranchersync.environments import get_environment
-from ranchersync.errors import NotFoundError
-from ranchersync.governance import audit
-from ranchersync.governance.identity import Actor, require
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor, require
+from ranchersync.catalogue.environments import get_environment
+from ranchersync.kernel.errors import NotFoundError
 from ranchersync.models import Environment, NotificationSubscription, OutboxMessage, utcnow
 from ranchersync.notify.events import check_events
 from ranchersync.notify.urls import check_url, mask_url
+from ranchersync.security.crypto import TokenCipher
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ranchersync.errors import ValidationError
+from ranchersync.kernel.errors import ValidationError
 
 # Loggers that may print a URL, its path or its query while a notification is sent.
 _LOGGERS: Final = ("apprise", "urllib3.connectionpool", "requests")

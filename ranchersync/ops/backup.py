@@ -22,9 +22,9 @@ from pathlib import Path
 from sqlalchemy import Engine, MetaData, Table, func, inspect, select, text
 from sqlalchemy.engine import URL
 
-from ranchersync import db
-from ranchersync.errors import BadInput, OperationFailed
-from ranchersync.logs import redact
+from ranchersync.kernel.errors import BadInput, OperationFailed
+from ranchersync.kernel.logs import redact
+from ranchersync.storage import db
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"

@@ -1,4 +1,4 @@
-"""The Rancher repository: one HTTP funnel, typed results, typed errors (errors live in ``ranchersync.errors``)."""
+"""The Rancher repository: one HTTP funnel, typed results, typed errors (the errors live in the kernel)."""
 
 from ranchersync.rancher.cabundle import ca_bundle_file
 from ranchersync.rancher.client import RancherClient

@@ -10,7 +10,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ranchersync.errors import ValidationError
+from ranchersync.kernel.errors import ValidationError
 
 _ca_lock = threading.Lock()
 _ca_dir: Path | None = None

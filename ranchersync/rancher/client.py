@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-from ranchersync.catalogue import TOKEN_WARNING_DAYS
-from ranchersync.errors import (
+from ranchersync.catalogue.rules import TOKEN_WARNING_DAYS
+from ranchersync.kernel.errors import (
     ConflictError,
     MalformedResponse,
     RancherAuthError,

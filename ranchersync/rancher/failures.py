@@ -1,4 +1,4 @@
-"""Turn Rancher's many error shapes, and network failures, into the typed errors of ``ranchersync.errors``.
+"""Turn Rancher's many error shapes, and network failures, into the typed errors of ``ranchersync.kernel.errors``.
 
 Rancher answers errors in at least six shapes (rancher-api.md §1.4): its auth filter's ``{"type":"error",
 "status":"401"}`` (status as a string), Norman's and Steve's ``{"type":"error","status":403,"code":...}``,
@@ -19,7 +19,7 @@ from typing import Any, Final, TypedDict
 import requests
 from urllib3.exceptions import NameResolutionError, ReadTimeoutError
 
-from ranchersync.errors import (
+from ranchersync.kernel.errors import (
     ConflictError,
     MalformedResponse,
     RancherAPIError,

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from ranchersync.errors import MalformedResponse, RancherAPIError
+from ranchersync.kernel.errors import MalformedResponse, RancherAPIError
 from ranchersync.rancher.transport import Transport
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ranchersync.errors import ValidationError
+from ranchersync.kernel.errors import ValidationError
 from ranchersync.rancher.paths import check_container_name, normalize_kind
 
 STRATEGIC_MERGE: Final = "application/strategic-merge-patch+json"

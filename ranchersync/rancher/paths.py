@@ -10,7 +10,7 @@ import re
 from typing import Final, Literal, get_args
 from urllib.parse import quote
 
-from ranchersync.errors import ValidationError
+from ranchersync.kernel.errors import ValidationError
 
 WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet", "CronJob"]
 WORKLOAD_KINDS: Final[tuple[WorkloadKind, ...]] = get_args(WorkloadKind)

@@ -1,5 +1,6 @@
 """Connections pinned to checked addresses: every new connection goes to an address the host policy
-(``ranchersync.host_policy``) has just checked. The name is resolved once, the resolved addresses are checked, and
+(``ranchersync.security.host_policy``) has just checked.
+The name is resolved once, the resolved addresses are checked, and
 the socket is opened to one of those very addresses, never to a second lookup's answer (DNS rebinding). The TLS
 name stays the host's. ``PinnedAdapter`` plugs this into a requests session."""
 
@@ -14,7 +15,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from ranchersync.host_policy import HostPolicy, HostRefused
+from ranchersync.security.host_policy import HostPolicy, HostRefused
 
 
 class _PinnedConnectionMixin:

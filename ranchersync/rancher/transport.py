@@ -3,11 +3,11 @@
 It sets the token per request, the timeouts, the TLS verification (passed on every call, because
 ``REQUESTS_CA_BUNDLE`` would silently override a session-wide setting), a plain User-Agent (one containing
 "Mozilla" triggers Rancher's CSRF check, rancher-api.md §1.6), retries for idempotent calls only, and turns
-every failure into a typed error from ``ranchersync.errors``.
+every failure into a typed error from ``ranchersync.kernel.errors``.
 
 Two limits hold for every request: an overall deadline (requests' own timeout is per socket operation, so a server
 that drip-feeds its answer would never trip it) and a cap on the size of the answer. And every new connection goes
-to an address the host policy (``ranchersync.host_policy``) has just checked: the name is resolved once, the
+to an address the host policy (``ranchersync.security.host_policy``) has just checked: the name is resolved once, the
 resolved addresses are checked, and the socket is opened to one of those very addresses (DNS rebinding).
 """
 
@@ -35,11 +35,11 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from ranchersync import __version__
-from ranchersync.errors import MalformedResponse, RancherUnavailable
-from ranchersync.host_policy import HostPolicy, HostRefused, default_policy
+from ranchersync.kernel.errors import MalformedResponse, RancherUnavailable
+from ranchersync.kernel.validation import check_token, normalize_rancher_url
 from ranchersync.rancher import failures
 from ranchersync.rancher.pinning import PinnedAdapter
-from ranchersync.validation import check_token, normalize_rancher_url
+from ranchersync.security.host_policy import HostPolicy, HostRefused, default_policy
 
 log = logging.getLogger(__name__)
 

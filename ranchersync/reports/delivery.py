@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from ranchersync.history import HistoryFilter, Metrics, compute_metrics, list_operations
 from ranchersync.history.queries import MAX_PAGE_SIZE, OperationSummary
-from ranchersync.humanize import duration_text
-from ranchersync.textsafe import escape_plotly
+from ranchersync.kernel.humanize import duration_text
+from ranchersync.kernel.textsafe import escape_plotly
 
 STATUS_COLORS = {"complete": "#21A366", "partial": "#E8890C", "failed": "#E5484D", "rolled_back": "#9D7CE0",
                  "interrupted": "#8B8D98", "running": "#3B82F6", "pending": "#8B8D98"}

@@ -18,13 +18,13 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ranchersync.compare import Cell, CompareBy, Comparison, compare_environments
-from ranchersync.crypto import TokenCipher
-from ranchersync.csvexport import defuse_formula as safe_cell
+from ranchersync.catalogue.sites import ClientFactory
+from ranchersync.inventory.compare import Cell, CompareBy, Comparison, compare_environments
+from ranchersync.kernel.csvexport import defuse_formula as safe_cell
+from ranchersync.kernel.textsafe import escape_markdown, markdown_cell
 from ranchersync.models import SyncOperation, SyncResult
 from ranchersync.rancher import RancherClient
-from ranchersync.sites import ClientFactory
-from ranchersync.textsafe import escape_markdown, markdown_cell
+from ranchersync.security.crypto import TokenCipher
 
 Format = Literal["md", "csv", "json"]
 # (environment id, kind, name, image) → when that environment got that image by a successful sync, or None.

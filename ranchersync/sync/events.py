@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from ranchersync.humanize import status_word as stage_words
+from ranchersync.kernel.humanize import status_word as stage_words
 
 log = logging.getLogger("ranchersync.sync")
 

@@ -14,9 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from ranchersync.catalogue.sites import ClientFactory, Connection
 from ranchersync.context import AppContext
-from ranchersync.digests import verified_digests
-from ranchersync.errors import (
+from ranchersync.inventory.digests import verified_digests
+from ranchersync.inventory.listing import ClientPool, client_pool
+from ranchersync.inventory.reading import InstanceRef
+from ranchersync.kernel.errors import (
     ConflictError,
     RancherAPIError,
     RancherNotFound,
@@ -24,10 +27,7 @@ from ranchersync.errors import (
     RancherUnavailable,
     ValidationError,
 )
-from ranchersync.inventory import InstanceRef
-from ranchersync.listing import ClientPool, client_pool
 from ranchersync.rancher import RancherClient, Workload, rollout_state
-from ranchersync.sites import ClientFactory, Connection
 from ranchersync.sync import records
 from ranchersync.sync.events import ROLLBACK_STAGES, ProgressEvent, ProgressListener
 

@@ -11,17 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ranchersync import notify
+from ranchersync.access.identity import Actor, require
+from ranchersync.catalogue.environments import get_environment
+from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
-from ranchersync.crypto import TokenCipher
-from ranchersync.environments import get_environment
-from ranchersync.errors import NotFoundError, OperationFailed, ValidationError
 from ranchersync.governance.freeze import check_sync_allowed
-from ranchersync.governance.identity import Actor, require
-from ranchersync.images import RetagMode
-from ranchersync.inventory import EnvironmentRef, Service, list_inventories, site_connections
+from ranchersync.inventory.images import RetagMode
+from ranchersync.inventory.reading import EnvironmentRef, Service, list_inventories, site_connections
+from ranchersync.kernel.errors import NotFoundError, OperationFailed, ValidationError
 from ranchersync.models import SyncOperation, utcnow
 from ranchersync.rancher import RancherClient
-from ranchersync.sites import ClientFactory
+from ranchersync.security.crypto import TokenCipher
 from ranchersync.sync import records
 from ranchersync.sync.events import ProgressEvent, ProgressListener, log, logged
 from ranchersync.sync.execute import (
@@ -161,8 +161,7 @@ def apply_plan(
     below releaser into a protected environment unless the sync becomes a request.
     """
     # Imported here: the approvals module builds on this one.
-    from ranchersync.governance import approvals
-
+    from ranchersync.approvals import requests as approvals
     options = options or SyncOptions()
     initiated_by = actor.email
     with ctx.session() as session:

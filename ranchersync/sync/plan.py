@@ -7,11 +7,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ranchersync.errors import ValidationError
-from ranchersync.images import RetagMode, retag
-from ranchersync.inventory import EnvironmentRef, Service
+from ranchersync.inventory.images import RetagMode, retag
+from ranchersync.inventory.reading import EnvironmentRef, Service
+from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.textsafe import escape_markdown, markdown_cell, markdown_code
 from ranchersync.rancher import Workload
-from ranchersync.textsafe import escape_markdown, markdown_cell, markdown_code
 
 # Why a selected service is left alone; the words users see.
 SKIP_EQUAL = "already equal"

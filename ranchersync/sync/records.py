@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
-from ranchersync.detach import process_alive
-from ranchersync.errors import RefusedByPolicy
-from ranchersync.governance import audit
-from ranchersync.governance.identity import Actor
 from ranchersync.history import arrivals
+from ranchersync.kernel.detach import process_alive
+from ranchersync.kernel.errors import RefusedByPolicy
 from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncResult, utcnow
 from ranchersync.notify.outbox import sync_finished
 

@@ -10,16 +10,16 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor, require
+from ranchersync.catalogue.environments import get_environment
+from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
-from ranchersync.environments import get_environment
-from ranchersync.errors import ValidationError
-from ranchersync.governance import audit
 from ranchersync.governance.freeze import check_sync_allowed
-from ranchersync.governance.identity import Actor, require
-from ranchersync.inventory import EnvironmentRef, InstanceRef, instance_refs
+from ranchersync.inventory.reading import EnvironmentRef, InstanceRef, instance_refs
+from ranchersync.kernel.errors import ValidationError
 from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.rancher import RancherClient
-from ranchersync.sites import ClientFactory
 from ranchersync.sync import records
 from ranchersync.sync.events import ProgressListener
 from ranchersync.sync.execute import ANNOTATION_OPERATION, ANNOTATION_SOURCE, Move, SyncOptions, WorkItem, reverse

@@ -8,13 +8,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from ranchersync import environments
+from ranchersync.access.identity import Actor
+from ranchersync.approvals import requests as approvals
+from ranchersync.approvals.requests import RequestClosed, RequestCreated
+from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
-from ranchersync.errors import PermissionDenied, ValidationError
-from ranchersync.governance import approvals
-from ranchersync.governance.approvals import RequestClosed, RequestCreated
-from ranchersync.governance.identity import Actor
 from ranchersync.history import get_operation_detail, operation_payload
+from ranchersync.kernel.errors import PermissionDenied, ValidationError
 from ranchersync.models import ApprovalRequest, AuditEvent, Environment, SyncOperation, utcnow
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, SyncPlan, apply_plan, new_request_id, plan_environments

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from ranchersync import db
 from ranchersync.context import AppContext
 from ranchersync.history import HistoryFilter, dora
 from ranchersync.models import Environment, SyncResult, VersionArrival, VersionJourney
 from ranchersync.simulator import SimulatedRancher
+from ranchersync.storage import db
 from ranchersync.sync import SyncOptions, new_request_id, rollback_operation
 from ranchersync.sync.records import PlannedResult, close_operation, open_operation, update_result
 from tests.builders import ADMIN

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
-from ranchersync.governance import audit
-from ranchersync.governance.identity import Actor
 
 ALICE = Actor("alice@example.com", "admin", "dashboard", address="127.0.0.1")
 BOB = Actor("bob", "operator", "cli")

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ranchersync import db
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue.sites import site_connection
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
 from ranchersync.history import list_operations
 from ranchersync.models import Site, SyncOperation
 from ranchersync.ops.backup import BackupRefused, backup, restore, table_counts
-from ranchersync.sites import site_connection
+from ranchersync.storage import db
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
 from tests.builders import ADMIN
 
@@ -68,8 +68,7 @@ def test_a_database_holding_data_is_refused_without_force(demo: AppContext, ctx_
     file = tmp_path / "demo.db"
     backup(demo.engine, file)
     # ctx_other holds one environment of its own.
-    from ranchersync import environments
-
+    from ranchersync.catalogue import environments
     with ctx_other.session() as session:
         environments.add_environment(session, actor=ADMIN, name="Mine")
     key = ctx_other.settings.secret_keys[0]
@@ -86,7 +85,7 @@ def test_a_database_holding_data_is_refused_without_force(demo: AppContext, ctx_
 def ctx_other(tmp_path: Path) -> AppContext:
     from cryptography.fernet import Fernet
 
-    from ranchersync.config import Settings
+    from ranchersync.kernel.config import Settings
 
     other = AppContext(Settings(f"sqlite:///{tmp_path / 'other' / 'o.db'}", (Fernet.generate_key().decode(),),
                                 tmp_path / "other" / "secret.key", "t"))

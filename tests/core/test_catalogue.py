@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ranchersync.catalogue import (
+from ranchersync.catalogue.rules import (
     TOKEN_WARNING_DAYS,
     is_system_namespace,
     namespaces_for_picking,
@@ -17,9 +17,17 @@ from ranchersync.catalogue import (
     token_state,
     unreachable_sites,
 )
-from ranchersync.compare import Cell, Comparison, ComparisonRow, cell_state, drift_counts, is_unhealthy, status_counts
-from ranchersync.humanize import ago, compact_duration, duration_text, plural, status_word
-from ranchersync.inventory import EnvironmentRef
+from ranchersync.inventory.compare import (
+    Cell,
+    Comparison,
+    ComparisonRow,
+    cell_state,
+    drift_counts,
+    is_unhealthy,
+    status_counts,
+)
+from ranchersync.inventory.reading import EnvironmentRef
+from ranchersync.kernel.humanize import ago, compact_duration, duration_text, plural, status_word
 from tests.builders import service
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)

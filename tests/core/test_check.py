@@ -8,12 +8,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from ranchersync import notify, sites
-from ranchersync.check import due_threshold, run_check
+from ranchersync import notify
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue import sites
 from ranchersync.cli import main
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
 from ranchersync.models import OutboxMessage, SiteHealth, utcnow
+from ranchersync.ops.check import due_threshold, run_check
 from ranchersync.simulator import SimulatedRancher
 from tests.conftest import closed_port_url
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ranchersync.approvals import requests as approvals
 from ranchersync.context import AppContext
-from ranchersync.governance import approvals
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import CliRun, cli_runner
 
@@ -121,7 +121,7 @@ def test_wait_approval_reports_a_rejection_with_exit_3(cli, demo: AppContext, mo
     cli("admin", "envs", "update", "Prod", "--approvals", "1")
 
     def reject_while_waiting(ctx: AppContext, request_id: int, **kwargs: object):
-        from ranchersync.governance.identity import Actor
+        from ranchersync.access.identity import Actor
 
         approvals.decide(ctx, Actor("bob", "releaser", "cli"), request_id, False, "not today")
         return original(ctx, request_id, timeout=1, poll=0.05)

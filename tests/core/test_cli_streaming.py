@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from ranchersync import inventory
 from ranchersync.cli.services import cmd_services_list
-from ranchersync.inventory import Inventory
-from ranchersync.payloads import service_payload
+from ranchersync.inventory import reading as inventory
+from ranchersync.inventory.payloads import service_payload
+from ranchersync.inventory.reading import Inventory
 from tests.builders import service
 
 SERVICES = 2000

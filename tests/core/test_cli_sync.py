@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from ranchersync import environments
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN, CliRun, cli_runner
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from ranchersync.config import Settings
 from ranchersync.context import AppContext
-from ranchersync.crypto import SecretKeyError, TokenCipher
+from ranchersync.kernel.config import Settings
+from ranchersync.security.crypto import SecretKeyError, TokenCipher
 
 TOKEN = "token-abcde:supersecretvalue123"
 
@@ -158,7 +158,7 @@ def test_an_empty_key_file_being_written_by_a_concurrent_first_start_is_waited_f
 def test_a_key_file_that_stays_empty_is_an_error_and_is_not_overwritten(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("ranchersync.crypto.EMPTY_FILE_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr("ranchersync.security.crypto.EMPTY_FILE_WAIT_SECONDS", 0.2)
     path = _key_file(tmp_path, "")
     with pytest.raises(SecretKeyError, match="is empty"):
         _ = _context(tmp_path).cipher

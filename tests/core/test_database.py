@@ -9,9 +9,9 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ranchersync import db
 from ranchersync.context import AppContext
 from ranchersync.models import Environment, SyncOperation
+from ranchersync.storage import db
 
 
 def test_migrations_create_every_table_and_go_down_and_up_again(ctx: AppContext) -> None:

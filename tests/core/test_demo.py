@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ranchersync import demo, environments, instances, sites
+from ranchersync.catalogue import environments, instances, sites
 from ranchersync.context import AppContext
+from ranchersync.ops import demo
 
 
 @pytest.fixture
@@ -61,8 +62,8 @@ def test_stop_signals_only_its_own_simulators(demo_ctx: AppContext) -> None:
 def test_the_demo_history_tells_a_story_consistent_with_what_runs(demo_ctx: AppContext) -> None:
     from sqlalchemy import select
 
-    from ranchersync.compare import compare_environments
     from ranchersync.history import HistoryFilter, compute_metrics
+    from ranchersync.inventory.compare import compare_environments
     from ranchersync.models import SyncOperation
 
     demo.start_demo(demo_ctx)

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from ranchersync import compare, inventory
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue.environments import get_environment
 from ranchersync.cli import main
 from ranchersync.context import AppContext
-from ranchersync.digests import digest_of, running_images
-from ranchersync.environments import get_environment
-from ranchersync.governance.identity import Actor
+from ranchersync.inventory import compare
+from ranchersync.inventory import reading as inventory
+from ranchersync.inventory.digests import digest_of, running_images
 from ranchersync.rancher import Pod, Workload
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ranchersync import environments as envs
+from ranchersync.catalogue import environments as envs
 from ranchersync.context import AppContext
-from ranchersync.errors import NotFoundError, ValidationError
+from ranchersync.kernel.errors import NotFoundError, ValidationError
 from ranchersync.models import AppInstance, Environment, Site
 from tests.builders import ADMIN
 

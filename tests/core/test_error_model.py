@@ -9,8 +9,7 @@ import pytest
 from ranchersync.cli.common import UsageError
 from ranchersync.cli.output import report_error
 from ranchersync.cli.sync import NothingToSync
-from ranchersync.crypto import SecretKeyError
-from ranchersync.errors import (
+from ranchersync.kernel.errors import (
     ApprovalRequired,
     BadInput,
     ConflictError,
@@ -27,6 +26,7 @@ from ranchersync.errors import (
     RefusedByPolicy,
     ValidationError,
 )
+from ranchersync.security.crypto import SecretKeyError
 from ranchersync.sync import ConfirmationRequired, SyncBusy, UnreadableInstances
 
 # Every class users can meet, and the exit status DESIGN.md gives its family.

@@ -17,11 +17,11 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from ranchersync import sites
+from ranchersync.access.identity import Actor
+from ranchersync.approvals import requests as approvals
+from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
-from ranchersync.governance import approvals
 from ranchersync.governance.freeze import add_window
-from ranchersync.governance.identity import Actor
 from ranchersync.models import Environment, SyncOperation, utcnow
 from ranchersync.ops.exporter import DatabaseCollector, make_registry
 from ranchersync.simulator import SimulatedRancher
@@ -158,7 +158,7 @@ def test_a_scrape_storm_reads_the_database_once_per_cache_period(ctx: AppContext
 
 
 def test_an_unreachable_database_is_reported_not_raised(tmp_path: Path) -> None:
-    from ranchersync.db import make_engine
+    from ranchersync.storage.db import make_engine
 
     (tmp_path / "not-a-db").write_text("this is no database")
     got = scrape(DatabaseCollector(make_engine(f"sqlite:///{tmp_path / 'not-a-db'}"), cache_seconds=0))

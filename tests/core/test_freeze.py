@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from ranchersync import environments
-from ranchersync.errors import EnvironmentFrozen, PermissionDenied, ValidationError
-from ranchersync.governance import audit, freeze
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue import environments
+from ranchersync.governance import freeze
 from ranchersync.governance.freeze_schedule import WeeklyRule, WeeklyWindow, parse_instant, wall_to_utc, zone
-from ranchersync.governance.identity import Actor
+from ranchersync.kernel.errors import EnvironmentFrozen, PermissionDenied, ValidationError
 
 BERLIN = zone("Europe/Berlin")
 ADMIN = Actor("alice@example.com", "admin", "dashboard")

@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ranchersync.errors import NotFoundError, ValidationError
 from ranchersync.history import (
     HistoryFilter,
     ResultTally,
@@ -31,6 +30,7 @@ from ranchersync.history import (
 )
 from ranchersync.history.filters import operation_conditions
 from ranchersync.history.queries import NEWEST_FIRST
+from ranchersync.kernel.errors import NotFoundError, ValidationError
 from ranchersync.models import Environment, SyncOperation, SyncResult
 from ranchersync.sync import get_operation
 

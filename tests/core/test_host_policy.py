@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import urllib3.util.connection
 
-from ranchersync import sites
+from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
-from ranchersync.errors import RancherUnavailable, ValidationError
-from ranchersync.host_policy import HostPolicy, HostRefused, default_policy
+from ranchersync.kernel.errors import RancherUnavailable, ValidationError
 from ranchersync.rancher import Transport
+from ranchersync.security.host_policy import HostPolicy, HostRefused, default_policy
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN
 

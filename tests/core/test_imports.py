@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ranchersync import db
+from ranchersync.storage import db
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,8 +49,8 @@ RUN_ENVS_LIST = (
     "except SystemExit as done:\n"
     "    assert done.code == 0, done.code\n"
 )
-HEAVY = ("streamlit", "pandas", "plotly", "alembic", "ranchersync.simulator", "ranchersync.demo", "ranchersync.sync",
-         "requests")
+HEAVY = ("streamlit", "pandas", "plotly", "alembic", "ranchersync.simulator", "ranchersync.ops.demo",
+         "ranchersync.sync", "requests")
 
 
 def test_a_plain_command_loads_only_what_it_needs(tmp_path: Path) -> None:
@@ -84,6 +84,6 @@ def _run_cli(*argv: str) -> str:
 def test_listing_services_loads_the_rancher_client_and_nothing_of_the_dashboard(tmp_path: Path) -> None:
     _loaded_by(_run_cli("envs", "add", "--name", "Dev", "--json"), tmp_path)  # migrates the fresh database
     loaded = _loaded_by(_run_cli("services", "list", "--env", "Dev", "--json"), tmp_path)
-    assert "requests" in loaded and "ranchersync.inventory" in loaded  # it did list
+    assert "requests" in loaded and "ranchersync.inventory.reading" in loaded  # it did list
     assert not _families(loaded, ("streamlit", "pandas", "plotly", "alembic", "ranchersync.simulator",
-                                  "ranchersync.demo", "ranchersync.sync", "ranchersync.history"))
+                                  "ranchersync.ops.demo", "ranchersync.sync", "ranchersync.history"))

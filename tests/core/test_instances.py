@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from ranchersync import environments, instances, sites
+from ranchersync.catalogue import environments, instances, sites
 from ranchersync.context import AppContext
-from ranchersync.errors import ValidationError
+from ranchersync.kernel.errors import ValidationError
 from ranchersync.models import AppInstance
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN

@@ -6,10 +6,11 @@ import datetime as dt
 
 import pytest
 
-from ranchersync import instances, inventory, sites
-from ranchersync.compare import Cell, compare, compare_environments
+from ranchersync.catalogue import instances, sites
 from ranchersync.context import AppContext
-from ranchersync.inventory import EnvironmentRef, Inventory, Service
+from ranchersync.inventory import reading as inventory
+from ranchersync.inventory.compare import Cell, compare, compare_environments
+from ranchersync.inventory.reading import EnvironmentRef, Inventory, Service
 from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN, service

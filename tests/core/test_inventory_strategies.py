@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from bench.worlds import big_world, cluster_ids, namespaces
-from ranchersync import inventory
+from ranchersync.catalogue.sites import Connection
 from ranchersync.context import AppContext
-from ranchersync.inventory import InstanceRef, Service
-from ranchersync.listing import ListingStrategy, forget_listing_scopes
+from ranchersync.inventory import reading as inventory
+from ranchersync.inventory.listing import ListingStrategy, forget_listing_scopes
+from ranchersync.inventory.reading import InstanceRef, Service
 from ranchersync.rancher import RancherClient
 from ranchersync.simulator import SimulatedRancher, World
-from ranchersync.sites import Connection
 from tests.core.simulator_fixtures import CLUSTER, NS, OTHER_CLUSTER, small_world
 
 

@@ -11,13 +11,14 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from ranchersync import db, sites
+from ranchersync.catalogue import sites
 from ranchersync.cli import main
-from ranchersync.config import Settings
 from ranchersync.context import AppContext
-from ranchersync.crypto import SecretKeyError, TokenCipher
+from ranchersync.kernel.config import Settings
 from ranchersync.models import KeyCheck, Site
+from ranchersync.security.crypto import SecretKeyError, TokenCipher
 from ranchersync.simulator import SimulatedRancher
+from ranchersync.storage import db
 from tests.builders import ADMIN
 
 TOKEN = "token-abcde:supersecretvalue123"

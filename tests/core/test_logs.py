@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from ranchersync import logs
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
+from ranchersync.kernel import logs
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
 

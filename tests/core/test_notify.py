@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from ranchersync import notify
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
-from ranchersync.crypto import TokenCipher, generate_key
-from ranchersync.errors import PermissionDenied, ValidationError
-from ranchersync.governance.identity import Actor
-from ranchersync.keys import check_keys, rotate_keys
+from ranchersync.kernel.errors import PermissionDenied, ValidationError
 from ranchersync.models import AuditEvent, NotificationSubscription, OutboxMessage, utcnow
 from ranchersync.notify import sender
+from ranchersync.security.crypto import TokenCipher, generate_key
+from ranchersync.security.keys import check_keys, rotate_keys
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
 from tests.core.receiver import Receiver
 

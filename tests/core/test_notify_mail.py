@@ -22,11 +22,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ranchersync import notify, preferences
+from ranchersync import notify
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
 from ranchersync.models import Base, OutboxMessage, utcnow
 from ranchersync.notify import sender
+from ranchersync.people import preferences
 from tests.conftest import closed_port_url
 from tests.core.test_notify import promote_frontend, subscribe
 

@@ -13,7 +13,7 @@ import responses
 from responses import matchers
 from responses.registries import OrderedRegistry
 
-from ranchersync.errors import (
+from ranchersync.kernel.errors import (
     ConflictError,
     MalformedResponse,
     RancherAPIError,

@@ -13,7 +13,7 @@ import requests
 import responses
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from ranchersync.errors import (
+from ranchersync.kernel.errors import (
     ConflictError,
     MalformedResponse,
     NotFoundError,

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ranchersync.errors import RancherUnavailable
+from ranchersync.kernel.errors import RancherUnavailable
 from ranchersync.rancher import RancherClient, Transport
 from ranchersync.rancher.failures import EXPLAINED
 

@@ -13,7 +13,7 @@ import responses
 from responses.registries import OrderedRegistry
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from ranchersync.errors import MalformedResponse, RancherAPIError, RancherUnavailable, ValidationError
+from ranchersync.kernel.errors import MalformedResponse, RancherAPIError, RancherUnavailable, ValidationError
 from ranchersync.rancher import USER_AGENT, RancherClient, Transport
 from ranchersync.rancher.transport import build_retry
 

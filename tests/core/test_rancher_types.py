@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ranchersync.errors import ValidationError
+from ranchersync.kernel.errors import ValidationError
 from ranchersync.rancher import (
     Cluster,
     Container,

@@ -12,16 +12,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ranchersync import environments, instances, keys, sites
-from ranchersync.config import Settings
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor, RolePolicy, effective_role
+from ranchersync.approvals.requests import RequestCreated
+from ranchersync.catalogue import environments, instances, sites
+from ranchersync.catalogue.instances import Placement
 from ranchersync.context import AppContext
-from ranchersync.crypto import TokenCipher
-from ranchersync.errors import PermissionDenied, ValidationError
-from ranchersync.governance import audit, people
-from ranchersync.governance.approvals import RequestCreated
-from ranchersync.governance.identity import Actor, RolePolicy, effective_role
-from ranchersync.instances import Placement
+from ranchersync.kernel.config import Settings
+from ranchersync.kernel.errors import PermissionDenied, ValidationError
 from ranchersync.models import AuditEvent, SyncOperation, User
+from ranchersync.people import directory as people
+from ranchersync.security import keys
+from ranchersync.security.crypto import TokenCipher
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments, rollback_operation
 from tests.builders import ADMIN

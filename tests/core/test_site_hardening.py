@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from ranchersync import sites
+from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
-from ranchersync.errors import ValidationError
+from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.validation import normalize_rancher_url
 from ranchersync.simulator import SimulatedRancher
-from ranchersync.validation import normalize_rancher_url
 from tests.builders import ADMIN
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from ranchersync import sites
+from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
-from ranchersync.errors import RancherAPIError, RancherAuthError, RancherUnavailable, ValidationError
+from ranchersync.kernel.errors import RancherAPIError, RancherAuthError, RancherUnavailable, ValidationError
 from ranchersync.models import AppInstance, Environment, Site
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN
@@ -131,8 +131,8 @@ def test_removing_a_site_in_use_needs_an_explicit_cascade(ctx: AppContext, ranch
 def test_key_rotation_keeps_tokens_readable(ctx: AppContext, rancher: SimulatedRancher) -> None:
     from cryptography.fernet import Fernet
 
-    from ranchersync import keys
-    from ranchersync.crypto import TokenCipher
+    from ranchersync.security import keys
+    from ranchersync.security.crypto import TokenCipher
 
     with ctx.session() as session:
         add(ctx, session, rancher)

@@ -7,11 +7,11 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from ranchersync import environments
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
-from ranchersync.errors import ValidationError
-from ranchersync.governance.identity import Actor
 from ranchersync.history import get_operation_detail
+from ranchersync.kernel.errors import ValidationError
 from ranchersync.models import SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ranchersync.errors import ValidationError
-from ranchersync.inventory import EnvironmentRef
+from ranchersync.inventory.reading import EnvironmentRef
+from ranchersync.kernel.errors import ValidationError
 from ranchersync.sync import plan_sync
 from tests.builders import service
 

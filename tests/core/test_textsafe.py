@@ -8,7 +8,7 @@ import re
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ranchersync.textsafe import (
+from ranchersync.kernel.textsafe import (
     MARKDOWN_SPECIALS,
     WORD_JOINER,
     escape_markdown,

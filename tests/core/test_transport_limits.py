@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from ranchersync.errors import MalformedResponse, RancherUnavailable
+from ranchersync.kernel.errors import MalformedResponse, RancherUnavailable
 from ranchersync.rancher import Transport
 
 TOKEN = "token-p62nb:chcnszhxp6zqrbxwcz5z2r2w9jrftlvtwvzbsr88v4mk28kw4k5c2p"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ranchersync.errors import ValidationError
-from ranchersync.validation import (
+from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.validation import (
     check_ca_bundle,
     check_color,
     check_namespace,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ranchersync.demo import DEMO_ENVIRONMENTS, DEMO_SITES
+from ranchersync.ops.demo import DEMO_ENVIRONMENTS, DEMO_SITES
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.simulator.world import DEMO_WORLD_NAMES, load_demo_world
 from tests.deploy.tools import ROOT

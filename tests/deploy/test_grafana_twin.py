@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ranchersync import sites
+from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 import ranchersync
-from ranchersync.errors import RancherSyncError
+from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.rancher.failures import EXPLAINED
 from tests.deploy.tools import ROOT
 

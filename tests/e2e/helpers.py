@@ -23,8 +23,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Locator, Page, Playwright, ViewportSize
 
-from ranchersync.config import Settings
 from ranchersync.context import AppContext
+from ranchersync.kernel.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ranchersync import environments, instances, sites
+from ranchersync.catalogue import environments, instances, sites
+from ranchersync.catalogue.instances import Placement
 from ranchersync.context import AppContext
-from ranchersync.instances import Placement
 from ranchersync.simulator import SimulatedRancher, World, parse_world
 from tests.builders import ADMIN
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from ranchersync import demo
 from ranchersync.context import AppContext
+from ranchersync.ops import demo
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, new_page, open_page, screenshot, wait_idle
 

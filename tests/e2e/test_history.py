@@ -11,10 +11,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
-from ranchersync import demo
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
 from ranchersync.models import SyncOperation
+from ranchersync.ops import demo
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle

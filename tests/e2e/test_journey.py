@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from ranchersync import instances
+from ranchersync.catalogue import instances
 from ranchersync.simulator import SimulatedRancher
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, choose, click, fill, new_page, open_page, screenshot, wait_idle

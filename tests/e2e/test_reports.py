@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Browser, Route
 
 from ranchersync.context import AppContext
-from ranchersync.demo_history import fill_history
 from ranchersync.models import utcnow
+from ranchersync.ops.demo_history import fill_history
 from ranchersync.reports import write_delivery_report
 from tests.e2e.conftest import ARTIFACTS, Serve
 from tests.e2e.helpers import ROOT, by_key, new_page, open_page, screenshot, wait_idle

@@ -9,8 +9,8 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, expect
 
-from ranchersync.config import Settings
 from ranchersync.context import AppContext
+from ranchersync.kernel.config import Settings
 from ranchersync.simulator import SimulatedRancher
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import PAGE_PATHS, background_luminance, new_page, open_page, screenshot

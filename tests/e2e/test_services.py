@@ -9,9 +9,9 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Page, expect
 
-from ranchersync import environments
-from ranchersync.config import Settings
+from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
+from ranchersync.kernel.config import Settings
 from ranchersync.simulator import SimulatedRancher
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import by_key, fill, new_page, open_page, screenshot, wait_idle

@@ -25,8 +25,9 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from ranchersync import environments, history
-from ranchersync.governance import approvals
+from ranchersync import history
+from ranchersync.approvals import requests as approvals
+from ranchersync.catalogue import environments
 from ranchersync.models import ApprovalRequest, SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN
@@ -176,8 +177,7 @@ def test_three_people_signed_in_at_once_each_see_their_role(
     ctx = server.context()
     try:
         with ctx.session() as session:
-            from ranchersync.governance import people
-
+            from ranchersync.people import directory as people
             found = {p.email: (p.role, p.source) for p in people.list_people(session, ctx.settings.role_policy)}
     finally:
         ctx.engine.dispose()

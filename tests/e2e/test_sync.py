@@ -11,9 +11,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
-from ranchersync import compare, demo, environments, inventory
+from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
+from ranchersync.inventory import compare
+from ranchersync.inventory import reading as inventory
 from ranchersync.models import SyncOperation
+from ranchersync.ops import demo
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle
 from ui import services_tables

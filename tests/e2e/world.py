@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ranchersync import environments, instances, sites
+from ranchersync.catalogue import environments, instances, sites
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher, World, parse_world
 from tests.builders import ADMIN

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from ranchersync.config import Settings
+from ranchersync.kernel.config import Settings
 from tests.conftest import require
 
 pytestmark = pytest.mark.postgres

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ranchersync import environments
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
-from ranchersync.governance import audit, freeze
-from ranchersync.governance.identity import Actor
+from ranchersync.governance import freeze
 
 ADMIN = Actor("alice@example.com", "admin", "cli")
 

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from ranchersync import environments
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue import environments
+from ranchersync.catalogue.sites import site_connection
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
 from ranchersync.models import Site, SyncOperation
 from ranchersync.ops import backup as backup_module
 from ranchersync.ops.backup import BackupRefused, backup, restore, table_counts
-from ranchersync.sites import site_connection
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
 from tests.builders import ADMIN
 
@@ -91,7 +91,7 @@ def test_a_backup_of_another_schema_is_refused(ctx: AppContext, postgres_url: st
     file = tmp_path / "rs.pgdump"
     backup(ctx.engine, file)
     other = make_url(postgres_url)  # the server's default schema (public), not the test's
-    from ranchersync.db import make_engine
+    from ranchersync.storage.db import make_engine
 
     engine = make_engine(other.render_as_string(hide_password=False))
     try:

@@ -8,11 +8,13 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from ranchersync import db, keys, sites
-from ranchersync.config import Settings
+from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
-from ranchersync.crypto import SecretKeyError, TokenCipher
+from ranchersync.kernel.config import Settings
 from ranchersync.models import KeyCheck, Site
+from ranchersync.security import keys
+from ranchersync.security.crypto import SecretKeyError, TokenCipher
+from ranchersync.storage import db
 from tests.builders import ADMIN
 
 TOKEN = "token-abcde:supersecretvalue123"

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from ranchersync import environments
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor, RolePolicy, effective_role
+from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
-from ranchersync.errors import PermissionDenied
-from ranchersync.governance import audit, people
-from ranchersync.governance.identity import Actor, RolePolicy, effective_role
+from ranchersync.kernel.errors import PermissionDenied
 from ranchersync.models import AuditEvent, Environment
+from ranchersync.people import directory as people
 
 ADMIN = Actor("ada@example.com", "admin", "dashboard", address="203.0.113.9")
 VIEWER = Actor("vera@example.com", "viewer", "dashboard")

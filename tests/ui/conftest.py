@@ -12,10 +12,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ranchersync import environments, instances, sites
-from ranchersync.config import Settings
+from ranchersync.catalogue import environments, instances, sites
+from ranchersync.catalogue.instances import Placement
 from ranchersync.context import AppContext
-from ranchersync.instances import Placement
+from ranchersync.kernel.config import Settings
 from tests.builders import ADMIN
 from tests.ui.fakes import GOOD_TOKEN, FakeRancher
 from ui import auth, deps

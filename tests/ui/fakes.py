@@ -16,7 +16,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from ranchersync.errors import MalformedResponse, RancherAPIError, RancherAuthError, RancherNotFound
+from ranchersync.kernel.errors import MalformedResponse, RancherAPIError, RancherAuthError, RancherNotFound
 from ranchersync.rancher import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo, Workload, failures
 
 

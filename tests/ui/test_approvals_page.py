@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from ranchersync import environments
+from ranchersync.access.identity import Actor
+from ranchersync.approvals import requests as approvals
+from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
-from ranchersync.governance import approvals
-from ranchersync.governance.identity import Actor
 from ranchersync.models import ApprovalRequest, SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, plan_environments

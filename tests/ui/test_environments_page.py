@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ranchersync import environments, instances
+from ranchersync.catalogue import environments, instances
 from ranchersync.context import AppContext
 from tests.ui.conftest import OpenApp, Seed, assert_ok
 from tests.ui.fakes import shown

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ranchersync import demo, sites
+from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
+from ranchersync.ops import demo
 from tests.ui.conftest import OpenApp, assert_no_token, assert_ok
 from tests.ui.fakes import FAILURES, GOOD_TOKEN, TITLES, FakeRancher, shown
 from ui import demo_actions, deps

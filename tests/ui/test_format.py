@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from ranchersync.catalogue import namespaces_for_picking, token_state
-from ranchersync.humanize import ago, plural
+from ranchersync.catalogue.rules import namespaces_for_picking, token_state
+from ranchersync.kernel.humanize import ago, plural
 from ui import format as fmt
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)

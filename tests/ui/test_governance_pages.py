@@ -10,10 +10,11 @@ import io
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
-from ranchersync.governance import audit, freeze
-from ranchersync.governance.identity import Actor
-from ranchersync.textsafe import escape_markdown
+from ranchersync.governance import freeze
+from ranchersync.kernel.textsafe import escape_markdown
 from tests.ui.conftest import OpenApp, Seed, assert_ok
 from ui import audit_view
 

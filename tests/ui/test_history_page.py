@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ranchersync import environments
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
 from ranchersync.history import HistoryFilter, compute_metrics, date_range
-from ranchersync.humanize import duration_text
+from ranchersync.kernel.humanize import duration_text
 from ranchersync.models import Environment, SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments

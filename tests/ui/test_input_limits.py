@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ranchersync.validation import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
+from ranchersync.kernel.validation import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 from tests.ui.conftest import OpenApp, Seed, assert_ok
 
 

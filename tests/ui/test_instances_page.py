@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from ranchersync import instances, sites
+from ranchersync.catalogue import instances, sites
 from ranchersync.context import AppContext
 from tests.ui.conftest import OpenApp, Seed, assert_ok
 from tests.ui.fakes import FakeRancher, shown

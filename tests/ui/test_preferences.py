@@ -9,9 +9,10 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ranchersync import notify, preferences
+from ranchersync import notify
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
+from ranchersync.people import preferences
 from tests.core.test_history import change, record
 from tests.ui.conftest import ROOT, OpenApp, Seed, assert_ok, rendered_text, state_text
 from tests.ui.test_history_page import envs_by_name, rows

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ranchersync import sites
+from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher, load_demo_world
 from tests.conftest import closed_port_url

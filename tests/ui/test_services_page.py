@@ -13,10 +13,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ranchersync.catalogue import next_in_pipeline
-from ranchersync.compare import STATUS_SEVERITY, compare, drift_counts
-from ranchersync.errors import RancherNotFound
-from ranchersync.inventory import EnvironmentRef, InstanceRef, Inventory, Service
+from ranchersync.catalogue.rules import next_in_pipeline
+from ranchersync.inventory.compare import STATUS_SEVERITY, compare, drift_counts
+from ranchersync.inventory.reading import EnvironmentRef, InstanceRef, Inventory, Service
+from ranchersync.kernel.errors import RancherNotFound
 from ranchersync.rancher import Workload, workload_status
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
 from tests.ui.fakes import GOOD_TOKEN, FakeRancher
@@ -326,7 +326,7 @@ def test_the_digest_switch_reads_pods_and_notes_a_re_pushed_tag(
 
 
 def test_digest_notes_and_the_three_digests_of_a_service() -> None:
-    from ranchersync.digests import RunningImages
+    from ranchersync.inventory.digests import RunningImages
     from tests.builders import service
 
     a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64

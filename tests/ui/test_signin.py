@@ -11,14 +11,14 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from ranchersync.config import Settings
 from ranchersync.context import AppContext
-from ranchersync.errors import PermissionDenied
-from ranchersync.governance import people
+from ranchersync.kernel.config import Settings
+from ranchersync.kernel.errors import PermissionDenied
+from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.models import AuditEvent, SyncOperation, User
+from ranchersync.people import directory as people
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
-from ranchersync.textsafe import escape_markdown
 from tests.ui.conftest import ROOT, Seed, assert_ok
 from tests.ui.test_services_page import select as select_rows
 from ui import auth

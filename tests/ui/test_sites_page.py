@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from streamlit.testing.v1 import AppTest
 
-from ranchersync import instances, sites
+from ranchersync.catalogue import instances, sites
 from ranchersync.context import AppContext
 from tests.builders import ADMIN
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.testing.v1 import AppTest
 
-from ranchersync import environments
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
-from ranchersync.governance.identity import Actor
 from ranchersync.models import SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import STAGES, ProgressEvent, records

@@ -16,10 +16,10 @@ import sys
 from contextlib import redirect_stdout
 from io import StringIO
 
-from ranchersync import demo
 from ranchersync.cli import main as cli
 from ranchersync.context import AppContext
-from ranchersync.demo import TOKEN_ENV
+from ranchersync.ops import demo
+from ranchersync.ops.demo import TOKEN_ENV
 
 
 def _names(group: str) -> set[str]:

@@ -1,0 +1,176 @@
+"""Actors and roles: who is acting, through which channel, and what their role lets them do.
+
+The rule lives here once and every use-case asks it (`require`): a button the UI hides is not a check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+from dataclasses import dataclass
+from typing import Final, Literal, get_args
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ranchersync.kernel.errors import PermissionDenied, ValidationError
+from ranchersync.models import Channel, Role, User, utcnow
+
+ROLES: Final[tuple[Role, ...]] = get_args(Role)  # lowest first
+ROLE_RANK: Final = {role: rank for rank, role in enumerate(ROLES)}
+
+Action = Literal[
+    "read",  # everything visible: catalogue, services, history, audit
+    "sync",  # run a sync or a rollback into an environment (protected ones: releaser)
+    "request_sync",  # ask for a sync that others approve
+    "approve",  # decide on someone else's request
+    "manage_catalogue",  # sites and tokens, environments, app instances
+    "manage_freeze",  # freeze windows and stop-all
+    "override_freeze",  # sync into a frozen environment, with a reason
+    "manage_roles",  # assign roles
+    "manage_notifications",
+]
+
+# The lowest role allowed each action; `sync` into a protected environment is raised to releaser below.
+_MINIMUM: Final[dict[Action, Role]] = {
+    "read": "viewer",
+    "sync": "operator",
+    "request_sync": "operator",
+    "approve": "releaser",
+    "manage_catalogue": "admin",
+    "manage_freeze": "admin",
+    "override_freeze": "admin",
+    "manage_roles": "admin",
+    "manage_notifications": "admin",
+}
+
+_WHAT: Final[dict[Action, str]] = {
+    "read": "see this",
+    "sync": "sync or roll back",
+    "request_sync": "request a sync",
+    "approve": "approve or reject sync requests",
+    "manage_catalogue": "change sites, tokens, environments or app instances",
+    "manage_freeze": "add or lift freeze windows",
+    "override_freeze": "override a freeze window",
+    "manage_roles": "assign roles",
+    "manage_notifications": "change notification settings",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an e-mail (or the CLI's user name), their role, the channel and, where known, the client address."""
+
+    email: str
+    role: Role
+    channel: Channel = "dashboard"
+    name: str = ""
+    address: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How history and audit name this actor."""
+        return self.email
+
+    def at_least(self, role: Role) -> bool:
+        """Whether this actor's role is `role` or higher."""
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+SYSTEM: Final = Actor("system", "admin", "system")  # the process itself: marking interrupted operations, expiry
+
+
+def minimum_role(action: Action, *, protected: bool = False) -> Role:
+    """The lowest role that may do `action` (a sync into a protected environment needs a releaser)."""
+    if action == "sync" and protected:
+        return "releaser"
+    return _MINIMUM[action]
+
+
+def refusal(actor: Actor, action: Action, *, protected: bool = False, environment: str = "") -> str | None:
+    """Why `actor` may not do `action`, in words for them; None when they may."""
+    needed = minimum_role(action, protected=protected)
+    if actor.at_least(needed):
+        return None
+    where = f" into the protected environment {environment}" if protected and environment else ""
+    return f"{actor.email} is a {actor.role}: only a {needed} or higher may {_WHAT[action]}{where}"
+
+
+def require(actor: Actor, action: Action, *, protected: bool = False, environment: str = "") -> None:
+    """Raise PermissionDenied (exit 3) unless `actor` may do `action`."""
+    reason = refusal(actor, action, protected=protected, environment=environment)
+    if reason is not None:
+        raise PermissionDenied(reason)
+
+
+# --- where a role comes from ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RolePolicy:
+    """How roles are derived (DESIGN.md configuration): admins by e-mail, groups by a map, a default."""
+
+    admins: tuple[str, ...] = ()  # RANCHERSYNC_ADMINS: e-mails (globs allowed) that are always admin
+    role_map: tuple[tuple[str, Role], ...] = ()  # RANCHERSYNC_ROLE_MAP: group → role
+    default_role: Role = "viewer"  # RANCHERSYNC_DEFAULT_ROLE
+
+    @classmethod
+    def parse(cls, admins: str = "", role_map: str = "", default_role: str = "") -> RolePolicy:
+        """Build from the environment variables' texts; a malformed value is a clear ValidationError."""
+        mapping: list[tuple[str, Role]] = []
+        if role_map.strip():
+            try:
+                raw = json.loads(role_map)
+            except ValueError:
+                raise ValidationError('RANCHERSYNC_ROLE_MAP must be JSON like {"group": "role"}') from None
+            if not isinstance(raw, dict):
+                raise ValidationError('RANCHERSYNC_ROLE_MAP must be a JSON object like {"group": "role"}')
+            mapping = [(str(group), check_role(str(role))) for group, role in raw.items()]
+        return cls(
+            admins=tuple(a.strip().lower() for a in admins.split(",") if a.strip()),
+            role_map=tuple(mapping),
+            default_role=check_role(default_role) if default_role.strip() else "viewer",
+        )
+
+    def from_claims(self, email: str, groups: tuple[str, ...]) -> Role:
+        """The role an identity's e-mail and groups give: admins list, else the highest mapped group, else default."""
+        if any(fnmatch.fnmatchcase(email.lower(), pattern) for pattern in self.admins):
+            return "admin"
+        mapped = [role for group, role in self.role_map if group in groups]
+        return max(mapped, key=ROLE_RANK.__getitem__) if mapped else self.default_role
+
+
+def check_role(value: str) -> Role:
+    """A role name, or a ValidationError listing the valid ones."""
+    role = value.strip().lower()
+    if role not in ROLES:
+        raise ValidationError(f"unknown role '{value}': use one of {', '.join(ROLES)}")
+    return role  # type: ignore[return-value]
+
+
+def effective_role(session: Session, policy: RolePolicy, email: str, groups: tuple[str, ...] = ()) -> Role:
+    """An explicit assignment (People page, `users set-role`) wins; else the admins list, the groups, the default.
+
+    The admins list is the bootstrap and always wins, so an admin cannot lock everybody out by demoting themselves.
+    """
+    from_claims = policy.from_claims(email, groups)
+    if from_claims == "admin" and any(fnmatch.fnmatchcase(email.lower(), p) for p in policy.admins):
+        return "admin"
+    user = session.scalar(select(User).where(User.email == email.lower()))
+    if user is not None and user.role:
+        return user.role  # type: ignore[return-value]
+    return from_claims
+
+
+def note_sign_in(session: Session, email: str, name: str, role: Role, now: dt.datetime | None = None) -> User:
+    """Remember a signed-in identity (the People page lists them); the caller commits."""
+    user = session.scalar(select(User).where(User.email == email.lower()))
+    if user is None:
+        user = User(email=email.lower(), name=name)
+        session.add(user)
+    user.name = name or user.name
+    user.last_seen_at = now or utcnow()
+    user.last_role = role
+    session.flush()
+    return user

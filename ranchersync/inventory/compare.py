@@ -1,0 +1,277 @@
+"""The comparison of environments, pure: which services differ, drift along the pipeline, and how healthy they are.
+
+`compare()` takes inventories (read by `ranchersync.inventory.reading`) and returns a services × environments matrix;
+the rules a screen or the CLI needs about it live here once: what a cell shows (`cell_state`), how many promotions
+are pending into each environment (`drift_counts`), which statuses are unhealthy (`UNHEALTHY_STATUSES`,
+`status_counts`). `compare_environments()` is the one function here that reads: it fetches, then compares.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from ranchersync.catalogue.environments import get_environment, list_environments
+from ranchersync.catalogue.sites import ClientFactory
+from ranchersync.inventory.reading import (
+    DEFAULT_CONCURRENCY,
+    EnvironmentRef,
+    Inventory,
+    Service,
+    display_tag,
+    list_inventories,
+)
+from ranchersync.rancher import RancherClient, WorkloadStatus
+from ranchersync.security.crypto import TokenCipher
+
+# Worst first: how a cell that holds several app instances' copies of a service is summarised, and the order in
+# which statuses are listed.
+STATUS_SEVERITY: tuple[WorkloadStatus, ...] = (
+    "failed", "unknown", "degraded", "updating", "paused", "stopped", "running",
+)
+# Stopped, paused and updating are states an operator chose or awaits; these need someone to look.
+UNHEALTHY_STATUSES: frozenset[WorkloadStatus] = frozenset({"failed", "degraded", "unknown"})
+
+CompareBy = Literal["image", "tag"]
+# What one cell of the comparison shows, relative to the environment before it in the pipeline.
+CellState = Literal["same", "drift", "missing", "inconsistent", "unreadable"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One service in one environment: every app instance's copy of it."""
+
+    environment: EnvironmentRef
+    services: tuple[Service, ...]
+    unreadable: tuple[str, ...] = ()  # app instances of the environment that could not be listed
+    compare_by: CompareBy = "image"
+
+    @property
+    def missing(self) -> bool:
+        """No app instance runs it, and none failed to answer (so it really is absent)."""
+        return not self.services and not self.unreadable
+
+    @property
+    def versions(self) -> tuple[tuple[tuple[str, str], ...], ...]:
+        """The distinct container→version sets among the copies."""
+        return tuple(dict.fromkeys(_version(s, self.compare_by) for s in self.services))
+
+    @property
+    def inconsistent(self) -> bool:
+        """App instances inside this environment disagree on the version."""
+        return len(self.versions) > 1
+
+    @property
+    def status(self) -> WorkloadStatus | None:
+        """The worst status among the copies."""
+        statuses = {s.status for s in self.services}
+        return next((s for s in STATUS_SEVERITY if s in statuses), None)
+
+    @property
+    def image_tag(self) -> str:
+        """The tags shown in the cell; disagreeing copies are separated by ' | '."""
+        return " | ".join(dict.fromkeys(s.image_tag for s in self.services))
+
+    @property
+    def digests(self) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+        """Per regular container, the distinct digests its copies' pods run; None when they were not read."""
+        running = [s.running for s in self.services if s.kind != "CronJob"]
+        if not running or any(r is None for r in running):
+            return None
+        found: dict[str, set[str]] = defaultdict(set)
+        for r in running:
+            for container, digests in r.digests if r else ():
+                found[container].update(digests)
+        return tuple((name, tuple(sorted(d))) for name, d in sorted(found.items()))
+
+    @property
+    def mixed_digests(self) -> bool:
+        """Pods of one workload here run different digests (a half-finished rollout or a re-pushed tag)."""
+        return any(s.running is not None and s.running.mixed for s in self.services)
+
+    @property
+    def outside_changes(self) -> tuple[Service, ...]:
+        """The copies someone changed outside the tool since our last sync into them."""
+        return tuple(s for s in self.services if s.outside is not None)
+
+    @property
+    def replicas(self) -> tuple[int, int]:
+        """Available and desired replicas summed over the copies."""
+        available = sum(s.workload.available_replicas for s in self.services)
+        return (available, sum(s.workload.replicas for s in self.services))
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One service (kind + name) across the compared environments."""
+
+    kind: str
+    name: str
+    cells: tuple[Cell, ...]
+
+    @property
+    def differs(self) -> bool:
+        """Environments run different versions, or the service is missing from some."""
+        present = [c for c in self.cells if c.services]
+        if any(c.missing for c in self.cells):
+            return True
+        return len({c.versions for c in present}) > 1 or any(c.inconsistent for c in present)
+
+    @property
+    def digest_mismatch(self) -> bool:
+        """Same tag, different digest: every environment runs the same tags, yet their pods run different
+        digests of some container (a re-pushed tag). Only when the digests of every present cell were read."""
+        present = [c for c in self.cells if c.services]
+        if len(present) < 2 or any(c.digests is None for c in present):
+            return False
+        tags = {tuple(dict.fromkeys(_version(s, "tag") for s in c.services)) for c in present}
+        return len(tags) == 1 and len({c.digests for c in present}) > 1
+
+    @property
+    def mixed_digests_in(self) -> tuple[str, ...]:
+        return tuple(c.environment.name for c in self.cells if c.mixed_digests)
+
+    @property
+    def changed_outside_in(self) -> tuple[str, ...]:
+        return tuple(c.environment.name for c in self.cells if c.outside_changes)
+
+    @property
+    def missing_in(self) -> tuple[str, ...]:
+        return tuple(c.environment.name for c in self.cells if c.missing)
+
+    @property
+    def inconsistent_in(self) -> tuple[str, ...]:
+        return tuple(c.environment.name for c in self.cells if c.inconsistent)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A services × environments matrix, environments in pipeline order."""
+
+    environments: tuple[EnvironmentRef, ...]
+    rows: tuple[ComparisonRow, ...]
+
+    def only_differences(self) -> Comparison:
+        """The rows that differ, or whose digests, pods or outside changes need a look."""
+        return Comparison(self.environments, tuple(
+            r for r in self.rows if r.differs or r.digest_mismatch or r.mixed_digests_in or r.changed_outside_in))
+
+
+def compare(
+    environments: Sequence[EnvironmentRef],
+    inventories: Mapping[int, Inventory],
+    *,
+    compare_by: CompareBy = "image",
+) -> Comparison:
+    """Match services by kind and name across environments (pipeline order) and flag what differs."""
+    ordered = tuple(sorted(environments, key=lambda e: (e.position, e.id)))
+    keys: dict[tuple[str, str], None] = {}
+    grouped: dict[tuple[int, tuple[str, str]], list[Service]] = defaultdict(list)
+    for env in ordered:
+        inventory = inventories.get(env.id)
+        for service in inventory.services if inventory else ():
+            keys.setdefault(service.key)
+            grouped[(env.id, service.key)].append(service)
+    unreadable = {
+        env.id: tuple(f.instance.name for f in inv.failures)
+        for env in ordered
+        if (inv := inventories.get(env.id)) is not None
+    }
+    rows = tuple(
+        ComparisonRow(
+            kind,
+            name,
+            tuple(
+                Cell(env, tuple(grouped.get((env.id, (kind, name)), ())), unreadable.get(env.id, ()), compare_by)
+                for env in ordered
+            ),
+        )
+        for kind, name in sorted(keys, key=lambda k: (k[1], k[0]))
+    )
+    return Comparison(ordered, rows)
+
+
+def compare_environments(
+    session: Session,
+    cipher: TokenCipher,
+    environments: Sequence[int | str] | None = None,
+    *,
+    compare_by: CompareBy = "image",
+    concurrency: int = DEFAULT_CONCURRENCY,
+    factory: ClientFactory = RancherClient,
+    digests: bool = False,
+) -> Comparison:
+    """Fetch and compare these environments (all of them by default); with ``digests`` also read what their pods
+    run, for `ComparisonRow.digest_mismatch` and `Cell.mixed_digests`."""
+    envs = (
+        [get_environment(session, ref) for ref in environments] if environments else list_environments(session)
+    )
+    inventories = list_inventories(session, cipher, envs, concurrency=concurrency, factory=factory, digests=digests)
+    return compare([EnvironmentRef.of(e) for e in envs], inventories, compare_by=compare_by)
+
+
+def _version(service: Service, compare_by: CompareBy) -> tuple[tuple[str, str], ...]:
+    images = sorted(service.images.items())
+    if compare_by == "tag":
+        return tuple((name, display_tag(image)) for name, image in images)
+    return tuple(images)
+
+
+# --- rules on a comparison --------------------------------------------------------------------------------------
+
+
+def cell_state(cell: Cell, before: Cell | None = None) -> CellState:
+    """What a cell shows: `unreadable` or `missing` without copies; `inconsistent` when its app instances disagree;
+    `drift` when it runs another version than `before` (the environment before it, when that one runs the
+    service): a promotion is pending; else `same`."""
+    if not cell.services:
+        return "unreadable" if cell.unreadable else "missing"
+    versions = cell.versions
+    if len(versions) > 1:
+        return "inconsistent"
+    if before is not None and before.services and before.versions != versions:
+        return "drift"
+    return "same"
+
+
+def drift_counts(comparison: Comparison) -> dict[int, int]:
+    """Per environment (after the first), how many services it runs in another version than the one before it,
+    or lacks while the one before runs them: the promotions pending into it. A service the environment before
+    does not run, or whose copies here could not be read, is not counted."""
+    counts: dict[int, int] = {}
+    envs = comparison.environments
+    for j in range(1, len(envs)):
+        pending = 0
+        for row in comparison.rows:
+            before, cell = row.cells[j - 1], row.cells[j]
+            if not before.services or (not cell.services and cell.unreadable):  # nothing to promote, or unknown
+                continue
+            pending += not cell.services or cell.versions != before.versions
+        counts[envs[j].id] = pending
+    return counts
+
+
+def changed_outside(inventory: Inventory) -> list[Service]:
+    """The services of an environment someone changed outside the tool since our last sync into them
+    (`Service.outside` says what, what we had set, and when it was noticed): for the drift report."""
+    return [s for s in inventory.services if s.outside is not None]
+
+
+def is_unhealthy(status: str | None) -> bool:
+    """Whether a service in this status needs someone to look (failed, degraded, unknown)."""
+    return status in UNHEALTHY_STATUSES
+
+
+def status_counts(statuses: Iterable[str]) -> dict[str, int]:
+    """How many services are in each status, worst first, zeros left out."""
+    counts = Counter(statuses)
+    return {s: counts[s] for s in STATUS_SEVERITY if counts[s]}
+
+
+def unhealthy_count(services: Iterable[Service]) -> int:
+    """How many of these services are unhealthy."""
+    return sum(is_unhealthy(s.status) for s in services)

@@ -1,0 +1,186 @@
+"""People and sign-in: who may start the dashboard without sign-in, who someone is once signed in, where their role
+comes from, and the audited role assignments (People page, `users set-role`).
+
+The dashboard's glue (ui/auth.py) reads the identity from Streamlit; everything it decides is decided here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ranchersync.access import audit
+from ranchersync.access.identity import (
+    Actor,
+    RolePolicy,
+    check_role,
+    effective_role,
+    note_sign_in,
+    require,
+)
+from ranchersync.inventory.payloads import iso
+from ranchersync.kernel.config import Settings
+from ranchersync.kernel.errors import PermissionDenied, RefusedByPolicy, ValidationError
+from ranchersync.kernel.validation import is_loopback
+from ranchersync.models import Channel, Role, User, utcnow
+
+__all__ = [
+    "AnonymousRefused", "Person", "auth_mode", "cli_identity", "identify", "list_people", "parse_groups",
+    "person_payload", "record_sign_in", "record_sign_out", "role_source", "set_role",
+]
+
+EMAIL_MAX_LENGTH: Final = 320
+
+
+class AnonymousRefused(RefusedByPolicy):
+    """The dashboard would serve every visitor as an admin on an address others can reach."""
+
+    kind = "anonymous_refused"
+    default_title = "Sign-in is required on this address"
+
+
+def listens_beyond_loopback(server_address: str | None) -> bool:
+    """Whether Streamlit's `server.address` reaches other machines (empty: every interface)."""
+    address = (server_address or "").strip()
+    return not address or not is_loopback(address)
+
+
+def auth_mode(settings: Settings, server_address: str | None) -> str:
+    """The sign-in mode in force: RANCHERSYNC_AUTH, else `none`; `none` is refused on a non-loopback address unless
+    RANCHERSYNC_ALLOW_ANONYMOUS=1 (every visitor would be an admin)."""
+    mode = settings.auth or "none"
+    if mode == "none" and listens_beyond_loopback(server_address) and not settings.allow_anonymous:
+        where = (server_address or "").strip() or "every network interface"
+        raise AnonymousRefused(
+            f"the dashboard listens on {where} without sign-in (RANCHERSYNC_AUTH={settings.auth or 'unset'}): "
+            "every visitor would act as an admin",
+            hint="Set RANCHERSYNC_AUTH=oidc (with [auth] in .streamlit/secrets.toml) or RANCHERSYNC_AUTH=proxy "
+                 "(behind oauth2-proxy), or listen on 127.0.0.1 (--server.address 127.0.0.1); only for a trusted "
+                 "network, RANCHERSYNC_ALLOW_ANONYMOUS=1 accepts this.",
+        )
+    return mode
+
+
+def parse_groups(value: Any) -> tuple[str, ...]:
+    """Groups from an ID-token claim (a list, or one string) or a proxy header (comma-separated)."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(dict.fromkeys(str(g).strip() for g in items if str(g).strip()))
+
+
+def clean_email(value: str) -> str:
+    """An identity's e-mail (or user name), lower-cased; refused when empty, too long or not one line."""
+    email = (value or "").strip().lower()
+    if not email:
+        raise ValidationError("the identity has no e-mail: configure the provider to send the `email` claim")
+    if len(email) > EMAIL_MAX_LENGTH or any(ord(c) < 32 or ord(c) == 127 or c.isspace() for c in email):
+        raise ValidationError("the identity's e-mail is not a single short word")
+    return email
+
+
+def identify(
+    session: Session,
+    policy: RolePolicy,
+    *,
+    email: str,
+    name: str = "",
+    groups: Sequence[str] = (),
+    channel: Channel = "dashboard",
+    address: str | None = None,
+) -> Actor:
+    """The actor a signed-in identity is: an assigned role wins, then the admins list, the groups, the default."""
+    who = clean_email(email)
+    role = effective_role(session, policy, who, tuple(groups))
+    return Actor(who, role, channel, name=(name or "").strip()[:200], address=address)
+
+
+def cli_identity(session: Session, settings: Settings) -> Actor:
+    """The command line's actor: RANCHERSYNC_USER (else the OS user) with its assigned role, else admin — whoever
+    holds the database and the key can do anything, so the CLI is the audited break-glass channel."""
+    who = clean_email(settings.user)
+    user = session.scalar(select(User).where(User.email == who))
+    role: Role = user.role if user is not None and user.role else "admin"  # type: ignore[assignment]
+    return Actor(who, role, "cli")
+
+
+def record_sign_in(session: Session, actor: Actor, groups: Sequence[str] = (), now: dt.datetime | None = None) -> None:
+    """Remember the identity (People page) and audit `user.sign_in`; once per browser session. The caller commits."""
+    note_sign_in(session, actor.email, actor.name, actor.role, now)
+    audit.record(session, actor, "user.sign_in", object_type="user", object_id=actor.email,
+                 object_name=actor.name or actor.email, after={"role": actor.role, "groups": list(groups)})
+
+
+def record_sign_out(session: Session, actor: Actor) -> None:
+    """Audit `user.sign_out` (the Sign out button). The caller commits."""
+    audit.record(session, actor, "user.sign_out", object_type="user", object_id=actor.email,
+                 object_name=actor.name or actor.email)
+
+
+# ---- people and assignments --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """One identity the People page lists: their role now and where it comes from."""
+
+    email: str
+    name: str
+    role: Role
+    source: str  # "assignment", "admins list", "groups at sign-in", "default"
+    assigned_by: str | None
+    last_seen_at: dt.datetime | None
+
+
+def role_source(policy: RolePolicy, user: User) -> tuple[Role, str]:
+    """A known user's role and its origin, as effective_role decides it (groups as of their last sign-in)."""
+    if any(fnmatch.fnmatchcase(user.email, pattern) for pattern in policy.admins):
+        return "admin", "admins list"
+    if user.role:
+        return user.role, "assignment"  # type: ignore[return-value]
+    if user.last_role and user.last_role != policy.default_role:
+        return user.last_role, "groups at sign-in"  # type: ignore[return-value]
+    return policy.default_role, "default"
+
+
+def list_people(session: Session, policy: RolePolicy) -> list[Person]:
+    """Everyone who signed in or was assigned a role, by e-mail."""
+    people = []
+    for user in session.scalars(select(User).order_by(func.lower(User.email))):
+        role, source = role_source(policy, user)
+        people.append(Person(user.email, user.name, role, source, user.assigned_by, user.last_seen_at))
+    return people
+
+
+def set_role(session: Session, actor: Actor, email: str, role: str | None) -> User:
+    """Assign `role` to `email` (None clears the assignment: groups and defaults decide again); admin only,
+    audited as `user.role_set`. Nobody changes their own role: an admin cannot lock everyone out by accident."""
+    require(actor, "manage_roles")
+    who = clean_email(email)
+    new_role = check_role(role) if role else None
+    if who == actor.email.lower():
+        raise PermissionDenied(f"{actor.email} cannot change their own role: another admin does that",
+                               hint="Ask another admin, or use RANCHERSYNC_ADMINS for the bootstrap admins.")
+    user = session.scalar(select(User).where(User.email == who))
+    if user is None:
+        user = User(email=who, name="", first_seen_at=utcnow())
+        session.add(user)
+    before = {"role": user.role}
+    user.role, user.assigned_by = new_role, actor.email if new_role else None
+    session.flush()
+    audit.record(session, actor, "user.role_set", object_type="user", object_id=who, object_name=user.name or who,
+                 before=before, after={"role": new_role},
+                 detail=f"assigned {new_role}" if new_role else "assignment cleared: groups and defaults decide")
+    return user
+
+
+def person_payload(person: Person) -> dict[str, Any]:
+    """A person as `users list --json` prints them."""
+    return {"email": person.email, "name": person.name, "role": person.role, "source": person.source,
+            "assignedBy": person.assigned_by, "lastSeenAt": iso(person.last_seen_at)}
