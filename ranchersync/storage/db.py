@@ -16,7 +16,7 @@ from ranchersync.kernel.errors import DatabaseUnavailable
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 _CREDENTIALS = re.compile(r"(\w+://)[^/@\s]*@")  # user:password@ in a URL a driver may quote
 
 
