@@ -27,8 +27,9 @@ demo: $(VENV)/.installed  ## the dashboard with two simulated Rancher servers an
 test: $(VENV)/.installed lint typecheck  ## every test suite (PostgreSQL and browser suites included)
 	$(PY) -m pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## ruff and the import contracts (pyproject.toml, [tool.importlinter])
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy
