@@ -8,8 +8,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from ranchersync.access.identity import ROLES
 from ranchersync.kernel.humanize import ago
+from ranchersync.kernel.roles import ROLES
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.people import directory as people
 from ui import auth, deps, widgets

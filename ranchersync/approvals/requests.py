@@ -27,7 +27,6 @@ from ranchersync.approvals.binding import Snapshot, bind, read_digests, recheck,
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
-from ranchersync.inventory.payloads import iso
 from ranchersync.inventory.reading import list_services
 from ranchersync.kernel.errors import (
     ApprovalRequired,
@@ -37,6 +36,7 @@ from ranchersync.kernel.errors import (
     RefusedByPolicy,
     ValidationError,
 )
+from ranchersync.kernel.timefmt import iso
 from ranchersync.models import ApprovalDecision, ApprovalRequest, Environment, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.sync.events import ProgressListener

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 
 from ranchersync.kernel.humanize import ago
-
-TOKEN_WARNING_DAYS = 14  # a token's expiry is announced from this many days before
+from ranchersync.rancher.types import TOKEN_WARNING_DAYS
 
 TokenLevel = Literal["ok", "warning", "expired", "never", "unknown"]
 SiteHealth = Literal["deactivated", "unreachable", "not tested", "connected"]

@@ -38,7 +38,7 @@ def register(commands: Commands) -> None:
 
 def cmd_envs_add(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import environments
-    from ranchersync.inventory.payloads import environment_payload
+    from ranchersync.catalogue.payloads import environment_payload
 
     with ctx.session() as session:
         env = environments.add_environment(session, actor=cli_actor(ctx), name=args.name,
@@ -51,7 +51,7 @@ def cmd_envs_add(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_envs_list(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import environments
-    from ranchersync.inventory.payloads import environment_payload
+    from ranchersync.catalogue.payloads import environment_payload
 
     with ctx.session() as session:
         payload = [environment_payload(e) for e in environments.list_environments(session)]
@@ -63,7 +63,7 @@ def cmd_envs_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import environments
-    from ranchersync.inventory.payloads import environment_payload
+    from ranchersync.catalogue.payloads import environment_payload
 
     with ctx.session() as session:
         env = environments.update_environment(session, args.env, name=args.name, description=args.description,

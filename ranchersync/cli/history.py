@@ -73,8 +73,8 @@ def _history_filter(ctx: AppContext, args: argparse.Namespace) -> HistoryFilter:
 
 def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import history
-    from ranchersync.inventory.payloads import iso
     from ranchersync.kernel.humanize import duration_text
+    from ranchersync.kernel.timefmt import iso
 
     filters = _history_filter(ctx, args)
     with ctx.session() as session:

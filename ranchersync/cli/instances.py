@@ -30,7 +30,7 @@ def register(commands: Commands) -> None:
 
 def cmd_instances_add(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import instances, sites
-    from ranchersync.inventory.payloads import instance_payload
+    from ranchersync.catalogue.payloads import instance_payload
 
     with ctx.session() as session:
         site = sites.get_site(session, args.site)
@@ -47,7 +47,7 @@ def cmd_instances_add(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_instances_list(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import instances
-    from ranchersync.inventory.payloads import instance_payload
+    from ranchersync.catalogue.payloads import instance_payload
 
     with ctx.session() as session:
         found = instances.list_instances(session, args.env)
@@ -60,7 +60,7 @@ def cmd_instances_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_instances_update(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import instances
-    from ranchersync.inventory.payloads import instance_payload
+    from ranchersync.catalogue.payloads import instance_payload
 
     with ctx.session() as session:
         instance = instances.update_instance(session, args.instance, actor=cli_actor(ctx), name=args.name,

@@ -28,7 +28,8 @@ def register(commands: Commands) -> None:
 
 def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.inventory import reading as inventory
-    from ranchersync.inventory.payloads import iso, service_payload
+    from ranchersync.inventory.payloads import service_payload
+    from ranchersync.kernel.timefmt import iso
 
     with ctx.session() as session:
         found = inventory.list_services(session, ctx.cipher, args.env)

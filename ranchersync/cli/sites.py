@@ -57,7 +57,7 @@ def _tls_options(p: argparse.ArgumentParser, updating: bool) -> None:
 
 def cmd_sites_add(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import sites
-    from ranchersync.inventory.payloads import site_payload
+    from ranchersync.catalogue.payloads import site_payload
 
     token = read_token(args, required=True)
     assert token is not None
@@ -78,7 +78,7 @@ def cmd_sites_add(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_sites_list(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import sites
-    from ranchersync.inventory.payloads import site_payload
+    from ranchersync.catalogue.payloads import site_payload
 
     with ctx.session() as session:
         payload = [site_payload(s) for s in sites.list_sites(session)]
@@ -91,7 +91,7 @@ def cmd_sites_list(ctx: AppContext, args: argparse.Namespace) -> int:
 def cmd_sites_test(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import sites
     from ranchersync.cli.output import note
-    from ranchersync.inventory.payloads import iso
+    from ranchersync.kernel.timefmt import iso
 
     with ctx.session() as session:
         result = sites.test_site(session, ctx.cipher, args.site)
@@ -109,7 +109,7 @@ def cmd_sites_test(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_sites_update(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import sites
-    from ranchersync.inventory.payloads import site_payload
+    from ranchersync.catalogue.payloads import site_payload
 
     token = read_token(args, required=False)
     with ctx.session() as session:
@@ -133,7 +133,7 @@ def cmd_sites_remove(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_clusters(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import sites
-    from ranchersync.inventory.payloads import cluster_payload
+    from ranchersync.catalogue.payloads import cluster_payload
 
     with ctx.session() as session:
         payload = [cluster_payload(c) for c in sites.list_clusters(session, ctx.cipher, args.site)]
@@ -143,7 +143,7 @@ def cmd_clusters(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_namespaces(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import sites
-    from ranchersync.inventory.payloads import namespace_payload
+    from ranchersync.catalogue.payloads import namespace_payload
 
     with ctx.session() as session:
         payload = [namespace_payload(n) for n in sites.list_namespaces(session, ctx.cipher, args.site, args.cluster)]

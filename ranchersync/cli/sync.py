@@ -81,7 +81,7 @@ def _override(args: argparse.Namespace) -> str | None:
 def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import sync
     from ranchersync.catalogue import environments
-    from ranchersync.inventory.payloads import plan_payload
+    from ranchersync.sync.payloads import plan_payload
 
     if not args.service and not args.all_different:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
@@ -144,7 +144,7 @@ def _wait_for_approval(ctx: AppContext, args: argparse.Namespace, created: Reque
 def _nothing_to_apply(args: argparse.Namespace, plan: SyncPlan) -> int:
     """Every selected service already runs the source's images: done (pipelines rerun). Skipped for any other
     reason: the sync failed, and the reasons say why (DESIGN.md, "Command line")."""
-    from ranchersync.inventory.payloads import plan_payload
+    from ranchersync.sync.payloads import plan_payload
     from ranchersync.sync.plan import SKIP_EQUAL
 
     if args.json:

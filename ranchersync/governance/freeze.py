@@ -341,7 +341,7 @@ def _view(window: FreezeWindow, names: Mapping[int | None, str], at: dt.datetime
 
 def window_payload(view: WindowView) -> dict[str, object]:
     """A window as `freeze … --json` prints it (camelCase keys)."""
-    from ranchersync.inventory.payloads import iso
+    from ranchersync.kernel.timefmt import iso
 
     return {"id": view.id, "environmentId": view.environment_id, "environment": view.environment,
             "kind": view.kind, "schedule": view.schedule, "timezone": view.timezone, "reason": view.reason,

@@ -6,8 +6,8 @@ from typing import Any
 
 from ranchersync.history.metrics import Metrics
 from ranchersync.history.queries import OperationDetail, OperationSummary, ResultView
-from ranchersync.inventory.payloads import iso
 from ranchersync.inventory.reading import display_tag
+from ranchersync.kernel.timefmt import iso
 from ranchersync.models import SyncOperation
 
 

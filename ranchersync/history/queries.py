@@ -12,10 +12,10 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import QueryableAttribute, Session, selectinload
 
 from ranchersync.history.filters import HistoryFilter, operation_conditions
-from ranchersync.inventory.payloads import iso
 from ranchersync.inventory.reading import display_tag
 from ranchersync.kernel.csvexport import csv_lines
 from ranchersync.kernel.errors import NotFoundError, ValidationError
+from ranchersync.kernel.timefmt import iso
 from ranchersync.models import AppInstance, ApprovalDecision, ApprovalRequest, SyncOperation, SyncResult
 
 MAX_PAGE_SIZE = 500

@@ -1,82 +1,14 @@
-"""JSON shapes of the original plan's API (camelCase keys) for `--json` output; never a token."""
+"""JSON shapes of services and comparisons in the original plan's API (camelCase keys) for `--json` output."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # annotations only: `envs list` must not pay for the Rancher client and the sync engine
+from ranchersync.kernel.timefmt import iso
+
+if TYPE_CHECKING:
     from ranchersync.inventory.compare import Comparison
     from ranchersync.inventory.reading import Service
-    from ranchersync.models import AppInstance, Environment, Site
-    from ranchersync.rancher import Cluster, Namespace
-    from ranchersync.sync.plan import SyncPlan
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    """A UTC timestamp as RFC 3339 with a Z, as the plan's payloads show it."""
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def site_payload(site: Site) -> dict[str, Any]:
-    """A site as the plan's Sites API returns it, plus what the last connection test learnt."""
-    return {
-        "id": site.id,
-        "name": site.name,
-        "url": site.url,
-        "active": site.active,
-        "insecure": site.insecure,
-        "hasCaBundle": bool(site.ca_bundle),
-        "rancherUser": site.rancher_user,
-        "tokenExpiresAt": iso(site.token_expires_at),
-        "lastContactAt": iso(site.last_contact_at),
-        "lastLatencyMs": site.last_latency_ms,
-        "lastError": site.last_error,
-        "createdAt": iso(site.created_at),
-        "updatedAt": iso(site.updated_at),
-    }
-
-
-def environment_payload(env: Environment) -> dict[str, Any]:
-    """An environment as the plan's Environments API returns it, with its pipeline position."""
-    return {
-        "id": env.id,
-        "name": env.name,
-        "description": env.description,
-        "color": env.color,
-        "position": env.position,
-        "protected": env.protected,
-        "requiredApprovals": env.required_approvals,
-        "createdAt": iso(env.created_at),
-        "updatedAt": iso(env.updated_at),
-    }
-
-
-def instance_payload(instance: AppInstance) -> dict[str, Any]:
-    """An app instance as the plan's AppInstances API returns it."""
-    return {
-        "id": instance.id,
-        "name": instance.name,
-        "rancherSiteId": instance.site_id,
-        "cluster": instance.cluster_id,
-        "clusterName": instance.cluster_name,
-        "namespace": instance.namespace,
-        "environmentId": instance.environment_id,
-        "createdAt": iso(instance.created_at),
-        "updatedAt": iso(instance.updated_at),
-    }
-
-
-def cluster_payload(cluster: Cluster) -> dict[str, Any]:
-    """A cluster as Rancher lists it."""
-    return {"id": cluster.id, "name": cluster.name, "state": cluster.state}
-
-
-def namespace_payload(namespace: Namespace) -> dict[str, Any]:
-    """A namespace as Rancher lists it."""
-    return {"name": namespace.name, "phase": namespace.phase, "projectId": namespace.project_id}
 
 
 def service_payload(service: Service) -> dict[str, Any]:
@@ -148,32 +80,5 @@ def comparison_payload(comparison: Comparison) -> dict[str, Any]:
                 },
             }
             for row in comparison.rows
-        ],
-    }
-
-
-def plan_payload(plan: SyncPlan) -> dict[str, Any]:
-    """A sync plan: what `sync --dry-run --json` prints."""
-    return {
-        "sourceEnvironmentId": plan.source.id,
-        "targetEnvironmentId": plan.target.id,
-        "sourceEnvironment": plan.source.name,
-        "targetEnvironment": plan.target.name,
-        "mode": plan.mode,
-        "serviceIds": sorted({i.name for i in plan.to_apply}),
-        "warnings": list(plan.warnings),
-        "items": [
-            {
-                "serviceId": i.name,
-                "workloadType": i.kind,
-                "targetAppInstanceId": i.target.instance.id if i.target else None,
-                "targetAppInstance": i.target.instance.name if i.target else None,
-                "sourceAppInstanceId": i.source.instance.id if i.source else None,
-                "changes": [{"container": c.name, "init": c.init, "previousImage": c.current, "newImage": c.new}
-                            for c in i.changes],
-                "skipReason": i.skip_reason,
-                "detail": i.detail or None,
-            }
-            for i in plan.items
         ],
     }

@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from ranchersync.access.identity import RolePolicy
 from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.roles import RolePolicy
 
 AUTH_MODES = ("none", "oidc", "proxy")
 

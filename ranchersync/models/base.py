@@ -12,11 +12,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ranchersync.kernel.roles import Role as Role  # the models speak of roles; the vocabulary is the kernel's
+
 OperationStatus = Literal["pending", "running", "complete", "partial", "failed", "rolled_back", "interrupted"]
 ResultStatus = Literal["pending", "success", "failed", "skipped", "rolled_back"]
 OperationKind = Literal["sync", "rollback"]
 SyncMode = Literal["full", "tag"]
-Role = Literal["viewer", "operator", "releaser", "admin"]
 Channel = Literal["dashboard", "cli", "system"]
 ApprovalStatus = Literal["pending", "approved", "rejected", "stale", "expired", "executed"]
 FreezeKind = Literal["once", "weekly", "stop_all"]

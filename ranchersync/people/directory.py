@@ -18,15 +18,14 @@ from sqlalchemy.orm import Session
 from ranchersync.access import audit
 from ranchersync.access.identity import (
     Actor,
-    RolePolicy,
-    check_role,
     effective_role,
     note_sign_in,
     require,
 )
-from ranchersync.inventory.payloads import iso
 from ranchersync.kernel.config import Settings
 from ranchersync.kernel.errors import PermissionDenied, RefusedByPolicy, ValidationError
+from ranchersync.kernel.roles import RolePolicy, check_role
+from ranchersync.kernel.timefmt import iso
 from ranchersync.kernel.validation import is_loopback
 from ranchersync.models import Channel, Role, User, utcnow
 

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-from ranchersync.catalogue.rules import TOKEN_WARNING_DAYS
 from ranchersync.kernel.errors import (
     ConflictError,
     MalformedResponse,
@@ -26,7 +25,7 @@ from ranchersync.rancher.cabundle import ca_bundle_file
 from ranchersync.rancher.patch import STRATEGIC_MERGE, image_patch
 from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind
 from ranchersync.rancher.transport import Transport
-from ranchersync.rancher.types import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
+from ranchersync.rancher.types import TOKEN_WARNING_DAYS, Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
 from ranchersync.rancher.workloads import Pod, Workload
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
+
+# A token's expiry is announced from this many days before: in a connection test's notes (here) and by the
+# catalogue's token states, which read it from here.
+TOKEN_WARNING_DAYS: Final = 14
 
 PROJECT_KEY = "field.cattle.io/projectId"
 

@@ -13,13 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ranchersync.access import audit
-from ranchersync.access.identity import Actor, RolePolicy, effective_role
+from ranchersync.access.identity import Actor, effective_role
 from ranchersync.approvals.requests import RequestCreated
 from ranchersync.catalogue import environments, instances, sites
 from ranchersync.catalogue.instances import Placement
 from ranchersync.context import AppContext
 from ranchersync.kernel.config import Settings
 from ranchersync.kernel.errors import PermissionDenied, ValidationError
+from ranchersync.kernel.roles import RolePolicy
 from ranchersync.models import AuditEvent, SyncOperation, User
 from ranchersync.people import directory as people
 from ranchersync.security import keys

@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from ranchersync.access import audit
-from ranchersync.access.identity import Actor, RolePolicy, effective_role
+from ranchersync.access.identity import Actor, effective_role
 from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
 from ranchersync.kernel.errors import PermissionDenied
+from ranchersync.kernel.roles import RolePolicy
 from ranchersync.models import AuditEvent, Environment
 from ranchersync.people import directory as people
 

@@ -1,0 +1,35 @@
+"""JSON shape of a sync plan: what `sync --dry-run --json` prints."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ranchersync.sync.plan import SyncPlan
+
+
+def plan_payload(plan: SyncPlan) -> dict[str, Any]:
+    """A sync plan: what `sync --dry-run --json` prints."""
+    return {
+        "sourceEnvironmentId": plan.source.id,
+        "targetEnvironmentId": plan.target.id,
+        "sourceEnvironment": plan.source.name,
+        "targetEnvironment": plan.target.name,
+        "mode": plan.mode,
+        "serviceIds": sorted({i.name for i in plan.to_apply}),
+        "warnings": list(plan.warnings),
+        "items": [
+            {
+                "serviceId": i.name,
+                "workloadType": i.kind,
+                "targetAppInstanceId": i.target.instance.id if i.target else None,
+                "targetAppInstance": i.target.instance.name if i.target else None,
+                "sourceAppInstanceId": i.source.instance.id if i.source else None,
+                "changes": [{"container": c.name, "init": c.init, "previousImage": c.current, "newImage": c.new}
+                            for c in i.changes],
+                "skipReason": i.skip_reason,
+                "detail": i.detail or None,
+            }
+            for i in plan.items
+        ],
+    }
