@@ -434,12 +434,12 @@ def run_demo(tmp: Path, binary: Path, seconds: float) -> list[tuple[Panel, list[
     from cryptography.fernet import Fernet
 
     from ranchersync.access.identity import Actor
-    from ranchersync.approvals.requests import RequestCreated
+    from ranchersync.approvals.promote import Requested, promote
     from ranchersync.catalogue import environments, sites
     from ranchersync.context import AppContext
     from ranchersync.kernel.config import Settings
     from ranchersync.ops import demo
-    from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
+    from ranchersync.sync import Confirmation, SyncOptions, new_request_id, plan_environments
 
     actor = Actor("alex@example.com", "admin", "cli", name="Alex")
     key = Fernet.generate_key().decode()
@@ -450,13 +450,12 @@ def run_demo(tmp: Path, binary: Path, seconds: float) -> list[tuple[Panel, list[
         with ctx.session() as session:
             plan = plan_environments(session, ctx.cipher, source, target, services=[service],
                                      default_target="all")
-        try:
-            operation = apply_plan(ctx, plan, actor=by, request_id=new_request_id(), confirm_env=target,
-                                   options=SyncOptions(poll_seconds=0.5))
-        except RequestCreated as created:
-            print(f"{by.email}'s sync of {service} into {target} waits for approval: request #{created.request_id}")
+        outcome = promote(ctx, by, plan, request_id=new_request_id(), options=SyncOptions(poll_seconds=0.5),
+                          confirmed=Confirmation(confirm_env=target))
+        if isinstance(outcome, Requested):
+            print(f"{by.email}'s sync of {service} into {target} waits for approval: request #{outcome.request_id}")
         else:
-            print(f"synced {service} {source} -> {target}: operation {operation}")
+            print(f"synced {service} {source} -> {target}: operation {outcome.operation_id}")
 
     def test_sites() -> None:
         with ctx.session() as session:

@@ -27,10 +27,16 @@ sys.path.insert(0, str(ROOT))
 
 from ranchersync import demo, environments  # noqa: E402 - after the path set-up, so `python scripts/…` works anywhere
 from ranchersync.access.identity import Actor  # noqa: E402
-from ranchersync.approvals.requests import RequestCreated  # noqa: E402
+from ranchersync.approvals.promote import promote  # noqa: E402
 from ranchersync.context import AppContext  # noqa: E402
 from ranchersync.kernel.config import Settings  # noqa: E402
-from ranchersync.sync import apply_plan, new_request_id, plan_environments, rollback_operation  # noqa: E402
+from ranchersync.sync import (  # noqa: E402
+    Confirmation,
+    apply_plan,
+    new_request_id,
+    plan_environments,
+    rollback_operation,
+)
 from tests.e2e.helpers import (  # noqa: E402
     AppServer,
     by_key,
@@ -143,7 +149,8 @@ def _history(browser: Browser, server: AppServer, ctx: AppContext, out: Path) ->
     with ctx.session() as session:
         plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
-    synced = apply_plan(ctx, plan, actor=SCREENSHOTS, request_id=new_request_id(), confirm_env="Prod")
+    synced = apply_plan(ctx, plan, actor=SCREENSHOTS, request_id=new_request_id(),
+                        confirmed=Confirmation(confirm_env="Prod"))
     rollback_operation(ctx, synced, actor=SCREENSHOTS, request_id=new_request_id(), confirm_env="Prod")
     for theme in THEMES:
         page = new_page(browser, dark=theme == "dark")
@@ -162,10 +169,7 @@ def _governance(browser: Browser, server: AppServer, ctx: AppContext, out: Path)
     with ctx.session() as session:
         environments.update_environment(session, "Prod", actor=SCREENSHOTS, required_approvals=1)
         plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["ledger"])
-    try:
-        apply_plan(ctx, plan, actor=OPERATOR, request_id=new_request_id(), confirm_env="Prod")
-    except RequestCreated as created:
-        print(f"approval request #{created.request_id}")
+    print(promote(ctx, OPERATOR, plan, request_id=new_request_id(), confirmed=Confirmation(confirm_env="Prod")))
     for theme in THEMES:
         page = new_page(browser, dark=theme == "dark")
         open_page(page, f"{server.url}/Approvals")

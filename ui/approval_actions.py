@@ -11,8 +11,8 @@ from typing import Any
 
 from ranchersync.approvals import requests as approvals
 from ranchersync.catalogue.environments import get_environment
+from ranchersync.governance import four_eyes
 from ranchersync.kernel.errors import RancherSyncError
-from ranchersync.sync import SyncOptions, SyncPlan, check_confirmation
 from ui import deps, queries
 from ui.outcome import Outcome
 
@@ -40,22 +40,7 @@ def approvals_needed(target_id: int) -> int:
     """How many approvals a sync by the signed-in actor into this environment needs (0: it applies at once)."""
     ctx = deps.get_context()
     with ctx.session() as session:
-        return approvals.approvals_needed(get_environment(session, target_id), deps.current_actor())
-
-
-def request_sync(plan: SyncPlan, *, confirm_env: str | None, options: SyncOptions) -> Outcome:
-    """Store the reviewed plan as an approval request (nothing is applied)."""
-    ctx = deps.get_context()
-    try:
-        with ctx.session() as session:
-            target = get_environment(session, plan.target.id)
-            check_confirmation(plan.target, target.protected, confirm_env)
-        request = approvals.request_sync(ctx, deps.current_actor(), plan, options=options,
-                                         factory=deps.client_factory())
-    except RancherSyncError as error:
-        return Outcome.failed(error)
-    return Outcome.done(f"Approval request #{request.id} created: the sync into {request.target_environment_name} "
-                        f"runs once {request.required} other person(s) approve it on the Approvals page.")
+        return four_eyes.approvals_needed(get_environment(session, target_id), deps.current_actor())
 
 
 def decide(request_id: int, *, approve: bool, comment: str) -> tuple[Outcome, str]:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ranchersync import history, sync
+from ranchersync.approvals.promote import Applied, Promotion, Requested, promote
 from ranchersync.history import OperationDetail
 from ranchersync.inventory.images import RetagMode
 from ranchersync.kernel.errors import RancherSyncError
@@ -16,7 +17,13 @@ from ranchersync.sync import ProgressEvent, SyncOptions, SyncPlan, SyncSides, Ta
 from ui import deps, queries
 from ui.outcome import Outcome
 
-Report = OperationDetail | Outcome  # the finished operation, or why nothing was done
+Report = OperationDetail | Outcome  # the finished operation, or the request made, or why nothing was done
+
+
+def requested_text(requested: Requested) -> str:
+    """What the dashboard says when a reviewed sync became an approval request."""
+    return (f"Approval request #{requested.request_id} created: the sync into {requested.target} runs once "
+            f"{requested.required} other person(s) approve it on the Approvals page.")
 
 
 def read_sync_sides(source_id: int, target_id: int) -> SyncSides | Outcome:
@@ -56,14 +63,15 @@ def apply_sync(
     on_event: Callable[[ProgressEvent], None],
     on_result: Callable[[Report], None],
 ) -> Report:
-    """Apply a confirmed plan and report each service's result (also to `on_result`). `request_id` is the open
-    confirmation's: the database refuses to apply it twice (a double click, a rerun)."""
+    """Apply a confirmed plan, or request it when the target needs approvals (the core's one way in), and report
+    each service's result (also to `on_result`). `request_id` is the open confirmation's: the database refuses to
+    apply it twice (a double click, a rerun)."""
     ctx = deps.get_context()
     actor = deps.current_actor()  # read here, in the script's thread: the worker must not call Streamlit
     return _relayed(
-        lambda progress: sync.apply_plan(ctx, plan, actor=actor, request_id=request_id,
-                                         confirm_env=confirm_env, options=options, progress=progress,
-                                         factory=deps.client_factory()),
+        lambda progress: promote(ctx, actor, plan, request_id=request_id,
+                                 confirmed=sync.Confirmation(confirm_env=confirm_env), options=options,
+                                 progress=progress, factory=deps.client_factory()),
         on_event=on_event, on_result=on_result,
     )
 
@@ -90,7 +98,7 @@ def rollback_operation(
 
 
 def _relayed(
-    run: Callable[[Callable[[ProgressEvent], None]], int],
+    run: Callable[[Callable[[ProgressEvent], None]], Promotion | int],
     *,
     on_event: Callable[[ProgressEvent], None],
     on_result: Callable[[Report], None],
@@ -117,9 +125,13 @@ def _relayed(
                         on_event(event)
                     except BaseException as stop:  # Streamlit stops the script at a drawing call
                         stopped = stop
-            operation_id = future.result()
-        with deps.get_context().session() as session:
-            result = history.get_operation_detail(session, operation_id)
+            done = future.result()
+        if isinstance(done, Requested):
+            result = Outcome.done(requested_text(done))
+        else:
+            operation_id = done.operation_id if isinstance(done, Applied) else done
+            with deps.get_context().session() as session:
+                result = history.get_operation_detail(session, operation_id)
     except RancherSyncError as error:  # a busy target too: SyncBusy names it and says what to do
         result = Outcome.failed(error)
     finally:

@@ -154,10 +154,8 @@ def review_sync() -> None:
         if st.button("Cancel", key="sync_cancel"):
             widgets.close_dialog()
             st.rerun()
-    if go and needed:
-        widgets.finish(approval_actions.request_sync(plan, confirm_env=typed, options=options))
-    elif go:
-        _apply(request, plan, typed, options, progress_slot)
+    if go:
+        _apply(request, plan, typed, options, progress_slot, requesting=bool(needed))
 
 
 def _close_with(outcome: Outcome, *, retry: bool = False) -> None:
@@ -232,10 +230,12 @@ def _confirmation(sides: SyncSides) -> str | None:
 
 
 def _apply(
-    request: dict[str, Any], plan: SyncPlan, typed: str | None, options: SyncOptions, slot: DeltaGenerator
+    request: dict[str, Any], plan: SyncPlan, typed: str | None, options: SyncOptions, slot: DeltaGenerator,
+    *, requesting: bool,
 ) -> None:
+    doing = "Requesting approval for" if requesting else "Applying"
     progress = sync_progress.Progress(
-        slot, f"Applying {plural(len(plan.to_apply), 'change')} to {escape_markdown(plan.target.name)}…",
+        slot, f"{doing} {plural(len(plan.to_apply), 'change')} to {escape_markdown(plan.target.name)}…",
         [(item.name, item.target_label) for item in plan.to_apply])
     request["started"] = True  # a rerun that stops this one must not offer to apply again
     result = sync_actions.apply_sync(plan, request_id=request["request_id"], confirm_env=typed, options=options,
@@ -246,6 +246,10 @@ def _apply(
 
 def _settle(request: dict[str, Any], result: sync_actions.Report) -> None:
     """Record the outcome for the next run (session state only: this also runs when the script is being stopped)."""
+    if isinstance(result, Outcome) and result.ok:  # the sync became an approval request
+        widgets.flash_outcome(result)
+        widgets.close_dialog()
+        return
     if isinstance(result, Outcome):
         # Refused before anything changed (a busy target, a protection switched on meanwhile…): read both
         # environments again, so the user reviews what is there now, and show why above the fresh plan.

@@ -27,86 +27,34 @@ from ranchersync.approvals.binding import Snapshot, bind, read_digests, recheck,
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
+from ranchersync.governance.four_eyes import RequestClosed, approvals_needed, approvals_text
 from ranchersync.inventory.reading import list_services
 from ranchersync.kernel.errors import (
-    ApprovalRequired,
     NotFoundError,
     PermissionDenied,
     RancherSyncError,
-    RefusedByPolicy,
     ValidationError,
 )
 from ranchersync.kernel.timefmt import iso
-from ranchersync.models import ApprovalDecision, ApprovalRequest, Environment, utcnow
+from ranchersync.models import ApprovalDecision, ApprovalRequest, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.sync.events import ProgressListener
 from ranchersync.sync.execute import SyncOptions
-from ranchersync.sync.operations import apply_plan
+from ranchersync.sync.operations import Confirmation, apply_plan
 from ranchersync.sync.plan import SyncPlan
 
 # A request in one of these is decided for good; `approved` means its sync is running right now.
 CLOSED: Final = ("executed", "rejected", "stale", "expired")
 
 __all__ = [
-    "RequestClosed",
-    "RequestCreated",
-    "approvals_needed",
     "decide",
     "expire_requests",
-    "gate",
     "get_request",
     "list_requests",
     "request_payload",
     "request_sync",
     "wait_for_decision",
 ]
-
-
-class RequestCreated(ApprovalRequired):
-    """A sync became an approval request: nothing was applied; the request id says which (exit 3)."""
-
-    def __init__(self, request: ApprovalRequest) -> None:
-        super().__init__(
-            f"the sync into {request.target_environment_name} needs {_approvals(request.required)} by someone "
-            f"else: request #{request.id} waits for them until {request.expires_at:%Y-%m-%d %H:%M} UTC",
-            hint=f"A releaser approves it on the Approvals page or with `approvals approve {request.id}`; "
-                 "`sync --wait-approval` waits for the decision.",
-        )
-        self.request_id = request.id
-
-
-class RequestClosed(RefusedByPolicy):
-    """The request is no longer waiting for decisions (executed, rejected, stale, expired, or running)."""
-
-    kind = "request_closed"
-    default_title = "This request is decided already"
-    default_hint = "Request the sync again to have the current plan approved."
-
-
-# ---- who needs what ---------------------------------------------------------------------------------------------
-
-
-def approvals_needed(environment: Environment, actor: Actor) -> int:
-    """How many approvals a sync by `actor` into `environment` needs before it runs (0: it runs at once).
-
-    A protected environment without required approvals still needs one when the actor is below releaser:
-    operators *request* syncs there (DESIGN.md, "Identity and roles").
-    """
-    needed = environment.required_approvals or 0
-    if needed == 0 and environment.protected and not actor.at_least("releaser"):
-        return 1
-    return needed
-
-
-def gate(session: Session, environment: Environment, actor: Actor, approval: int | None) -> int:
-    """The approvals a sync still needs before it may apply: 0 when none are needed or when `approval` names the
-    approved request this sync runs for (apply_plan asks this before it applies anything)."""
-    if approval is None:
-        return approvals_needed(environment, actor)
-    request = session.get(ApprovalRequest, approval)
-    if request is None or request.status != "approved" or request.target_environment_id != environment.id:
-        raise RequestClosed(f"request #{approval} is not an approved request for {environment.name}")
-    return 0
 
 
 # ---- requesting -------------------------------------------------------------------------------------------------
@@ -153,7 +101,7 @@ def request_sync(
         audit.record(session, actor, "approval.requested", object_type="approval_request", object_id=request.id,
                      object_name=_name(request), after={"required": required, "services": request.services,
                                                         "expiresAt": iso(request.expires_at)},
-                     detail=f"{_approvals(required)} needed")
+                     detail=f"{approvals_text(required)} needed")
         notify.approval_event(session, request, actor.email)
     return request
 
@@ -224,8 +172,8 @@ def _run(
     options = SyncOptions(**request.options)
     try:
         operation_id = apply_plan(ctx, plan, actor=actor, request_id=f"approval-{request.id}",
-                                  confirm_env=plan.target.name, options=options, progress=progress, factory=factory,
-                                  approval=request.id)
+                                  confirmed=Confirmation(confirm_env=plan.target.name, approval=request.id),
+                                  options=options, progress=progress, factory=factory)
     except RancherSyncError as error:  # refused before anything changed: a busy target, nothing left to do…
         with ctx.session() as session:
             stored = _load(session, request.id)
@@ -292,7 +240,7 @@ def expire_requests(session: Session, now: dt.datetime | None = None) -> list[in
         given = _approvals_given(request)
         request.status, request.decided_at = "expired", at
         request.status_reason = (f"expired at {request.expires_at:%Y-%m-%d %H:%M} UTC with {given} of "
-                                 f"{_approvals(request.required)}")
+                                 f"{approvals_text(request.required)}")
         _audit(session, SYSTEM, "approval.expired", request, request.status_reason)
         expired.append(request.id)
     session.flush()
@@ -343,10 +291,6 @@ def _load(session: Session, request_id: int) -> ApprovalRequest:
 
 def _name(request: ApprovalRequest) -> str:
     return f"{request.source_environment_name} → {request.target_environment_name}"
-
-
-def _approvals(count: int) -> str:
-    return f"{count} approval{'s' if count != 1 else ''}"
 
 
 def request_payload(request: ApprovalRequest) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ranchersync.kernel.textsafe import printable
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the operation failed; the other codes come with the errors (ranchersync.kernel.errors)
+EXIT_REFUSED = 3  # not done because of a policy: here a sync that became an approval request (an outcome, no error)
 
 
 def emit(

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 from ranchersync.cli import values
 from ranchersync.cli.common import Commands, UsageError, add_command, cli_actor
-from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, ask, emit, format_table, note, say, warn
+from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, ask, emit, format_table, note, say, warn
 from ranchersync.kernel.errors import ApprovalRequired, OperationFailed
 
 if TYPE_CHECKING:
-    from ranchersync.approvals.requests import RequestCreated
     from ranchersync.context import AppContext
     from ranchersync.sync import ProgressEvent, SyncPlan, TargetChoice
 
@@ -106,16 +105,19 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     options = sync.SyncOptions(verify=not args.no_wait, timeout_seconds=args.timeout,
                                auto_rollback=not args.no_rollback)
-    from ranchersync.approvals.requests import RequestCreated
+    from ranchersync.approvals.promote import Requested, promote
 
-    try:
-        operation_id = sync.apply_plan(ctx, plan, actor=cli_actor(ctx), request_id=sync.new_request_id(),
-                                       confirm_env=confirm_env, options=options, progress=_print_progress,
-                                       override_freeze=override)
-    except RequestCreated as created:
+    outcome = promote(ctx, cli_actor(ctx), plan, request_id=sync.new_request_id(),
+                      confirmed=sync.Confirmation(confirm_env=confirm_env, override_freeze=override),
+                      options=options, progress=_print_progress)
+    if isinstance(outcome, Requested):
+        note(outcome.message)
+        note(f"hint: {outcome.hint}")
         if not args.wait_approval:
-            raise  # exit 3, naming the request
-        operation_id = _wait_for_approval(ctx, args, created)
+            return EXIT_REFUSED  # the request id is printed: a pipeline waits, or asks a person
+        operation_id = _wait_for_approval(ctx, args, outcome.request_id)
+    else:
+        operation_id = outcome.operation_id
     return _report_operation(ctx, args, operation_id)
 
 
@@ -125,11 +127,9 @@ class ApprovalNotGiven(ApprovalRequired):
     default_title = "The sync was not approved"
 
 
-def _wait_for_approval(ctx: AppContext, args: argparse.Namespace, created: RequestCreated) -> int:
+def _wait_for_approval(ctx: AppContext, args: argparse.Namespace, request_id: int) -> int:
     """Wait for the request's decision; the operation it ran, or ApprovalNotGiven saying why none ran."""
     from ranchersync.approvals import requests as approvals
-    request_id = created.request_id
-    note(f"{created}")
     note(f"Waiting for the decision on request #{request_id} (at most {args.wait_timeout:.0f} s)…")
     request = approvals.wait_for_decision(ctx, request_id, timeout=args.wait_timeout)
     if request.status == "executed" and request.operation_id is not None:

@@ -1,2 +1,6 @@
-"""Who may do what, and the record of what they did: identity and roles, the audit chain, freeze windows and
-four-eyes approvals (DESIGN.md, "Identity and roles", "Approval", "Freeze window", "Audit event")."""
+"""Governance of syncs: freeze windows (freeze, freeze_schedule) and the four-eyes rule (four_eyes); the requests
+themselves are `ranchersync.approvals`, identity and audit `ranchersync.access`."""
+
+# What the package offers: its modules, imported by name (`from ranchersync.governance import four_eyes`),
+# so that a command loads only what it uses.
+__all__ = ["four_eyes", "freeze", "freeze_schedule"]

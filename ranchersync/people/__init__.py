@@ -1,1 +1,6 @@
-"""people"""
+"""People: where a person's role comes from, sign-in and the audited role assignments (directory), and each person's
+preferences."""
+
+# What the package offers: its modules, imported by name (`from ranchersync.people import directory`),
+# so that a command loads only what it uses.
+__all__ = ["directory", "preferences"]

@@ -10,6 +10,8 @@ from ranchersync.sync.events import (
 )
 from ranchersync.sync.execute import SyncOptions, new_request_id
 from ranchersync.sync.operations import (
+    UNCONFIRMED,
+    Confirmation,
     ConfirmationRequired,
     SyncSides,
     UnreadableInstances,
@@ -37,6 +39,8 @@ __all__ = [
     "SyncSides",
     "TargetChoice",
     "UnreadableInstances",
+    "UNCONFIRMED",
+    "Confirmation",
     "apply_plan",
     "check_confirmation",
     "get_operation",

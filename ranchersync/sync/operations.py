@@ -15,6 +15,7 @@ from ranchersync.access.identity import Actor, require
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
+from ranchersync.governance.four_eyes import check_may_apply
 from ranchersync.governance.freeze import check_sync_allowed
 from ranchersync.inventory.images import RetagMode
 from ranchersync.inventory.reading import EnvironmentRef, Service, list_inventories, site_connections
@@ -139,46 +140,49 @@ def check_confirmation(target: EnvironmentRef | Any, protected: bool, confirm_en
         )
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """What clears a sync beyond the actor's role: the name typed back for a protected target, an admin's reason to
+    override a freeze window, and the approved request it runs for (the last approver's run)."""
+
+    confirm_env: str | None = None
+    override_freeze: str | None = None
+    approval: int | None = None
+
+
+UNCONFIRMED = Confirmation()  # nothing typed, no override, no approval
+
+
 def apply_plan(
     ctx: AppContext,
     plan: SyncPlan,
     *,
     actor: Actor,
     request_id: str,
-    confirm_env: str | None = None,
+    confirmed: Confirmation = UNCONFIRMED,
     options: SyncOptions | None = None,
     progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
-    approval: int | None = None,
-    override_freeze: str | None = None,
 ) -> int:
     """Apply a confirmed plan and return the operation id; the operation records every step as it happens.
 
-    A frozen target refuses it (EnvironmentFrozen) unless an admin gives `override_freeze`, a reason. A target that
-    needs approvals (four-eyes) is not changed: the plan becomes an approval request and RequestCreated (exit 3)
-    names it; `approval` is the approved request the last approver runs (its requester is the operation's
-    `initiatedBy`, the approver the audit event's actor). Raises PermissionDenied (exit 3) below operator, and
-    below releaser into a protected environment unless the sync becomes a request.
+    Callers that may meet a target needing approvals use `ranchersync.approvals.promote`, which requests instead.
+    A frozen target refuses it (EnvironmentFrozen) unless an admin gives `confirmed.override_freeze`, a reason; a
+    target that still needs approvals refuses it (NeedsApprovalRequest); `confirmed.approval` is the approved request
+    the last approver runs (its requester is the operation's `initiatedBy`, the approver the audit event's actor).
+    Raises PermissionDenied (exit 3) below operator, and below releaser into a protected environment.
     """
-    # Imported here: the approvals module builds on this one.
-    from ranchersync.approvals import requests as approvals
     options = options or SyncOptions()
-    initiated_by = actor.email
     with ctx.session() as session:
         target_env = get_environment(session, plan.target.id)
-        needed = approvals.gate(session, target_env, actor, approval)
-        if needed:
-            require(actor, "request_sync")
-        else:
-            require(actor, "sync", protected=target_env.protected, environment=target_env.name)
-        check_confirmation(plan.target, target_env.protected, confirm_env)
-        check_sync_allowed(session, actor, target_env, utcnow(), override_freeze)
-        if approval is not None:
-            initiated_by = approvals.get_request(session, approval).requested_by
+        require(actor, "sync", protected=target_env.protected, environment=target_env.name)
+        requested_by = check_may_apply(session, target_env, actor, confirmed.approval)
+        check_confirmation(plan.target, target_env.protected, confirmed.confirm_env)
+        check_sync_allowed(session, actor, target_env, utcnow(), confirmed.override_freeze)
+    initiated_by = requested_by or actor.email
+    approval = confirmed.approval
     if not plan.to_apply:
         raise ValidationError("nothing to change: every selected service is skipped (see the plan)")
-    if needed:
-        raise approvals.RequestCreated(approvals.request_sync(ctx, actor, plan, options=options, factory=factory))
     planned = [
         PlannedResult(
             service=i.name, kind=i.kind,

@@ -10,14 +10,15 @@ from sqlalchemy import select
 
 from ranchersync.access.identity import Actor
 from ranchersync.approvals import requests as approvals
-from ranchersync.approvals.requests import RequestClosed, RequestCreated
+from ranchersync.approvals.promote import Applied, Requested, promote
 from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
+from ranchersync.governance.four_eyes import NeedsApprovalRequest, RequestClosed, approvals_needed
 from ranchersync.history import get_operation_detail, operation_payload
 from ranchersync.kernel.errors import PermissionDenied, ValidationError
 from ranchersync.models import ApprovalRequest, AuditEvent, Environment, SyncOperation, utcnow
 from ranchersync.simulator import SimulatedRancher
-from ranchersync.sync import SyncOptions, SyncPlan, apply_plan, new_request_id, plan_environments
+from ranchersync.sync import Confirmation, SyncOptions, SyncPlan, apply_plan, new_request_id, plan_environments
 from tests.builders import ADMIN
 
 EAST, WEST = "c-m-7rb2kx9q", "c-7xk2p"
@@ -45,12 +46,13 @@ def frontend_plan(ctx: AppContext) -> SyncPlan:
 
 def request(ctx: AppContext, actor: Actor = ALICE, confirm_env: str | None = None) -> int:
     """Sync frontend Stage → Prod as `actor`; the target needs approvals, so this must only create a request."""
-    with pytest.raises(RequestCreated) as created:
-        apply_plan(ctx, frontend_plan(ctx), request_id=new_request_id(), options=FAST,
-                   actor=actor, confirm_env=confirm_env)
-    assert f"request #{created.value.request_id}" in str(created.value)
-    assert created.value.exit_code == 3
-    return created.value.request_id
+    outcome = promote(ctx, actor, frontend_plan(ctx), request_id=new_request_id(), options=FAST,
+                      confirmed=Confirmation(confirm_env=confirm_env))
+    assert isinstance(outcome, Requested), outcome
+    assert f"request #{outcome.request_id} waits" in outcome.message
+    with ctx.session() as session:  # nothing ran: only the request
+        assert session.scalars(select(SyncOperation)).all() == []
+    return outcome.request_id
 
 
 def prod_image(server: SimulatedRancher, cluster: str) -> str:
@@ -210,7 +212,7 @@ def test_an_operator_requests_where_a_releaser_syncs(demo: AppContext, rancher_u
     with demo.session() as session:
         assert approvals.get_request(session, request_id).required == 1
     operation_id = apply_plan(demo, frontend_plan(demo), request_id=new_request_id(),
-                              options=FAST, actor=BOB, confirm_env="Prod")
+                              options=FAST, actor=BOB, confirmed=Confirmation(confirm_env="Prod"))
     with demo.session() as session:
         assert session.get_one(SyncOperation, operation_id).status == "complete"
     decided = approvals.decide(demo, CAROL, request_id, True)  # the targets moved meanwhile: Bob's sync
@@ -226,16 +228,15 @@ def test_an_operator_requests_where_a_releaser_syncs(demo: AppContext, rancher_u
 ])
 def test_approvals_needed(required: int, protected: bool, role: str, needed: int) -> None:
     env = Environment(name="Prod", required_approvals=required, protected=protected)
-    assert approvals.approvals_needed(env, Actor("someone", role, "cli")) == needed  # type: ignore[arg-type]
+    assert approvals_needed(env, Actor("someone", role, "cli")) == needed  # type: ignore[arg-type]
 
 
 def test_an_unapproved_request_cannot_be_run_by_naming_it(demo: AppContext) -> None:
     needs(demo, 1)
     request_id = request(demo)
     with pytest.raises(RequestClosed, match="not an approved request"):
-        apply_plan(demo, frontend_plan(demo),
-                   actor=Actor("mallory", "admin", "cli"), request_id=new_request_id(), options=FAST,
-                   approval=request_id)
+        apply_plan(demo, frontend_plan(demo), actor=Actor("mallory", "admin", "cli"), request_id=new_request_id(),
+                   options=FAST, confirmed=Confirmation(approval=request_id))
     with demo.session() as session:
         assert session.scalars(select(SyncOperation)).all() == []
 
@@ -260,3 +261,22 @@ def test_a_source_already_unhealthy_when_requested_does_not_block(demo: AppConte
     request_id = request(demo)
     assert approvals.decide(demo, BOB, request_id, True).status == "executed"
     assert prod_image(rancher_us, EAST) == NEW
+
+
+def test_the_apply_use_case_never_skips_the_four_eyes(demo: AppContext) -> None:
+    """Called directly (not through promote), a sync that needs approvals is refused and nothing runs."""
+    needs(demo, 1)
+    with pytest.raises(NeedsApprovalRequest) as refused:
+        apply_plan(demo, frontend_plan(demo), actor=BOB, request_id=new_request_id(), options=FAST)
+    assert refused.value.exit_code == 3 and "needs 1 approval by someone else" in str(refused.value)
+    with demo.session() as session:
+        assert session.scalars(select(SyncOperation)).all() == []
+        assert session.scalars(select(ApprovalRequest)).all() == []
+
+
+def test_promote_applies_at_once_where_no_approval_is_needed(demo: AppContext, rancher_us: SimulatedRancher) -> None:
+    outcome = promote(demo, BOB, frontend_plan(demo), request_id=new_request_id(), options=FAST)
+    assert isinstance(outcome, Applied)
+    with demo.session() as session:
+        assert get_operation_detail(session, outcome.operation_id).status == "complete"
+        assert session.scalars(select(ApprovalRequest)).all() == []

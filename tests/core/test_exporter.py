@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from ranchersync.access.identity import Actor
-from ranchersync.approvals import requests as approvals
+from ranchersync.approvals.promote import Requested, promote
 from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
 from ranchersync.governance.freeze import add_window
@@ -81,8 +81,11 @@ def test_the_exposition_counts_what_the_syncs_did(demo: AppContext, rancher: Sim
         us = sites.get_site(session, "us")
         us.last_error, us.last_contact_at = "Rancher did not answer", utcnow()
     # A request waiting for approval, and a freeze on Stage.
-    with pytest.raises(approvals.RequestCreated):
-        sync(demo, "Stage", "Prod", "frontend", actor=Actor("op@example.com", "operator", "cli"))
+    with demo.session() as session:
+        plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"], default_target="all")
+    requested = promote(demo, Actor("op@example.com", "operator", "cli"), plan, request_id=new_request_id(),
+                        options=FAST)
+    assert isinstance(requested, Requested)
     with demo.session() as session:
         now = utcnow()
         add_window(session, ADMIN, environment="Stage", reason="release week", starts_at=now - dt.timedelta(hours=1),

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ranchersync.access import audit
 from ranchersync.access.identity import Actor, effective_role
-from ranchersync.approvals.requests import RequestCreated
+from ranchersync.approvals.promote import Requested, promote
 from ranchersync.catalogue import environments, instances, sites
 from ranchersync.catalogue.instances import Placement
 from ranchersync.context import AppContext
@@ -26,7 +26,14 @@ from ranchersync.people import directory as people
 from ranchersync.security import keys
 from ranchersync.security.crypto import TokenCipher
 from ranchersync.simulator import SimulatedRancher
-from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments, rollback_operation
+from ranchersync.sync import (
+    Confirmation,
+    SyncOptions,
+    apply_plan,
+    new_request_id,
+    plan_environments,
+    rollback_operation,
+)
 from tests.builders import ADMIN
 
 VIEWER = Actor("vera@example.com", "viewer", "dashboard", address="10.1.2.3")
@@ -129,9 +136,14 @@ def test_an_operator_syncs_unprotected_and_only_requests_protected(
         demo: AppContext, rancher_us: SimulatedRancher) -> None:
     with demo.session() as session:
         environments.update_environment(session, "Prod", actor=ADMIN, protected=True)
-    with pytest.raises(RequestCreated):  # below releaser, a protected target turns the sync into a request
+    # Below releaser, a protected target turns the sync into a request…
+    requested = promote(demo, OPERATOR, _frontend_plan(demo), request_id=new_request_id(), options=FAST,
+                        confirmed=Confirmation(confirm_env="Prod"))
+    assert isinstance(requested, Requested)
+    # …and the apply use-case called directly refuses it rather than skipping the four eyes.
+    with pytest.raises(PermissionDenied):
         apply_plan(demo, _frontend_plan(demo), actor=OPERATOR, request_id=new_request_id(), options=FAST,
-                   confirm_env="Prod")
+                   confirmed=Confirmation(confirm_env="Prod"))
     with demo.session() as session:
         assert session.scalar(select(SyncOperation.id)) is None
         environments.update_environment(session, "Prod", actor=ADMIN, protected=False)

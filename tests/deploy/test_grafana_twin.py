@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher
-from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
+from ranchersync.sync import Confirmation, SyncOptions, apply_plan, new_request_id, plan_environments
 from ranchersync.sync.records import open_operation
 from scripts.grafana_twin import (
     Panel,
@@ -48,7 +48,8 @@ def test_every_panel_answers_from_prometheus_scraping_the_exporter(demo: AppCont
     binary = tools.prometheus()  # before the slow part: a missing server skips here (fails under CI=true)
     with demo.session() as session:
         plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"], default_target="all")
-    apply_plan(demo, plan, actor=ADMIN, request_id=new_request_id(), options=FAST, confirm_env="Prod")
+    apply_plan(demo, plan, actor=ADMIN, request_id=new_request_id(), options=FAST,
+               confirmed=Confirmation(confirm_env="Prod"))
     # One operation running now, and a third site whose token expires: every panel then has something to show.
     open_operation(demo, kind="sync", mode="full", source=(None, "Stage"), target=(None, "Dev"), initiated_by="now",
                    request_id=new_request_id(), actor=ADMIN, planned=[])

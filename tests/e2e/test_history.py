@@ -15,7 +15,7 @@ from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
 from ranchersync.models import SyncOperation
 from ranchersync.ops import demo
-from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
+from ranchersync.sync import Confirmation, SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle
 
@@ -41,7 +41,8 @@ def server(serve: Serve) -> Iterator[Demo]:
         plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
     sync_id = apply_plan(ctx, plan, actor=Actor("e2e", "admin", "cli"), request_id=new_request_id(),
-                         confirm_env="Prod", options=SyncOptions(timeout_seconds=60, poll_seconds=0.5))
+                         options=SyncOptions(timeout_seconds=60, poll_seconds=0.5),
+                         confirmed=Confirmation(confirm_env="Prod"))
     with ctx.session() as session:  # the demo comes with a few weeks of history: ours is the newest of them
         operations = session.scalar(select(func.count()).select_from(SyncOperation)) or 0
     yield Demo(app, sync_id, operations)

@@ -19,7 +19,7 @@ from ranchersync.history import HistoryFilter, compute_metrics, date_range
 from ranchersync.kernel.humanize import duration_text
 from ranchersync.models import Environment, SyncOperation
 from ranchersync.simulator import SimulatedRancher
-from ranchersync.sync import SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
+from ranchersync.sync import Confirmation, SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
 from tests.builders import ADMIN
 from tests.core.test_history import change, record
 from tests.ui.conftest import ROOT, OpenApp, Seed, assert_ok
@@ -244,8 +244,9 @@ def test_roll_back_a_sync_from_the_history(app_env: AppContext, demo: AppContext
         plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
     synced = apply_plan(demo, plan,
-                        actor=Actor("alice", "admin", "cli"), request_id=new_request_id(), confirm_env="Prod",
-                        options=SyncOptions(timeout_seconds=20, poll_seconds=0.2))
+                        actor=Actor("alice", "admin", "cli"), request_id=new_request_id(),
+                        options=SyncOptions(timeout_seconds=20, poll_seconds=0.2),
+                        confirmed=Confirmation(confirm_env="Prod"))
     assert image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.1"
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
