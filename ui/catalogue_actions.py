@@ -73,18 +73,9 @@ def update_site(
     def work() -> Outcome:
         ctx = deps.get_context()
         with ctx.session() as session:
-            site = site_cases.update_site(
-                session,
-                ctx.cipher,
-                site_id,
-                name=name,
-                url=url,
-                token=token or None,
-                ca_bundle=ca_bundle,
-                clear_ca_bundle=clear_ca_bundle,
-                insecure=insecure,
-                allow_http=allow_http, actor=deps.current_actor(),
-            )
+            change = site_cases.SiteChange(name=name, url=url, token=token or None, ca_bundle=ca_bundle,
+                                           clear_ca_bundle=clear_ca_bundle, insecure=insecure, allow_http=allow_http)
+            site = site_cases.update_site(session, ctx.cipher, site_id, change, actor=deps.current_actor())
             saved_name, active = site.name, site.active
         if not active:
             return Outcome.done(f"Site '{saved_name}' saved (deactivated, so not tested).")
@@ -123,7 +114,8 @@ def set_site_active(site_id: int, active: bool) -> Outcome:
     def work() -> Outcome:
         ctx = deps.get_context()
         with ctx.session() as session:
-            site = site_cases.update_site(session, ctx.cipher, site_id, active=active, actor=deps.current_actor())
+            site = site_cases.update_site(session, ctx.cipher, site_id, site_cases.SiteChange(active=active),
+                                          actor=deps.current_actor())
             return Outcome.done(f"Site '{site.name}' {'activated' if active else 'deactivated'}.")
 
     return attempt(work)

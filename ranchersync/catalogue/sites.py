@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -186,23 +186,30 @@ def get_site(session: Session, ref: int | str) -> Site:
     return get_by_ref(session, Site, ref)
 
 
+@dataclass(frozen=True)
+class SiteChange:
+    """What to change in a site; None leaves a field as it is. The token is never shown (not even in a repr)."""
+
+    name: str | None = None
+    url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    ca_bundle: str | bytes | None = None
+    clear_ca_bundle: bool = False
+    insecure: bool | None = None
+    allow_http: bool | None = None
+    active: bool | None = None
+
+
 def update_site(
     session: Session,
     cipher: TokenCipher,
     ref: int | str,
+    change: SiteChange,
     *,
     actor: Actor,
-    name: str | None = None,
-    url: str | None = None,
-    token: str | None = None,
-    ca_bundle: str | bytes | None = None,
-    clear_ca_bundle: bool = False,
-    insecure: bool | None = None,
-    allow_http: bool | None = None,
-    active: bool | None = None,
     policy: HostPolicy | None = None,
 ) -> Site:
-    """Change a site; a new token replaces the old one, which is never shown again. None leaves a field as it is.
+    """Change a site; a new token replaces the old one, which is never shown again.
 
     Raises:
         ValidationError: bad input; or the address or the TLS settings change without a new token
@@ -211,13 +218,14 @@ def update_site(
     require(actor, "manage_catalogue")
     site = get_site(session, ref)
     before = site_snapshot(site)
-    new_allow_http = site.allow_http if allow_http is None else allow_http
-    new_ca = None if clear_ca_bundle else (check_ca_bundle(ca_bundle) if ca_bundle is not None else site.ca_bundle)
-    new_insecure = site.insecure if insecure is None else insecure
+    new_allow_http = site.allow_http if change.allow_http is None else change.allow_http
+    new_ca = (None if change.clear_ca_bundle
+              else check_ca_bundle(change.ca_bundle) if change.ca_bundle is not None else site.ca_bundle)
+    new_insecure = site.insecure if change.insecure is None else change.insecure
     if new_ca and new_insecure:
         raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
-    new_url = normalize_rancher_url(url if url is not None else site.url, allow_http=new_allow_http)
-    new_token = check_token(token) if token is not None else None
+    new_url = normalize_rancher_url(change.url if change.url is not None else site.url, allow_http=new_allow_http)
+    new_token = check_token(change.token) if change.token is not None else None
     old_reach = Reach(site.url, site.ca_bundle, site.insecure, site.allow_http)
     new_reach = Reach(new_url, new_ca, new_insecure, new_allow_http)
     if old_reach.origin != new_reach.origin:
@@ -225,8 +233,8 @@ def update_site(
     reason = token_rebind_reason(old_reach, new_reach)
     if reason is not None and new_token is None:
         raise ValidationError(token_rebind_message(reason))
-    if name is not None:
-        new_name = clean_name(name, "site")
+    if change.name is not None:
+        new_name = clean_name(change.name, "site")
         if new_name != site.name:
             _ensure_unique_name(session, new_name)
         site.name = new_name
@@ -234,13 +242,13 @@ def update_site(
     if new_token is not None:
         site.token_encrypted = cipher.encrypt(new_token)
         site.token_expires_at = None  # learnt again at the next test
-    if active is not None:
-        site.active = active
+    if change.active is not None:
+        site.active = change.active
     _flush(session, site.name)
     after: dict[str, object] = {**site_snapshot(site), "tokenReplaced": new_token is not None}
     action = "site.update"
     unchanged = {**after, "active": None, "tokenReplaced": None} == {**before, "active": None, "tokenReplaced": None}
-    if active is not None and new_token is None and unchanged:
+    if change.active is not None and new_token is None and unchanged:
         action = "site.activate" if site.active else "site.deactivate"  # nothing else changed
     audit.record(session, actor, action, object_type="site", object_id=site.id, object_name=site.name,
                  before=before, after=after)

@@ -113,11 +113,10 @@ def cmd_sites_update(ctx: AppContext, args: argparse.Namespace) -> int:
 
     token = read_token(args, required=False)
     with ctx.session() as session:
-        site = sites.update_site(
-            session, ctx.cipher, args.site, actor=cli_actor(ctx), name=args.name, url=args.url, token=token,
-            ca_bundle=read_ca(args), clear_ca_bundle=args.no_ca_file, insecure=args.insecure,
-            allow_http=args.allow_http, active=args.active,
-        )
+        change = sites.SiteChange(name=args.name, url=args.url, token=token, ca_bundle=read_ca(args),
+                                  clear_ca_bundle=args.no_ca_file, insecure=args.insecure,
+                                  allow_http=args.allow_http, active=args.active)
+        site = sites.update_site(session, ctx.cipher, args.site, change, actor=cli_actor(ctx))
         payload = site_payload(site)
     emit(args, payload, text=f"Updated site '{payload['name']}'.")
     return EXIT_OK

@@ -15,14 +15,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from ranchersync.catalogue.sites import ClientFactory, Connection
+from ranchersync.inventory.refs import InstanceRef
 from ranchersync.kernel.errors import RancherAuthError, RancherSyncError
 from ranchersync.rancher import RancherClient
-
-if TYPE_CHECKING:  # inventory builds on this module
-    from ranchersync.inventory.reading import InstanceRef
 
 # From this many app instances (namespaces) in one cluster on, one cluster-wide list per kind replaces theirs.
 CLUSTER_WIDE_FROM = 2

@@ -21,6 +21,8 @@ from ranchersync.catalogue.sites import ClientFactory, Connection, site_connecti
 from ranchersync.inventory.digests import LastSync, OutsideChange, RunningImages, outside_change, running_images
 from ranchersync.inventory.images import parse_image
 from ranchersync.inventory.listing import ListingStrategy, listing_jobs, run_listing
+from ranchersync.inventory.refs import EnvironmentRef as EnvironmentRef  # still offered here, beside Service
+from ranchersync.inventory.refs import InstanceRef
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.models import AppInstance, Environment, Site, SyncResult, utcnow
 from ranchersync.rancher import WORKLOAD_KINDS, Pod, RancherClient, Workload, WorkloadStatus, workload_status
@@ -29,46 +31,6 @@ from ranchersync.security.crypto import TokenCipher
 # Listing is latency-bound (one request per app instance and kind); 32 requests in flight keep a Rancher busy
 # without hammering it.
 DEFAULT_CONCURRENCY = 32
-
-@dataclass(frozen=True)
-class InstanceRef:
-    """An app instance, read from the database before any thread starts. It holds no token, so services and
-    plans can be cached and kept in a UI session; connections are looked up by site when a request is made."""
-
-    id: int
-    name: str
-    environment_id: int
-    site_id: int
-    site_name: str
-    site_active: bool
-    cluster_id: str
-    cluster_name: str
-    namespace: str
-
-    @classmethod
-    def of(cls, inst: AppInstance) -> InstanceRef:
-        """A detached copy of a stored app instance (its site loaded); the cluster's id stands in for a missing
-        name."""
-        return cls(
-            id=inst.id, name=inst.name, environment_id=inst.environment_id, site_id=inst.site_id,
-            site_name=inst.site.name, site_active=inst.site.active, cluster_id=inst.cluster_id,
-            cluster_name=inst.cluster_name or inst.cluster_id, namespace=inst.namespace,
-        )
-
-
-@dataclass(frozen=True)
-class EnvironmentRef:
-    """An environment's identity and looks, for comparison columns."""
-
-    id: int
-    name: str
-    color: str
-    position: int
-
-    @classmethod
-    def of(cls, env: Environment) -> EnvironmentRef:
-        return cls(env.id, env.name, env.color, env.position)
-
 
 @dataclass(frozen=True)
 class Service:

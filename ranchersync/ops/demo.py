@@ -88,7 +88,7 @@ def start_demo(ctx: AppContext, progress: Progress | None = None) -> DemoSummary
                 sites.add_site(session, ctx.cipher, actor=DEMO_ACTOR, name=site_name, connection=connection,
                                info=info)
             elif site.url != url:  # revived on another port
-                sites.update_site(session, ctx.cipher, site.id, url=url, actor=DEMO_ACTOR)
+                sites.update_site(session, ctx.cipher, site.id, sites.SiteChange(url=url), actor=DEMO_ACTOR)
     say("Creating environments…")
     with ctx.session() as session:
         existing = {e.name for e in environments.list_environments(session)}

@@ -197,13 +197,13 @@ def apply_plan(
         )
         for i in plan.items
     ]
-    operation_id, result_ids = records.open_operation(
-        ctx, kind="sync", mode=plan.mode, source=(plan.source.id, plan.source.name),
+    operation_id, result_ids = records.open_operation(ctx, records.Opening(
+        kind="sync", mode=plan.mode, source=(plan.source.id, plan.source.name),
         target=(plan.target.id, plan.target.name), initiated_by=initiated_by, request_id=request_id, planned=planned,
-        actor=actor, detail=f"{plan.source.name} → {plan.target.name}: "
-                            f"{', '.join(dict.fromkeys(i.name for i in plan.to_apply))}"
-                            + (f" (approval request #{approval}, asked by {initiated_by})" if approval else ""),
-    )
+        detail=f"{plan.source.name} → {plan.target.name}: "
+               f"{', '.join(dict.fromkeys(i.name for i in plan.to_apply))}"
+               + (f" (approval request #{approval}, asked by {initiated_by})" if approval else ""),
+    ), actor=actor)
     items = [
         WorkItem(rid, item.target.instance, item.kind, item.name,
                  tuple(Move(c.name, c.init, c.current, c.new) for c in item.changes),

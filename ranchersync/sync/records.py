@@ -67,28 +67,33 @@ class PlannedResult:
     skip_reason: str | None = None
 
 
-def open_operation(
-    ctx: AppContext,
-    *,
-    kind: str,
-    mode: str,
-    source: tuple[int | None, str],
-    target: tuple[int | None, str],
-    initiated_by: str,
-    request_id: str,
-    planned: Sequence[PlannedResult],
-    actor: Actor,
-    detail: str = "",
-    rollback_of_id: int | None = None,
-) -> tuple[int, list[int]]:
+@dataclass(frozen=True)
+class Opening:
+    """An operation about to run: what it is, between which environments (id, name), who asked, the request id that
+    makes it happen once, and its planned results."""
+
+    kind: str
+    mode: str
+    source: tuple[int | None, str]
+    target: tuple[int | None, str]
+    initiated_by: str
+    request_id: str
+    planned: Sequence[PlannedResult]
+    detail: str = ""  # for the audit event
+    rollback_of_id: int | None = None
+
+
+def open_operation(ctx: AppContext, opening: Opening, *, actor: Actor) -> tuple[int, list[int]]:
     """Record a running operation and its planned results, and its audit event (`sync.start`, `rollback.start`)
     in the same transaction; returns their ids. Raises SyncBusy when the target environment is held by another
     operation or the request was already applied."""
+    kind, source, target, request_id = opening.kind, opening.source, opening.target, opening.request_id
     now = utcnow()
     operation = SyncOperation(
-        kind=kind, mode=mode, status="running", source_environment_id=source[0], source_environment_name=source[1],
-        target_environment_id=target[0], target_environment_name=target[1], rollback_of_id=rollback_of_id,
-        initiated_by=initiated_by, created_at=now, started_at=now, heartbeat_at=now, owner=this_process(),
+        kind=kind, mode=opening.mode, status="running", source_environment_id=source[0],
+        source_environment_name=source[1],
+        target_environment_id=target[0], target_environment_name=target[1], rollback_of_id=opening.rollback_of_id,
+        initiated_by=opening.initiated_by, created_at=now, started_at=now, heartbeat_at=now, owner=this_process(),
         request_id=request_id,
     )
     operation.results = [
@@ -100,14 +105,14 @@ def open_operation(
             status="skipped" if p.skip_reason else "pending", error=p.skip_reason,
             finished_at=now if p.skip_reason else None,
         )
-        for p in planned
+        for p in opening.planned
     ]
     try:
         with ctx.session() as session:
             session.add(operation)
             session.flush()
             audit.record(session, actor, f"{kind}.start", object_type="operation", object_id=operation.id,
-                         object_name=target[1], detail=detail)
+                         object_name=target[1], detail=opening.detail)
             return operation.id, [r.id for r in operation.results]
     except IntegrityError:
         raise _busy(ctx, target, request_id) from None

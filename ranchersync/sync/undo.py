@@ -90,12 +90,11 @@ def rollback_operation(
                       tuple({"name": m.name, "init": m.init, "previous": m.expected, "new": m.new} for m in i.moves))
         for i in undo
     ]
-    new_id, result_ids = records.open_operation(
-        ctx, kind="rollback", mode=mode, source=(env_id, env_name), target=(env_id, env_name),
-        initiated_by=actor.email, request_id=request_id, planned=planned, rollback_of_id=operation_id,
-        actor=actor,
+    new_id, result_ids = records.open_operation(ctx, records.Opening(
+        kind="rollback", mode=mode, source=(env_id, env_name), target=(env_id, env_name), initiated_by=actor.email,
+        request_id=request_id, planned=planned, rollback_of_id=operation_id,
         detail=f"rollback of #{operation_id} in {env_name}: {', '.join(dict.fromkeys(i.name for i in undo))}",
-    )
+    ), actor=actor)
     items = [replace(item, result_id=rid) for item, rid in zip(undo, result_ids, strict=True)]
     annotations = {ANNOTATION_OPERATION: str(new_id), ANNOTATION_SOURCE: f"rollback of #{operation_id}"}
     run_operation(ctx, new_id, items, options, annotations, progress, factory)

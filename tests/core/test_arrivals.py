@@ -16,7 +16,7 @@ from ranchersync.models import Environment, SyncResult, VersionArrival, VersionJ
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.storage import db
 from ranchersync.sync import SyncOptions, new_request_id, rollback_operation
-from ranchersync.sync.records import PlannedResult, close_operation, open_operation, update_result
+from ranchersync.sync.records import Opening, PlannedResult, close_operation, open_operation, update_result
 from tests.builders import ADMIN
 from tests.core.test_history_metrics import build_journeys
 from tests.core.test_sync import FAST, apply, plan
@@ -46,8 +46,9 @@ def open_sync(ctx: AppContext, source: str, target: str, image: str, instances: 
         ids = {e.name: e.id for e in session.scalars(select(Environment))}
     planned = [PlannedResult("web", "Deployment", None, None, "eu", f"c-{n}", "shop", (
         {"name": "app", "init": False, "previous": "reg/web:1.0", "new": image},)) for n in range(instances)]
-    return open_operation(ctx, kind="sync", mode="full", source=(ids[source], source), target=(ids[target], target),
-                          initiated_by="tester", request_id=new_request_id(), planned=planned, actor=ADMIN)
+    return open_operation(ctx, Opening(kind="sync", mode="full", source=(ids[source], source),
+                                       target=(ids[target], target), initiated_by="tester",
+                                       request_id=new_request_id(), planned=planned), actor=ADMIN)
 
 
 def finished_at(ctx: AppContext, result_id: int) -> dt.datetime:

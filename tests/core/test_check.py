@@ -65,11 +65,13 @@ def test_unreachable_and_recovered_once_per_state_change(ctx: AppContext, ranche
         site_id = site.id
     assert run_check(ctx, deliver=False).healthy
     with ctx.session() as session:
-        sites.update_site(session, ctx.cipher, site_id, url=closed_port_url(), token=rancher.token, actor=ADMIN)
+        sites.update_site(session, ctx.cipher, site_id, sites.SiteChange(url=closed_port_url(), token=rancher.token),
+                          actor=ADMIN)
     assert not run_check(ctx, deliver=False).healthy
     run_check(ctx, deliver=False)
     with ctx.session() as session:
-        sites.update_site(session, ctx.cipher, site_id, url=rancher.url, token=rancher.token, actor=ADMIN)
+        sites.update_site(session, ctx.cipher, site_id, sites.SiteChange(url=rancher.url, token=rancher.token),
+                          actor=ADMIN)
     run_check(ctx, deliver=False)
     run_check(ctx, deliver=False)
     assert [event for event, _ in queued(ctx)] == ["site.unreachable", "site.recovered"]
@@ -95,6 +97,7 @@ def test_the_cli_exit_status_says_whether_everything_is_healthy(
     assert main(["check"]) == 0
     assert "eu" in capsys.readouterr().out
     with ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", url=closed_port_url(), token=rancher.token, actor=ADMIN)
+        sites.update_site(session, ctx.cipher, "eu", sites.SiteChange(url=closed_port_url(), token=rancher.token),
+                          actor=ADMIN)
     assert main(["check", "--json"]) == 1
     assert '"reachable": false' in capsys.readouterr().out

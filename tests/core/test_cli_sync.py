@@ -160,9 +160,9 @@ def test_a_busy_target_exits_3_and_changes_nothing(cli, demo: AppContext, ranche
 
     with demo.session() as session:
         stage, prod = (environments.get_environment(session, name).id for name in ("Stage", "Prod"))
-    holder, _ = records.open_operation(demo, kind="sync", mode="full", source=(stage, "Stage"), target=(prod, "Prod"),
-                                       initiated_by="someone-else", actor=Actor("someone-else", "admin", "cli"),
-                                       request_id="held", planned=[])
+    holder, _ = records.open_operation(demo, records.Opening(
+        kind="sync", mode="full", source=(stage, "Stage"), target=(prod, "Prod"), initiated_by="someone-else",
+        request_id="held", planned=[]), actor=Actor("someone-else", "admin", "cli"))
     status, _, err = cli(*SYNC, "--yes")
     assert status == 3, err
     assert f"error: operation #{holder} by someone-else is changing Prod right now" in err

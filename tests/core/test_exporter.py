@@ -27,7 +27,7 @@ from ranchersync.ops.exporter import DatabaseCollector, make_registry
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, mark_interrupted, new_request_id, plan_environments
 from ranchersync.sync import rollback_operation as roll_back
-from ranchersync.sync.records import PlannedResult, open_operation
+from ranchersync.sync.records import Opening, PlannedResult, open_operation
 from tests.e2e.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,17 +56,17 @@ def test_the_exposition_counts_what_the_syncs_did(demo: AppContext, rancher: Sim
                          options=FAST)
     second = sync(demo, "Stage", "Prod", "checkout")
     # A process on another machine that stopped beating, and one running right now (into Dev).
-    stale = open_operation(demo, kind="sync", mode="full", source=(None, "Stage"), target=(None, "Stage"),
-                           initiated_by="gone", request_id=new_request_id(), planned=[], actor=ADMIN)[0]
+    stale = open_operation(demo, Opening(kind="sync", mode="full", source=(None, "Stage"), target=(None, "Stage"),
+                                         initiated_by="gone", request_id=new_request_id(), planned=[]), actor=ADMIN)[0]
     with demo.session() as session:
         op = session.get_one(SyncOperation, stale)
         op.owner, op.heartbeat_at = "elsewhere:1", utcnow() - dt.timedelta(minutes=10)
     with demo.session() as session:
         assert mark_interrupted(session) == [stale]
     dev = session_env_id(demo, "Dev")
-    open_operation(demo, kind="sync", mode="full", source=(None, "Stage"), target=(dev, "Dev"), initiated_by="now",
-                   request_id=new_request_id(), actor=ADMIN,
-                   planned=[PlannedResult("web", "Deployment", None, None, "", "", "", ())])
+    open_operation(demo, Opening(kind="sync", mode="full", source=(None, "Stage"), target=(dev, "Dev"),
+                                 initiated_by="now", request_id=new_request_id(),
+                                 planned=[PlannedResult("web", "Deployment", None, None, "", "", "", ())]), actor=ADMIN)
     # Sites: eu tested fine, us unreachable, and a third one with an expiring token.
     expires = (utcnow() + dt.timedelta(days=20)).replace(microsecond=0)
     with demo.session() as session:

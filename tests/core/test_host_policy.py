@@ -134,8 +134,8 @@ def test_moving_a_site_to_a_metadata_host_is_refused_even_with_a_new_token(
         sites.add_site(session, ctx.cipher, name="eu", connection=sites.make_connection(rancher.url, rancher.token),
                        actor=ADMIN)
     with pytest.raises(ValidationError, match="link-local"), ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", url="http://169.254.169.254", token=TOKEN, allow_http=True,
-                          actor=ADMIN)
+        sites.update_site(session, ctx.cipher, "eu", sites.SiteChange(url="http://169.254.169.254", token=TOKEN,
+                                                                      allow_http=True), actor=ADMIN)
     with ctx.session() as session:
         assert sites.get_site(session, "eu").url == rancher.url
     assert connects == []

@@ -85,7 +85,7 @@ def test_rename_and_move_to_another_environment(catalogue: AppContext) -> None:
 
 def test_a_deactivated_site_takes_no_new_instances(catalogue: AppContext) -> None:
     with catalogue.session() as session:
-        sites.update_site(session, catalogue.cipher, "eu", active=False, actor=ADMIN)
+        sites.update_site(session, catalogue.cipher, "eu", sites.SiteChange(active=False), actor=ADMIN)
     with pytest.raises(ValidationError, match="deactivated"):
         place(catalogue, "dev-eu-1", "shop-dev")
 

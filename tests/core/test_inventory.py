@@ -47,7 +47,7 @@ def test_one_failing_app_instance_is_reported_and_the_rest_still_shows(demo: App
 
 def test_a_refused_token_marks_every_instance_of_that_site(demo: AppContext) -> None:
     with demo.session() as session:
-        sites.update_site(session, demo.cipher, "us", token="token-zzzzz:" + "b" * 54, actor=ADMIN)
+        sites.update_site(session, demo.cipher, "us", sites.SiteChange(token="token-zzzzz:" + "b" * 54), actor=ADMIN)
     with demo.session() as session:
         inv = inventory.list_services(session, demo.cipher, "Prod")
     assert sorted(f.instance.name for f in inv.failures) == ["shop-east", "shop-west"]

@@ -12,7 +12,7 @@ import pytest
 from ranchersync.context import AppContext
 from ranchersync.models import SyncOperation
 from ranchersync.sync import mark_interrupted
-from ranchersync.sync.records import open_operation
+from ranchersync.sync.records import Opening, open_operation
 from tests.builders import ADMIN
 
 
@@ -24,8 +24,9 @@ def dead_pid() -> int:
 
 
 def running_operation(ctx: AppContext, owner: str, heartbeat_age: float = 0) -> int:
-    operation_id, _ = open_operation(ctx, kind="sync", mode="full", source=(None, "Stage"), target=(None, "Prod"),
-                                     initiated_by="ops", request_id=f"r-{owner}", planned=[], actor=ADMIN)
+    operation_id, _ = open_operation(ctx, Opening(kind="sync", mode="full", source=(None, "Stage"),
+                                                  target=(None, "Prod"), initiated_by="ops", request_id=f"r-{owner}",
+                                                  planned=[]), actor=ADMIN)
     with ctx.session() as session:
         operation = session.get_one(SyncOperation, operation_id)
         operation.owner = owner
@@ -40,8 +41,9 @@ def status(ctx: AppContext, operation_id: int) -> str:
 
 def test_the_owner_names_the_replica(ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RANCHERSYNC_REPLICA_NAME", "dashboard-2")
-    operation_id, _ = open_operation(ctx, kind="sync", mode="full", source=(None, "Stage"), target=(None, "Prod"),
-                                     initiated_by="ops", request_id="r1", planned=[], actor=ADMIN)
+    operation_id, _ = open_operation(ctx, Opening(kind="sync", mode="full", source=(None, "Stage"),
+                                                  target=(None, "Prod"), initiated_by="ops", request_id="r1",
+                                                  planned=[]), actor=ADMIN)
     with ctx.session() as session:
         assert (session.get_one(SyncOperation, operation_id).owner or "").startswith("dashboard-2:")
 

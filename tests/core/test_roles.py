@@ -56,8 +56,9 @@ def _catalogue(session: Session, cipher: TokenCipher) -> None:
 CATALOGUE: dict[str, Callable[[Session, TokenCipher, Actor], Any]] = {
     "site.add": lambda s, c, a: sites.add_site(s, c, actor=a, name="us",
                                                connection=sites.Connection("https://us.example.com", TOKEN)),
-    "site.update": lambda s, c, a: sites.update_site(s, c, "eu", actor=a, token=TOKEN.replace("s", "t")),
-    "site.deactivate": lambda s, c, a: sites.update_site(s, c, "eu", actor=a, active=False),
+    "site.update": lambda s, c, a: sites.update_site(s, c, "eu", sites.SiteChange(token=TOKEN.replace("s", "t")),
+                                                     actor=a),
+    "site.deactivate": lambda s, c, a: sites.update_site(s, c, "eu", sites.SiteChange(active=False), actor=a),
     "site.remove": lambda s, c, a: sites.remove_site(s, "eu", actor=a, cascade=True),
     "environment.add": lambda s, c, a: environments.add_environment(s, actor=a, name="Prod", protected=True),
     "environment.update": lambda s, c, a: environments.update_environment(s, "Dev", actor=a, description="x"),
@@ -100,7 +101,8 @@ def test_a_replaced_token_is_a_flag_in_the_audit_never_a_value(ctx: AppContext) 
     with ctx.session() as session:
         _catalogue(session, ctx.cipher)
         ann = Actor("ann@example.com", "admin", "dashboard", address="192.0.2.7")
-        sites.update_site(session, ctx.cipher, "eu", actor=ann, token="token-zzzzz:" + "z" * 54, name="europe")
+        sites.update_site(session, ctx.cipher, "eu", sites.SiteChange(token="token-zzzzz:" + "z" * 54, name="europe"),
+                          actor=ann)
     with ctx.session() as session:
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "site.update")).one()
         assert event.before is not None and event.after is not None

@@ -116,7 +116,8 @@ def test_an_edited_url_without_a_new_token_is_refused_and_never_gets_the_old_one
     _add(ctx, rancher)
     with pytest.raises(ValidationError, match="address changes .* new setting in the same change"):
         with ctx.session() as session:
-            sites.update_site(session, ctx.cipher, "eu", url=listener.url, name="renamed", actor=ADMIN)
+            sites.update_site(session, ctx.cipher, "eu", sites.SiteChange(url=listener.url, name="renamed"),
+                              actor=ADMIN)
     with ctx.session() as session:
         site = sites.get_site(session, "eu")  # nothing changed, not even the name
         assert site.url == rancher.url
@@ -124,7 +125,7 @@ def test_an_edited_url_without_a_new_token_is_refused_and_never_gets_the_old_one
     assert listener.seen == []
 
     with ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", url=listener.url, token=NEW_TOKEN, actor=ADMIN)
+        sites.update_site(session, ctx.cipher, "eu", sites.SiteChange(url=listener.url, token=NEW_TOKEN), actor=ADMIN)
     with ctx.session() as session:
         assert not sites.test_site(session, ctx.cipher, "eu").success  # the listener is no Rancher
     assert listener.seen and set(listener.seen) == {f"Bearer {NEW_TOKEN}"}
@@ -141,7 +142,7 @@ def test_weaker_tls_without_a_new_token_is_refused(
     if change.get("ca_bundle") == "ca":
         change = {"ca_bundle": ca_pem}
     with pytest.raises(ValidationError, match="API token for the new setting"), ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", **change, actor=ADMIN)  # type: ignore[arg-type]
+        sites.update_site(session, ctx.cipher, "eu", sites.SiteChange(**change), actor=ADMIN)  # type: ignore[arg-type]
     with ctx.session() as session:
         site = sites.get_site(session, "eu")
         assert (site.insecure, site.ca_bundle, site.allow_http) == (False, None, False)

@@ -82,7 +82,7 @@ def test_a_new_token_replaces_the_old_one(ctx: AppContext, rancher: SimulatedRan
         add(ctx, session, rancher)
     second = rancher.add_token()
     with ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", token=second, name="Europe", actor=ADMIN)
+        sites.update_site(session, ctx.cipher, "eu", sites.SiteChange(token=second, name="Europe"), actor=ADMIN)
     with ctx.session() as session:
         site = sites.get_site(session, "Europe")
         assert sites.site_connection(site, ctx.cipher).token == second
@@ -93,7 +93,8 @@ def test_bad_update_changes_nothing(ctx: AppContext, rancher: SimulatedRancher) 
     with ctx.session() as session:
         add(ctx, session, rancher)
     with pytest.raises(ValidationError, match="https"), ctx.session() as session:
-        sites.update_site(session, ctx.cipher, "eu", name="renamed", url="http://rancher.example.com", actor=ADMIN)
+        sites.update_site(session, ctx.cipher, "eu", sites.SiteChange(name="renamed",
+                                                                      url="http://rancher.example.com"), actor=ADMIN)
     with ctx.session() as session:
         assert sites.get_site(session, "eu").url == rancher.url
 

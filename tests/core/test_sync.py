@@ -15,6 +15,7 @@ from ranchersync.kernel.errors import ValidationError
 from ranchersync.models import SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import (
+    Confirmation,
     ProgressEvent,
     SyncBusy,
     SyncOptions,
@@ -40,10 +41,11 @@ def plan(ctx: AppContext, *services: str, source: str = "Stage", target: str = "
                                  targets={FRONTEND: "all", ("Deployment", "checkout"): "all"}, **kwargs)
 
 
-def apply(ctx: AppContext, the_plan: SyncPlan, options: SyncOptions = FAST, **kwargs) -> SyncOperation:
+def apply(ctx: AppContext, the_plan: SyncPlan, options: SyncOptions = FAST, confirm_env: str | None = None,
+          **kwargs) -> SyncOperation:
     operation_id = apply_plan(ctx, the_plan,
                               actor=Actor("tester", "admin", "cli"), request_id=new_request_id(), options=options,
-                              **kwargs)
+                              confirmed=Confirmation(confirm_env=confirm_env), **kwargs)
     with ctx.session() as session:
         return get_operation(session, operation_id)
 

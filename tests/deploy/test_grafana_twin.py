@@ -15,7 +15,7 @@ from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import Confirmation, SyncOptions, apply_plan, new_request_id, plan_environments
-from ranchersync.sync.records import open_operation
+from ranchersync.sync.records import Opening, open_operation
 from scripts.grafana_twin import (
     Panel,
     evaluate,
@@ -51,8 +51,8 @@ def test_every_panel_answers_from_prometheus_scraping_the_exporter(demo: AppCont
     apply_plan(demo, plan, actor=ADMIN, request_id=new_request_id(), options=FAST,
                confirmed=Confirmation(confirm_env="Prod"))
     # One operation running now, and a third site whose token expires: every panel then has something to show.
-    open_operation(demo, kind="sync", mode="full", source=(None, "Stage"), target=(None, "Dev"), initiated_by="now",
-                   request_id=new_request_id(), actor=ADMIN, planned=[])
+    open_operation(demo, Opening(kind="sync", mode="full", source=(None, "Stage"), target=(None, "Dev"),
+                                 initiated_by="now", request_id=new_request_id(), planned=[]), actor=ADMIN)
     expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3)
     with demo.session() as session:
         sites.add_site(session, demo.cipher, actor=ADMIN, name="eu-ci",

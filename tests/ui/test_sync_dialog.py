@@ -206,9 +206,9 @@ def test_a_failed_rollout_is_rolled_back_and_reported(shop: AppContext, rancher_
 
 def test_a_busy_target_is_explained(shop: AppContext, rancher_us: SimulatedRancher) -> None:
     prod = env_id(shop, "Prod")
-    holder, _ = records.open_operation(shop, kind="sync", mode="full", source=(None, "Dev"), target=(prod, "Prod"),
-                                       initiated_by="alice", actor=Actor("alice", "admin", "cli"),
-                                       request_id="someone-else", planned=[])
+    holder, _ = records.open_operation(shop, records.Opening(
+        kind="sync", mode="full", source=(None, "Dev"), target=(prod, "Prod"), initiated_by="alice",
+        request_id="someone-else", planned=[]), actor=Actor("alice", "admin", "cli"))
     at = review(shop, "frontend")
     at.text_input(key="sync_confirm").input("Prod").run()
     at.button(key="sync_apply").click().run()
