@@ -58,17 +58,18 @@ def write(ctx: AppContext, change: Callable[[Session], T], *, patience: float | 
     budget = outage_budget() if patience is None else patience
     delay = 0.1
     while True:
+        began = time.monotonic()  # a locked SQLite file fails only after its busy timeout: count from the try
         try:
             with ctx.session() as session:
                 result = change(session)
         except DatabaseUnavailable as error:
             now = time.monotonic()
             with _outage_lock:
-                since = _outage_since.setdefault(id(ctx), now)
+                since = _outage_since.setdefault(id(ctx), began)
             left = budget - (now - since)
             if left <= 0:
                 raise
-            if since == now:
+            if since == began:
                 log.warning("the database cannot be reached (%s); retrying for up to %.0f s", error, left)
             time.sleep(min(left, delay / 2 + random.uniform(0, delay / 2)))
             delay = min(delay * 2, 2.0)
