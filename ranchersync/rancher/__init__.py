@@ -12,7 +12,7 @@ from ranchersync.rancher.status import (
     rollout_state,
     workload_status,
 )
-from ranchersync.rancher.transport import USER_AGENT, Transport
+from ranchersync.rancher.transport import USER_AGENT, Transport, retry_delay
 from ranchersync.rancher.types import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
 from ranchersync.rancher.workloads import Condition, Container, ContainerStatus, Pod, Workload
 
@@ -39,6 +39,7 @@ __all__ = [
     "ca_bundle_file",
     "image_patch",
     "normalize_kind",
+    "retry_delay",
     "rollout_in_progress",
     "rollout_state",
     "workload_status",

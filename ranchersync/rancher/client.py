@@ -45,11 +45,13 @@ class RancherClient:
         ca_bundle: str | None = None,
         insecure: bool = False,
         timeout: tuple[float, float] = (3.05, 30),
-        retries: int = 3,
-        backoff: float = 0.5,
+        retries: int = 6,
+        backoff: float = 0.25,
         pool_size: int = 10,
     ) -> None:
-        """Args: ``ca_bundle`` is PEM text (not a path); ``insecure`` skips TLS verification and excludes it."""
+        """Args: ``ca_bundle`` is PEM text (not a path); ``insecure`` skips TLS verification and excludes it;
+        ``retries`` bounds the extra tries of a read (within the request's 60 s deadline; 0.25 s backoff doubling,
+        jittered: a flaky Rancher answering one request in five with a 500 costs a read ~0.05 s on average)."""
         if ca_bundle and ca_bundle.strip() and insecure:
             raise ValidationError("Choose either a CA bundle or skipping TLS verification, not both.")
         verify: str | bool = ca_bundle_file(ca_bundle) if ca_bundle and ca_bundle.strip() else not insecure
@@ -275,7 +277,8 @@ class RancherClient:
 
         The workload is read first: a container name it does not have would otherwise be *added* by the merge,
         and a ``resource_version`` that no longer matches fails fast. The PATCH carries the resourceVersion
-        (the given one, or the one just read), so a change in between answers 409. A PATCH is never retried.
+        (the given one, or the one just read), so a change in between answers 409. A PATCH is never retried here:
+        a caller whose answer was lost reads the workload back first (``ranchersync.sync.execute``).
         ``annotations`` go on the workload's metadata, ``template_annotations`` on the pod template
         (which starts a rollout even when no image changes).
 

@@ -6,7 +6,12 @@ name stays the host's. ``PinnedAdapter`` plugs this into a requests session."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import socket
+import threading
+import time
+from contextvars import ContextVar
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -16,6 +21,56 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from ranchersync.security.host_policy import HostPolicy, HostRefused
+
+# The monotonic time by which the request being sent from this thread must have its answer's head (status line and
+# headers); set by the Transport around each attempt. A per-socket read timeout alone lets a server that drips one
+# header byte at a time hold a request for ever.
+HEAD_DEADLINE: ContextVar[float | None] = ContextVar("HEAD_DEADLINE", default=None)
+
+
+class _Watchdog:
+    """One thread for the whole process that shuts down the sockets whose answer's head is late."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int]] = []
+        self._armed: dict[int, socket.socket] = {}
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, sock: socket.socket, deadline: float) -> int:
+        """Cut `sock` at `deadline` unless disarmed before; returns the ticket to disarm with."""
+        with self._cond:
+            ticket = next(self._ids)
+            self._armed[ticket] = sock
+            heapq.heappush(self._heap, (deadline, ticket))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="rancher-deadline", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+            return ticket
+
+    def disarm(self, ticket: int) -> None:
+        """The head arrived in time."""
+        with self._cond:
+            self._armed.pop(ticket, None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][0] <= now or self._heap[0][1] not in self._armed):
+                    _, ticket = heapq.heappop(self._heap)
+                    sock = self._armed.pop(ticket, None)
+                    if sock is not None:
+                        try:
+                            sock.shutdown(socket.SHUT_RDWR)  # the reader's recv() returns at once
+                        except OSError:
+                            pass
+                self._cond.wait(self._heap[0][0] - now if self._heap else None)
+
+
+_WATCHDOG = _Watchdog()
 
 
 class _PinnedConnectionMixin:
@@ -48,6 +103,18 @@ class _PinnedConnectionMixin:
         if last is None:
             raise NameResolutionError(self.host, self, socket.gaierror("no address"))  # type: ignore[arg-type]
         raise last
+
+    def getresponse(self) -> Any:
+        """Read the answer's head, cut at the request's deadline however slowly its bytes come."""
+        deadline = HEAD_DEADLINE.get()
+        sock = getattr(self, "sock", None)
+        if deadline is None or sock is None:
+            return super().getresponse()  # type: ignore[misc]
+        ticket = _WATCHDOG.arm(sock, deadline)
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        finally:
+            _WATCHDOG.disarm(ticket)
 
 
 class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):

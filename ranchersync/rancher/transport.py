@@ -16,36 +16,34 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import re
 import time
 import warnings
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import (
     DecodeError,
     InsecureRequestWarning,
     ProtocolError,
     ReadTimeoutError,
 )
-from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from ranchersync import __version__
 from ranchersync.kernel.errors import MalformedResponse, RancherUnavailable
 from ranchersync.kernel.validation import check_token, normalize_rancher_url
 from ranchersync.rancher import failures
-from ranchersync.rancher.pinning import PinnedAdapter
+from ranchersync.rancher.pinning import HEAD_DEADLINE, PinnedAdapter
 from ranchersync.security.host_policy import HostPolicy, HostRefused, default_policy
 
 log = logging.getLogger(__name__)
 
 USER_AGENT: Final = f"rancher-sync-manager/{__version__}"
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_MAX: Final = 30  # seconds; a kube-apiserver asks for 1, and a user is waiting on the other side
 BACKOFF_MAX: Final = 10.0
 DEADLINE: Final = 60.0  # seconds for one request, answer included (retries too); a read timeout is per recv()
@@ -72,43 +70,35 @@ class Secret:
     __str__ = __repr__
 
 
-class IdempotentRetry(Retry):
-    """urllib3 ``Retry`` that never repeats a non-idempotent request, not even after a connect error."""
+class _Transient(Exception):
+    """A failed try that another try may heal: a connection that failed or broke, or a 429/5xx answer."""
 
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> Self:
-        """Count one more failure; for PATCH/POST give up at once."""
-        policy = self
-        if method is not None and not self._is_method_retryable(method):
-            # Even a "connect" failure may come after the request left (a proxy, a half-open socket); a PATCH
-            # is repeated by the caller after re-reading the object, never blindly by the connection pool.
-            policy = self.new(total=0)
-        return Retry.increment(policy, method, url, response, error, _pool, _stacktrace)
+    def __init__(self, error: Exception, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
 
 
-def build_retry(retries: int, backoff: float) -> Retry:
-    """The retry policy: connection errors, 429 (honouring Retry-After) and 502/503/504, idempotent methods only."""
-    return IdempotentRetry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        other=0,  # TLS failures and the like do not heal by themselves
-        allowed_methods=IDEMPOTENT_METHODS,
-        status_forcelist=RETRY_STATUSES,
-        backoff_factor=backoff,
-        backoff_max=BACKOFF_MAX,
-        respect_retry_after_header=True,
-        retry_after_max=RETRY_AFTER_MAX,
-        raise_on_status=False,  # give us the last response, so the error names Rancher's own message
-    )
+def retry_delay(attempt: int, backoff: float, retry_after: float | None = None) -> float:
+    """How long to wait before try number ``attempt + 2``: exponential backoff with jitter (half fixed, half random,
+    so clients that failed together do not come back together), or the server's Retry-After (capped)."""
+    if retry_after is not None:
+        return min(retry_after, RETRY_AFTER_MAX)
+    ceiling = min(BACKOFF_MAX, backoff * (2**attempt))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _retry_after_seconds(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
+
+
+def _transient_exception(exc: requests.RequestException) -> bool:
+    """Connection failures, resets and timeouts heal by themselves; TLS failures and unsendable requests do not."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                            requests.exceptions.ChunkedEncodingError))
 
 
 class Transport:
@@ -134,6 +124,8 @@ class Transport:
         self.base_url = normalize_rancher_url(base_url, allow_http=True)
         self._token = Secret(check_token(token))
         self._deadline = deadline
+        self._retries = max(0, retries)
+        self._backoff = max(0.0, backoff)
         self._max_body = max_body
         self._policy = host_policy if host_policy is not None else default_policy()
         # With verify=True, requests would pick REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (the machine's trust, often with
@@ -159,7 +151,9 @@ class Transport:
         # Through a proxy, the proxy resolves the name: the policy is then checked per request with our resolver.
         self._proxied = bool(self._session.proxies.get(parts.scheme))
         adapter = PinnedAdapter(
-            self._policy, max_retries=build_retry(retries, backoff), pool_connections=pool_size, pool_maxsize=pool_size
+            # Retries are ours (``request``): bounded by the deadline, and never for a PATCH or POST.
+            self._policy, max_retries=Retry(total=0, redirect=False, raise_on_status=False),
+            pool_connections=pool_size, pool_maxsize=pool_size
         )
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -185,7 +179,11 @@ class Transport:
         json_body: Any = None,
         content_type: str = "application/json",
     ) -> Any:
-        """Send one request and return the decoded JSON body, or raise a ``RancherAPIError`` subclass."""
+        """Send one request and return the decoded JSON body, or raise a ``RancherAPIError`` subclass.
+
+        An idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) that meets a transient failure (429, 500, 502, 503,
+        504, a refused, dropped or timed-out connection) is sent again after a backoff with jitter, as long as the
+        deadline leaves time for it; a PATCH or POST never is (its caller reads the object back first)."""
         method = method.upper()
         url, shown = self._resolve(method, path)
         headers = {
@@ -199,8 +197,30 @@ class Transport:
             headers["Content-Type"] = content_type
         if self._verify is False:
             self._silence_insecure_warning()
-        started = time.perf_counter()
         deadline = time.monotonic() + self._deadline
+        retries = self._retries if method in IDEMPOTENT_METHODS else 0
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(method, url, shown, params, data, headers, deadline)
+            except _Transient as transient:
+                delay = retry_delay(attempt, self._backoff, transient.retry_after)
+                if attempt >= retries or time.monotonic() + delay >= deadline:
+                    raise transient.error from transient.error.__cause__
+                log.debug("%s %s: %s; attempt %d again in %.2f s", method, shown, type(transient.error).__name__,
+                          attempt + 2, delay)
+                time.sleep(delay)
+                attempt += 1
+
+    def _attempt(
+        self, method: str, url: str, shown: str, params: dict[str, str | int] | None, data: bytes | None,
+        headers: dict[str, str], deadline: float,
+    ) -> Any:
+        """One try: the answer's JSON, a typed error, or ``_Transient`` wrapping one that another try may heal."""
+        started = time.perf_counter()
+        if time.monotonic() >= deadline:
+            raise self._too_slow(method, shown, self._bare(url))
+        token = HEAD_DEADLINE.set(deadline)
         try:
             if self._proxied:
                 self._policy.check_host(self._hostname)
@@ -221,7 +241,15 @@ class Transport:
             ) from None
         except requests.RequestException as exc:
             log.debug("%s %s failed after %.0f ms: %s", method, shown, _ms(started), type(exc).__name__)
-            raise self._scrub(failures.from_exception(exc, method, shown, self._bare(url), self.host)) from exc
+            if time.monotonic() >= deadline:  # the head did not come in time: the watchdog cut the connection
+                raise self._too_slow(method, shown, self._bare(url)) from None
+            error = self._scrub(failures.from_exception(exc, method, shown, self._bare(url), self.host))
+            error.__cause__ = exc
+            if _transient_exception(exc):
+                raise _Transient(error) from exc
+            raise error from exc
+        finally:
+            HEAD_DEADLINE.reset(token)
         try:
             self._read_body(resp, deadline, method, shown, self._bare(url))
         except BaseException:
@@ -229,7 +257,10 @@ class Transport:
             raise
         log.debug("%s %s -> %s in %.0f ms", method, shown, resp.status_code, _ms(started))
         if not 200 <= resp.status_code < 300:
-            raise self._scrub(failures.from_response(resp, method, shown, self._bare(url)))
+            error = self._scrub(failures.from_response(resp, method, shown, self._bare(url)))
+            if resp.status_code in RETRY_STATUSES:
+                raise _Transient(error, _retry_after_seconds(resp))
+            raise error
         try:
             return resp.json()
         except ValueError:
@@ -258,10 +289,12 @@ class Transport:
                 if time.monotonic() >= deadline:
                     raise self._too_slow(method, shown, url) from None
                 wrapped: requests.RequestException = requests.exceptions.ReadTimeout(exc)
-                raise self._scrub(failures.from_exception(wrapped, method, shown, url, self.host)) from exc
+                raise _Transient(self._scrub(failures.from_exception(wrapped, method, shown, url, self.host))) \
+                    from exc
             except ProtocolError as exc:
                 wrapped = requests.exceptions.ChunkedEncodingError(exc)
-                raise self._scrub(failures.from_exception(wrapped, method, shown, url, self.host)) from exc
+                raise _Transient(self._scrub(failures.from_exception(wrapped, method, shown, url, self.host))) \
+                    from exc
             except DecodeError as exc:
                 wrapped = requests.exceptions.ContentDecodingError(exc)
                 raise self._scrub(failures.from_exception(wrapped, method, shown, url, self.host)) from exc

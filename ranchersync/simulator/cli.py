@@ -30,7 +30,8 @@ def build_parser(prog: str = "simulate") -> argparse.ArgumentParser:
                         help=f"admin token name:secret to accept; default: ${TOKEN_ENV}, else a generated one")
     parser.add_argument("--latency-ms", type=float, default=0.0, metavar="N")
     parser.add_argument("--error-rate", type=float, default=0.0, metavar="P",
-                        help="fraction of authenticated requests answered with a 500")
+                        help="fraction of authenticated requests answered with a 500 (half the failed writes "
+                             "are applied first: their answer is lost)")
     parser.add_argument("--rollout-seconds", type=float, default=5.0, metavar="S")
     parser.add_argument("--fail-images", metavar="REGEX", help="images matching this never become ready")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS from a freshly made CA")

@@ -66,6 +66,7 @@ class Fault:
     headers: dict[str, str]
     remaining: int
     method: str | None = None
+    after: bool = False  # serve the request first (a PATCH is applied), then answer the fault: a lost answer
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -221,7 +222,9 @@ class SimulatedRancher:
         world: the world to serve: a World, a world file path, or None for the first demo world.
         token: the admin token to accept (`name:secret`); a realistic one is generated when None.
         latency_ms: sleep this long in each request's own thread before answering.
-        error_rate: answer this fraction of authenticated requests with a plain-text 500.
+        error_rate: answer this fraction of authenticated requests with a 500 (a Kubernetes Status under
+            /k8s/clusters, Norman's error under /v3); half of the failed writes are applied first (the answer is
+            lost, not the change).
         rollout_seconds: how long a simulated rollout takes.
         fail_images: a regular expression; images it matches never become ready.
         tls: serve HTTPS with a freshly made CA (`.ca_file`, and `/v3/settings/cacerts`).
@@ -375,8 +378,11 @@ class SimulatedRancher:
 
     def fail_next(self, path_regex: str, status: int = 500, body: str | bytes | Obj | None = None, *,
                   content_type: str | None = None, count: int = 1, headers: dict[str, str] | None = None,
-                  method: str | None = None) -> None:
+                  method: str | None = None, after: bool = False) -> None:
         """Answer the next `count` requests whose path matches with this status and body.
+
+        `after`: the request is carried out first (a PATCH is applied), then the fault is answered instead of its
+        result, as when a proxy's timeout cuts an answer the API server had already acted on.
 
         Without a body, 500 is Rancher's proxy plain text, 503 the cluster router's ClusterUnavailable and 429 a
         TooManyRequests Status with `Retry-After: 1`. A dict body is sent as JSON.
@@ -390,7 +396,7 @@ class SimulatedRancher:
         else:
             raw, default_type = (body.encode() if isinstance(body, str) else body), TEXT
         fault = Fault(re.compile(path_regex), status, raw, content_type or default_type, dict(headers or {}), count,
-                      method.upper() if method else None)
+                      method.upper() if method else None, after)
         with self._lock:
             self._faults.append(fault)
 
@@ -446,21 +452,25 @@ class SimulatedRancher:
 
     # --- routing -------------------------------------------------------------------------------------------------
 
-    def _take_fault(self, request: Request) -> Response | None:
+    def _take_fault(self, request: Request) -> tuple[Response, bool] | None:
         with self._lock:
             for fault in self._faults:
                 if fault.pattern.search(request.path) and fault.method in (None, request.method):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
-                    return Response(fault.status, fault.body, fault.content_type, dict(fault.headers))
+                    return Response(fault.status, fault.body, fault.content_type, dict(fault.headers)), fault.after
         return None
 
-    def _roll_error(self) -> bool:
+    def _roll_error(self, method: str) -> str:
+        """"" (no error), "before" (the request is refused) or "after" (a write is applied, its answer lost)."""
         if self.error_rate <= 0:
-            return False
+            return ""
         with self._lock:
-            return self._random.random() < self.error_rate
+            if self._random.random() >= self.error_rate:
+                return ""
+            return "after" if method in ("PATCH", "PUT", "POST", "DELETE") and self._random.random() < 0.5 \
+                else "before"
 
     def respond(self, request: Request) -> Response | StreamResponse:
         """Answer one request (called from its connection's thread)."""
@@ -470,8 +480,8 @@ class SimulatedRancher:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         fault = self._take_fault(request)
-        if fault is not None:
-            return fault
+        if fault is not None and not fault[1]:
+            return fault[0]
         path = request.path
         public = self._public(request)
         if public is not None:
@@ -482,6 +492,8 @@ class SimulatedRancher:
         if token is None:
             return Response.json(401, UNAUTHORIZED_BODY, {_AUTH_HEADER: "false"})
         response = self._authenticated(request, token)
+        if fault is not None:
+            return fault[0]
         response.headers.setdefault(_AUTH_HEADER, "true")
         return response
 
@@ -497,8 +509,13 @@ class SimulatedRancher:
         return None
 
     def _authenticated(self, request: Request, token: TokenRecord) -> Response | StreamResponse:
-        if self._roll_error():
-            return Response.text(500, "error trying to reach service: simulated failure (error_rate)")
+        roll = self._roll_error(request.method)
+        if roll == "before":
+            return _simulated_error(request.path)
+        response = self._route(request, token)
+        return _simulated_error(request.path) if roll == "after" else response  # "after" comes only for writes
+
+    def _route(self, request: Request, token: TokenRecord) -> Response | StreamResponse:
         path = request.path
         user_agent = request.headers.get("User-Agent", "")
         if _under(path, "/v3", "/v1") and request.method != "GET" and "mozilla" in user_agent.lower():
@@ -519,6 +536,16 @@ class SimulatedRancher:
         if cluster.error is not None:
             return _cluster_error(cluster.error.status, cluster.error.message)
         return kube.handle(cluster, request, parts[3:], self._stopping, token.user_id)
+
+
+def _simulated_error(path: str) -> Response:
+    """A 500 as the real servers answer one: a Kubernetes `Status` from a cluster's API (an etcd leader change, an
+    overloaded apiserver), Norman's error object from /v3 (--error-rate)."""
+    if _under(path, "/k8s/clusters"):
+        message = "Internal error occurred: simulated failure (error_rate)"
+        body = KubeError(500, "InternalError", message, {"causes": [{"message": "simulated failure"}]}).status()
+        return Response.json(500, body)
+    return Response.json(500, norman_error(500, "ServerError", "simulated failure (error_rate)"))
 
 
 def _cluster_error(status: int, message: str) -> Response:

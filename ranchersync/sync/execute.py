@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -21,18 +21,21 @@ from ranchersync.inventory.listing import ClientPool, client_pool
 from ranchersync.inventory.reading import InstanceRef
 from ranchersync.kernel.errors import (
     ConflictError,
+    DatabaseUnavailable,
     RancherAPIError,
     RancherNotFound,
     RancherSyncError,
     RancherUnavailable,
     ValidationError,
 )
-from ranchersync.rancher import RancherClient, Workload, rollout_state
+from ranchersync.rancher import RancherClient, Workload, retry_delay, rollout_state
 from ranchersync.sync import records
 from ranchersync.sync.events import ROLLBACK_STAGES, ProgressEvent, ProgressListener
 
 ANNOTATION_OPERATION = "ranchersync.io/operation-id"
 ANNOTATION_SOURCE = "ranchersync.io/source-environment"
+WRITE_ATTEMPTS = 4  # PATCHes of one workload whose answer was lost or failed, each after reading it back
+WRITE_BACKOFF = 0.5  # seconds, doubling, jittered
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,22 @@ class ServiceRun:
     status: RunStatus = "pending"
     message: str = ""
     applied: bool = False
+    uncertain: bool = False  # a PATCH was sent and whether it landed could not be read back
     generation: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def touched(self) -> bool:
+        """Whether this run changed, or may have changed, its workload."""
+        return self.applied or self.uncertain
+
+    def describe(self) -> str:
+        """What this run did on Rancher, for a message: service, site, cluster, namespace and images."""
+        ref = self.item.target
+        images = ", ".join(f"{m.name} {m.expected} → {m.new}" for m in self.item.moves)
+        verb = "may have been changed" if self.uncertain and not self.applied else "changed"
+        return (f"{self.item.kind} {self.item.name} {verb} on site {ref.site_name}, cluster {ref.cluster_id}, "
+                f"namespace {ref.namespace} ({images})")
 
 
 def new_request_id() -> str:
@@ -103,6 +120,8 @@ def run_items(
     """Patch every item (bounded concurrency), then verify the rollouts together; record each step.
 
     `undoing`: this is the automatic rollback of the same operation, and its events say so (`ROLLBACK_STAGES`).
+    Raises `records.RecordIncomplete` (naming what was changed) when the database stayed unreachable past its
+    outage budget: no further item is started then, and those under way finish their Rancher work first.
     """
     listener = progress or (lambda _event: None)
     say = (lambda event: listener(replace(event, stage=ROLLBACK_STAGES[event.stage]))) if undoing else listener
@@ -110,63 +129,114 @@ def run_items(
         for item in items:
             say(ProgressEvent(item.result_id, item.name, item.target.name, "planned"))
     workers = max(1, options.concurrency)
+    lost: list[DatabaseUnavailable] = []
+    runs: list[ServiceRun] = []
+
+    def guarded(step: Callable[[ServiceRun], object]) -> Callable[[ServiceRun], None]:
+        def run(service_run: ServiceRun) -> None:
+            if lost:
+                return  # the record cannot follow any more: start nothing new on Rancher
+            try:
+                step(service_run)
+            except DatabaseUnavailable as error:
+                lost.append(error)
+        return run
+
     with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=workers) as executor:
-        runs = list(executor.map(lambda item: _apply(ctx, pool, item, annotations, options, say), items))
+        runs = [ServiceRun(item) for item in items]
+        list(executor.map(guarded(lambda r: _apply(ctx, pool, r, annotations, options, say)), runs))
         to_verify = [o for o in runs if o.applied and o.status == "pending"]
-        if options.verify and to_verify:
-            list(executor.map(lambda o: _verify(ctx, pool, o, options, say, operation_id, not undoing), to_verify))
-        for run in to_verify:
-            if run.status == "pending":  # not verified: the PATCH itself is the success
-                run.status = "success"
-                records.update_result(ctx, run.item.result_id, status="success")
-                say(ProgressEvent(run.item.result_id, run.item.name, run.item.target.name, "success"))
+        if options.verify and to_verify and not lost:
+            list(executor.map(guarded(lambda o: _verify(ctx, pool, o, options, say, operation_id, not undoing)),
+                              to_verify))
+        try:
+            for run in to_verify:
+                if run.status == "pending" and not lost:  # not verified: the PATCH itself is the success
+                    run.status = "success"
+                    records.update_result(ctx, run.item.result_id, status="success")
+                    say(ProgressEvent(run.item.result_id, run.item.name, run.item.target.name, "success"))
+        except DatabaseUnavailable as error:
+            lost.append(error)
+    if lost:
+        raise records.RecordIncomplete(operation_id, [r.describe() for r in runs if r.touched],
+                                       kind="rollback" if undoing else "") from lost[0]
     return runs
 
 
 def _apply(
-    ctx: AppContext, pool: ClientPool, item: WorkItem, annotations: dict[str, str], options: SyncOptions,
+    ctx: AppContext, pool: ClientPool, run: ServiceRun, annotations: dict[str, str], options: SyncOptions,
     say: ProgressListener,
 ) -> ServiceRun:
-    run = ServiceRun(item)
+    item = run.item
     say(ProgressEvent(item.result_id, item.name, item.target.name, "applying"))
     client = pool.client(item.target)
     ref = item.target
     try:
-        if item.resource_version:
-            # A fresh plan: its resourceVersion guards the PATCH, so no read of our own is needed first.
-            todo: list[Move] = list(item.moves)
-            version = item.resource_version
-        else:
+        todo: list[Move] = list(item.moves)
+        version = item.resource_version  # a fresh plan's: it guards the PATCH, so no read of our own is needed
+        if not version:
             # A rollback or a resume: see what each container runs now before touching it.
             current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
             todo, drifted = _pending_moves(current, item.moves)
             if drifted:
                 return _finish(ctx, run, "skipped", _drift_message(drifted), say)
             if not todo:  # already there (applied before a crash, or by someone else)
-                run.applied, run.generation = True, current.generation
-                records.update_result(ctx, item.result_id, applied=True)
-                return run
+                return _landed(ctx, run, current.generation, say, quiet=True)
             version = current.resource_version
-        patched = client.patch_images(
-            ref.cluster_id, ref.namespace, item.kind, item.name,
-            containers={m.name: m.new for m in todo if not m.init},
-            init_containers={m.name: m.new for m in todo if m.init} or None,
-            resource_version=version,
-            annotations=annotations,
-        )
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                patched = client.patch_images(
+                    ref.cluster_id, ref.namespace, item.kind, item.name,
+                    containers={m.name: m.new for m in todo if not m.init},
+                    init_containers={m.name: m.new for m in todo if m.init} or None,
+                    resource_version=version,
+                    annotations=annotations,
+                )
+            except (ConflictError, RancherNotFound):
+                raise
+            except RancherAPIError as error:
+                if not _patch_may_have_landed(error):
+                    raise
+                # The answer was lost or Rancher failed: never send it again blind. Read the workload back: its
+                # containers tell whether the PATCH took (then it is done), or not (then it is sent again, on the
+                # resourceVersion just read, so a change by someone else in between still answers 409).
+                run.uncertain = True
+                try:
+                    current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
+                except RancherSyncError as read_error:
+                    return _finish(ctx, run, "failed", f"{error}; reading it back failed too ({read_error}): whether "
+                                   "the change landed is unknown", say)
+                run.uncertain = False
+                todo, drifted = _pending_moves(current, item.moves)
+                if drifted:
+                    return _finish(ctx, run, "skipped", _drift_message(drifted), say)
+                if not todo:
+                    return _landed(ctx, run, current.generation, say)
+                if attempt == WRITE_ATTEMPTS:
+                    return _finish(ctx, run, "failed", f"{error} ({WRITE_ATTEMPTS} tries; read back each time: the "
+                                   "workload still runs its previous images)", say)
+                version = current.resource_version
+                time.sleep(retry_delay(attempt - 1, WRITE_BACKOFF))
+            else:
+                return _landed(ctx, run, patched.generation, say)
     except ConflictError:
         return _finish(ctx, run, "skipped", _replan(client, item), say)
     except RancherNotFound:
         return _finish(ctx, run, "skipped", f"{item.kind} {item.name} was deleted since the plan", say)
     except RancherAPIError as error:
-        if _patch_may_have_landed(error):
-            return _settle_unknown(ctx, client, run, error, say)
         return _finish(ctx, run, "failed", str(error), say)
     except ValidationError as error:
         return _finish(ctx, run, "failed", str(error), say)
-    run.applied, run.generation = True, patched.generation
-    records.update_result(ctx, item.result_id, applied=True)
-    say(ProgressEvent(item.result_id, item.name, item.target.name, "applied"))
+    return run
+
+
+def _landed(ctx: AppContext, run: ServiceRun, generation: int, say: ProgressListener, *, quiet: bool = False
+            ) -> ServiceRun:
+    """The PATCH took (or the workload was already there): remember it first, then record it."""
+    run.applied, run.uncertain, run.generation = True, False, generation
+    records.update_result(ctx, run.item.result_id, applied=True)
+    if not quiet:
+        say(ProgressEvent(run.item.result_id, run.item.name, run.item.target.name, "applied"))
     return run
 
 
@@ -204,24 +274,9 @@ def _replan(client: RancherClient, item: WorkItem) -> str:
 
 
 def _patch_may_have_landed(error: RancherAPIError) -> bool:
-    # A PATCH whose answer was lost (timeout, dropped connection) may or may not have been applied.
-    return isinstance(error, RancherUnavailable)
-
-
-def _settle_unknown(
-    ctx: AppContext, client: RancherClient, run: ServiceRun, error: RancherAPIError, say: ProgressListener
-) -> ServiceRun:
-    item, ref = run.item, run.item.target
-    try:
-        current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
-    except RancherSyncError:
-        return _finish(ctx, run, "failed", f"{error} (whether the change landed is unknown)", say)
-    todo, drifted = _pending_moves(current, item.moves)
-    if not todo and not drifted:
-        run.applied, run.generation = True, current.generation
-        records.update_result(ctx, item.result_id, applied=True)
-        return run
-    return _finish(ctx, run, "failed", str(error), say)
+    """A PATCH whose answer was lost (timeout, dropped connection) or that met a server error (5xx, 429) may or may
+    not have been applied: only reading the workload back tells."""
+    return isinstance(error, RancherUnavailable) or (error.status or 0) >= 500 or error.status == 429
 
 
 def _verify(
@@ -293,3 +348,59 @@ def reverse(item: WorkItem) -> WorkItem:
         moves=tuple(Move(m.name, m.init, m.new, m.expected) for m in item.moves),
         resource_version=None,
     )
+
+
+UNDO_PASSES = 3  # an undo whose PATCH failed is tried again (after re-reading the workload), up to this many passes
+
+
+def undo_runs(
+    ctx: AppContext,
+    operation_id: int,
+    applied: Sequence[ServiceRun],
+    connections: Mapping[int, Connection],
+    *,
+    options: SyncOptions,
+    annotations: dict[str, str],
+    progress: ProgressListener | None = None,
+    factory: ClientFactory = RancherClient,
+) -> list[ServiceRun]:
+    """The automatic rollback of what `applied` changed; one run per applied run, in the same order.
+
+    An undo whose PATCH could not be made (Rancher errors past the retries) is tried again in a later pass: each
+    pass reads the workload first, so one that was put back already is left as it is. A rollout that fails is not
+    tried again: its images were put back."""
+    items = [reverse(run.item) for run in applied]
+    done: dict[int, ServiceRun] = {}
+    todo = list(range(len(items)))
+    for attempt in range(UNDO_PASSES):
+        runs = run_items(ctx, operation_id, [items[i] for i in todo], connections, options=options,
+                         annotations=annotations, progress=progress, factory=factory, undoing=True)
+        done.update(zip(todo, runs, strict=True))
+        todo = [i for i, run in zip(todo, runs, strict=True) if run.status == "failed" and not run.applied]
+        if not todo:
+            break
+        if attempt + 1 < UNDO_PASSES:
+            time.sleep(retry_delay(attempt, 2.0))
+    return [done[i] for i in range(len(items))]
+
+
+def rollback_incomplete(operation_id: int, pairs: Sequence[tuple[ServiceRun, ServiceRun]]) -> str:
+    """The record of an automatic rollback that could not finish: which service is left on which images, why, and
+    the command that finishes it (`rollback` again reads each workload and changes only what is left)."""
+    parts = []
+    for original, undo in pairs:
+        ref = original.item.target
+        where = f"site {ref.site_name}, cluster {ref.cluster_id}, namespace {ref.namespace}"
+        new = ", ".join(m.new for m in original.item.moves)
+        old = ", ".join(m.expected for m in original.item.moves)
+        if undo.status == "skipped":
+            state = f"changed by someone else meanwhile, left as it is ({undo.message})"
+        elif undo.applied:
+            state = f"put back on {old}, but that rollout did not finish ({undo.message})"
+        elif undo.uncertain:
+            state = f"on {new} or {old}: it could not be read back ({undo.message})"
+        else:
+            state = f"left on {new} ({undo.message})"
+        parts.append(f"{original.item.name} ({where}): {state}")
+    return (f"rollback incomplete: {'; '.join(parts)}. Run `python -m ranchersync rollback {operation_id}` to finish "
+            "it: it puts back only what is left.")

@@ -19,7 +19,7 @@ from ranchersync.governance.four_eyes import check_may_apply
 from ranchersync.governance.freeze import check_sync_allowed
 from ranchersync.inventory.images import RetagMode
 from ranchersync.inventory.reading import EnvironmentRef, Service, list_inventories, site_connections
-from ranchersync.kernel.errors import NotFoundError, OperationFailed, ValidationError
+from ranchersync.kernel.errors import DatabaseUnavailable, NotFoundError, OperationFailed, ValidationError
 from ranchersync.models import SyncOperation, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.security.crypto import TokenCipher
@@ -32,8 +32,9 @@ from ranchersync.sync.execute import (
     ServiceRun,
     SyncOptions,
     WorkItem,
-    reverse,
+    rollback_incomplete,
     run_items,
+    undo_runs,
 )
 from ranchersync.sync.plan import SyncPlan, TargetChoice, plan_sync
 from ranchersync.sync.records import PlannedResult
@@ -232,18 +233,20 @@ def run_operation(
     log.info("%s #%s into %s started by %s: %d service(s)", kind, operation_id, environment, actor, len(items),
              extra={"event": f"{kind}.started", "operation_id": operation_id, "actor": actor,
                     "environment": environment})
+    touched: list[ServiceRun] = []  # what this process changed (or may have) on Rancher, for an outage's message
     try:
         # Tokens are read now, not at planning time: a token replaced since then is the one to use.
         with ctx.session() as session:
             connections = site_connections(session, ctx.cipher, {i.target.site_id for i in items})
         runs = run_items(ctx, operation_id, items, connections, options=options, annotations=annotations,
-                             progress=progress, factory=factory)
+                         progress=progress, factory=factory)
         failed = [o for o in runs if o.status == "failed"]
-        applied = [o for o in runs if o.applied]
+        applied = [o for o in runs if o.touched]  # a PATCH of unknown fate is undone too: undoing is a no-op then
+        touched = list(applied)
         if failed and options.auto_rollback and applied:
-            undo = run_items(ctx, operation_id, [reverse(o.item) for o in applied], connections, options=options,
-                             annotations=annotations, progress=progress, factory=factory, undoing=True)
-            not_undone = [u for u in undo if u.status != "success"]
+            undo = undo_runs(ctx, operation_id, applied, connections, options=options, annotations=annotations,
+                             progress=progress, factory=factory)
+            not_undone = [(o, u) for o, u in zip(applied, undo, strict=True) if u.status != "success"]
             for original, reverted in zip(applied, undo, strict=True):
                 if reverted.status == "success":
                     note = f"{original.message} (rolled back)" if original.status == "failed" else "rolled back"
@@ -251,13 +254,21 @@ def run_operation(
                                           status="failed" if original.status == "failed" else "rolled_back",
                                           error=note)
             if not_undone:
-                names = ", ".join(u.item.name for u in not_undone)
-                status, error = "failed", f"rollback incomplete for {names}"
+                status, error = "failed", rollback_incomplete(operation_id, not_undone)
             else:
                 status, error = "rolled_back", f"{len(failed)} service(s) failed: every change was rolled back"
         else:
             status, error = _final_status(ctx, operation_id, runs), None
         records.close_operation(ctx, operation_id, status, error)
+    except records.RecordIncomplete as lost:
+        # The database stayed away past its budget: one quick try to mark the operation (else the next start marks
+        # it once this process is gone), and a message that names what changed on Rancher.
+        _close_quietly(ctx, operation_id)
+        changed = list(dict.fromkeys([*(r.describe() for r in touched), *lost.changed]))
+        raise records.RecordIncomplete(operation_id, changed) from lost
+    except DatabaseUnavailable as lost:
+        _close_quietly(ctx, operation_id)
+        raise records.RecordIncomplete(operation_id, [r.describe() for r in touched]) from lost
     except BaseException:
         # Whatever stopped us (Ctrl+C, a bug), the trail must not stay "running" for ever.
         records.close_operation(ctx, operation_id, "interrupted", "stopped before it finished")
@@ -271,9 +282,17 @@ def run_operation(
     return operation_id
 
 
+def _close_quietly(ctx: AppContext, operation_id: int) -> None:
+    try:
+        records.close_operation(ctx, operation_id, "interrupted", "the database could not be reached: stopped "
+                                "before its record was complete", patience=0)
+    except DatabaseUnavailable:
+        pass
+
+
 def _final_status(ctx: AppContext, operation_id: int, runs: Sequence[ServiceRun]) -> str:
-    with ctx.session() as session:
-        statuses = {r.status for r in session.get_one(SyncOperation, operation_id).results}
+    statuses = records.write(ctx, lambda session: {r.status for r in session.get_one(SyncOperation,
+                                                                                      operation_id).results})
     if "failed" in statuses:
         return "partial" if "success" in statuses else "failed"
     # Skips the plan showed never became work items; a work item that ended skipped was changed or deleted

@@ -3,11 +3,15 @@ nothing and another process (the history page, a second CLI) sees progress at on
 
 from __future__ import annotations
 
+import logging
 import os
+import random
 import socket
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,9 +22,89 @@ from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
 from ranchersync.history import arrivals
 from ranchersync.kernel.detach import process_alive
-from ranchersync.kernel.errors import RefusedByPolicy
+from ranchersync.kernel.errors import DatabaseUnavailable, RefusedByPolicy, ValidationError
 from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncResult, utcnow
 from ranchersync.notify.outbox import sync_finished
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+OUTAGE_ENV = "RANCHERSYNC_DB_OUTAGE_SECONDS"
+DEFAULT_OUTAGE_SECONDS = 60.0
+_outage_lock = threading.Lock()
+_outage_since: dict[int, float] = {}  # per context: when its writers first found the database gone
+
+
+def outage_budget() -> float:
+    """How long a running operation keeps retrying its database writes (RANCHERSYNC_DB_OUTAGE_SECONDS, 60 s):
+    long enough for a PostgreSQL failover (10–30 s) or a locked SQLite file."""
+    raw = os.environ.get(OUTAGE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_OUTAGE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise ValidationError(f"{OUTAGE_ENV} must be a number of seconds between 0 and 3600, not {raw!r}")
+    return value
+
+
+def write(ctx: AppContext, change: Callable[[Session], T], *, patience: float | None = None) -> T:
+    """Run `change` in one transaction, retried with backoff while the database cannot be reached, for up to
+    `patience` seconds (default: the outage budget) counted from when this context's writers first found it gone.
+
+    Every write of a running operation goes through here and is idempotent (it sets fields), so a commit whose
+    answer was lost is harmless to repeat. Raises DatabaseUnavailable once the outage lasts longer."""
+    budget = outage_budget() if patience is None else patience
+    delay = 0.1
+    while True:
+        began = time.monotonic()  # a locked SQLite file fails only after its busy timeout: count from the try
+        try:
+            with ctx.session() as session:
+                result = change(session)
+        except DatabaseUnavailable as error:
+            now = time.monotonic()
+            with _outage_lock:
+                since = _outage_since.setdefault(id(ctx), began)
+            left = budget - (now - since)
+            if left <= 0:
+                raise
+            if since == began:
+                log.warning("the database cannot be reached (%s); retrying for up to %.0f s", error, left)
+            time.sleep(min(left, delay / 2 + random.uniform(0, delay / 2)))
+            delay = min(delay * 2, 2.0)
+            continue
+        with _outage_lock:
+            if _outage_since.pop(id(ctx), None) is not None:
+                log.warning("the database answers again")
+        return result
+
+
+class RecordIncomplete(DatabaseUnavailable):
+    """The database stayed unreachable past the outage budget while an operation ran: it stopped, and its record
+    lacks what happened since. The message names every change made on Rancher and the command that finishes it."""
+
+    kind = "record_incomplete"
+    default_title = "The sync stopped: the database could not be reached"
+
+    def __init__(self, operation_id: int, changed: Sequence[str], *, kind: str = "") -> None:
+        self.operation_id = operation_id
+        self.changed = tuple(changed)
+        what = f"the automatic rollback of operation #{operation_id}" if kind == "rollback" \
+            else f"operation #{operation_id}"
+        budget = f"{outage_budget():g} s ({OUTAGE_ENV})"
+        if self.changed:
+            message = (f"The database could not be reached for {budget}, so {what} stopped before its record "
+                       f"was complete. Changed on Rancher: {'; '.join(self.changed)}.")
+            hint = (f"Once the database answers again, finish it with `python -m ranchersync resume "
+                    f"{operation_id}` (the planned images on what is left), or undo it with `python -m ranchersync "
+                    f"rollback {operation_id}` (the previous images back). It shows as interrupted until then.")
+        else:
+            message = (f"The database could not be reached for {budget}, so {what} stopped before it changed "
+                       "anything on Rancher.")
+            hint = (f"Once the database answers again, `python -m ranchersync resume {operation_id}` runs it, or "
+                    "plan the sync again.")
+        super().__init__(message, hint=hint)
 
 
 class SyncBusy(RefusedByPolicy):
@@ -141,47 +225,59 @@ def _busy(ctx: AppContext, target: tuple[int | None, str], request_id: str) -> S
 
 
 def update_result(ctx: AppContext, result_id: int, **fields: Any) -> None:
-    """Change one result (status, error, applied, timestamps) and beat the operation's heart."""
-    with ctx.session() as session:
-        result = session.get(SyncResult, result_id)
-        if result is None:
-            return
-        before = result.status
-        for key, value in fields.items():
-            setattr(result, key, value)
-        if fields.get("status") in ("success", "failed", "skipped", "rolled_back"):
-            result.finished_at = utcnow()
-        if "applied" in fields and result.started_at is None:
-            result.started_at = utcnow()
-        result.operation.heartbeat_at = utcnow()
-        # The lead time's first arrivals. The automatic rollback marks a result `success` while its undo is
-        # verified, then `failed` or `rolled_back`: whatever leaves `success` here did not deliver its version.
-        # (A later rollback operation marks its originals `rolled_back` elsewhere: they did run.)
-        status = fields.get("status")
-        if status == "success" and before != "success":
-            arrivals.record_arrival(session, result)
-        elif before == "success" and status not in (None, "success"):
-            session.flush()
-            arrivals.withdraw_arrival(session, result.id)
+    """Change one result (status, error, applied, timestamps) and beat the operation's heart; retried through a
+    database outage (`write`)."""
+    write(ctx, lambda session: _update_result(session, result_id, fields))
+
+
+def _update_result(session: Session, result_id: int, fields: dict[str, Any]) -> None:
+    result = session.get(SyncResult, result_id)
+    if result is None:
+        return
+    before = result.status
+    for key, value in fields.items():
+        setattr(result, key, value)
+    if fields.get("status") in ("success", "failed", "skipped", "rolled_back"):
+        result.finished_at = utcnow()
+    if "applied" in fields and result.started_at is None:
+        result.started_at = utcnow()
+    result.operation.heartbeat_at = utcnow()
+    # The lead time's first arrivals. The automatic rollback marks a result `success` while its undo is
+    # verified, then `failed` or `rolled_back`: whatever leaves `success` here did not deliver its version.
+    # (A later rollback operation marks its originals `rolled_back` elsewhere: they did run.)
+    status = fields.get("status")
+    if status == "success" and before != "success":
+        arrivals.record_arrival(session, result)
+    elif before == "success" and status not in (None, "success"):
+        session.flush()
+        arrivals.withdraw_arrival(session, result.id)
 
 
 def heartbeat(ctx: AppContext, operation_id: int) -> None:
     """Show that the owning process is alive (while it waits for rollouts)."""
-    with ctx.session() as session:
+
+    def beat(session: Session) -> None:
         operation = session.get(SyncOperation, operation_id)
         if operation is not None:
             operation.heartbeat_at = utcnow()
 
+    write(ctx, beat)
 
-def close_operation(ctx: AppContext, operation_id: int, status: str, error: str | None = None) -> None:
-    """Finish an operation with its final status."""
-    with ctx.session() as session:
+
+def close_operation(ctx: AppContext, operation_id: int, status: str, error: str | None = None, *,
+                    patience: float | None = None) -> None:
+    """Finish an operation with its final status (retried through a database outage for `patience` seconds,
+    default the outage budget)."""
+
+    def close(session: Session) -> None:
         operation = session.get(SyncOperation, operation_id)
-        if operation is None:
-            return
+        if operation is None or operation.status == status:
+            return  # a repeated commit whose first answer was lost: its notifications are queued already
         operation.status, operation.error = status, error
         operation.finished_at = operation.heartbeat_at = utcnow()
         sync_finished(session, operation)  # its notifications commit with the status, or not at all
+
+    write(ctx, close, patience=patience)
 
 
 def mark_interrupted(session: Session, stale_seconds: float = 120) -> list[int]:

@@ -177,7 +177,7 @@ def test_read_timeout(scripted: Callable[..., Scripted]) -> None:
 
 def test_retry_after_is_honoured(scripted: Callable[..., Scripted], monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr("urllib3.util.retry.time.sleep", slept.append)
+    monkeypatch.setattr("ranchersync.rancher.transport.time.sleep", slept.append)
     server = scripted((429, {"Retry-After": "2"}, b'{"kind":"Status","code":429}'), ok({"type": "apiRoot"}))
     assert Transport(server.url, TOKEN, backoff=0).request("GET", "/v3") == {"type": "apiRoot"}
     assert slept == [2] and len(server.seen) == 2
@@ -185,11 +185,12 @@ def test_retry_after_is_honoured(scripted: Callable[..., Scripted], monkeypatch:
 
 def test_backoff_is_configurable(scripted: Callable[..., Scripted], monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr("urllib3.util.retry.time.sleep", slept.append)
+    monkeypatch.setattr("ranchersync.rancher.transport.time.sleep", slept.append)
     busy: Reply = (503, {}, b'{"kind":"Status","code":503}')
     server = scripted(busy, busy, busy, ok({}))
     Transport(server.url, TOKEN, backoff=0.1).request("GET", "/v3")
-    assert slept == [pytest.approx(0.2), pytest.approx(0.4)]  # urllib3: no wait before the first retry
+    # 0.1, 0.2, 0.4 s ceilings, each jittered within its upper half
+    assert len(slept) == 3 and all(c / 2 <= d <= c for d, c in zip(slept, [0.1, 0.2, 0.4], strict=True))
 
 
 def test_real_requests_log_nothing_secret(scripted: Callable[..., Scripted], caplog: pytest.LogCaptureFixture) -> None:

@@ -11,11 +11,10 @@ import pytest
 import requests
 import responses
 from responses.registries import OrderedRegistry
-from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from ranchersync.kernel.errors import MalformedResponse, RancherAPIError, RancherUnavailable, ValidationError
 from ranchersync.rancher import USER_AGENT, RancherClient, Transport
-from ranchersync.rancher.transport import build_retry
+from ranchersync.rancher.transport import retry_delay
 
 BASE = "https://rancher.example.com"
 TOKEN = "token-p62nb:chcnszhxp6zqrbxwcz5z2r2w9jrftlvtwvzbsr88v4mk28kw4k5c2p"
@@ -184,25 +183,41 @@ def test_put_is_idempotent_and_retried(ordered: responses.RequestsMock) -> None:
     assert len(ordered.calls) == 2
 
 
-def test_other_client_errors_are_not_retried(ordered: responses.RequestsMock) -> None:
-    ordered.get(BASE + "/v3", json={"type": "error", "status": 500, "message": "boom"}, status=500)
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_read_rides_through_server_errors(ordered: responses.RequestsMock, status: int) -> None:
+    # A kube-apiserver behind Rancher's proxy answers a transient 500 as a Status; a GET is safe to send again.
+    ordered.get(BASE + DEPLOY, json={"kind": "Status", "status": "Failure", "message": "etcdserver: leader changed",
+                                     "reason": "InternalError", "code": status}, status=status)
+    ordered.get(BASE + DEPLOY, json={"metadata": {"name": "web"}})
+    assert fast(retries=3).request("GET", DEPLOY) == {"metadata": {"name": "web"}}
+    assert len(ordered.calls) == 2
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_other_client_errors_are_not_retried(ordered: responses.RequestsMock, status: int) -> None:
+    ordered.get(BASE + "/v3", json={"type": "error", "status": status, "message": "boom"}, status=status)
     with pytest.raises(RancherAPIError, match="boom"):
         fast(retries=3).request("GET", "/v3")
     assert len(ordered.calls) == 1
 
 
-def test_retry_policy() -> None:
-    policy = build_retry(3, 0.25)
-    assert policy.backoff_factor == 0.25 and policy.respect_retry_after_header
-    assert set(policy.status_forcelist) == {429, 502, 503, 504}
-    assert "PATCH" not in policy.allowed_methods and "POST" not in policy.allowed_methods  # type: ignore[operator]
-    refused = NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
-    assert policy.increment(method="GET", url="/v3", error=refused).connect == 2
-    with pytest.raises(MaxRetryError):
-        policy.increment(method="PATCH", url="/x", error=refused)  # not even a connect error repeats a PATCH
-    with pytest.raises(MaxRetryError):
-        policy.increment(method="POST", url="/x", error=refused)
-    assert policy.parse_retry_after("3600") == 30  # a user is waiting: long Retry-After values are capped
+def test_retry_delays_back_off_with_jitter() -> None:
+    delays = [retry_delay(attempt, 0.25) for attempt in range(8) for _ in range(20)]
+    for attempt in range(8):
+        ceiling = min(10.0, 0.25 * 2**attempt)
+        group = delays[attempt * 20:(attempt + 1) * 20]
+        assert all(ceiling / 2 <= d <= ceiling for d in group)  # never past the cap, never at once
+        assert len(set(group)) > 1  # jittered: clients that failed together do not come back together
+    assert retry_delay(0, 0.25, retry_after=2) == 2 and retry_delay(0, 0.25, retry_after=600) == 30
+
+
+def test_retries_stop_at_the_deadline(ordered: responses.RequestsMock) -> None:
+    # A retry that could not finish within the request's deadline is not started: the error comes at once.
+    ordered.get(BASE + "/v3", json=STATUS_503, status=503)
+    http = Transport(BASE, TOKEN, retries=5, backoff=8, deadline=1.0)
+    with pytest.raises(RancherUnavailable):
+        http.request("GET", "/v3")
+    assert len(ordered.calls) == 1
 
 
 def test_timeouts_become_unavailable(rsps: responses.RequestsMock) -> None:

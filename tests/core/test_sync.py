@@ -163,15 +163,42 @@ def test_a_rollout_past_its_timeout_fails(demo: AppContext, rancher_us: Simulate
     assert all("not finished after" in (r.error or "") for r in operation.results)
 
 
-def test_a_server_error_on_one_site_fails_that_service(demo: AppContext, rancher_us: SimulatedRancher) -> None:
+def test_a_server_error_on_a_patch_is_read_back_and_sent_again(demo: AppContext, rancher_us: SimulatedRancher
+                                                                 ) -> None:
+    the_plan = plan(demo, "frontend")
+    path = rf"/k8s/clusters/{WEST}/apis/apps/v1/namespaces/shop-prod/deployments/frontend$"
+    rancher_us.fail_next(path, status=500, method="PATCH")
+    operation = apply(demo, the_plan)
+    assert operation.status == "complete" and [r.status for r in operation.results] == ["success", "success"]
+    assert image(rancher_us, WEST, "frontend").endswith("3.8.1")
+    # The failed PATCH was read back (not applied), then sent once more: two in all, never blind.
+    assert len([p for m, p in rancher_us.requests_seen() if m == "PATCH" and WEST in p]) == 2
+
+
+def test_a_patch_whose_answer_was_lost_is_not_sent_twice(demo: AppContext, rancher_us: SimulatedRancher) -> None:
+    the_plan = plan(demo, "frontend")
+    path = rf"/k8s/clusters/{WEST}/apis/apps/v1/namespaces/shop-prod/deployments/frontend$"
+    rancher_us.fail_next(path, status=504, method="PATCH", after=True)  # applied, then the answer is lost
+    before = rancher_us.get_object(WEST, "Deployment", "shop-prod", "frontend")
+    assert before is not None
+    operation = apply(demo, the_plan)
+    assert operation.status == "complete" and all(r.applied for r in operation.results)
+    west_patches = [p for m, p in rancher_us.requests_seen() if m == "PATCH" and WEST in p]
+    assert len(west_patches) == 1  # the read-back showed the change: never applied twice
+    after = rancher_us.get_object(WEST, "Deployment", "shop-prod", "frontend")
+    assert after is not None and after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+
+
+def test_a_server_error_on_every_try_fails_that_service(demo: AppContext, rancher_us: SimulatedRancher) -> None:
     the_plan = plan(demo, "frontend")
     rancher_us.fail_next(rf"/k8s/clusters/{WEST}/apis/apps/v1/namespaces/shop-prod/deployments/frontend$",
-                         status=500, method="PATCH")
+                         status=500, method="PATCH", count=4)
     operation = apply(demo, the_plan)
     east, west = operation.results
-    assert west.status == "failed" and "500" in (west.error or "")
+    assert west.status == "failed" and "500" in (west.error or "") and "4 tries" in (west.error or "")
     assert east.status == "rolled_back" and operation.status == "rolled_back"
     assert image(rancher_us, EAST, "frontend").endswith("3.8.0")
+    assert image(rancher_us, WEST, "frontend").endswith("3.8.0")
 
 
 def test_a_token_revoked_mid_sync_fails_cleanly(demo: AppContext, rancher_us: SimulatedRancher) -> None:

@@ -76,6 +76,16 @@ def drip(conn: socket.socket) -> None:
         time.sleep(0.02)
 
 
+def drip_head(conn: socket.socket) -> None:
+    """The status line and headers themselves, one byte every 20 ms (~6 s): no body has started when the deadline
+    passes, so only a deadline on the whole request, head included, can stop it."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + b"X-Pad: " + b"y" * 200 + b"\r\n" \
+        + b"Content-Length: 2\r\n\r\n{}"
+    for byte in head:
+        conn.sendall(bytes([byte]))
+        time.sleep(0.02)
+
+
 def endless(conn: socket.socket) -> None:
     """A chunked answer that never ends on its own (bounded here at 256 MiB; the client hangs up far earlier)."""
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -111,6 +121,17 @@ def test_a_drip_fed_answer_is_cut_at_the_deadline(serve: Callable[[Script], RawS
     with pytest.raises(RancherUnavailable, match=r"did not finish its answer within 1 s \(GET /v3\): .*cut"):
         http.request("GET", "/v3")
     assert time.monotonic() - started < 2.5  # not the 8 s the server would take, nor a read timeout per byte
+    http.close()
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH"])
+def test_a_drip_fed_head_is_cut_at_the_deadline(serve: Callable[[Script], RawServer], method: str) -> None:
+    server = serve(drip_head)
+    http = Transport(server.url, TOKEN, timeout=(2.0, 5.0), deadline=1.0, retries=3, backoff=0)
+    started = time.monotonic()
+    with pytest.raises(RancherUnavailable, match=rf"did not finish its answer within 1 s \({method} /v3\): .*cut"):
+        http.request(method, "/v3", json_body={} if method == "PATCH" else None)
+    assert time.monotonic() - started < 2.5  # the deadline, not ~6 s of headers, and no retry past it
     http.close()
 
 
