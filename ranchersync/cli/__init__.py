@@ -37,6 +37,8 @@ from ranchersync.kernel.errors import BadInput, OperationFailed, RancherSyncErro
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
 
+__all__ = ["build_parser", "main"]
+
 # In the order --help lists them.
 GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, users, notify, report,
           maintenance, keys, ops)
