@@ -26,8 +26,7 @@ from ranchersync.inventory.reading import Service, site_connections
 from ranchersync.kernel.errors import ValidationError
 from ranchersync.models import ApprovalRequest, Environment
 from ranchersync.rancher import RancherClient
-from ranchersync.sync.operations import SyncSides, read_sides
-from ranchersync.sync.plan import SyncPlan, TargetChoice, plan_sync
+from ranchersync.sync import SyncPlan, SyncSides, TargetChoice, plan_sync, read_sides
 
 # ---- the binding ------------------------------------------------------------------------------------------------
 

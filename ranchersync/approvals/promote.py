@@ -15,10 +15,15 @@ from ranchersync.governance.four_eyes import approvals_needed, approvals_text
 from ranchersync.governance.freeze import check_sync_allowed
 from ranchersync.models import ApprovalRequest, utcnow
 from ranchersync.rancher import RancherClient
-from ranchersync.sync.events import ProgressListener
-from ranchersync.sync.execute import SyncOptions
-from ranchersync.sync.operations import UNCONFIRMED, Confirmation, apply_plan, check_confirmation
-from ranchersync.sync.plan import SyncPlan
+from ranchersync.sync import (
+    UNCONFIRMED,
+    Confirmation,
+    ProgressListener,
+    SyncOptions,
+    SyncPlan,
+    apply_plan,
+    check_confirmation,
+)
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,7 @@ from ranchersync.kernel.errors import (
 from ranchersync.kernel.timefmt import iso
 from ranchersync.models import ApprovalDecision, ApprovalRequest, utcnow
 from ranchersync.rancher import RancherClient
-from ranchersync.sync.events import ProgressListener
-from ranchersync.sync.execute import SyncOptions
-from ranchersync.sync.operations import Confirmation, apply_plan
-from ranchersync.sync.plan import SyncPlan
+from ranchersync.sync import Confirmation, ProgressListener, SyncOptions, SyncPlan, apply_plan
 
 # A request in one of these is decided for good; `approved` means its sync is running right now.
 CLOSED: Final = ("executed", "rejected", "stale", "expired")
