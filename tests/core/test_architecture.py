@@ -107,3 +107,17 @@ def test_every_core_module_imports() -> None:
     assert len(names) > 100
     for name in names:
         importlib.import_module(name)
+
+
+def test_the_architecture_page_lists_the_floors_the_contract_enforces() -> None:
+    """docs/architecture.md's table of floors is the `core-layers` contract, in its order (docs that cannot drift)."""
+    import re
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "core-layers")
+    floors = [[p.strip() for p in layer.split("|")] for layer in contract["layers"]]
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| \d+ \| (.+?) \| .+ \|$", page, re.MULTILINE)
+    documented = [[p.strip(" `\\") for p in row.split("|")] for row in rows]
+    assert documented == floors
