@@ -25,6 +25,7 @@ from typing import Any
 
 import streamlit as st
 from cryptography.fernet import Fernet
+from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from bench.simulator_process import simulator_process
@@ -83,6 +84,14 @@ def timed(run: Callable[[], AppTest]) -> tuple[float, AppTest]:
     return elapsed, at
 
 
+def table_rows(at: AppTest) -> int:
+    """The rows of the page's table; a clear failure naming what the page showed instead when it drew none."""
+    if not at.dataframe:
+        shown = [e.value for e in (*at.error, *at.warning, *at.info)]
+        raise SystemExit(f"the page rendered no table; it showed: {shown}")
+    return len(at.dataframe[0].value)
+
+
 def peak_mb(run: Callable[[], object]) -> float:
     """The peak of Python allocations during `run`, in MB."""
     tracemalloc.start()
@@ -120,6 +129,9 @@ def main() -> None:
         ctx.engine.dispose()
         os.environ.update(RANCHERSYNC_DATABASE_URL=settings.database_url,
                           RANCHERSYNC_SECRET_KEY=settings.secret_keys[0], RANCHERSYNC_USER="bench")
+        # AppTest has no server address, which the frame reads as "every interface" and refuses anonymous use on
+        # (the page then renders the refusal, no table): measure the loopback set-up `make run` uses.
+        st_config.set_option("server.address", "127.0.0.1")
 
         print(f"{len(ENVIRONMENTS)} environments x {args.namespaces} app instances x {args.workloads} workloads: "
               f"{services} services per environment, {services * len(ENVIRONMENTS)} in all; "
@@ -130,7 +142,7 @@ def main() -> None:
 
         st.cache_data.clear()
         seconds, at = timed(at.switch_page("pages/4_Services.py").run)
-        assert len(at.dataframe[0].value) == services, len(at.dataframe[0].value)
+        assert table_rows(at) == services, table_rows(at)
         report(f"Services, one environment of {services}, cold (reads Rancher)", seconds)
         warm = statistics.median(timed(at.run)[0] for _ in range(args.runs))
         report(f"Services, one environment of {services}, warm (median of {args.runs})", warm, target=True)
@@ -141,12 +153,12 @@ def main() -> None:
 
         st.cache_data.clear()
         seconds, at = timed(at.segmented_control(key="svc_view").set_value("compare").run)
-        assert len(at.dataframe[0].value) == services, len(at.dataframe[0].value)
+        assert table_rows(at) == services, table_rows(at)
         report(f"Comparison, {services} x {len(ENVIRONMENTS)}, cold (reads Rancher)", seconds)
         warm = statistics.median(timed(at.run)[0] for _ in range(args.runs))
         report(f"Comparison, {services} x {len(ENVIRONMENTS)}, warm (median of {args.runs})", warm, target=True)
         seconds, at = timed(at.toggle(key="cmp_only").set_value(True).run)
-        report(f"Comparison, 'only differences' ({len(at.dataframe[0].value)} rows left)", seconds)
+        report(f"Comparison, 'only differences' ({table_rows(at)} rows left)", seconds)
         at.toggle(key="cmp_only").set_value(False).run()
         compare_peak = peak_mb(at.run)
         st.cache_data.clear()

@@ -10,19 +10,12 @@ from collections.abc import Mapping
 import streamlit as st
 
 from ranchersync.access.identity import Action, Actor, minimum_role, refusal
-from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.people import directory as people
+from ranchersync.people.directory import NotSignedIn
 from ui import deps
 
 _SIGNED_IN = "auth_signed_in"  # the identity whose sign-in was recorded in this browser session
-
-
-class NotSignedIn(RancherSyncError):
-    """Nobody is signed in in this browser session (the frame shows the sign-in screen instead)."""
-
-    kind = "not_signed_in"
-    exit_code = 3
 
 
 def request_headers() -> Mapping[str, str]:

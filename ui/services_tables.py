@@ -113,11 +113,13 @@ def style_services(frame: pd.DataFrame) -> Styler:
 
 
 def failures_text(failures: Sequence[InstanceFailure]) -> str:
-    """The unreadable app instances as a Markdown list, each with its reason (Rancher's words, escaped)."""
+    """The unreadable app instances as a Markdown list, each with its error's title, its reason (Rancher's words,
+    escaped) and the hint of what to do."""
     md = escape_markdown
     return "\n".join(
         f"- **{md(f.instance.name)}** ({md(f.instance.site_name)} · "
-        f"{md(f.instance.cluster_name)}/{md(f.instance.namespace)}): {md(f.message)}"
+        f"{md(f.instance.cluster_name)}/{md(f.instance.namespace)}): {md(f.title)}: {md(f.message)}"
+        + (f" — {md(f.hint)}" if f.hint else "")
         for f in failures
     )
 

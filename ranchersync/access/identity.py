@@ -78,6 +78,11 @@ class Actor:
 SYSTEM: Final = Actor("system", "admin", "system")  # the process itself: marking interrupted operations, expiry
 
 
+def with_article(role: str) -> str:
+    """A role as a sentence reads it: "an admin", "an operator", "a viewer", "a releaser"."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
+
+
 def minimum_role(action: Action, *, protected: bool = False) -> Role:
     """The lowest role that may do `action` (a sync into a protected environment needs a releaser)."""
     if action == "sync" and protected:
@@ -91,7 +96,8 @@ def refusal(actor: Actor, action: Action, *, protected: bool = False, environmen
     if actor.at_least(needed):
         return None
     where = f" into the protected environment {environment}" if protected and environment else ""
-    return f"{actor.email} is a {actor.role}: only a {needed} or higher may {_WHAT[action]}{where}"
+    who, least = with_article(actor.role), with_article(needed)
+    return f"{actor.email} is {who}: only {least} or higher may {_WHAT[action]}{where}"
 
 
 def require(actor: Actor, action: Action, *, protected: bool = False, environment: str = "") -> None:

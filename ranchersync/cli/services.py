@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group
-from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, emit_items, warn
+from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, emit_items, note, warn
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
@@ -34,7 +34,9 @@ def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
     with ctx.session() as session:
         found = inventory.list_services(session, ctx.cipher, args.env)
     for failure in found.failures:
-        warn(f"app instance '{failure.instance.name}': {failure.message}")
+        warn(f"app instance '{failure.instance.name}': {failure.title}: {failure.message}")
+        if failure.hint:
+            note(f"hint: {failure.hint}")
     if args.json:  # streamed: neither the payloads nor the table rows of every service are built at once
         emit_items(service_payload(s) for s in found.services)
     else:

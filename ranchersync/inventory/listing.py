@@ -142,11 +142,12 @@ def run_listing(
     in_namespace: Callable[[RancherClient, InstanceRef, str], list[T]],
     in_cluster: Callable[[RancherClient, InstanceRef, str], list[T]],
     namespace_of: Callable[[T], str],
-) -> tuple[dict[tuple[int, str], list[T]], dict[int, str]]:
-    """Run list jobs in parallel: results per (app instance, kind), and the first error per app instance.
+) -> tuple[dict[tuple[int, str], list[T]], dict[int, RancherSyncError]]:
+    """Run list jobs in parallel: results per (app instance, kind), and the first error per app instance (typed, its
+    traceback dropped: a cached inventory must not keep the failed call's frames alive).
     A cluster-wide list refused with 403 is remembered and replaced by per-namespace lists."""
     results: dict[tuple[int, str], list[T]] = {}
-    errors: dict[int, str] = {}
+    errors: dict[int, RancherSyncError] = {}
     with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
 
         def run(job: ListJob) -> list[ListJob]:
@@ -160,8 +161,9 @@ def run_listing(
                 if job.cluster_wide and isinstance(error, RancherAuthError) and error.status == 403:
                     _scopes.remember((first.site_id, connections[first.site_id].url, first.cluster_id))
                     return [ListJob((ref,), job.kind, False) for ref in job.refs]
+                error.__traceback__ = None
                 for ref in job.refs:
-                    errors.setdefault(ref.id, str(error))
+                    errors.setdefault(ref.id, error)
                 return []
             by_namespace: dict[str, list[T]] = defaultdict(list)
             for item in found:

@@ -23,7 +23,7 @@ from ranchersync.inventory.images import parse_image
 from ranchersync.inventory.listing import ListingStrategy, listing_jobs, run_listing
 from ranchersync.inventory.refs import EnvironmentRef as EnvironmentRef  # still offered here, beside Service
 from ranchersync.inventory.refs import InstanceRef
-from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.errors import OperationFailed, RancherSyncError
 from ranchersync.models import AppInstance, Environment, Site, SyncResult, utcnow
 from ranchersync.rancher import WORKLOAD_KINDS, Pod, RancherClient, Workload, WorkloadStatus, workload_status
 from ranchersync.security.crypto import TokenCipher
@@ -82,12 +82,39 @@ class Service:
                 if not c.init and (primary is None or c.name != primary.name)}
 
 
+class SiteDeactivated(OperationFailed):
+    """An app instance on a deactivated site is not read (its services are unknown, not missing)."""
+
+    kind = "site_deactivated"
+    default_title = "The site is deactivated"
+    default_hint = "Activate the site on the Sites page (or `sites update SITE --active`) to read it again."
+
+
 @dataclass(frozen=True)
 class InstanceFailure:
-    """An app instance whose services could not be listed, and why (in words for the user)."""
+    """An app instance whose services (or, with `part="pods"`, whose pods) could not be read: the typed error keeps
+    its kind, title and hint for whoever displays it."""
 
     instance: InstanceRef
-    message: str
+    error: RancherSyncError
+    part: str = ""
+
+    @property
+    def message(self) -> str:
+        """What went wrong, in words for the user (the error's own message, prefixed with the part read)."""
+        return f"{self.part}: {self.error}" if self.part else str(self.error)
+
+    @property
+    def kind(self) -> str:
+        return self.error.kind
+
+    @property
+    def title(self) -> str:
+        return self.error.title
+
+    @property
+    def hint(self) -> str:
+        return self.error.hint
 
 
 @dataclass(frozen=True)
@@ -154,7 +181,8 @@ def fetch_services(
     contributes no services; the others are complete.
     """
     active = [ref for ref in refs if ref.site_active]
-    failures = [InstanceFailure(ref, f"site '{ref.site_name}' is deactivated") for ref in refs if not ref.site_active]
+    failures = [InstanceFailure(ref, SiteDeactivated(f"site '{ref.site_name}' is deactivated"))
+                for ref in refs if not ref.site_active]
     results, errors = run_listing(
         listing_jobs(active, kinds, strategy, connections), connections, concurrency, factory,
         lambda client, ref, kind: client.list_workloads(ref.cluster_id, ref.namespace, kinds=(kind,)),
@@ -195,7 +223,7 @@ def fetch_running(
         else dataclasses.replace(s, running=running_images(s.workload, pods[s.instance.id]))
         for s in services
     ]
-    return with_running, [InstanceFailure(ref, f"pods: {errors[ref.id]}") for ref in refs if ref.id in errors]
+    return with_running, [InstanceFailure(ref, errors[ref.id], "pods") for ref in refs if ref.id in errors]
 
 
 def last_syncs(session: Session, instance_ids: Sequence[int]) -> dict[tuple[int, str, str], LastSync]:

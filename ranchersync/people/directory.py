@@ -30,7 +30,7 @@ from ranchersync.kernel.validation import is_loopback
 from ranchersync.models import Channel, Role, User, utcnow
 
 __all__ = [
-    "AnonymousRefused", "Person", "auth_mode", "cli_identity", "identify", "list_people", "parse_groups",
+    "AnonymousRefused", "NotSignedIn", "Person", "auth_mode", "cli_identity", "identify", "list_people", "parse_groups",
     "person_payload", "record_sign_in", "record_sign_out", "role_source", "set_role",
 ]
 
@@ -42,6 +42,14 @@ class AnonymousRefused(RefusedByPolicy):
 
     kind = "anonymous_refused"
     default_title = "Sign-in is required on this address"
+
+
+class NotSignedIn(RefusedByPolicy):
+    """Nobody is signed in in this browser session (the dashboard shows the sign-in screen instead)."""
+
+    kind = "not_signed_in"
+    default_title = "Sign-in required"
+    default_hint = "Sign in to continue."
 
 
 def listens_beyond_loopback(server_address: str | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -83,12 +84,9 @@ def test_a_forged_row_with_a_recomputed_hash_breaks_the_next_link(ctx: AppContex
 
 def test_a_rolled_back_change_leaves_no_event(ctx: AppContext) -> None:
     write_three(ctx)
-    try:
-        with ctx.session() as session:
-            audit.record(session, BOB, "sync.start", object_type="operation", object_id=8)
-            raise RuntimeError("the change failed")
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError, match="the change failed"), ctx.session() as session:
+        audit.record(session, BOB, "sync.start", object_type="operation", object_id=8)
+        raise RuntimeError("the change failed")
     assert verify(ctx).checked == 3
     with ctx.session() as session:
         audit.record(session, BOB, "sync.start", object_type="operation", object_id=9)

@@ -155,6 +155,17 @@ def test_an_unreadable_app_instance_exits_1_not_2(cli, rancher_us: SimulatedRanc
     assert "hint: A plan needs both environments complete" in err
 
 
+def test_services_list_names_an_unreadable_app_instance_with_its_title_and_hint(
+    cli, rancher_us: SimulatedRancher
+) -> None:
+    rancher_us.set_cluster_state("c-7xk2p", "unavailable")
+    status, out, err = cli("services", "list", "--env", "Prod")
+    assert status == 1, err
+    assert "warning: app instance 'shop-west': The cluster is unavailable: The cluster is unavailable through " in err
+    assert "hint: Rancher answers, but this cluster is disconnected or not ready" in err
+    assert "shop-east" in out and "shop-west" not in out
+
+
 def test_a_busy_target_exits_3_and_changes_nothing(cli, demo: AppContext, rancher_us: SimulatedRancher) -> None:
     from ranchersync.sync import records
 

@@ -11,6 +11,7 @@ from ranchersync.context import AppContext
 from ranchersync.inventory import reading as inventory
 from ranchersync.inventory.compare import Cell, compare, compare_environments
 from ranchersync.inventory.reading import EnvironmentRef, Inventory, Service
+from ranchersync.kernel.errors import RancherUnavailable
 from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN, service
@@ -41,7 +42,10 @@ def test_one_failing_app_instance_is_reported_and_the_rest_still_shows(demo: App
     with demo.session() as session:
         inv = inventory.list_services(session, demo.cipher, "Prod")
     assert [f.instance.name for f in inv.failures] == ["shop-west"]
-    assert "503" in inv.failures[0].message or "unavailable" in inv.failures[0].message.lower()
+    failure = inv.failures[0]
+    assert (failure.kind, failure.title) == ("unavailable", "The cluster is unavailable")
+    assert failure.message.startswith("The cluster is unavailable through Rancher"), failure.message
+    assert failure.hint == failure.error.hint and failure.hint, "the classifier's hint travels with the failure"
     assert {i for i, _ in by_name(inv)} == {"shop-east"}
 
 
@@ -131,7 +135,7 @@ def test_tag_mode_ignores_registries() -> None:
 def test_an_unreadable_environment_is_unknown_not_missing() -> None:
     broken = svc(2, "i", "x", "r/x:1").instance
     inventories = {1: inv(1, svc(1, "i", "api", "r/a:1")),
-                   2: inv(2, failures=(inventory.InstanceFailure(broken, "timed out"),)),
+                   2: inv(2, failures=(inventory.InstanceFailure(broken, RancherUnavailable("timed out")),)),
                    3: inv(3, svc(3, "i", "api", "r/a:1"))}
     (row,) = compare(ENVS, inventories).rows
     stage: Cell = row.cells[1]

@@ -116,4 +116,4 @@ def test_a_failing_cluster_marks_each_of_its_app_instances(rancher_us: Simulated
     rancher_us.set_cluster_state("c-7xk2p", "unavailable")
     services, failures, _ = listing(refs, rancher_us, "auto")
     assert services == []
-    assert len(failures) == 2 and all("503" in m or "unavailable" in m.lower() for m in failures)
+    assert len(failures) == 2 and all(m.startswith("The cluster is unavailable through Rancher") for m in failures)

@@ -46,11 +46,15 @@ def test_a_real_sync_reaches_the_receiver_as_json_with_its_fields(
     monkeypatch.setenv("RANCHERSYNC_PUBLIC_URL", "https://sync.example.com")
     caplog.set_level(logging.DEBUG)
     with Receiver() as receiver:
-        subscribe(demo, receiver.url())
+        prod_id = subscribe(demo, receiver.url())
         subscribe(demo, receiver.url("dev-only"), env="Dev")  # another environment: gets nothing
         operation_id = promote_frontend(demo)
         bodies = receiver.wait_for(1)
-        time.sleep(0.3)
+        assert notify.settle(demo), "the sender finished its pass"
+        with demo.session() as session:
+            queued = session.execute(select(OutboxMessage.subscription_id, OutboxMessage.sent_at)).all()
+        # The Dev subscription got no outbox row (nothing can ever be sent to it), the Prod one's was sent.
+        assert [(sub_id, sent is not None) for sub_id, sent in queued] == [(prod_id, True)]
     assert len(bodies) == 1 and receiver.requests[0][1].startswith("/hooks/")
     body = bodies[0]
     assert body["type"] == "success"

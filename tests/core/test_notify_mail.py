@@ -149,8 +149,12 @@ def test_a_person_who_asked_gets_one_mail_after_a_real_sync_and_nobody_else(
     wants(demo, "ned@example.com", "sync.failed", "approval.requested")  # did not ask for a success
     operation_id = promote_frontend(demo)
     mails = sink.wait_for(1)
-    notify.settle(demo, 5)
-    time.sleep(0.3)
+    assert notify.settle(demo, 5), "the sender finished its pass"
+    # Nobody else can still get one: the outbox holds exactly one personal mail, and it was sent.
+    with demo.session() as session:
+        queued = session.execute(select(OutboxMessage.recipient, OutboxMessage.sent_at)
+                                 .where(OutboxMessage.recipient.is_not(None))).all()
+    assert [(to, sent is not None) for to, sent in queued] == [("mia@example.com", True)]
     assert len(mails) == 1, "one mail, for the one person who asked"
     mail = mails[0]
     assert mail.recipients == ["mia@example.com"] and mail.sender == FROM

@@ -13,13 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ranchersync.access import audit
-from ranchersync.access.identity import Actor, effective_role
+from ranchersync.access.identity import Actor, effective_role, refusal
 from ranchersync.approvals.promote import Requested, promote
 from ranchersync.catalogue import environments, instances, sites
 from ranchersync.catalogue.instances import Placement
 from ranchersync.context import AppContext
 from ranchersync.kernel.config import Settings
 from ranchersync.kernel.errors import PermissionDenied, ValidationError
+from ranchersync.kernel.roles import ROLES as ROLE_ORDER
 from ranchersync.kernel.roles import RolePolicy
 from ranchersync.models import AuditEvent, SyncOperation, User
 from ranchersync.people import directory as people
@@ -40,6 +41,7 @@ VIEWER = Actor("vera@example.com", "viewer", "dashboard", address="10.1.2.3")
 OPERATOR = Actor("otto@example.com", "operator", "dashboard")
 RELEASER = Actor("rita@example.com", "releaser", "cli")
 ROLES = {"viewer": VIEWER, "operator": OPERATOR, "releaser": RELEASER, "admin": ADMIN}
+ARTICLES = {"viewer": "a viewer", "operator": "an operator", "releaser": "a releaser", "admin": "an admin"}
 TOKEN = "token-abcde:" + "s" * 54
 FAST = SyncOptions(timeout_seconds=20, poll_seconds=0.2)
 
@@ -83,7 +85,7 @@ def test_the_catalogue_and_roles_are_admin_only_and_audited(ctx: AppContext, act
     if role != "admin":
         with pytest.raises(PermissionDenied) as refused, ctx.session() as session:
             CATALOGUE[action](session, ctx.cipher, actor)
-        assert refused.value.exit_code == 3 and f"{actor.email} is a {role}" in str(refused.value)
+        assert refused.value.exit_code == 3 and f"{actor.email} is {ARTICLES[role]}:" in str(refused.value)
         with ctx.session() as session:  # nothing written, not even the event
             assert session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) == before
         return
@@ -116,6 +118,16 @@ def test_key_rotation_is_admin_only(ctx: AppContext, settings: Settings) -> None
         keys.rotate_keys(session, ctx.cipher, actor=RELEASER)
 
 
+def test_every_role_reads_with_its_article_in_a_refusal() -> None:
+    order = ROLE_ORDER  # lowest first
+    assert set(ARTICLES) == set(order), "a new role needs its phrase here"
+    for role, higher in zip(order, order[1:], strict=False):
+        action = {"operator": "sync", "releaser": "approve", "admin": "manage_catalogue"}[higher]
+        words = refusal(Actor("x@example.com", role), action)  # type: ignore[arg-type]
+        assert words is not None and words.startswith(f"x@example.com is {ARTICLES[role]}: "), words
+        assert f"only {ARTICLES[higher]} or higher may " in words, words
+
+
 # ---- syncs: the core refuses whatever the UI shows ---------------------------------------------------------------
 
 
@@ -129,7 +141,7 @@ def test_a_viewer_calling_the_sync_use_case_is_refused_and_nothing_runs(
         demo: AppContext, rancher_us: SimulatedRancher) -> None:
     with pytest.raises(PermissionDenied) as refused:
         apply_plan(demo, _frontend_plan(demo), actor=VIEWER, request_id=new_request_id(), options=FAST)
-    assert refused.value.exit_code == 3 and "only a operator or higher may sync" in str(refused.value)
+    assert refused.value.exit_code == 3 and "only an operator or higher may sync" in str(refused.value)
     with demo.session() as session:
         assert session.scalar(select(SyncOperation.id)) is None
 

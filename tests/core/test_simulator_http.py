@@ -392,7 +392,9 @@ def test_set_object_can_freeze_a_status(sim: SimulatedRancher, sim_api: Api) -> 
                                           message='ReplicaSet "web-5d8f7c9b46" has timed out progressing.')
     stored = sim.set_object(CLUSTER, web)
     assert stored["metadata"]["generation"] == 1  # only the status changed
-    time.sleep(0.2)  # the controller leaves a status set from outside alone
+    cluster = sim.cluster(CLUSTER)
+    assert not cluster.busy, "no rollout in flight for the controller to advance"
+    cluster.reconcile()  # a controller pass, run here rather than waited for: it leaves the status alone
     assert sim_api.get(deploy_path()).json()["status"] == web["status"]
 
 
@@ -445,7 +447,10 @@ def test_failing_image_ends_in_progress_deadline_exceeded(sim_api: Api) -> None:
 def test_paused_deployment_waits_for_resume(sim_api: Api) -> None:
     path = deploy_path("paused")
     sim_api.patch(path, {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.28.0"}]}}}})
-    time.sleep(0.8)
+    # A rollout started after the paused one's has time to finish: the paused one still has not begun.
+    sim_api.patch(deploy_path(), set_image_patch("registry.example.com:5000/team/web:1.5.0"))
+    assert wait_for(lambda: condition(sim_api.get(deploy_path()).json(), "Progressing")["reason"]
+                    == "NewReplicaSetAvailable")
     paused = sim_api.get(path).json()
     assert paused["status"]["observedGeneration"] == 2 and paused["status"].get("updatedReplicas", 0) == 0
     assert condition(paused, "Progressing")["reason"] == "DeploymentPaused"

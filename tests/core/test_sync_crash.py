@@ -57,6 +57,9 @@ def kill_after_first_patch(demo: AppContext) -> int:
             break
         assert process.poll() is None, process.communicate()
         time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail(f"the sync did not patch both targets within 60 s: {process.communicate()}")
     process.send_signal(signal.SIGKILL)
     process.communicate()
     with demo.session() as session:

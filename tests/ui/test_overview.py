@@ -27,7 +27,9 @@ def test_figures_pipeline_and_health(open_app: OpenApp, seed: Seed) -> None:
     health = "\n".join(m.value for m in at.main.markdown)
     assert ":green-badge[:material/check_circle: connected]" in health
     assert ":orange-badge[:material/schedule: token expires in 3 days]" in health
-    assert "rancher-eu.example.com" in rendered_text(at) or "rancher-eu" in rendered_text(at)
+    assert "**rancher-eu**" in health, "each site's card is titled with its name"
+    captions = [c.value for c in at.main.caption]
+    assert "admin · last contact 5 min ago · 20 ms" in captions, captions
     assert GOOD_TOKEN.split(":")[1] not in rendered_text(at)
 
 

@@ -146,6 +146,8 @@ def test_a_failing_app_instance_is_named_and_the_rest_still_shows(
     warning = at.warning[0].value
     assert "1 app instance could not be read" in warning
     assert "**shop-qa**" in warning and 'namespaces "shop-qa" not found' in warning
+    assert "Not found in Rancher" in warning, "the error's title"
+    assert "It may have been removed or renamed in Rancher meanwhile." in warning, "the error's hint"
     assert set(table(at)["App instance"]) == {"shop-dev"}
 
 

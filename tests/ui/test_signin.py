@@ -108,7 +108,7 @@ def test_a_viewer_has_no_sync_button_and_the_core_refuses_anyway(
         assert session.scalar(select(SyncOperation.id)) is None
     sites = signed_in("vera@example.com", ["rsm-viewers"], "pages/1_Sites.py")
     add = sites.button(key="site_add")
-    assert add.disabled and "only a admin or higher may change sites" in (add.help or "")
+    assert add.disabled and "only an admin or higher may change sites" in (add.help or "")
 
 
 def test_an_operator_sees_the_sync_button(oidc: AppContext, demo: AppContext, rancher_us: SimulatedRancher) -> None:
