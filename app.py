@@ -5,7 +5,11 @@ import streamlit as st
 from ranchersync.catalogue.rules import TOKEN_WARNING_DAYS, token_state, unreachable_sites
 from ranchersync.kernel.humanize import ago
 from ranchersync.kernel.textsafe import escape_markdown
-from ui import frame, freeze_view, history_view, services_view, site_dialogs, widgets
+from ui.catalogue import site_dialogs
+from ui.governance import freeze_view
+from ui.history import history_view
+from ui.services import services_view
+from ui.shell import frame, widgets
 
 view = frame.frame("Overview", ":material/space_dashboard:")
 now = widgets.now()

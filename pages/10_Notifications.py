@@ -4,7 +4,8 @@ approvals, freeze overrides, expiring tokens, unreachable sites — with each on
 import streamlit as st
 
 from ranchersync.access.identity import refusal
-from ui import deps, frame, notifications_view, widgets
+from ui.governance import notifications_view
+from ui.shell import deps, frame, widgets
 
 view = frame.frame("Notifications", ":material/notifications:")
 st.title("Notifications")

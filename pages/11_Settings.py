@@ -3,8 +3,9 @@ rows per page, notifications by e-mail — stored in the database and used by ev
 
 import streamlit as st
 
-from ui import deps, frame, preferences_view
-from ui import format as fmt
+from ui.settings import preferences_view
+from ui.shell import deps, frame
+from ui.shell import format as fmt
 
 view = frame.frame("Settings", ":material/tune:")
 st.title("Settings")

@@ -6,8 +6,9 @@ from ranchersync.access.identity import refusal
 from ranchersync.catalogue.rules import TOKEN_WARNING_DAYS, site_health
 from ranchersync.kernel.humanize import ago, plural
 from ranchersync.kernel.textsafe import escape_markdown
-from ui import catalogue_actions, frame, site_dialogs, widgets
-from ui import format as fmt
+from ui.catalogue import catalogue_actions, site_dialogs
+from ui.shell import format as fmt
+from ui.shell import frame, widgets
 
 view = frame.frame("Sites", ":material/dns:")
 now = widgets.now()

@@ -5,7 +5,9 @@ import streamlit as st
 from ranchersync.access.identity import refusal
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
-from ui import catalogue_actions, environment_dialogs, frame, freeze_view, widgets
+from ui.catalogue import catalogue_actions, environment_dialogs
+from ui.governance import freeze_view
+from ui.shell import frame, widgets
 
 view = frame.frame("Environments", ":material/linear_scale:")
 envs = view.environments

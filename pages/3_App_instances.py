@@ -7,8 +7,9 @@ from ranchersync.access.identity import refusal
 from ranchersync.catalogue.rules import unreachable_sites
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
-from ui import format as fmt
-from ui import frame, instance_dialogs, queries, widgets
+from ui.catalogue import instance_dialogs
+from ui.shell import format as fmt
+from ui.shell import frame, queries, widgets
 
 view = frame.frame("App instances", ":material/deployed_code:")
 locked = refusal(view.actor, "manage_catalogue")  # why this person may not change app instances

@@ -4,7 +4,10 @@ services and review a sync from one environment to another."""
 import streamlit as st
 
 from ranchersync.kernel.errors import RancherSyncError
-from ui import frame, freeze_view, queries, reports_view, services_view, sync_dialog, sync_progress, widgets
+from ui.governance import freeze_view
+from ui.services import drift_report, services_view
+from ui.shell import frame, queries, widgets
+from ui.sync import sync_dialog, sync_progress
 
 view = frame.frame("Services", ":material/apps:")
 envs = view.environments
@@ -51,5 +54,5 @@ else:
     selected = services_view.services_table(env, found, view.tz)
     sync_dialog.sync_bar(selected, envs, prefix="svc", source=env)
 
-reports_view.drift_section(view.compare_by)
+drift_report.drift_section(view.compare_by)
 sync_dialog.show_requested()

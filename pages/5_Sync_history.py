@@ -3,7 +3,8 @@ new images, and its rollback; the delivery metrics of the period as cards and ch
 
 import streamlit as st
 
-from ui import deps, frame, history_view, queries, reports_view, widgets
+from ui.history import delivery_report, history_view
+from ui.shell import deps, frame, queries, widgets
 
 view = frame.frame("Sync history", ":material/history:")
 envs = {e.name: e for e in view.environments}
@@ -21,7 +22,7 @@ stamp = queries.history_stamp()
 metrics = queries.history_metrics(filters, stamp)
 with downloads.container(horizontal=True, horizontal_alignment="right"):
     history_view.exports(filters, metrics)
-    reports_view.delivery_download(filters)
+    delivery_report.delivery_download(filters)
 history_view.metric_cards(metrics)
 
 operations_tab, charts_tab = st.tabs([":material/list: Operations", ":material/bar_chart: Metrics"])

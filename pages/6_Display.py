@@ -4,7 +4,8 @@ viewer account is enough."""
 
 import streamlit as st
 
-from ui import display_view, frame
+from ui.display import display_view
+from ui.shell import frame
 
 view = frame.frame("Display", ":material/tv:")
 st.html(display_view.CSS)

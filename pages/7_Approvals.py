@@ -3,7 +3,8 @@ a comment (the last approval re-checks and runs the sync); and how earlier reque
 
 import streamlit as st
 
-from ui import approval_actions, approvals_view, frame, widgets
+from ui.governance import approval_actions, approvals_view
+from ui.shell import frame, widgets
 
 view = frame.frame("Approvals", ":material/approval:")
 requests = approval_actions.list_requests()

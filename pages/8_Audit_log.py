@@ -3,7 +3,8 @@ hash chain that finds an edited or deleted event."""
 
 import streamlit as st
 
-from ui import audit_view, frame, widgets
+from ui.governance import audit_view
+from ui.shell import frame, widgets
 
 view = frame.frame("Audit log", ":material/policy:")
 

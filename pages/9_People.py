@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from ui import auth, frame, people_view, widgets
+from ui.governance import people_view
+from ui.shell import auth, frame, widgets
 
 view = frame.frame("People", ":material/group:")
 

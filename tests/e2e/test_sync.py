@@ -19,7 +19,7 @@ from ranchersync.models import SyncOperation
 from ranchersync.ops import demo
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle
-from ui import services_tables
+from ui.services import services_tables
 
 pytestmark = pytest.mark.browser
 

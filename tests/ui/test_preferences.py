@@ -16,7 +16,7 @@ from ranchersync.people import preferences
 from tests.core.test_history import change, record
 from tests.ui.conftest import ROOT, OpenApp, Seed, assert_ok, rendered_text, state_text
 from tests.ui.test_history_page import envs_by_name, rows
-from ui import preferences_view
+from ui.settings import preferences_view
 
 PAGE = "pages/5_Sync_history.py"
 START = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)

@@ -20,8 +20,8 @@ from ranchersync.kernel.errors import RancherNotFound
 from ranchersync.rancher import Workload, workload_status
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
 from tests.ui.fakes import GOOD_TOKEN, FakeRancher
-from ui import format as fmt
-from ui import services_tables as tables
+from ui.services import services_tables as tables
+from ui.shell import format as fmt
 
 PAGE = "pages/4_Services.py"
 DEV, PROD = "c-m-dev01", "c-m-prd01"
