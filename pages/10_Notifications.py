@@ -4,10 +4,11 @@ approvals, freeze overrides, expiring tokens, unreachable sites — with each on
 import streamlit as st
 
 from ranchersync.access.identity import refusal
+from ui import screen
 from ui.governance import notifications_view
-from ui.shell import deps, frame, widgets
+from ui.shell import deps, widgets
 
-view = frame.frame("Notifications", ":material/notifications:")
+view = screen.start("Notifications", ":material/notifications:")
 st.title("Notifications")
 st.caption("Messages to Slack, Teams, Discord, Mattermost, webhooks or mail through Apprise URLs. A URL holds a "
            "secret: it is stored encrypted and shown only as its scheme and host. A failed delivery is retried and "

@@ -6,11 +6,12 @@ from ranchersync.access.identity import refusal
 from ranchersync.catalogue.rules import TOKEN_WARNING_DAYS, site_health
 from ranchersync.kernel.humanize import ago, plural
 from ranchersync.kernel.textsafe import escape_markdown
+from ui import screen
 from ui.catalogue import catalogue_actions, site_dialogs
 from ui.shell import format as fmt
-from ui.shell import frame, widgets
+from ui.shell import widgets
 
-view = frame.frame("Sites", ":material/dns:")
+view = screen.start("Sites", ":material/dns:")
 now = widgets.now()
 locked = refusal(view.actor, "manage_catalogue")  # why this person may not change sites (the core refuses too)
 

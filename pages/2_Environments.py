@@ -5,11 +5,12 @@ import streamlit as st
 from ranchersync.access.identity import refusal
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
+from ui import screen
 from ui.catalogue import catalogue_actions, environment_dialogs
 from ui.governance import freeze_view
-from ui.shell import frame, widgets
+from ui.shell import widgets
 
-view = frame.frame("Environments", ":material/linear_scale:")
+view = screen.start("Environments", ":material/linear_scale:")
 envs = view.environments
 locked = refusal(view.actor, "manage_catalogue")  # why this person may not change environments
 

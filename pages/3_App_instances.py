@@ -7,11 +7,12 @@ from ranchersync.access.identity import refusal
 from ranchersync.catalogue.rules import unreachable_sites
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
+from ui import screen
 from ui.catalogue import instance_dialogs
 from ui.shell import format as fmt
 from ui.shell import frame, queries, widgets
 
-view = frame.frame("App instances", ":material/deployed_code:")
+view = screen.start("App instances", ":material/deployed_code:")
 locked = refusal(view.actor, "manage_catalogue")  # why this person may not change app instances
 
 title, add = st.columns([4, 1], vertical_alignment="bottom")

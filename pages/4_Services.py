@@ -4,12 +4,13 @@ services and review a sync from one environment to another."""
 import streamlit as st
 
 from ranchersync.kernel.errors import RancherSyncError
+from ui import screen
 from ui.governance import freeze_view
 from ui.services import drift_report, services_view
 from ui.shell import frame, queries, widgets
 from ui.sync import sync_dialog, sync_progress
 
-view = frame.frame("Services", ":material/apps:")
+view = screen.start("Services", ":material/apps:")
 envs = view.environments
 
 title, switch = st.columns([3, 2], vertical_alignment="bottom")

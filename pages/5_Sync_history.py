@@ -3,10 +3,11 @@ new images, and its rollback; the delivery metrics of the period as cards and ch
 
 import streamlit as st
 
+from ui import screen
 from ui.history import delivery_report, history_view
 from ui.shell import deps, frame, queries, widgets
 
-view = frame.frame("Sync history", ":material/history:")
+view = screen.start("Sync history", ":material/history:")
 envs = {e.name: e for e in view.environments}
 colors = {name: e.color for name, e in envs.items()}
 

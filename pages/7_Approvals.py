@@ -3,10 +3,11 @@ a comment (the last approval re-checks and runs the sync); and how earlier reque
 
 import streamlit as st
 
+from ui import screen
 from ui.governance import approval_actions, approvals_view
-from ui.shell import frame, widgets
+from ui.shell import widgets
 
-view = frame.frame("Approvals", ":material/approval:")
+view = screen.start("Approvals", ":material/approval:")
 requests = approval_actions.list_requests()
 
 st.title("Approvals")

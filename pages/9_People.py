@@ -2,10 +2,11 @@
 
 import streamlit as st
 
+from ui import screen
 from ui.governance import people_view
-from ui.shell import auth, frame, widgets
+from ui.shell import auth, widgets
 
-view = frame.frame("People", ":material/group:")
+view = screen.start("People", ":material/group:")
 
 st.title("People")
 st.caption("Everyone who signed in or was given a role. Roles: viewer reads; operator syncs and rolls back outside "

@@ -1,4 +1,4 @@
-"""The site dialogs: first visit (connect or demo), add, edit, remove. Opened from a session-state flag."""
+"""The site dialogs: add, edit, remove (the first-visit dialog reuses the form). Opened from a session-state flag."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from ranchersync.catalogue import sites as site_cases
 from ranchersync.kernel.errors import ValidationError
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.kernel.validation import NAME_MAX_LENGTH, normalize_rancher_url
-from ui.catalogue import catalogue_actions, demo_actions
+from ui.catalogue import catalogue_actions
 from ui.shell import queries, throttle, widgets
 from ui.shell.outcome import Outcome
 from ui.shell.queries import SiteRow
 
-WELCOME_CLOSED = "welcome_closed"
 _TLS_OPTIONS = {
     "system": "Trusted by this machine",
     "bundle": "Use a CA bundle",
@@ -48,58 +47,6 @@ class SiteInput:
     def insecure(self) -> bool:
         """Whether TLS verification is explicitly skipped."""
         return self.tls == "skip"
-
-
-def welcome_closed() -> bool:
-    """Whether the user closed the first-visit dialog in this browser session."""
-    return bool(st.session_state.get(WELCOME_CLOSED))
-
-
-def reopen_welcome() -> None:
-    """Show the first-visit dialog again (the Overview's "get started" button)."""
-    st.session_state[WELCOME_CLOSED] = False
-
-
-def _close_welcome() -> None:
-    st.session_state[WELCOME_CLOSED] = True
-
-
-@st.dialog("Welcome to Rancher Sync Manager", width="medium", on_dismiss=_close_welcome)
-def welcome() -> None:
-    """First visit: connect a Rancher server, or try the built-in demo."""
-    st.markdown(
-        "This tool promotes workload versions between your environments (Dev → Stage → Prod) on Rancher. "
-        "Start by connecting a Rancher server, or try everything on simulated servers first."
-    )
-    connect, demo = st.tabs(["Connect your Rancher", "Try the demo"])
-    with connect:
-        entered = site_form("welcome")
-        if st.button("Test connection and save", key="welcome_save", type="primary", icon=":material/cable:"):
-            _save_new(entered, on_success=_close_welcome)
-    with demo:
-        demo_panel("welcome")
-
-
-def demo_panel(prefix: str) -> None:
-    """Explain the demo and start it, with its progress shown as it goes."""
-    st.markdown(
-        "The demo starts **two simulated Rancher servers** in the background and fills in **sites, the environments "
-        "Dev, Stage and Prod, and their app instances**, so you can try every screen without a Rancher at hand. "
-        "You can remove the demo sites at any time. From a terminal, `make demo` does the same."
-    )
-    refusal = demo_actions.demo_refusal()
-    if refusal is not None:
-        st.info(escape_markdown(refusal), icon=":material/block:")
-    if st.button("Start the demo", key=f"{prefix}_demo", icon=":material/play_circle:", disabled=refusal is not None):
-        with st.status("Starting the demo…", expanded=True) as status:
-            outcome = demo_actions.start_demo(progress=status.write)
-            status.update(
-                label="The demo is ready" if outcome.ok else "The demo could not start",
-                state="complete" if outcome.ok else "error",
-            )
-        if outcome.ok:
-            _close_welcome()
-        widgets.finish(outcome)
 
 
 def site_form(key: str, site: SiteRow | None = None) -> SiteInput | None:
@@ -192,7 +139,7 @@ _MISSING_CA = Outcome(
 )
 
 
-def _save_new(entered: SiteInput | None, on_success: Callable[[], None] | None = None) -> None:
+def save_new(entered: SiteInput | None, on_success: Callable[[], None] | None = None) -> None:
     if entered is None:
         widgets.show_outcome(_MISSING_CA)
         return
@@ -215,7 +162,7 @@ def add_site() -> None:
     """Add a site; the connection is tested before anything is saved."""
     entered = site_form("add_site")
     if widgets.dialog_buttons("Test connection and save", "add_site_save", "add_site_cancel", icon=":material/cable:"):
-        _save_new(entered)
+        save_new(entered)
 
 
 @st.dialog("Edit site", width="medium", on_dismiss=widgets.close_dialog)

@@ -1,4 +1,5 @@
-"""Four-eyes for the dashboard: read the requests, turn a reviewed sync into a request, approve or reject one.
+"""Four-eyes on the Approvals screen: read the requests, approve or reject one (a reviewed sync becomes a request
+in ui/sync/sync_actions.py).
 
 Each function opens its own session, calls the core (ranchersync.approvals.requests)
 as the signed-in actor, and clears what the change makes stale.
@@ -10,9 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ranchersync.approvals import requests as approvals
-from ranchersync.catalogue.environments import get_environment
 from ranchersync.kernel.errors import RancherSyncError
-from ranchersync.sync import SyncOptions, SyncPlan, check_confirmation
 from ui.shell import deps, queries
 from ui.shell.outcome import Outcome
 
@@ -34,28 +33,6 @@ def list_requests(limit: int = 200) -> Requests:
         rows = [approvals.request_payload(r) for r in approvals.list_requests(session, limit=limit)]
     return Requests(tuple(r for r in rows if r["status"] == "pending"),
                     tuple(r for r in rows if r["status"] != "pending"), deps.current_actor().email)
-
-
-def approvals_needed(target_id: int) -> int:
-    """How many approvals a sync by the signed-in actor into this environment needs (0: it applies at once)."""
-    ctx = deps.get_context()
-    with ctx.session() as session:
-        return approvals.approvals_needed(get_environment(session, target_id), deps.current_actor())
-
-
-def request_sync(plan: SyncPlan, *, confirm_env: str | None, options: SyncOptions) -> Outcome:
-    """Store the reviewed plan as an approval request (nothing is applied)."""
-    ctx = deps.get_context()
-    try:
-        with ctx.session() as session:
-            target = get_environment(session, plan.target.id)
-            check_confirmation(plan.target, target.protected, confirm_env)
-        request = approvals.request_sync(ctx, deps.current_actor(), plan, options=options,
-                                         factory=deps.client_factory())
-    except RancherSyncError as error:
-        return Outcome.failed(error)
-    return Outcome.done(f"Approval request #{request.id} created: the sync into {request.target_environment_name} "
-                        f"runs once {request.required} other person(s) approve it on the Approvals page.")
 
 
 def decide(request_id: int, *, approve: bool, comment: str) -> tuple[Outcome, str]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from ranchersync.governance import freeze
 from ranchersync.kernel.errors import RancherSyncError
+from ui.governance import freeze_reads
 from ui.shell import deps
 from ui.shell.outcome import Outcome
 
@@ -18,9 +19,7 @@ def _attempt(work: Callable[[], Outcome]) -> Outcome:
     except RancherSyncError as error:
         return Outcome.failed(error)
     finally:
-        from ui.governance import freeze_view
-
-        freeze_view.clear()
+        freeze_reads.clear()
 
 
 def add_window(

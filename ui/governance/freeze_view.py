@@ -1,7 +1,7 @@
 """The freeze controls (on the Environments screen) and the frozen badges (Overview, Environments, Services).
 
-Reads are cached briefly (a window that ends shows as open within FREEZE_TTL seconds); every freeze action clears
-them. The rule of what is frozen lives in the core (ranchersync/governance/freeze.py).
+Reads are cached briefly (freeze_reads.py); every freeze action clears them. The rule of what is frozen lives in
+the core (ranchersync/governance/freeze.py).
 """
 
 from __future__ import annotations
@@ -15,34 +15,13 @@ from ranchersync.access.identity import refusal
 from ranchersync.governance import freeze, freeze_schedule
 from ranchersync.kernel.errors import ValidationError
 from ranchersync.kernel.textsafe import escape_markdown
-from ui.governance import freeze_actions
+from ui.governance import freeze_actions, freeze_reads
 from ui.shell import deps, widgets
 from ui.shell import format as fmt
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
 
-FREEZE_TTL = 15  # seconds
 _KINDS = {"weekly": "Weekly", "once": "One-off"}
-
-
-@st.cache_data(ttl=FREEZE_TTL, show_spinner=False)
-def frozen() -> dict[int, freeze.Freeze]:
-    """Every frozen environment's freeze now, by environment id."""
-    with deps.get_context().session() as session:
-        return freeze.frozen_environments(session)
-
-
-@st.cache_data(ttl=FREEZE_TTL, show_spinner=False)
-def windows() -> tuple[freeze.WindowView, ...]:
-    """The windows in force."""
-    with deps.get_context().session() as session:
-        return tuple(freeze.list_windows(session))
-
-
-def clear() -> None:
-    """Forget the cached freeze reads (after a freeze action)."""
-    frozen.clear()
-    windows.clear()
 
 
 def reopens_text(found: freeze.Freeze, tz: dt.tzinfo) -> str:
@@ -57,7 +36,7 @@ def badge_text(found: freeze.Freeze, tz: dt.tzinfo) -> str:
 
 def badge(env_id: int, tz: dt.tzinfo) -> None:
     """The frozen badge of one environment, when it is frozen now (its reason as the badge's help)."""
-    found = frozen().get(env_id)
+    found = freeze_reads.frozen().get(env_id)
     if found is not None:
         st.badge(badge_text(found, tz), color="blue", icon=":material/ac_unit:",
                  help=f"{found.label}: {found.reason}. Syncs are refused; rollbacks stay allowed.")
@@ -65,13 +44,13 @@ def badge(env_id: int, tz: dt.tzinfo) -> None:
 
 def badges(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> dict[int, str]:
     """When each frozen environment among `envs` reopens, by id (for the Overview's cards, which draw the badge)."""
-    found = frozen()
+    found = freeze_reads.frozen()
     return {e.id: reopens_text(found[e.id], tz) for e in envs if e.id in found}
 
 
 def frozen_row(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
     """One line naming every frozen environment with its badge (the Services screen, above both views)."""
-    shown = [e for e in envs if e.id in frozen()]
+    shown = [e for e in envs if e.id in freeze_reads.frozen()]
     if not shown:
         return
     with st.container(horizontal=True, vertical_alignment="center", key="frozen_row"):
@@ -92,7 +71,7 @@ def section(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
     if locked:  # a lower role sees the windows, not the controls (the core refuses them anyway)
         st.caption(f":material/lock: {escape_markdown(locked)}.")
     _stop_all(tz, locked)
-    current = windows()
+    current = freeze_reads.windows()
     own = [w for w in current if w.kind != "stop_all"]
     if not own:
         st.caption("No freeze window.")
@@ -113,7 +92,7 @@ def section(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
 
 
 def _stop_all(tz: dt.tzinfo, locked: str | None) -> None:
-    current = next((w for w in windows() if w.kind == "stop_all"), None)
+    current = next((w for w in freeze_reads.windows() if w.kind == "stop_all"), None)
     with st.container(border=True, key="freeze_stop_all"):
         if current is not None:
             st.error(f"**Stop-all is in force:** every environment is frozen since "

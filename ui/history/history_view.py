@@ -23,8 +23,7 @@ from ranchersync.models import OperationStatus
 from ranchersync.sync import new_request_id
 from ui.history import history_charts as charts
 from ui.history import history_tables as tables
-from ui.services import services_tables
-from ui.shell import deps, queries, widgets
+from ui.shell import dataframes, deps, queries, widgets
 from ui.shell import format as fmt
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
@@ -104,7 +103,7 @@ def operations_table(page: Page, colors: Mapping[str, str], tz: dt.tzinfo) -> in
     st.caption(f"{first + 1}–{first + len(page.items)} of {plural(page.total, 'operation')}, newest first · "
                f"times in {fmt.zone_label(tz)} · select a row to open it")
     event = st.dataframe(
-        tables.style_operations(frame, colors), key=services_tables.selection_key("hist_ops", frame),
+        tables.style_operations(frame, colors), key=dataframes.selection_key("hist_ops", frame),
         on_select="rerun", selection_mode="single-row", width="stretch",
         column_config={"#": st.column_config.NumberColumn(width=50, format="%d")},
     )

@@ -1,43 +1,28 @@
 """The Services screen's tables, built from the core's inventories and comparison: pure pandas, no Streamlit.
 
 Every table is indexed by a stable id (a service's "instance/kind/name", a comparison row's "kind/name"), so a
-dataframe selection, which Streamlit reports by row position, is mapped back to ids at once (`ids_at`).
+dataframe selection, which Streamlit reports by row position, is mapped back to ids at once (`ids_at`). The
+comparison's own table is ui/shell/comparison_table.py (the cached reads build it).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ranchersync.inventory.compare import STATUS_SEVERITY, Cell, CellState, Comparison, ComparisonRow, cell_state
+from ranchersync.inventory.compare import STATUS_SEVERITY, ComparisonRow
 from ranchersync.inventory.compare import status_counts as status_counts_of
-from ranchersync.inventory.reading import InstanceFailure, Inventory, Service, display_tag
+from ranchersync.inventory.reading import InstanceFailure, Service, display_tag
 from ranchersync.kernel.textsafe import escape_markdown
 from ui.shell import format as fmt
+from ui.shell.comparison_table import contains
 
 # The images last: they are long, and the short columns should not scroll out of view behind them.
 SERVICE_COLUMNS = ("Status", "Service", "Kind", "App instance", "Tag", "Replicas", "Last synced", "Images")
-MISSING = "—"
-UNREADABLE = "? unreadable"
-
-# How each cell state of the comparison (the core's compare.cell_state) is drawn; a cell in the "same" state is
-# left plain. Translucent backgrounds read on both themes.
-DRIFT: CellState = "drift"
-ABSENT: CellState = "missing"
-INCONSISTENT: CellState = "inconsistent"
-NOT_READ: CellState = "unreadable"
-CELL_CSS: dict[str, str] = {
-    DRIFT: "background-color: rgba(232, 137, 12, 0.24)",
-    INCONSISTENT: "background-color: rgba(229, 72, 77, 0.26)",
-    ABSENT: "color: #8B8D98",
-    NOT_READ: "color: #8B8D98; font-style: italic",
-}
+# The colours of ui/shell/comparison_table.py's CELL_CSS, in words.
 LEGEND = (
     "Amber: differs from the environment before it (a promotion is pending) · red ⚠: the app instances of one "
     "environment run different versions · —: not deployed there · ?: its app instance could not be read"
@@ -90,12 +75,8 @@ def filter_services(
     if instances:
         mask &= frame["App instance"].isin(list(instances))
     if needle := text.strip().lower():
-        mask &= _contains(frame["Service"], needle) | _contains(frame["Images"], needle)
+        mask &= contains(frame["Service"], needle) | contains(frame["Images"], needle)
     return frame[mask]
-
-
-def _contains(column: pd.Series, needle: str) -> pd.Series:
-    return column.str.lower().str.contains(needle, regex=False)
 
 
 _STATUS_OF_TEXT = {fmt.status_text(s): s for s in STATUS_SEVERITY}
@@ -127,13 +108,6 @@ def ids_at(frame: pd.DataFrame, positions: Iterable[int]) -> list[str]:
     return [str(frame.index[p]) for p in positions if 0 <= p < len(frame)]
 
 
-def selection_key(prefix: str, frame: pd.DataFrame, generation: int = 0) -> str:
-    """A dataframe key that changes whenever the rows shown change: a selection is by position, so it must not
-    survive a filter, a refresh or a sync that puts other rows at those positions."""
-    digest = hashlib.sha1("\n".join(map(str, frame.index)).encode()).hexdigest()[:12]
-    return f"{prefix}_{generation}_{digest}"
-
-
 def service_keys(ids: Iterable[str]) -> list[tuple[str, str]]:
     """(kind, name) of service ids "instance/kind/name" (or comparison ids "kind/name"), deduplicated, in order."""
     keys = []
@@ -144,86 +118,6 @@ def service_keys(ids: Iterable[str]) -> list[tuple[str, str]]:
 
 
 # ---- the comparison -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ComparisonTable:
-    """The comparison as the screen shows it: display text, a class per environment cell, and what to filter on."""
-
-    columns: tuple[str, ...]  # environment names, pipeline order
-    text: pd.DataFrame  # Service, Kind, then one column per environment; indexed by "kind/name"
-    classes: pd.DataFrame  # a CELL_CSS key (or "") per environment cell
-    differs: pd.Series  # bool per row
-    images: pd.Series  # every image of the row, for the text search
-    failures: tuple[InstanceFailure, ...]
-    fetched_at: dt.datetime | None
-    # The comparison's rows by id ("kind/name"): the service detail (digests side by side) reads them.
-    rows: Mapping[str, ComparisonRow] = dataclasses.field(default_factory=dict)
-
-    def view(self, *, only_differences: bool = False, text: str = "", kinds: Collection[str] = ()) -> pd.DataFrame:
-        """The display frame, filtered."""
-        mask = pd.Series(True, index=self.text.index)
-        if only_differences:  # a row with a note (a re-pushed tag, an outside change) needs a look too
-            mask &= self.differs | (self.text["Notes"] != "") if "Notes" in self.text else self.differs
-        if kinds:
-            mask &= self.text["Kind"].isin(list(kinds))
-        if needle := text.strip().lower():
-            mask &= _contains(self.text["Service"], needle) | _contains(self.images, needle)
-        return self.text[mask]
-
-    def style(self, shown: pd.DataFrame) -> Styler:
-        """Colour drift, missing, inconsistent and unreadable cells of the rows `shown`."""
-        css = self.classes.loc[shown.index].apply(lambda column: column.map(CELL_CSS).fillna(""))
-        columns = list(self.columns)
-        return shown.style.apply(lambda _: css, axis=None, subset=columns)
-
-
-def comparison_table(
-    comparison: Comparison, inventories: Mapping[int, Inventory]
-) -> ComparisonTable:
-    """Flatten a comparison into display text and cell classes (drift = differs from the column before it)."""
-    envs = comparison.environments
-    rows = comparison.rows
-    index = pd.Index([f"{r.kind}/{r.name}" for r in rows], name="id")
-    text: dict[str, list[str]] = {"Service": [r.name for r in rows], "Kind": [r.kind for r in rows]}
-    classes: dict[str, list[str]] = {}
-    for j, env in enumerate(envs):
-        cells, kinds = [], []
-        for row in rows:
-            cell = row.cells[j]
-            state = cell_state(cell, row.cells[j - 1] if j else None)
-            cells.append(_cell_text(cell))
-            kinds.append("" if state == "same" else state)
-        text[env.name], classes[env.name] = cells, kinds
-    notes = [row_notes(r) for r in rows]
-    if any(notes):
-        text["Notes"] = notes
-    images = [" ".join(img for c in r.cells for s in c.services for img in s.images.values()) for r in rows]
-    failures = tuple(f for e in envs if (inv := inventories.get(e.id)) for f in inv.failures)
-    fetched = [inv.fetched_at for e in envs if (inv := inventories.get(e.id))]
-    return ComparisonTable(
-        columns=tuple(e.name for e in envs),
-        text=pd.DataFrame(text, index=index),
-        classes=pd.DataFrame(classes, index=index, columns=[e.name for e in envs]),
-        differs=pd.Series([r.differs for r in rows], index=index, dtype=bool),
-        images=pd.Series(images, index=index, dtype="str"),
-        failures=failures,
-        fetched_at=min(fetched) if fetched else None,
-        rows={f"{r.kind}/{r.name}": r for r in rows},
-    )
-
-
-def row_notes(row: ComparisonRow) -> str:
-    """What the digests and our sync records say about a row: a re-pushed tag, pods that disagree, a change made
-    outside the tool."""
-    notes = []
-    if row.digest_mismatch:
-        notes.append("same tag, other digest")
-    if row.mixed_digests_in:
-        notes.append("pods disagree in " + ", ".join(row.mixed_digests_in))
-    if row.changed_outside_in:
-        notes.append("changed outside the tool in " + ", ".join(row.changed_outside_in))
-    return " · ".join(notes)
 
 
 def digest_detail(row: ComparisonRow) -> pd.DataFrame:
@@ -254,10 +148,3 @@ def digest_detail(row: ComparisonRow) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def _cell_text(cell: Cell) -> str:
-    if not cell.services:
-        return UNREADABLE if cell.unreadable else MISSING
-    tag = cell.image_tag
-    text = f"⚠ {tag}" if cell.inconsistent else tag
-    status = cell.status
-    return text if status in (None, "running") else f"{text} · {status}"

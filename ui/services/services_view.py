@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -20,23 +19,14 @@ from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ui.services import services_tables as tables
+from ui.shell import dataframes, queries, throttle, widgets
 from ui.shell import format as fmt
-from ui.shell import queries, throttle, widgets
+from ui.shell.comparison_table import ComparisonTable, row_notes
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
+from ui.sync import sync_selection
 
-_GENERATION = "services_selection_generation"  # bumped after a sync: the table selections start empty again
 _REFRESH_NOTE = "services_refresh_note"  # "Refreshed 3 s ago": shown once, after a throttled click
-
-
-def generation() -> int:
-    """Part of the tables' keys; see `clear_selections`."""
-    return int(st.session_state.get(_GENERATION, 0))
-
-
-def clear_selections() -> None:
-    """Start both tables with no row selected (after a sync, whose services now run other versions)."""
-    st.session_state[_GENERATION] = generation() + 1
 
 
 def data_bar(fetched_at: dt.datetime | None, tz: dt.tzinfo, key: str) -> None:
@@ -72,16 +62,7 @@ def read_failed(error: RancherSyncError) -> None:
 # ---- one environment --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Selection:
-    """The (kind, name) of the selected rows, and a slot drawn just above the table for the sync bar (where it
-    stays on screen while rows are picked)."""
-
-    keys: list[tuple[str, str]]
-    bar: DeltaGenerator | None = None
-
-
-def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> Selection:
+def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> sync_selection.Selection:
     """Filters, status counts and the table of one environment's services."""
     frame = tables.services_frame(found.services, tz)
     search, status_col, kind_col, instance_col = st.columns([2.2, 1.3, 1.3, 1.6])
@@ -99,14 +80,14 @@ def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> Sele
     if shown.empty:
         widgets.empty_state("No service matches these filters." if len(frame) else
                             f"No service runs in {env.name}'s readable app instances.")
-        return Selection([])
+        return sync_selection.Selection([])
     bar = st.container()
     event = st.dataframe(
-        tables.style_services(shown), key=tables.selection_key("svc_table", shown, generation()),
+        tables.style_services(shown), key=dataframes.selection_key("svc_table", shown, sync_selection.generation()),
         on_select="rerun", selection_mode="multi-row", hide_index=True,
         column_config=_SERVICE_COLUMNS,
     )
-    return Selection(tables.service_keys(tables.ids_at(shown, event.selection.rows)), bar)
+    return sync_selection.Selection(tables.service_keys(tables.ids_at(shown, event.selection.rows)), bar)
 
 
 _SERVICE_COLUMNS = {
@@ -132,7 +113,7 @@ def _status_badges(counts: Mapping[str, int], total: int, shown: int) -> None:
 
 
 def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: CompareBy = "image"
-               ) -> tuple[list[int], Selection]:
+               ) -> tuple[list[int], sync_selection.Selection]:
     """Controls and the comparison table; returns the compared environment ids (pipeline order) and the
     selection."""
     names = {e.id: e.name for e in envs}
@@ -151,12 +132,12 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
     ids = [e.id for e in envs if e.id in picked]  # pipeline order, whatever order they were picked in
     if len(ids) < 2:
         st.info("Pick at least two environments to compare.", icon=":material/compare_arrows:")
-        return ids, Selection([])
+        return ids, sync_selection.Selection([])
     try:
         table = queries.compare_environments(tuple(ids), compare_by or "image", digests)
     except RancherSyncError as error:
         read_failed(error)
-        return ids, Selection([])
+        return ids, sync_selection.Selection([])
     with st.container(horizontal=True, vertical_alignment="center"):
         only = st.toggle("Only differences", key="cmp_only")
         data_bar(table.fetched_at, tz, "cmp_refresh")
@@ -168,21 +149,21 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
                + (f" Showing {len(shown)}." if len(shown) != len(table.text) else ""))
     if shown.empty:
         widgets.empty_state("Nothing differs." if only and not differ else "No service matches.")
-        return ids, Selection([])
+        return ids, sync_selection.Selection([])
     config = {name: st.column_config.TextColumn(name) for name in table.columns}
     config["Service"] = st.column_config.TextColumn(pinned=True)
     bar = st.container()
-    event = st.dataframe(table.style(shown), key=tables.selection_key("cmp_table", shown, generation()),
-                         on_select="rerun", selection_mode="multi-row", hide_index=True,
+    key = dataframes.selection_key("cmp_table", shown, sync_selection.generation())
+    event = st.dataframe(table.style(shown), key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
                          column_config=config)
     st.caption(tables.LEGEND)
     chosen = tables.ids_at(shown, event.selection.rows)
     if digests and chosen:
         _digest_detail(table, chosen)
-    return ids, Selection(tables.service_keys(chosen), bar)
+    return ids, sync_selection.Selection(tables.service_keys(chosen), bar)
 
 
-def _digest_detail(table: tables.ComparisonTable, ids: Sequence[str]) -> None:
+def _digest_detail(table: ComparisonTable, ids: Sequence[str]) -> None:
     """The selected services' images side by side: what our last sync set, the digests running now, and the
     digest of the same tag in the environment before (the source of a promotion)."""
     for row_id in ids[:5]:
@@ -190,7 +171,7 @@ def _digest_detail(table: tables.ComparisonTable, ids: Sequence[str]) -> None:
         if row is None:
             continue
         with st.expander(f":material/fingerprint: {escape_markdown(row.name)}: digests", expanded=len(ids) == 1):
-            note = tables.row_notes(row)
+            note = row_notes(row)
             if note:
                 st.caption(escape_markdown(note))
             st.dataframe(tables.digest_detail(row), hide_index=True)

@@ -1,4 +1,5 @@
-"""The current person's preferences for every screen (read once per rerun, cached briefly), and the Settings form."""
+"""The Settings form: the signed-in person's preferences, saved together (the frame reads them:
+ui/shell/user_preferences.py)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,11 @@ from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.notify import EVENTS, SUBSCRIBABLE
 from ranchersync.people import preferences
 from ranchersync.people.preferences import DATE_FORMATS, ROWS_PER_PAGE, Preferences
-from ui.shell import deps, widgets
+from ui.shell import deps, user_preferences, widgets
 from ui.shell.queries import EnvironmentRow
 
 _EXAMPLES = {"iso": "2026-11-20", "european": "20.11.2026", "british": "20/11/2026", "us": "11/20/2026",
              "long": "20 Nov 2026"}
-
-
-@st.cache_data(ttl=60, show_spinner=False, max_entries=256)
-def for_user(email: str) -> Preferences:
-    """The stored preferences of `email` (or the defaults)."""
-    with deps.get_context().session() as session:
-        return preferences.get_preferences(session, email)
-
-
-def current() -> Preferences:
-    """The preferences of whoever uses this browser session."""
-    return for_user(deps.current_actor().email)
 
 
 def settings_form(prefs: Preferences, envs: Sequence[EnvironmentRow]) -> None:
@@ -77,6 +66,6 @@ def save(prefs: Preferences) -> None:
     except RancherSyncError as error:
         widgets.flash("error", str(error))
     else:
-        for_user.clear()
+        user_preferences.for_user.clear()
         widgets.flash("success", "Settings saved: every screen uses them now.")
     st.rerun()

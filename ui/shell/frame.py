@@ -1,5 +1,5 @@
 """What every screen does first: page config, the sidebar menu, the selected environment, flash messages, and the
-first-visit dialog.
+first-visit hook.
 
 Classic multipage (DESIGN.md, "Screens and navigation"): no st.navigation; `client.showSidebarNavigation = false`
 hides Streamlit's own list and we draw the menu in sections with st.page_link.
@@ -8,7 +8,7 @@ hides Streamlit's own list and we draw the menu in sections with st.page_link.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import streamlit as st
@@ -20,9 +20,7 @@ from ranchersync.kernel.errors import DatabaseUnavailable, RancherSyncError
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.security.crypto import SecretKeyError
-from ui.catalogue import site_dialogs
-from ui.settings import preferences_view
-from ui.shell import auth, deps, queries, widgets
+from ui.shell import auth, deps, queries, user_preferences, widgets
 from ui.shell import format as fmt
 from ui.shell.queries import EnvironmentRow, SiteRow
 
@@ -76,8 +74,9 @@ class Frame:
     rows_per_page: int = 25
 
 
-def frame(title: str, icon: str) -> Frame:
-    """Set up the page: call first in app.py and in every page."""
+def frame(title: str, icon: str, *, first_visit: Callable[[Actor], None] | None = None) -> Frame:
+    """Set up the page (ui/screen.py calls it for app.py and every page). `first_visit` is offered to an admin while
+    no site exists: the first-visit dialog belongs to a screen, which the shell does not import."""
     st.set_page_config(
         page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide", initial_sidebar_state="expanded"
     )
@@ -97,7 +96,7 @@ def frame(title: str, icon: str) -> Frame:
     actor = auth.gate()  # the sign-in screen (or the refusal of anonymous mode) stops here
     sites = queries.sites()
     envs = queries.environments()
-    prefs = preferences_view.current()
+    prefs = user_preferences.for_user(actor.email)
     fmt.DATE_PATTERN.set(prefs.date_pattern)
     if SELECTED_ENVIRONMENT not in st.session_state and prefs.default_environment_id is not None:
         st.session_state[SELECTED_ENVIRONMENT] = prefs.default_environment_id  # a new session starts there
@@ -109,9 +108,8 @@ def frame(title: str, icon: str) -> Frame:
         auth.sidebar_user(actor)
         _settings_link()
     widgets.show_flash()
-    if (not sites and actor.at_least("admin") and not widgets.dialog_pending()
-            and not site_dialogs.welcome_closed()):
-        site_dialogs.welcome()
+    if first_visit is not None and not sites and actor.at_least("admin") and not widgets.dialog_pending():
+        first_visit(actor)
     tz = fmt.zone(prefs.timezone) if prefs.timezone else widgets.user_zone()
     compare_by: CompareBy = "tag" if prefs.compare_by == "tag" else "image"
     return Frame(sites, envs, selected, tz, actor, compare_by, prefs.rows_per_page)

@@ -23,8 +23,8 @@ from ranchersync.inventory import reading as inventory
 from ranchersync.inventory.reading import Inventory
 from ranchersync.kernel.errors import NotFoundError
 from ranchersync.rancher import Cluster, Namespace
-from ui.services.services_tables import ComparisonTable, comparison_table
 from ui.shell import deps
+from ui.shell.comparison_table import ComparisonTable, comparison_table
 
 STORED_TTL = 30  # seconds: changes made by the CLI show up without a reload
 RANCHER_TTL = 60

@@ -1,6 +1,6 @@
-"""Sync and rollback for the screens: read both environments, plan (pure), apply or roll back in a worker of ours
-while the script's thread relays the progress events, then report from the history's detail of the operation —
-the same read model as the Sync history screen."""
+"""Sync and rollback for the screens: read both environments, plan (pure), apply (or, where four-eyes holds, store
+an approval request) or roll back in a worker of ours while the script's thread relays the progress events, then
+report from the history's detail of the operation — the same read model as the Sync history screen."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ranchersync import history, sync
+from ranchersync.approvals import requests as approvals
+from ranchersync.catalogue.environments import get_environment
 from ranchersync.history import OperationDetail
 from ranchersync.inventory.images import RetagMode
 from ranchersync.kernel.errors import RancherSyncError
-from ranchersync.sync import ProgressEvent, SyncOptions, SyncPlan, SyncSides, TargetChoice
+from ranchersync.sync import ProgressEvent, SyncOptions, SyncPlan, SyncSides, TargetChoice, check_confirmation
 from ui.shell import deps, queries
 from ui.shell.outcome import Outcome
 
@@ -66,6 +68,28 @@ def apply_sync(
                                          factory=deps.client_factory()),
         on_event=on_event, on_result=on_result,
     )
+
+
+def approvals_needed(target_id: int) -> int:
+    """How many approvals a sync by the signed-in actor into this environment needs (0: it applies at once)."""
+    ctx = deps.get_context()
+    with ctx.session() as session:
+        return approvals.approvals_needed(get_environment(session, target_id), deps.current_actor())
+
+
+def request_sync(plan: SyncPlan, *, confirm_env: str | None, options: SyncOptions) -> Outcome:
+    """Store the reviewed plan as an approval request (nothing is applied)."""
+    ctx = deps.get_context()
+    try:
+        with ctx.session() as session:
+            target = get_environment(session, plan.target.id)
+            check_confirmation(plan.target, target.protected, confirm_env)
+        request = approvals.request_sync(ctx, deps.current_actor(), plan, options=options,
+                                         factory=deps.client_factory())
+    except RancherSyncError as error:
+        return Outcome.failed(error)
+    return Outcome.done(f"Approval request #{request.id} created: the sync into {request.target_environment_name} "
+                        f"runs once {request.required} other person(s) approve it on the Approvals page.")
 
 
 def rollback_operation(

@@ -21,13 +21,11 @@ from ranchersync.inventory.images import RetagMode
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
-from ui.governance import approval_actions
-from ui.services import services_view
-from ui.services.services_view import Selection
 from ui.shell import deps, queries, widgets
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
-from ui.sync import sync_actions, sync_progress
+from ui.sync import sync_actions, sync_progress, sync_selection
+from ui.sync.sync_selection import Selection
 
 _REVIEW = "review_sync"
 _MODES: dict[RetagMode, str] = {"full": "Full image", "tag": "Tag only"}
@@ -142,7 +140,7 @@ def review_sync() -> None:
     with options_col:
         options = _options()
     progress_slot = st.container()  # above the buttons, where the eyes are when Apply is clicked
-    needed = approval_actions.approvals_needed(target.id)  # four-eyes: the sync becomes a request
+    needed = sync_actions.approvals_needed(target.id)  # four-eyes: the sync becomes a request
     if needed:
         st.info(f"This will create an approval request ({plural(needed, 'approval')} needed) instead of "
                 "applying: the sync runs once other people approve it on the Approvals page.",
@@ -158,7 +156,7 @@ def review_sync() -> None:
             widgets.close_dialog()
             st.rerun()
     if go and needed:
-        widgets.finish(approval_actions.request_sync(plan, confirm_env=typed, options=options))
+        widgets.finish(sync_actions.request_sync(plan, confirm_env=typed, options=options))
     elif go:
         _apply(request, plan, typed, options, progress_slot)
 
@@ -256,7 +254,7 @@ def _settle(request: dict[str, Any], result: sync_actions.Report) -> None:
         request.pop("sides", None)
         return
     sync_progress.keep_report(result)
-    services_view.clear_selections()
+    sync_selection.clear_selections()
     if result.ok:
         widgets.flash("success", f"Sync #{result.id} complete: {plural(result.updated, 'workload')} "
                                  f"updated in {result.target_environment}.")
