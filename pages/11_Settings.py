@@ -5,13 +5,13 @@ import streamlit as st
 
 from ui import screen
 from ui.settings import preferences_view
-from ui.shell import deps, user_preferences
 from ui.shell import format as fmt
+from ui.shell import user_preferences
 
 view = screen.start("Settings", ":material/tune:")
 st.title("Settings")
-st.caption(f"Your preferences as {deps.current_actor().email}: every screen uses them, in every browser you sign "
+st.caption(f"Your preferences as {view.actor.email}: every screen uses them, in every browser you sign "
            "in from.")
 prefs = user_preferences.for_user(view.actor.email)
-preferences_view.settings_form(prefs, view.environments)
+preferences_view.settings_form(view.actor, prefs, view.environments)
 st.caption(f"Times are shown in {fmt.zone_label(view.tz)}; {view.rows_per_page} rows per page.")

@@ -53,10 +53,10 @@ for site in view.sites:
             if st.button("Deactivate" if site.active else "Activate", key=f"site_active_{site.id}",
                          icon=":material/pause:" if site.active else ":material/play_arrow:", disabled=bool(locked),
                          help=locked):
-                widgets.flash_outcome(catalogue_actions.set_site_active(site.id, not site.active))
+                widgets.flash_outcome(catalogue_actions.set_site_active(view.actor, site.id, not site.active))
                 st.rerun()
             st.button("Remove", key=f"site_remove_{site.id}", icon=":material/delete:", disabled=bool(locked),
                       help=locked, on_click=widgets.open_dialog, args=("remove_site",), kwargs={"site_id": site.id})
 
 st.caption(f"Times in {fmt.zone_label(view.tz)}. A token shows a warning {TOKEN_WARNING_DAYS} days before it expires.")
-site_dialogs.show_requested()
+site_dialogs.show_requested(view.actor)

@@ -46,11 +46,11 @@ for index, env in enumerate(envs):
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
             if st.button("", key=f"env_up_{env.id}", icon=":material/arrow_upward:",
                          help=locked or "Earlier in the pipeline", disabled=index == 0 or bool(locked)):
-                widgets.flash_outcome(catalogue_actions.move_environment(env.id, index - 1))
+                widgets.flash_outcome(catalogue_actions.move_environment(view.actor, env.id, index - 1))
                 st.rerun()
             if st.button("", key=f"env_down_{env.id}", icon=":material/arrow_downward:",
                          help=locked or "Later in the pipeline", disabled=index == len(envs) - 1 or bool(locked)):
-                widgets.flash_outcome(catalogue_actions.move_environment(env.id, index + 1))
+                widgets.flash_outcome(catalogue_actions.move_environment(view.actor, env.id, index + 1))
                 st.rerun()
             st.button("Edit", key=f"env_edit_{env.id}", icon=":material/edit:", disabled=bool(locked), help=locked,
                       on_click=widgets.open_dialog, args=("edit_environment",), kwargs={"env_id": env.id})
@@ -58,6 +58,6 @@ for index, env in enumerate(envs):
                       help=locked, on_click=widgets.open_dialog, args=("remove_environment",),
                       kwargs={"env_id": env.id})
 
-freeze_view.section(envs, view.tz)
+freeze_view.section(view.actor, envs, view.tz)
 
-environment_dialogs.show_requested()
+environment_dialogs.show_requested(view.actor)

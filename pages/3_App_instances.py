@@ -27,7 +27,7 @@ if not view.environments or not view.sites:
     widgets.empty_state(f"Add {missing} first: an app instance belongs to both.")
     st.page_link(frame.PAGES["Environments" if not view.environments else "Sites"], label=f"Add {missing}",
                  icon=":material/arrow_forward:")
-    instance_dialogs.show_requested()
+    instance_dialogs.show_requested(view.actor)
     st.stop()
 
 frame.environment_picker("Environment", "inst_env", view.environments, segmented=True)
@@ -64,4 +64,4 @@ else:
                   help=locked, on_click=widgets.open_dialog, args=("remove_instance",), kwargs={"instance_id": chosen})
         st.caption("Select a row to edit, move or remove it." if chosen is None else "")
 
-instance_dialogs.show_requested()
+instance_dialogs.show_requested(view.actor)

@@ -33,7 +33,7 @@ if shown == "compare":
     compared, selected = services_view.comparison(envs, view.tz, view.compare_by)
     picked = [e for e in envs if e.id in compared]
     selected_id = view.environment.id if view.environment else None
-    sync_dialog.sync_bar(selected, picked, prefix="cmp", default_source=selected_id)
+    sync_dialog.sync_bar(view.actor, selected, picked, prefix="cmp", default_source=selected_id)
 else:
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     with left:
@@ -53,7 +53,7 @@ else:
         services_view.data_bar(found.fetched_at, view.tz, "svc_refresh")
     services_view.failures_warning(found.failures)
     selected = services_view.services_table(env, found, view.tz)
-    sync_dialog.sync_bar(selected, envs, prefix="svc", source=env)
+    sync_dialog.sync_bar(view.actor, selected, envs, prefix="svc", source=env)
 
 drift_report.drift_section(view.compare_by)
-sync_dialog.show_requested()
+sync_dialog.show_requested(view.actor)

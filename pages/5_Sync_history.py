@@ -40,8 +40,8 @@ with operations_tab:
         opened = history_view.operations_table(page, colors, view.tz) or history_view.linked_operation()
         history_view.pager(page)
         if opened is not None:
-            history_view.detail(opened, envs, view.tz)
+            history_view.detail(view.actor, opened, envs, view.tz)
 with charts_tab:
     history_view.charts_grid(metrics, colors)
 
-history_view.show_requested()
+history_view.show_requested(view.actor)

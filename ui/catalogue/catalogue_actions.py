@@ -4,6 +4,7 @@ the core call, then the caches cleared. Each returns an Outcome instead of raisi
 
 from __future__ import annotations
 
+from ranchersync.access.identity import Actor
 from ranchersync.catalogue import environments as env_cases
 from ranchersync.catalogue import instances as instance_cases
 from ranchersync.catalogue import sites as site_cases
@@ -28,6 +29,7 @@ def _connected(info: ConnectionInfo) -> str:
 
 
 def add_site(
+    actor: Actor,
     *,
     name: str,
     url: str,
@@ -50,7 +52,7 @@ def add_site(
         with ctx.session() as session:
             site_cases.add_site(
                 session, ctx.cipher, name=site_name, connection=connection, allow_http=allow_http, info=info,
-                actor=deps.current_actor()
+                actor=actor
             )
         return Outcome.done(f"Site '{site_name}' added: {_connected(info)}.", info.warnings)
 
@@ -58,6 +60,7 @@ def add_site(
 
 
 def update_site(
+    actor: Actor,
     site_id: int,
     *,
     name: str,
@@ -83,7 +86,7 @@ def update_site(
                 ca_bundle=ca_bundle,
                 clear_ca_bundle=clear_ca_bundle,
                 insecure=insecure,
-                allow_http=allow_http, actor=deps.current_actor(),
+                allow_http=allow_http, actor=actor,
             )
             saved_name, active = site.name, site.active
         if not active:
@@ -117,19 +120,19 @@ def test_site(site_id: int) -> Outcome:
     return attempt(work)
 
 
-def set_site_active(site_id: int, active: bool) -> Outcome:
+def set_site_active(actor: Actor, site_id: int, active: bool) -> Outcome:
     """Activate or deactivate a site (a deactivated site is skipped by every Rancher read)."""
 
     def work() -> Outcome:
         ctx = deps.get_context()
         with ctx.session() as session:
-            site = site_cases.update_site(session, ctx.cipher, site_id, active=active, actor=deps.current_actor())
+            site = site_cases.update_site(session, ctx.cipher, site_id, active=active, actor=actor)
             return Outcome.done(f"Site '{site.name}' {'activated' if active else 'deactivated'}.")
 
     return attempt(work)
 
 
-def remove_site(site_id: int, *, cascade: bool, shown: frozenset[int]) -> Outcome:
+def remove_site(actor: Actor, site_id: int, *, cascade: bool, shown: frozenset[int]) -> Outcome:
     """Remove a site; with `cascade`, also the app instances that use it, which must be those `shown` (by id)."""
 
     def work() -> Outcome:
@@ -137,7 +140,7 @@ def remove_site(site_id: int, *, cascade: bool, shown: frozenset[int]) -> Outcom
         with ctx.session() as session:
             name = site_cases.get_site(session, site_id).name
             removed = site_cases.remove_site(session, site_id, cascade=cascade, expected=shown,
-                                             actor=deps.current_actor())
+                                             actor=actor)
         also = f" with its app instances {', '.join(sorted(removed))}" if removed else ""
         return Outcome.done(f"Site '{name}' removed{also}.")
 
@@ -153,7 +156,7 @@ def _hint(result: site_cases.ConnectionTest) -> str:
 
 
 def add_environment(
-    *, name: str, description: str, color: str | None, protected: bool, position: int | None
+    actor: Actor, *, name: str, description: str, color: str | None, protected: bool, position: int | None
 ) -> Outcome:
     """Add an environment to the pipeline (at the end unless a position is given)."""
 
@@ -161,14 +164,14 @@ def add_environment(
         with deps.get_context().session() as session:
             env = env_cases.add_environment(
                 session, name=name, description=description, color=color, protected=protected, position=position,
-                actor=deps.current_actor()
+                actor=actor
             )
             return Outcome.done(f"Environment '{env.name}' added.")
 
     return attempt(work)
 
 
-def update_environment(env_id: int, *, name: str, description: str, color: str, protected: bool,
+def update_environment(actor: Actor, env_id: int, *, name: str, description: str, color: str, protected: bool,
                        required_approvals: int | None = None) -> Outcome:
     """Save an environment's name, description, colour, protection and required approvals."""
 
@@ -176,32 +179,32 @@ def update_environment(env_id: int, *, name: str, description: str, color: str, 
         with deps.get_context().session() as session:
             env = env_cases.update_environment(
                 session, env_id, name=name, description=description, color=color, protected=protected,
-                required_approvals=required_approvals, actor=deps.current_actor(),
+                required_approvals=required_approvals, actor=actor,
             )
             return Outcome.done(f"Environment '{env.name}' saved.")
 
     return attempt(work)
 
 
-def move_environment(env_id: int, position: int) -> Outcome:
+def move_environment(actor: Actor, env_id: int, position: int) -> Outcome:
     """Move an environment to `position` in the pipeline."""
 
     def work() -> Outcome:
         with deps.get_context().session() as session:
-            order = env_cases.move_environment(session, env_id, position, actor=deps.current_actor())
+            order = env_cases.move_environment(session, env_id, position, actor=actor)
             return Outcome.done("Pipeline order: " + " → ".join(e.name for e in order) + ".")
 
     return attempt(work)
 
 
-def remove_environment(env_id: int, *, cascade: bool, shown: frozenset[int]) -> Outcome:
+def remove_environment(actor: Actor, env_id: int, *, cascade: bool, shown: frozenset[int]) -> Outcome:
     """Remove an environment; with `cascade`, also its app instances, which must be those `shown` (by id)."""
 
     def work() -> Outcome:
         with deps.get_context().session() as session:
             name = env_cases.get_environment(session, env_id).name
             removed = env_cases.remove_environment(session, env_id, cascade=cascade, expected=shown,
-                                                   actor=deps.current_actor())
+                                                   actor=actor)
         also = f" with its app instances {', '.join(sorted(removed))}" if removed else ""
         return Outcome.done(f"Environment '{name}' removed{also}.")
 
@@ -211,7 +214,9 @@ def remove_environment(env_id: int, *, cascade: bool, shown: frozenset[int]) -> 
 # ---- app instances ---------------------------------------------------------------------------------------------
 
 
-def add_instance(*, name: str, site_id: int, environment_id: int, cluster_id: str, namespace: str) -> Outcome:
+def add_instance(
+    actor: Actor, *, name: str, site_id: int, environment_id: int, cluster_id: str, namespace: str
+) -> Outcome:
     """Check the placement against Rancher, then store the app instance."""
 
     def work() -> Outcome:
@@ -222,7 +227,7 @@ def add_instance(*, name: str, site_id: int, environment_id: int, cluster_id: st
             placement = instance_cases.check_placement(site, ctx.cipher, cluster_id, namespace, deps.client_factory())
             instance = instance_cases.add_instance(
                 session, name=instance_name, site=site_id, environment=environment_id, placement=placement,
-                actor=deps.current_actor()
+                actor=actor
             )
             where = f"{placement.cluster_name}/{placement.namespace}"
             return Outcome.done(
@@ -232,14 +237,14 @@ def add_instance(*, name: str, site_id: int, environment_id: int, cluster_id: st
     return attempt(work)
 
 
-def update_instance(instance_id: int, *, name: str, environment_id: int) -> Outcome:
+def update_instance(actor: Actor, instance_id: int, *, name: str, environment_id: int) -> Outcome:
     """Rename an app instance and/or move it to another environment."""
 
     def work() -> Outcome:
         with deps.get_context().session() as session:
             before = instance_cases.get_instance(session, instance_id).environment.name
             instance = instance_cases.update_instance(session, instance_id, name=name, environment=environment_id,
-                                                      actor=deps.current_actor())
+                                                      actor=actor)
             after = instance.environment.name
         moved = f", moved from {before} to {after}" if before != after else ""
         return Outcome.done(f"App instance '{instance.name}' saved{moved}.")
@@ -247,12 +252,12 @@ def update_instance(instance_id: int, *, name: str, environment_id: int) -> Outc
     return attempt(work)
 
 
-def remove_instance(instance_id: int) -> Outcome:
+def remove_instance(actor: Actor, instance_id: int) -> Outcome:
     """Forget an app instance; its workloads on the cluster are not touched."""
 
     def work() -> Outcome:
         with deps.get_context().session() as session:
-            name = instance_cases.remove_instance(session, instance_id, actor=deps.current_actor())
+            name = instance_cases.remove_instance(session, instance_id, actor=actor)
         return Outcome.done(f"App instance '{name}' removed (its workloads on the cluster were not touched).")
 
     return attempt(work)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ranchersync.access.identity import Actor
 from ranchersync.catalogue.environments import DEFAULT_COLORS
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.kernel.validation import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
@@ -17,7 +18,7 @@ _APPROVALS_HELP = ("Four eyes: a sync into this environment becomes a request th
 
 
 @st.dialog("Add an environment", on_dismiss=widgets.close_dialog)
-def add_environment() -> None:
+def add_environment(actor: Actor) -> None:
     """Name, description, colour, protection and place in the pipeline of a new environment."""
     envs = queries.environments()
     name = st.text_input("Name", key="add_env_name", placeholder="e.g. Stage", max_chars=NAME_MAX_LENGTH)
@@ -31,13 +32,14 @@ def add_environment() -> None:
     if widgets.dialog_buttons("Add environment", "add_env_save", "add_env_cancel", icon=":material/add:"):
         widgets.finish(
             catalogue_actions.add_environment(
+                actor,
                 name=name, description=description, color=color, protected=protected, position=position
             )
         )
 
 
 @st.dialog("Edit environment", on_dismiss=widgets.close_dialog)
-def edit_environment(env: EnvironmentRow) -> None:
+def edit_environment(actor: Actor, env: EnvironmentRow) -> None:
     """Change an environment's name, description, colour and protection."""
     key = f"edit_env_{env.id}"
     name = st.text_input("Name", value=env.name, key=f"{key}_name", max_chars=NAME_MAX_LENGTH)
@@ -51,6 +53,7 @@ def edit_environment(env: EnvironmentRow) -> None:
     if widgets.dialog_buttons("Save", "edit_env_save", "edit_env_cancel", icon=":material/save:"):
         widgets.finish(
             catalogue_actions.update_environment(
+                actor,
                 env.id, name=name, description=description, color=color, protected=protected,
                 required_approvals=int(required),
             )
@@ -58,7 +61,7 @@ def edit_environment(env: EnvironmentRow) -> None:
 
 
 @st.dialog("Remove environment", on_dismiss=widgets.close_dialog)
-def remove_environment(env: EnvironmentRow) -> None:
+def remove_environment(actor: Actor, env: EnvironmentRow) -> None:
     """Confirm removing an environment, showing exactly which app instances go with it."""
     members = queries.instances_now(env.id)  # exact, not cached
     name, md = escape_markdown(env.name), escape_markdown
@@ -71,13 +74,13 @@ def remove_environment(env: EnvironmentRow) -> None:
     st.caption("Sync history keeps the environment's name.")
     label = f"Remove {name} and {len(members)} app instance(s)" if members else f"Remove {name}"
     if widgets.dialog_buttons(label, "remove_env_confirm", "remove_env_cancel", disabled=bool(members) and not cascade):
-        widgets.finish(catalogue_actions.remove_environment(env.id, cascade=cascade, shown=seen))
+        widgets.finish(catalogue_actions.remove_environment(actor, env.id, cascade=cascade, shown=seen))
 
 
-def show_requested() -> None:
+def show_requested(actor: Actor) -> None:
     """Open whichever environment dialog a button asked for."""
     if widgets.requested_dialog("add_environment") is not None:
-        add_environment()
+        add_environment(actor)
         return
     for name, dialog in (("edit_environment", edit_environment), ("remove_environment", remove_environment)):
         request = widgets.requested_dialog(name)
@@ -89,4 +92,4 @@ def show_requested() -> None:
             widgets.flash("info", "That environment no longer exists.")
             st.rerun()
         else:
-            dialog(env)
+            dialog(actor, env)

@@ -16,7 +16,7 @@ WELCOME_CLOSED = "welcome_closed"
 def offer(actor: Actor) -> None:
     """Open the dialog unless it was closed in this browser session (the frame's first-visit hook)."""
     if not welcome_closed():
-        welcome()
+        welcome(actor)
 
 
 def welcome_closed() -> bool:
@@ -34,7 +34,7 @@ def _close_welcome() -> None:
 
 
 @st.dialog("Welcome to Rancher Sync Manager", width="medium", on_dismiss=_close_welcome)
-def welcome() -> None:
+def welcome(actor: Actor) -> None:
     """First visit: connect a Rancher server, or try the built-in demo."""
     st.markdown(
         "This tool promotes workload versions between your environments (Dev → Stage → Prod) on Rancher. "
@@ -44,7 +44,7 @@ def welcome() -> None:
     with connect:
         entered = site_dialogs.site_form("welcome")
         if st.button("Test connection and save", key="welcome_save", type="primary", icon=":material/cable:"):
-            site_dialogs.save_new(entered, on_success=_close_welcome)
+            site_dialogs.save_new(actor, entered, on_success=_close_welcome)
     with demo:
         demo_panel("welcome")
 

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import streamlit as st
 
+from ranchersync.access.identity import Actor
 from ranchersync.catalogue.rules import namespaces_for_picking
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.textsafe import escape_markdown
@@ -31,7 +32,7 @@ def _from_rancher(load: Callable[[], T]) -> T | None:
 
 
 @st.dialog("Add an app instance", width="medium", on_dismiss=widgets.close_dialog)
-def add_instance() -> None:
+def add_instance(actor: Actor) -> None:
     """Pick site → cluster → namespace from Rancher, name it, and put it in an environment."""
     envs = {e.id: e.name for e in queries.environments()}
     sites = {s.id: s for s in queries.sites() if s.active}
@@ -87,6 +88,7 @@ def add_instance() -> None:
             return
         with st.spinner("Checking the placement with Rancher…"):
             outcome = catalogue_actions.add_instance(
+                actor,
                 name=name or namespace, site_id=site_id, environment_id=env_id, cluster_id=cluster_id,
                 namespace=namespace,
             )
@@ -96,7 +98,7 @@ def add_instance() -> None:
 
 
 @st.dialog("Edit or move an app instance", on_dismiss=widgets.close_dialog)
-def edit_instance(instance: InstanceRow) -> None:
+def edit_instance(actor: Actor, instance: InstanceRow) -> None:
     """Rename an app instance or move it to another environment."""
     envs = {e.id: e.name for e in queries.environments()}
     md = escape_markdown
@@ -108,11 +110,11 @@ def edit_instance(instance: InstanceRow) -> None:
         key=f"{key}_env", help="Moving changes which environment's services it contributes to.",
     )
     if widgets.dialog_buttons("Save", "edit_inst_save", "edit_inst_cancel", icon=":material/save:"):
-        widgets.finish(catalogue_actions.update_instance(instance.id, name=name, environment_id=env_id))
+        widgets.finish(catalogue_actions.update_instance(actor, instance.id, name=name, environment_id=env_id))
 
 
 @st.dialog("Remove app instance", on_dismiss=widgets.close_dialog)
-def remove_instance(instance: InstanceRow) -> None:
+def remove_instance(actor: Actor, instance: InstanceRow) -> None:
     """Confirm forgetting one app instance."""
     md = escape_markdown
     st.markdown(
@@ -122,13 +124,13 @@ def remove_instance(instance: InstanceRow) -> None:
     )
     st.caption("Only the mapping is removed: the workloads in the namespace are not touched.")
     if widgets.dialog_buttons("Remove app instance", "remove_inst_confirm", "remove_inst_cancel"):
-        widgets.finish(catalogue_actions.remove_instance(instance.id))
+        widgets.finish(catalogue_actions.remove_instance(actor, instance.id))
 
 
-def show_requested() -> None:
+def show_requested(actor: Actor) -> None:
     """Open whichever app instance dialog a button asked for."""
     if widgets.requested_dialog("add_instance") is not None:
-        add_instance()
+        add_instance(actor)
         return
     for name, dialog in (("edit_instance", edit_instance), ("remove_instance", remove_instance)):
         request = widgets.requested_dialog(name)
@@ -140,4 +142,4 @@ def show_requested() -> None:
             widgets.flash("info", "That app instance no longer exists.")
             st.rerun()
         else:
-            dialog(instance)
+            dialog(actor, instance)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
+from ranchersync.access.identity import Actor
 from ranchersync.catalogue import sites as site_cases
 from ranchersync.kernel.errors import ValidationError
 from ranchersync.kernel.textsafe import escape_markdown
@@ -139,12 +140,13 @@ _MISSING_CA = Outcome(
 )
 
 
-def save_new(entered: SiteInput | None, on_success: Callable[[], None] | None = None) -> None:
+def save_new(actor: Actor, entered: SiteInput | None, on_success: Callable[[], None] | None = None) -> None:
     if entered is None:
         widgets.show_outcome(_MISSING_CA)
         return
     with st.spinner("Testing the connection to Rancher…"):
         outcome = catalogue_actions.add_site(
+            actor,
             name=entered.name,
             url=entered.url,
             token=entered.token,
@@ -158,15 +160,15 @@ def save_new(entered: SiteInput | None, on_success: Callable[[], None] | None = 
 
 
 @st.dialog("Add a Rancher site", width="medium", on_dismiss=widgets.close_dialog)
-def add_site() -> None:
+def add_site(actor: Actor) -> None:
     """Add a site; the connection is tested before anything is saved."""
     entered = site_form("add_site")
     if widgets.dialog_buttons("Test connection and save", "add_site_save", "add_site_cancel", icon=":material/cable:"):
-        save_new(entered)
+        save_new(actor, entered)
 
 
 @st.dialog("Edit site", width="medium", on_dismiss=widgets.close_dialog)
-def edit_site(site_id: int) -> None:
+def edit_site(actor: Actor, site_id: int) -> None:
     """Change a site; a new token replaces the stored one, which is never shown."""
     site = queries.site(site_id)
     if site is None:
@@ -186,6 +188,7 @@ def edit_site(site_id: int) -> None:
         throttle.forget(st.session_state, f"site_test_{site_id}")  # a test from before the edit says nothing now
         with st.spinner("Saving and testing the connection…"):
             outcome = catalogue_actions.update_site(
+                actor,
                 site_id,
                 name=entered.name,
                 url=entered.url,
@@ -199,7 +202,7 @@ def edit_site(site_id: int) -> None:
 
 
 @st.dialog("Remove site", on_dismiss=widgets.close_dialog)
-def remove_site(site_id: int) -> None:
+def remove_site(actor: Actor, site_id: int) -> None:
     """Confirm removing a site, showing exactly which app instances go with it."""
     site = queries.site(site_id)
     if site is None:
@@ -216,7 +219,7 @@ def remove_site(site_id: int) -> None:
     if widgets.dialog_buttons(
         label, "remove_site_confirm", "remove_site_cancel", disabled=bool(used_by) and not cascade
     ):
-        widgets.finish(catalogue_actions.remove_site(site_id, cascade=cascade, shown=seen))
+        widgets.finish(catalogue_actions.remove_site(actor, site_id, cascade=cascade, shown=seen))
 
 
 def test_site(site_id: int) -> Outcome:
@@ -229,11 +232,11 @@ def test_site(site_id: int) -> Outcome:
     return replace(outcome, message=f"{outcome.message} {throttle.age_note(age)}")
 
 
-def show_requested() -> None:
+def show_requested(actor: Actor) -> None:
     """Open whichever site dialog a button asked for."""
     if widgets.requested_dialog("add_site") is not None:
-        add_site()
+        add_site(actor)
     elif (request := widgets.requested_dialog("edit_site")) is not None:
-        edit_site(request["site_id"])
+        edit_site(actor, request["site_id"])
     elif (request := widgets.requested_dialog("remove_site")) is not None:
-        remove_site(request["site_id"])
+        remove_site(actor, request["site_id"])

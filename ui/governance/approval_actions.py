@@ -2,7 +2,7 @@
 in ui/sync/sync_actions.py).
 
 Each function opens its own session, calls the core (ranchersync.approvals.requests)
-as the signed-in actor, and clears what the change makes stale.
+as the actor the frame read (`Frame.actor`, passed in), and clears what the change makes stale.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ranchersync.access.identity import Actor
 from ranchersync.approvals import requests as approvals
 from ranchersync.kernel.errors import RancherSyncError
 from ui.shell import deps, queries
@@ -25,24 +26,24 @@ class Requests:
     me: str  # the signed-in actor's e-mail: their own requests cannot be decided by them
 
 
-def list_requests(limit: int = 200) -> Requests:
+def list_requests(actor: Actor, limit: int = 200) -> Requests:
     """Every request as its payload (the `--json` shape), read now: a decision must see what is there now."""
     ctx = deps.get_context()
     with ctx.session() as session:
         approvals.expire_requests(session)
         rows = [approvals.request_payload(r) for r in approvals.list_requests(session, limit=limit)]
     return Requests(tuple(r for r in rows if r["status"] == "pending"),
-                    tuple(r for r in rows if r["status"] != "pending"), deps.current_actor().email)
+                    tuple(r for r in rows if r["status"] != "pending"), actor.email)
 
 
-def decide(request_id: int, *, approve: bool, comment: str) -> tuple[Outcome, str]:
+def decide(actor: Actor, request_id: int, *, approve: bool, comment: str) -> tuple[Outcome, str]:
     """Approve or reject a request as the signed-in actor; the last approval re-checks and runs the sync.
 
     Returns the outcome and the request's status after it (`stale` is an outcome to warn about, not an error).
     """
     ctx = deps.get_context()
     try:
-        request = approvals.decide(ctx, deps.current_actor(), request_id, approve, comment,
+        request = approvals.decide(ctx, actor, request_id, approve, comment,
                                    factory=deps.client_factory())
     except RancherSyncError as error:
         return Outcome.failed(error), ""

@@ -10,11 +10,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ranchersync.access.identity import refusal
+from ranchersync.access.identity import Actor, refusal
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ui.governance import approval_actions
-from ui.shell import deps, widgets
+from ui.shell import widgets
 
 _DECIDE = "decide_request"
 
@@ -44,7 +44,7 @@ def diff_frame(request: dict[str, Any]) -> pd.DataFrame:
                                        "Source digest", "resourceVersion"])
 
 
-def pending_card(request: dict[str, Any], me: str, tz: dt.tzinfo) -> None:
+def pending_card(actor: Actor, request: dict[str, Any], me: str, tz: dt.tzinfo) -> None:
     """One request waiting for decisions: what it would change, who asked, when it expires, who approved; the
     Approve and Reject buttons (disabled for the requester: four eyes)."""
     request_id = request["id"]
@@ -61,7 +61,7 @@ def pending_card(request: dict[str, Any], me: str, tz: dt.tzinfo) -> None:
                 f"{plural(request['required'], 'approval')}" + (f" ({given})" if given else "")))
         own = request["requestedBy"].lower() == me.lower()
         why = "You asked for it: another person with the releaser role decides." if own else None
-        locked = refusal(deps.current_actor(), "approve")
+        locked = refusal(actor, "approve")
         if locked:  # shown, not usable: the core refuses a decision below releaser anyway
             own, why = True, locked
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
@@ -89,7 +89,7 @@ def decided_table(requests: Sequence[dict[str, Any]], tz: dt.tzinfo) -> None:
                  column_config={"Sync operation": st.column_config.NumberColumn(format="#%d")})
 
 
-def show_requested(pending: Sequence[dict[str, Any]]) -> None:
+def show_requested(actor: Actor, pending: Sequence[dict[str, Any]]) -> None:
     """Open the decision dialog if a button asked for it."""
     request = widgets.requested_dialog(_DECIDE)
     if request is None:
@@ -99,11 +99,11 @@ def show_requested(pending: Sequence[dict[str, Any]]) -> None:
         widgets.close_dialog()
         widgets.flash("info", f"Request #{request['request_id']} was decided meanwhile: see below.")
         st.rerun()
-    decide_dialog(found, bool(request["approve"]))
+    decide_dialog(actor, found, bool(request["approve"]))
 
 
 @st.dialog("Decide on a sync request", width="large", on_dismiss=widgets.close_dialog)
-def decide_dialog(request: dict[str, Any], approve: bool) -> None:
+def decide_dialog(actor: Actor, request: dict[str, Any], approve: bool) -> None:
     """The exact diff again, a comment (required to reject) and the decision."""
     last = approve and len(request["approvals"]) + 1 >= request["required"]
     st.markdown(f"**#{request['id']} · {escape_markdown(request['sourceEnvironment'])} → "
@@ -121,7 +121,7 @@ def decide_dialog(request: dict[str, Any], approve: bool) -> None:
     if widgets.dialog_buttons(label, "decide_confirm", "decide_cancel", icon=icon,
                               disabled=not approve and not comment.strip()):
         with st.spinner("Re-checking and running the sync…" if last else "Saving…"):
-            outcome, status = approval_actions.decide(request["id"], approve=approve, comment=comment)
+            outcome, status = approval_actions.decide(actor, request["id"], approve=approve, comment=comment)
         if status == "stale":
             widgets.flash("warning", outcome.message)
             widgets.close_dialog()

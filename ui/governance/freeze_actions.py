@@ -1,4 +1,4 @@
-"""Write use-cases of the freeze controls: one session per action, the core call as the current actor, then the
+"""Write use-cases of the freeze controls: one session per action, the core call as the actor the frame read, then the
 freeze reads cleared. Each returns an Outcome (ui/shell/outcome.py) instead of raising."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from ranchersync.access.identity import Actor
 from ranchersync.governance import freeze
 from ranchersync.kernel.errors import RancherSyncError
 from ui.governance import freeze_reads
@@ -23,6 +24,7 @@ def _attempt(work: Callable[[], Outcome]) -> Outcome:
 
 
 def add_window(
+    actor: Actor,
     *,
     environment_id: int,
     reason: str,
@@ -36,7 +38,7 @@ def add_window(
     def work() -> Outcome:
         ctx = deps.get_context()
         with ctx.session() as session:
-            window = freeze.add_window(session, deps.current_actor(), environment=environment_id, reason=reason,
+            window = freeze.add_window(session, actor, environment=environment_id, reason=reason,
                                        weekly=weekly, starts_at=starts_at, ends_at=ends_at, timezone=timezone)
             view = freeze.window_view(session, window)
         return Outcome.done(f"Freeze window #{view.id} added to {view.environment}: {view.schedule}.")
@@ -44,38 +46,38 @@ def add_window(
     return _attempt(work)
 
 
-def remove_window(window_id: int) -> Outcome:
+def remove_window(actor: Actor, window_id: int) -> Outcome:
     """Lift one window."""
 
     def work() -> Outcome:
         ctx = deps.get_context()
         with ctx.session() as session:
-            window = freeze.remove_window(session, deps.current_actor(), window_id)
+            window = freeze.remove_window(session, actor, window_id)
             view = freeze.window_view(session, window)
         return Outcome.done(f"Freeze window #{view.id} of {view.environment} lifted.")
 
     return _attempt(work)
 
 
-def stop_all(reason: str) -> Outcome:
+def stop_all(actor: Actor, reason: str) -> Outcome:
     """Freeze every environment now (incident mode)."""
 
     def work() -> Outcome:
         ctx = deps.get_context()
         with ctx.session() as session:
-            window = freeze.stop_all(session, deps.current_actor(), reason)
+            window = freeze.stop_all(session, actor, reason)
         return Outcome.done(f"Stop-all #{window.id}: every environment is frozen until it is lifted.")
 
     return _attempt(work)
 
 
-def lift_all(reason: str) -> Outcome:
+def lift_all(actor: Actor, reason: str) -> Outcome:
     """End incident mode."""
 
     def work() -> Outcome:
         ctx = deps.get_context()
         with ctx.session() as session:
-            window = freeze.lift_all(session, deps.current_actor(), reason)
+            window = freeze.lift_all(session, actor, reason)
         return Outcome.done(f"Stop-all #{window.id} lifted: syncs are allowed again outside freeze windows.")
 
     return _attempt(work)

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from ranchersync.access.identity import refusal
+from ranchersync.access.identity import Actor, refusal
 from ranchersync.governance import freeze, freeze_schedule
 from ranchersync.kernel.errors import ValidationError
 from ranchersync.kernel.textsafe import escape_markdown
 from ui.governance import freeze_actions, freeze_reads
-from ui.shell import deps, widgets
 from ui.shell import format as fmt
+from ui.shell import widgets
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
 
@@ -62,15 +62,15 @@ def frozen_row(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
 # ---- the controls (admins) ----------------------------------------------------------------------------------------
 
 
-def section(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
+def section(actor: Actor, envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
     """Freeze windows: stop-all, the windows in force with Remove, and the form to add one."""
     st.subheader("Freeze windows", anchor=False)
     st.caption("Syncs into a frozen environment are refused (rollbacks stay allowed); an admin may override one "
                "with a reason from the CLI: `sync … --override-freeze --reason …`. Every change here is audited.")
-    locked = refusal(deps.current_actor(), "manage_freeze")
+    locked = refusal(actor, "manage_freeze")
     if locked:  # a lower role sees the windows, not the controls (the core refuses them anyway)
         st.caption(f":material/lock: {escape_markdown(locked)}.")
-    _stop_all(tz, locked)
+    _stop_all(actor, tz, locked)
     current = freeze_reads.windows()
     own = [w for w in current if w.kind != "stop_all"]
     if not own:
@@ -85,13 +85,13 @@ def section(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
             text.caption(f"#{window.id} · {escape_markdown(window.reason)} · by {escape_markdown(window.created_by)}")
             if button.button("Remove", key=f"freeze_remove_{window.id}", icon=":material/delete:",
                              disabled=bool(locked), help=locked):
-                widgets.flash_outcome(freeze_actions.remove_window(window.id))
+                widgets.flash_outcome(freeze_actions.remove_window(actor, window.id))
                 st.rerun()
     if envs and not locked:
-        _add_form(envs, tz)
+        _add_form(actor, envs, tz)
 
 
-def _stop_all(tz: dt.tzinfo, locked: str | None) -> None:
+def _stop_all(actor: Actor, tz: dt.tzinfo, locked: str | None) -> None:
     current = next((w for w in freeze_reads.windows() if w.kind == "stop_all"), None)
     with st.container(border=True, key="freeze_stop_all"):
         if current is not None:
@@ -111,15 +111,15 @@ def _stop_all(tz: dt.tzinfo, locked: str | None) -> None:
         if current is None:
             if button_col.button("Stop all syncs", key="freeze_stop_all_go", type="primary", icon=":material/block:",
                                  width="stretch"):
-                widgets.flash_outcome(freeze_actions.stop_all(reason))
+                widgets.flash_outcome(freeze_actions.stop_all(actor, reason))
                 st.rerun()
         elif button_col.button("Lift stop-all", key="freeze_lift_all_go", icon=":material/play_arrow:",
                                width="stretch"):
-            widgets.flash_outcome(freeze_actions.lift_all(reason))
+            widgets.flash_outcome(freeze_actions.lift_all(actor, reason))
             st.rerun()
 
 
-def _add_form(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
+def _add_form(actor: Actor, envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
     names = {e.id: e.name for e in envs}
     with st.expander("Add a freeze window", icon=":material/add:", expanded=False):
         cols = st.columns([2, 1.4, 2])
@@ -146,14 +146,16 @@ def _add_form(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None:
             span = (start_day, start_time, end_day, end_time)
         reason = st.text_input("Reason", key="freeze_reason", placeholder="e.g. weekend change freeze")
         if st.button("Add window", key="freeze_add_go", type="primary", icon=":material/ac_unit:"):
-            widgets.flash_outcome(_add(env_id, reason, weekly, span, zone_name))
+            widgets.flash_outcome(_add(actor, env_id, reason, weekly, span, zone_name))
             st.rerun()
 
 
-def _add(env_id: int, reason: str, weekly: str | None, span: tuple[object, ...] | None, zone_name: str) -> Outcome:
+def _add(
+    actor: Actor, env_id: int, reason: str, weekly: str | None, span: tuple[object, ...] | None, zone_name: str
+) -> Outcome:
     """Add the window; a one-off window's picked days and times are read in the chosen zone, by the core's rule."""
     if span is None:
-        return freeze_actions.add_window(environment_id=env_id, reason=reason, weekly=weekly, timezone=zone_name)
+        return freeze_actions.add_window(actor, environment_id=env_id, reason=reason, weekly=weekly, timezone=zone_name)
     start_day, start_time, end_day, end_time = span
     if not all(isinstance(d, dt.date) for d in (start_day, end_day)) or not all(
             isinstance(t, dt.time) for t in (start_time, end_time)):
@@ -164,5 +166,5 @@ def _add(env_id: int, reason: str, weekly: str | None, span: tuple[object, ...] 
         return Outcome.failed(error)
     starts = freeze_schedule.wall_to_utc(dt.datetime.combine(start_day, start_time), tz)  # type: ignore[arg-type]
     ends = freeze_schedule.wall_to_utc(dt.datetime.combine(end_day, end_time), tz)  # type: ignore[arg-type]
-    return freeze_actions.add_window(environment_id=env_id, reason=reason, starts_at=starts, ends_at=ends,
+    return freeze_actions.add_window(actor, environment_id=env_id, reason=reason, starts_at=starts, ends_at=ends,
                                      timezone=zone_name)

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ranchersync import notify
+from ranchersync.access.identity import Actor
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.notify import EVENTS, SUBSCRIBABLE, SubscriptionView
 from ui.shell import deps, widgets
@@ -42,7 +43,7 @@ def table(views: Sequence[SubscriptionView], tz: dt.tzinfo) -> int | None:
     return int(frame["#"].iloc[rows[0]]) if rows else None
 
 
-def add_form(envs: Sequence[EnvironmentRow]) -> None:
+def add_form(actor: Actor, envs: Sequence[EnvironmentRow]) -> None:
     """Subscribe a new Apprise URL; the URL field is a password field and is cleared after saving."""
     names: dict[int | None, str] = {None: "All environments", **{e.id: e.name for e in envs}}
     with st.form("notify_add", clear_on_submit=True, border=True):
@@ -56,18 +57,18 @@ def add_form(envs: Sequence[EnvironmentRow]) -> None:
                                 format_func=EVENTS.__getitem__, key="notify_events")
         if st.form_submit_button("Subscribe", type="primary", key="notify_submit"):
             _act(lambda session, ctx: notify.add_subscription(
-                session, ctx.cipher, deps.current_actor(), environment=env_id, url=url, events=events),
+                session, ctx.cipher, actor, environment=env_id, url=url, events=events),
                 "Subscribed: send a test to check it.")
 
 
-def actions(selected: int | None) -> None:
+def actions(actor: Actor, selected: int | None) -> None:
     """Send a test to, or remove, the selected subscription."""
     with st.container(horizontal=True):
         if st.button("Send a test", key="notify_test", disabled=selected is None, icon=":material/send:"):
-            _act(lambda session, _ctx: notify.send_test(session, deps.current_actor(), selected or 0),
+            _act(lambda session, _ctx: notify.send_test(session, actor, selected or 0),
                  "Test queued: its outcome shows under Last delivery in a moment.")
         if st.button("Remove", key="notify_remove", disabled=selected is None, icon=":material/delete:"):
-            _act(lambda session, _ctx: notify.remove_subscription(session, deps.current_actor(), selected or 0),
+            _act(lambda session, _ctx: notify.remove_subscription(session, actor, selected or 0),
                  "Subscription removed.")
 
 

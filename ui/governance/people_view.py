@@ -8,7 +8,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from ranchersync.access.identity import ROLES
+from ranchersync.access.identity import ROLES, Actor
 from ranchersync.kernel.humanize import ago
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.people import directory as people
@@ -40,9 +40,9 @@ def table(found: list[people.Person], now: dt.datetime) -> None:
                                              "Last seen"]), hide_index=True, width="stretch", key="people_table")
 
 
-def assign_form(found: list[people.Person]) -> None:
+def assign_form(actor: Actor, found: list[people.Person]) -> None:
     """Pick a person (or type an e-mail not seen yet) and a role; the change is confirmed in a dialog."""
-    me = deps.current_actor().email
+    me = actor.email
     with st.container(border=True, key="people_assign"):
         st.markdown("**Assign a role**")
         left, middle, right = st.columns([3, 2, 1], vertical_alignment="bottom")
@@ -55,13 +55,13 @@ def assign_form(found: list[people.Person]) -> None:
                    "assigned. Nobody changes their own role. Every change is in the audit log.")
 
 
-def set_role(email: str, role: str | None) -> Outcome:
+def set_role(actor: Actor, email: str, role: str | None) -> Outcome:
     """Assign (or clear) a role as the signed-in admin."""
 
     def work() -> Outcome:
         ctx = deps.get_context()
         with ctx.session() as session:
-            user = people.set_role(session, deps.current_actor(), email, role)
+            user = people.set_role(session, actor, email, role)
             who, now_role = user.email, user.role
         auth.forget_roles()  # the new role applies at once, in every browser session
         if now_role:
@@ -72,17 +72,17 @@ def set_role(email: str, role: str | None) -> Outcome:
 
 
 @st.dialog("Change a role", on_dismiss=widgets.close_dialog)
-def _confirm(email: str, role: str) -> None:
+def _confirm(actor: Actor, email: str, role: str) -> None:
     new = None if role == CLEAR else role
     what = f"make **{escape_markdown(email)}** a **{new}**" if new else (
         f"clear **{escape_markdown(email)}**'s assignment (their groups and the default decide again)")
     st.markdown(f"You are about to {what}. It applies at their next click.")
     if widgets.dialog_buttons("Change the role", "people_confirm", "people_cancel", icon=":material/badge:"):
-        widgets.finish(set_role(email, new))
+        widgets.finish(set_role(actor, email, new))
 
 
-def dialogs() -> None:
+def dialogs(actor: Actor) -> None:
     """Open the confirmation if it was asked for."""
     request = widgets.requested_dialog(_DIALOG)
     if request is not None:
-        _confirm(request["email"], request["role"])
+        _confirm(actor, request["email"], request["role"])

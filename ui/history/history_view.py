@@ -14,7 +14,7 @@ from typing import Any, get_args
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ranchersync.access.identity import refusal
+from ranchersync.access.identity import Actor, refusal
 from ranchersync.history import HistoryFilter, Metrics, OperationDetail, Page, date_range, metrics_payload
 from ranchersync.kernel.errors import ValidationError
 from ranchersync.kernel.humanize import duration_text, plural, status_word
@@ -23,7 +23,7 @@ from ranchersync.models import OperationStatus
 from ranchersync.sync import new_request_id
 from ui.history import history_charts as charts
 from ui.history import history_tables as tables
-from ui.shell import dataframes, deps, queries, widgets
+from ui.shell import dataframes, queries, widgets
 from ui.shell import format as fmt
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
@@ -137,7 +137,7 @@ def pager(page: Page) -> None:
         st.pagination(page.pages, key=PAGE)
 
 
-def detail(operation_id: int, envs: Mapping[str, EnvironmentRow], tz: dt.tzinfo) -> None:
+def detail(actor: Actor, operation_id: int, envs: Mapping[str, EnvironmentRow], tz: dt.tzinfo) -> None:
     """An opened operation: who, when, each service's containers with previous → new image, and Roll back."""
     found = queries.operation_detail(operation_id, queries.history_stamp())
     if found is None:
@@ -155,7 +155,7 @@ def detail(operation_id: int, envs: Mapping[str, EnvironmentRow], tz: dt.tzinfo)
                      column_config={"Error": st.column_config.TextColumn(width="medium")})
         allowed, why = tables.can_roll_back(found)
         target = envs.get(found.target_environment)
-        locked = refusal(deps.current_actor(), "sync", protected=bool(target and target.protected),
+        locked = refusal(actor, "sync", protected=bool(target and target.protected),
                          environment=found.target_environment)
         if allowed and locked:
             allowed, why = False, locked
@@ -239,14 +239,14 @@ def exports(filters: HistoryFilter, metrics: Metrics) -> None:
 # ---- the rollback --------------------------------------------------------------------------------------------------
 
 
-def show_requested() -> None:
+def show_requested(actor: Actor) -> None:
     """Open the rollback's confirmation if the button asked for it."""
     if widgets.requested_dialog(_ROLLBACK) is not None:
-        confirm_rollback()
+        confirm_rollback(actor)
 
 
 @st.dialog("Roll back", width="large", on_dismiss=widgets.close_dialog)
-def confirm_rollback() -> None:
+def confirm_rollback(actor: Actor) -> None:
     """Exactly what will change back; applied only from here, once."""
     request = widgets.requested_dialog(_ROLLBACK)
     if request is None:
@@ -287,7 +287,7 @@ def confirm_rollback() -> None:
             widgets.close_dialog()
             st.rerun()
     if go:
-        _apply(request, found, typed, progress_slot)
+        _apply(actor, request, found, typed, progress_slot)
 
 
 def _close_with(outcome: Outcome) -> None:
@@ -297,10 +297,12 @@ def _close_with(outcome: Outcome) -> None:
         st.rerun()
 
 
-def _apply(request: dict[str, Any], found: OperationDetail, typed: str | None, slot: DeltaGenerator) -> None:
+def _apply(
+    actor: Actor, request: dict[str, Any], found: OperationDetail, typed: str | None, slot: DeltaGenerator
+) -> None:
     progress = sync_progress.Progress(slot, f"Rolling back #{found.id} in {escape_markdown(found.target_environment)}…")
     request["started"] = True  # a rerun that stops this one must not offer to roll back again
-    result = sync_actions.rollback_operation(found.id, request_id=request["request_id"], confirm_env=typed,
+    result = sync_actions.rollback_operation(actor, found.id, request_id=request["request_id"], confirm_env=typed,
                                              on_event=progress, on_result=lambda outcome: _settle(request, outcome))
     progress.finish(result, not_done="Not rolled back")
     st.rerun()

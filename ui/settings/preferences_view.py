@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 import streamlit as st
 
+from ranchersync.access.identity import Actor
 from ranchersync.kernel.config import MAIL_URL_ENV, mail_url
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.notify import EVENTS, SUBSCRIBABLE
@@ -21,7 +22,7 @@ _EXAMPLES = {"iso": "2026-11-20", "european": "20.11.2026", "british": "20/11/20
              "long": "20 Nov 2026"}
 
 
-def settings_form(prefs: Preferences, envs: Sequence[EnvironmentRow]) -> None:
+def settings_form(actor: Actor, prefs: Preferences, envs: Sequence[EnvironmentRow]) -> None:
     """The Settings form: every preference, saved together."""
     names = {e.id: e.name for e in envs}
     zones = ["", *sorted(available_timezones())]
@@ -55,14 +56,14 @@ def settings_form(prefs: Preferences, envs: Sequence[EnvironmentRow]) -> None:
             chosen = dataclasses.replace(prefs, default_environment_id=default_env, timezone=zone,
                                          date_format=date_format, compare_by=compare_by or "image",
                                          rows_per_page=int(rows), email_events=tuple(mail))
-            save(chosen)
+            save(actor, chosen)
 
 
-def save(prefs: Preferences) -> None:
+def save(actor: Actor, prefs: Preferences) -> None:
     """Store the preferences, forget the cached ones, and show the result after a rerun."""
     try:
         with deps.get_context().session() as session:
-            preferences.save_preferences(session, deps.current_actor(), prefs)
+            preferences.save_preferences(session, actor, prefs)
     except RancherSyncError as error:
         widgets.flash("error", str(error))
     else:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from ranchersync.access.identity import Action, Actor, minimum_role, refusal
+from ranchersync.access.identity import Action, Actor, minimum_role
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.people import directory as people
@@ -86,7 +86,7 @@ def current_actor() -> Actor:
 
 @st.cache_data(ttl=5, show_spinner=False)
 def _identified(email: str, name: str, groups: tuple[str, ...], address: str | None) -> Actor:
-    # Every button asks who acts (`may`): one role lookup per person every few seconds, not one per button and rerun.
+    # The frame asks who acts on every rerun: one role lookup per person every few seconds, not one per rerun.
     # An assignment made on the People page clears this at once (`forget_roles`); one made with the CLI applies
     # within the ttl.
     ctx = deps.get_context()
@@ -98,11 +98,6 @@ def _identified(email: str, name: str, groups: tuple[str, ...], address: str | N
 def forget_roles() -> None:
     """Look roles up again (after an assignment changed)."""
     _identified.clear()
-
-
-def may(action: Action, *, protected: bool = False, environment: str = "") -> str | None:
-    """Why the signed-in actor may not do `action` (for a button's `help=`), or None when they may."""
-    return refusal(current_actor(), action, protected=protected, environment=environment)
 
 
 def needs(action: Action, *, protected: bool = False) -> str:

@@ -12,7 +12,6 @@ import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ranchersync import notify
-from ranchersync.access.identity import Actor
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
 from ranchersync.kernel.errors import RancherSyncError
@@ -42,13 +41,6 @@ def get_context() -> AppContext:
     _revive_demo(ctx)
     notify.attach(ctx)  # notifications queued by this process's actions are sent after their commit
     return ctx
-
-
-def current_actor() -> Actor:
-    """Who acts in this browser session: the signed-in user with their role now (ui/auth.py)."""
-    from ui.shell import auth  # auth builds on this module
-
-    return auth.current_actor()
 
 
 def server_address() -> str | None:

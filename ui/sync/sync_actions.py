@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ranchersync import history, sync
+from ranchersync.access.identity import Actor
 from ranchersync.approvals import requests as approvals
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.history import OperationDetail
@@ -50,6 +51,7 @@ def plan_sync(
 
 
 def apply_sync(
+    actor: Actor,
     plan: SyncPlan,
     *,
     request_id: str,
@@ -61,7 +63,6 @@ def apply_sync(
     """Apply a confirmed plan and report each service's result (also to `on_result`). `request_id` is the open
     confirmation's: the database refuses to apply it twice (a double click, a rerun)."""
     ctx = deps.get_context()
-    actor = deps.current_actor()  # read here, in the script's thread: the worker must not call Streamlit
     return _relayed(
         lambda progress: sync.apply_plan(ctx, plan, actor=actor, request_id=request_id,
                                          confirm_env=confirm_env, options=options, progress=progress,
@@ -70,21 +71,21 @@ def apply_sync(
     )
 
 
-def approvals_needed(target_id: int) -> int:
+def approvals_needed(actor: Actor, target_id: int) -> int:
     """How many approvals a sync by the signed-in actor into this environment needs (0: it applies at once)."""
     ctx = deps.get_context()
     with ctx.session() as session:
-        return approvals.approvals_needed(get_environment(session, target_id), deps.current_actor())
+        return approvals.approvals_needed(get_environment(session, target_id), actor)
 
 
-def request_sync(plan: SyncPlan, *, confirm_env: str | None, options: SyncOptions) -> Outcome:
+def request_sync(actor: Actor, plan: SyncPlan, *, confirm_env: str | None, options: SyncOptions) -> Outcome:
     """Store the reviewed plan as an approval request (nothing is applied)."""
     ctx = deps.get_context()
     try:
         with ctx.session() as session:
             target = get_environment(session, plan.target.id)
             check_confirmation(plan.target, target.protected, confirm_env)
-        request = approvals.request_sync(ctx, deps.current_actor(), plan, options=options,
+        request = approvals.request_sync(ctx, actor, plan, options=options,
                                          factory=deps.client_factory())
     except RancherSyncError as error:
         return Outcome.failed(error)
@@ -93,6 +94,7 @@ def request_sync(plan: SyncPlan, *, confirm_env: str | None, options: SyncOption
 
 
 def rollback_operation(
+    actor: Actor,
     operation_id: int,
     *,
     request_id: str,
@@ -103,7 +105,6 @@ def rollback_operation(
     """Put back the images an operation replaced, as a new rollback operation, and report each service.
     `request_id` is the open confirmation's, so a double click cannot roll back twice."""
     ctx = deps.get_context()
-    actor = deps.current_actor()  # read here, in the script's thread: the worker must not call Streamlit
     return _relayed(
         lambda progress: sync.rollback_operation(ctx, operation_id, actor=actor,
                                                  request_id=request_id, confirm_env=confirm_env,

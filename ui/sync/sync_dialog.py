@@ -15,13 +15,13 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ranchersync.access.identity import refusal
+from ranchersync.access.identity import Actor, refusal
 from ranchersync.catalogue.rules import next_in_pipeline
 from ranchersync.inventory.images import RetagMode
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
-from ui.shell import deps, queries, widgets
+from ui.shell import queries, widgets
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
 from ui.sync import sync_actions, sync_progress, sync_selection
@@ -37,6 +37,7 @@ _MODE_HELP = ("Full image: the target runs exactly what the source runs. Tag onl
 
 
 def sync_bar(
+    actor: Actor,
     selection: Selection,
     envs: Sequence[EnvironmentRow],
     *,
@@ -71,7 +72,7 @@ def sync_bar(
         target_id = st.selectbox("To", targets, index=targets.index(default) if default in targets else 0,
                                  format_func=names.__getitem__, key=f"{prefix}_target_{source_id}",
                                  label_visibility="collapsed", width=150)
-        locked = refusal(deps.current_actor(), "request_sync")
+        locked = refusal(actor, "request_sync")
         if locked:  # a viewer gets no sync button at all (and the core refuses a sync anyway)
             st.caption(f":material/lock: {escape_markdown(locked)}", width="content")
             return
@@ -86,17 +87,17 @@ def open_review(source_id: int, target_id: int, keys: list[tuple[str, str]]) -> 
                         request_id=new_request_id())
 
 
-def show_requested() -> None:
+def show_requested(actor: Actor) -> None:
     """Open the review if a button asked for it."""
     if widgets.requested_dialog(_REVIEW) is not None:
-        review_sync()
+        review_sync(actor)
 
 
 # ---- the review -------------------------------------------------------------------------------------------------
 
 
 @st.dialog("Review sync", width="large", on_dismiss=widgets.close_dialog)
-def review_sync() -> None:
+def review_sync(actor: Actor) -> None:
     """The exact plan; applied only from here, once."""
     request = widgets.requested_dialog(_REVIEW)
     if request is None:
@@ -140,7 +141,7 @@ def review_sync() -> None:
     with options_col:
         options = _options()
     progress_slot = st.container()  # above the buttons, where the eyes are when Apply is clicked
-    needed = sync_actions.approvals_needed(target.id)  # four-eyes: the sync becomes a request
+    needed = sync_actions.approvals_needed(actor, target.id)  # four-eyes: the sync becomes a request
     if needed:
         st.info(f"This will create an approval request ({plural(needed, 'approval')} needed) instead of "
                 "applying: the sync runs once other people approve it on the Approvals page.",
@@ -156,9 +157,9 @@ def review_sync() -> None:
             widgets.close_dialog()
             st.rerun()
     if go and needed:
-        widgets.finish(sync_actions.request_sync(plan, confirm_env=typed, options=options))
+        widgets.finish(sync_actions.request_sync(actor, plan, confirm_env=typed, options=options))
     elif go:
-        _apply(request, plan, typed, options, progress_slot)
+        _apply(actor, request, plan, typed, options, progress_slot)
 
 
 def _close_with(outcome: Outcome, *, retry: bool = False) -> None:
@@ -233,13 +234,13 @@ def _confirmation(sides: SyncSides) -> str | None:
 
 
 def _apply(
-    request: dict[str, Any], plan: SyncPlan, typed: str | None, options: SyncOptions, slot: DeltaGenerator
+    actor: Actor, request: dict[str, Any], plan: SyncPlan, typed: str | None, options: SyncOptions, slot: DeltaGenerator
 ) -> None:
     progress = sync_progress.Progress(
         slot, f"Applying {plural(len(plan.to_apply), 'change')} to {escape_markdown(plan.target.name)}…",
         [(item.name, item.target_label) for item in plan.to_apply])
     request["started"] = True  # a rerun that stops this one must not offer to apply again
-    result = sync_actions.apply_sync(plan, request_id=request["request_id"], confirm_env=typed, options=options,
+    result = sync_actions.apply_sync(actor, plan, request_id=request["request_id"], confirm_env=typed, options=options,
                                 on_event=progress, on_result=lambda outcome: _settle(request, outcome))
     progress.finish(result, not_done="Not applied")
     st.rerun()
