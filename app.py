@@ -5,9 +5,14 @@ import streamlit as st
 from ranchersync.catalogue.rules import TOKEN_WARNING_DAYS, token_state, unreachable_sites
 from ranchersync.kernel.humanize import ago
 from ranchersync.kernel.textsafe import escape_markdown
-from ui import frame, freeze_view, history_view, services_view, site_dialogs, widgets
+from ui import screen
+from ui.catalogue import first_visit
+from ui.governance import freeze_view
+from ui.history import history_view
+from ui.services import services_view
+from ui.shell import frame, widgets
 
-view = frame.frame("Overview", ":material/space_dashboard:")
+view = screen.start("Overview", ":material/space_dashboard:")
 now = widgets.now()
 
 st.title("Overview")
@@ -19,7 +24,7 @@ if not view.sites:
         if view.actor.at_least("admin"):
             st.markdown("Connect your first Rancher server, or try every screen on the built-in demo first.")
             st.button("Connect Rancher or start the demo", key="get_started_open", type="primary",
-                      on_click=site_dialogs.reopen_welcome)
+                      on_click=first_visit.reopen_welcome)
         else:
             st.markdown("No Rancher server is connected yet: an admin connects the first one.")
 

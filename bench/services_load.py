@@ -260,7 +260,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=4, choices=range(1, len(INSTANCES) + 1))
     parser.add_argument("--waves", type=int, default=1, choices=(1, 2))
     args = parser.parse_args()
-    from ui.queries import SERVICES_TTL
+    from ui.shell.queries import SERVICES_TTL
 
     with bench(args.instances) as b:
         first = b.wave(args.sessions)

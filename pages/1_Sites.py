@@ -6,10 +6,12 @@ from ranchersync.access.identity import refusal
 from ranchersync.catalogue.rules import TOKEN_WARNING_DAYS, site_health
 from ranchersync.kernel.humanize import ago, plural
 from ranchersync.kernel.textsafe import escape_markdown
-from ui import catalogue_actions, frame, site_dialogs, widgets
-from ui import format as fmt
+from ui import screen
+from ui.catalogue import catalogue_actions, site_dialogs
+from ui.shell import format as fmt
+from ui.shell import widgets
 
-view = frame.frame("Sites", ":material/dns:")
+view = screen.start("Sites", ":material/dns:")
 now = widgets.now()
 locked = refusal(view.actor, "manage_catalogue")  # why this person may not change sites (the core refuses too)
 
@@ -51,10 +53,10 @@ for site in view.sites:
             if st.button("Deactivate" if site.active else "Activate", key=f"site_active_{site.id}",
                          icon=":material/pause:" if site.active else ":material/play_arrow:", disabled=bool(locked),
                          help=locked):
-                widgets.flash_outcome(catalogue_actions.set_site_active(site.id, not site.active))
+                widgets.flash_outcome(catalogue_actions.set_site_active(view.actor, site.id, not site.active))
                 st.rerun()
             st.button("Remove", key=f"site_remove_{site.id}", icon=":material/delete:", disabled=bool(locked),
                       help=locked, on_click=widgets.open_dialog, args=("remove_site",), kwargs={"site_id": site.id})
 
 st.caption(f"Times in {fmt.zone_label(view.tz)}. A token shows a warning {TOKEN_WARNING_DAYS} days before it expires.")
-site_dialogs.show_requested()
+site_dialogs.show_requested(view.actor)

@@ -5,9 +5,12 @@ import streamlit as st
 from ranchersync.access.identity import refusal
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
-from ui import catalogue_actions, environment_dialogs, frame, freeze_view, widgets
+from ui import screen
+from ui.catalogue import catalogue_actions, environment_dialogs
+from ui.governance import freeze_view
+from ui.shell import widgets
 
-view = frame.frame("Environments", ":material/linear_scale:")
+view = screen.start("Environments", ":material/linear_scale:")
 envs = view.environments
 locked = refusal(view.actor, "manage_catalogue")  # why this person may not change environments
 
@@ -43,11 +46,11 @@ for index, env in enumerate(envs):
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
             if st.button("", key=f"env_up_{env.id}", icon=":material/arrow_upward:",
                          help=locked or "Earlier in the pipeline", disabled=index == 0 or bool(locked)):
-                widgets.flash_outcome(catalogue_actions.move_environment(env.id, index - 1))
+                widgets.flash_outcome(catalogue_actions.move_environment(view.actor, env.id, index - 1))
                 st.rerun()
             if st.button("", key=f"env_down_{env.id}", icon=":material/arrow_downward:",
                          help=locked or "Later in the pipeline", disabled=index == len(envs) - 1 or bool(locked)):
-                widgets.flash_outcome(catalogue_actions.move_environment(env.id, index + 1))
+                widgets.flash_outcome(catalogue_actions.move_environment(view.actor, env.id, index + 1))
                 st.rerun()
             st.button("Edit", key=f"env_edit_{env.id}", icon=":material/edit:", disabled=bool(locked), help=locked,
                       on_click=widgets.open_dialog, args=("edit_environment",), kwargs={"env_id": env.id})
@@ -55,6 +58,6 @@ for index, env in enumerate(envs):
                       help=locked, on_click=widgets.open_dialog, args=("remove_environment",),
                       kwargs={"env_id": env.id})
 
-freeze_view.section(envs, view.tz)
+freeze_view.section(view.actor, envs, view.tz)
 
-environment_dialogs.show_requested()
+environment_dialogs.show_requested(view.actor)

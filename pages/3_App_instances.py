@@ -7,10 +7,12 @@ from ranchersync.access.identity import refusal
 from ranchersync.catalogue.rules import unreachable_sites
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
-from ui import format as fmt
-from ui import frame, instance_dialogs, queries, widgets
+from ui import screen
+from ui.catalogue import instance_dialogs
+from ui.shell import format as fmt
+from ui.shell import frame, queries, widgets
 
-view = frame.frame("App instances", ":material/deployed_code:")
+view = screen.start("App instances", ":material/deployed_code:")
 locked = refusal(view.actor, "manage_catalogue")  # why this person may not change app instances
 
 title, add = st.columns([4, 1], vertical_alignment="bottom")
@@ -25,7 +27,7 @@ if not view.environments or not view.sites:
     widgets.empty_state(f"Add {missing} first: an app instance belongs to both.")
     st.page_link(frame.PAGES["Environments" if not view.environments else "Sites"], label=f"Add {missing}",
                  icon=":material/arrow_forward:")
-    instance_dialogs.show_requested()
+    instance_dialogs.show_requested(view.actor)
     st.stop()
 
 frame.environment_picker("Environment", "inst_env", view.environments, segmented=True)
@@ -62,4 +64,4 @@ else:
                   help=locked, on_click=widgets.open_dialog, args=("remove_instance",), kwargs={"instance_id": chosen})
         st.caption("Select a row to edit, move or remove it." if chosen is None else "")
 
-instance_dialogs.show_requested()
+instance_dialogs.show_requested(view.actor)

@@ -4,9 +4,13 @@ services and review a sync from one environment to another."""
 import streamlit as st
 
 from ranchersync.kernel.errors import RancherSyncError
-from ui import frame, freeze_view, queries, reports_view, services_view, sync_dialog, sync_progress, widgets
+from ui import screen
+from ui.governance import freeze_view
+from ui.services import drift_report, services_view
+from ui.shell import frame, queries, widgets
+from ui.sync import sync_dialog, sync_progress
 
-view = frame.frame("Services", ":material/apps:")
+view = screen.start("Services", ":material/apps:")
 envs = view.environments
 
 title, switch = st.columns([3, 2], vertical_alignment="bottom")
@@ -29,7 +33,7 @@ if shown == "compare":
     compared, selected = services_view.comparison(envs, view.tz, view.compare_by)
     picked = [e for e in envs if e.id in compared]
     selected_id = view.environment.id if view.environment else None
-    sync_dialog.sync_bar(selected, picked, prefix="cmp", default_source=selected_id)
+    sync_dialog.sync_bar(view.actor, selected, picked, prefix="cmp", default_source=selected_id)
 else:
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     with left:
@@ -49,7 +53,7 @@ else:
         services_view.data_bar(found.fetched_at, view.tz, "svc_refresh")
     services_view.failures_warning(found.failures)
     selected = services_view.services_table(env, found, view.tz)
-    sync_dialog.sync_bar(selected, envs, prefix="svc", source=env)
+    sync_dialog.sync_bar(view.actor, selected, envs, prefix="svc", source=env)
 
-reports_view.drift_section(view.compare_by)
-sync_dialog.show_requested()
+drift_report.drift_section(view.compare_by)
+sync_dialog.show_requested(view.actor)

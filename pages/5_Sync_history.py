@@ -3,9 +3,11 @@ new images, and its rollback; the delivery metrics of the period as cards and ch
 
 import streamlit as st
 
-from ui import deps, frame, history_view, queries, reports_view, widgets
+from ui import screen
+from ui.history import delivery_report, history_view
+from ui.shell import deps, frame, queries, widgets
 
-view = frame.frame("Sync history", ":material/history:")
+view = screen.start("Sync history", ":material/history:")
 envs = {e.name: e for e in view.environments}
 colors = {name: e.color for name, e in envs.items()}
 
@@ -21,7 +23,7 @@ stamp = queries.history_stamp()
 metrics = queries.history_metrics(filters, stamp)
 with downloads.container(horizontal=True, horizontal_alignment="right"):
     history_view.exports(filters, metrics)
-    reports_view.delivery_download(filters)
+    delivery_report.delivery_download(filters)
 history_view.metric_cards(metrics)
 
 operations_tab, charts_tab = st.tabs([":material/list: Operations", ":material/bar_chart: Metrics"])
@@ -38,8 +40,8 @@ with operations_tab:
         opened = history_view.operations_table(page, colors, view.tz) or history_view.linked_operation()
         history_view.pager(page)
         if opened is not None:
-            history_view.detail(opened, envs, view.tz)
+            history_view.detail(view.actor, opened, envs, view.tz)
 with charts_tab:
     history_view.charts_grid(metrics, colors)
 
-history_view.show_requested()
+history_view.show_requested(view.actor)

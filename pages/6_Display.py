@@ -4,9 +4,10 @@ viewer account is enough."""
 
 import streamlit as st
 
-from ui import display_view, frame
+from ui import screen
+from ui.display import display_view
 
-view = frame.frame("Display", ":material/tv:")
+view = screen.start("Display", ":material/tv:")
 st.html(display_view.CSS)
 if st.context.is_embedded:
     st.html(display_view.EMBEDDED_CSS)

@@ -3,10 +3,12 @@ a comment (the last approval re-checks and runs the sync); and how earlier reque
 
 import streamlit as st
 
-from ui import approval_actions, approvals_view, frame, widgets
+from ui import screen
+from ui.governance import approval_actions, approvals_view
+from ui.shell import widgets
 
-view = frame.frame("Approvals", ":material/approval:")
-requests = approval_actions.list_requests()
+view = screen.start("Approvals", ":material/approval:")
+requests = approval_actions.list_requests(view.actor)
 
 st.title("Approvals")
 st.caption("A sync into an environment that needs approvals waits here as a request. Another person with the "
@@ -18,7 +20,7 @@ if not requests.pending:
     widgets.empty_state("No sync waits for approval. Environments that need approvals are set on the Environments "
                         "page; a sync into one becomes a request here.", icon=":material/approval:")
 for request in requests.pending:
-    approvals_view.pending_card(request, requests.me, view.tz)
+    approvals_view.pending_card(view.actor, request, requests.me, view.tz)
 
 st.subheader("Decided", anchor=False)
 if requests.decided:
@@ -26,4 +28,4 @@ if requests.decided:
 else:
     st.caption("No request was decided yet.")
 
-approvals_view.show_requested(requests.pending)
+approvals_view.show_requested(view.actor, requests.pending)

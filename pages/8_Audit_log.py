@@ -3,9 +3,11 @@ hash chain that finds an edited or deleted event."""
 
 import streamlit as st
 
-from ui import audit_view, frame, widgets
+from ui import screen
+from ui.governance import audit_view
+from ui.shell import widgets
 
-view = frame.frame("Audit log", ":material/policy:")
+view = screen.start("Audit log", ":material/policy:")
 
 title, tools = st.columns([3, 2], vertical_alignment="bottom")
 title.title("Audit log")

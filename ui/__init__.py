@@ -1,1 +1,1 @@
-"""The Streamlit glue: the frame, cached reads, actions and widgets shared by app.py and pages/."""
+"""The Streamlit glue, grouped by screen over a shared shell and the shared sync dialog."""

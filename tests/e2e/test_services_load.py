@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from bench.services_load import bench
-from ui.queries import SERVICES_TTL
+from ui.shell.queries import SERVICES_TTL
 
 pytestmark = pytest.mark.browser
 

@@ -19,7 +19,7 @@ from ranchersync.models import SyncOperation
 from ranchersync.ops import demo
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle
-from ui import services_tables
+from ui.shell import comparison_table
 
 pytestmark = pytest.mark.browser
 
@@ -37,13 +37,13 @@ def server(serve: Serve) -> Iterator[AppServer]:
     ctx.engine.dispose()
 
 
-def stage_and_prod(ctx: AppContext) -> services_tables.ComparisonTable:
+def stage_and_prod(ctx: AppContext) -> comparison_table.ComparisonTable:
     """What the app will show: Stage and Prod compared, read through the core."""
     with ctx.session() as session:
         envs = [environments.get_environment(session, name) for name in ("Stage", "Prod")]
         found = inventory.list_inventories(session, ctx.cipher, envs)
     refs = [inventory.EnvironmentRef.of(e) for e in envs]
-    return services_tables.comparison_table(compare.compare(refs, found), found)
+    return comparison_table.comparison_table(compare.compare(refs, found), found)
 
 
 def open_comparison(page: Page, server: AppServer) -> None:

@@ -22,7 +22,7 @@ from ranchersync.models import SyncOperation, SyncResult
 from ranchersync.simulator import SimulatedRancher
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, wait_idle
 from tests.postgres.conftest import postgres_url, settings, throwaway_postgres  # noqa: F401 - a schema per test
-from ui.deps import RECOVERY_INTERVAL
+from ui.shell.deps import RECOVERY_INTERVAL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.browser]
 

@@ -1,5 +1,5 @@
 """AppTest fixtures: the app pointed at the temporary database by environment, clean Streamlit caches, a fake
-Rancher behind `ui.deps.client_factory`, and helpers to seed data through the core use-cases."""
+Rancher behind `ui.shell.deps.client_factory`, and helpers to seed data through the core use-cases."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ranchersync.context import AppContext
 from ranchersync.kernel.config import Settings
 from tests.builders import ADMIN
 from tests.ui.fakes import GOOD_TOKEN, FakeRancher
-from ui import auth, deps
+from ui.shell import auth, deps
 
 ROOT = Path(__file__).resolve().parents[2]
 OpenApp = Callable[..., AppTest]

@@ -89,7 +89,7 @@ class FakeRancher:
     def factory(
         self, url: str, token: str, *, ca_bundle: str | None = None, insecure: bool = False, **_options: Any
     ) -> FakeClient:
-        """What `ui.deps.client_factory()` returns in tests (client options such as retries are ignored)."""
+        """What `ui.shell.deps.client_factory()` returns in tests (client options such as retries are ignored)."""
         self.seen_tokens.append(token)
         return FakeClient(self, url, token)
 

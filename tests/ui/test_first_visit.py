@@ -14,7 +14,8 @@ from ranchersync.context import AppContext
 from ranchersync.ops import demo
 from tests.ui.conftest import OpenApp, assert_no_token, assert_ok
 from tests.ui.fakes import FAILURES, GOOD_TOKEN, TITLES, FakeRancher, shown
-from ui import demo_actions, deps
+from ui.catalogue import demo_actions
+from ui.shell import deps
 
 
 def _fill(at: AppTest, *, name: str = "rancher-eu", url: str = "https://rancher.example.com",

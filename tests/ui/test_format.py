@@ -9,7 +9,7 @@ import pytest
 
 from ranchersync.catalogue.rules import namespaces_for_picking, token_state
 from ranchersync.kernel.humanize import ago, plural
-from ui import format as fmt
+from ui.shell import format as fmt
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 

@@ -16,7 +16,7 @@ from ranchersync.context import AppContext
 from ranchersync.governance import freeze
 from ranchersync.kernel.textsafe import escape_markdown
 from tests.ui.conftest import OpenApp, Seed, assert_ok
-from ui import audit_view
+from ui.governance import audit_view
 
 AUDIT = "pages/8_Audit_log.py"
 ENVIRONMENTS = "pages/2_Environments.py"

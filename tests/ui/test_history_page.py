@@ -25,9 +25,9 @@ from tests.core.test_history import change, record
 from tests.ui.conftest import ROOT, OpenApp, Seed, assert_ok
 from tests.ui.fakes import shown
 from tests.ui.test_services_page import select as select_rows
-from ui import history_charts as charts
-from ui import history_tables as tables
-from ui import queries
+from ui.history import history_charts as charts
+from ui.history import history_tables as tables
+from ui.shell import queries
 
 PAGE = "pages/5_Sync_history.py"
 DAY0 = dt.datetime.combine(dt.date.today() - dt.timedelta(days=6), dt.time(9), dt.UTC)  # inside the last 30 days

@@ -16,7 +16,7 @@ from ranchersync.people import preferences
 from tests.core.test_history import change, record
 from tests.ui.conftest import ROOT, OpenApp, Seed, assert_ok, rendered_text, state_text
 from tests.ui.test_history_page import envs_by_name, rows
-from ui import preferences_view
+from ui.shell import user_preferences
 
 PAGE = "pages/5_Sync_history.py"
 START = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
@@ -27,7 +27,7 @@ def save(ctx: AppContext, **changes: object) -> None:
         actor = Actor(ctx.settings.user, "admin")
         current = preferences.get_preferences(session, actor.email)
         preferences.save_preferences(session, actor, preferences.Preferences(**{**current.__dict__, **changes}))
-    preferences_view.for_user.clear()  # as the Settings page does when it saves
+    user_preferences.for_user.clear()  # as the Settings page does when it saves
 
 
 def test_time_zone_date_format_and_rows_per_page_change_the_history(open_app: OpenApp, ctx: AppContext,

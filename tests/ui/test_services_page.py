@@ -20,8 +20,10 @@ from ranchersync.kernel.errors import RancherNotFound
 from ranchersync.rancher import Workload, workload_status
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
 from tests.ui.fakes import GOOD_TOKEN, FakeRancher
-from ui import format as fmt
-from ui import services_tables as tables
+from ui.services import services_tables as tables
+from ui.shell import comparison_table as comparison
+from ui.shell import dataframes
+from ui.shell import format as fmt
 
 PAGE = "pages/4_Services.py"
 DEV, PROD = "c-m-dev01", "c-m-prd01"
@@ -193,11 +195,11 @@ def test_the_comparison_flags_missing_inconsistent_and_drift(
     rows = table(at)
     assert list(rows.columns) == ["Service", "Kind", "Dev", "Prod"]
     assert rows.loc["Deployment/api", "Dev"] == "⚠ 1.5.0 | 1.4.0 · failed"
-    assert rows.loc["StatefulSet/worker", "Prod"] == tables.MISSING
+    assert rows.loc["StatefulSet/worker", "Prod"] == comparison.MISSING
     assert rows.loc["Deployment/web", "Prod"] == "1.4.0"
     styles = at.dataframe[0].proto.arrow_data.styler.styles
-    assert tables.CELL_CSS[tables.DRIFT].split(": ")[1] in styles
-    assert tables.CELL_CSS[tables.INCONSISTENT].split(": ")[1] in styles
+    assert comparison.CELL_CSS[comparison.DRIFT].split(": ")[1] in styles
+    assert comparison.CELL_CSS[comparison.INCONSISTENT].split(": ")[1] in styles
     assert "3 of 3 services differ between Dev, Prod." in [c.value for c in at.main.caption]
 
     world.workloads[(PROD, "shop-prod")] = [workload("web", "1.5.0"), workload("api", "1.4.0")]
@@ -216,7 +218,7 @@ def test_the_comparison_shows_an_unreadable_instance_and_needs_two_environments(
     world.broken[(PROD, "shop-prod")] = RancherNotFound('namespaces "shop-prod" not found')
     at = compare_view(open_app(PAGE), ids["Dev"], ids["Prod"])
 
-    assert set(table(at)["Prod"]) == {tables.UNREADABLE}
+    assert set(table(at)["Prod"]) == {comparison.UNREADABLE}
     assert "**shop-prod**" in at.warning[0].value
 
     at.multiselect(key="cmp_envs").set_value([ids["Prod"]]).run()
@@ -276,7 +278,7 @@ def test_cell_classes(dev: list[str], stage: list[str], prod: list[str], classes
                                      for n, v in enumerate(versions)))
         for env, versions in zip(envs, (dev, stage, prod), strict=True)
     }
-    result = tables.comparison_table(compare(envs, inventories), inventories)
+    result = comparison.comparison_table(compare(envs, inventories), inventories)
     assert list(result.classes.loc["Deployment/web"]) == classes
     assert result.differs["Deployment/web"] == (classes != ["", "", ""])
 
@@ -296,8 +298,8 @@ def test_service_keys_and_selection_keys() -> None:
         ("Deployment", "web"), ("StatefulSet", "db")]
     frame = pd.DataFrame({"a": [1, 2]}, index=["x", "y"])
     assert tables.ids_at(frame, [1, 5]) == ["y"]
-    assert tables.selection_key("t", frame) != tables.selection_key("t", frame.iloc[::-1])
-    assert tables.selection_key("t", frame) != tables.selection_key("t", frame, generation=1)
+    assert dataframes.selection_key("t", frame) != dataframes.selection_key("t", frame.iloc[::-1])
+    assert dataframes.selection_key("t", frame) != dataframes.selection_key("t", frame, generation=1)
 
 
 @pytest.mark.parametrize(
@@ -339,7 +341,7 @@ def test_digest_notes_and_the_three_digests_of_a_service() -> None:
     now = dt.datetime.now(dt.UTC)
     envs = [EnvironmentRef(1, "Stage", "", 0), EnvironmentRef(2, "Prod", "", 1)]
     row = compare(envs, {1: Inventory(1, (stage,), (), now), 2: Inventory(2, (prod,), (), now)}).rows[0]
-    assert tables.row_notes(row) == "same tag, other digest · pods disagree in Prod"
+    assert comparison.row_notes(row) == "same tag, other digest · pods disagree in Prod"
     detail = tables.digest_detail(row)
     prod_row = detail[detail["Environment"] == "Prod"].iloc[0]
     assert prod_row["Running now"] == f"{a}, {b}"

@@ -21,7 +21,7 @@ from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, new_request_id, plan_environments
 from tests.ui.conftest import ROOT, Seed, assert_ok
 from tests.ui.test_services_page import select as select_rows
-from ui import auth
+from ui.shell import auth
 
 ROLE_MAP = '{"rsm-viewers": "viewer", "rsm-ops": "operator", "rsm-releasers": "releaser", "rsm-admins": "admin"}'
 SERVICES = "pages/4_Services.py"

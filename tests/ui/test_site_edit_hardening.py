@@ -16,7 +16,7 @@ from tests.builders import ADMIN
 from tests.core.test_site_hardening import NEW_TOKEN, Listener
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
 from tests.ui.fakes import FakeRancher
-from ui import deps, throttle
+from ui.shell import deps, throttle
 
 SITES = "pages/1_Sites.py"
 SERVICES = "pages/4_Services.py"

@@ -19,7 +19,7 @@ from tests.builders import ADMIN
 from tests.ui.conftest import ROOT, assert_no_token, assert_ok
 from tests.ui.fakes import shown
 from tests.ui.test_services_page import select as select_rows
-from ui import sync_progress
+from ui.sync import sync_progress
 
 PAGE = "pages/4_Services.py"
 EAST, WEST = "c-m-7rb2kx9q", "c-7xk2p"

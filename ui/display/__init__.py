@@ -1,0 +1,1 @@
+"""The Display screen: the pipeline on a wall screen, refreshed from the caches."""

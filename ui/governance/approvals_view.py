@@ -1,0 +1,130 @@
+"""The Approvals screen's pieces: a pending request with the exact diff it is bound to, the decision dialog, and the
+table of decided requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ranchersync.access.identity import Actor, refusal
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
+from ui.governance import approval_actions
+from ui.shell import widgets
+
+_DECIDE = "decide_request"
+
+
+def _when(value: str | None, tz: dt.tzinfo) -> str:
+    if not value:
+        return "—"
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _left(expires: str, now: dt.datetime) -> str:
+    seconds = (dt.datetime.fromisoformat(expires.replace("Z", "+00:00")) - now).total_seconds()
+    if seconds <= 0:
+        return "expiring now"
+    hours, minutes = divmod(int(seconds // 60), 60)
+    return f"expires in {hours} h {minutes:02d} min" if hours else f"expires in {minutes} min"
+
+
+def diff_frame(request: dict[str, Any]) -> pd.DataFrame:
+    """The bound diff: one row per changed container, with the digest the source ran when it was requested."""
+    rows = [
+        (t["name"], t.get("appInstance") or "—", f"{c['name']} (init)" if c["init"] else c["name"], c["previous"],
+         c["new"], ", ".join(d[:19] + "…" for d in c["digests"]) or "—", t["resourceVersion"])
+        for t in request["targets"] for c in t["containers"]
+    ]
+    return pd.DataFrame(rows, columns=["Service", "Target app instance", "Container", "Previous image", "New image",
+                                       "Source digest", "resourceVersion"])
+
+
+def pending_card(actor: Actor, request: dict[str, Any], me: str, tz: dt.tzinfo) -> None:
+    """One request waiting for decisions: what it would change, who asked, when it expires, who approved; the
+    Approve and Reject buttons (disabled for the requester: four eyes)."""
+    request_id = request["id"]
+    with st.container(border=True, key=f"approval_{request_id}"):
+        head, buttons = st.columns([3, 1.3], vertical_alignment="center")
+        with head:
+            st.markdown(f"**#{request_id} · {escape_markdown(request['sourceEnvironment'])} → "
+                        f"{escape_markdown(request['targetEnvironment'])}** · "
+                        f"{escape_markdown(', '.join(s.rpartition('/')[2] for s in request['services']))}")
+            given = ", ".join(f"{a['by']} ✓" for a in request["approvals"])
+            st.caption(escape_markdown(
+                f"Asked by {request['requestedBy']} at {_when(request['requestedAt'], tz)} · "
+                f"{_left(request['expiresAt'], widgets.now())} · {len(request['approvals'])} of "
+                f"{plural(request['required'], 'approval')}" + (f" ({given})" if given else "")))
+        own = request["requestedBy"].lower() == me.lower()
+        why = "You asked for it: another person with the releaser role decides." if own else None
+        locked = refusal(actor, "approve")
+        if locked:  # shown, not usable: the core refuses a decision below releaser anyway
+            own, why = True, locked
+        with buttons, st.container(horizontal=True, horizontal_alignment="right"):
+            st.button("Approve", key=f"approve_{request_id}", type="primary", icon=":material/check:", disabled=own,
+                      help=why, on_click=widgets.open_dialog, args=(_DECIDE,),
+                      kwargs={"request_id": request_id, "approve": True})
+            st.button("Reject", key=f"reject_{request_id}", icon=":material/close:", disabled=own, help=why,
+                      on_click=widgets.open_dialog, args=(_DECIDE,),
+                      kwargs={"request_id": request_id, "approve": False})
+        st.dataframe(diff_frame(request), hide_index=True, key=f"approval_diff_{request_id}")
+
+
+def decided_table(requests: Sequence[dict[str, Any]], tz: dt.tzinfo) -> None:
+    """The decided requests, newest first: how each ended and why."""
+    rows = [
+        (r["id"], r["status"], f"{r['sourceEnvironment']} → {r['targetEnvironment']}",
+         ", ".join(s.rpartition("/")[2] for s in r["services"]), r["requestedBy"],
+         ", ".join(a["by"] for a in r["approvals"] + r["rejections"]) or "—", _when(r["decidedAt"], tz),
+         r["statusReason"] or "", r["operationId"])
+        for r in requests
+    ]
+    st.dataframe(pd.DataFrame(rows, columns=["#", "Status", "Sync", "Services", "Asked by", "Decided by", "Decided",
+                                             "Why", "Sync operation"]),
+                 hide_index=True, key="approvals_decided",
+                 column_config={"Sync operation": st.column_config.NumberColumn(format="#%d")})
+
+
+def show_requested(actor: Actor, pending: Sequence[dict[str, Any]]) -> None:
+    """Open the decision dialog if a button asked for it."""
+    request = widgets.requested_dialog(_DECIDE)
+    if request is None:
+        return
+    found = next((r for r in pending if r["id"] == request["request_id"]), None)
+    if found is None:
+        widgets.close_dialog()
+        widgets.flash("info", f"Request #{request['request_id']} was decided meanwhile: see below.")
+        st.rerun()
+    decide_dialog(actor, found, bool(request["approve"]))
+
+
+@st.dialog("Decide on a sync request", width="large", on_dismiss=widgets.close_dialog)
+def decide_dialog(actor: Actor, request: dict[str, Any], approve: bool) -> None:
+    """The exact diff again, a comment (required to reject) and the decision."""
+    last = approve and len(request["approvals"]) + 1 >= request["required"]
+    st.markdown(f"**#{request['id']} · {escape_markdown(request['sourceEnvironment'])} → "
+                f"{escape_markdown(request['targetEnvironment'])}**, asked by "
+                f"{escape_markdown(request['requestedBy'])}")
+    st.dataframe(diff_frame(request), hide_index=True, key="decide_diff")
+    if last:
+        st.info("Yours is the last approval needed: the sync runs now, after checking that the source digests, the "
+                "targets' resourceVersions, freezes and the source's health have not moved since the request.",
+                icon=":material/rocket_launch:")
+    comment = st.text_area("Comment" + ("" if approve else " (why you reject it)"), key="decide_comment",
+                           placeholder="optional" if approve else "required")
+    label = ("Approve and run" if last else "Approve") if approve else "Reject"
+    icon = ":material/check:" if approve else ":material/close:"
+    if widgets.dialog_buttons(label, "decide_confirm", "decide_cancel", icon=icon,
+                              disabled=not approve and not comment.strip()):
+        with st.spinner("Re-checking and running the sync…" if last else "Saving…"):
+            outcome, status = approval_actions.decide(actor, request["id"], approve=approve, comment=comment)
+        if status == "stale":
+            widgets.flash("warning", outcome.message)
+            widgets.close_dialog()
+            st.rerun()
+        widgets.finish(outcome)
+

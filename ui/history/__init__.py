@@ -1,0 +1,1 @@
+"""The Sync history screen: operations, their detail and rollback, delivery metrics and report."""

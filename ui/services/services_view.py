@@ -1,0 +1,212 @@
+"""The Services screen's pieces: the services table of one environment with its filters, the comparison of several
+environments, and the service counts of the Overview. The tables themselves are built in services_tables.py.
+
+Both tables select by position: each is keyed on the ids it shows (`selection_key`), so a selection never outlives
+the rows it was made on, and positions are mapped to ids in the same run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from ranchersync.inventory.compare import CompareBy
+from ranchersync.inventory.reading import InstanceFailure, Inventory
+from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
+from ui.services import services_tables as tables
+from ui.shell import dataframes, queries, throttle, widgets
+from ui.shell import format as fmt
+from ui.shell.comparison_table import ComparisonTable, row_notes
+from ui.shell.outcome import Outcome
+from ui.shell.queries import EnvironmentRow
+from ui.sync import sync_selection
+
+_REFRESH_NOTE = "services_refresh_note"  # "Refreshed 3 s ago": shown once, after a throttled click
+
+
+def data_bar(fetched_at: dt.datetime | None, tz: dt.tzinfo, key: str) -> None:
+    """'Data as of hh:mm:ss' and the refresh button (which fetches anew for this browser)."""
+    with st.container(horizontal=True, vertical_alignment="center", horizontal_alignment="right"):
+        if fetched_at is not None:
+            st.caption(f":material/schedule: Data as of {fmt.clock(fetched_at, tz)}", width="content")
+        if note := st.session_state.pop(_REFRESH_NOTE, None):
+            st.caption(f":material/history: {note}", width="content")
+        st.button("Refresh", key=key, icon=":material/refresh:", on_click=_refresh,
+                  help="Read the services from Rancher again (otherwise kept for 30 seconds).")
+
+
+def _refresh() -> None:
+    # Each refresh reads every app instance from Rancher: a second click within a few seconds keeps what is shown.
+    _, age = throttle.reuse_or_run(st.session_state, "services_refresh", None, queries.refresh_services)
+    if age is not None:
+        st.session_state[_REFRESH_NOTE] = throttle.age_note(age, "Refreshed")
+
+
+def failures_warning(failures: Sequence[InstanceFailure]) -> None:
+    """The app instances that could not be read, each with its reason; the rest of the page stays usable."""
+    if failures:
+        st.warning(f"**{plural(len(failures), 'app instance')} could not be read**, so their services are "
+                   f"missing below:\n\n{tables.failures_text(failures)}", icon=":material/cloud_off:")
+
+
+def read_failed(error: RancherSyncError) -> None:
+    """Reading the services failed as a whole (not one app instance): explain, keep the frame usable."""
+    widgets.show_outcome(Outcome.failed(error))
+
+
+# ---- one environment --------------------------------------------------------------------------------------------
+
+
+def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> sync_selection.Selection:
+    """Filters, status counts and the table of one environment's services."""
+    frame = tables.services_frame(found.services, tz)
+    search, status_col, kind_col, instance_col = st.columns([2.2, 1.3, 1.3, 1.6])
+    text = search.text_input("Search", key=f"svc_search_{env.id}", placeholder="Name or image",
+                             icon=":material/search:")
+    statuses = status_col.multiselect("Status", list(tables.status_counts(frame)),
+                                      key=f"svc_status_{env.id}", placeholder="Any status")
+    kinds = kind_col.multiselect("Kind", sorted(frame["Kind"].unique()), key=f"svc_kind_{env.id}",
+                                 placeholder="Any kind")
+    names = sorted({i.name for i in queries.instances(env.id)} | set(frame["App instance"]))
+    picked = instance_col.multiselect("App instance", names, key=f"svc_instance_{env.id}",
+                                      placeholder="Every app instance")
+    shown = tables.filter_services(frame, statuses=statuses, kinds=kinds, instances=picked, text=text)
+    _status_badges(tables.status_counts(shown), len(frame), len(shown))
+    if shown.empty:
+        widgets.empty_state("No service matches these filters." if len(frame) else
+                            f"No service runs in {env.name}'s readable app instances.")
+        return sync_selection.Selection([])
+    bar = st.container()
+    event = st.dataframe(
+        tables.style_services(shown), key=dataframes.selection_key("svc_table", shown, sync_selection.generation()),
+        on_select="rerun", selection_mode="multi-row", hide_index=True,
+        column_config=_SERVICE_COLUMNS,
+    )
+    return sync_selection.Selection(tables.service_keys(tables.ids_at(shown, event.selection.rows)), bar)
+
+
+_SERVICE_COLUMNS = {
+    "Status": st.column_config.TextColumn(
+        width="small", help=" · ".join(f"{s}: {m}" for s, m in fmt.STATUS_MEANING.items())),
+    "Service": st.column_config.TextColumn(pinned=True),
+    "Tag": st.column_config.TextColumn(help="The tag (or short digest) of each container's image"),
+    "Replicas": st.column_config.TextColumn(width="small", help="Available / desired"),
+    "Last synced": st.column_config.TextColumn(help="When a sync by this tool last changed it"),
+}
+
+
+def _status_badges(counts: Mapping[str, int], total: int, shown: int) -> None:
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.caption(f"{shown} of {plural(total, 'service')}" if shown != total else plural(total, "service"),
+                   width="content")
+        for status, count in counts.items():
+            st.badge(f"{count} {status}", color=fmt.STATUS_BADGE[status],  # type: ignore[arg-type]
+                     help=fmt.STATUS_MEANING[status])
+
+
+# ---- the comparison ---------------------------------------------------------------------------------------------
+
+
+def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: CompareBy = "image"
+               ) -> tuple[list[int], sync_selection.Selection]:
+    """Controls and the comparison table; returns the compared environment ids (pipeline order) and the
+    selection."""
+    names = {e.id: e.name for e in envs}
+    pick_col, by_col, search_col = st.columns([3, 1.2, 1.8], vertical_alignment="bottom")
+    picked = pick_col.multiselect("Environments", list(names), default=list(names), format_func=names.__getitem__,
+                                  key="cmp_envs", placeholder="Pick two or more")
+    ways: list[CompareBy] = ["image", "tag"]
+    compare_by = by_col.segmented_control(
+        "Compare by", ways, format_func={"image": "Full image", "tag": "Tag"}.__getitem__,
+        default=compare_by, required=True, key="cmp_by",
+        help="Full image: the same tag from another registry differs. Tag: only tags (or digests) are compared.")
+    text = search_col.text_input("Search", key="cmp_search", placeholder="Name or image", icon=":material/search:")
+    digests = st.toggle("Digests", key="cmp_digests",
+                        help="Also read what the pods run (one more list per app instance or cluster): flags a tag "
+                             "pushed again under the same name, and pods of one workload that disagree.")
+    ids = [e.id for e in envs if e.id in picked]  # pipeline order, whatever order they were picked in
+    if len(ids) < 2:
+        st.info("Pick at least two environments to compare.", icon=":material/compare_arrows:")
+        return ids, sync_selection.Selection([])
+    try:
+        table = queries.compare_environments(tuple(ids), compare_by or "image", digests)
+    except RancherSyncError as error:
+        read_failed(error)
+        return ids, sync_selection.Selection([])
+    with st.container(horizontal=True, vertical_alignment="center"):
+        only = st.toggle("Only differences", key="cmp_only")
+        data_bar(table.fetched_at, tz, "cmp_refresh")
+    failures_warning(table.failures)
+    shown = table.view(only_differences=only, text=text)
+    differ = int(table.differs.sum())
+    st.caption(f"{differ} of {plural(len(table.text), 'service')} differ between "
+               f"{escape_markdown(', '.join(table.columns))}."
+               + (f" Showing {len(shown)}." if len(shown) != len(table.text) else ""))
+    if shown.empty:
+        widgets.empty_state("Nothing differs." if only and not differ else "No service matches.")
+        return ids, sync_selection.Selection([])
+    config = {name: st.column_config.TextColumn(name) for name in table.columns}
+    config["Service"] = st.column_config.TextColumn(pinned=True)
+    bar = st.container()
+    key = dataframes.selection_key("cmp_table", shown, sync_selection.generation())
+    event = st.dataframe(table.style(shown), key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
+                         column_config=config)
+    st.caption(tables.LEGEND)
+    chosen = tables.ids_at(shown, event.selection.rows)
+    if digests and chosen:
+        _digest_detail(table, chosen)
+    return ids, sync_selection.Selection(tables.service_keys(chosen), bar)
+
+
+def _digest_detail(table: ComparisonTable, ids: Sequence[str]) -> None:
+    """The selected services' images side by side: what our last sync set, the digests running now, and the
+    digest of the same tag in the environment before (the source of a promotion)."""
+    for row_id in ids[:5]:
+        row = table.rows.get(row_id)
+        if row is None:
+            continue
+        with st.expander(f":material/fingerprint: {escape_markdown(row.name)}: digests", expanded=len(ids) == 1):
+            note = row_notes(row)
+            if note:
+                st.caption(escape_markdown(note))
+            st.dataframe(tables.digest_detail(row), hide_index=True)
+
+
+# ---- the Overview -----------------------------------------------------------------------------------------------
+
+
+def fill_service_counts(slots: Mapping[int, DeltaGenerator], envs: Sequence[EnvironmentRow]) -> None:
+    """Put each environment's service counts into its pipeline card. Called last on the Overview, so the rest of
+    the page is shown while Rancher answers; a failing site shows in its cards, never breaks the page."""
+    ids = tuple(e.id for e in envs)
+    try:
+        counts = {c.environment_id: c for c in queries.service_counts(ids, queries.catalogue_stamp(ids),
+                                                                        queries.services_refresh())}
+    except RancherSyncError as error:
+        title = error.title
+        for slot in slots.values():
+            slot.caption(f":orange[:material/cloud_off: Services unavailable: {escape_markdown(title)}]")
+        return
+    names = {e.id: e.name for e in envs}
+    for index, env in enumerate(envs):
+        count, card = counts.get(env.id), slots.get(env.id)
+        if count is None or card is None:
+            continue
+        notes = []
+        if not count.total and not count.unreadable:
+            card.metric("Services", 0)
+            continue
+        if count.unhealthy:
+            notes.append(f":red[{count.unhealthy} unhealthy]")
+        if count.pending:
+            notes.append(f":orange[{count.pending} differ from {escape_markdown(names[envs[index - 1].id])}]")
+        if count.unreadable:
+            notes.append(f":orange[:material/cloud_off: {plural(count.unreadable, 'app instance')} unreadable]")
+        with card.container():
+            st.metric("Services", count.total)
+            st.caption(" · ".join(notes) if notes else "all healthy")

@@ -1,0 +1,1 @@
+"""The Settings screen: the signed-in person's own preferences."""

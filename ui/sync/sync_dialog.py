@@ -1,0 +1,266 @@
+"""The sync flow of the Services screen: the bar above a table (source, target, "Review sync"), the review dialog
+(the exact plan, the target app instances, the mode, GitOps warnings, the typed confirmation) and the applying.
+The progress while it runs and the report after are drawn by sync_progress.py.
+
+One confirmation, one request id: it is drawn when the review opens and kept with the open dialog, and the
+database refuses to apply the same one twice, so neither a double click nor a rerun can apply a plan twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from ranchersync.access.identity import Actor, refusal
+from ranchersync.catalogue.rules import next_in_pipeline
+from ranchersync.inventory.images import RetagMode
+from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
+from ui.shell import queries, widgets
+from ui.shell.outcome import Outcome
+from ui.shell.queries import EnvironmentRow
+from ui.sync import sync_actions, sync_progress, sync_selection
+from ui.sync.sync_selection import Selection
+
+_REVIEW = "review_sync"
+_MODES: dict[RetagMode, str] = {"full": "Full image", "tag": "Tag only"}
+_MODE_HELP = ("Full image: the target runs exactly what the source runs. Tag only: the target keeps its own "
+              "registry and repository and takes the source's tag (for registries that differ per environment).")
+
+
+# ---- the bar above a table --------------------------------------------------------------------------------------
+
+
+def sync_bar(
+    actor: Actor,
+    selection: Selection,
+    envs: Sequence[EnvironmentRow],
+    *,
+    prefix: str,
+    source: EnvironmentRow | None = None,
+    default_source: int | None = None,
+) -> None:
+    """One row above the table: the selected services, a source (fixed when given) and a target (the next in the
+    pipeline by default), and the button that opens the review."""
+    ids = [e.id for e in envs]
+    if selection.bar is None or len(ids) < 2:
+        return
+    names = {e.id: e.name for e in envs}
+    keys = selection.keys
+    with selection.bar.container(horizontal=True, vertical_alignment="center", border=True, key=f"{prefix}_sync"):
+        listed = escape_markdown(", ".join(name for _, name in keys[:3]) + (f" +{len(keys) - 3}" if len(keys) > 3
+                                                                             else ""))
+        st.markdown(f"**Sync {plural(len(keys), 'service')}** :small[({listed})]" if keys else
+                    ":small[Select services below to sync them]", width="stretch")
+        st.markdown("from", width="content")
+        if source is not None:
+            source_id = source.id
+            widgets.chip(source)
+        else:
+            start = default_source if default_source in ids[:-1] else ids[-2]
+            source_id = st.selectbox("From", ids, index=ids.index(start), format_func=names.__getitem__,
+                                     key=f"{prefix}_source", label_visibility="collapsed", width=150)
+        st.markdown("to", width="content")
+        targets = [i for i in ids if i != source_id]
+        default = next_in_pipeline(ids, source_id)
+        # Keyed on the source, so the default follows it: the next environment of the pipeline.
+        target_id = st.selectbox("To", targets, index=targets.index(default) if default in targets else 0,
+                                 format_func=names.__getitem__, key=f"{prefix}_target_{source_id}",
+                                 label_visibility="collapsed", width=150)
+        locked = refusal(actor, "request_sync")
+        if locked:  # a viewer gets no sync button at all (and the core refuses a sync anyway)
+            st.caption(f":material/lock: {escape_markdown(locked)}", width="content")
+            return
+        st.button("Review sync", key=f"{prefix}_review", type="primary", icon=":material/rule:",
+                  disabled=not keys, on_click=open_review, args=(source_id, target_id, list(keys)),
+                  help=None if keys else "Select one or more services first.")
+
+
+def open_review(source_id: int, target_id: int, keys: list[tuple[str, str]]) -> None:
+    """Ask for the review dialog, with a request id of its own (an on_click callback)."""
+    widgets.open_dialog(_REVIEW, source_id=source_id, target_id=target_id, services=[list(k) for k in keys],
+                        request_id=new_request_id())
+
+
+def show_requested(actor: Actor) -> None:
+    """Open the review if a button asked for it."""
+    if widgets.requested_dialog(_REVIEW) is not None:
+        review_sync(actor)
+
+
+# ---- the review -------------------------------------------------------------------------------------------------
+
+
+@st.dialog("Review sync", width="large", on_dismiss=widgets.close_dialog)
+def review_sync(actor: Actor) -> None:
+    """The exact plan; applied only from here, once."""
+    request = widgets.requested_dialog(_REVIEW)
+    if request is None:
+        return
+    envs = {e.id: e for e in queries.environments()}
+    source, target = envs.get(request["source_id"]), envs.get(request["target_id"])
+    if source is None or target is None:
+        _close_with(Outcome(False, "An environment of this sync was removed meanwhile.", title="Nothing to sync"))
+        return
+    widgets.pipeline([source, target])
+    if (problem := request.pop("problem", None)) is not None:
+        widgets.show_outcome(problem)
+    if request.get("started"):
+        # The previous run was stopped while applying (the operation itself ran to its end).
+        _close_with(Outcome(False, "This sync was started already: its result is in the sync history.",
+                            title="Already started"))
+        return
+    sides = request.get("sides")
+    if sides is None:
+        with st.spinner(f"Reading {escape_markdown(source.name)} and {escape_markdown(target.name)} from Rancher…"):
+            sides = sync_actions.read_sync_sides(source.id, target.id)
+        if isinstance(sides, Outcome):
+            _close_with(sides, retry=True)  # not kept: the next run reads again
+            return
+        request["sides"] = sides  # kept while the dialog is open: re-planning needs no new read
+    keys = [(kind, name) for kind, name in request["services"]]
+    present = [k for k in keys if sides.source_has(k)]
+    mode_col, choice_col = st.columns([1, 2.4])
+    mode = mode_col.segmented_control("Mode", list(_MODES), format_func=_MODES.__getitem__, default="full",
+                                      required=True, key="sync_mode", help=_MODE_HELP) or "full"
+    with choice_col:
+        targets = _target_choices(sides, present)
+    plan = sync_actions.plan_sync(sides, present, mode=mode, targets=targets)
+    if isinstance(plan, Outcome):
+        _close_with(plan)
+        return
+    _show_plan(plan, [k for k in keys if k not in present], sides)
+    markdown_col, options_col = st.columns(2)
+    with markdown_col.expander("Copy as Markdown (for a change ticket)", icon=":material/content_copy:"):
+        st.code(plan.to_markdown(), language="markdown")
+    with options_col:
+        options = _options()
+    progress_slot = st.container()  # above the buttons, where the eyes are when Apply is clicked
+    needed = sync_actions.approvals_needed(actor, target.id)  # four-eyes: the sync becomes a request
+    if needed:
+        st.info(f"This will create an approval request ({plural(needed, 'approval')} needed) instead of "
+                "applying: the sync runs once other people approve it on the Approvals page.",
+                icon=":material/approval:")
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        typed = _confirmation(sides)
+        ready = bool(plan.to_apply) and (not sides.target_protected or typed == target.name)
+        label = f"Apply {plural(len(plan.to_apply), 'change')} to {escape_markdown(target.name)}"
+        if needed:
+            label = f"Request approval for {plural(len(plan.to_apply), 'change')}"
+        go = st.button(label, key="sync_apply", type="primary", icon=":material/rocket_launch:", disabled=not ready)
+        if st.button("Cancel", key="sync_cancel"):
+            widgets.close_dialog()
+            st.rerun()
+    if go:
+        _apply(actor, request, plan, typed, options, progress_slot, requesting=bool(needed))
+
+
+def _close_with(outcome: Outcome, *, retry: bool = False) -> None:
+    widgets.show_outcome(outcome)
+    with st.container(horizontal=True):
+        if retry:
+            st.button("Try again", key="sync_retry", icon=":material/refresh:")  # any rerun reads again
+        if st.button("Close", key="sync_close"):
+            widgets.close_dialog()
+            st.rerun()
+
+
+def _target_choices(sides: SyncSides, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], TargetChoice]:
+    """A choice for each service that several app instances of the target run: one of them, or all."""
+    choices: dict[tuple[str, str], TargetChoice] = {}
+    for kind, name in keys:
+        found = sides.target_instances((kind, name))
+        if len(found) < 2:
+            continue
+        every = "Both" if len(found) == 2 else f"All {len(found)}"
+        labels: dict[TargetChoice, str] = {"all": f"{every}: {', '.join(n for _, n in found)}"}
+        labels.update({instance_id: f"Only {n}" for instance_id, n in found})
+        choices[(kind, name)] = st.selectbox(
+            escape_markdown(f"{name} runs in {len(found)} app instances of {sides.target.name}: update"), list(labels),
+            format_func=labels.__getitem__, key=f"sync_target_{kind}_{name}")
+    return choices
+
+
+def _show_plan(plan: SyncPlan, absent: Sequence[tuple[str, str]], sides: SyncSides) -> None:
+    rows = [
+        (item.name, item.kind, item.target_label, f"{c.name} (init)" if c.init else c.name, c.current, c.new)
+        for item in plan.to_apply
+        for c in item.changes
+    ]
+    if rows:
+        st.markdown(f"**{plural(len(plan.to_apply), 'workload')} will change** in "
+                    f"{escape_markdown(plan.target.name)}:")
+        st.dataframe(pd.DataFrame(rows, columns=["Service", "Kind", "Target app instance", "Container",
+                                                 "Current image", "New image"]),
+                     hide_index=True, key="sync_plan_table")
+    else:
+        st.info("Nothing to change: every selected service is skipped (see why below).", icon=":material/info:")
+    skipped = [(i.name, i.target_label, f"{i.skip_reason}{': ' + i.detail if i.detail else ''}")
+               for i in plan.skipped]
+    skipped += [(name, "—", f"not in {sides.source.name}") for _, name in absent]
+    if skipped:
+        st.markdown(f"**{plural(len(skipped), 'service')} skipped:**")
+        st.dataframe(pd.DataFrame(skipped, columns=["Service", "Target app instance", "Why"]), hide_index=True,
+                     key="sync_skipped_table")
+    for warning in plan.warnings:
+        st.warning(escape_markdown(warning), icon=":material/sync_problem:")
+
+
+def _options() -> SyncOptions:
+    with st.expander("Options", icon=":material/tune:"):
+        verify = st.toggle("Wait for each rollout to finish", value=True, key="sync_verify")
+        rollback = st.toggle("Roll every change back when a service fails", value=True, key="sync_rollback")
+        timeout = st.number_input("Rollout timeout (seconds)", min_value=10, max_value=3600, value=300, step=30,
+                                  key="sync_timeout", disabled=not verify)
+    return SyncOptions(verify=verify, auto_rollback=rollback, timeout_seconds=float(timeout), poll_seconds=0.5)
+
+
+def _confirmation(sides: SyncSides) -> str | None:
+    if not sides.target_protected:
+        return None
+    name = escape_markdown(sides.target.name)
+    return st.text_input(f":material/lock: {name} is protected: type its name to confirm", key="sync_confirm",
+                         autocomplete="off", width=320)
+
+
+# ---- applying ---------------------------------------------------------------------------------------------------
+
+
+def _apply(
+    actor: Actor, request: dict[str, Any], plan: SyncPlan, typed: str | None, options: SyncOptions,
+    slot: DeltaGenerator, *, requesting: bool,
+) -> None:
+    doing = "Requesting approval for" if requesting else "Applying"
+    progress = sync_progress.Progress(
+        slot, f"{doing} {plural(len(plan.to_apply), 'change')} to {escape_markdown(plan.target.name)}…",
+        [(item.name, item.target_label) for item in plan.to_apply])
+    request["started"] = True  # a rerun that stops this one must not offer to apply again
+    result = sync_actions.apply_sync(actor, plan, request_id=request["request_id"], confirm_env=typed, options=options,
+                                on_event=progress, on_result=lambda outcome: _settle(request, outcome))
+    progress.finish(result, not_done="Not applied")
+    st.rerun()
+
+
+def _settle(request: dict[str, Any], result: sync_actions.Report) -> None:
+    """Record the outcome for the next run (session state only: this also runs when the script is being stopped)."""
+    if isinstance(result, Outcome) and result.ok:  # the sync became an approval request
+        widgets.flash_outcome(result)
+        widgets.close_dialog()
+        return
+    if isinstance(result, Outcome):
+        # Refused before anything changed (a busy target, a protection switched on meanwhile…): read both
+        # environments again, so the user reviews what is there now, and show why above the fresh plan.
+        request.update(started=False, problem=result)
+        request.pop("sides", None)
+        return
+    sync_progress.keep_report(result)
+    sync_selection.clear_selections()
+    if result.ok:
+        widgets.flash("success", f"Sync #{result.id} complete: {plural(result.updated, 'workload')} "
+                                 f"updated in {result.target_environment}.")
+    widgets.close_dialog()
