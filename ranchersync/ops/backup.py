@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from ranchersync.access import audit
 from ranchersync.access.identity import Actor, require
 from ranchersync.kernel.errors import BadInput, OperationFailed, PermissionDenied
+from ranchersync.kernel.files import create_private
 from ranchersync.kernel.logs import redact
 from ranchersync.models import AuditHead
 from ranchersync.storage import db
@@ -82,6 +83,7 @@ def backup(engine: Engine, target: Path) -> BackupInfo:
     if revision is None:
         raise BackupRefused("the database has no schema yet (nothing to back up): run `db upgrade` first")
     partial = target.with_name(f".{target.name}.partial")
+    create_private(partial)  # a backup holds everything the database does: 0600 before a byte is written
     try:
         if engine.dialect.name == "sqlite":
             _sqlite_backup(engine, partial)

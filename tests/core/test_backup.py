@@ -175,3 +175,27 @@ def test_files_that_are_not_backups_are_refused(tmp_path: Path, ctx: AppContext)
     pg.write_bytes(b"PGDMP\x01\x0e\x00")
     with pytest.raises(BackupRefused, match="postgresql backup; the database is sqlite"):
         restore(ctx.engine, pg)
+
+
+def test_the_database_its_backups_and_reports_are_created_owner_only(tmp_path: Path) -> None:
+    import datetime as dt
+    import stat
+
+    from cryptography.fernet import Fernet
+
+    from ranchersync.kernel.config import Settings
+    from ranchersync.reports import write_delivery_report
+
+    old = os.umask(0o022)  # the usual default: files readable by everyone unless the app says otherwise
+    try:
+        fresh = AppContext(Settings(f"sqlite:///{tmp_path / 'db' / 'rs.db'}", (Fernet.generate_key().decode(),),
+                                    tmp_path / "db" / "secret.key", "t"))
+        fresh.upgrade_database()
+        backup(fresh.engine, tmp_path / "copy.db")
+        with fresh.session() as session:
+            january = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+            write_delivery_report(session, *january, tmp_path / "delivery.html")
+    finally:
+        os.umask(old)
+    for name in ("db/rs.db", "copy.db", "delivery.html"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
