@@ -24,7 +24,7 @@ from ranchersync.models import AuditEvent, AuditHead, utcnow
 
 __all__ = [
     "AuditEvent", "AuditFilter", "AuditPage", "AuditRow", "ChainReport", "canonical", "digest", "iter_csv",
-    "iter_events", "list_events", "record", "verify", "without_secrets",
+    "iter_events", "list_events", "list_restores", "record", "verify", "without_secrets", "Restore",
 ]
 
 GENESIS: Final = "0" * 64
@@ -135,6 +135,30 @@ def verify(session: Session, batch: int = 1000) -> ChainReport:
         return ChainReport(checked, expected_id, f"the newest events after #{expected_id - 1} are missing "
                                                  f"(the chain head says #{last_id})")
     return ChainReport(checked)
+
+
+@dataclass(frozen=True)
+class Restore:
+    """A `db.restore` event: the log before it is the backup's, rolled back to the backup's chain head."""
+
+    event_id: int
+    at: str
+    actor: str
+    file: str
+    head_id: int | None
+    head_hash: str | None
+
+    def payload(self) -> dict[str, Any]:
+        """The `--json` shape."""
+        return {"eventId": self.event_id, "at": self.at, "actor": self.actor, "file": self.file,
+                "chainHeadId": self.head_id, "chainHeadHash": self.head_hash}
+
+
+def list_restores(session: Session) -> list[Restore]:
+    """Every restore from a backup recorded in the log, oldest first."""
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "db.restore").order_by(AuditEvent.id))
+    return [Restore(e.id, _iso(e.at), e.actor, str((e.after or {}).get("file", e.object_name)),
+                    (e.after or {}).get("chainHeadId"), (e.after or {}).get("chainHeadHash")) for e in events]
 
 
 def _walk(session: Session, batch: int) -> Iterator[AuditEvent]:

@@ -27,6 +27,7 @@ Action = Literal[
     "override_freeze",  # sync into a frozen environment, with a reason
     "manage_roles",  # assign roles
     "manage_notifications",
+    "restore_database",  # replace the database's content with a backup (rolls the audit log back)
 ]
 
 # The lowest role allowed each action; `sync` into a protected environment is raised to releaser below.
@@ -40,6 +41,7 @@ _MINIMUM: Final[dict[Action, Role]] = {
     "override_freeze": "admin",
     "manage_roles": "admin",
     "manage_notifications": "admin",
+    "restore_database": "admin",
 }
 
 _WHAT: Final[dict[Action, str]] = {
@@ -52,6 +54,7 @@ _WHAT: Final[dict[Action, str]] = {
     "override_freeze": "override a freeze window",
     "manage_roles": "assign roles",
     "manage_notifications": "change notification settings",
+    "restore_database": "replace the database with a backup",
 }
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ranchersync.access import audit
 from ranchersync.access.identity import Actor, require
 from ranchersync.kernel.errors import ValidationError
-from ranchersync.kernel.validation import check_color, clean_description, clean_name
+from ranchersync.kernel.validation import check_color, clean_description, clean_name, name_key
 from ranchersync.models import AppInstance, Environment
 from ranchersync.storage import store
 from ranchersync.storage.lookup import get_by_ref
@@ -86,7 +86,7 @@ def update_environment(
     env = get_environment(session, ref)
     before = environment_snapshot(env)
     new_name = clean_name(name, "environment") if name is not None else env.name
-    if new_name.lower() != env.name.lower():
+    if name_key(new_name) != name_key(env.name):
         _ensure_unique_name(session, new_name)
     new_color = check_color(color) if color is not None else env.color
     if position is not None and position < 0:
@@ -157,8 +157,9 @@ def remove_environment(
 
 
 def _ensure_unique_name(session: Session, name: str) -> None:
-    if session.scalar(select(Environment.id).where(func.lower(Environment.name) == name.lower())) is not None:
-        raise ValidationError(f"an environment named '{name}' already exists")
+    wanted = name_key(name)
+    if any(name_key(existing) == wanted for existing in session.scalars(select(Environment.name))):
+        raise ValidationError(f"an environment named '{name}' already exists (names are compared as they read)")
 
 
 def _flush(session: Session, name: str) -> None:

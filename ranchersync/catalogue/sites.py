@@ -17,6 +17,7 @@ from ranchersync.kernel.validation import (
     check_ca_bundle,
     check_token,
     clean_name,
+    name_key,
     normalize_rancher_url,
 )
 from ranchersync.models import AppInstance, Site, utcnow
@@ -341,8 +342,9 @@ def _removed_with(instances: list[AppInstance]) -> str:
 
 
 def _ensure_unique_name(session: Session, name: str) -> None:
-    if session.scalar(select(Site.id).where(func.lower(Site.name) == name.lower())) is not None:
-        raise ValidationError(f"a site named '{name}' already exists")
+    wanted = name_key(name)
+    if any(name_key(existing) == wanted for existing in session.scalars(select(Site.name))):
+        raise ValidationError(f"a site named '{name}' already exists (names are compared as they read)")
 
 
 def _flush(session: Session, name: str) -> None:

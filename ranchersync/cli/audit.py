@@ -69,9 +69,15 @@ def cmd_audit_verify(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.access import audit
     with ctx.session() as session:
         report = audit.verify(session)
-    payload = {"ok": report.ok, "checked": report.checked, "brokenAt": report.broken_at, "problem": report.problem}
+        restores = audit.list_restores(session)
+    payload = {"ok": report.ok, "checked": report.checked, "brokenAt": report.broken_at, "problem": report.problem,
+               "restores": [r.payload() for r in restores]}
     if report.ok:
         emit(args, payload, text=f"The audit chain is intact: {report.checked} event(s) checked.")
+        if not args.json:
+            for r in restores:
+                say(f"Restored from a backup: event #{r.event_id} at {r.at}, {r.file} by {r.actor} "
+                    f"(the log before it was rolled back to the backup's event #{r.head_id}).")
         return EXIT_OK
     emit(args, payload)
     if not args.json:

@@ -10,6 +10,7 @@ from ranchersync.cli.common import Commands, add_command, add_group
 from ranchersync.cli.output import EXIT_OK, emit, note
 
 if TYPE_CHECKING:
+    from ranchersync.access.identity import Actor
     from ranchersync.context import AppContext
 
 
@@ -61,9 +62,21 @@ def cmd_db_backup(ctx: AppContext, args: argparse.Namespace) -> int:
 def cmd_db_restore(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.ops.backup import restore
 
-    info = restore(ctx.engine, Path(args.source), force=args.force)
+    info = restore(ctx.engine, Path(args.source), force=args.force, actor=_restorer(ctx))
     upgraded = " and brought its schema up to date" if info.upgraded else ""
     emit(args, {"path": str(info.path), "database": info.database, "revision": info.revision,
                 "upgraded": info.upgraded},
          text=f"Restored {info.path} (schema {info.revision}){upgraded}. It needs the secret key it was made with.")
     return EXIT_OK
+
+
+def _restorer(ctx: AppContext) -> Actor | None:
+    """Who restores: the CLI's actor with its role, or None while the database has no schema yet (nothing to
+    replace, so nothing to guard)."""
+    from sqlalchemy import inspect
+
+    from ranchersync.cli.common import cli_actor
+
+    if "users" not in inspect(ctx.engine).get_table_names():
+        return None
+    return cli_actor(ctx)

@@ -20,17 +20,32 @@ NAME_MAX_LENGTH = 100  # the names' column width; inputs use it as max_chars
 DESCRIPTION_MAX_LENGTH = 500
 CA_BUNDLE_MAX_BYTES = 256 * 1024  # the dashboard's upload is capped at 1 MB by server.maxUploadSize too
 # Bidi embeddings, overrides and isolates reorder what a reader sees ("Prod" that displays as another name).
+# The only format characters a name keeps: joiners shape Indic scripts and emoji (कृ‍ष, 👩‍💻); names are compared
+# without them.
+_JOINERS = frozenset("\u200c\u200d")
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def clean_name(value: str, what: str, max_length: int = NAME_MAX_LENGTH) -> str:
-    """A display name: trimmed, not empty, not too long, and shown as it reads (no control or bidi characters)."""
+    """A display name: trimmed, not empty, not too long, and shown as it reads (no control, bidi or other format
+    characters: a right-to-left mark or a zero-width space makes a second "prod" that reads like the first)."""
     name = (value or "").strip()
     if not name:
         raise ValidationError(f"the {what} name must not be empty")
     if len(name) > max_length:
         raise ValidationError(f"the {what} name is longer than {max_length} characters")
-    return _displayable(name, f"the {what} name")
+    name = _displayable(name, f"the {what} name")
+    if any(unicodedata.category(c) == "Cf" and c not in _JOINERS for c in name):
+        raise ValidationError(f"the {what} name must not contain invisible format characters (zero-width spaces "
+                              "or joiners, direction marks)")
+    return name
+
+
+def name_key(name: str) -> str:
+    """What two names are compared by: NFKC-folded and case-folded, joiners left out, so "ｐｒｏｄ", "PROD",
+    "pro\u200dd" and "prod" are one name."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(c for c in folded if c not in _JOINERS).strip()
 
 
 def clean_description(value: str | None) -> str:

@@ -32,7 +32,7 @@ class NotificationSubscription(Base):
     )  # None: every environment (and the events that belong to none: sites, stop-all)
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
     url_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
-    url_masked: Mapped[str] = mapped_column(String(300))  # scheme and host only: what pages and JSON show
+    url_masked: Mapped[str] = mapped_column(String(300))  # scheme and fingerprint only: what pages and JSON show
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -4,27 +4,36 @@ notifies nobody and a committed one is never lost; the sender delivers after com
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from ranchersync.kernel.config import mail_url
-from ranchersync.models import NotificationSubscription, OutboxMessage, SyncOperation, UserPreference, utcnow
+from ranchersync.models import (
+    AppInstance,
+    NotificationSubscription,
+    OutboxMessage,
+    SyncOperation,
+    UserPreference,
+    utcnow,
+)
 
 PENDING_KEY: Final = "ranchersync.notify.pending"  # Session.info flag: this transaction queued notifications
 
 
 def enqueue(
-    session: Session, event: str, payload: Mapping[str, Any], environment_id: int | None = None
+    session: Session, event: str, payload: Mapping[str, Any], environment_id: int | Collection[int] | None = None
 ) -> int:
-    """Queue `event` for every active subscription of `environment_id` (and the all-environments ones) that wants
-    it, and for every person who asked for it by e-mail, in the caller's transaction; returns how many messages were
-    queued."""
+    """Queue `event` for every active subscription of `environment_id` (one id or several; and the all-environments
+    ones) that wants it, and for every person who asked for it by e-mail, in the caller's transaction; returns how
+    many messages were queued."""
     condition: ColumnElement[bool] = NotificationSubscription.environment_id.is_(None)
-    if environment_id is not None:
-        condition = or_(condition, NotificationSubscription.environment_id == environment_id)
+    ids = [] if environment_id is None else [environment_id] if isinstance(environment_id, int) else \
+        sorted(environment_id)
+    if ids:
+        condition = or_(condition, NotificationSubscription.environment_id.in_(ids))
     subscriptions = session.scalars(
         select(NotificationSubscription).where(NotificationSubscription.active.is_(True), condition)
     ).all()
@@ -44,6 +53,13 @@ def enqueue(
         session.info[PENDING_KEY] = True
         session.flush()
     return queued
+
+
+def site_event(session: Session, event: str, payload: Mapping[str, Any], site_id: int) -> int:
+    """Queue a site event (site.unreachable, site.recovered, token.expiring) for the all-environments subscriptions
+    and those of every environment with an app instance on that site (DESIGN.md, "Notification")."""
+    environments = set(session.scalars(select(AppInstance.environment_id).where(AppInstance.site_id == site_id)))
+    return enqueue(session, event, payload, environments)
 
 
 def mail_recipients(session: Session, event: str) -> list[str]:

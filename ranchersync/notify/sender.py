@@ -24,11 +24,14 @@ from sqlalchemy.orm import Session
 
 from ranchersync.context import AppContext
 from ranchersync.kernel.config import MAIL_URL_ENV, mail_url
+from ranchersync.kernel.errors import ValidationError
 from ranchersync.models import NotificationSubscription, OutboxMessage, utcnow
 from ranchersync.notify.events import Message, render
 from ranchersync.notify.outbox import PENDING_KEY
-from ranchersync.notify.urls import load_apprise, mask_url, redacted
+from ranchersync.notify.urls import check_hosts, check_probe_options, load_apprise, mask_url, redacted
+from ranchersync.security import egress
 from ranchersync.security.crypto import SecretKeyError
+from ranchersync.security.host_policy import HostPolicy, HostRefused, default_policy
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,9 @@ SEND_TIMEOUT_SECONDS = 15.0  # one Apprise call, every service included
 CLAIM_SECONDS = 120.0  # how long a claimed message is left alone by other senders
 BATCH = 50
 PUBLIC_URL_ENV: Final = "RANCHERSYNC_PUBLIC_URL"
+# One sentence for every refusal: whether the address was open, closed or answered 403 is nobody's business.
+REFUSED: Final = ("not sent: the address is outside what this installation may reach "
+                  "(host policy, RANCHERSYNC_ALLOWED_HOSTS)")
 
 Sender = Callable[[str, Message], str | None]  # (url, message) → None when sent, else the error
 
@@ -57,21 +63,33 @@ def backoff(attempts: int) -> float:
     return float(min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
 
 
-def apprise_send(url: str, message: Message) -> str | None:
-    """Send one message to one Apprise URL with a timeout; the error text (URL parts masked) or None."""
+def apprise_send(url: str, message: Message, policy: HostPolicy | None = None) -> str | None:
+    """Send one message to one Apprise URL inside the host policy, with a deadline and a cap on the answer read;
+    the error text (URL parts masked; one generic sentence for any refusal) or None."""
+    policy = policy if policy is not None else default_policy()
+    try:
+        check_probe_options(url)
+        check_hosts(url, policy)
+    except (ValidationError, HostRefused):
+        log.warning("notification to %s refused before sending (host policy)", mask_url(url))
+        return REFUSED
     apprise = load_apprise()
     guard = redacted(url)
-    with guard:
-        sender = apprise.Apprise()
+    with guard, egress.guarded(policy, SEND_TIMEOUT_SECONDS) as fence:
+        # Sequential (the guard lives in this context), and no redirect followed whatever the URL says.
+        sender = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False, http_redirects=False))
         if not sender.add(url):
             return "Apprise does not understand this URL"
         result = sender.notify(body=message.body, title=message.title, notify_type=message.kind,
                                body_format=apprise.NotifyFormat.MARKDOWN, timeout=SEND_TIMEOUT_SECONDS)
-        if bool(result):
-            return None
-        problems = [entry.message if hasattr(entry, "message") else str(entry) for entry in result.logs()]
-        text = "; ".join(p for p in problems if p) or f"delivery failed ({getattr(result, 'status', 'unknown')})"
-        return guard.clean(text)[:500]
+    if fence.refused:
+        log.warning("notification to %s refused at connection (host policy)", mask_url(url))
+        return REFUSED
+    if bool(result):
+        return None
+    problems = [entry.message if hasattr(entry, "message") else str(entry) for entry in result.logs()]
+    text = "; ".join(p for p in problems if p) or f"delivery failed ({getattr(result, 'status', 'unknown')})"
+    return guard.clean(text)[:500]
 
 
 def deliver_pending(

@@ -18,6 +18,7 @@ from ranchersync.models import Environment, NotificationSubscription, OutboxMess
 from ranchersync.notify.events import check_events
 from ranchersync.notify.urls import check_url, mask_url
 from ranchersync.security.crypto import TokenCipher
+from ranchersync.security.host_policy import HostPolicy, default_policy
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,12 @@ ALL_ENVIRONMENTS = "all environments"
 
 def add_subscription(
     session: Session, cipher: TokenCipher, actor: Actor, *, environment: int | str | None, url: str,
-    events: str | list[str] | tuple[str, ...],
+    events: str | list[str] | tuple[str, ...], policy: HostPolicy | None = None,
 ) -> NotificationSubscription:
-    """Subscribe an Apprise URL to events of one environment (None: every one); the caller commits."""
+    """Subscribe an Apprise URL to events of one environment (None: every one); the caller commits. The URL must
+    stay inside the host policy (`policy`, else this installation's), like a site's."""
     require(actor, "manage_notifications")
-    value = check_url(url)
+    value = check_url(url, policy if policy is not None else default_policy())
     chosen = check_events(events)
     env = get_environment(session, environment) if environment is not None and environment not in ("", "all") \
         else None

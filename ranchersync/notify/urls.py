@@ -1,8 +1,13 @@
-"""Apprise URLs hold secrets (webhook tokens in the path, passwords, API keys in the query): checked on entry,
-shown masked (scheme and host only), and kept out of every log line Apprise or urllib3 would write."""
+"""Apprise URLs hold secrets (webhook tokens in the path, passwords, API keys in the query, and for Pushbullet,
+Opsgenie, Pushover, PagerDuty or Slack the "host" itself): checked on entry, shown masked (the scheme and a
+fingerprint, nothing of the URL itself), and kept out of every log line Apprise or urllib3 would write.
+
+They are also a way out of the network: a URL may not point at an address the host policy refuses, nor carry the
+options that would turn a notification into a probe (another HTTP method, header overrides, following redirects)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import warnings
@@ -11,6 +16,7 @@ from typing import Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ranchersync.kernel.errors import ValidationError
+from ranchersync.security.host_policy import HostPolicy, HostRefused
 
 # Loggers that may print a URL, its path or its query while a notification is sent.
 _LOGGERS: Final = ("apprise", "urllib3.connectionpool", "requests")
@@ -19,14 +25,22 @@ MASK: Final = "****"
 
 
 def mask_url(url: str) -> str:
-    """What a page, a log or JSON may show of an Apprise URL: its scheme and host (`slack://hooks.slack.com`)."""
+    """What a page, a log, the audit log or JSON may show of an Apprise URL: its scheme and a fingerprint (the first
+    8 hex digits of the URL's SHA-256), e.g. `slack://#1f0c9a2e`. No part of the URL survives: for several services
+    the host or the first path segment is the key itself."""
+    value = (url or "").strip()
     try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
+        scheme = urlsplit(value).scheme.lower()
     except ValueError:
         return "(invalid URL)"
-    scheme = parts.scheme.lower() or "?"
-    return f"{scheme}://{host}" if host else f"{scheme}://{MASK}"
+    if not scheme or not value:
+        return "(invalid URL)"
+    return f"{scheme}://#{fingerprint(value)}"
+
+
+def fingerprint(url: str) -> str:
+    """8 hex digits that tell two URLs apart without revealing either."""
+    return hashlib.sha256(url.strip().encode()).hexdigest()[:8]
 
 
 def secret_parts(url: str) -> set[str]:
@@ -46,12 +60,20 @@ def secret_parts(url: str) -> set[str]:
     return found
 
 
-def check_url(url: str) -> str:
-    """A stripped Apprise URL that Apprise understands; a ValidationError (naming only the scheme) otherwise."""
+def check_url(url: str, policy: HostPolicy | None = None) -> str:
+    """A stripped Apprise URL that Apprise understands and that stays inside the host policy (when given);
+    a ValidationError (naming only the scheme) otherwise."""
     value = (url or "").strip()
     if not value or "://" not in value:
         raise ValidationError("give an Apprise URL such as json://host/path, slack://… or mailto://… "
                               "(see https://github.com/caronc/Apprise/wiki)")
+    check_probe_options(value)
+    if policy is not None:
+        try:
+            check_hosts(value, policy)
+        except HostRefused as exc:
+            raise ValidationError(f"this {mask_url(value)} URL points where notifications may not go: {exc}") \
+                from None
     apprise = load_apprise()
     with redacted(value):
         plugin = apprise.Apprise.instantiate(value, suppress_exceptions=True)
@@ -59,6 +81,47 @@ def check_url(url: str) -> str:
         raise ValidationError(f"Apprise does not understand this {mask_url(value)} URL: check its form in "
                               "Apprise's documentation for that service")
     return value
+
+
+_TRUE: Final = frozenset({"1", "yes", "true", "on", "y"})
+
+
+def query_options(url: str) -> list[tuple[str, str]]:
+    """The URL's query as Apprise reads it: a `+` stays a `+` (parse_qsl would make it a space)."""
+    query = urlsplit(url).query
+    pairs = []
+    for item in query.split("&"):
+        if item:
+            key, _, value = item.partition("=")
+            pairs.append((unquote(key).strip(), unquote(value).strip()))
+    return pairs
+
+
+def check_probe_options(url: str) -> None:
+    """Refuse the options that make a notification a probe: an HTTP method other than POST, header overrides
+    (`+Header=value`), and following redirects. A ValidationError names the option, never its value."""
+    shown = mask_url(url)
+    for key, value in query_options(url):
+        name = key.lower()
+        if name.startswith("+"):
+            raise ValidationError(f"this {shown} URL overrides request headers ({key}): not allowed for notifications")
+        if name == "method" and value.upper() not in ("", "POST"):
+            raise ValidationError(f"this {shown} URL sets method={value.upper()[:10]}: notifications are only POSTed")
+        if name in ("redirect", "redirects") and value.lower() in _TRUE:
+            raise ValidationError(f"this {shown} URL follows redirects: not allowed for notifications")
+
+
+def check_hosts(url: str, policy: HostPolicy) -> None:
+    """The URL's host (and a mail URL's `smtp=` server) by spelling: metadata names and refused addresses. Not
+    resolved and not matched against the allow-list here: for Slack, Pushover and others the "host" is a key, which
+    a DNS query would leak; every connection is checked when the message is sent (``security.egress``)."""
+    deny_only = HostPolicy((), resolve=policy.resolve)
+    parts = urlsplit(url)
+    hosts = [parts.hostname or ""]
+    hosts += [value for key, value in query_options(url) if key.lower() == "smtp" and value]
+    for host in hosts:
+        if host:
+            deny_only.check_name(host)
 
 
 _LOADED: list[ModuleType] = []

@@ -6,6 +6,10 @@ never on their command line, where `ps` would show a password. Only the schema t
 `current_schema()`: `public`, or the one a `-csearch_path=` option names), and a restore puts it back into the same
 schema. A restore refuses a database that holds data unless forced, refuses a backup made by a newer version of the
 app, and brings an older backup's schema up to date afterwards.
+
+Restoring rolls the audit log back to the backup's, and a prefix of a chain verifies: so replacing data needs an
+admin, a SQLite backup whose audit chain does not verify is refused, and every restore appends a `db.restore` event
+naming the file, the backup's chain head and who restored it (`audit verify` lists them).
 """
 
 from __future__ import annotations
@@ -19,11 +23,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, Table, func, inspect, select, text
+from sqlalchemy import Engine, MetaData, Table, create_engine, func, inspect, select, text
 from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
 
-from ranchersync.kernel.errors import BadInput, OperationFailed
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor, require
+from ranchersync.kernel.errors import BadInput, OperationFailed, PermissionDenied
+from ranchersync.kernel.files import create_private
 from ranchersync.kernel.logs import redact
+from ranchersync.models import AuditHead
 from ranchersync.storage import db
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -60,6 +69,7 @@ class BackupInfo:
     database: str  # "sqlite" or "postgresql"
     revision: str  # the schema version of the backup
     upgraded: bool = False  # a restore brought an older backup's schema up to date
+    chain_head: tuple[int, str] | None = None  # the backup's audit chain head (last event id, its hash), if known
 
 
 def backup(engine: Engine, target: Path) -> BackupInfo:
@@ -73,6 +83,7 @@ def backup(engine: Engine, target: Path) -> BackupInfo:
     if revision is None:
         raise BackupRefused("the database has no schema yet (nothing to back up): run `db upgrade` first")
     partial = target.with_name(f".{target.name}.partial")
+    create_private(partial)  # a backup holds everything the database does: 0600 before a byte is written
     try:
         if engine.dialect.name == "sqlite":
             _sqlite_backup(engine, partial)
@@ -86,11 +97,13 @@ def backup(engine: Engine, target: Path) -> BackupInfo:
     return BackupInfo(target, engine.dialect.name, revision)
 
 
-def restore(engine: Engine, source: Path, *, force: bool = False) -> BackupInfo:
-    """Replace the database's content with the backup in `source`; refuses a database holding data unless `force`.
+def restore(engine: Engine, source: Path, *, force: bool = False, actor: Actor | None = None) -> BackupInfo:
+    """Replace the database's content with the backup in `source`; refuses a database holding data unless `force`
+    and `actor` is an admin. Appends a `db.restore` audit event by `actor` (the CLI's, else "unknown").
 
     Raises BackupRefused (exit 2) for a non-empty database, a file that is not a backup of this kind of database,
-    or a backup from a newer version of the app; BackupFailed when the restore itself fails.
+    a backup from a newer version of the app or one whose audit chain does not verify; PermissionDenied (exit 3)
+    when data would be replaced by someone who is not an admin; BackupFailed when the restore itself fails.
     """
     source = Path(source)
     if not source.is_file():
@@ -109,12 +122,16 @@ def restore(engine: Engine, source: Path, *, force: bool = False) -> BackupInfo:
     if revision not in known_revisions():
         raise BackupRefused(f"{source} was made by a newer version of the app (schema {revision}): upgrade the app "
                             "first")
-    if not force:
-        held = table_counts(engine)
-        if held:
-            listed = ", ".join(f"{name}: {count}" for name, count in sorted(held.items()))
-            raise BackupRefused(f"the database holds data ({listed}): restore into an empty database, or give "
-                                "--force to replace it")
+    held = table_counts(engine)
+    if held and not force:
+        listed = ", ".join(f"{name}: {count}" for name, count in sorted(held.items()))
+        raise BackupRefused(f"the database holds data ({listed}): restore into an empty database, or give "
+                            "--force to replace it")
+    if held:
+        if actor is None:
+            raise PermissionDenied("replacing a database that holds data needs an admin, and no one was named")
+        require(actor, "restore_database")
+    chain: tuple[int, str] | None = _sqlite_chain_head(source) if kind == "sqlite" else None
     if kind == "sqlite":
         _sqlite_restore(engine, source)
     else:
@@ -123,7 +140,54 @@ def restore(engine: Engine, source: Path, *, force: bool = False) -> BackupInfo:
     upgraded = not db.is_current(engine)
     if upgraded:
         db.upgrade(engine)
-    return BackupInfo(source, kind, revision, upgraded)
+    if kind == "postgresql":
+        chain = _restored_chain_head(engine, source)
+    _record_restore(engine, source, revision, chain, actor)
+    return BackupInfo(source, kind, revision, upgraded, chain)
+
+
+def _chain_head(session: Session, source: Path) -> tuple[int, str]:
+    report = audit.verify(session)
+    if not report.ok:
+        raise BackupRefused(f"{source}'s audit chain does not verify (event #{report.broken_at}: {report.problem}): "
+                            "it is not restored")
+    found = session.get(AuditHead, 1)
+    return (found.last_id, found.last_hash) if found is not None else (0, audit.GENESIS)
+
+
+def _sqlite_chain_head(source: Path) -> tuple[int, str] | None:
+    """Verify the backup file's audit chain (read-only) and return its head; None when it has no audit log yet."""
+    reader = create_engine(f"sqlite:///file:{source.resolve()}?mode=ro&uri=true")
+    try:
+        if "audit_events" not in inspect(reader).get_table_names():
+            return None
+        with Session(reader) as session:
+            return _chain_head(session, source)
+    finally:
+        reader.dispose()
+
+
+def _restored_chain_head(engine: Engine, source: Path) -> tuple[int, str]:
+    """PostgreSQL: the archive is verified once restored (pg_restore cannot be read table by table cheaply); a
+    chain that does not verify is reported as a refusal, and the restore event still records what happened."""
+    with Session(engine) as session:
+        try:
+            return _chain_head(session, source)
+        except BackupRefused:
+            _record_restore(engine, source, "", None, None, broken=True)
+            raise
+
+
+def _record_restore(engine: Engine, source: Path, revision: str, head: tuple[int, str] | None,
+                    actor: Actor | None, broken: bool = False) -> None:
+    who = actor if actor is not None else Actor("unknown (restored into an empty database)", "admin", "cli")
+    shown = f"#{head[0]} {head[1][:16]}" if head else "none"
+    with Session(engine) as session, session.begin():
+        audit.record(session, who, "db.restore", object_type="database", object_name=source.name,
+                     after={"file": str(source), "revision": revision, "chainHeadId": head[0] if head else None,
+                            "chainHeadHash": head[1] if head else None, "chainVerified": not broken},
+                     detail=f"restored from {source} (backup's audit chain head {shown})"
+                            + ("; its audit chain does NOT verify" if broken else ""))
 
 
 def table_counts(engine: Engine) -> dict[str, int]:

@@ -89,8 +89,8 @@ def _check_site(ctx: AppContext, site_id: int, now: dt.datetime, factory: Client
         base = {"site": site.name, "url": site.url}
         if health.reachable is not outcome.success and not (health.reachable is None and outcome.success):
             event = "site.recovered" if outcome.success else "site.unreachable"
-            notify.enqueue(session, event, {**base, "event": event, "error": "" if outcome.success else
-                                            outcome.message})
+            notify.site_event(session, event, {**base, "event": event, "error": "" if outcome.success else
+                                               outcome.message}, site_id)
             notified.append(event)
         if health.reachable is not outcome.success:
             health.reachable, health.state_since = outcome.success, now
@@ -104,10 +104,11 @@ def _check_site(ctx: AppContext, site_id: int, now: dt.datetime, factory: Client
             assert expires is not None
             left = expires - now
             when = "has expired" if left.total_seconds() <= 0 else f"expires in {_days(left)}"
-            notify.enqueue(session, "token.expiring", {**base, "event": "token.expiring", "days": due,
-                                                       "expiresAt": expires.isoformat(),
-                                                       "detail": f"The API token of {site.name} {when} "
-                                                                 f"({expires:%Y-%m-%d %H:%M} UTC): replace it."})
+            notify.site_event(session, "token.expiring", {**base, "event": "token.expiring", "days": due,
+                                                          "expiresAt": expires.isoformat(),
+                                                          "detail": f"The API token of {site.name} {when} "
+                                                                    f"({expires:%Y-%m-%d %H:%M} UTC): replace it."},
+                              site_id)
             health.expiry_warned_days = due
             notified.append("token.expiring")
         return SiteCheck(site.name, outcome.success, health.latency_ms, expires, due, outcome.message,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ranchersync.history import HistoryFilter, Metrics, compute_metrics, list_operations
 from ranchersync.history.queries import MAX_PAGE_SIZE, OperationSummary
+from ranchersync.kernel.files import write_private_text
 from ranchersync.kernel.humanize import duration_text
 from ranchersync.kernel.textsafe import escape_plotly
 
@@ -128,7 +129,7 @@ def write_delivery_report(session: Session, since: dt.datetime, until: dt.dateti
     text = delivery_html(session, since, until)
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
+    write_private_text(temporary, text)  # who deployed what and when: for the people it is handed to
     temporary.replace(out)
     return len(text.encode())
 

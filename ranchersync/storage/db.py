@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ranchersync.kernel.errors import DatabaseUnavailable
+from ranchersync.kernel.files import create_private
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -39,6 +40,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         except OSError as exc:
             raise DatabaseUnavailable(f"The database could not be used: its folder {folder} cannot be created "
                                       f"({exc.strerror})") from None
+        if not parsed.database.startswith("file:"):
+            create_private(Path(parsed.database))  # tokens are encrypted, but names, history and audit are not
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -101,3 +101,20 @@ def test_the_cli_exit_status_says_whether_everything_is_healthy(
                           actor=ADMIN)
     assert main(["check", "--json"]) == 1
     assert '"reachable": false' in capsys.readouterr().out
+
+
+def test_a_site_event_reaches_the_environments_with_an_app_instance_on_that_site(demo: AppContext) -> None:
+    from ranchersync.models import NotificationSubscription, Site
+
+    subscriptions = {}
+    with demo.session() as session:
+        for env in ("Prod", "Dev", None):
+            subscriptions[env] = notify.add_subscription(session, demo.cipher, ADMIN, environment=env,
+                                                         url=f"json://127.0.0.1:9/{env}",
+                                                         events="site.unreachable").id
+        session.scalars(select(Site).where(Site.name == "us")).one().url = closed_port_url()  # Prod lives there
+    assert not run_check(demo, deliver=False).healthy
+    with demo.session() as session:
+        reached = {session.get_one(NotificationSubscription, m.subscription_id).id
+                   for m in session.scalars(select(OutboxMessage).where(OutboxMessage.event == "site.unreachable"))}
+    assert reached == {subscriptions["Prod"], subscriptions[None]}  # Dev has nothing on "us"

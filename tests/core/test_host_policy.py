@@ -63,6 +63,15 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]
         "0251.0376.0251.0376",  # octal
         "169.254.43518",
         "100.100.100.200",  # Alibaba Cloud metadata
+        "168.63.129.16",  # Azure's wire server
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "[64:ff9b::169.254.169.254]",
+        "::169.254.169.254",  # IPv4-compatible
+        "::a9fe:a9fe",
+        "2002:a9fe:a9fe::",  # 6to4
+        "2002:a9fe:a9fe:1::1",
+        "::ffff:168.63.129.16",
+        "64:ff9b::6464:64c8",  # NAT64 of Alibaba's 100.100.100.200
         "metadata.google.internal",
         "METADATA.google.internal.",
         "0.0.0.0",
@@ -79,7 +88,8 @@ def test_link_local_and_metadata_hosts_are_refused_by_spelling(host: str) -> Non
 
 @pytest.mark.parametrize(
     "addresses",
-    [["169.254.169.254"], ["10.0.0.5", "169.254.169.254"], ["fd00:ec2::254"], ["::ffff:169.254.169.254"]],
+    [["169.254.169.254"], ["10.0.0.5", "169.254.169.254"], ["fd00:ec2::254"], ["::ffff:169.254.169.254"],
+     ["64:ff9b::a9fe:a9fe"], ["2002:a9fe:a9fe::"], ["::169.254.169.254"], ["168.63.129.16"]],
 )
 def test_a_name_that_resolves_to_a_metadata_address_is_refused(addresses: list[str]) -> None:
     policy = HostPolicy(resolve=stub({"rancher.corp.example": addresses}))
@@ -88,7 +98,8 @@ def test_a_name_that_resolves_to_a_metadata_address_is_refused(addresses: list[s
 
 
 @pytest.mark.parametrize(
-    "host", ["127.0.0.1", "::1", "localhost", "10.1.2.3", "172.16.0.9", "192.168.1.20", "rancher.corp.example"]
+    "host", ["127.0.0.1", "::1", "localhost", "10.1.2.3", "172.16.0.9", "192.168.1.20", "rancher.corp.example",
+             "2002:a00:1::", "64:ff9b::a00:5", "2001:db8::1"]
 )
 def test_private_and_loopback_hosts_stay_allowed(host: str) -> None:
     policy = HostPolicy(resolve=stub({"localhost": ["127.0.0.1"], "rancher.corp.example": ["10.20.30.40"]}))

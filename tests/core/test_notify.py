@@ -95,7 +95,7 @@ def test_a_failing_receiver_is_retried_with_backoff_and_the_sync_is_not_delayed(
         assert message.attempts == 3 and message.sent_at is not None
         sub = session.get_one(NotificationSubscription, sub.id)
         assert sub.last_status == "ok"
-    assert "failed (attempt 1)" in caplog.text and "json://127.0.0.1" in caplog.text
+    assert "failed (attempt 1)" in caplog.text and f"to {notify.mask_url(receiver.url())} failed" in caplog.text
     for secret in SECRETS:
         assert secret not in caplog.text
 
@@ -114,7 +114,7 @@ def test_a_failure_is_recorded_on_the_subscription_without_the_url(ctx: AppConte
     assert view.last_error is not None and "error=500" in view.last_error
     assert message.next_attempt_at is not None and message.next_attempt_at > utcnow()
     text = json.dumps(view.payload())
-    assert view.url == "json://127.0.0.1" and all(s not in text for s in SECRETS)
+    assert view.url.startswith("json://#") and all(s not in text for s in SECRETS)
     # given up after MAX_ATTEMPTS, never retried for ever
     with ctx.session() as session:
         stored = session.scalars(select(OutboxMessage)).one()

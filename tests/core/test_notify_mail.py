@@ -186,7 +186,7 @@ def test_a_failed_mail_is_retried_with_the_password_out_of_logs_and_errors(
         message = session.scalars(select(OutboxMessage)).one()
     assert message.attempts == 1 and message.next_attempt_at is not None and message.next_attempt_at > utcnow()
     assert message.last_error and PASSWORD not in message.last_error
-    assert "to mia@example.com via mailto://127.0.0.1 failed (attempt 1)" in caplog.text
+    assert "to mia@example.com via mailto://#" in caplog.text and "failed (attempt 1)" in caplog.text
     assert PASSWORD not in caplog.text
     # the same backoff and the same end as a subscription's messages
     with ctx.session() as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ranchersync.context import AppContext
 from ranchersync.kernel.errors import ValidationError
 from ranchersync.kernel.validation import (
     check_ca_bundle,
@@ -14,6 +15,7 @@ from ranchersync.kernel.validation import (
     clean_name,
     normalize_rancher_url,
 )
+from tests.builders import ADMIN
 
 TOKEN = "token-p62nb:chcnszhxp6zqrbxwcz5z2r2w9jrftlvtwvzbsr88v4mk28kw4k5c2p"
 
@@ -165,3 +167,21 @@ def _self_signed_pem() -> str:
 def test_a_ca_bundle_is_capped_before_it_is_parsed() -> None:
     with pytest.raises(ValidationError, match="larger than 256 KiB"):
         check_ca_bundle("-----BEGIN CERTIFICATE-----\n" + "A" * (256 * 1024))
+
+
+@pytest.mark.parametrize(
+    "name", ["pr\u200bod", "prod\u200e", "\u200fprod", "pro\u2060d", "p\u00adrod", "prod\ufeff", "\u2061prod"]
+)
+def test_names_with_invisible_format_characters_are_refused(name: str) -> None:
+    with pytest.raises(ValidationError, match="invisible format characters"):
+        clean_name(name, "environment")
+
+
+def test_three_environments_cannot_all_read_prod(ctx: AppContext) -> None:
+    from ranchersync.catalogue import environments
+
+    with ctx.session() as session:
+        environments.add_environment(session, actor=ADMIN, name="prod")
+    for lookalike in ("ＰＲＯＤ", "Prod", "ｐｒｏｄ", "PROD", "pro\u200dd", "PRO\u200cD"):
+        with pytest.raises(ValidationError, match="already exists"), ctx.session() as session:
+            environments.add_environment(session, actor=ADMIN, name=lookalike)
