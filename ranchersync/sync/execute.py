@@ -28,7 +28,7 @@ from ranchersync.kernel.errors import (
     RancherUnavailable,
     ValidationError,
 )
-from ranchersync.rancher import RancherClient, Workload, retry_delay, rollout_state
+from ranchersync.rancher import ImageChange, RancherClient, Workload, retry_delay, rollout_state
 from ranchersync.sync import records
 from ranchersync.sync.events import ROLLBACK_STAGES, ProgressEvent, ProgressListener
 
@@ -187,10 +187,9 @@ def _apply(
             try:
                 patched = client.patch_images(
                     ref.cluster_id, ref.namespace, item.kind, item.name,
-                    containers={m.name: m.new for m in todo if not m.init},
-                    init_containers={m.name: m.new for m in todo if m.init} or None,
+                    ImageChange(containers={m.name: m.new for m in todo if not m.init},
+                                init_containers={m.name: m.new for m in todo if m.init}, annotations=annotations),
                     resource_version=version,
-                    annotations=annotations,
                 )
             except (ConflictError, RancherNotFound):
                 raise
