@@ -159,6 +159,7 @@ def run_items(
             lost.append(error)
     if lost:
         raise records.RecordIncomplete(operation_id, [r.describe() for r in runs if r.touched],
+                                       budget=ctx.settings.db_outage_seconds,
                                        kind="rollback" if undoing else "") from lost[0]
     return runs
 
