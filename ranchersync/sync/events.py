@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from ranchersync.kernel import faults
 from ranchersync.kernel.humanize import status_word as stage_words
 
 log = logging.getLogger("ranchersync.sync")
@@ -98,5 +99,6 @@ def logged(
                                                                  "target": event.target})
         if listener is not None:
             listener(event)
+        faults.reached(event.stage)  # test-only: RANCHERSYNC_FAULT_AT kills the process at this step
 
     return listen

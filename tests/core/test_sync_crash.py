@@ -1,5 +1,6 @@
 """A sync process killed mid-flight: the trail shows what happened, a restart marks it interrupted, and it can be
-rolled back or resumed to a state the record describes."""
+rolled back or resumed to a state the record describes — at every step boundary (plan, each patch, each rollout
+check, each recorded result), the kill placed there by the test-only fault hook (`RANCHERSYNC_FAULT_AT`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from ranchersync.context import AppContext
 from ranchersync.models import SyncOperation, SyncResult
 from ranchersync.simulator import SimulatedRancher, load_demo_world
+from tests.core.test_resilience import consistent
 
 ROOT = Path(__file__).resolve().parents[2]
 EAST, WEST = "c-m-7rb2kx9q", "c-7xk2p"
@@ -30,9 +32,11 @@ def rancher_us() -> Iterator[SimulatedRancher]:
         yield server
 
 
-def cli(ctx: AppContext, *args: str, wait: bool = True) -> subprocess.Popen[str] | subprocess.CompletedProcess[str]:
+def cli(ctx: AppContext, *args: str, wait: bool = True, fault_at: str = ""
+        ) -> subprocess.Popen[str] | subprocess.CompletedProcess[str]:
     env = {**os.environ, "RANCHERSYNC_DATABASE_URL": ctx.settings.database_url,
-           "RANCHERSYNC_SECRET_KEY": ",".join(ctx.settings.secret_keys), "RANCHERSYNC_USER": "ops"}
+           "RANCHERSYNC_SECRET_KEY": ",".join(ctx.settings.secret_keys), "RANCHERSYNC_USER": "ops",
+           "RANCHERSYNC_FAULT_AT": fault_at}
     command = [sys.executable, "-m", "ranchersync", *args]
     if wait:
         return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -100,3 +104,43 @@ def test_a_killed_sync_can_be_resumed(demo: AppContext, rancher_us: SimulatedRan
     assert [r["status"] for r in payload["results"]] == ["success", "success"]
     for cluster in (EAST, WEST):
         assert image(rancher_us, cluster).endswith("frontend:3.8.1")
+
+
+# Every boundary of a two-target sync: the operation opened (nothing sent), after the first and the second PATCH,
+# as each rollout check starts, after the first and the second result is recorded (the last one: just before the
+# operation's own status is written).
+BOUNDARIES = ["plan", "patch:1", "patch:2", "verify:1", "verify:2", "record:1", "record:2"]
+
+
+def killed_at(demo: AppContext, step: str) -> int:
+    """Run the CLI sync of frontend to both Prod clusters with the fault hook set: it dies there, SIGKILLed."""
+    run = cli(demo, "sync", "--from", "Stage", "--to", "Prod", "--service", "frontend", "--target-instance", "all",
+              "--yes", fault_at=step)
+    assert isinstance(run, subprocess.CompletedProcess)
+    assert run.returncode == -signal.SIGKILL, (run.returncode, run.stdout, run.stderr)
+    with demo.session() as session:
+        operation = session.scalars(select(SyncOperation)).one()
+        assert operation.status == "running"  # nobody got the chance to close it
+        return operation.id
+
+
+@pytest.mark.parametrize("recovery", ["rollback", "resume"])
+@pytest.mark.parametrize("step", BOUNDARIES)
+def test_a_sync_killed_at_each_step_boundary_recovers_consistent(
+    demo: AppContext, rancher_us: SimulatedRancher, step: str, recovery: str
+) -> None:
+    operation_id = killed_at(demo, step)
+    args = ("rollback", str(operation_id), "--yes") if recovery == "rollback" else ("resume", str(operation_id))
+    finished = cli(demo, *args, "--json")
+    assert isinstance(finished, subprocess.CompletedProcess)
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(finished.stdout)["status"] == "complete"
+    version = "3.8.0" if recovery == "rollback" else "3.8.1"
+    for cluster in (EAST, WEST):
+        assert image(rancher_us, cluster).endswith(f"frontend:{version}")
+    with demo.session() as session:
+        operations = session.scalars(select(SyncOperation).order_by(SyncOperation.id)).all()
+        assert operations[0].status == ("rolled_back" if recovery == "rollback" else "complete")
+        for operation in operations:  # the killed sync and its rollback both tell what the clusters run
+            assert operation.status not in ("running", "interrupted")
+            assert consistent(rancher_us, operation) == []
