@@ -297,6 +297,11 @@ def _verify(
         except RancherAPIError as error:
             last_message = f"could not read the rollout: {error}"
         else:
+            replaced = _replaced_during_rollout(current, item.moves)
+            if replaced:
+                _finish(ctx, run, "failed", f"no longer runs the images it was changed to ({replaced}): restored or "
+                        "changed by someone else during its rollout", say)
+                return
             state = rollout_state(current)
             observed = (current.observed_generation or 0) >= run.generation
             if observed and state.failed:
@@ -313,6 +318,14 @@ def _verify(
             return
         records.heartbeat(ctx, operation_id)
         time.sleep(options.poll_seconds)
+
+
+def _replaced_during_rollout(current: Workload, moves: Sequence[Move]) -> str:
+    """The containers that no longer run their new image while the rollout is checked ('' when all do): a Rancher
+    restored from an older state, or someone else's change. Waiting for the rollout would wait for nothing."""
+    images = {(c.name, c.init): c.image for c in current.containers}
+    return "; ".join(f"container {m.name} runs {images.get((m.name, m.init)) or '(no such container)'}"
+                     for m in moves if images.get((m.name, m.init)) != m.new)
 
 
 def _running_digests(client: RancherClient, ref: InstanceRef, workload: Workload, item: WorkItem) -> dict[str, str]:

@@ -19,6 +19,7 @@ from tests.core.test_resilience import (
     ACTOR,
     FAST,
     consistent,
+    test_batch_syncs_under_20_percent_server_errors,  # noqa: F401
     test_syncs_and_rollbacks_under_server_errors_end_consistent,  # noqa: F401
 )
 from tests.core.test_sync import plan
