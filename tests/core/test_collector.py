@@ -221,6 +221,21 @@ def test_one_collector_leads_and_a_stand_by_takes_over_when_it_is_killed(
                 process.wait(15)
 
 
+def test_the_exporter_reports_inventory_age_reconnects_and_relists(stage: AppContext, collecting: Running,
+                                                                   sim: SimulatedRancher) -> None:
+    from ranchersync.ops.exporter import DatabaseCollector
+    from tests.core.test_exporter import scrape
+
+    sim.drop_watches()
+    wait_for(lambda: scrape(DatabaseCollector(stage.engine, cache_seconds=0)).get(
+        ("ranchersync_inventory_watch_reconnects_total", (("cluster", CLUSTER), ("site", "sim"))), 0) >= 1,
+        what="the reconnects are counted")
+    samples = scrape(DatabaseCollector(stage.engine, cache_seconds=0))
+    assert ("ranchersync_inventory_relists_total", (("cluster", CLUSTER), ("site", "sim"))) in samples
+    age = samples[("ranchersync_inventory_age_seconds", (("cluster", OTHER_CLUSTER), ("site", "sim")))]
+    assert 0 <= age < 5  # its watches stream: as current as the collector's heartbeat
+
+
 def test_collect_once_stores_every_cluster(stage: AppContext, sim: SimulatedRancher) -> None:
     assert Collector(stage).once() > 0
     assert stored_image(stage, OTHER_CLUSTER, "web", "team-b") == "nginx:1.27.1"
