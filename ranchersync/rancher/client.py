@@ -23,9 +23,9 @@ from ranchersync.kernel.errors import (
 )
 from ranchersync.rancher import paging, paths
 from ranchersync.rancher.cabundle import ca_bundle_file
-from ranchersync.rancher.patch import STRATEGIC_MERGE, image_patch
+from ranchersync.rancher.patch import STRATEGIC_MERGE, ImageChange, image_patch
 from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind
-from ranchersync.rancher.transport import Transport
+from ranchersync.rancher.transport import Transport, TransportSettings
 from ranchersync.rancher.types import TOKEN_WARNING_DAYS, Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
 from ranchersync.rancher.workloads import Pod, Workload
 
@@ -59,9 +59,8 @@ class RancherClient:
         if ca_bundle and ca_bundle.strip() and insecure:
             raise ValidationError("Choose either a CA bundle or skipping TLS verification, not both.")
         verify: str | bool = ca_bundle_file(ca_bundle) if ca_bundle and ca_bundle.strip() else not insecure
-        self._http = Transport(
-            url, token, verify=verify, timeout=timeout, retries=retries, backoff=backoff, pool_size=pool_size
-        )
+        self._http = Transport(url, token, verify=verify, settings=TransportSettings(
+            timeout=timeout, retries=retries, backoff=backoff, pool_size=pool_size))
 
     @property
     def url(self) -> str:
@@ -303,12 +302,9 @@ class RancherClient:
         namespace: str,
         kind: str,
         name: str,
+        change: ImageChange,
         *,
-        containers: Mapping[str, str],
-        init_containers: Mapping[str, str] | None = None,
         resource_version: str | None,
-        annotations: Mapping[str, str] | None = None,
-        template_annotations: Mapping[str, str] | None = None,
     ) -> Workload:
         """Set container images with a conditional strategic-merge PATCH and return the patched workload.
 
@@ -327,14 +323,7 @@ class RancherClient:
         kind_name = paths.normalize_kind(kind)
         path = paths.workloads_path(cluster_id, namespace, kind_name, name)
         # Build once before any request, so bad input is refused without touching the server.
-        image_patch(
-            kind_name,
-            containers=containers,
-            init_containers=init_containers,
-            resource_version=resource_version,
-            annotations=annotations,
-            template_annotations=template_annotations,
-        )
+        image_patch(kind_name, change, resource_version=resource_version)
         current = self.get_workload(cluster_id, namespace, kind_name, name)
         if resource_version and current.resource_version != resource_version:
             raise ConflictError(
@@ -342,15 +331,8 @@ class RancherClient:
                 f"now {current.resource_version}): re-read it and plan again.",
                 url=self.url + path,
             )
-        _check_container_names(current, containers, init_containers or {})
-        body = image_patch(
-            kind_name,
-            containers=containers,
-            init_containers=init_containers,
-            resource_version=resource_version or current.resource_version,
-            annotations=annotations,
-            template_annotations=template_annotations,
-        )
+        _check_container_names(current, change.containers, change.init_containers)
+        body = image_patch(kind_name, change, resource_version=resource_version or current.resource_version)
         log.info("Patching %s %s/%s in cluster %s", kind_name, namespace, name, cluster_id)
         answer = self._http.request("PATCH", path, json_body=body, content_type=STRATEGIC_MERGE)
         return self._parse(_workload_of(kind_name), answer, path)

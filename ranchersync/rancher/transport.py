@@ -22,6 +22,7 @@ import socket
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -103,6 +104,22 @@ def _transient_exception(exc: requests.RequestException) -> bool:
                             requests.exceptions.ChunkedEncodingError))
 
 
+@dataclass(frozen=True)
+class TransportSettings:
+    """How a transport waits and retries: connect and read timeouts of one try, extra tries of an idempotent
+    request and their first backoff, pooled connections, and the bounds of one whole request (seconds, bytes)."""
+
+    timeout: tuple[float, float] = (3.05, 30.0)
+    retries: int = 3
+    backoff: float = 0.5
+    pool_size: int = 10
+    deadline: float = DEADLINE
+    max_body: int = MAX_BODY
+
+
+DEFAULT_SETTINGS = TransportSettings()
+
+
 class Transport:
     """A requests Session bound to one Rancher server and one token."""
 
@@ -112,23 +129,18 @@ class Transport:
         token: str,
         *,
         verify: str | bool = True,
-        timeout: tuple[float, float] = (3.05, 30.0),
-        retries: int = 3,
-        backoff: float = 0.5,
-        pool_size: int = 10,
-        deadline: float = DEADLINE,
-        max_body: int = MAX_BODY,
+        settings: TransportSettings = DEFAULT_SETTINGS,
         host_policy: HostPolicy | None = None,
     ) -> None:
-        """Args: ``deadline`` bounds one whole request in seconds, ``max_body`` its answer in bytes;
-        ``host_policy`` defaults to this installation's (RANCHERSYNC_ALLOWED_HOSTS, the system resolver)."""
+        """Args: ``host_policy`` defaults to this installation's (RANCHERSYNC_ALLOWED_HOSTS, the system resolver)."""
         # The https policy belongs to registering a site; a client only needs a well-formed base URL.
         self.base_url = normalize_rancher_url(base_url, allow_http=True)
         self._token = Secret(check_token(token))
-        self._deadline = deadline
-        self._retries = max(0, retries)
-        self._backoff = max(0.0, backoff)
-        self._max_body = max_body
+        self._deadline = settings.deadline
+        self._retries = max(0, settings.retries)
+        self._backoff = max(0.0, settings.backoff)
+        self._max_body = settings.max_body
+        timeout, pool_size = settings.timeout, settings.pool_size
         self._policy = host_policy if host_policy is not None else default_policy()
         # With verify=True, requests would pick REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (the machine's trust, often with
         # the company CA) on each call; resolve that once, as trust_env is off below. A site's own CA bundle or its
