@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +52,12 @@ class AppContext:
                 yield session
         except (OperationalError, InterfaceError) as exc:  # the database, not the statement: down, locked, full
             raise db.database_error(exc) from exc
+
+    def ping(self) -> None:
+        """One cheap query: raises DatabaseUnavailable when the database cannot be used now (a pooled connection
+        cut by a failover is replaced first: the engine pings before lending one)."""
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
 
     def upgrade_database(self) -> None:
         """Apply pending migrations."""

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import socket
 import threading
+from dataclasses import replace
 from types import TracebackType
+
+from sqlalchemy.engine import make_url
+
+from ranchersync.kernel.config import Settings
 
 
 class TcpProxy:
@@ -89,3 +94,14 @@ class TcpProxy:
             with self._lock:
                 self._open.difference_update((source, sink))
             source.close()
+
+
+def through(settings: Settings, proxy: TcpProxy) -> Settings:
+    """The same settings, the database reached through the proxy."""
+    url = make_url(settings.database_url).set(host="127.0.0.1", port=proxy.port)
+    return replace(settings, database_url=url.render_as_string(hide_password=False))
+
+
+def upstream(postgres_url: str) -> tuple[str, int]:
+    url = make_url(postgres_url)
+    return url.host or "127.0.0.1", url.port or 5432

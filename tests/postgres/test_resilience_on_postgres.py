@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from ranchersync.context import AppContext
 from ranchersync.kernel.config import Settings
@@ -23,24 +22,21 @@ from tests.core.test_resilience import (
     test_syncs_and_rollbacks_under_server_errors_end_consistent,  # noqa: F401
 )
 from tests.core.test_sync import plan
-from tests.postgres.tcp_proxy import TcpProxy
+from tests.postgres.tcp_proxy import TcpProxy, through, upstream
 
 OUTAGE_SECONDS = 20
 
 
 @pytest.fixture
 def proxy(postgres_url: str) -> Iterator[TcpProxy]:
-    url = make_url(postgres_url)
-    with TcpProxy((url.host or "127.0.0.1", url.port or 5432)) as running:
+    with TcpProxy(upstream(postgres_url)) as running:
         yield running
 
 
 @pytest.fixture
 def settings(settings: Settings, proxy: TcpProxy) -> Settings:
     """This test's schema, reached through the proxy."""
-    url = make_url(settings.database_url).set(host="127.0.0.1", port=proxy.port)
-    return Settings(database_url=url.render_as_string(hide_password=False), secret_keys=settings.secret_keys,
-                    key_file=settings.key_file, user=settings.user)
+    return through(settings, proxy)
 
 
 def test_a_20_s_postgres_outage_mid_sync_ends_complete(

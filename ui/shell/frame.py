@@ -20,7 +20,7 @@ from ranchersync.kernel.errors import DatabaseUnavailable, RancherSyncError
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.security.crypto import SecretKeyError
-from ui.shell import auth, deps, queries, user_preferences, widgets
+from ui.shell import auth, deps, outage, queries, user_preferences, widgets
 from ui.shell import format as fmt
 from ui.shell.queries import EnvironmentRow, SiteRow
 
@@ -87,12 +87,11 @@ def frame(title: str, icon: str, *, first_visit: Callable[[Actor], None] | None 
         st.error(f"**The encryption key cannot be used.** {escape_markdown(error)}", icon=":material/key_off:")
         st.stop()
     except DatabaseUnavailable as error:
-        st.error(f"**{escape_markdown(error.title)}.** {escape_markdown(error)}\n\n{escape_markdown(error.hint)}",
-                 icon=":material/database:")
-        st.stop()
+        outage.banner(error)  # retries by itself: the screen comes back once the database answers
     except RancherSyncError as error:  # a malformed setting (RANCHERSYNC_ROLE_MAP…): say which, stop
         st.error(f"**The configuration cannot be used.** {escape_markdown(error)}", icon=":material/settings:")
         st.stop()
+    outage.check()  # the context was made earlier, the database may have gone since: the banner, not a traceback
     actor = auth.gate()  # the sign-in screen (or the refusal of anonymous mode) stops here
     sites = queries.sites()
     envs = queries.environments()
