@@ -85,7 +85,8 @@ def logged(
     listener: ProgressListener | None, *, kind: str, operation_id: int, actor: str, environment: str
 ) -> ProgressListener:
     """A listener that logs each event as `<kind>.<stage>` (`sync.applying`, `rollback.done`…) with the operation
-    id, actor and target environment, then passes it on: the one place where the sync's steps reach the log."""
+    id, actor and target environment, then passes it on: the one place where the sync's steps reach the log (and the
+    test-only fault hook, `kernel.faults`)."""
 
     def listen(event: ProgressEvent) -> None:
         facts = {"event": f"{kind}.{event.stage}", "operation_id": operation_id, "actor": actor,
