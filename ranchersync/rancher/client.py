@@ -259,6 +259,11 @@ class RancherClient:
         extra = {"labelSelector": label_selector} if label_selector else {}
         return [self._parse(Pod.from_k8s, item, path) for item in self._k8s_items(path, 500, extra)]
 
+    def query_monitoring(self, cluster_id: str, promql: str) -> Any:
+        """An instant PromQL query to the cluster's rancher-monitoring Prometheus with this site's token: its
+        answer's JSON as it came (``{"status": "success", "data": ...}``)."""
+        return self._http.request("GET", paths.monitoring_query_path(cluster_id), params={"query": promql})
+
     def patch_images(
         self,
         cluster_id: str,
