@@ -19,6 +19,7 @@ from ranchersync.cli import (
     audit,
     envs,
     freeze,
+    gates,
     history,
     instances,
     keys,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
-GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, users, notify, report,
+GROUPS = (sites, envs, instances, services, sync, approvals, freeze, gates, history, audit, users, notify, report,
           maintenance, keys, ops)
 
 DESCRIPTION = """\

@@ -29,6 +29,7 @@ from ranchersync.models.operations import (
     VersionArrival,
     VersionJourney,
 )
+from ranchersync.models.verification import Gate, GateSource, Measurement, SoakSetting, Verdict
 
 __all__ = [
     "ACTIVE_OPERATION_STATUSES",
@@ -45,7 +46,10 @@ __all__ = [
     "Environment",
     "FreezeKind",
     "FreezeWindow",
+    "Gate",
+    "GateSource",
     "KeyCheck",
+    "Measurement",
     "NotificationSubscription",
     "OperationKind",
     "OperationStatus",
@@ -55,6 +59,7 @@ __all__ = [
     "Role",
     "Site",
     "SiteHealth",
+    "SoakSetting",
     "SyncMode",
     "SyncOperation",
     "SyncResult",
@@ -62,6 +67,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "UserPreference",
+    "Verdict",
     "VersionArrival",
     "VersionJourney",
     "utcnow",
