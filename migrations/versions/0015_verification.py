@@ -1,10 +1,10 @@
 """verification: metric gates per environment, soak settings, and the measurements of each synced service
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0011
 Create Date: 2027-01-10 10:00:00
 
-Numbered 0015 on its branch (others add 0010–0014): at merge it follows the last of them.
+Numbered 0015 on its branch (others add 0010–0014): it follows the last of them on main (0011 now); renumber at merge.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
