@@ -32,8 +32,6 @@ def register(commands: Commands) -> None:
                            help="four-eyes: a sync into it needs N approvals by other people (0 to 5; 0: none)")
             p.add_argument("--soak", metavar="D", help="after a rollout, pods stay ready with no restarts this long "
                            "(e.g. 5m; 0: off), else the service fails and is rolled back")
-            p.add_argument("--min-source-soak", metavar="D", help="a version enters only after it ran this long in "
-                           "the source environment with its gates passed (e.g. 1h; 0: off)")
     add_command(group, "list", cmd_envs_list, "list environments in pipeline order")
     p = add_command(group, "remove", cmd_envs_remove, "remove an environment")
     p.add_argument("env", help="name or id")
@@ -74,11 +72,10 @@ def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
                                               color=args.color, protected=args.protected, position=args.position,
                                               required_approvals=args.approvals, actor=cli_actor(ctx))
         payload = environment_payload(env)
-        if args.soak is not None or args.min_source_soak is not None:
+        if args.soak is not None:
             from ranchersync.verification.gates import set_soak, soak_payload
 
-            payload.update(soak_payload(set_soak(session, cli_actor(ctx), env.id, soak=args.soak,
-                                                 min_source_soak=args.min_source_soak)))
+            payload.update(soak_payload(set_soak(session, cli_actor(ctx), env.id, soak=args.soak)))
     emit(args, payload, text=f"Updated environment '{payload['name']}'.")
     return EXIT_OK
 
