@@ -25,6 +25,7 @@ from ranchersync.cli import (
     maintenance,
     notify,
     ops,
+    registries,
     report,
     services,
     sites,
@@ -41,7 +42,7 @@ __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
 GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, users, notify, report,
-          maintenance, keys, ops)
+          registries, maintenance, keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.

@@ -21,6 +21,7 @@ from ranchersync.models.base import (
 )
 from ranchersync.models.catalogue import AppInstance, Environment, KeyCheck, Site
 from ranchersync.models.governance import ApprovalDecision, ApprovalRequest, AuditEvent, AuditHead, FreezeWindow, User
+from ranchersync.models.images import QuarantinedImage, Registry
 from ranchersync.models.notifications import NotificationSubscription, OutboxMessage, SiteHealth, UserPreference
 from ranchersync.models.operations import (
     OutsideChangeSighting,
@@ -51,6 +52,8 @@ __all__ = [
     "OperationStatus",
     "OutboxMessage",
     "OutsideChangeSighting",
+    "QuarantinedImage",
+    "Registry",
     "ResultStatus",
     "Role",
     "Site",

@@ -17,9 +17,9 @@ from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
 from ranchersync.governance.four_eyes import check_may_apply
 from ranchersync.governance.freeze import check_sync_allowed
-from ranchersync.inventory.images import RetagMode
 from ranchersync.inventory.reading import EnvironmentRef, Service, list_inventories, site_connections
 from ranchersync.kernel.errors import DatabaseUnavailable, NotFoundError, OperationFailed, ValidationError
+from ranchersync.kernel.images import RetagMode
 from ranchersync.models import SyncOperation, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.security.crypto import TokenCipher

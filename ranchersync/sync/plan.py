@@ -7,9 +7,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ranchersync.inventory.images import RetagMode, retag
 from ranchersync.inventory.reading import EnvironmentRef, Service
 from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.images import RetagMode, retag
 from ranchersync.kernel.textsafe import escape_markdown, markdown_cell, markdown_code
 from ranchersync.rancher import Workload
 
