@@ -25,6 +25,7 @@ from ranchersync.cli import (
     maintenance,
     notify,
     ops,
+    quarantine,
     registries,
     report,
     services,
@@ -42,7 +43,7 @@ __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
 GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, users, notify, report,
-          registries, maintenance, keys, ops)
+          registries, quarantine, maintenance, keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.

@@ -33,8 +33,8 @@ class Changelog:
     def labelled(self) -> bool:
         return any((self.from_revision, self.to_revision, self.source, self.to_version, self.to_created))
 
-    def sentence(self) -> str:
-        """One line for a review, a ticket or a notification."""
+    def sentence(self, link: bool = True) -> str:
+        """One line for a review, a ticket or a notification (without the compare link or source: `link=False`)."""
         if not self.labelled:
             return "no labels"
         parts = []
@@ -44,10 +44,8 @@ class Changelog:
             parts.append(f"version {self.from_version or '?'} → {self.to_version or '?'}")
         if self.to_created:
             parts.append(f"built {self.to_created}" + (f" (was {self.from_created})" if self.from_created else ""))
-        if self.compare_url:
-            parts.append(self.compare_url)
-        elif self.source:
-            parts.append(self.source)
+        if link and (self.compare_url or self.source):
+            parts.append(self.compare_url or self.source or "")
         return "; ".join(parts)
 
     def payload(self) -> dict[str, Any]:
