@@ -46,6 +46,8 @@ def upgrade() -> None:
         sa.Column("lifted_by", sa.String(length=320), nullable=True),
         sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lift_reason", sa.Text(), nullable=True),
+        sa.Column("running_count", sa.Integer(), nullable=True),
+        sa.Column("running_checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantined_images")),
     )
     with op.batch_alter_table("quarantined_images", schema=None) as batch_op:

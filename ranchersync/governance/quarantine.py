@@ -166,8 +166,15 @@ def where_running(ctx: AppContext, factory: ClientFactory = RancherClient) -> li
         envs = list_environments(session)
         names = {e.id: e.name for e in envs}
         inventories = list_inventories(session, ctx.cipher, envs, factory=factory, digests=True)
-    services = [(names[env_id], s) for env_id, inventory in inventories.items() for s in inventory.services]
-    return running(services, quarantined)
+        services = [(names[env_id], s) for env_id, inventory in inventories.items() for s in inventory.services]
+        found = running(services, quarantined)
+        complete = not any(inventory.failures for inventory in inventories.values())
+        now = utcnow()
+        for row in session.scalars(select(QuarantinedImage).where(QuarantinedImage.lifted_at.is_(None))):
+            count = sum(1 for s in found if s.quarantine.id == row.id)
+            if complete or count > (row.running_count or 0):  # an unreadable instance may hide one: never lower
+                row.running_count, row.running_checked_at = count, now
+    return found
 
 
 def _iso(value: Any) -> str:

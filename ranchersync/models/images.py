@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Index, LargeBinary, String, Text
+from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ranchersync.models.base import Base, TimestampMixin, UTCDateTime, utcnow
@@ -43,6 +43,9 @@ class QuarantinedImage(Base):
     lifted_by: Mapped[str | None] = mapped_column(String(320))
     lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     lift_reason: Mapped[str | None] = mapped_column(Text)
+    # Where it ran when last looked (`quarantine list`, the site check): what the exporter serves without Rancher.
+    running_count: Mapped[int | None] = mapped_column(Integer)
+    running_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def active(self) -> bool:

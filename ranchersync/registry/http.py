@@ -111,7 +111,7 @@ class RegistryHTTP:
         self._session.trust_env = False
         self._session.headers.update({"User-Agent": USER_AGENT})
         adapter = PinnedAdapter(self._policy, max_retries=Retry(total=0, redirect=False, raise_on_status=False),
-                                pool_connections=4, pool_maxsize=16)
+                                pool_connections=4, pool_maxsize=64)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
 

@@ -178,3 +178,15 @@ def test_a_quarantined_digest_is_refused_in_every_plan_and_flagged_where_it_runs
     assert status == 0, err
     status, _, err = cli(*SYNC, "--service", "web", "--yes")
     assert status == 0, err
+
+
+def test_the_exporter_serves_where_quarantined_digests_run(cli, shop: AppContext, registries: Registries) -> None:
+    from prometheus_client import generate_latest
+
+    from ranchersync.ops.exporter import DatabaseCollector, make_registry
+
+    digest = registries.images["shop/web:2.4.0"]
+    assert cli("quarantine", "add", f"{registries.anonymous}/shop/web@{digest}", "--reason", "bad")[0] == 0
+    assert cli("quarantine", "list")[0] == 0  # looks where it runs
+    text = generate_latest(make_registry(DatabaseCollector(shop.engine, cache_seconds=0))).decode()
+    assert f'ranchersync_quarantined_running{{image="{registries.anonymous}/shop/web@{digest}"}} 1.0' in text
