@@ -18,6 +18,7 @@ AUTH_MODES = ("none", "oidc", "proxy")
 DEFAULT_DATABASE_URL = "sqlite:///data/ranchersync.db"
 MAIL_URL_ENV = "RANCHERSYNC_MAIL_URL"  # Apprise mailto://… of the outgoing server: a secret, never stored or shown
 KEY_FILE_NAME = "secret.key"
+OUTAGE_ENV = "RANCHERSYNC_DB_OUTAGE_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class Settings:
     user_header: str = "X-Forwarded-Email"  # RANCHERSYNC_USER_HEADER (proxy mode)
     groups_header: str = "X-Forwarded-Groups"  # RANCHERSYNC_GROUPS_HEADER (proxy mode)
     allow_anonymous: bool = False  # RANCHERSYNC_ALLOW_ANONYMOUS=1: `none` on a non-loopback address
+    # RANCHERSYNC_DB_OUTAGE_SECONDS: how long a running sync retries its database writes (a PostgreSQL failover takes
+    # 10–30 s) before it stops as interrupted, naming what it changed.
+    db_outage_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -58,6 +62,7 @@ class Settings:
             user_header=_header(env, "RANCHERSYNC_USER_HEADER", "X-Forwarded-Email"),
             groups_header=_header(env, "RANCHERSYNC_GROUPS_HEADER", "X-Forwarded-Groups"),
             allow_anonymous=parse_flag(env.get("RANCHERSYNC_ALLOW_ANONYMOUS", ""), "RANCHERSYNC_ALLOW_ANONYMOUS"),
+            db_outage_seconds=parse_seconds(env.get(OUTAGE_ENV, ""), 60.0, OUTAGE_ENV),
         )
 
 
@@ -112,6 +117,19 @@ def key_file_path(configured: str | None, database_url: str) -> Path:
 def parse_allowed_hosts(value: str) -> tuple[str, ...]:
     """RANCHERSYNC_ALLOWED_HOSTS: host globs separated by commas or spaces (`*.corp.example, 10.0.*`), lower-cased."""
     return tuple(p.strip().lower().strip("[]") for p in value.replace(",", " ").split() if p.strip())
+
+
+def parse_seconds(value: str, default: float, name: str) -> float:
+    """A number of seconds from 0 to an hour; empty means the default."""
+    if not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ValidationError(f"{name} must be a number of seconds between 0 and 3600, not {value!r}")
+    return seconds
 
 
 def parse_hours(value: str, default: float) -> float:
