@@ -51,6 +51,7 @@ bench: $(VENV)/.installed  ## every benchmark (figures and ratios; the history o
 	$(PY) -m bench.services_page
 	$(PY) -m bench.history_queries
 	$(PY) -m bench.simulator_rps
+	$(PY) -m bench.registry_preflight
 	$(PY) -m bench.chaos
 
 clean:

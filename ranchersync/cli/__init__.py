@@ -26,6 +26,8 @@ from ranchersync.cli import (
     maintenance,
     notify,
     ops,
+    quarantine,
+    registries,
     report,
     services,
     sites,
@@ -42,7 +44,7 @@ __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
 GROUPS = (sites, envs, instances, services, sync, approvals, freeze, gates, history, audit, users, notify, report,
-          maintenance, keys, ops)
+          registries, quarantine, maintenance, keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.

@@ -21,6 +21,7 @@ from ranchersync.models.base import (
 )
 from ranchersync.models.catalogue import AppInstance, Environment, KeyCheck, Site
 from ranchersync.models.governance import ApprovalDecision, ApprovalRequest, AuditEvent, AuditHead, FreezeWindow, User
+from ranchersync.models.images import QuarantinedImage, Registry
 from ranchersync.models.live import CollectorLease, LiveWatch, LiveWorkload
 from ranchersync.models.notifications import NotificationSubscription, OutboxMessage, SiteHealth, UserPreference
 from ranchersync.models.operations import (
@@ -59,6 +60,8 @@ __all__ = [
     "OperationStatus",
     "OutboxMessage",
     "OutsideChangeSighting",
+    "QuarantinedImage",
+    "Registry",
     "ResultStatus",
     "Role",
     "Site",

@@ -21,6 +21,7 @@ EVENTS: Final[dict[str, str]] = {
     "token.expiring": "Token expiring",
     "site.unreachable": "Site unreachable",
     "site.recovered": "Site recovered",
+    "image.quarantined": "Image quarantined",
     "test": "Test message",
 }
 # What a subscriber can choose; "test" is only ever sent by "Send a test".
@@ -29,7 +30,8 @@ SUBSCRIBABLE: Final = tuple(name for name in EVENTS if name != "test")
 _TYPES: Final = {"sync.succeeded": "success", "site.recovered": "success", "sync.failed": "failure",
                  "verification.failed": "failure",
                  "site.unreachable": "failure", "sync.rolled_back": "warning", "token.expiring": "warning",
-                 "freeze.override": "warning", "freeze.stop_all": "warning"}
+                 "freeze.override": "warning", "freeze.stop_all": "warning",
+                 "image.quarantined": "failure"}
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ from ranchersync.kernel.errors import (
     ValidationError,
 )
 from ranchersync.rancher import paging, paths
-from ranchersync.rancher.cabundle import ca_bundle_file
 from ranchersync.rancher.patch import STRATEGIC_MERGE, ImageChange, image_patch
 from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind
 from ranchersync.rancher.transport import Transport, TransportSettings
 from ranchersync.rancher.types import TOKEN_WARNING_DAYS, Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
 from ranchersync.rancher.workloads import Pod, Workload
+from ranchersync.security.cabundle import ca_bundle_file
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,9 @@ BENCHMARKS: dict[str, tuple[tuple[str, ...], str]] = {
                       "peak Python memory:"),
     "history_queries": (("--operations", "300", "--repeat", "1"), "SQLite: page queries + metrics (90d)"),
     "simulator_rps": (("--seconds", "0.3", "--clients", "2"), "GET DeploymentList"),
+    "registry_preflight": (("--services", "6", "--latency-ms", "5", "--runs", "1"), "preflight added / goal"),
+    "chaos": (("--syncs", "2", "--services", "2", "--outage-seconds", "1", "--rollout-seconds", "0.3"),
+              "extra time under chaos"),
 }
 
 pytestmark = pytest.mark.bench

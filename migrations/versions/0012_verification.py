@@ -1,10 +1,9 @@
 """verification: metric gates per environment, soak settings, and the measurements of each synced service
 
-Revision ID: 0015
+Revision ID: 0012
 Revises: 0011
 Create Date: 2027-01-10 10:00:00
 
-Numbered 0015 on its branch (others add 0010–0014): it follows the last of them on main (0011 now); renumber at merge.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
