@@ -10,6 +10,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
 
 FROM python:3.11-slim AS runtime
 
+# FORWARDED_ALLOW_IPS empty: the server (uvicorn) reports each connection's own address, never the X-Forwarded-For a
+# client sent; proxy mode checks that address against RANCHERSYNC_TRUSTED_PROXIES.
 # PYTHONPATH: the code is imported from /app (not installed), also by scripts started elsewhere (the demo seed).
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -21,7 +23,8 @@ ENV PYTHONUNBUFFERED=1 \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
     STREAMLIT_SERVER_FILE_WATCHER_TYPE=none \
     RANCHERSYNC_DATABASE_URL=sqlite:////app/data/ranchersync.db \
-    RANCHERSYNC_KEY_FILE=/app/data/secret.key
+    RANCHERSYNC_KEY_FILE=/app/data/secret.key \
+    FORWARDED_ALLOW_IPS=""
 
 RUN useradd --uid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin app
 WORKDIR /app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ class Settings:
     user_header: str = "X-Forwarded-Email"  # RANCHERSYNC_USER_HEADER (proxy mode)
     groups_header: str = "X-Forwarded-Groups"  # RANCHERSYNC_GROUPS_HEADER (proxy mode)
     allow_anonymous: bool = False  # RANCHERSYNC_ALLOW_ANONYMOUS=1: `none` on a non-loopback address
+    # RANCHERSYNC_TRUSTED_PROXIES (proxy mode): the networks whose identity headers are believed; empty: loopback only
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -58,6 +61,7 @@ class Settings:
             user_header=_header(env, "RANCHERSYNC_USER_HEADER", "X-Forwarded-Email"),
             groups_header=_header(env, "RANCHERSYNC_GROUPS_HEADER", "X-Forwarded-Groups"),
             allow_anonymous=parse_flag(env.get("RANCHERSYNC_ALLOW_ANONYMOUS", ""), "RANCHERSYNC_ALLOW_ANONYMOUS"),
+            trusted_proxies=parse_networks(env.get("RANCHERSYNC_TRUSTED_PROXIES", ""), "RANCHERSYNC_TRUSTED_PROXIES"),
         )
 
 
@@ -82,6 +86,18 @@ def parse_flag(value: str, name: str) -> bool:
     if text in ("1", "true", "yes", "on"):
         return True
     raise ValidationError(f"{name} must be 1 or 0, not {value!r}")
+
+
+def parse_networks(value: str, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or CIDRs separated by commas or spaces (`10.0.0.0/8, 127.0.0.1`); a wrong one names the variable."""
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
+        except ValueError:
+            raise ValidationError(f"{name} must list IP addresses or CIDRs (10.0.0.0/8, 127.0.0.1), not {item!r}") \
+                from None
+    return tuple(networks)
 
 
 def _header(env: os._Environ[str] | dict[str, str], name: str, default: str) -> str:

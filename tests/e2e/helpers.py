@@ -119,6 +119,7 @@ class AppServer:
             "RANCHERSYNC_KEY_FILE": str(self.key_file),
             "RANCHERSYNC_USER": "e2e",
             "PYTHONUNBUFFERED": "1",
+            "FORWARDED_ALLOW_IPS": "",  # as `make run` and the image: the connection's own address, never a header's
             **self.extra_env,
         }
         command = [
