@@ -107,3 +107,13 @@ def test_the_display_page_works_for_a_signed_in_viewer(app_env: AppContext, seed
     links = [link.label for link in at.sidebar.get("page_link")]  # type: ignore[attr-defined]
     assert "Display" in links and "People" not in links, "no admin page for a viewer"
     assert not at.main.button and not at.get("dialog"), "no controls on the wall screen, no admin welcome"
+
+
+def test_the_display_page_shows_an_html_name_as_text(app_env: AppContext, seed: Seed) -> None:
+    seed(env_names=("Dev", "<img src=//127.0.0.2/p>"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/6_Display.py").run()
+    assert_ok(at)
+    headings = [h.proto.body for h in at.get("html")]  # type: ignore[attr-defined]
+    assert any("<h3 style=\"margin:0\">&lt;img src=//127.0.0.2/p&gt;</h3>" in h for h in headings), headings
+    assert not any("<img" in h for h in headings), "no image tag reaches the page: it would fetch from the network"
