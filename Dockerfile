@@ -54,4 +54,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # 0.0.0.0 only here: inside a container the port is reached through Docker's or Kubernetes' network, and a
 # non-loopback address makes the app require RANCHERSYNC_AUTH (oidc or proxy). `make run` stays on 127.0.0.1.
 # Other commands run with the same image: `docker run IMAGE python -m ranchersync db upgrade`.
-CMD ["python", "-m", "streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]
+CMD ["python", "-m", "streamlit", "run", "serve.py", "--server.address=0.0.0.0", "--server.port=8501"]
