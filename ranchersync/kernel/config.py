@@ -40,6 +40,8 @@ class Settings:
     allow_anonymous: bool = False  # RANCHERSYNC_ALLOW_ANONYMOUS=1: `none` on a non-loopback address
     # RANCHERSYNC_TRUSTED_PROXIES (proxy mode): the networks whose identity headers are believed; empty: loopback only
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL=1: for a provider that never sends `email_verified` (and verifies anyway)
+    allow_unverified_email: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -62,6 +64,8 @@ class Settings:
             groups_header=_header(env, "RANCHERSYNC_GROUPS_HEADER", "X-Forwarded-Groups"),
             allow_anonymous=parse_flag(env.get("RANCHERSYNC_ALLOW_ANONYMOUS", ""), "RANCHERSYNC_ALLOW_ANONYMOUS"),
             trusted_proxies=parse_networks(env.get("RANCHERSYNC_TRUSTED_PROXIES", ""), "RANCHERSYNC_TRUSTED_PROXIES"),
+            allow_unverified_email=parse_flag(env.get("RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL", ""),
+                                              "RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL"),
         )
 
 

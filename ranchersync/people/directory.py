@@ -31,7 +31,8 @@ from ranchersync.kernel.validation import is_loopback
 from ranchersync.models import Channel, Role, User, utcnow
 
 __all__ = [
-    "AnonymousRefused", "NotSignedIn", "Person", "ProxyNotTrusted", "auth_mode", "check_proxy_peer", "cli_identity",
+    "AnonymousRefused", "EmailNotVerified", "NotSignedIn", "Person", "ProxyNotTrusted", "auth_mode",
+    "check_email_verified", "check_proxy_peer", "cli_identity",
     "identify", "list_people", "parse_groups", "person_payload", "record_sign_in", "record_sign_out", "role_source",
     "set_role",
 ]
@@ -61,6 +62,28 @@ class ProxyNotTrusted(RefusedByPolicy):
     default_title = "Identity headers are believed only from the proxy"
     default_hint = ("Reach the dashboard through the reverse proxy; an operator lists the proxy's addresses in "
                     "RANCHERSYNC_TRUSTED_PROXIES.")
+
+
+class EmailNotVerified(RefusedByPolicy):
+    """The OpenID provider does not vouch for the e-mail the identity claims, and e-mails are who people are here."""
+
+    kind = "email_not_verified"
+    default_title = "The e-mail address is not verified"
+    default_hint = ("Verify the address with your identity provider and sign in again. An operator whose provider "
+                    "never sends `email_verified` may set RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL=1.")
+
+
+def check_email_verified(settings: Settings, claims: Any) -> None:
+    """Refuse an OIDC identity whose `email_verified` claim is not true (roles, the admins list and four eyes all
+    go by e-mail: an unverified one could be anybody's), unless RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL=1."""
+    verified = claims.get("email_verified")
+    if verified is True or (isinstance(verified, str) and verified.strip().lower() == "true"):
+        return
+    if settings.allow_unverified_email:
+        return
+    said = "does not say it is verified (no email_verified claim)" if verified is None else \
+        f"says it is not verified (email_verified={verified!r})"
+    raise EmailNotVerified(f"the provider {said} for {str(claims.get('email') or '')[:320]}")
 
 
 LOOPBACK_NETWORKS: Final = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))

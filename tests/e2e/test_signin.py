@@ -61,8 +61,8 @@ def idp() -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "oidc_provider_mock", "--port", str(port)]
     for sub, (groups, _) in USERS.items():
-        command += ["--user-claims", json.dumps({"sub": sub, "email": sub, "name": sub.split("@")[0].title(),
-                                                 "groups": groups})]
+        command += ["--user-claims", json.dumps({"sub": sub, "email": sub, "email_verified": True,
+                                                 "name": sub.split("@")[0].title(), "groups": groups})]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "PYTHONWARNINGS": "ignore"})
     url = f"http://localhost:{port}"

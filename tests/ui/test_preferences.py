@@ -98,7 +98,7 @@ def test_the_display_page_works_for_a_signed_in_viewer(app_env: AppContext, seed
     monkeypatch.setenv("RANCHERSYNC_AUTH", "oidc")
     seed()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.user = {"is_logged_in": True, "email": "v@example.com", "groups": []}
+    at.user = {"is_logged_in": True, "email": "v@example.com", "email_verified": True, "groups": []}
     at.run()
     at.switch_page("pages/6_Display.py").run()
     assert_ok(at)

@@ -37,7 +37,8 @@ def oidc(monkeypatch: pytest.MonkeyPatch, app_env: AppContext) -> AppContext:
 
 def signed_in(email: str, groups: list[str], page: str | None = None, name: str = "") -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.user = {"is_logged_in": True, "email": email, "name": name or email.split("@")[0].title(), "groups": groups}
+    at.user = {"is_logged_in": True, "email": email, "email_verified": True,
+               "name": name or email.split("@")[0].title(), "groups": groups}
     at.run()
     if page:
         at.switch_page(page).run()
@@ -228,3 +229,21 @@ def test_an_admin_assigns_a_role_on_the_people_page(oidc: AppContext, seed: Seed
     assert _events(oidc, "user.role_set") == [("user.role_set", "ada@example.com", "admin")]
     again = signed_in("vera@example.com", ["rsm-viewers"])  # the assignment beats her group at once
     assert "role: releaser" in _sidebar_text(again)
+
+
+@pytest.mark.parametrize("claim", [{}, {"email_verified": False}, {"email_verified": "false"}])
+def test_an_oidc_sign_in_with_an_unverified_e_mail_is_refused(
+        oidc: AppContext, seed: Seed, monkeypatch: pytest.MonkeyPatch, claim: dict[str, Any]) -> None:
+    seed()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.user = {"is_logged_in": True, "email": "ada@example.com", "groups": ["rsm-admins"], **claim}
+    at.run()
+    assert not at.sidebar.get("page_link") and not at.get("dialog"), "nothing of the app"
+    assert "The e-mail address is not verified" in at.error[0].value
+    assert at.button(key="sign_out_unverified"), "a way to sign in with another account"
+    assert _events(oidc, "user.") == [], "nobody signed in"
+    monkeypatch.setenv("RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL", "1")  # a provider that never sends the claim
+    st.cache_resource.clear()  # settings are read once, at start: a restart with the variable set
+    at.run()
+    assert_ok(at)
+    assert "ada@example.com · role: admin" in _sidebar_text(at)

@@ -72,6 +72,7 @@ def _identity() -> tuple[str, str, tuple[str, ...]]:
         user = st.user
         if not user.get("is_logged_in"):
             raise NotSignedIn("sign in to continue")
+        people.check_email_verified(settings, user)
         email = str(user.get("email") or user.get("sub") or "")
         return email, str(user.get("name") or ""), people.parse_groups(user.get(settings.role_claim))
     if current == "proxy":
@@ -126,9 +127,11 @@ def gate() -> Actor:
     """What the frame does first: the signed-in actor, or the sign-in screen (or the refusal page) and stop."""
     try:
         return current_actor()
-    except (people.AnonymousRefused, people.ProxyNotTrusted) as refused:
+    except (people.AnonymousRefused, people.ProxyNotTrusted, people.EmailNotVerified) as refused:
         st.error(f"**{escape_markdown(refused.title)}.** {escape_markdown(refused)}\n\n{escape_markdown(refused.hint)}",
                  icon=":material/lock:")
+        if isinstance(refused, people.EmailNotVerified):
+            st.button("Sign out", key="sign_out_unverified", icon=":material/logout:", on_click=st.logout)
         st.stop()
     except NotSignedIn as missing:
         _sign_in_screen(str(missing))
