@@ -42,6 +42,7 @@ class Settings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL=1: for a provider that never sends `email_verified` (and verifies anyway)
     allow_unverified_email: bool = False
+    os_user: str = ""  # who runs this process, whatever RANCHERSYNC_USER claims: the CLI's audit events carry both
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -54,6 +55,7 @@ class Settings:
             secret_keys=keys,
             key_file=key_file_path(env.get("RANCHERSYNC_KEY_FILE"), database_url),
             user=env.get("RANCHERSYNC_USER") or _os_user(),
+            os_user=_os_user(),
             allowed_hosts=parse_allowed_hosts(env.get("RANCHERSYNC_ALLOWED_HOSTS", "")),
             approval_ttl_hours=parse_hours(env.get("RANCHERSYNC_APPROVAL_TTL_HOURS", ""), 24.0),
             auth=parse_auth(env.get("RANCHERSYNC_AUTH", "")),

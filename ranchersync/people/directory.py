@@ -200,7 +200,9 @@ def cli_identity(session: Session, settings: Settings) -> Actor:
     who = clean_email(settings.user)
     user = session.scalar(select(User).where(User.email == who))
     role: Role = user.role if user is not None and user.role else "admin"  # type: ignore[assignment]
-    return Actor(who, role, "cli")
+    # The claimed name is only a claim: the OS account that ran the command goes beside it, in the event's client
+    # address (a CLI event has no network address), so `audit` shows "os:deploy" next to "rita@example.com".
+    return Actor(who, role, "cli", address=f"os:{settings.os_user or 'unknown'}"[:100])
 
 
 def record_sign_in(session: Session, actor: Actor, groups: Sequence[str] = (), now: dt.datetime | None = None) -> None:
