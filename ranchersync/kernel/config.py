@@ -19,6 +19,7 @@ AUTH_MODES = ("none", "oidc", "proxy")
 DEFAULT_DATABASE_URL = "sqlite:///data/ranchersync.db"
 MAIL_URL_ENV = "RANCHERSYNC_MAIL_URL"  # Apprise mailto://… of the outgoing server: a secret, never stored or shown
 KEY_FILE_NAME = "secret.key"
+OUTAGE_ENV = "RANCHERSYNC_DB_OUTAGE_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class Settings:
     # RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL=1: for a provider that never sends `email_verified` (and verifies anyway)
     allow_unverified_email: bool = False
     os_user: str = ""  # who runs this process, whatever RANCHERSYNC_USER claims: the CLI's audit events carry both
+    # RANCHERSYNC_DB_OUTAGE_SECONDS: how long a running sync retries its database writes (a PostgreSQL failover takes
+    # 10–30 s) before it stops as interrupted, naming what it changed.
+    db_outage_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -68,6 +72,7 @@ class Settings:
             trusted_proxies=parse_networks(env.get("RANCHERSYNC_TRUSTED_PROXIES", ""), "RANCHERSYNC_TRUSTED_PROXIES"),
             allow_unverified_email=parse_flag(env.get("RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL", ""),
                                               "RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL"),
+            db_outage_seconds=parse_seconds(env.get(OUTAGE_ENV, ""), 60.0, OUTAGE_ENV),
         )
 
 
@@ -134,6 +139,19 @@ def key_file_path(configured: str | None, database_url: str) -> Path:
 def parse_allowed_hosts(value: str) -> tuple[str, ...]:
     """RANCHERSYNC_ALLOWED_HOSTS: host globs separated by commas or spaces (`*.corp.example, 10.0.*`), lower-cased."""
     return tuple(p.strip().lower().strip("[]") for p in value.replace(",", " ").split() if p.strip())
+
+
+def parse_seconds(value: str, default: float, name: str) -> float:
+    """A number of seconds from 0 to an hour; empty means the default."""
+    if not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ValidationError(f"{name} must be a number of seconds between 0 and 3600, not {value!r}")
+    return seconds
 
 
 def parse_hours(value: str, default: float) -> float:

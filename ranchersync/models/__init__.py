@@ -21,6 +21,7 @@ from ranchersync.models.base import (
 )
 from ranchersync.models.catalogue import AppInstance, Environment, KeyCheck, Site
 from ranchersync.models.governance import ApprovalDecision, ApprovalRequest, AuditEvent, AuditHead, FreezeWindow, User
+from ranchersync.models.live import CollectorLease, LiveWatch, LiveWorkload
 from ranchersync.models.notifications import NotificationSubscription, OutboxMessage, SiteHealth, UserPreference
 from ranchersync.models.operations import (
     OutsideChangeSighting,
@@ -40,12 +41,15 @@ __all__ = [
     "AuditHead",
     "Base",
     "Channel",
+    "CollectorLease",
     "CompareMode",
     "DeliveryStatus",
     "Environment",
     "FreezeKind",
     "FreezeWindow",
     "KeyCheck",
+    "LiveWatch",
+    "LiveWorkload",
     "NotificationSubscription",
     "OperationKind",
     "OperationStatus",

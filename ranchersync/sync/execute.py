@@ -28,7 +28,7 @@ from ranchersync.kernel.errors import (
     RancherUnavailable,
     ValidationError,
 )
-from ranchersync.rancher import RancherClient, Workload, retry_delay, rollout_state
+from ranchersync.rancher import ImageChange, RancherClient, Workload, retry_delay, rollout_state
 from ranchersync.sync import records
 from ranchersync.sync.events import ROLLBACK_STAGES, ProgressEvent, ProgressListener
 
@@ -159,6 +159,7 @@ def run_items(
             lost.append(error)
     if lost:
         raise records.RecordIncomplete(operation_id, [r.describe() for r in runs if r.touched],
+                                       budget=ctx.settings.db_outage_seconds,
                                        kind="rollback" if undoing else "") from lost[0]
     return runs
 
@@ -187,10 +188,9 @@ def _apply(
             try:
                 patched = client.patch_images(
                     ref.cluster_id, ref.namespace, item.kind, item.name,
-                    containers={m.name: m.new for m in todo if not m.init},
-                    init_containers={m.name: m.new for m in todo if m.init} or None,
+                    ImageChange(containers={m.name: m.new for m in todo if not m.init},
+                                init_containers={m.name: m.new for m in todo if m.init}, annotations=annotations),
                     resource_version=version,
-                    annotations=annotations,
                 )
             except (ConflictError, RancherNotFound):
                 raise

@@ -82,7 +82,7 @@ def read_sides(
     """Read the source and target environments from Rancher, refusing while any of their app instances is
     unreadable."""
     src, dst = get_environment(session, source), get_environment(session, target)
-    inventories = list_inventories(session, cipher, [src, dst], factory=factory)
+    inventories = list_inventories(session, cipher, [src, dst], factory=factory, stored=False)  # patched: fresh
     failures = inventories[src.id].failures + inventories[dst.id].failures
     if failures:
         listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
@@ -265,10 +265,11 @@ def run_operation(
         # it once this process is gone), and a message that names what changed on Rancher.
         _close_quietly(ctx, operation_id)
         changed = list(dict.fromkeys([*(r.describe() for r in touched), *lost.changed]))
-        raise records.RecordIncomplete(operation_id, changed) from lost
+        raise records.RecordIncomplete(operation_id, changed, budget=ctx.settings.db_outage_seconds) from lost
     except DatabaseUnavailable as lost:
         _close_quietly(ctx, operation_id)
-        raise records.RecordIncomplete(operation_id, [r.describe() for r in touched]) from lost
+        raise records.RecordIncomplete(operation_id, [r.describe() for r in touched],
+                                       budget=ctx.settings.db_outage_seconds) from lost
     except BaseException:
         # Whatever stopped us (Ctrl+C, a bug), the trail must not stay "running" for ever.
         records.close_operation(ctx, operation_id, "interrupted", "stopped before it finished")
