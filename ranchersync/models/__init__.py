@@ -29,6 +29,14 @@ from ranchersync.models.operations import (
     VersionArrival,
     VersionJourney,
 )
+from ranchersync.models.trains import (  # release trains (issue 24)
+    EnvironmentLock,
+    EnvironmentSnapshot,
+    ScheduledRequest,
+    ScheduleKind,
+    ScheduleStatus,
+    SnapshotKind,
+)
 
 __all__ = [
     "ACTIVE_OPERATION_STATUSES",
@@ -43,6 +51,8 @@ __all__ = [
     "CompareMode",
     "DeliveryStatus",
     "Environment",
+    "EnvironmentLock",
+    "EnvironmentSnapshot",
     "FreezeKind",
     "FreezeWindow",
     "KeyCheck",
@@ -53,8 +63,12 @@ __all__ = [
     "OutsideChangeSighting",
     "ResultStatus",
     "Role",
+    "ScheduleKind",
+    "ScheduleStatus",
+    "ScheduledRequest",
     "Site",
     "SiteHealth",
+    "SnapshotKind",
     "SyncMode",
     "SyncOperation",
     "SyncResult",

@@ -17,6 +17,8 @@ EVENTS: Final[dict[str, str]] = {
     "approval.decided": "Approval decided",
     "freeze.override": "Freeze overridden",
     "freeze.stop_all": "Stop-all started or lifted",
+    "lock.added": "Lock added",
+    "schedule.fired": "Scheduled promotion fired",
     "token.expiring": "Token expiring",
     "site.unreachable": "Site unreachable",
     "site.recovered": "Site recovered",
@@ -27,7 +29,8 @@ SUBSCRIBABLE: Final = tuple(name for name in EVENTS if name != "test")
 # Apprise's notification types, which colour the message on Slack, Teams, Discord…
 _TYPES: Final = {"sync.succeeded": "success", "site.recovered": "success", "sync.failed": "failure",
                  "site.unreachable": "failure", "sync.rolled_back": "warning", "token.expiring": "warning",
-                 "freeze.override": "warning", "freeze.stop_all": "warning"}
+                 "freeze.override": "warning", "freeze.stop_all": "warning",
+                 "lock.added": "warning"}
 
 
 @dataclass(frozen=True)
