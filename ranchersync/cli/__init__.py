@@ -22,12 +22,15 @@ from ranchersync.cli import (
     history,
     instances,
     keys,
+    locks,
     maintenance,
     notify,
     ops,
     report,
+    schedules,
     services,
     sites,
+    snapshots,
     sync,
     users,
 )
@@ -40,8 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
-GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, users, notify, report,
-          maintenance, keys, ops)
+GROUPS = (sites, envs, instances, services, sync, snapshots, approvals, freeze, locks, schedules, history, audit,
+          users, notify, report, maintenance, keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.

@@ -67,7 +67,7 @@ def list_locks(session: Session, environment: int | str | None = None) -> list[L
     stmt = select(EnvironmentLock).where(EnvironmentLock.removed_at.is_(None)).order_by(EnvironmentLock.id)
     if environment is not None:
         stmt = stmt.where(EnvironmentLock.environment_id == get_environment(session, environment).id)
-    names = dict(session.execute(select(Environment.id, Environment.name)).tuples().all())
+    names: dict[int, str] = {i: n for i, n in session.execute(select(Environment.id, Environment.name))}
     return [_view(lock, names) for lock in session.scalars(stmt)]
 
 
