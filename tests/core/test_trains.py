@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import threading
 
 import pytest
@@ -316,3 +317,17 @@ def test_the_cli_schedules_lists_and_runs_the_scheduler(cli, demo: AppContext) -
     assert status == 0 and "Nothing is due" in out
     status, out, _ = cli("schedules", "cancel", "1")
     assert status == 0
+
+
+def test_the_comparison_shows_who_holds_what(cli) -> None:
+    status, _, err = cli("locks", "add", "--env", "Prod", "--service", "frontend", "--message", MESSAGE)
+    assert status == 0, err
+    status, out, _ = cli("services", "compare", "--env", "Stage", "--env", "Prod", "--json")
+    assert status == 0
+    payload = json.loads(out)
+    assert [(lock["environment"], lock["service"], lock["message"]) for lock in payload["locks"]] == [
+        ("Prod", "frontend", MESSAGE)]
+    status, out, _ = cli("services", "compare", "--env", "Stage", "--env", "Prod")
+    [line] = [row for row in out.splitlines() if " frontend " in f" {row} "]
+    assert f"locked in Prod: {MESSAGE}" in line
+    assert not any("locked in" in row for row in out.splitlines() if " cart " in f" {row} ")
