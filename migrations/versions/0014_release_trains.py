@@ -1,7 +1,7 @@
 """release trains: environment snapshots, locks with a message, scheduled promotions
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-20 10:00:00
 
 Numbered 0014 on its branch: other branches add 0010–0013; whoever merges renumbers `down_revision` to the last one.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -21,6 +21,7 @@ from ranchersync.models.base import (
 )
 from ranchersync.models.catalogue import AppInstance, Environment, KeyCheck, Site
 from ranchersync.models.governance import ApprovalDecision, ApprovalRequest, AuditEvent, AuditHead, FreezeWindow, User
+from ranchersync.models.live import CollectorLease, LiveWatch, LiveWorkload
 from ranchersync.models.notifications import NotificationSubscription, OutboxMessage, SiteHealth, UserPreference
 from ranchersync.models.operations import (
     OutsideChangeSighting,
@@ -48,6 +49,7 @@ __all__ = [
     "AuditHead",
     "Base",
     "Channel",
+    "CollectorLease",
     "CompareMode",
     "DeliveryStatus",
     "Environment",
@@ -56,6 +58,8 @@ __all__ = [
     "FreezeKind",
     "FreezeWindow",
     "KeyCheck",
+    "LiveWatch",
+    "LiveWorkload",
     "NotificationSubscription",
     "OperationKind",
     "OperationStatus",

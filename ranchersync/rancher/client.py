@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, TypeVar
@@ -16,6 +16,7 @@ from typing import Any, Final, TypeVar
 from ranchersync.kernel.errors import (
     ConflictError,
     MalformedResponse,
+    RancherAPIError,
     RancherAuthError,
     RancherNotFound,
     ValidationError,
@@ -31,6 +32,9 @@ from ranchersync.rancher.workloads import Pod, Workload
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# A watch asks the server to end it after this long (then it is resumed): a buffering proxy cannot hold it silent
+# for longer, and each stream's connection is renewed.
+WATCH_SECONDS: Final = 240
 EXPIRY_WARNING: Final = timedelta(days=TOKEN_WARNING_DAYS)  # the sites screen's warning starts then too
 
 
@@ -77,6 +81,10 @@ class RancherClient:
     def close(self) -> None:
         """Release the pooled connections."""
         self._http.close()
+
+    def abort_watches(self) -> None:
+        """End every watch this client has open now (from another thread): each raises RancherUnavailable."""
+        self._http.abort_streams()
 
     # ---- connection ------------------------------------------------------------------------------------------
 
@@ -259,6 +267,35 @@ class RancherClient:
         extra = {"labelSelector": label_selector} if label_selector else {}
         return [self._parse(Pod.from_k8s, item, path) for item in self._k8s_items(path, 500, extra)]
 
+    # ---- watches (the live inventory's collector) ------------------------------------------------------------
+
+    def list_for_watch(self, cluster_id: str, kind: str) -> tuple[list[dict[str, Any]], str]:
+        """Every object of a kind (a workload kind or ``Pod``) in the whole cluster, as JSON, and the list's
+        resourceVersion: where a watch of the same collection starts."""
+        return paging.k8s_list(self._http, self.url, _collection_path(cluster_id, kind), 500)
+
+    def watch(self, cluster_id: str, kind: str, resource_version: str, *,
+              timeout_seconds: int = WATCH_SECONDS) -> Iterator[dict[str, Any]]:
+        """The events of a cluster-wide watch from a resourceVersion (``ADDED``, ``MODIFIED``, ``DELETED`` and
+        ``BOOKMARK``, each ``{"type", "object"}``) until the server ends it after ``timeout_seconds``.
+
+        Raises:
+            RancherAPIError: status 410 when the resourceVersion is too old (compacted): list again, then watch.
+        """
+        path = _collection_path(cluster_id, kind)
+        params: dict[str, str | int] = {"watch": "1", "allowWatchBookmarks": "true",
+                                        "resourceVersion": resource_version, "timeoutSeconds": timeout_seconds}
+        # Bookmarks arrive about every minute: much longer silence is a stalled stream (a buffering proxy).
+        for event in self._http.stream_lines(path, params, idle_timeout=timeout_seconds + 30):
+            if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+                raise MalformedResponse(f"Unexpected watch event on {path}.", status=200, url=self.url + path)
+            if event.get("type") == "ERROR":
+                status = event["object"].get("code")
+                message = str(event["object"].get("message") or "the watch ended with an error")
+                raise RancherAPIError(f"Watch of {path}: {message}", status=status if isinstance(status, int)
+                                      else None, url=self.url + path)
+            yield event
+
     def patch_images(
         self,
         cluster_id: str,
@@ -319,6 +356,10 @@ class RancherClient:
             raise MalformedResponse(f"Unexpected answer for {path}: {exc}", status=200, url=self.url + path) from None
         except ValueError as exc:
             raise MalformedResponse(f"Unexpected answer for {path}: {exc}.", status=200, url=self.url + path) from None
+
+
+def _collection_path(cluster_id: str, kind: str) -> str:
+    return paths.cluster_pods_path(cluster_id) if kind == "Pod" else paths.cluster_workloads_path(cluster_id, kind)
 
 
 def _workload_of(kind: WorkloadKind) -> Callable[[Any], Workload]:

@@ -105,6 +105,27 @@ def _parse_revision(text: str) -> int:
     return int(text)
 
 
+class _Bookmarks:
+    """When a watch that asked for bookmarks sends the next one: every `every` seconds, and once in its last
+    second (kube-apiserver bookmarks a watch just before its timeout ends it)."""
+
+    def __init__(self, every: float | None, deadline: float) -> None:
+        self.every = every
+        self.deadline = deadline
+        self.next = time.monotonic() + every if every else float("inf")
+        self.final_sent = every is None
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if not self.final_sent and self.deadline - now <= 1.0:
+            self.final_sent = True
+            return True
+        if now >= self.next:
+            self.next = now + (self.every or 0)
+            return True
+        return False
+
+
 def _typed(rt: ResourceType, obj: Obj) -> Obj:
     """The object as a single GET or a watch event carries it: kind and apiVersion first."""
     body = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
@@ -239,8 +260,13 @@ class SimCluster:
         return matching, metadata
 
     def watch(self, rt: ResourceType, namespace: str | None, query: ListQuery, *, send_initial: bool,
-              deadline: float, stopping: threading.Event) -> Iterator[Obj]:
+              deadline: float, stopping: threading.Event, bookmarks: float | None = None,
+              dropped: Callable[[], bool] = lambda: False) -> Iterator[Obj]:
         """Watch events as kube-apiserver streams them; ends at the deadline or when the server stops.
+
+        `bookmarks`: with `allowWatchBookmarks`, a BOOKMARK event carrying the latest resourceVersion this often
+        (seconds) and once just before the deadline, so a quiet watch can be resumed from a recent version.
+        `dropped`: when it turns true the stream raises ConnectionAbortedError (the connection is cut, no end).
 
         Selectors and the resourceVersion are checked here, before the first event, so they fail as plain errors.
         """
@@ -258,10 +284,12 @@ class SimCluster:
             initial = [o for o in self.store.list_objects(rt.plural, namespace) if matches(o)] if from_now else []
             last = self.store.clock.current if from_now else _parse_revision(str(since))
             too_old = not from_now and self.store.is_expired(last)
-        return self._stream(rt, matches, initial, last, too_old, send_initial, deadline, stopping)
+        return self._stream(rt, matches, initial, last, too_old, send_initial, deadline, stopping,
+                            _Bookmarks(bookmarks, deadline), dropped)
 
     def _stream(self, rt: ResourceType, matches: Callable[[Obj | None], bool], initial: list[Obj], last: int,
-                too_old: bool, send_initial: bool, deadline: float, stopping: threading.Event) -> Iterator[Obj]:
+                too_old: bool, send_initial: bool, deadline: float, stopping: threading.Event,
+                bookmarks: _Bookmarks, dropped: Callable[[], bool]) -> Iterator[Obj]:
         if too_old:
             # kube-apiserver accepts such a watch, then ends it with a 410 ERROR event.
             message = f"too old resource version: {last} ({self.store.compacted})"
@@ -274,7 +302,16 @@ class SimCluster:
                 "resourceVersion": str(last), "annotations": {"k8s.io/initial-events-end": "true"}}}
             yield {"type": "BOOKMARK", "object": bookmark}
         while not stopping.is_set():
+            if dropped():
+                raise ConnectionAbortedError("watch connection dropped")
             remaining = deadline - time.monotonic()
+            if bookmarks.due():
+                # The latest revision, not only this kind's: nothing of this kind changed up to it.
+                with self.store.lock:
+                    if not self.store.events_after(last):
+                        last = self.store.clock.current
+                yield {"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version,
+                                                      "metadata": {"resourceVersion": str(last)}}}
             if remaining <= 0:
                 return
             with self.store.lock:

@@ -83,7 +83,7 @@ def read_sides(
     """Read the source and target environments from Rancher, refusing while any of their app instances is
     unreadable."""
     src, dst = get_environment(session, source), get_environment(session, target)
-    inventories = list_inventories(session, cipher, [src, dst], factory=factory)
+    inventories = list_inventories(session, cipher, [src, dst], factory=factory, stored=False)  # patched: fresh
     failures = inventories[src.id].failures + inventories[dst.id].failures
     if failures:
         listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
