@@ -31,6 +31,14 @@ from ranchersync.models.operations import (
     VersionArrival,
     VersionJourney,
 )
+from ranchersync.models.trains import (  # release trains (issue 24)
+    EnvironmentLock,
+    EnvironmentSnapshot,
+    ScheduledRequest,
+    ScheduleKind,
+    ScheduleStatus,
+    SnapshotKind,
+)
 from ranchersync.models.verification import Gate, GateSource, Measurement, SoakSetting, Verdict
 
 __all__ = [
@@ -47,6 +55,8 @@ __all__ = [
     "CompareMode",
     "DeliveryStatus",
     "Environment",
+    "EnvironmentLock",
+    "EnvironmentSnapshot",
     "FreezeKind",
     "FreezeWindow",
     "Gate",
@@ -64,8 +74,12 @@ __all__ = [
     "Registry",
     "ResultStatus",
     "Role",
+    "ScheduleKind",
+    "ScheduleStatus",
+    "ScheduledRequest",
     "Site",
     "SiteHealth",
+    "SnapshotKind",
     "SoakSetting",
     "SyncMode",
     "SyncOperation",

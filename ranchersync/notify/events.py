@@ -18,6 +18,8 @@ EVENTS: Final[dict[str, str]] = {
     "approval.decided": "Approval decided",
     "freeze.override": "Freeze overridden",
     "freeze.stop_all": "Stop-all started or lifted",
+    "lock.added": "Lock added",
+    "schedule.fired": "Scheduled promotion fired",
     "token.expiring": "Token expiring",
     "site.unreachable": "Site unreachable",
     "site.recovered": "Site recovered",
@@ -31,7 +33,7 @@ _TYPES: Final = {"sync.succeeded": "success", "site.recovered": "success", "sync
                  "verification.failed": "failure",
                  "site.unreachable": "failure", "sync.rolled_back": "warning", "token.expiring": "warning",
                  "freeze.override": "warning", "freeze.stop_all": "warning",
-                 "image.quarantined": "failure"}
+                 "image.quarantined": "failure", "lock.added": "warning"}
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ class SyncOptions:
     poll_seconds: float = 1.0
     auto_rollback: bool = True  # undo what was changed when any service fails
     concurrency: int = 16
+    all_or_nothing: bool = False  # a service skipped while applying (changed since the plan) undoes the rest too
 
 
 @dataclass(frozen=True)

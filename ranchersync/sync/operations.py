@@ -18,6 +18,7 @@ from ranchersync.context import AppContext
 from ranchersync.governance import quarantine
 from ranchersync.governance.four_eyes import check_may_apply
 from ranchersync.governance.freeze import check_sync_allowed
+from ranchersync.governance.locks import check_unlocked
 from ranchersync.inventory.reading import EnvironmentRef, Service, list_inventories, site_connections
 from ranchersync.kernel.errors import DatabaseUnavailable, NotFoundError, OperationFailed, ValidationError
 from ranchersync.kernel.images import RetagMode
@@ -201,6 +202,7 @@ def apply_plan(
         check_confirmation(plan.target, target_env.protected, confirmed.confirm_env)
         check_sync_allowed(session, actor, target_env, utcnow(), confirmed.override_freeze)
         check_quarantine(plan, quarantine.active_by_digest(session))  # the last word, whoever made the plan
+        check_unlocked(session, target_env, {i.name for i in plan.to_apply})  # release trains: locks
     initiated_by = requested_by or actor.email
     approval = confirmed.approval
     if not plan.to_apply:
@@ -222,10 +224,15 @@ def apply_plan(
     operation_id, result_ids = records.open_operation(ctx, records.Opening(
         kind="sync", mode=plan.mode, source=(plan.source.id, plan.source.name),
         target=(plan.target.id, plan.target.name), initiated_by=initiated_by, request_id=request_id, planned=planned,
-        detail=f"{plan.source.name} → {plan.target.name}: "
+        detail=f"{f'snapshot {plan.snapshot}' if plan.snapshot else plan.source.name} → {plan.target.name}: "
                f"{', '.join(dict.fromkeys(i.name for i in plan.to_apply))}"
                + (f" (approval request #{approval}, asked by {initiated_by})" if approval else ""),
     ), actor=actor)
+    try:
+        _snapshot_before(ctx, operation_id, plan, initiated_by)  # release trains: "what ran before", one click away
+    except BaseException:
+        _close_quietly(ctx, operation_id)  # nothing was changed: the record must not stay "running"
+        raise
     items = [
         WorkItem(rid, item.target.instance, item.kind, item.name,
                  tuple(Move(c.name, c.init, c.current, c.new) for c in item.changes),
@@ -235,6 +242,16 @@ def apply_plan(
     ]
     annotations = {ANNOTATION_OPERATION: str(operation_id), ANNOTATION_SOURCE: plan.source.name}
     return run_operation(ctx, operation_id, items, options, annotations, progress, factory)
+
+
+def _snapshot_before(ctx: AppContext, operation_id: int, plan: SyncPlan, initiated_by: str) -> None:
+    """Keep the target's services as the plan read them with the operation, before anything changes."""
+    from ranchersync.snapshots.store import record_before_sync
+
+    services = list({(i.target.instance.id, i.kind, i.name): i.target for i in plan.items
+                     if i.target is not None}.values())
+    with ctx.session() as session:
+        record_before_sync(session, operation_id, (plan.target.id, plan.target.name), initiated_by, services)
 
 
 def run_operation(
@@ -261,7 +278,7 @@ def run_operation(
             connections = site_connections(session, ctx.cipher, {i.target.site_id for i in items})
         runs = run_items(ctx, operation_id, items, connections, options=options, annotations=annotations,
                          progress=progress, factory=factory)
-        failed = [o for o in runs if o.status == "failed"]
+        failed = [o for o in runs if o.status == "failed" or (options.all_or_nothing and o.status == "skipped")]
         applied = [o for o in runs if o.touched]  # a PATCH of unknown fate is undone too: undoing is a no-op then
         touched = list(applied)
         if failed and options.auto_rollback and applied:

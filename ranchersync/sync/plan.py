@@ -98,6 +98,7 @@ class SyncPlan:
     target: EnvironmentRef
     mode: RetagMode
     items: tuple[ServicePlan, ...]
+    snapshot: str | None = None  # the snapshot the plan puts in place (a release train, a restore), if any
 
     @property
     def to_apply(self) -> tuple[ServicePlan, ...]:
@@ -125,8 +126,9 @@ class SyncPlan:
         and warnings are escaped text.
         """
         mode = "tag only" if self.mode == "tag" else "full image"
+        origin = f"snapshot {self.snapshot}" if self.snapshot else self.source.name
         lines = [
-            f"### Sync {escape_markdown(self.source.name)} → {escape_markdown(self.target.name)} ({mode})",
+            f"### Sync {escape_markdown(origin)} → {escape_markdown(self.target.name)} ({mode})",
             "",
             "| Service | Kind | Target | Container | Current image | New image |",
             "|---|---|---|---|---|---|",

@@ -208,6 +208,8 @@ def test_the_jobs_run_the_documented_commands(overlay: str) -> None:
     assert command("CronJob", "ranchersync-check").endswith("python -m ranchersync check")
     assert "python -m ranchersync db backup --to" in command("CronJob", "ranchersync-backup")
     assert find(overlay, "CronJob", "ranchersync-check")["spec"]["concurrencyPolicy"] == "Forbid"
+    assert command("CronJob", "ranchersync-scheduler").endswith("python -m ranchersync scheduler --once")
+    assert find(overlay, "CronJob", "ranchersync-scheduler")["spec"]["concurrencyPolicy"] == "Forbid"
     assert "exporter" in command("Deployment", "ranchersync-exporter")
     assert find(overlay, "Deployment", "ranchersync-exporter")["spec"]["replicas"] == 1, "one exporter, no duplicates"
 
