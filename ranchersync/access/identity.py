@@ -25,6 +25,7 @@ Action = Literal[
     "manage_catalogue",  # sites and tokens, environments, app instances
     "manage_freeze",  # freeze windows and stop-all
     "override_freeze",  # sync into a frozen environment, with a reason
+    "override_policy",  # promote despite a promotion policy (an unhealthy source), with a reason
     "manage_roles",  # assign roles
     "manage_notifications",
     "restore_database",  # replace the database's content with a backup (rolls the audit log back)
@@ -39,6 +40,7 @@ _MINIMUM: Final[dict[Action, Role]] = {
     "manage_catalogue": "admin",
     "manage_freeze": "admin",
     "override_freeze": "admin",
+    "override_policy": "releaser",
     "manage_roles": "admin",
     "manage_notifications": "admin",
     "restore_database": "admin",
@@ -52,6 +54,7 @@ _WHAT: Final[dict[Action, str]] = {
     "manage_catalogue": "change sites, tokens, environments or app instances",
     "manage_freeze": "add or lift freeze windows",
     "override_freeze": "override a freeze window",
+    "override_policy": "override a promotion policy",
     "manage_roles": "assign roles",
     "manage_notifications": "change notification settings",
     "restore_database": "replace the database with a backup",

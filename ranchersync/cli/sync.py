@@ -52,6 +52,8 @@ def register(commands: Commands) -> None:
     p.add_argument("--wait-timeout", type=values.seconds(7 * 24 * 3600), default=24 * 3600, metavar="S",
                    help="how long --wait-approval waits (default: 86400, a request's default lifetime)")
     _override_options(p)
+    p.add_argument("--override-policy", action="store_true",
+                   help="promote a source that is not healthy anyway (releasers; needs --reason, audited)")
     for name, handler, text in (("rollback", cmd_rollback, "put back the previous images of an operation"),
                                 ("resume", cmd_resume, "finish an interrupted operation")):
         p = add_command(commands, name, handler, text)
@@ -70,10 +72,12 @@ def _override_options(p: argparse.ArgumentParser) -> None:
 
 
 def _override(args: argparse.Namespace) -> str | None:
-    if args.override_freeze and not (args.reason or "").strip():
-        raise UsageError("--override-freeze needs --reason \"why\": it is kept in the audit log")
-    if args.reason and not args.override_freeze:
-        raise UsageError("--reason goes with --override-freeze")
+    overriding = [flag for flag, given in (("--override-freeze", args.override_freeze),
+                                           ("--override-policy", getattr(args, "override_policy", False))) if given]
+    if overriding and not (args.reason or "").strip():
+        raise UsageError(f"{' and '.join(overriding)} needs --reason \"why\": it is kept in the audit log")
+    if args.reason and not overriding:
+        raise UsageError("--reason goes with --override-freeze or --override-policy")
     return args.reason if args.override_freeze else None
 
 
@@ -98,6 +102,8 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.json:
         say(plan.to_markdown())
+        for line in sync.health_lines(plan):
+            note(f"  {line}")
     if not plan.to_apply:
         return _nothing_to_apply(args, plan)
     go, confirm_env = _confirmation(args, plan.target.name, protected, f"apply {len(plan.to_apply)} change(s)")
@@ -108,7 +114,8 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.approvals.promote import Requested, promote
 
     outcome = promote(ctx, cli_actor(ctx), plan, request_id=sync.new_request_id(),
-                      confirmed=sync.Confirmation(confirm_env=confirm_env, override_freeze=override),
+                      confirmed=sync.Confirmation(confirm_env=confirm_env, override_freeze=override,
+                                                  override_policy=args.reason if args.override_policy else None),
                       options=options, progress=_print_progress)
     if isinstance(outcome, Requested):
         note(outcome.message)

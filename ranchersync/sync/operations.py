@@ -82,7 +82,8 @@ def read_sides(
     """Read the source and target environments from Rancher, refusing while any of their app instances is
     unreadable."""
     src, dst = get_environment(session, source), get_environment(session, target)
-    inventories = list_inventories(session, cipher, [src, dst], factory=factory)
+    # With the digests the pods run: a source whose pods disagree is not promoted (`source_health`).
+    inventories = list_inventories(session, cipher, [src, dst], factory=factory, digests=True)
     failures = inventories[src.id].failures + inventories[dst.id].failures
     if failures:
         listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
@@ -149,6 +150,7 @@ class Confirmation:
     confirm_env: str | None = None
     override_freeze: str | None = None
     approval: int | None = None
+    override_policy: str | None = None  # a releaser's reason to promote an unhealthy source (audited)
 
 
 UNCONFIRMED = Confirmation()  # nothing typed, no override, no approval
