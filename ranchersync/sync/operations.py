@@ -245,7 +245,18 @@ def run_operation(
         failed = [o for o in runs if o.status == "failed"]
         applied = [o for o in runs if o.touched]  # a PATCH of unknown fate is undone too: undoing is a no-op then
         touched = list(applied)
-        if failed and options.auto_rollback and applied:
+        stop = records.termination(ctx, operation_id) if any(o.stopped for o in runs) else None
+        # A terminated rollback is kept: rolling it back would re-apply what the person wants gone.
+        keep = stop is not None and (stop.keep or kind == "rollback")
+        reason: str | None = None
+        if keep and stop is not None:
+            for run in runs:
+                if run.stopped:
+                    records.update_result(ctx, run.item.result_id, status="success",
+                                          error=f"not verified: terminated by {stop.by}, kept")
+            status = _final_status(ctx, operation_id, runs)
+            error: str | None = f"terminated by {stop.by}: kept what changed without waiting for its rollouts"
+        elif (stop is not None or (failed and options.auto_rollback)) and applied:
             undo = undo_runs(ctx, operation_id, applied, connections, options=options, annotations=annotations,
                              progress=progress, factory=factory)
             not_undone = [(o, u) for o, u in zip(applied, undo, strict=True) if u.status != "success"]
@@ -255,13 +266,15 @@ def run_operation(
                     records.update_result(ctx, original.item.result_id,
                                           status="failed" if original.status == "failed" else "rolled_back",
                                           error=note)
+            why = (f"{len(failed)} service(s) failed" if failed or stop is None else f"terminated by {stop.by}")
+            reason = "failed" if failed else "decided"
             if not_undone:
                 status, error = "failed", rollback_incomplete(operation_id, not_undone)
             else:
-                status, error = "rolled_back", f"{len(failed)} service(s) failed: every change was rolled back"
+                status, error = "rolled_back", f"{why}: every change was rolled back"
         else:
             status, error = _final_status(ctx, operation_id, runs), None
-        records.close_operation(ctx, operation_id, status, error)
+        records.close_operation(ctx, operation_id, status, error, rollback_reason=reason)
     except records.RecordIncomplete as lost:
         # The database stayed away past its budget: one quick try to mark the operation (else the next start marks
         # it once this process is gone), and a message that names what changed on Rancher.
