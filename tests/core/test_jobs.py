@@ -15,6 +15,7 @@ from sqlalchemy import select
 from ranchersync.access import audit
 from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
+from ranchersync.history import FailureRate, compute_metrics
 from ranchersync.jobs import Started, start_rollback, start_sync, terminate_operation, wait_for_operation
 from ranchersync.kernel.config import Settings
 from ranchersync.kernel.errors import PermissionDenied, ValidationError
@@ -138,6 +139,9 @@ def test_a_rollback_records_whether_it_was_a_decision_or_a_failure(demo: AppCont
     assert operation(demo, rollback.operation_id).status == "complete"
     undone = operation(demo, synced.operation_id)
     assert (undone.status, undone.rollback_reason) == ("rolled_back", "failed" if failed else "decided")
+    # Only a failure counts: in the change failure rate, and so in the Display's "Failed".
+    with demo.session() as session:
+        assert compute_metrics(session).change_failure_rate == FailureRate(None, None, 1, 1 if failed else 0)
 
 
 @pytest.mark.parametrize("rancher_us", [NEVER_READY], indirect=True)
@@ -147,3 +151,5 @@ def test_the_automatic_rollback_after_a_failure_records_a_failure(demo: AppConte
     started.wait(timeout=30)
     done = operation(demo, started.operation_id)
     assert (done.status, done.rollback_reason) == ("rolled_back", "failed")
+    with demo.session() as session:
+        assert compute_metrics(session).change_failure_rate == FailureRate(None, None, 1, 1)
