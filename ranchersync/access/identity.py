@@ -27,6 +27,7 @@ Action = Literal[
     "override_quarantine",  # roll back to a quarantined digest, with a reason
     "manage_freeze",  # freeze windows and stop-all
     "override_freeze",  # sync into a frozen environment, with a reason
+    "override_policy",  # promote despite a promotion policy (an unhealthy source), with a reason
     "manage_roles",  # assign roles
     "manage_notifications",
     "restore_database",  # replace the database's content with a backup (rolls the audit log back)
@@ -43,6 +44,7 @@ _MINIMUM: Final[dict[Action, Role]] = {
     "override_quarantine": "admin",
     "manage_freeze": "admin",
     "override_freeze": "admin",
+    "override_policy": "releaser",
     "manage_roles": "admin",
     "manage_notifications": "admin",
     "restore_database": "admin",
@@ -58,6 +60,7 @@ _WHAT: Final[dict[Action, str]] = {
     "override_quarantine": "roll back to a quarantined image",
     "manage_freeze": "add or lift freeze windows",
     "override_freeze": "override a freeze window",
+    "override_policy": "override a promotion policy",
     "manage_roles": "assign roles",
     "manage_notifications": "change notification settings",
     "restore_database": "replace the database with a backup",

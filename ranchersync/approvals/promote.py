@@ -24,6 +24,7 @@ from ranchersync.sync import (
     SyncPlan,
     apply_plan,
     check_confirmation,
+    check_source_health,
 )
 
 
@@ -74,11 +75,14 @@ def promote(
 ) -> Promotion:
     """Apply `plan` now (Applied), or request it when the target needs approvals by someone else (Requested).
 
-    A request is checked like a sync before anything is stored: the role (operator), the typed name of a protected
-    target, a freeze window. Raises what apply_plan and request_sync raise.
+    A source that is not healthy refuses either (SourceUnhealthy, exit 3) unless a releaser gives
+    `confirmed.override_policy`, a reason (audited). A request is checked like a sync before anything is stored:
+    the role (operator), the typed name of a protected target, a freeze window.
+    Raises what apply_plan and request_sync raise.
     """
     with ctx.session() as session:
         target = get_environment(session, plan.target.id)
+        check_source_health(session, actor, plan, confirmed.override_policy)
         needed = approvals_needed(target, actor)
         if needed:
             require(actor, "request_sync")

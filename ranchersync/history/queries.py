@@ -141,6 +141,8 @@ class OperationSummary:
     tally: ResultTally
     # Who approved it, when it ran an approval request (four-eyes); keyword-only so subclasses add fields freely.
     approved_by: tuple[str, ...] = field(default=(), kw_only=True)
+    # Why it was rolled back: "failed" (a rollout or check failed) or "decided" (a person chose to); None otherwise.
+    rollback_reason: str | None = field(default=None, kw_only=True)
 
     @property
     def ok(self) -> bool:
@@ -174,6 +176,7 @@ class OperationSummary:
             error=operation.error, rollback_of_id=operation.rollback_of_id,
             services=tuple(dict.fromkeys(service for service, _ in results)),
             tally=ResultTally.of(status for _, status in results), approved_by=tuple(approved_by),
+            rollback_reason=operation.rollback_reason,
         )
 
 

@@ -24,10 +24,24 @@ from ranchersync.sync.operations import (
 from ranchersync.sync.plan import PlannedContainer, ServicePlan, SyncPlan, TargetChoice, gitops_warnings, plan_sync
 from ranchersync.sync.records import SyncBusy, mark_interrupted
 from ranchersync.sync.snapshot_plan import plan_snapshot
+from ranchersync.sync.source_health import (
+    SourceProblem,
+    SourceUnhealthy,
+    check_source_health,
+    health_lines,
+    healthy_since,
+    source_problems,
+)
 from ranchersync.sync.undo import resume_operation, rollback_candidates, rollback_operation, rollback_refusal
 
 __all__ = [
     "STAGES",
+    "SourceProblem",
+    "SourceUnhealthy",
+    "check_source_health",
+    "health_lines",
+    "healthy_since",
+    "source_problems",
     "ConfirmationRequired",
     "PlannedContainer",
     "ProgressEvent",

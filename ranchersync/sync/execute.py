@@ -85,6 +85,7 @@ class ServiceRun:
     message: str = ""
     applied: bool = False
     uncertain: bool = False  # a PATCH was sent and whether it landed could not be read back
+    stopped: bool = False  # its rollout was not waited for to the end: the operation was asked to terminate
     generation: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -149,11 +150,13 @@ def run_items(
         list(executor.map(guarded(lambda r: _apply(ctx, pool, r, annotations, options, say)), runs))
         to_verify = [o for o in runs if o.applied and o.status == "pending"]
         if options.verify and to_verify and not lost:
-            list(executor.map(guarded(lambda o: _verify(ctx, pool, o, options, say, operation_id, not undoing)),
-                              to_verify))
+            list(executor.map(guarded(lambda o: _verify(ctx, pool, o, options, say, operation_id, not undoing,
+                                                        stoppable=not undoing)), to_verify))
         try:
             for run in to_verify:
-                if run.status == "pending" and not lost:  # not verified: the PATCH itself is the success
+                # Not verified (verification off): the PATCH itself is the success. A stopped run is the caller's
+                # (run_operation): kept or rolled back, as the terminate request says.
+                if run.status == "pending" and not run.stopped and not lost:
                     run.status = "success"
                     records.update_result(ctx, run.item.result_id, status="success")
                     say(ProgressEvent(run.item.result_id, run.item.name, run.item.target.name, "success"))
@@ -283,8 +286,10 @@ def _patch_may_have_landed(error: RancherAPIError) -> bool:
 
 def _verify(
     ctx: AppContext, pool: ClientPool, run: ServiceRun, options: SyncOptions, say: ProgressListener,
-    operation_id: int, keep_digests: bool = False,
+    operation_id: int, keep_digests: bool = False, *, stoppable: bool = True,
 ) -> None:
+    """Wait for one rollout, polling; cooperative cancellation: each poll beats the operation's heart and reads its
+    terminate request (from any process), and a `stoppable` wait (not the automatic rollback's) stops there."""
     item, ref = run.item, run.item.target
     client = pool.client(ref)
     say(ProgressEvent(item.result_id, item.name, ref.name, "verifying"))
@@ -317,7 +322,9 @@ def _verify(
             _finish(ctx, run, "failed",
                     f"rollout not finished after {options.timeout_seconds:.0f} s: {last_message}", say)
             return
-        records.heartbeat(ctx, operation_id)
+        if records.heartbeat(ctx, operation_id) and stoppable:
+            run.stopped = True
+            return
         time.sleep(options.poll_seconds)
 
 

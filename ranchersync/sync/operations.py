@@ -82,14 +82,13 @@ def read_sides(
     source: int | str,
     target: int | str,
     factory: ClientFactory = RancherClient,
-    *,
-    digests: bool = False,
 ) -> SyncSides:
-    """Read the source and target environments from Rancher (with ``digests``, what their pods run too), refusing
-    while any of their app instances is unreadable."""
+    """Read the source and target environments from Rancher, with what their pods run, refusing while any of their
+    app instances is unreadable."""
     src, dst = get_environment(session, source), get_environment(session, target)
-    inventories = list_inventories(session, cipher, [src, dst], factory=factory, stored=False,  # patched: fresh
-                                   digests=digests)
+    # Fresh (what a sync patches must be current), with the digests the pods run: a source whose pods disagree is
+    # not promoted (`source_health`), and quarantine and pinning look at them.
+    inventories = list_inventories(session, cipher, [src, dst], factory=factory, stored=False, digests=True)
     failures = inventories[src.id].failures + inventories[dst.id].failures
     if failures:
         listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
@@ -121,8 +120,7 @@ def plan_environments(
     quarantined = quarantine.active_by_digest(session)
     if pin_digests is None:
         pin_digests = get_environment(session, target).protected
-    sides = read_sides(session, cipher, source, target, factory,
-                       digests=bool(registries or quarantined or pin_digests))
+    sides = read_sides(session, cipher, source, target, factory)
     selected = None if services is None else _resolve_names(services, sides.source_services, sides.source.name)
     plan = plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,
                      mode=mode, targets=targets, default_target=default_target)
@@ -170,6 +168,7 @@ class Confirmation:
     confirm_env: str | None = None
     override_freeze: str | None = None
     approval: int | None = None
+    override_policy: str | None = None  # a releaser's reason to promote an unhealthy source (audited)
 
 
 UNCONFIRMED = Confirmation()  # nothing typed, no override, no approval
@@ -281,7 +280,18 @@ def run_operation(
         failed = [o for o in runs if o.status == "failed" or (options.all_or_nothing and o.status == "skipped")]
         applied = [o for o in runs if o.touched]  # a PATCH of unknown fate is undone too: undoing is a no-op then
         touched = list(applied)
-        if failed and options.auto_rollback and applied:
+        stop = records.termination(ctx, operation_id) if any(o.stopped for o in runs) else None
+        # A terminated rollback is kept: rolling it back would re-apply what the person wants gone.
+        keep = stop is not None and (stop.keep or kind == "rollback")
+        reason: str | None = None
+        if keep and stop is not None:
+            for run in runs:
+                if run.stopped:
+                    records.update_result(ctx, run.item.result_id, status="success",
+                                          error=f"not verified: terminated by {stop.by}, kept")
+            status = _final_status(ctx, operation_id, runs)
+            error: str | None = f"terminated by {stop.by}: kept what changed without waiting for its rollouts"
+        elif (stop is not None or (failed and options.auto_rollback)) and applied:
             undo = undo_runs(ctx, operation_id, applied, connections, options=options, annotations=annotations,
                              progress=progress, factory=factory)
             not_undone = [(o, u) for o, u in zip(applied, undo, strict=True) if u.status != "success"]
@@ -291,13 +301,15 @@ def run_operation(
                     records.update_result(ctx, original.item.result_id,
                                           status="failed" if original.status == "failed" else "rolled_back",
                                           error=note)
+            why = (f"{len(failed)} service(s) failed" if failed or stop is None else f"terminated by {stop.by}")
+            reason = "failed" if failed else "decided"
             if not_undone:
                 status, error = "failed", rollback_incomplete(operation_id, not_undone)
             else:
-                status, error = "rolled_back", f"{len(failed)} service(s) failed: every change was rolled back"
+                status, error = "rolled_back", f"{why}: every change was rolled back"
         else:
             status, error = _final_status(ctx, operation_id, runs), None
-        records.close_operation(ctx, operation_id, status, error)
+        records.close_operation(ctx, operation_id, status, error, rollback_reason=reason)
     except records.RecordIncomplete as lost:
         # The database stayed away past its budget: one quick try to mark the operation (else the next start marks
         # it once this process is gone), and a message that names what changed on Rancher.

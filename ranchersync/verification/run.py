@@ -113,7 +113,7 @@ class Verdict:
 
 def verify_service(
     ctx: AppContext, checks: Checks, target: Target, client: RancherClient, *, say: Say,
-    heartbeat: Callable[[], None] = lambda: None,
+    heartbeat: Callable[[], object] = lambda: None,  # its answer (a terminate request) is the engine's to read
 ) -> Verdict:
     """Run the gates and the soak of `checks` on one service; every measurement is recorded on its result."""
     verdict = Verdict()

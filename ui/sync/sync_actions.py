@@ -66,6 +66,7 @@ def apply_sync(
     options: SyncOptions,
     on_event: Callable[[ProgressEvent], None],
     on_result: Callable[[Report], None],
+    override_policy: str | None = None,
 ) -> Report:
     """Apply a confirmed plan, or request it when the target needs approvals (the core's one way in), and report
     each service's result (also to `on_result`). `request_id` is the open confirmation's: the database refuses to
@@ -73,7 +74,8 @@ def apply_sync(
     ctx = deps.get_context()
     return _relayed(
         lambda progress: promote(ctx, actor, plan, request_id=request_id,
-                                 confirmed=sync.Confirmation(confirm_env=confirm_env), options=options,
+                                 confirmed=sync.Confirmation(confirm_env=confirm_env,
+                                                             override_policy=override_policy), options=options,
                                  progress=progress, factory=deps.client_factory()),
         on_event=on_event, on_result=on_result,
     )
