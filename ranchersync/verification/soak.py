@@ -46,7 +46,7 @@ def _new_version_pods(pods: list[Pod], images: Collection[str]) -> list[Pod]:
 
 def soak(
     client: RancherClient, cluster_id: str, namespace: str, selector: str, images: Collection[str],
-    seconds: float, *, heartbeat: Callable[[], None] = lambda: None,
+    seconds: float, *, heartbeat: Callable[[], object] = lambda: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SoakOutcome:
     """Watch the new version's pods for `seconds`; fails on a restart or a pod that stops being ready."""
