@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -158,6 +159,24 @@ def recheck(
         if key in now_sources:
             moved += _digest_moves(bound["name"], bound.get("digests", {}), digests.get(key, {}))
     return (plan if not moved else None), list(dict.fromkeys(moved))
+
+
+def pin_to_binding(plan: SyncPlan, binding: Mapping[str, Any]) -> SyncPlan:
+    """The approved plan promoting ``repo:tag@sha256:<the bound digest>`` for every change whose source ran one
+    digest when it was approved: a tag pushed again between the last re-check and the pull cannot deploy unreviewed
+    bits (issue 18 item 13)."""
+    bound = {(_bound_key(t), c["name"], bool(c["init"])): c.get("digests") or []
+             for t in binding.get("targets", []) for c in t.get("containers", [])}
+    items = []
+    for item in plan.items:
+        if not item.will_change or item.target is None:
+            items.append(item)
+            continue
+        key = (item.target.instance.id, item.kind, item.name)
+        containers = tuple(c.pinned(digests[0]) if len(digests := bound.get((key, c.name, c.init), [])) == 1 else c
+                           for c in item.containers)
+        items.append(replace(item, containers=containers))
+    return replace(plan, items=tuple(items))
 
 
 def _bound_key(bound: Mapping[str, Any]) -> tuple[int, str, str]:

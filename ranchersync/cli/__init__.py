@@ -19,12 +19,15 @@ from ranchersync.cli import (
     audit,
     envs,
     freeze,
+    gates,
     history,
     instances,
     keys,
     maintenance,
     notify,
     ops,
+    quarantine,
+    registries,
     report,
     services,
     sites,
@@ -40,8 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
-GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, users, notify, report,
-          maintenance, keys, ops)
+GROUPS = (sites, envs, instances, services, sync, approvals, freeze, gates, history, audit, users, notify, report,
+          registries, quarantine, maintenance, keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.

@@ -44,6 +44,9 @@ def register(commands: Commands) -> None:
     p.add_argument("--confirm-env", metavar="NAME", help="the target's name, required for a protected target")
     p.add_argument("--no-wait", action="store_true", help="do not wait for the rollouts")
     p.add_argument("--tag-only", action="store_true", help="keep the target's registry and repository")
+    p.add_argument("--pin-digests", action=argparse.BooleanOptionalAction, default=None,
+                   help="promote repo:tag@sha256:… (the digest the source runs): the target runs exactly the tested "
+                        "bits (default: on for a protected target)")
     p.add_argument("--no-rollback", action="store_true", help="keep what changed when a service fails")
     p.add_argument("--timeout", type=ROLLOUT_SECONDS, default=300, metavar="S",
                    help="per rollout (default 300)")
@@ -89,7 +92,8 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
     with ctx.session() as session:
         plan = sync.plan_environments(session, ctx.cipher, args.from_env, args.to_env,
                                       services=None if args.all_different else args.service,
-                                      mode="tag" if args.tag_only else "full", default_target=default_target)
+                                      mode="tag" if args.tag_only else "full", default_target=default_target,
+                                      pin_digests=args.pin_digests)
         protected = environments.get_environment(session, plan.target.id).protected
     for warning in plan.warnings:
         warn(warning)

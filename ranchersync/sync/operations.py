@@ -10,19 +10,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ranchersync import notify
+from ranchersync import notify, registry
 from ranchersync.access.identity import Actor, require
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
+from ranchersync.governance import quarantine
 from ranchersync.governance.four_eyes import check_may_apply
 from ranchersync.governance.freeze import check_sync_allowed
-from ranchersync.inventory.images import RetagMode
 from ranchersync.inventory.reading import EnvironmentRef, Service, list_inventories, site_connections
 from ranchersync.kernel.errors import DatabaseUnavailable, NotFoundError, OperationFailed, ValidationError
+from ranchersync.kernel.images import RetagMode
 from ranchersync.models import SyncOperation, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.security.crypto import TokenCipher
+from ranchersync.security.host_policy import HostPolicy
 from ranchersync.sync import records
 from ranchersync.sync.events import ProgressEvent, ProgressListener, log, logged
 from ranchersync.sync.execute import (
@@ -37,6 +39,7 @@ from ranchersync.sync.execute import (
     undo_runs,
 )
 from ranchersync.sync.plan import SyncPlan, TargetChoice, plan_sync
+from ranchersync.sync.preflight import check_quarantine, preflight
 from ranchersync.sync.records import PlannedResult
 
 
@@ -78,11 +81,14 @@ def read_sides(
     source: int | str,
     target: int | str,
     factory: ClientFactory = RancherClient,
+    *,
+    digests: bool = False,
 ) -> SyncSides:
-    """Read the source and target environments from Rancher, refusing while any of their app instances is
-    unreadable."""
+    """Read the source and target environments from Rancher (with ``digests``, what their pods run too), refusing
+    while any of their app instances is unreadable."""
     src, dst = get_environment(session, source), get_environment(session, target)
-    inventories = list_inventories(session, cipher, [src, dst], factory=factory, stored=False)  # patched: fresh
+    inventories = list_inventories(session, cipher, [src, dst], factory=factory, stored=False,  # patched: fresh
+                                   digests=digests)
     failures = inventories[src.id].failures + inventories[dst.id].failures
     if failures:
         listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
@@ -102,13 +108,27 @@ def plan_environments(
     targets: Mapping[tuple[str, str], TargetChoice] | None = None,
     default_target: TargetChoice | None = None,
     factory: ClientFactory = RancherClient,
+    check_registries: bool = True,
+    pin_digests: bool | None = None,
+    policy: HostPolicy | None = None,
 ) -> SyncPlan:
     """Read both environments from Rancher and plan promoting `services` (names, or "Kind/name") or, when None,
-    everything that differs."""
-    sides = read_sides(session, cipher, source, target, factory)
+    everything that differs; then the preflight (`check_registries`): each new image resolved in its registered
+    registry, and a quarantined digest refused (ImageQuarantined, exit 3). With `pin_digests` (None: when the
+    target is protected) each change whose digest is known promotes ``repo:tag@sha256:…``."""
+    registries = registry.accesses(session, cipher) if check_registries else {}
+    quarantined = quarantine.active_by_digest(session)
+    if pin_digests is None:
+        pin_digests = get_environment(session, target).protected
+    sides = read_sides(session, cipher, source, target, factory,
+                       digests=bool(registries or quarantined or pin_digests))
     selected = None if services is None else _resolve_names(services, sides.source_services, sides.source.name)
-    return plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,
+    plan = plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,
                      mode=mode, targets=targets, default_target=default_target)
+    if registries:
+        plan = preflight(plan, registries, policy=policy)
+    check_quarantine(plan, quarantined)
+    return plan.pinned() if pin_digests else plan
 
 
 def _resolve_names(names: Collection[str], services: Any, env_name: str) -> list[tuple[str, str]]:
@@ -180,6 +200,7 @@ def apply_plan(
         requested_by = check_may_apply(session, target_env, actor, confirmed.approval)
         check_confirmation(plan.target, target_env.protected, confirmed.confirm_env)
         check_sync_allowed(session, actor, target_env, utcnow(), confirmed.override_freeze)
+        check_quarantine(plan, quarantine.active_by_digest(session))  # the last word, whoever made the plan
     initiated_by = requested_by or actor.email
     approval = confirmed.approval
     if not plan.to_apply:
