@@ -3,4 +3,4 @@ digests and outside changes (digests, sightings), comparing environments (compar
 
 # What the package offers: its modules, imported by name (`from ranchersync.inventory import compare`),
 # so that a command loads only what it uses.
-__all__ = ["compare", "digests", "listing", "payloads", "reading", "sightings"]
+__all__ = ["compare", "digests", "listing", "payloads", "reading", "sightings", "stored"]

@@ -1,6 +1,7 @@
 """The wall display: the pipeline with its drift, running syncs, today's delivery figures and site health, in type
 big enough for a room. Each part is a fragment that reruns itself (`run_every`): only the changing parts redraw,
-from caches, so a TV left on all day costs Rancher one read per cache period."""
+from caches, so a TV left on all day costs Rancher one read per cache period — none with a collector, whose stored
+changes redraw the page within ~2 s (ui/shell/live_refresh.py)."""
 
 from __future__ import annotations
 
