@@ -78,9 +78,11 @@ def rancher() -> Iterator[SimulatedRancher]:
 @pytest.fixture
 def rancher_us(request: pytest.FixtureRequest) -> Iterator[SimulatedRancher]:
     """The second demo Rancher server (prod-us-east, prod-us-west); an indirect parameter names images that never
-    become ready."""
-    fail_images = getattr(request, "param", None)
-    with SimulatedRancher(load_demo_world("rancher-us"), rollout_seconds=1, fail_images=fail_images) as server:
+    become ready (or is a dict of `fail_images` and `rollout_seconds`)."""
+    param = getattr(request, "param", None)
+    options = param if isinstance(param, dict) else {"fail_images": param}  # or {"rollout_seconds": 30, ...}
+    with SimulatedRancher(load_demo_world("rancher-us"), rollout_seconds=options.get("rollout_seconds", 1),
+                          fail_images=options.get("fail_images")) as server:
         yield server
 
 

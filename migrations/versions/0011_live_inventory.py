@@ -1,11 +1,10 @@
 """live inventory: the workloads the collector keeps from watches, its watches, and its lease
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2027-01-10 10:00:00
 
-Numbered 0011 because another branch adds 0010; whoever merges both sets `down_revision = "0010"` here (the tables
-do not depend on 0010's).
+On top of 0010 (registries and quarantine, merged with it); the tables do not depend on 0010's.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

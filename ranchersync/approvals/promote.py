@@ -13,6 +13,7 @@ from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
 from ranchersync.governance.four_eyes import approvals_needed, approvals_text
 from ranchersync.governance.freeze import check_sync_allowed
+from ranchersync.governance.locks import check_unlocked
 from ranchersync.models import ApprovalRequest, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.sync import (
@@ -23,6 +24,7 @@ from ranchersync.sync import (
     SyncPlan,
     apply_plan,
     check_confirmation,
+    check_source_health,
 )
 
 
@@ -73,16 +75,20 @@ def promote(
 ) -> Promotion:
     """Apply `plan` now (Applied), or request it when the target needs approvals by someone else (Requested).
 
-    A request is checked like a sync before anything is stored: the role (operator), the typed name of a protected
-    target, a freeze window. Raises what apply_plan and request_sync raise.
+    A source that is not healthy refuses either (SourceUnhealthy, exit 3) unless a releaser gives
+    `confirmed.override_policy`, a reason (audited). A request is checked like a sync before anything is stored:
+    the role (operator), the typed name of a protected target, a freeze window.
+    Raises what apply_plan and request_sync raise.
     """
     with ctx.session() as session:
         target = get_environment(session, plan.target.id)
+        check_source_health(session, actor, plan, confirmed.override_policy)
         needed = approvals_needed(target, actor)
         if needed:
             require(actor, "request_sync")
             check_confirmation(plan.target, target.protected, confirmed.confirm_env)
             check_sync_allowed(session, actor, target, utcnow(), confirmed.override_freeze)
+            check_unlocked(session, target, {i.name for i in plan.to_apply})  # release trains: locks
     if needed:
         return Requested.of(request_sync(ctx, actor, plan, options=options, factory=factory))
     return Applied(apply_plan(ctx, plan, actor=actor, request_id=request_id, confirmed=confirmed, options=options,

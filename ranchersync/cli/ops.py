@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ranchersync.cli.common import Commands, UsageError, add_command
@@ -35,12 +36,14 @@ def register_collect(commands: Commands) -> None:
                     "keep the live inventory current from Kubernetes watches (one collector runs at a time)",
                     json=False)
     p.add_argument("--once", action="store_true", help="list every watched cluster once, store it and exit")
+    p.add_argument("--alive-file", type=Path, metavar="PATH",
+                   help="touch PATH on every turn of the loop (stand-by or active), for a liveness probe")
 
 
 def cmd_collect(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.collector.run import Collector
 
-    collector = Collector(ctx)
+    collector = Collector(ctx, alive_file=args.alive_file)
     if args.once:
         note(f"{collector.once()} workload(s) changed in the stored inventory")
         return EXIT_OK

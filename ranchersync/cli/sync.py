@@ -13,6 +13,7 @@ from ranchersync.kernel.errors import ApprovalRequired, OperationFailed
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
+    from ranchersync.jobs import Started
     from ranchersync.sync import ProgressEvent, SyncPlan, TargetChoice
 
 FAILED_STATUSES = ("failed", "rolled_back", "partial", "interrupted")
@@ -44,14 +45,22 @@ def register(commands: Commands) -> None:
     p.add_argument("--confirm-env", metavar="NAME", help="the target's name, required for a protected target")
     p.add_argument("--no-wait", action="store_true", help="do not wait for the rollouts")
     p.add_argument("--tag-only", action="store_true", help="keep the target's registry and repository")
+    p.add_argument("--pin-digests", action=argparse.BooleanOptionalAction, default=None,
+                   help="promote repo:tag@sha256:… (the digest the source runs): the target runs exactly the tested "
+                        "bits (default: on for a protected target)")
     p.add_argument("--no-rollback", action="store_true", help="keep what changed when a service fails")
     p.add_argument("--timeout", type=ROLLOUT_SECONDS, default=300, metavar="S",
                    help="per rollout (default 300)")
+    p.add_argument("--at", metavar="TIME",
+                   help='schedule it instead: "YYYY-MM-DD HH:MM"; planned and checked when it fires (`scheduler`)')
+    p.add_argument("--tz", default="UTC", metavar="ZONE", help="the time zone of --at (default UTC)")
     p.add_argument("--wait-approval", action="store_true",
                    help="where the target needs approvals: wait for the decision, then report the sync")
     p.add_argument("--wait-timeout", type=values.seconds(7 * 24 * 3600), default=24 * 3600, metavar="S",
                    help="how long --wait-approval waits (default: 86400, a request's default lifetime)")
     _override_options(p)
+    p.add_argument("--override-policy", action="store_true",
+                   help="promote a source that is not healthy anyway (releasers; needs --reason, audited)")
     for name, handler, text in (("rollback", cmd_rollback, "put back the previous images of an operation"),
                                 ("resume", cmd_resume, "finish an interrupted operation")):
         p = add_command(commands, name, handler, text)
@@ -60,7 +69,17 @@ def register(commands: Commands) -> None:
         p.add_argument("--confirm-env", metavar="NAME", help="the target's name, required for a protected target")
         p.add_argument("--timeout", type=ROLLOUT_SECONDS, default=300, metavar="S",
                        help="per rollout (default 300)")
+        if name == "rollback":
+            p.add_argument("--failed", action="store_true",
+                           help="the change caused a failure: count it in the change failure rate (a complete "
+                                "sync rolled back is otherwise a decision, not a failure)")
     _override_options(p)  # resume: a resumed sync meets the same freeze as a new one (a rollback never does)
+    p = add_command(commands, "terminate", cmd_terminate,
+                    "stop a running operation: roll back what it changed, or --keep it")
+    p.add_argument("operation", type=int, help="the operation's id (see `history`)")
+    p.add_argument("--keep", action="store_true", help="keep what changed: only stop waiting for its rollouts")
+    p.add_argument("--wait", type=values.seconds(3600), default=120, metavar="S",
+                   help="how long to wait for it to stop (default 120)")
 
 
 def _override_options(p: argparse.ArgumentParser) -> None:
@@ -70,10 +89,12 @@ def _override_options(p: argparse.ArgumentParser) -> None:
 
 
 def _override(args: argparse.Namespace) -> str | None:
-    if args.override_freeze and not (args.reason or "").strip():
-        raise UsageError("--override-freeze needs --reason \"why\": it is kept in the audit log")
-    if args.reason and not args.override_freeze:
-        raise UsageError("--reason goes with --override-freeze")
+    overriding = [flag for flag, given in (("--override-freeze", args.override_freeze),
+                                           ("--override-policy", getattr(args, "override_policy", False))) if given]
+    if overriding and not (args.reason or "").strip():
+        raise UsageError(f"{' and '.join(overriding)} needs --reason \"why\": it is kept in the audit log")
+    if args.reason and not overriding:
+        raise UsageError("--reason goes with --override-freeze or --override-policy")
     return args.reason if args.override_freeze else None
 
 
@@ -86,10 +107,19 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
     override = _override(args)
     default_target = _target_choice(ctx, args.target_instance, args.to_env)
+    if args.at:  # release trains: a scheduled request, planned when it fires
+        from ranchersync.cli.schedules import schedule_from_cli
+
+        if override:
+            raise UsageError("a freeze is checked when a scheduled sync fires: --override-freeze goes with a sync now")
+        return schedule_from_cli(ctx, args, target=args.to_env, source=args.from_env,
+                                 services=None if args.all_different else args.service,
+                                 mode="tag" if args.tag_only else "full", default_target=default_target)
     with ctx.session() as session:
         plan = sync.plan_environments(session, ctx.cipher, args.from_env, args.to_env,
                                       services=None if args.all_different else args.service,
-                                      mode="tag" if args.tag_only else "full", default_target=default_target)
+                                      mode="tag" if args.tag_only else "full", default_target=default_target,
+                                      pin_digests=args.pin_digests)
         protected = environments.get_environment(session, plan.target.id).protected
     for warning in plan.warnings:
         warn(warning)
@@ -98,6 +128,8 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.json:
         say(plan.to_markdown())
+        for line in sync.health_lines(plan):
+            note(f"  {line}")
     if not plan.to_apply:
         return _nothing_to_apply(args, plan)
     go, confirm_env = _confirmation(args, plan.target.name, protected, f"apply {len(plan.to_apply)} change(s)")
@@ -105,11 +137,13 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     options = sync.SyncOptions(verify=not args.no_wait, timeout_seconds=args.timeout,
                                auto_rollback=not args.no_rollback)
-    from ranchersync.approvals.promote import Requested, promote
+    from ranchersync.approvals.promote import Requested
+    from ranchersync.jobs import start_sync
 
-    outcome = promote(ctx, cli_actor(ctx), plan, request_id=sync.new_request_id(),
-                      confirmed=sync.Confirmation(confirm_env=confirm_env, override_freeze=override),
-                      options=options, progress=_print_progress)
+    outcome = start_sync(ctx, cli_actor(ctx), plan, request_id=sync.new_request_id(),
+                         confirmed=sync.Confirmation(confirm_env=confirm_env, override_freeze=override,
+                                                     override_policy=args.reason if args.override_policy else None),
+                         options=options, progress=_print_progress)
     if isinstance(outcome, Requested):
         note(outcome.message)
         note(f"hint: {outcome.hint}")
@@ -117,8 +151,61 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
             return EXIT_REFUSED  # the request id is printed: a pipeline waits, or asks a person
         operation_id = _wait_for_approval(ctx, args, outcome.request_id)
     else:
-        operation_id = outcome.operation_id
+        operation_id = _wait_for_job(ctx, outcome)
     return _report_operation(ctx, args, operation_id)
+
+
+def _wait_for_job(ctx: AppContext, started: Started) -> int:
+    """Wait for an operation running in this process's worker; Ctrl-C asks what the Terminate button asks: roll
+    back what changed, keep it, or go on waiting."""
+    from ranchersync.jobs import terminate_operation
+    from ranchersync.kernel.errors import ValidationError
+
+    while True:
+        try:
+            return started.wait(timeout=0.5)
+        except TimeoutError:
+            continue
+        except KeyboardInterrupt:
+            keep = _terminate_choice(started.operation_id)
+            if keep is None:
+                continue
+            try:
+                terminate_operation(ctx, cli_actor(ctx), started.operation_id, keep=keep)
+            except ValidationError:
+                continue  # it finished meanwhile
+            note("Terminating: " + ("keeping what changed…" if keep else "rolling back what changed…"))
+
+
+def _terminate_choice(operation_id: int) -> bool | None:
+    """Ask whether to terminate: False (roll back), True (keep), None (go on waiting). Without a terminal, or on a
+    second Ctrl-C, it rolls back: the safe answer."""
+    if not sys.stdin.isatty():
+        note(f"Interrupted: terminating operation #{operation_id} and rolling back what it changed.")
+        return False
+    try:
+        answer = ask(f"\nTerminate operation #{operation_id}? [r]oll back what changed, [k]eep it, or [c]ontinue "
+                     "waiting: ").lower()
+    except (KeyboardInterrupt, EOFError):
+        return False
+    if answer.startswith("c"):
+        return None
+    return answer.startswith("k")
+
+
+def cmd_terminate(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.jobs import terminate_operation, wait_for_operation
+
+    terminate_operation(ctx, cli_actor(ctx), args.operation, keep=args.keep)
+    note(f"Operation #{args.operation} is asked to stop " + ("and keep what it changed" if args.keep else
+                                                             "and roll back what it changed") + "…")
+    status = wait_for_operation(ctx, args.operation, args.wait)
+    if status == "running":
+        note(f"It still runs after {args.wait:.0f} s: the process running it stops at its next poll, or, if that "
+             "process is gone, the operation shows as interrupted once it is noticed (then `rollback` it).")
+        return EXIT_FAILED
+    _report_operation(ctx, args, args.operation)
+    return EXIT_OK
 
 
 class ApprovalNotGiven(ApprovalRequired):
@@ -225,17 +312,19 @@ def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
     go, confirm_env = _confirmation(args, target, protected, f"roll back operation #{args.operation}")
     if not go:
         return EXIT_OK
-    operation_id = sync.rollback_operation(ctx, args.operation, actor=cli_actor(ctx),
-                                           request_id=sync.new_request_id(), confirm_env=confirm_env,
-                                           options=sync.SyncOptions(timeout_seconds=args.timeout),
-                                           progress=_print_progress)
-    return _report_operation(ctx, args, operation_id)
+    from ranchersync.jobs import start_rollback
+
+    started = start_rollback(ctx, cli_actor(ctx), args.operation, request_id=sync.new_request_id(),
+                             confirm_env=confirm_env, options=sync.SyncOptions(timeout_seconds=args.timeout),
+                             progress=_print_progress, failed=True if args.failed else None)
+    return _report_operation(ctx, args, _wait_for_job(ctx, started))
 
 
 def cmd_resume(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import sync
+    from ranchersync.jobs import start_resume
 
-    operation_id = sync.resume_operation(ctx, args.operation, actor=cli_actor(ctx), confirm_env=args.confirm_env,
-                                         options=sync.SyncOptions(timeout_seconds=args.timeout),
-                                         progress=_print_progress, override_freeze=_override(args))
-    return _report_operation(ctx, args, operation_id)
+    started = start_resume(ctx, cli_actor(ctx), args.operation, confirm_env=args.confirm_env,
+                           options=sync.SyncOptions(timeout_seconds=args.timeout), progress=_print_progress,
+                           override_freeze=_override(args))
+    return _report_operation(ctx, args, _wait_for_job(ctx, started))

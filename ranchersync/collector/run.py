@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,8 +57,9 @@ class Collector:
     """Run with `run(stop)` (until `stop` is set) or `once()`."""
 
     def __init__(self, ctx: AppContext, *, factory: ClientFactory = RancherClient, holder: str | None = None,
-                 timeout_seconds: int = WATCH_SECONDS) -> None:
+                 timeout_seconds: int = WATCH_SECONDS, alive_file: Path | None = None) -> None:
         self.ctx = ctx
+        self.alive_file = alive_file  # touched on every turn of the loop: a probe tells a stuck loop from a live one
         self.factory = factory
         self.holder = holder or holder_name()
         self.timeout_seconds = timeout_seconds
@@ -70,6 +72,7 @@ class Collector:
         """Stand by until the lease is free, lead until it is lost or `stop` is set; release it on the way out."""
         try:
             while not stop.is_set():
+                self._alive()
                 with self.ctx.session() as session:
                     acquired = lease.try_acquire(session, self.holder)
                 if acquired:
@@ -87,6 +90,7 @@ class Collector:
         next_beat = next_targets = 0.0
         try:
             while not stop.is_set():
+                self._alive()
                 now = time.monotonic()
                 if now >= next_targets:
                     self._follow_targets()
@@ -102,6 +106,10 @@ class Collector:
         finally:
             self.leading.clear()
             self._stop_all()
+
+    def _alive(self) -> None:
+        if self.alive_file is not None:
+            self.alive_file.touch()
 
     def once(self) -> int:
         """List every watched kind once and store it (no watches); returns how many workloads changed."""

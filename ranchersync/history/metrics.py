@@ -155,7 +155,9 @@ def compute_metrics(
       `failed` and `interrupted` ones do not.
     - **Change failure rate**: of the finished syncs, those where a service failed (whether or not the automatic
       rollback then undid the operation) or for which a rollback operation was started within `failure_window`
-      of the sync's end. An `interrupted` sync with no failed service is not counted as failed.
+      of the sync's end because it failed (`rollback_reason` not `decided`: a person rolling back, or terminating,
+      a sync that went well is a decision, not a failure). An `interrupted` sync with no failed service is not
+      counted as failed.
     - **Time to restore** and **lead time**: see `dora.restore_times` and `dora.lead_times`.
     - **Headline**: success rate and deployments per week over the whole period (`dora.Headline`).
     """
@@ -232,7 +234,8 @@ def activity_by_day(
     failed_change = case(
         (op.kind != "sync", 0),
         (op.status.not_in(FINISHED), 0),
-        (and_(rolled_back_by_hand,
+        # A person's rollback of a complete sync is their decision (`rollback_reason` "decided"), not a failure.
+        (and_(rolled_back_by_hand, op.rollback_reason.is_distinct_from("decided"),
               seconds_between(op.finished_at, first_rollback.c.at) <= failure_window.total_seconds()), 1),
         (op.status == "complete", 0),
         (a_service_failed, 1),

@@ -32,6 +32,7 @@ def operation_payload(op: SyncOperation | OperationSummary, with_results: bool =
         "initiatedBy": op.initiated_by,
         "error": op.error,
         "rollbackOf": op.rollback_of_id,
+        "rollbackReason": op.rollback_reason,
     }
     if op.approved_by:  # it ran an approval request: who asked is initiatedBy, who approved this list
         payload["approvedBy"] = list(op.approved_by)
@@ -64,6 +65,7 @@ def result_payload(result: ResultView) -> dict[str, Any]:
         "cluster": result.cluster_id,
         "namespace": result.namespace,
         "applied": result.applied,
+        "measurements": [dict(m) for m in result.measurements],
     }
 
 

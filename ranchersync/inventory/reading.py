@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory, Connection, site_connection
 from ranchersync.inventory.digests import LastSync, OutsideChange, RunningImages, outside_change, running_images
-from ranchersync.inventory.images import parse_image
 from ranchersync.inventory.listing import ListingStrategy, listing_jobs, run_listing
 from ranchersync.inventory.refs import EnvironmentRef as EnvironmentRef  # still offered here, beside Service
 from ranchersync.inventory.refs import InstanceRef
@@ -32,6 +31,7 @@ from ranchersync.inventory.stored import (
     stored_workloads,
 )
 from ranchersync.kernel.errors import OperationFailed, RancherSyncError
+from ranchersync.kernel.images import parse_image
 from ranchersync.models import AppInstance, Environment, Site, SyncResult, utcnow
 from ranchersync.rancher import WORKLOAD_KINDS, Pod, RancherClient, Workload, WorkloadStatus, workload_status
 from ranchersync.security.crypto import TokenCipher

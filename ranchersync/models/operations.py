@@ -89,6 +89,14 @@ class SyncOperation(Base):
     # interrupted, without touching an operation that another replica is still running.
     owner: Mapped[str | None] = mapped_column(String(200))
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Terminate (`ranchersync.jobs.terminate_operation`): asked on the row, so the worker that runs the operation,
+    # in whichever process or replica, sees it at its next poll; it stops waiting and rolls back unless `keep`.
+    terminate_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    terminate_keep: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    terminated_by: Mapped[str | None] = mapped_column(String(320))
+    # Why it was rolled back: "failed" (a rollout or a check failed) or "decided" (a person chose to); only failures
+    # count in the change failure rate.
+    rollback_reason: Mapped[str | None] = mapped_column(String(20))
 
     results: Mapped[list[SyncResult]] = relationship(
         back_populates="operation", cascade="all, delete-orphan", order_by="SyncResult.id"

@@ -12,6 +12,8 @@ contract with the deployment's alert rules and Grafana dashboard (deploy/): chan
     ranchersync_token_expiry_timestamp_seconds{site} (where known),
     ranchersync_site_last_contact_timestamp_seconds{site}
     ranchersync_approvals_pending{environment}, ranchersync_environment_frozen{environment} 1/0
+    ranchersync_quarantined_running{image}     containers running a quarantined digest when last looked (the site
+                                               check and `quarantine list` look)
     ranchersync_database_up 1/0 (0: the database did not answer; the other families are then left out)
 
 `operations_total` counts rows of the operations table, so it follows the table: an operation that is rolled back
@@ -40,6 +42,7 @@ from ranchersync.models import (
     CollectorLease,
     Environment,
     LiveWatch,
+    QuarantinedImage,
     Site,
     SyncOperation,
     utcnow,
@@ -145,6 +148,15 @@ def collect_families(session: Session, now: dt.datetime, site_stale_seconds: flo
                                                                                           Environment.name)):
         frozen.add_metric([name], 1.0 if env_id in frozen_ids else 0.0)
     families.append(frozen)
+
+    quarantined = GaugeMetricFamily("ranchersync_quarantined_running", "Containers running a quarantined digest "
+                                    "when last looked (site check, `quarantine list`).", labels=["image"])
+    for image, digest, seen in session.execute(
+        select(QuarantinedImage.name, QuarantinedImage.digest, QuarantinedImage.running_count)
+        .where(QuarantinedImage.lifted_at.is_(None)).order_by(QuarantinedImage.id)
+    ):
+        quarantined.add_metric([f"{image}@{digest}"], float(seen or 0))
+    families.append(quarantined)
     return families
 
 

@@ -1,6 +1,5 @@
 """The Rancher repository: one HTTP funnel, typed results, typed errors (the errors live in the kernel)."""
 
-from ranchersync.rancher.cabundle import ca_bundle_file
 from ranchersync.rancher.client import RancherClient
 from ranchersync.rancher.patch import STRATEGIC_MERGE, ImageChange, image_patch
 from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind, normalize_kind
@@ -15,6 +14,7 @@ from ranchersync.rancher.status import (
 from ranchersync.rancher.transport import USER_AGENT, Transport, TransportSettings, retry_delay
 from ranchersync.rancher.types import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
 from ranchersync.rancher.workloads import Condition, Container, ContainerStatus, Pod, Workload
+from ranchersync.security.cabundle import ca_bundle_file
 
 __all__ = [
     "STATUSES",

@@ -22,12 +22,12 @@ from ranchersync.kernel.errors import (
     ValidationError,
 )
 from ranchersync.rancher import paging, paths
-from ranchersync.rancher.cabundle import ca_bundle_file
 from ranchersync.rancher.patch import STRATEGIC_MERGE, ImageChange, image_patch
 from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind
 from ranchersync.rancher.transport import Transport, TransportSettings
 from ranchersync.rancher.types import TOKEN_WARNING_DAYS, Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
 from ranchersync.rancher.workloads import Pod, Workload
+from ranchersync.security.cabundle import ca_bundle_file
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +266,11 @@ class RancherClient:
         path = paths.pods_path(cluster_id, namespace) if namespace is not None else paths.cluster_pods_path(cluster_id)
         extra = {"labelSelector": label_selector} if label_selector else {}
         return [self._parse(Pod.from_k8s, item, path) for item in self._k8s_items(path, 500, extra)]
+
+    def query_monitoring(self, cluster_id: str, promql: str) -> Any:
+        """An instant PromQL query to the cluster's rancher-monitoring Prometheus with this site's token: its
+        answer's JSON as it came (``{"status": "success", "data": ...}``)."""
+        return self._http.request("GET", paths.monitoring_query_path(cluster_id), params={"query": promql})
 
     # ---- watches (the live inventory's collector) ------------------------------------------------------------
 

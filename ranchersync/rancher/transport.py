@@ -39,8 +39,8 @@ from ranchersync import __version__
 from ranchersync.kernel.errors import MalformedResponse, RancherUnavailable
 from ranchersync.kernel.validation import check_token, normalize_rancher_url
 from ranchersync.rancher import failures
-from ranchersync.rancher.pinning import HEAD_DEADLINE, PinnedAdapter
 from ranchersync.security.host_policy import HostPolicy, HostRefused, default_policy
+from ranchersync.security.pinning import HEAD_DEADLINE, PinnedAdapter
 
 log = logging.getLogger(__name__)
 

@@ -38,6 +38,7 @@ class Condition:
     status: str
     reason: str = ""
     message: str = ""
+    last_transition: datetime | None = None  # lastTransitionTime: since when `status` holds
 
     @classmethod
     def from_k8s(cls, obj: Mapping[str, Any]) -> Condition:
@@ -47,6 +48,7 @@ class Condition:
             status=_s(obj.get("status")),
             reason=_s(obj.get("reason")),
             message=_s(obj.get("message")),
+            last_transition=parse_time(obj.get("lastTransitionTime")),
         )
 
 

@@ -79,6 +79,9 @@ class ControllerSettings:
 
     rollout_seconds: float = 5.0
     fail_images: re.Pattern[str] | None = None
+    # Images that start, then crash and restart every `crash_seconds` (a crash loop): restartCount goes up.
+    crash_images: re.Pattern[str] | None = None
+    crash_seconds: float = 2.0
     # The registry's tags that were pushed again: image reference → the digest it points at now (pods report it).
     repushed: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -161,6 +164,9 @@ class SimCluster:
         self._active: set[Key] = set()
         # What each workload's controller made: (resource, name) of its ReplicaSets and pods.
         self._owned: dict[Key, set[tuple[str, str]]] = {}
+        # Crash loops (settings.crash_images): restarts so far per (namespace, pod, container), and the last crash.
+        self._restarts: dict[tuple[str, str, str], int] = {}
+        self._last_crash = time.monotonic()
         self._load(spec, started)
 
     # --- loading -------------------------------------------------------------------------------------------------
@@ -568,6 +574,7 @@ class SimCluster:
                             repushed=self.settings.repushed, repushed_pods=self.repushed)
             for pod in pods:
                 pod["metadata"].pop("resourceVersion", None)
+                self._apply_restarts(pod)
                 desired[(PODS.plural, pod["metadata"]["name"])] = pod
             if workload["kind"] == DEPLOYMENTS.kind:
                 counts: dict[str, tuple[int, int]] = {}
@@ -600,6 +607,44 @@ class SimCluster:
             self._owned[key] = set(desired)
         else:
             self._owned.pop(key, None)
+
+    def _crashes(self, image: str) -> bool:
+        pattern = self.settings.crash_images
+        return pattern is not None and bool(pattern.search(image))
+
+    def _apply_restarts(self, pod: Obj) -> None:
+        """A crash-looping container reports its restarts so far and how it last ended, as the kubelet does."""
+        namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        for status in pod["status"].get("containerStatuses") or []:
+            count = self._restarts.get((namespace, name, str(status.get("name"))), 0)
+            if count:
+                status["restartCount"] = count
+                status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error",
+                                                      "containerID": status.get("containerID", "")}}
+
+    @property
+    def crash_looping(self) -> bool:
+        """True when some images crash (the background ticker then makes their containers restart)."""
+        return self.settings.crash_images is not None
+
+    def crash(self) -> None:
+        """Every `crash_seconds`, each running container of a crash-looping image restarts once (MODIFIED events)."""
+        now = time.monotonic()
+        if now - self._last_crash < self.settings.crash_seconds:
+            return
+        self._last_crash = now
+        with self.store.lock:
+            for key, owned in list(self._owned.items()):
+                crashed = False
+                for plural, name in owned:
+                    pod = self.store.get(plural, key[1], name) if plural == PODS.plural else None
+                    for status in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+                        if status.get("ready") and self._crashes(str(status.get("image") or "")):
+                            restart_key = (key[1], name, str(status.get("name")))
+                            self._restarts[restart_key] = self._restarts.get(restart_key, 0) + 1
+                            crashed = True
+                if crashed:
+                    self._sync_owned(key)
 
     def refresh_pods(self) -> None:
         """Bring every workload's pods up to date after a change outside the API (a re-pushed image tag)."""

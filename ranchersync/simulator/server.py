@@ -227,6 +227,8 @@ class SimulatedRancher:
             lost, not the change).
         rollout_seconds: how long a simulated rollout takes.
         fail_images: a regular expression; images it matches never become ready.
+        crash_images: a regular expression; images it matches start, then restart every `crash_seconds` (a crash
+            loop: `status.containerStatuses[].restartCount` goes up).
         tls: serve HTTPS with a freshly made CA (`.ca_file`, and `/v3/settings/cacerts`).
         seed: seed for the error-rate dice, for reproducible fault runs.
         bookmark_seconds: how often a watch that allows bookmarks gets one (kube-apiserver: about a minute).
@@ -239,7 +241,8 @@ class SimulatedRancher:
                  token: str | None = None, latency_ms: float = 0, error_rate: float = 0.0,
                  rollout_seconds: float = 5.0, fail_images: str | re.Pattern[str] | None = None, tls: bool = False,
                  seed: int | None = None, bookmark_seconds: float = 60.0,
-                 compaction_seconds: float = _COMPACTION_SECONDS, drop_watches_every: float | None = None) -> None:
+                 compaction_seconds: float = _COMPACTION_SECONDS, drop_watches_every: float | None = None,
+                 crash_images: str | None = None, crash_seconds: float = 2.0) -> None:
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError("error_rate is a fraction between 0 and 1")
         if isinstance(world, (str, Path)):
@@ -251,7 +254,9 @@ class SimulatedRancher:
         self.error_rate = error_rate
         self.tls = tls
         pattern = re.compile(fail_images) if isinstance(fail_images, str) else fail_images
-        self.settings = ControllerSettings(rollout_seconds=rollout_seconds, fail_images=pattern)
+        self.settings = ControllerSettings(rollout_seconds=rollout_seconds, fail_images=pattern,
+                                           crash_images=re.compile(crash_images) if crash_images else None,
+                                           crash_seconds=crash_seconds)
         self._random = random.Random(seed)
         self.watches = kube.WatchControl(bookmark_seconds)
         self.compaction_seconds = compaction_seconds
@@ -332,6 +337,8 @@ class SimulatedRancher:
             for cluster in self.clusters.values():
                 if cluster.busy:
                     cluster.reconcile()
+                if cluster.crash_looping:
+                    cluster.crash()
             if self.drop_watches_every and time.monotonic() - last_drop >= self.drop_watches_every:
                 self.drop_watches()
                 last_drop = time.monotonic()

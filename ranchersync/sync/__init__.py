@@ -23,10 +23,25 @@ from ranchersync.sync.operations import (
 )
 from ranchersync.sync.plan import PlannedContainer, ServicePlan, SyncPlan, TargetChoice, gitops_warnings, plan_sync
 from ranchersync.sync.records import SyncBusy, mark_interrupted
+from ranchersync.sync.snapshot_plan import plan_snapshot
+from ranchersync.sync.source_health import (
+    SourceProblem,
+    SourceUnhealthy,
+    check_source_health,
+    health_lines,
+    healthy_since,
+    source_problems,
+)
 from ranchersync.sync.undo import resume_operation, rollback_candidates, rollback_operation, rollback_refusal
 
 __all__ = [
     "STAGES",
+    "SourceProblem",
+    "SourceUnhealthy",
+    "check_source_health",
+    "health_lines",
+    "healthy_since",
+    "source_problems",
     "ConfirmationRequired",
     "PlannedContainer",
     "ProgressEvent",
@@ -48,6 +63,7 @@ __all__ = [
     "mark_interrupted",
     "new_request_id",
     "plan_environments",
+    "plan_snapshot",
     "plan_sync",
     "progress_line",
     "read_sides",

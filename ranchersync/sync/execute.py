@@ -31,6 +31,7 @@ from ranchersync.kernel.errors import (
 from ranchersync.rancher import ImageChange, RancherClient, Workload, retry_delay, rollout_state
 from ranchersync.sync import records
 from ranchersync.sync.events import ROLLBACK_STAGES, ProgressEvent, ProgressListener
+from ranchersync.verification import run as verification
 
 ANNOTATION_OPERATION = "ranchersync.io/operation-id"
 ANNOTATION_SOURCE = "ranchersync.io/source-environment"
@@ -47,6 +48,7 @@ class SyncOptions:
     poll_seconds: float = 1.0
     auto_rollback: bool = True  # undo what was changed when any service fails
     concurrency: int = 16
+    all_or_nothing: bool = False  # a service skipped while applying (changed since the plan) undoes the rest too
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class ServiceRun:
     message: str = ""
     applied: bool = False
     uncertain: bool = False  # a PATCH was sent and whether it landed could not be read back
+    stopped: bool = False  # its rollout was not waited for to the end: the operation was asked to terminate
     generation: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -147,11 +150,13 @@ def run_items(
         list(executor.map(guarded(lambda r: _apply(ctx, pool, r, annotations, options, say)), runs))
         to_verify = [o for o in runs if o.applied and o.status == "pending"]
         if options.verify and to_verify and not lost:
-            list(executor.map(guarded(lambda o: _verify(ctx, pool, o, options, say, operation_id, not undoing)),
-                              to_verify))
+            list(executor.map(guarded(lambda o: _verify(ctx, pool, o, options, say, operation_id, not undoing,
+                                                        stoppable=not undoing)), to_verify))
         try:
             for run in to_verify:
-                if run.status == "pending" and not lost:  # not verified: the PATCH itself is the success
+                # Not verified (verification off): the PATCH itself is the success. A stopped run is the caller's
+                # (run_operation): kept or rolled back, as the terminate request says.
+                if run.status == "pending" and not run.stopped and not lost:
                     run.status = "success"
                     records.update_result(ctx, run.item.result_id, status="success")
                     say(ProgressEvent(run.item.result_id, run.item.name, run.item.target.name, "success"))
@@ -281,8 +286,10 @@ def _patch_may_have_landed(error: RancherAPIError) -> bool:
 
 def _verify(
     ctx: AppContext, pool: ClientPool, run: ServiceRun, options: SyncOptions, say: ProgressListener,
-    operation_id: int, keep_digests: bool = False,
+    operation_id: int, keep_digests: bool = False, *, stoppable: bool = True,
 ) -> None:
+    """Wait for one rollout, polling; cooperative cancellation: each poll beats the operation's heart and reads its
+    terminate request (from any process), and a `stoppable` wait (not the automatic rollback's) stops there."""
     item, ref = run.item, run.item.target
     client = pool.client(ref)
     say(ProgressEvent(item.result_id, item.name, ref.name, "verifying"))
@@ -309,6 +316,10 @@ def _verify(
                 return
             if observed and state.done:
                 found = _running_digests(client, ref, current, item) if keep_digests else None
+                failure = _verification_failure(ctx, client, run, current, say, operation_id) if keep_digests else ""
+                if failure:  # a gate or the soak failed: the service fails, and the automatic rollback undoes it
+                    _finish(ctx, run, "failed", failure, say)
+                    return
                 _finish(ctx, run, "success", state.message, say, digests=found)
                 return
             last_message = state.message
@@ -316,7 +327,9 @@ def _verify(
             _finish(ctx, run, "failed",
                     f"rollout not finished after {options.timeout_seconds:.0f} s: {last_message}", say)
             return
-        records.heartbeat(ctx, operation_id)
+        if records.heartbeat(ctx, operation_id) and stoppable:
+            run.stopped = True
+            return
         time.sleep(options.poll_seconds)
 
 
@@ -326,6 +339,22 @@ def _replaced_during_rollout(current: Workload, moves: Sequence[Move]) -> str:
     images = {(c.name, c.init): c.image for c in current.containers}
     return "; ".join(f"container {m.name} runs {images.get((m.name, m.init)) or '(no such container)'}"
                      for m in moves if images.get((m.name, m.init)) != m.new)
+
+
+def _verification_failure(ctx: AppContext, client: RancherClient, run: ServiceRun, workload: Workload,
+                          say: ProgressListener, operation_id: int) -> str:
+    """After a verified rollout, the target environment's gates and soak (the verification package); why they
+    failed, or '' when they held or the environment has none."""
+    checks = verification.load_checks(ctx, run.item.target.environment_id)
+    if checks.empty:
+        return ""
+    item, ref = run.item, run.item.target
+    target = verification.Target(item.result_id, ref.cluster_id, ref.namespace, item.name,
+                                 workload.selector_string(), tuple(m.new for m in item.moves if not m.init))
+    verdict = verification.verify_service(
+        ctx, checks, target, client, heartbeat=lambda: records.heartbeat(ctx, operation_id),
+        say=lambda line: say(ProgressEvent(item.result_id, item.name, ref.name, "verifying", line)))
+    return "" if verdict.passed else verdict.message
 
 
 def _running_digests(client: RancherClient, ref: InstanceRef, workload: Workload, item: WorkItem) -> dict[str, str]:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ranchersync.access import audit
-from ranchersync.access.identity import Actor
+from ranchersync.access.identity import SYSTEM, Actor
 from ranchersync.context import AppContext
 from ranchersync.history import arrivals
 from ranchersync.kernel.detach import process_alive
@@ -237,29 +237,60 @@ def _update_result(session: Session, result_id: int, fields: dict[str, Any]) -> 
         arrivals.withdraw_arrival(session, result.id)
 
 
-def heartbeat(ctx: AppContext, operation_id: int) -> None:
-    """Show that the owning process is alive (while it waits for rollouts)."""
+def heartbeat(ctx: AppContext, operation_id: int) -> bool:
+    """Show that the owning process is alive (while it waits for rollouts); whether someone asked, from any process,
+    to terminate the operation (`terminate_requested` on its row: the wait loop stops then)."""
 
-    def beat(session: Session) -> None:
+    def beat(session: Session) -> bool:
         operation = session.get(SyncOperation, operation_id)
-        if operation is not None:
-            operation.heartbeat_at = utcnow()
+        if operation is None:
+            return False
+        operation.heartbeat_at = utcnow()
+        return bool(operation.terminate_requested)
 
-    write(ctx, beat)
+    return write(ctx, beat)
+
+
+@dataclass(frozen=True)
+class Termination:
+    """Someone asked to terminate the operation: who, and whether to keep what changed."""
+
+    by: str
+    keep: bool
+
+
+def termination(ctx: AppContext, operation_id: int) -> Termination | None:
+    """The operation's terminate request, or None."""
+
+    def read(session: Session) -> Termination | None:
+        operation = session.get(SyncOperation, operation_id)
+        if operation is None or not operation.terminate_requested:
+            return None
+        return Termination(operation.terminated_by or "someone", bool(operation.terminate_keep))
+
+    return write(ctx, read)
 
 
 def close_operation(ctx: AppContext, operation_id: int, status: str, error: str | None = None, *,
-                    patience: float | None = None) -> None:
+                    patience: float | None = None, rollback_reason: str | None = None) -> None:
     """Finish an operation with its final status (retried through a database outage for `patience` seconds,
-    default the outage budget)."""
+    default the outage budget); a rolled-back one says why (`rollback_reason`: "failed" or "decided")."""
 
     def close(session: Session) -> None:
         operation = session.get(SyncOperation, operation_id)
         if operation is None or operation.status == status:
             return  # a repeated commit whose first answer was lost: its notifications are queued already
         operation.status, operation.error = status, error
+        if rollback_reason is not None:
+            operation.rollback_reason = rollback_reason
         operation.finished_at = operation.heartbeat_at = utcnow()
         sync_finished(session, operation)  # its notifications commit with the status, or not at all
+        # Its outcome in the audit trail, beside its `.start` (the process records it: the person started it).
+        audit.record(session, SYSTEM, f"{operation.kind}.finished", object_type="operation", object_id=operation.id,
+                     object_name=operation.target_environment_name,
+                     after={"status": status, "rollbackReason": operation.rollback_reason,
+                            "initiatedBy": operation.initiated_by},
+                     detail=error or status)
 
     write(ctx, close, patience=patience)
 

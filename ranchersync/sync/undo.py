@@ -64,11 +64,14 @@ def rollback_operation(
     options: SyncOptions | None = None,
     progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
+    failed: bool | None = None,
 ) -> int:
     """Put back the recorded previous images of a finished operation, as a new `rollback` operation.
 
     A rollback that fails is not rolled back in turn: that would re-apply what the user wants gone. Rolling back
-    needs the role a sync into that environment needs (operator; releaser when it is protected).
+    needs the role a sync into that environment needs (operator; releaser when it is protected). The original
+    records why (`rollback_reason`): `failed` — it did not complete, or `failed=True` says the change caused a
+    failure — counts in the change failure rate; `decided` — a person rolled back a complete sync — does not.
     """
     options = replace(options or SyncOptions(), auto_rollback=False)
     with ctx.session() as session:
@@ -101,6 +104,8 @@ def rollback_operation(
     with ctx.session() as session:
         if get_operation(session, new_id).status == "complete":
             original = get_operation(session, operation_id)
+            counts_as_failure = original.status != "complete" if failed is None else failed
+            original.rollback_reason = "failed" if counts_as_failure else "decided"
             original.status = "rolled_back"
             for result in original.results:
                 if result.id in original_ids and result.status == "success":

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,12 +191,13 @@ def test_410_gone_relists_and_loses_nothing(stage: AppContext, collecting: Runni
 
 
 def test_one_collector_leads_and_a_stand_by_takes_over_when_it_is_killed(
-        stage: AppContext, sim: SimulatedRancher) -> None:
+        stage: AppContext, sim: SimulatedRancher, tmp_path: Path) -> None:
     env = {**os.environ, "RANCHERSYNC_DATABASE_URL": stage.settings.database_url,
            "RANCHERSYNC_SECRET_KEY": ",".join(stage.settings.secret_keys), "RANCHERSYNC_USER": "collector"}
-    command = [sys.executable, "-m", "ranchersync", "collect"]
-    processes = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for _ in range(2)]
+    alive = [tmp_path / f"alive-{i}" for i in range(2)]  # what the Deployment's probes look at
+    processes = [subprocess.Popen([sys.executable, "-m", "ranchersync", "collect", "--alive-file", str(path)],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for path in alive]
     try:
         def holder() -> str:
             with stage.session() as session:
@@ -205,6 +207,10 @@ def test_one_collector_leads_and_a_stand_by_takes_over_when_it_is_killed(
         first = wait_for(holder, timeout=30, what="a collector takes the lease")
         wait_for(lambda: all_fresh(stage), timeout=30, what="the first collector watches")
         leader = next(p for p in processes if f":{p.pid}:" in first)
+        # both loops turn, the stand-by's too: a liveness probe on the file would restart neither
+        touched = {path: path.stat().st_mtime for path in alive}
+        wait_for(lambda: all(path.stat().st_mtime > touched[path] for path in alive),
+                 what="the leader and the stand-by touch their alive files")
         leader.send_signal(signal.SIGKILL)
         leader.wait(10)
         second = wait_for(lambda: holder() not in ("", first) and holder(), timeout=lease.LEASE_SECONDS + 10,

@@ -44,6 +44,8 @@ OUTSIDE_THE_TREE: dict[str, str] = {
         "an internal signal: sites turn it into a ValidationError, the transport into a RancherUnavailable",
     "ranchersync.security.egress.EgressRefused":
         "raised inside Apprise's network calls as a refused connection; the sender records one fixed sentence",
+    "ranchersync.verification.prometheus.QueryFailed":
+        "a gate's measurement that gave no number: recorded as an `inconclusive` verdict, never raised to a user",
     "ranchersync.rancher.transport._Transient":
         "the transport's retry signal: once the tries or the deadline run out it becomes the typed error it carries",
 }

@@ -169,6 +169,27 @@ def test_change_failure_rate_with_a_rollback_window(session: Session) -> None:
     assert compute_metrics(session, HistoryFilter(environment_id=stage.id)).change_failure_rate.syncs == 2
 
 
+def test_a_rollback_a_person_decided_is_not_a_change_failure(session: Session) -> None:
+    envs = pipeline(session)
+    stage, prod = envs["Stage"], envs["Prod"]
+    web = change("web", "reg/web:2")
+    decided = record(session, stage, prod, "rolled_back", start=at(days=0),
+                     changes=[change("web", "reg/web:2", status="rolled_back")])
+    decided.rollback_reason = "decided"  # a complete sync its operator rolled back
+    record(session, prod, prod, kind="rollback", start=at(hours=1), rollback_of=decided, changes=[web])
+    failed = record(session, stage, prod, "rolled_back", start=at(days=1),
+                    changes=[change("web", "reg/web:3", status="rolled_back")])
+    failed.rollback_reason = "failed"  # rolled back because the change broke something (`rollback --failed`)
+    record(session, prod, prod, kind="rollback", start=at(days=1, hours=1), rollback_of=failed, changes=[web])
+    terminated = record(session, stage, prod, "rolled_back", start=at(days=2),
+                        changes=[change("web", "reg/web:4", status="rolled_back")])
+    terminated.rollback_reason = "decided"  # terminated mid-rollout, its own rollback undid it
+    session.flush()
+    metrics = compute_metrics(session)
+    assert metrics.change_failure_rate == FailureRate(None, None, 3, 1)
+    assert metrics.restore.incidents == 0  # no failed service: no incident to restore from
+
+
 def build_incidents(session: Session) -> dict[str, int]:
     """Four incidents in Prod's two clusters (one still open), and failures that are not incidents."""
     envs = pipeline(session)

@@ -14,8 +14,8 @@ from ranchersync.approvals.promote import Applied, Promotion, Requested, promote
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.governance import four_eyes
 from ranchersync.history import OperationDetail
-from ranchersync.inventory.images import RetagMode
 from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.images import RetagMode
 from ranchersync.sync import ProgressEvent, SyncOptions, SyncPlan, SyncSides, TargetChoice
 from ui.shell import deps, queries
 from ui.shell.outcome import Outcome
@@ -66,6 +66,7 @@ def apply_sync(
     options: SyncOptions,
     on_event: Callable[[ProgressEvent], None],
     on_result: Callable[[Report], None],
+    override_policy: str | None = None,
 ) -> Report:
     """Apply a confirmed plan, or request it when the target needs approvals (the core's one way in), and report
     each service's result (also to `on_result`). `request_id` is the open confirmation's: the database refuses to
@@ -73,7 +74,8 @@ def apply_sync(
     ctx = deps.get_context()
     return _relayed(
         lambda progress: promote(ctx, actor, plan, request_id=request_id,
-                                 confirmed=sync.Confirmation(confirm_env=confirm_env), options=options,
+                                 confirmed=sync.Confirmation(confirm_env=confirm_env,
+                                                             override_policy=override_policy), options=options,
                                  progress=progress, factory=deps.client_factory()),
         on_event=on_event, on_result=on_result,
     )

@@ -15,10 +15,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ranchersync import sync
 from ranchersync.access.identity import Actor, refusal
 from ranchersync.catalogue.rules import next_in_pipeline
-from ranchersync.inventory.images import RetagMode
 from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.images import RetagMode
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
 from ui.shell import queries, widgets
@@ -146,18 +147,42 @@ def review_sync(actor: Actor) -> None:
         st.info(f"This will create an approval request ({plural(needed, 'approval')} needed) instead of "
                 "applying: the sync runs once other people approve it on the Approvals page.",
                 icon=":material/approval:")
+    override = _source_health(actor, plan)
     with st.container(horizontal=True, vertical_alignment="bottom"):
         typed = _confirmation(sides)
-        ready = bool(plan.to_apply) and (not sides.target_protected or typed == target.name)
+        ready = (bool(plan.to_apply) and (not sides.target_protected or typed == target.name)
+                 and override is not False)
         label = f"Apply {plural(len(plan.to_apply), 'change')} to {escape_markdown(target.name)}"
         if needed:
             label = f"Request approval for {plural(len(plan.to_apply), 'change')}"
-        go = st.button(label, key="sync_apply", type="primary", icon=":material/rocket_launch:", disabled=not ready)
+        go = st.button(label, key="sync_apply", type="primary", icon=":material/rocket_launch:", disabled=not ready,
+                       help="The source is not healthy: see why above." if override is False else None)
         if st.button("Cancel", key="sync_cancel"):
             widgets.close_dialog()
             st.rerun()
     if go:
-        _apply(actor, request, plan, typed, options, progress_slot, requesting=bool(needed))
+        _apply(actor, request, plan, typed, options, progress_slot, requesting=bool(needed),
+               override=override if isinstance(override, str) else None)
+
+
+def _source_health(actor: Actor, plan: SyncPlan) -> str | bool:
+    """Each source service's health ("healthy in Stage since …"); when one is not fit to be promoted, why, and for a
+    releaser a reason field to override the policy. True: nothing to override; False: refused (no reason given or
+    allowed); a text: the reason to override with."""
+    lines = sync.health_lines(plan)
+    problems = sync.source_problems(plan)
+    if not problems:
+        if lines:
+            st.caption(":material/health_and_safety: " + escape_markdown(" · ".join(lines)))
+        return True
+    listed = "\n".join(f"- {escape_markdown(p.sentence)}" for p in problems)
+    st.error(f"**The source is not healthy: this sync is refused.**\n\n{listed}", icon=":material/heart_broken:")
+    if refusal(actor, "override_policy") is not None:
+        st.caption("Promote it once it runs healthy; a releaser may override this with a reason.")
+        return False
+    reason = st.text_input("Reason to override the source-health policy (kept in the audit log)",
+                           key="sync_override_reason", max_chars=500).strip()
+    return reason or False
 
 
 def _close_with(outcome: Outcome, *, retry: bool = False) -> None:
@@ -233,7 +258,7 @@ def _confirmation(sides: SyncSides) -> str | None:
 
 def _apply(
     actor: Actor, request: dict[str, Any], plan: SyncPlan, typed: str | None, options: SyncOptions,
-    slot: DeltaGenerator, *, requesting: bool,
+    slot: DeltaGenerator, *, requesting: bool, override: str | None = None,
 ) -> None:
     doing = "Requesting approval for" if requesting else "Applying"
     progress = sync_progress.Progress(
@@ -241,7 +266,8 @@ def _apply(
         [(item.name, item.target_label) for item in plan.to_apply])
     request["started"] = True  # a rerun that stops this one must not offer to apply again
     result = sync_actions.apply_sync(actor, plan, request_id=request["request_id"], confirm_env=typed, options=options,
-                                on_event=progress, on_result=lambda outcome: _settle(request, outcome))
+                                     override_policy=override, on_event=progress,
+                                     on_result=lambda outcome: _settle(request, outcome))
     progress.finish(result, not_done="Not applied")
     st.rerun()
 
