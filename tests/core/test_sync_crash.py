@@ -144,3 +144,10 @@ def test_a_sync_killed_at_each_step_boundary_recovers_consistent(
         for operation in operations:  # the killed sync and its rollback both tell what the clusters run
             assert operation.status not in ("running", "interrupted")
             assert consistent(rancher_us, operation) == []
+
+
+def test_a_misspelt_fault_step_stops_at_once_rather_than_never_firing() -> None:
+    """A crash test whose hook silently never fires would pass without testing anything."""
+    run = subprocess.run([sys.executable, "-c", "import ranchersync.kernel.faults"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, check=False, env={**os.environ, "RANCHERSYNC_FAULT_AT": "pach:2"})
+    assert run.returncode != 0 and "RANCHERSYNC_FAULT_AT='pach:2': expected one of plan, patch" in run.stderr
