@@ -10,6 +10,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
 
 FROM python:3.11-slim AS runtime
 
+# FORWARDED_ALLOW_IPS empty: the server (uvicorn) reports each connection's own address, never the X-Forwarded-For a
+# client sent; proxy mode checks that address against RANCHERSYNC_TRUSTED_PROXIES.
 # PYTHONPATH: the code is imported from /app (not installed), also by scripts started elsewhere (the demo seed).
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -21,7 +23,8 @@ ENV PYTHONUNBUFFERED=1 \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
     STREAMLIT_SERVER_FILE_WATCHER_TYPE=none \
     RANCHERSYNC_DATABASE_URL=sqlite:////app/data/ranchersync.db \
-    RANCHERSYNC_KEY_FILE=/app/data/secret.key
+    RANCHERSYNC_KEY_FILE=/app/data/secret.key \
+    FORWARDED_ALLOW_IPS=""
 
 RUN useradd --uid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin app
 WORKDIR /app
@@ -51,4 +54,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # 0.0.0.0 only here: inside a container the port is reached through Docker's or Kubernetes' network, and a
 # non-loopback address makes the app require RANCHERSYNC_AUTH (oidc or proxy). `make run` stays on 127.0.0.1.
 # Other commands run with the same image: `docker run IMAGE python -m ranchersync db upgrade`.
-CMD ["python", "-m", "streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]
+CMD ["python", "-m", "streamlit", "run", "serve.py", "--server.address=0.0.0.0", "--server.port=8501"]

@@ -5,7 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 # Loopback only: the local single-user mode has no sign-in, so it must not be reachable from the network.
-STREAMLIT := $(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
+# FORWARDED_ALLOW_IPS empty: the server reports each connection's own address, never an X-Forwarded-For word (proxy
+# mode believes identity headers only from RANCHERSYNC_TRUSTED_PROXIES, checked against that address).
+STREAMLIT := FORWARDED_ALLOW_IPS= $(PY) -m streamlit run serve.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
 
 .PHONY: run demo test lint typecheck test-fast screenshots grafana-twin bench clean
 
@@ -51,7 +53,9 @@ bench: $(VENV)/.installed  ## every benchmark (figures and ratios; the history o
 	$(PY) -m bench.services_page
 	$(PY) -m bench.history_queries
 	$(PY) -m bench.simulator_rps
+	$(PY) -m bench.registry_preflight
 	$(PY) -m bench.chaos
+	$(PY) -m bench.live_inventory
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,4 +1,4 @@
-"""Overview: site health, the environment pipeline, the latest syncs. The entrypoint: `streamlit run app.py`."""
+"""Overview: site health, the environment pipeline, the latest syncs. The first page (served by serve.py)."""
 
 import streamlit as st
 

@@ -7,7 +7,7 @@ from ranchersync.kernel.errors import RancherSyncError
 from ui import screen
 from ui.governance import freeze_view
 from ui.services import drift_report, services_view
-from ui.shell import frame, queries, widgets
+from ui.shell import frame, live_refresh, queries, widgets
 from ui.sync import sync_dialog, sync_progress
 
 view = screen.start("Services", ":material/apps:")
@@ -15,7 +15,8 @@ envs = view.environments
 
 title, switch = st.columns([3, 2], vertical_alignment="bottom")
 title.title("Services")
-st.caption("Deployments, StatefulSets and DaemonSets, read live from Rancher; select services to promote them.")
+st.caption("Deployments, StatefulSets and DaemonSets, from the collector's watches or read from Rancher; select "
+           "services to promote them.")
 freeze_view.frozen_row(envs, view.tz)
 if not envs:
     widgets.empty_state("Create the environments of your pipeline first, then map namespaces to them.")
@@ -28,6 +29,7 @@ with switch.container(horizontal=True, horizontal_alignment="right"):
     shown = st.segmented_control("View", list(views), format_func=views.__getitem__, default="table", required=True,
                                  key="svc_view", label_visibility="collapsed")
 sync_progress.show_report()
+live_refresh.remember_shown()  # before the reads: a change stored while they run shows at the next poll
 
 if shown == "compare":
     compared, selected = services_view.comparison(envs, view.tz, view.compare_by)
@@ -50,10 +52,11 @@ else:
         services_view.read_failed(error)
         st.stop()
     with right:
-        services_view.data_bar(found.fetched_at, view.tz, "svc_refresh")
+        services_view.data_bar(found.source, found.observed_at, found.stale, found.fetched_at, view.tz, "svc_refresh")
     services_view.failures_warning(found.failures)
     selected = services_view.services_table(env, found, view.tz)
     sync_dialog.sync_bar(view.actor, selected, envs, prefix="svc", source=env)
 
 drift_report.drift_section(view.compare_by)
 sync_dialog.show_requested(view.actor)
+live_refresh.follow_inventory()

@@ -23,6 +23,8 @@ Action = Literal[
     "request_sync",  # ask for a sync that others approve
     "approve",  # decide on someone else's request
     "manage_catalogue",  # sites and tokens, environments, app instances
+    "manage_quarantine",  # quarantine an image digest, lift it
+    "override_quarantine",  # roll back to a quarantined digest, with a reason
     "manage_freeze",  # freeze windows and stop-all
     "override_freeze",  # sync into a frozen environment, with a reason
     "override_policy",  # promote despite a promotion policy (an unhealthy source), with a reason
@@ -38,6 +40,8 @@ _MINIMUM: Final[dict[Action, Role]] = {
     "request_sync": "operator",
     "approve": "releaser",
     "manage_catalogue": "admin",
+    "manage_quarantine": "releaser",
+    "override_quarantine": "admin",
     "manage_freeze": "admin",
     "override_freeze": "admin",
     "override_policy": "releaser",
@@ -52,6 +56,8 @@ _WHAT: Final[dict[Action, str]] = {
     "request_sync": "request a sync",
     "approve": "approve or reject sync requests",
     "manage_catalogue": "change sites, tokens, environments or app instances",
+    "manage_quarantine": "quarantine an image or lift a quarantine",
+    "override_quarantine": "roll back to a quarantined image",
     "manage_freeze": "add or lift freeze windows",
     "override_freeze": "override a freeze window",
     "override_policy": "override a promotion policy",

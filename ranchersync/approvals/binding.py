@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from ranchersync.context import AppContext
 from ranchersync.inventory.compare import is_unhealthy
 from ranchersync.inventory.listing import client_pool
 from ranchersync.inventory.reading import Service, site_connections
-from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.errors import NotFoundError, ValidationError
 from ranchersync.models import ApprovalRequest, Environment
 from ranchersync.rancher import RancherClient
 from ranchersync.sync import SyncPlan, SyncSides, TargetChoice, plan_sync, read_sides
@@ -40,6 +41,7 @@ def bind(plan: SyncPlan, sources: Sequence[Service], digests: Mapping[tuple[int,
         "sources": [{**_ref(s), "digests": digests.get(_key(s), {})} for s in sources],
         "sourceUnhealthy": sorted(_unhealthy(source_now)),
         "targetChoices": _choices(plan),
+        **({"snapshot": plan.snapshot} if plan.snapshot else {}),  # a release train or a restore: re-planned from it
     }
 
 
@@ -147,7 +149,7 @@ def recheck(
              if k not in set(snap.binding.get("sourceUnhealthy", ()))}
     if newly:
         moved.append(f"{snap.source_name} is unhealthy: {', '.join(sorted(newly.values()))}")
-    plan, plan_moves = _replan(snap, sides)
+    plan, plan_moves = _replan_snapshot(ctx, snap, sides) if snap.binding.get("snapshot") else _replan(snap, sides)
     moved += plan_moves
     bound_sources = snap.binding.get("sources", [])
     now_sources = {_key(s): s for s in sides.source_services}
@@ -158,6 +160,24 @@ def recheck(
         if key in now_sources:
             moved += _digest_moves(bound["name"], bound.get("digests", {}), digests.get(key, {}))
     return (plan if not moved else None), list(dict.fromkeys(moved))
+
+
+def pin_to_binding(plan: SyncPlan, binding: Mapping[str, Any]) -> SyncPlan:
+    """The approved plan promoting ``repo:tag@sha256:<the bound digest>`` for every change whose source ran one
+    digest when it was approved: a tag pushed again between the last re-check and the pull cannot deploy unreviewed
+    bits (issue 18 item 13)."""
+    bound = {(_bound_key(t), c["name"], bool(c["init"])): c.get("digests") or []
+             for t in binding.get("targets", []) for c in t.get("containers", [])}
+    items = []
+    for item in plan.items:
+        if not item.will_change or item.target is None:
+            items.append(item)
+            continue
+        key = (item.target.instance.id, item.kind, item.name)
+        containers = tuple(c.pinned(digests[0]) if len(digests := bound.get((key, c.name, c.init), [])) == 1 else c
+                           for c in item.containers)
+        items.append(replace(item, containers=containers))
+    return replace(plan, items=tuple(items))
 
 
 def _bound_key(bound: Mapping[str, Any]) -> tuple[int, str, str]:
@@ -177,6 +197,30 @@ def _replan(snap: Snapshot, sides: SyncSides) -> tuple[SyncPlan | None, list[str
                          mode=snap.mode, targets=targets)  # type: ignore[arg-type]
     except ValidationError as error:
         return None, [*moved, str(error)]
+    return _kept(snap, plan, keys, moved)
+
+
+def _replan_snapshot(ctx: AppContext, snap: Snapshot, sides: SyncSides) -> tuple[SyncPlan | None, list[str]]:
+    """A release train or a restore: plan the bound services again from the snapshot (immutable) and what the target
+    runs now."""
+    from ranchersync.snapshots.store import get_snapshot
+    from ranchersync.sync import plan_snapshot
+
+    name = str(snap.binding["snapshot"])
+    with ctx.session() as session:
+        try:
+            entries = get_snapshot(session, name).entries
+        except NotFoundError:
+            return None, [f"the snapshot {name} was removed"]
+    plan = plan_snapshot(name, entries, sides.source, sides.target, sides.target_services)
+    keys = list(dict.fromkeys((str(b["kind"]), str(b["name"])) for b in snap.binding.get("targets", [])))
+    return _kept(snap, plan, keys, [])
+
+
+def _kept(snap: Snapshot, plan: SyncPlan, keys: list[tuple[str, str]], moved: list[str]
+          ) -> tuple[SyncPlan | None, list[str]]:
+    """The re-planned items that are still the bound ones, and what moved."""
+    bound = snap.binding.get("targets", [])
     items = {(i.target.instance.id, i.kind, i.name): i for i in plan.items if i.target is not None}
     kept = []
     for b in bound:
@@ -202,7 +246,7 @@ def _replan(snap: Snapshot, sides: SyncSides) -> tuple[SyncPlan | None, list[str
                 moved.append(f"{where} would now change differently than approved")
             continue
         kept.append(item)
-    return SyncPlan(plan.source, plan.target, plan.mode, tuple(kept)), moved
+    return SyncPlan(plan.source, plan.target, plan.mode, tuple(kept), snapshot=plan.snapshot), moved
 
 
 def _digest_moves(name: str, then: Mapping[str, Sequence[str]], now: Mapping[str, Sequence[str]]) -> list[str]:

@@ -13,6 +13,7 @@ from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
 from ranchersync.governance.four_eyes import approvals_needed, approvals_text
 from ranchersync.governance.freeze import check_sync_allowed
+from ranchersync.governance.locks import check_unlocked
 from ranchersync.models import ApprovalRequest, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.sync import (
@@ -87,6 +88,7 @@ def promote(
             require(actor, "request_sync")
             check_confirmation(plan.target, target.protected, confirmed.confirm_env)
             check_sync_allowed(session, actor, target, utcnow(), confirmed.override_freeze)
+            check_unlocked(session, target, {i.name for i in plan.to_apply})  # release trains: locks
     if needed:
         return Requested.of(request_sync(ctx, actor, plan, options=options, factory=factory))
     return Applied(apply_plan(ctx, plan, actor=actor, request_id=request_id, confirmed=confirmed, options=options,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from ranchersync import notify
 from ranchersync.access import audit
 from ranchersync.access.identity import SYSTEM, Actor, require
-from ranchersync.approvals.binding import Snapshot, bind, read_digests, recheck, sources_of
+from ranchersync.approvals.binding import Snapshot, bind, pin_to_binding, read_digests, recheck, sources_of
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
@@ -159,7 +159,7 @@ def decide(
         if claimed != 1:  # another approver got here first
             raise RequestClosed(f"request #{request_id} was decided by someone else meanwhile")
         session.refresh(request)
-    return _run(ctx, actor, request, plan, factory, progress, now)
+    return _run(ctx, actor, request, pin_to_binding(plan, snapshot.binding), factory, progress, now)
 
 
 def _run(

@@ -19,15 +19,21 @@ from ranchersync.cli import (
     audit,
     envs,
     freeze,
+    gates,
     history,
     instances,
     keys,
+    locks,
     maintenance,
     notify,
     ops,
+    quarantine,
+    registries,
     report,
+    schedules,
     services,
     sites,
+    snapshots,
     sync,
     users,
 )
@@ -40,8 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
-GROUPS = (sites, envs, instances, services, sync, approvals, freeze, history, audit, users, notify, report,
-          maintenance, keys, ops)
+GROUPS = (sites, envs, instances, services, sync, snapshots, approvals, freeze, locks, schedules, gates, history,
+          audit, users, notify, report, registries, quarantine, maintenance, keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.

@@ -30,6 +30,8 @@ def register(commands: Commands) -> None:
         if name == "update":
             p.add_argument("--approvals", type=int, metavar="N",
                            help="four-eyes: a sync into it needs N approvals by other people (0 to 5; 0: none)")
+            p.add_argument("--soak", metavar="D", help="after a rollout, pods stay ready with no restarts this long "
+                           "(e.g. 5m; 0: off), else the service fails and is rolled back")
     add_command(group, "list", cmd_envs_list, "list environments in pipeline order")
     p = add_command(group, "remove", cmd_envs_remove, "remove an environment")
     p.add_argument("env", help="name or id")
@@ -70,6 +72,10 @@ def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
                                               color=args.color, protected=args.protected, position=args.position,
                                               required_approvals=args.approvals, actor=cli_actor(ctx))
         payload = environment_payload(env)
+        if args.soak is not None:
+            from ranchersync.verification.gates import set_soak, soak_payload
+
+            payload.update(soak_payload(set_soak(session, cli_actor(ctx), env.id, soak=args.soak)))
     emit(args, payload, text=f"Updated environment '{payload['name']}'.")
     return EXIT_OK
 

@@ -48,10 +48,14 @@ def cmd_keys_check(ctx: AppContext, args: argparse.Namespace) -> int:
     with ctx.session() as session:
         report = keys.check_keys(session, cipher)
     payload = {"ok": report.ok, "checked": report.checked, "unreadableSites": list(report.unreadable_sites),
-               "checkValue": report.check_value, "underOlderKeys": report.under_older_keys}
+               "checkValue": report.check_value, "underOlderKeys": report.under_older_keys,
+               "unreadableRegistries": list(report.unreadable_registries)}
     lines = [f"{report.checked} stored secret(s) checked with {cipher.key_count} key(s)."]
     if report.unreadable_sites:
         lines.append(f"Not readable with these keys: the token of site(s) {', '.join(report.unreadable_sites)}.")
+    if report.unreadable_registries:
+        lines.append(f"Not readable with these keys: the password of registry(ies) "
+                     f"{', '.join(report.unreadable_registries)}.")
     if report.check_value == "unreadable":
         lines.append("The database's key check value does not open: these are not the keys its data was "
                      "encrypted with.")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ranchersync.cli.common import Commands, add_command, add_group
+from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
 from ranchersync.cli.output import EXIT_OK, emit, note
 
 if TYPE_CHECKING:
@@ -31,11 +31,12 @@ def register(commands: Commands) -> None:
 
 def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.ops import demo
+    actor = cli_actor(ctx)  # an admin only, audited in their name (the demo's own changes are the demo's)
     if args.stop:
-        count = demo.stop_demo(ctx)
+        count = demo.stop_demo(ctx, actor=actor)
         emit(args, {"stopped": count}, text=f"Stopped {count} simulated Rancher server(s).")
         return EXIT_OK
-    summary = demo.start_demo(ctx, progress=note)
+    summary = demo.start_demo(ctx, progress=note, actor=actor)
     emit(args, {"sites": summary.sites, "environments": summary.environments, "appInstances": summary.instances},
          text=f"Demo ready: {summary.sites} sites, {summary.environments} environments, "
               f"{summary.instances} app instances, a few weeks of history. The dashboard: http://localhost:8501 "

@@ -23,9 +23,9 @@ def register(commands: Commands) -> None:
     source.add_argument("--url-env", metavar="VAR", help="read the Apprise URL from this environment variable")
     source.add_argument("--url-stdin", action="store_true", help="read the Apprise URL from standard input")
     p.add_argument("--events", required=True, metavar="EVENTS",
-                   help="comma-separated: sync.succeeded, sync.failed, sync.rolled_back, approval.requested, "
-                        "approval.decided, freeze.override, freeze.stop_all, token.expiring, site.unreachable, "
-                        "site.recovered")
+                   help="comma-separated: sync.succeeded, sync.failed, sync.rolled_back, verification.failed, "
+                        "approval.requested, approval.decided, freeze.override, freeze.stop_all, token.expiring, "
+                        "site.unreachable, site.recovered")
     add_command(group, "list", cmd_notify_list, "list subscriptions (URLs masked) and their last delivery")
     p = add_command(group, "test", cmd_notify_test, "send a test message to one subscription now")
     p.add_argument("id", type=int, metavar="ID")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ranchersync.cli.common import Commands, UsageError, add_command
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
 
 
 def register(commands: Commands) -> None:
-    """Add `exporter`."""
+    """Add `exporter` and `collect`."""
+    register_collect(commands)
     p = add_command(commands, "exporter", cmd_exporter,
                     "serve Prometheus metrics read from the database (every replica's operations count)",
                     database=False, json=False)
@@ -26,6 +28,31 @@ def register(commands: Commands) -> None:
                    help="answer scrapes from the last reading for this long (default 5)")
     p.add_argument("--site-stale-seconds", type=float, default=3600.0,
                    help="a site whose last successful test is older counts as down (default 3600)")
+
+
+def register_collect(commands: Commands) -> None:
+    """Add `collect`."""
+    p = add_command(commands, "collect", cmd_collect,
+                    "keep the live inventory current from Kubernetes watches (one collector runs at a time)",
+                    json=False)
+    p.add_argument("--once", action="store_true", help="list every watched cluster once, store it and exit")
+    p.add_argument("--alive-file", type=Path, metavar="PATH",
+                   help="touch PATH on every turn of the loop (stand-by or active), for a liveness probe")
+
+
+def cmd_collect(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.collector.run import Collector
+
+    collector = Collector(ctx, alive_file=args.alive_file)
+    if args.once:
+        note(f"{collector.once()} workload(s) changed in the stored inventory")
+        return EXIT_OK
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    note(f"Collector {collector.holder}: standing by for the lease, then watching (Ctrl+C stops)")
+    collector.run(stop)
+    return EXIT_OK
 
 
 def cmd_exporter(ctx: AppContext, args: argparse.Namespace) -> int:

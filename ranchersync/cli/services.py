@@ -47,6 +47,7 @@ def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.governance import locks
     from ranchersync.inventory import compare
     from ranchersync.inventory.payloads import comparison_payload
 
@@ -56,6 +57,7 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
         comparison = compare.compare_environments(session, ctx.cipher, args.env,
                                                   compare_by="tag" if args.tag_only else "image",
                                                   digests=args.digests)
+        held = {e.id: locks.locks_by_service(session, e.id) for e in comparison.environments}
     if args.only_differences:
         comparison = comparison.only_differences()
     names = [e.name for e in comparison.environments]
@@ -69,10 +71,19 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
                                              row.mixed_digests_in)),
                                          (bool(row.changed_outside_in), "changed outside the tool: " + ", ".join(
                                              _noticed(c) for c in row.cells if c.outside_changes))) if flag]
+        notes += [f"locked in {lock.environment}: {lock.message}" for lock in _locks_of(held, row.name)]
         rows.append([row.kind, row.name, *cells, "yes" if row.differs else "", "; ".join(notes)])
     headers = ["KIND", "NAME", *[n.upper() for n in names], "DIFFERS", "NOTES"]
-    emit(args, comparison_payload(comparison), rows, headers)
+    payload = comparison_payload(comparison)
+    payload["locks"] = [locks.lock_payload(v) for by_service in held.values() for views in by_service.values()
+                        for v in views]  # release trains: what a sync into each environment would meet
+    emit(args, payload, rows, headers)
     return EXIT_OK
+
+
+def _locks_of(held: dict[int, dict[str | None, list[Any]]], service: str) -> list[Any]:
+    """The locks that hold `service` still, in every compared environment (its own and the environment's)."""
+    return [lock for by_service in held.values() for lock in [*by_service.get(None, []), *by_service.get(service, [])]]
 
 
 def _noticed(cell: Any) -> str:

@@ -45,9 +45,15 @@ def register(commands: Commands) -> None:
     p.add_argument("--confirm-env", metavar="NAME", help="the target's name, required for a protected target")
     p.add_argument("--no-wait", action="store_true", help="do not wait for the rollouts")
     p.add_argument("--tag-only", action="store_true", help="keep the target's registry and repository")
+    p.add_argument("--pin-digests", action=argparse.BooleanOptionalAction, default=None,
+                   help="promote repo:tag@sha256:… (the digest the source runs): the target runs exactly the tested "
+                        "bits (default: on for a protected target)")
     p.add_argument("--no-rollback", action="store_true", help="keep what changed when a service fails")
     p.add_argument("--timeout", type=ROLLOUT_SECONDS, default=300, metavar="S",
                    help="per rollout (default 300)")
+    p.add_argument("--at", metavar="TIME",
+                   help='schedule it instead: "YYYY-MM-DD HH:MM"; planned and checked when it fires (`scheduler`)')
+    p.add_argument("--tz", default="UTC", metavar="ZONE", help="the time zone of --at (default UTC)")
     p.add_argument("--wait-approval", action="store_true",
                    help="where the target needs approvals: wait for the decision, then report the sync")
     p.add_argument("--wait-timeout", type=values.seconds(7 * 24 * 3600), default=24 * 3600, metavar="S",
@@ -101,10 +107,19 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
     override = _override(args)
     default_target = _target_choice(ctx, args.target_instance, args.to_env)
+    if args.at:  # release trains: a scheduled request, planned when it fires
+        from ranchersync.cli.schedules import schedule_from_cli
+
+        if override:
+            raise UsageError("a freeze is checked when a scheduled sync fires: --override-freeze goes with a sync now")
+        return schedule_from_cli(ctx, args, target=args.to_env, source=args.from_env,
+                                 services=None if args.all_different else args.service,
+                                 mode="tag" if args.tag_only else "full", default_target=default_target)
     with ctx.session() as session:
         plan = sync.plan_environments(session, ctx.cipher, args.from_env, args.to_env,
                                       services=None if args.all_different else args.service,
-                                      mode="tag" if args.tag_only else "full", default_target=default_target)
+                                      mode="tag" if args.tag_only else "full", default_target=default_target,
+                                      pin_digests=args.pin_digests)
         protected = environments.get_environment(session, plan.target.id).protected
     for warning in plan.warnings:
         warn(warning)

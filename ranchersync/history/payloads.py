@@ -65,6 +65,7 @@ def result_payload(result: ResultView) -> dict[str, Any]:
         "cluster": result.cluster_id,
         "namespace": result.namespace,
         "applied": result.applied,
+        "measurements": [dict(m) for m in result.measurements],
     }
 
 

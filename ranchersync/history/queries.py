@@ -9,14 +9,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, func, select
-from sqlalchemy.orm import QueryableAttribute, Session, selectinload
+from sqlalchemy.orm import QueryableAttribute, Session, object_session, selectinload
 
 from ranchersync.history.filters import HistoryFilter, operation_conditions
 from ranchersync.inventory.reading import display_tag
 from ranchersync.kernel.csvexport import csv_lines
 from ranchersync.kernel.errors import NotFoundError, ValidationError
 from ranchersync.kernel.timefmt import iso
-from ranchersync.models import AppInstance, ApprovalDecision, ApprovalRequest, SyncOperation, SyncResult
+from ranchersync.models import (
+    AppInstance,
+    ApprovalDecision,
+    ApprovalRequest,
+    Measurement,
+    SyncOperation,
+    SyncResult,
+)
 
 MAX_PAGE_SIZE = 500
 
@@ -80,6 +87,8 @@ class ResultView:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     target_app_instance: str | None = None  # the app instance's name now; None once it was removed
+    # Its verification after the rollout: each gate's measurement and the soak ({gate, at, values, verdict, detail}).
+    measurements: tuple[dict[str, Any], ...] = ()
 
     @property
     def target_label(self) -> str:
@@ -95,9 +104,10 @@ class ResultView:
         return display_tag(self.new_image) if self.new_image else None
 
     @classmethod
-    def from_model(cls, result: SyncResult, instance_names: Mapping[int, str] | None = None) -> ResultView:
+    def from_model(cls, result: SyncResult, instance_names: Mapping[int, str] | None = None,
+                   measurements: Sequence[dict[str, Any]] = ()) -> ResultView:
         """A detached copy of a stored result; `instance_names` names its target app instance by id."""
-        return cls(
+        return cls(measurements=tuple(measurements),
             id=result.id, service=result.service, workload_kind=result.workload_kind,
             source_app_instance_id=result.source_app_instance_id, target_app_instance_id=result.target_app_instance_id,
             site_name=result.site_name, cluster_id=result.cluster_id, namespace=result.namespace,
@@ -188,8 +198,23 @@ class OperationDetail(OperationSummary):
         """A detached detail of a stored operation whose results are loaded."""
         summary = OperationSummary.from_model(operation, [(r.service, r.status) for r in operation.results],
                                               approved_by)
-        return cls(**vars(summary), results=tuple(ResultView.from_model(r, instance_names) for r in operation.results),
+        measured = _measurements(operation)
+        return cls(**vars(summary), results=tuple(ResultView.from_model(r, instance_names, measured.get(r.id, ()))
+                                                  for r in operation.results),
                    rolled_back_by=tuple(rolled_back_by))
+
+
+def _measurements(operation: SyncOperation) -> dict[int, list[dict[str, Any]]]:
+    """The verification measurements of an operation's results, by result id, in the order they were taken."""
+    session = object_session(operation)
+    ids = [r.id for r in operation.results]
+    if session is None or not ids:
+        return {}
+    found: dict[int, list[dict[str, Any]]] = {}
+    for m in session.scalars(select(Measurement).where(Measurement.result_id.in_(ids)).order_by(Measurement.id)):
+        found.setdefault(m.result_id, []).append({"gate": m.gate, "at": iso(m.at), "values": list(m.values or []),
+                                                  "verdict": m.verdict, "detail": m.detail})
+    return found
 
 
 @dataclass(frozen=True)

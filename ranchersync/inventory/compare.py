@@ -8,6 +8,8 @@ are pending into each environment (`drift_counts`), which statuses are unhealthy
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -154,10 +156,12 @@ class Comparison:
 
     environments: tuple[EnvironmentRef, ...]
     rows: tuple[ComparisonRow, ...]
+    source: str = "live"  # "watch" when every environment came from the stored inventory
+    observed_at: dt.datetime | None = None  # the oldest moment its inventories were known current
 
     def only_differences(self) -> Comparison:
         """The rows that differ, or whose digests, pods or outside changes need a look."""
-        return Comparison(self.environments, tuple(
+        return dataclasses.replace(self, rows=tuple(
             r for r in self.rows if r.differs or r.digest_mismatch or r.mixed_digests_in or r.changed_outside_in))
 
 
@@ -192,7 +196,10 @@ def compare(
         )
         for kind, name in sorted(keys, key=lambda k: (k[1], k[0]))
     )
-    return Comparison(ordered, rows)
+    present = [inv for env in ordered if (inv := inventories.get(env.id)) is not None]
+    source = "watch" if present and all(inv.source == "watch" for inv in present) else "live"
+    observed = min((inv.observed_at or inv.fetched_at for inv in present), default=None)
+    return Comparison(ordered, rows, source, observed)
 
 
 def compare_environments(

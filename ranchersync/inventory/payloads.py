@@ -32,6 +32,8 @@ def service_payload(service: Service) -> dict[str, Any]:
         ],
         "runningDigests": None if service.running is None else service.running.by_container,
         "changedOutside": outside_payload(service) if service.outside is not None else None,
+        "source": service.source,
+        "observedAt": iso(service.observed_at),
     }
 
 
@@ -53,6 +55,8 @@ def outside_payload(service: Service) -> dict[str, Any]:
 def comparison_payload(comparison: Comparison) -> dict[str, Any]:
     """The services × environments matrix."""
     return {
+        "source": comparison.source,
+        "observedAt": iso(comparison.observed_at),
         "environments": [{"id": e.id, "name": e.name, "color": e.color} for e in comparison.environments],
         "services": [
             {

@@ -19,11 +19,19 @@ from sqlalchemy.orm import Session
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory, Connection, site_connection
 from ranchersync.inventory.digests import LastSync, OutsideChange, RunningImages, outside_change, running_images
-from ranchersync.inventory.images import parse_image
 from ranchersync.inventory.listing import ListingStrategy, listing_jobs, run_listing
 from ranchersync.inventory.refs import EnvironmentRef as EnvironmentRef  # still offered here, beside Service
 from ranchersync.inventory.refs import InstanceRef
+from ranchersync.inventory.stored import (
+    Freshness,
+    Pair,
+    change_counter,
+    collector_ever_ran,
+    freshness,
+    stored_workloads,
+)
 from ranchersync.kernel.errors import OperationFailed, RancherSyncError
+from ranchersync.kernel.images import parse_image
 from ranchersync.models import AppInstance, Environment, Site, SyncResult, utcnow
 from ranchersync.rancher import WORKLOAD_KINDS, Pod, RancherClient, Workload, WorkloadStatus, workload_status
 from ranchersync.security.crypto import TokenCipher
@@ -43,6 +51,8 @@ class Service:
     running: RunningImages | None = None  # the digests its pods run, when they were read (`digests=True`)
     outside: OutsideChange | None = None  # changed by someone else since our last sync into it
     last_sync: LastSync | None = None  # what our last successful sync into it set
+    source: str = "live"  # "watch": from the collector's stored inventory; "live": read from Rancher now
+    observed_at: dt.datetime | None = None  # when what it shows was known to be current
 
     @property
     def kind(self) -> str:
@@ -125,6 +135,9 @@ class Inventory:
     services: tuple[Service, ...]
     failures: tuple[InstanceFailure, ...]
     fetched_at: dt.datetime
+    source: str = "live"  # "watch" when every app instance came from the stored inventory
+    observed_at: dt.datetime | None = None  # the oldest moment its services were known current
+    stale: tuple[str, ...] = ()  # why clusters were read live although a collector exists ("prod-east: …")
 
 
 def display_tag(image: str) -> str:
@@ -280,19 +293,29 @@ def list_inventories(
     concurrency: int = DEFAULT_CONCURRENCY,
     factory: ClientFactory = RancherClient,
     digests: bool = False,
+    stored: bool = True,
 ) -> dict[int, Inventory]:
     """The inventories of several environments, fetched together in one parallel wave; with ``digests`` also
     what their pods run (one more list per app instance, or per cluster). Services changed outside the tool
-    since our last sync carry ``outside``."""
+    since our last sync carry ``outside``.
+
+    Clusters the collector keeps fresh are read from the stored inventory (no request to Rancher, ``source``
+    "watch"); the others live. ``stored=False`` reads everything live (a sync plans on what it will patch)."""
     refs = instance_refs(session, [e.id for e in environments])
     synced = last_synced(session, [r.id for r in refs])
     ours = last_syncs(session, [r.id for r in refs])
-    connections = site_connections(session, cipher, {r.site_id for r in refs})
-    services, failures = fetch_services(refs, connections, concurrency=concurrency, factory=factory)
-    if digests:
-        services, pod_failures = fetch_running(services, connections, concurrency=concurrency, factory=factory)
+    kinds = (*WORKLOAD_KINDS, "Pod") if digests else WORKLOAD_KINDS
+    fresh = stored_freshness(session, refs, kinds) if stored else {}
+    from_store = [r for r in refs if r.site_active and fresh.get((r.site_id, r.cluster_id), _LIVE).fresh]
+    live_refs = [r for r in refs if r not in from_store]
+    connections = site_connections(session, cipher, {r.site_id for r in live_refs})
+    live, failures = fetch_services(live_refs, connections, concurrency=concurrency, factory=factory)
+    if digests and live:
+        live, pod_failures = fetch_running(live, connections, concurrency=concurrency, factory=factory)
         failures += pod_failures
     fetched_at = utcnow()
+    live = [dataclasses.replace(s, observed_at=fetched_at) for s in live]
+    services = _in_order(refs, live + read_stored(session, from_store, fresh, digests))
     outside = {(s.instance.id, s.kind, s.name): change for s in services
                for change in [outside_change(s.workload, ours.get((s.instance.id, s.kind, s.name)), fetched_at)]
                if change is not None}
@@ -306,5 +329,48 @@ def list_inventories(
             for key in [(s.instance.id, s.kind, s.name)]
         )
         env_failures = tuple(f for f in failures if f.instance.environment_id == env.id)
-        by_env[env.id] = Inventory(env.id, env_services, env_failures, fetched_at)
+        env_refs = [r for r in refs if r.environment_id == env.id and r.site_active]
+        watched = bool(env_refs) and all(r in from_store for r in env_refs)
+        seen = [fresh[(r.site_id, r.cluster_id)].observed_at for r in env_refs if r in from_store]
+        observed = min([t for t in seen if t is not None] + ([] if watched else [fetched_at]), default=fetched_at)
+        stale = tuple(sorted({f"{r.cluster_name}: {fresh[(r.site_id, r.cluster_id)].reason}" for r in env_refs
+                              if (r.site_id, r.cluster_id) in fresh and r not in from_store}))
+        by_env[env.id] = Inventory(env.id, env_services, env_failures, fetched_at,
+                                   "watch" if watched else "live", observed, stale)
     return by_env
+
+
+_LIVE = Freshness(False, None)
+
+
+def stored_freshness(session: Session, refs: Sequence[InstanceRef], kinds: Sequence[str]) -> dict[Pair, Freshness]:
+    """Freshness of the stored inventory of these app instances' clusters; {} while no collector ever ran (so a
+    setup without one pays a single small query)."""
+    if not refs or change_counter(session) == 0 and not collector_ever_ran(session):
+        return {}
+    return freshness(session, {(r.site_id, r.cluster_id) for r in refs if r.site_active}, kinds)
+
+
+def read_stored(session: Session, refs: Sequence[InstanceRef], fresh: Mapping[Pair, Freshness],
+                digests: bool) -> list[Service]:
+    """The services of app instances whose clusters are fresh in the stored inventory (no request to Rancher)."""
+    if not refs:
+        return []
+    found = stored_workloads(session, {(r.site_id, r.cluster_id) for r in refs}, {r.namespace for r in refs},
+                             WORKLOAD_KINDS)
+    services: list[Service] = []
+    for ref in refs:
+        observed = fresh[(ref.site_id, ref.cluster_id)].observed_at
+        for workload, running in found.get((ref.site_id, ref.cluster_id, ref.namespace), ()):
+            services.append(Service(ref, workload, workload_status(workload),
+                                    running=running if digests and workload.kind != "CronJob" else None,
+                                    source="watch", observed_at=observed))
+    return services
+
+
+def _in_order(refs: Sequence[InstanceRef], services: Sequence[Service]) -> list[Service]:
+    """Services grouped by app instance in the order of `refs` (each group keeps its kind and name order)."""
+    by_ref: dict[int, list[Service]] = {}
+    for service in services:
+        by_ref.setdefault(service.instance.id, []).append(service)
+    return [s for ref in refs for s in by_ref.get(ref.id, ())]

@@ -3,4 +3,7 @@ builds on; it imports nothing else of the project."""
 
 # What the package offers: its modules, imported by name (`from ranchersync.kernel import config`),
 # so that a command loads only what it uses.
-__all__ = ["config", "csvexport", "detach", "errors", "humanize", "logs", "roles", "textsafe", "timefmt", "validation"]
+__all__ = [
+    "config", "csvexport", "detach", "errors", "humanize", "images", "logs", "roles", "textsafe", "timefmt",
+    "validation",
+]

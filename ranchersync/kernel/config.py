@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ AUTH_MODES = ("none", "oidc", "proxy")
 DEFAULT_DATABASE_URL = "sqlite:///data/ranchersync.db"
 MAIL_URL_ENV = "RANCHERSYNC_MAIL_URL"  # Apprise mailto://… of the outgoing server: a secret, never stored or shown
 KEY_FILE_NAME = "secret.key"
+OUTAGE_ENV = "RANCHERSYNC_DB_OUTAGE_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,14 @@ class Settings:
     user_header: str = "X-Forwarded-Email"  # RANCHERSYNC_USER_HEADER (proxy mode)
     groups_header: str = "X-Forwarded-Groups"  # RANCHERSYNC_GROUPS_HEADER (proxy mode)
     allow_anonymous: bool = False  # RANCHERSYNC_ALLOW_ANONYMOUS=1: `none` on a non-loopback address
+    # RANCHERSYNC_TRUSTED_PROXIES (proxy mode): the networks whose identity headers are believed; empty: loopback only
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL=1: for a provider that never sends `email_verified` (and verifies anyway)
+    allow_unverified_email: bool = False
+    os_user: str = ""  # who runs this process, whatever RANCHERSYNC_USER claims: the CLI's audit events carry both
+    # RANCHERSYNC_DB_OUTAGE_SECONDS: how long a running sync retries its database writes (a PostgreSQL failover takes
+    # 10–30 s) before it stops as interrupted, naming what it changed.
+    db_outage_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -49,6 +59,7 @@ class Settings:
             secret_keys=keys,
             key_file=key_file_path(env.get("RANCHERSYNC_KEY_FILE"), database_url),
             user=env.get("RANCHERSYNC_USER") or _os_user(),
+            os_user=_os_user(),
             allowed_hosts=parse_allowed_hosts(env.get("RANCHERSYNC_ALLOWED_HOSTS", "")),
             approval_ttl_hours=parse_hours(env.get("RANCHERSYNC_APPROVAL_TTL_HOURS", ""), 24.0),
             auth=parse_auth(env.get("RANCHERSYNC_AUTH", "")),
@@ -58,6 +69,10 @@ class Settings:
             user_header=_header(env, "RANCHERSYNC_USER_HEADER", "X-Forwarded-Email"),
             groups_header=_header(env, "RANCHERSYNC_GROUPS_HEADER", "X-Forwarded-Groups"),
             allow_anonymous=parse_flag(env.get("RANCHERSYNC_ALLOW_ANONYMOUS", ""), "RANCHERSYNC_ALLOW_ANONYMOUS"),
+            trusted_proxies=parse_networks(env.get("RANCHERSYNC_TRUSTED_PROXIES", ""), "RANCHERSYNC_TRUSTED_PROXIES"),
+            allow_unverified_email=parse_flag(env.get("RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL", ""),
+                                              "RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL"),
+            db_outage_seconds=parse_seconds(env.get(OUTAGE_ENV, ""), 60.0, OUTAGE_ENV),
         )
 
 
@@ -82,6 +97,18 @@ def parse_flag(value: str, name: str) -> bool:
     if text in ("1", "true", "yes", "on"):
         return True
     raise ValidationError(f"{name} must be 1 or 0, not {value!r}")
+
+
+def parse_networks(value: str, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or CIDRs separated by commas or spaces (`10.0.0.0/8, 127.0.0.1`); a wrong one names the variable."""
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
+        except ValueError:
+            raise ValidationError(f"{name} must list IP addresses or CIDRs (10.0.0.0/8, 127.0.0.1), not {item!r}") \
+                from None
+    return tuple(networks)
 
 
 def _header(env: os._Environ[str] | dict[str, str], name: str, default: str) -> str:
@@ -112,6 +139,19 @@ def key_file_path(configured: str | None, database_url: str) -> Path:
 def parse_allowed_hosts(value: str) -> tuple[str, ...]:
     """RANCHERSYNC_ALLOWED_HOSTS: host globs separated by commas or spaces (`*.corp.example, 10.0.*`), lower-cased."""
     return tuple(p.strip().lower().strip("[]") for p in value.replace(",", " ").split() if p.strip())
+
+
+def parse_seconds(value: str, default: float, name: str) -> float:
+    """A number of seconds from 0 to an hour; empty means the default."""
+    if not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ValidationError(f"{name} must be a number of seconds between 0 and 3600, not {value!r}")
+    return seconds
 
 
 def parse_hours(value: str, default: float) -> float:

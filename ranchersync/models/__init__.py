@@ -21,6 +21,8 @@ from ranchersync.models.base import (
 )
 from ranchersync.models.catalogue import AppInstance, Environment, KeyCheck, Site
 from ranchersync.models.governance import ApprovalDecision, ApprovalRequest, AuditEvent, AuditHead, FreezeWindow, User
+from ranchersync.models.images import QuarantinedImage, Registry
+from ranchersync.models.live import CollectorLease, LiveWatch, LiveWorkload
 from ranchersync.models.notifications import NotificationSubscription, OutboxMessage, SiteHealth, UserPreference
 from ranchersync.models.operations import (
     OutsideChangeSighting,
@@ -29,6 +31,15 @@ from ranchersync.models.operations import (
     VersionArrival,
     VersionJourney,
 )
+from ranchersync.models.trains import (  # release trains (issue 24)
+    EnvironmentLock,
+    EnvironmentSnapshot,
+    ScheduledRequest,
+    ScheduleKind,
+    ScheduleStatus,
+    SnapshotKind,
+)
+from ranchersync.models.verification import Gate, GateSource, Measurement, SoakSetting, Verdict
 
 __all__ = [
     "ACTIVE_OPERATION_STATUSES",
@@ -40,21 +51,36 @@ __all__ = [
     "AuditHead",
     "Base",
     "Channel",
+    "CollectorLease",
     "CompareMode",
     "DeliveryStatus",
     "Environment",
+    "EnvironmentLock",
+    "EnvironmentSnapshot",
     "FreezeKind",
     "FreezeWindow",
+    "Gate",
+    "GateSource",
     "KeyCheck",
+    "LiveWatch",
+    "LiveWorkload",
+    "Measurement",
     "NotificationSubscription",
     "OperationKind",
     "OperationStatus",
     "OutboxMessage",
     "OutsideChangeSighting",
+    "QuarantinedImage",
+    "Registry",
     "ResultStatus",
     "Role",
+    "ScheduleKind",
+    "ScheduleStatus",
+    "ScheduledRequest",
     "Site",
     "SiteHealth",
+    "SnapshotKind",
+    "SoakSetting",
     "SyncMode",
     "SyncOperation",
     "SyncResult",
@@ -62,6 +88,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "UserPreference",
+    "Verdict",
     "VersionArrival",
     "VersionJourney",
     "utcnow",

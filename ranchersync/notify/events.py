@@ -13,21 +13,27 @@ EVENTS: Final[dict[str, str]] = {
     "sync.succeeded": "Sync succeeded",
     "sync.failed": "Sync failed",
     "sync.rolled_back": "Sync rolled back",
+    "verification.failed": "Verification failed",
     "approval.requested": "Approval requested",
     "approval.decided": "Approval decided",
     "freeze.override": "Freeze overridden",
     "freeze.stop_all": "Stop-all started or lifted",
+    "lock.added": "Lock added",
+    "schedule.fired": "Scheduled promotion fired",
     "token.expiring": "Token expiring",
     "site.unreachable": "Site unreachable",
     "site.recovered": "Site recovered",
+    "image.quarantined": "Image quarantined",
     "test": "Test message",
 }
 # What a subscriber can choose; "test" is only ever sent by "Send a test".
 SUBSCRIBABLE: Final = tuple(name for name in EVENTS if name != "test")
 # Apprise's notification types, which colour the message on Slack, Teams, Discord…
 _TYPES: Final = {"sync.succeeded": "success", "site.recovered": "success", "sync.failed": "failure",
+                 "verification.failed": "failure",
                  "site.unreachable": "failure", "sync.rolled_back": "warning", "token.expiring": "warning",
-                 "freeze.override": "warning", "freeze.stop_all": "warning"}
+                 "freeze.override": "warning", "freeze.stop_all": "warning",
+                 "image.quarantined": "failure", "lock.added": "warning"}
 
 
 @dataclass(frozen=True)

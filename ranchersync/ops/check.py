@@ -73,6 +73,9 @@ def run_check(
     with ctx.session() as session:
         site_ids = list(session.scalars(select(Site.id).where(Site.active.is_(True)).order_by(Site.name)))
     results = [_check_site(ctx, site_id, at, factory) for site_id in site_ids]
+    from ranchersync.governance.quarantine import where_running
+
+    where_running(ctx, factory)  # the exporter's ranchersync_quarantined_running (nothing asked without one)
     delivered = notify.deliver_pending(ctx) if deliver else notify.DeliveryReport(0, 0, 0)
     return CheckReport(tuple(results), delivered)
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
-from ranchersync.access.identity import Actor
+from ranchersync.access import audit
+from ranchersync.access.identity import Actor, require
 from ranchersync.catalogue import environments, instances, sites
 from ranchersync.context import AppContext
 from ranchersync.kernel.detach import command_line, process_alive, terminate
@@ -62,9 +63,12 @@ def state_file(ctx: AppContext) -> Path:
     return ctx.settings.key_file.parent / "demo.json"
 
 
-def start_demo(ctx: AppContext, progress: Progress | None = None) -> DemoSummary:
-    """Start both simulated servers and fill sites, environments and app instances (idempotent)."""
+def start_demo(ctx: AppContext, progress: Progress | None = None, *, actor: Actor | None = None) -> DemoSummary:
+    """Start both simulated servers and fill sites, environments and app instances (idempotent). Given the person
+    who asked (`demo` on the command line), it needs an admin and is audited as `demo.started` in their name."""
     say = progress or (lambda _message: None)
+    if actor is not None:
+        require(actor, "manage_catalogue")
     ctx.upgrade_database()
     state = _read_state(ctx)
     for world in DEMO_WORLD_NAMES:
@@ -104,11 +108,16 @@ def start_demo(ctx: AppContext, progress: Progress | None = None) -> DemoSummary
         if fill_history(session, utcnow()):  # once: a fresh demo's charts and reports have a story to tell
             say("Writing a few weeks of sync history…")
     with ctx.session() as session:
-        return DemoSummary(
+        summary = DemoSummary(
             sites=len(sites.list_sites(session)),
             environments=len(environments.list_environments(session)),
             instances=len(instances.list_instances(session)),
         )
+        if actor is not None:
+            audit.record(session, actor, "demo.started", object_type="demo", object_name="demo",
+                         after={"sites": summary.sites, "environments": summary.environments,
+                                "instances": summary.instances})
+        return summary
 
 
 def ensure_demo_servers(ctx: AppContext) -> int:
@@ -131,8 +140,11 @@ def ensure_demo_servers(ctx: AppContext) -> int:
     return revived
 
 
-def stop_demo(ctx: AppContext) -> int:
-    """Stop the demo servers this machine started; returns how many."""
+def stop_demo(ctx: AppContext, *, actor: Actor | None = None) -> int:
+    """Stop the demo servers this machine started; returns how many. Given the person who asked (`demo --stop`), it
+    needs an admin and is audited as `demo.stopped` in their name."""
+    if actor is not None:
+        require(actor, "manage_catalogue")
     state = _read_state(ctx)
     stopped = 0
     for entry in state.values():
@@ -141,6 +153,10 @@ def stop_demo(ctx: AppContext) -> int:
         if is_demo_simulator(pid) and terminate(pid):
             stopped += 1
     state_file(ctx).unlink(missing_ok=True)
+    if actor is not None:
+        with ctx.session() as session:
+            audit.record(session, actor, "demo.stopped", object_type="demo", object_name="demo",
+                         after={"stopped": stopped})
     return stopped
 
 

@@ -12,6 +12,8 @@ contract with the deployment's alert rules and Grafana dashboard (deploy/): chan
     ranchersync_token_expiry_timestamp_seconds{site} (where known),
     ranchersync_site_last_contact_timestamp_seconds{site}
     ranchersync_approvals_pending{environment}, ranchersync_environment_frozen{environment} 1/0
+    ranchersync_quarantined_running{image}     containers running a quarantined digest when last looked (the site
+                                               check and `quarantine list` look)
     ranchersync_database_up 1/0 (0: the database did not answer; the other families are then left out)
 
 `operations_total` counts rows of the operations table, so it follows the table: an operation that is rolled back
@@ -37,7 +39,10 @@ from ranchersync.history.sql import seconds_between
 from ranchersync.models import (
     ACTIVE_OPERATION_STATUSES,
     ApprovalRequest,
+    CollectorLease,
     Environment,
+    LiveWatch,
+    QuarantinedImage,
     Site,
     SyncOperation,
     utcnow,
@@ -121,6 +126,7 @@ def collect_families(session: Session, now: dt.datetime, site_stale_seconds: flo
                                       value=float(interrupted)))
 
     families.extend(_site_families(session, now, site_stale_seconds))
+    families.extend(_inventory_families(session, now))
 
     pending = GaugeMetricFamily("ranchersync_approvals_pending", "Sync requests waiting for approval, by target "
                                 "environment.", labels=["environment"])
@@ -142,6 +148,15 @@ def collect_families(session: Session, now: dt.datetime, site_stale_seconds: flo
                                                                                           Environment.name)):
         frozen.add_metric([name], 1.0 if env_id in frozen_ids else 0.0)
     families.append(frozen)
+
+    quarantined = GaugeMetricFamily("ranchersync_quarantined_running", "Containers running a quarantined digest "
+                                    "when last looked (site check, `quarantine list`).", labels=["image"])
+    for image, digest, seen in session.execute(
+        select(QuarantinedImage.name, QuarantinedImage.digest, QuarantinedImage.running_count)
+        .where(QuarantinedImage.lifted_at.is_(None)).order_by(QuarantinedImage.id)
+    ):
+        quarantined.add_metric([f"{image}@{digest}"], float(seen or 0))
+    families.append(quarantined)
     return families
 
 
@@ -169,6 +184,34 @@ def _site_families(session: Session, now: dt.datetime, stale_seconds: float) -> 
         if expires is not None:
             expiry.add_metric([name], _epoch(expires) or 0.0)
     return [up, latency, expiry, contact]
+
+
+def _inventory_families(session: Session, now: dt.datetime) -> list[Metric]:
+    """The live inventory per (site, cluster): how old it is (the oldest of its watches' last confirmation; the
+    collector's heartbeat caps it), and what its watches cost: reconnects and relists since the collector started."""
+    age = GaugeMetricFamily("ranchersync_inventory_age_seconds", "Seconds since the stored inventory of the cluster "
+                            "was last confirmed current by its watches (and the collector's heartbeat).",
+                            labels=["site", "cluster"])
+    reconnects = CounterMetricFamily("ranchersync_inventory_watch_reconnects", "Watch connections of the cluster "
+                                     "that failed and were opened again.", labels=["site", "cluster"])
+    relists = CounterMetricFamily("ranchersync_inventory_relists", "Lists of the cluster made again after a "
+                                  "watch's resourceVersion expired (410 Gone).", labels=["site", "cluster"])
+    heartbeat = _as_datetime(session.scalar(select(CollectorLease.heartbeat_at)
+                                            .where(CollectorLease.name == "collector")))
+    rows: Sequence[Any] = session.execute(
+        select(Site.name, LiveWatch.cluster_id, func.min(LiveWatch.observed_at), func.sum(LiveWatch.reconnects),
+               func.sum(LiveWatch.relists), func.min(case((LiveWatch.healthy.is_(True), 1), else_=0)))
+        .join(Site, Site.id == LiveWatch.site_id).group_by(Site.name, LiveWatch.cluster_id)
+        .order_by(Site.name, LiveWatch.cluster_id)
+    ).all()
+    for site, cluster, observed, reconnected, relisted, all_healthy in rows:
+        # While every watch streams, the inventory is as current as the collector's last heartbeat.
+        known = [t for t in (None if all_healthy else _as_datetime(observed), heartbeat) if t is not None]
+        if known:
+            age.add_metric([site, cluster], max(0.0, (now - min(known)).total_seconds()))
+        reconnects.add_metric([site, cluster], float(reconnected or 0))
+        relists.add_metric([site, cluster], float(relisted or 0))
+    return [age, reconnects, relists]
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:

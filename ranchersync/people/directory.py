@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -30,8 +31,10 @@ from ranchersync.kernel.validation import is_loopback
 from ranchersync.models import Channel, Role, User, utcnow
 
 __all__ = [
-    "AnonymousRefused", "NotSignedIn", "Person", "auth_mode", "cli_identity", "identify", "list_people", "parse_groups",
-    "person_payload", "record_sign_in", "record_sign_out", "role_source", "set_role",
+    "AnonymousRefused", "EmailNotVerified", "NotSignedIn", "Person", "ProxyNotTrusted", "auth_mode",
+    "check_email_verified", "check_proxy_peer", "cli_identity",
+    "identify", "list_people", "parse_groups", "person_payload", "record_sign_in", "record_sign_out", "role_source",
+    "set_role",
 ]
 
 EMAIL_MAX_LENGTH: Final = 320
@@ -50,6 +53,40 @@ class NotSignedIn(RefusedByPolicy):
     kind = "not_signed_in"
     default_title = "Sign-in required"
     default_hint = "Sign in to continue."
+
+
+class ProxyNotTrusted(RefusedByPolicy):
+    """Proxy mode would believe identity headers from an address that is not the reverse proxy's."""
+
+    kind = "proxy_not_trusted"
+    default_title = "Identity headers are believed only from the proxy"
+    default_hint = ("Reach the dashboard through the reverse proxy; an operator lists the proxy's addresses in "
+                    "RANCHERSYNC_TRUSTED_PROXIES.")
+
+
+class EmailNotVerified(RefusedByPolicy):
+    """The OpenID provider does not vouch for the e-mail the identity claims, and e-mails are who people are here."""
+
+    kind = "email_not_verified"
+    default_title = "The e-mail address is not verified"
+    default_hint = ("Verify the address with your identity provider and sign in again. An operator whose provider "
+                    "never sends `email_verified` may set RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL=1.")
+
+
+def check_email_verified(settings: Settings, claims: Any) -> None:
+    """Refuse an OIDC identity whose `email_verified` claim is not true (roles, the admins list and four eyes all
+    go by e-mail: an unverified one could be anybody's), unless RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL=1."""
+    verified = claims.get("email_verified")
+    if verified is True or (isinstance(verified, str) and verified.strip().lower() == "true"):
+        return
+    if settings.allow_unverified_email:
+        return
+    said = "does not say it is verified (no email_verified claim)" if verified is None else \
+        f"says it is not verified (email_verified={verified!r})"
+    raise EmailNotVerified(f"the provider {said} for {str(claims.get('email') or '')[:320]}")
+
+
+LOOPBACK_NETWORKS: Final = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 def listens_beyond_loopback(server_address: str | None) -> bool:
@@ -71,7 +108,56 @@ def auth_mode(settings: Settings, server_address: str | None) -> str:
                  "(behind oauth2-proxy), or listen on 127.0.0.1 (--server.address 127.0.0.1); only for a trusted "
                  "network, RANCHERSYNC_ALLOW_ANONYMOUS=1 accepts this.",
         )
+    if mode == "proxy" and listens_beyond_loopback(server_address) and not settings.trusted_proxies:
+        where = (server_address or "").strip() or "every network interface"
+        raise ProxyNotTrusted(
+            f"proxy mode listens on {where} without RANCHERSYNC_TRUSTED_PROXIES: anyone who reaches the port "
+            "could send X-Forwarded-Email and act as anyone",
+            title="Proxy mode needs RANCHERSYNC_TRUSTED_PROXIES",
+            hint="Set RANCHERSYNC_TRUSTED_PROXIES to the reverse proxy's addresses (CIDRs, e.g. 10.42.0.0/16), or "
+                 "listen on 127.0.0.1 with the proxy on the same host.",
+        )
     return mode
+
+
+def trusted_networks(settings: Settings) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Where identity headers may come from: RANCHERSYNC_TRUSTED_PROXIES, else this machine (loopback)."""
+    return settings.trusted_proxies or LOOPBACK_NETWORKS
+
+
+def _inside(address: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.0.0.5 on a dual-stack socket is 10.0.0.5
+    return any(ip in network for network in networks)
+
+
+def check_proxy_peer(settings: Settings, peer: str | None, *, forwarded_for: bool = False,
+                     rewritten_from: Sequence[str] = ()) -> None:
+    """Refuse identity headers unless the connection comes from a trusted proxy (RANCHERSYNC_TRUSTED_PROXIES).
+
+    `peer` is the connection's address as the server reports it; `rewritten_from` are the addresses whose
+    X-Forwarded-For the server (uvicorn's FORWARDED_ALLOW_IPS) puts in place of the peer: when the request carries
+    that header, the reported address may be a header's word, not the connection's, so it is not believed.
+    """
+    networks = trusted_networks(settings)
+    allowed = ", ".join(str(n) for n in networks)
+    if forwarded_for and any(h.strip() for h in rewritten_from):
+        raise ProxyNotTrusted(
+            "the request carries X-Forwarded-For and this server takes the client address from it for connections "
+            f"from {', '.join(h for h in rewritten_from if h.strip())} (uvicorn's FORWARDED_ALLOW_IPS): the "
+            "address it reports is not the connection's",
+            hint="Start the dashboard with FORWARDED_ALLOW_IPS= (empty), as `make run` and the image do, so the "
+                 "address checked is the connection's own.",
+        )
+    if not peer:
+        raise ProxyNotTrusted("the connection's address is unknown, so it cannot be the trusted proxy's")
+    if not _inside(peer, networks):
+        raise ProxyNotTrusted(f"the connection comes from {peer}, which is not a trusted proxy ({allowed}; "
+                              "RANCHERSYNC_TRUSTED_PROXIES): its identity headers are not believed")
 
 
 def parse_groups(value: Any) -> tuple[str, ...]:
@@ -114,7 +200,9 @@ def cli_identity(session: Session, settings: Settings) -> Actor:
     who = clean_email(settings.user)
     user = session.scalar(select(User).where(User.email == who))
     role: Role = user.role if user is not None and user.role else "admin"  # type: ignore[assignment]
-    return Actor(who, role, "cli")
+    # The claimed name is only a claim: the OS account that ran the command goes beside it, in the event's client
+    # address (a CLI event has no network address), so `audit` shows "os:deploy" next to "rita@example.com".
+    return Actor(who, role, "cli", address=f"os:{settings.os_user or 'unknown'}"[:100])
 
 
 def record_sign_in(session: Session, actor: Actor, groups: Sequence[str] = (), now: dt.datetime | None = None) -> None:

@@ -1,8 +1,7 @@
 """The Rancher repository: one HTTP funnel, typed results, typed errors (the errors live in the kernel)."""
 
-from ranchersync.rancher.cabundle import ca_bundle_file
 from ranchersync.rancher.client import RancherClient
-from ranchersync.rancher.patch import STRATEGIC_MERGE, image_patch
+from ranchersync.rancher.patch import STRATEGIC_MERGE, ImageChange, image_patch
 from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind, normalize_kind
 from ranchersync.rancher.status import (
     STATUSES,
@@ -12,9 +11,10 @@ from ranchersync.rancher.status import (
     rollout_state,
     workload_status,
 )
-from ranchersync.rancher.transport import USER_AGENT, Transport, retry_delay
+from ranchersync.rancher.transport import USER_AGENT, Transport, TransportSettings, retry_delay
 from ranchersync.rancher.types import Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
 from ranchersync.rancher.workloads import Condition, Container, ContainerStatus, Pod, Workload
+from ranchersync.security.cabundle import ca_bundle_file
 
 __all__ = [
     "STATUSES",
@@ -23,6 +23,7 @@ __all__ = [
     "WORKLOAD_KINDS",
     "Cluster",
     "Condition",
+    "ImageChange",
     "ConnectionInfo",
     "Container",
     "ContainerStatus",
@@ -32,6 +33,7 @@ __all__ = [
     "RolloutState",
     "TokenInfo",
     "Transport",
+    "TransportSettings",
     "UserInfo",
     "Workload",
     "WorkloadKind",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, TypeVar
@@ -16,21 +16,25 @@ from typing import Any, Final, TypeVar
 from ranchersync.kernel.errors import (
     ConflictError,
     MalformedResponse,
+    RancherAPIError,
     RancherAuthError,
     RancherNotFound,
     ValidationError,
 )
 from ranchersync.rancher import paging, paths
-from ranchersync.rancher.cabundle import ca_bundle_file
-from ranchersync.rancher.patch import STRATEGIC_MERGE, image_patch
+from ranchersync.rancher.patch import STRATEGIC_MERGE, ImageChange, image_patch
 from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind
-from ranchersync.rancher.transport import Transport
+from ranchersync.rancher.transport import Transport, TransportSettings
 from ranchersync.rancher.types import TOKEN_WARNING_DAYS, Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
 from ranchersync.rancher.workloads import Pod, Workload
+from ranchersync.security.cabundle import ca_bundle_file
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# A watch asks the server to end it after this long (then it is resumed): a buffering proxy cannot hold it silent
+# for longer, and each stream's connection is renewed.
+WATCH_SECONDS: Final = 240
 EXPIRY_WARNING: Final = timedelta(days=TOKEN_WARNING_DAYS)  # the sites screen's warning starts then too
 
 
@@ -55,9 +59,8 @@ class RancherClient:
         if ca_bundle and ca_bundle.strip() and insecure:
             raise ValidationError("Choose either a CA bundle or skipping TLS verification, not both.")
         verify: str | bool = ca_bundle_file(ca_bundle) if ca_bundle and ca_bundle.strip() else not insecure
-        self._http = Transport(
-            url, token, verify=verify, timeout=timeout, retries=retries, backoff=backoff, pool_size=pool_size
-        )
+        self._http = Transport(url, token, verify=verify, settings=TransportSettings(
+            timeout=timeout, retries=retries, backoff=backoff, pool_size=pool_size))
 
     @property
     def url(self) -> str:
@@ -78,6 +81,10 @@ class RancherClient:
     def close(self) -> None:
         """Release the pooled connections."""
         self._http.close()
+
+    def abort_watches(self) -> None:
+        """End every watch this client has open now (from another thread): each raises RancherUnavailable."""
+        self._http.abort_streams()
 
     # ---- connection ------------------------------------------------------------------------------------------
 
@@ -260,18 +267,49 @@ class RancherClient:
         extra = {"labelSelector": label_selector} if label_selector else {}
         return [self._parse(Pod.from_k8s, item, path) for item in self._k8s_items(path, 500, extra)]
 
+    def query_monitoring(self, cluster_id: str, promql: str) -> Any:
+        """An instant PromQL query to the cluster's rancher-monitoring Prometheus with this site's token: its
+        answer's JSON as it came (``{"status": "success", "data": ...}``)."""
+        return self._http.request("GET", paths.monitoring_query_path(cluster_id), params={"query": promql})
+
+    # ---- watches (the live inventory's collector) ------------------------------------------------------------
+
+    def list_for_watch(self, cluster_id: str, kind: str) -> tuple[list[dict[str, Any]], str]:
+        """Every object of a kind (a workload kind or ``Pod``) in the whole cluster, as JSON, and the list's
+        resourceVersion: where a watch of the same collection starts."""
+        return paging.k8s_list(self._http, self.url, _collection_path(cluster_id, kind), 500)
+
+    def watch(self, cluster_id: str, kind: str, resource_version: str, *,
+              timeout_seconds: int = WATCH_SECONDS) -> Iterator[dict[str, Any]]:
+        """The events of a cluster-wide watch from a resourceVersion (``ADDED``, ``MODIFIED``, ``DELETED`` and
+        ``BOOKMARK``, each ``{"type", "object"}``) until the server ends it after ``timeout_seconds``.
+
+        Raises:
+            RancherAPIError: status 410 when the resourceVersion is too old (compacted): list again, then watch.
+        """
+        path = _collection_path(cluster_id, kind)
+        params: dict[str, str | int] = {"watch": "1", "allowWatchBookmarks": "true",
+                                        "resourceVersion": resource_version, "timeoutSeconds": timeout_seconds}
+        # Bookmarks arrive about every minute: much longer silence is a stalled stream (a buffering proxy).
+        for event in self._http.stream_lines(path, params, idle_timeout=timeout_seconds + 30):
+            if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+                raise MalformedResponse(f"Unexpected watch event on {path}.", status=200, url=self.url + path)
+            if event.get("type") == "ERROR":
+                status = event["object"].get("code")
+                message = str(event["object"].get("message") or "the watch ended with an error")
+                raise RancherAPIError(f"Watch of {path}: {message}", status=status if isinstance(status, int)
+                                      else None, url=self.url + path)
+            yield event
+
     def patch_images(
         self,
         cluster_id: str,
         namespace: str,
         kind: str,
         name: str,
+        change: ImageChange,
         *,
-        containers: Mapping[str, str],
-        init_containers: Mapping[str, str] | None = None,
         resource_version: str | None,
-        annotations: Mapping[str, str] | None = None,
-        template_annotations: Mapping[str, str] | None = None,
     ) -> Workload:
         """Set container images with a conditional strategic-merge PATCH and return the patched workload.
 
@@ -290,14 +328,7 @@ class RancherClient:
         kind_name = paths.normalize_kind(kind)
         path = paths.workloads_path(cluster_id, namespace, kind_name, name)
         # Build once before any request, so bad input is refused without touching the server.
-        image_patch(
-            kind_name,
-            containers=containers,
-            init_containers=init_containers,
-            resource_version=resource_version,
-            annotations=annotations,
-            template_annotations=template_annotations,
-        )
+        image_patch(kind_name, change, resource_version=resource_version)
         current = self.get_workload(cluster_id, namespace, kind_name, name)
         if resource_version and current.resource_version != resource_version:
             raise ConflictError(
@@ -305,15 +336,8 @@ class RancherClient:
                 f"now {current.resource_version}): re-read it and plan again.",
                 url=self.url + path,
             )
-        _check_container_names(current, containers, init_containers or {})
-        body = image_patch(
-            kind_name,
-            containers=containers,
-            init_containers=init_containers,
-            resource_version=resource_version or current.resource_version,
-            annotations=annotations,
-            template_annotations=template_annotations,
-        )
+        _check_container_names(current, change.containers, change.init_containers)
+        body = image_patch(kind_name, change, resource_version=resource_version or current.resource_version)
         log.info("Patching %s %s/%s in cluster %s", kind_name, namespace, name, cluster_id)
         answer = self._http.request("PATCH", path, json_body=body, content_type=STRATEGIC_MERGE)
         return self._parse(_workload_of(kind_name), answer, path)
@@ -337,6 +361,10 @@ class RancherClient:
             raise MalformedResponse(f"Unexpected answer for {path}: {exc}", status=200, url=self.url + path) from None
         except ValueError as exc:
             raise MalformedResponse(f"Unexpected answer for {path}: {exc}.", status=200, url=self.url + path) from None
+
+
+def _collection_path(cluster_id: str, kind: str) -> str:
+    return paths.cluster_pods_path(cluster_id) if kind == "Pod" else paths.cluster_workloads_path(cluster_id, kind)
 
 
 def _workload_of(kind: WorkloadKind) -> Callable[[Any], Workload]:

@@ -59,7 +59,15 @@ def k8s_items(
     http: Transport, base_url: str, path: str, page_size: int, extra: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
     """All items of a Kubernetes list, page by page; restart once if a continue token expired (410)."""
+    return k8s_list(http, base_url, path, page_size, extra)[0]
+
+
+def k8s_list(
+    http: Transport, base_url: str, path: str, page_size: int, extra: Mapping[str, str] | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """All items of a Kubernetes list and the list's resourceVersion (its first page's: where a watch resumes)."""
     for attempt in (1, 2):
+        version = ""
         items: list[dict[str, Any]] = []
         token: str | None = None
         seen: set[str] = set()
@@ -76,9 +84,11 @@ def k8s_items(
                     )
                 items.extend(i for i in page if isinstance(i, dict))
                 meta = body.get("metadata")
+                if not version and isinstance(meta, dict):
+                    version = str(meta.get("resourceVersion") or "")
                 nxt = meta.get("continue") if isinstance(meta, dict) else None
                 if not isinstance(nxt, str) or not nxt:
-                    return items
+                    return items, version
                 if nxt in seen or len(seen) >= MAX_PAGES:
                     raise MalformedResponse(f"The paging of {path} does not end.", url=base_url + path)
                 seen.add(nxt)

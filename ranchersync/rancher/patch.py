@@ -8,6 +8,7 @@ API server answers 409 if the object changed since it was read.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ranchersync.kernel.errors import ValidationError
@@ -27,21 +28,26 @@ def _entries(images: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"name": check_container_name(name), "image": check_image(image)} for name, image in images.items()]
 
 
-def image_patch(
-    kind: str,
-    *,
-    containers: Mapping[str, str],
-    init_containers: Mapping[str, str] | None = None,
-    resource_version: str | None,
-    annotations: Mapping[str, str] | None = None,
-    template_annotations: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ImageChange:
+    """What an image patch sets: images by container name (init containers apart), annotations on the workload,
+    and annotations on its pod template (which start a rollout even when no image changes)."""
+
+    containers: Mapping[str, str] = field(default_factory=dict)
+    init_containers: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    template_annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+def image_patch(kind: str, change: ImageChange, *, resource_version: str | None) -> dict[str, Any]:
     """Build the patch body; ``annotations`` go on the workload, ``template_annotations`` on its pod template.
 
     A pod-template annotation (e.g. ``cattle.io/timestamp``) starts a rollout even when the image is unchanged;
     a workload annotation does not.
     """
     kind_name = normalize_kind(kind)
+    containers, init_containers = change.containers, change.init_containers
+    annotations, template_annotations = change.annotations, change.template_annotations
     if not containers and not init_containers and not annotations and not template_annotations:
         raise ValidationError("Nothing to change: no container image and no annotation given.")
     pod_spec: dict[str, Any] = {}

@@ -106,6 +106,12 @@ def pods_path(cluster_id: str, namespace: str) -> str:
     return f"{cluster_prefix(cluster_id)}/api/v1/namespaces/{_seg(check_namespace(namespace))}/pods"
 
 
+def monitoring_query_path(cluster_id: str) -> str:
+    """Path of an instant query to the cluster's rancher-monitoring Prometheus, through Rancher's service proxy."""
+    return (f"{cluster_prefix(cluster_id)}/api/v1/namespaces/cattle-monitoring-system/services/"
+            "http:rancher-monitoring-prometheus:9090/proxy/api/v1/query")
+
+
 def version_path(cluster_id: str) -> str:
     """Path of a downstream cluster's kube-apiserver version (works for cluster-scoped tokens)."""
     return f"{cluster_prefix(cluster_id)}/version"

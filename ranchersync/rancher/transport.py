@@ -18,8 +18,11 @@ import logging
 import os
 import random
 import re
+import socket
 import time
 import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -36,8 +39,8 @@ from ranchersync import __version__
 from ranchersync.kernel.errors import MalformedResponse, RancherUnavailable
 from ranchersync.kernel.validation import check_token, normalize_rancher_url
 from ranchersync.rancher import failures
-from ranchersync.rancher.pinning import HEAD_DEADLINE, PinnedAdapter
 from ranchersync.security.host_policy import HostPolicy, HostRefused, default_policy
+from ranchersync.security.pinning import HEAD_DEADLINE, PinnedAdapter
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,22 @@ def _transient_exception(exc: requests.RequestException) -> bool:
                             requests.exceptions.ChunkedEncodingError))
 
 
+@dataclass(frozen=True)
+class TransportSettings:
+    """How a transport waits and retries: connect and read timeouts of one try, extra tries of an idempotent
+    request and their first backoff, pooled connections, and the bounds of one whole request (seconds, bytes)."""
+
+    timeout: tuple[float, float] = (3.05, 30.0)
+    retries: int = 3
+    backoff: float = 0.5
+    pool_size: int = 10
+    deadline: float = DEADLINE
+    max_body: int = MAX_BODY
+
+
+DEFAULT_SETTINGS = TransportSettings()
+
+
 class Transport:
     """A requests Session bound to one Rancher server and one token."""
 
@@ -110,23 +129,18 @@ class Transport:
         token: str,
         *,
         verify: str | bool = True,
-        timeout: tuple[float, float] = (3.05, 30.0),
-        retries: int = 3,
-        backoff: float = 0.5,
-        pool_size: int = 10,
-        deadline: float = DEADLINE,
-        max_body: int = MAX_BODY,
+        settings: TransportSettings = DEFAULT_SETTINGS,
         host_policy: HostPolicy | None = None,
     ) -> None:
-        """Args: ``deadline`` bounds one whole request in seconds, ``max_body`` its answer in bytes;
-        ``host_policy`` defaults to this installation's (RANCHERSYNC_ALLOWED_HOSTS, the system resolver)."""
+        """Args: ``host_policy`` defaults to this installation's (RANCHERSYNC_ALLOWED_HOSTS, the system resolver)."""
         # The https policy belongs to registering a site; a client only needs a well-formed base URL.
         self.base_url = normalize_rancher_url(base_url, allow_http=True)
         self._token = Secret(check_token(token))
-        self._deadline = deadline
-        self._retries = max(0, retries)
-        self._backoff = max(0.0, backoff)
-        self._max_body = max_body
+        self._deadline = settings.deadline
+        self._retries = max(0, settings.retries)
+        self._backoff = max(0.0, settings.backoff)
+        self._max_body = settings.max_body
+        timeout, pool_size = settings.timeout, settings.pool_size
         self._policy = host_policy if host_policy is not None else default_policy()
         # With verify=True, requests would pick REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (the machine's trust, often with
         # the company CA) on each call; resolve that once, as trust_env is off below. A site's own CA bundle or its
@@ -141,6 +155,7 @@ class Transport:
         self.host = parts.netloc
         self._hostname = parts.hostname or ""
         self._session = requests.Session()
+        self._streams: set[Any] = set()  # the sockets of open watches, so another thread can cut them
         # Every request goes to this one server, so the environment's proxy settings (HTTPS_PROXY, NO_PROXY) are
         # resolved once here instead of on each request, which costs ~0.7 ms of CPU per call in requests.
         # trust_env=False also keeps REQUESTS_CA_BUNDLE from overriding the site's own verify= choice.
@@ -211,6 +226,53 @@ class Transport:
                           attempt + 2, delay)
                 time.sleep(delay)
                 attempt += 1
+
+    def stream_lines(self, path: str, params: dict[str, str | int], idle_timeout: float) -> Iterator[Any]:
+        """GET a streaming answer (a watch) and yield each line's JSON as it arrives; one try, no deadline but
+        `idle_timeout` seconds of silence, each line capped at the size limit. Errors are typed as for `request`.
+        The caller ends the stream by closing the generator."""
+        url, shown = self._resolve("GET", path)
+        headers = {"Authorization": f"Bearer {self._token.reveal()}", "Accept": "application/json",
+                   "User-Agent": USER_AGENT}
+        if self._verify is False:
+            self._silence_insecure_warning()
+        try:
+            if self._proxied:
+                self._policy.check_host(self._hostname)
+            resp = self._session.get(url, params=params, headers=headers, timeout=(self._timeout[0], idle_timeout),
+                                     verify=self._verify, allow_redirects=False, stream=True)
+        except HostRefused as exc:
+            raise RancherUnavailable(f"Refused to connect to {self.host}: {exc}. Nothing was sent.",
+                                     url=self._bare(url)) from None
+        except requests.RequestException as exc:
+            raise self._scrub(failures.from_exception(exc, "GET", shown, self._bare(url), self.host)) from None
+        sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+        if sock is not None:
+            self._streams.add(sock)
+        with resp:
+            if not 200 <= resp.status_code < 300:
+                self._read_body(resp, time.monotonic() + self._deadline, "GET", shown, self._bare(url))
+                raise self._scrub(failures.from_response(resp, "GET", shown, self._bare(url)))
+            try:
+                for line in resp.iter_lines(chunk_size=_CHUNK):
+                    if len(line) > self._max_body:
+                        raise self._too_large(resp, "GET", shown, self._bare(url))
+                    if line.strip():
+                        yield json.loads(line)
+            except ValueError:
+                raise self._scrub(failures.malformed(resp, "GET", shown, self._bare(url))) from None
+            except requests.RequestException as exc:
+                raise self._scrub(failures.from_exception(exc, "GET", shown, self._bare(url), self.host)) from None
+            finally:
+                self._streams.discard(sock)
+
+    def abort_streams(self) -> None:
+        """Cut every stream open now (from another thread): their readers get an error at once."""
+        for sock in list(self._streams):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _attempt(
         self, method: str, url: str, shown: str, params: dict[str, str | int] | None, data: bytes | None,

@@ -3,4 +3,4 @@ connection may go to (host_policy)."""
 
 # What the package offers: its modules, imported by name (`from ranchersync.security import crypto`),
 # so that a command loads only what it uses.
-__all__ = ["crypto", "host_policy", "keys"]
+__all__ = ["cabundle", "crypto", "host_policy", "keys", "pinning"]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ranchersync.access import audit
 from ranchersync.access.identity import Actor, require
 from ranchersync.kernel.config import Settings
-from ranchersync.models import KeyCheck, NotificationSubscription, Site, utcnow
+from ranchersync.models import KeyCheck, NotificationSubscription, Registry, Site, utcnow
 from ranchersync.security.crypto import SecretKeyError, TokenCipher, create_key_file, generate_key, read_key_file
 
 __all__ = [
@@ -50,11 +50,13 @@ class KeyReport:
     check_value: str  # "ok", "missing" (not written yet) or "unreadable"
     under_older_keys: int  # secrets opened only by an older key: `keys rotate` still has work
     unreadable_notifications: tuple[int, ...] = ()  # ids of notification subscriptions whose URL does not open
+    unreadable_registries: tuple[str, ...] = ()  # hosts of registries whose password does not open
 
     @property
     def ok(self) -> bool:
         """Every stored secret decrypts with the configured keys."""
-        return not self.unreadable_sites and not self.unreadable_notifications and self.check_value != "unreadable"
+        return (not self.unreadable_sites and not self.unreadable_notifications and not self.unreadable_registries
+                and self.check_value != "unreadable")
 
 
 def load_cipher(settings: Settings, engine: Engine) -> TokenCipher:
@@ -108,7 +110,15 @@ def check_keys(session: Session, cipher: TokenCipher) -> KeyReport:
         index = cipher.opening_key(url)
         closed += [] if index is not None else [sub_id]
         older += bool(index)
-    return KeyReport(checked, tuple(unreadable), status, older, tuple(closed))
+    # Registry passwords likewise.
+    locked: list[str] = []
+    for host, password in session.execute(select(Registry.host, Registry.password_encrypted)
+                                           .where(Registry.password_encrypted.is_not(None)).order_by(Registry.host)):
+        checked += 1
+        index = cipher.opening_key(password or b"")
+        locked += [] if index is not None else [host]
+        older += bool(index)
+    return KeyReport(checked, tuple(unreadable), status, older, tuple(closed), tuple(locked))
 
 
 def rotate_keys(session: Session, cipher: TokenCipher, *, actor: Actor) -> int:
@@ -146,6 +156,8 @@ def rotate_keys(session: Session, cipher: TokenCipher, *, actor: Actor) -> int:
         site.token_encrypted = cipher.rotate(site.token_encrypted)
     for subscription in session.scalars(select(NotificationSubscription)):
         subscription.url_encrypted = cipher.rotate(subscription.url_encrypted)  # SecretKeyError: nothing committed
+    for registry in session.scalars(select(Registry).where(Registry.password_encrypted.is_not(None))):
+        registry.password_encrypted = cipher.rotate(registry.password_encrypted or b"")
     if check is None:
         check = KeyCheck(id=1, check_value=b"")
         session.add(check)
@@ -165,6 +177,9 @@ def _verify_rotation(session: Session, newest: TokenCipher) -> None:
              if not newest.opens(token)]
     stale += [f"notification #{sub_id}" for sub_id, url in session.execute(
         select(NotificationSubscription.id, NotificationSubscription.url_encrypted)) if not newest.opens(url)]
+    stale += [f"registry {host}" for host, password in session.execute(
+        select(Registry.host, Registry.password_encrypted).where(Registry.password_encrypted.is_not(None)))
+        if not newest.opens(password or b"")]
     check = session.scalar(select(KeyCheck.check_value).where(KeyCheck.id == 1))
     if stale or check is None or not newest.opens(check):
         what = f"site(s) {', '.join(sorted(stale))}" if stale else "the key check value"

@@ -34,8 +34,17 @@ def build_parser(prog: str = "simulate") -> argparse.ArgumentParser:
                              "are applied first: their answer is lost)")
     parser.add_argument("--rollout-seconds", type=float, default=5.0, metavar="S")
     parser.add_argument("--fail-images", metavar="REGEX", help="images matching this never become ready")
+    parser.add_argument("--crash-images", metavar="REGEX",
+                        help="images matching this start, then crash and restart every --crash-seconds")
+    parser.add_argument("--crash-seconds", type=float, default=2.0, metavar="S")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS from a freshly made CA")
     parser.add_argument("--seed", type=int, help="seed for --error-rate, for reproducible runs")
+    parser.add_argument("--bookmark-seconds", type=float, default=60.0, metavar="S",
+                        help="how often a watch that allows bookmarks gets one (default 60)")
+    parser.add_argument("--compaction-seconds", type=float, default=300.0, metavar="S",
+                        help="compact history this often: older watch resourceVersions get 410 Gone (default 300)")
+    parser.add_argument("--drop-watches-every", type=float, metavar="S",
+                        help="cut every open watch connection this often, as a flaky proxy would")
     return parser
 
 
@@ -60,7 +69,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "simulate") -> int:
         simulator = SimulatedRancher(world, host=args.host, port=args.port, token=args.token,
                                      latency_ms=args.latency_ms, error_rate=args.error_rate,
                                      rollout_seconds=args.rollout_seconds, fail_images=args.fail_images,
-                                     tls=args.tls, seed=args.seed)
+                                     tls=args.tls, seed=args.seed, bookmark_seconds=args.bookmark_seconds,
+                                     compaction_seconds=args.compaction_seconds,
+                                     drop_watches_every=args.drop_watches_every, crash_images=args.crash_images,
+                                     crash_seconds=args.crash_seconds)
         simulator.start()
     except (WorldError, OSError, ValueError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)

@@ -79,6 +79,9 @@ class ControllerSettings:
 
     rollout_seconds: float = 5.0
     fail_images: re.Pattern[str] | None = None
+    # Images that start, then crash and restart every `crash_seconds` (a crash loop): restartCount goes up.
+    crash_images: re.Pattern[str] | None = None
+    crash_seconds: float = 2.0
     # The registry's tags that were pushed again: image reference → the digest it points at now (pods report it).
     repushed: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -103,6 +106,27 @@ def _parse_revision(text: str) -> int:
     if not text.isdigit():
         raise apierrors.bad_request(f'invalid resource version: strconv.ParseUint: parsing "{text}": invalid syntax')
     return int(text)
+
+
+class _Bookmarks:
+    """When a watch that asked for bookmarks sends the next one: every `every` seconds, and once in its last
+    second (kube-apiserver bookmarks a watch just before its timeout ends it)."""
+
+    def __init__(self, every: float | None, deadline: float) -> None:
+        self.every = every
+        self.deadline = deadline
+        self.next = time.monotonic() + every if every else float("inf")
+        self.final_sent = every is None
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if not self.final_sent and self.deadline - now <= 1.0:
+            self.final_sent = True
+            return True
+        if now >= self.next:
+            self.next = now + (self.every or 0)
+            return True
+        return False
 
 
 def _typed(rt: ResourceType, obj: Obj) -> Obj:
@@ -140,6 +164,9 @@ class SimCluster:
         self._active: set[Key] = set()
         # What each workload's controller made: (resource, name) of its ReplicaSets and pods.
         self._owned: dict[Key, set[tuple[str, str]]] = {}
+        # Crash loops (settings.crash_images): restarts so far per (namespace, pod, container), and the last crash.
+        self._restarts: dict[tuple[str, str, str], int] = {}
+        self._last_crash = time.monotonic()
         self._load(spec, started)
 
     # --- loading -------------------------------------------------------------------------------------------------
@@ -239,8 +266,13 @@ class SimCluster:
         return matching, metadata
 
     def watch(self, rt: ResourceType, namespace: str | None, query: ListQuery, *, send_initial: bool,
-              deadline: float, stopping: threading.Event) -> Iterator[Obj]:
+              deadline: float, stopping: threading.Event, bookmarks: float | None = None,
+              dropped: Callable[[], bool] = lambda: False) -> Iterator[Obj]:
         """Watch events as kube-apiserver streams them; ends at the deadline or when the server stops.
+
+        `bookmarks`: with `allowWatchBookmarks`, a BOOKMARK event carrying the latest resourceVersion this often
+        (seconds) and once just before the deadline, so a quiet watch can be resumed from a recent version.
+        `dropped`: when it turns true the stream raises ConnectionAbortedError (the connection is cut, no end).
 
         Selectors and the resourceVersion are checked here, before the first event, so they fail as plain errors.
         """
@@ -258,10 +290,12 @@ class SimCluster:
             initial = [o for o in self.store.list_objects(rt.plural, namespace) if matches(o)] if from_now else []
             last = self.store.clock.current if from_now else _parse_revision(str(since))
             too_old = not from_now and self.store.is_expired(last)
-        return self._stream(rt, matches, initial, last, too_old, send_initial, deadline, stopping)
+        return self._stream(rt, matches, initial, last, too_old, send_initial, deadline, stopping,
+                            _Bookmarks(bookmarks, deadline), dropped)
 
     def _stream(self, rt: ResourceType, matches: Callable[[Obj | None], bool], initial: list[Obj], last: int,
-                too_old: bool, send_initial: bool, deadline: float, stopping: threading.Event) -> Iterator[Obj]:
+                too_old: bool, send_initial: bool, deadline: float, stopping: threading.Event,
+                bookmarks: _Bookmarks, dropped: Callable[[], bool]) -> Iterator[Obj]:
         if too_old:
             # kube-apiserver accepts such a watch, then ends it with a 410 ERROR event.
             message = f"too old resource version: {last} ({self.store.compacted})"
@@ -274,7 +308,16 @@ class SimCluster:
                 "resourceVersion": str(last), "annotations": {"k8s.io/initial-events-end": "true"}}}
             yield {"type": "BOOKMARK", "object": bookmark}
         while not stopping.is_set():
+            if dropped():
+                raise ConnectionAbortedError("watch connection dropped")
             remaining = deadline - time.monotonic()
+            if bookmarks.due():
+                # The latest revision, not only this kind's: nothing of this kind changed up to it.
+                with self.store.lock:
+                    if not self.store.events_after(last):
+                        last = self.store.clock.current
+                yield {"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version,
+                                                      "metadata": {"resourceVersion": str(last)}}}
             if remaining <= 0:
                 return
             with self.store.lock:
@@ -531,6 +574,7 @@ class SimCluster:
                             repushed=self.settings.repushed, repushed_pods=self.repushed)
             for pod in pods:
                 pod["metadata"].pop("resourceVersion", None)
+                self._apply_restarts(pod)
                 desired[(PODS.plural, pod["metadata"]["name"])] = pod
             if workload["kind"] == DEPLOYMENTS.kind:
                 counts: dict[str, tuple[int, int]] = {}
@@ -563,6 +607,44 @@ class SimCluster:
             self._owned[key] = set(desired)
         else:
             self._owned.pop(key, None)
+
+    def _crashes(self, image: str) -> bool:
+        pattern = self.settings.crash_images
+        return pattern is not None and bool(pattern.search(image))
+
+    def _apply_restarts(self, pod: Obj) -> None:
+        """A crash-looping container reports its restarts so far and how it last ended, as the kubelet does."""
+        namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        for status in pod["status"].get("containerStatuses") or []:
+            count = self._restarts.get((namespace, name, str(status.get("name"))), 0)
+            if count:
+                status["restartCount"] = count
+                status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error",
+                                                      "containerID": status.get("containerID", "")}}
+
+    @property
+    def crash_looping(self) -> bool:
+        """True when some images crash (the background ticker then makes their containers restart)."""
+        return self.settings.crash_images is not None
+
+    def crash(self) -> None:
+        """Every `crash_seconds`, each running container of a crash-looping image restarts once (MODIFIED events)."""
+        now = time.monotonic()
+        if now - self._last_crash < self.settings.crash_seconds:
+            return
+        self._last_crash = now
+        with self.store.lock:
+            for key, owned in list(self._owned.items()):
+                crashed = False
+                for plural, name in owned:
+                    pod = self.store.get(plural, key[1], name) if plural == PODS.plural else None
+                    for status in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+                        if status.get("ready") and self._crashes(str(status.get("image") or "")):
+                            restart_key = (key[1], name, str(status.get("name")))
+                            self._restarts[restart_key] = self._restarts.get(restart_key, 0) + 1
+                            crashed = True
+                if crashed:
+                    self._sync_owned(key)
 
     def refresh_pods(self) -> None:
         """Bring every workload's pods up to date after a change outside the API (a re-pushed image tag)."""

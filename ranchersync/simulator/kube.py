@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from . import apierrors
 from .apierrors import KubeError
@@ -17,6 +17,38 @@ from .web import Request, Response, StreamResponse
 
 # Without timeoutSeconds kube-apiserver ends a watch after --min-request-timeout (1800 s) or a bit more.
 _DEFAULT_WATCH_SECONDS = 1800.0
+
+
+class WatchControl:
+    """What the server's watches share: how often they bookmark, and a switch that cuts every open one."""
+
+    def __init__(self, bookmark_seconds: float = 60.0) -> None:
+        self.bookmark_seconds = bookmark_seconds
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._open = 0
+
+    def drop_all(self) -> None:
+        """Cut every watch open now (as a proxy or load balancer restart would); later watches are unaffected."""
+        with self._lock:
+            self._generation += 1
+
+    @property
+    def open(self) -> int:
+        """How many watches are streaming now."""
+        with self._lock:
+            return self._open
+
+    def opened(self, change: int) -> None:
+        """Count a watch starting (+1) or ending (-1)."""
+        with self._lock:
+            self._open += change
+
+    def dropped_since_now(self) -> Callable[[], bool]:
+        """For a watch starting now: a check that turns true once `drop_all` is called."""
+        with self._lock:
+            start = self._generation
+        return lambda: self._generation != start
 
 
 def version_info(git_version: str) -> Obj:
@@ -93,18 +125,33 @@ def _route(parts: list[str]) -> tuple[ResourceType, str | None, str | None, str 
     return rt, namespace, rest[1] if len(rest) >= 2 else None, subresource
 
 
+def is_collection(parts: list[str]) -> bool:
+    """True for a resource collection path (`apis/apps/v1/deployments`, `api/v1/namespaces/NS/pods`)."""
+    route = _route(parts)
+    return route is not None and route[2] is None
+
+
 def _watch_stream(cluster: SimCluster, rt: ResourceType, namespace: str | None, request: Request,
-                  stopping: threading.Event) -> StreamResponse:
+                  stopping: threading.Event, control: WatchControl) -> StreamResponse:
     query = ListQuery.from_params(request.params)
     timeout = request.params.get("timeoutSeconds")
     seconds = float(timeout) if timeout and timeout.isdigit() else _DEFAULT_WATCH_SECONDS
     table = wants_table(request.headers.get("Accept"))
     include = request.params.get("includeObject", "Metadata")
     # watch() checks selectors and the resourceVersion at once, so those errors are plain responses.
+    bookmarks = control.bookmark_seconds if request.params.get("allowWatchBookmarks") in ("1", "true") else None
     events = cluster.watch(rt, namespace, query, send_initial=request.params.get("sendInitialEvents") == "true",
-                           deadline=time.monotonic() + seconds, stopping=stopping)
+                           deadline=time.monotonic() + seconds, stopping=stopping, bookmarks=bookmarks,
+                           dropped=control.dropped_since_now())
 
     def chunks() -> Iterator[bytes]:
+        control.opened(+1)
+        try:
+            yield from encoded()
+        finally:
+            control.opened(-1)
+
+    def encoded() -> Iterator[bytes]:
         for event in events:
             if table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
                 event = {"type": event["type"], "object": render_table(
@@ -133,7 +180,7 @@ def _object_response(rt: ResourceType, obj: Obj, request: Request) -> Response:
 
 
 def _serve(cluster: SimCluster, request: Request, parts: list[str],
-           stopping: threading.Event, user: str) -> Response | StreamResponse:
+           stopping: threading.Event, user: str, control: WatchControl) -> Response | StreamResponse:
     if parts == ["version"]:
         return Response.json(200, version_info(cluster.version))
     discovery = _discovery(parts)
@@ -158,7 +205,7 @@ def _serve(cluster: SimCluster, request: Request, parts: list[str],
         if watching:
             if "watch" not in rt.verbs:
                 raise apierrors.method_not_allowed("watch", rt)
-            return _watch_stream(cluster, rt, namespace, request, stopping)
+            return _watch_stream(cluster, rt, namespace, request, stopping, control)
         items, metadata = cluster.list_objects(rt, namespace, ListQuery.from_params(request.params))
         return _list_response(rt, items, metadata, request)
     namespace = namespace or ""
@@ -184,12 +231,12 @@ def _serve_scale(cluster: SimCluster, request: Request, rt: ResourceType, namesp
     raise apierrors.method_not_allowed(request.method.lower(), rt)
 
 
-def handle(cluster: SimCluster, request: Request, parts: list[str],
-           stopping: threading.Event, user: str = "system:anonymous") -> Response | StreamResponse:
+def handle(cluster: SimCluster, request: Request, parts: list[str], stopping: threading.Event,
+           user: str = "system:anonymous", control: WatchControl | None = None) -> Response | StreamResponse:
     """Answer a request for `/k8s/clusters/<id>/<parts…>` on behalf of a Rancher user (Rancher impersonates it);
     every failure is a `Status` object."""
     try:
-        return _serve(cluster, request, parts, stopping, user)
+        return _serve(cluster, request, parts, stopping, user, control or WatchControl())
     except KubeError as error:
         return Response.json(error.code, error.status())
 

@@ -227,14 +227,22 @@ class SimulatedRancher:
             lost, not the change).
         rollout_seconds: how long a simulated rollout takes.
         fail_images: a regular expression; images it matches never become ready.
+        crash_images: a regular expression; images it matches start, then restart every `crash_seconds` (a crash
+            loop: `status.containerStatuses[].restartCount` goes up).
         tls: serve HTTPS with a freshly made CA (`.ca_file`, and `/v3/settings/cacerts`).
         seed: seed for the error-rate dice, for reproducible fault runs.
+        bookmark_seconds: how often a watch that allows bookmarks gets one (kube-apiserver: about a minute).
+        compaction_seconds: how often history is compacted; a watch or continue token from before the last
+            compaction gets 410 Gone (kube-apiserver asks etcd every 5 minutes).
+        drop_watches_every: cut every open watch connection this often (seconds), as a flaky proxy would.
     """
 
     def __init__(self, world: World | str | Path | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, latency_ms: float = 0, error_rate: float = 0.0,
                  rollout_seconds: float = 5.0, fail_images: str | re.Pattern[str] | None = None, tls: bool = False,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, bookmark_seconds: float = 60.0,
+                 compaction_seconds: float = _COMPACTION_SECONDS, drop_watches_every: float | None = None,
+                 crash_images: str | None = None, crash_seconds: float = 2.0) -> None:
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError("error_rate is a fraction between 0 and 1")
         if isinstance(world, (str, Path)):
@@ -246,8 +254,14 @@ class SimulatedRancher:
         self.error_rate = error_rate
         self.tls = tls
         pattern = re.compile(fail_images) if isinstance(fail_images, str) else fail_images
-        self.settings = ControllerSettings(rollout_seconds=rollout_seconds, fail_images=pattern)
+        self.settings = ControllerSettings(rollout_seconds=rollout_seconds, fail_images=pattern,
+                                           crash_images=re.compile(crash_images) if crash_images else None,
+                                           crash_seconds=crash_seconds)
         self._random = random.Random(seed)
+        self.watches = kube.WatchControl(bookmark_seconds)
+        self.compaction_seconds = compaction_seconds
+        self.drop_watches_every = drop_watches_every
+        self._verbs: dict[str, int] = dict.fromkeys(_VERBS, 0)
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._requests = 0
@@ -318,11 +332,17 @@ class SimulatedRancher:
     def _tick(self) -> None:
         """Advance rollouts even when nobody asks, so watchers get their MODIFIED events on time."""
         last_compaction, mark = time.monotonic(), self._clock.current
+        last_drop = time.monotonic()
         while not self._stopping.wait(_TICK_SECONDS):
             for cluster in self.clusters.values():
                 if cluster.busy:
                     cluster.reconcile()
-            if time.monotonic() - last_compaction >= _COMPACTION_SECONDS:
+                if cluster.crash_looping:
+                    cluster.crash()
+            if self.drop_watches_every and time.monotonic() - last_drop >= self.drop_watches_every:
+                self.drop_watches()
+                last_drop = time.monotonic()
+            if time.monotonic() - last_compaction >= self.compaction_seconds:
                 for cluster in self.clusters.values():
                     cluster.store.compact(mark)
                 last_compaction, mark = time.monotonic(), self._clock.current
@@ -445,6 +465,19 @@ class SimulatedRancher:
             raise ValueError("state is active or unavailable")
         self.clusters[cluster_id].state = state
 
+    def drop_watches(self) -> None:
+        """Cut every open watch connection now, without the chunked stream's end: clients must watch again."""
+        self.watches.drop_all()
+        for cluster in self.clusters.values():
+            with cluster.store.changed:
+                cluster.store.changed.notify_all()
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """What reached this server, by verb: `{"requests": {"total", "list", "get", "watch", "patch"}}`
+        (`/_simulator/` requests are not counted)."""
+        with self._lock:
+            return {"requests": {"total": self._requests, **self._verbs}}
+
     def compact(self) -> None:
         """Compact history now: outstanding continue tokens and watch resourceVersions get 410 Gone."""
         for cluster in self.clusters.values():
@@ -474,9 +507,14 @@ class SimulatedRancher:
 
     def respond(self, request: Request) -> Response | StreamResponse:
         """Answer one request (called from its connection's thread)."""
+        if _under(request.path, "/_simulator"):
+            return self._admin(request)
         with self._lock:
             self._requests += 1
             self._request_log.append((request.method, request.path))
+            verb = _verb(request)
+            if verb:
+                self._verbs[verb] += 1
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         fault = self._take_fault(request)
@@ -496,6 +534,15 @@ class SimulatedRancher:
             return fault[0]
         response.headers.setdefault(_AUTH_HEADER, "true")
         return response
+
+    def _admin(self, request: Request) -> Response:
+        """The simulator's own endpoints, for the admin token only: `GET /_simulator/stats`."""
+        token = self.tokens.authenticate(request.headers, request.path)
+        if token is None or token.name != self.token.partition(":")[0]:
+            return Response.json(401, UNAUTHORIZED_BODY, {_AUTH_HEADER: "false"})
+        if request.path == "/_simulator/stats" and request.method == "GET":
+            return Response.json(200, self.stats())
+        return Response.text(404, "404 page not found\n")
 
     def _public(self, request: Request) -> Response | None:
         path = request.path
@@ -535,7 +582,25 @@ class SimulatedRancher:
             return Response(503, body, TEXT)
         if cluster.error is not None:
             return _cluster_error(cluster.error.status, cluster.error.message)
-        return kube.handle(cluster, request, parts[3:], self._stopping, token.user_id)
+        return kube.handle(cluster, request, parts[3:], self._stopping, token.user_id, self.watches)
+
+
+_VERBS = ("list", "get", "watch", "patch")
+
+
+def _verb(request: Request) -> str:
+    """How a request counts in the stats: a Kubernetes collection GET is a list (or a watch), PATCH and PUT are
+    patches, any other GET (an object, discovery, /v3) a get."""
+    if request.method in ("PATCH", "PUT"):
+        return "patch"
+    if request.method != "GET":
+        return ""
+    if request.params.get("watch") in ("1", "true"):
+        return "watch"
+    parts = [p for p in request.path.split("/") if p]
+    if parts[:2] == ["k8s", "clusters"] and kube.is_collection(parts[3:]):
+        return "list"
+    return "get"
 
 
 def _simulated_error(path: str) -> Response:

@@ -23,6 +23,7 @@ from ranchersync.sync.operations import (
 )
 from ranchersync.sync.plan import PlannedContainer, ServicePlan, SyncPlan, TargetChoice, gitops_warnings, plan_sync
 from ranchersync.sync.records import SyncBusy, mark_interrupted
+from ranchersync.sync.snapshot_plan import plan_snapshot
 from ranchersync.sync.source_health import (
     SourceProblem,
     SourceUnhealthy,
@@ -62,6 +63,7 @@ __all__ = [
     "mark_interrupted",
     "new_request_id",
     "plan_environments",
+    "plan_snapshot",
     "plan_sync",
     "progress_line",
     "read_sides",

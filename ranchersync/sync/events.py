@@ -31,7 +31,8 @@ Stage = Literal[
 ]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 # Stages whose message is shown next to the service: the reason it did not go as planned.
-NOTED_STAGES: frozenset[Stage] = frozenset({"failed", "skipped", "rollback_failed"})
+# A `verifying` message is a gate's or the soak's measurement ("gate error-rate 2/3: 0.01 ✓").
+NOTED_STAGES: frozenset[Stage] = frozenset({"failed", "skipped", "rollback_failed", "verifying"})
 # A service's last stage in the forward run, and in the automatic rollback.
 FINAL_STAGES: frozenset[Stage] = frozenset({"success", "failed", "skipped", "rolled_back", "rollback_failed"})
 # How the automatic rollback announces each step of undoing a service.

@@ -28,9 +28,10 @@ from ranchersync.kernel.errors import (
     RancherUnavailable,
     ValidationError,
 )
-from ranchersync.rancher import RancherClient, Workload, retry_delay, rollout_state
+from ranchersync.rancher import ImageChange, RancherClient, Workload, retry_delay, rollout_state
 from ranchersync.sync import records
 from ranchersync.sync.events import ROLLBACK_STAGES, ProgressEvent, ProgressListener
+from ranchersync.verification import run as verification
 
 ANNOTATION_OPERATION = "ranchersync.io/operation-id"
 ANNOTATION_SOURCE = "ranchersync.io/source-environment"
@@ -47,6 +48,7 @@ class SyncOptions:
     poll_seconds: float = 1.0
     auto_rollback: bool = True  # undo what was changed when any service fails
     concurrency: int = 16
+    all_or_nothing: bool = False  # a service skipped while applying (changed since the plan) undoes the rest too
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ def run_items(
             lost.append(error)
     if lost:
         raise records.RecordIncomplete(operation_id, [r.describe() for r in runs if r.touched],
+                                       budget=ctx.settings.db_outage_seconds,
                                        kind="rollback" if undoing else "") from lost[0]
     return runs
 
@@ -190,10 +193,9 @@ def _apply(
             try:
                 patched = client.patch_images(
                     ref.cluster_id, ref.namespace, item.kind, item.name,
-                    containers={m.name: m.new for m in todo if not m.init},
-                    init_containers={m.name: m.new for m in todo if m.init} or None,
+                    ImageChange(containers={m.name: m.new for m in todo if not m.init},
+                                init_containers={m.name: m.new for m in todo if m.init}, annotations=annotations),
                     resource_version=version,
-                    annotations=annotations,
                 )
             except (ConflictError, RancherNotFound):
                 raise
@@ -309,6 +311,10 @@ def _verify(
                 return
             if observed and state.done:
                 found = _running_digests(client, ref, current, item) if keep_digests else None
+                failure = _verification_failure(ctx, client, run, current, say, operation_id) if keep_digests else ""
+                if failure:  # a gate or the soak failed: the service fails, and the automatic rollback undoes it
+                    _finish(ctx, run, "failed", failure, say)
+                    return
                 _finish(ctx, run, "success", state.message, say, digests=found)
                 return
             last_message = state.message
@@ -320,6 +326,22 @@ def _verify(
             run.stopped = True
             return
         time.sleep(options.poll_seconds)
+
+
+def _verification_failure(ctx: AppContext, client: RancherClient, run: ServiceRun, workload: Workload,
+                          say: ProgressListener, operation_id: int) -> str:
+    """After a verified rollout, the target environment's gates and soak (the verification package); why they
+    failed, or '' when they held or the environment has none."""
+    checks = verification.load_checks(ctx, run.item.target.environment_id)
+    if checks.empty:
+        return ""
+    item, ref = run.item, run.item.target
+    target = verification.Target(item.result_id, ref.cluster_id, ref.namespace, item.name,
+                                 workload.selector_string(), tuple(m.new for m in item.moves if not m.init))
+    verdict = verification.verify_service(
+        ctx, checks, target, client, heartbeat=lambda: records.heartbeat(ctx, operation_id),
+        say=lambda line: say(ProgressEvent(item.result_id, item.name, ref.name, "verifying", line)))
+    return "" if verdict.passed else verdict.message
 
 
 def _running_digests(client: RancherClient, ref: InstanceRef, workload: Workload, item: WorkItem) -> dict[str, str]:

@@ -10,19 +10,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ranchersync import notify
+from ranchersync import notify, registry
 from ranchersync.access.identity import Actor, require
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
+from ranchersync.governance import quarantine
 from ranchersync.governance.four_eyes import check_may_apply
 from ranchersync.governance.freeze import check_sync_allowed
-from ranchersync.inventory.images import RetagMode
+from ranchersync.governance.locks import check_unlocked
 from ranchersync.inventory.reading import EnvironmentRef, Service, list_inventories, site_connections
 from ranchersync.kernel.errors import DatabaseUnavailable, NotFoundError, OperationFailed, ValidationError
+from ranchersync.kernel.images import RetagMode
 from ranchersync.models import SyncOperation, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.security.crypto import TokenCipher
+from ranchersync.security.host_policy import HostPolicy
 from ranchersync.sync import records
 from ranchersync.sync.events import ProgressEvent, ProgressListener, log, logged
 from ranchersync.sync.execute import (
@@ -37,6 +40,7 @@ from ranchersync.sync.execute import (
     undo_runs,
 )
 from ranchersync.sync.plan import SyncPlan, TargetChoice, plan_sync
+from ranchersync.sync.preflight import check_quarantine, preflight
 from ranchersync.sync.records import PlannedResult
 
 
@@ -79,11 +83,12 @@ def read_sides(
     target: int | str,
     factory: ClientFactory = RancherClient,
 ) -> SyncSides:
-    """Read the source and target environments from Rancher, refusing while any of their app instances is
-    unreadable."""
+    """Read the source and target environments from Rancher, with what their pods run, refusing while any of their
+    app instances is unreadable."""
     src, dst = get_environment(session, source), get_environment(session, target)
-    # With the digests the pods run: a source whose pods disagree is not promoted (`source_health`).
-    inventories = list_inventories(session, cipher, [src, dst], factory=factory, digests=True)
+    # Fresh (what a sync patches must be current), with the digests the pods run: a source whose pods disagree is
+    # not promoted (`source_health`), and quarantine and pinning look at them.
+    inventories = list_inventories(session, cipher, [src, dst], factory=factory, stored=False, digests=True)
     failures = inventories[src.id].failures + inventories[dst.id].failures
     if failures:
         listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
@@ -103,13 +108,26 @@ def plan_environments(
     targets: Mapping[tuple[str, str], TargetChoice] | None = None,
     default_target: TargetChoice | None = None,
     factory: ClientFactory = RancherClient,
+    check_registries: bool = True,
+    pin_digests: bool | None = None,
+    policy: HostPolicy | None = None,
 ) -> SyncPlan:
     """Read both environments from Rancher and plan promoting `services` (names, or "Kind/name") or, when None,
-    everything that differs."""
+    everything that differs; then the preflight (`check_registries`): each new image resolved in its registered
+    registry, and a quarantined digest refused (ImageQuarantined, exit 3). With `pin_digests` (None: when the
+    target is protected) each change whose digest is known promotes ``repo:tag@sha256:…``."""
+    registries = registry.accesses(session, cipher) if check_registries else {}
+    quarantined = quarantine.active_by_digest(session)
+    if pin_digests is None:
+        pin_digests = get_environment(session, target).protected
     sides = read_sides(session, cipher, source, target, factory)
     selected = None if services is None else _resolve_names(services, sides.source_services, sides.source.name)
-    return plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,
+    plan = plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,
                      mode=mode, targets=targets, default_target=default_target)
+    if registries:
+        plan = preflight(plan, registries, policy=policy)
+    check_quarantine(plan, quarantined)
+    return plan.pinned() if pin_digests else plan
 
 
 def _resolve_names(names: Collection[str], services: Any, env_name: str) -> list[tuple[str, str]]:
@@ -182,6 +200,8 @@ def apply_plan(
         requested_by = check_may_apply(session, target_env, actor, confirmed.approval)
         check_confirmation(plan.target, target_env.protected, confirmed.confirm_env)
         check_sync_allowed(session, actor, target_env, utcnow(), confirmed.override_freeze)
+        check_quarantine(plan, quarantine.active_by_digest(session))  # the last word, whoever made the plan
+        check_unlocked(session, target_env, {i.name for i in plan.to_apply})  # release trains: locks
     initiated_by = requested_by or actor.email
     approval = confirmed.approval
     if not plan.to_apply:
@@ -203,10 +223,15 @@ def apply_plan(
     operation_id, result_ids = records.open_operation(ctx, records.Opening(
         kind="sync", mode=plan.mode, source=(plan.source.id, plan.source.name),
         target=(plan.target.id, plan.target.name), initiated_by=initiated_by, request_id=request_id, planned=planned,
-        detail=f"{plan.source.name} → {plan.target.name}: "
+        detail=f"{f'snapshot {plan.snapshot}' if plan.snapshot else plan.source.name} → {plan.target.name}: "
                f"{', '.join(dict.fromkeys(i.name for i in plan.to_apply))}"
                + (f" (approval request #{approval}, asked by {initiated_by})" if approval else ""),
     ), actor=actor)
+    try:
+        _snapshot_before(ctx, operation_id, plan, initiated_by)  # release trains: "what ran before", one click away
+    except BaseException:
+        _close_quietly(ctx, operation_id)  # nothing was changed: the record must not stay "running"
+        raise
     items = [
         WorkItem(rid, item.target.instance, item.kind, item.name,
                  tuple(Move(c.name, c.init, c.current, c.new) for c in item.changes),
@@ -216,6 +241,16 @@ def apply_plan(
     ]
     annotations = {ANNOTATION_OPERATION: str(operation_id), ANNOTATION_SOURCE: plan.source.name}
     return run_operation(ctx, operation_id, items, options, annotations, progress, factory)
+
+
+def _snapshot_before(ctx: AppContext, operation_id: int, plan: SyncPlan, initiated_by: str) -> None:
+    """Keep the target's services as the plan read them with the operation, before anything changes."""
+    from ranchersync.snapshots.store import record_before_sync
+
+    services = list({(i.target.instance.id, i.kind, i.name): i.target for i in plan.items
+                     if i.target is not None}.values())
+    with ctx.session() as session:
+        record_before_sync(session, operation_id, (plan.target.id, plan.target.name), initiated_by, services)
 
 
 def run_operation(
@@ -242,7 +277,7 @@ def run_operation(
             connections = site_connections(session, ctx.cipher, {i.target.site_id for i in items})
         runs = run_items(ctx, operation_id, items, connections, options=options, annotations=annotations,
                          progress=progress, factory=factory)
-        failed = [o for o in runs if o.status == "failed"]
+        failed = [o for o in runs if o.status == "failed" or (options.all_or_nothing and o.status == "skipped")]
         applied = [o for o in runs if o.touched]  # a PATCH of unknown fate is undone too: undoing is a no-op then
         touched = list(applied)
         stop = records.termination(ctx, operation_id) if any(o.stopped for o in runs) else None
@@ -280,10 +315,11 @@ def run_operation(
         # it once this process is gone), and a message that names what changed on Rancher.
         _close_quietly(ctx, operation_id)
         changed = list(dict.fromkeys([*(r.describe() for r in touched), *lost.changed]))
-        raise records.RecordIncomplete(operation_id, changed) from lost
+        raise records.RecordIncomplete(operation_id, changed, budget=ctx.settings.db_outage_seconds) from lost
     except DatabaseUnavailable as lost:
         _close_quietly(ctx, operation_id)
-        raise records.RecordIncomplete(operation_id, [r.describe() for r in touched]) from lost
+        raise records.RecordIncomplete(operation_id, [r.describe() for r in touched],
+                                       budget=ctx.settings.db_outage_seconds) from lost
     except BaseException:
         # Whatever stopped us (Ctrl+C, a bug), the trail must not stay "running" for ever.
         records.close_operation(ctx, operation_id, "interrupted", "stopped before it finished")

@@ -25,7 +25,9 @@ def plan_payload(plan: SyncPlan) -> dict[str, Any]:
                 "targetAppInstanceId": i.target.instance.id if i.target else None,
                 "targetAppInstance": i.target.instance.name if i.target else None,
                 "sourceAppInstanceId": i.source.instance.id if i.source else None,
-                "changes": [{"container": c.name, "init": c.init, "previousImage": c.current, "newImage": c.new}
+                "changes": [{"container": c.name, "init": c.init, "previousImage": c.current, "newImage": c.new,
+                             "newDigest": c.new_digest, "sourceDigest": c.source_digest, "tagMoved": c.tag_moved,
+                             "changelog": c.changelog.payload() if c.changelog is not None else None}
                             for c in i.changes],
                 "skipReason": i.skip_reason,
                 "detail": i.detail or None,

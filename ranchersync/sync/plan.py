@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from ranchersync.inventory.images import RetagMode, retag
 from ranchersync.inventory.reading import EnvironmentRef, Service
 from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.images import RetagMode, parse_image, retag
 from ranchersync.kernel.textsafe import escape_markdown, markdown_cell, markdown_code
 from ranchersync.rancher import Workload
+from ranchersync.registry import Changelog
 
 # Why a selected service is left alone; the words users see.
 SKIP_EQUAL = "already equal"
@@ -21,6 +22,8 @@ SKIP_KIND = "not a promotable kind"
 SKIP_MISMATCH = "container mismatch"
 SKIP_SOURCE_DISAGREES = "source app instances disagree"
 SKIP_AMBIGUOUS = "several target app instances"
+SKIP_NOT_IN_REGISTRY = "not in the registry"
+SKIP_PLATFORM = "no image for the target's platform"
 
 PROMOTABLE_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
@@ -36,10 +39,27 @@ class PlannedContainer:
     init: bool
     current: str
     new: str
+    # What the registry and the source's pods say (the preflight, `ranchersync.sync.preflight`); None: not known.
+    new_digest: str | None = None  # what the new reference resolves to now
+    source_digest: str | None = None  # what the source's pods run
+    changelog: Changelog | None = None
 
     @property
     def changes(self) -> bool:
         return self.current != self.new
+
+    @property
+    def tag_moved(self) -> bool:
+        """The tag resolves to other bits than the source's pods run: it moved since the source was tested."""
+        return bool(self.new_digest and self.source_digest and self.new_digest != self.source_digest)
+
+    def pinned(self, digest: str | None = None) -> PlannedContainer:
+        """The same change promoting ``repo:tag@digest`` (default: what the source's pods run — the tested bits —
+        else what the tag resolves to), so the target runs exactly those bits whatever the tag names at pull time."""
+        digest = digest or self.source_digest or self.new_digest
+        if not digest or not self.changes:
+            return self
+        return replace(self, new=str(parse_image(self.new).with_digest(digest)))
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,7 @@ class SyncPlan:
     target: EnvironmentRef
     mode: RetagMode
     items: tuple[ServicePlan, ...]
+    snapshot: str | None = None  # the snapshot the plan puts in place (a release train, a restore), if any
 
     @property
     def to_apply(self) -> tuple[ServicePlan, ...]:
@@ -91,6 +112,12 @@ class SyncPlan:
     def warnings(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(w for i in self.to_apply for w in i.warnings))
 
+    def pinned(self) -> SyncPlan:
+        """The plan promoting every change whose digest is known by that digest (`--pin-digests`)."""
+        items = tuple(replace(i, containers=tuple(c.pinned() for c in i.containers)) if i.will_change else i
+                      for i in self.items)
+        return replace(self, items=items)
+
     def to_markdown(self) -> str:
         """The plan as a Markdown table, for a change ticket.
 
@@ -99,8 +126,9 @@ class SyncPlan:
         and warnings are escaped text.
         """
         mode = "tag only" if self.mode == "tag" else "full image"
+        origin = f"snapshot {self.snapshot}" if self.snapshot else self.source.name
         lines = [
-            f"### Sync {escape_markdown(self.source.name)} → {escape_markdown(self.target.name)} ({mode})",
+            f"### Sync {escape_markdown(origin)} → {escape_markdown(self.target.name)} ({mode})",
             "",
             "| Service | Kind | Target | Container | Current image | New image |",
             "|---|---|---|---|---|---|",
@@ -115,6 +143,25 @@ class SyncPlan:
             lines += ["", "Skipped:", ""]
             lines += [f"- {markdown_code(i.name)} ({escape_markdown(i.target_label)}): {i.skip_reason}"
                       f"{': ' + escape_markdown(i.detail) if i.detail else ''}" for i in self.skipped]
+        digests = [(item, change) for item in self.to_apply for change in item.changes
+                   if change.new_digest or change.changelog is not None]
+        if digests:
+            lines += ["", "Images:", ""]
+            for item, change in digests:
+                where = escape_markdown(item.target_label)
+                what = f"{markdown_code(item.name)} ({where}, {markdown_code(change.name)})"
+                facts = []
+                if change.new_digest:
+                    facts.append(f"digest {markdown_code(change.new_digest)}")
+                if change.tag_moved:
+                    facts.append(f"**the tag moved since {escape_markdown(self.source.name)} was tested** (it runs "
+                                 f"{markdown_code(change.source_digest or '')})")
+                if change.changelog is not None:  # the link as code: it comes from a label, never Markdown
+                    log = change.changelog
+                    facts.append(escape_markdown(log.sentence(link=False)))
+                    if log.compare_url or log.source:
+                        facts.append(markdown_code(log.compare_url or log.source or ""))
+                lines.append(f"- {what}: {'; '.join(facts)}")
         if self.warnings:
             lines += ["", "Warnings:", ""] + [f"- {escape_markdown(w)}" for w in self.warnings]
         return "\n".join(lines) + "\n"

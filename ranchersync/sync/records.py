@@ -22,40 +22,24 @@ from ranchersync.access.identity import SYSTEM, Actor
 from ranchersync.context import AppContext
 from ranchersync.history import arrivals
 from ranchersync.kernel.detach import process_alive
-from ranchersync.kernel.errors import DatabaseUnavailable, RefusedByPolicy, ValidationError
+from ranchersync.kernel.errors import DatabaseUnavailable, RefusedByPolicy
 from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, SyncResult, utcnow
 from ranchersync.notify.outbox import sync_finished
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-OUTAGE_ENV = "RANCHERSYNC_DB_OUTAGE_SECONDS"
-DEFAULT_OUTAGE_SECONDS = 60.0
 _outage_lock = threading.Lock()
 _outage_since: dict[int, float] = {}  # per context: when its writers first found the database gone
 
 
-def outage_budget() -> float:
-    """How long a running operation keeps retrying its database writes (RANCHERSYNC_DB_OUTAGE_SECONDS, 60 s):
-    long enough for a PostgreSQL failover (10–30 s) or a locked SQLite file."""
-    raw = os.environ.get(OUTAGE_ENV, "").strip()
-    if not raw:
-        return DEFAULT_OUTAGE_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:
-        raise ValidationError(f"{OUTAGE_ENV} must be a number of seconds between 0 and 3600, not {raw!r}")
-    return value
-
-
 def write(ctx: AppContext, change: Callable[[Session], T], *, patience: float | None = None) -> T:
     """Run `change` in one transaction, retried with backoff while the database cannot be reached, for up to
-    `patience` seconds (default: the outage budget) counted from when this context's writers first found it gone.
+    `patience` seconds (default: the settings' outage budget, RANCHERSYNC_DB_OUTAGE_SECONDS) counted from when
+    this context's writers first found it gone.
 
     Every write of a running operation goes through here and is idempotent (it sets fields), so a commit whose
     answer was lost is harmless to repeat. Raises DatabaseUnavailable once the outage lasts longer."""
-    budget = outage_budget() if patience is None else patience
+    budget = ctx.settings.db_outage_seconds if patience is None else patience
     delay = 0.1
     while True:
         began = time.monotonic()  # a locked SQLite file fails only after its busy timeout: count from the try
@@ -87,20 +71,20 @@ class RecordIncomplete(DatabaseUnavailable):
     kind = "record_incomplete"
     default_title = "The sync stopped: the database could not be reached"
 
-    def __init__(self, operation_id: int, changed: Sequence[str], *, kind: str = "") -> None:
+    def __init__(self, operation_id: int, changed: Sequence[str], *, budget: float, kind: str = "") -> None:
         self.operation_id = operation_id
         self.changed = tuple(changed)
         what = f"the automatic rollback of operation #{operation_id}" if kind == "rollback" \
             else f"operation #{operation_id}"
-        budget = f"{outage_budget():g} s ({OUTAGE_ENV})"
+        waited = f"{budget:g} s (RANCHERSYNC_DB_OUTAGE_SECONDS)"
         if self.changed:
-            message = (f"The database could not be reached for {budget}, so {what} stopped before its record "
+            message = (f"The database could not be reached for {waited}, so {what} stopped before its record "
                        f"was complete. Changed on Rancher: {'; '.join(self.changed)}.")
             hint = (f"Once the database answers again, finish it with `python -m ranchersync resume "
                     f"{operation_id}` (the planned images on what is left), or undo it with `python -m ranchersync "
                     f"rollback {operation_id}` (the previous images back). It shows as interrupted until then.")
         else:
-            message = (f"The database could not be reached for {budget}, so {what} stopped before it changed "
+            message = (f"The database could not be reached for {waited}, so {what} stopped before it changed "
                        "anything on Rancher.")
             hint = (f"Once the database answers again, `python -m ranchersync resume {operation_id}` runs it, or "
                     "plan the sync again.")

@@ -26,6 +26,11 @@ BENCHMARKS: dict[str, tuple[tuple[str, ...], str]] = {
                       "peak Python memory:"),
     "history_queries": (("--operations", "300", "--repeat", "1"), "SQLite: page queries + metrics (90d)"),
     "simulator_rps": (("--seconds", "0.3", "--clients", "2"), "GET DeploymentList"),
+    "registry_preflight": (("--services", "6", "--latency-ms", "5", "--runs", "1"), "preflight added / goal"),
+    "chaos": (("--syncs", "2", "--services", "2", "--outage-seconds", "1", "--rollout-seconds", "0.3"),
+              "extra time under chaos"),
+    "live_inventory": (("--instances", "4", "--workloads", "2", "--clusters", "2", "--latency-ms", "5", "--views", "2",
+                        "--changes", "2", "--viewers", "2", "--window", "1"), "live / cached requests per hour"),
 }
 
 pytestmark = pytest.mark.bench

@@ -78,13 +78,15 @@ def test_a_request_runs_when_another_releaser_approves(demo: AppContext, rancher
         assert live is not None and east["resourceVersion"] == live["metadata"]["resourceVersion"]
         assert east["containers"][0]["previous"] == OLD and east["containers"][0]["new"] == NEW
         assert east["containers"][0]["digests"][0].startswith("sha256:")
+        bound = east["containers"][0]["digests"][0]
         assert stored.status == "pending" and stored.required == 1 and stored.requested_by == ALICE.email
         assert stored.expires_at - stored.requested_at == dt.timedelta(hours=24)
     assert prod_image(rancher_us, EAST) == OLD
 
     decided = approvals.decide(demo, BOB, request_id, True, "looks good")
     assert decided.status == "executed" and decided.operation_id is not None
-    assert prod_image(rancher_us, EAST) == NEW and prod_image(rancher_us, WEST) == NEW
+    # The approved bits, not whatever the tag names at pull time (issue 18 item 13): tag@the bound digest.
+    assert prod_image(rancher_us, EAST) == f"{NEW}@{bound}" and prod_image(rancher_us, WEST) == f"{NEW}@{bound}"
     with demo.session() as session:
         payload = operation_payload(get_operation_detail(session, decided.operation_id), with_results=True)
     assert payload["status"] == "complete"
@@ -120,7 +122,7 @@ def test_two_approvals_needed_the_first_keeps_it_pending(demo: AppContext, ranch
         approvals.decide(demo, BOB, request_id, True)
     second = approvals.decide(demo, CAROL, request_id, True)
     assert second.status == "executed"
-    assert prod_image(rancher_us, EAST) == NEW
+    assert prod_image(rancher_us, EAST).startswith(f"{NEW}@sha256:")  # the approved digest (issue 18 item 13)
     with demo.session() as session:
         payload = operation_payload(get_operation_detail(session, second.operation_id or 0))
     assert payload["approvedBy"] == [BOB.email, CAROL.email]
@@ -260,7 +262,7 @@ def test_a_source_already_unhealthy_when_requested_does_not_block(demo: AppConte
     rancher.set_object(STAGE, cart)
     request_id = request(demo)
     assert approvals.decide(demo, BOB, request_id, True).status == "executed"
-    assert prod_image(rancher_us, EAST) == NEW
+    assert prod_image(rancher_us, EAST).startswith(f"{NEW}@sha256:")  # the approved digest (issue 18 item 13)
 
 
 def test_the_apply_use_case_never_skips_the_four_eyes(demo: AppContext) -> None:

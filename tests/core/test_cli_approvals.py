@@ -58,7 +58,7 @@ def test_a_sync_needing_approval_exits_3_and_another_user_approves_it(cli, ranch
     assert status == 0, err
     assert "Request #1 approved and run as operation #1" in out and "Operation #1: complete." in out
     assert "frontend @ shop-east: registry.example.com:5000/shop/frontend:3.8.0 -> " in err  # the bound diff
-    assert prod_image(rancher_us).endswith("3.8.1")
+    assert prod_image(rancher_us).split("@sha256:")[0].endswith("3.8.1")  # pinned to the approved digest
 
     status, out, _ = cli("carol", "history", "--json")
     [operation] = json.loads(out)
@@ -114,7 +114,7 @@ def test_wait_approval_waits_for_another_users_decision(cli, demo: AppContext, r
     operation = json.loads(out)
     assert operation["status"] == "complete" and operation["initiatedBy"] == "alice"
     assert operation["approvedBy"] == ["bob"]
-    assert prod_image(rancher_us).endswith("3.8.1")
+    assert prod_image(rancher_us).split("@sha256:")[0].endswith("3.8.1")  # pinned to the approved digest
 
 
 def test_wait_approval_reports_a_rejection_with_exit_3(cli, demo: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:

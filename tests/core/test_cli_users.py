@@ -51,3 +51,32 @@ def test_users_list_and_clear_and_the_audit_names_the_cli(cli, demo: AppContext)
     assert status == 2 and "unknown role 'boss'" in err
     status, _, err = cli("lead@example.com", "users", "set-role", "lead@example.com", "viewer")
     assert status == 3 and "own role" in err
+
+
+def _cli_events(ctx: AppContext, action: str) -> list[tuple[str, str, str | None]]:
+    from sqlalchemy import select
+
+    from ranchersync.models import AuditEvent
+    with ctx.session() as session:
+        rows = session.execute(select(AuditEvent.actor, AuditEvent.channel, AuditEvent.client_address)
+                               .where(AuditEvent.action == action).order_by(AuditEvent.id))
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_every_cli_event_names_the_os_user_beside_the_claimed_name(cli, demo: AppContext) -> None:
+    import getpass
+
+    assert cli("rita@example.com", "envs", "add", "--name", "QA")[0] == 0
+    assert _cli_events(demo, "environment.add")[-1] == ("rita@example.com", "cli", f"os:{getpass.getuser()}")
+
+
+def test_demo_and_demo_stop_need_an_admin_and_are_audited_as_who_ran_them(cli, demo: AppContext) -> None:
+    import getpass
+
+    assert cli("lead@example.com", "users", "set-role", "vic@example.com", "viewer")[0] == 0
+    status, _, err = cli("vic@example.com", "demo")
+    assert status == 3 and "vic@example.com is a viewer" in err, "refused before any server starts"
+    assert cli("vic@example.com", "demo", "--stop")[0] == 3
+    status, out, err = cli("lead@example.com", "demo", "--stop")
+    assert status == 0, err
+    assert _cli_events(demo, "demo.stopped") == [("lead@example.com", "cli", f"os:{getpass.getuser()}")]

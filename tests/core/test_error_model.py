@@ -42,6 +42,10 @@ DOCUMENTED: dict[str, int] = {
 OUTSIDE_THE_TREE: dict[str, str] = {
     "ranchersync.security.host_policy.HostRefused":
         "an internal signal: sites turn it into a ValidationError, the transport into a RancherUnavailable",
+    "ranchersync.security.egress.EgressRefused":
+        "raised inside Apprise's network calls as a refused connection; the sender records one fixed sentence",
+    "ranchersync.verification.prometheus.QueryFailed":
+        "a gate's measurement that gave no number: recorded as an `inconclusive` verdict, never raised to a user",
     "ranchersync.rancher.transport._Transient":
         "the transport's retry signal: once the tries or the deadline run out it becomes the typed error it carries",
 }
@@ -49,7 +53,7 @@ OUTSIDE_THE_TREE: dict[str, str] = {
 # Classes whose constructor needs more than a message: how to make one (keyed by qualified name).
 BUILDERS: dict[str, Callable[[type[RancherSyncError]], RancherSyncError]] = {
     "ranchersync.sync.records.SyncBusy": lambda cls: cls("something precise happened", reason="target_busy"),
-    "ranchersync.sync.records.RecordIncomplete": lambda cls: cls(7, ["web (eu · prod-east · shop): app:2"]),  # type: ignore[call-arg]
+    "ranchersync.sync.records.RecordIncomplete": lambda cls: cls(7, ["web (eu · prod-east · shop): app:2"], budget=60),  # type: ignore[call-arg]
 }
 
 

@@ -14,7 +14,7 @@ import urllib3.util.connection
 from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
 from ranchersync.kernel.errors import RancherUnavailable, ValidationError
-from ranchersync.rancher import Transport
+from ranchersync.rancher import Transport, TransportSettings
 from ranchersync.security.host_policy import HostPolicy, HostRefused, default_policy
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN
@@ -162,13 +162,13 @@ def test_a_name_that_now_resolves_to_metadata_is_refused_when_connecting(
     url = f"http://rancher.test:{port}"
     sites.make_connection(url, rancher.token, allow_http=True, policy=policy)  # accepted: it points at loopback
 
-    first = Transport(url, rancher.token, host_policy=policy, retries=0)
+    first = Transport(url, rancher.token, settings=TransportSettings(retries=0), host_policy=policy)
     assert first.request("GET", "/v3")["type"] == "apiRoot"  # connected to the address the stub gave
     first.close()
     assert connects == [("127.0.0.1", int(port))]
 
     table["rancher.test"] = ["169.254.169.254"]
-    again = Transport(url, rancher.token, host_policy=policy, retries=0)
+    again = Transport(url, rancher.token, settings=TransportSettings(retries=0), host_policy=policy)
     with pytest.raises(RancherUnavailable, match=r"Refused to connect to rancher\.test:\d+: .*169\.254\.169\.254"):
         again.request("GET", "/v3")
     again.close()
@@ -184,8 +184,8 @@ def test_tls_still_checks_the_name_while_connecting_to_the_checked_address(
         good = Transport(f"https://localhost:{port}", server.token, verify=str(server.ca_file), host_policy=policy)
         assert good.request("GET", "/v3")["type"] == "apiRoot"  # the certificate names localhost
         good.close()
-        wrong = Transport(f"https://rancher.test:{port}", server.token, verify=str(server.ca_file),
-                          host_policy=policy, retries=0)
+        wrong = Transport(f"https://rancher.test:{port}", server.token, settings=TransportSettings(retries=0),
+                          verify=str(server.ca_file), host_policy=policy)
         with pytest.raises(RancherUnavailable, match="not valid for this host name|certificate"):
             wrong.request("GET", "/v3")  # same address, but the certificate is not for rancher.test
         wrong.close()
@@ -194,7 +194,7 @@ def test_tls_still_checks_the_name_while_connecting_to_the_checked_address(
 
 def test_the_default_policy_is_used_by_every_client(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RANCHERSYNC_ALLOWED_HOSTS", "rancher.corp.example")
-    transport = Transport("http://127.0.0.1:9", TOKEN, retries=0)
+    transport = Transport("http://127.0.0.1:9", TOKEN, settings=TransportSettings(retries=0))
     with pytest.raises(RancherUnavailable, match="not among the hosts"):
         transport.request("GET", "/v3")
     transport.close()

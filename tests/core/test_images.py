@@ -6,8 +6,8 @@ from dataclasses import FrozenInstanceError
 
 import pytest
 
-from ranchersync.inventory.images import ImageRef, is_valid_image, parse_image, retag
 from ranchersync.kernel.errors import RancherSyncError, ValidationError
+from ranchersync.kernel.images import ImageRef, is_valid_image, parse_image, retag
 
 F64 = "f" * 64
 D = "sha256:1a2b3c4d5e6f" + "0" * 52  # a sha256 digest whose short form is easy to read

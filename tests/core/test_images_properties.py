@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ranchersync.inventory.images import ImageRef, parse_image, retag
 from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.images import ImageRef, parse_image, retag
 
 _ALNUM = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=6)
 _SEPARATOR = st.sampled_from([".", "_", "__", "-", "--"])

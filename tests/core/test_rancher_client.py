@@ -21,7 +21,7 @@ from ranchersync.kernel.errors import (
     RancherUnavailable,
     ValidationError,
 )
-from ranchersync.rancher import Cluster, RancherClient
+from ranchersync.rancher import Cluster, ImageChange, RancherClient
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rancher"
 BASE = "https://rancher.example.com"
@@ -360,17 +360,11 @@ def test_patch_images_sends_the_exact_strategic_merge_patch(
         json=load("deployment_web_patched"),
         match=[matchers.json_params_matcher(expected), matchers.header_matcher({"Content-Type": SMP})],
     )
-    patched = client.patch_images(
-        CLUSTER,
-        "shop-dev",
-        "Deployment",
-        "web",
-        containers={"app": "registry.example.com:5000/shop/web:1.4.2"},
-        init_containers={"migrate": "registry.example.com:5000/shop/web:1.4.2"},
-        resource_version="654001",
-        annotations={"ranchersync.io/operation": "42"},
-        template_annotations={"cattle.io/timestamp": "2024-06-01T10:00:00Z"},
-    )
+    change = ImageChange(containers={"app": "registry.example.com:5000/shop/web:1.4.2"},
+                         init_containers={"migrate": "registry.example.com:5000/shop/web:1.4.2"},
+                         annotations={"ranchersync.io/operation": "42"},
+                         template_annotations={"cattle.io/timestamp": "2024-06-01T10:00:00Z"})
+    patched = client.patch_images(CLUSTER, "shop-dev", "Deployment", "web", change, resource_version="654001")
     assert patched.generation == 8 and patched.images["app"].endswith(":1.4.2")
     assert json.loads(rsps.calls[1].request.body or b"") == expected  # exactly this, nothing more
     assert rsps.calls[1].request.headers["Content-Type"] == SMP
@@ -390,14 +384,8 @@ def test_patch_cronjob_uses_the_job_template_path(rsps: responses.RequestsMock, 
         },
     }
     rsps.patch(f"{BATCH}/cronjobs/nightly-report", json=cron, match=[matchers.json_params_matcher(expected)])
-    client.patch_images(
-        CLUSTER,
-        "shop-dev",
-        "CronJob",
-        "nightly-report",
-        containers={"report": "reg.example.com/report:1.0"},
-        resource_version="620000",
-    )
+    client.patch_images(CLUSTER, "shop-dev", "CronJob", "nightly-report",
+                        ImageChange(containers={"report": "reg.example.com/report:1.0"}), resource_version="620000")
 
 
 @pytest.mark.parametrize(("kind", "plural"), [("StatefulSet", "statefulsets"), ("DaemonSet", "daemonsets")])
@@ -414,7 +402,8 @@ def test_patch_other_kinds(rsps: responses.RequestsMock, client: RancherClient, 
     }
     rsps.patch(f"{APPS}/{plural}/x", json=obj, match=[matchers.json_params_matcher(expected)])
     assert (
-        client.patch_images(CLUSTER, "shop-dev", kind, "x", containers={"c": "a:2"}, resource_version=None).kind == kind
+        client.patch_images(CLUSTER, "shop-dev", kind, "x", ImageChange(containers={"c": "a:2"}),
+                            resource_version=None).kind == kind
     )
 
 
@@ -427,9 +416,8 @@ def test_patch_without_resource_version_uses_the_one_just_read(
         json=load("deployment_web_patched"),
         match=[matchers.json_params_matcher({"metadata": {"resourceVersion": "654001"}}, strict_match=False)],
     )
-    client.patch_images(
-        CLUSTER, "shop-dev", "Deployment", "web", containers={"envoy": "envoy:2"}, resource_version=None
-    )
+    client.patch_images(CLUSTER, "shop-dev", "Deployment", "web", ImageChange(containers={"envoy": "envoy:2"}),
+                        resource_version=None)
 
 
 def test_patch_with_a_stale_resource_version_is_refused_before_sending(
@@ -437,9 +425,8 @@ def test_patch_with_a_stale_resource_version_is_refused_before_sending(
 ) -> None:
     rsps.get(f"{APPS}/deployments/web", json=load("deployment_web"))
     with pytest.raises(ConflictError, match=r"changed since it was read \(resourceVersion 653000, now 654001\)"):
-        client.patch_images(
-            CLUSTER, "shop-dev", "Deployment", "web", containers={"app": "a:2"}, resource_version="653000"
-        )
+        client.patch_images(CLUSTER, "shop-dev", "Deployment", "web", ImageChange(containers={"app": "a:2"}),
+                            resource_version="653000")
     assert [c.request.method for c in rsps.calls] == ["GET"]
 
 
@@ -447,9 +434,8 @@ def test_patch_conflict_from_the_server(ordered: responses.RequestsMock, client:
     ordered.get(f"{APPS}/deployments/web", json=load("deployment_web"))
     ordered.patch(f"{APPS}/deployments/web", json=load("status_409"), status=409)
     with pytest.raises(ConflictError, match="the object has been modified"):
-        client.patch_images(
-            CLUSTER, "shop-dev", "Deployment", "web", containers={"app": "a:2"}, resource_version="654001"
-        )
+        client.patch_images(CLUSTER, "shop-dev", "Deployment", "web", ImageChange(containers={"app": "a:2"}),
+                            resource_version="654001")
     assert len(ordered.calls) == 2  # the PATCH went once, never retried
 
 
@@ -457,7 +443,8 @@ def test_patch_503_is_not_retried_even_with_retries(ordered: responses.RequestsM
     ordered.get(f"{APPS}/deployments/web", json=load("deployment_web"))
     ordered.patch(f"{APPS}/deployments/web", json=load("cluster_unavailable"), status=503)
     with RancherClient(BASE, TOKEN, retries=3, backoff=0) as c, pytest.raises(RancherUnavailable):
-        c.patch_images(CLUSTER, "shop-dev", "Deployment", "web", containers={"app": "a:2"}, resource_version="654001")
+        c.patch_images(CLUSTER, "shop-dev", "Deployment", "web", ImageChange(containers={"app": "a:2"}),
+                       resource_version="654001")
     assert [call.request.method for call in ordered.calls] == ["GET", "PATCH"]
 
 
@@ -479,9 +466,9 @@ def test_patch_unknown_container_names_are_refused(
     # A strategic merge would *add* a container with an unknown name, so the client checks first.
     rsps.get(f"{APPS}/deployments/web", json=load("deployment_web"))
     with pytest.raises(ValidationError, match=message):
-        client.patch_images(
-            CLUSTER, "shop-dev", "Deployment", "web", containers=containers, init_containers=init, resource_version=None
-        )
+        client.patch_images(CLUSTER, "shop-dev", "Deployment", "web", ImageChange(containers=containers,
+                                                                                  init_containers=init or {}),
+                             resource_version=None)
     assert [c.request.method for c in rsps.calls] == ["GET"]
 
 
@@ -498,7 +485,8 @@ def test_patch_bad_input_sends_nothing(
     rsps: responses.RequestsMock, client: RancherClient, containers: dict[str, str], message: str
 ) -> None:
     with pytest.raises(ValidationError, match=message):
-        client.patch_images(CLUSTER, "shop-dev", "Deployment", "web", containers=containers, resource_version="1")
+        client.patch_images(CLUSTER, "shop-dev", "Deployment", "web", ImageChange(containers=containers),
+                            resource_version="1")
     assert len(rsps.calls) == 0
 
 

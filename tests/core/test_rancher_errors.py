@@ -23,7 +23,7 @@ from ranchersync.kernel.errors import (
     RancherSyncError,
     RancherUnavailable,
 )
-from ranchersync.rancher import Transport
+from ranchersync.rancher import Transport, TransportSettings
 from tests.conftest import closed_port_url
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rancher"
@@ -44,7 +44,7 @@ def rsps() -> Iterator[responses.RequestsMock]:
 
 @pytest.fixture
 def http() -> Iterator[Transport]:
-    with_no_retries = Transport(BASE, TOKEN, retries=0, backoff=0)
+    with_no_retries = Transport(BASE, TOKEN, settings=TransportSettings(retries=0, backoff=0))
     yield with_no_retries
     with_no_retries.close()
 
@@ -489,7 +489,7 @@ REFUSED_HINT = (
 
 def test_a_refused_connection_is_explained_as_refused_not_as_a_certificate() -> None:
     # Seen by a new user: "connection refused" was explained as "the TLS certificate is not trusted". A real refusal:
-    refused = Transport(closed_port_url(), TOKEN, retries=0, backoff=0)
+    refused = Transport(closed_port_url(), TOKEN, settings=TransportSettings(retries=0, backoff=0))
     with pytest.raises(RancherUnavailable) as info:
         refused.request("GET", "/v3")
     refused.close()

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ranchersync.kernel.errors import RancherUnavailable
-from ranchersync.rancher import RancherClient, Transport
+from ranchersync.rancher import RancherClient, Transport, TransportSettings
 from ranchersync.rancher.failures import EXPLAINED
 
 TOKEN = "token-p62nb:chcnszhxp6zqrbxwcz5z2r2w9jrftlvtwvzbsr88v4mk28kw4k5c2p"
@@ -146,13 +146,14 @@ def slammer() -> Iterator[Slammer]:
 
 def test_dropped_connections_are_retried_for_get(slammer: Slammer) -> None:
     with pytest.raises(RancherUnavailable, match="the connection was dropped \\(GET /v3\\)"):
-        Transport(slammer.url, TOKEN, retries=2, backoff=0).request("GET", "/v3")
+        Transport(slammer.url, TOKEN, settings=TransportSettings(retries=2, backoff=0)).request("GET", "/v3")
     assert slammer.accepted == 3
 
 
 def test_dropped_connections_are_not_retried_for_patch(slammer: Slammer) -> None:
     with pytest.raises(RancherUnavailable):
-        Transport(slammer.url, TOKEN, retries=3, backoff=0).request("PATCH", "/x", json_body={})
+        http = Transport(slammer.url, TOKEN, settings=TransportSettings(retries=3, backoff=0))
+        http.request("PATCH", "/x", json_body={})
     assert slammer.accepted == 1
 
 
@@ -160,7 +161,8 @@ def test_connection_refused() -> None:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]  # closed again below: nothing listens there any more
     with pytest.raises(RancherUnavailable, match="the connection was refused"):
-        Transport(f"http://127.0.0.1:{port}", TOKEN, retries=2, backoff=0).request("GET", "/v3")
+        http = Transport(f"http://127.0.0.1:{port}", TOKEN, settings=TransportSettings(retries=2, backoff=0))
+        http.request("GET", "/v3")
 
 
 def test_read_timeout(scripted: Callable[..., Scripted]) -> None:
@@ -172,14 +174,15 @@ def test_read_timeout(scripted: Callable[..., Scripted]) -> None:
 
     server = scripted(slow)
     with pytest.raises(RancherUnavailable, match="did not answer in time"):
-        Transport(server.url, TOKEN, timeout=(1.0, 0.2), retries=0).request("GET", "/v3")
+        Transport(server.url, TOKEN, settings=TransportSettings(timeout=(1.0, 0.2), retries=0)).request("GET", "/v3")
 
 
 def test_retry_after_is_honoured(scripted: Callable[..., Scripted], monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
     monkeypatch.setattr("ranchersync.rancher.transport.time.sleep", slept.append)
     server = scripted((429, {"Retry-After": "2"}, b'{"kind":"Status","code":429}'), ok({"type": "apiRoot"}))
-    assert Transport(server.url, TOKEN, backoff=0).request("GET", "/v3") == {"type": "apiRoot"}
+    http = Transport(server.url, TOKEN, settings=TransportSettings(backoff=0))
+    assert http.request("GET", "/v3") == {"type": "apiRoot"}
     assert slept == [2] and len(server.seen) == 2
 
 
@@ -188,7 +191,7 @@ def test_backoff_is_configurable(scripted: Callable[..., Scripted], monkeypatch:
     monkeypatch.setattr("ranchersync.rancher.transport.time.sleep", slept.append)
     busy: Reply = (503, {}, b'{"kind":"Status","code":503}')
     server = scripted(busy, busy, busy, ok({}))
-    Transport(server.url, TOKEN, backoff=0.1).request("GET", "/v3")
+    Transport(server.url, TOKEN, settings=TransportSettings(backoff=0.1)).request("GET", "/v3")
     # 0.1, 0.2, 0.4 s ceilings, each jittered within its upper half
     assert len(slept) == 3 and all(c / 2 <= d <= c for d, c in zip(slept, [0.1, 0.2, 0.4], strict=True))
 

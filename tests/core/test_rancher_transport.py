@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -14,7 +15,7 @@ from responses.registries import OrderedRegistry
 
 from ranchersync.kernel.errors import MalformedResponse, RancherAPIError, RancherUnavailable, ValidationError
 from ranchersync.rancher import USER_AGENT, RancherClient, Transport
-from ranchersync.rancher.transport import retry_delay
+from ranchersync.rancher.transport import TransportSettings, retry_delay
 
 BASE = "https://rancher.example.com"
 TOKEN = "token-p62nb:chcnszhxp6zqrbxwcz5z2r2w9jrftlvtwvzbsr88v4mk28kw4k5c2p"
@@ -46,8 +47,8 @@ def env_bundle(monkeypatch: pytest.MonkeyPatch) -> str:
     return other
 
 
-def fast(**kwargs: object) -> Transport:
-    return Transport(BASE, TOKEN, backoff=0, **kwargs)  # type: ignore[arg-type]
+def fast(**settings: Any) -> Transport:
+    return Transport(BASE, TOKEN, settings=TransportSettings(**{"backoff": 0, **settings}))
 
 
 # ---- what every request carries -------------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def test_retry_delays_back_off_with_jitter() -> None:
 def test_retries_stop_at_the_deadline(ordered: responses.RequestsMock) -> None:
     # A retry that could not finish within the request's deadline is not started: the error comes at once.
     ordered.get(BASE + "/v3", json=STATUS_503, status=503)
-    http = Transport(BASE, TOKEN, retries=5, backoff=8, deadline=1.0)
+    http = Transport(BASE, TOKEN, settings=TransportSettings(retries=5, backoff=8, deadline=1.0))
     with pytest.raises(RancherUnavailable):
         http.request("GET", "/v3")
     assert len(ordered.calls) == 1

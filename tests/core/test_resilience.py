@@ -7,6 +7,7 @@ import random
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,7 +123,7 @@ def test_a_locked_database_mid_sync_is_ridden_through(demo: AppContext, rancher_
 def test_past_the_outage_budget_the_message_names_what_changed(
     demo: AppContext, rancher_us: SimulatedRancher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RANCHERSYNC_DB_OUTAGE_SECONDS", "1")
+    monkeypatch.setattr(demo, "settings", replace(demo.settings, db_outage_seconds=1.0))
     the_plan = plan(demo, "frontend")
     started, listener = lock_on_first_patch(demo, 14)
     with pytest.raises(RecordIncomplete) as info:

@@ -233,7 +233,7 @@ def test_people_list_says_where_each_role_comes_from(session: Session) -> None:
     ("none", "10.0.0.5", "", True),
     ("none", "0.0.0.0", "1", False),
     ("oidc", "0.0.0.0", "", False),
-    ("proxy", "", "", False),
+    ("proxy", "127.0.0.1", "", False),  # beyond loopback it needs RANCHERSYNC_TRUSTED_PROXIES (test_proxy_trust)
 ])
 def test_anonymous_mode_is_refused_off_loopback(auth: str, address: str, allow: str, refused: bool) -> None:
     settings = Settings.from_env({"RANCHERSYNC_AUTH": auth, "RANCHERSYNC_ALLOW_ANONYMOUS": allow})

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ranchersync.kernel.errors import MalformedResponse, RancherUnavailable
-from ranchersync.rancher import Transport
+from ranchersync.rancher import Transport, TransportSettings
 
 TOKEN = "token-p62nb:chcnszhxp6zqrbxwcz5z2r2w9jrftlvtwvzbsr88v4mk28kw4k5c2p"
 Script = Callable[[socket.socket], None]
@@ -116,7 +116,7 @@ def fine(conn: socket.socket) -> None:
 
 def test_a_drip_fed_answer_is_cut_at_the_deadline(serve: Callable[[Script], RawServer]) -> None:
     server = serve(drip)
-    http = Transport(server.url, TOKEN, timeout=(2.0, 5.0), deadline=1.0, retries=0)
+    http = Transport(server.url, TOKEN, settings=TransportSettings(timeout=(2.0, 5.0), deadline=1.0, retries=0))
     started = time.monotonic()
     with pytest.raises(RancherUnavailable, match=r"did not finish its answer within 1 s \(GET /v3\): .*cut"):
         http.request("GET", "/v3")
@@ -127,7 +127,8 @@ def test_a_drip_fed_answer_is_cut_at_the_deadline(serve: Callable[[Script], RawS
 @pytest.mark.parametrize("method", ["GET", "PATCH"])
 def test_a_drip_fed_head_is_cut_at_the_deadline(serve: Callable[[Script], RawServer], method: str) -> None:
     server = serve(drip_head)
-    http = Transport(server.url, TOKEN, timeout=(2.0, 5.0), deadline=1.0, retries=3, backoff=0)
+    http = Transport(server.url, TOKEN,
+                     settings=TransportSettings(timeout=(2.0, 5.0), deadline=1.0, retries=3, backoff=0))
     started = time.monotonic()
     with pytest.raises(RancherUnavailable, match=rf"did not finish its answer within 1 s \({method} /v3\): .*cut"):
         http.request(method, "/v3", json_body={} if method == "PATCH" else None)
@@ -137,7 +138,7 @@ def test_a_drip_fed_head_is_cut_at_the_deadline(serve: Callable[[Script], RawSer
 
 def test_an_endless_answer_is_cut_at_the_size_cap(serve: Callable[[Script], RawServer]) -> None:
     server = serve(endless)
-    http = Transport(server.url, TOKEN, max_body=1024 * 1024, retries=0)
+    http = Transport(server.url, TOKEN, settings=TransportSettings(max_body=1024 * 1024, retries=0))
     started = time.monotonic()
     with pytest.raises(MalformedResponse, match=r"answer to GET /v3 is larger than 1 MiB: reading stopped"):
         http.request("GET", "/v3")
@@ -147,7 +148,7 @@ def test_an_endless_answer_is_cut_at_the_size_cap(serve: Callable[[Script], RawS
 
 def test_an_announced_oversized_answer_is_refused_without_reading_it(serve: Callable[[Script], RawServer]) -> None:
     server = serve(announced)
-    http = Transport(server.url, TOKEN, max_body=1024 * 1024, retries=0)
+    http = Transport(server.url, TOKEN, settings=TransportSettings(max_body=1024 * 1024, retries=0))
     started = time.monotonic()
     with pytest.raises(MalformedResponse, match="larger than 1 MiB"):
         http.request("GET", "/v3")
@@ -157,7 +158,7 @@ def test_an_announced_oversized_answer_is_refused_without_reading_it(serve: Call
 
 def test_the_cap_counts_the_inflated_size(serve: Callable[[Script], RawServer]) -> None:
     server = serve(bomb)
-    http = Transport(server.url, TOKEN, max_body=1024 * 1024, retries=0)
+    http = Transport(server.url, TOKEN, settings=TransportSettings(max_body=1024 * 1024, retries=0))
     with pytest.raises(MalformedResponse, match="larger than 1 MiB"):
         http.request("GET", "/v3")
     http.close()
@@ -165,6 +166,6 @@ def test_the_cap_counts_the_inflated_size(serve: Callable[[Script], RawServer]) 
 
 def test_an_answer_within_the_limits_reads_as_before(serve: Callable[[Script], RawServer]) -> None:
     server = serve(fine)
-    http = Transport(server.url, TOKEN, deadline=2.0, max_body=1024, retries=0)
+    http = Transport(server.url, TOKEN, settings=TransportSettings(deadline=2.0, max_body=1024, retries=0))
     assert http.request("GET", "/v3") == {"type": "apiRoot", "links": {}}
     http.close()

@@ -51,7 +51,7 @@ def test_every_service_volume_and_profile_referenced_exists() -> None:
         assert "image" in service
     assert profiles == {"demo", "monitoring"}
     default = {name for name, s in services.items() if not s.get("profiles")}
-    assert default == {"postgres", "migrate", "dashboard"}
+    assert default == {"postgres", "migrate", "dashboard", "collector"}
     for name in default:  # `docker compose up` alone must not need a profile's service
         assert not set(services[name].get("depends_on", {})) - default
 
@@ -68,6 +68,15 @@ def test_postgres_17_is_healthy_before_the_migration_and_the_dashboard_waits_for
     assert services["dashboard"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     url = services["dashboard"]["environment"]["RANCHERSYNC_DATABASE_URL"]
     assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
+
+
+def test_the_collector_runs_by_default_after_the_key_exists_and_publishes_nothing() -> None:
+    collector = compose()["services"]["collector"]
+    assert collector["command"][:4] == ["python", "-m", "ranchersync", "collect"]
+    alive = collector["command"][collector["command"].index("--alive-file") + 1]
+    assert alive in " ".join(collector["healthcheck"]["test"]), "the healthcheck reads the file the loop touches"
+    assert collector["depends_on"]["dashboard"]["condition"] == "service_healthy"
+    assert "app-data:/app/data" in collector["volumes"] and "ports" not in collector
 
 
 def test_without_sign_in_every_published_port_is_on_loopback() -> None:

@@ -127,6 +127,24 @@ def test_the_dashboard_runs_two_spread_replicas_probed_on_streamlits_health() ->
     assert selects(pdb["spec"]["selector"], pod_labels(dashboard))
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_two_collectors_share_the_lease_probed_on_the_file_their_loop_touches(overlay: str) -> None:
+    collector = find(overlay, "Deployment", "ranchersync-collector")
+    assert collector["spec"]["replicas"] == 2, "a stand-by takes the lease over within seconds"
+    container = pod_spec(collector)["containers"][0]
+    command = container["command"]
+    assert command[:4] == ["python", "-m", "ranchersync", "collect"] and "--once" not in command
+    alive = command[command.index("--alive-file") + 1]
+    assert alive.startswith("/tmp/"), "the root filesystem is read-only; /tmp is the emptyDir"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert alive in " ".join(container[probe]["exec"]["command"]), probe
+    assert "ports" not in container, "it listens on nothing"
+    pdb = find(overlay, "PodDisruptionBudget", "ranchersync-collector")
+    assert pdb["spec"]["maxUnavailable"] == 1 and selects(pdb["spec"]["selector"], pod_labels(collector))
+    dashboard_pdb = find(overlay, "PodDisruptionBudget", "ranchersync")
+    assert not selects(dashboard_pdb["spec"]["selector"], pod_labels(collector))
+
+
 def test_the_ingress_keeps_a_browser_on_its_pod_and_its_websocket_open() -> None:
     ingress = find("production", "Ingress", "ranchersync")
     notes = ingress["metadata"]["annotations"]
@@ -208,6 +226,8 @@ def test_the_jobs_run_the_documented_commands(overlay: str) -> None:
     assert command("CronJob", "ranchersync-check").endswith("python -m ranchersync check")
     assert "python -m ranchersync db backup --to" in command("CronJob", "ranchersync-backup")
     assert find(overlay, "CronJob", "ranchersync-check")["spec"]["concurrencyPolicy"] == "Forbid"
+    assert command("CronJob", "ranchersync-scheduler").endswith("python -m ranchersync scheduler --once")
+    assert find(overlay, "CronJob", "ranchersync-scheduler")["spec"]["concurrencyPolicy"] == "Forbid"
     assert "exporter" in command("Deployment", "ranchersync-exporter")
     assert find(overlay, "Deployment", "ranchersync-exporter")["spec"]["replicas"] == 1, "one exporter, no duplicates"
 

@@ -1,7 +1,8 @@
 """Run the dashboard for real and drive it from Debian's Chromium: shared by the e2e tests and
 scripts/screenshots.py.
 
-`AppServer` starts `streamlit run app.py` on a free port against a given database and key, and waits for
+`AppServer` starts `streamlit run serve.py` (app.py behind the security headers) on a free port against a given
+database and key, and waits for
 `/_stcore/health`; `launch_chromium` starts the system browser through Playwright (no download); `wait_idle`
 waits until the app has finished its current run.
 """
@@ -78,7 +79,7 @@ def free_port() -> int:
 
 @dataclass
 class AppServer:
-    """`streamlit run app.py` in a subprocess, on a free port, against `database_url` and `secret_key`.
+    """`streamlit run serve.py` in a subprocess, on a free port, against `database_url` and `secret_key`.
 
     `data_dir` takes the server's log and what the app keeps beside its key file (the demo's state), so a test
     never touches the developer's own data/ folder.
@@ -119,10 +120,11 @@ class AppServer:
             "RANCHERSYNC_KEY_FILE": str(self.key_file),
             "RANCHERSYNC_USER": "e2e",
             "PYTHONUNBUFFERED": "1",
+            "FORWARDED_ALLOW_IPS": "",  # as `make run` and the image: the connection's own address, never a header's
             **self.extra_env,
         }
         command = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
+            sys.executable, "-m", "streamlit", "run", "serve.py",
             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         ]

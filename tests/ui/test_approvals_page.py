@@ -77,7 +77,9 @@ def test_a_pending_request_shows_its_diff_and_another_person_approves_it(
     request_id = ask(shop)
     at = open_page()
     assert "Waiting for a decision (1)" in at.subheader[0].value
-    assert f"#{request_id} · Stage → Prod" in text(at) and "Asked by alice@example.com" in text(at)
+    assert f"#{request_id} · Stage → Prod" in text(at)
+    # The asker as a code span: nothing escaped, no invisible word joiner, so it copies as it reads (item 17).
+    assert any(c.value.startswith("Asked by `alice@example.com` at ") for c in at.caption)
     diff = frame(at, "Source digest")
     assert list(diff[["Service", "Target app instance", "Previous image", "New image"]].itertuples(
         index=False, name=None)) == [("frontend", name, f"{FRONTEND}:3.8.0", f"{FRONTEND}:3.8.1")

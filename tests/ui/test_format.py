@@ -87,3 +87,13 @@ def test_application_namespaces_come_before_system_ones() -> None:
     assert namespaces_for_picking(names) == [
         "billing", "shop-prod", "cattle-system", "default", "fleet-default", "kube-system"
     ]
+
+
+@pytest.mark.parametrize(("text", "markdown"), [
+    ("alice@corp.test", "`alice@corp.test`"),
+    ("https://evil.example/x", "`https://evil.example/x`"),
+    ("a`b", "``a`b``"),
+    ("", ""),
+])
+def test_an_identity_in_a_sentence_is_a_code_span_that_copies_as_written(text: str, markdown: str) -> None:
+    assert fmt.literal(text) == markdown and "\u2060" not in fmt.literal(text)

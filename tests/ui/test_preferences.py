@@ -98,13 +98,22 @@ def test_the_display_page_works_for_a_signed_in_viewer(app_env: AppContext, seed
     monkeypatch.setenv("RANCHERSYNC_AUTH", "oidc")
     seed()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.user = {"is_logged_in": True, "email": "v@example.com", "groups": []}
+    at.user = {"is_logged_in": True, "email": "v@example.com", "email_verified": True, "groups": []}
     at.run()
     at.switch_page("pages/6_Display.py").run()
     assert_ok(at)
     assert [t.value for t in at.title] == ["Delivery pipeline"]
-    sidebar = "\n".join([m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption])
-    assert "role: **viewer**" in sidebar
+    assert "v@example.com · role: viewer" in [t.value for t in at.sidebar.text]
     links = [link.label for link in at.sidebar.get("page_link")]  # type: ignore[attr-defined]
     assert "Display" in links and "People" not in links, "no admin page for a viewer"
     assert not at.main.button and not at.get("dialog"), "no controls on the wall screen, no admin welcome"
+
+
+def test_the_display_page_shows_an_html_name_as_text(app_env: AppContext, seed: Seed) -> None:
+    seed(env_names=("Dev", "<img src=//127.0.0.2/p>"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/6_Display.py").run()
+    assert_ok(at)
+    headings = [h.proto.body for h in at.get("html")]  # type: ignore[attr-defined]
+    assert any("<h3 style=\"margin:0\">&lt;img src=//127.0.0.2/p&gt;</h3>" in h for h in headings), headings
+    assert not any("<img" in h for h in headings), "no image tag reaches the page: it would fetch from the network"

@@ -37,7 +37,8 @@ def oidc(monkeypatch: pytest.MonkeyPatch, app_env: AppContext) -> AppContext:
 
 def signed_in(email: str, groups: list[str], page: str | None = None, name: str = "") -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.user = {"is_logged_in": True, "email": email, "name": name or email.split("@")[0].title(), "groups": groups}
+    at.user = {"is_logged_in": True, "email": email, "email_verified": True,
+               "name": name or email.split("@")[0].title(), "groups": groups}
     at.run()
     if page:
         at.switch_page(page).run()
@@ -46,7 +47,8 @@ def signed_in(email: str, groups: list[str], page: str | None = None, name: str 
 
 
 def _sidebar_text(at: AppTest) -> str:
-    return "\n".join([m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption])
+    return "\n".join([m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption]
+                     + [t.value for t in at.sidebar.text])
 
 
 def _links(at: AppTest) -> list[str]:
@@ -74,7 +76,7 @@ def test_the_sign_in_screen_until_signed_in(oidc: AppContext, seed: Seed) -> Non
 def test_signed_in_shows_name_role_and_sign_out_and_audits_once(oidc: AppContext, seed: Seed) -> None:
     seed()
     at = signed_in("rita@example.com", ["rsm-releasers"], name="Rita Release")
-    assert escape_markdown("Rita Release") in _sidebar_text(at) and "role: **releaser**" in _sidebar_text(at)
+    assert "Rita Release" in _sidebar_text(at) and "rita@example.com · role: releaser" in _sidebar_text(at)
     assert "People" not in _links(at), "the People page is for admins"
     at.run()
     at.switch_page("pages/7_Approvals.py").run()
@@ -118,10 +120,63 @@ def test_an_operator_sees_the_sync_button(oidc: AppContext, demo: AppContext, ra
     assert not at.button(key="cmp_review").disabled
 
 
-def _headers(monkeypatch: pytest.MonkeyPatch, headers: dict[str, Any]) -> None:
+def _headers(monkeypatch: pytest.MonkeyPatch, headers: dict[str, Any], peer: str | None = "127.0.0.1") -> None:
     monkeypatch.setenv("RANCHERSYNC_AUTH", "proxy")
     monkeypatch.setenv("RANCHERSYNC_ROLE_MAP", ROLE_MAP)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "")  # as `make run` and the image start the server
     monkeypatch.setattr(auth, "request_headers", lambda: headers)
+    monkeypatch.setattr(auth, "peer_address", lambda: peer)  # AppTest has no connection: the seam says whose
+
+
+FORGED = {"X-Forwarded-Email": "mallory@evil.example", "X-Forwarded-Groups": "rsm-admins"}
+
+
+def test_proxy_mode_refuses_identity_headers_from_outside_the_trusted_proxies(
+        monkeypatch: pytest.MonkeyPatch, app_env: AppContext, seed: Seed) -> None:
+    seed()
+    monkeypatch.setenv("RANCHERSYNC_TRUSTED_PROXIES", "10.0.0.5/32")
+    _headers(monkeypatch, FORGED, peer="10.9.9.9")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.sidebar.get("page_link") and not at.get("dialog"), "nothing of the app"
+    message = at.error[0].value
+    assert "Identity headers are believed only from the proxy" in message
+    assert escape_markdown("the connection comes from 10.9.9.9, which is not a trusted proxy") in message
+    assert _events(app_env, "user.") == []
+    _headers(monkeypatch, FORGED, peer="10.0.0.5")  # the same headers from the proxy's own address
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert_ok(at)
+    assert "mallory@evil.example · role: admin" in _sidebar_text(at)
+
+
+def test_proxy_mode_does_not_believe_an_address_taken_from_x_forwarded_for(
+        monkeypatch: pytest.MonkeyPatch, app_env: AppContext) -> None:
+    # uvicorn's default: for connections from 127.0.0.1 and ::1 the reported address is X-Forwarded-For's.
+    monkeypatch.setenv("RANCHERSYNC_TRUSTED_PROXIES", "10.0.0.5/32")
+    _headers(monkeypatch, {**FORGED, "X-Forwarded-For": "10.0.0.5"}, peer="10.0.0.5")
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.sidebar.get("page_link")
+    assert escape_markdown("FORWARDED_ALLOW_IPS") in at.error[0].value
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", ""])
+def test_proxy_mode_beyond_loopback_needs_trusted_proxies(
+        monkeypatch: pytest.MonkeyPatch, app_env: AppContext, address: str) -> None:
+    _headers(monkeypatch, FORGED, peer="10.0.0.5")
+    monkeypatch.setattr(auth, "server_address", lambda: address)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.sidebar.get("page_link")
+    assert "Proxy mode needs RANCHERSYNC\\_TRUSTED\\_PROXIES" in at.error[0].value
+
+
+def test_the_signed_in_e_mail_reads_and_copies_as_written(
+        monkeypatch: pytest.MonkeyPatch, app_env: AppContext, seed: Seed) -> None:
+    seed()
+    _headers(monkeypatch, {"X-Forwarded-Email": "alice@corp.test"})
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    badge = [t.value for t in at.sidebar.text]
+    assert badge == ["alice@corp.test · role: viewer"], "plain text: no escaping, no invisible word joiner"
+    assert not any("alice" in m.value for m in [*at.sidebar.markdown, *at.sidebar.caption])
 
 
 def test_proxy_mode_reads_the_user_and_groups_from_the_headers(
@@ -130,7 +185,7 @@ def test_proxy_mode_reads_the_user_and_groups_from_the_headers(
     _headers(monkeypatch, {"X-Forwarded-Email": "Pat@Example.com", "X-Forwarded-Groups": "staff,rsm-admins"})
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     assert_ok(at)
-    assert "role: **admin**" in _sidebar_text(at) and escape_markdown("pat@example.com") in _sidebar_text(at)
+    assert "pat@example.com · role: admin" in _sidebar_text(at)
     assert "People" in _links(at)
     assert _events(app_env, "user.") == [("user.sign_in", "pat@example.com", "admin")]
 
@@ -173,4 +228,22 @@ def test_an_admin_assigns_a_role_on_the_people_page(oidc: AppContext, seed: Seed
     assert_ok(at)
     assert _events(oidc, "user.role_set") == [("user.role_set", "ada@example.com", "admin")]
     again = signed_in("vera@example.com", ["rsm-viewers"])  # the assignment beats her group at once
-    assert "role: **releaser**" in _sidebar_text(again)
+    assert "role: releaser" in _sidebar_text(again)
+
+
+@pytest.mark.parametrize("claim", [{}, {"email_verified": False}, {"email_verified": "false"}])
+def test_an_oidc_sign_in_with_an_unverified_e_mail_is_refused(
+        oidc: AppContext, seed: Seed, monkeypatch: pytest.MonkeyPatch, claim: dict[str, Any]) -> None:
+    seed()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.user = {"is_logged_in": True, "email": "ada@example.com", "groups": ["rsm-admins"], **claim}
+    at.run()
+    assert not at.sidebar.get("page_link") and not at.get("dialog"), "nothing of the app"
+    assert "The e-mail address is not verified" in at.error[0].value
+    assert at.button(key="sign_out_unverified"), "a way to sign in with another account"
+    assert _events(oidc, "user.") == [], "nobody signed in"
+    monkeypatch.setenv("RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL", "1")  # a provider that never sends the claim
+    st.cache_resource.clear()  # settings are read once, at start: a restart with the variable set
+    at.run()
+    assert_ok(at)
+    assert "ada@example.com · role: admin" in _sidebar_text(at)

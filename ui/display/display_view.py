@@ -1,10 +1,12 @@
 """The wall display: the pipeline with its drift, running syncs, today's delivery figures and site health, in type
 big enough for a room. Each part is a fragment that reruns itself (`run_every`): only the changing parts redraw,
-from caches, so a TV left on all day costs Rancher one read per cache period."""
+from caches, so a TV left on all day costs Rancher one read per cache period — none with a collector, whose stored
+changes redraw the page within ~2 s (ui/shell/live_refresh.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 
 import streamlit as st
 
@@ -67,8 +69,9 @@ def pipeline() -> None:
     for column, env in zip(st.columns(len(envs)), envs, strict=True):
         count = counts.get(env.id)
         with column.container(border=True):
-            st.html(f'<div style="border-left:0.6rem solid {env.color};padding-left:0.8rem">'
-                    f'<h3 style="margin:0">{escape_markdown(env.name)}</h3></div>')
+            # st.html parses no Markdown: the name is HTML-escaped (a Markdown escape left `<img …>` live here).
+            st.html(f'<div style="border-left:0.6rem solid {html.escape(env.color)};padding-left:0.8rem">'
+                    f'<h3 style="margin:0">{html.escape(env.name)}</h3></div>')
             if count is None:
                 continue
             st.metric("Waiting for promotion" if count.pending is not None else "Services",

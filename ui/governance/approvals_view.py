@@ -14,6 +14,7 @@ from ranchersync.access.identity import Actor, refusal
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ui.governance import approval_actions
+from ui.shell import format as fmt
 from ui.shell import widgets
 
 _DECIDE = "decide_request"
@@ -54,11 +55,11 @@ def pending_card(actor: Actor, request: dict[str, Any], me: str, tz: dt.tzinfo) 
             st.markdown(f"**#{request_id} · {escape_markdown(request['sourceEnvironment'])} → "
                         f"{escape_markdown(request['targetEnvironment'])}** · "
                         f"{escape_markdown(', '.join(s.rpartition('/')[2] for s in request['services']))}")
-            given = ", ".join(f"{a['by']} ✓" for a in request["approvals"])
-            st.caption(escape_markdown(
-                f"Asked by {request['requestedBy']} at {_when(request['requestedAt'], tz)} · "
-                f"{_left(request['expiresAt'], widgets.now())} · {len(request['approvals'])} of "
-                f"{plural(request['required'], 'approval')}" + (f" ({given})" if given else "")))
+            given = ", ".join(f"{fmt.literal(a['by'])} ✓" for a in request["approvals"])
+            st.caption(f"Asked by {fmt.literal(request['requestedBy'])} " + escape_markdown(
+                f"at {_when(request['requestedAt'], tz)} · {_left(request['expiresAt'], widgets.now())} · "
+                f"{len(request['approvals'])} of {plural(request['required'], 'approval')}")
+                + (f" ({given})" if given else ""))
         own = request["requestedBy"].lower() == me.lower()
         why = "You asked for it: another person with the releaser role decides." if own else None
         locked = refusal(actor, "approve")
@@ -108,7 +109,7 @@ def decide_dialog(actor: Actor, request: dict[str, Any], approve: bool) -> None:
     last = approve and len(request["approvals"]) + 1 >= request["required"]
     st.markdown(f"**#{request['id']} · {escape_markdown(request['sourceEnvironment'])} → "
                 f"{escape_markdown(request['targetEnvironment'])}**, asked by "
-                f"{escape_markdown(request['requestedBy'])}")
+                f"{fmt.literal(request['requestedBy'])}")
     st.dataframe(diff_frame(request), hide_index=True, key="decide_diff")
     if last:
         st.info("Yours is the last approval needed: the sync runs now, after checking that the source digests, the "

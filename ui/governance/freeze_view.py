@@ -82,7 +82,7 @@ def section(actor: Actor, envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> None
                      else f"next from {fmt.when(window.next_start, tz)}")
             text.markdown(f"**{escape_markdown(window.environment)}** · {escape_markdown(window.schedule)} · "
                           f"{escape_markdown(state)}")
-            text.caption(f"#{window.id} · {escape_markdown(window.reason)} · by {escape_markdown(window.created_by)}")
+            text.caption(f"#{window.id} · {escape_markdown(window.reason)} · by {fmt.literal(window.created_by)}")
             if button.button("Remove", key=f"freeze_remove_{window.id}", icon=":material/delete:",
                              disabled=bool(locked), help=locked):
                 widgets.flash_outcome(freeze_actions.remove_window(actor, window.id))
@@ -96,7 +96,7 @@ def _stop_all(actor: Actor, tz: dt.tzinfo, locked: str | None) -> None:
     with st.container(border=True, key="freeze_stop_all"):
         if current is not None:
             st.error(f"**Stop-all is in force:** every environment is frozen since "
-                     f"{escape_markdown(fmt.when(current.created_at, tz))} (by {escape_markdown(current.created_by)}"
+                     f"{escape_markdown(fmt.when(current.created_at, tz))} (by {fmt.literal(current.created_by)}"
                      f"): {escape_markdown(current.reason)}", icon=":material/block:")
         if locked:
             if current is None:

@@ -11,9 +11,9 @@ import streamlit as st
 from ranchersync.access.identity import Actor
 from ranchersync.kernel.humanize import ago
 from ranchersync.kernel.roles import ROLES
-from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.people import directory as people
 from ui.shell import auth, deps, widgets
+from ui.shell import format as fmt
 from ui.shell.outcome import Outcome, attempt
 
 _DIALOG = "set_role"
@@ -75,8 +75,8 @@ def set_role(actor: Actor, email: str, role: str | None) -> Outcome:
 @st.dialog("Change a role", on_dismiss=widgets.close_dialog)
 def _confirm(actor: Actor, email: str, role: str) -> None:
     new = None if role == CLEAR else role
-    what = f"make **{escape_markdown(email)}** a **{new}**" if new else (
-        f"clear **{escape_markdown(email)}**'s assignment (their groups and the default decide again)")
+    what = f"make {fmt.literal(email)} a **{new}**" if new else (
+        f"clear {fmt.literal(email)}'s assignment (their groups and the default decide again)")
     st.markdown(f"You are about to {what}. It applies at their next click.")
     if widgets.dialog_buttons("Change the role", "people_confirm", "people_cancel", icon=":material/badge:"):
         widgets.finish(set_role(actor, email, new))

@@ -189,7 +189,7 @@ def _badge(status: str) -> None:
 
 
 def _when(found: OperationDetail, tz: dt.tzinfo) -> str:
-    parts = [f"by **{escape_markdown(found.initiated_by)}**",
+    parts = [f"by {fmt.literal(found.initiated_by)}",
              f"started {fmt.when(found.started_at or found.created_at, tz)}",
              f"took {duration_text(found.duration_seconds)}" if found.finished_at else "still running",
              f"{found.mode} image" if found.mode == "full" else "tag only",

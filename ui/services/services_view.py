@@ -16,7 +16,7 @@ from streamlit.delta_generator import DeltaGenerator
 from ranchersync.inventory.compare import CompareBy
 from ranchersync.inventory.reading import InstanceFailure, Inventory
 from ranchersync.kernel.errors import RancherSyncError
-from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.humanize import duration_text, plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ui.services import services_tables as tables
 from ui.shell import dataframes, queries, throttle, widgets
@@ -29,11 +29,32 @@ from ui.sync import sync_selection
 _REFRESH_NOTE = "services_refresh_note"  # "Refreshed 3 s ago": shown once, after a throttled click
 
 
-def data_bar(fetched_at: dt.datetime | None, tz: dt.tzinfo, key: str) -> None:
-    """'Data as of hh:mm:ss' and the refresh button (which fetches anew for this browser)."""
+def freshness_text(source: str, observed_at: dt.datetime | None, stale: Sequence[str],
+                   fetched_at: dt.datetime | None, now: dt.datetime, tz: dt.tzinfo) -> str | None:
+    """Where the shown services come from: "live" from the collector's watches; "as of 12 s ago — why" when a
+    collector exists but some cluster had to be read from Rancher (its watch reconnecting, the collector stopped);
+    else, without a collector, the time of the read."""
+    if source == "watch":
+        return ":green[:material/sensors:] live"
+    if stale:
+        seen = observed_at or fetched_at
+        age = "" if seen is None else f"as of {_age((now - seen).total_seconds())} — "
+        return f":orange[:material/sensors_off:] {age}{'; '.join(escape_markdown(s) for s in stale)}"
+    if fetched_at is not None:
+        return f":material/schedule: Data as of {fmt.clock(fetched_at, tz)}"
+    return None
+
+
+def _age(seconds: float) -> str:
+    return "now" if seconds < 1 else f"{round(seconds)} s ago" if seconds < 60 else f"{duration_text(seconds)} ago"
+
+
+def data_bar(source: str, observed_at: dt.datetime | None, stale: Sequence[str], fetched_at: dt.datetime | None,
+             tz: dt.tzinfo, key: str) -> None:
+    """Where the data comes from (and how old it is) and the refresh button (which fetches anew for this browser)."""
     with st.container(horizontal=True, vertical_alignment="center", horizontal_alignment="right"):
-        if fetched_at is not None:
-            st.caption(f":material/schedule: Data as of {fmt.clock(fetched_at, tz)}", width="content")
+        if text := freshness_text(source, observed_at, stale, fetched_at, dt.datetime.now(dt.UTC), tz):
+            st.caption(text, width="content")
         if note := st.session_state.pop(_REFRESH_NOTE, None):
             st.caption(f":material/history: {note}", width="content")
         st.button("Refresh", key=key, icon=":material/refresh:", on_click=_refresh,
@@ -140,7 +161,7 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
         return ids, sync_selection.Selection([])
     with st.container(horizontal=True, vertical_alignment="center"):
         only = st.toggle("Only differences", key="cmp_only")
-        data_bar(table.fetched_at, tz, "cmp_refresh")
+        data_bar(table.source, table.observed_at, table.stale, table.fetched_at, tz, "cmp_refresh")
     failures_warning(table.failures)
     shown = table.view(only_differences=only, text=text)
     differ = int(table.differs.sum())

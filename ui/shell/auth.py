@@ -5,9 +5,12 @@ ranchersync.people.directory; this module only reads Streamlit and draws the sig
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ranchersync.access.identity import Action, Actor, minimum_role
 from ranchersync.kernel.textsafe import escape_markdown
@@ -32,6 +35,25 @@ def client_address() -> str | None:
     return address if isinstance(address, str) and address else None  # AppTest has none (a mock)
 
 
+def peer_address() -> str | None:
+    """The address of the connection this browser session came in on (the websocket's TCP peer as the server
+    reports it), unlike st.context.ip_address not blanked for 127.0.0.1; None when unknown (AppTest)."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return None
+    client = runtime.get_instance().get_client(ctx.session_id)
+    context = getattr(client, "client_context", None)
+    address = getattr(context, "remote_ip", None)
+    return address if isinstance(address, str) and address else None
+
+
+def forwarded_allow_ips() -> tuple[str, ...]:
+    """The peers whose X-Forwarded-For uvicorn (Streamlit's server) puts in place of their own address: its
+    FORWARDED_ALLOW_IPS, read at start in this same process; empty when set empty (`make run`, the image)."""
+    value = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+    return tuple(h.strip() for h in value.split(",") if h.strip())
+
+
 def server_address() -> str:
     """Where the server listens (`server.address`; empty: every interface)."""
     return str(st.get_option("server.address") or "")
@@ -50,10 +72,13 @@ def _identity() -> tuple[str, str, tuple[str, ...]]:
         user = st.user
         if not user.get("is_logged_in"):
             raise NotSignedIn("sign in to continue")
+        people.check_email_verified(settings, user)
         email = str(user.get("email") or user.get("sub") or "")
         return email, str(user.get("name") or ""), people.parse_groups(user.get(settings.role_claim))
     if current == "proxy":
         headers = request_headers()
+        people.check_proxy_peer(settings, peer_address(), forwarded_for=bool(headers.get("X-Forwarded-For")),
+                                rewritten_from=forwarded_allow_ips())
         email = str(headers.get(settings.user_header) or "")
         if not email:
             raise NotSignedIn(f"the reverse proxy sent no {settings.user_header} header: requests must come through "
@@ -102,9 +127,11 @@ def gate() -> Actor:
     """What the frame does first: the signed-in actor, or the sign-in screen (or the refusal page) and stop."""
     try:
         return current_actor()
-    except people.AnonymousRefused as refused:
+    except (people.AnonymousRefused, people.ProxyNotTrusted, people.EmailNotVerified) as refused:
         st.error(f"**{escape_markdown(refused.title)}.** {escape_markdown(refused)}\n\n{escape_markdown(refused.hint)}",
                  icon=":material/lock:")
+        if isinstance(refused, people.EmailNotVerified):
+            st.button("Sign out", key="sign_out_unverified", icon=":material/logout:", on_click=st.logout)
         st.stop()
     except NotSignedIn as missing:
         _sign_in_screen(str(missing))
@@ -128,9 +155,12 @@ def _sign_in_screen(reason: str) -> None:
 
 def sidebar_user(actor: Actor) -> None:
     """The user's name, role and Sign out, at the foot of the sidebar."""
+    # st.text parses no Markdown: the e-mail needs no escaping, so it reads and copies exactly as it is (an escaped
+    # one carries an invisible word joiner before the `@` that stops the autolink, and a copy would carry it too).
     with st.container(key="signed_in_user"):
-        st.markdown(f":material/account_circle: **{escape_markdown(actor.name or actor.email)}**")
-        st.caption(f"{escape_markdown(actor.email)} · role: **{actor.role}**")
+        if actor.name and actor.name != actor.email:
+            st.text(actor.name)
+        st.text(f"{actor.email} · role: {actor.role}")
         current = mode()
         if current == "oidc":
             st.button("Sign out", key="sign_out", icon=":material/logout:", on_click=_sign_out, args=(actor,))

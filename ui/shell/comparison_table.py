@@ -45,6 +45,10 @@ class ComparisonTable:
     images: pd.Series  # every image of the row, for the text search
     failures: tuple[InstanceFailure, ...]
     fetched_at: dt.datetime | None
+    # Where the compared inventories came from: "watch" only when every one came from the collector.
+    source: str = "live"
+    observed_at: dt.datetime | None = None
+    stale: tuple[str, ...] = ()
     # The comparison's rows by id ("kind/name"): the service detail (digests side by side) reads them.
     rows: Mapping[str, ComparisonRow] = dataclasses.field(default_factory=dict)
 
@@ -88,7 +92,9 @@ def comparison_table(
         text["Notes"] = notes
     images = [" ".join(img for c in r.cells for s in c.services for img in s.images.values()) for r in rows]
     failures = tuple(f for e in envs if (inv := inventories.get(e.id)) for f in inv.failures)
-    fetched = [inv.fetched_at for e in envs if (inv := inventories.get(e.id))]
+    found = [inv for e in envs if (inv := inventories.get(e.id))]
+    fetched = [inv.fetched_at for inv in found]
+    observed = [inv.observed_at for inv in found if inv.observed_at is not None]
     return ComparisonTable(
         columns=tuple(e.name for e in envs),
         text=pd.DataFrame(text, index=index),
@@ -97,6 +103,9 @@ def comparison_table(
         images=pd.Series(images, index=index, dtype="str"),
         failures=failures,
         fetched_at=min(fetched) if fetched else None,
+        source="watch" if found and all(inv.source == "watch" for inv in found) else "live",
+        observed_at=min(observed) if observed else None,
+        stale=tuple(sorted({reason for inv in found for reason in inv.stale})),
         rows={f"{r.kind}/{r.name}": r for r in rows},
     )
 

@@ -10,8 +10,18 @@ import datetime as dt
 from contextvars import ContextVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ranchersync.kernel.textsafe import markdown_code
+
 # The person's date format (Settings), set by the frame on every run; each browser session runs in its own thread.
 DATE_PATTERN: ContextVar[str] = ContextVar("date_pattern", default="%Y-%m-%d")
+
+
+def literal(text: object) -> str:
+    """An identity (an e-mail, a user name) inside a Markdown sentence, shown and copied exactly as written: a code
+    span parses nothing, so it needs none of the escaping (the invisible word joiner that stops an autolink would
+    ride along in a copy)."""
+    value = str(text)
+    return markdown_code(value) if value.strip() else ""
 
 
 def zone(name: str | None) -> dt.tzinfo:

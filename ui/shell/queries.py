@@ -20,6 +20,7 @@ from ranchersync.catalogue import instances as instance_cases
 from ranchersync.catalogue import sites as site_cases
 from ranchersync.inventory import compare
 from ranchersync.inventory import reading as inventory
+from ranchersync.inventory import stored as stored_inventory
 from ranchersync.inventory.reading import Inventory
 from ranchersync.kernel.errors import NotFoundError
 from ranchersync.rancher import Cluster, Namespace
@@ -211,15 +212,26 @@ def refresh_services() -> None:
     st.session_state[_SERVICES_REFRESH] = services_refresh() + 1
 
 
+@st.cache_data(ttl=1, show_spinner=False)
+def inventory_changes() -> int:
+    """The collector's change counter (0 without a collector): one small query a second at most per process,
+    however many pages poll it."""
+    with deps.get_context().session() as session:
+        return stored_inventory.change_counter(session)
+
+
 def catalogue_stamp(environment_ids: tuple[int, ...]) -> str:
     """Changes when an app instance of these environments, or a site it uses, changes: adding an app instance or
-    replacing a token then shows at once, without waiting for the services cache to expire."""
+    replacing a token then shows at once, without waiting for the services cache to expire. It also changes when
+    the collector stores a change (its counter), so a rollout shows at the next run; without a collector the
+    counter stays 0."""
     site_stamps = {s.id: f"{s.stamp}:{s.active}" for s in sites()}
     parts = sorted(
         f"{i.id}:{i.environment_id}:{i.cluster_id}:{i.namespace}:{i.site_id}:{site_stamps.get(i.site_id, '')}"
         for i in instances()
         if i.environment_id in environment_ids
     )
+    parts.append(f"changes:{inventory_changes()}")
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 

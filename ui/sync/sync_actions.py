@@ -14,8 +14,8 @@ from ranchersync.approvals.promote import Applied, Promotion, Requested, promote
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.governance import four_eyes
 from ranchersync.history import OperationDetail
-from ranchersync.inventory.images import RetagMode
 from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.images import RetagMode
 from ranchersync.sync import ProgressEvent, SyncOptions, SyncPlan, SyncSides, TargetChoice
 from ui.shell import deps, queries
 from ui.shell.outcome import Outcome

@@ -18,8 +18,8 @@ from streamlit.delta_generator import DeltaGenerator
 from ranchersync import sync
 from ranchersync.access.identity import Actor, refusal
 from ranchersync.catalogue.rules import next_in_pipeline
-from ranchersync.inventory.images import RetagMode
 from ranchersync.kernel.humanize import plural
+from ranchersync.kernel.images import RetagMode
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
 from ui.shell import queries, widgets

@@ -1,11 +1,8 @@
 """operations: a terminate request any replica's worker sees, and why an operation was rolled back
 
-Revision ID: 0012
-Revises: 0009
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07 07:00:00
-
-Numbered 0012: other branches add 0010 and 0011. Whoever merges the last of them sets `down_revision` to the
-newest one before it, so the chain stays one line.
 
 `rollback_reason` of the operations rolled back before this migration: their automatic rollback after a failure
 ("failed": the operation was rolled back and no rollback operation undid it) and the rollback operations started by
@@ -17,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0009"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,75 @@
+"""`gates …`: an environment's metric gates, checked after every rollout into it (a failure rolls the service back)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
+from ranchersync.cli.output import EXIT_OK, emit
+
+if TYPE_CHECKING:
+    from ranchersync.context import AppContext
+
+
+def register(commands: Commands) -> None:
+    """Add the `gates` group."""
+    group = add_group(commands, "gates", "metric gates: Prometheus queries a rollout must pass, else it is rolled back")
+    p = add_command(group, "add", cmd_gates_add, "add a gate to an environment")
+    p.add_argument("--env", required=True, help="name or id")
+    p.add_argument("--name", required=True)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--prometheus", metavar="URL", help="the Prometheus server's base URL")
+    where.add_argument("--rancher-monitoring", action="store_true",
+                       help="the cluster's rancher-monitoring Prometheus, through the site's Rancher and token")
+    p.add_argument("--query", required=True, metavar="Q",
+                   help='PromQL; {namespace}, {service}, {environment}, {image} inside double-quoted label values')
+    p.add_argument("--success", required=True, metavar="EXPR", help="a condition on result, e.g. 'result < 0.05'")
+    p.add_argument("--interval", default="10s", metavar="D", help="time between measurements (default 10s)")
+    p.add_argument("--count", type=int, default=3, metavar="N", help="measurements to take (default 3)")
+    p.add_argument("--failure-limit", type=int, default=0, metavar="N",
+                   help="failed measurements tolerated (default 0)")
+    p.add_argument("--inconclusive", choices=("pass", "fail"), default="fail",
+                   help="how a measurement that gave no number counts (default fail)")
+    p = add_command(group, "list", cmd_gates_list, "gates, per environment")
+    p.add_argument("--env", help="one environment")
+    p = add_command(group, "remove", cmd_gates_remove, "remove a gate")
+    p.add_argument("gate", type=int, metavar="ID", help="the gate's id (see `gates list`)")
+
+
+def cmd_gates_add(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.catalogue import environments
+    from ranchersync.verification import gates
+
+    spec = gates.GateSpec(name=args.name, query=args.query, success=args.success, prometheus_url=args.prometheus,
+                          interval_seconds=gates.parse_duration(args.interval, "--interval"), count=args.count,
+                          failure_limit=args.failure_limit, inconclusive=args.inconclusive)
+    actor = cli_actor(ctx)
+    with ctx.session() as session:
+        gate = gates.add_gate(session, actor, args.env, spec)
+        env_name = environments.get_environment(session, gate.environment_id).name
+        payload = gates.gate_payload(gate, env_name)
+    emit(args, payload, text=f"Added gate #{payload['id']} '{payload['name']}' to {env_name}.")
+    return EXIT_OK
+
+
+def cmd_gates_list(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.verification import gates
+
+    with ctx.session() as session:
+        payloads = [gates.gate_payload(gate, env) for gate, env in gates.list_gates(session, args.env)]
+    rows = [[p["id"], p["environment"], p["name"], p["prometheusUrl"] or "rancher-monitoring", p["success"],
+             f"{p['count']} × {p['intervalSeconds']:g} s", p["failureLimit"], p["inconclusive"]] for p in payloads]
+    emit(args, payloads, rows, ["ID", "ENVIRONMENT", "NAME", "PROMETHEUS", "SUCCESS", "MEASURES", "FAILURES OK",
+                                "INCONCLUSIVE"])
+    return EXIT_OK
+
+
+def cmd_gates_remove(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.verification import gates
+
+    with ctx.session() as session:
+        gate = gates.remove_gate(session, cli_actor(ctx), args.gate)
+        payload = {"id": args.gate, "name": gate.name, "removed": True}
+    emit(args, payload, text=f"Removed gate #{args.gate} '{gate.name}'.")
+    return EXIT_OK

@@ -1,0 +1,56 @@
+"""`locks …`: lock an environment or one service of it with a message; syncs into it are refused (exit 3)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
+from ranchersync.cli.output import EXIT_OK, emit
+
+if TYPE_CHECKING:
+    from ranchersync.context import AppContext
+
+
+def register(commands: Commands) -> None:
+    """Add the `locks` group."""
+    group = add_group(commands, "locks", "locks with a message: hold an environment or a service still")
+    p = add_command(group, "add", cmd_add, "lock an environment, or one service of it")
+    p.add_argument("--env", required=True, help="name or id")
+    p.add_argument("--service", help="one service (its name); without it, the whole environment")
+    p.add_argument("--message", required=True, help='why, e.g. "DB migration running — do not promote"')
+    p = add_command(group, "list", cmd_list, "locks in force")
+    p.add_argument("--env", help="one environment")
+    p = add_command(group, "remove", cmd_remove, "remove a lock")
+    p.add_argument("lock", type=int, metavar="ID", help="the lock's id (see `locks list`)")
+
+
+def cmd_add(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.governance import locks
+
+    with ctx.session() as session:
+        view = locks.add_lock(session, cli_actor(ctx), environment=args.env, service=args.service,
+                              message=args.message)
+    emit(args, locks.lock_payload(view), text=f"Lock #{view.id}: {view.sentence}.")
+    return EXIT_OK
+
+
+def cmd_list(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.governance import locks
+
+    with ctx.session() as session:
+        views = locks.list_locks(session, args.env)
+    rows = [[v.id, v.environment, v.service or "(all)", v.message, v.created_by, f"{v.created_at:%Y-%m-%d %H:%M}"]
+            for v in views]
+    emit(args, [locks.lock_payload(v) for v in views], rows,
+         ["ID", "ENVIRONMENT", "SERVICE", "MESSAGE", "BY", "AT (UTC)"])
+    return EXIT_OK
+
+
+def cmd_remove(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.governance import locks
+
+    with ctx.session() as session:
+        view = locks.remove_lock(session, cli_actor(ctx), args.lock)
+    emit(args, locks.lock_payload(view), text=f"Removed lock #{view.id} of {view.scope}.")
+    return EXIT_OK

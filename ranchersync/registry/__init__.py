@@ -1,0 +1,58 @@
+"""Container registries (OCI Distribution v2): resolve an image to its digest, platforms and labels, through the
+same host policy, deadlines and size caps as Rancher calls; registries stored with encrypted credentials."""
+
+from ranchersync.registry.changelog import Changelog, changelog, compare_url
+from ranchersync.registry.client import DEFAULT_PLATFORM, Resolution, api_host, resolve
+from ranchersync.registry.errors import (
+    ImageNotInRegistry,
+    RegistryAnswerRefused,
+    RegistryAuthFailed,
+    RegistryError,
+    RegistryUnavailable,
+)
+from ranchersync.registry.http import Credentials, RegistryHTTP, Secret
+from ranchersync.registry.media import Platform
+from ranchersync.registry.resolver import CACHE, Lookup, ResolutionCache, resolve_images
+from ranchersync.registry.store import (
+    RegistryAccess,
+    accesses,
+    add_registry,
+    get_registry,
+    list_registries,
+    normalize_host,
+    registry_payload,
+    remove_registry,
+    test_registry,
+)
+
+__all__ = [
+    "CACHE",
+    "DEFAULT_PLATFORM",
+    "Changelog",
+    "Credentials",
+    "ImageNotInRegistry",
+    "Lookup",
+    "Platform",
+    "RegistryAccess",
+    "RegistryAnswerRefused",
+    "RegistryAuthFailed",
+    "RegistryError",
+    "RegistryHTTP",
+    "RegistryUnavailable",
+    "Resolution",
+    "ResolutionCache",
+    "Secret",
+    "accesses",
+    "add_registry",
+    "api_host",
+    "changelog",
+    "compare_url",
+    "get_registry",
+    "list_registries",
+    "normalize_host",
+    "registry_payload",
+    "remove_registry",
+    "resolve",
+    "resolve_images",
+    "test_registry",
+]

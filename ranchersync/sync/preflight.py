@@ -1,0 +1,94 @@
+"""The preflight every plan gets before anything is patched: each new image resolved in its registry.
+
+Per change: the digest the new reference resolves to now, what the source's pods run (the tag moved when they
+differ), and the changelog from the labels of the target's current image to the new one. A reference the registry
+does not have skips its service (`not in the registry`), an image without the target's platform too; a registry
+that cannot be reached is a warning (the sync may go on). A quarantined digest refuses the whole plan (exit 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from ranchersync.governance.quarantine import Quarantine, check_digests
+from ranchersync.kernel.images import parse_image
+from ranchersync.registry import (
+    CACHE,
+    DEFAULT_PLATFORM,
+    Lookup,
+    Platform,
+    RegistryAccess,
+    ResolutionCache,
+    changelog,
+    resolve_images,
+)
+from ranchersync.security.host_policy import HostPolicy
+from ranchersync.sync.plan import SKIP_NOT_IN_REGISTRY, SKIP_PLATFORM, PlannedContainer, ServicePlan, SyncPlan
+
+
+def preflight(
+    plan: SyncPlan,
+    registries: Mapping[str, RegistryAccess],
+    *,
+    platforms: Sequence[Platform] = (DEFAULT_PLATFORM,),
+    cache: ResolutionCache | None = CACHE,
+    policy: HostPolicy | None = None,
+) -> SyncPlan:
+    """The plan with each change's digest, source digest and changelog, and the rows the registries refuse."""
+    images = [image for item in plan.to_apply for c in item.changes for image in (c.new, c.current)]
+    lookups = resolve_images(images, registries, platforms=platforms, cache=cache, policy=policy) if images else {}
+    items = tuple(_checked(item, lookups, platforms) if item.will_change else item for item in plan.items)
+    return replace(plan, items=items)
+
+
+def _checked(item: ServicePlan, lookups: Mapping[str, Lookup], platforms: Sequence[Platform]) -> ServicePlan:
+    containers: list[PlannedContainer] = []
+    warnings = list(item.warnings)
+    for change in item.containers:
+        if not change.changes:
+            containers.append(change)
+            continue
+        found = lookups.get(change.new)
+        source_digest = _source_digest(item, change)
+        if found is None or found.state == "unchecked":
+            containers.append(replace(change, source_digest=source_digest))
+            continue
+        if found.state == "missing":
+            return replace(item, skip_reason=SKIP_NOT_IN_REGISTRY, detail=f"{change.new}: {found.message}")
+        if found.state == "unreachable" or found.resolution is None:
+            warnings.append(f"{change.new} could not be checked in its registry: {found.message}")
+            containers.append(replace(change, source_digest=source_digest))
+            continue
+        resolution = found.resolution
+        if not any(resolution.runs_on(p) for p in platforms):
+            wanted = ", ".join(str(p) for p in platforms)
+            return replace(item, skip_reason=SKIP_PLATFORM,
+                           detail=f"{change.new} is built for {', '.join(resolution.platforms)}, not {wanted}")
+        previous = lookups.get(change.current)
+        old_labels = previous.resolution.labels if previous and previous.resolution else None
+        digest = resolution.digest
+        if source_digest and source_digest == resolution.platform_digest:
+            source_digest = digest  # the pods report the platform's manifest of the same index
+        containers.append(replace(change, new_digest=digest, source_digest=source_digest,
+                                  changelog=changelog(old_labels, resolution.labels)))
+    return replace(item, containers=tuple(containers), warnings=tuple(dict.fromkeys(warnings)))
+
+
+def _source_digest(item: ServicePlan, change: PlannedContainer) -> str | None:
+    running = item.source.running if item.source is not None else None
+    return running.digest(change.name) if running is not None and not change.init else None
+
+
+def check_quarantine(plan: SyncPlan, quarantined: Mapping[str, Quarantine]) -> None:
+    """Refuse a plan that would promote a quarantined digest: resolved, pinned in the reference, or run by the
+    source's pods (ImageQuarantined, exit 3)."""
+    if not quarantined:
+        return
+    digests: list[tuple[str, str]] = []
+    for item in plan.to_apply:
+        for change in item.changes:
+            what = f"{item.name} ({item.target_label}, {change.name})"
+            pinned = parse_image(change.new).digest
+            digests += [(what, d) for d in dict.fromkeys((change.new_digest, change.source_digest, pinned)) if d]
+    check_digests(digests, dict(quarantined))

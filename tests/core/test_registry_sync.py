@@ -1,0 +1,192 @@
+"""Plans checked in a real registry (docker-registry on 127.0.0.1) against simulated Rancher servers: missing tags
+skipped before any PATCH, digests and changelogs in the plan, pinned promotions, and quarantine everywhere."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ranchersync import registry
+from ranchersync.access.identity import Actor
+from ranchersync.catalogue import environments, instances, sites
+from ranchersync.context import AppContext
+from ranchersync.simulator import SimulatedRancher, parse_world
+from tests.builders import ADMIN, CliRun, cli_runner
+from tests.conftest import closed_port_url
+from tests.core.registry_fixtures import REV_NEW, REV_OLD, SOURCE, Registries
+
+pytest_plugins = ["tests.core.registry_fixtures"]
+
+STAGE_CLUSTER, PROD_CLUSTER = "c-m-stage001", "c-m-prod0001"
+SYNC = ("sync", "--from", "Stage", "--to", "Prod")
+
+
+def deployment(name: str, namespace: str, image: str) -> dict[str, Any]:
+    return {"kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
+
+
+@pytest.fixture
+def worlds(registries: Registries) -> Iterator[tuple[str, SimulatedRancher, SimulatedRancher]]:
+    """Stage on one simulated server, Prod on another; their images live in the test registry."""
+    reg = registries.anonymous
+    far = closed_port_url().removeprefix("http://")  # a registered registry that does not answer
+    images = {"web": (f"{reg}/shop/web:2.4.0", f"{reg}/shop/web:2.3.0"),
+              "typo": (f"{reg}/shop/web:2.4.1", f"{reg}/shop/web:2.3.0"),
+              "arm": (f"{reg}/shop/armonly:1.0", f"{reg}/shop/web:2.3.0"),
+              "far": (f"{far}/shop/far:1.1", f"{far}/shop/far:1.0")}
+
+    def world(cluster: str, namespace: str, side: int) -> Any:
+        return parse_world({"name": namespace, "clusters": [{"id": cluster, "name": namespace, "objects": [
+            deployment(name, namespace, pair[side]) for name, pair in images.items()]}]})
+
+    with SimulatedRancher(world(STAGE_CLUSTER, "shop-stage", 0), rollout_seconds=0.3) as stage, \
+            SimulatedRancher(world(PROD_CLUSTER, "shop-prod", 1), rollout_seconds=0.3) as prod:
+        # Stage's pods run the very bits the registry holds for 2.4.0 (as after a real pull).
+        stage.repush_image(f"{reg}/shop/web:2.4.0", registries.images["shop/web:2.4.0"])
+        yield far, stage, prod
+
+
+@pytest.fixture
+def shop(ctx: AppContext, registries: Registries, worlds: tuple[str, SimulatedRancher, SimulatedRancher]) -> AppContext:
+    far, stage, prod = worlds
+    with ctx.session() as session:
+        for name, server in (("stage-site", stage), ("prod-site", prod)):
+            sites.add_site(session, ctx.cipher, name=name, connection=sites.make_connection(server.url, server.token),
+                           actor=ADMIN)
+        for name in ("Stage", "Prod"):
+            environments.add_environment(session, name=name, actor=ADMIN)
+        registry.add_registry(session, ctx.cipher, actor=ADMIN, host=registries.anonymous, allow_http=True)
+        registry.add_registry(session, ctx.cipher, actor=ADMIN, host=far, allow_http=True)
+    for name, site, cluster, namespace, env in (("shop-stage", "stage-site", STAGE_CLUSTER, "shop-stage", "Stage"),
+                                                ("shop-prod", "prod-site", PROD_CLUSTER, "shop-prod", "Prod")):
+        with ctx.session() as session:
+            placement = instances.check_placement(sites.get_site(session, site), ctx.cipher, cluster, namespace)
+            instances.add_instance(session, name=name, site=site, environment=env, placement=placement, actor=ADMIN)
+    registry.CACHE.clear()
+    return ctx
+
+
+@pytest.fixture
+def cli(shop: AppContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
+    return functools.partial(cli_runner(shop, monkeypatch, capsys), "releaser@corp.test")
+
+
+def prod_image(prod: SimulatedRancher, name: str) -> str:
+    obj = prod.get_object(PROD_CLUSTER, "Deployment", "shop-prod", name)
+    assert obj is not None
+    return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def patches(server: SimulatedRancher, name: str) -> list[str]:
+    return [p for m, p in server.requests_seen() if m == "PATCH" and p.endswith(f"/{name}")]
+
+
+def items_by_service(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {i["serviceId"]: i for i in plan["items"]}
+
+
+def test_the_plan_carries_digests_changelogs_and_the_registrys_refusals(cli, registries: Registries) -> None:
+    status, out, err = cli(*SYNC, "--all-different", "--dry-run", "--json")
+    assert status == 0, err
+    items = items_by_service(json.loads(out))
+    web = items["web"]["changes"][0]
+    assert web["newDigest"] == registries.images["shop/web:2.4.0"]
+    assert web["sourceDigest"] == web["newDigest"] and web["tagMoved"] is False
+    assert web["changelog"]["fromRevision"] == REV_OLD and web["changelog"]["toRevision"] == REV_NEW
+    assert web["changelog"]["compareUrl"] == f"{SOURCE}/compare/{REV_OLD}...{REV_NEW}"
+    assert items["typo"]["skipReason"] == "not in the registry" and "2.4.1" in items["typo"]["detail"]
+    assert items["arm"]["skipReason"] == "no image for the target's platform"
+    assert "linux/arm64" in items["arm"]["detail"]
+    assert items["far"]["skipReason"] is None  # an unreachable registry is a warning, not a refusal
+    assert "could not be checked in its registry" in err
+    status, out, _ = cli(*SYNC, "--all-different", "--dry-run")
+    assert "commits a1b2c3d → e4f5a6b" in out and f"`{SOURCE}/compare/{REV_OLD}...{REV_NEW}`" in out
+
+
+def test_a_missing_tag_is_skipped_before_any_patch(cli, worlds) -> None:
+    _, _, prod = worlds
+    status, out, err = cli(*SYNC, "--service", "web", "--service", "typo", "--yes", "--json")
+    assert status == 0, err
+    assert patches(prod, "typo") == [] and prod_image(prod, "typo").endswith("/shop/web:2.3.0")
+    assert len(patches(prod, "web")) >= 1 and prod_image(prod, "web").endswith("/shop/web:2.4.0")
+    status, _, err = cli(*SYNC, "--service", "typo", "--yes")
+    assert status == 1 and "not in the registry" in err
+    assert patches(prod, "typo") == []
+
+
+def test_a_moved_tag_is_flagged(cli, worlds, registries: Registries) -> None:
+    _, stage, _ = worlds
+    stage.repush_image(f"{registries.anonymous}/shop/web:2.4.0", "sha256:" + "0f" * 32)  # Stage ran other bits
+    status, out, _ = cli(*SYNC, "--service", "web", "--dry-run", "--json")
+    change = json.loads(out)["items"][0]["changes"][0]
+    assert change["tagMoved"] is True and change["sourceDigest"] == "sha256:" + "0f" * 32
+    _, out, _ = cli(*SYNC, "--service", "web", "--dry-run")
+    assert "the tag moved since Stage was tested" in out
+
+
+def test_pin_digests_patches_tag_at_digest_and_is_the_default_for_a_protected_target(
+        cli, shop: AppContext, worlds, registries: Registries) -> None:
+    _, _, prod = worlds
+    digest = registries.images["shop/web:2.4.0"]
+    status, out, err = cli(*SYNC, "--service", "web", "--pin-digests", "--dry-run", "--json")
+    assert json.loads(out)["items"][0]["changes"][0]["newImage"].endswith(f"/shop/web:2.4.0@{digest}")
+    with shop.session() as session:
+        environments.update_environment(session, "Prod", protected=True, actor=ADMIN)
+    status, out, err = cli(*SYNC, "--service", "web", "--confirm-env", "Prod", "--json")
+    assert status == 0, err
+    assert prod_image(prod, "web") == f"{registries.anonymous}/shop/web:2.4.0@{digest}"
+
+
+def test_an_approved_sync_patches_the_bound_digest(shop: AppContext, worlds, registries: Registries) -> None:
+    from ranchersync import sync
+    from ranchersync.approvals import requests as approvals
+
+    _, _, prod = worlds
+    with shop.session() as session:
+        environments.update_environment(session, "Prod", required_approvals=1, actor=ADMIN)
+        plan = sync.plan_environments(session, shop.cipher, "Stage", "Prod", services=["web"], pin_digests=False)
+    assert not plan.to_apply[0].changes[0].new.count("@")  # asked by tag
+    request = approvals.request_sync(shop, Actor("op@corp.test", "operator"), plan)
+    decided = approvals.decide(shop, Actor("rel@corp.test", "releaser"), request.id, True)
+    assert decided.status == "executed", decided.status_reason
+    assert prod_image(prod, "web") == f"{registries.anonymous}/shop/web:2.4.0@{registries.images['shop/web:2.4.0']}"
+
+
+def test_a_quarantined_digest_is_refused_in_every_plan_and_flagged_where_it_runs(
+        cli, shop: AppContext, worlds, registries: Registries) -> None:
+    _, stage, prod = worlds
+    digest = registries.images["shop/web:2.4.0"]
+    status, out, err = cli("quarantine", "add", f"{registries.anonymous}/shop/web@{digest}", "--reason",
+                           "CVE-2026-0001 in libfoo", "--json")
+    assert status == 0, err
+    quarantine_id = json.loads(out)["id"]
+    status, _, err = cli(*SYNC, "--service", "web", "--dry-run")
+    assert status == 3 and "CVE-2026-0001 in libfoo" in err and "quarantined" in err
+    status, _, err = cli(*SYNC, "--service", "web", "--yes", "--no-pin-digests")
+    assert status == 3 and patches(prod, "web") == []
+    status, out, _ = cli("quarantine", "list", "--json")
+    running = json.loads(out)[0]["running"]
+    assert [(r["environment"], r["appInstance"], r["service"]) for r in running] == [("Stage", "shop-stage", "web")]
+    status, out, _ = cli("audit", "--json")
+    assert "quarantine.add" in out
+    status, _, err = cli("quarantine", "lift", str(quarantine_id), "--reason", "rebuilt without libfoo")
+    assert status == 0, err
+    status, _, err = cli(*SYNC, "--service", "web", "--yes")
+    assert status == 0, err
+
+
+def test_the_exporter_serves_where_quarantined_digests_run(cli, shop: AppContext, registries: Registries) -> None:
+    from prometheus_client import generate_latest
+
+    from ranchersync.ops.exporter import DatabaseCollector, make_registry
+
+    digest = registries.images["shop/web:2.4.0"]
+    assert cli("quarantine", "add", f"{registries.anonymous}/shop/web@{digest}", "--reason", "bad")[0] == 0
+    assert cli("quarantine", "list")[0] == 0  # looks where it runs
+    text = generate_latest(make_registry(DatabaseCollector(shop.engine, cache_seconds=0))).decode()
+    assert f'ranchersync_quarantined_running{{image="{registries.anonymous}/shop/web@{digest}"}} 1.0' in text
