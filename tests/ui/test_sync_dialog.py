@@ -153,6 +153,10 @@ def test_apply_reports_each_service_and_the_comparison_shows_them_equal(
     request = dict(at.session_state["dialog"])
 
     at.text_input(key="sync_confirm").input("Prod").run()
+    # checkout 4.0.3 is still rolling out in Stage: refused, unless someone who may (an admin here) gives a reason.
+    assert "checkout in Stage (shop-stage) is updating" in shown(at.error[0].value)
+    assert at.button(key="sync_apply").disabled
+    at.text_input(key="sync_override_reason").input("INC-42: the rollout is paced on purpose").run()
     at.button(key="sync_apply").click().run()
 
     assert_ok(at)
@@ -174,6 +178,7 @@ def test_apply_reports_each_service_and_the_comparison_shows_them_equal(
     at.session_state["dialog"] = request
     at.run()
     at.text_input(key="sync_confirm").input("Prod").run()
+    at.text_input(key="sync_override_reason").input("INC-42: the rollout is paced on purpose").run()
     at.button(key="sync_apply").click().run()
     assert "This confirmation was already applied" in at.error[0].value
     assert operations(shop) == 1
@@ -195,6 +200,7 @@ def test_apply_reports_each_service_and_the_comparison_shows_them_equal(
 def test_a_failed_rollout_is_rolled_back_and_reported(shop: AppContext, rancher_us: SimulatedRancher) -> None:
     at = review(shop, "frontend", "checkout")
     at.text_input(key="sync_confirm").input("Prod").run()
+    at.text_input(key="sync_override_reason").input("INC-42: the rollout is paced on purpose").run()
     at.button(key="sync_apply").click().run()
 
     assert_ok(at)

@@ -23,6 +23,7 @@ from ranchersync.models import OperationStatus
 from ranchersync.sync import new_request_id
 from ui.history import history_charts as charts
 from ui.history import history_tables as tables
+from ui.history import live_operation
 from ui.shell import dataframes, queries, widgets
 from ui.shell import format as fmt
 from ui.shell.outcome import Outcome
@@ -151,6 +152,10 @@ def detail(actor: Actor, operation_id: int, envs: Mapping[str, EnvironmentRow], 
         st.caption(_when(found, tz))
         if found.error:
             st.warning(escape_markdown(found.error), icon=":material/warning:")
+        if found.status in ("pending", "running"):
+            target = envs.get(found.target_environment)
+            live_operation.live(actor, found.id, refusal(actor, "sync", protected=bool(target and target.protected),
+                                                         environment=found.target_environment))
         st.dataframe(tables.style_results(tables.results_frame(found)), hide_index=True, key="hist_results",
                      column_config={"Error": st.column_config.TextColumn(width="medium")})
         allowed, why = tables.can_roll_back(found)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ranchersync import jobs
 from ranchersync.access.identity import Actor
 from ranchersync.catalogue.rules import unreachable_sites
 from ranchersync.inventory.compare import CompareBy
@@ -156,6 +157,10 @@ def _menu(actor: Actor) -> None:
         for script, label, icon in links:
             if script not in ADMIN_ONLY or actor.at_least("admin"):
                 st.page_link(script, label=label, icon=icon)
+    running = jobs.running_operations(deps.get_context())  # in any process: the jobs run on the server
+    if running:
+        st.page_link(PAGES["Sync history"], label=f"{len(running)} running: #{running[-1]}",
+                     icon=":material/progress_activity:", query_params={"operation": str(running[-1])})
 
 
 def _environment_picker(envs: Sequence[EnvironmentRow], selected: EnvironmentRow | None) -> None:

@@ -8,7 +8,7 @@ import queue
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from ranchersync import history, sync
+from ranchersync import history, jobs, sync
 from ranchersync.access.identity import Actor
 from ranchersync.approvals.promote import Applied, Promotion, Requested, promote
 from ranchersync.catalogue.environments import get_environment
@@ -20,6 +20,7 @@ from ranchersync.sync import ProgressEvent, SyncOptions, SyncPlan, SyncSides, Ta
 from ui.shell import deps, queries
 from ui.shell.outcome import Outcome
 
+OPERATION_TIMEOUTS = "operation_timeouts"  # session state: operation id → its rollout timeout (the live page)
 Report = OperationDetail | Outcome  # the finished operation, or the request made, or why nothing was done
 
 
@@ -79,6 +80,17 @@ def apply_sync(
                                  progress=progress, factory=deps.client_factory()),
         on_event=on_event, on_result=on_result,
     )
+
+
+def terminate(actor: Actor, operation_id: int, keep: bool) -> Outcome:
+    """Ask the running operation to stop (from whichever replica runs it): roll back what changed, or keep it."""
+    try:
+        jobs.terminate_operation(deps.get_context(), actor, operation_id, keep=keep)
+    except RancherSyncError as error:
+        return Outcome.failed(error)
+    queries.clear_history()
+    return Outcome.done(f"Operation #{operation_id} is asked to stop: it " +
+                        ("keeps what changed." if keep else "rolls back what changed."))
 
 
 def approvals_needed(actor: Actor, target_id: int) -> int:
