@@ -110,11 +110,13 @@ def test_history_and_metrics_after_a_sync_and_its_rollback(cli) -> None:
     assert [o["id"] for o in json.loads(out)] == [sync_id]
     status, out, _ = cli("history")
     assert status == 0 and "Stage -> Prod" in out and "ops-lead" in out
+    # A person rolled back a sync that had completed: their decision, not a change failure (issue 20).
+    assert next(o for o in listed if o["id"] == sync_id)["rollbackReason"] == "decided"
     status, out, _ = cli("metrics", "--json", "--env", "Prod")
     metrics = json.loads(out)
-    assert metrics["changeFailureRate"]["syncs"] == 1 and metrics["changeFailureRate"]["failed"] == 1
+    assert metrics["changeFailureRate"]["syncs"] == 1 and metrics["changeFailureRate"]["failed"] == 0
     status, out, _ = cli("metrics")
-    assert status == 0 and "Change failure rate: 100%" in out
+    assert status == 0 and "Change failure rate: 0%" in out
     # The two headline figures of the history screen's cards, in text as in JSON: the sync (rolled back) and its
     # rollback (complete) finished, one completed; the sync delivered one change.
     headline = json.loads(cli("metrics", "--json")[1])["headline"]
