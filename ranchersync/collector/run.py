@@ -164,12 +164,15 @@ class Collector:
     def _flush(self, session: Session) -> None:
         changed = 0
         for (site_id, cluster_id), cluster in self._clusters.items():
+            # Statuses are read before the changes are taken: a watcher updates the state before its status, so
+            # every status written here ("listed", "watching") has its items in this flush, never in the next one
+            # (a view reading between the two would see a fresh inventory with a kind missing).
+            statuses = [(watch.kind, watch.version, watch.status) for watch in cluster.watchers]
             changed += writer.write_changes(session, cluster.state, cluster.state.take_changes())
-            for watch in cluster.watchers:
-                version = watch.version
-                if cluster.written.get(watch.kind) != version:
-                    writer.write_status(session, site_id, cluster_id, watch.kind, watch.status)
-                    cluster.written[watch.kind] = version
+            for kind, version, status in statuses:
+                if cluster.written.get(kind) != version:
+                    writer.write_status(session, site_id, cluster_id, kind, status)
+                    cluster.written[kind] = version
         writer.count_changes(session, changed)
 
     def _stop_cluster(self, cluster: _Cluster) -> None:

@@ -207,7 +207,9 @@ def test_one_collector_leads_and_a_stand_by_takes_over_when_it_is_killed(
         first = wait_for(holder, timeout=30, what="a collector takes the lease")
         wait_for(lambda: all_fresh(stage), timeout=30, what="the first collector watches")
         leader = next(p for p in processes if f":{p.pid}:" in first)
-        # both loops turn, the stand-by's too: a liveness probe on the file would restart neither
+        # both loops turn, the stand-by's too: a liveness probe on the file would restart neither (the stand-by may
+        # still be starting on a loaded machine: its first touch is awaited, then a second one)
+        wait_for(lambda: all(path.exists() for path in alive), timeout=30, what="both collectors start their loops")
         touched = {path: path.stat().st_mtime for path in alive}
         wait_for(lambda: all(path.stat().st_mtime > touched[path] for path in alive),
                  what="the leader and the stand-by touch their alive files")
