@@ -21,10 +21,11 @@ run: $(VENV)/.installed  ## the dashboard on the embedded SQLite database
 	$(PY) -m ranchersync db upgrade
 	$(STREAMLIT)
 
-demo: $(VENV)/.installed  ## the dashboard with two simulated Rancher servers and a filled catalogue
+demo: $(VENV)/.installed  ## the dashboard with two simulated Rancher servers and a filled catalogue; Ctrl-C stops both
 	$(PY) -m ranchersync db upgrade
-	$(PY) -m ranchersync demo
-	$(STREAMLIT)
+	$(PY) -m ranchersync demo --dashboard-port $(PORT)
+	# The shell catches Ctrl-C (its children still get it) so that the simulated servers are stopped afterwards.
+	trap true INT TERM; $(STREAMLIT); $(PY) -m ranchersync demo --stop
 
 test: $(VENV)/.installed lint typecheck  ## every test suite (PostgreSQL and browser suites included)
 	$(PY) -m pytest

@@ -76,12 +76,14 @@ def record(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     detail: str = "",
+    at: dt.datetime | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain in the caller's transaction (the caller commits)."""
+    """Append one event to the chain in the caller's transaction (the caller commits). `at` is for history written
+    after the fact (the demo's): the chain's order is still the order of appending."""
     head = _lock_head(session)
     # The time is truncated to microseconds and made UTC here, so the stored value hashes the same when read back.
     event = AuditEvent(
-        id=head.last_id + 1, at=utcnow(), actor=actor.email, role=actor.role, channel=actor.channel,
+        id=head.last_id + 1, at=at or utcnow(), actor=actor.email, role=actor.role, channel=actor.channel,
         client_address=actor.address, action=action, object_type=object_type, object_id=str(object_id or ""),
         object_name=object_name, before=without_secrets(before), after=without_secrets(after), detail=detail,
         prev_hash=head.last_hash,

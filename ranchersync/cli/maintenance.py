@@ -18,6 +18,8 @@ def register(commands: Commands) -> None:
     """Add `demo` and the `db` group."""
     p = add_command(commands, "demo", cmd_demo, "start two simulated Rancher servers and fill the catalogue")
     p.add_argument("--stop", action="store_true", help="stop the demo servers")
+    p.add_argument("--dashboard-port", type=int, default=8501, metavar="PORT",
+                   help="the dashboard's port, for the address printed (make demo passes PORT)")
     group = add_group(commands, "db", "the database")
     add_command(group, "upgrade", cmd_db_upgrade, "apply database migrations", database=False)
     p = add_command(group, "backup", cmd_db_backup, "write a consistent copy of the database to a new file "
@@ -39,8 +41,10 @@ def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
     summary = demo.start_demo(ctx, progress=note, actor=actor)
     emit(args, {"sites": summary.sites, "environments": summary.environments, "appInstances": summary.instances},
          text=f"Demo ready: {summary.sites} sites, {summary.environments} environments, "
-              f"{summary.instances} app instances, a few weeks of history. The dashboard: http://localhost:8501 "
-              "(`make demo` starts it; otherwise `make run`).")
+              f"{summary.instances} app instances, a few weeks of history. The dashboard: "
+              f"http://localhost:{args.dashboard_port} "
+              "(`make demo` starts it, Ctrl-C stops it and the simulated servers; otherwise `make run`, then "
+              "`demo --stop`).")
     return EXIT_OK
 
 

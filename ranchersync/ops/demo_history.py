@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ranchersync.access import audit
+from ranchersync.access.identity import SYSTEM, Actor
 from ranchersync.history import arrivals
 from ranchersync.models import AppInstance, Environment, SyncOperation, SyncResult
 from ranchersync.simulator.world import DEMO_WORLD_NAMES, load_demo_world
@@ -89,9 +91,31 @@ def fill_history(session: Session, now: dt.datetime) -> int:
         _operation(session, envs, "Stage", "Prod", moves, at, rng, "rolled_back")
         written += 1
     session.flush()
+    _audit_trail(session)
     # Written as history, not by syncs: the first arrivals the lead time reads are derived from it here.
     arrivals.rebuild(session)
     return written
+
+
+def _audit_trail(session: Session) -> None:
+    """The audit events the operations would have made, in the order they happened: who started each (on the
+    dashboard) and how it ended."""
+    happened = []
+    for operation in session.scalars(select(SyncOperation)):
+        starter = Actor(operation.initiated_by, "releaser" if operation.target_environment_name == "Prod"
+                        else "operator", "dashboard")
+        happened.append((operation.started_at, 0, operation, starter))
+        happened.append((operation.finished_at, 1, operation, SYSTEM))
+    for at, finished, operation, actor in sorted(happened, key=lambda h: (h[0], h[1], h[2].id)):
+        if finished:
+            audit.record(session, actor, f"{operation.kind}.finished", object_type="operation",
+                         object_id=operation.id, object_name=operation.target_environment_name,
+                         after={"status": operation.status, "rollbackReason": operation.rollback_reason,
+                                "initiatedBy": operation.initiated_by},
+                         detail=operation.error or operation.status, at=at)
+        else:
+            audit.record(session, actor, f"{operation.kind}.start", object_type="operation",
+                         object_id=operation.id, object_name=operation.target_environment_name, at=at)
 
 
 def _copies(session: Session, envs: dict[str, Environment]) -> list[_Copy]:
@@ -131,6 +155,7 @@ def _operation(session: Session, envs: dict[str, Environment], source: str, targ
         source_environment_name=source, target_environment_id=envs[target].id, target_environment_name=target,
         initiated_by=rng.choice(PEOPLE), created_at=at, started_at=at, finished_at=at + took,
         error="1 service(s) failed: every change was rolled back" if failed else None,
+        rollback_reason="failed" if failed else None,
     )
     for copy, previous, new in moves:
         instance = copy.instance

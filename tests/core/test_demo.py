@@ -62,9 +62,10 @@ def test_stop_signals_only_its_own_simulators(demo_ctx: AppContext) -> None:
 def test_the_demo_history_tells_a_story_consistent_with_what_runs(demo_ctx: AppContext) -> None:
     from sqlalchemy import select
 
+    from ranchersync.access import audit
     from ranchersync.history import HistoryFilter, compute_metrics
     from ranchersync.inventory.compare import compare_environments
-    from ranchersync.models import SyncOperation
+    from ranchersync.models import AuditEvent, SyncOperation
 
     demo.start_demo(demo_ctx)
     with demo_ctx.session() as session:
@@ -85,6 +86,18 @@ def test_the_demo_history_tells_a_story_consistent_with_what_runs(demo_ctx: AppC
                 if r.status == "success" and r.target_app_instance_id is not None and r.new_image:
                     last[(r.target_app_instance_id, r.service)] = r.new_image
         assert last and all(image in running[key].values() for key, image in last.items())
+        # The audit trail has what each operation would have made: who started it, then how it ended, in time order.
+        events = session.scalars(select(AuditEvent).where(AuditEvent.object_type == "operation")
+                                 .order_by(AuditEvent.id)).all()
+        assert [(e.action, e.object_id) for e in events if e.action == "sync.start"] == \
+            [("sync.start", str(o.id)) for o in sorted(operations, key=lambda o: (o.started_at, o.id))]
+        ends = {e.object_id: e for e in events if e.action == "sync.finished"}
+        assert {i: e.after["status"] for i, e in ends.items()} == {str(o.id): o.status for o in operations}
+        starts = {e.object_id: e for e in events if e.action == "sync.start"}
+        assert all(starts[str(o.id)].actor == o.initiated_by and ends[str(o.id)].at > starts[str(o.id)].at
+                   for o in operations)
+        assert [e.at for e in events] == sorted(e.at for e in events)
+        assert audit.verify(session).ok
     demo.start_demo(demo_ctx)  # once only
     with demo_ctx.session() as session:
         assert len(session.scalars(select(SyncOperation)).all()) == len(operations)
