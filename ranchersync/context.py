@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,10 +12,15 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ranchersync.access import audit
 from ranchersync.kernel.config import Settings
+from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.security import checkpoint
 from ranchersync.security.crypto import TokenCipher
 from ranchersync.security.keys import load_cipher
 from ranchersync.storage import db
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,9 +55,17 @@ class AppContext:
         broken constraint a use-case expects, a refused change) pass through."""
         try:
             with self.sessionmaker() as session, session.begin():
+                session.info[audit.CHECKPOINT_HOOK] = self._publish_checkpoint
                 yield session
         except (OperationalError, InterfaceError) as exc:  # the database, not the statement: down, locked, full
             raise db.database_error(exc) from exc
+
+    def _publish_checkpoint(self, event_id: int, event_hash: str) -> None:
+        """Sign the audit chain's head and write it to the log stream (every `audit.CHECKPOINT_EVERY` events)."""
+        try:
+            checkpoint.publish(checkpoint.sign(self.cipher, event_id, event_hash))
+        except RancherSyncError as error:  # no usable key: the event is recorded, only its copy outside is missing
+            log.warning("audit checkpoint of event #%s not published: %s", event_id, error)
 
     def ping(self) -> None:
         """One cheap query: raises DatabaseUnavailable when the database cannot be used now (a pooled connection

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from ranchersync.access.identity import Actor
@@ -65,6 +66,10 @@ def without_secrets(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {k: ("(secret)" if k in _SECRET_KEYS else v) for k, v in values.items()}
 
 
+CHECKPOINT_EVERY = 100  # events between two signed checkpoints in the log stream (security/checkpoint.py)
+CHECKPOINT_HOOK = "audit_checkpoint"  # session.info key: a callable(event id, hash) that signs and publishes
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -92,6 +97,11 @@ def record(
     session.add(event)
     head.last_id, head.last_hash = event.id, event.hash
     session.flush()
+    publish = session.info.get(CHECKPOINT_HOOK)
+    if publish is not None and event.id % CHECKPOINT_EVERY == 0:
+        # Published once committed: a checkpoint of an event that was rolled back would never verify.
+        event_id, event_hash = event.id, event.hash
+        sa_event.listen(session, "after_commit", lambda _: publish(event_id, event_hash), once=True)
     return event
 
 

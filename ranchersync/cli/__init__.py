@@ -106,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if args.database:  # commands without the database queue nothing
                 _send_notifications(ctx)
+            if "engine" in vars(ctx):  # made (cached_property): close its pooled connections, not left to the GC
+                ctx.engine.dispose()
     except RancherSyncError as error:
         return report_error(error)
     except (OperationalError, InterfaceError) as error:  # outside a unit of work: migrations, the keys at start

@@ -12,6 +12,7 @@ from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, note, say
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
+    from ranchersync.security.crypto import TokenCipher
 
 
 def register(commands: Commands) -> None:
@@ -30,7 +31,11 @@ def register(commands: Commands) -> None:
     out.add_argument("--csv", action="store_true", help="every matching event as CSV (streamed; no paging)")
     out.add_argument("--json", action="store_true", help="print JSON")
     actions = p.add_subparsers(title="commands", metavar="ACTION")
-    add_command(actions, "verify", cmd_audit_verify, "check the hash chain: report the first broken link")
+    p = add_command(actions, "verify", cmd_audit_verify, "check the hash chain: report the first broken link, and "
+                    "print a signed checkpoint of its head (keep it outside the database)")
+    p.add_argument("--checkpoint", metavar="FILE|VALUE",
+                   help="prove the log still extends a checkpoint printed earlier (a value, or a file such as a log "
+                        "export: every checkpoint in it is checked)")
 
 
 def _moment(text: str | None, *, end: bool) -> dt.datetime | None:
@@ -67,20 +72,57 @@ def cmd_audit(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.access import audit
+    from ranchersync.security import checkpoint
+
+    wanted = checkpoint.parse(_checkpoint_text(args.checkpoint)) if args.checkpoint else []
+    # The chain is checked without any key (a restored database may hold another installation's tokens); signing
+    # and checking checkpoints need this installation's keys.
+    cipher = ctx.cipher if wanted else _cipher_or_none(ctx)
     with ctx.session() as session:
         report = audit.verify(session)
         restores = audit.list_restores(session)
-    payload = {"ok": report.ok, "checked": report.checked, "brokenAt": report.broken_at, "problem": report.problem,
-               "restores": [r.payload() for r in restores]}
-    if report.ok:
-        emit(args, payload, text=f"The audit chain is intact: {report.checked} event(s) checked.")
+        proofs = [checkpoint.check(session, cipher, c) for c in wanted] if cipher is not None else []
+        head = checkpoint.current(session, cipher) if report.ok and cipher is not None else None
+    if head is not None:
+        checkpoint.publish(head)
+    payload = {"ok": report.ok and all(p.ok for p in proofs), "checked": report.checked,
+               "brokenAt": report.broken_at, "problem": report.problem,
+               "restores": [r.payload() for r in restores], "checkpoint": head.text if head else None,
+               "checkpoints": [p.payload() for p in proofs]}
+    if not report.ok:
+        emit(args, payload)
         if not args.json:
-            for r in restores:
-                say(f"Restored from a backup: event #{r.event_id} at {r.at}, {r.file} by {r.actor} "
-                    f"(the log before it was rolled back to the backup's event #{r.head_id}).")
-        return EXIT_OK
-    emit(args, payload)
+            say(f"The audit chain is broken at event #{report.broken_at}: {report.problem}. "
+                f"The {report.checked} event(s) before it are intact.")
+        return EXIT_FAILED
+    emit(args, payload, text=f"The audit chain is intact: {report.checked} event(s) checked.")
     if not args.json:
-        say(f"The audit chain is broken at event #{report.broken_at}: {report.problem}. "
-            f"The {report.checked} event(s) before it are intact.")
-    return EXIT_FAILED
+        for r in restores:
+            say(f"Restored from a backup: event #{r.event_id} at {r.at}, {r.file} by {r.actor} "
+                f"(the log before it was rolled back to the backup's event #{r.head_id}).")
+        for proof in proofs:
+            say(f"Checkpoint of event #{proof.checkpoint.event_id}: " +
+                ("the log extends it." if proof.ok else f"NOT extended: {proof.problem}."))
+        if head is not None:
+            say(f"Checkpoint of the head (keep it outside the database): {head.text}")
+    return EXIT_OK if all(p.ok for p in proofs) else EXIT_FAILED
+
+
+def _cipher_or_none(ctx: AppContext) -> TokenCipher | None:
+    from ranchersync.kernel.errors import RancherSyncError
+
+    try:
+        return ctx.cipher
+    except RancherSyncError as error:
+        note(f"no checkpoint printed: {error}")
+        return None
+
+
+def _checkpoint_text(value: str) -> str:
+    """A checkpoint value, or the content of the file it names."""
+    from pathlib import Path
+
+    path = Path(value)
+    if not value.startswith("rsmcp1.") and path.is_file():
+        return path.read_text(errors="replace")
+    return value

@@ -49,8 +49,15 @@ def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.storage import db
+
     ctx.upgrade_database()
-    emit(args, {"upgraded": True}, text="Database is up to date.")
+    role = ctx.settings.db_app_role
+    if role:  # run as the owner: the app's role gets its rights, append-only on the audit log
+        db.grant_app_role(ctx.engine, role)
+    emit(args, {"upgraded": True, "appRole": role or None},
+         text="Database is up to date." + (f" The role {role} may use it; the audit log is append-only for it."
+                                           if role else ""))
     return EXIT_OK
 
 

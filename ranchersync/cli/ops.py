@@ -13,6 +13,7 @@ from ranchersync.cli.output import EXIT_OK, note
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
+    from ranchersync.security.crypto import TokenCipher
 
 
 def register(commands: Commands) -> None:
@@ -70,5 +71,20 @@ def cmd_exporter(ctx: AppContext, args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     note(f"Serving metrics on http://{args.host}:{args.port}/metrics (Ctrl+C stops)")
     serve(ctx.engine, args.host, args.port, cache_seconds=args.cache_seconds,
-          site_stale_seconds=args.site_stale_seconds, stop=stop)
+          site_stale_seconds=args.site_stale_seconds, stop=stop, cipher=_signing_cipher(ctx))
     return EXIT_OK
+
+
+def _signing_cipher(ctx: AppContext) -> TokenCipher | None:
+    """The keys that sign the audit checkpoint metric, when this process was given them (the exporter never makes
+    a key file of its own)."""
+    from ranchersync.kernel.errors import RancherSyncError
+
+    if not ctx.settings.secret_keys and not ctx.settings.key_file.exists():
+        note("no encryption key given: the audit checkpoint metric is not served")
+        return None
+    try:
+        return ctx.cipher
+    except RancherSyncError as error:
+        note(f"the audit checkpoint metric is not served: {error}")
+        return None

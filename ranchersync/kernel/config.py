@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,9 @@ class Settings:
     # RANCHERSYNC_DB_OUTAGE_SECONDS: how long a running sync retries its database writes (a PostgreSQL failover takes
     # 10–30 s) before it stops as interrupted, naming what it changed.
     db_outage_seconds: float = 60.0
+    # RANCHERSYNC_DB_APP_ROLE (PostgreSQL): the role the app runs as, granted its rights by `db upgrade` run as the
+    # owner: everything but UPDATE, DELETE and TRUNCATE on the audit log, so the app cannot rewrite it.
+    db_app_role: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -73,7 +77,21 @@ class Settings:
             allow_unverified_email=parse_flag(env.get("RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL", ""),
                                               "RANCHERSYNC_OIDC_ALLOW_UNVERIFIED_EMAIL"),
             db_outage_seconds=parse_seconds(env.get(OUTAGE_ENV, ""), 60.0, OUTAGE_ENV),
+            db_app_role=parse_role_name(env.get(APP_ROLE_ENV, ""), APP_ROLE_ENV),
         )
+
+
+APP_ROLE_ENV = "RANCHERSYNC_DB_APP_ROLE"
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def parse_role_name(value: str, variable: str) -> str:
+    """A PostgreSQL role name (lower-case letters, digits, underscores: it is written into GRANT statements)."""
+    value = value.strip()
+    if value and not _ROLE_NAME.fullmatch(value):
+        raise ValidationError(f"{variable} must be a PostgreSQL role name of lower-case letters, digits and "
+                              "underscores")
+    return value
 
 
 def mail_url(environ: dict[str, str] | None = None) -> str:

@@ -47,6 +47,8 @@ from ranchersync.models import (
     SyncOperation,
     utcnow,
 )
+from ranchersync.security import checkpoint
+from ranchersync.security.crypto import TokenCipher
 
 log = logging.getLogger(__name__)
 
@@ -228,8 +230,10 @@ class DatabaseCollector(Collector):
 
     def __init__(self, engine: Engine, *, cache_seconds: float = DEFAULT_CACHE_SECONDS,
                  site_stale_seconds: float = DEFAULT_SITE_STALE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic, now: Callable[[], dt.datetime] = utcnow) -> None:
+                 clock: Callable[[], float] = time.monotonic, now: Callable[[], dt.datetime] = utcnow,
+                 cipher: TokenCipher | None = None) -> None:
         self.engine = engine
+        self.cipher = cipher  # signs the audit chain's head (a copy of the checkpoint outside the database)
         self.cache_seconds = cache_seconds
         self.site_stale_seconds = site_stale_seconds
         self._clock, self._now = clock, now
@@ -250,6 +254,8 @@ class DatabaseCollector(Collector):
         try:
             with Session(self.engine) as session, session.begin():
                 families = collect_families(session, self._now(), self.site_stale_seconds)
+                if self.cipher is not None:
+                    families.extend(_checkpoint_family(session, self.cipher))
             healthy = 1.0
         except SQLAlchemyError as error:
             # One line, without the statement's parameters; Prometheus sees the database as down.
@@ -261,6 +267,18 @@ class DatabaseCollector(Collector):
         return families
 
 
+def _checkpoint_family(session: Session, cipher: TokenCipher) -> list[Metric]:
+    """The audit chain's head as a signed checkpoint: Prometheus keeps every value it scraped, outside the
+    database, so `audit verify --checkpoint` can be given any of them later."""
+    head = checkpoint.current(session, cipher)
+    if head is None:
+        return []
+    family = GaugeMetricFamily("ranchersync_audit_head_event", "The audit chain's last event id; the checkpoint "
+                               "label is its signed checkpoint (audit verify --checkpoint).", labels=["checkpoint"])
+    family.add_metric([head.text], head.event_id)
+    return [family]
+
+
 def make_registry(collector: DatabaseCollector) -> CollectorRegistry:
     """A registry holding only our collector (no process/platform metrics of the exporter itself)."""
     registry = CollectorRegistry(auto_describe=False)
@@ -269,12 +287,13 @@ def make_registry(collector: DatabaseCollector) -> CollectorRegistry:
 
 
 def serve(engine: Engine, host: str, port: int, *, cache_seconds: float = DEFAULT_CACHE_SECONDS,
-          site_stale_seconds: float = DEFAULT_SITE_STALE_SECONDS, stop: threading.Event | None = None) -> None:
+          site_stale_seconds: float = DEFAULT_SITE_STALE_SECONDS, stop: threading.Event | None = None,
+          cipher: TokenCipher | None = None) -> None:
     """Serve /metrics on host:port until `stop` is set (or the process is stopped)."""
     from prometheus_client import start_http_server
 
     registry = make_registry(DatabaseCollector(engine, cache_seconds=cache_seconds,
-                                               site_stale_seconds=site_stale_seconds))
+                                               site_stale_seconds=site_stale_seconds, cipher=cipher))
     server, thread = start_http_server(port, addr=host, registry=registry)
     log.info("serving metrics on http://%s:%s/metrics", host, server.server_port,
              extra={"event": "exporter.started"})

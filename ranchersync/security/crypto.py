@@ -6,7 +6,10 @@ that decision is `ranchersync.security.keys.load_cipher`'s, not this module's.
 
 from __future__ import annotations
 
+import base64
 import errno
+import hashlib
+import hmac
 import os
 import stat
 import time
@@ -38,6 +41,7 @@ class TokenCipher:
         if not keys:
             raise SecretKeyError("no encryption key configured")
         self._fernets = [_fernet(key, f"key {index} of {source}") for index, key in enumerate(keys, start=1)]
+        self._raw = [base64.urlsafe_b64decode(key) for key in keys]  # valid: each made a Fernet above
         self._fernet = MultiFernet(self._fernets)
         self.key_count = len(keys)
 
@@ -80,10 +84,16 @@ class TokenCipher:
         except InvalidToken:
             raise SecretKeyError("a stored token cannot be decrypted with the configured keys") from None
 
+    def derived_keys(self, purpose: bytes) -> list[bytes]:
+        """One key per configured key (newest first) for another purpose than encryption: HMAC-SHA256 of the
+        purpose under the key, so a signature made with the newest key still verifies after a rotation keeps it."""
+        return [hmac.new(raw, purpose, hashlib.sha256).digest() for raw in self._raw]
+
     def newest_only(self) -> TokenCipher:
         """A cipher holding only the newest key: what remains once the older keys are dropped."""
         clone = object.__new__(TokenCipher)
         clone._fernets = self._fernets[:1]
+        clone._raw = self._raw[:1]
         clone._fernet = MultiFernet(clone._fernets)
         clone.key_count = 1
         return clone

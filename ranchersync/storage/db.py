@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ranchersync.kernel.errors import DatabaseUnavailable
+from ranchersync.kernel.errors import DatabaseUnavailable, ValidationError
 from ranchersync.kernel.files import create_private
 
 if TYPE_CHECKING:
@@ -78,6 +78,31 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
+
+
+# The audit log is append-only for the app: it may add and read events, never change or remove one (the chain's
+# head row it must update; a rewrite of the events themselves then needs the owner's credentials).
+APPEND_ONLY_TABLES = ("audit_events",)
+READ_ONLY_TABLES = ("alembic_version",)
+
+
+def grant_app_role(engine: Engine, role: str) -> None:
+    """Give the app's PostgreSQL role what it needs on this schema, as the owner that ran the migrations: read and
+    write on every table, append-only on the audit log, read-only on the migrations' version. Run after every
+    upgrade (a new table gets its grants)."""
+    if engine.dialect.name != "postgresql":
+        raise ValidationError("RANCHERSYNC_DB_APP_ROLE is for PostgreSQL: SQLite has no roles")
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.begin() as conn:
+        schema = quote(str(conn.execute(text("SELECT current_schema()")).scalar_one()))
+        app = quote(role)
+        conn.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {app}"))
+        conn.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}"))
+        conn.execute(text(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {app}"))
+        for table in APPEND_ONLY_TABLES:
+            conn.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {schema}.{quote(table)} FROM {app}"))
+        for table in READ_ONLY_TABLES:
+            conn.execute(text(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {schema}.{quote(table)} FROM {app}"))
 
 
 def downgrade(engine: Engine, revision: str) -> None:

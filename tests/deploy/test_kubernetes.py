@@ -26,7 +26,8 @@ CRDS_SKIPPED = {
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob"}
 # Made outside these manifests, on purpose: by the operator of the installation or by another operator.
 EXTERNAL = {
-    "production": {("Secret", "ranchersync"), ("Secret", "ranchersync-db-app"), ("Secret", "ranchersync-db-backup"),
+    "production": {("Secret", "ranchersync"), ("Secret", "ranchersync-db-app"), ("Secret", "ranchersync-db-runtime"),
+                   ("Secret", "ranchersync-db-backup"),
                    ("Secret", "ranchersync-tls"), ("Secret", "ranchersync-streamlit-secrets")},
     "demo": {("Secret", "ranchersync-streamlit-secrets")},
 }
@@ -245,7 +246,15 @@ def test_production_runs_postgresql_with_cloudnativepg_and_point_in_time_backups
         assert url.startswith("postgresql+psycopg://$(DB_USER):$(DB_PASSWORD)@ranchersync-db-rw:5432/")
         names = list(env)
         assert names.index("DB_PASSWORD") < names.index("RANCHERSYNC_DATABASE_URL"), "$(VAR) needs the var first"
-        assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "ranchersync-db-app"
+        # Only the migration Job holds the owner's credentials, and grants the app's role (the audit log is
+        # append-only for it: tests/postgres/test_app_role_on_postgres.py); every other pod runs as that role.
+        migrates = obj["kind"] == "Job"
+        assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == \
+            ("ranchersync-db-app" if migrates else "ranchersync-db-runtime")
+        assert env.get("RANCHERSYNC_DB_APP_ROLE", {}).get("value") == ("ranchersync_app" if migrates else None)
+    roles = {r["name"]: r for r in cluster["spec"]["managed"]["roles"]}
+    assert roles["ranchersync_app"]["passwordSecret"]["name"] == "ranchersync-db-runtime"
+    assert roles["ranchersync_app"]["login"] and not roles["ranchersync_app"].get("superuser")
 
 
 def test_production_is_monitored_with_the_rules_and_dashboard_of_deploy_monitoring() -> None:

@@ -15,6 +15,7 @@ from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
 from ranchersync.governance import freeze
 from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.security import checkpoint
 from tests.ui.conftest import OpenApp, Seed, assert_ok
 from ui.governance import audit_view
 
@@ -95,6 +96,10 @@ def test_verify_chain_reports_intact_then_the_first_broken_link(open_app: OpenAp
     at = open_app(AUDIT)
     at.button(key="audit_verify").click().run()
     assert "The audit chain is intact:** 2 events checked" in at.success[0].value
+    shown = at.code[0].value  # the signed checkpoint to keep outside the database: it proves this head later
+    with app_env.session() as session:
+        [proof] = [checkpoint.check(session, app_env.cipher, c) for c in checkpoint.parse(shown)]
+    assert proof.ok and proof.checkpoint.event_id == 2
 
     with app_env.session() as session:
         session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE id = 1"))

@@ -13,6 +13,7 @@ from ranchersync.access import audit
 from ranchersync.kernel.errors import ValidationError
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.security import checkpoint
 from ui.shell import deps
 from ui.shell import format as fmt
 
@@ -115,9 +116,13 @@ def export(filters: audit.AuditFilter) -> None:
 def verify_button() -> None:
     """Check the whole chain now; the result stays shown until the next check."""
     if st.button("Verify chain", key="audit_verify", icon=":material/verified:"):
-        with st.spinner("Checking every event's hash…"), deps.get_context().session() as session:
+        ctx = deps.get_context()
+        with st.spinner("Checking every event's hash…"), ctx.session() as session:
             report = audit.verify(session)
-        st.session_state[_VERIFIED] = (report, dt.datetime.now(dt.UTC))
+            head = checkpoint.current(session, ctx.cipher) if report.ok else None
+        if head is not None:
+            checkpoint.publish(head)
+        st.session_state[_VERIFIED] = (report, dt.datetime.now(dt.UTC), head)
 
 
 def verify_result(tz: dt.tzinfo) -> None:
@@ -125,11 +130,15 @@ def verify_result(tz: dt.tzinfo) -> None:
     found = st.session_state.get(_VERIFIED)
     if found is None:
         return
-    report, at = found
+    report, at, head = found
     when = fmt.when(at, tz)
     if report.ok:
         st.success(f"**The audit chain is intact:** {plural(report.checked, 'event')} checked at {when}.",
                    icon=":material/verified:")
+        if head is not None:
+            st.caption("Its signed checkpoint: keep it outside the database; `audit verify --checkpoint` proves "
+                       "later that the log still extends it.")
+            st.code(head.text, language=None)
     else:
         st.error(f"**The audit chain is broken at event #{report.broken_at}:** {escape_markdown(report.problem)}. "
                  f"The {plural(report.checked, 'event')} before it are intact (checked at {when}).",
