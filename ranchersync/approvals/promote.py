@@ -25,6 +25,7 @@ from ranchersync.sync import (
     apply_plan,
     check_confirmation,
     check_source_health,
+    check_source_soak,
 )
 
 
@@ -75,7 +76,8 @@ def promote(
 ) -> Promotion:
     """Apply `plan` now (Applied), or request it when the target needs approvals by someone else (Requested).
 
-    A source that is not healthy refuses either (SourceUnhealthy, exit 3) unless a releaser gives
+    A source that is not healthy (SourceUnhealthy), or a version that has not run in the source for the target's
+    minimum soak with the source's gates passed (SourceNotSoaked), refuses either (exit 3) unless a releaser gives
     `confirmed.override_policy`, a reason (audited). A request is checked like a sync before anything is stored:
     the role (operator), the typed name of a protected target, a freeze window.
     Raises what apply_plan and request_sync raise.
@@ -83,6 +85,7 @@ def promote(
     with ctx.session() as session:
         target = get_environment(session, plan.target.id)
         check_source_health(session, actor, plan, confirmed.override_policy)
+        check_source_soak(session, actor, plan, confirmed.override_policy, utcnow())
         needed = approvals_needed(target, actor)
         if needed:
             require(actor, "request_sync")

@@ -39,6 +39,7 @@ class Condition:
     reason: str = ""
     message: str = ""
     last_transition: datetime | None = None  # lastTransitionTime: since when `status` holds
+    last_update: datetime | None = None  # lastUpdateTime (Deployments): when the reason or message last changed
 
     @classmethod
     def from_k8s(cls, obj: Mapping[str, Any]) -> Condition:
@@ -49,6 +50,7 @@ class Condition:
             reason=_s(obj.get("reason")),
             message=_s(obj.get("message")),
             last_transition=parse_time(obj.get("lastTransitionTime")),
+            last_update=parse_time(obj.get("lastUpdateTime")),
         )
 
 

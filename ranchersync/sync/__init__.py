@@ -32,6 +32,7 @@ from ranchersync.sync.source_health import (
     healthy_since,
     source_problems,
 )
+from ranchersync.sync.source_soak import SoakShortfall, SourceNotSoaked, check_source_soak, soak_shortfalls
 from ranchersync.sync.undo import resume_operation, rollback_candidates, rollback_operation, rollback_refusal
 
 __all__ = [
@@ -39,6 +40,10 @@ __all__ = [
     "SourceProblem",
     "SourceUnhealthy",
     "check_source_health",
+    "SoakShortfall",
+    "SourceNotSoaked",
+    "check_source_soak",
+    "soak_shortfalls",
     "health_lines",
     "healthy_since",
     "source_problems",

@@ -112,10 +112,15 @@ def check_source_health(session: Session, actor: Actor, plan: SyncPlan, override
         listed = "; ".join(p.sentence for p in problems)
         raise SourceUnhealthy(f"refusing to promote from {plan.source.name} into {plan.target.name}: {listed}")
     require(actor, "override_policy")
-    if len(reason) > REASON_MAX_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in reason):
-        raise ValidationError(f"the reason must be one line of at most {REASON_MAX_LENGTH} characters")
+    check_reason(reason)
     audit.record(session, actor, "policy.override", object_type="environment", object_id=plan.target.id,
                  object_name=plan.target.name,
                  after={"policy": "source_health", "source": plan.source.name,
                         "problems": [p.sentence for p in problems]},
                  detail=reason)
+
+
+def check_reason(reason: str) -> None:
+    """An override's reason: one line of at most REASON_MAX_LENGTH characters (it is audited and shown)."""
+    if len(reason) > REASON_MAX_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in reason):
+        raise ValidationError(f"the reason must be one line of at most {REASON_MAX_LENGTH} characters")
