@@ -10,14 +10,17 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ranchersync import registry
 from ranchersync.access import audit
 from ranchersync.access.identity import Actor, require
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
+from ranchersync.governance import quarantine
 from ranchersync.governance.freeze import check_sync_allowed
 from ranchersync.inventory.reading import EnvironmentRef, InstanceRef, instance_refs
 from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.images import parse_image
 from ranchersync.models import SyncOperation, SyncResult, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.sync import records
@@ -88,6 +91,10 @@ def rollback_operation(
             raise ValidationError(f"the app instance of {', '.join(missing)} no longer exists: cannot roll back")
         undo = [reverse(_item_of(r, refs)) for r in candidates]
         original_ids = [r.id for r in candidates]
+        quarantined = quarantine.active_by_digest(session)
+        registries = registry.accesses(session, ctx.cipher) if quarantined else {}
+    if quarantined:
+        _check_quarantine(undo, quarantined, registries)
     planned = [
         PlannedResult(i.name, i.kind, i.target.id, None, i.target.site_name, i.target.cluster_id, i.target.namespace,
                       tuple({"name": m.name, "init": m.init, "previous": m.expected, "new": m.new} for m in i.moves))
@@ -111,6 +118,24 @@ def rollback_operation(
                 if result.id in original_ids and result.status == "success":
                     result.status = "rolled_back"
     return new_id
+
+
+def _check_quarantine(undo: list[WorkItem], quarantined: dict[str, quarantine.Quarantine],
+                      registries: dict[str, registry.RegistryAccess]) -> None:
+    """Refuse a rollback that would put back a quarantined digest (ImageQuarantined, exit 3): pinned in the
+    reference, or what the reference resolves to in its registry now. Lifting the quarantine (audited, with a
+    reason) is the way to put such an image back."""
+    images = [m.new for item in undo for m in item.moves if m.new]
+    lookups = registry.resolve_images(images, registries) if registries else {}
+    digests: list[tuple[str, str]] = []
+    for item in undo:
+        for move in item.moves:
+            found = lookups.get(move.new)
+            resolved = found.resolution if found is not None else None
+            candidates = (parse_image(move.new).digest, resolved.digest if resolved else None,
+                          resolved.platform_digest if resolved else None)
+            digests += [(f"rolling {item.name} back to {move.new}", d) for d in dict.fromkeys(candidates) if d]
+    quarantine.check_digests(digests, quarantined)
 
 
 def resume_operation(
