@@ -37,6 +37,9 @@ from ranchersync.trains.trains import plan_snapshot_promotion, train_options
 
 log = logging.getLogger(__name__)
 FAILED_OPERATIONS: Final = ("failed", "rolled_back", "partial", "interrupted")
+# A claimed request that opened no operation this long after (a plan takes seconds; Rancher's slowest answers a
+# few minutes) had its scheduler stop under it.
+RECLAIM_SECONDS: Final = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ def run_due(ctx: AppContext, *, now: dt.datetime | None = None, factory: ClientF
             worker: str | None = None) -> list[int]:
     """Fire every request due at `now` that this scheduler claims first; returns the ids it fired."""
     at = now or utcnow()
+    _reclaim(ctx, at)
     with ctx.session() as session:
         due = list(session.scalars(select(ScheduledRequest.id).where(ScheduledRequest.status == "scheduled",
                                                                      ScheduledRequest.fire_at <= at)
@@ -157,6 +161,27 @@ def run_due(ctx: AppContext, *, now: dt.datetime | None = None, factory: ClientF
             _fire(ctx, request_id, factory)
             fired.append(request_id)
     return fired
+
+
+def _reclaim(ctx: AppContext, at: dt.datetime) -> None:
+    """Requests whose scheduler stopped (a killed pod, a CronJob past its deadline) after claiming them: one that
+    opened no operation within RECLAIM_SECONDS goes back to `scheduled` and fires again; one whose operation ended
+    gets that outcome. A request with an operation still running is left to it."""
+    stale = at - dt.timedelta(seconds=RECLAIM_SECONDS)
+    with ctx.session() as session:
+        claimed = session.scalars(select(ScheduledRequest).where(ScheduledRequest.status == "running",
+                                                                 ScheduledRequest.fired_at < stale)).all()
+        for row in claimed:
+            operation = session.scalar(select(SyncOperation).where(
+                SyncOperation.request_id.like(f"schedule-{row.id}-%")).order_by(SyncOperation.id.desc()))
+            if operation is None:
+                log.warning("scheduled request #%s: its scheduler %s stopped before the sync started; firing it "
+                            "again", row.id, row.claimed_by, extra={"event": "schedule.reclaimed"})
+                row.status, row.claimed_by, row.fired_at = "scheduled", None, None
+            elif operation.finished_at is not None:
+                row.status = "failed" if operation.status in FAILED_OPERATIONS else "executed"
+                row.status_reason = f"operation #{operation.id}: {operation.status} (its scheduler stopped)"
+                row.operation_id = operation.id
 
 
 def _claim(ctx: AppContext, request_id: int, worker: str, at: dt.datetime) -> bool:

@@ -295,6 +295,41 @@ def test_a_freeze_that_started_after_scheduling_refuses_it_at_fire_time(
     assert issubclass(EnvironmentFrozen, RefusedByPolicy)
 
 
+def test_a_request_whose_scheduler_died_after_claiming_it_fires_again_later_and_once(
+    demo: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    fire_at = utcnow() + dt.timedelta(hours=1)
+    request_id = schedule_frontend(demo, fire_at)
+    # A scheduler claims it and is killed before the sync starts: the request stays `running`, nothing ran.
+    assert schedules._claim(demo, request_id, "replica-dead", fire_at)
+    assert schedules.run_due(demo, now=fire_at + dt.timedelta(minutes=1)) == []  # claimed: not fired twice
+    assert scheduled(demo, request_id).status == "running"
+    later = fire_at + dt.timedelta(seconds=schedules.RECLAIM_SECONDS + 60)
+    assert schedules.run_due(demo, now=later, worker="replica-2") == [request_id]
+    row = scheduled(demo, request_id)
+    assert (row.status, row.claimed_by) == ("executed", "replica-2")
+    assert images(rancher_us, EAST, "Deployment", "frontend") == [f"{REG}/frontend:3.8.1"]
+    assert schedules.run_due(demo, now=later + dt.timedelta(hours=1)) == []
+    with demo.session() as session:
+        assert len(session.scalars(select(SyncOperation)).all()) == 1
+
+
+def test_a_request_whose_scheduler_died_during_its_sync_takes_the_operations_outcome(
+    demo: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    fire_at = utcnow() + dt.timedelta(hours=1)
+    request_id = schedule_frontend(demo, fire_at)
+    assert schedules.run_due(demo, now=fire_at) == [request_id]
+    operation_id = scheduled(demo, request_id).operation_id
+    with demo.session() as session:  # as if the scheduler had died before recording the outcome
+        row = session.get_one(ScheduledRequest, request_id)
+        row.status, row.operation_id = "running", None
+    assert schedules.run_due(demo, now=fire_at + dt.timedelta(seconds=schedules.RECLAIM_SECONDS + 60)) == []
+    row = scheduled(demo, request_id)
+    assert (row.status, row.operation_id) == ("executed", operation_id), "never fired again"
+    assert "its scheduler stopped" in row.status_reason
+
+
 def test_a_schedule_is_refused_in_the_past_and_cancelled_once(demo: AppContext) -> None:
     with pytest.raises(ValidationError, match="past"):
         schedule_frontend(demo, utcnow() - dt.timedelta(minutes=1))
