@@ -27,8 +27,10 @@ demo: $(VENV)/.installed  ## the dashboard with two simulated Rancher servers an
 	# The shell catches Ctrl-C (its children still get it) so that the simulated servers are stopped afterwards.
 	trap true INT TERM; $(STREAMLIT); $(PY) -m ranchersync demo --stop
 
+# Two workers, a test file each at a time (its module and session servers stay shared): most of the suite waits on
+# rollouts, browsers and servers, not on the CPU.
 test: $(VENV)/.installed lint typecheck  ## every test suite (PostgreSQL and browser suites included)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed  ## ruff and the import contracts (pyproject.toml, [tool.importlinter])
 	$(PY) -m ruff check .

@@ -10,11 +10,14 @@ Missing tools skip the tests on a laptop; under CI=true they fail instead (like 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,8 +51,24 @@ def kubectl() -> str:
     return path
 
 
+@contextmanager
+def installing(name: str) -> Iterator[None]:
+    """One installer at a time per tool (parallel test workers share the cache folder)."""
+    with open(cache_dir() / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def checkov() -> Path:
     """checkov in its own virtualenv, pinned; installed on first use."""
+    with installing("checkov"):
+        return _checkov()
+
+
+def _checkov() -> Path:
     env_dir = cache_dir() / f"checkov-{CHECKOV_VERSION}"
     binary = env_dir / "bin" / "checkov"
     if binary.exists():
@@ -81,6 +100,11 @@ def _from_prometheus_deb(name: str) -> Path:
     found = shutil.which(name)
     if found:
         return Path(found)
+    with installing("prometheus"):
+        return _unpack_prometheus(name)
+
+
+def _unpack_prometheus(name: str) -> Path:
     target = cache_dir() / "prometheus-deb"
     binary = target / "usr" / "bin" / name
     if binary.exists():
