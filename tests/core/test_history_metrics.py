@@ -21,6 +21,7 @@ from ranchersync.history import (
     metrics_payload,
 )
 from ranchersync.models import Environment, SyncOperation
+from ranchersync.reports.delivery import figures
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, get_operation, new_request_id, rollback_operation
 from tests.builders import ADMIN
@@ -389,3 +390,24 @@ def test_a_rollback_marked_failed_counts_even_after_a_complete_sync(demo: AppCon
         assert get_operation(session, operation.id).rollback_reason == "failed"
     failures = _failures(demo)
     assert (failures.syncs, failures.failed) == (1, 1)  # a check after the sync found it broken: `rollback --failed`
+
+
+def test_lead_times_of_days_read_in_days_in_the_delivery_report(session: Session) -> None:
+    build_journeys(session)
+    metrics = compute_metrics(session)
+    lead = next(f for f in figures(metrics) if "lead time" in f.layout.title.text)
+    assert lead.layout.title.text == "Median lead time between environments (days)"
+    assert list(lead.data[0].y) == [1.0, 2.5, 1.9] and list(lead.data[0].text) == ["1 day", "2 days 12 h",
+                                                                                   "1 day 21 h"]
+
+
+def test_a_day_without_syncs_is_a_gap_in_the_success_line(session: Session) -> None:
+    envs = pipeline(session)
+    record(session, envs["Dev"], envs["Stage"], start=at(days=0))
+    record(session, envs["Dev"], envs["Stage"], "failed", start=at(days=3))
+    metrics = compute_metrics(session)
+    days = metrics.success_by_day()
+    assert [(d.day - days[0].day).days for d in days] == [0, 1, 2, 3]
+    assert [d.rate for d in days] == [1.0, None, None, 0.0]
+    line = next(f for f in figures(metrics) if "Success rate" in f.layout.title.text).data[0]
+    assert list(line.y) == [100.0, None, None, 0.0] and line.connectgaps is False
