@@ -105,9 +105,15 @@ def _layout(
     return fig
 
 
-def _day_axis(fig: go.Figure, days: list[object]) -> None:
+def _day_axis(fig: go.Figure, days: list[object], metrics: Metrics) -> None:
     # A tick per day over a few days; plotly's own spacing otherwise (it repeats a day's label when it has few).
-    fig.update_xaxes(type="date", tickformat="%d %b", **({"dtick": 86_400_000} if len(days) <= 10 else {}))
+    # The axis spans the whole period, so the two charts of days side by side line their dates up.
+    period: dict[str, object] = {}
+    span = len(days)
+    if metrics.since and metrics.until:
+        period = {"range": [f"{metrics.since:%Y-%m-%d} 00:00", f"{metrics.until:%Y-%m-%d} 23:59"]}
+        span = (metrics.until - metrics.since).days + 1
+    fig.update_xaxes(type="date", tickformat="%d %b", **({"dtick": 86_400_000} if span <= 10 else {}), **period)
 
 
 def daily_chart(metrics: Metrics) -> go.Figure:
@@ -118,7 +124,7 @@ def daily_chart(metrics: Metrics) -> go.Figure:
                marker_color=STATUS_HEX.get(status, FALLBACK_COLOR))
         for status in table.columns
     ])
-    _day_axis(fig, list(table.index))
+    _day_axis(fig, list(table.index), metrics)
     return _layout(fig, "Operations per day, by status", y_title="operations")
 
 
@@ -130,7 +136,7 @@ def success_chart(metrics: Metrics) -> go.Figure:
         line={"color": STATUS_HEX["complete"], "width": 2}, customdata=frame[["complete", "finished"]],
         hovertemplate="%{y:.0f}% (%{customdata[0]} of %{customdata[1]})<extra></extra>",
     ))
-    _day_axis(fig, list(frame["day"]))
+    _day_axis(fig, list(frame["day"]), metrics)
     fig.update_yaxes(ticksuffix="%")
     return _layout(fig, "Success rate per day", percent_axis=True)
 
