@@ -392,3 +392,18 @@ def test_a_sidecar_difference_is_marked_and_a_cronjob_cannot_be_selected(
         {"Container": "exporter", "Role": "sidecar", "Dev": "x/exp:v1.62.0", "Prod": "x/exp:v1.61.0"},
     ]
     assert_ok(at)
+
+
+def test_a_cronjob_picked_in_one_environment_is_left_out_of_the_sync(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    world.workloads = {(DEV, "shop-dev"): [workload("web", "1.5.0"),
+                                           _pod_workload("report", "CronJob", {"report": "reg.example.com/r:1"})]}
+    seed(instance_specs=(INSTANCES[0],))
+    at = open_app(PAGE)
+    frame = table(at)
+    at = select(at, 0, list(frame.index))
+
+    assert "**Sync 1 service** :small[(web)]" in [m.value for m in at.main.markdown]
+    assert any("left out of the sync: report (CronJob)" in shown(c.value) for c in at.main.caption)
+    assert_ok(at)

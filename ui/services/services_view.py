@@ -18,6 +18,7 @@ from ranchersync.inventory.reading import InstanceFailure, Inventory
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.humanize import duration_text, plural
 from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.rancher import PROMOTABLE_KINDS
 from ui.services import services_tables as tables
 from ui.shell import dataframes, queries, throttle, widgets
 from ui.shell import format as fmt
@@ -108,7 +109,12 @@ def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> sync
         on_select="rerun", selection_mode="multi-row", hide_index=True,
         column_config=_SERVICE_COLUMNS,
     )
-    return sync_selection.Selection(tables.service_keys(tables.ids_at(shown, event.selection.rows)), bar)
+    keys = tables.service_keys(tables.ids_at(shown, event.selection.rows))
+    kept = [k for k in keys if k[0] in PROMOTABLE_KINDS]
+    if left := [f"{name} ({kind})" for kind, name in keys if kind not in PROMOTABLE_KINDS]:
+        st.caption(":material/lock: Not promoted by this tool, left out of the sync: "
+                   f"{escape_markdown(', '.join(left))}.")
+    return sync_selection.Selection(kept, bar)
 
 
 _SERVICE_COLUMNS = {
