@@ -25,11 +25,13 @@ from playwright.sync_api import Browser, Page, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ranchersync import demo, environments  # noqa: E402 - after the path set-up, so `python scripts/…` works anywhere
+# After the path set-up, so `python scripts/…` works anywhere.
 from ranchersync.access.identity import Actor  # noqa: E402
 from ranchersync.approvals.promote import promote  # noqa: E402
+from ranchersync.catalogue import environments  # noqa: E402
 from ranchersync.context import AppContext  # noqa: E402
 from ranchersync.kernel.config import Settings  # noqa: E402
+from ranchersync.ops import demo  # noqa: E402
 from ranchersync.sync import (  # noqa: E402
     Confirmation,
     apply_plan,

@@ -72,6 +72,10 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
                                          (bool(row.changed_outside_in), "changed outside the tool: " + ", ".join(
                                              _noticed(c) for c in row.cells if c.outside_changes))) if flag]
         notes += [f"locked in {lock.environment}: {lock.message}" for lock in _locks_of(held, row.name)]
+        notes[:0] = [f"{c.environment.name}: {why} ({_containers_text(row, c)})"
+                     for c, why in zip(row.cells, row.explanations, strict=True) if why]
+        if not row.promotable and row.differs:
+            notes.insert(0, f"{row.kind}: not promoted by this tool")
         rows.append([row.kind, row.name, *cells, "yes" if row.differs else "", "; ".join(notes)])
     headers = ["KIND", "NAME", *[n.upper() for n in names], "DIFFERS", "NOTES"]
     payload = comparison_payload(comparison)
@@ -84,6 +88,14 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
 def _locks_of(held: dict[int, dict[str | None, list[Any]]], service: str) -> list[Any]:
     """The locks that hold `service` still, in every compared environment (its own and the environment's)."""
     return [lock for by_service in held.values() for lock in [*by_service.get(None, []), *by_service.get(service, [])]]
+
+
+def _containers_text(row: Any, cell: Any) -> str:
+    """"exporter (sidecar): …:v1.61.0 → …:v1.62.0": the containers behind a hidden difference."""
+    from ranchersync.inventory.compare import changed_containers
+
+    j = row.cells.index(cell)
+    return "; ".join(c.text() for c in changed_containers(cell, row.cells[j - 1]))
 
 
 def _noticed(cell: Any) -> str:

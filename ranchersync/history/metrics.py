@@ -132,6 +132,18 @@ class Metrics:
     lead_times: LeadTimes
     headline: Headline
 
+    def success_by_day(self) -> tuple[DaySuccess, ...]:
+        """`success_rate` with every day of the period, a day without a finished operation at `finished` 0 (its
+        rate None): a line over it shows a gap there instead of joining the days around it."""
+        known = {d.day: d for d in self.success_rate}
+        if not known:
+            return ()
+        first, last = min(known), max(known)
+        first = min(first, self.since) if self.since else first
+        last = max(last, self.until) if self.until else last
+        days = (first + dt.timedelta(days=n) for n in range((last - first).days + 1))
+        return tuple(known.get(day) or DaySuccess(day, 0, 0) for day in days)
+
 
 def compute_metrics(
     session: Session,

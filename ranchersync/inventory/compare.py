@@ -27,7 +27,7 @@ from ranchersync.inventory.reading import (
     display_tag,
     list_inventories,
 )
-from ranchersync.rancher import RancherClient, WorkloadStatus
+from ranchersync.rancher import PROMOTABLE_KINDS, RancherClient, WorkloadStatus
 from ranchersync.security.crypto import TokenCipher
 
 # Worst first: how a cell that holds several app instances' copies of a service is summarised, and the order in
@@ -39,8 +39,41 @@ STATUS_SEVERITY: tuple[WorkloadStatus, ...] = (
 UNHEALTHY_STATUSES: frozenset[WorkloadStatus] = frozenset({"failed", "degraded", "unknown"})
 
 CompareBy = Literal["image", "tag"]
-# What one cell of the comparison shows, relative to the environment before it in the pipeline.
-CellState = Literal["same", "drift", "missing", "inconsistent", "unreadable"]
+# What one cell of the comparison shows, relative to the environment before it in the pipeline. "readonly": it
+# runs another version than the one before, but its kind (a CronJob) is not promoted by this tool.
+CellState = Literal["same", "drift", "readonly", "missing", "inconsistent", "unreadable"]
+# What a container is to its workload: the one whose tag the grid shows, another regular container, an init one.
+ContainerRole = Literal["primary", "sidecar", "init"]
+# The words for a difference the grid's tag does not show, by the role of the container that differs.
+HIDDEN_DIFFERENCE: dict[ContainerRole, str] = {
+    "primary": "registry or digest differs", "sidecar": "sidecar differs", "init": "init container differs",
+}
+
+
+@dataclass(frozen=True)
+class ContainerImages:
+    """One container of a service in one environment: its role, and the distinct images its copies run there
+    (empty when no copy has this container)."""
+
+    name: str
+    role: ContainerRole
+    images: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ContainerChange:
+    """A container that runs other images in an environment than in the one before it (`before` or `images`
+    empty: the container is absent there)."""
+
+    name: str
+    role: ContainerRole
+    before: tuple[str, ...]
+    images: tuple[str, ...]
+
+    def text(self) -> str:
+        """"exporter (sidecar): oliver006/redis_exporter:v1.61.0 → oliver006/redis_exporter:v1.62.0"."""
+        return (f"{self.name} ({self.role}): {', '.join(self.before) or 'absent'} → "
+                f"{', '.join(self.images) or 'absent'}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +112,19 @@ class Cell:
         return " | ".join(dict.fromkeys(s.image_tag for s in self.services))
 
     @property
+    def containers(self) -> tuple[ContainerImages, ...]:
+        """Every container of the copies (primary, sidecars, init containers, in that order) with its images."""
+        roles: dict[str, ContainerRole] = {}
+        images: dict[str, dict[str, None]] = defaultdict(dict)
+        for service in self.services:
+            for name, role, image in _containers(service):
+                roles.setdefault(name, role)
+                images[name].setdefault(image)
+        order = {"primary": 0, "sidecar": 1, "init": 2}
+        return tuple(ContainerImages(name, roles[name], tuple(images[name]))
+                     for name in sorted(roles, key=lambda n: order[roles[n]]))
+
+    @property
     def digests(self) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
         """Per regular container, the distinct digests its copies' pods run; None when they were not read."""
         running = [s.running for s in self.services if s.kind != "CronJob"]
@@ -114,6 +160,30 @@ class ComparisonRow:
     kind: str
     name: str
     cells: tuple[Cell, ...]
+
+    @property
+    def promotable(self) -> bool:
+        """Whether a sync can promote this kind (a CronJob is compared, never promoted)."""
+        return self.kind in PROMOTABLE_KINDS
+
+    @property
+    def explanations(self) -> tuple[str, ...]:
+        """Per cell, why it differs from the cell before when its tag does not show it ("sidecar differs"), or ""."""
+        return tuple(hidden_difference(c, self.cells[j - 1] if j else None) for j, c in enumerate(self.cells))
+
+    def container_images(self) -> tuple[tuple[str, ContainerRole, tuple[tuple[str, ...], ...]], ...]:
+        """Per container of the service (primary, sidecars, init containers): its role and, per cell, the images
+        its copies run there: what a cell's tag leaves out, side by side."""
+        per_cell = [{c.name: c for c in cell.containers} for cell in self.cells]
+        roles: dict[str, ContainerRole] = {}
+        for found in per_cell:
+            for c in found.values():
+                roles.setdefault(c.name, c.role)
+        order = {"primary": 0, "sidecar": 1, "init": 2}
+        return tuple(
+            (name, roles[name], tuple(found[name].images if name in found else () for found in per_cell))
+            for name in sorted(roles, key=lambda n: order[roles[n]])
+        )
 
     @property
     def differs(self) -> bool:
@@ -222,10 +292,17 @@ def compare_environments(
 
 
 def _version(service: Service, compare_by: CompareBy) -> tuple[tuple[str, str], ...]:
-    images = sorted(service.images.items())
+    # Every container, init ones too: a sync promotes them all, so an init container that differs is a difference.
+    images = sorted((c.name, c.image) for c in service.workload.containers)
     if compare_by == "tag":
         return tuple((name, display_tag(image)) for name, image in images)
     return tuple(images)
+
+
+def _containers(service: Service) -> list[tuple[str, ContainerRole, str]]:
+    primary = service.workload.primary_container
+    return [(c.name, "init" if c.init else "primary" if primary is not None and c.name == primary.name
+             else "sidecar", c.image) for c in service.workload.containers]
 
 
 # --- rules on a comparison --------------------------------------------------------------------------------------
@@ -234,29 +311,66 @@ def _version(service: Service, compare_by: CompareBy) -> tuple[tuple[str, str], 
 def cell_state(cell: Cell, before: Cell | None = None) -> CellState:
     """What a cell shows: `unreadable` or `missing` without copies; `inconsistent` when its app instances disagree;
     `drift` when it runs another version than `before` (the environment before it, when that one runs the
-    service): a promotion is pending; else `same`."""
+    service): a promotion is pending — or `readonly` when its kind is never promoted (a CronJob); else `same`."""
     if not cell.services:
         return "unreadable" if cell.unreadable else "missing"
     versions = cell.versions
     if len(versions) > 1:
         return "inconsistent"
     if before is not None and before.services and before.versions != versions:
-        return "drift"
+        return "drift" if is_promotable(cell) else "readonly"
     return "same"
+
+
+def is_promotable(cell: Cell) -> bool:
+    """Whether the service of this cell is of a kind a sync promotes."""
+    return all(s.kind in PROMOTABLE_KINDS for s in cell.services)
+
+
+def changed_containers(cell: Cell, before: Cell) -> tuple[ContainerChange, ...]:
+    """The containers whose images differ between `before` and `cell` (by the comparison's `compare_by`)."""
+    here = {c.name: c for c in cell.containers}
+    there = {c.name: c for c in before.containers}
+    by = cell.compare_by
+    return tuple(
+        ContainerChange(name, (here.get(name) or there[name]).role,
+                        there[name].images if name in there else (), here[name].images if name in here else ())
+        for name in dict.fromkeys([*here, *there])
+        if _shown(here.get(name), by) != _shown(there.get(name), by)
+    )
+
+
+def hidden_difference(cell: Cell, before: Cell | None) -> str:
+    """Why `cell` differs from `before` when the tag the grid shows is the same in both ("sidecar differs",
+    "init container differs", both joined by " · "); "" when they do not differ or the shown tag already says
+    how."""
+    if before is None or not cell.services or not before.services or cell.versions == before.versions:
+        return ""
+    if cell.image_tag != before.image_tag:
+        return ""
+    roles = {c.role for c in changed_containers(cell, before)}
+    return " · ".join(words for role, words in HIDDEN_DIFFERENCE.items() if role in roles)
+
+
+def _shown(container: ContainerImages | None, by: CompareBy) -> tuple[str, ...]:
+    if container is None:
+        return ()
+    return tuple(sorted({display_tag(i) for i in container.images} if by == "tag" else set(container.images)))
 
 
 def drift_counts(comparison: Comparison) -> dict[int, int]:
     """Per environment (after the first), how many services it runs in another version than the one before it,
     or lacks while the one before runs them: the promotions pending into it. A service the environment before
-    does not run, or whose copies here could not be read, is not counted."""
+    does not run, whose copies here could not be read, or of a kind no sync promotes (a CronJob) is not
+    counted."""
     counts: dict[int, int] = {}
     envs = comparison.environments
     for j in range(1, len(envs)):
         pending = 0
         for row in comparison.rows:
             before, cell = row.cells[j - 1], row.cells[j]
-            if not before.services or (not cell.services and cell.unreadable):  # nothing to promote, or unknown
-                continue
+            if not before.services or (not cell.services and cell.unreadable) or not row.promotable:
+                continue  # nothing to promote, unknown, or a kind no sync changes (a CronJob)
             pending += not cell.services or cell.versions != before.versions
         counts[envs[j].id] = pending
     return counts

@@ -53,7 +53,10 @@ def outside_payload(service: Service) -> dict[str, Any]:
 
 
 def comparison_payload(comparison: Comparison) -> dict[str, Any]:
-    """The services × environments matrix."""
+    """The services × environments matrix. Per cell, ``images`` has every container (init ones too) as the
+    comparison sees it, ``containers`` each one's role, and ``hiddenDifference`` why it differs from the
+    environment before when its ``imageTag`` is the same ("sidecar differs"). ``promotable`` is false for a kind
+    no sync changes (a CronJob)."""
     return {
         "source": comparison.source,
         "observedAt": iso(comparison.observed_at),
@@ -63,6 +66,7 @@ def comparison_payload(comparison: Comparison) -> dict[str, Any]:
                 "name": row.name,
                 "workloadType": row.kind,
                 "differs": row.differs,
+                "promotable": row.promotable,
                 "missingIn": list(row.missing_in),
                 "inconsistentIn": list(row.inconsistent_in),
                 "digestMismatch": row.digest_mismatch,
@@ -72,6 +76,9 @@ def comparison_payload(comparison: Comparison) -> dict[str, Any]:
                     cell.environment.name: {
                         "imageTag": cell.image_tag or None,
                         "images": [dict(v) for v in cell.versions],
+                        "containers": [{"name": c.name, "role": c.role, "images": list(c.images)}
+                                       for c in cell.containers],
+                        "hiddenDifference": why or None,
                         "status": cell.status,
                         "availableReplicas": cell.replicas[0],
                         "replicas": cell.replicas[1],
@@ -80,7 +87,7 @@ def comparison_payload(comparison: Comparison) -> dict[str, Any]:
                         "changedOutside": [outside_payload(s) for s in cell.outside_changes],
                         "unreadable": list(cell.unreadable),
                     }
-                    for cell in row.cells
+                    for cell, why in zip(row.cells, row.explanations, strict=True)
                 },
             }
             for row in comparison.rows

@@ -21,7 +21,8 @@ def ago(value: dt.datetime | None, now: dt.datetime, *, empty: str = "never") ->
 
 
 def duration_text(seconds: float | None, *, empty: str = "—") -> str:
-    """'4.2 s', '45 s', '2 min 5 s', '1 h 3 min'; `empty` while it runs."""
+    """'4.2 s', '45 s', '2 min 5 s', '1 h 3 min', '3 days 5 h' (a lead time of days reads in days, not in dozens of
+    hours); `empty` while it runs."""
     if seconds is None:
         return empty
     whole = round(seconds)
@@ -31,7 +32,21 @@ def duration_text(seconds: float | None, *, empty: str = "—") -> str:
     if minutes < 60:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours + (minutes >= 30), 24)
+    word = plural(days, "day")
+    return f"{word} {hours} h" if hours else word
+
+
+# The unit a chart of durations reads in, from its largest value: (seconds per unit, the unit's name).
+DURATION_UNITS = ((86400.0, "days"), (3600.0, "hours"), (60.0, "minutes"), (1.0, "seconds"))
+
+
+def duration_unit(largest: float | None) -> tuple[float, str]:
+    """The unit an axis of durations up to `largest` seconds reads best in: days from two days on, hours from two
+    hours, minutes from two minutes, else seconds."""
+    return next(((size, unit) for size, unit in DURATION_UNITS if (largest or 0) >= 2 * size), DURATION_UNITS[-1])
 
 
 def compact_duration(seconds: float | None, *, empty: str = "—") -> str:

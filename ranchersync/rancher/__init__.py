@@ -2,7 +2,7 @@
 
 from ranchersync.rancher.client import RancherClient
 from ranchersync.rancher.patch import STRATEGIC_MERGE, ImageChange, image_patch
-from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind, normalize_kind
+from ranchersync.rancher.paths import PROMOTABLE_KINDS, WORKLOAD_KINDS, WorkloadKind, normalize_kind
 from ranchersync.rancher.status import (
     STATUSES,
     RolloutState,
@@ -20,6 +20,7 @@ __all__ = [
     "STATUSES",
     "STRATEGIC_MERGE",
     "USER_AGENT",
+    "PROMOTABLE_KINDS",
     "WORKLOAD_KINDS",
     "Cluster",
     "Condition",

@@ -14,6 +14,9 @@ from ranchersync.kernel.errors import ValidationError
 
 WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet", "CronJob"]
 WORKLOAD_KINDS: Final[tuple[WorkloadKind, ...]] = get_args(WorkloadKind)
+# The kinds a sync changes; a CronJob is read and compared, never promoted (its next Job would pick a change up
+# with no rollout to watch or roll back).
+PROMOTABLE_KINDS: Final[tuple[WorkloadKind, ...]] = ("Deployment", "StatefulSet", "DaemonSet")
 
 # kind -> (API group path, resource plural), as served under /k8s/clusters/<id>/ (rancher-api.md §3.1).
 _KIND_API: Final[dict[str, tuple[str, str]]] = {

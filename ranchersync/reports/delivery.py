@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 from ranchersync.history import HistoryFilter, Metrics, compute_metrics, list_operations
 from ranchersync.history.queries import MAX_PAGE_SIZE, OperationSummary
 from ranchersync.kernel.files import write_private_text
-from ranchersync.kernel.humanize import duration_text
+from ranchersync.kernel.humanize import duration_text, duration_unit
 from ranchersync.kernel.textsafe import escape_plotly
 
 STATUS_COLORS = {"complete": "#21A366", "partial": "#E8890C", "failed": "#E5484D", "rolled_back": "#9D7CE0",
                  "interrupted": "#8B8D98", "running": "#3B82F6", "pending": "#8B8D98"}
-_LAYOUT = {"height": 320, "margin": {"l": 40, "r": 16, "t": 48, "b": 40}, "template": "plotly_white",
-           "legend": {"orientation": "h", "y": -0.2}}
+# The legend above the plot, under the title: below it, it would sit on the x axis's (rotated) dates.
+_LAYOUT = {"height": 340, "margin": {"l": 40, "r": 16, "t": 72, "b": 40}, "template": "plotly_white",
+           "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"}}
 MAX_OPERATIONS = 2000
 
 _CSS = """
@@ -57,9 +58,10 @@ def figures(metrics: Metrics) -> list[go.Figure]:
                       marker_color=STATUS_COLORS.get(status, "#8B8D98"))
     charts.append(daily)
     success = go.Figure(layout={**_LAYOUT, "title": "Success rate per day (%)", "yaxis": {"range": [0, 105]}})
-    rated = [d for d in metrics.success_rate if d.rate is not None]
-    success.add_scatter(x=[d.day.isoformat() for d in rated], y=[round(100 * (d.rate or 0), 1) for d in rated],
-                        mode="lines+markers", name="success rate", line_color="#21A366")
+    every_day = metrics.success_by_day()  # a day without a finished operation is a gap, not joined across
+    success.add_scatter(x=[d.day.isoformat() for d in every_day],
+                        y=[None if d.rate is None else round(100 * d.rate, 1) for d in every_day],
+                        mode="lines+markers", name="success rate", line_color="#21A366", connectgaps=False)
     charts.append(success)
     failure = go.Figure(layout={**_LAYOUT, "title": "Change failure rate per environment (%)"})
     rates = [f for f in metrics.change_failure_by_environment if f.rate is not None]
@@ -71,10 +73,12 @@ def figures(metrics: Metrics) -> list[go.Figure]:
                       marker_color="#3B82F6", name="operations")
     charts.append(durations)
     if metrics.lead_times.pairs:
-        lead = go.Figure(layout={**_LAYOUT, "title": "Median lead time between environments (hours)"})
-        lead.add_bar(x=[escape_plotly(f"{p.from_environment} → {p.to_environment}") for p in metrics.lead_times.pairs],
-                     y=[round((p.median_seconds or 0) / 3600, 1) for p in metrics.lead_times.pairs],
-                     marker_color="#0072B2", name="lead time")
+        pairs = metrics.lead_times.pairs
+        size, unit = duration_unit(max((p.median_seconds or 0) for p in pairs))  # days of lead time read in days
+        lead = go.Figure(layout={**_LAYOUT, "title": f"Median lead time between environments ({unit})"})
+        lead.add_bar(x=[escape_plotly(f"{p.from_environment} → {p.to_environment}") for p in pairs],
+                     y=[round((p.median_seconds or 0) / size, 1) for p in pairs],
+                     text=[_seconds(p.median_seconds) for p in pairs], marker_color="#0072B2", name="lead time")
         charts.append(lead)
     return charts
 

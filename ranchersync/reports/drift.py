@@ -93,8 +93,8 @@ def drift_report(comparison: Comparison, since: SinceLookup, now: dt.datetime) -
     for j in range(1, len(envs)):
         for row in comparison.rows:
             before, cell = row.cells[j - 1], row.cells[j]
-            if not before.services or (not cell.services and cell.unreadable):
-                continue
+            if not before.services or (not cell.services and cell.unreadable) or not row.promotable:
+                continue  # nothing to promote, unknown, or a kind no sync promotes (a CronJob)
             if cell.services and cell.versions == before.versions:
                 continue
             got = [since(envs[j - 1].id, row.kind, row.name, image)

@@ -11,7 +11,7 @@ from ranchersync.inventory.reading import EnvironmentRef, Service
 from ranchersync.kernel.errors import ValidationError
 from ranchersync.kernel.images import RetagMode, parse_image, retag
 from ranchersync.kernel.textsafe import escape_markdown, markdown_cell, markdown_code
-from ranchersync.rancher import Workload
+from ranchersync.rancher import PROMOTABLE_KINDS, Workload
 from ranchersync.registry import Changelog
 
 # Why a selected service is left alone; the words users see.
@@ -24,8 +24,6 @@ SKIP_SOURCE_DISAGREES = "source app instances disagree"
 SKIP_AMBIGUOUS = "several target app instances"
 SKIP_NOT_IN_REGISTRY = "not in the registry"
 SKIP_PLATFORM = "no image for the target's platform"
-
-PROMOTABLE_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
 # A target instance id, or every app instance of the target environment that runs the service.
 TargetChoice = int | Literal["all"]

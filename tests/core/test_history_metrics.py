@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ranchersync.context import AppContext
 from ranchersync.history import (
     DayCount,
     DaySuccess,
@@ -19,7 +21,12 @@ from ranchersync.history import (
     metrics_payload,
 )
 from ranchersync.models import Environment, SyncOperation
+from ranchersync.reports.delivery import figures
+from ranchersync.simulator import SimulatedRancher
+from ranchersync.sync import SyncOptions, get_operation, new_request_id, rollback_operation
+from tests.builders import ADMIN
 from tests.core.test_history import at, change, pipeline, record
+from tests.core.test_sync import FAST, apply, plan
 
 D1, D2 = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
 HOUR, DAY = 3600.0, 86400.0
@@ -343,3 +350,64 @@ def test_metrics_payload(session: Session) -> None:
                    "toEnvironment": "Prod", "fromAt": "2026-03-02T12:01:00Z", "toAt": "2026-03-02T13:02:00Z",
                    "seconds": 3660.0}],
     }
+
+
+# --- the rollback's reason, recorded by the real use-cases on the simulated Rancher --------------------------------
+
+def _failures(ctx: AppContext) -> FailureRate:
+    with ctx.session() as session:
+        return compute_metrics(session).change_failure_rate
+
+
+def test_an_operators_rollback_of_a_complete_sync_is_no_change_failure(demo: AppContext,
+                                                                        rancher_us: SimulatedRancher) -> None:
+    operation = apply(demo, plan(demo, "frontend"))
+    assert operation.status == "complete"
+    before = _failures(demo)
+    assert (before.syncs, before.failed) == (1, 0)
+
+    rollback_operation(demo, operation.id, actor=ADMIN, request_id=new_request_id(), options=FAST)
+
+    with demo.session() as session:
+        assert get_operation(session, operation.id).rollback_reason == "decided"
+    assert _failures(demo) == before, "a person's decision to undo a good sync is not a failure"
+
+
+@pytest.mark.parametrize("rancher_us", [r"frontend:3\.8\.1"], indirect=True)  # frontend never becomes ready
+def test_a_rollback_after_a_failed_rollout_check_is_a_change_failure(demo: AppContext,
+                                                                      rancher_us: SimulatedRancher) -> None:
+    operation = apply(demo, plan(demo, "frontend"), SyncOptions(timeout_seconds=3, poll_seconds=0.2))
+    assert operation.status == "rolled_back" and operation.rollback_reason == "failed"
+    failures = _failures(demo)
+    assert (failures.syncs, failures.failed) == (1, 1)
+
+
+def test_a_rollback_marked_failed_counts_even_after_a_complete_sync(demo: AppContext,
+                                                                     rancher_us: SimulatedRancher) -> None:
+    operation = apply(demo, plan(demo, "frontend"))
+    rollback_operation(demo, operation.id, actor=ADMIN, request_id=new_request_id(), options=FAST, failed=True)
+    with demo.session() as session:
+        assert get_operation(session, operation.id).rollback_reason == "failed"
+    failures = _failures(demo)
+    assert (failures.syncs, failures.failed) == (1, 1)  # a check after the sync found it broken: `rollback --failed`
+
+
+def test_lead_times_of_days_read_in_days_in_the_delivery_report(session: Session) -> None:
+    build_journeys(session)
+    metrics = compute_metrics(session)
+    lead = next(f for f in figures(metrics) if "lead time" in f.layout.title.text)
+    assert lead.layout.title.text == "Median lead time between environments (days)"
+    assert list(lead.data[0].y) == [1.0, 2.5, 1.9] and list(lead.data[0].text) == ["1 day", "2 days 12 h",
+                                                                                   "1 day 21 h"]
+
+
+def test_a_day_without_syncs_is_a_gap_in_the_success_line(session: Session) -> None:
+    envs = pipeline(session)
+    record(session, envs["Dev"], envs["Stage"], start=at(days=0))
+    record(session, envs["Dev"], envs["Stage"], "failed", start=at(days=3))
+    metrics = compute_metrics(session)
+    days = metrics.success_by_day()
+    assert [(d.day - days[0].day).days for d in days] == [0, 1, 2, 3]
+    assert [d.rate for d in days] == [1.0, None, None, 0.0]
+    line = next(f for f in figures(metrics) if "Success rate" in f.layout.title.text).data[0]
+    assert list(line.y) == [100.0, None, None, 0.0] and line.connectgaps is False

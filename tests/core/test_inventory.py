@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
 from ranchersync.catalogue import instances, sites
+from ranchersync.cli import main
 from ranchersync.context import AppContext
 from ranchersync.inventory import reading as inventory
-from ranchersync.inventory.compare import Cell, compare, compare_environments
+from ranchersync.inventory.compare import (
+    Cell,
+    cell_state,
+    changed_containers,
+    compare,
+    compare_environments,
+    drift_counts,
+)
+from ranchersync.inventory.payloads import comparison_payload
 from ranchersync.inventory.reading import EnvironmentRef, Inventory, Service
 from ranchersync.kernel.errors import RancherUnavailable
 from ranchersync.models import SyncOperation, SyncResult, utcnow
+from ranchersync.reports.drift import drift_report
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN, service
 
@@ -151,3 +162,89 @@ def test_worst_status_wins_and_columns_follow_the_pipeline() -> None:
     assert [e.name for e in comparison.environments] == ["Dev", "Stage", "Prod"]
     assert comparison.rows[0].cells[0].status == "degraded"
     assert comparison.rows[0].cells[0].replicas == (4, 4)
+
+
+# --- why a cell differs, and kinds no sync promotes -------------------------------------------------------------
+
+def _redis(env: int, exporter: str, *, redis: str = "redis:7.2.4", init: dict[str, str] | None = None) -> Service:
+    return service(env, "i", "redis", containers={"redis": redis, "exporter": exporter}, init=init)
+
+
+@pytest.mark.parametrize(
+    ("stage", "prod", "why"),
+    [
+        (_redis(2, "x/exp:v1.62.0"), _redis(3, "x/exp:v1.61.0"), "sidecar differs"),
+        (_redis(2, "x/exp:1", init={"seed": "x/seed:2"}), _redis(3, "x/exp:1", init={"seed": "x/seed:1"}),
+         "init container differs"),
+        (_redis(2, "x/exp:2", init={"seed": "x/seed:2"}), _redis(3, "x/exp:1", init={"seed": "x/seed:1"}),
+         "sidecar differs · init container differs"),
+        (_redis(2, "x/exp:1", init={"seed": "x/seed:1"}), _redis(3, "x/exp:1"), "init container differs"),
+        (_redis(2, "x/exp:1", redis="a.io/redis:7.2.4"), _redis(3, "x/exp:1"), "registry or digest differs"),
+        # The tag shown already says it: nothing to explain.
+        (_redis(2, "x/exp:2", redis="redis:7.2.5"), _redis(3, "x/exp:1"), ""),
+        (_redis(2, "x/exp:1"), _redis(3, "x/exp:1"), ""),
+    ],
+)
+def test_a_cell_that_shows_the_same_tag_says_why_it_differs(stage: Service, prod: Service, why: str) -> None:
+    (row,) = compare(ENVS[1:], {2: inv(2, stage), 3: inv(3, prod)}).rows
+    assert row.cells[0].image_tag == row.cells[1].image_tag or not why
+    assert row.explanations == ("", why)
+    assert row.differs == (stage.workload.containers != prod.workload.containers)
+
+
+def test_the_hidden_difference_lists_each_container_with_its_images() -> None:
+    (row,) = compare(ENVS[1:], {2: inv(2, _redis(2, "x/exp:v1.62.0")), 3: inv(3, _redis(3, "x/exp:v1.61.0"))}).rows
+    stage, prod = row.cells
+    assert [c.text() for c in changed_containers(prod, stage)] == ["exporter (sidecar): x/exp:v1.62.0 → x/exp:v1.61.0"]
+    assert row.container_images() == (
+        ("redis", "primary", (("redis:7.2.4",), ("redis:7.2.4",))),
+        ("exporter", "sidecar", (("x/exp:v1.62.0",), ("x/exp:v1.61.0",))),
+    )
+    payload = comparison_payload(compare(ENVS[1:], {2: inv(2, _redis(2, "x/exp:2")), 3: inv(3, _redis(3, "x/exp:1"))}))
+    prod_json = payload["services"][0]["environments"]["Prod"]
+    assert prod_json["imageTag"] == "7.2.4" and prod_json["hiddenDifference"] == "sidecar differs"
+    assert {"name": "exporter", "role": "sidecar", "images": ["x/exp:1"]} in prod_json["containers"]
+    assert payload["services"][0]["environments"]["Stage"]["hiddenDifference"] is None
+
+
+def test_an_init_container_that_differs_is_a_pending_promotion() -> None:
+    stage = service(2, "i", "ledger", containers={"ledger": "r/ledger:2"}, init={"schema": "r/schema:2"})
+    prod = service(3, "i", "ledger", containers={"ledger": "r/ledger:2"}, init={"schema": "r/schema:1"})
+    comparison = compare(ENVS[1:], {2: inv(2, stage), 3: inv(3, prod)})
+    assert comparison.rows[0].differs
+    assert cell_state(comparison.rows[0].cells[1], comparison.rows[0].cells[0]) == "drift"
+    assert drift_counts(comparison) == {3: 1}
+
+
+def test_a_cronjob_that_differs_is_read_only_not_a_pending_promotion() -> None:
+    inventories = {
+        2: inv(2, service(2, "i", "report", "r/report:2", kind="CronJob"), svc(2, "i", "api", "r/api:2")),
+        3: inv(3, service(3, "i", "report", "r/report:1", kind="CronJob"), svc(3, "i", "api", "r/api:1")),
+    }
+    comparison = compare(ENVS[1:], inventories)
+    rows = {r.name: r for r in comparison.rows}
+    assert rows["report"].differs and not rows["report"].promotable and rows["api"].promotable
+    assert cell_state(rows["report"].cells[1], rows["report"].cells[0]) == "readonly"
+    assert cell_state(rows["api"].cells[1], rows["api"].cells[0]) == "drift"
+    assert drift_counts(comparison) == {3: 1}  # the Deployment only
+    report = drift_report(comparison, lambda *_: None, utcnow())
+    assert [p.service for p in report.pending] == ["api"]
+    assert comparison_payload(comparison)["services"][1]["promotable"] is False
+
+
+def test_cli_compare_says_which_sidecar_differs_in_text_and_json(demo: AppContext, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RANCHERSYNC_DATABASE_URL", demo.settings.database_url)
+    monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", ",".join(demo.settings.secret_keys))
+    assert main(["services", "compare", "--env", "Dev", "--env", "Stage", "--env", "Prod"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    redis = next(line for line in lines if " redis " in f" {line} ")
+    assert "Prod: sidecar differs (exporter (sidecar): oliver006/redis_exporter:v1.62.0 → " \
+           "oliver006/redis_exporter:v1.61.0)" in redis
+    report = next(line for line in lines if " nightly-report " in f" {line} ")
+    assert "CronJob: not promoted by this tool" in report
+    assert main(["services", "compare", "--env", "Dev", "--env", "Stage", "--env", "Prod", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["services"]}
+    assert rows["redis"]["environments"]["Prod"]["hiddenDifference"] == "sidecar differs"
+    assert rows["redis"]["environments"]["Stage"]["hiddenDifference"] is None  # 7.2.5 → 7.2.4 shows itself
+    assert rows["nightly-report"]["promotable"] is False and rows["redis"]["promotable"] is True

@@ -8,12 +8,14 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Route
+from playwright.sync_api import Browser, Route, expect
+from sqlalchemy import select
 
 from ranchersync.context import AppContext
-from ranchersync.models import utcnow
+from ranchersync.models import Environment, utcnow
 from ranchersync.ops.demo_history import fill_history
 from ranchersync.reports import write_delivery_report
+from tests.core.test_history import change, record
 from tests.e2e.conftest import ARTIFACTS, Serve
 from tests.e2e.helpers import ROOT, by_key, new_page, open_page, screenshot, wait_idle
 
@@ -85,6 +87,22 @@ def test_drift_report_display_and_settings_screens(
         "[data-testid='stSidebar']").is_visible()
     assert page.get_by_text("Waiting for promotion").count() >= 2
     screenshot(page, DOCS / "display-light.png")
+
+    # With the sidebar, at 1280 px, today's widest figure ("100 %") is shown whole, not cut to "1…".
+    today = utcnow() - dt.timedelta(minutes=5)
+    with with_history.session() as session:
+        envs = {e.name: e for e in session.scalars(select(Environment))}
+        for n in range(3):
+            record(session, envs["Stage"], envs["Prod"], start=today + dt.timedelta(seconds=n), seconds=1,
+                   changes=[change("web", f"reg/web:{n}")])
+    open_page(page, f"{server.url}/Display")
+    today_figures = by_key(page, "wall_today").locator("[data-testid='stMetricValue']")
+    # The wall redraws its figures every 10 s (and reads the history's stamp at most every 3 s).
+    expect(today_figures.nth(1)).to_have_text("100 %", timeout=30_000)
+    for n in range(today_figures.count()):
+        shown, needed = today_figures.nth(n).evaluate(
+            "e => { const t = e.querySelector('div') || e; return [t.clientWidth, t.scrollWidth]; }")
+        assert needed <= shown, f"{today_figures.nth(n).inner_text()!r} needs {needed} px, has {shown}"
 
     open_page(page, f"{server.url}/Settings")
     assert by_key(page, "prefs_rows").count() == 1

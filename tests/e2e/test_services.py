@@ -3,6 +3,8 @@ comparison, and the service counts on the Overview, in both themes; the screensh
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,11 @@ from playwright.sync_api import Browser, Page, expect
 from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
 from ranchersync.kernel.config import Settings
+from ranchersync.ops import demo
 from ranchersync.simulator import SimulatedRancher
 from tests.e2e.conftest import Serve
-from tests.e2e.helpers import by_key, fill, new_page, open_page, screenshot, wait_idle
-from tests.e2e.test_sync import select_rows
+from tests.e2e.helpers import AppServer, by_key, fill, new_page, open_page, screenshot, wait_idle
+from tests.e2e.test_sync import open_comparison, select_rows
 from tests.e2e.world import seed_showcase
 
 pytestmark = pytest.mark.browser
@@ -60,4 +63,41 @@ def test_the_services_table_the_comparison_and_the_overview_counts(
         expect(by_key(page, "cmp_sync")).to_contain_text("Select services below")
         screenshot(page, artifacts / f"services-compare-{theme}.png")
         assert secret not in page.content()
+        page.context.close()
+
+
+@pytest.fixture
+def demo_server(serve: Serve) -> Iterator[AppServer]:
+    """The app on the built-in demo (two simulated Rancher servers), stopped at the end."""
+    app = serve()
+    ctx: AppContext = app.context()
+    demo.start_demo(ctx)
+    yield app
+    demo.stop_demo(ctx)
+    ctx.engine.dispose()
+
+
+def test_a_sidecar_difference_shows_in_the_comparison_without_a_review(
+    browser: Browser, demo_server: AppServer, artifacts: Path
+) -> None:
+    """The demo's redis runs 7.2.4 in Stage and Prod; only its exporter sidecar differs: the cell says so, with no
+    review opened. The CronJobs sit apart, in a table that cannot be selected."""
+    for theme in ("light", "dark"):
+        page = new_page(browser, dark=theme == "dark")
+        open_comparison(page, demo_server)
+        # The canvas-drawn grid keeps an accessible table of its cells: what a screen reader, and this test, read.
+        grid = page.locator("[data-testid='stDataFrame']").first
+        cells = grid.locator("td[role='gridcell']")
+        expect(cells.filter(has_text=re.compile(r"^7\.2\.4 · ≠ sidecar differs$"))).to_have_count(1)
+        expect(page.locator("[data-testid='stCaptionContainer']", has_text="≠: the shown tag is the same")
+               ).to_be_visible()
+        screenshot(page, artifacts / f"services-compare-explained-{theme}.png")
+
+        by_key(page, "cmp_only").locator("label").click()  # every service: the CronJobs too (equal here)
+        wait_idle(page)
+        readonly = by_key(page, "cmp_readonly")
+        expect(readonly).to_contain_text("Not promoted by this tool (CronJob)")
+        expect(readonly.locator("td[role='gridcell']").filter(has_text=re.compile("^nightly-report$"))
+               ).to_have_count(1)
+        expect(cells.filter(has_text=re.compile("^nightly-report$"))).to_have_count(0)
         page.context.close()

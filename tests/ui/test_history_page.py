@@ -203,8 +203,14 @@ def test_chart_data_from_the_metrics(ctx: AppContext, history: dict[str, int]) -
     assert daily.to_dict("index") == {
         d[0]: {"complete": 1, "failed": 0, "rolled_back": 0}, d[1]: {"complete": 0, "failed": 1, "rolled_back": 0},
         d[2]: {"complete": 1, "failed": 0, "rolled_back": 1}, d[3]: {"complete": 1, "failed": 0, "rolled_back": 0}}
-    assert charts.success_frame(metrics)[["finished", "complete", "rate"]].values.tolist() == [
+    success = charts.success_frame(metrics)
+    assert list(success["day"]) == [day(n).date() for n in range(7)], "every day of the period"
+    assert success.dropna()[["finished", "complete", "rate"]].values.tolist() == [
         [1, 1, 100.0], [1, 0, 0.0], [2, 1, 50.0], [1, 1, 100.0]]
+    assert success["rate"].isna().tolist() == [True, False, False, False, False, True, True], (
+        "a day without a finished operation is a gap in the line, not a point")
+    line = charts.success_chart(metrics).data[0]
+    assert line.connectgaps is False and len(line.y) == 7
     assert dict(charts.duration_frame(metrics).values.tolist()) == {
         "< 10 s": 0, "10–30 s": 1, "30–60 s": 2, "1–2 min": 1, "2–5 min": 1, "5–10 min": 0, "10–30 min": 0,
         "≥ 30 min": 0}
@@ -222,8 +228,8 @@ def test_chart_data_from_the_metrics(ctx: AppContext, history: dict[str, int]) -
 
 
 def test_durations_read_like_a_person_says_them() -> None:
-    assert [duration_text(s) for s in (None, 4.25, 45, 125, 3600, 3900)] == [
-        "—", "4.2 s", "45 s", "2 min 5 s", "1 h", "1 h 5 min"]
+    assert [duration_text(s) for s in (None, 4.25, 45, 125, 3600, 3900, 86400, 3 * 86400 + 5 * 3600 + 10)] == [
+        "—", "4.2 s", "45 s", "2 min 5 s", "1 h", "1 h 5 min", "1 day", "3 days 5 h"]
 
 
 # ---- a rollback from the screen, against the simulated Rancher servers ----------------------------------------------

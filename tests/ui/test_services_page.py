@@ -19,7 +19,7 @@ from ranchersync.inventory.reading import EnvironmentRef, InstanceRef, Inventory
 from ranchersync.kernel.errors import RancherNotFound
 from ranchersync.rancher import Workload, workload_status
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
-from tests.ui.fakes import GOOD_TOKEN, FakeRancher
+from tests.ui.fakes import GOOD_TOKEN, FakeRancher, shown
 from ui.services import services_tables as tables
 from ui.shell import comparison_table as comparison
 from ui.shell import dataframes
@@ -347,3 +347,63 @@ def test_digest_notes_and_the_three_digests_of_a_service() -> None:
     assert prod_row["Running now"] == f"{a}, {b}"
     assert prod_row["Same tag in source"] == a
     assert prod_row["Last promoted"] == "never by this tool"
+
+
+def _pod_workload(name: str, kind: str, containers: dict[str, str]) -> Workload:
+    pod = {"containers": [{"name": n, "image": i} for n, i in containers.items()]}
+    spec: dict[str, Any] = {"replicas": 1, "template": {"spec": pod}}
+    if kind == "CronJob":
+        spec = {"schedule": "0 2 * * *", "jobTemplate": {"spec": {"template": {"spec": pod}}}}
+    return Workload.from_k8s({"kind": kind, "metadata": {"name": name, "namespace": "ns", "generation": 1},
+                              "spec": spec, "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
+                                                       "readyReplicas": 1, "availableReplicas": 1}})
+
+
+def test_a_sidecar_difference_is_marked_and_a_cronjob_cannot_be_selected(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    world.workloads = {
+        (DEV, "shop-dev"): [_pod_workload("cache", "StatefulSet", {"redis": "redis:7.2.4",
+                                                                   "exporter": "x/exp:v1.62.0"}),
+                            _pod_workload("report", "CronJob", {"report": "reg.example.com/report:1.2.0"})],
+        (PROD, "shop-prod"): [_pod_workload("cache", "StatefulSet", {"redis": "redis:7.2.4",
+                                                                     "exporter": "x/exp:v1.61.0"}),
+                              _pod_workload("report", "CronJob", {"report": "reg.example.com/report:1.1.0"})],
+    }
+    ids = seed(instance_specs=(INSTANCES[0], INSTANCES[2]))
+    at = compare_view(open_app(PAGE), ids["Dev"], ids["Prod"])
+
+    rows = table(at)
+    assert list(rows.index) == ["StatefulSet/cache"], "the CronJob is not in the table a sync is picked from"
+    assert rows.loc["StatefulSet/cache", "Dev"] == "7.2.4"
+    assert rows.loc["StatefulSet/cache", "Prod"] == "7.2.4 · ≠ sidecar differs"
+    readonly = at.dataframe[1]
+    assert readonly.proto.selection_mode == [], "the read-only kinds cannot be selected"
+    assert list(readonly.value.index) == ["CronJob/report"] and readonly.value.loc["CronJob/report", "Prod"] == "1.1.0"
+    assert comparison.CELL_CSS[comparison.READ_ONLY].split(": ")[1] in readonly.proto.arrow_data.styler.styles
+    assert any("Not promoted by this tool" in c.value for c in at.main.caption)
+
+    at = select(at, 0, ["StatefulSet/cache"])
+    (detail,) = [e for e in at.expander if "containers" in e.label]
+    assert "Prod: sidecar differs" in shown(detail.label)
+    frame = at.dataframe[2].value
+    assert frame.to_dict("records") == [
+        {"Container": "redis", "Role": "primary", "Dev": "redis:7.2.4", "Prod": "redis:7.2.4"},
+        {"Container": "exporter", "Role": "sidecar", "Dev": "x/exp:v1.62.0", "Prod": "x/exp:v1.61.0"},
+    ]
+    assert_ok(at)
+
+
+def test_a_cronjob_picked_in_one_environment_is_left_out_of_the_sync(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    world.workloads = {(DEV, "shop-dev"): [workload("web", "1.5.0"),
+                                           _pod_workload("report", "CronJob", {"report": "reg.example.com/r:1"})]}
+    seed(instance_specs=(INSTANCES[0],))
+    at = open_app(PAGE)
+    frame = table(at)
+    at = select(at, 0, list(frame.index))
+
+    assert "**Sync 1 service** :small[(web)]" in [m.value for m in at.main.markdown]
+    assert any("left out of the sync: report (CronJob)" in shown(c.value) for c in at.main.caption)
+    assert_ok(at)

@@ -18,9 +18,13 @@ from ranchersync.kernel.textsafe import escape_markdown
 from ui.shell import deps, queries
 from ui.shell import format as fmt
 
-# Readable from across a room: larger metrics and captions than the tool screens.
+# Readable from across a room: larger metrics and captions than the tool screens. A value is never cut to "5…":
+# its size follows the window, it is never truncated with an ellipsis, and today's figures wrap to a second line
+# rather than squeeze (`activity`).
 CSS = """<style>
-[data-testid='stMetricValue'] {font-size: 3.2rem;} [data-testid='stMetricLabel'] p {font-size: 1.25rem;}
+[data-testid='stMetricValue'] {font-size: clamp(2.2rem, 3.4vw, 3.2rem);}
+[data-testid='stMetricValue'] > div {overflow: visible; text-overflow: clip;}
+[data-testid='stMetricLabel'] p {font-size: 1.25rem;}
 .rsm-wall h3 {font-size: 1.6rem;} .rsm-big {font-size: 1.5rem; line-height: 2.2rem;}
 </style>"""
 # Embedded (`?embed=true`, a TV): Streamlit keeps a sidebar the script draws, so the screen hides it itself.
@@ -87,7 +91,7 @@ def activity(tz: dt.tzinfo) -> None:
     """Running syncs and today's figures."""
     stamp = queries.history_stamp()
     now = dt.datetime.now(dt.UTC)
-    left, right = st.columns([3, 2])
+    left, right = st.columns(2)  # today's three figures need the room of half the wall, not two fifths
     with left.container(border=True):
         st.subheader("Running now")
         items = running(stamp)
@@ -102,10 +106,12 @@ def activity(tz: dt.tzinfo) -> None:
         st.subheader("Today")
         metrics = today_metrics(now.date(), stamp)
         rate = metrics.headline.success_rate
-        a, b, c = st.columns(3)
-        a.metric("Syncs", metrics.operations)
-        b.metric("Success", "—" if rate is None else f"{100 * rate:.0f} %")
-        c.metric("Failed", metrics.change_failure_rate.failed)
+        with st.container(horizontal=True, gap="medium", key="wall_today"):
+            st.metric("Syncs", metrics.operations, width="content")
+            st.metric("Success", "—" if rate is None else f"{100 * rate:.0f} %", width="content")
+            st.metric("Failed", metrics.change_failure_rate.failed, width="content",
+                      help="Syncs that failed or were rolled back because they failed; a person's rollback of a "
+                           "sync that went well is not counted.")
     st.caption(f"Updated {fmt.clock(now, tz)} · refreshes by itself")
 
 

@@ -17,7 +17,9 @@ from ui.history.history_tables import STATUS_HEX
 
 STATUS_ORDER = ("complete", "partial", "failed", "rolled_back", "interrupted", "running", "pending")
 FALLBACK_COLOR = "#8B8D98"
-_MARGIN = {"l": 8, "r": 8, "t": 36, "b": 8}
+# The title sits in the top margin with the legend under it, above the plot: a legend below would sit on the
+# (rotated, on a month of days) dates of the x axis.
+_MARGIN = {"l": 8, "r": 8, "t": 64, "b": 8}
 HEIGHT = 300
 
 
@@ -35,11 +37,13 @@ def daily_frame(metrics: Metrics) -> pd.DataFrame:
 
 
 def success_frame(metrics: Metrics) -> pd.DataFrame:
-    """Per day with finished operations: how many finished, completed, and the rate in percent."""
+    """Per day of the period: how many operations finished, completed, and the rate in percent (NaN on a day
+    without a finished operation: the line shows a gap there, it does not join the days around it)."""
     return pd.DataFrame(
-        [(d.day, d.finished, d.complete, round(100 * d.rate, 1)) for d in metrics.success_rate if d.rate is not None],
+        [(d.day, d.finished, d.complete, None if d.rate is None else round(100 * d.rate, 1))
+         for d in metrics.success_by_day()],
         columns=["day", "finished", "complete", "rate"],
-    )
+    ).astype({"rate": float})
 
 
 def duration_frame(metrics: Metrics) -> pd.DataFrame:
@@ -94,15 +98,22 @@ def _layout(
 ) -> go.Figure:
     fig.update_layout(
         title={"text": title, "font": {"size": 15}}, height=HEIGHT, margin=_MARGIN, barmode=barmode,
-        legend={"orientation": "h", "yanchor": "bottom", "y": -0.3, "x": 0}, hovermode="x unified",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"},
+        hovermode="x unified",
     )
     fig.update_yaxes(title_text=y_title, rangemode="tozero", **({"range": [0, 105]} if percent_axis else {}))
     return fig
 
 
-def _day_axis(fig: go.Figure, days: list[object]) -> None:
+def _day_axis(fig: go.Figure, days: list[object], metrics: Metrics) -> None:
     # A tick per day over a few days; plotly's own spacing otherwise (it repeats a day's label when it has few).
-    fig.update_xaxes(type="date", tickformat="%d %b", **({"dtick": 86_400_000} if len(days) <= 10 else {}))
+    # The axis spans the whole period, so the two charts of days side by side line their dates up.
+    period: dict[str, object] = {}
+    span = len(days)
+    if metrics.since and metrics.until:
+        period = {"range": [f"{metrics.since:%Y-%m-%d} 00:00", f"{metrics.until:%Y-%m-%d} 23:59"]}
+        span = (metrics.until - metrics.since).days + 1
+    fig.update_xaxes(type="date", tickformat="%d %b", **({"dtick": 86_400_000} if span <= 10 else {}), **period)
 
 
 def daily_chart(metrics: Metrics) -> go.Figure:
@@ -113,7 +124,7 @@ def daily_chart(metrics: Metrics) -> go.Figure:
                marker_color=STATUS_HEX.get(status, FALLBACK_COLOR))
         for status in table.columns
     ])
-    _day_axis(fig, list(table.index))
+    _day_axis(fig, list(table.index), metrics)
     return _layout(fig, "Operations per day, by status", y_title="operations")
 
 
@@ -121,11 +132,11 @@ def success_chart(metrics: Metrics) -> go.Figure:
     """The share of finished operations that completed, per day."""
     frame = success_frame(metrics)
     fig = go.Figure(go.Scatter(
-        x=frame["day"], y=frame["rate"], mode="lines+markers", name="success rate",
+        x=frame["day"], y=frame["rate"], mode="lines+markers", name="success rate", connectgaps=False,
         line={"color": STATUS_HEX["complete"], "width": 2}, customdata=frame[["complete", "finished"]],
         hovertemplate="%{y:.0f}% (%{customdata[0]} of %{customdata[1]})<extra></extra>",
     ))
-    _day_axis(fig, list(frame["day"]))
+    _day_axis(fig, list(frame["day"]), metrics)
     fig.update_yaxes(ticksuffix="%")
     return _layout(fig, "Success rate per day", percent_axis=True)
 

@@ -24,8 +24,9 @@ from ui.shell.comparison_table import contains
 SERVICE_COLUMNS = ("Status", "Service", "Kind", "App instance", "Tag", "Replicas", "Last synced", "Images")
 # The colours of ui/shell/comparison_table.py's CELL_CSS, in words.
 LEGEND = (
-    "Amber: differs from the environment before it (a promotion is pending) · red ⚠: the app instances of one "
-    "environment run different versions · —: not deployed there · ?: its app instance could not be read"
+    "Amber: differs from the environment before it (a promotion is pending) · ≠: the shown tag is the same, the "
+    "difference is in a sidecar or init container (select the row for every container) · red ⚠: the app instances "
+    "of one environment run different versions · —: not deployed there · ?: its app instance could not be read"
 )
 
 
@@ -120,6 +121,18 @@ def service_keys(ids: Iterable[str]) -> list[tuple[str, str]]:
 
 
 # ---- the comparison -------------------------------------------------------------------------------------------
+
+
+def container_detail(row: ComparisonRow) -> pd.DataFrame:
+    """One line per container (primary, sidecars, init containers), one column per environment: the images its
+    copies run there ("—" where it has no such container or the service is absent)."""
+    envs = [c.environment.name for c in row.cells]
+    records = [
+        {"Container": name, "Role": role, **{env: " | ".join(found) or "—" for env, found in zip(envs, images,
+                                                                                               strict=True)}}
+        for name, role, images in row.container_images()
+    ]
+    return pd.DataFrame(records, columns=["Container", "Role", *envs])
 
 
 def digest_detail(row: ComparisonRow) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from ranchersync.inventory.reading import InstanceFailure, Inventory
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.humanize import duration_text, plural
 from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.rancher import PROMOTABLE_KINDS
 from ui.services import services_tables as tables
 from ui.shell import dataframes, queries, throttle, widgets
 from ui.shell import format as fmt
@@ -108,7 +109,12 @@ def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> sync
         on_select="rerun", selection_mode="multi-row", hide_index=True,
         column_config=_SERVICE_COLUMNS,
     )
-    return sync_selection.Selection(tables.service_keys(tables.ids_at(shown, event.selection.rows)), bar)
+    keys = tables.service_keys(tables.ids_at(shown, event.selection.rows))
+    kept = [k for k in keys if k[0] in PROMOTABLE_KINDS]
+    if left := [f"{name} ({kind})" for kind, name in keys if kind not in PROMOTABLE_KINDS]:
+        st.caption(":material/lock: Not promoted by this tool, left out of the sync: "
+                   f"{escape_markdown(', '.join(left))}.")
+    return sync_selection.Selection(kept, bar)
 
 
 _SERVICE_COLUMNS = {
@@ -173,15 +179,42 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
         return ids, sync_selection.Selection([])
     config = {name: st.column_config.TextColumn(name) for name in table.columns}
     config["Service"] = st.column_config.TextColumn(pinned=True)
+    # A kind no sync promotes (a CronJob) is shown apart, in a table that cannot be selected.
+    readonly = shown[~table.promotable.loc[shown.index]]
+    shown = shown[table.promotable.loc[shown.index]]
     bar = st.container()
-    key = dataframes.selection_key("cmp_table", shown, sync_selection.generation())
-    event = st.dataframe(table.style(shown), key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
-                         column_config=config)
+    chosen: list[str] = []
+    if not shown.empty:
+        key = dataframes.selection_key("cmp_table", shown, sync_selection.generation())
+        event = st.dataframe(table.style(shown), key=key, on_select="rerun", selection_mode="multi-row",
+                             hide_index=True, column_config=config)
+        chosen = tables.ids_at(shown, event.selection.rows)
     st.caption(tables.LEGEND)
-    chosen = tables.ids_at(shown, event.selection.rows)
+    if not readonly.empty:
+        with st.container(key="cmp_readonly"):
+            kinds = escape_markdown(", ".join(sorted(set(readonly["Kind"]))))
+            st.caption(f":material/lock: **Not promoted by this tool** ({kinds}): compared for reference, never "
+                       "counted as waiting for promotion.")
+            st.dataframe(table.style(readonly), key="cmp_readonly_table", hide_index=True, column_config=config)
+    if chosen:
+        _container_detail(table, chosen)
     if digests and chosen:
         _digest_detail(table, chosen)
     return ids, sync_selection.Selection(tables.service_keys(chosen), bar)
+
+
+def _container_detail(table: ComparisonTable, ids: Sequence[str]) -> None:
+    """The selected services' every container (primary, sidecars, init containers) and its image in each
+    environment: what a cell's tag leaves out, such as the sidecar behind "≠ sidecar differs"."""
+    for row_id in ids[:5]:
+        row = table.rows.get(row_id)
+        if row is None:
+            continue
+        why = [f"{c.environment.name}: {w}" for c, w in zip(row.cells, row.explanations, strict=True) if w]
+        title = f":material/view_list: {escape_markdown(row.name)}: containers" + (
+            f" — {escape_markdown('; '.join(why))}" if why else "")
+        with st.expander(title, expanded=bool(why) and len(ids) == 1):
+            st.dataframe(tables.container_detail(row), hide_index=True, key=f"cmp_containers_{row_id}")
 
 
 def _digest_detail(table: ComparisonTable, ids: Sequence[str]) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ranchersync.inventory.compare import Cell, CellState, Comparison, ComparisonRow, cell_state
+from ranchersync.inventory.compare import Cell, CellState, Comparison, ComparisonRow, cell_state, hidden_difference
 from ranchersync.inventory.reading import InstanceFailure, Inventory
 
 MISSING = "—"
@@ -20,11 +20,13 @@ UNREADABLE = "? unreadable"
 # How each cell state of the comparison (the core's compare.cell_state) is drawn; a cell in the "same" state is
 # left plain. Translucent backgrounds read on both themes.
 DRIFT: CellState = "drift"
+READ_ONLY: CellState = "readonly"
 ABSENT: CellState = "missing"
 INCONSISTENT: CellState = "inconsistent"
 NOT_READ: CellState = "unreadable"
 CELL_CSS: dict[str, str] = {
     DRIFT: "background-color: rgba(232, 137, 12, 0.24)",
+    READ_ONLY: "background-color: rgba(139, 141, 152, 0.18)",
     INCONSISTENT: "background-color: rgba(229, 72, 77, 0.26)",
     ABSENT: "color: #8B8D98",
     NOT_READ: "color: #8B8D98; font-style: italic",
@@ -42,6 +44,7 @@ class ComparisonTable:
     text: pd.DataFrame  # Service, Kind, then one column per environment; indexed by "kind/name"
     classes: pd.DataFrame  # a CELL_CSS key (or "") per environment cell
     differs: pd.Series  # bool per row
+    promotable: pd.Series  # bool per row: False for a kind no sync changes (a CronJob), shown apart, not selectable
     images: pd.Series  # every image of the row, for the text search
     failures: tuple[InstanceFailure, ...]
     fetched_at: dt.datetime | None
@@ -82,9 +85,9 @@ def comparison_table(
     for j, env in enumerate(envs):
         cells, kinds = [], []
         for row in rows:
-            cell = row.cells[j]
-            state = cell_state(cell, row.cells[j - 1] if j else None)
-            cells.append(_cell_text(cell))
+            cell, before = row.cells[j], row.cells[j - 1] if j else None
+            state = cell_state(cell, before)
+            cells.append(_cell_text(cell, hidden_difference(cell, before)))
             kinds.append("" if state == "same" else state)
         text[env.name], classes[env.name] = cells, kinds
     notes = [row_notes(r) for r in rows]
@@ -100,6 +103,7 @@ def comparison_table(
         text=pd.DataFrame(text, index=index),
         classes=pd.DataFrame(classes, index=index, columns=[e.name for e in envs]),
         differs=pd.Series([r.differs for r in rows], index=index, dtype=bool),
+        promotable=pd.Series([r.promotable for r in rows], index=index, dtype=bool),
         images=pd.Series(images, index=index, dtype="str"),
         failures=failures,
         fetched_at=min(fetched) if fetched else None,
@@ -123,10 +127,14 @@ def row_notes(row: ComparisonRow) -> str:
     return " · ".join(notes)
 
 
-def _cell_text(cell: Cell) -> str:
+def _cell_text(cell: Cell, why: str = "") -> str:
+    """The tag, then what it does not show: the status when not running, and why a cell whose tag is the same as
+    the one before still differs ("7.2.4 · ≠ sidecar differs")."""
     if not cell.services:
         return UNREADABLE if cell.unreadable else MISSING
     tag = cell.image_tag
     text = f"⚠ {tag}" if cell.inconsistent else tag
     status = cell.status
-    return text if status in (None, "running") else f"{text} · {status}"
+    if status not in (None, "running"):
+        text = f"{text} · {status}"
+    return f"{text} · ≠ {why}" if why else text
