@@ -73,7 +73,7 @@ def request_sync(
     Reads the source environment (its health) and the source workloads' pods (their digests) from Rancher; the
     request and its audit event are committed together. Raises PermissionDenied below operator.
     """
-    require(actor, "request_sync")
+    require(actor, "request_sync", environment=plan.target.name)
     if not plan.to_apply:
         raise ValidationError("nothing to change: every selected service is skipped (see the plan)")
     with ctx.session() as session:
@@ -123,7 +123,7 @@ def decide(
     `initiatedBy`); else the request becomes `stale`, saying what moved. When Rancher cannot be read for the
     re-check, the error is raised and the approval is not recorded (try again). Returns the request as it ends.
     """
-    require(actor, "approve")
+    require(actor, "approve", environment=_scope_of(ctx, actor, request_id))
     comment = (comment or "").strip()
     if not approve and not comment:
         raise ValidationError("say why you reject the request: a comment is required")
@@ -276,6 +276,14 @@ def wait_for_decision(
         if request.status in CLOSED or time.monotonic() >= deadline:
             return request
         sleep(poll)
+
+
+def _scope_of(ctx: AppContext, actor: Actor, request_id: int) -> str:
+    """The request's target, for an actor limited to some environments (an API token); else no look-up."""
+    if actor.environments is None:
+        return ""
+    with ctx.session() as session:
+        return _load(session, request_id).target_environment_name
 
 
 def _load(session: Session, request_id: int) -> ApprovalRequest:
