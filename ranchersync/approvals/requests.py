@@ -15,7 +15,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
@@ -298,7 +298,53 @@ def _name(request: ApprovalRequest) -> str:
     return f"{request.source_environment_name} → {request.target_environment_name}"
 
 
-def request_payload(request: ApprovalRequest) -> dict[str, Any]:
+class DecisionPayload(TypedDict):
+    by: str
+    at: str | None
+    comment: str
+
+
+class BoundContainer(TypedDict):
+    name: str
+    init: bool
+    previous: str | None
+    new: str | None
+    digests: list[str]
+
+
+class BoundTarget(TypedDict):
+    appInstanceId: int
+    appInstance: str | None
+    kind: str
+    name: str
+    resourceVersion: str | None
+    containers: list[BoundContainer]
+
+
+class RequestPayload(TypedDict):
+    """`approvals … --json` and the API's approvals: one request (the OpenAPI schema is made from these types)."""
+
+    id: int
+    sourceEnvironmentId: int | None
+    targetEnvironmentId: int | None
+    sourceEnvironment: str
+    targetEnvironment: str
+    mode: str
+    status: str
+    requestedBy: str
+    requestedAt: str | None
+    expiresAt: str | None
+    decidedAt: str | None
+    required: int
+    approvals: list[DecisionPayload]
+    rejections: list[DecisionPayload]
+    statusReason: str | None
+    operationId: int | None
+    services: list[str]
+    targets: list[BoundTarget]
+
+
+def request_payload(request: ApprovalRequest) -> RequestPayload:
     """A request for `--json` (camelCase, like the other payloads): the bound plan, who decided what, the outcome."""
     return {
         "id": request.id,
