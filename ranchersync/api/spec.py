@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from ranchersync.api.problems import MEDIA_TYPE, Problem
-from ranchersync.api.typed import json_schema
+from ranchersync.api.typed import json_schema, required_keys
 
 __all__ = ["Endpoint", "Param", "document", "PROBLEM_STATUSES"]
 
@@ -127,4 +127,4 @@ def document(endpoints: Sequence[Endpoint], *, version: str, base: str = "/api/v
 
 
 def _all_optional(typed_dict: Any) -> bool:
-    return not getattr(typed_dict, "__required_keys__", frozenset())
+    return not required_keys(typed_dict)

@@ -10,15 +10,23 @@ from __future__ import annotations
 import types
 from typing import Any, Literal, NotRequired, Required, Union, get_args, get_origin, get_type_hints, is_typeddict
 
-__all__ = ["body_errors", "json_schema"]
+__all__ = ["body_errors", "json_schema", "required_keys"]
 
 
 def _hints(typed_dict: Any) -> dict[str, Any]:
     return get_type_hints(typed_dict, include_extras=True)
 
 
-def _required_keys(typed_dict: Any) -> frozenset[str]:
-    return frozenset(getattr(typed_dict, "__required_keys__", frozenset()))
+def required_keys(typed_dict: Any) -> frozenset[str]:
+    # Read from the evaluated hints, not __required_keys__: under `from __future__ import annotations` Python 3.11
+    # cannot see NotRequired[...] in a string annotation when it builds the class.
+    total = getattr(typed_dict, "__total__", True)
+    required = set()
+    for key, hint in _hints(typed_dict).items():
+        origin = get_origin(hint)
+        if origin is Required or (origin is not NotRequired and total):
+            required.add(key)
+    return frozenset(required)
 
 
 def _unwrap(tp: Any) -> Any:
@@ -42,7 +50,7 @@ def json_schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
                 "properties": {key: json_schema(value, components) for key, value in hints.items()},
                 "additionalProperties": False,
             }
-            required = sorted(_required_keys(tp))
+            required = sorted(required_keys(tp))
             if required:
                 schema["required"] = required
             if tp.__doc__ and not tp.__doc__.startswith(f"{name}("):
@@ -81,7 +89,7 @@ def body_errors(value: Any, tp: Any, where: str = "body") -> list[str]:
     if is_typeddict(tp):
         if not isinstance(value, dict):
             return [f"{where} must be a JSON object"]
-        hints, required = _hints(tp), _required_keys(tp)
+        hints, required = _hints(tp), required_keys(tp)
         errors = [f"{where}.{key} is required" for key in sorted(required) if key not in value]
         errors += [f"{where}.{key} is not a known field (known: {', '.join(hints)})" for key in value
                    if key not in hints]
