@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Required, TypedDict, TypeVar
+from typing import Any, Final, Literal, Required, TypedDict, TypeVar
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -97,6 +97,15 @@ class Health(TypedDict):
     status: str
     database: str
     version: str
+
+
+class OperationEvent(TypedDict):
+    """One Server-Sent Event: `data` is JSON — the operation (`operation`, and `end` when it ended) or one service's
+    result (`result`); `id` counts from 1 (send it back as Last-Event-ID to resume)."""
+
+    id: str
+    event: Literal["operation", "result", "end"]
+    data: str
 
 
 class TerminateAnswer(TypedDict):
@@ -338,7 +347,6 @@ async def operation_events(call: Call) -> Answer:
                 return None
             return f"id: {counter}\nevent: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
-        yield "retry: 2000\n\n"
         if (line := event("operation", snapshot[0])) is not None:
             yield line
         while True:
@@ -434,7 +442,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              tags=("services",)),
     Endpoint("GET", "/compare", "compare", "Compare services across environments", compare,
              {200: ComparisonPayload},
-             params=(Param("env", "array", required=True, description="repeat: env=Stage&env=Prod"),
+             params=(Param("env", "array", required=True, description="repeat: env=Stage&env=Prod", min_items=2),
                      Param("onlyDifferences", "boolean"), Param("tagOnly", "boolean")), tags=("services",)),
     Endpoint("POST", "/syncs", "createSync",
              "Promote services: 200 with the finished operation (wait) or the plan (dryRun); 202 with the running "
@@ -446,7 +454,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              tags=("syncs",)),
     Endpoint("GET", "/operations/{id}/events", "operationEvents",
              "Server-Sent Events of an operation's steps (operation, result…, end)", operation_events,
-             {200: "text/event-stream"},
+             {200: ("text/event-stream", OperationEvent)},
              params=(Param("id", "integer", where="path"),
                      Param("after", "integer", minimum=0, description="skip the events up to this id")),
              tags=("syncs",)),
@@ -492,7 +500,9 @@ def _problem_response(body: Problem, headers: dict[str, str] | None = None) -> J
 
 def _query(request: Request, params: Sequence[Param]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    errors: list[str] = []
+    known = {p.name for p in params if p.where == "query"}
+    errors = [f"query parameter {name[:40]} is not known (known: {', '.join(sorted(known)) or 'none'})"
+              for name in dict.fromkeys(request.query_params.keys()) if name not in known]
     for p in params:
         if p.where != "query":
             continue
@@ -649,8 +659,9 @@ def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     kind, title = ("not_found", "Not found") if status == 404 else ("method_not_allowed", "Method not allowed")
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}  # 405 keeps its Allow
     return _problem_response(problem(status, kind, title, f"{request.method} {request.url.path} is not an API call",
-                                     "GET /api/v1/openapi.json lists the calls."))
+                                     "GET /api/v1/openapi.json lists the calls."), headers)
 
 
 def _lazy_context() -> Callable[[], AppContext]:
