@@ -42,7 +42,7 @@ def test_every_operation_keeps_to_its_document(api: ApiWorld, mode: GenerationMo
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
-        def check(case: Any) -> None:
+        def check(case: Any, label: str = label) -> None:
             figures[label] += 1
             case.call_and_validate(base_url=root, headers=headers, excluded_checks=EXCLUDED)
 
