@@ -39,7 +39,7 @@ from ranchersync.inventory.payloads import ComparisonPayload, ServicePayload
 from ranchersync.kernel.errors import NotFoundError, RancherSyncError, ValidationError
 from ranchersync.sync.payloads import PlanPayload
 
-__all__ = ["ENDPOINTS", "VERSION", "create_app", "openapi_document"]
+__all__ = ["ENDPOINTS", "PROBLEM_HANDLERS", "VERSION", "create_app", "openapi_document"]
 
 log = logging.getLogger("ranchersync.api")
 
@@ -512,7 +512,7 @@ def _query(request: Request, params: Sequence[Param]) -> dict[str, Any]:
                 errors.append(f"query parameter {p.name} is required")
             continue
         text = request.query_params.get(p.name)
-        if text is None or text == "":
+        if text is None or (text == "" and p.type == "string"):  # an empty text is no filter
             if p.required:
                 errors.append(f"query parameter {p.name} is required")
             continue
@@ -664,6 +664,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
                                      "GET /api/v1/openapi.json lists the calls."), headers)
 
 
+# An application that mounts the API under a prefix answers its own 404 and 405 as problems too with these (a path
+# its Mount does not match, such as one with a newline, never reaches the API).
+PROBLEM_HANDLERS: Final = {404: _not_found, 405: _not_found}
+
+
 def _lazy_context() -> Callable[[], AppContext]:
     made: list[AppContext] = []
     lock = threading.Lock()
@@ -686,4 +691,4 @@ def create_app(ctx: AppContext | None = None, *, limit: Limit | None = None) -> 
     the context is made from the environment on the first call (the dashboard's server mounts it at import)."""
     api = Api((lambda: ctx) if ctx is not None else _lazy_context(), TokenBuckets(limit or Limit.from_env()))
     routes = [Route(ep.path, _route(api, ep), methods=[ep.method]) for ep in ENDPOINTS]
-    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
+    return Starlette(routes=routes, exception_handlers=PROBLEM_HANDLERS)

@@ -29,6 +29,17 @@ def operations(api: ApiWorld) -> list[Any]:
     return [result.ok() for result in schema.get_all_operations()]
 
 
+def _checker(strategy: Any, figures: dict[str, int], label: str, root: str, headers: dict[str, str]) -> Any:
+    @given(case=strategy)
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    def check(case: Any) -> None:
+        figures[label] += 1
+        case.call_and_validate(base_url=root, headers=headers, excluded_checks=EXCLUDED)
+
+    return check
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_keeps_to_its_document(api: ApiWorld, mode: GenerationMode,
                                                capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,13 +50,7 @@ def test_every_operation_keeps_to_its_document(api: ApiWorld, mode: GenerationMo
         label = f"{operation.method.upper()} {operation.path}"
         figures[label] = 0
 
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
-        def check(case: Any, label: str = label) -> None:
-            figures[label] += 1
-            case.call_and_validate(base_url=root, headers=headers, excluded_checks=EXCLUDED)
-
+        check = _checker(operation.as_strategy(generation_mode=mode), figures, label, root, headers)
         try:
             check()
         except Unsatisfiable:  # negative mode: an operation with no parameter and no body has no wrong input
