@@ -36,7 +36,7 @@ from ranchersync.catalogue.payloads import EnvironmentPayload
 from ranchersync.context import AppContext
 from ranchersync.history.payloads import OperationPayload
 from ranchersync.inventory.payloads import ComparisonPayload, ServicePayload
-from ranchersync.kernel.errors import NotFoundError, RancherSyncError, ValidationError
+from ranchersync.kernel.errors import NotFoundError, OperationFailed, RancherSyncError, ValidationError
 from ranchersync.sync.payloads import PlanPayload
 
 __all__ = ["ENDPOINTS", "PROBLEM_HANDLERS", "VERSION", "create_app", "openapi_document"]
@@ -115,8 +115,9 @@ class TerminateAnswer(TypedDict):
     keep: bool
 
 
-class NothingToSync(ValidationError):
-    """Every selected service is skipped, and not because it already runs the source's images."""
+class NothingToSync(OperationFailed):
+    """Every selected service is skipped, and not because it already runs the source's images (422, exit 1 as the
+    CLI's)."""
 
     kind = "nothing_to_sync"
     default_title = "Nothing can be synced"
@@ -245,7 +246,7 @@ async def syncs_create(call: Call) -> Answer:
         with call.ctx.session() as session:
             if target not in (None, "all"):
                 instance = instances.get_instance(session, target)
-                if instance.environment.name != body["to"]:
+                if body["to"] not in (instance.environment.name, str(instance.environment_id)):
                     raise ValidationError(f"app instance '{instance.name}' is not in {body['to']}")
                 target = instance.id
             return sync.plan_environments(session, call.ctx.cipher, body["from"], body["to"],

@@ -22,6 +22,7 @@ from tests.builders import ADMIN
 
 STAGE_CLUSTER = "c-m-4hs9wz2t"
 PROBLEM = "application/problem+json"
+EXIT_CODES = {400: 2, 401: 3, 403: 3, 404: 2, 409: 3, 422: 2, 423: 3, 429: 3}
 
 
 def sync(api: ApiWorld, token: str = "admin", **body: object) -> tuple[int, dict]:
@@ -35,6 +36,7 @@ def assert_problem(response, status: int, kind: str) -> dict:
     body = response.json()
     assert (body["status"], body["kind"]) == (status, kind), body
     assert body["title"] and body["detail"] and "hint" in body and body["type"].endswith(kind)
+    assert body["exitCode"] == EXIT_CODES[status], body  # the CLI's exit status for the same refusal
     assert "Traceback" not in response.text
     return body
 
