@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from ranchersync.api.app import ENDPOINTS
 from ranchersync.catalogue import environments
-from ranchersync.governance import freeze
+from ranchersync.governance import freeze, locks
 from ranchersync.models import ApiToken, AuditEvent, Environment, SyncOperation, utcnow
 from tests.api.conftest import ApiWorld
 from tests.builders import ADMIN
@@ -193,6 +193,20 @@ def test_a_frozen_target_is_423(api: ApiWorld) -> None:
     finally:
         with api.ctx.session() as session:
             freeze.remove_window(session, ADMIN, window_id)
+
+
+def test_a_locked_target_is_423(api: ApiWorld) -> None:
+    with api.ctx.session() as session:
+        lock_id = locks.add_lock(session, ADMIN, environment="Dev", service="frontend",
+                                 message="DB migration running").id
+    try:
+        refused = api.call("POST", "/syncs", json={"from": "Stage", "to": "Dev", "services": ["frontend"]})
+        assert "DB migration running" in assert_problem(refused, 423, "environment_locked")["detail"]
+        compared = api.call("GET", "/compare", params={"env": ["Stage", "Dev"]}).json()
+        assert [lock["message"] for lock in compared["locks"]] == ["DB migration running"]
+    finally:
+        with api.ctx.session() as session:
+            locks.remove_lock(session, ADMIN, lock_id)
 
 
 def test_a_target_held_by_another_operation_is_409(api: ApiWorld) -> None:
