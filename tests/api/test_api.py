@@ -296,3 +296,15 @@ def test_too_many_calls_per_token_is_429(api: ApiWorld) -> None:
     body = assert_problem(refused, 429, "too_many_calls")
     assert int(refused.headers["Retry-After"]) >= 1 and body["retryAfterSeconds"] >= 1
     assert api.call("GET", "/environments", "admin", base=base).status_code == 200  # per token
+
+
+def test_no_secret_in_the_log_nor_in_an_answer(api: ApiWorld, caplog: pytest.LogCaptureFixture) -> None:
+    wrong = api.secrets["viewer"][:-4] + "AAAA"
+    with caplog.at_level("DEBUG"):
+        answers = [api.call("GET", "/environments", "viewer"), api.call("GET", "/environments", wrong),
+                   api.call("POST", "/syncs", "viewer", json={"from": "Dev", "to": "Stage", "allDifferent": True}),
+                   api.call("GET", "/openapi.json", None)]
+    assert [a.status_code for a in answers] == [200, 401, 403, 200]
+    for secret in (*api.secrets.values(), wrong):
+        assert secret not in caplog.text and not any(secret in a.text for a in answers)
+        assert secret.split("_")[2] not in caplog.text
