@@ -35,6 +35,7 @@ from ranchersync.cli import (
     sites,
     snapshots,
     sync,
+    tokens,
     users,
 )
 from ranchersync.cli.output import report_error, warn
@@ -47,7 +48,7 @@ __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
 GROUPS = (sites, envs, instances, services, sync, snapshots, approvals, freeze, locks, schedules, gates, history,
-          audit, users, notify, report, registries, quarantine, maintenance, keys, ops)
+          audit, users, tokens, notify, report, registries, quarantine, maintenance, keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.
@@ -156,4 +157,5 @@ def build_parser() -> argparse.ArgumentParser:
     for group in GROUPS:
         group.register(commands)
     commands.add_parser("simulate", help="serve a simulated Rancher (see `simulate --help`)", add_help=False)
+    commands.add_parser("api", help="serve the HTTP API for pipelines (see `api --help`)", add_help=False)
     return parser

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group, cli_actor
@@ -60,7 +61,7 @@ def _decide(ctx: AppContext, args: argparse.Namespace, *, approve: bool) -> int:
     emit(args, payload, text=_outcome(payload))
     if payload["status"] == "stale":
         return RefusedByPolicy.exit_code  # not run: what it was bound to moved (the reason is printed)
-    if payload["status"] == "executed":
+    if payload["status"] == "executed" and payload["operationId"] is not None:
         from ranchersync.cli.sync import FAILED_STATUSES
         from ranchersync.sync import get_operation
 
@@ -75,7 +76,7 @@ def _decide(ctx: AppContext, args: argparse.Namespace, *, approve: bool) -> int:
     return EXIT_OK
 
 
-def _show_binding(payload: dict[str, Any]) -> None:
+def _show_binding(payload: Mapping[str, Any]) -> None:
     """What the decision is about, on standard error (so --json stays parseable)."""
     note(f"Request #{payload['id']}: sync {payload['sourceEnvironment']} -> {payload['targetEnvironment']} "
          f"asked by {payload['requestedBy']} ({len(payload['approvals'])}/{payload['required']} approvals)")
@@ -85,7 +86,7 @@ def _show_binding(payload: dict[str, Any]) -> None:
             note(f"  {target['name']} @ {target['appInstance']}: {c['previous']} -> {c['new']}{digest}")
 
 
-def _outcome(payload: dict[str, Any]) -> str:
+def _outcome(payload: Mapping[str, Any]) -> str:
     status, request_id = payload["status"], payload["id"]
     if status == "executed":
         return f"Request #{request_id} approved and run as operation #{payload['operationId']} (see `history`)."
