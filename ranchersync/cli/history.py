@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, get_args, overload
+from typing import TYPE_CHECKING, Any, get_args, overload
 
 from ranchersync.cli import values
 from ranchersync.cli.common import Commands, add_command
@@ -39,6 +39,11 @@ class _OperationStatuses(Sequence[str]):
 def register(commands: Commands) -> None:
     """Add `history` and `metrics`."""
     p = add_command(commands, "history", cmd_history, "past sync and rollback operations, newest first")
+    # `history show OPERATION` opens one; `history [filters]` alone lists them, so the action is optional.
+    actions = p.add_subparsers(title="actions", metavar="show OPERATION", required=False)
+    show = add_command(actions, "show", cmd_history_show,
+                       "one operation with each service's and container's result (the API's GET /operations/{id})")
+    show.add_argument("operation", type=int, help="the operation's id (see `history`)")
     _period(p)
     p.add_argument("--status", choices=_OperationStatuses())
     p.add_argument("--service", metavar="NAME")
@@ -87,6 +92,53 @@ def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
     if not args.json and page.pages > 1:
         note(f"page {page.page} of {page.pages} ({page.total} operations); --page N for more")
     return EXIT_OK
+
+
+def cmd_history_show(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import history
+
+    with ctx.session() as session:
+        payload = history.operation_detail_payload(session, args.operation)
+    emit(args, payload, text=operation_text(payload))
+    return EXIT_OK
+
+
+def operation_text(op: dict[str, Any]) -> str:
+    """`history show` as text, drawn from the payload alone: the remote CLI prints the API's answer the same way."""
+    from ranchersync.cli.output import format_table
+    from ranchersync.kernel.humanize import duration_text
+
+    lines = [f"Operation #{op['id']}: {op['kind']} {op['sourceEnvironment']} -> {op['targetEnvironment']}, "
+             f"{op['status']}",
+             f"Mode: {'tag only' if op['mode'] == 'tag' else 'full image'}; initiated by {op['initiatedBy']}"
+             + (f"; approved by {', '.join(op['approvedBy'])}" if op.get("approvedBy") else ""),
+             f"Started: {op['startTime'] or '-'}; finished: {op['endTime'] or '-'}; took "
+             f"{duration_text(op['durationSeconds'], empty='-')}"]
+    if op.get("rollbackOf") is not None:
+        lines.append(f"Rollback of operation #{op['rollbackOf']}")
+    if op.get("rolledBackBy"):
+        lines.append("Rolled back by operation " + ", ".join(f"#{i}" for i in op["rolledBackBy"]))
+    if op.get("rollbackReason"):
+        lines.append(f"Rollback reason: {op['rollbackReason']}")
+    if op.get("error"):
+        lines.append(f"Error: {op['error']}")
+    rows = []
+    for r in op["results"]:
+        where = f"{r['siteName']}/{r['cluster']}/{r['namespace']}"
+        containers = r["containers"] or [{"name": "", "init": False, "previous": r["previousImage"],
+                                          "new": r["newImage"]}]
+        for c in containers:
+            rows.append([r["serviceId"], r["workloadType"], where, c["name"] + (" (init)" if c["init"] else ""),
+                         c["previous"], c["new"], r["status"], r["error"] or ""])
+    lines += ["", format_table(["SERVICE", "KIND", "WHERE", "CONTAINER", "PREVIOUS", "NEW", "STATUS", "NOTE"],
+                               rows)]
+    measured = [(r, m) for r in op["results"] for m in r.get("measurements") or ()]
+    if measured:
+        lines += ["", "Verification:"]
+        lines += [f"  {r['serviceId']} @ {r['namespace']}: {m['gate']} {m['verdict']} at {m['at']}"
+                  + (f" values {', '.join(str(v) for v in m['values'])}" if m.get("values") else "")
+                  + (f" ({m['detail']})" if m.get("detail") else "") for r, m in measured]
+    return "\n".join(lines)
 
 
 def cmd_metrics(ctx: AppContext, args: argparse.Namespace) -> int:
