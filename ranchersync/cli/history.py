@@ -78,20 +78,25 @@ def _history_filter(ctx: AppContext, args: argparse.Namespace) -> HistoryFilter:
 
 def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import history
-    from ranchersync.kernel.humanize import duration_text
-    from ranchersync.kernel.timefmt import iso
 
     filters = _history_filter(ctx, args)
     with ctx.session() as session:
         page = history.list_operations(session, filters, page=args.page, page_size=args.limit)
-    payload = [history.operation_payload(op) for op in page.items]
-    rows = [[op.id, op.kind, f"{op.source_environment} -> {op.target_environment}", op.status, op.initiated_by,
-             iso(op.started_at), duration_text(op.duration_seconds, empty=""),
-             ", ".join(op.services)] for op in page.items]
-    emit(args, payload, rows, ["ID", "KIND", "FROM -> TO", "STATUS", "BY", "STARTED", "TOOK", "SERVICES"])
-    if not args.json and page.pages > 1:
-        note(f"page {page.page} of {page.pages} ({page.total} operations); --page N for more")
+    print_history(args, [history.operation_payload(op) for op in page.items], page.page, page.pages, page.total)
     return EXIT_OK
+
+
+def print_history(args: argparse.Namespace, payload: list[dict[str, Any]], page: int, pages: int,
+                  total: int) -> None:
+    """One page of the history, from the operations' payloads (the remote CLI's too)."""
+    from ranchersync.kernel.humanize import duration_text
+
+    rows = [[op["id"], op["kind"], f"{op['sourceEnvironment']} -> {op['targetEnvironment']}", op["status"],
+             op["initiatedBy"], op["startTime"], duration_text(op["durationSeconds"], empty=""),
+             ", ".join(op["serviceIds"])] for op in payload]
+    emit(args, payload, rows, ["ID", "KIND", "FROM -> TO", "STATUS", "BY", "STARTED", "TOOK", "SERVICES"])
+    if not args.json and pages > 1:
+        note(f"page {page} of {pages} ({total} operations); --page N for more")
 
 
 def cmd_history_show(ctx: AppContext, args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli import values
 from ranchersync.cli.common import Commands, UsageError, add_command, cli_actor
@@ -229,18 +229,26 @@ def _wait_for_approval(ctx: AppContext, args: argparse.Namespace, request_id: in
 
 
 def _nothing_to_apply(args: argparse.Namespace, plan: SyncPlan) -> int:
-    """Every selected service already runs the source's images: done (pipelines rerun). Skipped for any other
-    reason: the sync failed, and the reasons say why (DESIGN.md, "Command line")."""
     from ranchersync.sync.payloads import plan_payload
+
+    return nothing_to_apply(args, plan_payload(plan))
+
+
+def nothing_to_apply(args: argparse.Namespace, plan: dict[str, Any]) -> int:
+    """Every selected service already runs the source's images: done (pipelines rerun). Skipped for any other
+    reason: the sync failed, and the reasons say why (DESIGN.md, "Command line"). From the plan's payload, so the
+    remote CLI decides the same."""
     from ranchersync.sync.plan import SKIP_EQUAL
 
     if args.json:
-        emit(args, plan_payload(plan))
-    if all(item.skip_reason == SKIP_EQUAL for item in plan.skipped):
+        emit(args, plan)
+    skipped = [i for i in plan["items"] if i["skipReason"]]
+    if all(item["skipReason"] == SKIP_EQUAL for item in skipped):
         note("Nothing to change: every selected service already runs the source's images.")
         return EXIT_OK
-    reasons = "; ".join(f"{i.name} ({i.target_label}): {i.skip_reason}{': ' + i.detail if i.detail else ''}"
-                        for i in plan.skipped if i.skip_reason != SKIP_EQUAL)
+    reasons = "; ".join(f"{i['serviceId']} ({_target_label(i)}): {i['skipReason']}"
+                        f"{': ' + i['detail'] if i['detail'] else ''}"
+                        for i in skipped if i["skipReason"] != SKIP_EQUAL)
     raise NothingToSync(f"nothing to change: every selected service is skipped ({reasons})")
 
 
@@ -281,19 +289,23 @@ def _print_progress(event: ProgressEvent) -> None:
 
 
 def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: int) -> int:
-    from ranchersync.history import get_operation_detail, operation_payload
+    from ranchersync.history import operation_detail_payload
 
     with ctx.session() as session:  # the report is the history's detail of the operation, as the dashboard's
-        operation = get_operation_detail(session, operation_id)
-    payload = operation_payload(operation, with_results=True)
-    rows = [[r.service, r.workload_kind, r.namespace, r.previous_image, r.new_image, r.status, r.error or ""]
-            for r in operation.results]
-    status = operation.status
+        payload = operation_detail_payload(session, operation_id)
+    return report_operation(args, payload)
+
+
+def report_operation(args: argparse.Namespace, payload: dict[str, Any]) -> int:
+    """Print a finished operation (its payload, from the database or the API); exit 1 if it failed."""
+    rows = [[r["serviceId"], r["workloadType"], r["namespace"], r["previousImage"], r["newImage"], r["status"],
+             r["error"] or ""] for r in payload["results"]]
+    status = payload["status"]
     if args.json:
         emit(args, payload)
     else:
         print(format_table(["SERVICE", "KIND", "NAMESPACE", "PREVIOUS", "NEW", "STATUS", "NOTE"], rows))
-        say(f"Operation #{operation_id}: {status}.")
+        say(f"Operation #{payload['id']}: {status}.")
         if payload.get("approvedBy"):
             say(f"Requested by {payload['initiatedBy']}; approved by {', '.join(payload['approvedBy'])}.")
     return EXIT_FAILED if status in FAILED_STATUSES else EXIT_OK
@@ -328,3 +340,8 @@ def cmd_resume(ctx: AppContext, args: argparse.Namespace) -> int:
                            options=sync.SyncOptions(timeout_seconds=args.timeout), progress=_print_progress,
                            override_freeze=_override(args))
     return _report_operation(ctx, args, _wait_for_job(ctx, started))
+
+
+def _target_label(item: dict[str, Any]) -> str:
+    """Where a planned change lands, as the plan names it (`ServicePlan.target_label`)."""
+    return str(item["targetAppInstance"] or "—")

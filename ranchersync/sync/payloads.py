@@ -18,6 +18,8 @@ def plan_payload(plan: SyncPlan) -> dict[str, Any]:
         "mode": plan.mode,
         "serviceIds": sorted({i.name for i in plan.to_apply}),
         "warnings": list(plan.warnings),
+        # The plan as the CLI prints it (a change ticket's table): the remote CLI prints this very text.
+        "markdown": plan.to_markdown(),
         "items": [
             {
                 "serviceId": i.name,
