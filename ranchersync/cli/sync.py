@@ -132,7 +132,7 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
             note(f"  {line}")
     if not plan.to_apply:
         return _nothing_to_apply(args, plan)
-    go, confirm_env = _confirmation(args, plan.target.name, protected, f"apply {len(plan.to_apply)} change(s)")
+    go, confirm_env = confirmation(args, plan.target.name, protected, f"apply {len(plan.to_apply)} change(s)")
     if not go:
         return EXIT_OK
     options = sync.SyncOptions(verify=not args.no_wait, timeout_seconds=args.timeout,
@@ -252,7 +252,7 @@ def nothing_to_apply(args: argparse.Namespace, plan: dict[str, Any]) -> int:
     raise NothingToSync(f"nothing to change: every selected service is skipped ({reasons})")
 
 
-def _confirmation(args: argparse.Namespace, target: str, protected: bool, action: str) -> tuple[bool, str | None]:
+def confirmation(args: argparse.Namespace, target: str, protected: bool, action: str) -> tuple[bool, str | None]:
     """Ask before changing a cluster: whether to go ahead, and the name typed for a protected target."""
     if protected:
         if args.confirm_env is not None:
@@ -321,7 +321,7 @@ def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
                      and environments.get_environment(session, original.target_environment_id).protected)
         for r in sync.rollback_candidates(original.results):
             note(f"  {r.service} @ {r.namespace}: {r.new_image} -> {r.previous_image}")
-    go, confirm_env = _confirmation(args, target, protected, f"roll back operation #{args.operation}")
+    go, confirm_env = confirmation(args, target, protected, f"roll back operation #{args.operation}")
     if not go:
         return EXIT_OK
     from ranchersync.jobs import start_rollback
