@@ -69,13 +69,16 @@ _WHAT: Final[dict[Action, str]] = {
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: an e-mail (or the CLI's user name), their role, the channel and, where known, the client address."""
+    """Who acts: an e-mail (or the CLI's user name, or `token:NAME` for an API token), their role, the channel and,
+    where known, the client address. `environments`, when given, limits every change to those environments (an API
+    token bound to some): a change elsewhere, or one that names no environment, is refused (`require`)."""
 
     email: str
     role: Role
     channel: Channel = "dashboard"
     name: str = ""
     address: str | None = None
+    environments: frozenset[str] | None = None  # None: not limited
 
     @property
     def label(self) -> str:
@@ -104,12 +107,30 @@ def minimum_role(action: Action, *, protected: bool = False) -> Role:
 
 def refusal(actor: Actor, action: Action, *, protected: bool = False, environment: str = "") -> str | None:
     """Why `actor` may not do `action`, in words for them; None when they may."""
+    limit = scope_refusal(actor, action, environment)
+    if limit is not None:
+        return limit
     needed = minimum_role(action, protected=protected)
     if actor.at_least(needed):
         return None
     where = f" into the protected environment {environment}" if protected and environment else ""
     who, least = with_article(actor.role), with_article(needed)
     return f"{actor.email} is {who}: only {least} or higher may {_WHAT[action]}{where}"
+
+
+def scope_refusal(actor: Actor, action: Action, environment: str = "") -> str | None:
+    """Why an actor limited to some environments may not do `action` (on `environment`); None when it may.
+
+    Reading stays open (a Stage token may compare Stage with Prod); a change must name an environment of the scope.
+    """
+    if actor.environments is None or action == "read":
+        return None
+    allowed = ", ".join(sorted(actor.environments)) or "no environment"
+    if not environment:
+        return f"{actor.email} is limited to {allowed}: it may not {_WHAT[action]} outside an environment"
+    if environment not in actor.environments:
+        return f"{actor.email} is limited to {allowed}: it may not {_WHAT[action]} in {environment}"
+    return None
 
 
 def require(actor: Actor, action: Action, *, protected: bool = False, environment: str = "") -> None:

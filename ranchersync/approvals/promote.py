@@ -85,7 +85,7 @@ def promote(
         check_source_health(session, actor, plan, confirmed.override_policy)
         needed = approvals_needed(target, actor)
         if needed:
-            require(actor, "request_sync")
+            require(actor, "request_sync", environment=target.name)
             check_confirmation(plan.target, target.protected, confirmed.confirm_env)
             check_sync_allowed(session, actor, target, utcnow(), confirmed.override_freeze)
             check_unlocked(session, target, {i.name for i in plan.to_apply})  # release trains: locks

@@ -15,7 +15,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
@@ -73,7 +73,7 @@ def request_sync(
     Reads the source environment (its health) and the source workloads' pods (their digests) from Rancher; the
     request and its audit event are committed together. Raises PermissionDenied below operator.
     """
-    require(actor, "request_sync")
+    require(actor, "request_sync", environment=plan.target.name)
     if not plan.to_apply:
         raise ValidationError("nothing to change: every selected service is skipped (see the plan)")
     with ctx.session() as session:
@@ -123,7 +123,7 @@ def decide(
     `initiatedBy`); else the request becomes `stale`, saying what moved. When Rancher cannot be read for the
     re-check, the error is raised and the approval is not recorded (try again). Returns the request as it ends.
     """
-    require(actor, "approve")
+    require(actor, "approve", environment=_scope_of(ctx, actor, request_id))
     comment = (comment or "").strip()
     if not approve and not comment:
         raise ValidationError("say why you reject the request: a comment is required")
@@ -278,6 +278,14 @@ def wait_for_decision(
         sleep(poll)
 
 
+def _scope_of(ctx: AppContext, actor: Actor, request_id: int) -> str:
+    """The request's target, for an actor limited to some environments (an API token); else no look-up."""
+    if actor.environments is None:
+        return ""
+    with ctx.session() as session:
+        return _load(session, request_id).target_environment_name
+
+
 def _load(session: Session, request_id: int) -> ApprovalRequest:
     request = session.scalar(select(ApprovalRequest).options(selectinload(ApprovalRequest.decisions))
                              .where(ApprovalRequest.id == request_id).execution_options(populate_existing=True))
@@ -290,7 +298,53 @@ def _name(request: ApprovalRequest) -> str:
     return f"{request.source_environment_name} → {request.target_environment_name}"
 
 
-def request_payload(request: ApprovalRequest) -> dict[str, Any]:
+class DecisionPayload(TypedDict):
+    by: str
+    at: str | None
+    comment: str
+
+
+class BoundContainer(TypedDict):
+    name: str
+    init: bool
+    previous: str | None
+    new: str | None
+    digests: list[str]
+
+
+class BoundTarget(TypedDict):
+    appInstanceId: int
+    appInstance: str | None
+    kind: str
+    name: str
+    resourceVersion: str | None
+    containers: list[BoundContainer]
+
+
+class RequestPayload(TypedDict):
+    """`approvals … --json` and the API's approvals: one request (the OpenAPI schema is made from these types)."""
+
+    id: int
+    sourceEnvironmentId: int | None
+    targetEnvironmentId: int | None
+    sourceEnvironment: str
+    targetEnvironment: str
+    mode: str
+    status: str
+    requestedBy: str
+    requestedAt: str | None
+    expiresAt: str | None
+    decidedAt: str | None
+    required: int
+    approvals: list[DecisionPayload]
+    rejections: list[DecisionPayload]
+    statusReason: str | None
+    operationId: int | None
+    services: list[str]
+    targets: list[BoundTarget]
+
+
+def request_payload(request: ApprovalRequest) -> RequestPayload:
     """A request for `--json` (camelCase, like the other payloads): the bound plan, who decided what, the outcome."""
     return {
         "id": request.id,

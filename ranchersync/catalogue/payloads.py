@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ranchersync.kernel.timefmt import iso
 
@@ -30,7 +30,21 @@ def site_payload(site: Site) -> dict[str, Any]:
     }
 
 
-def environment_payload(env: Environment) -> dict[str, Any]:
+class EnvironmentPayload(TypedDict):
+    """`envs list --json` and the API's GET /environments: one environment (the OpenAPI schema is made from this)."""
+
+    id: int
+    name: str
+    description: str
+    color: str
+    position: int
+    protected: bool
+    requiredApprovals: int
+    createdAt: str | None
+    updatedAt: str | None
+
+
+def environment_payload(env: Environment) -> EnvironmentPayload:
     """An environment as the plan's Environments API returns it, with its pipeline position."""
     return {
         "id": env.id,

@@ -35,6 +35,7 @@ from ranchersync.cli import (
     sites,
     snapshots,
     sync,
+    tokens,
     users,
 )
 from ranchersync.cli.output import report_error, warn
@@ -47,7 +48,7 @@ __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
 GROUPS = (sites, envs, instances, services, sync, snapshots, approvals, freeze, locks, schedules, gates, history,
-          audit, users, notify, report, registries, quarantine, maintenance, keys, ops)
+          audit, users, tokens, notify, report, registries, quarantine, maintenance, keys, ops)
 
 DESCRIPTION = """\
 Rancher Sync Manager: promote workload versions between environments on Rancher.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group, cli_actor
@@ -37,7 +38,7 @@ def cmd_approvals_list(ctx: AppContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def request_rows(payload: list[dict[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+def request_rows(payload: Sequence[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
     """`approvals list` as a table, from the requests' payloads."""
     rows = [[p["id"], p["status"], f"{p['sourceEnvironment']} -> {p['targetEnvironment']}",
              ", ".join(s.rpartition("/")[2] for s in p["services"]), p["requestedBy"],
@@ -64,7 +65,7 @@ def _decide(ctx: AppContext, args: argparse.Namespace, *, approve: bool) -> int:
     payload = approvals.request_payload(request)
     emit(args, payload, text=decision_text(payload))
     operation = None
-    if payload["status"] == "executed":
+    if payload["status"] == "executed" and payload["operationId"] is not None:
         from ranchersync.history import operation_detail_payload
 
         with ctx.session() as session:
@@ -72,7 +73,7 @@ def _decide(ctx: AppContext, args: argparse.Namespace, *, approve: bool) -> int:
     return decision_outcome(args, payload, operation)
 
 
-def decision_outcome(args: argparse.Namespace, request: dict[str, Any], operation: dict[str, Any] | None) -> int:
+def decision_outcome(args: argparse.Namespace, request: Mapping[str, Any], operation: Mapping[str, Any] | None) -> int:
     """After a decision: a stale request exits 3; one that ran prints its operation's results (text) and exits 1 if
     the sync failed. From payloads, so the remote CLI ends the same way."""
     if request["status"] == "stale":
@@ -89,7 +90,7 @@ def decision_outcome(args: argparse.Namespace, request: dict[str, Any], operatio
     return EXIT_OK
 
 
-def show_binding(payload: dict[str, Any]) -> None:
+def show_binding(payload: Mapping[str, Any]) -> None:
     """What the decision is about, on standard error (so --json stays parseable)."""
     note(f"Request #{payload['id']}: sync {payload['sourceEnvironment']} -> {payload['targetEnvironment']} "
          f"asked by {payload['requestedBy']} ({len(payload['approvals'])}/{payload['required']} approvals)")
@@ -99,7 +100,7 @@ def show_binding(payload: dict[str, Any]) -> None:
             note(f"  {target['name']} @ {target['appInstance']}: {c['previous']} -> {c['new']}{digest}")
 
 
-def decision_text(payload: dict[str, Any]) -> str:
+def decision_text(payload: Mapping[str, Any]) -> str:
     status, request_id = payload["status"], payload["id"]
     if status == "executed":
         return f"Request #{request_id} approved and run as operation #{payload['operationId']} (see `history`)."

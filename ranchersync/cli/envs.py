@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
 from ranchersync.cli.output import EXIT_OK, emit, emit_removed
@@ -71,7 +71,7 @@ def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
         env = environments.update_environment(session, args.env, name=args.name, description=args.description,
                                               color=args.color, protected=args.protected, position=args.position,
                                               required_approvals=args.approvals, actor=cli_actor(ctx))
-        payload = environment_payload(env)
+        payload: dict[str, Any] = dict(environment_payload(env))
         if args.soak is not None:
             from ranchersync.verification.gates import set_soak, soak_payload
 

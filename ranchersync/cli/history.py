@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, get_args, overload
 
 from ranchersync.cli import values
@@ -86,7 +86,7 @@ def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def print_history(args: argparse.Namespace, payload: list[dict[str, Any]], page: int, pages: int,
+def print_history(args: argparse.Namespace, payload: Sequence[Mapping[str, Any]], page: int, pages: int,
                   total: int) -> None:
     """One page of the history, from the operations' payloads (the remote CLI's too)."""
     from ranchersync.kernel.humanize import duration_text
@@ -108,7 +108,7 @@ def cmd_history_show(ctx: AppContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def operation_text(op: dict[str, Any]) -> str:
+def operation_text(op: Mapping[str, Any]) -> str:
     """`history show` as text, drawn from the payload alone: the remote CLI prints the API's answer the same way."""
     from ranchersync.cli.output import format_table
     from ranchersync.kernel.humanize import duration_text

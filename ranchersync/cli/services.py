@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group
@@ -43,7 +43,7 @@ def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
     return EXIT_FAILED if found.failures else EXIT_OK  # a pipeline must notice an unreadable app instance
 
 
-def service_rows(payloads: Iterable[dict[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+def service_rows(payloads: Iterable[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
     """`services list` as a table, from the services' payloads (the remote CLI's too)."""
     rows = [[s["appInstance"], s["workloadType"], s["name"], s["imageTag"],
              f"{s['availableReplicas']}/{s['replicas']}", s["status"], s["lastSynced"]] for s in payloads]
@@ -71,7 +71,7 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def comparison_rows(payload: dict[str, Any]) -> tuple[list[list[Any]], list[str]]:
+def comparison_rows(payload: Mapping[str, Any]) -> tuple[list[list[Any]], list[str]]:
     """`services compare` as a table, from its payload (the remote CLI's too): a cell is the tag, `(missing)`, or
     `?` (unreadable), marked ` !` inconsistent across app instances, ` ~` pods on mixed digests, ` *` changed
     outside the tool."""

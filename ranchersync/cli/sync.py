@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli import values
@@ -234,7 +235,7 @@ def _nothing_to_apply(args: argparse.Namespace, plan: SyncPlan) -> int:
     return nothing_to_apply(args, plan_payload(plan))
 
 
-def nothing_to_apply(args: argparse.Namespace, plan: dict[str, Any]) -> int:
+def nothing_to_apply(args: argparse.Namespace, plan: Mapping[str, Any]) -> int:
     """Every selected service already runs the source's images: done (pipelines rerun). Skipped for any other
     reason: the sync failed, and the reasons say why (DESIGN.md, "Command line"). From the plan's payload, so the
     remote CLI decides the same."""
@@ -296,7 +297,7 @@ def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: i
     return report_operation(args, payload)
 
 
-def report_operation(args: argparse.Namespace, payload: dict[str, Any]) -> int:
+def report_operation(args: argparse.Namespace, payload: Mapping[str, Any]) -> int:
     """Print a finished operation (its payload, from the database or the API); exit 1 if it failed."""
     rows = [[r["serviceId"], r["workloadType"], r["namespace"], r["previousImage"], r["newImage"], r["status"],
              r["error"] or ""] for r in payload["results"]]
@@ -342,6 +343,6 @@ def cmd_resume(ctx: AppContext, args: argparse.Namespace) -> int:
     return _report_operation(ctx, args, _wait_for_job(ctx, started))
 
 
-def _target_label(item: dict[str, Any]) -> str:
+def _target_label(item: Mapping[str, Any]) -> str:
     """Where a planned change lands, as the plan names it (`ServicePlan.target_label`)."""
     return str(item["targetAppInstance"] or "—")

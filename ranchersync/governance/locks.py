@@ -110,8 +110,10 @@ def add_lock(session: Session, actor: Actor, *, environment: int | str, message:
              service: str | None = None) -> LockView:
     """Lock an environment, or one service of it (operator or higher: who runs syncs may hold them); the caller
     commits. Audited and notified (`lock.added`) in the same transaction."""
-    require(actor, "sync")
+    if actor.environments is None:
+        require(actor, "sync")  # the role first: a viewer learns nothing about the environment
     env = get_environment(session, environment)
+    require(actor, "sync", environment=env.name)  # an actor limited to some environments: one of them
     text = _clean_message(message)
     name = (service or "").strip() or None
     if name is not None and (len(name) > 253 or any(c.isspace() for c in name)):

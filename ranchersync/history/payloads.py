@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy.orm import Session
 
@@ -13,12 +13,67 @@ from ranchersync.kernel.timefmt import iso
 from ranchersync.models import SyncOperation
 
 
-def operation_payload(op: SyncOperation | OperationSummary, with_results: bool = False) -> dict[str, Any]:
+class ContainerChange(TypedDict):
+    name: str
+    init: bool
+    previous: str | None
+    new: str | None
+
+
+class ResultPayload(TypedDict):
+    """One service's change in an operation."""
+
+    id: int
+    serviceId: str
+    workloadType: str
+    targetAppInstanceId: int | None
+    sourceAppInstanceId: int | None
+    previousImageTag: str | None
+    newImageTag: str | None
+    previousImage: str | None
+    newImage: str | None
+    containers: list[ContainerChange]
+    status: str
+    error: str | None
+    timestamp: str | None
+    siteName: str | None
+    cluster: str | None
+    namespace: str | None
+    applied: bool
+    measurements: list[dict[str, Any]]
+
+
+class OperationPayload(TypedDict):
+    """`history --json`, `sync --json` and the API's GET /operations/{id}: one operation (the OpenAPI schema is made
+    from these types); `results` and `rolledBackBy` with its detail, `approvedBy` when it ran an approval request."""
+
+    id: int
+    kind: str
+    mode: str
+    sourceEnvironmentId: int | None
+    targetEnvironmentId: int | None
+    sourceEnvironment: str
+    targetEnvironment: str
+    serviceIds: list[str]
+    status: str
+    startTime: str | None
+    endTime: str | None
+    durationSeconds: float | None
+    initiatedBy: str
+    error: str | None
+    rollbackOf: int | None
+    rollbackReason: str | None
+    approvedBy: NotRequired[list[str]]
+    rolledBackBy: NotRequired[list[int]]
+    results: NotRequired[list[ResultPayload]]
+
+
+def operation_payload(op: SyncOperation | OperationSummary, with_results: bool = False) -> OperationPayload:
     """An operation as the plan's sync API returns it (serviceIds are the services' names); `with_results` adds
     each service's result, from a stored operation or an OperationDetail."""
     if isinstance(op, SyncOperation):
         op = OperationDetail.of(op)
-    payload: dict[str, Any] = {
+    payload: OperationPayload = {
         "id": op.id,
         "kind": op.kind,
         "mode": op.mode,
@@ -46,13 +101,13 @@ def operation_payload(op: SyncOperation | OperationSummary, with_results: bool =
     return payload
 
 
-def operation_detail_payload(session: Session, operation_id: int) -> dict[str, Any]:
+def operation_detail_payload(session: Session, operation_id: int) -> OperationPayload:
     """One operation with every service's and container's result, its rollbacks and verification measurements: the
     API's `GET /operations/{id}` and `history show OPERATION --json`. Raises NotFoundError for an unknown id."""
     return operation_payload(get_operation_detail(session, operation_id), with_results=True)
 
 
-def result_payload(result: ResultView) -> dict[str, Any]:
+def result_payload(result: ResultView) -> ResultPayload:
     """One service's change, as the plan's SyncHistory entry, with every container and where it ran."""
     return {
         "id": result.id,

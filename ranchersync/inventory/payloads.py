@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from ranchersync.kernel.timefmt import iso
 
@@ -11,7 +11,95 @@ if TYPE_CHECKING:
     from ranchersync.inventory.reading import Service
 
 
-def service_payload(service: Service) -> dict[str, Any]:
+class ContainerPayload(TypedDict):
+    name: str
+    image: str
+    init: bool
+
+
+class OutsideContainerPayload(TypedDict):
+    name: str
+    setByUs: str | None
+    runningNow: str | None
+
+
+class OutsidePayload(TypedDict):
+    """A change made outside the tool since our last sync into a service."""
+
+    appInstanceId: int
+    appInstance: str
+    operationId: int | None
+    lastSyncedAt: str | None
+    lastPromotedDigests: Any
+    noticedAt: str | None
+    containers: list[OutsideContainerPayload]
+
+
+class ServicePayload(TypedDict):
+    """`services list --json` and the API's GET /environments/{name}/services: one service (the OpenAPI schema is
+    made from these types)."""
+
+    id: str
+    name: str
+    appInstanceId: int
+    appInstance: str
+    status: str
+    replicas: int | None
+    availableReplicas: int | None
+    imageTag: str
+    workloadType: str
+    lastSynced: str | None
+    cluster: str
+    namespace: str
+    containers: list[ContainerPayload]
+    runningDigests: Any
+    changedOutside: OutsidePayload | None
+    source: str
+    observedAt: str | None
+
+
+class EnvironmentRef(TypedDict):
+    id: int
+    name: str
+    color: str
+
+
+class CellPayload(TypedDict):
+    imageTag: str | None
+    images: list[dict[str, Any]]
+    status: str | None
+    availableReplicas: int
+    replicas: int
+    appInstanceIds: list[int]
+    digests: dict[str, list[str]] | None
+    changedOutside: list[OutsidePayload]
+    unreadable: list[str]
+
+
+class ComparedService(TypedDict):
+    name: str
+    workloadType: str
+    differs: bool
+    missingIn: list[str]
+    inconsistentIn: list[str]
+    digestMismatch: bool
+    mixedDigestsIn: list[str]
+    changedOutsideIn: list[str]
+    environments: dict[str, CellPayload]
+
+
+class ComparisonPayload(TypedDict):
+    """`services compare --json` and the API's GET /compare: the services × environments matrix, and the locks a
+    sync into each environment would meet."""
+
+    source: str
+    observedAt: str | None
+    environments: list[EnvironmentRef]
+    services: list[ComparedService]
+    locks: NotRequired[list[dict[str, Any]]]
+
+
+def service_payload(service: Service) -> ServicePayload:
     """A service as the plan's Services API returns it, plus its containers and where it runs. ``imageTag`` is the
     primary container's tag (`Workload.primary_container`); every container is in ``containers``."""
     return {
@@ -37,7 +125,7 @@ def service_payload(service: Service) -> dict[str, Any]:
     }
 
 
-def outside_payload(service: Service) -> dict[str, Any]:
+def outside_payload(service: Service) -> OutsidePayload:
     """A change made outside the tool since our last sync into a service: what we set, what runs, when noticed."""
     change = service.outside
     assert change is not None
@@ -52,7 +140,7 @@ def outside_payload(service: Service) -> dict[str, Any]:
     }
 
 
-def comparison_payload(comparison: Comparison) -> dict[str, Any]:
+def comparison_payload(comparison: Comparison) -> ComparisonPayload:
     """The services × environments matrix."""
     return {
         "source": comparison.source,

@@ -31,6 +31,7 @@ from ranchersync.models.operations import (
     VersionArrival,
     VersionJourney,
 )
+from ranchersync.models.tokens import ApiToken, IdempotentAnswer  # the HTTP API (issue 21)
 from ranchersync.models.trains import (  # release trains (issue 24)
     EnvironmentLock,
     EnvironmentSnapshot,
@@ -43,6 +44,7 @@ from ranchersync.models.verification import Gate, GateSource, Measurement, SoakS
 
 __all__ = [
     "ACTIVE_OPERATION_STATUSES",
+    "ApiToken",
     "AppInstance",
     "ApprovalDecision",
     "ApprovalRequest",
@@ -61,6 +63,7 @@ __all__ = [
     "FreezeWindow",
     "Gate",
     "GateSource",
+    "IdempotentAnswer",
     "KeyCheck",
     "LiveWatch",
     "LiveWorkload",

@@ -18,7 +18,7 @@ OperationStatus = Literal["pending", "running", "complete", "partial", "failed",
 ResultStatus = Literal["pending", "success", "failed", "skipped", "rolled_back"]
 OperationKind = Literal["sync", "rollback"]
 SyncMode = Literal["full", "tag"]
-Channel = Literal["dashboard", "cli", "system"]
+Channel = Literal["dashboard", "cli", "api", "system"]
 ApprovalStatus = Literal["pending", "approved", "rejected", "stale", "expired", "executed"]
 FreezeKind = Literal["once", "weekly", "stop_all"]
 

@@ -72,9 +72,11 @@ def create_snapshot(
 ) -> SnapshotView:
     """Record every service of `environment` now (images, and the digests their pods run) under `name`; the
     caller commits. Refuses while any app instance or its pods cannot be read (IncompleteSnapshot)."""
-    require(actor, "sync")
+    if actor.environments is None:
+        require(actor, "sync")  # the role first: a viewer learns nothing about the environment
     text = check_name(name)
     env = get_environment(session, environment)
+    require(actor, "sync", environment=env.name)  # an actor limited to some environments: one of them
     if session.scalar(select(EnvironmentSnapshot.id).where(EnvironmentSnapshot.name == text)) is not None:
         raise ValidationError(f"a snapshot named '{text}' exists already: snapshots are never replaced")
     inventory = list_inventories(session, cipher, [env], factory=factory, digests=True)[env.id]

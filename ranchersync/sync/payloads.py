@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from ranchersync.sync.plan import SyncPlan
 
 
-def plan_payload(plan: SyncPlan) -> dict[str, Any]:
+class PlannedChange(TypedDict):
+    container: str
+    init: bool
+    previousImage: str | None
+    newImage: str
+    newDigest: str | None
+    sourceDigest: str | None
+    tagMoved: bool
+    changelog: dict[str, Any] | None
+
+
+class PlanItem(TypedDict):
+    serviceId: str
+    workloadType: str
+    targetAppInstanceId: int | None
+    targetAppInstance: str | None
+    sourceAppInstanceId: int | None
+    changes: list[PlannedChange]
+    skipReason: str | None
+    detail: str | None
+
+
+class PlanPayload(TypedDict):
+    """`sync --dry-run --json` and the API's dry run: what a sync would change (the OpenAPI schema is made from
+    these types)."""
+
+    sourceEnvironmentId: int
+    targetEnvironmentId: int
+    sourceEnvironment: str
+    targetEnvironment: str
+    mode: str
+    serviceIds: list[str]
+    warnings: list[str]
+    markdown: str  # the plan as the CLI prints it: the remote CLI prints this very text
+    items: list[PlanItem]
+
+
+def plan_payload(plan: SyncPlan) -> PlanPayload:
     """A sync plan: what `sync --dry-run --json` prints."""
     return {
         "sourceEnvironmentId": plan.source.id,

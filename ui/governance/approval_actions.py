@@ -8,7 +8,7 @@ as the actor the frame read (`Frame.actor`, passed in), and clears what the chan
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ranchersync.access.identity import Actor
 from ranchersync.approvals import requests as approvals
@@ -31,7 +31,9 @@ def list_requests(actor: Actor, limit: int = 200) -> Requests:
     ctx = deps.get_context()
     with ctx.session() as session:
         approvals.expire_requests(session)
-        rows = [approvals.request_payload(r) for r in approvals.list_requests(session, limit=limit)]
+        # The page reads the payloads as plain dicts (the typed shape is the API's and the CLI's contract).
+        rows = [cast(dict[str, Any], approvals.request_payload(r))
+                for r in approvals.list_requests(session, limit=limit)]
     return Requests(tuple(r for r in rows if r["status"] == "pending"),
                     tuple(r for r in rows if r["status"] != "pending"), actor.email)
 
