@@ -97,6 +97,11 @@ def closed_port_url() -> str:
 @pytest.fixture
 def demo(ctx: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRancher) -> AppContext:
     """Dev and Stage on the EU server, Prod on both US clusters."""
+    return make_demo(ctx, rancher, rancher_us)
+
+
+def make_demo(ctx: AppContext, rancher: SimulatedRancher, rancher_us: SimulatedRancher) -> AppContext:
+    """The `demo` catalogue on `ctx` (also for session-wide worlds: tests/api)."""
     with ctx.session() as session:
         for name, server in (("eu", rancher), ("us", rancher_us)):
             sites.add_site(session, ctx.cipher, name=name, connection=sites.make_connection(server.url, server.token),

@@ -161,4 +161,5 @@ def build_parser() -> argparse.ArgumentParser:
     for group in GROUPS:
         group.register(commands)
     commands.add_parser("simulate", help="serve a simulated Rancher (see `simulate --help`)", add_help=False)
+    commands.add_parser("api", help="serve the HTTP API for pipelines (see `api --help`)", add_help=False)
     return parser

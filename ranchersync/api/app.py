@@ -1,0 +1,678 @@
+"""The HTTP API for pipelines (issue 21; DESIGN.md "HTTP API"): a Starlette application mounted by the dashboard's
+server under /api/v1 (serve.py) and served alone by `python -m ranchersync api`.
+
+Every call but healthz and openapi.json carries `Authorization: Bearer <token>` and acts as `token:NAME` on the api
+channel (audited by the use-cases with the caller's address). Handlers call the same use-cases and payload
+functions as the CLI; blocking work (the database, Rancher, the slow token hash) runs in worker threads, never on
+the event loop, and a sync or rollback runs in the jobs workers, so it ends even when the caller goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Required, TypedDict, TypeVar
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ranchersync.access.identity import Actor
+from ranchersync.api import idempotency
+from ranchersync.api.limits import Limit, TokenBuckets
+from ranchersync.api.problems import MEDIA_TYPE, Problem, problem, problem_of, status_of
+from ranchersync.api.spec import Endpoint, Param, document
+from ranchersync.api.typed import body_errors
+from ranchersync.approvals.requests import RequestPayload
+from ranchersync.catalogue.payloads import EnvironmentPayload
+from ranchersync.context import AppContext
+from ranchersync.history.payloads import OperationPayload
+from ranchersync.inventory.payloads import ComparisonPayload, ServicePayload
+from ranchersync.kernel.errors import NotFoundError, RancherSyncError, ValidationError
+from ranchersync.sync.payloads import PlanPayload
+
+__all__ = ["ENDPOINTS", "VERSION", "create_app", "openapi_document"]
+
+log = logging.getLogger("ranchersync.api")
+
+VERSION: Final = "1.0.0"
+EVENTS_POLL_SECONDS: Final = 0.5
+EVENTS_MAX_SECONDS: Final = 6 * 3600.0
+MAX_BODY_BYTES: Final = 64 * 1024
+
+
+# ---- request and answer types (the OpenAPI document is made from these) -----------------------------------------
+
+SyncRequest = TypedDict("SyncRequest", {
+    "from": Required[str],
+    "to": Required[str],
+    "services": list[str],  # names (Kind/name when ambiguous); or allDifferent
+    "allDifferent": bool,
+    "dryRun": bool,
+    "confirmEnvironment": str,  # the target's name: required for a protected target
+    "wait": bool,  # default true: answer when the operation ended
+    "targetInstance": str,  # where a service runs in several app instances of the target: one of them, or "all"
+    "tagOnly": bool,
+    "timeoutSeconds": int,  # per rollout, default 300
+}, total=False)
+
+
+class RollbackRequest(TypedDict, total=False):
+    """Roll back an operation: put back its previous images (a new `rollback` operation)."""
+
+    confirmEnvironment: str
+    wait: bool
+    failed: bool  # the change caused a failure: count it in the change failure rate
+
+
+class TerminateRequest(TypedDict, total=False):
+    """Stop a running operation: roll back what it changed, or keep it."""
+
+    keep: bool
+
+
+class DecisionRequest(TypedDict, total=False):
+    """An approval's or rejection's comment (required to reject)."""
+
+    comment: str
+
+
+class ApprovalAnswer(TypedDict):
+    """A sync into a target that needs approvals: the request made instead (202)."""
+
+    approvalRequest: RequestPayload
+
+
+class Health(TypedDict):
+    """The server answers and its database can be used."""
+
+    status: str
+    database: str
+    version: str
+
+
+class TerminateAnswer(TypedDict):
+    """The operation is asked to stop; it stops at its next poll."""
+
+    operation: OperationPayload
+    keep: bool
+
+
+class NothingToSync(ValidationError):
+    """Every selected service is skipped, and not because it already runs the source's images."""
+
+    kind = "nothing_to_sync"
+    default_title = "Nothing can be synced"
+    default_hint = "Each service's reason is listed: fix what it names, or select other services."
+
+
+# ---- the call ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    """What a handler gets: the context, who calls, the checked query and body, the path's values."""
+
+    ctx: AppContext
+    actor: Actor
+    request: Request
+    query: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, name: str) -> str:
+        """A path parameter."""
+        return str(self.request.path_params[name])
+
+    def path_id(self, name: str = "id") -> int:
+        """A path parameter that is an id: an unknown or malformed one is 404."""
+        text = self.path(name)
+        if not text.isdigit() or len(text) > 18:
+            raise NotFoundError(f"no such id '{text[:40]}'")
+        return int(text)
+
+
+Answer = tuple[int, Any] | Response
+
+
+T = TypeVar("T")
+
+
+async def _blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+# ---- handlers ------------------------------------------------------------------------------------------------------
+
+
+async def healthz(call: Call) -> Answer:
+    await _blocking(call.ctx.ping)
+    return 200, Health(status="ok", database="ok", version=VERSION)
+
+
+async def environments_list(call: Call) -> Answer:
+    from ranchersync.catalogue import environments
+    from ranchersync.catalogue.payloads import environment_payload
+
+    def read() -> list[EnvironmentPayload]:
+        with call.ctx.session() as session:
+            return [environment_payload(e) for e in environments.list_environments(session)]
+
+    return 200, await _blocking(read)
+
+
+async def environment_services(call: Call) -> Answer:
+    from ranchersync.inventory import reading
+    from ranchersync.inventory.payloads import service_payload
+
+    def read() -> tuple[list[ServicePayload], list[str]]:
+        with call.ctx.session() as session:
+            found = reading.list_services(session, call.ctx.cipher, call.path("name"))
+        return [service_payload(s) for s in found.services], [f.instance.name for f in found.failures]
+
+    services, unreadable = await _blocking(read)
+    headers = {"X-Unreadable-App-Instances": ", ".join(unreadable)} if unreadable else {}
+    return JSONResponse(services, headers=headers)
+
+
+async def compare(call: Call) -> Answer:
+    from ranchersync.governance import locks
+    from ranchersync.inventory import compare as comparing
+    from ranchersync.inventory.payloads import comparison_payload
+
+    names = call.query.get("env") or []
+    if len(names) < 2:
+        raise ValidationError("compare needs at least two environments: ?env=A&env=B")
+
+    def read() -> ComparisonPayload:
+        with call.ctx.session() as session:
+            comparison = comparing.compare_environments(session, call.ctx.cipher, names,
+                                                        compare_by="tag" if call.query.get("tagOnly") else "image")
+            held = {e.id: locks.locks_by_service(session, e.id) for e in comparison.environments}
+        if call.query.get("onlyDifferences"):
+            comparison = comparison.only_differences()
+        payload = comparison_payload(comparison)
+        payload["locks"] = [locks.lock_payload(v) for by_service in held.values() for views in by_service.values()
+                            for v in views]  # as `services compare --json`: what a sync into each would meet
+        return payload
+
+    return 200, await _blocking(read)
+
+
+async def syncs_create(call: Call) -> Answer:
+    from ranchersync import sync
+    from ranchersync.approvals.promote import Requested
+    from ranchersync.approvals.requests import request_payload
+    from ranchersync.jobs import start_sync
+    from ranchersync.sync.payloads import plan_payload
+    from ranchersync.sync.plan import SKIP_EQUAL
+
+    body = call.body
+    services, every = body.get("services"), body.get("allDifferent", False)
+    if bool(services) == bool(every):
+        raise ValidationError("name the services (\"services\": [..]) or pass \"allDifferent\": true, not both")
+    timeout = body.get("timeoutSeconds", 300)
+    if not 1 <= timeout <= 24 * 3600:
+        raise ValidationError("timeoutSeconds must be between 1 and 86400")
+
+    def plan() -> sync.SyncPlan:
+        from ranchersync.catalogue import instances
+
+        target: Any = body.get("targetInstance")
+        with call.ctx.session() as session:
+            if target not in (None, "all"):
+                instance = instances.get_instance(session, target)
+                if instance.environment.name != body["to"]:
+                    raise ValidationError(f"app instance '{instance.name}' is not in {body['to']}")
+                target = instance.id
+            return sync.plan_environments(session, call.ctx.cipher, body["from"], body["to"],
+                                          services=None if every else services,
+                                          mode="tag" if body.get("tagOnly") else "full", default_target=target)
+
+    planned = await _blocking(plan)
+    if body.get("dryRun"):
+        return 200, plan_payload(planned)
+    if not planned.to_apply:
+        if all(item.skip_reason == SKIP_EQUAL for item in planned.skipped):
+            return 200, plan_payload(planned)  # nothing to change: pipelines rerun
+        reasons = "; ".join(f"{i.name} ({i.target_label}): {i.skip_reason}" for i in planned.skipped
+                            if i.skip_reason != SKIP_EQUAL)
+        raise NothingToSync(f"nothing to change: every selected service is skipped ({reasons})")
+    confirmed = sync.Confirmation(confirm_env=body.get("confirmEnvironment"))
+    options = sync.SyncOptions(timeout_seconds=float(timeout))
+    outcome = await _blocking(start_sync, call.ctx, call.actor, planned, request_id=sync.new_request_id(),
+                              confirmed=confirmed, options=options)
+    if isinstance(outcome, Requested):
+        def read_request() -> RequestPayload:
+            from ranchersync.approvals import requests as approvals
+            with call.ctx.session() as session:
+                return request_payload(approvals.get_request(session, outcome.request_id))
+
+        return 202, ApprovalAnswer(approvalRequest=await _blocking(read_request))
+    if body.get("wait", True):
+        await _finished(outcome.done)
+        return 200, await _operation(call.ctx, outcome.operation_id)
+    return 202, await _operation(call.ctx, outcome.operation_id)
+
+
+async def _finished(done: Any) -> None:
+    """Wait for a job's future without a thread: when the caller goes away, the job goes on in its worker."""
+    try:
+        await asyncio.wrap_future(done)
+    except Exception:  # noqa: BLE001 - what stopped it is in the operation's record, which the answer shows
+        log.warning("an operation's job ended with an error; its record says how", exc_info=False)
+
+
+async def _operation(ctx: AppContext, operation_id: int) -> OperationPayload:
+    from ranchersync.history import get_operation_detail, operation_payload
+
+    def read() -> OperationPayload:
+        with ctx.session() as session:
+            return operation_payload(get_operation_detail(session, operation_id), with_results=True)
+
+    return await _blocking(read)
+
+
+async def operation_get(call: Call) -> Answer:
+    return 200, await _operation(call.ctx, call.path_id())
+
+
+async def operation_rollback(call: Call) -> Answer:
+    from ranchersync import sync
+    from ranchersync.jobs import start_rollback
+
+    operation_id = call.path_id()
+    await _operation(call.ctx, operation_id)  # 404 first
+    started = await _blocking(start_rollback, call.ctx, call.actor, operation_id, request_id=sync.new_request_id(),
+                              confirm_env=call.body.get("confirmEnvironment"),
+                              failed=True if call.body.get("failed") else None)
+    if call.body.get("wait", True):
+        await _finished(started.done)
+        return 200, await _operation(call.ctx, started.operation_id)
+    return 202, await _operation(call.ctx, started.operation_id)
+
+
+async def operation_terminate(call: Call) -> Answer:
+    from ranchersync.jobs import terminate_operation
+
+    operation_id = call.path_id()
+    keep = bool(call.body.get("keep", False))
+    await _blocking(terminate_operation, call.ctx, call.actor, operation_id, keep=keep)
+    return 202, TerminateAnswer(operation=await _operation(call.ctx, operation_id), keep=keep)
+
+
+async def operation_events(call: Call) -> Answer:
+    """Server-Sent Events of an operation: `operation` first, a `result` whenever a service's result changes, and
+    `operation` again when it ended (then the stream closes). `Last-Event-ID` resumes after an event."""
+    from ranchersync.history import get_operation_detail, operation_payload
+    from ranchersync.history.payloads import result_payload
+    from ranchersync.models import ACTIVE_OPERATION_STATUSES
+
+    operation_id = call.path_id()
+    after_text = call.request.headers.get("last-event-id", "") or str(call.query.get("after") or 0)
+    after = int(after_text) if after_text.isdigit() else 0
+
+    def read() -> tuple[OperationPayload, list[Any], bool]:
+        with call.ctx.session() as session:
+            detail = get_operation_detail(session, operation_id)
+        return (operation_payload(detail), [result_payload(r) for r in detail.results],
+                detail.status not in ACTIVE_OPERATION_STATUSES)
+
+    first = await _blocking(read)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[str]:
+        counter, seen = 0, dict[int, tuple[Any, ...]]()
+        snapshot, started = first, asyncio.get_running_loop().time()
+
+        def event(kind: str, data: Any) -> str | None:
+            nonlocal counter
+            counter += 1
+            if counter <= after:
+                return None
+            return f"id: {counter}\nevent: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+        yield "retry: 2000\n\n"
+        if (line := event("operation", snapshot[0])) is not None:
+            yield line
+        while True:
+            payload, results, ended = snapshot
+            for result in results:
+                state = (result["status"], result["applied"], result["error"], len(result["measurements"]))
+                if seen.get(result["id"]) != state:
+                    seen[result["id"]] = state
+                    if (line := event("result", result)) is not None:
+                        yield line
+            if ended or asyncio.get_running_loop().time() - started > EVENTS_MAX_SECONDS:
+                if (line := event("end", payload)) is not None:
+                    yield line
+                return
+            await asyncio.sleep(EVENTS_POLL_SECONDS)
+            snapshot = await _blocking(read)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def history_list(call: Call) -> Answer:
+    from ranchersync import history
+    from ranchersync.catalogue import environments
+
+    def read() -> list[OperationPayload]:
+        since, until = history.date_range(_date(call.query.get("since"), "since"),
+                                          _date(call.query.get("until"), "until"))
+        with call.ctx.session() as session:
+            env_id = environments.get_environment(session, call.query["env"]).id if call.query.get("env") else None
+            filters = history.HistoryFilter(environment_id=env_id, status=call.query.get("status"),
+                                            service=call.query.get("service"), since=since, until=until)
+            page = history.list_operations(session, filters, page=call.query.get("page") or 1,
+                                           page_size=call.query.get("limit") or 50)
+        return [history.operation_payload(op) for op in page.items]
+
+    return 200, await _blocking(read)
+
+
+def _date(text: str | None, name: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"{name} must be a date like 2026-12-01") from None
+
+
+async def approvals_list(call: Call) -> Answer:
+    from ranchersync.approvals import requests as approvals
+
+    def read() -> list[RequestPayload]:
+        with call.ctx.session() as session:
+            approvals.expire_requests(session)
+            return [approvals.request_payload(r)
+                    for r in approvals.list_requests(session, pending=bool(call.query.get("pending")))]
+
+    return 200, await _blocking(read)
+
+
+def _decision(approve: bool) -> Callable[[Call], Any]:
+    async def decide(call: Call) -> Answer:
+        from ranchersync.approvals import requests as approvals
+
+        request_id = call.path_id()
+
+        def run() -> RequestPayload:
+            with call.ctx.session() as session:
+                approvals.get_request(session, request_id)  # 404 before anything else
+            return approvals.request_payload(
+                approvals.decide(call.ctx, call.actor, request_id, approve, call.body.get("comment", "")))
+
+        # The last approval runs the sync in a worker thread: it ends even when the caller goes away.
+        return 200, await _blocking(run)
+
+    return decide
+
+
+async def openapi_json(call: Call) -> Answer:
+    return 200, openapi_document()
+
+
+ENDPOINTS: Final[tuple[Endpoint, ...]] = (
+    Endpoint("GET", "/healthz", "healthz", "The server answers and its database can be used", healthz,
+             {200: Health}, public=True, tags=("meta",)),
+    Endpoint("GET", "/openapi.json", "openapi", "This document", openapi_json, {200: dict[str, Any]}, public=True,
+             tags=("meta",)),
+    Endpoint("GET", "/environments", "listEnvironments", "Environments in pipeline order", environments_list,
+             {200: list[EnvironmentPayload]}, tags=("catalogue",)),
+    Endpoint("GET", "/environments/{name}/services", "listServices",
+             "The services of an environment, read from Rancher (or the live inventory)", environment_services,
+             {200: list[ServicePayload]}, params=(Param("name", where="path", description="name or id"),),
+             tags=("services",)),
+    Endpoint("GET", "/compare", "compare", "Compare services across environments", compare,
+             {200: ComparisonPayload},
+             params=(Param("env", "array", required=True, description="repeat: env=Stage&env=Prod"),
+                     Param("onlyDifferences", "boolean"), Param("tagOnly", "boolean")), tags=("services",)),
+    Endpoint("POST", "/syncs", "createSync",
+             "Promote services: 200 with the finished operation (wait) or the plan (dryRun); 202 with the running "
+             "operation (no wait) or the approval request made instead", syncs_create,
+             {200: OperationPayload | PlanPayload, 202: OperationPayload | ApprovalAnswer}, body=SyncRequest,
+             tags=("syncs",)),
+    Endpoint("GET", "/operations/{id}", "getOperation", "One operation with its results per service and container",
+             operation_get, {200: OperationPayload}, params=(Param("id", "integer", where="path"),),
+             tags=("syncs",)),
+    Endpoint("GET", "/operations/{id}/events", "operationEvents",
+             "Server-Sent Events of an operation's steps (operation, result…, end)", operation_events,
+             {200: "text/event-stream"},
+             params=(Param("id", "integer", where="path"),
+                     Param("after", "integer", minimum=0, description="skip the events up to this id")),
+             tags=("syncs",)),
+    Endpoint("POST", "/operations/{id}/rollback", "rollbackOperation", "Put back an operation's previous images",
+             operation_rollback, {200: OperationPayload, 202: OperationPayload},
+             params=(Param("id", "integer", where="path"),), body=RollbackRequest, tags=("syncs",)),
+    Endpoint("POST", "/operations/{id}/terminate", "terminateOperation",
+             "Stop a running operation: roll back what it changed, or keep it", operation_terminate,
+             {202: TerminateAnswer}, params=(Param("id", "integer", where="path"),), body=TerminateRequest,
+             tags=("syncs",)),
+    Endpoint("GET", "/history", "listHistory", "Operations, newest first, page by page", history_list,
+             {200: list[OperationPayload]},
+             params=(Param("env"), Param("status"), Param("service"), Param("since", description="YYYY-MM-DD"),
+                     Param("until", description="YYYY-MM-DD, included"), Param("page", "integer", minimum=1),
+                     Param("limit", "integer", minimum=1, maximum=500)), tags=("history",)),
+    Endpoint("GET", "/approvals", "listApprovals", "Approval requests, newest first", approvals_list,
+             {200: list[RequestPayload]}, params=(Param("pending", "boolean"),), tags=("approvals",)),
+    Endpoint("POST", "/approvals/{id}/approve", "approveRequest",
+             "Approve a request (the last approval re-checks the plan and runs the sync)", _decision(True),
+             {200: RequestPayload}, params=(Param("id", "integer", where="path"),), body=DecisionRequest,
+             tags=("approvals",)),
+    Endpoint("POST", "/approvals/{id}/reject", "rejectRequest", "Reject a request, saying why", _decision(False),
+             {200: RequestPayload}, params=(Param("id", "integer", where="path"),), body=DecisionRequest,
+             tags=("approvals",)),
+)
+
+_DOCUMENT: dict[str, Any] = {}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ENDPOINTS (made once)."""
+    if not _DOCUMENT:
+        _DOCUMENT.update(document(ENDPOINTS, version=VERSION))
+    return _DOCUMENT
+
+
+# ---- the pipeline every call goes through -------------------------------------------------------------------------
+
+
+def _problem_response(body: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=body["status"], media_type=MEDIA_TYPE, headers=headers)
+
+
+def _query(request: Request, params: Sequence[Param]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    for p in params:
+        if p.where != "query":
+            continue
+        if p.type == "array":
+            values[p.name] = [v for v in request.query_params.getlist(p.name)]
+            if p.required and not values[p.name]:
+                errors.append(f"query parameter {p.name} is required")
+            continue
+        text = request.query_params.get(p.name)
+        if text is None or text == "":
+            if p.required:
+                errors.append(f"query parameter {p.name} is required")
+            continue
+        if p.type == "boolean":
+            if text.lower() not in ("true", "false", "1", "0"):
+                errors.append(f"query parameter {p.name} must be true or false")
+                continue
+            values[p.name] = text.lower() in ("true", "1")
+        elif p.type == "integer":
+            if not text.lstrip("-").isdigit() or len(text) > 18:
+                errors.append(f"query parameter {p.name} must be an integer")
+                continue
+            number = int(text)
+            if (p.minimum is not None and number < p.minimum) or (p.maximum is not None and number > p.maximum):
+                errors.append(f"query parameter {p.name} must be between {p.minimum} and {p.maximum}")
+                continue
+            values[p.name] = number
+        else:
+            if len(text) > 500 or not text.isprintable():
+                errors.append(f"query parameter {p.name} must be one short line")
+                continue
+            values[p.name] = text
+    if errors:
+        raise _BadInput(errors)
+    return values
+
+
+class _BadInput(ValidationError):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors[:10]))
+        self.errors = errors[:50]
+
+
+async def _body(request: Request, typed: Any) -> tuple[dict[str, Any], bytes]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise _BadInput([f"the body is larger than {MAX_BODY_BYTES} bytes"])
+    if not raw.strip():
+        value: Any = {}
+    else:
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise _NotJson() from None
+    errors = body_errors(value, typed)
+    if errors:
+        raise _BadInput(errors)
+    return value, raw
+
+
+class _NotJson(Exception):
+    pass
+
+
+@dataclass
+class Api:
+    """The state one application keeps: its context (made on first use), the token buckets."""
+
+    context: Callable[[], AppContext]
+    buckets: TokenBuckets
+
+
+async def _authenticate(api: Api, ctx: AppContext, request: Request) -> Actor:
+    from ranchersync.people import tokens
+
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise tokens.TokenRefused("send the API token as `Authorization: Bearer <token>`")
+    address = request.client.host if request.client else ""
+
+    def check() -> Actor:
+        with ctx.session() as session:
+            return tokens.authenticate(session, secret.strip(), address=address)
+
+    return await _blocking(check)
+
+
+def _respond(answer: Answer) -> Response:
+    if isinstance(answer, Response):
+        return answer
+    status, payload = answer
+    return JSONResponse(payload, status_code=status)
+
+
+def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        key = request.headers.get("idempotency-key") if ep.method == "POST" else None
+        actor: Actor | None = None
+        claimed = False
+        try:
+            ctx = await _blocking(api.context)
+            if ep.public:
+                actor = Actor("anonymous", "viewer", "api")
+            else:
+                actor = await _authenticate(api, ctx, request)
+                wait = api.buckets.take(actor.email)
+                if wait:
+                    body = problem(429, "too_many_calls", "Too many calls",
+                                   f"{actor.email} made more calls than its limit allows",
+                                   "Wait Retry-After seconds; RANCHERSYNC_API_RATE sets the limit.")
+                    body["retryAfterSeconds"] = wait
+                    return _problem_response(body, {"Retry-After": str(wait)})
+            query = _query(request, ep.params)
+            body_value, raw = await _body(request, ep.body) if ep.body is not None else ({}, b"")
+            if key is not None and not ep.public:
+                print_ = idempotency.fingerprint(ep.method, request.url.path, raw)
+                replay = await _blocking(idempotency.begin, ctx, actor.name, key, print_)
+                if replay is not None:
+                    return Response(replay.body, status_code=replay.status,
+                                    media_type=str(replay.headers.get("content-type", "application/json")),
+                                    headers={"Idempotent-Replayed": "true"})
+                claimed = True
+            response = _respond(await ep.handler(Call(ctx, actor, request, query, body_value)))
+        except _NotJson:
+            response = _problem_response(problem(400, "not_json", "The body is not JSON",
+                                                 "the request body could not be read as JSON",
+                                                 "Send a JSON object with Content-Type: application/json."))
+        except _BadInput as error:
+            body = problem_of(error)
+            body["errors"] = error.errors
+            response = _problem_response(body)
+        except RancherSyncError as error:
+            if status_of(error) >= 500:
+                log.warning("API call %s %s failed: %s", ep.method, ep.path, error)
+            response = _problem_response(problem_of(error))
+        except Exception:  # never a traceback to the caller; the log has it (without headers: no token)
+            log.exception("API call %s %s failed unexpectedly", ep.method, ep.path)
+            response = _problem_response(problem(500, "internal", "Something went wrong",
+                                                 "the server could not answer this call",
+                                                 "Try again; if it persists, the server's log says why."))
+        if claimed and actor is not None and key is not None:
+            if response.status_code >= 500 or isinstance(response, StreamingResponse):
+                await _blocking(idempotency.abandon, ctx, actor.name, key)
+            else:
+                body_text = bytes(response.body).decode()
+                await _blocking(idempotency.finish, ctx, actor.name, key, response.status_code, body_text,
+                                {"content-type": response.media_type or "application/json"})
+        return response
+
+    return endpoint
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    kind, title = ("not_found", "Not found") if status == 404 else ("method_not_allowed", "Method not allowed")
+    return _problem_response(problem(status, kind, title, f"{request.method} {request.url.path} is not an API call",
+                                     "GET /api/v1/openapi.json lists the calls."))
+
+
+def _lazy_context() -> Callable[[], AppContext]:
+    made: list[AppContext] = []
+    lock = threading.Lock()
+
+    def get() -> AppContext:
+        with lock:
+            if not made:
+                from ranchersync.storage import db
+
+                ctx = AppContext.from_env()
+                db.upgrade_if_needed(ctx.engine)
+                made.append(ctx)
+            return made[0]
+
+    return get
+
+
+def create_app(ctx: AppContext | None = None, *, limit: Limit | None = None) -> Starlette:
+    """The API as an ASGI application (paths relative to where it is mounted: /api/v1 in serve.py). Without `ctx`,
+    the context is made from the environment on the first call (the dashboard's server mounts it at import)."""
+    api = Api((lambda: ctx) if ctx is not None else _lazy_context(), TokenBuckets(limit or Limit.from_env()))
+    routes = [Route(ep.path, _route(api, ep), methods=[ep.method]) for ep in ENDPOINTS]
+    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
