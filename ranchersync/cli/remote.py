@@ -29,6 +29,7 @@ SERVER_VARIABLE = "RANCHERSYNC_SERVER"
 TOKEN_VARIABLE = "RANCHERSYNC_API_TOKEN"
 API_PREFIX = "/api/v1"
 REQUEST_TIMEOUT = 60.0  # seconds for one call; a sync is started, then watched, never awaited in one request
+DECISION_TIMEOUT = 3600.0  # an approval that runs the sync answers when the sync has ended
 POLL_SECONDS = 0.5
 ACTIVE = ("pending", "running")
 USER_AGENT = "ranchersync-cli"
@@ -118,26 +119,35 @@ class Api:
     def get(self, path: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None) -> Any:
         return self.call("GET", path, params=params)[1]
 
-    def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        return self.call("POST", path, body=body)
+    def get_with_headers(self, path: str) -> tuple[Any, dict[str, str]]:
+        _, data, headers = self._call("GET", path)
+        return data, headers
+
+    def post(self, path: str, body: dict[str, Any], *, timeout: float = REQUEST_TIMEOUT) -> tuple[int, Any]:
+        return self.call("POST", path, body=body, timeout=timeout)
 
     def call(self, method: str, path: str, *, params: Any = None, body: dict[str, Any] | None = None,
-             ) -> tuple[int, Any]:
+             timeout: float = REQUEST_TIMEOUT) -> tuple[int, Any]:
         """One call: (status, JSON body); a problem answer raises the local error of its kind."""
+        status, data, _ = self._call(method, path, params=params, body=body, timeout=timeout)
+        return status, data
+
+    def _call(self, method: str, path: str, *, params: Any = None, body: dict[str, Any] | None = None,
+              timeout: float = REQUEST_TIMEOUT) -> tuple[int, Any, dict[str, str]]:
         import requests
 
         headers = {"Idempotency-Key": str(uuid.uuid4())} if method == "POST" else {}
         for attempt in (1, 2):  # a POST is retried once with the same key: the server answers the first call's answer
             try:
                 response = self._session.request(method, self.base + path, params=params, json=body, headers=headers,
-                                                 timeout=REQUEST_TIMEOUT, verify=self._verify, allow_redirects=False)
+                                                 timeout=timeout, verify=self._verify, allow_redirects=False)
                 break
             except (requests.ConnectionError, requests.Timeout) as error:
                 if attempt == 2 or (method == "POST" and not headers):
                     raise RemoteUnavailable(f"{self.server} did not answer ({type(error).__name__})") from None
             except requests.RequestException as error:
                 raise RemoteUnavailable(f"{self.server} could not be called ({type(error).__name__})") from None
-        return response.status_code, self._answer(response)
+        return response.status_code, self._answer(response), dict(response.headers)
 
     def _answer(self, response: requests.Response) -> Any:
         kind = response.headers.get("Content-Type", "").split(";")[0].strip()
@@ -192,13 +202,10 @@ def envs_list(api: Api, args: argparse.Namespace) -> int:
 def services_list(api: Api, args: argparse.Namespace) -> int:
     from ranchersync.cli.services import service_rows
 
-    payload = api.get(f"/environments/{_segment(args.env)}/services")
-    services = payload["services"] if isinstance(payload, dict) else payload
-    failures = payload.get("failures", []) if isinstance(payload, dict) else []
-    for failure in failures:
-        warn(f"app instance '{failure.get('appInstance')}': {failure.get('title')}: {failure.get('message')}")
-        if failure.get("hint"):
-            note(f"hint: {failure['hint']}")
+    services, headers = api.get_with_headers(f"/environments/{_segment(args.env)}/services")
+    failures = [n.strip() for n in headers.get("X-Unreadable-App-Instances", "").split(",") if n.strip()]
+    for name in failures:
+        warn(f"app instance '{name}' could not be read (the server's log says why)")
     if args.json:
         emit_items(iter(services))
     else:
@@ -211,10 +218,12 @@ def services_compare(api: Api, args: argparse.Namespace) -> int:
 
     if len(args.env) < 2:
         raise UsageError("compare needs at least two environments: --env A --env B")
-    _not_remote(args, tag_only="--tag-only", digests="--digests")
+    _not_remote(args, digests="--digests")
     params: list[tuple[str, Any]] = [("env", e) for e in args.env]
     if args.only_differences:
         params.append(("onlyDifferences", "true"))
+    if args.tag_only:
+        params.append(("tagOnly", "true"))
     payload = api.get("/compare", params)
     emit(args, payload, *comparison_rows(payload))
     return EXIT_OK
@@ -225,16 +234,18 @@ def sync(api: Api, args: argparse.Namespace) -> int:
 
     if not args.service and not args.all_different:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
-    _not_remote(args, target_instance="--target-instance", tag_only="--tag-only", pin_digests="--pin-digests",
-                no_rollback="--no-rollback", at="--at", override_freeze="--override-freeze",
-                override_policy="--override-policy", reason="--reason", no_wait="--no-wait")
-    if args.timeout != 300:
-        _refuse("--timeout")
+    _not_remote(args, pin_digests="--pin-digests", no_rollback="--no-rollback", at="--at",
+                override_freeze="--override-freeze", override_policy="--override-policy", reason="--reason",
+                no_wait="--no-wait")
     request: dict[str, Any] = {"from": args.from_env, "to": args.to_env}
     if args.all_different:
         request["allDifferent"] = True
     else:
         request["services"] = list(args.service)
+    if args.target_instance:
+        request["targetInstance"] = args.target_instance
+    if args.tag_only:
+        request["tagOnly"] = True
     _, plan = api.post("/syncs", {**request, "dryRun": True})
     for warning in plan.get("warnings", ()):
         warn(warning)
@@ -252,7 +263,7 @@ def sync(api: Api, args: argparse.Namespace) -> int:
         return EXIT_OK
     if confirm_env is not None:
         request["confirmEnvironment"] = confirm_env
-    status, answer = api.post("/syncs", {**request, "dryRun": False, "wait": False})
+    _, answer = api.post("/syncs", {**request, "dryRun": False, "wait": False, "timeoutSeconds": int(args.timeout)})
     if isinstance(answer, dict) and "approvalRequest" in answer:
         requested = answer["approvalRequest"]
         note(_requested_message(requested, target))
@@ -333,8 +344,8 @@ def _report(api: Api, args: argparse.Namespace, operation_id: int) -> int:
 def rollback(api: Api, args: argparse.Namespace) -> int:
     from ranchersync.cli.sync import confirmation
 
-    if args.failed:
-        _refuse("--failed")
+    if args.timeout != 300:
+        _refuse("--timeout")
     original = api.get(f"/operations/{args.operation}")
     for r in original.get("results", ()):
         if r.get("applied") and r["status"] == "success":
@@ -343,7 +354,10 @@ def rollback(api: Api, args: argparse.Namespace) -> int:
     go, confirm_env = confirmation(args, target, _protected(api, target), f"roll back operation #{args.operation}")
     if not go:
         return EXIT_OK
-    _, started = api.post(f"/operations/{args.operation}/rollback", {"confirmEnvironment": confirm_env})
+    body: dict[str, Any] = {"wait": False, "failed": bool(args.failed)}
+    if confirm_env is not None:
+        body["confirmEnvironment"] = confirm_env
+    _, started = api.post(f"/operations/{args.operation}/rollback", body)
     return _report(api, args, int(started["id"]))
 
 
@@ -365,7 +379,8 @@ def terminate(api: Api, args: argparse.Namespace) -> int:
 def history_list(api: Api, args: argparse.Namespace) -> int:
     from ranchersync.cli.history import print_history
 
-    params = {"env": args.env, "status": args.status, "service": args.service, "initiatedBy": args.by,
+    _not_remote(args, by="--by")
+    params = {"env": args.env, "status": args.status, "service": args.service,
               "since": args.since and args.since.isoformat(), "until": args.until and args.until.isoformat(),
               "page": args.page, "limit": args.limit}
     payload = api.get("/history", {k: v for k, v in params.items() if v is not None})
@@ -402,8 +417,9 @@ def approvals_decide(api: Api, args: argparse.Namespace) -> int:
     if not approve and not args.comment.strip():
         raise UsageError("say why with --comment: a rejection needs a comment")
     show_binding(_request(api, args.request))
+    # The last approval runs the sync before the server answers: wait as long as a rollout may take.
     _, request = api.post(f"/approvals/{args.request}/{'approve' if approve else 'reject'}",
-                          {"comment": args.comment})
+                          {"comment": args.comment}, timeout=DECISION_TIMEOUT)
     operation = None
     if request["status"] == "executed" and request.get("operationId") is not None:
         operation = _watch(api, int(request["operationId"]))
