@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Required, TypedDict, TypeVar
+from typing import Any, Final, Literal, Required, TypedDict, TypeVar
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -39,7 +39,7 @@ from ranchersync.inventory.payloads import ComparisonPayload, ServicePayload
 from ranchersync.kernel.errors import NotFoundError, RancherSyncError, ValidationError
 from ranchersync.sync.payloads import PlanPayload
 
-__all__ = ["ENDPOINTS", "VERSION", "create_app", "openapi_document"]
+__all__ = ["ENDPOINTS", "PROBLEM_HANDLERS", "VERSION", "create_app", "openapi_document"]
 
 log = logging.getLogger("ranchersync.api")
 
@@ -97,6 +97,15 @@ class Health(TypedDict):
     status: str
     database: str
     version: str
+
+
+class OperationEvent(TypedDict):
+    """One Server-Sent Event: `data` is JSON — the operation (`operation`, and `end` when it ended) or one service's
+    result (`result`); `id` counts from 1 (send it back as Last-Event-ID to resume)."""
+
+    id: str
+    event: Literal["operation", "result", "end"]
+    data: str
 
 
 class TerminateAnswer(TypedDict):
@@ -338,7 +347,6 @@ async def operation_events(call: Call) -> Answer:
                 return None
             return f"id: {counter}\nevent: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
-        yield "retry: 2000\n\n"
         if (line := event("operation", snapshot[0])) is not None:
             yield line
         while True:
@@ -434,7 +442,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              tags=("services",)),
     Endpoint("GET", "/compare", "compare", "Compare services across environments", compare,
              {200: ComparisonPayload},
-             params=(Param("env", "array", required=True, description="repeat: env=Stage&env=Prod"),
+             params=(Param("env", "array", required=True, description="repeat: env=Stage&env=Prod", min_items=2),
                      Param("onlyDifferences", "boolean"), Param("tagOnly", "boolean")), tags=("services",)),
     Endpoint("POST", "/syncs", "createSync",
              "Promote services: 200 with the finished operation (wait) or the plan (dryRun); 202 with the running "
@@ -446,7 +454,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              tags=("syncs",)),
     Endpoint("GET", "/operations/{id}/events", "operationEvents",
              "Server-Sent Events of an operation's steps (operation, result…, end)", operation_events,
-             {200: "text/event-stream"},
+             {200: ("text/event-stream", OperationEvent)},
              params=(Param("id", "integer", where="path"),
                      Param("after", "integer", minimum=0, description="skip the events up to this id")),
              tags=("syncs",)),
@@ -492,7 +500,9 @@ def _problem_response(body: Problem, headers: dict[str, str] | None = None) -> J
 
 def _query(request: Request, params: Sequence[Param]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    errors: list[str] = []
+    known = {p.name for p in params if p.where == "query"}
+    errors = [f"query parameter {name[:40]} is not known (known: {', '.join(sorted(known)) or 'none'})"
+              for name in dict.fromkeys(request.query_params.keys()) if name not in known]
     for p in params:
         if p.where != "query":
             continue
@@ -502,7 +512,7 @@ def _query(request: Request, params: Sequence[Param]) -> dict[str, Any]:
                 errors.append(f"query parameter {p.name} is required")
             continue
         text = request.query_params.get(p.name)
-        if text is None or text == "":
+        if text is None or (text == "" and p.type == "string"):  # an empty text is no filter
             if p.required:
                 errors.append(f"query parameter {p.name} is required")
             continue
@@ -649,8 +659,14 @@ def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     kind, title = ("not_found", "Not found") if status == 404 else ("method_not_allowed", "Method not allowed")
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}  # 405 keeps its Allow
     return _problem_response(problem(status, kind, title, f"{request.method} {request.url.path} is not an API call",
-                                     "GET /api/v1/openapi.json lists the calls."))
+                                     "GET /api/v1/openapi.json lists the calls."), headers)
+
+
+# An application that mounts the API under a prefix answers its own 404 and 405 as problems too with these (a path
+# its Mount does not match, such as one with a newline, never reaches the API).
+PROBLEM_HANDLERS: Final = {404: _not_found, 405: _not_found}
 
 
 def _lazy_context() -> Callable[[], AppContext]:
@@ -675,4 +691,4 @@ def create_app(ctx: AppContext | None = None, *, limit: Limit | None = None) -> 
     the context is made from the environment on the first call (the dashboard's server mounts it at import)."""
     api = Api((lambda: ctx) if ctx is not None else _lazy_context(), TokenBuckets(limit or Limit.from_env()))
     routes = [Route(ep.path, _route(api, ep), methods=[ep.method]) for ep in ENDPOINTS]
-    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
+    return Starlette(routes=routes, exception_handlers=PROBLEM_HANDLERS)

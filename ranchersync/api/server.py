@@ -14,9 +14,9 @@ __all__ = ["build_app", "main"]
 
 def build_app() -> Starlette:
     """The API under /api/v1, its context made from the environment on the first call."""
-    from ranchersync.api.app import create_app
+    from ranchersync.api.app import PROBLEM_HANDLERS, create_app
 
-    return Starlette(routes=[Mount("/api/v1", app=create_app())])
+    return Starlette(routes=[Mount("/api/v1", app=create_app())], exception_handlers=PROBLEM_HANDLERS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

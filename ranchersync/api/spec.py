@@ -41,11 +41,15 @@ class Param:
     description: str = ""
     minimum: int | None = None
     maximum: int | None = None
+    min_items: int | None = None
 
     def schema(self) -> dict[str, Any]:
         """Its JSON Schema (an array is of strings)."""
         if self.type == "array":
-            return {"type": "array", "items": {"type": "string"}}
+            items: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+            if self.min_items is not None:
+                items["minItems"] = self.min_items
+            return items
         schema: dict[str, Any] = {"type": self.type}
         if self.minimum is not None:
             schema["minimum"] = self.minimum
@@ -60,7 +64,7 @@ Handler = Callable[..., Awaitable[Any]]
 @dataclass(frozen=True)
 class Endpoint:
     """One operation of the API: `answers` maps each success status to the type of its JSON body (or, for a
-    stream, to its media type as a string)."""
+    stream, to its media type and the type of each event)."""
 
     method: Literal["GET", "POST"]
     path: str  # OpenAPI style: /operations/{id}
@@ -99,9 +103,10 @@ def document(endpoints: Sequence[Endpoint], *, version: str, base: str = "/api/v
                 "description": "A retried call with the same key (per token, for a day) gets the first answer",
             }]
         for status, answer in ep.answers.items():
-            if isinstance(answer, str):
-                operation["responses"][str(status)] = {"description": answer.split(";")[0],
-                                                       "content": {answer: {"schema": {"type": "string"}}}}
+            if isinstance(answer, tuple):  # a stream: its media type, and the type of each event
+                media, event = answer
+                operation["responses"][str(status)] = {"description": f"A stream ({media})",
+                                                       "content": {media: {"schema": json_schema(event, components)}}}
             else:
                 operation["responses"][str(status)] = {
                     "description": "OK" if status == 200 else "Accepted" if status == 202 else str(status),

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from ranchersync.api.app import create_app
+from ranchersync.api.app import PROBLEM_HANDLERS, create_app
 from ranchersync.api.limits import Limit
 from ranchersync.context import AppContext
 from ranchersync.kernel.config import Settings
@@ -100,7 +100,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
         app = Starlette(routes=[
             Mount("/limited/api/v1", app=create_app(ctx, limit=Limit(per_minute=2, burst=2))),
             Mount("/api/v1", app=create_app(ctx, limit=Limit(per_minute=60_000, burst=10_000))),
-        ])
+        ], exception_handlers=PROBLEM_HANDLERS)  # as `python -m ranchersync api` (server.build_app)
         server, thread, url = _serve(app)
         try:
             yield ApiWorld(url, url.replace("/api/v1", "/limited/api/v1"), ctx, eu, us, secrets)
