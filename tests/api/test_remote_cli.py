@@ -32,6 +32,7 @@ class World:
     server: str  # what RANCHERSYNC_SERVER holds: the server's address, without /api/v1
     ctx: AppContext
     secret: str
+    approver: str  # a second token (releaser): four eyes hold between tokens too
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +48,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         make_demo(ctx, eu, us)
         with ctx.session() as session:
             secret = tokens.create_token(session, ADMIN, name="pipeline", role="admin", expires_days=1).secret
+            approver = tokens.create_token(session, ADMIN, name="approver", role="releaser", expires_days=1).secret
         app = Starlette(routes=[Mount("/api/v1", app=create_app(ctx, limit=Limit(per_minute=60_000,
                                                                                      burst=10_000)))])
         server: uvicorn.Server
         server, thread, url = _serve(app)
         try:
-            yield World(url.removesuffix("/api/v1"), ctx, secret)
+            yield World(url.removesuffix("/api/v1"), ctx, secret, approver)
         finally:
             server.should_exit = True
             thread.join(timeout=10)
@@ -66,16 +68,16 @@ def both(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
     monkeypatch.setenv("RANCHERSYNC_SECRET_KEY", ",".join(world.ctx.settings.secret_keys))
     monkeypatch.setenv("RANCHERSYNC_USER", "ops-lead")
 
-    def run(remote: bool, *argv: str) -> tuple[int, str, str]:
+    def run(remote: bool, *argv: str, token: str | None = None) -> tuple[int, str, str]:
         if remote:
             monkeypatch.setenv("RANCHERSYNC_SERVER", world.server)
-            monkeypatch.setenv("RANCHERSYNC_API_TOKEN", world.secret)
+            monkeypatch.setenv("RANCHERSYNC_API_TOKEN", token or world.secret)
         else:
             monkeypatch.delenv("RANCHERSYNC_SERVER", raising=False)
             monkeypatch.delenv("RANCHERSYNC_API_TOKEN", raising=False)
         status = main(list(argv))
         out, err = capsys.readouterr()
-        assert world.secret not in out + err
+        assert world.secret not in out + err and world.approver not in out + err
         return status, out, err
 
     return run
@@ -113,6 +115,8 @@ def test_reads_print_the_same_through_the_api(both, argv: tuple[str, ...]) -> No
 @pytest.mark.parametrize("argv", [
     ("services", "list", "--env", "Nowhere"),
     ("history", "show", "4242"),
+    ("terminate", "4242"),
+    ("approvals", "approve", "4242"),
     ("sync", "--from", "Stage", "--to", "Nowhere", "--all-different", "--dry-run"),
     ("sync", "--from", "Stage", "--to", "Prod", "--service", "ghost", "--dry-run"),
     ("sync", "--from", "Stage", "--to", "Prod"),
@@ -158,6 +162,17 @@ def test_a_protected_target_and_an_approval_request_end_as_locally(both, world: 
     assert (status, out) == (3, "")
     assert "request #" in err and "approvals approve" in err
     same(both, "approvals", "list", "--pending")
+    request_id = json.loads(both(False, "approvals", "list", "--pending", "--json")[1])[0]["id"]
+
+    status, _, err = both(True, "approvals", "approve", str(request_id))  # a token never approves its own request
+    assert status == 3, err
+    status, out, err = both(True, "approvals", "approve", str(request_id), "--comment", "diff checked",
+                            token=world.approver)
+    assert status == 0, err
+    assert f"Request #{request_id} approved and run as operation #" in out and "Operation #" in out
+    decided = json.loads(both(False, "approvals", "list", "--json")[1])[0]
+    assert decided["status"] == "executed" and decided["approvals"][0]["by"] == "token:approver"
+    same(both, "history", "show", str(decided["operationId"]))
     with world.ctx.session() as session:
         environments.update_environment(session, "Prod", protected=False, required_approvals=0, actor=ADMIN)
 
