@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
@@ -57,10 +58,15 @@ def cmd_envs_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         payload = [environment_payload(e) for e in environments.list_environments(session)]
+    emit(args, payload, *environment_rows(payload))
+    return EXIT_OK
+
+
+def environment_rows(payload: Sequence[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+    """`envs list` as a table, from the environments' payloads (the remote CLI's too)."""
     rows = [[p["position"], p["id"], p["name"], p["color"], "yes" if p["protected"] else "no", p["description"]]
             for p in payload]
-    emit(args, payload, rows, ["POS", "ID", "NAME", "COLOR", "PROTECTED", "DESCRIPTION"])
-    return EXIT_OK
+    return rows, ["POS", "ID", "NAME", "COLOR", "PROTECTED", "DESCRIPTION"]
 
 
 def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:

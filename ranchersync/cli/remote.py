@@ -104,8 +104,9 @@ class Api:
         import requests
 
         self._session = requests.Session()
-        self._session.trust_env = False  # no proxy or .netrc from the environment sees (or replaces) the token
-        self._session.headers.update({"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT,
+        # Explicit auth, so a ~/.netrc entry for the host can never replace the token (proxies still apply).
+        self._session.auth = _Bearer(token)
+        self._session.headers.update({"User-Agent": USER_AGENT,
                                       "Accept": "application/json, application/problem+json"})
         # The CA bundle: REQUESTS_CA_BUNDLE would silently override a session setting, so `verify` goes on each call.
         self._verify: bool | str = os.environ.get("RANCHERSYNC_SERVER_CA_FILE") or True
@@ -163,6 +164,20 @@ class Api:
         return data
 
 
+class _Bearer:
+    """`Authorization: Bearer …` on each request; its repr never shows the token (a traceback, a debugger)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: Any) -> Any:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_Bearer(token='(hidden)')"
+
+
 def problem_error(status: int, problem: dict[str, Any]) -> RancherSyncError:
     """A problem-details answer as the local error: the exit code of the local error of its `kind`, else of its
     status's family; the server's detail, title and hint as they are."""
@@ -192,10 +207,10 @@ def _exit_codes() -> dict[str, int]:
 
 
 def envs_list(api: Api, args: argparse.Namespace) -> int:
+    from ranchersync.cli.envs import environment_rows
+
     payload = api.get("/environments")
-    rows = [[p["position"], p["id"], p["name"], p["color"], "yes" if p["protected"] else "no", p["description"]]
-            for p in payload]
-    emit(args, payload, rows, ["POS", "ID", "NAME", "COLOR", "PROTECTED", "DESCRIPTION"])
+    emit(args, payload, *environment_rows(payload))
     return EXIT_OK
 
 

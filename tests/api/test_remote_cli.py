@@ -182,3 +182,15 @@ def test_commands_the_api_does_not_cover_say_so(both) -> None:  # noqa: ANN001
                  (*SYNC, "--yes", "--no-rollback")):
         status, out, err = both(True, *argv)
         assert (status, out) == (2, "") and "not available through RANCHERSYNC_SERVER" in err, argv
+
+
+def test_a_wrong_or_revoked_token_is_refused_without_being_shown(both, world: World) -> None:  # noqa: ANN001
+    wrong = "rsm_0123456789abcdef_" + "x" * 43
+    status, out, err = both(True, "envs", "list", token=wrong)
+    assert (status, out) == (3, "") and "the API token is not valid" in err and "tokens create" in err
+    assert wrong not in err
+    with world.ctx.session() as session:
+        revoked = tokens.create_token(session, ADMIN, name="old-ci", role="viewer").secret
+        tokens.revoke_token(session, ADMIN, "old-ci")
+    status, out, err = both(True, "history", token=revoked)
+    assert (status, out) == (3, "") and "'old-ci' was revoked" in err and revoked not in err
