@@ -4,11 +4,16 @@ same database: the same standard output, the same errors and the same exit statu
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 import uvicorn
 from cryptography.fernet import Fernet
 from starlette.applications import Starlette
@@ -194,3 +199,35 @@ def test_a_wrong_or_revoked_token_is_refused_without_being_shown(both, world: Wo
         tokens.revoke_token(session, ADMIN, "old-ci")
     status, out, err = both(True, "history", token=revoked)
     assert (status, out) == (3, "") and "'old-ci' was revoked" in err and revoked not in err
+
+
+def test_wait_approval_waits_for_another_tokens_decision_then_reports_the_sync(world: World) -> None:
+    with world.ctx.session() as session:
+        environments.update_environment(session, "Stage", required_approvals=1, actor=ADMIN)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RANCHERSYNC_SERVER": world.server,
+           "RANCHERSYNC_API_TOKEN": world.secret}  # no database, no key: what a pipeline's runner holds
+    waiting = subprocess.Popen([sys.executable, "-m", "ranchersync", "sync", "--from", "Dev", "--to", "Stage",
+                                "--service", "checkout", "--yes", "--wait-approval", "--wait-timeout", "120",
+                                "--json"], cwd=Path(__file__).resolve().parents[2], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        auth = {"Authorization": f"Bearer {world.approver}"}
+        deadline, pending = time.monotonic() + 60, []
+        while not pending and time.monotonic() < deadline:
+            pending = requests.get(f"{world.server}/api/v1/approvals", params={"pending": "true"}, headers=auth,
+                                   timeout=30).json()
+            time.sleep(0.2)
+        assert pending, "the request was not made"
+        decided = requests.post(f"{world.server}/api/v1/approvals/{pending[0]['id']}/approve", headers=auth,
+                                json={"comment": "ok"}, timeout=120)
+        assert decided.status_code == 200, decided.text
+        out, err = waiting.communicate(timeout=120)
+    finally:
+        waiting.kill()
+        with world.ctx.session() as session:
+            environments.update_environment(session, "Stage", required_approvals=0, actor=ADMIN)
+    assert waiting.returncode == 0, err
+    operation = json.loads(out)
+    assert (operation["status"], operation["initiatedBy"], operation["approvedBy"]) == (
+        "complete", "token:pipeline", ["token:approver"])
+    assert world.secret not in out + err
