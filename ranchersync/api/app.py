@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Required, TypedDict, TypeVar
 
@@ -36,7 +36,7 @@ from ranchersync.catalogue.payloads import EnvironmentPayload
 from ranchersync.context import AppContext
 from ranchersync.history.payloads import OperationPayload
 from ranchersync.inventory.payloads import ComparisonPayload, ServicePayload
-from ranchersync.kernel.errors import NotFoundError, RancherSyncError, ValidationError
+from ranchersync.kernel.errors import NotFoundError, OperationFailed, RancherSyncError, ValidationError
 from ranchersync.sync.payloads import PlanPayload
 
 __all__ = ["ENDPOINTS", "PROBLEM_HANDLERS", "VERSION", "create_app", "openapi_document"]
@@ -115,8 +115,9 @@ class TerminateAnswer(TypedDict):
     keep: bool
 
 
-class NothingToSync(ValidationError):
-    """Every selected service is skipped, and not because it already runs the source's images."""
+class NothingToSync(OperationFailed):
+    """Every selected service is skipped, and not because it already runs the source's images (422, exit 1 as the
+    CLI's)."""
 
     kind = "nothing_to_sync"
     default_title = "Nothing can be synced"
@@ -135,6 +136,13 @@ class Call:
     request: Request
     query: dict[str, Any] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Callable[[int, Any], Awaitable[None]] | None = None  # keep an interim answer for Idempotency-Key
+
+    async def started(self, status: int, payload: Any) -> None:
+        """An operation started: a retry with the same Idempotency-Key gets this answer (its id) from now on, even
+        if this call never ends (the caller went away while waiting)."""
+        if self.checkpoint is not None:
+            await self.checkpoint(status, payload)
 
     def path(self, name: str) -> str:
         """A path parameter."""
@@ -238,7 +246,7 @@ async def syncs_create(call: Call) -> Answer:
         with call.ctx.session() as session:
             if target not in (None, "all"):
                 instance = instances.get_instance(session, target)
-                if instance.environment.name != body["to"]:
+                if body["to"] not in (instance.environment.name, str(instance.environment_id)):
                     raise ValidationError(f"app instance '{instance.name}' is not in {body['to']}")
                 target = instance.id
             return sync.plan_environments(session, call.ctx.cipher, body["from"], body["to"],
@@ -265,10 +273,12 @@ async def syncs_create(call: Call) -> Answer:
                 return request_payload(approvals.get_request(session, outcome.request_id))
 
         return 202, ApprovalAnswer(approvalRequest=await _blocking(read_request))
+    running = await _operation(call.ctx, outcome.operation_id)
     if body.get("wait", True):
+        await call.started(202, running)
         await _finished(outcome.done)
         return 200, await _operation(call.ctx, outcome.operation_id)
-    return 202, await _operation(call.ctx, outcome.operation_id)
+    return 202, running
 
 
 async def _finished(done: Any) -> None:
@@ -302,10 +312,12 @@ async def operation_rollback(call: Call) -> Answer:
     started = await _blocking(start_rollback, call.ctx, call.actor, operation_id, request_id=sync.new_request_id(),
                               confirm_env=call.body.get("confirmEnvironment"),
                               failed=True if call.body.get("failed") else None)
+    running = await _operation(call.ctx, started.operation_id)
     if call.body.get("wait", True):
+        await call.started(202, running)
         await _finished(started.done)
         return 200, await _operation(call.ctx, started.operation_id)
-    return 202, await _operation(call.ctx, started.operation_id)
+    return 202, running
 
 
 async def operation_terminate(call: Call) -> Answer:
@@ -602,7 +614,14 @@ def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         key = request.headers.get("idempotency-key") if ep.method == "POST" else None
         actor: Actor | None = None
-        claimed = False
+        claimed, kept = False, list[int]()
+
+        async def checkpoint(status: int, payload: Any) -> None:
+            if claimed and actor is not None and key is not None:
+                await _blocking(idempotency.finish, ctx, actor.name, key, status,
+                                bytes(JSONResponse(payload).body).decode(), {"content-type": "application/json"})
+                kept.append(status)
+
         try:
             ctx = await _blocking(api.context)
             if ep.public:
@@ -626,7 +645,12 @@ def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
                                     media_type=str(replay.headers.get("content-type", "application/json")),
                                     headers={"Idempotent-Replayed": "true"})
                 claimed = True
-            response = _respond(await ep.handler(Call(ctx, actor, request, query, body_value)))
+            try:
+                response = _respond(await ep.handler(Call(ctx, actor, request, query, body_value, checkpoint)))
+            except asyncio.CancelledError:  # the caller went away: a retry must act, unless something started
+                if claimed and not kept and key is not None:
+                    idempotency.abandon(ctx, actor.name, key)
+                raise
         except _NotJson:
             response = _problem_response(problem(400, "not_json", "The body is not JSON",
                                                  "the request body could not be read as JSON",
@@ -646,7 +670,8 @@ def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
                                                  "Try again; if it persists, the server's log says why."))
         if claimed and actor is not None and key is not None:
             if response.status_code >= 500 or isinstance(response, StreamingResponse):
-                await _blocking(idempotency.abandon, ctx, actor.name, key)
+                if not kept:  # nothing started: a retry acts; else it gets the operation that started
+                    await _blocking(idempotency.abandon, ctx, actor.name, key)
             else:
                 body_text = bytes(response.body).decode()
                 await _blocking(idempotency.finish, ctx, actor.name, key, response.status_code, body_text,

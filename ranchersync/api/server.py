@@ -33,5 +33,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     # proxy_headers off: the audited client address is the connection's own, never a header's word.
     uvicorn.run(build_app(), host=args.host, port=args.port, proxy_headers=False, server_header=False,
-                log_level="info")
+                log_config=None, log_level="info")  # our log format (kernel.logs); access lines carry no header
     return 0

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 def register(commands: Commands) -> None:
     """Add the `keys` group (a command that needs no database passes database=False to add_command)."""
-    group = add_group(commands, "keys", "the keys that encrypt stored API tokens")
+    group = add_group(commands, "keys",
+                      "the keys that encrypt stored Rancher and registry secrets (API tokens are hashed: not covered)")
     add_command(group, "rotate", cmd_keys_rotate, "re-encrypt every token under the newest key, then verify")
     add_command(group, "generate", cmd_keys_generate, "print a new key", database=False)
     add_command(group, "check", cmd_keys_check, "check that every stored secret decrypts with the configured keys")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
+import requests
 from openapi_spec_validator import validate
 from sqlalchemy import select, update
 
@@ -20,6 +22,7 @@ from tests.builders import ADMIN
 
 STAGE_CLUSTER = "c-m-4hs9wz2t"
 PROBLEM = "application/problem+json"
+EXIT_CODES = {400: 2, 401: 3, 403: 3, 404: 2, 409: 3, 422: 2, 423: 3, 429: 3}
 
 
 def sync(api: ApiWorld, token: str = "admin", **body: object) -> tuple[int, dict]:
@@ -33,13 +36,14 @@ def assert_problem(response, status: int, kind: str) -> dict:
     body = response.json()
     assert (body["status"], body["kind"]) == (status, kind), body
     assert body["title"] and body["detail"] and "hint" in body and body["type"].endswith(kind)
+    assert body["exitCode"] == EXIT_CODES[status], body  # the CLI's exit status for the same refusal
     assert "Traceback" not in response.text
     return body
 
 
-def patches(api: ApiWorld, service: str) -> int:
+def patches(api: ApiWorld, service: str, kind: str = "deployments") -> int:
     return sum(1 for method, path in api.eu.requests_seen()
-               if method == "PATCH" and path.endswith(f"/namespaces/shop-stage/deployments/{service}"))
+               if method == "PATCH" and path.endswith(f"/namespaces/shop-stage/{kind}/{service}"))
 
 
 def test_healthz_needs_no_token_and_openapi_is_a_valid_3_1_document(api: ApiWorld) -> None:
@@ -113,6 +117,27 @@ def test_a_replayed_idempotency_key_returns_the_first_answer_and_patches_once(ap
                                    .where(SyncOperation.source_environment_name == "Dev")).all()) >= 1
     other = api.call("POST", "/syncs", json={**body, "dryRun": True}, headers=key)
     assert_problem(other, 422, "validation")  # the same key for another call
+
+
+def test_a_caller_that_went_away_while_waiting_gets_the_same_operation_on_retry(api: ApiWorld) -> None:
+    body = {"from": "Dev", "to": "Stage", "services": ["catalog-db"]}
+    key = {"Idempotency-Key": "pipeline-run-4712"}
+    with pytest.raises(requests.exceptions.ReadTimeout):  # the pipeline's runner gives up waiting
+        requests.post(f"{api.url}/syncs", json=body, timeout=0.4,
+                      headers={**key, "Authorization": f"Bearer {api.secrets['admin']}"})
+    deadline, ids = time.monotonic() + 60, set()
+    while True:  # the sync goes on in the server's worker; a retry gets it, never a second sync
+        again = api.call("POST", "/syncs", json=body, headers=key)
+        if again.status_code in (200, 202):
+            ids.add(again.json()["id"])
+        if again.status_code == 200 or time.monotonic() > deadline:
+            break
+        assert again.status_code in (202, 409), again.text  # started (its id) or still being answered
+        time.sleep(0.3)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true", again.text
+    assert len(ids) == 1  # one operation, whenever the retry came
+    assert again.json()["status"] == "complete" and again.json()["serviceIds"] == ["catalog-db"]
+    assert patches(api, "catalog-db", "statefulsets") == 1
 
 
 def test_a_token_limited_to_stage_cannot_touch_prod(api: ApiWorld) -> None:

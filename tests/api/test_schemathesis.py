@@ -18,7 +18,7 @@ from schemathesis import GenerationMode
 from ranchersync.api.app import ENDPOINTS
 from tests.api.conftest import ApiWorld
 
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 25
 # Schema-valid input may still be refused with a 422 for what a JSON Schema made from the types does not say ("name
 # the services or allDifferent, not both", a rollout timeout's range); the document promises 422 for it.
 EXCLUDED = [schemathesis.checks.positive_data_acceptance]
