@@ -36,7 +36,7 @@ from ranchersync.catalogue.payloads import EnvironmentPayload
 from ranchersync.context import AppContext
 from ranchersync.history.payloads import OperationPayload
 from ranchersync.inventory.payloads import ComparisonPayload, ServicePayload
-from ranchersync.kernel.errors import NotFoundError, OperationFailed, RancherSyncError, ValidationError
+from ranchersync.kernel.errors import BadInput, NotFoundError, OperationFailed, RancherSyncError, ValidationError
 from ranchersync.sync.payloads import PlanPayload
 
 __all__ = ["ENDPOINTS", "PROBLEM_HANDLERS", "VERSION", "create_app", "openapi_document"]
@@ -548,35 +548,46 @@ def _query(request: Request, params: Sequence[Param]) -> dict[str, Any]:
                 continue
             values[p.name] = text
     if errors:
-        raise _BadInput(errors)
+        raise FieldErrors.of(errors)
     return values
 
 
-class _BadInput(ValidationError):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors[:10]))
-        self.errors = errors[:50]
+class FieldErrors(ValidationError):
+    """A body or query that does not fit its type: every wrong field, listed (422)."""
+
+    def __init__(self, message: str, errors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors[:50])
+
+    @classmethod
+    def of(cls, errors: Sequence[str]) -> FieldErrors:
+        """The error listing `errors`."""
+        return cls("; ".join(errors[:10]), errors)
 
 
 async def _body(request: Request, typed: Any) -> tuple[dict[str, Any], bytes]:
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
-        raise _BadInput([f"the body is larger than {MAX_BODY_BYTES} bytes"])
+        raise FieldErrors.of([f"the body is larger than {MAX_BODY_BYTES} bytes"])
     if not raw.strip():
         value: Any = {}
     else:
         try:
             value = json.loads(raw)
         except (ValueError, RecursionError):
-            raise _NotJson() from None
+            raise NotJson("the request body could not be read as JSON") from None
     errors = body_errors(value, typed)
     if errors:
-        raise _BadInput(errors)
+        raise FieldErrors.of(errors)
     return value, raw
 
 
-class _NotJson(Exception):
-    pass
+class NotJson(BadInput):
+    """The body could not be read as JSON (400)."""
+
+    kind = "not_json"
+    default_title = "The body is not JSON"
+    default_hint = "Send a JSON object with Content-Type: application/json."
 
 
 @dataclass
@@ -651,11 +662,7 @@ def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
                 if claimed and not kept and key is not None:
                     idempotency.abandon(ctx, actor.name, key)
                 raise
-        except _NotJson:
-            response = _problem_response(problem(400, "not_json", "The body is not JSON",
-                                                 "the request body could not be read as JSON",
-                                                 "Send a JSON object with Content-Type: application/json."))
-        except _BadInput as error:
+        except FieldErrors as error:
             body = problem_of(error)
             body["errors"] = error.errors
             response = _problem_response(body)

@@ -58,7 +58,7 @@ def status_of(error: RancherSyncError) -> int:
     if isinstance(error, NotFoundError):
         return 404
     if isinstance(error, BadInput):
-        return 422
+        return 400 if error.kind == "not_json" else 422
     if isinstance(error, PermissionDenied):
         return 403
     if isinstance(error, RefusedByPolicy):

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from ranchersync.api.app import ENDPOINTS
 from ranchersync.catalogue import environments
-from ranchersync.governance import freeze
+from ranchersync.governance import freeze, locks
 from ranchersync.models import ApiToken, AuditEvent, Environment, SyncOperation, utcnow
 from tests.api.conftest import ApiWorld
 from tests.builders import ADMIN
@@ -195,6 +195,20 @@ def test_a_frozen_target_is_423(api: ApiWorld) -> None:
             freeze.remove_window(session, ADMIN, window_id)
 
 
+def test_a_locked_target_is_423(api: ApiWorld) -> None:
+    with api.ctx.session() as session:
+        lock_id = locks.add_lock(session, ADMIN, environment="Dev", service="frontend",
+                                 message="DB migration running").id
+    try:
+        refused = api.call("POST", "/syncs", json={"from": "Stage", "to": "Dev", "services": ["frontend"]})
+        assert "DB migration running" in assert_problem(refused, 423, "environment_locked")["detail"]
+        compared = api.call("GET", "/compare", params={"env": ["Stage", "Dev"]}).json()
+        assert [lock["message"] for lock in compared["locks"]] == ["DB migration running"]
+    finally:
+        with api.ctx.session() as session:
+            locks.remove_lock(session, ADMIN, lock_id)
+
+
 def test_a_target_held_by_another_operation_is_409(api: ApiWorld) -> None:
     with api.ctx.session() as session:
         dev = session.scalar(select(Environment).where(Environment.name == "Dev"))
@@ -282,3 +296,15 @@ def test_too_many_calls_per_token_is_429(api: ApiWorld) -> None:
     body = assert_problem(refused, 429, "too_many_calls")
     assert int(refused.headers["Retry-After"]) >= 1 and body["retryAfterSeconds"] >= 1
     assert api.call("GET", "/environments", "admin", base=base).status_code == 200  # per token
+
+
+def test_no_secret_in_the_log_nor_in_an_answer(api: ApiWorld, caplog: pytest.LogCaptureFixture) -> None:
+    wrong = api.secrets["viewer"][:-4] + "AAAA"
+    with caplog.at_level("DEBUG"):
+        answers = [api.call("GET", "/environments", "viewer"), api.call("GET", "/environments", wrong),
+                   api.call("POST", "/syncs", "viewer", json={"from": "Dev", "to": "Stage", "allDifferent": True}),
+                   api.call("GET", "/openapi.json", None)]
+    assert [a.status_code for a in answers] == [200, 401, 403, 200]
+    for secret in (*api.secrets.values(), wrong):
+        assert secret not in caplog.text and not any(secret in a.text for a in answers)
+        assert secret.split("_")[2] not in caplog.text

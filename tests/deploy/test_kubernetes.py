@@ -262,6 +262,19 @@ def test_production_is_monitored_with_the_rules_and_dashboard_of_deploy_monitori
                                                      ).read_text()
 
 
+def test_the_api_has_its_own_ingress_without_the_dashboards_sign_in() -> None:
+    api = find("production", "Ingress", "ranchersync-api")
+    notes = api["metadata"]["annotations"]
+    assert not any("auth-" in name for name in notes)  # the API checks its bearer tokens itself
+    assert [(p["path"], p["pathType"]) for rule in api["spec"]["rules"] for p in rule["http"]["paths"]] == \
+        [("/api/v1", "Prefix")]  # nothing but the API is reachable without signing in
+    assert notes["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"  # the event stream flows as it happens
+    assert int(notes["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+    assert {rule["host"] for rule in api["spec"]["rules"]} <= {h for tls in api["spec"]["tls"] for h in tls["hosts"]}
+    dashboard = find("production", "Ingress", "ranchersync")
+    assert "auth-url" in " ".join(dashboard["metadata"]["annotations"])
+
+
 def test_the_demo_brings_its_own_rancher_servers_and_one_postgresql_without_an_ingress() -> None:
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objects("demo")}
     assert {("Deployment", "rancher-eu"), ("Deployment", "rancher-us"), ("StatefulSet", "postgres"),
