@@ -179,10 +179,12 @@ class _Bearer:
 
 
 def problem_error(status: int, problem: dict[str, Any]) -> RancherSyncError:
-    """A problem-details answer as the local error: the exit code of the local error of its `kind`, else of its
-    status's family; the server's detail, title and hint as they are."""
+    """A problem-details answer as the local error: the exit code the server states (`exitCode`), else that of the
+    local error of its `kind`, else of its status's family; the server's detail, title and hint as they are."""
     kind = str(problem.get("kind") or "")
-    exit_code = _exit_codes().get(kind)
+    stated = problem.get("exitCode")  # the server names the CLI's exit status for the same error
+    exit_code = stated if stated in (BadInput.exit_code, OperationFailed.exit_code, RefusedByPolicy.exit_code) \
+        else _exit_codes().get(kind)
     if exit_code is None:
         exit_code = (BadInput.exit_code if status in (400, 404, 405, 413, 422) else
                      RefusedByPolicy.exit_code if status in (401, 403, 409, 423, 429) else OperationFailed.exit_code)

@@ -96,6 +96,12 @@ def test_problems_exit_as_their_local_errors(server: type[StandIn], capsys: pyte
     assert f"error: the detail of {kind}" in err and "hint: do this" in err
 
 
+def test_the_exit_code_the_server_states_wins(server: type[StandIn], capsys: pytest.CaptureFixture[str]) -> None:
+    status, kind, body = problem(422, "nothing_to_sync", "nothing to change: every selected service is skipped")
+    server.answers["/api/v1/operations/8"] = (status, kind, {**body, "exitCode": 1})
+    assert run(capsys, "history", "show", "8")[0] == 1  # 422 alone would say bad input (2)
+
+
 def test_commands_the_api_does_not_cover_are_refused(server: type[StandIn],
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run(capsys, "sites", "list")
