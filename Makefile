@@ -59,6 +59,7 @@ bench: $(VENV)/.installed  ## every benchmark (figures and ratios; the history o
 	$(PY) -m bench.registry_preflight
 	$(PY) -m bench.chaos
 	$(PY) -m bench.live_inventory
+	$(PY) -m bench.api_latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,10 +1,11 @@
-"""People: who signed in, each one's role and where it comes from; admins assign or clear roles (audited)."""
+"""People: who signed in, each one's role and where it comes from; admins assign or clear roles (audited) and
+manage the API tokens pipelines act with."""
 
 import streamlit as st
 
 from ranchersync.access.identity import refusal
 from ui import screen
-from ui.governance import people_view
+from ui.governance import people_view, tokens_view
 from ui.shell import widgets
 
 view = screen.start("People", ":material/group:")
@@ -25,3 +26,4 @@ else:
     people_view.table(found, widgets.now())
 people_view.assign_form(view.actor, found)
 people_view.dialogs(view.actor)
+tokens_view.section(view.actor, widgets.now())

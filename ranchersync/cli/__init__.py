@@ -78,7 +78,9 @@ exit status:
      frozen, the sync waits for approvals (the request id is printed), or another operation holds the target
 
 configuration: RANCHERSYNC_DATABASE_URL, RANCHERSYNC_SECRET_KEY, RANCHERSYNC_USER (who acts; its assigned role,
-else admin), RANCHERSYNC_AUTH and the role variables for the dashboard (see README.md)."""
+else admin), RANCHERSYNC_AUTH and the role variables for the dashboard (see README.md). With RANCHERSYNC_SERVER
+(the server's address) and RANCHERSYNC_API_TOKEN, the commands the HTTP API covers go to that server instead
+(envs list, services list|compare, sync, rollback, terminate, history, history show, approvals)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         getattr(args, "group_parser", parser).print_help(sys.stderr)
         return BadInput.exit_code
     try:
+        from ranchersync.cli import remote
+
+        if remote.configured():  # a pipeline: the server's API, neither the database nor the key
+            return remote.run(args)
         from ranchersync.context import AppContext
 
         ctx = AppContext.from_env()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group, cli_actor
@@ -34,11 +34,16 @@ def cmd_approvals_list(ctx: AppContext, args: argparse.Namespace) -> int:
     with ctx.session() as session:
         approvals.expire_requests(session)
         payload = [approvals.request_payload(r) for r in approvals.list_requests(session, pending=args.pending)]
+    emit(args, payload, *request_rows(payload))
+    return EXIT_OK
+
+
+def request_rows(payload: Sequence[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+    """`approvals list` as a table, from the requests' payloads."""
     rows = [[p["id"], p["status"], f"{p['sourceEnvironment']} -> {p['targetEnvironment']}",
              ", ".join(s.rpartition("/")[2] for s in p["services"]), p["requestedBy"],
              f"{len(p['approvals'])}/{p['required']}", p["expiresAt"], p["statusReason"] or ""] for p in payload]
-    emit(args, payload, rows, ["ID", "STATUS", "SYNC", "SERVICES", "REQUESTED BY", "APPROVALS", "EXPIRES", "NOTE"])
-    return EXIT_OK
+    return rows, ["ID", "STATUS", "SYNC", "SERVICES", "REQUESTED BY", "APPROVALS", "EXPIRES", "NOTE"]
 
 
 def cmd_approvals_approve(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -55,28 +60,37 @@ def _decide(ctx: AppContext, args: argparse.Namespace, *, approve: bool) -> int:
     from ranchersync.approvals import requests as approvals
     with ctx.session() as session:
         shown = approvals.request_payload(approvals.get_request(session, args.request))
-    _show_binding(shown)
+    show_binding(shown)
     request = approvals.decide(ctx, cli_actor(ctx), args.request, approve, args.comment, progress=_progress)
     payload = approvals.request_payload(request)
-    emit(args, payload, text=_outcome(payload))
-    if payload["status"] == "stale":
-        return RefusedByPolicy.exit_code  # not run: what it was bound to moved (the reason is printed)
+    emit(args, payload, text=decision_text(payload))
+    operation = None
     if payload["status"] == "executed" and payload["operationId"] is not None:
-        from ranchersync.cli.sync import FAILED_STATUSES
-        from ranchersync.sync import get_operation
+        from ranchersync.history import operation_detail_payload
 
         with ctx.session() as session:
-            operation = get_operation(session, payload["operationId"])
-            if not args.json:
-                say(format_table(["SERVICE", "NAMESPACE", "PREVIOUS", "NEW", "STATUS", "NOTE"],
-                                 [[r.service, r.namespace, r.previous_image, r.new_image, r.status, r.error or ""]
-                                  for r in operation.results]))
-                say(f"Operation #{operation.id}: {operation.status}.")
-            return EXIT_FAILED if operation.status in FAILED_STATUSES else EXIT_OK
+            operation = operation_detail_payload(session, payload["operationId"])
+    return decision_outcome(args, payload, operation)
+
+
+def decision_outcome(args: argparse.Namespace, request: Mapping[str, Any], operation: Mapping[str, Any] | None) -> int:
+    """After a decision: a stale request exits 3; one that ran prints its operation's results (text) and exits 1 if
+    the sync failed. From payloads, so the remote CLI ends the same way."""
+    if request["status"] == "stale":
+        return RefusedByPolicy.exit_code  # not run: what it was bound to moved (the reason is printed)
+    if operation is not None:
+        from ranchersync.cli.sync import FAILED_STATUSES
+
+        if not args.json:
+            say(format_table(["SERVICE", "NAMESPACE", "PREVIOUS", "NEW", "STATUS", "NOTE"],
+                             [[r["serviceId"], r["namespace"], r["previousImage"], r["newImage"], r["status"],
+                               r["error"] or ""] for r in operation["results"]]))
+            say(f"Operation #{operation['id']}: {operation['status']}.")
+        return EXIT_FAILED if operation["status"] in FAILED_STATUSES else EXIT_OK
     return EXIT_OK
 
 
-def _show_binding(payload: Mapping[str, Any]) -> None:
+def show_binding(payload: Mapping[str, Any]) -> None:
     """What the decision is about, on standard error (so --json stays parseable)."""
     note(f"Request #{payload['id']}: sync {payload['sourceEnvironment']} -> {payload['targetEnvironment']} "
          f"asked by {payload['requestedBy']} ({len(payload['approvals'])}/{payload['required']} approvals)")
@@ -86,7 +100,7 @@ def _show_binding(payload: Mapping[str, Any]) -> None:
             note(f"  {target['name']} @ {target['appInstance']}: {c['previous']} -> {c['new']}{digest}")
 
 
-def _outcome(payload: Mapping[str, Any]) -> str:
+def decision_text(payload: Mapping[str, Any]) -> str:
     status, request_id = payload["status"], payload["id"]
     if status == "executed":
         return f"Request #{request_id} approved and run as operation #{payload['operationId']} (see `history`)."

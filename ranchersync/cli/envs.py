@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
@@ -32,6 +33,8 @@ def register(commands: Commands) -> None:
                            help="four-eyes: a sync into it needs N approvals by other people (0 to 5; 0: none)")
             p.add_argument("--soak", metavar="D", help="after a rollout, pods stay ready with no restarts this long "
                            "(e.g. 5m; 0: off), else the service fails and is rolled back")
+            p.add_argument("--min-source-soak", metavar="D", help="a version enters only after running this long "
+                           "in the source environment with its gates passed (e.g. 1h; 0: off)")
     add_command(group, "list", cmd_envs_list, "list environments in pipeline order")
     p = add_command(group, "remove", cmd_envs_remove, "remove an environment")
     p.add_argument("env", help="name or id")
@@ -57,10 +60,15 @@ def cmd_envs_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         payload = [environment_payload(e) for e in environments.list_environments(session)]
+    emit(args, payload, *environment_rows(payload))
+    return EXIT_OK
+
+
+def environment_rows(payload: Sequence[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+    """`envs list` as a table, from the environments' payloads (the remote CLI's too)."""
     rows = [[p["position"], p["id"], p["name"], p["color"], "yes" if p["protected"] else "no", p["description"]]
             for p in payload]
-    emit(args, payload, rows, ["POS", "ID", "NAME", "COLOR", "PROTECTED", "DESCRIPTION"])
-    return EXIT_OK
+    return rows, ["POS", "ID", "NAME", "COLOR", "PROTECTED", "DESCRIPTION"]
 
 
 def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -72,10 +80,11 @@ def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
                                               color=args.color, protected=args.protected, position=args.position,
                                               required_approvals=args.approvals, actor=cli_actor(ctx))
         payload: dict[str, Any] = dict(environment_payload(env))
-        if args.soak is not None:
+        if args.soak is not None or args.min_source_soak is not None:
             from ranchersync.verification.gates import set_soak, soak_payload
 
-            payload.update(soak_payload(set_soak(session, cli_actor(ctx), env.id, soak=args.soak)))
+            payload.update(soak_payload(set_soak(session, cli_actor(ctx), env.id, soak=args.soak,
+                                                 min_source_soak=args.min_source_soak)))
     emit(args, payload, text=f"Updated environment '{payload['name']}'.")
     return EXIT_OK
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, get_args, overload
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, get_args, overload
 
 from ranchersync.cli import values
 from ranchersync.cli.common import Commands, add_command
@@ -39,6 +39,11 @@ class _OperationStatuses(Sequence[str]):
 def register(commands: Commands) -> None:
     """Add `history` and `metrics`."""
     p = add_command(commands, "history", cmd_history, "past sync and rollback operations, newest first")
+    # `history show OPERATION` opens one; `history [filters]` alone lists them, so the action is optional.
+    actions = p.add_subparsers(title="actions", metavar="show OPERATION", required=False)
+    show = add_command(actions, "show", cmd_history_show,
+                       "one operation with each service's and container's result (the API's GET /operations/{id})")
+    show.add_argument("operation", type=int, help="the operation's id (see `history`)")
     _period(p)
     p.add_argument("--status", choices=_OperationStatuses())
     p.add_argument("--service", metavar="NAME")
@@ -73,20 +78,72 @@ def _history_filter(ctx: AppContext, args: argparse.Namespace) -> HistoryFilter:
 
 def cmd_history(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import history
-    from ranchersync.kernel.humanize import duration_text
-    from ranchersync.kernel.timefmt import iso
 
     filters = _history_filter(ctx, args)
     with ctx.session() as session:
         page = history.list_operations(session, filters, page=args.page, page_size=args.limit)
-    payload = [history.operation_payload(op) for op in page.items]
-    rows = [[op.id, op.kind, f"{op.source_environment} -> {op.target_environment}", op.status, op.initiated_by,
-             iso(op.started_at), duration_text(op.duration_seconds, empty=""),
-             ", ".join(op.services)] for op in page.items]
-    emit(args, payload, rows, ["ID", "KIND", "FROM -> TO", "STATUS", "BY", "STARTED", "TOOK", "SERVICES"])
-    if not args.json and page.pages > 1:
-        note(f"page {page.page} of {page.pages} ({page.total} operations); --page N for more")
+    print_history(args, [history.operation_payload(op) for op in page.items], page.page, page.pages, page.total)
     return EXIT_OK
+
+
+def print_history(args: argparse.Namespace, payload: Sequence[Mapping[str, Any]], page: int, pages: int,
+                  total: int) -> None:
+    """One page of the history, from the operations' payloads (the remote CLI's too)."""
+    from ranchersync.kernel.humanize import duration_text
+
+    rows = [[op["id"], op["kind"], f"{op['sourceEnvironment']} -> {op['targetEnvironment']}", op["status"],
+             op["initiatedBy"], op["startTime"], duration_text(op["durationSeconds"], empty=""),
+             ", ".join(op["serviceIds"])] for op in payload]
+    emit(args, payload, rows, ["ID", "KIND", "FROM -> TO", "STATUS", "BY", "STARTED", "TOOK", "SERVICES"])
+    if not args.json and pages > 1:
+        note(f"page {page} of {pages} ({total} operations); --page N for more")
+
+
+def cmd_history_show(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import history
+
+    with ctx.session() as session:
+        payload = history.operation_detail_payload(session, args.operation)
+    emit(args, payload, text=operation_text(payload))
+    return EXIT_OK
+
+
+def operation_text(op: Mapping[str, Any]) -> str:
+    """`history show` as text, drawn from the payload alone: the remote CLI prints the API's answer the same way."""
+    from ranchersync.cli.output import format_table
+    from ranchersync.kernel.humanize import duration_text
+
+    lines = [f"Operation #{op['id']}: {op['kind']} {op['sourceEnvironment']} -> {op['targetEnvironment']}, "
+             f"{op['status']}",
+             f"Mode: {'tag only' if op['mode'] == 'tag' else 'full image'}; initiated by {op['initiatedBy']}"
+             + (f"; approved by {', '.join(op['approvedBy'])}" if op.get("approvedBy") else ""),
+             f"Started: {op['startTime'] or '-'}; finished: {op['endTime'] or '-'}; took "
+             f"{duration_text(op['durationSeconds'], empty='-')}"]
+    if op.get("rollbackOf") is not None:
+        lines.append(f"Rollback of operation #{op['rollbackOf']}")
+    if op.get("rolledBackBy"):
+        lines.append("Rolled back by operation " + ", ".join(f"#{i}" for i in op["rolledBackBy"]))
+    if op.get("rollbackReason"):
+        lines.append(f"Rollback reason: {op['rollbackReason']}")
+    if op.get("error"):
+        lines.append(f"Error: {op['error']}")
+    rows = []
+    for r in op["results"]:
+        where = f"{r['siteName']}/{r['cluster']}/{r['namespace']}"
+        containers = r["containers"] or [{"name": "", "init": False, "previous": r["previousImage"],
+                                          "new": r["newImage"]}]
+        for c in containers:
+            rows.append([r["serviceId"], r["workloadType"], where, c["name"] + (" (init)" if c["init"] else ""),
+                         c["previous"], c["new"], r["status"], r["error"] or ""])
+    lines += ["", format_table(["SERVICE", "KIND", "WHERE", "CONTAINER", "PREVIOUS", "NEW", "STATUS", "NOTE"],
+                               rows)]
+    measured = [(r, m) for r in op["results"] for m in r.get("measurements") or ()]
+    if measured:
+        lines += ["", "Verification:"]
+        lines += [f"  {r['serviceId']} @ {r['namespace']}: {m['gate']} {m['verdict']} at {m['at']}"
+                  + (f" values {', '.join(str(v) for v in m['values'])}" if m.get("values") else "")
+                  + (f" ({m['detail']})" if m.get("detail") else "") for r, m in measured]
+    return "\n".join(lines)
 
 
 def cmd_metrics(ctx: AppContext, args: argparse.Namespace) -> int:

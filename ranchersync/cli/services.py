@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group
@@ -29,8 +30,6 @@ def register(commands: Commands) -> None:
 def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.inventory import reading as inventory
     from ranchersync.inventory.payloads import service_payload
-    from ranchersync.kernel.timefmt import iso
-
     with ctx.session() as session:
         found = inventory.list_services(session, ctx.cipher, args.env)
     for failure in found.failures:
@@ -40,10 +39,15 @@ def cmd_services_list(ctx: AppContext, args: argparse.Namespace) -> int:
     if args.json:  # streamed: neither the payloads nor the table rows of every service are built at once
         emit_items(service_payload(s) for s in found.services)
     else:
-        rows = [[s.instance.name, s.kind, s.name, s.image_tag, f"{s.workload.available_replicas}/{s.workload.replicas}",
-                 s.status, iso(s.last_synced)] for s in found.services]
-        emit(args, None, rows, ["APP INSTANCE", "KIND", "NAME", "TAG", "READY", "STATUS", "LAST SYNC"])
+        emit(args, None, *service_rows(service_payload(s) for s in found.services))
     return EXIT_FAILED if found.failures else EXIT_OK  # a pipeline must notice an unreadable app instance
+
+
+def service_rows(payloads: Iterable[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+    """`services list` as a table, from the services' payloads (the remote CLI's too)."""
+    rows = [[s["appInstance"], s["workloadType"], s["name"], s["imageTag"],
+             f"{s['availableReplicas']}/{s['replicas']}", s["status"], s["lastSynced"]] for s in payloads]
+    return rows, ["APP INSTANCE", "KIND", "NAME", "TAG", "READY", "STATUS", "LAST SYNC"]
 
 
 def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -60,45 +64,60 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
         held = {e.id: locks.locks_by_service(session, e.id) for e in comparison.environments}
     if args.only_differences:
         comparison = comparison.only_differences()
-    names = [e.name for e in comparison.environments]
-    rows = []
-    for row in comparison.rows:
-        cells = ["(missing)" if c.missing else ("?" if not c.services else c.image_tag + (" !" if c.inconsistent
-                 else "") + (" ~" if c.mixed_digests else "") + (" *" if c.outside_changes else ""))
-                 for c in row.cells]
-        notes = [text for flag, text in ((row.digest_mismatch, "same tag, other digest"),
-                                         (bool(row.mixed_digests_in), "pods disagree: " + ", ".join(
-                                             row.mixed_digests_in)),
-                                         (bool(row.changed_outside_in), "changed outside the tool: " + ", ".join(
-                                             _noticed(c) for c in row.cells if c.outside_changes))) if flag]
-        notes += [f"locked in {lock.environment}: {lock.message}" for lock in _locks_of(held, row.name)]
-        notes[:0] = [f"{c.environment.name}: {why} ({_containers_text(row, c)})"
-                     for c, why in zip(row.cells, row.explanations, strict=True) if why]
-        if not row.promotable and row.differs:
-            notes.insert(0, f"{row.kind}: not promoted by this tool")
-        rows.append([row.kind, row.name, *cells, "yes" if row.differs else "", "; ".join(notes)])
-    headers = ["KIND", "NAME", *[n.upper() for n in names], "DIFFERS", "NOTES"]
     payload = comparison_payload(comparison)
     payload["locks"] = [locks.lock_payload(v) for by_service in held.values() for views in by_service.values()
                         for v in views]  # release trains: what a sync into each environment would meet
-    emit(args, payload, rows, headers)
+    emit(args, payload, *comparison_rows(payload))
     return EXIT_OK
 
 
-def _locks_of(held: dict[int, dict[str | None, list[Any]]], service: str) -> list[Any]:
-    """The locks that hold `service` still, in every compared environment (its own and the environment's)."""
-    return [lock for by_service in held.values() for lock in [*by_service.get(None, []), *by_service.get(service, [])]]
+def comparison_rows(payload: Mapping[str, Any]) -> tuple[list[list[Any]], list[str]]:
+    """`services compare` as a table, from its payload (the remote CLI's too): a cell is the tag, `(missing)`, or
+    `?` (unreadable), marked ` !` inconsistent across app instances, ` ~` pods on mixed digests, ` *` changed
+    outside the tool."""
+    names = [e["name"] for e in payload["environments"]]
+    rows = []
+    for row in payload["services"]:
+        cells = []
+        for name in names:
+            cell = row["environments"][name]
+            if name in row["missingIn"]:
+                cells.append("(missing)")
+            elif not cell["appInstanceIds"]:
+                cells.append("?")
+            else:
+                cells.append((cell["imageTag"] or "") + (" !" if name in row["inconsistentIn"] else "")
+                             + (" ~" if name in row["mixedDigestsIn"] else "")
+                             + (" *" if cell["changedOutside"] else ""))
+        outside = {name: row["environments"][name]["changedOutside"] for name in names}
+        noticed = [f"{name} (noticed {_minute(min(c['noticedAt'] for c in changes))} UTC)"
+                   for name, changes in outside.items() if changes]
+        notes = [text for flag, text in ((row["digestMismatch"], "same tag, other digest"),
+                                         (bool(row["mixedDigestsIn"]),
+                                          "pods disagree: " + ", ".join(row["mixedDigestsIn"])),
+                                         (bool(row["changedOutsideIn"]),
+                                          "changed outside the tool: " + ", ".join(noticed))) if flag]
+        notes += [f"locked in {lock['environment']}: {lock['message']}" for lock in payload.get("locks", ())
+                  if lock["service"] in (None, row["name"])]
+        notes[:0] = [f"{name}: {row['environments'][name]['hiddenDifference']} ({_containers_text(row, names, j)})"
+                     for j, name in enumerate(names) if row["environments"][name]["hiddenDifference"]]
+        if not row["promotable"] and row["differs"]:
+            notes.insert(0, f"{row['workloadType']}: not promoted by this tool")
+        rows.append([row["workloadType"], row["name"], *cells, "yes" if row["differs"] else "", "; ".join(notes)])
+    return rows, ["KIND", "NAME", *[n.upper() for n in names], "DIFFERS", "NOTES"]
 
 
-def _containers_text(row: Any, cell: Any) -> str:
-    """"exporter (sidecar): …:v1.61.0 → …:v1.62.0": the containers behind a hidden difference."""
-    from ranchersync.inventory.compare import changed_containers
+def _containers_text(row: Mapping[str, Any], names: list[str], j: int) -> str:
+    """"exporter (sidecar): …:v1.61.0 → …:v1.62.0": the containers behind a cell's hidden difference."""
+    here = {c["name"]: c for c in row["environments"][names[j]]["containers"]}
+    there = {c["name"]: c for c in row["environments"][names[j - 1]]["containers"]} if j else {}
+    changed = [name for name in dict.fromkeys([*here, *there])
+               if sorted((here.get(name) or {}).get("images", [])) != sorted((there.get(name) or {}).get("images", []))]
+    return "; ".join(f"{name} ({(here.get(name) or there[name])['role']}): "
+                     f"{', '.join((there.get(name) or {}).get('images', [])) or 'absent'} → "
+                     f"{', '.join((here.get(name) or {}).get('images', [])) or 'absent'}" for name in changed)
 
-    j = row.cells.index(cell)
-    return "; ".join(c.text() for c in changed_containers(cell, row.cells[j - 1]))
 
-
-def _noticed(cell: Any) -> str:
-    """"Prod (noticed 2026-11-30 14:02 UTC)": when the change was first seen, not when this command read it."""
-    first = min(s.outside.noticed_at for s in cell.outside_changes if s.outside is not None)
-    return f"{cell.environment.name} (noticed {first:%Y-%m-%d %H:%M} UTC)"
+def _minute(stamp: str) -> str:
+    """"2026-11-30T14:02:11Z" → "2026-11-30 14:02"."""
+    return stamp[:16].replace("T", " ")

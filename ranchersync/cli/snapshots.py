@@ -146,7 +146,7 @@ def _put_in_place(ctx: AppContext, args: argparse.Namespace, plan: SyncPlan) -> 
     from ranchersync import sync
     from ranchersync.approvals.promote import Requested
     from ranchersync.catalogue import environments
-    from ranchersync.cli.sync import _confirmation, _print_progress, _report_operation
+    from ranchersync.cli.sync import _print_progress, _report_operation, confirmation
     from ranchersync.sync.payloads import plan_payload
     from ranchersync.trains import trains
 
@@ -163,7 +163,7 @@ def _put_in_place(ctx: AppContext, args: argparse.Namespace, plan: SyncPlan) -> 
         return EXIT_OK
     with ctx.session() as session:
         protected = environments.get_environment(session, plan.target.id).protected
-    go, confirm_env = _confirmation(args, plan.target.name, protected,
+    go, confirm_env = confirmation(args, plan.target.name, protected,
                                     f"apply {len(plan.to_apply)} change(s) as one operation")
     if not go:
         return EXIT_OK

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli import values
 from ranchersync.cli.common import Commands, UsageError, add_command, cli_actor
@@ -132,7 +133,7 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
             note(f"  {line}")
     if not plan.to_apply:
         return _nothing_to_apply(args, plan)
-    go, confirm_env = _confirmation(args, plan.target.name, protected, f"apply {len(plan.to_apply)} change(s)")
+    go, confirm_env = confirmation(args, plan.target.name, protected, f"apply {len(plan.to_apply)} change(s)")
     if not go:
         return EXIT_OK
     options = sync.SyncOptions(verify=not args.no_wait, timeout_seconds=args.timeout,
@@ -229,22 +230,30 @@ def _wait_for_approval(ctx: AppContext, args: argparse.Namespace, request_id: in
 
 
 def _nothing_to_apply(args: argparse.Namespace, plan: SyncPlan) -> int:
-    """Every selected service already runs the source's images: done (pipelines rerun). Skipped for any other
-    reason: the sync failed, and the reasons say why (DESIGN.md, "Command line")."""
     from ranchersync.sync.payloads import plan_payload
+
+    return nothing_to_apply(args, plan_payload(plan))
+
+
+def nothing_to_apply(args: argparse.Namespace, plan: Mapping[str, Any]) -> int:
+    """Every selected service already runs the source's images: done (pipelines rerun). Skipped for any other
+    reason: the sync failed, and the reasons say why (DESIGN.md, "Command line"). From the plan's payload, so the
+    remote CLI decides the same."""
     from ranchersync.sync.plan import SKIP_EQUAL
 
     if args.json:
-        emit(args, plan_payload(plan))
-    if all(item.skip_reason == SKIP_EQUAL for item in plan.skipped):
+        emit(args, plan)
+    skipped = [i for i in plan["items"] if i["skipReason"]]
+    if all(item["skipReason"] == SKIP_EQUAL for item in skipped):
         note("Nothing to change: every selected service already runs the source's images.")
         return EXIT_OK
-    reasons = "; ".join(f"{i.name} ({i.target_label}): {i.skip_reason}{': ' + i.detail if i.detail else ''}"
-                        for i in plan.skipped if i.skip_reason != SKIP_EQUAL)
+    reasons = "; ".join(f"{i['serviceId']} ({_target_label(i)}): {i['skipReason']}"
+                        f"{': ' + i['detail'] if i['detail'] else ''}"
+                        for i in skipped if i["skipReason"] != SKIP_EQUAL)
     raise NothingToSync(f"nothing to change: every selected service is skipped ({reasons})")
 
 
-def _confirmation(args: argparse.Namespace, target: str, protected: bool, action: str) -> tuple[bool, str | None]:
+def confirmation(args: argparse.Namespace, target: str, protected: bool, action: str) -> tuple[bool, str | None]:
     """Ask before changing a cluster: whether to go ahead, and the name typed for a protected target."""
     if protected:
         if args.confirm_env is not None:
@@ -281,19 +290,23 @@ def _print_progress(event: ProgressEvent) -> None:
 
 
 def _report_operation(ctx: AppContext, args: argparse.Namespace, operation_id: int) -> int:
-    from ranchersync.history import get_operation_detail, operation_payload
+    from ranchersync.history import operation_detail_payload
 
     with ctx.session() as session:  # the report is the history's detail of the operation, as the dashboard's
-        operation = get_operation_detail(session, operation_id)
-    payload = operation_payload(operation, with_results=True)
-    rows = [[r.service, r.workload_kind, r.namespace, r.previous_image, r.new_image, r.status, r.error or ""]
-            for r in operation.results]
-    status = operation.status
+        payload = operation_detail_payload(session, operation_id)
+    return report_operation(args, payload)
+
+
+def report_operation(args: argparse.Namespace, payload: Mapping[str, Any]) -> int:
+    """Print a finished operation (its payload, from the database or the API); exit 1 if it failed."""
+    rows = [[r["serviceId"], r["workloadType"], r["namespace"], r["previousImage"], r["newImage"], r["status"],
+             r["error"] or ""] for r in payload["results"]]
+    status = payload["status"]
     if args.json:
         emit(args, payload)
     else:
         print(format_table(["SERVICE", "KIND", "NAMESPACE", "PREVIOUS", "NEW", "STATUS", "NOTE"], rows))
-        say(f"Operation #{operation_id}: {status}.")
+        say(f"Operation #{payload['id']}: {status}.")
         if payload.get("approvedBy"):
             say(f"Requested by {payload['initiatedBy']}; approved by {', '.join(payload['approvedBy'])}.")
     return EXIT_FAILED if status in FAILED_STATUSES else EXIT_OK
@@ -309,7 +322,7 @@ def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
                      and environments.get_environment(session, original.target_environment_id).protected)
         for r in sync.rollback_candidates(original.results):
             note(f"  {r.service} @ {r.namespace}: {r.new_image} -> {r.previous_image}")
-    go, confirm_env = _confirmation(args, target, protected, f"roll back operation #{args.operation}")
+    go, confirm_env = confirmation(args, target, protected, f"roll back operation #{args.operation}")
     if not go:
         return EXIT_OK
     from ranchersync.jobs import start_rollback
@@ -328,3 +341,8 @@ def cmd_resume(ctx: AppContext, args: argparse.Namespace) -> int:
                            options=sync.SyncOptions(timeout_seconds=args.timeout), progress=_print_progress,
                            override_freeze=_override(args))
     return _report_operation(ctx, args, _wait_for_job(ctx, started))
+
+
+def _target_label(item: Mapping[str, Any]) -> str:
+    """Where a planned change lands, as the plan names it (`ServicePlan.target_label`)."""
+    return str(item["targetAppInstance"] or "—")

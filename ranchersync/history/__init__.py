@@ -15,7 +15,7 @@ from ranchersync.history.metrics import (
     StatusCount,
     compute_metrics,
 )
-from ranchersync.history.payloads import metrics_payload, operation_payload
+from ranchersync.history.payloads import metrics_payload, operation_detail_payload, operation_payload
 from ranchersync.history.queries import (
     MAX_PAGE_SIZE,
     OperationDetail,
@@ -61,5 +61,6 @@ __all__ = [
     "iter_csv",
     "list_operations",
     "metrics_payload",
+    "operation_detail_payload",
     "operation_payload",
 ]

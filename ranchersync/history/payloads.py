@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
+from sqlalchemy.orm import Session
+
 from ranchersync.history.metrics import Metrics
-from ranchersync.history.queries import OperationDetail, OperationSummary, ResultView
+from ranchersync.history.queries import OperationDetail, OperationSummary, ResultView, get_operation_detail
 from ranchersync.inventory.reading import display_tag
 from ranchersync.kernel.timefmt import iso
 from ranchersync.models import SyncOperation
@@ -97,6 +99,12 @@ def operation_payload(op: SyncOperation | OperationSummary, with_results: bool =
         payload["rolledBackBy"] = list(op.rolled_back_by)
         payload["results"] = [result_payload(r) for r in op.results]
     return payload
+
+
+def operation_detail_payload(session: Session, operation_id: int) -> OperationPayload:
+    """One operation with every service's and container's result, its rollbacks and verification measurements: the
+    API's `GET /operations/{id}` and `history show OPERATION --json`. Raises NotFoundError for an unknown id."""
+    return operation_payload(get_operation_detail(session, operation_id), with_results=True)
 
 
 def result_payload(result: ResultView) -> ResultPayload:

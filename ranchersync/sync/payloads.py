@@ -41,6 +41,7 @@ class PlanPayload(TypedDict):
     mode: str
     serviceIds: list[str]
     warnings: list[str]
+    markdown: str  # the plan as the CLI prints it: the remote CLI prints this very text
     items: list[PlanItem]
 
 
@@ -54,6 +55,8 @@ def plan_payload(plan: SyncPlan) -> PlanPayload:
         "mode": plan.mode,
         "serviceIds": sorted({i.name for i in plan.to_apply}),
         "warnings": list(plan.warnings),
+        # The plan as the CLI prints it (a change ticket's table): the remote CLI prints this very text.
+        "markdown": plan.to_markdown(),
         "items": [
             {
                 "serviceId": i.name,

@@ -31,6 +31,8 @@ BENCHMARKS: dict[str, tuple[tuple[str, ...], str]] = {
               "extra time under chaos"),
     "live_inventory": (("--instances", "4", "--workloads", "2", "--clusters", "2", "--latency-ms", "5", "--views", "2",
                         "--changes", "2", "--viewers", "2", "--window", "1"), "live / cached requests per hour"),
+    "api_latency": (("--services", "2", "--clusters", "2", "--latency-ms", "5", "--calls", "2", "--runs", "1"),
+                    "GET /compare: API p50 at 1 client"),
 }
 
 pytestmark = pytest.mark.bench

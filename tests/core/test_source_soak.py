@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import select
@@ -90,8 +91,9 @@ def test_an_operator_may_not_override_it_a_releaser_may_with_a_reason(demo: AppC
 
 
 def test_the_cli_refuses_with_exit_3_and_says_how_long_is_left(demo: AppContext, monkeypatch, capsys) -> None:
-    minimum(demo, "Prod", "2h")
     cli = cli_runner(demo, monkeypatch, capsys)
+    status, out, _ = cli("ada@example.com", "envs", "update", "Prod", "--min-source-soak", "2h", "--json")
+    assert status == 0 and json.loads(out)["minSourceSoakSeconds"] == 7200
     status, _, err = cli("ada@example.com", "sync", "--from", "Stage", "--to", "Prod", "--service", "frontend",
                          "--target-instance", "all", "--confirm-env", "Prod", "--yes")
     assert status == 3, err
