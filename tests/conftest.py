@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ranchersync.catalogue import environments, instances, sites
 from ranchersync.context import AppContext
+from ranchersync.kernel import logs
 from ranchersync.kernel.config import Settings
 from ranchersync.security import host_policy
 from ranchersync.simulator import SimulatedRancher, load_demo_world
@@ -30,6 +32,18 @@ def offline_resolve(host: str) -> list[str]:
 def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     """The host policy checks site names against their addresses; in tests it may not ask a real DNS server."""
     monkeypatch.setattr(host_policy, "system_resolve", offline_resolve)
+
+
+@pytest.fixture(autouse=True)
+def logging_as_found() -> Iterator[None]:
+    """A test that sets up the app's logging (an AppTest run of the dashboard, at INFO) takes it away again: a later
+    test in the same process (the CLI in-process, which logs warnings only) must not inherit its handler and level."""
+    root = logging.getLogger()
+    had_ours, level = any(h.get_name() == logs.HANDLER_NAME for h in root.handlers), root.level
+    yield
+    if not had_ours:
+        logs.remove_logging()
+        root.setLevel(level)
 
 
 def require(what: str, available: bool, reason: str) -> None:

@@ -125,7 +125,7 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-_HANDLER_NAME = "ranchersync"
+HANDLER_NAME = "ranchersync"  # the one handler setup_logging installs, found again by name
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -151,13 +151,13 @@ def setup_logging(
     """
     root = logging.getLogger()
     for existing in root.handlers:
-        if existing.get_name() == _HANDLER_NAME:
+        if existing.get_name() == HANDLER_NAME:
             return existing
     chosen = (fmt or os.environ.get("RANCHERSYNC_LOG_FORMAT") or "text").strip().lower()
     if chosen not in ("text", "json"):
         chosen = "text"
     handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
-    handler.set_name(_HANDLER_NAME)
+    handler.set_name(HANDLER_NAME)
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
     root.addHandler(handler)
@@ -171,5 +171,5 @@ def remove_logging() -> None:
     """Take the handler away again (tests)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if handler.get_name() == _HANDLER_NAME:
+        if handler.get_name() == HANDLER_NAME:
             root.removeHandler(handler)
