@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ranchersync import jobs
 from ranchersync.access.identity import Actor
 from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
@@ -265,8 +266,13 @@ def test_roll_back_a_sync_from_the_history(app_env: AppContext, demo: AppContext
     at.text_input(key="rollback_confirm").input("Prod").run()
     at.button(key="rollback_apply").click().run()
 
+    # The rollback runs on the server: the dialog closes at once on its live page (addressable: ?operation=N).
     assert_ok(at)
     assert not at.get("dialog")
+    assert any(m.value == f"#### Rollback #{synced + 1}" for m in at.markdown), "the rollback's own page"
+    assert jobs.wait_for_operation(demo, synced + 1, timeout=60) == "complete"
+    at.run()  # as the live panel does every second; once it finished, the page shows its record and its outcome
+    assert_ok(at)
     flashed = f"Rollback #{synced + 1} of #{synced} in Prod: complete, 2 workloads restored."
     assert flashed in [shown(t.value) for t in at.toast]
     for cluster in (EAST, WEST):
