@@ -34,6 +34,7 @@ PERIOD_DAYS = 30
 PAGE = "hist_page"
 _FILTERS_SEEN = "hist_filters_seen"
 _ROLLBACK = "rollback_operation"
+_SCROLLED = "hist_scrolled_to"  # the linked operation the page last scrolled to
 _KINDS = {None: "Syncs and rollbacks", "sync": "Syncs", "rollback": "Rollbacks"}
 
 
@@ -118,6 +119,15 @@ def linked_operation() -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def arrived_at(operation_id: int) -> bool:
+    """Whether the page was just opened on this operation by a link (the detail is then scrolled into view, once:
+    later runs leave the scroll where the user put it)."""
+    if st.session_state.get(_SCROLLED) == operation_id:
+        return False
+    st.session_state[_SCROLLED] = operation_id
+    return True
+
+
 def latest(limit: int, colors: Mapping[str, str], tz: dt.tzinfo) -> None:
     """The newest operations, for the Overview, with a link to the whole history."""
     newest = queries.history_page(HistoryFilter(), 1, queries.history_stamp())
@@ -139,11 +149,15 @@ def pager(page: Page) -> None:
         st.pagination(page.pages, key=PAGE)
 
 
-def detail(actor: Actor, operation_id: int, envs: Mapping[str, EnvironmentRow], tz: dt.tzinfo) -> None:
-    """An opened operation: who, when, each service's containers with previous → new image, and Roll back."""
+def detail(actor: Actor, operation_id: int, envs: Mapping[str, EnvironmentRow], tz: dt.tzinfo, *,
+           linked: bool = False) -> None:
+    """An opened operation: who, when, each service's containers with previous → new image, and Roll back. `linked`:
+    opened by a link (a notification's, or a sync just started), scrolled into view when the page opens on it."""
     found = queries.operation_detail(operation_id, queries.history_stamp())
     if found is None:
         return
+    if linked and arrived_at(operation_id):
+        widgets.scroll_into_view("hist_detail")
     with st.container(border=True, key="hist_detail"):
         with st.container(horizontal=True, vertical_alignment="center"):
             kind = "Rollback" if found.kind == "rollback" else "Sync"
