@@ -35,6 +35,7 @@ PAGE = "hist_page"
 _FILTERS_SEEN = "hist_filters_seen"
 _ROLLBACK = "rollback_operation"
 _SCROLLED = "hist_scrolled_to"  # the linked operation the page last scrolled to
+_TABLE_GENERATION = "hist_ops_generation"  # bumped to drop the table's selection (a started rollback opens instead)
 _KINDS = {None: "Syncs and rollbacks", "sync": "Syncs", "rollback": "Rollbacks"}
 
 
@@ -105,7 +106,8 @@ def operations_table(page: Page, colors: Mapping[str, str], tz: dt.tzinfo) -> in
     st.caption(f"{first + 1}–{first + len(page.items)} of {plural(page.total, 'operation')}, newest first · "
                f"times in {fmt.zone_label(tz)} · select a row to open it")
     event = st.dataframe(
-        tables.style_operations(frame, colors), key=dataframes.selection_key("hist_ops", frame),
+        tables.style_operations(frame, colors),
+        key=dataframes.selection_key("hist_ops", frame, st.session_state.get(_TABLE_GENERATION, 0)),
         on_select="rerun", selection_mode="single-row", width="stretch",
         column_config={"#": st.column_config.NumberColumn(width=50, format="%d")},
     )
@@ -335,4 +337,6 @@ def _apply(actor: Actor, request: dict[str, Any], found: OperationDetail, typed:
         st.rerun()
     widgets.close_dialog()
     st.query_params["operation"] = str(result)  # the rollback's live page, addressable like any operation
+    # The selected row (the operation rolled back) would win over the link, whatever the filters list now.
+    st.session_state[_TABLE_GENERATION] = st.session_state.get(_TABLE_GENERATION, 0) + 1
     st.rerun()
