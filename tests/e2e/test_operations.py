@@ -140,8 +140,8 @@ def test_terminate_mid_rollout_rolls_back_and_is_recorded(browser: Browser, shop
         expect(live).to_contain_text("Running")
         assert shop.image("shop-prod", "api") == "registry.example.com/shop/api:1.4.2", "rolling out"
         by_key(live, "terminate").locator("button").click()
-        expect(live).to_contain_text("stopping: asked to terminate")
-        # The worker stops waiting and patches the previous image back; that rollout need not take a minute.
+        # The worker stops waiting and patches the previous image back: quick, the old pods are all still there (so
+        # the panel's "stopping" may never be drawn). Should it roll out anew, it need not take a minute either.
         shop.wait_for_image("shop-prod", "api", "registry.example.com/shop/api:1.4.1")
         shop.set_rollout(1)
         assert jobs.wait_for_operation(shop.ctx, operation_id, timeout=60) == "rolled_back"
