@@ -8,7 +8,7 @@ from ui import screen
 from ui.governance import freeze_view
 from ui.services import drift_report, services_view
 from ui.shell import frame, live_refresh, queries, widgets
-from ui.sync import sync_dialog, sync_progress
+from ui.sync import sync_dialog
 
 view = screen.start("Services", ":material/apps:")
 envs = view.environments
@@ -28,7 +28,6 @@ views = {"table": ":material/table_rows: One environment", "compare": ":material
 with switch.container(horizontal=True, horizontal_alignment="right"):
     shown = st.segmented_control("View", list(views), format_func=views.__getitem__, default="table", required=True,
                                  key="svc_view", label_visibility="collapsed")
-sync_progress.show_report()
 live_refresh.remember_shown()  # before the reads: a change stored while they run shows at the next poll
 
 if shown == "compare":

@@ -37,10 +37,11 @@ with operations_tab:
         st.page_link(frame.PAGES["Services"], label="Go to the services", icon=":material/arrow_forward:")
     else:
         # A selected row wins; else the operation a link (a notification's) names, wherever it is in the history.
-        opened = history_view.operations_table(page, colors, view.tz) or history_view.linked_operation()
+        selected = history_view.operations_table(page, colors, view.tz)
+        opened = selected or history_view.linked_operation()
         history_view.pager(page)
         if opened is not None:
-            history_view.detail(view.actor, opened, envs, view.tz)
+            history_view.detail(view.actor, opened, envs, view.tz, linked=selected is None)
 with charts_tab:
     history_view.charts_grid(metrics, colors)
 

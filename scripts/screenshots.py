@@ -7,9 +7,10 @@ dashboard with `streamlit run`, and saves each screen at 1280×800 with Debian's
 as the Stage/Prod comparison with two services selected, and the review of their sync (cancelled: nothing is
 applied). Then a sync and its rollback are run through the core, for the Sync history screen and its metrics, and
 an operator's sync into Prod (which then needs one approval) becomes a request, for the Approvals screen and the
-Audit log. The first-visit dialog is taken from a second, empty installation, and the sign-in screen from a third
-one with RANCHERSYNC_AUTH=oidc (no provider is contacted before "Sign in" is clicked). Everything it started is
-stopped at the end.
+Audit log. Last, a sync and then its rollback are started as server-side jobs (as Apply starts them) and their live
+pages taken while they run. The first-visit dialog is taken from a second, empty installation, and the sign-in
+screen from a third one with RANCHERSYNC_AUTH=oidc (no provider is contacted before "Sign in" is clicked).
+Everything it started is stopped at the end.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# After the path set-up, so `python scripts/…` works anywhere.
+from ranchersync import jobs  # noqa: E402 - after the path set-up, so `python scripts/…` works anywhere
 from ranchersync.access.identity import Actor  # noqa: E402
 from ranchersync.approvals.promote import promote  # noqa: E402
 from ranchersync.catalogue import environments  # noqa: E402
@@ -34,6 +35,7 @@ from ranchersync.kernel.config import Settings  # noqa: E402
 from ranchersync.ops import demo  # noqa: E402
 from ranchersync.sync import (  # noqa: E402
     Confirmation,
+    SyncOptions,
     apply_plan,
     new_request_id,
     plan_environments,
@@ -56,6 +58,8 @@ from tests.e2e.test_sync import review  # noqa: E402 - the same steps as the bro
 SCREENSHOTS = Actor("alex@example.com", "admin", "dashboard", name="Alex")
 OPERATOR = Actor("olivia@example.com", "operator", "dashboard", name="Olivia")
 
+# The demo's rollouts take 6 s; long enough to take a running operation's live page, in the live step, at 12.
+LIVE_ROLLOUT_SECONDS = 12
 SCREENS = ("Overview", "Sites", "Environments", "App instances", "Services")
 THEMES = ("light", "dark")
 
@@ -118,6 +122,7 @@ def _demo(browser: Browser, data_dir: Path, out: Path) -> None:
     ctx = AppContext(Settings(server.database_url, (server.secret_key,), server.key_file, "screenshots"))
     try:
         ctx.upgrade_database()
+        demo.ROLLOUT_SECONDS = LIVE_ROLLOUT_SECONDS
         print(demo.start_demo(ctx, progress=print))
         with server:
             for theme in THEMES:
@@ -129,6 +134,7 @@ def _demo(browser: Browser, data_dir: Path, out: Path) -> None:
                 page.context.close()
             _history(browser, server, ctx, out)
             _governance(browser, server, ctx, out)
+            _live(browser, server, ctx, out)
     finally:
         demo.stop_demo(ctx)
         ctx.engine.dispose()
@@ -179,6 +185,34 @@ def _governance(browser: Browser, server: AppServer, ctx: AppContext, out: Path)
         open_page(page, f"{server.url}/Audit_log")
         print(screenshot(page, out / f"audit-log-{theme}.png"))
         page.context.close()
+
+
+def _live(browser: Browser, server: AppServer, ctx: AppContext, out: Path) -> None:
+    """A running operation's live page (pods ready, the rollout and its conditions, elapsed against the timeout,
+    Terminate): a sync of frontend into Prod in the light theme, then its rollback in the dark one, each started as
+    a server-side job the way Apply starts it, and taken while it runs."""
+    with ctx.session() as session:
+        environments.update_environment(session, "Prod", actor=SCREENSHOTS, required_approvals=0)
+        plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["frontend"],
+                                 targets={("Deployment", "frontend"): "all"})
+    options = SyncOptions(timeout_seconds=300, poll_seconds=0.5)
+    started = jobs.start_sync(ctx, SCREENSHOTS, plan, request_id=new_request_id(),
+                              confirmed=Confirmation(confirm_env="Prod"), options=options)
+    assert isinstance(started, jobs.Started), started
+    _live_page(browser, server, started, out / "sync-live-light.png", dark=False)
+    back = jobs.start_rollback(ctx, SCREENSHOTS, started.operation_id, request_id=new_request_id(),
+                               confirm_env="Prod", options=options)
+    _live_page(browser, server, back, out / "sync-live-dark.png", dark=True)
+
+
+def _live_page(browser: Browser, server: AppServer, started: jobs.Started, path: Path, *, dark: bool) -> None:
+    page = new_page(browser, dark=dark)
+    open_page(page, f"{server.page_url('Sync history')}?operation={started.operation_id}")
+    by_key(page, "live_operation").wait_for()
+    page.wait_for_timeout(1500)  # a second tick of the panel, and the page scrolled to the operation
+    print(screenshot(page, path))
+    page.context.close()
+    started.wait(120)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Sync history in a real browser, on the built-in demo: a sync (through the core, for speed) then its rollback from
-the history's own button (typed "Prod", progress, flash), and both operations listed; screenshots in both themes."""
+the history's own button (typed "Prod", its live page, the flash when it ends), and both operations listed;
+screenshots in both themes."""
 
 from __future__ import annotations
 
@@ -77,13 +78,15 @@ def test_roll_back_a_sync_from_the_history_and_find_both(browser: Browser, serve
     expect(by_key(page, "rollback_apply").locator("button")).to_be_disabled()
     fill(page, "rollback_confirm", "Prod")
     by_key(page, "rollback_apply").locator("button").click()
-    expect(dialog.locator("[data-testid='stExpander']", has_text=f"Rolling back #{sync_id} in Prod")).to_be_visible()
-    wait_idle(page, timeout=90_000)  # the demo's rollouts take a few seconds each
-
-    expect(dialog).to_have_count(0)
+    # The rollback runs on the server: the dialog closes at once on the rollback's live page.
     rollback_id = sync_id + 1
+    expect(dialog).to_have_count(0)
+    page.wait_for_url(lambda url: url.endswith(f"?operation={rollback_id}"))
+    expect(by_key(page, "hist_detail")).to_contain_text(f"Rollback #{rollback_id}")
+    # The demo's rollouts take a few seconds each; the live panel turns into the record and says how it ended.
     expect(page.locator("[data-testid='stToast']", has_text=f"Rollback #{rollback_id} of #{sync_id} in Prod: complete")
-           ).to_be_visible()
+           ).to_be_visible(timeout=90_000)
+    expect(by_key(page, "live_operation")).to_have_count(0)
     expect(page.locator("[data-testid='stCaptionContainer']", has_text=f" of {total + 1} operations")).to_be_visible()
     ctx = app.context()
     try:

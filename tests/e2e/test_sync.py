@@ -4,6 +4,7 @@ is taken in the dark theme first (then cancelled), the apply in the light one; s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,20 +106,27 @@ def test_promote_two_services_from_stage_to_protected_prod(
 
     fill(page, "sync_confirm", "Prod")
     by_key(page, "sync_apply").locator("button").click()
-    expect(dialog.locator("[data-testid='stExpander']", has_text="Applying 3 changes to Prod")).to_be_visible()
-    wait_idle(page, timeout=90_000)  # the demo's rollouts take 6 s each, verified together
-
-    expect(dialog).to_have_count(0)
-    report = by_key(page, "sync_report")
+    # The sync runs on the server: the browser lands on its live page at once (the demo's rollouts take 6 s).
+    page.wait_for_url(re.compile(r"/Sync_history\?operation=\d+$"))
+    newest = int(page.url.rsplit("=", 1)[1])
     ctx = server.context()
     try:
         with ctx.session() as session:  # the newest operation, after the demo's few weeks of history
-            newest = session.scalar(select(func.max(SyncOperation.id)))
+            assert newest == session.scalar(select(func.max(SyncOperation.id)))
     finally:
         ctx.engine.dispose()
-    expect(report).to_contain_text(f"Sync #{newest} Stage → Prod: complete")
-    expect(report).to_contain_text("3 workloads updated")
+    expect(dialog).to_have_count(0)
+    expect(by_key(page, "live_operation")).to_contain_text("Running")
+    expect(by_key(page, "hist_detail")).to_contain_text(f"Sync #{newest}")
+    expect(by_key(page, "hist_detail")).to_be_in_viewport()  # the page opens on it
+    wait_idle(page)
+    screenshot(page, artifacts / "sync-live-light.png")
+    expect(page.locator("[data-testid='stToast']", has_text=f"Sync #{newest} complete: 3 workloads updated in Prod.")
+           ).to_be_visible(timeout=90_000)
+    expect(by_key(page, "live_operation")).to_have_count(0)
+    expect(by_key(page, "hist_detail")).to_contain_text("complete")
     screenshot(page, artifacts / "sync-report-light.png")
+    open_comparison(page, server)
     for name in SERVICES:  # equal now, so "only differences" leaves them out
         fill(page, "cmp_search", name)
         expect(page.locator("[data-testid='stAlert']", has_text="No service matches.")).to_be_visible()

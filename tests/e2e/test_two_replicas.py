@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
+from ranchersync import jobs
 from ranchersync.context import AppContext
 from ranchersync.models import SyncOperation, SyncResult
 from ranchersync.simulator import SimulatedRancher
@@ -121,12 +122,17 @@ def test_two_replicas_share_one_database(
     by_key(page_b, "sync_apply").locator("button").click()
     wait_idle(page_a, timeout=60_000)
     wait_idle(page_b, timeout=60_000)
+    # The winner lands on the sync's live page (it runs on that replica's server); wait for it to end.
+    winner = page_a if page_a.url.endswith("?operation=1") else page_b
+    assert winner.url.endswith("?operation=1")
+    assert jobs.wait_for_operation(demo, 1, timeout=60) == "complete"
     found = operations(demo)
     assert [(o.kind, o.target_environment_name, o.status) for o in found] == [("sync", "Prod", "complete")]
-    winner = page_a if by_key(page_a, "sync_report").count() else page_b
     assert (found[0].owner or "").startswith("replica-a:" if winner is page_a else "replica-b:")
     loser, loser_app = (page_b, app_b) if winner is page_a else (page_a, app_a)
-    expect(by_key(winner, "sync_report")).to_contain_text("Sync #1 Stage → Prod: complete")
+    expect(winner.locator("[data-testid='stToast']", has_text="Sync #1 complete: 2 workloads updated in Prod.")
+           ).to_be_visible(timeout=30_000)
+    expect(by_key(winner, "hist_detail")).to_contain_text("complete")
     expect(loser.locator("[data-testid='stDialog']")).to_contain_text("Another sync is changing Prod")
     for cluster in ("c-m-7rb2kx9q", "c-7xk2p"):
         assert frontend(rancher_us, cluster, "shop-prod") == STAGE_FRONTEND
@@ -174,7 +180,8 @@ def test_two_replicas_share_one_database(
     expect(detail).to_contain_text("interrupted")
     click(page_b, "hist_rollback")
     by_key(page_b, "rollback_apply").locator("button").click()
-    wait_idle(page_b, timeout=60_000)
+    page_b.wait_for_url(lambda url: url.endswith(f"?operation={killed.id + 1}"))
+    assert jobs.wait_for_operation(demo, killed.id + 1, timeout=60) == "complete"
     assert frontend(rancher, "c-m-4hs9wz2t", "shop-stage") == STAGE_FRONTEND
     statuses = [(o.kind, o.status) for o in operations(demo)]
     assert statuses[-2:] == [("sync", "rolled_back"), ("rollback", "complete")]

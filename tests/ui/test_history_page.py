@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ranchersync import jobs
 from ranchersync.access.identity import Actor
 from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
@@ -244,15 +245,19 @@ def image(server: SimulatedRancher, cluster: str, name: str) -> str:
     return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
-def test_roll_back_a_sync_from_the_history(app_env: AppContext, demo: AppContext, rancher_us: SimulatedRancher) -> None:
+def sync_frontend(demo: AppContext) -> int:
+    """Frontend from Stage into both app instances of Prod (protected), through the core; the operation's id."""
     with demo.session() as session:
         environments.update_environment(session, "Prod", protected=True, actor=ADMIN)
         plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"],
                                  targets={("Deployment", "frontend"): "all"})
-    synced = apply_plan(demo, plan,
-                        actor=Actor("alice", "admin", "cli"), request_id=new_request_id(),
-                        options=SyncOptions(timeout_seconds=20, poll_seconds=0.2),
-                        confirmed=Confirmation(confirm_env="Prod"))
+    return apply_plan(demo, plan, actor=Actor("alice", "admin", "cli"), request_id=new_request_id(),
+                      options=SyncOptions(timeout_seconds=20, poll_seconds=0.2),
+                      confirmed=Confirmation(confirm_env="Prod"))
+
+
+def test_roll_back_a_sync_from_the_history(app_env: AppContext, demo: AppContext, rancher_us: SimulatedRancher) -> None:
+    synced = sync_frontend(demo)
     assert image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.1"
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
@@ -271,8 +276,13 @@ def test_roll_back_a_sync_from_the_history(app_env: AppContext, demo: AppContext
     at.text_input(key="rollback_confirm").input("Prod").run()
     at.button(key="rollback_apply").click().run()
 
+    # The rollback runs on the server: the dialog closes at once on its live page (addressable: ?operation=N).
     assert_ok(at)
     assert not at.get("dialog")
+    assert any(m.value == f"#### Rollback #{synced + 1}" for m in at.markdown), "the rollback's own page"
+    assert jobs.wait_for_operation(demo, synced + 1, timeout=60) == "complete"
+    at.run()  # as the live panel does every second; once it finished, the page shows its record and its outcome
+    assert_ok(at)
     flashed = f"Rollback #{synced + 1} of #{synced} in Prod: complete, 2 workloads restored."
     assert flashed in [shown(t.value) for t in at.toast]
     for cluster in (EAST, WEST):
@@ -281,6 +291,24 @@ def test_roll_back_a_sync_from_the_history(app_env: AppContext, demo: AppContext
     assert rows(at).loc[synced, "Status"] == "● rolled back"
     with demo.session() as session:
         assert get_operation(session, synced).status == "rolled_back"
+
+
+def test_a_started_rollback_opens_even_where_the_filters_hide_it(
+    app_env: AppContext, demo: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    synced = sync_frontend(demo)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(PAGE).run()
+    at.selectbox(key="hist_status").select("complete").run()  # a running rollback is not listed
+    at = select_rows(at, 0, [synced])
+    at.button(key="hist_rollback").click().run()
+    at.text_input(key="rollback_confirm").input("Prod").run()
+    at.button(key="rollback_apply").click().run()
+
+    assert_ok(at)
+    assert any(m.value == f"#### Rollback #{synced + 1}" for m in at.markdown), "its page, not the selected sync's"
+    assert jobs.wait_for_operation(demo, synced + 1, timeout=60) == "complete"
 
 
 def test_the_overview_lists_the_latest_five(open_app: OpenApp, history: dict[str, int]) -> None:

@@ -1,27 +1,29 @@
 """The sync flow on the Services screen, against two simulated Rancher servers over HTTP (real rollouts, 1 s each):
-the review shows the exact plan, a protected target needs its name typed, the apply reports each service, a busy
-target and an unreadable app instance are explained, and a confirmation never applies twice."""
+the review shows the exact plan, a protected target needs its name typed, Apply starts the sync on the server and
+lands on its live page, whose record reports each service once it ends; a busy target and an unreadable app instance
+are explained, and a confirmation never applies twice."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
-from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.testing.v1 import AppTest
 
+from ranchersync import jobs
 from ranchersync.access.identity import Actor
 from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
 from ranchersync.models import SyncOperation
 from ranchersync.simulator import SimulatedRancher
-from ranchersync.sync import STAGES, ProgressEvent, records
+from ranchersync.sync import records
 from tests.builders import ADMIN
 from tests.ui.conftest import ROOT, assert_no_token, assert_ok
 from tests.ui.fakes import shown
 from tests.ui.test_services_page import select as select_rows
-from ui.sync import sync_progress
 
 PAGE = "pages/4_Services.py"
+HISTORY = "pages/5_Sync_history.py"
 EAST, WEST = "c-m-7rb2kx9q", "c-7xk2p"
 FRONTEND = "registry.example.com:5000/shop/frontend"
 
@@ -69,6 +71,39 @@ def image(server: SimulatedRancher, cluster: str, name: str) -> str:
 def operations(ctx: AppContext) -> int:
     with ctx.session() as session:
         return int(session.scalar(select(func.count()).select_from(SyncOperation)) or 0)
+
+
+def newest(ctx: AppContext) -> int:
+    with ctx.session() as session:
+        return int(session.scalar(select(func.max(SyncOperation.id))) or 0)
+
+
+def finished(ctx: AppContext, at: AppTest) -> str:
+    """Apply landed on the live page of the newest operation: wait for it to end (it runs on the server), run the
+    page again as its live panel does, and return how it ended."""
+    operation_id = newest(ctx)
+    assert any(m.value == f"#### Sync #{operation_id}" for m in at.markdown), "the sync's live page"
+    status = jobs.wait_for_operation(ctx, operation_id, timeout=60)
+    # The browser stays on that page (AppTest's next run would go back to its own page: say where it is).
+    at.query_params["operation"] = str(operation_id)
+    at.switch_page(HISTORY).run()
+    assert_ok(at)
+    return status
+
+
+def toasts(at: AppTest) -> list[str]:
+    return [shown(t.value) for t in at.toast]
+
+
+def report(at: AppTest) -> pd.DataFrame:
+    """The opened operation's results table (the history's detail)."""
+    return next(d.value for d in at.dataframe if "Where" in d.value.columns)
+
+
+def results(at: AppTest) -> set[tuple[str, str, str]]:
+    """The opened operation's results: (service, where, status)."""
+    frame = report(at)
+    return set(zip(frame["Service"], frame["Where"], frame["Status"], strict=True))
 
 
 def plan_rows(at: AppTest) -> list[tuple[str, str, str, str, str]]:
@@ -138,12 +173,14 @@ def test_a_protection_switched_on_meanwhile_is_enforced_by_the_core(
     at.button(key="sync_apply").click().run()
 
     assert "Prod is protected: type its name to confirm" in shown(at.error[0].value)
-    assert not at.status, "refused before it started: no progress is shown"
+    assert at.get("dialog"), "refused before it started: still in the review"
     assert operations(shop) == 0 and image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.0"
     assert at.button(key="sync_apply").disabled, "read again: now the name must be typed"
     at.text_input(key="sync_confirm").input("Prod").run()
     at.button(key="sync_apply").click().run()
-    assert "complete" in at.success[0].value and image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.1"
+    assert finished(shop, at) == "complete"
+    assert "Sync #1 complete: 2 workloads updated in Prod." in toasts(at)
+    assert image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.1"
 
 
 def test_apply_reports_each_service_and_the_comparison_shows_them_equal(
@@ -160,16 +197,19 @@ def test_apply_reports_each_service_and_the_comparison_shows_them_equal(
     at.button(key="sync_apply").click().run()
 
     assert_ok(at)
-    assert not at.get("dialog"), "closed after applying"
-    assert "Sync #1 complete: 4 workloads updated in Prod." in [shown(t.value) for t in at.toast]
-    assert "**Sync #1 Stage → Prod: complete** · 4 workloads updated" in at.success[0].value
-    report = next(d.value for d in at.dataframe if "Result" in d.value.columns)
-    assert set(zip(report["Service"], report["App instance"], report["Result"], strict=True)) == {
-        ("frontend", "shop-east", "success"), ("frontend", "shop-west", "success"),
-        ("checkout", "shop-east", "success"), ("checkout", "shop-west", "success")}
-    assert set(report.loc[report["Service"] == "frontend", "Change"]) == {"3.8.0 → 3.8.1"}
+    assert not at.get("dialog"), "closed at once: the sync runs on the server"
+    assert finished(shop, at) == "complete"
+    assert "Sync #1 complete: 4 workloads updated in Prod." in toasts(at)
+    east, west = f"us / {EAST} / shop-prod", f"us / {WEST} / shop-prod"
+    assert results(at) == {
+        ("frontend (Deployment)", east, "● success"), ("frontend (Deployment)", west, "● success"),
+        ("checkout (Deployment)", east, "● success"), ("checkout (Deployment)", west, "● success")}
+    rows = report(at)
+    frontend = rows[rows["Service"] == "frontend (Deployment)"]
+    assert set(zip(frontend["Previous"], frontend["New"], strict=True)) == {(f"{FRONTEND}:3.8.0", f"{FRONTEND}:3.8.1")}
     for cluster in (EAST, WEST):
         assert image(rancher_us, cluster, "frontend") == f"{FRONTEND}:3.8.1"
+    at = compare(shop)
     comparison = next(d.value for d in at.dataframe if "Prod" in d.value.columns)
     assert comparison.loc["Deployment/frontend", "Stage"] == comparison.loc["Deployment/frontend", "Prod"] == "3.8.1"
     assert at.button(key="cmp_review").disabled, "the selection is cleared after a sync"
@@ -184,8 +224,6 @@ def test_apply_reports_each_service_and_the_comparison_shows_them_equal(
     assert operations(shop) == 1
 
     at.button(key="sync_cancel").click().run()
-    at.button(key="sync_report_dismiss").click().run()
-    assert not at.success
     at.segmented_control(key="svc_view").set_value("table").run()
     at.segmented_control(key="svc_env").set_value(env_id(shop, "Prod")).run()
     services = at.dataframe[0].value.set_index(["Service", "App instance"])
@@ -204,7 +242,8 @@ def test_a_failed_rollout_is_rolled_back_and_reported(shop: AppContext, rancher_
     at.button(key="sync_apply").click().run()
 
     assert_ok(at)
-    assert "**Sync #1 Stage → Prod: rolled back** · 0 workloads updated" in at.error[0].value
+    assert finished(shop, at) == "rolled_back"
+    assert "**Sync #1 Stage → Prod: rolled back · 0 workloads updated.**" in shown(at.error[0].value)
     assert not at.toast
     for cluster in (EAST, WEST):
         assert image(rancher_us, cluster, "frontend") == f"{FRONTEND}:3.8.0", "rolled back"
@@ -226,7 +265,8 @@ def test_a_busy_target_is_explained(shop: AppContext, rancher_us: SimulatedRanch
 
     records.close_operation(shop, holder, "complete")
     at.button(key="sync_apply").click().run()
-    assert not at.get("dialog") and "complete" in at.success[0].value
+    assert not at.get("dialog") and finished(shop, at) == "complete"
+    assert f"Sync #{holder + 1} complete: 2 workloads updated in Prod." in toasts(at)
 
 
 def test_an_unreadable_app_instance_stops_the_plan(shop: AppContext, rancher_us: SimulatedRancher) -> None:
@@ -252,27 +292,18 @@ def test_gitops_managed_workloads_are_warned_about(shop: AppContext, rancher_us:
     assert any("frontend is managed by Helm" in w.value for w in at.warning)
 
 
-def test_a_run_stopped_while_applying_still_finishes_and_reports_once(
-    shop: AppContext, rancher_us: SimulatedRancher, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_sync_runs_on_while_the_user_goes_elsewhere(shop: AppContext, rancher_us: SimulatedRancher) -> None:
     at = review(shop, "frontend")
     at.text_input(key="sync_confirm").input("Prod").run()
-
-    def stopped(_progress: object, _event: object) -> None:  # as when a rerun or a closed tab stops the script
-        raise StopException()
-
-    monkeypatch.setattr(sync_progress.Progress, "__call__", stopped)
     at.button(key="sync_apply").click().run()
-
     assert_ok(at)
-    assert image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.1", "the operation ran to its end"
+    assert jobs.wait_for_operation(shop, newest(shop), timeout=0) == "running", "Apply returned before the rollout"
+
+    at.switch_page("pages/8_Audit_log.py").run()  # at once, while the rollout runs
+    assert_ok(at)
+    assert jobs.wait_for_operation(shop, newest(shop), timeout=60) == "complete"
     at.run()
-    assert not at.get("dialog") and "complete" in at.success[0].value, "its report is there at the next run"
-    assert operations(shop) == 1
-
-
-def test_every_stage_of_the_core_has_its_icon_and_one_line_form() -> None:
-    assert set(sync_progress.STAGE_ICONS) == set(STAGES) - {"done"}, "a new stage of the core needs an icon"
-    event = ProgressEvent(1, "web*", "shop-prod", "rollback_failed", "pod **crashed**")
-    assert sync_progress.stage_markdown(event) == (
-        ":red[:material/error:] **web\\*** → shop-prod: rollback failed: pod \\*\\*crashed\\*\\*")
+    assert "Sync #1 complete: 2 workloads updated in Prod." in toasts(at), "told on whichever page they are"
+    at.run()
+    assert not at.toast, "told once"
+    assert image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.1" and operations(shop) == 1

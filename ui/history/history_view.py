@@ -1,5 +1,6 @@
 """The Sync history screen's pieces: the filter bar, the metric cards, the operations table and an operation's
-detail, the charts, the exports, and the rollback (confirmed in a dialog, with progress, like a sync).
+detail (with the live panel while it runs), the charts, the exports, and the rollback (confirmed in a dialog, then
+run on the server like a sync: the dialog opens the rollback's own live page).
 
 The tables and figures themselves are pure (history_tables.py, history_charts.py); this module draws them.
 """
@@ -12,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, get_args
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.access.identity import Actor, refusal
 from ranchersync.history import HistoryFilter, Metrics, OperationDetail, Page, date_range, metrics_payload
@@ -28,12 +28,14 @@ from ui.shell import dataframes, queries, widgets
 from ui.shell import format as fmt
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
-from ui.sync import sync_actions, sync_progress
+from ui.sync import sync_actions
 
 PERIOD_DAYS = 30
 PAGE = "hist_page"
 _FILTERS_SEEN = "hist_filters_seen"
 _ROLLBACK = "rollback_operation"
+_SCROLLED = "hist_scrolled_to"  # the linked operation the page last scrolled to
+_TABLE_GENERATION = "hist_ops_generation"  # bumped to drop the table's selection (a started rollback opens instead)
 _KINDS = {None: "Syncs and rollbacks", "sync": "Syncs", "rollback": "Rollbacks"}
 
 
@@ -104,7 +106,8 @@ def operations_table(page: Page, colors: Mapping[str, str], tz: dt.tzinfo) -> in
     st.caption(f"{first + 1}–{first + len(page.items)} of {plural(page.total, 'operation')}, newest first · "
                f"times in {fmt.zone_label(tz)} · select a row to open it")
     event = st.dataframe(
-        tables.style_operations(frame, colors), key=dataframes.selection_key("hist_ops", frame),
+        tables.style_operations(frame, colors),
+        key=dataframes.selection_key("hist_ops", frame, st.session_state.get(_TABLE_GENERATION, 0)),
         on_select="rerun", selection_mode="single-row", width="stretch",
         column_config={"#": st.column_config.NumberColumn(width=50, format="%d")},
     )
@@ -112,9 +115,19 @@ def operations_table(page: Page, colors: Mapping[str, str], tz: dt.tzinfo) -> in
 
 
 def linked_operation() -> int | None:
-    """The operation a link names (`?operation=N`: notifications link to their sync), None when none or not a number."""
+    """The operation a link names (`?operation=N`: notifications link to their sync, a started sync or rollback
+    opens its live page so), None when none or not a number."""
     value = st.query_params.get("operation", "")
     return int(value) if value.isdigit() else None
+
+
+def arrived_at(operation_id: int) -> bool:
+    """Whether the page was just opened on this operation by a link (the detail is then scrolled into view, once:
+    later runs leave the scroll where the user put it)."""
+    if st.session_state.get(_SCROLLED) == operation_id:
+        return False
+    st.session_state[_SCROLLED] = operation_id
+    return True
 
 
 def latest(limit: int, colors: Mapping[str, str], tz: dt.tzinfo) -> None:
@@ -138,11 +151,15 @@ def pager(page: Page) -> None:
         st.pagination(page.pages, key=PAGE)
 
 
-def detail(actor: Actor, operation_id: int, envs: Mapping[str, EnvironmentRow], tz: dt.tzinfo) -> None:
-    """An opened operation: who, when, each service's containers with previous → new image, and Roll back."""
+def detail(actor: Actor, operation_id: int, envs: Mapping[str, EnvironmentRow], tz: dt.tzinfo, *,
+           linked: bool = False) -> None:
+    """An opened operation: who, when, each service's containers with previous → new image, and Roll back. `linked`:
+    opened by a link (a notification's, or a sync just started), scrolled into view when the page opens on it."""
     found = queries.operation_detail(operation_id, queries.history_stamp())
     if found is None:
         return
+    if linked and arrived_at(operation_id):
+        widgets.scroll_into_view("hist_detail")
     with st.container(border=True, key="hist_detail"):
         with st.container(horizontal=True, vertical_alignment="center"):
             kind = "Rollback" if found.kind == "rollback" else "Sync"
@@ -258,7 +275,7 @@ def confirm_rollback(actor: Actor) -> None:
         return
     found = queries.operation_detail_now(request["operation_id"])  # now, not the cached view: what will happen
     if found is None or request.get("started"):
-        done = "This rollback was started already: its result is in the history." if found else "It was removed."
+        done = "This rollback was started already: it is in the history." if found else "It was removed."
         _close_with(Outcome(False, done, title="Nothing to roll back"))
         return
     target = next((e for e in queries.environments() if e.id == found.target_environment_id), None)
@@ -277,7 +294,6 @@ def confirm_rollback(actor: Actor) -> None:
     st.dataframe(rows, hide_index=True, key="rollback_plan")
     st.caption("A service whose image was changed again since is left alone and reported. A rollback that fails is "
                "not rolled back in turn.")
-    progress_slot = st.container()
     with st.container(horizontal=True, vertical_alignment="bottom"):
         typed = None
         if target is not None and target.protected:
@@ -286,13 +302,22 @@ def confirm_rollback(actor: Actor) -> None:
                                   key="rollback_confirm", autocomplete="off", width=320)
         ready = target is None or not target.protected or typed == target.name
         services = len(set(rows["Service"]))
-        go = st.button(f"Roll back {plural(services, 'service')} in {escape_markdown(found.target_environment)}",
-                       key="rollback_apply", type="primary", icon=":material/undo:", disabled=not ready)
+        # Disabled from the click on: the click's own run sees it through the callback's mark.
+        st.button(f"Roll back {plural(services, 'service')} in {escape_markdown(found.target_environment)}",
+                  key="rollback_apply", type="primary", icon=":material/undo:",
+                  disabled=not ready or request.get("clicked", False), on_click=_clicked, args=(request,))
         if st.button("Cancel", key="rollback_cancel"):
             widgets.close_dialog()
             st.rerun()
-    if go:
-        _apply(actor, request, found, typed, progress_slot)
+    if request.pop("clicked", False) and ready:
+        request["clicked"] = True  # drawn disabled above; still so if this run is stopped before it ends
+        _apply(actor, request, found, typed)
+
+
+def _clicked(request: dict[str, Any]) -> None:
+    """The rollback was confirmed (an on_click callback: it runs before the run the click starts, which draws the
+    button disabled and starts it)."""
+    request["clicked"] = True
 
 
 def _close_with(outcome: Outcome) -> None:
@@ -302,29 +327,16 @@ def _close_with(outcome: Outcome) -> None:
         st.rerun()
 
 
-def _apply(
-    actor: Actor, request: dict[str, Any], found: OperationDetail, typed: str | None, slot: DeltaGenerator
-) -> None:
-    progress = sync_progress.Progress(slot, f"Rolling back #{found.id} in {escape_markdown(found.target_environment)}…")
+def _apply(actor: Actor, request: dict[str, Any], found: OperationDetail, typed: str | None) -> None:
+    """Start the rollback on the server and open its live page; a refusal is said in the dialog."""
     request["started"] = True  # a rerun that stops this one must not offer to roll back again
-    result = sync_actions.rollback_operation(actor, found.id, request_id=request["request_id"], confirm_env=typed,
-                                             on_event=progress, on_result=lambda outcome: _settle(request, outcome))
-    progress.finish(result, not_done="Not rolled back")
-    st.rerun()
-
-
-def _settle(request: dict[str, Any], result: sync_actions.Report) -> None:
-    """Record the outcome for the next run (session state only: this also runs when the script is being stopped)."""
+    result = sync_actions.start_rollback(actor, found.id, request_id=request["request_id"], confirm_env=typed)
     if isinstance(result, Outcome):
-        request.update(started=False, problem=result)  # refused before anything changed: show why, in the dialog
+        request.update(started=False, clicked=False, problem=result)  # refused before anything changed: say why
         queries.clear_stored()  # a protection switched on meanwhile shows at once
-        return
-    message = (f"Rollback #{result.id} of #{request['operation_id']} in {result.target_environment}: "
-               f"{status_word(result.status)}, {plural(result.updated, 'workload')} restored.")
-    if result.ok:
-        widgets.flash("success", message)
-    else:
-        failed = "; ".join(f"{r.service} ({r.target_label}): {r.error or r.status}" for r in result.results
-                           if r.status != "success")
-        widgets.flash("error", message, failed)
+        st.rerun()
     widgets.close_dialog()
+    st.query_params["operation"] = str(result)  # the rollback's live page, addressable like any operation
+    # The selected row (the operation rolled back) would win over the link, whatever the filters list now.
+    st.session_state[_TABLE_GENERATION] = st.session_state.get(_TABLE_GENERATION, 0) + 1
+    st.rerun()

@@ -10,7 +10,7 @@ import streamlit as st
 from ranchersync import jobs
 from ranchersync.access.identity import Actor
 from ranchersync.kernel.textsafe import escape_markdown
-from ui.shell import deps, queries, widgets
+from ui.shell import deps, queries, started, widgets
 from ui.sync import sync_actions
 
 
@@ -22,7 +22,7 @@ def live(actor: Actor, operation_id: int, may_terminate: str | None) -> None:
         queries.clear_history()
         st.rerun()  # the detail above shows the finished record
         return
-    timeout = st.session_state.get(sync_actions.OPERATION_TIMEOUTS, {}).get(operation_id)
+    timeout = started.timeout_of(operation_id)
     with st.container(border=True, key="live_operation"):
         st.markdown(f":material/progress_activity: **Running** · {jobs.elapsed_text(found.elapsed_seconds, timeout)}"
                     + (" · stopping: asked to terminate" if found.terminate_requested else ""))

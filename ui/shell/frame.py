@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
@@ -21,7 +22,7 @@ from ranchersync.kernel.errors import DatabaseUnavailable, RancherSyncError
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.security.crypto import SecretKeyError
-from ui.shell import auth, deps, outage, queries, user_preferences, widgets
+from ui.shell import auth, deps, outage, queries, started, user_preferences, widgets
 from ui.shell import format as fmt
 from ui.shell.queries import EnvironmentRow, SiteRow
 
@@ -58,6 +59,10 @@ PAGES = {label: script for _, links in (*MENU, ("", (SETTINGS_PAGE,))) for scrip
 # Less empty space above the title than Streamlit's default: the screens are dense tools, read at 1280×800.
 _CSS = "<style>[data-testid='stMainBlockContainer'] {padding-top: 2.5rem;}</style>"
 
+# The tab's icon, served by the app itself (a data: URL): a `:material/…:` page icon makes the browser fetch it from
+# fonts.gstatic.com, which an air-gapped deployment cannot reach (issue 20, item 7).
+FAVICON = Path(__file__).with_name("favicon.svg")
+
 SELECTED_ENVIRONMENT = "selected_environment_id"  # our own key: a widget's key is dropped on page switches
 _PICKER = "sidebar_environment"
 
@@ -77,9 +82,10 @@ class Frame:
 
 def frame(title: str, icon: str, *, first_visit: Callable[[Actor], None] | None = None) -> Frame:
     """Set up the page (ui/screen.py calls it for app.py and every page). `first_visit` is offered to an admin while
-    no site exists: the first-visit dialog belongs to a screen, which the shell does not import."""
+    no site exists: the first-visit dialog belongs to a screen, which the shell does not import. `icon` is the
+    page's in the menu; the browser tab shows the app's own (FAVICON)."""
     st.set_page_config(
-        page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide", initial_sidebar_state="expanded"
+        page_title=f"{title} · {APP_NAME}", page_icon=str(FAVICON), layout="wide", initial_sidebar_state="expanded"
     )
     st.html(_CSS)
     try:
@@ -107,6 +113,7 @@ def frame(title: str, icon: str, *, first_visit: Callable[[Actor], None] | None 
         _footer(sites)
         auth.sidebar_user(actor)
         _settings_link()
+    started.announce_finished()  # the operations this session started that finished since: their outcome
     widgets.show_flash()
     if first_visit is not None and not sites and actor.at_least("admin") and not widgets.dialog_pending():
         first_visit(actor)

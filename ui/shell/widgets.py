@@ -152,6 +152,38 @@ def finish(outcome: Outcome) -> None:
 # ---- time ------------------------------------------------------------------------------------------------------
 
 
+_SCROLL_SCRIPT = """<script>
+(() => {
+  const wanted = ".st-key-%s";
+  let tries = 0, moved = false;
+  const stop = () => { moved = true; };
+  for (const name of ["wheel", "touchmove", "keydown", "mousedown"]) {
+    window.addEventListener(name, stop, {once: true, capture: true});
+  }
+  const look = () => {
+    const found = document.querySelector(wanted);
+    if (!found) {
+      if (tries++ < 50) setTimeout(look, 100);
+      return;
+    }
+    found.style.scrollMarginTop = "4.5rem";  // below the top bar
+    // Again while what is above it is still being drawn (tables, charts), unless the user scrolled meanwhile.
+    for (const delay of [0, 300, 800, 1500, 2500]) {
+      setTimeout(() => { if (!moved) found.scrollIntoView({block: "start"}); }, delay);
+    }
+  };
+  look();
+})();
+</script>"""
+
+
+def scroll_into_view(key: str) -> None:
+    """Scroll the page to the container keyed `key` (drawn in this run), below the top bar."""
+    if not key.replace("_", "").isalnum():
+        raise ValueError(f"not a widget key: {key!r}")  # the key goes into a script: our own constants only
+    st.html(_SCROLL_SCRIPT % key, unsafe_allow_javascript=True, width="content")
+
+
 def user_zone() -> dt.tzinfo:
     """The browser's time zone, or UTC."""
     return fmt.zone(st.context.timezone)

@@ -1,9 +1,10 @@
 """The sync flow of the Services screen: the bar above a table (source, target, "Review sync"), the review dialog
-(the exact plan, the target app instances, the mode, GitOps warnings, the typed confirmation) and the applying.
-The progress while it runs and the report after are drawn by sync_progress.py.
+(the exact plan, the target app instances, the mode, GitOps warnings, the typed confirmation) and the start: the
+sync runs on the server, and the user lands on its live page (the history's detail of the operation).
 
 One confirmation, one request id: it is drawn when the review opens and kept with the open dialog, and the
-database refuses to apply the same one twice, so neither a double click nor a rerun can apply a plan twice.
+database refuses to apply the same one twice, so neither a double click nor a rerun can apply a plan twice (and
+the button is disabled from the click on).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync import sync
 from ranchersync.access.identity import Actor, refusal
@@ -22,10 +22,10 @@ from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.images import RetagMode
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
-from ui.shell import queries, widgets
+from ui.shell import frame, queries, widgets
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
-from ui.sync import sync_actions, sync_progress, sync_selection
+from ui.sync import sync_actions, sync_selection
 from ui.sync.sync_selection import Selection
 
 _REVIEW = "review_sync"
@@ -112,8 +112,8 @@ def review_sync(actor: Actor) -> None:
     if (problem := request.pop("problem", None)) is not None:
         widgets.show_outcome(problem)
     if request.get("started"):
-        # The previous run was stopped while applying (the operation itself ran to its end).
-        _close_with(Outcome(False, "This sync was started already: its result is in the sync history.",
+        # The previous run was stopped while starting it (the operation itself runs on the server).
+        _close_with(Outcome(False, "This sync was started already: it is in the sync history.",
                             title="Already started"))
         return
     sides = request.get("sides")
@@ -141,7 +141,6 @@ def review_sync(actor: Actor) -> None:
         st.code(plan.to_markdown(), language="markdown")
     with options_col:
         options = _options()
-    progress_slot = st.container()  # above the buttons, where the eyes are when Apply is clicked
     needed = sync_actions.approvals_needed(actor, target.id)  # four-eyes: the sync becomes a request
     if needed:
         st.info(f"This will create an approval request ({plural(needed, 'approval')} needed) instead of "
@@ -155,14 +154,22 @@ def review_sync(actor: Actor) -> None:
         label = f"Apply {plural(len(plan.to_apply), 'change')} to {escape_markdown(target.name)}"
         if needed:
             label = f"Request approval for {plural(len(plan.to_apply), 'change')}"
-        go = st.button(label, key="sync_apply", type="primary", icon=":material/rocket_launch:", disabled=not ready,
-                       help="The source is not healthy: see why above." if override is False else None)
+        # Disabled from the click on: the click's own run sees it through the callback's mark.
+        st.button(label, key="sync_apply", type="primary", icon=":material/rocket_launch:",
+                  disabled=not ready or request.get("clicked", False), on_click=_clicked, args=(request,),
+                  help="The source is not healthy: see why above." if override is False else None)
         if st.button("Cancel", key="sync_cancel"):
             widgets.close_dialog()
             st.rerun()
-    if go:
-        _apply(actor, request, plan, typed, options, progress_slot, requesting=bool(needed),
-               override=override if isinstance(override, str) else None)
+    if request.pop("clicked", False) and ready:
+        request["clicked"] = True  # drawn disabled above; still so if this run is stopped before it ends
+        _apply(actor, request, plan, typed, options, override=override if isinstance(override, str) else None)
+
+
+def _clicked(request: dict[str, Any]) -> None:
+    """Apply was clicked (an on_click callback: it runs before the run the click starts, which draws the button
+    disabled and applies)."""
+    request["clicked"] = True
 
 
 def _source_health(actor: Actor, plan: SyncPlan) -> str | bool:
@@ -257,36 +264,23 @@ def _confirmation(sides: SyncSides) -> str | None:
 
 
 def _apply(
-    actor: Actor, request: dict[str, Any], plan: SyncPlan, typed: str | None, options: SyncOptions,
-    slot: DeltaGenerator, *, requesting: bool, override: str | None = None,
+    actor: Actor, request: dict[str, Any], plan: SyncPlan, typed: str | None, options: SyncOptions, *,
+    override: str | None = None,
 ) -> None:
-    doing = "Requesting approval for" if requesting else "Applying"
-    progress = sync_progress.Progress(
-        slot, f"{doing} {plural(len(plan.to_apply), 'change')} to {escape_markdown(plan.target.name)}…",
-        [(item.name, item.target_label) for item in plan.to_apply])
+    """Start the sync on the server and land on its live page; an approval request or a refusal is said here."""
     request["started"] = True  # a rerun that stops this one must not offer to apply again
-    result = sync_actions.apply_sync(actor, plan, request_id=request["request_id"], confirm_env=typed, options=options,
-                                     override_policy=override, on_event=progress,
-                                     on_result=lambda outcome: _settle(request, outcome))
-    progress.finish(result, not_done="Not applied")
-    st.rerun()
-
-
-def _settle(request: dict[str, Any], result: sync_actions.Report) -> None:
-    """Record the outcome for the next run (session state only: this also runs when the script is being stopped)."""
+    result = sync_actions.start_sync(actor, plan, request_id=request["request_id"], confirm_env=typed,
+                                     options=options, override_policy=override)
     if isinstance(result, Outcome) and result.ok:  # the sync became an approval request
         widgets.flash_outcome(result)
         widgets.close_dialog()
-        return
+        st.rerun()
     if isinstance(result, Outcome):
         # Refused before anything changed (a busy target, a protection switched on meanwhile…): read both
         # environments again, so the user reviews what is there now, and show why above the fresh plan.
-        request.update(started=False, problem=result)
+        request.update(started=False, clicked=False, problem=result)
         request.pop("sides", None)
-        return
-    sync_progress.keep_report(result)
+        st.rerun()
     sync_selection.clear_selections()
-    if result.ok:
-        widgets.flash("success", f"Sync #{result.id} complete: {plural(result.updated, 'workload')} "
-                                 f"updated in {result.target_environment}.")
     widgets.close_dialog()
+    st.switch_page(frame.PAGES["Sync history"], query_params={"operation": str(result)})
