@@ -107,17 +107,22 @@ def check_source_health(session: Session, actor: Actor, plan: SyncPlan, override
     problems = source_problems(plan)
     if not problems:
         return
+    refuse_or_override(session, actor, plan, override_reason, SourceUnhealthy, "source_health",
+                       [p.sentence for p in problems])
+
+
+def refuse_or_override(session: Session, actor: Actor, plan: SyncPlan, override_reason: str | None,
+                       refusal: type[RefusedByPolicy], policy: str, problems: list[str]) -> None:
+    """A promotion policy found `problems`: refuse (`refusal`, exit 3) naming them, unless a releaser or an admin
+    gives a reason, which is audited in the caller's transaction (`policy.override`, naming the policy)."""
     reason = (override_reason or "").strip()
     if not reason:
-        listed = "; ".join(p.sentence for p in problems)
-        raise SourceUnhealthy(f"refusing to promote from {plan.source.name} into {plan.target.name}: {listed}")
+        raise refusal(f"refusing to promote from {plan.source.name} into {plan.target.name}: {'; '.join(problems)}")
     require(actor, "override_policy")
     check_reason(reason)
     audit.record(session, actor, "policy.override", object_type="environment", object_id=plan.target.id,
-                 object_name=plan.target.name,
-                 after={"policy": "source_health", "source": plan.source.name,
-                        "problems": [p.sentence for p in problems]},
-                 detail=reason)
+                 object_name=plan.target.name, after={"policy": policy, "source": plan.source.name,
+                                                      "problems": problems}, detail=reason)
 
 
 def check_reason(reason: str) -> None:

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ranchersync.access import audit
-from ranchersync.access.identity import Actor, require
+from ranchersync.access.identity import Actor
 from ranchersync.inventory.reading import Service
 from ranchersync.kernel.errors import RefusedByPolicy
 from ranchersync.kernel.humanize import duration_text
 from ranchersync.models import Gate, Measurement, SoakSetting, VersionArrival
 from ranchersync.sync.plan import ServicePlan, SyncPlan
-from ranchersync.sync.source_health import check_reason
+from ranchersync.sync.source_health import refuse_or_override
 
 
 @dataclass(frozen=True)
@@ -98,17 +97,8 @@ def check_source_soak(session: Session, actor: Actor, plan: SyncPlan, override_r
     shortfalls = soak_shortfalls(session, plan, now)
     if not shortfalls:
         return
-    reason = (override_reason or "").strip()
-    if not reason:
-        listed = "; ".join(s.sentence for s in shortfalls)
-        raise SourceNotSoaked(f"refusing to promote from {plan.source.name} into {plan.target.name}: {listed}")
-    require(actor, "override_policy")
-    check_reason(reason)
-    audit.record(session, actor, "policy.override", object_type="environment", object_id=plan.target.id,
-                 object_name=plan.target.name,
-                 after={"policy": "min_source_soak", "source": plan.source.name,
-                        "problems": [s.sentence for s in shortfalls]},
-                 detail=reason)
+    refuse_or_override(session, actor, plan, override_reason, SourceNotSoaked, "min_source_soak",
+                       [s.sentence for s in shortfalls])
 
 
 def _source_image(item: ServicePlan) -> str | None:

@@ -61,6 +61,20 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., AppServer]]:
         server.stop()
 
 
+@pytest.fixture
+def demo_app(serve: Serve) -> Iterator[AppServer]:
+    """The app on the built-in demo (two simulated Rancher servers, Dev → Stage → Prod with Prod protected),
+    stopped at the end."""
+    from ranchersync.ops import demo
+
+    app = serve()
+    ctx = app.context()
+    demo.start_demo(ctx)
+    yield app
+    demo.stop_demo(ctx)
+    ctx.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     """Where screenshots are kept (test-artifacts/screenshots)."""

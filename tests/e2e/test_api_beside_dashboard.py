@@ -4,33 +4,25 @@ page answers during the rollout, and the sync ends on its own after the caller s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 from playwright.sync_api import Browser, expect
 
-from ranchersync.context import AppContext
-from ranchersync.ops import demo
 from ranchersync.people import tokens
 from tests.builders import ADMIN
-from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, new_page, open_page, wait_idle
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def server(serve: Serve) -> Iterator[tuple[AppServer, str]]:
+def server(demo_app: AppServer) -> tuple[AppServer, str]:
     """The dashboard on the demo, and a releaser token."""
-    app = serve()
-    ctx: AppContext = app.context()
-    demo.start_demo(ctx)
+    ctx = demo_app.context()
     with ctx.session() as session:
         secret = tokens.create_token(session, ADMIN, name="pipeline", role="releaser").secret
-    yield app, secret
-    demo.stop_demo(ctx)
     ctx.engine.dispose()
+    return demo_app, secret
 
 
 def test_a_sync_through_the_mounted_api_while_the_services_page_keeps_answering(

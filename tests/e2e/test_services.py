@@ -4,7 +4,6 @@ comparison, and the service counts on the Overview, in both themes; the screensh
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from playwright.sync_api import Browser, Page, expect
 from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
 from ranchersync.kernel.config import Settings
-from ranchersync.ops import demo
 from ranchersync.simulator import SimulatedRancher
 from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, fill, new_page, open_page, screenshot, wait_idle
@@ -67,14 +65,9 @@ def test_the_services_table_the_comparison_and_the_overview_counts(
 
 
 @pytest.fixture
-def demo_server(serve: Serve) -> Iterator[AppServer]:
-    """The app on the built-in demo (two simulated Rancher servers), stopped at the end."""
-    app = serve()
-    ctx: AppContext = app.context()
-    demo.start_demo(ctx)
-    yield app
-    demo.stop_demo(ctx)
-    ctx.engine.dispose()
+def demo_server(demo_app: AppServer) -> AppServer:
+    """The app on the built-in demo (tests/e2e/conftest.py)."""
+    return demo_app
 
 
 def test_a_sidecar_difference_shows_in_the_comparison_without_a_review(

@@ -5,7 +5,6 @@ is taken in the dark theme first (then cancelled), the apply in the light one; s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,6 @@ from ranchersync.context import AppContext
 from ranchersync.inventory import compare
 from ranchersync.inventory import reading as inventory
 from ranchersync.models import SyncOperation
-from ranchersync.ops import demo
-from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle
 from ui.shell import comparison_table
 
@@ -28,14 +25,9 @@ SERVICES = ("frontend", "ledger")  # frontend runs in two app instances of Prod,
 
 
 @pytest.fixture
-def server(serve: Serve) -> Iterator[AppServer]:
-    """The app on the demo (two simulated Rancher servers, Dev → Stage → Prod with Prod protected)."""
-    app = serve()
-    ctx: AppContext = app.context()
-    demo.start_demo(ctx)
-    yield app
-    demo.stop_demo(ctx)
-    ctx.engine.dispose()
+def server(demo_app: AppServer) -> AppServer:
+    """The app on the demo (tests/e2e/conftest.py): Dev → Stage → Prod with Prod protected."""
+    return demo_app
 
 
 def stage_and_prod(ctx: AppContext) -> comparison_table.ComparisonTable:
