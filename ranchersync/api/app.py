@@ -290,11 +290,11 @@ async def _finished(done: Any) -> None:
 
 
 async def _operation(ctx: AppContext, operation_id: int) -> OperationPayload:
-    from ranchersync.history import get_operation_detail, operation_payload
+    from ranchersync.history import operation_detail_payload
 
     def read() -> OperationPayload:
         with ctx.session() as session:
-            return operation_payload(get_operation_detail(session, operation_id), with_results=True)
+            return operation_detail_payload(session, operation_id)  # `history show --json` prints the same
 
     return await _blocking(read)
 
