@@ -62,6 +62,9 @@ SyncRequest = TypedDict("SyncRequest", {
     "targetInstance": str,  # where a service runs in several app instances of the target: one of them, or "all"
     "tagOnly": bool,
     "timeoutSeconds": int,  # per rollout, default 300
+    "pinDigests": bool,  # promote repo:tag@sha256:… (default: when the target is protected)
+    "noRollback": bool,  # keep what changed when a service fails
+    "overridePolicy": str,  # a releaser's reason to promote despite a promotion policy (audited)
 }, total=False)
 
 
@@ -251,7 +254,8 @@ async def syncs_create(call: Call) -> Answer:
                 target = instance.id
             return sync.plan_environments(session, call.ctx.cipher, body["from"], body["to"],
                                           services=None if every else services,
-                                          mode="tag" if body.get("tagOnly") else "full", default_target=target)
+                                          mode="tag" if body.get("tagOnly") else "full", default_target=target,
+                                          pin_digests=body.get("pinDigests"))
 
     planned = await _blocking(plan)
     if body.get("dryRun"):
@@ -262,8 +266,9 @@ async def syncs_create(call: Call) -> Answer:
         reasons = "; ".join(f"{i.name} ({i.target_label}): {i.skip_reason}" for i in planned.skipped
                             if i.skip_reason != SKIP_EQUAL)
         raise NothingToSync(f"nothing to change: every selected service is skipped ({reasons})")
-    confirmed = sync.Confirmation(confirm_env=body.get("confirmEnvironment"))
-    options = sync.SyncOptions(timeout_seconds=float(timeout))
+    confirmed = sync.Confirmation(confirm_env=body.get("confirmEnvironment"),
+                                  override_policy=body.get("overridePolicy"))
+    options = sync.SyncOptions(timeout_seconds=float(timeout), auto_rollback=not body.get("noRollback", False))
     outcome = await _blocking(start_sync, call.ctx, call.actor, planned, request_id=sync.new_request_id(),
                               confirmed=confirmed, options=options)
     if isinstance(outcome, Requested):

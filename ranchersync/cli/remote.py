@@ -247,14 +247,19 @@ def services_compare(api: Api, args: argparse.Namespace) -> int:
 
 
 def sync(api: Api, args: argparse.Namespace) -> int:
-    from ranchersync.cli.sync import confirmation, nothing_to_apply
+    from ranchersync.cli.sync import confirmation, nothing_to_apply, override_reason
 
     if not args.service and not args.all_different:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
-    _not_remote(args, pin_digests="--pin-digests", no_rollback="--no-rollback", at="--at",
-                override_freeze="--override-freeze", override_policy="--override-policy", reason="--reason",
-                no_wait="--no-wait")
+    _not_remote(args, at="--at", override_freeze="--override-freeze", no_wait="--no-wait")
+    override_reason(args)  # the local CLI's rules for --reason
     request: dict[str, Any] = {"from": args.from_env, "to": args.to_env}
+    if args.pin_digests is not None:
+        request["pinDigests"] = args.pin_digests
+    if args.no_rollback:
+        request["noRollback"] = True
+    if args.override_policy:
+        request["overridePolicy"] = args.reason.strip()
     if args.all_different:
         request["allDifferent"] = True
     else:

@@ -89,7 +89,8 @@ def _override_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", help="why the freeze is overridden")
 
 
-def _override(args: argparse.Namespace) -> str | None:
+def override_reason(args: argparse.Namespace) -> str | None:
+    """The freeze override's reason; refuses --reason without an override, and an override without a reason."""
     overriding = [flag for flag, given in (("--override-freeze", args.override_freeze),
                                            ("--override-policy", getattr(args, "override_policy", False))) if given]
     if overriding and not (args.reason or "").strip():
@@ -106,7 +107,7 @@ def cmd_sync(ctx: AppContext, args: argparse.Namespace) -> int:
 
     if not args.service and not args.all_different:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
-    override = _override(args)
+    override = override_reason(args)
     default_target = _target_choice(ctx, args.target_instance, args.to_env)
     if args.at:  # release trains: a scheduled request, planned when it fires
         from ranchersync.cli.schedules import schedule_from_cli
@@ -339,7 +340,7 @@ def cmd_resume(ctx: AppContext, args: argparse.Namespace) -> int:
 
     started = start_resume(ctx, cli_actor(ctx), args.operation, confirm_env=args.confirm_env,
                            options=sync.SyncOptions(timeout_seconds=args.timeout), progress=_print_progress,
-                           override_freeze=_override(args))
+                           override_freeze=override_reason(args))
     return _report_operation(ctx, args, _wait_for_job(ctx, started))
 
 

@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from ranchersync.access import audit
 from ranchersync.api.app import create_app
 from ranchersync.api.limits import Limit
 from ranchersync.catalogue import environments
@@ -39,6 +40,8 @@ class World:
     ctx: AppContext
     secret: str
     approver: str  # a second token (releaser): four eyes hold between tokens too
+    eu: SimulatedRancher  # Stage's cluster
+    us: SimulatedRancher  # Prod's clusters
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         server: uvicorn.Server
         server, thread, url = _serve(app)
         try:
-            yield World(url.removesuffix("/api/v1"), ctx, secret, approver)
+            yield World(url.removesuffix("/api/v1"), ctx, secret, approver, eu, us)
         finally:
             server.should_exit = True
             thread.join(timeout=10)
@@ -198,7 +201,7 @@ def test_a_protected_target_and_an_approval_request_end_as_locally(both, world: 
 
 def test_commands_the_api_does_not_cover_say_so(both) -> None:  # noqa: ANN001
     for argv in (("sites", "list"), ("metrics",), ("history", "--by", "ops-lead"),
-                 (*SYNC, "--yes", "--no-rollback")):
+                 (*SYNC, "--yes", "--at", "2099-01-01 10:00")):
         status, out, err = both(True, *argv)
         assert (status, out) == (2, "") and "not available through RANCHERSYNC_SERVER" in err, argv
 
@@ -245,3 +248,29 @@ def test_wait_approval_waits_for_another_tokens_decision_then_reports_the_sync(w
     assert (operation["status"], operation["initiatedBy"], operation["approvedBy"]) == (
         "complete", "token:pipeline", ["token:approver"])
     assert world.secret not in out + err
+
+
+def test_pinning_no_rollback_and_a_policy_override_go_through_the_api_as_locally(both, world: World) -> None:  # noqa: ANN001
+    same(both, *SYNC, "--pin-digests", "--dry-run", "--json")
+    same(both, *SYNC, "--no-pin-digests", "--dry-run")
+    checkout = ("sync", "--from", "Stage", "--to", "Prod", "--service", "checkout", "--target-instance", "all",
+                "--yes")  # paused in Stage below: the source-health policy refuses it
+    stage = world.eu.get_object("c-m-4hs9wz2t", "Deployment", "shop-stage", "checkout")
+    assert stage is not None
+    world.eu.set_object("c-m-4hs9wz2t", {**stage, "spec": {**stage["spec"], "paused": True}})
+    for cluster in ("c-m-7rb2kx9q", "c-7xk2p"):  # Prod runs 4.0.2 again, whatever the tests before did
+        obj = world.us.get_object(cluster, "Deployment", "shop-prod", "checkout")
+        assert obj is not None
+        obj["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com:5000/shop/checkout:4.0.2"
+        world.us.set_object(cluster, obj)
+    local, remote = both(False, *checkout), both(True, *checkout)
+    assert local[0] == remote[0] == 3, (local, remote)
+    assert "checkout in Stage" in remote[2] and "is paused" in remote[2]
+    assert both(True, *checkout, "--override-policy")[0] == 2, "an override needs its reason, as locally"
+    status, out, err = both(True, *checkout, "--override-policy", "--reason", "hotfix INC-9", "--no-rollback",
+                            "--json")
+    assert status == 0, err
+    assert json.loads(out)["status"] == "complete"
+    with world.ctx.session() as session:
+        [event] = audit.list_events(session, audit.AuditFilter(action="policy.override")).items
+    assert (event.actor, event.channel, event.detail) == ("token:pipeline", "api", "hotfix INC-9")
