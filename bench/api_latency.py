@@ -52,14 +52,16 @@ def free_port() -> int:
 def api_process(env: dict[str, str]) -> Iterator[str]:
     """`python -m ranchersync api` on a free loopback port until the block ends; yields its base URL."""
     port = free_port()
+    # Its log goes to a file: a pipe nobody reads fills up after a few hundred calls and stops the server mid-write.
+    log = tempfile.NamedTemporaryFile(prefix="api-", suffix=".log")  # noqa: SIM115 - closed in `finally`
     process = subprocess.Popen([sys.executable, "-m", "ranchersync", "api", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the API server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                raise RuntimeError(f"the API server exited: {Path(log.name).read_text(errors='replace')[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{url}/api/v1/healthz", timeout=2):
                     break
@@ -75,6 +77,7 @@ def api_process(env: dict[str, str]) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 def wave(call: Callable[[requests.Session], None], clients: int, calls: int) -> tuple[list[float], float]:

@@ -307,7 +307,8 @@ def list_inventories(
     kinds = (*WORKLOAD_KINDS, "Pod") if digests else WORKLOAD_KINDS
     fresh = stored_freshness(session, refs, kinds) if stored else {}
     from_store = [r for r in refs if r.site_active and fresh.get((r.site_id, r.cluster_id), _LIVE).fresh]
-    live_refs = [r for r in refs if r not in from_store]
+    stored_ids = {r.id for r in from_store}  # membership by id: comparing whole refs is quadratic in app instances
+    live_refs = [r for r in refs if r.id not in stored_ids]
     connections = site_connections(session, cipher, {r.site_id for r in live_refs})
     live, failures = fetch_services(live_refs, connections, concurrency=concurrency, factory=factory)
     if digests and live:
@@ -330,11 +331,11 @@ def list_inventories(
         )
         env_failures = tuple(f for f in failures if f.instance.environment_id == env.id)
         env_refs = [r for r in refs if r.environment_id == env.id and r.site_active]
-        watched = bool(env_refs) and all(r in from_store for r in env_refs)
-        seen = [fresh[(r.site_id, r.cluster_id)].observed_at for r in env_refs if r in from_store]
+        watched = bool(env_refs) and all(r.id in stored_ids for r in env_refs)
+        seen = [fresh[(r.site_id, r.cluster_id)].observed_at for r in env_refs if r.id in stored_ids]
         observed = min([t for t in seen if t is not None] + ([] if watched else [fetched_at]), default=fetched_at)
         stale = tuple(sorted({f"{r.cluster_name}: {fresh[(r.site_id, r.cluster_id)].reason}" for r in env_refs
-                              if (r.site_id, r.cluster_id) in fresh and r not in from_store}))
+                              if (r.site_id, r.cluster_id) in fresh and r.id not in stored_ids}))
         by_env[env.id] = Inventory(env.id, env_services, env_failures, fetched_at,
                                    "watch" if watched else "live", observed, stale)
     return by_env

@@ -8,6 +8,7 @@ pods for digests) is streaming; otherwise the reader falls back to a live read a
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -80,21 +81,58 @@ def freshness(session: Session, pairs: Collection[Pair], kinds: Iterable[str],
 def stored_workloads(session: Session, pairs: Collection[Pair], namespaces: Collection[str],
                      kinds: Iterable[str]) -> dict[tuple[int, str, str], list[tuple[Workload, RunningImages | None]]]:
     """The stored workloads of these clusters in these namespaces: (site, cluster, namespace) → [(workload, what
-    its pods run)], by kind in the order given, then by name."""
+    its pods run)], by kind in the order given, then by name. Rows are parsed once per write (`_PARSED`)."""
     order = {kind: i for i, kind in enumerate(kinds)}
     rows: Sequence[Any] = session.execute(
-        select(LiveWorkload.site_id, LiveWorkload.cluster_id, LiveWorkload.kind, LiveWorkload.payload,
-               LiveWorkload.running)
+        select(LiveWorkload.id, LiveWorkload.site_id, LiveWorkload.cluster_id, LiveWorkload.kind,
+               LiveWorkload.namespace, LiveWorkload.name, LiveWorkload.observed_at)
         .where(_pairs(LiveWorkload, pairs), LiveWorkload.namespace.in_(set(namespaces)),
                LiveWorkload.kind.in_(list(order)))
         .order_by(LiveWorkload.name)
     ).all()
+    parsed = _PARSED.get(session, [(row.id, row.observed_at) for row in rows])
     found: dict[tuple[int, str, str], list[tuple[str, Workload, RunningImages | None]]] = defaultdict(list)
-    for site_id, cluster_id, kind, payload, running in rows:
-        workload = Workload.from_k8s(payload, kind)
-        found[(site_id, cluster_id, workload.namespace)].append((kind, workload, _running(running)))
+    for row in rows:
+        if row.id not in parsed:  # removed by the collector since the first query
+            continue
+        workload, running = parsed[row.id]
+        found[(row.site_id, row.cluster_id, row.namespace)].append((row.kind, workload, running))
     return {key: [(w, r) for _, w, r in sorted(items, key=lambda item: order[item[0]])]
             for key, items in found.items()}
+
+
+class _ParsedRows:
+    """Stored rows parsed into Workloads, kept per row id and the time it was written: a row the collector did not
+    rewrite since the last view is not decoded again (the JSON and the object model are most of a view's time:
+    ~0.2 s of 0.35 s for 2,000 services). Bounded: past `limit` rows it starts over."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._rows: dict[int, tuple[dt.datetime, Workload, RunningImages | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, wanted: Sequence[tuple[int, dt.datetime]]
+            ) -> dict[int, tuple[Workload, RunningImages | None]]:
+        with self._lock:
+            known = {i: self._rows.get(i) for i, _ in wanted}
+        stale = [i for i, at in wanted if (hit := known[i]) is None or hit[0] != at]
+        fresh: dict[int, tuple[dt.datetime, Workload, RunningImages | None]] = {}
+        for start in range(0, len(stale), _CHUNK):
+            rows: Sequence[Any] = session.execute(
+                select(LiveWorkload.id, LiveWorkload.kind, LiveWorkload.payload, LiveWorkload.running,
+                       LiveWorkload.observed_at).where(LiveWorkload.id.in_(stale[start:start + _CHUNK]))).all()
+            for row in rows:
+                fresh[row.id] = (row.observed_at, Workload.from_k8s(row.payload, row.kind), _running(row.running))
+        with self._lock:
+            if len(self._rows) + len(fresh) > self.limit:
+                self._rows.clear()
+            self._rows.update(fresh)
+        # A row rewritten between the two queries is taken as read now: newer than the first query saw.
+        return {i: (hit[1], hit[2]) for i, _ in wanted for hit in [fresh.get(i) or known[i]] if hit is not None}
+
+
+_CHUNK = 500  # ids per IN (…): under SQLite's bound-parameter limit
+_PARSED = _ParsedRows()
 
 
 def _running(stored: dict[str, Any] | None) -> RunningImages | None:

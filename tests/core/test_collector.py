@@ -140,6 +140,25 @@ def test_a_kubectl_set_image_appears_in_the_stored_inventory_within_a_second(
     assert inventory.source == "watch"
 
 
+def test_views_read_every_rewrite_of_the_stored_inventory(stage: AppContext, collecting: Running,
+                                                         sim_kubectl: Kubectl, sim: SimulatedRancher) -> None:
+    """Readers keep parsed rows between views (a row is decoded once per write): a change, a new workload and a
+    removed one each show in the next view."""
+    def stage_images() -> dict[str, dict[str, str]]:
+        with stage.session() as session:
+            found = reading.list_services(session, stage.cipher, "Stage")
+        assert found.source == "watch"
+        return {s.name: s.images for s in found.services if s.instance.namespace == NS}
+
+    assert stage_images()["svc-2"] == {"app": "nginx:1.27.1"}
+    ok(sim_kubectl("set", "image", "deployment/svc-2", "app=nginx:1.28.2", "-n", NS))
+    wait_for(lambda: stage_images()["svc-2"] == {"app": "nginx:1.28.2"}, what="the change in the next view")
+    sim.set_object(CLUSTER, {**deployment("added-later"), "apiVersion": "apps/v1"})
+    wait_for(lambda: "added-later" in stage_images(), what="a new workload in the next view")
+    sim.delete_object(CLUSTER, "Deployment", NS, "svc-3")
+    wait_for(lambda: "svc-3" not in stage_images(), what="a removed workload gone from the next view")
+
+
 def test_every_workload_kind_and_what_pods_run_are_stored(stage: AppContext, collecting: Running,
                                                          sim: SimulatedRancher) -> None:
     with stage.session() as session:
