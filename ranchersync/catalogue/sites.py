@@ -15,6 +15,7 @@ from ranchersync.access.identity import Actor, require
 from ranchersync.kernel.errors import RancherAPIError, ValidationError
 from ranchersync.kernel.validation import (
     check_ca_bundle,
+    check_fields,
     check_token,
     clean_name,
     name_key,
@@ -57,13 +58,50 @@ def make_connection(
     allow_http: bool = False,
     policy: HostPolicy | None = None,
 ) -> Connection:
-    """Validate what a user typed for a site into a Connection; the host rule is checked before any connection."""
-    ca = check_ca_bundle(ca_bundle)
-    if ca and insecure:
-        raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
-    base_url = normalize_rancher_url(url, allow_http=allow_http)
-    check_site_host(base_url, policy)
-    return Connection(base_url, check_token(token), ca, insecure)
+    """Validate what a user typed for a site into a Connection; the host rule is checked before any connection.
+    Every wrong field is reported at once (InvalidFields: url, token, ca_bundle)."""
+
+    def ca() -> str | None:
+        checked = check_ca_bundle(ca_bundle)
+        if checked and insecure:
+            raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
+        return checked
+
+    def base_url() -> str:
+        normalized = normalize_rancher_url(url, allow_http=allow_http)
+        check_site_host(normalized, policy)
+        return normalized
+
+    fields = check_fields(url=base_url, token=lambda: check_token(token), ca_bundle=ca)
+    return Connection(fields["url"], fields["token"], fields["ca_bundle"], insecure)
+
+
+def check_new_site(
+    name: str,
+    url: str,
+    token: str,
+    *,
+    taken: Collection[str],
+    ca_bundle: str | bytes | None = None,
+    insecure: bool = False,
+    allow_http: bool = False,
+    policy: HostPolicy | None = None,
+) -> tuple[str, Connection]:
+    """A new site's name (not one of the `taken` names) and connection, every wrong field reported at once
+    (InvalidFields: name, url, token, ca_bundle); nothing is contacted."""
+
+    def free_name() -> str:
+        cleaned = clean_name(name, "site")
+        if any(name_key(other) == name_key(cleaned) for other in taken):
+            raise ValidationError(f"a site named '{cleaned}' already exists")
+        return cleaned
+
+    fields = check_fields(
+        name=free_name,
+        connection=lambda: make_connection(url, token, ca_bundle=ca_bundle, insecure=insecure,
+                                           allow_http=allow_http, policy=policy),
+    )
+    return fields["name"], fields["connection"]
 
 
 def check_site_host(url: str, policy: HostPolicy | None = None) -> None:

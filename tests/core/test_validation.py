@@ -45,7 +45,8 @@ def test_urls_that_are_accepted(url: str, allow_http: bool, expected: str) -> No
     [
         ("", "must not be empty"),
         ("rancher.example.com", "is not a URL"),
-        ("ftp://rancher.example.com", "is not a URL"),
+        ("ftp://rancher.example.com", "must use https"),
+        ("wss://rancher.example.com", "must use https"),
         ("http://rancher.example.com", "must use https"),
         ("http://10.0.0.5", "must use https"),
         ("https://user:pw@rancher.example.com", "not in the URL"),

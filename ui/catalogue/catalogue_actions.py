@@ -8,7 +8,6 @@ from ranchersync.access.identity import Actor
 from ranchersync.catalogue import environments as env_cases
 from ranchersync.catalogue import instances as instance_cases
 from ranchersync.catalogue import sites as site_cases
-from ranchersync.kernel.errors import ValidationError
 from ranchersync.kernel.validation import clean_name
 from ranchersync.rancher import ConnectionInfo
 from ui.shell import deps, queries
@@ -41,11 +40,9 @@ def add_site(
     """Check the input, test the connection, and store the site only if the test passed."""
 
     def work() -> Outcome:
-        site_name = clean_name(name, "site")
-        if any(s.name.lower() == site_name.lower() for s in queries.sites()):
-            raise ValidationError(f"a site named '{site_name}' already exists")
-        connection = site_cases.make_connection(
-            url, token, ca_bundle=ca_bundle, insecure=insecure, allow_http=allow_http
+        site_name, connection = site_cases.check_new_site(
+            name, url, token, taken=[s.name for s in queries.sites()], ca_bundle=ca_bundle, insecure=insecure,
+            allow_http=allow_http,
         )
         info = site_cases.check_connection(connection, deps.client_factory())  # nothing is stored when this fails
         ctx = deps.get_context()
