@@ -78,6 +78,9 @@ class InvalidFields(ValidationError):
         self.fields = dict(fields)
         super().__init__("; ".join(self.fields.values()), title=title, hint=hint)
 
+    def __reduce__(self) -> tuple[object, ...]:  # a worker's error crosses to the page with its fields
+        return type(self), (self.fields,), {"title": self.title, "hint": self.hint}
+
 
 class NotFoundError(BadInput):
     """A stored object or a Rancher resource does not exist."""
