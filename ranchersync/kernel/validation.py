@@ -33,15 +33,21 @@ def check_fields(**checks: Callable[[], Any]) -> dict[str, Any]:
     InvalidFields adds its fields."""
     values: dict[str, Any] = {}
     problems: dict[str, str] = {}
+    failed: list[ValidationError] = []
     for field, check in checks.items():
         try:
             values[field] = check()
         except InvalidFields as invalid:
             problems.update(invalid.fields)
+            failed.append(invalid)
         except ValidationError as error:
             problems[field] = str(error)
+            failed.append(error)
     if problems:
-        raise InvalidFields(problems)
+        # One failure keeps its own headline ("No such namespace"); every failure keeps its hint.
+        title = failed[0].title if len(failed) == 1 else None
+        hint = " ".join(dict.fromkeys(error.hint for error in failed if error.hint))
+        raise InvalidFields(problems, title=title, hint=hint or None)
     return values
 
 

@@ -71,30 +71,39 @@ def add_instance(actor: Actor) -> None:
         format_func=lambda n: "Another namespace (type its name)…" if n == _OTHER_NAMESPACE else n,
         placeholder="Pick a namespace",
     )
+    fields = widgets.FieldSlots("add_inst")
     namespace = picked
+    created_later = False
     if picked == _OTHER_NAMESPACE:
         namespace = st.text_input(
             "Namespace name", key="add_inst_ns_new", placeholder="e.g. shop-canary", max_chars=63,
-            help="A namespace that does not exist yet is accepted with a warning: it shows no services until created.",
+            help="A namespace Rancher does not list is refused, unless you say it will be created later.",
         ).strip()
+        created_later = st.checkbox(
+            "It will be created later", key="add_inst_ns_later",
+            help="Save it although the namespace does not exist yet: it shows no services until it is created.",
+        )
+    fields.under("namespace")
     name = st.text_input(
         "Display name", key="add_inst_name", placeholder=namespace or "defaults to the namespace",
         max_chars=NAME_MAX_LENGTH,
         help="How the app instance is shown; unique within its environment.",
     )
+    fields.under("name")
     if widgets.dialog_buttons("Add app instance", "add_inst_save", "add_inst_cancel", icon=":material/add:"):
         if not namespace:
-            widgets.show_outcome(Outcome(False, "Pick or type a namespace.", title="Please check the form"))
+            fields.show(Outcome(False, "Pick or type a namespace.", title="Please check the form",
+                                fields={"namespace": "pick or type a namespace"}))
             return
         with st.spinner("Checking the placement with Rancher…"):
             outcome = catalogue_actions.add_instance(
                 actor,
                 name=name or namespace, site_id=site_id, environment_id=env_id, cluster_id=cluster_id,
-                namespace=namespace,
+                namespace=namespace, created_later=created_later,
             )
         if outcome.ok:
             select_environment(env_id)  # show the new app instance where it went
-        widgets.finish(outcome)
+        widgets.finish(outcome, fields)
 
 
 @st.dialog("Edit or move an app instance", on_dismiss=widgets.close_dialog)

@@ -109,8 +109,9 @@ class FieldSlots:
                                                             hint=outcome.hint))
         else:
             count = f"{len(errors)} fields need" if len(errors) > 1 else "One field needs"
+            hint = f"\n\n{escape_markdown(outcome.hint)}" if outcome.hint else ""
             st.error(f"**{escape_markdown(outcome.title or 'Please check the form')}**: {count} a change (see "
-                     "above).", icon=":material/error:")
+                     f"above).{hint}", icon=":material/error:")
 
     def clear(self) -> None:
         """Forget the errors (after a success that keeps the form on screen)."""
