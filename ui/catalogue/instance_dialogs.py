@@ -79,11 +79,13 @@ def add_instance(actor: Actor) -> None:
             "Namespace name", key="add_inst_ns_new", placeholder="e.g. shop-canary", max_chars=63,
             help="A namespace Rancher does not list is refused, unless you say it will be created later.",
         ).strip()
+        fields.under("namespace")  # right under what was typed, above the way out
         created_later = st.checkbox(
             "It will be created later", key="add_inst_ns_later",
             help="Save it although the namespace does not exist yet: it shows no services until it is created.",
         )
-    fields.under("namespace")
+    else:
+        fields.under("namespace")
     name = st.text_input(
         "Display name", key="add_inst_name", placeholder=namespace or "defaults to the namespace",
         max_chars=NAME_MAX_LENGTH,
