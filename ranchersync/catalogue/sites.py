@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ranchersync.access import audit
 from ranchersync.access.identity import Actor, require
-from ranchersync.kernel.errors import RancherAPIError, ValidationError
+from ranchersync.kernel.errors import InvalidFields, RancherAPIError, ValidationError
 from ranchersync.kernel.validation import (
     check_ca_bundle,
     check_fields,
@@ -258,25 +258,40 @@ def update_site(
     site = get_site(session, ref)
     before = site_snapshot(site)
     new_allow_http = site.allow_http if change.allow_http is None else change.allow_http
-    new_ca = (None if change.clear_ca_bundle
-              else check_ca_bundle(change.ca_bundle) if change.ca_bundle is not None else site.ca_bundle)
     new_insecure = site.insecure if change.insecure is None else change.insecure
-    if new_ca and new_insecure:
-        raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
-    new_url = normalize_rancher_url(change.url if change.url is not None else site.url, allow_http=new_allow_http)
-    new_token = check_token(change.token) if change.token is not None else None
     old_reach = Reach(site.url, site.ca_bundle, site.insecure, site.allow_http)
-    new_reach = Reach(new_url, new_ca, new_insecure, new_allow_http)
-    if old_reach.origin != new_reach.origin:
-        check_site_host(new_url, policy)
-    reason = token_rebind_reason(old_reach, new_reach)
+
+    def ca() -> str | None:
+        checked = (None if change.clear_ca_bundle
+                   else check_ca_bundle(change.ca_bundle) if change.ca_bundle is not None else site.ca_bundle)
+        if checked and new_insecure:
+            raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
+        return checked
+
+    def url() -> str:
+        normalized = normalize_rancher_url(change.url if change.url is not None else site.url,
+                                           allow_http=new_allow_http)
+        if Reach(normalized).origin != old_reach.origin:
+            check_site_host(normalized, policy)
+        return normalized
+
+    def name() -> str:
+        if change.name is None:
+            return site.name
+        cleaned = clean_name(change.name, "site")
+        if cleaned != site.name:
+            _ensure_unique_name(session, cleaned)
+        return cleaned
+
+    checked = check_fields(  # every wrong field at once
+        name=name, url=url, token=lambda: check_token(change.token) if change.token is not None else None,
+        ca_bundle=ca,
+    )
+    new_url, new_ca, new_token = checked["url"], checked["ca_bundle"], checked["token"]
+    reason = token_rebind_reason(old_reach, Reach(new_url, new_ca, new_insecure, new_allow_http))
     if reason is not None and new_token is None:
-        raise ValidationError(token_rebind_message(reason))
-    if change.name is not None:
-        new_name = clean_name(change.name, "site")
-        if new_name != site.name:
-            _ensure_unique_name(session, new_name)
-        site.name = new_name
+        raise InvalidFields({"token": token_rebind_message(reason)})
+    site.name = checked["name"]
     site.url, site.ca_bundle, site.insecure, site.allow_http = new_url, new_ca, new_insecure, new_allow_http
     if new_token is not None:
         site.token_encrypted = cipher.encrypt(new_token)

@@ -144,10 +144,13 @@ def test_a_bad_edit_changes_nothing(
     at = open_app(PAGE)
     at.button(key=f"site_edit_{ids['rancher-eu']}").click().run()
 
+    at.text_input(key=f"edit_site_{ids['rancher-eu']}_name").input(" ")
     at.text_input(key=f"edit_site_{ids['rancher-eu']}_url").input("ftp://rancher")
+    at.text_input(key=f"edit_site_{ids['rancher-eu']}_token").input(NEW_TOKEN)
     at.button(key="edit_site_save").click().run()
 
-    assert "must use https" in at.error[0].value
+    assert field_errors(at) == ["the site name must not be empty",
+                                "the Rancher URL must use https: write it like https://rancher.example.com"]
     assert at.get("dialog")
     assert _site(app_env).url == "https://rancher-eu.example.com"
 
