@@ -12,7 +12,7 @@ from ranchersync.access.identity import Actor, require
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory, get_site, resolve_cluster, site_connection
 from ranchersync.kernel.errors import InvalidFields, RancherNotFound, ValidationError
-from ranchersync.kernel.validation import check_namespace, clean_name
+from ranchersync.kernel.validation import check_fields, check_namespace, clean_name
 from ranchersync.models import AppInstance, Environment, Site
 from ranchersync.rancher import RancherClient
 from ranchersync.security.crypto import TokenCipher
@@ -123,7 +123,7 @@ def update_instance(
     instance = get_instance(session, ref)
     before = instance_snapshot(instance, instance.site.name, instance.environment.name)
     env = get_environment(session, environment) if environment is not None else instance.environment
-    new_name = clean_name(name, "app instance") if name is not None else instance.name
+    new_name = instance.name if name is None else check_fields(name=lambda: clean_name(name, "app instance"))["name"]
     clash = session.scalar(
         select(AppInstance.id).where(
             AppInstance.environment_id == env.id,
@@ -132,7 +132,7 @@ def update_instance(
         )
     )
     if clash is not None:
-        raise ValidationError(f"environment '{env.name}' already has an app instance named '{new_name}'")
+        raise InvalidFields({"name": f"environment '{env.name}' already has an app instance named '{new_name}'"})
     instance.name, instance.environment_id = new_name, env.id
     _flush(session)
     session.refresh(instance)

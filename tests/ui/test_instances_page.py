@@ -200,7 +200,7 @@ def test_a_clashing_rename_is_refused(
     at.text_input(key=f"edit_inst_{ids['shop-qa']}_name").input("SHOP-DEV")
     at.button(key="edit_inst_save").click().run()
 
-    assert "environment 'Dev' already has an app instance named 'SHOP-DEV'" in at.error[0].value
+    assert field_errors(at) == ["environment 'Dev' already has an app instance named 'SHOP-DEV'"]
     assert [name for name, *_ in _stored(app_env)] == ["shop-dev", "shop-qa"]
 
 

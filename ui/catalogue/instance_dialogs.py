@@ -115,13 +115,16 @@ def edit_instance(actor: Actor, instance: InstanceRow) -> None:
     md = escape_markdown
     st.markdown(f"**{md(instance.site_name)}** · {md(instance.cluster_name)}/{md(instance.namespace)}")
     key = f"edit_inst_{instance.id}"
+    fields = widgets.FieldSlots(key)
     name = st.text_input("Display name", value=instance.name, key=f"{key}_name", max_chars=NAME_MAX_LENGTH)
+    fields.under("name")
     env_id = st.selectbox(
         "Environment", list(envs), index=list(envs).index(instance.environment_id), format_func=envs.__getitem__,
         key=f"{key}_env", help="Moving changes which environment's services it contributes to.",
     )
     if widgets.dialog_buttons("Save", "edit_inst_save", "edit_inst_cancel", icon=":material/save:"):
-        widgets.finish(catalogue_actions.update_instance(actor, instance.id, name=name, environment_id=env_id))
+        widgets.finish(catalogue_actions.update_instance(actor, instance.id, name=name, environment_id=env_id),
+                       fields)
 
 
 @st.dialog("Remove app instance", on_dismiss=widgets.close_dialog)
