@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ranchersync.access import audit
 from ranchersync.access.identity import Actor, require
 from ranchersync.kernel.errors import ValidationError
-from ranchersync.kernel.validation import check_color, clean_description, clean_name, name_key
+from ranchersync.kernel.validation import check_color, check_fields, clean_description, clean_name, name_key
 from ranchersync.models import AppInstance, Environment
 from ranchersync.storage import store
 from ranchersync.storage.lookup import get_by_ref
@@ -41,13 +41,20 @@ def add_environment(
 ) -> Environment:
     """Add an environment, at the end of the pipeline unless a position is given."""
     require(actor, "manage_catalogue")
-    env_name = clean_name(name, "environment")
-    _ensure_unique_name(session, env_name)
+
+    def free_name() -> str:
+        cleaned = clean_name(name, "environment")
+        _ensure_unique_name(session, cleaned)
+        return cleaned
+
+    checked = check_fields(name=free_name, description=lambda: clean_description(description),
+                           color=lambda: check_color(color) if color else None)
+    env_name = checked["name"]
     existing = list_environments(session)
     env = Environment(
         name=env_name,
-        description=clean_description(description),
-        color=check_color(color) if color else DEFAULT_COLORS[len(existing) % len(DEFAULT_COLORS)],
+        description=checked["description"],
+        color=checked["color"] or DEFAULT_COLORS[len(existing) % len(DEFAULT_COLORS)],
         position=len(existing),
         protected=protected,
     )
@@ -85,19 +92,35 @@ def update_environment(
     require(actor, "manage_catalogue")
     env = get_environment(session, ref)
     before = environment_snapshot(env)
-    new_name = clean_name(name, "environment") if name is not None else env.name
-    if name_key(new_name) != name_key(env.name):
-        _ensure_unique_name(session, new_name)
-    new_color = check_color(color) if color is not None else env.color
-    if position is not None and position < 0:
-        raise ValidationError("the position must be 0 (first) or more")
-    if required_approvals is not None and (isinstance(required_approvals, bool) or not 0 <= required_approvals <= 5):
-        raise ValidationError("required approvals must be a whole number from 0 (none) to 5")
-    env.name, env.color = new_name, new_color
+
+    def new_name() -> str:
+        if name is None:
+            return env.name
+        cleaned = clean_name(name, "environment")
+        if name_key(cleaned) != name_key(env.name):
+            _ensure_unique_name(session, cleaned)
+        return cleaned
+
+    def position_ok() -> None:
+        if position is not None and position < 0:
+            raise ValidationError("the position must be 0 (first) or more")
+
+    def approvals_ok() -> None:
+        if required_approvals is not None and (
+            isinstance(required_approvals, bool) or not 0 <= required_approvals <= 5
+        ):
+            raise ValidationError("required approvals must be a whole number from 0 (none) to 5")
+
+    checked = check_fields(
+        name=new_name, description=lambda: clean_description(description) if description is not None else None,
+        color=lambda: check_color(color) if color is not None else env.color,
+        position=position_ok, required_approvals=approvals_ok,
+    )
+    env.name, env.color = checked["name"], checked["color"]
     if required_approvals is not None:
         env.required_approvals = required_approvals
     if description is not None:
-        env.description = clean_description(description)
+        env.description = checked["description"]
     if protected is not None:
         env.protected = protected
     _flush(session, env.name)

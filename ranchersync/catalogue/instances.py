@@ -11,8 +11,8 @@ from ranchersync.access import audit
 from ranchersync.access.identity import Actor, require
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory, get_site, resolve_cluster, site_connection
-from ranchersync.kernel.errors import RancherNotFound, ValidationError
-from ranchersync.kernel.validation import check_namespace, clean_name
+from ranchersync.kernel.errors import InvalidFields, RancherNotFound, ValidationError
+from ranchersync.kernel.validation import check_fields, check_namespace, clean_name
 from ranchersync.models import AppInstance, Environment, Site
 from ranchersync.rancher import RancherClient
 from ranchersync.security.crypto import TokenCipher
@@ -30,10 +30,18 @@ class Placement:
     warnings: tuple[str, ...] = ()
 
 
+CREATED_LATER_HINT = (
+    "Pick a namespace that exists (check its spelling), or save the app instance anyway with \"it will be created "
+    "later\" (CLI: --created-later): it shows no services until the namespace exists."
+)
+
+
 def check_placement(
-    site: Site, cipher: TokenCipher, cluster: str, namespace: str, factory: ClientFactory = RancherClient
+    site: Site, cipher: TokenCipher, cluster: str, namespace: str, factory: ClientFactory = RancherClient, *,
+    created_later: bool = False,
 ) -> Placement:
-    """Check that the cluster exists on the site; a namespace that does not exist (yet) is a warning."""
+    """Check that the cluster exists on the site and the namespace on the cluster. A namespace that does not exist
+    is refused (a typo would map an empty app instance) unless `created_later` says it will be, then a warning."""
     ns = check_namespace(namespace)
     if not site.active:
         raise ValidationError(f"site '{site.name}' is deactivated: activate it before adding app instances")
@@ -43,7 +51,13 @@ def check_placement(
         try:
             client.get_namespace(found.id, ns)
         except RancherNotFound:
-            warnings = (f"namespace '{ns}' does not exist on cluster '{found.name}' yet: it will show no services",)
+            if not created_later:
+                raise InvalidFields(
+                    {"namespace": f"namespace '{ns}' does not exist on cluster '{found.name}'"},
+                    title="No such namespace", hint=CREATED_LATER_HINT,
+                ) from None
+            warnings = (f"namespace '{ns}' does not exist on cluster '{found.name}' yet: it will show no services "
+                        "until it is created",)
     return Placement(found.id, found.name, ns, warnings)
 
 
@@ -109,7 +123,7 @@ def update_instance(
     instance = get_instance(session, ref)
     before = instance_snapshot(instance, instance.site.name, instance.environment.name)
     env = get_environment(session, environment) if environment is not None else instance.environment
-    new_name = clean_name(name, "app instance") if name is not None else instance.name
+    new_name = instance.name if name is None else check_fields(name=lambda: clean_name(name, "app instance"))["name"]
     clash = session.scalar(
         select(AppInstance.id).where(
             AppInstance.environment_id == env.id,
@@ -118,7 +132,7 @@ def update_instance(
         )
     )
     if clash is not None:
-        raise ValidationError(f"environment '{env.name}' already has an app instance named '{new_name}'")
+        raise InvalidFields({"name": f"environment '{env.name}' already has an app instance named '{new_name}'"})
     instance.name, instance.environment_id = new_name, env.id
     _flush(session)
     session.refresh(instance)

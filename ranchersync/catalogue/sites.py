@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from ranchersync.access import audit
 from ranchersync.access.identity import Actor, require
-from ranchersync.kernel.errors import RancherAPIError, ValidationError
+from ranchersync.kernel.errors import InvalidFields, RancherAPIError, ValidationError
 from ranchersync.kernel.validation import (
     check_ca_bundle,
+    check_fields,
     check_token,
     clean_name,
     name_key,
@@ -57,13 +58,50 @@ def make_connection(
     allow_http: bool = False,
     policy: HostPolicy | None = None,
 ) -> Connection:
-    """Validate what a user typed for a site into a Connection; the host rule is checked before any connection."""
-    ca = check_ca_bundle(ca_bundle)
-    if ca and insecure:
-        raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
-    base_url = normalize_rancher_url(url, allow_http=allow_http)
-    check_site_host(base_url, policy)
-    return Connection(base_url, check_token(token), ca, insecure)
+    """Validate what a user typed for a site into a Connection; the host rule is checked before any connection.
+    Every wrong field is reported at once (InvalidFields: url, token, ca_bundle)."""
+
+    def ca() -> str | None:
+        checked = check_ca_bundle(ca_bundle)
+        if checked and insecure:
+            raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
+        return checked
+
+    def base_url() -> str:
+        normalized = normalize_rancher_url(url, allow_http=allow_http)
+        check_site_host(normalized, policy)
+        return normalized
+
+    fields = check_fields(url=base_url, token=lambda: check_token(token), ca_bundle=ca)
+    return Connection(fields["url"], fields["token"], fields["ca_bundle"], insecure)
+
+
+def check_new_site(
+    name: str,
+    url: str,
+    token: str,
+    *,
+    taken: Collection[str],
+    ca_bundle: str | bytes | None = None,
+    insecure: bool = False,
+    allow_http: bool = False,
+    policy: HostPolicy | None = None,
+) -> tuple[str, Connection]:
+    """A new site's name (not one of the `taken` names) and connection, every wrong field reported at once
+    (InvalidFields: name, url, token, ca_bundle); nothing is contacted."""
+
+    def free_name() -> str:
+        cleaned = clean_name(name, "site")
+        if any(name_key(other) == name_key(cleaned) for other in taken):
+            raise ValidationError(f"a site named '{cleaned}' already exists")
+        return cleaned
+
+    fields = check_fields(
+        name=free_name,
+        connection=lambda: make_connection(url, token, ca_bundle=ca_bundle, insecure=insecure,
+                                           allow_http=allow_http, policy=policy),
+    )
+    return fields["name"], fields["connection"]
 
 
 def check_site_host(url: str, policy: HostPolicy | None = None) -> None:
@@ -220,25 +258,40 @@ def update_site(
     site = get_site(session, ref)
     before = site_snapshot(site)
     new_allow_http = site.allow_http if change.allow_http is None else change.allow_http
-    new_ca = (None if change.clear_ca_bundle
-              else check_ca_bundle(change.ca_bundle) if change.ca_bundle is not None else site.ca_bundle)
     new_insecure = site.insecure if change.insecure is None else change.insecure
-    if new_ca and new_insecure:
-        raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
-    new_url = normalize_rancher_url(change.url if change.url is not None else site.url, allow_http=new_allow_http)
-    new_token = check_token(change.token) if change.token is not None else None
     old_reach = Reach(site.url, site.ca_bundle, site.insecure, site.allow_http)
-    new_reach = Reach(new_url, new_ca, new_insecure, new_allow_http)
-    if old_reach.origin != new_reach.origin:
-        check_site_host(new_url, policy)
-    reason = token_rebind_reason(old_reach, new_reach)
+
+    def ca() -> str | None:
+        checked = (None if change.clear_ca_bundle
+                   else check_ca_bundle(change.ca_bundle) if change.ca_bundle is not None else site.ca_bundle)
+        if checked and new_insecure:
+            raise ValidationError("choose either a CA bundle or skipping TLS verification, not both")
+        return checked
+
+    def url() -> str:
+        normalized = normalize_rancher_url(change.url if change.url is not None else site.url,
+                                           allow_http=new_allow_http)
+        if Reach(normalized).origin != old_reach.origin:
+            check_site_host(normalized, policy)
+        return normalized
+
+    def name() -> str:
+        if change.name is None:
+            return site.name
+        cleaned = clean_name(change.name, "site")
+        if cleaned != site.name:
+            _ensure_unique_name(session, cleaned)
+        return cleaned
+
+    checked = check_fields(  # every wrong field at once
+        name=name, url=url, token=lambda: check_token(change.token) if change.token is not None else None,
+        ca_bundle=ca,
+    )
+    new_url, new_ca, new_token = checked["url"], checked["ca_bundle"], checked["token"]
+    reason = token_rebind_reason(old_reach, Reach(new_url, new_ca, new_insecure, new_allow_http))
     if reason is not None and new_token is None:
-        raise ValidationError(token_rebind_message(reason))
-    if change.name is not None:
-        new_name = clean_name(change.name, "site")
-        if new_name != site.name:
-            _ensure_unique_name(session, new_name)
-        site.name = new_name
+        raise InvalidFields({"token": token_rebind_message(reason)})
+    site.name = checked["name"]
     site.url, site.ca_bundle, site.insecure, site.allow_http = new_url, new_ca, new_insecure, new_allow_http
     if new_token is not None:
         site.token_encrypted = cipher.encrypt(new_token)

@@ -18,6 +18,8 @@ def register(commands: Commands) -> None:
     p = add_command(group, "add", cmd_instances_add, "map a namespace to an environment")
     for option in ("--name", "--site", "--cluster", "--namespace", "--env"):
         p.add_argument(option, required=True)
+    p.add_argument("--created-later", action="store_true",
+                   help="accept a namespace that does not exist yet (refused otherwise: a typo maps nothing)")
     p = add_command(group, "list", cmd_instances_list, "list app instances")
     p.add_argument("--env")
     p = add_command(group, "update", cmd_instances_update, "rename or move an app instance")
@@ -34,7 +36,8 @@ def cmd_instances_add(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         site = sites.get_site(session, args.site)
-        placement = instances.check_placement(site, ctx.cipher, args.cluster, args.namespace)
+        placement = instances.check_placement(site, ctx.cipher, args.cluster, args.namespace,
+                                               created_later=args.created_later)
         for message in placement.warnings:
             warn(message)
         instance = instances.add_instance(session, name=args.name, site=site.id, environment=args.env,

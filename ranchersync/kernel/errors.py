@@ -15,6 +15,7 @@ Three families, one exit code each (DESIGN.md, "Command line"):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 
@@ -67,6 +68,18 @@ class ValidationError(BadInput):
 
     kind = "validation"
     default_title = "Please check the form"
+
+
+class InvalidFields(ValidationError):
+    """Several fields of one form are wrong; `fields` maps each field's name to what is wrong with it, so a form
+    shows every error at once, each under its field, and the CLI lists them."""
+
+    def __init__(self, fields: Mapping[str, str], *, title: str | None = None, hint: str | None = None) -> None:
+        self.fields = dict(fields)
+        super().__init__("; ".join(self.fields.values()), title=title, hint=hint)
+
+    def __reduce__(self) -> tuple[object, ...]:  # a worker's error crosses to the page with its fields
+        return type(self), (self.fields,), {"title": self.title, "hint": self.hint}
 
 
 class NotFoundError(BadInput):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.errors import InvalidFields, ValidationError
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -24,6 +25,30 @@ CA_BUNDLE_MAX_BYTES = 256 * 1024  # the dashboard's upload is capped at 1 MB by 
 # without them.
 _JOINERS = frozenset("\u200c\u200d")
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def check_fields(**checks: Callable[[], Any]) -> dict[str, Any]:
+    """Run one check per field and return each one's cleaned value; when any fails, raise one InvalidFields naming
+    every wrong field (a form shows them all at once, each under its field). A check that itself raises
+    InvalidFields adds its fields."""
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    failed: list[ValidationError] = []
+    for field, check in checks.items():
+        try:
+            values[field] = check()
+        except InvalidFields as invalid:
+            problems.update(invalid.fields)
+            failed.append(invalid)
+        except ValidationError as error:
+            problems[field] = str(error)
+            failed.append(error)
+    if problems:
+        # One failure keeps its own headline ("No such namespace"); every failure keeps its hint.
+        title = failed[0].title if len(failed) == 1 else None
+        hint = " ".join(dict.fromkeys(error.hint for error in failed if error.hint))
+        raise InvalidFields(problems, title=title, hint=hint or None)
+    return values
 
 
 def clean_name(value: str, what: str, max_length: int = NAME_MAX_LENGTH) -> str:
@@ -78,6 +103,11 @@ def normalize_rancher_url(url: str, *, allow_http: bool = False) -> str:
         parts = urlsplit(raw)
     except ValueError:  # e.g. an unbalanced "[" in the host
         raise ValidationError("the address is not a URL: write it like https://rancher.example.com") from None
+    if parts.scheme and "://" in raw and parts.scheme not in ("http", "https"):
+        # ftp://, ssh://, wss://…: a URL, only of the wrong kind; say what it must be (no echo: see above).
+        raise ValidationError(
+            "the Rancher URL must use https: write it like https://rancher.example.com"
+        )
     if parts.scheme not in ("http", "https"):
         raise ValidationError(
             "the address is not a URL: it must start with https:// (write it like https://rancher.example.com)"

@@ -14,6 +14,7 @@ from ranchersync.access import audit
 from ranchersync.access.identity import Actor, require
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.kernel.errors import NotFoundError
+from ranchersync.kernel.validation import check_fields
 from ranchersync.models import Environment, NotificationSubscription, OutboxMessage, utcnow
 from ranchersync.notify.events import check_events
 from ranchersync.notify.urls import check_url, mask_url
@@ -59,8 +60,9 @@ def add_subscription(
     """Subscribe an Apprise URL to events of one environment (None: every one); the caller commits. The URL must
     stay inside the host policy (`policy`, else this installation's), like a site's."""
     require(actor, "manage_notifications")
-    value = check_url(url, policy if policy is not None else default_policy())
-    chosen = check_events(events)
+    checked = check_fields(url=lambda: check_url(url, policy if policy is not None else default_policy()),
+                           events=lambda: check_events(events))  # both wrong: both said at once
+    value, chosen = checked["url"], checked["events"]
     env = get_environment(session, environment) if environment is not None and environment not in ("", "all") \
         else None
     subscription = NotificationSubscription(

@@ -149,14 +149,18 @@ class ConfirmationRequired(ValidationError):
 
     kind = "confirmation_required"
     default_title = "Type the environment's name to confirm"
-    default_hint = "It is protected: every change to it is confirmed by name."
+    default_hint = "It is protected: every change to it is confirmed by its name, typed exactly (case-sensitive)."
 
 
 def check_confirmation(target: EnvironmentRef | Any, protected: bool, confirm_env: str | None) -> None:
-    """A protected environment needs its name typed back (the dashboard's field, the CLI's --confirm-env)."""
-    if protected and (confirm_env or "").strip() != target.name:
+    """A protected environment needs its name typed back exactly, case included (the dashboard's field, the CLI's
+    --confirm-env)."""
+    typed = (confirm_env or "").strip()
+    if protected and typed != target.name:
+        case = " (the name is case-sensitive: check capitals)" if typed.casefold() == target.name.casefold() else ""
         raise ConfirmationRequired(
-            f"{target.name} is protected: type its name to confirm the change (CLI: --confirm-env {target.name})"
+            f"{target.name} is protected: type its name to confirm the change{case} (CLI: --confirm-env "
+            f"{target.name})"
         )
 
 

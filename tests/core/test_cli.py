@@ -52,6 +52,16 @@ def test_catalogue_round_trip_in_json(cli, rancher: SimulatedRancher, monkeypatc
 
     status, out, _ = cli("instances", "list", "--env", "Dev", "--json")
     assert [i["name"] for i in json.loads(out)] == ["shop"]
+
+    canary = ("instances", "add", "--name", "canary", "--site", "eu", "--cluster", "dev-eu-1", "--namespace",
+              "shop-canary", "--env", "Dev")
+    status, out, err = cli(*canary)
+    assert status == 2 and "namespace 'shop-canary' does not exist on cluster 'dev-eu-1'" in err
+    assert "--created-later" in err, "the refusal says how to save it anyway"
+    status, out, err = cli(*canary, "--created-later")
+    assert status == 0 and "does not exist on cluster 'dev-eu-1' yet" in err
+    status, out, _ = cli("instances", "list", "--env", "Dev", "--json")
+    assert [i["name"] for i in json.loads(out)] == ["canary", "shop"]
     status, out, _ = cli("sites", "test", "eu", "--json")
     assert status == 0 and json.loads(out)["success"] is True
     status, out, _ = cli("sites", "list", "--json")

@@ -55,8 +55,10 @@ def test_a_protected_target_refuses_yes_alone(cli, demo: AppContext) -> None:
         environments.update_environment(session, "Prod", protected=True, actor=ADMIN)
     status, _, err = cli(*SYNC, "--yes")
     assert status == 2 and "--confirm-env Prod" in err
+    assert "case-sensitive" not in err, "said only when the case is what differs"
     status, _, err = cli(*SYNC, "--yes", "--confirm-env", "prod")
     assert status == 2 and "protected" in err
+    assert "the name is case-sensitive: check capitals" in err
     status, _, err = cli(*SYNC, "--confirm-env", "Prod", "--json")
     assert status == 0, err
 

@@ -52,6 +52,7 @@ OUTSIDE_THE_TREE: dict[str, str] = {
 
 # Classes whose constructor needs more than a message: how to make one (keyed by qualified name).
 BUILDERS: dict[str, Callable[[type[RancherSyncError]], RancherSyncError]] = {
+    "ranchersync.kernel.errors.InvalidFields": lambda cls: cls({"url": "something precise happened"}),  # type: ignore[arg-type]
     "ranchersync.sync.records.SyncBusy": lambda cls: cls("something precise happened", reason="target_busy"),
     "ranchersync.sync.records.RecordIncomplete": lambda cls: cls(7, ["web (eu · prod-east · shop): app:2"], budget=60),  # type: ignore[call-arg]
 }

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from ranchersync.catalogue import environments, instances, sites
 from ranchersync.context import AppContext
-from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.errors import InvalidFields, ValidationError
 from ranchersync.models import AppInstance
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN
@@ -47,9 +47,17 @@ def test_a_cluster_the_site_does_not_have_is_refused(catalogue: AppContext) -> N
         place(catalogue, "prod-eu-9", "shop-dev")
 
 
-def test_a_missing_namespace_is_a_warning_not_silently_accepted(catalogue: AppContext) -> None:
-    placement = place(catalogue, "c-m-8x2kq4vd", "shop-qa")
-    assert len(placement.warnings) == 1 and "does not exist" in placement.warnings[0]
+def test_a_missing_namespace_is_refused_unless_it_will_be_created_later(catalogue: AppContext) -> None:
+    with pytest.raises(InvalidFields) as refused:
+        place(catalogue, "c-m-8x2kq4vd", "shop-qa")
+    assert refused.value.fields == {"namespace": "namespace 'shop-qa' does not exist on cluster 'dev-eu-1'"}
+    assert "created later" in refused.value.hint
+
+    with catalogue.session() as session:
+        placement = instances.check_placement(sites.get_site(session, "eu"), catalogue.cipher, "c-m-8x2kq4vd",
+                                              "shop-qa", created_later=True)
+    assert placement.namespace == "shop-qa"
+    assert len(placement.warnings) == 1 and "does not exist on cluster 'dev-eu-1' yet" in placement.warnings[0]
 
 
 def test_an_invalid_namespace_is_refused_before_asking_rancher(catalogue: AppContext) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from ranchersync.context import AppContext
-from ranchersync.kernel.errors import ValidationError
+from ranchersync.kernel.errors import InvalidFields, ValidationError
 from ranchersync.kernel.validation import (
     check_ca_bundle,
     check_color,
+    check_fields,
     check_namespace,
     check_token,
     clean_description,
@@ -45,7 +48,8 @@ def test_urls_that_are_accepted(url: str, allow_http: bool, expected: str) -> No
     [
         ("", "must not be empty"),
         ("rancher.example.com", "is not a URL"),
-        ("ftp://rancher.example.com", "is not a URL"),
+        ("ftp://rancher.example.com", "must use https"),
+        ("wss://rancher.example.com", "must use https"),
         ("http://rancher.example.com", "must use https"),
         ("http://10.0.0.5", "must use https"),
         ("https://user:pw@rancher.example.com", "not in the URL"),
@@ -185,3 +189,17 @@ def test_three_environments_cannot_all_read_prod(ctx: AppContext) -> None:
     for lookalike in ("ＰＲＯＤ", "Prod", "ｐｒｏｄ", "PROD", "pro\u200dd", "PRO\u200cD"):
         with pytest.raises(ValidationError, match="already exists"), ctx.session() as session:
             environments.add_environment(session, actor=ADMIN, name=lookalike)
+
+
+def test_every_wrong_field_is_named_at_once_and_crosses_a_process_intact() -> None:
+    def wrong() -> str:
+        raise ValidationError("the namespace must not be empty")
+
+    with pytest.raises(InvalidFields) as caught:
+        check_fields(name=lambda: clean_name("", "site"), color=lambda: check_color("#2e7d32"), namespace=wrong)
+
+    assert caught.value.fields == {"name": "the site name must not be empty",
+                                   "namespace": "the namespace must not be empty"}
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (copy.fields, str(copy), copy.title) == (caught.value.fields, str(caught.value), "Please check the form")
+    assert check_fields(color=lambda: check_color("#2e7d32")) == {"color": "#2E7D32"}

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 import requests
+from streamlit.testing.v1 import AppTest
 from urllib3.exceptions import NewConnectionError
 
 from ranchersync.kernel.errors import MalformedResponse, RancherAPIError, RancherAuthError, RancherNotFound
@@ -170,3 +171,9 @@ def shown(markdown: str) -> str:
     """What a reader sees of Markdown whose text was escaped: each backslash escape gives its character, and the
     word joiners that keep bare URLs from becoming links are invisible."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+def field_errors(at: AppTest) -> list[str]:
+    """The errors shown under the fields of a form (widgets.FieldSlots), in page order, as a reader sees them."""
+    marker = ":red[:material/error: "
+    return [shown(m.value.removeprefix(marker).removesuffix("]")) for m in at.markdown if m.value.startswith(marker)]

@@ -7,7 +7,7 @@ import pytest
 from ranchersync.catalogue import environments, instances
 from ranchersync.context import AppContext
 from tests.ui.conftest import OpenApp, Seed, assert_ok
-from tests.ui.fakes import shown
+from tests.ui.fakes import field_errors, shown
 
 PAGE = "pages/2_Environments.py"
 IN_DEV = (("shop-dev", "rancher-eu", "Dev", "c-m-dev01", "shop-dev"),)
@@ -74,7 +74,8 @@ def test_bad_names_are_refused_and_nothing_is_written(
     at.button(key="add_env_save").click().run()
 
     assert_ok(at)
-    assert message in at.error[0].value
+    assert [e for e in field_errors(at) if message in e], "under the name"
+    assert "One field needs a change" in shown(at.error[0].value)
     assert at.get("dialog"), "the dialog stays open for a correction"
     assert _names(app_env) == ["Dev", "Stage", "Prod"]
 
@@ -122,7 +123,7 @@ def test_a_rename_onto_another_name_is_refused(
     at.text_input(key=f"edit_env_{ids['Stage']}_name").input("Prod")
     at.button(key="edit_env_save").click().run()
 
-    assert "an environment named 'Prod' already exists" in at.error[0].value
+    assert field_errors(at) == ["an environment named 'Prod' already exists (names are compared as they read)"]
     assert _names(app_env) == ["Dev", "Stage", "Prod"]
 
 
@@ -157,3 +158,19 @@ def test_removing_an_environment_with_instances_needs_the_cascade(
     assert _names(app_env) == ["Stage", "Prod"]
     with app_env.session() as session:
         assert instances.list_instances(session) == []
+
+
+def test_a_bad_name_and_description_are_both_reported_under_their_fields(
+    open_app: OpenApp, seed: Seed, app_env: AppContext
+) -> None:
+    seed()
+    at = open_app(PAGE)
+    at.button(key="env_add").click().run()
+
+    at.text_input(key="add_env_description").input("tab\there")
+    at.button(key="add_env_save").click().run()
+
+    assert field_errors(at) == ["the environment name must not be empty",
+                                "the description must not contain control characters (tabs, line breaks, escapes)"]
+    assert "2 fields need a change" in shown(at.error[0].value)
+    assert _names(app_env) == ["Dev", "Stage", "Prod"]

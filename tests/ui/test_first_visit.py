@@ -13,7 +13,7 @@ from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
 from ranchersync.ops import demo
 from tests.ui.conftest import OpenApp, assert_no_token, assert_ok
-from tests.ui.fakes import FAILURES, GOOD_TOKEN, TITLES, FakeRancher, shown
+from tests.ui.fakes import FAILURES, GOOD_TOKEN, TITLES, FakeRancher, field_errors, shown
 from ui.catalogue import demo_actions
 from ui.shell import deps
 
@@ -101,6 +101,7 @@ def test_a_wrong_token_also_mentions_cluster_scoped_keys(
         ({"name": "  "}, "the site name must not be empty"),
         ({"url": ""}, "the Rancher URL must not be empty"),
         ({"url": "rancher.example.com"}, "is not a URL"),
+        ({"url": "ftp://rancher.example.com"}, "the Rancher URL must use https: write it like"),
         ({"url": "http://rancher.example.com"}, "must use https"),
         ({"token": ""}, "the API token must not be empty"),
         ({"token": "not a token"}, "must look like token-xxxxx:secret"),
@@ -114,7 +115,7 @@ def test_bad_input_is_refused_before_any_call_and_saves_nothing(
     at.button(key="welcome_save").click().run()
 
     assert_ok(at)
-    assert message in _errors(at)
+    assert [e for e in field_errors(at) if message in e], "under its field"
     assert "Please check the form" in _errors(at)
     assert _stored_sites(app_env) == []
     assert fake_rancher.calls == [], "nothing reaches Rancher with bad input"
@@ -140,7 +141,7 @@ def test_a_ca_bundle_that_is_not_pem_is_refused(
 
     at.button(key="welcome_save").click().run()
 
-    assert "not a PEM certificate" in _errors(at)
+    assert [e for e in field_errors(at) if "not a PEM certificate" in e], "under the CA bundle"
     assert _stored_sites(app_env) == [] and fake_rancher.calls == []
 
 

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from ranchersync.catalogue import instances, sites
 from ranchersync.context import AppContext
 from tests.ui.conftest import OpenApp, Seed, assert_ok
-from tests.ui.fakes import FakeRancher, shown
+from tests.ui.fakes import FakeRancher, field_errors, shown
 
 PAGE = "pages/3_App_instances.py"
 TWO = (
@@ -95,7 +95,7 @@ def test_rancher_lists_are_cached_briefly(
     assert len(fake_rancher.calls) == 2 * loaded, "Reload asks again"
 
 
-def test_a_namespace_that_does_not_exist_yet_is_added_with_a_warning(
+def test_a_namespace_that_does_not_exist_is_refused_unless_it_will_be_created_later(
     open_app: OpenApp, seed: Seed, app_env: AppContext
 ) -> None:
     ids = seed()
@@ -105,6 +105,14 @@ def test_a_namespace_that_does_not_exist_yet_is_added_with_a_warning(
     at.selectbox(key=f"add_inst_ns_{site}_c-m-dev01").select_index(2).run()
     at.text_input(key="add_inst_ns_new").input("shop-new")
     at.text_input(key="add_inst_name").input("Shop (new)")
+    at.button(key="add_inst_save").click().run()
+
+    assert field_errors(at) == ["namespace 'shop-new' does not exist on cluster 'dev-east'"]
+    assert "No such namespace" in shown(at.error[0].value) and at.get("dialog")
+    assert "it will be created later" in shown(at.error[0].value), "the summary says how to save it anyway"
+    assert _stored(app_env) == []
+
+    at.checkbox(key="add_inst_ns_later").check()
     at.button(key="add_inst_save").click().run()
 
     assert_ok(at)
@@ -120,12 +128,12 @@ def test_bad_input_is_refused_and_nothing_is_written(
     at = _open_add(open_app(PAGE), site)
 
     at.button(key="add_inst_save").click().run()
-    assert "Pick or type a namespace." in at.error[0].value
+    assert field_errors(at) == ["pick or type a namespace"]
 
     at.selectbox(key=f"add_inst_ns_{site}_c-m-dev01").select_index(2).run()
     at.text_input(key="add_inst_ns_new").input("Not_A_Namespace")
     at.button(key="add_inst_save").click().run()
-    assert "is not a valid namespace" in at.error[0].value
+    assert "is not a valid namespace" in field_errors(at)[0]
 
     at.selectbox(key=f"add_inst_ns_{site}_c-m-dev01").set_value("shop-dev").run()
     at.button(key="add_inst_save").click().run()
@@ -192,7 +200,7 @@ def test_a_clashing_rename_is_refused(
     at.text_input(key=f"edit_inst_{ids['shop-qa']}_name").input("SHOP-DEV")
     at.button(key="edit_inst_save").click().run()
 
-    assert "environment 'Dev' already has an app instance named 'SHOP-DEV'" in at.error[0].value
+    assert field_errors(at) == ["environment 'Dev' already has an app instance named 'SHOP-DEV'"]
     assert [name for name, *_ in _stored(app_env)] == ["shop-dev", "shop-qa"]
 
 

@@ -15,7 +15,7 @@ from ranchersync.catalogue import instances, sites
 from ranchersync.context import AppContext
 from tests.builders import ADMIN
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
-from tests.ui.fakes import GOOD_TOKEN, FakeRancher, shown
+from tests.ui.fakes import GOOD_TOKEN, FakeRancher, field_errors, shown
 
 PAGE = "pages/1_Sites.py"
 NEW_TOKEN = "token-fghij:n3wsecretvalue0123456789abcdefghijklmnopqrstuvwxyz01"
@@ -144,10 +144,13 @@ def test_a_bad_edit_changes_nothing(
     at = open_app(PAGE)
     at.button(key=f"site_edit_{ids['rancher-eu']}").click().run()
 
+    at.text_input(key=f"edit_site_{ids['rancher-eu']}_name").input(" ")
     at.text_input(key=f"edit_site_{ids['rancher-eu']}_url").input("ftp://rancher")
+    at.text_input(key=f"edit_site_{ids['rancher-eu']}_token").input(NEW_TOKEN)
     at.button(key="edit_site_save").click().run()
 
-    assert "is not a URL" in at.error[0].value
+    assert field_errors(at) == ["the site name must not be empty",
+                                "the Rancher URL must use https: write it like https://rancher.example.com"]
     assert at.get("dialog")
     assert _site(app_env).url == "https://rancher-eu.example.com"
 
@@ -247,3 +250,28 @@ def test_a_cascade_removes_only_what_the_confirmation_showed(
     at.button(key="remove_site_confirm").click().run()
 
     assert "Site 'rancher-eu' removed with its app instances shop-dev, shop-prod." in at.toast[0].value
+
+
+def test_an_empty_add_site_form_reports_every_missing_field_at_once_under_each_field(
+    open_app: OpenApp, seed: Seed, app_env: AppContext
+) -> None:
+    seed()
+    at = open_app(PAGE)
+    at.button(key="site_add").click().run()
+
+    at.button(key="add_site_save").click().run()
+
+    assert field_errors(at) == [
+        "the site name must not be empty", "the Rancher URL must not be empty", "the API token must not be empty"
+    ]
+    assert "3 fields need a change" in shown(at.error[0].value)
+    assert at.get("dialog"), "the form stays open to be fixed"
+    at.text_input(key="add_site_name").input("rancher-new").run()
+    assert len(field_errors(at)) == 3, "the errors stay under their fields while the user fixes them"
+    at.text_input(key="add_site_url").input("ftp://rancher.example.com")
+    at.button(key="add_site_save").click().run()
+    assert field_errors(at) == [
+        "the Rancher URL must use https: write it like https://rancher.example.com", "the API token must not be empty"
+    ]
+    with app_env.session() as session:
+        assert [s.name for s in sites.list_sites(session)] == ["rancher-eu"]

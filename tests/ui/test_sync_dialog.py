@@ -153,6 +153,7 @@ def test_a_protected_target_without_its_typed_name_is_refused(
     at = review(shop, "frontend")
 
     assert at.button(key="sync_apply").disabled, "nothing typed yet"
+    assert "type its name to confirm (case-sensitive)" in at.text_input(key="sync_confirm").label
     at.text_input(key="sync_confirm").input("prod").run()
     assert at.button(key="sync_apply").disabled, "the name exactly"
     at.text_input(key="sync_confirm").input("Prod").run()

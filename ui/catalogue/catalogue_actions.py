@@ -8,8 +8,7 @@ from ranchersync.access.identity import Actor
 from ranchersync.catalogue import environments as env_cases
 from ranchersync.catalogue import instances as instance_cases
 from ranchersync.catalogue import sites as site_cases
-from ranchersync.kernel.errors import ValidationError
-from ranchersync.kernel.validation import clean_name
+from ranchersync.kernel.validation import check_fields, clean_name
 from ranchersync.rancher import ConnectionInfo
 from ui.shell import deps, queries
 from ui.shell.outcome import Outcome, attempt
@@ -41,11 +40,9 @@ def add_site(
     """Check the input, test the connection, and store the site only if the test passed."""
 
     def work() -> Outcome:
-        site_name = clean_name(name, "site")
-        if any(s.name.lower() == site_name.lower() for s in queries.sites()):
-            raise ValidationError(f"a site named '{site_name}' already exists")
-        connection = site_cases.make_connection(
-            url, token, ca_bundle=ca_bundle, insecure=insecure, allow_http=allow_http
+        site_name, connection = site_cases.check_new_site(
+            name, url, token, taken=[s.name for s in queries.sites()], ca_bundle=ca_bundle, insecure=insecure,
+            allow_http=allow_http,
         )
         info = site_cases.check_connection(connection, deps.client_factory())  # nothing is stored when this fails
         ctx = deps.get_context()
@@ -207,16 +204,23 @@ def remove_environment(actor: Actor, env_id: int, *, cascade: bool, shown: froze
 
 
 def add_instance(
-    actor: Actor, *, name: str, site_id: int, environment_id: int, cluster_id: str, namespace: str
+    actor: Actor, *, name: str, site_id: int, environment_id: int, cluster_id: str, namespace: str,
+    created_later: bool = False,
 ) -> Outcome:
-    """Check the placement against Rancher, then store the app instance."""
+    """Check the name and the placement against Rancher (a missing namespace only with `created_later`), then
+    store the app instance."""
 
     def work() -> Outcome:
-        instance_name = clean_name(name, "app instance")
         ctx = deps.get_context()
         with ctx.session() as session:
             site = site_cases.get_site(session, site_id)
-            placement = instance_cases.check_placement(site, ctx.cipher, cluster_id, namespace, deps.client_factory())
+            checked = check_fields(
+                name=lambda: clean_name(name, "app instance"),
+                namespace=lambda: instance_cases.check_placement(
+                    site, ctx.cipher, cluster_id, namespace, deps.client_factory(), created_later=created_later
+                ),
+            )
+            instance_name, placement = checked["name"], checked["namespace"]
             instance = instance_cases.add_instance(
                 session, name=instance_name, site=site_id, environment=environment_id, placement=placement,
                 actor=actor

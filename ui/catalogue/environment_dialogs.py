@@ -21,12 +21,16 @@ _APPROVALS_HELP = ("Four eyes: a sync into this environment becomes a request th
 def add_environment(actor: Actor) -> None:
     """Name, description, colour, protection and place in the pipeline of a new environment."""
     envs = queries.environments()
+    fields = widgets.FieldSlots("add_env")
     name = st.text_input("Name", key="add_env_name", placeholder="e.g. Stage", max_chars=NAME_MAX_LENGTH)
+    fields.under("name")
     description = st.text_input("Description", key="add_env_description", placeholder="optional",
                                 max_chars=DESCRIPTION_MAX_LENGTH)
+    fields.under("description")
     left, right = st.columns([1, 2], vertical_alignment="bottom")
     color = left.color_picker("Colour", value=DEFAULT_COLORS[len(envs) % len(DEFAULT_COLORS)], key="add_env_color")
     protected = right.toggle("Protected", key="add_env_protected", help=_PROTECTED_HELP)
+    fields.under("color")
     places = {len(envs): "At the end of the pipeline"} | {e.position: f"Before {e.name}" for e in envs}
     position = st.selectbox("Place in the pipeline", list(places), format_func=places.__getitem__, key="add_env_pos")
     if widgets.dialog_buttons("Add environment", "add_env_save", "add_env_cancel", icon=":material/add:"):
@@ -34,7 +38,8 @@ def add_environment(actor: Actor) -> None:
             catalogue_actions.add_environment(
                 actor,
                 name=name, description=description, color=color, protected=protected, position=position
-            )
+            ),
+            fields,
         )
 
 
@@ -42,12 +47,16 @@ def add_environment(actor: Actor) -> None:
 def edit_environment(actor: Actor, env: EnvironmentRow) -> None:
     """Change an environment's name, description, colour and protection."""
     key = f"edit_env_{env.id}"
+    fields = widgets.FieldSlots(key)
     name = st.text_input("Name", value=env.name, key=f"{key}_name", max_chars=NAME_MAX_LENGTH)
+    fields.under("name")
     description = st.text_input("Description", value=env.description, key=f"{key}_description",
                                 max_chars=DESCRIPTION_MAX_LENGTH)
+    fields.under("description")
     left, right = st.columns([1, 2], vertical_alignment="bottom")
     color = left.color_picker("Colour", value=env.color, key=f"{key}_color")
     protected = right.toggle("Protected", value=env.protected, key=f"{key}_protected", help=_PROTECTED_HELP)
+    fields.under("color")
     required = st.number_input("Approvals needed", min_value=0, max_value=5, value=env.required_approvals, step=1,
                                key=f"{key}_approvals", help=_APPROVALS_HELP)
     if widgets.dialog_buttons("Save", "edit_env_save", "edit_env_cancel", icon=":material/save:"):
@@ -56,7 +65,8 @@ def edit_environment(actor: Actor, env: EnvironmentRow) -> None:
                 actor,
                 env.id, name=name, description=description, color=color, protected=protected,
                 required_approvals=int(required),
-            )
+            ),
+            fields,
         )
 
 

@@ -42,9 +42,9 @@ def welcome(actor: Actor) -> None:
     )
     connect, demo = st.tabs(["Connect your Rancher", "Try the demo"])
     with connect:
-        entered = site_dialogs.site_form("welcome")
+        entered, fields = site_dialogs.site_form("welcome")
         if st.button("Test connection and save", key="welcome_save", type="primary", icon=":material/cable:"):
-            site_dialogs.save_new(actor, entered, on_success=_close_welcome)
+            site_dialogs.save_new(actor, entered, fields, on_success=_close_welcome)
     with demo:
         demo_panel("welcome")
 

@@ -71,30 +71,41 @@ def add_instance(actor: Actor) -> None:
         format_func=lambda n: "Another namespace (type its name)…" if n == _OTHER_NAMESPACE else n,
         placeholder="Pick a namespace",
     )
+    fields = widgets.FieldSlots("add_inst")
     namespace = picked
+    created_later = False
     if picked == _OTHER_NAMESPACE:
         namespace = st.text_input(
             "Namespace name", key="add_inst_ns_new", placeholder="e.g. shop-canary", max_chars=63,
-            help="A namespace that does not exist yet is accepted with a warning: it shows no services until created.",
+            help="A namespace Rancher does not list is refused, unless you say it will be created later.",
         ).strip()
+        fields.under("namespace")  # right under what was typed, above the way out
+        created_later = st.checkbox(
+            "It will be created later", key="add_inst_ns_later",
+            help="Save it although the namespace does not exist yet: it shows no services until it is created.",
+        )
+    else:
+        fields.under("namespace")
     name = st.text_input(
         "Display name", key="add_inst_name", placeholder=namespace or "defaults to the namespace",
         max_chars=NAME_MAX_LENGTH,
         help="How the app instance is shown; unique within its environment.",
     )
+    fields.under("name")
     if widgets.dialog_buttons("Add app instance", "add_inst_save", "add_inst_cancel", icon=":material/add:"):
         if not namespace:
-            widgets.show_outcome(Outcome(False, "Pick or type a namespace.", title="Please check the form"))
+            fields.show(Outcome(False, "Pick or type a namespace.", title="Please check the form",
+                                fields={"namespace": "pick or type a namespace"}))
             return
         with st.spinner("Checking the placement with Rancher…"):
             outcome = catalogue_actions.add_instance(
                 actor,
                 name=name or namespace, site_id=site_id, environment_id=env_id, cluster_id=cluster_id,
-                namespace=namespace,
+                namespace=namespace, created_later=created_later,
             )
         if outcome.ok:
             select_environment(env_id)  # show the new app instance where it went
-        widgets.finish(outcome)
+        widgets.finish(outcome, fields)
 
 
 @st.dialog("Edit or move an app instance", on_dismiss=widgets.close_dialog)
@@ -104,13 +115,16 @@ def edit_instance(actor: Actor, instance: InstanceRow) -> None:
     md = escape_markdown
     st.markdown(f"**{md(instance.site_name)}** · {md(instance.cluster_name)}/{md(instance.namespace)}")
     key = f"edit_inst_{instance.id}"
+    fields = widgets.FieldSlots(key)
     name = st.text_input("Display name", value=instance.name, key=f"{key}_name", max_chars=NAME_MAX_LENGTH)
+    fields.under("name")
     env_id = st.selectbox(
         "Environment", list(envs), index=list(envs).index(instance.environment_id), format_func=envs.__getitem__,
         key=f"{key}_env", help="Moving changes which environment's services it contributes to.",
     )
     if widgets.dialog_buttons("Save", "edit_inst_save", "edit_inst_cancel", icon=":material/save:"):
-        widgets.finish(catalogue_actions.update_instance(actor, instance.id, name=name, environment_id=env_id))
+        widgets.finish(catalogue_actions.update_instance(actor, instance.id, name=name, environment_id=env_id),
+                       fields)
 
 
 @st.dialog("Remove app instance", on_dismiss=widgets.close_dialog)

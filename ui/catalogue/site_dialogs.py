@@ -50,8 +50,10 @@ class SiteInput:
         return self.tls == "skip"
 
 
-def site_form(key: str, site: SiteRow | None = None) -> SiteInput | None:
-    """The fields of a site; None when the input is incomplete in a way the form itself can tell."""
+def site_form(key: str, site: SiteRow | None = None) -> tuple[SiteInput | None, widgets.FieldSlots]:
+    """The fields of a site, each with a place for its error; the input is None when it is incomplete in a way the
+    form itself can tell."""
+    fields = widgets.FieldSlots(key)
     name_col, url_col = st.columns([1, 2])
     name = name_col.text_input(
         "Name", value=site.name if site else "", key=f"{key}_name", placeholder="e.g. rancher-eu",
@@ -61,6 +63,8 @@ def site_form(key: str, site: SiteRow | None = None) -> SiteInput | None:
         "Rancher URL", value=site.url if site else "", key=f"{key}_url", placeholder="https://rancher.example.com",
         max_chars=500,  # the column's width
     )
+    fields.under("name", name_col)
+    fields.under("url", url_col)
     token = st.text_input(
         "New API token (leave empty to keep the current one)" if site else "API token",
         key=f"{key}_token",
@@ -70,6 +74,7 @@ def site_form(key: str, site: SiteRow | None = None) -> SiteInput | None:
         help=_TOKEN_HELP,
         autocomplete="off",
     )
+    fields.under("token")
     token_note = st.container()  # filled below, once the TLS fields are known
     current = "skip" if site and site.insecure else ("bundle" if site and site.has_ca_bundle else "system")
     tls = st.radio(
@@ -90,6 +95,7 @@ def site_form(key: str, site: SiteRow | None = None) -> SiteInput | None:
         ca_bundle = upload.getvalue().decode("utf-8", "replace") if upload is not None else (pasted or None)
         if site and site.has_ca_bundle and not ca_bundle:
             st.caption("A CA bundle is stored: it stays unless you upload or paste a new one.")
+        fields.under("ca_bundle")
     elif tls == "skip":
         st.warning(
             "Without verification, anyone between this tool and Rancher could read the token. Use this only for "
@@ -114,8 +120,8 @@ def site_form(key: str, site: SiteRow | None = None) -> SiteInput | None:
             )
     if tls == "bundle" and not ca_bundle and not (site and site.has_ca_bundle):
         st.caption(":orange[Upload or paste the CA bundle, or choose another TLS option.]")
-        return None
-    return entered
+        return None, fields
+    return entered, fields
 
 
 _STORED_CA = "(the stored CA bundle)"  # the dialog never reads the stored bundle; any new one counts as a change
@@ -140,7 +146,11 @@ _MISSING_CA = Outcome(
 )
 
 
-def save_new(actor: Actor, entered: SiteInput | None, on_success: Callable[[], None] | None = None) -> None:
+def save_new(
+    actor: Actor, entered: SiteInput | None, fields: widgets.FieldSlots,
+    on_success: Callable[[], None] | None = None,
+) -> None:
+    """Test and store a new site; each wrong field's error shows under it."""
     if entered is None:
         widgets.show_outcome(_MISSING_CA)
         return
@@ -156,15 +166,15 @@ def save_new(actor: Actor, entered: SiteInput | None, on_success: Callable[[], N
         )
     if outcome.ok and on_success is not None:
         on_success()
-    widgets.finish(outcome)
+    widgets.finish(outcome, fields)
 
 
 @st.dialog("Add a Rancher site", width="medium", on_dismiss=widgets.close_dialog)
 def add_site(actor: Actor) -> None:
     """Add a site; the connection is tested before anything is saved."""
-    entered = site_form("add_site")
+    entered, fields = site_form("add_site")
     if widgets.dialog_buttons("Test connection and save", "add_site_save", "add_site_cancel", icon=":material/cable:"):
-        save_new(actor, entered)
+        save_new(actor, entered, fields)
 
 
 @st.dialog("Edit site", width="medium", on_dismiss=widgets.close_dialog)
@@ -174,7 +184,7 @@ def edit_site(actor: Actor, site_id: int) -> None:
     if site is None:
         widgets.finish(Outcome.done("That site no longer exists."))
         return
-    entered = site_form(f"edit_site_{site_id}", site)
+    entered, fields = site_form(f"edit_site_{site_id}", site)
     if widgets.dialog_buttons("Save and test", "edit_site_save", "edit_site_cancel", icon=":material/save:"):
         if entered is None:
             widgets.show_outcome(_MISSING_CA)
@@ -198,7 +208,7 @@ def edit_site(actor: Actor, site_id: int) -> None:
                 insecure=entered.insecure,
                 allow_http=entered.allow_http,
             )
-        widgets.finish(outcome)
+        widgets.finish(outcome, fields)
 
 
 @st.dialog("Remove site", on_dismiss=widgets.close_dialog)

@@ -14,6 +14,7 @@ from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.notify import EVENTS, SUBSCRIBABLE, SubscriptionView
 from ui.shell import deps, widgets
 from ui.shell import format as fmt
+from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
 
 
@@ -44,21 +45,37 @@ def table(views: Sequence[SubscriptionView], tz: dt.tzinfo) -> int | None:
 
 
 def add_form(actor: Actor, envs: Sequence[EnvironmentRow]) -> None:
-    """Subscribe a new Apprise URL; the URL field is a password field and is cleared after saving."""
+    """Subscribe a new Apprise URL. The URL field is a password field, emptied once saved; a refused URL stays in
+    it to be fixed, with what is wrong under it."""
     names: dict[int | None, str] = {None: "All environments", **{e.id: e.name for e in envs}}
-    with st.form("notify_add", clear_on_submit=True, border=True):
+    fields = widgets.FieldSlots("notify_add")
+    with st.form("notify_add", clear_on_submit=False, border=True):
         st.markdown("**Add a subscription**")
         left, right = st.columns(2)
         env_id = left.selectbox("Environment", list(names), format_func=names.__getitem__, key="notify_env")
-        url = right.text_input("Apprise URL", type="password", key="notify_url",
+        url = right.text_input("Apprise URL", type="password", key=_URL,
                                placeholder="slack://…, msteams://…, json://host/path, mailto://…",
                                help="Holds a secret: stored encrypted, shown only as scheme and host.")
+        fields.under("url", right)
         events = st.multiselect("Events", list(SUBSCRIBABLE), default=["sync.failed", "sync.rolled_back"],
                                 format_func=EVENTS.__getitem__, key="notify_events")
+        fields.under("events")
         if st.form_submit_button("Subscribe", type="primary", key="notify_submit"):
-            _act(lambda session, ctx: notify.add_subscription(
-                session, ctx.cipher, actor, environment=env_id, url=url, events=events),
-                "Subscribed: send a test to check it.")
+            ctx = deps.get_context()
+            try:
+                with ctx.session() as session:
+                    notify.add_subscription(session, ctx.cipher, actor, environment=env_id, url=url, events=events)
+            except RancherSyncError as error:  # the URL is never part of a message (only its scheme)
+                fields.show(Outcome.failed(error))
+                return
+            fields.clear()
+            del st.session_state[_URL]  # the secret leaves the page once stored
+            widgets.flash("success", "Subscribed: send a test to check it.")
+            subscriptions.clear()
+            st.rerun()
+
+
+_URL = "notify_url"
 
 
 def actions(actor: Actor, selected: int | None) -> None:

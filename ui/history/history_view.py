@@ -298,8 +298,9 @@ def confirm_rollback(actor: Actor) -> None:
         typed = None
         if target is not None and target.protected:
             typed = st.text_input(f":material/lock: {escape_markdown(target.name)} is protected: type its name to "
-                                  "confirm",
-                                  key="rollback_confirm", autocomplete="off", width=320)
+                                  "confirm (case-sensitive)",
+                                  key="rollback_confirm", autocomplete="off", width=320,
+                                  help="Exactly as written, capitals included.")
         ready = target is None or not target.protected or typed == target.name
         services = len(set(rows["Service"]))
         # Disabled from the click on: the click's own run sees it through the callback's mark.

@@ -57,7 +57,9 @@ SETTINGS_PAGE = ("pages/11_Settings.py", "Settings", ":material/tune:")  # under
 PAGES = {label: script for _, links in (*MENU, ("", (SETTINGS_PAGE,))) for script, label, _ in links}
 
 # Less empty space above the title than Streamlit's default: the screens are dense tools, read at 1280×800.
-_CSS = "<style>[data-testid='stMainBlockContainer'] {padding-top: 2.5rem;}</style>"
+# Never less than the fixed top bar's 3.75rem, or the first row of a page (a flash message, the History's downloads)
+# is drawn under it (issue 20 item 6; tests/e2e/test_top_bar.py measures it).
+_CSS = "<style>[data-testid='stMainBlockContainer'] {padding-top: 4rem;}</style>"
 
 # The tab's icon, served by the app itself (a data: URL): a `:material/…:` page icon makes the browser fetch it from
 # fonts.gstatic.com, which an air-gapped deployment cannot reach (issue 20, item 7).

@@ -3,10 +3,10 @@ into one, once. The error already knows its title and hint (set where the core c
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.errors import InvalidFields, RancherSyncError
 from ui.shell import queries
 
 
@@ -19,6 +19,7 @@ class Outcome:
     title: str = ""
     hint: str = ""
     warnings: tuple[str, ...] = ()
+    fields: Mapping[str, str] = field(default_factory=dict)  # what is wrong with each field of a form, by name
 
     @classmethod
     def done(cls, message: str, warnings: tuple[str, ...] = ()) -> Outcome:
@@ -28,7 +29,8 @@ class Outcome:
     @classmethod
     def failed(cls, error: RancherSyncError) -> Outcome:
         """A failure, shown as the error shows itself: its title, its message and its hint."""
-        return cls(False, str(error), title=error.title, hint=error.hint)
+        fields = error.fields if isinstance(error, InvalidFields) else {}
+        return cls(False, str(error), title=error.title, hint=error.hint, fields=fields)
 
 
 def attempt(work: Callable[[], Outcome]) -> Outcome:

@@ -71,6 +71,57 @@ def show_outcome(outcome: Outcome) -> None:
     st.error(error_markdown(outcome), icon=":material/error:")
 
 
+# ---- forms: each field's error under it, all at once ------------------------------------------------------------
+
+_FIELD_ERRORS = "field_errors_"
+
+
+class FieldSlots:
+    """A place under each field of a form for what is wrong with it (the core's InvalidFields, by field name). The
+    errors of the last submit stay under their fields while the user fixes them, until the next submit."""
+
+    def __init__(self, form: str) -> None:
+        self._key = f"{_FIELD_ERRORS}{form}"
+        self._slots: dict[str, DeltaGenerator] = {}
+
+    def under(self, field: str, where: DeltaGenerator | None = None) -> None:
+        """Keep a place for `field`'s error right here (in `where`, e.g. the field's column)."""
+        slot = (where or st).empty()
+        self._slots[field] = slot
+        error = st.session_state.get(self._key, {}).get(field)
+        if error:
+            _field_error(slot, error)
+
+    def show(self, outcome: Outcome) -> None:
+        """Show a submit's outcome: each field's error under it, the rest (and a summary) where the caller is."""
+        errors = dict(outcome.fields) if not outcome.ok else {}
+        st.session_state[self._key] = errors
+        for field, slot in self._slots.items():
+            if field in errors:
+                _field_error(slot, errors[field])
+            else:
+                slot.empty()
+        if outcome.ok:
+            return
+        elsewhere = [message for field, message in errors.items() if field not in self._slots]
+        if not errors or elsewhere:
+            show_outcome(outcome if not errors else Outcome(False, "; ".join(elsewhere), title=outcome.title,
+                                                            hint=outcome.hint))
+        else:
+            count = f"{len(errors)} fields need" if len(errors) > 1 else "One field needs"
+            hint = f"\n\n{escape_markdown(outcome.hint)}" if outcome.hint else ""
+            st.error(f"**{escape_markdown(outcome.title or 'Please check the form')}**: {count} a change (see "
+                     f"above).{hint}", icon=":material/error:")
+
+    def clear(self) -> None:
+        """Forget the errors (after a success that keeps the form on screen)."""
+        st.session_state.pop(self._key, None)
+
+
+def _field_error(slot: DeltaGenerator, message: str) -> None:
+    slot.markdown(f":red[:material/error: {escape_markdown(message)}]")
+
+
 # ---- dialogs: opened from a session-state flag, so they survive reruns (and AppTest can drive them) -----------
 
 
@@ -124,8 +175,10 @@ def cascade_choice(
 
 
 def close_dialog() -> None:
-    """Forget the dialog request (on_dismiss callback, or before st.rerun())."""
+    """Forget the dialog request and its forms' errors (on_dismiss callback, or before st.rerun())."""
     st.session_state.pop(_DIALOG, None)
+    for key in [k for k in st.session_state if str(k).startswith(_FIELD_ERRORS)]:
+        del st.session_state[key]
 
 
 def dialog_buttons(label: str, key: str, cancel_key: str, *, icon: str | None = None, disabled: bool = False) -> bool:
@@ -139,10 +192,14 @@ def dialog_buttons(label: str, key: str, cancel_key: str, *, icon: str | None = 
     return confirmed
 
 
-def finish(outcome: Outcome) -> None:
-    """Close the dialog and rerun with the outcome as a flash message; a failure stays in the dialog."""
+def finish(outcome: Outcome, fields: FieldSlots | None = None) -> None:
+    """Close the dialog and rerun with the outcome as a flash message; a failure stays in the dialog, each wrong
+    field's error under it when the form gave `fields`."""
     if not outcome.ok:
-        show_outcome(outcome)
+        if fields is not None:
+            fields.show(outcome)
+        else:
+            show_outcome(outcome)
         return
     flash_outcome(outcome)
     close_dialog()

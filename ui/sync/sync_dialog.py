@@ -256,8 +256,9 @@ def _confirmation(sides: SyncSides) -> str | None:
     if not sides.target_protected:
         return None
     name = escape_markdown(sides.target.name)
-    return st.text_input(f":material/lock: {name} is protected: type its name to confirm", key="sync_confirm",
-                         autocomplete="off", width=320)
+    return st.text_input(f":material/lock: {name} is protected: type its name to confirm (case-sensitive)",
+                         key="sync_confirm", autocomplete="off", width=320, placeholder=sides.target.name,
+                         help="Exactly as written, capitals included.")
 
 
 # ---- applying ---------------------------------------------------------------------------------------------------
