@@ -36,8 +36,10 @@ live_refresh.remember_shown()  # before the reads: a change stored while they ru
 if shown == "compare":
     compared, selected = services_view.comparison(envs, view.tz, view.compare_by)
     picked = [e for e in envs if e.id in compared]
+    # The sidebar's environment is among the compared ones (services_view.comparison keeps them agreeing): the
+    # sync bar's default brings the environment before it into it.
     selected_id = view.environment.id if view.environment else None
-    sync_dialog.sync_bar(view.actor, selected, picked, prefix="cmp", default_source=selected_id)
+    sync_dialog.sync_bar(view.actor, selected, picked, prefix="cmp", default_target=selected_id)
 else:
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     with left:

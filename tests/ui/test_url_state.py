@@ -95,3 +95,27 @@ def test_the_history_filters_and_the_opened_operation_are_in_the_address(
     dated = follow({"since": "2000-01-01", "until": "2000-01-02", "by": "bob"}, HISTORY)
     assert dated.text_input(key="hist_person").value == "bob"
     assert shown_ids(dated) == [], "nothing in that period"
+
+
+def test_the_sidebar_and_the_comparison_agree_and_the_sync_comes_into_the_sidebars_environment(
+        open_app: OpenApp, seed: Seed, world: FakeRancher) -> None:  # noqa: F811
+    ids = seed(instance_specs=(*INSTANCES, STAGE))
+    at = compare_view(open_app(SERVICES))
+    sidebar = "sidebar_environment"
+
+    def direction() -> tuple[int, int]:
+        source = at.selectbox(key="cmp_source").value
+        return source, at.selectbox(key=f"cmp_target_{source}").value
+
+    assert direction() == (ids["Dev"], ids["Stage"]), "the first environment: from it into the next"
+    at.sidebar.selectbox(key=sidebar).select(ids["Prod"]).run()
+    assert direction() == (ids["Stage"], ids["Prod"]), "from the environment before it into it"
+
+    at.multiselect(key="cmp_envs").set_value([ids["Dev"], ids["Stage"]]).run()
+    assert at.sidebar.selectbox(key=sidebar).value == ids["Stage"], "the sidebar stays among the compared"
+    assert direction() == (ids["Dev"], ids["Stage"])
+
+    at.sidebar.selectbox(key=sidebar).select(ids["Prod"]).run()
+    assert at.multiselect(key="cmp_envs").value == [ids["Dev"], ids["Stage"], ids["Prod"]], "compared again"
+    assert direction() == (ids["Stage"], ids["Prod"])
+    assert_ok(at)

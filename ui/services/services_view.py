@@ -20,7 +20,7 @@ from ranchersync.kernel.humanize import duration_text, plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.rancher import PROMOTABLE_KINDS
 from ui.services import services_tables as tables
-from ui.shell import dataframes, queries, throttle, url_state, widgets
+from ui.shell import dataframes, frame, queries, throttle, url_state, widgets
 from ui.shell import format as fmt
 from ui.shell.comparison_table import ComparisonTable, row_notes
 from ui.shell.outcome import Outcome
@@ -149,8 +149,12 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
     pick_col, by_col, search_col = st.columns([3, 1.2, 1.8], vertical_alignment="bottom")
     # Each control in the address: a link reopens the same comparison (issue 20, item 5).
     url_state.bind("cmp_envs", "compare", url_state.some_of({e.name: e.id for e in envs}), list(names))
+    this = st.session_state.get(frame.SELECTED_ENVIRONMENT)
+    if this in names and this not in st.session_state["cmp_envs"]:  # the sidebar moved to one not compared: add it
+        st.session_state["cmp_envs"] = [*st.session_state["cmp_envs"], this]
     picked = pick_col.multiselect("Environments", list(names), format_func=names.__getitem__,
-                                  key="cmp_envs", placeholder="Pick two or more")
+                                  key="cmp_envs", placeholder="Pick two or more", on_change=_sidebar_inside,
+                                  args=(list(names),))
     url_state.publish("compare", [] if set(picked) == set(names) else [names[i] for i in names if i in picked])
     ways: list[CompareBy] = ["image", "tag"]
     url_state.bind("cmp_by", "by", url_state.one_of({w: w for w in ways}), compare_by)
@@ -213,6 +217,14 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
     if digests and chosen:
         _digest_detail(table, chosen)
     return ids, sync_selection.Selection(tables.service_keys(chosen), bar)
+
+
+def _sidebar_inside(order: list[int]) -> None:
+    """The sidebar's environment was taken out of the comparison: the sidebar moves to the last compared one (in
+    pipeline order), so both always agree (an on_change callback)."""
+    picked = st.session_state.get("cmp_envs") or []
+    if picked and st.session_state.get(frame.SELECTED_ENVIRONMENT) not in picked:
+        frame.select_environment(max(picked, key=order.index))
 
 
 def _container_detail(table: ComparisonTable, ids: Sequence[str]) -> None:
