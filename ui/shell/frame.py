@@ -22,7 +22,7 @@ from ranchersync.kernel.errors import DatabaseUnavailable, RancherSyncError
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.security.crypto import SecretKeyError
-from ui.shell import auth, deps, outage, queries, started, url_state, user_preferences, widgets
+from ui.shell import auth, deps, outage, queries, started, theme, url_state, user_preferences, widgets
 from ui.shell import format as fmt
 from ui.shell.queries import EnvironmentRow, SiteRow
 
@@ -116,6 +116,7 @@ def frame(title: str, icon: str, *, first_visit: Callable[[Actor], None] | None 
         _footer(sites)
         auth.sidebar_user(actor)
         _settings_link()
+        theme.apply(prefs.theme, PAGES.values())
     started.announce_finished()  # the operations this session started that finished since: their outcome
     widgets.show_flash()
     if first_visit is not None and not sites and actor.at_least("admin") and not widgets.dialog_pending():
