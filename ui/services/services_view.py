@@ -148,10 +148,13 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
     names = {e.id: e.name for e in envs}
     pick_col, by_col, search_col = st.columns([3, 1.2, 1.8], vertical_alignment="bottom")
     # Each control in the address: a link reopens the same comparison (issue 20, item 5).
-    url_state.bind("cmp_envs", "compare", url_state.some_of({e.name: e.id for e in envs}), list(names))
+    linked = url_state.bind("cmp_envs", "compare", url_state.some_of({e.name: e.id for e in envs}), list(names))
     this = st.session_state.get(frame.SELECTED_ENVIRONMENT)
-    if this in names and this not in st.session_state["cmp_envs"]:  # the sidebar moved to one not compared: add it
-        st.session_state["cmp_envs"] = [*st.session_state["cmp_envs"], this]
+    if this in names and this not in st.session_state["cmp_envs"]:
+        if linked:  # a link's comparison wins: the sidebar (drawn already) moves into it
+            _sidebar_inside(list(names))
+            st.rerun()
+        st.session_state["cmp_envs"] = [*st.session_state["cmp_envs"], this]  # the sidebar moved: compare it too
     picked = pick_col.multiselect("Environments", list(names), format_func=names.__getitem__,
                                   key="cmp_envs", placeholder="Pick two or more", on_change=_sidebar_inside,
                                   args=(list(names),))

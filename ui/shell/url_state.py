@@ -17,11 +17,12 @@ import streamlit as st
 _WRITTEN = "url_state_written"  # {param: the values this session last wrote to the address}
 
 
-def bind(key: str, param: str, parse: Callable[[list[str]], Any], default: Any) -> None:
+def bind(key: str, param: str, parse: Callable[[list[str]], Any], default: Any) -> bool:
     """Before the widget `key` is drawn: take the value of `param` from the address when a link brought a new one
     (`parse` gets the parameter's values, repeated or not, and returns None for what it cannot use: the widget then
-    keeps its own), else keep the widget's value, else `default`. Draw the widget without a default of its own:
-    its value is in the session state."""
+    keeps its own), else keep the widget's value, else `default` (None: the widget's first option). Draw the
+    widget without a default of its own: its value is in the session state. True when the value came from the
+    address."""
     written: dict[str, list[str] | None] = st.session_state.setdefault(_WRITTEN, {})
     raw = st.query_params.get_all(param)
     if raw and raw != written.get(param):
@@ -29,9 +30,10 @@ def bind(key: str, param: str, parse: Callable[[list[str]], Any], default: Any) 
         if value is not None:
             st.session_state[key] = value
             written[param] = raw
-            return
-    if key not in st.session_state:
+            return True
+    if key not in st.session_state and default is not None:  # a selectbox shows a None value as its placeholder
         st.session_state[key] = default
+    return False
 
 
 def publish(param: str, values: str | list[str] | None) -> None:
