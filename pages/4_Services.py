@@ -34,6 +34,8 @@ frame.publish_environment(view.environment)  # the sidebar's: the one shown, or 
 live_refresh.remember_shown()  # before the reads: a change stored while they run shows at the next poll
 
 if shown == "compare":
+    for param in ("status", "kind", "instance"):  # the one-environment filters: not this view's
+        url_state.publish(param, None)
     compared, selected = services_view.comparison(envs, view.tz, view.compare_by)
     picked = [e for e in envs if e.id in compared]
     # The sidebar's environment is among the compared ones (services_view.comparison keeps them agreeing): the

@@ -72,6 +72,12 @@ def test_one_environment_and_its_search_are_in_the_address(
     assert list(services_table(opened)["Service"]) == ["web"]
     assert set(services_table(opened)["App instance"]) == {"shop-prod"}, "the linked environment, not the first"
 
+    failed = follow({"env": "Dev", "status": "failed", "kind": "Deployment"}, SERVICES)
+    assert list(zip(services_table(failed)["Service"], services_table(failed)["Status"], strict=True)) == [
+        ("api", "● failed")]
+    failed.segmented_control(key="svc_view").set_value("compare").run()
+    assert "status" not in failed.query_params, "the one-environment filters leave with their view"
+
     unknown = follow({"env": "Nowhere"}, SERVICES)
     assert unknown.query_params["env"] == "Dev", "an unknown name falls back to the first, and says so in the address"
 

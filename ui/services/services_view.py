@@ -92,13 +92,19 @@ def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> sync
     text = search.text_input("Search", key=f"svc_search_{env.id}", placeholder="Name or image",
                              icon=":material/search:")
     url_state.publish("q", text or None)
-    statuses = status_col.multiselect("Status", list(tables.status_counts(frame)),
-                                      key=f"svc_status_{env.id}", placeholder="Any status")
-    kinds = kind_col.multiselect("Kind", sorted(frame["Kind"].unique()), key=f"svc_kind_{env.id}",
-                                 placeholder="Any kind")
+    status_options, kind_options = list(tables.status_counts(frame)), sorted(frame["Kind"].unique())
     names = sorted({i.name for i in queries.instances(env.id)} | set(frame["App instance"]))
+    for key, param, options in ((f"svc_status_{env.id}", "status", status_options),
+                                (f"svc_kind_{env.id}", "kind", kind_options),
+                                (f"svc_instance_{env.id}", "instance", names)):
+        url_state.bind(key, param, url_state.some_of({str(o): o for o in options}), None)
+    statuses = status_col.multiselect("Status", status_options, key=f"svc_status_{env.id}", placeholder="Any status")
+    kinds = kind_col.multiselect("Kind", kind_options, key=f"svc_kind_{env.id}", placeholder="Any kind")
     picked = instance_col.multiselect("App instance", names, key=f"svc_instance_{env.id}",
                                       placeholder="Every app instance")
+    url_state.publish("status", [str(s) for s in statuses])
+    url_state.publish("kind", [str(k) for k in kinds])
+    url_state.publish("instance", list(picked))
     shown = tables.filter_services(frame, statuses=statuses, kinds=kinds, instances=picked, text=text)
     _status_badges(tables.status_counts(shown), len(frame), len(shown))
     if shown.empty:
