@@ -27,7 +27,7 @@ def test_a_dark_theme_chosen_in_settings_holds_on_a_cold_deep_link(
     assert background_luminance(page) > 0.8
     by_key(page, "prefs_theme").locator("button", has_text="Dark").click()
     by_key(page, "prefs_save").locator("button").click()
-    page.wait_for_load_state("load")  # the page reloads once, into the chosen theme
+    page.wait_for_function(_DARK, timeout=20_000)  # the page reloads once, into the chosen theme
     wait_idle(page)
     assert background_luminance(page) < 0.2, "the page the theme was chosen on"
     screenshot(page, artifacts / "settings-theme-dark.png")
@@ -37,6 +37,7 @@ def test_a_dark_theme_chosen_in_settings_holds_on_a_cold_deep_link(
     open_page(cold, link)
     assert background_luminance(cold) < 0.2, "a cold deep link to another page opens dark"
     assert cold.evaluate("() => performance.getEntriesByType('navigation')[0].type") == "navigate", "no reload"
+    expect(by_key(cold, "hist_status").locator("input")).to_have_value("complete")  # the link's filter, too
     screenshot(cold, artifacts / "history-deep-link-dark-theme.png")
     page.context.close()
 
