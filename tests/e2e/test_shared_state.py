@@ -39,6 +39,7 @@ def test_a_dark_theme_chosen_in_settings_holds_on_a_cold_deep_link(
     assert cold.evaluate("() => performance.getEntriesByType('navigation')[0].type") == "navigate", "no reload"
     expect(by_key(cold, "hist_status").locator("input")).to_have_value("complete")  # the link's filter, too
     screenshot(cold, artifacts / "history-deep-link-dark-theme.png")
+
     page.context.close()
 
     elsewhere = new_page(browser)  # another browser the person signs in from: the setting follows them
@@ -46,6 +47,15 @@ def test_a_dark_theme_chosen_in_settings_holds_on_a_cold_deep_link(
     elsewhere.wait_for_function(_DARK, timeout=20_000)  # after the one reload a new browser needs
     wait_idle(elsewhere)
     assert background_luminance(elsewhere) < 0.2
+
+    open_page(elsewhere, f"{demo_app.url}/Settings")  # back to the browser's own theme
+    by_key(elsewhere, "prefs_theme").locator("button", has_text="The browser's").click()
+    by_key(elsewhere, "prefs_save").locator("button").click()
+    elsewhere.wait_for_function(f"() => !({_DARK})()", timeout=20_000)
+    wait_idle(elsewhere)
+    again = elsewhere.context.new_page()
+    open_page(again, link)
+    assert background_luminance(again) > 0.8, "the browser prefers light: every page follows it again"
     elsewhere.context.close()
 
 

@@ -122,8 +122,8 @@ def test_the_display_page_shows_an_html_name_as_text(app_env: AppContext, seed: 
 
 def test_the_theme_is_a_setting_applied_on_every_page(open_app: OpenApp, ctx: AppContext, seed: Seed) -> None:
     seed()
-    assert not [h for h in open_app("pages/4_Services.py").get("html") if "stActiveTheme" in h.proto.body], (
-        "no choice: the browser's own theme stands")
+    untouched = [h.proto.body for h in open_app("pages/4_Services.py").get("html") if "stActiveTheme" in h.proto.body]
+    assert len(untouched) == 1 and "const wanted = null," in untouched[0], "no choice: the browser's own theme"
     at = open_app("pages/11_Settings.py")
     at.segmented_control(key="prefs_theme").set_value("dark")
     at.button(key="prefs_save").click().run()
@@ -141,4 +141,3 @@ def test_the_theme_is_a_setting_applied_on_every_page(open_app: OpenApp, ctx: Ap
 def test_page_addresses() -> None:
     assert [theme.url_name(p) for p in ("app.py", "pages/5_Sync_history.py", "pages/11_Settings.py")] == [
         "", "Sync_history", "Settings"]
-    assert theme.script("", ["app.py"]) is None
