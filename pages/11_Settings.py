@@ -1,5 +1,5 @@
 """Settings: the signed-in person's preferences — default environment, time zone and date format, compare mode,
-rows per page, notifications by e-mail — stored in the database and used by every screen."""
+rows per page, theme, notifications by e-mail — stored in the database and used by every screen."""
 
 import streamlit as st
 

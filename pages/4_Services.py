@@ -7,7 +7,7 @@ from ranchersync.kernel.errors import RancherSyncError
 from ui import screen
 from ui.governance import freeze_view
 from ui.services import drift_report, services_view
-from ui.shell import frame, live_refresh, queries, widgets
+from ui.shell import frame, live_refresh, queries, url_state, widgets
 from ui.sync import sync_dialog
 
 view = screen.start("Services", ":material/apps:")
@@ -25,16 +25,23 @@ if not envs:
 
 # A segmented control rather than tabs: tabs would run both views, and each reads Rancher.
 views = {"table": ":material/table_rows: One environment", "compare": ":material/compare_arrows: Compare"}
+url_state.bind("svc_view", "view", url_state.one_of({v: v for v in views}), "table")
 with switch.container(horizontal=True, horizontal_alignment="right"):
-    shown = st.segmented_control("View", list(views), format_func=views.__getitem__, default="table", required=True,
+    shown = st.segmented_control("View", list(views), format_func=views.__getitem__, required=True,
                                  key="svc_view", label_visibility="collapsed")
+url_state.publish("view", None if shown == "table" else shown)
+frame.publish_environment(view.environment)  # the sidebar's: the one shown, or the comparison's sync target
 live_refresh.remember_shown()  # before the reads: a change stored while they run shows at the next poll
 
 if shown == "compare":
+    for param in ("status", "kind", "instance"):  # the one-environment filters: not this view's
+        url_state.publish(param, None)
     compared, selected = services_view.comparison(envs, view.tz, view.compare_by)
     picked = [e for e in envs if e.id in compared]
+    # The sidebar's environment is among the compared ones (services_view.comparison keeps them agreeing): the
+    # sync bar's default brings the environment before it into it.
     selected_id = view.environment.id if view.environment else None
-    sync_dialog.sync_bar(view.actor, selected, picked, prefix="cmp", default_source=selected_id)
+    sync_dialog.sync_bar(view.actor, selected, picked, prefix="cmp", default_target=selected_id)
 else:
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     with left:

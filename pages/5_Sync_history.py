@@ -38,6 +38,7 @@ with operations_tab:
     else:
         # A selected row wins; else the operation a link (a notification's) names, wherever it is in the history.
         selected = history_view.operations_table(page, colors, view.tz)
+        history_view.publish_selected(selected)  # the address names the opened operation: a link to share
         opened = selected or history_view.linked_operation()
         history_view.pager(page)
         if opened is not None:

@@ -111,7 +111,7 @@ def cmd_history_show(ctx: AppContext, args: argparse.Namespace) -> int:
 def operation_text(op: Mapping[str, Any]) -> str:
     """`history show` as text, drawn from the payload alone: the remote CLI prints the API's answer the same way."""
     from ranchersync.cli.output import format_table
-    from ranchersync.kernel.humanize import duration_text
+    from ranchersync.kernel.humanize import duration_text, workload_location
 
     lines = [f"Operation #{op['id']}: {op['kind']} {op['sourceEnvironment']} -> {op['targetEnvironment']}, "
              f"{op['status']}",
@@ -129,7 +129,9 @@ def operation_text(op: Mapping[str, Any]) -> str:
         lines.append(f"Error: {op['error']}")
     rows = []
     for r in op["results"]:
-        where = f"{r['siteName']}/{r['cluster']}/{r['namespace']}"
+        # The screens' "site · cluster name · namespace", without spaces: a table's columns split on them.
+        where = workload_location(r["siteName"] or "", r.get("clusterName") or "", r["cluster"] or "",
+                                  r["namespace"] or "").replace(" · ", "/")
         containers = r["containers"] or [{"name": "", "init": False, "previous": r["previousImage"],
                                           "new": r["newImage"]}]
         for c in containers:

@@ -38,6 +38,7 @@ class ResultPayload(TypedDict):
     timestamp: str | None
     siteName: str | None
     cluster: str | None
+    clusterName: str | None  # its display name, None when no app instance on it names it
     namespace: str | None
     applied: bool
     measurements: list[dict[str, Any]]
@@ -126,6 +127,7 @@ def result_payload(result: ResultView) -> ResultPayload:
         "timestamp": iso(result.finished_at or result.started_at),
         "siteName": result.site_name,
         "cluster": result.cluster_id,
+        "clusterName": result.cluster_name or None,
         "namespace": result.namespace,
         "applied": result.applied,
         "measurements": [dict(m) for m in result.measurements],

@@ -15,12 +15,14 @@ from ranchersync.history.filters import HistoryFilter, operation_conditions
 from ranchersync.inventory.reading import display_tag
 from ranchersync.kernel.csvexport import csv_lines
 from ranchersync.kernel.errors import NotFoundError, ValidationError
+from ranchersync.kernel.humanize import workload_location
 from ranchersync.kernel.timefmt import iso
 from ranchersync.models import (
     AppInstance,
     ApprovalDecision,
     ApprovalRequest,
     Measurement,
+    Site,
     SyncOperation,
     SyncResult,
 )
@@ -87,13 +89,19 @@ class ResultView:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     target_app_instance: str | None = None  # the app instance's name now; None once it was removed
+    cluster_name: str = ""  # the cluster's display name as an app instance on it records it; "" when none does
     # Its verification after the rollout: each gate's measurement and the soak ({gate, at, values, verdict, detail}).
     measurements: tuple[dict[str, Any], ...] = ()
 
     @property
     def target_label(self) -> str:
-        """Where the change landed as a report names it: the app instance, else its cluster and namespace."""
-        return self.target_app_instance or f"{self.cluster_id}/{self.namespace}"
+        """Where the change landed as a report names it: the app instance, else its site, cluster and namespace."""
+        return self.target_app_instance or self.location
+
+    @property
+    def location(self) -> str:
+        """Where the workload runs: "site · cluster name · namespace", as every screen names it."""
+        return workload_location(self.site_name, self.cluster_name, self.cluster_id, self.namespace)
 
     @property
     def previous_tag(self) -> str | None:
@@ -105,8 +113,10 @@ class ResultView:
 
     @classmethod
     def from_model(cls, result: SyncResult, instance_names: Mapping[int, str] | None = None,
-                   measurements: Sequence[dict[str, Any]] = ()) -> ResultView:
-        """A detached copy of a stored result; `instance_names` names its target app instance by id."""
+                   measurements: Sequence[dict[str, Any]] = (),
+                   cluster_names: Mapping[tuple[str, str], str] | None = None) -> ResultView:
+        """A detached copy of a stored result; `instance_names` names its target app instance by id,
+        `cluster_names` its cluster by (site name, cluster id)."""
         return cls(measurements=tuple(measurements),
             id=result.id, service=result.service, workload_kind=result.workload_kind,
             source_app_instance_id=result.source_app_instance_id, target_app_instance_id=result.target_app_instance_id,
@@ -116,6 +126,7 @@ class ResultView:
             previous_image=result.previous_image, new_image=result.new_image, status=result.status,
             error=result.error, applied=result.applied, started_at=result.started_at, finished_at=result.finished_at,
             target_app_instance=(instance_names or {}).get(result.target_app_instance_id or -1),
+            cluster_name=(cluster_names or {}).get((result.site_name, result.cluster_id), ""),
         )
 
 
@@ -194,12 +205,14 @@ class OperationDetail(OperationSummary):
         rolled_back_by: Sequence[int] = (),
         instance_names: Mapping[int, str] | None = None,
         approved_by: Sequence[str] = (),
+        cluster_names: Mapping[tuple[str, str], str] | None = None,
     ) -> OperationDetail:
         """A detached detail of a stored operation whose results are loaded."""
         summary = OperationSummary.from_model(operation, [(r.service, r.status) for r in operation.results],
                                               approved_by)
         measured = _measurements(operation)
-        return cls(**vars(summary), results=tuple(ResultView.from_model(r, instance_names, measured.get(r.id, ()))
+        return cls(**vars(summary), results=tuple(ResultView.from_model(r, instance_names, measured.get(r.id, ()),
+                                                                      cluster_names)
                                                   for r in operation.results),
                    rolled_back_by=tuple(rolled_back_by))
 
@@ -297,7 +310,17 @@ def get_operation_detail(session: Session, operation_id: int) -> OperationDetail
     instance_ids = {r.target_app_instance_id for r in operation.results if r.target_app_instance_id is not None}
     names = {id_: name for id_, name in session.execute(
         select(AppInstance.id, AppInstance.name).where(AppInstance.id.in_(instance_ids)))}
-    return OperationDetail.of(operation, rollbacks, names, approved_by(session, [operation_id]).get(operation_id, ()))
+    return OperationDetail.of(operation, rollbacks, names, approved_by(session, [operation_id]).get(operation_id, ()),
+                              cluster_names(session, {r.cluster_id for r in operation.results}))
+
+
+def cluster_names(session: Session, cluster_ids: Iterable[str]) -> dict[tuple[str, str], str]:
+    """The display names of clusters by (site name, cluster id), as the app instances on them record them (a
+    cluster with no app instance left keeps its id)."""
+    rows = session.execute(select(Site.name, AppInstance.cluster_id, AppInstance.cluster_name)
+                           .join(Site, Site.id == AppInstance.site_id)
+                           .where(AppInstance.cluster_id.in_(set(cluster_ids)), AppInstance.cluster_name != ""))
+    return {(site, cluster): name for site, cluster, name in rows}
 
 
 # --- CSV -------------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from ranchersync.context import AppContext
 from ranchersync.inventory.listing import client_pool
 from ranchersync.inventory.reading import instance_refs, site_connections
 from ranchersync.kernel.errors import RancherSyncError
+from ranchersync.kernel.humanize import workload_location
 from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, utcnow
 from ranchersync.rancher import RancherClient, rollout_state
 from ranchersync.sync import get_operation
@@ -75,7 +76,7 @@ def live_operation(ctx: AppContext, operation_id: int, factory: ClientFactory = 
     workloads = []
     with client_pool(connections, factory) as pool:
         for service, kind, status, ref, site, cluster, namespace in results:
-            where = " · ".join(p for p in (site, ref.cluster_name if ref else cluster, namespace) if p)
+            where = workload_location(site, ref.cluster_name if ref else "", cluster, namespace)
             if ref is None or not running:
                 workloads.append(WorkloadProgress(service, kind, where, status, None, None, None, "", ()))
                 continue

@@ -68,3 +68,9 @@ def status_word(status: str) -> str:
 def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     """'1 site', '3 sites'."""
     return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"
+
+
+def workload_location(site: str, cluster_name: str, cluster_id: str, namespace: str) -> str:
+    """Where a workload runs, named the same on every screen and report: "site · cluster name · namespace" (the
+    cluster's id when its name is not known; never the id beside a known name)."""
+    return " · ".join(p for p in (site, cluster_name or cluster_id, namespace) if p)

@@ -82,6 +82,7 @@ class UserPreference(Base):
     compare_by: Mapped[str] = mapped_column(String(10), default="image")  # CompareMode
     rows_per_page: Mapped[int] = mapped_column(Integer, default=25)
     email_events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    theme: Mapped[str] = mapped_column(String(10), default="", server_default="")  # "": the browser's; light; dark
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -1,5 +1,5 @@
 """Each person's display preferences (by e-mail: the signed-in identity, or the local user): default environment,
-time zone and date format, default compare mode, rows per page, which notifications they want by e-mail."""
+time zone and date format, default compare mode, rows per page, the theme, which notifications they want by e-mail."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ DATE_FORMATS: Final[dict[str, str]] = {
     "long": "%d %b %Y",  # 20 Nov 2026
 }
 ROWS_PER_PAGE: Final = (10, 25, 50, 100, 200)
+THEMES: Final = ("", "light", "dark")  # "": the browser's (its own switch, per page)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Preferences:
     compare_by: str = "image"
     rows_per_page: int = 25
     email_events: tuple[str, ...] = field(default=())
+    theme: str = ""  # THEMES
 
     @property
     def date_pattern(self) -> str:
@@ -51,7 +53,7 @@ def get_preferences(session: Session, email: str) -> Preferences:
     if row is None:
         return Preferences(email.lower())
     return Preferences(row.email, row.default_environment_id, row.timezone, row.date_format, row.compare_by,
-                       row.rows_per_page, tuple(row.email_events or ()))
+                       row.rows_per_page, tuple(row.email_events or ()), row.theme or "")
 
 
 def save_preferences(session: Session, actor: Actor, prefs: Preferences) -> Preferences:
@@ -70,6 +72,8 @@ def save_preferences(session: Session, actor: Actor, prefs: Preferences) -> Pref
         raise ValidationError("compare mode must be 'image' (full image) or 'tag'")
     if prefs.rows_per_page not in ROWS_PER_PAGE:
         raise ValidationError(f"rows per page must be one of {', '.join(map(str, ROWS_PER_PAGE))}")
+    if prefs.theme not in THEMES:
+        raise ValidationError("theme must be 'light', 'dark' or empty (the browser's)")
     unknown = [e for e in prefs.email_events if e not in SUBSCRIBABLE]
     if unknown:
         raise ValidationError(f"unknown event(s) {', '.join(unknown)}")
@@ -84,11 +88,12 @@ def save_preferences(session: Session, actor: Actor, prefs: Preferences) -> Pref
                                                                  prefs.date_format)
     row.compare_by, row.rows_per_page, row.email_events = prefs.compare_by, prefs.rows_per_page, list(
         prefs.email_events)
+    row.theme = prefs.theme
     session.flush()
     audit.record(session, actor, "preferences.update", object_type="user", object_id=actor.email,
                  object_name=actor.email, before=before,
                  after={"timezone": prefs.timezone, "dateFormat": prefs.date_format,
-                        "compareBy": prefs.compare_by, "rowsPerPage": prefs.rows_per_page})
+                        "compareBy": prefs.compare_by, "rowsPerPage": prefs.rows_per_page, "theme": prefs.theme})
     return get_preferences(session, actor.email)
 
 

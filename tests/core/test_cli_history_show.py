@@ -45,6 +45,7 @@ def test_show_prints_every_service_and_container_with_old_and_new_images(cli, de
     rows = [line.split() for line in out.splitlines() if line.startswith("frontend ")]
     assert len(rows) == 2 and all(row[3] == "web" and row[4].endswith(":3.8.0") and row[5].endswith(":3.8.1")
                                   and row[6] == "rolled_back" for row in rows)
+    assert {row[2] for row in rows} == {"us/prod-us-east/shop-prod", "us/prod-us-west/shop-prod"}, "cluster names"
 
     status, out, _ = cli("history", "show", str(rollback_id))
     assert status == 0 and f"Rollback of operation #{sync_id}" in out

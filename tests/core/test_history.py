@@ -264,7 +264,7 @@ def test_operation_payload_in_the_plans_shape(session: Session, history: dict[st
         "previousImage": "reg/web:1.0", "newImage": "reg/web:1.1",
         "containers": [{"name": "app", "init": False, "previous": "reg/web:1.0", "new": "reg/web:1.1"}],
         "status": "failed", "error": "rollout failed", "timestamp": "2026-03-03T09:01:30Z", "siteName": "eu",
-        "cluster": "c-east", "namespace": "shop-prod", "applied": True, "measurements": [],
+        "cluster": "c-east", "clusterName": None, "namespace": "shop-prod", "applied": True, "measurements": [],
     }
     assert detailed["results"][1]["newImageTag"] is None
     json.dumps(detailed)

@@ -166,9 +166,9 @@ def test_an_opened_operation_shows_each_container(open_app: OpenApp, history: di
     assert_ok(at)
     results = at.dataframe[-1].value
     assert list(results.itertuples(index=False, name=None)) == [
-        ("● rolled back", "web (Deployment)", "eu / c-east / shop-prod", "app", "reg/web:1.0", "reg/web:1.1", ""),
-        ("● failed", "web (Deployment)", "eu / c-west / shop-prod", "app", "reg/web:1.0", "reg/web:1.1", ""),
-        ("● rolled back", "api (Deployment)", "eu / c-east / shop-prod", "app", "reg/api:1.9", "reg/api:2.0", ""),
+        ("● rolled back", "web (Deployment)", "eu · c-east · shop-prod", "app", "reg/web:1.0", "reg/web:1.1", ""),
+        ("● failed", "web (Deployment)", "eu · c-west · shop-prod", "app", "reg/web:1.0", "reg/web:1.1", ""),
+        ("● rolled back", "api (Deployment)", "eu · c-east · shop-prod", "app", "reg/api:1.9", "reg/api:2.0", ""),
     ]
     assert any(f"rolled back by #{history['rollback']}" in c.value for c in at.caption)
     button = at.button(key="hist_rollback")
@@ -338,3 +338,21 @@ def test_a_link_with_an_operation_opens_it(open_app: OpenApp, history: dict[str,
     at.run()
     assert_ok(at)
     assert not any("#### Sync #" in m.value for m in at.markdown)
+
+
+def test_a_workload_is_named_by_site_cluster_name_and_namespace(open_app: OpenApp, ctx: AppContext,
+                                                                 seed: Seed) -> None:
+    # The live panel names the cluster; the results table and the rollback plan did show its id alone.
+    seed(site_names=("eu",), instance_specs=(("shop-prod", "eu", "Prod", "c-m-east01", "shop-prod"),))
+    with ctx.session() as session:
+        e = envs_by_name(session)
+        done = record(session, e["Stage"], e["Prod"], start=day(1), changes=[
+            change("web", "reg/web:1.1", previous="reg/web:1.0", cluster="c-m-east01"),
+            change("api", "reg/api:2.0", previous="reg/api:1.9", cluster="c-gone")])
+        done_id = done.id
+    at = select_rows(open_app(PAGE), 0, [done_id])
+    assert_ok(at)
+    where = set(at.dataframe[-1].value["Where"])
+    assert where == {"eu · east01 · shop-prod", "eu · c-gone · shop-prod"}, "the id only where no name is known"
+    plan = tables.rollback_rows(queries.operation_detail_now(done_id))
+    assert set(plan["Where"]) == where

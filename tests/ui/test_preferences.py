@@ -12,12 +12,13 @@ from streamlit.testing.v1 import AppTest
 from ranchersync import notify
 from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
+from ranchersync.kernel.errors import ValidationError
 from ranchersync.notify import mask_url
 from ranchersync.people import preferences
 from tests.core.test_history import change, record
 from tests.ui.conftest import ROOT, OpenApp, Seed, assert_ok, rendered_text, state_text
 from tests.ui.test_history_page import envs_by_name, rows
-from ui.shell import user_preferences
+from ui.shell import theme, user_preferences
 
 PAGE = "pages/5_Sync_history.py"
 START = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
@@ -117,3 +118,26 @@ def test_the_display_page_shows_an_html_name_as_text(app_env: AppContext, seed: 
     headings = [h.proto.body for h in at.get("html")]  # type: ignore[attr-defined]
     assert any("<h3 style=\"margin:0\">&lt;img src=//127.0.0.2/p&gt;</h3>" in h for h in headings), headings
     assert not any("<img" in h for h in headings), "no image tag reaches the page: it would fetch from the network"
+
+
+def test_the_theme_is_a_setting_applied_on_every_page(open_app: OpenApp, ctx: AppContext, seed: Seed) -> None:
+    seed()
+    untouched = [h.proto.body for h in open_app("pages/4_Services.py").get("html") if "stActiveTheme" in h.proto.body]
+    assert len(untouched) == 1 and "const wanted = null," in untouched[0], "no choice: the browser's own theme"
+    at = open_app("pages/11_Settings.py")
+    at.segmented_control(key="prefs_theme").set_value("dark")
+    at.button(key="prefs_save").click().run()
+    assert_ok(at)
+    with ctx.session() as session:
+        assert preferences.get_preferences(session, ctx.settings.user).theme == "dark"
+    for page in ("pages/5_Sync_history.py", "pages/4_Services.py", None):
+        scripts = [h.proto.body for h in open_app(page).get("html") if "stActiveTheme" in h.proto.body]
+        assert len(scripts) == 1 and '"\\"Dark\\""' in scripts[0], page
+        assert '"Sync_history"' in scripts[0] and '"Settings"' in scripts[0], "stored for every page's address"
+    with pytest.raises(ValidationError, match="theme"):
+        save(ctx, theme="purple")
+
+
+def test_page_addresses() -> None:
+    assert [theme.url_name(p) for p in ("app.py", "pages/5_Sync_history.py", "pages/11_Settings.py")] == [
+        "", "Sync_history", "Settings"]

@@ -201,7 +201,7 @@ def test_apply_reports_each_service_and_the_comparison_shows_them_equal(
     assert not at.get("dialog"), "closed at once: the sync runs on the server"
     assert finished(shop, at) == "complete"
     assert "Sync #1 complete: 4 workloads updated in Prod." in toasts(at)
-    east, west = f"us / {EAST} / shop-prod", f"us / {WEST} / shop-prod"
+    east, west = "us · prod-us-east · shop-prod", "us · prod-us-west · shop-prod"  # the cluster names, not ids
     assert results(at) == {
         ("frontend (Deployment)", east, "● success"), ("frontend (Deployment)", west, "● success"),
         ("checkout (Deployment)", east, "● success"), ("checkout (Deployment)", west, "● success")}

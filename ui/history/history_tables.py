@@ -81,7 +81,7 @@ def results_frame(detail: OperationDetail) -> pd.DataFrame:
     for result in detail.results:
         for name, previous, new in _containers(result):
             rows.append((fmt.status_text(status_word(result.status)), f"{result.service} ({result.workload_kind})",
-                         f"{result.site_name} / {result.cluster_id} / {result.namespace}", name, previous or "—",
+                         result.location, name, previous or "—",
                          new or "—", result.error or ""))
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
@@ -102,7 +102,7 @@ def rollback_rows(detail: OperationDetail) -> pd.DataFrame:
     """What a rollback of this operation will change: each container from the image the operation set back to the
     one it replaced, for the services the core's rollback takes."""
     rows = [
-        (r.service, f"{r.site_name} / {r.cluster_id} / {r.namespace}", f"{c.name} (init)" if c.init else c.name,
+        (r.service, r.location, f"{c.name} (init)" if c.init else c.name,
          c.new or "—", c.previous or "—")
         for r in rollback_candidates(detail.results)
         for c in r.containers

@@ -24,7 +24,7 @@ from ranchersync.sync import new_request_id
 from ui.history import history_charts as charts
 from ui.history import history_tables as tables
 from ui.history import live_operation
-from ui.shell import dataframes, queries, widgets
+from ui.shell import dataframes, queries, url_state, widgets
 from ui.shell import format as fmt
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
@@ -34,6 +34,7 @@ PERIOD_DAYS = 30
 PAGE = "hist_page"
 _FILTERS_SEEN = "hist_filters_seen"
 _ROLLBACK = "rollback_operation"
+_PUBLISHED = "hist_selected_published"  # the selected operation this page put in the address
 _SCROLLED = "hist_scrolled_to"  # the linked operation the page last scrolled to
 _TABLE_GENERATION = "hist_ops_generation"  # bumped to drop the table's selection (a started rollback opens instead)
 _KINDS = {None: "Syncs and rollbacks", "sync": "Syncs", "rollback": "Rollbacks"}
@@ -46,20 +47,38 @@ def filter_bar(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> HistoryFilter:
     """The filters, in one bordered row; a new filter goes back to the first page."""
     names = {e.id: e.name for e in envs}
     today = dt.datetime.now(tz).date()
+    period_default = (today - dt.timedelta(days=PERIOD_DAYS - 1), today)
+    # Each filter in the address (`?since=…&until=…&environment=Prod&status=failed…`): a link reopens the same list.
+    url_state.bind("hist_period", "since", lambda v: _period_from(v[-1], st.query_params.get("until"), today),
+                   period_default)
+    url_state.bind("hist_env", "environment", url_state.one_of({name: i for i, name in names.items()}), None)
+    statuses = [None, *get_args(OperationStatus)]
+    url_state.bind("hist_status", "status", url_state.one_of({s: s for s in statuses if s}), None)
+    url_state.bind("hist_kind", "kind", url_state.one_of({k: k for k in _KINDS if k}), None)
+    url_state.bind("hist_service", "service", url_state.text, "")
+    url_state.bind("hist_person", "by", url_state.text, "")
     with st.container(border=True, key="hist_filters"):
         cols = st.columns([2, 1.6, 1.2, 1.4], vertical_alignment="bottom")
-        period = cols[0].date_input("Started between", (today - dt.timedelta(days=PERIOD_DAYS - 1), today),
-                                    max_value=today, key="hist_period", format="YYYY-MM-DD")
+        period = cols[0].date_input("Started between", max_value=today, key="hist_period", format="YYYY-MM-DD")
         env_id = cols[1].selectbox("Environment (source or target)", [None, *names],
                                    format_func=lambda i: "All environments" if i is None else names[i],
                                    key="hist_env")
-        status = cols[2].selectbox("Status", [None, *get_args(OperationStatus)], key="hist_status",
+        status = cols[2].selectbox("Status", statuses, key="hist_status",
                                    format_func=lambda s: "Any status" if s is None else status_word(s))
         more = sum(bool(st.session_state.get(k)) for k in ("hist_kind", "hist_service", "hist_person"))
         with cols[3].popover(f"More filters{f' ({more})' if more else ''}", icon=":material/tune:", width="stretch"):
             kind = st.selectbox("Kind", list(_KINDS), format_func=_KINDS.__getitem__, key="hist_kind")
             service = st.text_input("Service", key="hist_service", placeholder="e.g. frontend")
             person = st.text_input("Started by", key="hist_person", placeholder="user name")
+    chosen = tuple(period) if isinstance(period, (tuple, list)) else (period,)
+    moved = chosen != period_default
+    url_state.publish("since", chosen[0].isoformat() if moved and chosen else None)
+    url_state.publish("until", chosen[1].isoformat() if moved and len(chosen) > 1 else None)
+    url_state.publish("environment", names[env_id] if env_id in names else None)
+    url_state.publish("status", status)
+    url_state.publish("kind", kind)
+    url_state.publish("service", service or None)
+    url_state.publish("by", person or None)
     days = tuple(period) if isinstance(period, (tuple, list)) else (period,)
     since, until = date_range(days[0] if days else None, days[1] if len(days) > 1 else None)
     try:
@@ -72,6 +91,16 @@ def filter_bar(envs: Sequence[EnvironmentRow], tz: dt.tzinfo) -> HistoryFilter:
         st.session_state[_FILTERS_SEEN] = filters
         st.session_state[PAGE] = 1  # allowed: the pagination is drawn later in the run
     return filters
+
+
+def _period_from(since: str, until: str | None, today: dt.date) -> tuple[dt.date, ...] | None:
+    """The period a link names (`since`, and `until` or today), None when the dates cannot be read."""
+    try:
+        first = dt.date.fromisoformat(since)
+        last = dt.date.fromisoformat(until) if until else today
+    except ValueError:
+        return None
+    return (min(first, today), min(max(last, first), today))
 
 
 # ---- the metric cards -----------------------------------------------------------------------------------------------
@@ -119,6 +148,17 @@ def linked_operation() -> int | None:
     opens its live page so), None when none or not a number."""
     value = st.query_params.get("operation", "")
     return int(value) if value.isdigit() else None
+
+
+def publish_selected(selected: int | None) -> None:
+    """A selected row goes into the address (`?operation=N`); unselecting it takes it out again, but leaves an
+    operation a link or a started rollback put there."""
+    if selected is not None:
+        st.query_params["operation"] = str(selected)
+        st.session_state[_PUBLISHED] = selected
+        st.session_state[_SCROLLED] = selected  # already in view: it was just clicked
+    elif (published := st.session_state.pop(_PUBLISHED, None)) is not None and linked_operation() == published:
+        del st.query_params["operation"]
 
 
 def arrived_at(operation_id: int) -> bool:

@@ -20,7 +20,7 @@ from ranchersync.kernel.humanize import duration_text, plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.rancher import PROMOTABLE_KINDS
 from ui.services import services_tables as tables
-from ui.shell import dataframes, queries, throttle, widgets
+from ui.shell import dataframes, frame, queries, throttle, url_state, widgets
 from ui.shell import format as fmt
 from ui.shell.comparison_table import ComparisonTable, row_notes
 from ui.shell.outcome import Outcome
@@ -88,15 +88,23 @@ def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> sync
     """Filters, status counts and the table of one environment's services."""
     frame = tables.services_frame(found.services, tz)
     search, status_col, kind_col, instance_col = st.columns([2.2, 1.3, 1.3, 1.6])
+    url_state.bind(f"svc_search_{env.id}", "q", url_state.text, "")
     text = search.text_input("Search", key=f"svc_search_{env.id}", placeholder="Name or image",
                              icon=":material/search:")
-    statuses = status_col.multiselect("Status", list(tables.status_counts(frame)),
-                                      key=f"svc_status_{env.id}", placeholder="Any status")
-    kinds = kind_col.multiselect("Kind", sorted(frame["Kind"].unique()), key=f"svc_kind_{env.id}",
-                                 placeholder="Any kind")
+    url_state.publish("q", text or None)
+    status_options, kind_options = list(tables.status_counts(frame)), sorted(frame["Kind"].unique())
     names = sorted({i.name for i in queries.instances(env.id)} | set(frame["App instance"]))
+    for key, param, options in ((f"svc_status_{env.id}", "status", status_options),
+                                (f"svc_kind_{env.id}", "kind", kind_options),
+                                (f"svc_instance_{env.id}", "instance", names)):
+        url_state.bind(key, param, url_state.some_of({str(o): o for o in options}), None)
+    statuses = status_col.multiselect("Status", status_options, key=f"svc_status_{env.id}", placeholder="Any status")
+    kinds = kind_col.multiselect("Kind", kind_options, key=f"svc_kind_{env.id}", placeholder="Any kind")
     picked = instance_col.multiselect("App instance", names, key=f"svc_instance_{env.id}",
                                       placeholder="Every app instance")
+    url_state.publish("status", [str(s) for s in statuses])
+    url_state.publish("kind", [str(k) for k in kinds])
+    url_state.publish("instance", list(picked))
     shown = tables.filter_services(frame, statuses=statuses, kinds=kinds, instances=picked, text=text)
     _status_badges(tables.status_counts(shown), len(frame), len(shown))
     if shown.empty:
@@ -145,14 +153,29 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
     selection."""
     names = {e.id: e.name for e in envs}
     pick_col, by_col, search_col = st.columns([3, 1.2, 1.8], vertical_alignment="bottom")
-    picked = pick_col.multiselect("Environments", list(names), default=list(names), format_func=names.__getitem__,
-                                  key="cmp_envs", placeholder="Pick two or more")
+    # Each control in the address: a link reopens the same comparison (issue 20, item 5).
+    linked = url_state.bind("cmp_envs", "compare", url_state.some_of({e.name: e.id for e in envs}), list(names))
+    this = st.session_state.get(frame.SELECTED_ENVIRONMENT)
+    if this in names and this not in st.session_state["cmp_envs"]:
+        if linked:  # a link's comparison wins: the sidebar (drawn already) moves into it
+            _sidebar_inside(list(names))
+            st.rerun()
+        st.session_state["cmp_envs"] = [*st.session_state["cmp_envs"], this]  # the sidebar moved: compare it too
+    picked = pick_col.multiselect("Environments", list(names), format_func=names.__getitem__,
+                                  key="cmp_envs", placeholder="Pick two or more", on_change=_sidebar_inside,
+                                  args=(list(names),))
+    url_state.publish("compare", [] if set(picked) == set(names) else [names[i] for i in names if i in picked])
     ways: list[CompareBy] = ["image", "tag"]
-    compare_by = by_col.segmented_control(
+    url_state.bind("cmp_by", "by", url_state.one_of({w: w for w in ways}), compare_by)
+    chosen_by = by_col.segmented_control(
         "Compare by", ways, format_func={"image": "Full image", "tag": "Tag"}.__getitem__,
-        default=compare_by, required=True, key="cmp_by",
+        required=True, key="cmp_by",
         help="Full image: the same tag from another registry differs. Tag: only tags (or digests) are compared.")
+    url_state.publish("by", None if chosen_by == compare_by else chosen_by)
+    compare_by = chosen_by or compare_by
+    url_state.bind("cmp_search", "q", url_state.text, "")
     text = search_col.text_input("Search", key="cmp_search", placeholder="Name or image", icon=":material/search:")
+    url_state.publish("q", text or None)
     digests = st.toggle("Digests", key="cmp_digests",
                         help="Also read what the pods run (one more list per app instance or cluster): flags a tag "
                              "pushed again under the same name, and pods of one workload that disagree.")
@@ -161,12 +184,14 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
         st.info("Pick at least two environments to compare.", icon=":material/compare_arrows:")
         return ids, sync_selection.Selection([])
     try:
-        table = queries.compare_environments(tuple(ids), compare_by or "image", digests)
+        table = queries.compare_environments(tuple(ids), compare_by, digests)
     except RancherSyncError as error:
         read_failed(error)
         return ids, sync_selection.Selection([])
     with st.container(horizontal=True, vertical_alignment="center"):
+        url_state.bind("cmp_only", "only", url_state.one_of({"1": True}), False)
         only = st.toggle("Only differences", key="cmp_only")
+        url_state.publish("only", "1" if only else None)
         data_bar(table.source, table.observed_at, table.stale, table.fetched_at, tz, "cmp_refresh")
     failures_warning(table.failures)
     shown = table.view(only_differences=only, text=text)
@@ -201,6 +226,14 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
     if digests and chosen:
         _digest_detail(table, chosen)
     return ids, sync_selection.Selection(tables.service_keys(chosen), bar)
+
+
+def _sidebar_inside(order: list[int]) -> None:
+    """The sidebar's environment was taken out of the comparison: the sidebar moves to the last compared one (in
+    pipeline order), so both always agree (an on_change callback)."""
+    picked = st.session_state.get("cmp_envs") or []
+    if picked and st.session_state.get(frame.SELECTED_ENVIRONMENT) not in picked:
+        frame.select_environment(max(picked, key=order.index))
 
 
 def _container_detail(table: ComparisonTable, ids: Sequence[str]) -> None:

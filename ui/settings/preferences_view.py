@@ -14,7 +14,7 @@ from ranchersync.kernel.config import MAIL_URL_ENV, mail_url
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.notify import EVENTS, SUBSCRIBABLE
 from ranchersync.people import preferences
-from ranchersync.people.preferences import DATE_FORMATS, ROWS_PER_PAGE, Preferences
+from ranchersync.people.preferences import DATE_FORMATS, ROWS_PER_PAGE, THEMES, Preferences
 from ui.shell import deps, user_preferences, widgets
 from ui.shell.queries import EnvironmentRow
 
@@ -45,6 +45,10 @@ def settings_form(actor: Actor, prefs: Preferences, envs: Sequence[EnvironmentRo
                                             format_func={"image": "Full image", "tag": "Tag"}.__getitem__)
         rows = right.selectbox("Rows per page", ROWS_PER_PAGE, index=ROWS_PER_PAGE.index(prefs.rows_per_page),
                                key="prefs_rows")
+        theme = st.segmented_control(
+            "Theme", list(THEMES), default=prefs.theme, required=True, key="prefs_theme",
+            format_func={"": "The browser's", "light": "Light", "dark": "Dark"}.__getitem__,
+            help="Applied on every page, in every browser you sign in from: a link opens in it too.")
         mail = st.multiselect("Notifications I want by e-mail", list(SUBSCRIBABLE), default=list(prefs.email_events),
                               format_func=EVENTS.__getitem__, key="prefs_mail",
                               help="Sent to your address once the administrator has set up a mail service.")
@@ -55,7 +59,8 @@ def settings_form(actor: Actor, prefs: Preferences, envs: Sequence[EnvironmentRo
         if st.form_submit_button("Save", type="primary", key="prefs_save"):
             chosen = dataclasses.replace(prefs, default_environment_id=default_env, timezone=zone,
                                          date_format=date_format, compare_by=compare_by or "image",
-                                         rows_per_page=int(rows), email_events=tuple(mail))
+                                         rows_per_page=int(rows), email_events=tuple(mail),
+                                         theme=theme or "")
             save(actor, chosen)
 
 

@@ -22,7 +22,7 @@ from ranchersync.kernel.errors import DatabaseUnavailable, RancherSyncError
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.security.crypto import SecretKeyError
-from ui.shell import auth, deps, outage, queries, started, user_preferences, widgets
+from ui.shell import auth, deps, outage, queries, started, theme, url_state, user_preferences, widgets
 from ui.shell import format as fmt
 from ui.shell.queries import EnvironmentRow, SiteRow
 
@@ -67,6 +67,7 @@ FAVICON = Path(__file__).with_name("favicon.svg")
 
 SELECTED_ENVIRONMENT = "selected_environment_id"  # our own key: a widget's key is dropped on page switches
 _PICKER = "sidebar_environment"
+ENV_PARAM = "env"  # the selected environment in the address, by name
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ def frame(title: str, icon: str, *, first_visit: Callable[[Actor], None] | None 
     fmt.DATE_PATTERN.set(prefs.date_pattern)
     if SELECTED_ENVIRONMENT not in st.session_state and prefs.default_environment_id is not None:
         st.session_state[SELECTED_ENVIRONMENT] = prefs.default_environment_id  # a new session starts there
+    # A link naming an environment (`?env=Prod`) selects it; the pages that show one environment publish it.
+    url_state.bind(SELECTED_ENVIRONMENT, ENV_PARAM, url_state.one_of({e.name: e.id for e in envs}), None)
     selected = selected_environment(envs)
     with st.sidebar:
         _menu(actor)
@@ -115,6 +118,7 @@ def frame(title: str, icon: str, *, first_visit: Callable[[Actor], None] | None 
         _footer(sites)
         auth.sidebar_user(actor)
         _settings_link()
+        theme.apply(prefs.theme, PAGES.values())
     started.announce_finished()  # the operations this session started that finished since: their outcome
     widgets.show_flash()
     if first_visit is not None and not sites and actor.at_least("admin") and not widgets.dialog_pending():
@@ -130,6 +134,11 @@ def selected_environment(envs: Sequence[EnvironmentRow]) -> EnvironmentRow | Non
     chosen = next((e for e in envs if e.id == wanted), envs[0] if envs else None)
     st.session_state[SELECTED_ENVIRONMENT] = chosen.id if chosen else None
     return chosen
+
+
+def publish_environment(env: EnvironmentRow | None) -> None:
+    """Put the selected environment in the address (a page showing one environment: the link reopens it)."""
+    url_state.publish(ENV_PARAM, env.name if env else None)
 
 
 def select_environment(env_id: int | None) -> None:

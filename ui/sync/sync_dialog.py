@@ -44,10 +44,12 @@ def sync_bar(
     *,
     prefix: str,
     source: EnvironmentRow | None = None,
-    default_source: int | None = None,
+    default_target: int | None = None,
 ) -> None:
     """One row above the table: the selected services, a source (fixed when given) and a target (the next in the
-    pipeline by default), and the button that opens the review."""
+    pipeline by default), and the button that opens the review. Without a fixed source the default direction
+    follows the pipeline into `default_target` (the sidebar's environment): from the environment before it, or from
+    it into the next when it is the first; the defaults follow when that environment changes."""
     ids = [e.id for e in envs]
     if selection.bar is None or len(ids) < 2:
         return
@@ -63,9 +65,15 @@ def sync_bar(
             source_id = source.id
             widgets.chip(source)
         else:
-            start = default_source if default_source in ids[:-1] else ids[-2]
-            source_id = st.selectbox("From", ids, index=ids.index(start), format_func=names.__getitem__,
-                                     key=f"{prefix}_source", label_visibility="collapsed", width=150)
+            this = default_target if default_target in ids else ids[-1]
+            start = ids[max(ids.index(this) - 1, 0)]
+            follows, source_key = f"{prefix}_source_follows", f"{prefix}_source"
+            if st.session_state.get(follows) != this or source_key not in st.session_state:
+                st.session_state[follows] = this  # allowed: the selectboxes are not drawn yet
+                st.session_state[source_key] = start
+                st.session_state[f"{prefix}_target_{start}"] = next_in_pipeline(ids, start)
+            source_id = st.selectbox("From", ids, format_func=names.__getitem__,
+                                     key=source_key, label_visibility="collapsed", width=150)
         st.markdown("to", width="content")
         targets = [i for i in ids if i != source_id]
         default = next_in_pipeline(ids, source_id)
