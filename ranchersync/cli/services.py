@@ -99,23 +99,12 @@ def comparison_rows(payload: Mapping[str, Any]) -> tuple[list[list[Any]], list[s
                                           "changed outside the tool: " + ", ".join(noticed))) if flag]
         notes += [f"locked in {lock['environment']}: {lock['message']}" for lock in payload.get("locks", ())
                   if lock["service"] in (None, row["name"])]
-        notes[:0] = [f"{name}: {row['environments'][name]['hiddenDifference']} ({_containers_text(row, names, j)})"
-                     for j, name in enumerate(names) if row["environments"][name]["hiddenDifference"]]
+        notes[:0] = [f"{name}: {cell['hiddenDifference']} ({'; '.join(cell['hiddenChanges'])})"
+                     for name in names for cell in [row["environments"][name]] if cell["hiddenDifference"]]
         if not row["promotable"] and row["differs"]:
             notes.insert(0, f"{row['workloadType']}: not promoted by this tool")
         rows.append([row["workloadType"], row["name"], *cells, "yes" if row["differs"] else "", "; ".join(notes)])
     return rows, ["KIND", "NAME", *[n.upper() for n in names], "DIFFERS", "NOTES"]
-
-
-def _containers_text(row: Mapping[str, Any], names: list[str], j: int) -> str:
-    """"exporter (sidecar): …:v1.61.0 → …:v1.62.0": the containers behind a cell's hidden difference."""
-    here = {c["name"]: c for c in row["environments"][names[j]]["containers"]}
-    there = {c["name"]: c for c in row["environments"][names[j - 1]]["containers"]} if j else {}
-    changed = [name for name in dict.fromkeys([*here, *there])
-               if sorted((here.get(name) or {}).get("images", [])) != sorted((there.get(name) or {}).get("images", []))]
-    return "; ".join(f"{name} ({(here.get(name) or there[name])['role']}): "
-                     f"{', '.join((there.get(name) or {}).get('images', [])) or 'absent'} → "
-                     f"{', '.join((here.get(name) or {}).get('images', [])) or 'absent'}" for name in changed)
 
 
 def _minute(stamp: str) -> str:

@@ -77,6 +77,7 @@ class CellPayload(TypedDict):
     images: list[dict[str, Any]]
     containers: list[CellContainerPayload]
     hiddenDifference: str | None  # why it differs from the environment before when its imageTag is the same
+    hiddenChanges: list[str]  # then, each container that differs: "exporter (sidecar): …:v1.61.0 → …:v1.62.0"
     status: str | None
     availableReplicas: int
     replicas: int
@@ -156,6 +157,8 @@ def comparison_payload(comparison: Comparison) -> ComparisonPayload:
     comparison sees it, ``containers`` each one's role, and ``hiddenDifference`` why it differs from the
     environment before when its ``imageTag`` is the same ("sidecar differs"). ``promotable`` is false for a kind
     no sync changes (a CronJob)."""
+    from ranchersync.inventory.compare import changed_containers
+
     return {
         "source": comparison.source,
         "observedAt": iso(comparison.observed_at),
@@ -178,6 +181,7 @@ def comparison_payload(comparison: Comparison) -> ComparisonPayload:
                         "containers": [{"name": c.name, "role": c.role, "images": list(c.images)}
                                        for c in cell.containers],
                         "hiddenDifference": why or None,
+                        "hiddenChanges": [c.text() for c in changed_containers(cell, row.cells[j - 1])] if why else [],
                         "status": cell.status,
                         "availableReplicas": cell.replicas[0],
                         "replicas": cell.replicas[1],
@@ -186,7 +190,7 @@ def comparison_payload(comparison: Comparison) -> ComparisonPayload:
                         "changedOutside": [outside_payload(s) for s in cell.outside_changes],
                         "unreadable": list(cell.unreadable),
                     }
-                    for cell, why in zip(row.cells, row.explanations, strict=True)
+                    for j, (cell, why) in enumerate(zip(row.cells, row.explanations, strict=True))
                 },
             }
             for row in comparison.rows

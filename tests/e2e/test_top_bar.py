@@ -4,28 +4,20 @@ drawn wholly below the header, in both themes. Screenshots kept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from ranchersync.ops import demo
-from tests.e2e.conftest import Serve
 from tests.e2e.helpers import AppServer, by_key, click, fill, new_page, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def app(serve: Serve) -> Iterator[AppServer]:
-    """The app on the demo."""
-    server = serve()
-    ctx = server.context()
-    demo.start_demo(ctx)
-    yield server
-    demo.stop_demo(ctx)
-    ctx.engine.dispose()
+def app(demo_app: AppServer) -> AppServer:
+    """The app on the demo (tests/e2e/conftest.py)."""
+    return demo_app
 
 
 def header_bottom(page: Page) -> float:
