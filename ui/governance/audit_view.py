@@ -138,7 +138,7 @@ def verify_result(tz: dt.tzinfo) -> None:
         if head is not None:
             st.caption("Its signed checkpoint: keep it outside the database; `audit verify --checkpoint` proves "
                        "later that the log still extends it.")
-            st.code(head.text, language=None)
+            st.code(head.text, language=None, wrap_lines=True)  # whole on screen; the copy button takes it all
     else:
         st.error(f"**The audit chain is broken at event #{report.broken_at}:** {escape_markdown(report.problem)}. "
                  f"The {plural(report.checked, 'event')} before it are intact (checked at {when}).",
