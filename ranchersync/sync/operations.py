@@ -116,17 +116,33 @@ def plan_environments(
     everything that differs; then the preflight (`check_registries`): each new image resolved in its registered
     registry, and a quarantined digest refused (ImageQuarantined, exit 3). With `pin_digests` (None: when the
     target is protected) each change whose digest is known promotes ``repo:tag@sha256:…``."""
-    registries = registry.accesses(session, cipher) if check_registries else {}
-    quarantined = quarantine.active_by_digest(session)
     if pin_digests is None:
         pin_digests = get_environment(session, target).protected
     sides = read_sides(session, cipher, source, target, factory)
     selected = None if services is None else _resolve_names(services, sides.source_services, sides.source.name)
     plan = plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,
                      mode=mode, targets=targets, default_target=default_target)
+    return check_plan(session, cipher, plan, pin_digests=pin_digests, policy=policy,
+                      check_registries=check_registries)
+
+
+def check_plan(
+    session: Session,
+    cipher: TokenCipher,
+    plan: SyncPlan,
+    *,
+    pin_digests: bool,
+    policy: HostPolicy | None = None,
+    check_registries: bool = True,
+) -> SyncPlan:
+    """What every plan gets after the reads, wherever it was made (the CLI, the API, the dashboard's review): each
+    new image resolved in its registered registry (digests, changelog; a missing tag or platform skipped, an
+    unreachable registry a warning), a quarantined digest refused (ImageQuarantined, exit 3), then with
+    `pin_digests` each change whose digest is known promoting ``repo:tag@sha256:…``."""
+    registries = registry.accesses(session, cipher) if check_registries else {}
     if registries:
         plan = preflight(plan, registries, policy=policy)
-    check_quarantine(plan, quarantined)
+    check_quarantine(plan, quarantine.active_by_digest(session))
     return plan.pinned() if pin_digests else plan
 
 

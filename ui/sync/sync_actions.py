@@ -51,6 +51,18 @@ def plan_sync(
         return Outcome.failed(error)
 
 
+def check_plan(plan: SyncPlan, *, pin_digests: bool) -> SyncPlan | Outcome:
+    """The core's checks after the reads, as the CLI gets them: each new image resolved in its registry (digests,
+    changelog, rows the registry refuses, unreachable-registry warnings), a quarantined digest refused, and
+    pinning. The registries' answers are cached a short time in the core, so re-planning asks them once."""
+    try:
+        ctx = deps.get_context()
+        with ctx.session() as session:
+            return sync.check_plan(session, ctx.cipher, plan, pin_digests=pin_digests)
+    except RancherSyncError as error:  # ImageQuarantined: refused with the quarantine's reason
+        return Outcome.failed(error)
+
+
 def start_sync(
     actor: Actor,
     plan: SyncPlan,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
@@ -21,7 +22,15 @@ from ranchersync.catalogue.rules import next_in_pipeline
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.images import RetagMode
 from ranchersync.kernel.textsafe import escape_markdown
-from ranchersync.sync import SyncOptions, SyncPlan, SyncSides, TargetChoice, new_request_id
+from ranchersync.sync import (
+    PlannedContainer,
+    ServicePlan,
+    SyncOptions,
+    SyncPlan,
+    SyncSides,
+    TargetChoice,
+    new_request_id,
+)
 from ui.shell import frame, queries, widgets
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
@@ -29,6 +38,8 @@ from ui.sync import sync_actions, sync_selection
 from ui.sync.sync_selection import Selection
 
 _REVIEW = "review_sync"
+_PIN_HELP = ("Promote repo:tag@sha256:… (the digest the source's pods run, else the one the tag names now), so the "
+             "target runs exactly the tested bits whatever the tag names at pull time.")
 _MODES: dict[RetagMode, str] = {"full": "Full image", "tag": "Tag only"}
 _MODE_HELP = ("Full image: the target runs exactly what the source runs. Tag only: the target keeps its own "
               "registry and repository and takes the source's tag (for registries that differ per environment).")
@@ -134,14 +145,18 @@ def review_sync(actor: Actor) -> None:
         request["sides"] = sides  # kept while the dialog is open: re-planning needs no new read
     keys = [(kind, name) for kind, name in request["services"]]
     present = [k for k in keys if sides.source_has(k)]
-    mode_col, choice_col = st.columns([1, 2.4])
+    mode_col, pin_col, choice_col = st.columns([1, 0.8, 2.4], vertical_alignment="bottom")
     mode = mode_col.segmented_control("Mode", list(_MODES), format_func=_MODES.__getitem__, default="full",
                                       required=True, key="sync_mode", help=_MODE_HELP) or "full"
+    # On by default for a protected target, as on the command line (`--pin-digests`).
+    pin = pin_col.toggle("Pin digests", value=sides.target_protected, key="sync_pin", help=_PIN_HELP)
     with choice_col:
         targets = _target_choices(sides, present)
     plan = sync_actions.plan_sync(sides, present, mode=mode, targets=targets)
+    if not isinstance(plan, Outcome):
+        plan = _checked(request, plan, targets, pin, source.name)
     if isinstance(plan, Outcome):
-        _close_with(plan)
+        _close_with(plan)  # a quarantined digest: refused with its reason, nothing applied
         return
     _show_plan(plan, [k for k in keys if k not in present], sides)
     markdown_col, options_col = st.columns(2)
@@ -226,18 +241,51 @@ def _target_choices(sides: SyncSides, keys: Sequence[tuple[str, str]]) -> dict[t
     return choices
 
 
+def _checked(request: dict[str, Any], plan: SyncPlan, targets: dict[tuple[str, str], TargetChoice], pin: bool,
+             source: str) -> SyncPlan | Outcome:
+    """The plan after the core's checks (registries, quarantine, pinning), kept with the open dialog per mode,
+    target choice and pinning: a rerun of the dialog (typing the confirmation) asks no registry again."""
+    key = (plan.mode, tuple(sorted((f"{k}/{n}", str(v)) for (k, n), v in targets.items())), pin)
+    done: dict[Any, SyncPlan | Outcome] = request.setdefault("checked", {})
+    if key not in done:
+        with st.spinner(f"Resolving the new images in their registries (what {escape_markdown(source)} runs, what "
+                        "each tag names now)…", show_time=True):
+            done[key] = sync_actions.check_plan(plan, pin_digests=pin)
+    return done[key]
+
+
+def _short(digest: str | None) -> str:
+    """``sha256:1a2b3c4d5e6f``: enough to tell images apart in a table."""
+    if not digest:
+        return ""
+    algorithm, _, encoded = digest.partition(":")
+    return f"{algorithm}:{encoded[:12]}"
+
+
+def _link(url: str) -> str:
+    """A URL from an image label, safe inside a Markdown link (only http(s), brackets and spaces encoded)."""
+    return quote(url, safe=":/?#@!$&'*+,;=%-._~")
+
+
 def _show_plan(plan: SyncPlan, absent: Sequence[tuple[str, str]], sides: SyncSides) -> None:
+    changes = [(item, c) for item in plan.to_apply for c in item.changes]
+    checked = any(c.new_digest or c.source_digest or c.changelog is not None for _, c in changes)
     rows = [
         (item.name, item.kind, item.target_label, f"{c.name} (init)" if c.init else c.name, c.current, c.new)
-        for item in plan.to_apply
-        for c in item.changes
+        + ((_short(c.source_digest) or "not read", _short(c.new_digest) or "not checked",
+            "⚠ moved" if c.tag_moved else "", c.changelog.sentence(link=False) if c.changelog else "",
+            c.changelog.compare_url if c.changelog else None) if checked else ())
+        for item, c in changes
     ]
     if rows:
         st.markdown(f"**{plural(len(plan.to_apply), 'workload')} will change** in "
                     f"{escape_markdown(plan.target.name)}:")
-        st.dataframe(pd.DataFrame(rows, columns=["Service", "Kind", "Target app instance", "Container",
-                                                 "Current image", "New image"]),
-                     hide_index=True, key="sync_plan_table")
+        columns = ["Service", "Kind", "Target app instance", "Container", "Current image", "New image"]
+        if checked:
+            columns += [f"{plan.source.name} runs", "Tag names now", "Tag moved", "Changelog", "Compare"]
+        st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True, key="sync_plan_table",
+                     column_config={"Compare": st.column_config.LinkColumn(display_text="compare")})
+        _digests_and_changelog(plan, changes)
     else:
         st.info("Nothing to change: every selected service is skipped (see why below).", icon=":material/info:")
     skipped = [(i.name, i.target_label, f"{i.skip_reason}{': ' + i.detail if i.detail else ''}")
@@ -249,6 +297,34 @@ def _show_plan(plan: SyncPlan, absent: Sequence[tuple[str, str]], sides: SyncSid
                      key="sync_skipped_table")
     for warning in plan.warnings:
         st.warning(escape_markdown(warning), icon=":material/sync_problem:")
+
+
+def _digests_and_changelog(plan: SyncPlan, changes: Sequence[tuple[ServicePlan, PlannedContainer]]) -> None:
+    """Per changed container: a tag that moved since the source was tested (a warning), and the changelog with its
+    compare link — as text, so it is read (and copied) without opening the table."""
+    source = escape_markdown(plan.source.name)
+    for item, c in changes:
+        if c.tag_moved:
+            st.warning(f"**{escape_markdown(item.name)}** ({escape_markdown(c.name)}): **the tag moved since {source} "
+                       f"was tested** — {source} runs `{_short(c.source_digest)}`, the tag names "
+                       f"`{_short(c.new_digest)}` now." + (" Pinned: the target gets what the source runs."
+                                                          if "@" in c.new else ""),
+                       icon=":material/move_up:")
+    lines = []
+    for item, c in changes:
+        if c.changelog is None:
+            continue
+        log = c.changelog
+        text = escape_markdown(log.sentence(link=False))
+        if log.compare_url:
+            text += f" · [compare]({_link(log.compare_url)})"
+        elif log.source and log.source.startswith(("https://", "http://")):
+            text += f" · [source]({_link(log.source)})"
+        lines.append(f"- **{escape_markdown(item.name)}** ({escape_markdown(item.target_label)}, "
+                     f"{escape_markdown(c.name)}): {text}")
+    if lines:
+        with st.container(key="sync_changelog"):
+            st.markdown("**Changelog**\n\n" + "\n".join(lines))
 
 
 def _options() -> SyncOptions:
@@ -289,6 +365,7 @@ def _apply(
         # environments again, so the user reviews what is there now, and show why above the fresh plan.
         request.update(started=False, clicked=False, problem=result)
         request.pop("sides", None)
+        request.pop("checked", None)
         st.rerun()
     sync_selection.clear_selections()
     widgets.close_dialog()
