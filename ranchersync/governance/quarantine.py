@@ -7,7 +7,7 @@ tag names it, so matching is by digest. Adding and lifting are audited (releaser
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,12 @@ class Sighting:
     instance: str
     service: str
     container: str
+    # Where exactly, for the Quarantine screen (the payload keeps its documented keys).
+    site: str = ""
+    cluster: str = ""
+    namespace: str = ""
+    kind: str = ""
+    digest: str = ""
 
     def payload(self) -> dict[str, Any]:
         return {"quarantineId": self.quarantine.id, "image": self.quarantine.reference,
@@ -146,13 +152,34 @@ def running(services: Sequence[tuple[str, Service]], quarantined: dict[str, Quar
     """Where quarantined digests run: `services` are (environment name, service read with its pods' digests)."""
     found = []
     for environment, service in services:
-        if service.running is None:
+        for container, digest in _digests(service):
+            if digest in quarantined:
+                ref = service.instance
+                found.append(Sighting(quarantined[digest], environment, ref.name, service.name, container,
+                                      ref.site_name, ref.cluster_name, ref.namespace, service.kind, digest))
+    return found
+
+
+def matches(service: Service, quarantined: Mapping[str, Quarantine]) -> tuple[Quarantine, ...]:
+    """The active quarantines a service runs: by the digests its pods report, or pinned in its image references
+    (so a service read without its pods' digests is still flagged when it names the digest)."""
+    if not quarantined:
+        return ()
+    return tuple(dict.fromkeys(quarantined[d] for _, d in _digests(service) if d in quarantined))
+
+
+def _digests(service: Service) -> list[tuple[str, str]]:
+    """(container, digest) a service runs: what its pods report, else what its image references pin."""
+    found = [(container, d) for container, digests in (service.running.digests if service.running else ())
+             for d in digests]
+    seen = {c for c, _ in found}
+    for container, image in service.images.items():
+        try:
+            pinned = parse_image(image).digest if "@" in image else None
+        except ValidationError:  # an image Rancher shows that we cannot read: nothing pinned to match
             continue
-        for container, digests in service.running.digests:
-            for digest in digests:
-                if digest in quarantined:
-                    found.append(Sighting(quarantined[digest], environment, service.instance.name, service.name,
-                                          container))
+        if pinned and container not in seen:
+            found.append((container, pinned))
     return found
 
 
