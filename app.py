@@ -7,7 +7,7 @@ from ranchersync.kernel.humanize import ago
 from ranchersync.kernel.textsafe import escape_markdown
 from ui import screen
 from ui.catalogue import first_visit
-from ui.governance import freeze_view
+from ui.governance import freeze_view, quarantine_view
 from ui.history import history_view
 from ui.services import services_view
 from ui.shell import frame, widgets
@@ -40,6 +40,7 @@ instances_col.metric("App instances", sum(e.instance_count for e in view.environ
 tokens_col.metric("Tokens expiring soon", len(expiring), f"within {TOKEN_WARNING_DAYS} days" if expiring else None,
                   delta_color="inverse", delta_arrow="off", border=True)
 
+quarantined_slot = st.container()  # filled last: where quarantined images run needs every pod's digest
 service_slots = {}
 pipeline_col, health_col = st.columns([3, 2], gap="large")
 with pipeline_col:
@@ -68,5 +69,7 @@ with health_col:
 st.subheader("Latest syncs")
 history_view.latest(5, {e.name: e.color for e in view.environments}, view.tz)
 
+with quarantined_slot:
+    quarantine_view.overview_flags()
 if service_slots:  # last: the rest of the page is already shown while Rancher answers
     services_view.fill_service_counts(service_slots, view.environments)

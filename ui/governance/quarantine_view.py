@@ -16,7 +16,7 @@ from ranchersync.governance.quarantine import Quarantine, Sighting
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
-from ui.shell import deps, queries, widgets
+from ui.shell import deps, frame, quarantine_flags, queries, widgets
 from ui.shell import format as fmt
 from ui.shell.outcome import Outcome
 
@@ -53,7 +53,20 @@ def where_running(active: Sequence[Quarantine]) -> list[Sighting] | Outcome:
 
 def clear() -> None:
     _where_running.clear()
+    quarantine_flags.clear()
     queries.clear_services()  # the Services screen's flags read the quarantines with the services
+
+
+def overview_flags() -> None:
+    """The Overview's flag: where quarantined digests run now, each with its reason, and a link to the screen."""
+    active = list(quarantine_flags.active().values())
+    running = where_running(active)
+    if isinstance(running, Outcome) or not running:
+        return
+    lines = [quarantine_flags.sentence(f"{s.service} in {s.environment} ({s.instance}, {s.site}/{s.namespace})",
+                                       [s.quarantine]) for s in running]
+    quarantine_flags.show(lines, key="overview_quarantined")
+    st.page_link(frame.PAGES["Quarantine"], label="See the quarantined images", icon=":material/arrow_forward:")
 
 
 # ---- actions ------------------------------------------------------------------------------------------------------

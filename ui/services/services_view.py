@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
+import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ranchersync.governance import quarantine
 from ranchersync.inventory.compare import CompareBy
 from ranchersync.inventory.reading import InstanceFailure, Inventory
 from ranchersync.kernel.errors import RancherSyncError
@@ -20,7 +22,7 @@ from ranchersync.kernel.humanize import duration_text, plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.rancher import PROMOTABLE_KINDS
 from ui.services import services_tables as tables
-from ui.shell import dataframes, frame, queries, throttle, url_state, widgets
+from ui.shell import dataframes, frame, quarantine_flags, queries, throttle, url_state, widgets
 from ui.shell import format as fmt
 from ui.shell.comparison_table import ComparisonTable, row_notes
 from ui.shell.outcome import Outcome
@@ -87,6 +89,13 @@ def read_failed(error: RancherSyncError) -> None:
 def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> sync_selection.Selection:
     """Filters, status counts and the table of one environment's services."""
     frame = tables.services_frame(found.services, tz)
+    flags = quarantine_flags.flagged(found.services, quarantine_flags.active())
+    if flags:  # where a quarantined digest runs: an icon on the row, and why above the table
+        frame.loc[list(flags), "Service"] = [f"{quarantine_flags.ICON} {name}" for name in frame.loc[list(flags),
+                                                                                                       "Service"]]
+        by_id = {s.id: s for s in found.services}
+        quarantine_flags.show([quarantine_flags.sentence(f"{by_id[sid].name} ({by_id[sid].instance.name})", hits)
+                               for sid, hits in flags.items()], key="svc_quarantined")
     search, status_col, kind_col, instance_col = st.columns([2.2, 1.3, 1.3, 1.6])
     url_state.bind(f"svc_search_{env.id}", "q", url_state.text, "")
     text = search.text_input("Search", key=f"svc_search_{env.id}", placeholder="Name or image",
@@ -184,7 +193,8 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
         st.info("Pick at least two environments to compare.", icon=":material/compare_arrows:")
         return ids, sync_selection.Selection([])
     try:
-        table = queries.compare_environments(tuple(ids), compare_by, digests)
+        # The pods' digests also while any image is quarantined: flagged where one runs.
+        table = queries.compare_environments(tuple(ids), compare_by, digests or bool(quarantine_flags.active()))
     except RancherSyncError as error:
         read_failed(error)
         return ids, sync_selection.Selection([])
@@ -195,6 +205,7 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
         data_bar(table.source, table.observed_at, table.stale, table.fetched_at, tz, "cmp_refresh")
     failures_warning(table.failures)
     shown = table.view(only_differences=only, text=text)
+    shown = _flag_quarantined(table, shown)
     differ = int(table.differs.sum())
     st.caption(f"{differ} of {plural(len(table.text), 'service')} differ between "
                f"{escape_markdown(', '.join(table.columns))}."
@@ -226,6 +237,30 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
     if digests and chosen:
         _digest_detail(table, chosen)
     return ids, sync_selection.Selection(tables.service_keys(chosen), bar)
+
+
+def _flag_quarantined(table: ComparisonTable, shown: pd.DataFrame) -> pd.DataFrame:
+    """Rows that run a quarantined digest somewhere get the icon, and each place is said above the table."""
+    quarantined = quarantine_flags.active()
+    if not quarantined:
+        return shown
+    lines, flagged_ids = [], []
+    for row_id in shown.index:
+        row = table.rows.get(str(row_id))
+        for cell in row.cells if row is not None else ():
+            for service, hits in zip(cell.services, (quarantine.matches(s, quarantined) for s in cell.services),
+                                     strict=True):
+                if hits:
+                    flagged_ids.append(row_id)
+                    lines.append(quarantine_flags.sentence(
+                        f"{service.name} in {cell.environment.name} ({service.instance.name})", hits))
+    if not flagged_ids:
+        return shown
+    shown = shown.copy()
+    ids = list(dict.fromkeys(flagged_ids))
+    shown.loc[ids, "Service"] = [f"{quarantine_flags.ICON} {name}" for name in shown.loc[ids, "Service"]]
+    quarantine_flags.show(lines, key="cmp_quarantined")
+    return shown
 
 
 def _sidebar_inside(order: list[int]) -> None:

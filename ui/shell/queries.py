@@ -24,7 +24,7 @@ from ranchersync.inventory import stored as stored_inventory
 from ranchersync.inventory.reading import Inventory
 from ranchersync.kernel.errors import NotFoundError
 from ranchersync.rancher import Cluster, Namespace
-from ui.shell import deps
+from ui.shell import deps, quarantine_flags
 from ui.shell.comparison_table import ComparisonTable, comparison_table
 
 STORED_TTL = 30  # seconds: changes made by the CLI show up without a reload
@@ -250,7 +250,8 @@ def inventories(environment_ids: tuple[int, ...], stamp: str, refresh: int,
 def environment_services(environment_id: int) -> Inventory:
     """One environment's inventory, through the cache."""
     key = (environment_id,)
-    return inventories(key, catalogue_stamp(key), services_refresh())[environment_id]
+    # With the pods' digests while any image is quarantined: the screen flags where one runs.
+    return inventories(key, catalogue_stamp(key), services_refresh(), bool(quarantine_flags.active()))[environment_id]
 
 
 @st.cache_data(ttl=SERVICES_TTL, show_spinner="Comparing the environments…", max_entries=16)
