@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             _first_visit(browser, Path(tmp) / "empty", args.out)
             _sign_in(browser, Path(tmp) / "signin", args.out)
             _demo(browser, Path(tmp) / "demo", args.out)
+            _registry_review(browser, Path(tmp) / "registry", args.out)
         finally:
             browser.close()
     return 0
@@ -213,6 +214,46 @@ def _live_page(browser: Browser, server: AppServer, started: jobs.Started, path:
     print(screenshot(page, path))
     page.context.close()
     started.wait(120)
+
+
+def _registry_review(browser: Browser, data_dir: Path, out: Path) -> None:
+    """The review with its registry preflight (digests, the changelog and its compare link, Pin digests) and the
+    Quarantine screen (a quarantined digest and where it runs), both themes: on Stage → Prod whose images live in a
+    real registry, Debian's docker-registry started on 127.0.0.1 with the test images pushed to it."""
+    import shutil
+
+    from ranchersync.governance import quarantine
+    from tests.builders import ADMIN
+    from tests.core.registry_fixtures import running_registries
+    from tests.e2e.registry_world import registry_shop
+    from tests.e2e.test_review_changelog import open_review
+
+    if shutil.which("docker-registry") is None:
+        print("skipped the registry screens: Debian's docker-registry is not installed", file=sys.stderr)
+        return
+    (data_dir / "registry").mkdir(parents=True)
+    server = _server(data_dir)
+    ctx = AppContext(Settings(server.database_url, (server.secret_key,), server.key_file, "screenshots"))
+    try:
+        ctx.upgrade_database()
+        with running_registries(data_dir / "registry") as registries, registry_shop(ctx, registries), server:
+            for theme in THEMES:
+                page = new_page(browser, dark=theme == "dark")
+                open_review(page, server, ctx)
+                print(screenshot(page, out / f"sync-review-changelog-{theme}.png"))
+                page.context.close()
+            with ctx.session() as session:
+                quarantine.add(session, f"{registries.anonymous}/shop/web@{registries.images['shop/web:2.4.0']}",
+                               reason="CVE-2026-0001 in libfoo: rebuild on the patched base image", actor=ADMIN)
+            for theme in THEMES:
+                page = new_page(browser, dark=theme == "dark")
+                open_page(page, server.page_url("Quarantine"))
+                by_key(page, "quarantine_1").wait_for()
+                wait_idle(page)
+                print(screenshot(page, out / f"quarantine-{theme}.png"))
+                page.context.close()
+    finally:
+        ctx.engine.dispose()
 
 
 if __name__ == "__main__":

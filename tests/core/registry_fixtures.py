@@ -9,6 +9,7 @@ labels, and a multi-platform index. PYTEST_DONT_REWRITE: loaded as a plugin modu
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import http.server
@@ -212,12 +213,10 @@ def _wait(host: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"docker-registry on {host} did not start")
 
 
-@pytest.fixture(scope="session")
-def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registries]:
-    """The three registries, with the images every test reads (pushed once per session)."""
-    require("registry", shutil.which("docker-registry") is not None,
-            "Debian's docker-registry is not installed (apt-get install docker-registry)")
-    folder = tmp_path_factory.mktemp("registry")
+@contextlib.contextmanager
+def running_registries(folder: Path) -> Iterator[Registries]:
+    """The three registries over storage in `folder`, with the images every test reads pushed (also used by
+    scripts/screenshots.py); stopped on exit."""
     (folder / "htpasswd").write_text(f"{USER}:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()}\n")
     tokens = TokenServer(folder)
     ports = [_free_port() for _ in range(3)]
@@ -257,3 +256,12 @@ def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registries]
                 process.kill()
         log.close()
         tokens.close()
+
+
+@pytest.fixture(scope="session")
+def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registries]:
+    """The three registries, with the images every test reads (pushed once per session)."""
+    require("registry", shutil.which("docker-registry") is not None,
+            "Debian's docker-registry is not installed (apt-get install docker-registry)")
+    with running_registries(tmp_path_factory.mktemp("registry")) as found:
+        yield found

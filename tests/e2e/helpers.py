@@ -51,6 +51,7 @@ PAGE_PATHS = {
     "People": "People",
     "Audit log": "Audit_log",
     "Notifications": "Notifications",
+    "Quarantine": "Quarantine",
 }
 
 

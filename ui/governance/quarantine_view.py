@@ -140,8 +140,9 @@ def active_list(actor: Actor, active: Sequence[Quarantine], running: list[Sighti
         here = [s for s in running if s.quarantine.id == q.id]
         with st.container(border=True, key=f"quarantine_{q.id}"):
             text, button = st.columns([6, 1], vertical_alignment="center")
-            text.markdown(f":red[:material/block:] **`{q.reference}`**")
-            text.caption(f"#{q.id} · {escape_markdown(q.reason)} · by {fmt.literal(q.added_by)} · "
+            text.markdown(f":red[:material/block:] **{escape_markdown(q.reason)}**")
+            text.markdown(f"`{q.reference}`")
+            text.caption(f"#{q.id} · quarantined by {fmt.literal(q.added_by)} · "
                          f"{escape_markdown(_when(q.added_at, tz))}")
             button.button("Lift…", key=f"quarantine_lift_{q.id}", icon=":material/lock_open:",
                           disabled=bool(locked), help=locked, on_click=widgets.open_dialog, args=(_LIFT,),

@@ -283,7 +283,9 @@ def _show_plan(plan: SyncPlan, absent: Sequence[tuple[str, str]], sides: SyncSid
         columns = ["Service", "Kind", "Target app instance", "Container", "Current image", "New image"]
         if checked:
             columns += [f"{plan.source.name} runs", "Tag names now", "Tag moved", "Changelog", "Compare"]
-        st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True, key="sync_plan_table",
+        # The short facts before the long image references, so they stay in view.
+        order = [*columns[:4], *columns[6:], *columns[4:6]] if checked else columns
+        st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True, key="sync_plan_table", column_order=order,
                      column_config={"Compare": st.column_config.LinkColumn(display_text="compare")})
         _digests_and_changelog(plan, changes)
     else:
