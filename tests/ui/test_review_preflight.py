@@ -111,13 +111,15 @@ def test_a_moved_tag_is_flagged(app: AppContext, registries: Registries, worlds:
     assert "the tag moved since Stage was tested" in at.code[0].value
 
 
-def test_a_missing_tag_is_skipped_and_an_unreachable_registry_warned(app: AppContext, worlds: Worlds) -> None:  # noqa: F811
+def test_missing_tags_and_platforms_are_skipped_and_an_unreachable_registry_warned(
+        app: AppContext, worlds: Worlds) -> None:  # noqa: F811
     _, _, prod = worlds
-    at = review(app, "web", "typo", "far")
+    at = review(app, "web", "typo", "arm", "far")
 
     skipped = next(d.value for d in at.dataframe if "Why" in d.value.columns)
     why = dict(zip(skipped["Service"], skipped["Why"], strict=True))
     assert why["typo"].startswith("not in the registry") and "2.4.1" in why["typo"]
+    assert why["arm"].startswith("no image for the target's platform") and "linux/arm64" in why["arm"]
     assert set(plan_table(at)["Service"]) == {"web", "far"}
     assert any("could not be checked in its registry" in shown(w.value) for w in at.warning)
     at.button(key="sync_apply").click().run()
