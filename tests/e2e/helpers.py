@@ -47,11 +47,11 @@ PAGE_PATHS = {
     "Services": "Services",
     "Sync history": "Sync_history",
     "Approvals": "Approvals",
+    "Quarantine": "Quarantine",
     "Display": "Display",
     "People": "People",
     "Audit log": "Audit_log",
     "Notifications": "Notifications",
-    "Quarantine": "Quarantine",
 }
 
 
