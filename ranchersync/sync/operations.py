@@ -42,6 +42,7 @@ from ranchersync.sync.execute import (
 from ranchersync.sync.plan import SyncPlan, TargetChoice, plan_sync
 from ranchersync.sync.preflight import check_quarantine, preflight
 from ranchersync.sync.records import PlannedResult
+from ranchersync.sync.targets import read_targets
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ def plan_environments(
     plan = plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,
                      mode=mode, targets=targets, default_target=default_target)
     if registries:
-        plan = preflight(plan, registries, policy=policy)
+        targets = read_targets(session, cipher, plan, factory=factory)  # the nodes' platforms (and pull secrets)
+        plan = preflight(plan, registries, targets=targets, policy=policy)
     check_quarantine(plan, quarantined)
     return plan.pinned() if pin_digests else plan
 

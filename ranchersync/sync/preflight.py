@@ -25,6 +25,7 @@ from ranchersync.registry import (
 )
 from ranchersync.security.host_policy import HostPolicy
 from ranchersync.sync.plan import SKIP_NOT_IN_REGISTRY, SKIP_PLATFORM, PlannedContainer, ServicePlan, SyncPlan
+from ranchersync.sync.targets import TargetFacts, item_platforms
 
 
 def preflight(
@@ -32,19 +33,34 @@ def preflight(
     registries: Mapping[str, RegistryAccess],
     *,
     platforms: Sequence[Platform] = (DEFAULT_PLATFORM,),
+    targets: TargetFacts | None = None,
     cache: ResolutionCache | None = CACHE,
     policy: HostPolicy | None = None,
 ) -> SyncPlan:
-    """The plan with each change's digest, source digest and changelog, and the rows the registries refuse."""
+    """The plan with each change's digest, source digest and changelog, and the rows the registries refuse.
+
+    `platforms`: what every target runs on, unless `targets` (``sync.targets.read_targets``) says per cluster what
+    its nodes run: an image must then have a variant for every platform its pods may land on."""
+    wanted: dict[int, tuple[Sequence[Platform], str]] = {}
+    for index, item in enumerate(plan.items):
+        if item.will_change and targets is not None and item.target is not None:
+            ref = item.target.instance
+            wanted[index] = item_platforms(targets, ref.site_id, ref.cluster_id, item.target.workload.node_selector)
+    union = tuple(dict.fromkeys(p for ps, _ in wanted.values() for p in ps)) or tuple(platforms)
     images = [image for item in plan.to_apply for c in item.changes for image in (c.new, c.current)]
-    lookups = resolve_images(images, registries, platforms=platforms, cache=cache, policy=policy) if images else {}
-    items = tuple(_checked(item, lookups, platforms) if item.will_change else item for item in plan.items)
+    lookups = resolve_images(images, registries, platforms=union, cache=cache, policy=policy) if images else {}
+    items = tuple(_checked(item, lookups, *wanted.get(index, (platforms, ""))) if item.will_change else item
+                  for index, item in enumerate(plan.items))
     return replace(plan, items=items)
 
 
-def _checked(item: ServicePlan, lookups: Mapping[str, Lookup], platforms: Sequence[Platform]) -> ServicePlan:
+def _checked(item: ServicePlan, lookups: Mapping[str, Lookup], platforms: Sequence[Platform],
+             unknown: str = "") -> ServicePlan:
     containers: list[PlannedContainer] = []
     warnings = list(item.warnings)
+    if unknown and item.target is not None:
+        warnings.append(f"the platform of {item.target.instance.cluster_name} is not known ({unknown}): images were "
+                        f"checked for {', '.join(str(p) for p in platforms)}")
     for change in item.containers:
         if not change.changes:
             containers.append(change)
@@ -61,10 +77,12 @@ def _checked(item: ServicePlan, lookups: Mapping[str, Lookup], platforms: Sequen
             containers.append(replace(change, source_digest=source_digest))
             continue
         resolution = found.resolution
-        if not any(resolution.runs_on(p) for p in platforms):
-            wanted = ", ".join(str(p) for p in platforms)
+        lacking = [p for p in platforms if not resolution.runs_on(p)]
+        if lacking:
+            where = f" (the nodes of {item.target.instance.cluster_name})" if item.target is not None else ""
             return replace(item, skip_reason=SKIP_PLATFORM,
-                           detail=f"{change.new} is built for {', '.join(resolution.platforms)}, not {wanted}")
+                           detail=f"{change.new} is built for {', '.join(resolution.platforms)}, not "
+                                  f"{', '.join(str(p) for p in lacking)}{where}")
         previous = lookups.get(change.current)
         old_labels = previous.resolution.labels if previous and previous.resolution else None
         digest = resolution.digest

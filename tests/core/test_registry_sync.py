@@ -15,6 +15,7 @@ from ranchersync.access.identity import Actor
 from ranchersync.catalogue import environments, instances, sites
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher, parse_world
+from ranchersync.sync.targets import NODE_CACHE
 from tests.builders import ADMIN, CliRun, cli_runner
 from tests.conftest import closed_port_url
 from tests.core.registry_fixtures import REV_NEW, REV_OLD, SOURCE, Registries
@@ -31,21 +32,29 @@ def deployment(name: str, namespace: str, image: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def worlds(registries: Registries) -> Iterator[tuple[str, SimulatedRancher, SimulatedRancher]]:
+def prod_architecture() -> str:
+    """The CPU of Prod's nodes (a test parametrizes it to promote into an arm64 cluster)."""
+    return "amd64"
+
+
+@pytest.fixture
+def worlds(registries: Registries, prod_architecture: str) -> Iterator[tuple[str, SimulatedRancher, SimulatedRancher]]:
     """Stage on one simulated server, Prod on another; their images live in the test registry."""
     reg = registries.anonymous
     far = closed_port_url().removeprefix("http://")  # a registered registry that does not answer
     images = {"web": (f"{reg}/shop/web:2.4.0", f"{reg}/shop/web:2.3.0"),
               "typo": (f"{reg}/shop/web:2.4.1", f"{reg}/shop/web:2.3.0"),
               "arm": (f"{reg}/shop/armonly:1.0", f"{reg}/shop/web:2.3.0"),
+              "multi": (f"{reg}/shop/multi:3.0", f"{reg}/shop/web:2.3.0"),
               "far": (f"{far}/shop/far:1.1", f"{far}/shop/far:1.0")}
 
-    def world(cluster: str, namespace: str, side: int) -> Any:
-        return parse_world({"name": namespace, "clusters": [{"id": cluster, "name": namespace, "objects": [
-            deployment(name, namespace, pair[side]) for name, pair in images.items()]}]})
+    def world(cluster: str, namespace: str, side: int, architecture: str = "amd64") -> Any:
+        return parse_world({"name": namespace, "clusters": [{
+            "id": cluster, "name": namespace, "architecture": architecture,
+            "objects": [deployment(name, namespace, pair[side]) for name, pair in images.items()]}]})
 
     with SimulatedRancher(world(STAGE_CLUSTER, "shop-stage", 0), rollout_seconds=0.3) as stage, \
-            SimulatedRancher(world(PROD_CLUSTER, "shop-prod", 1), rollout_seconds=0.3) as prod:
+            SimulatedRancher(world(PROD_CLUSTER, "shop-prod", 1, prod_architecture), rollout_seconds=0.3) as prod:
         # Stage's pods run the very bits the registry holds for 2.4.0 (as after a real pull).
         stage.repush_image(f"{reg}/shop/web:2.4.0", registries.images["shop/web:2.4.0"])
         yield far, stage, prod
@@ -68,6 +77,7 @@ def shop(ctx: AppContext, registries: Registries, worlds: tuple[str, SimulatedRa
             placement = instances.check_placement(sites.get_site(session, site), ctx.cipher, cluster, namespace)
             instances.add_instance(session, name=name, site=site, environment=env, placement=placement, actor=ADMIN)
     registry.CACHE.clear()
+    NODE_CACHE.clear()
     return ctx
 
 
@@ -106,6 +116,29 @@ def test_the_plan_carries_digests_changelogs_and_the_registrys_refusals(cli, reg
     assert "could not be checked in its registry" in err
     status, out, _ = cli(*SYNC, "--all-different", "--dry-run")
     assert "commits a1b2c3d → e4f5a6b" in out and f"`{SOURCE}/compare/{REV_OLD}...{REV_NEW}`" in out
+
+
+@pytest.mark.parametrize("prod_architecture", ["arm64"])
+def test_the_nodes_platform_decides_which_images_may_be_promoted(cli, worlds, registries: Registries) -> None:
+    """Prod's nodes are arm64 (read from Rancher): the single-platform amd64 image is refused, the index that has
+    an arm64 variant and the arm64-only image pass; the nodes are read once for two plans."""
+    _, _, prod = worlds
+    status, out, err = cli(*SYNC, "--all-different", "--dry-run", "--json")
+    assert status == 0, err
+    items = items_by_service(json.loads(out))
+    assert items["web"]["skipReason"] == "no image for the target's platform"
+    assert "built for linux/amd64, not linux/arm64" in items["web"]["detail"] and "shop-prod" in items["web"]["detail"]
+    assert items["multi"]["skipReason"] is None
+    assert items["multi"]["changes"][0]["newDigest"] == registries.images["shop/multi:3.0"]
+    assert items["arm"]["skipReason"] is None
+    assert cli(*SYNC, "--service", "multi", "--dry-run")[0] == 0
+    assert [p for m, p in prod.requests_seen() if m == "GET" and p.endswith("/api/v1/nodes")] == \
+        [f"/k8s/clusters/{PROD_CLUSTER}/api/v1/nodes"]
+    status, _, err = cli(*SYNC, "--service", "web", "--yes")
+    assert status == 1 and "no image for the target's platform" in err and patches(prod, "web") == []
+    status, _, err = cli(*SYNC, "--service", "multi", "--yes")
+    assert status == 0, err
+    assert prod_image(prod, "multi").endswith("/shop/multi:3.0")
 
 
 def test_a_missing_tag_is_skipped_before_any_patch(cli, worlds) -> None:
