@@ -220,7 +220,8 @@ def apply_plan(
             site_name=i.target.instance.site_name if i.target else "",
             cluster_id=i.target.instance.cluster_id if i.target else "",
             namespace=i.target.instance.namespace if i.target else "",
-            containers=tuple({"name": c.name, "init": c.init, "previous": c.current, "new": c.new}
+            containers=tuple({"name": c.name, "init": c.init, "previous": c.current, "new": c.new,
+                              **({"changelog": c.changelog.payload()} if c.changelog else {})}
                              for c in i.containers if c.changes),
             skip_reason=None if i.will_change else f"{i.skip_reason}{': ' + i.detail if i.detail else ''}",
         )

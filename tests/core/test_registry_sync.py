@@ -223,3 +223,36 @@ def test_the_exporter_serves_where_quarantined_digests_run(cli, shop: AppContext
     assert cli("quarantine", "list")[0] == 0  # looks where it runs
     text = generate_latest(make_registry(DatabaseCollector(shop.engine, cache_seconds=0))).decode()
     assert f'ranchersync_quarantined_running{{image="{registries.anonymous}/shop/web@{digest}"}} 1.0' in text
+
+
+def test_the_changelog_is_recorded_and_told_in_history_the_ticket_and_the_notification(
+        cli, shop: AppContext) -> None:
+    from sqlalchemy import select
+
+    from ranchersync import notify, sync
+    from ranchersync.models import OutboxMessage
+
+    expected = "commits a1b2c3d → e4f5a6b"
+    with shop.session() as session:
+        notify.add_subscription(session, shop.cipher, ADMIN, environment="Prod",
+                                url=closed_port_url().replace("http://", "json://") + "/hook",
+                                events="sync.succeeded,sync.failed")
+        plan = sync.plan_environments(session, shop.cipher, "Stage", "Prod", services=["web"])
+    ticket = plan.to_markdown()
+    assert expected in ticket and f"`{SOURCE}/compare/{REV_OLD}...{REV_NEW}`" in ticket
+    status, out, err = cli(*SYNC, "--service", "web", "--yes", "--json")
+    assert status == 0, err
+    operation_id = json.loads(out)["id"]
+    status, out, _ = cli("history", "show", str(operation_id), "--json")
+    result = json.loads(out)["results"][0]
+    change = result["containers"][0]["changelog"]
+    assert (change["fromRevision"], change["toRevision"]) == (REV_OLD, REV_NEW)
+    assert change["compareUrl"] == f"{SOURCE}/compare/{REV_OLD}...{REV_NEW}"
+    assert result["changelog"].startswith(expected)
+    status, out, _ = cli("history", "--json")
+    listed = next(op for op in json.loads(out) if op["id"] == operation_id)
+    assert listed["changelogs"]["web"].startswith(expected)
+    with shop.session() as session:
+        message = session.scalars(select(OutboxMessage).where(OutboxMessage.event == "sync.succeeded")).one()
+        body = notify.render(message.event, message.payload).body
+    assert "Changelog: commits a1b2c3d → e4f5a6b" in body and "version 2.3.0 → 2.4.0" in body
