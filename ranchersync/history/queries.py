@@ -278,10 +278,12 @@ def _summaries(session: Session, ids: Sequence[int]) -> list[OperationSummary]:
     operations = {op.id: op for op in session.scalars(select(SyncOperation).where(SyncOperation.id.in_(ids)))}
     results: dict[int, list[tuple[str, str]]] = defaultdict(list)
     containers: dict[int, list[tuple[str, Any]]] = defaultdict(list)
-    for operation_id, service, status, recorded in session.execute(
+    rows = session.execute(
         select(SyncResult.operation_id, SyncResult.service, SyncResult.status, SyncResult.containers)
         .where(SyncResult.operation_id.in_(ids)).order_by(SyncResult.operation_id, SyncResult.id)
-    ):
+    )
+    for row in rows:
+        operation_id, service, status, recorded = int(row[0]), str(row[1]), str(row[2]), row[3]
         results[operation_id].append((service, status))
         containers[operation_id].append((service, recorded))
     approvers = approved_by(session, ids)

@@ -98,7 +98,7 @@ def _namespace(obj: Obj, now: datetime) -> list[Any]:
 
 def _node(obj: Obj, now: datetime) -> list[Any]:
     status, labels = obj.get("status") or {}, (obj.get("metadata") or {}).get("labels") or {}
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    ready: Obj = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
     roles = sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/"))
     info = status.get("nodeInfo") or {}
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}

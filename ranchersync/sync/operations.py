@@ -126,8 +126,8 @@ def plan_environments(
     plan = plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,
                      mode=mode, targets=targets, default_target=default_target)
     if registries:
-        targets = read_targets(session, cipher, plan, factory=factory)  # the nodes' platforms (and pull secrets)
-        plan = preflight(plan, registries, targets=targets, policy=policy)
+        facts = read_targets(session, cipher, plan, factory=factory)  # the nodes' platforms (and pull secrets)
+        plan = preflight(plan, registries, targets=facts, policy=policy)
     check_quarantine(plan, quarantined)
     return plan.pinned() if pin_digests else plan
 

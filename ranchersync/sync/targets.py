@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ranchersync.catalogue.sites import ClientFactory, Connection
 from ranchersync.inventory.reading import site_connections
-from ranchersync.kernel.errors import RancherAPIError
+from ranchersync.kernel.errors import RancherAPIError, ValidationError
+from ranchersync.models import Site
 from ranchersync.rancher import Node, RancherClient
-from ranchersync.registry import DEFAULT_PLATFORM, Platform
+from ranchersync.registry import DEFAULT_PLATFORM, Credentials, Platform, UnreadablePullSecret, pull_credentials
 from ranchersync.security.crypto import TokenCipher
 from ranchersync.sync.plan import SyncPlan
 
@@ -123,11 +125,74 @@ def cluster_platforms(
     return found
 
 
+ServiceKey = tuple[int, str, str]  # (target app instance id, kind, name)
+SecretKey = tuple[int, str, str, str]  # (site id, cluster id, namespace, secret name)
+
+
 @dataclass(frozen=True)
 class TargetFacts:
-    """What the preflight needs from the target clusters."""
+    """What the preflight needs from the target clusters: the nodes' platforms; on sites that opted in, each
+    target workload's pull credentials by registry host (in memory for this plan only: never stored, logged or
+    shown) and what could not be read of them."""
 
     platforms: Mapping[ClusterKey, ClusterPlatforms] = field(default_factory=dict)
+    pull: Mapping[ServiceKey, Mapping[str, Credentials]] = field(default_factory=dict, repr=False)
+    pull_warnings: Mapping[ServiceKey, tuple[str, ...]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # the credentials stay out of logs and tracebacks
+        return f"TargetFacts(clusters={len(self.platforms)}, workloads_with_pull_secrets={len(self.pull)})"
+
+
+def _read_secret(connection: Connection, key: SecretKey,
+                 factory: ClientFactory) -> dict[str, Credentials] | str:
+    """The credentials of one pull secret, or why they could not be read (never its content)."""
+    _, cluster_id, namespace, name = key
+    try:
+        with connection.client(factory, retries=1) as client:
+            kind, data = client.get_secret(cluster_id, namespace, name)
+        return pull_credentials(kind, data)
+    except (RancherAPIError, ValidationError) as error:
+        return f"the pull secret {namespace}/{name} could not be read ({type(error).__name__}: " \
+               f"{getattr(error, 'status', None) or 'refused'})"
+    except UnreadablePullSecret as error:
+        return f"the pull secret {namespace}/{name} is not usable: {error}"
+
+
+def pull_secrets(plan: SyncPlan, connections: Mapping[int, Connection], opted_in: Collection[int], *,
+                 factory: ClientFactory = RancherClient) -> tuple[dict[ServiceKey, dict[str, Credentials]],
+                                                                    dict[ServiceKey, tuple[str, ...]]]:
+    """Each changing target workload's pull credentials (its imagePullSecrets, in order: the first secret naming a
+    host wins), on the sites in `opted_in`; secrets read once each, concurrently."""
+    wanted: dict[ServiceKey, list[SecretKey]] = {}
+    for item in plan.to_apply:
+        target = item.target
+        if target is None or target.instance.site_id not in opted_in or target.instance.site_id not in connections:
+            continue
+        ref = target.instance
+        names = target.workload.image_pull_secrets
+        if names:
+            wanted[(ref.id, item.kind, item.name)] = [(ref.site_id, ref.cluster_id, ref.namespace, n) for n in names]
+    keys = list(dict.fromkeys(k for ks in wanted.values() for k in ks))
+    if not keys:
+        return {}, {}
+    with ThreadPoolExecutor(max_workers=min(8, len(keys)), thread_name_prefix="pull-secrets") as pool:
+        read = dict(zip(keys, pool.map(lambda k: _read_secret(connections[k[0]], k, factory), keys), strict=True))
+    pull: dict[ServiceKey, dict[str, Credentials]] = {}
+    warnings: dict[ServiceKey, tuple[str, ...]] = {}
+    for service, secret_keys in wanted.items():
+        merged: dict[str, Credentials] = {}
+        problems: list[str] = []
+        for key in secret_keys:
+            found = read[key]
+            if isinstance(found, str):
+                problems.append(found)
+            else:
+                merged = {**found, **merged}
+        if merged:
+            pull[service] = merged
+        if problems:
+            warnings[service] = tuple(problems)
+    return pull, warnings
 
 
 def target_keys(plan: SyncPlan) -> list[ClusterKey]:
@@ -137,12 +202,16 @@ def target_keys(plan: SyncPlan) -> list[ClusterKey]:
 
 def read_targets(session: Session, cipher: TokenCipher, plan: SyncPlan, *,
                  factory: ClientFactory = RancherClient) -> TargetFacts:
-    """Read the target clusters' nodes (what the plan changes only)."""
+    """Read the target clusters' nodes and, on sites that opted in (`sites update S --use-pull-secrets`), the
+    changing workloads' pull secrets (what the plan changes only)."""
     keys = target_keys(plan)
     if not keys:
         return TargetFacts()
-    connections = site_connections(session, cipher, {site for site, _ in keys})
-    return TargetFacts(cluster_platforms(keys, connections, factory=factory))
+    site_ids = {site for site, _ in keys}
+    connections = site_connections(session, cipher, site_ids)
+    opted_in = set(session.scalars(select(Site.id).where(Site.id.in_(site_ids), Site.use_pull_secrets.is_(True))))
+    pull, pull_warnings = pull_secrets(plan, connections, opted_in, factory=factory) if opted_in else ({}, {})
+    return TargetFacts(cluster_platforms(keys, connections, factory=factory), pull, pull_warnings)
 
 
 def item_platforms(facts: TargetFacts, site_id: int, cluster_id: str,

@@ -101,7 +101,7 @@ def rollback_operation(
         try:
             _check_quarantine(undo, quarantined, registries)
         except quarantine.ImageQuarantined as refused:
-            if not (override_quarantine or "").strip():
+            if override_quarantine is None or not override_quarantine.strip():
                 raise
             _override_quarantine(ctx, actor, operation_id, env_id, env_name, str(refused), override_quarantine)
     planned = [

@@ -3,6 +3,7 @@ skipped before any PATCH, digests and changelogs in the plan, pinned promotions,
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from ranchersync.simulator import SimulatedRancher, parse_world
 from ranchersync.sync.targets import NODE_CACHE
 from tests.builders import ADMIN, CliRun, cli_runner
 from tests.conftest import closed_port_url
-from tests.core.registry_fixtures import REV_NEW, REV_OLD, SOURCE, Registries
+from tests.core.registry_fixtures import PASSWORD, REV_NEW, REV_OLD, SOURCE, USER, Registries
 
 pytest_plugins = ["tests.core.registry_fixtures"]
 
@@ -48,10 +49,19 @@ def worlds(registries: Registries, prod_architecture: str) -> Iterator[tuple[str
               "multi": (f"{reg}/shop/multi:3.0", f"{reg}/shop/web:2.3.0"),
               "far": (f"{far}/shop/far:1.1", f"{far}/shop/far:1.0")}
 
+    private = registries.basic  # htpasswd: the workloads' own pull secret holds its credentials
+    images["private"] = (f"{private}/shop/web:2.4.0", f"{private}/shop/web:2.3.0")
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    config = json.dumps({"auths": {f"http://{private}": {"username": USER, "password": PASSWORD, "auth": auth}}})
+
     def world(cluster: str, namespace: str, side: int, architecture: str = "amd64") -> Any:
+        objects = [deployment(name, namespace, pair[side]) for name, pair in images.items()]
+        objects[-1]["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": "regcred"}]
+        objects.append({"kind": "Secret", "metadata": {"name": "regcred", "namespace": namespace},
+                        "type": "kubernetes.io/dockerconfigjson",
+                        "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()}})
         return parse_world({"name": namespace, "clusters": [{
-            "id": cluster, "name": namespace, "architecture": architecture,
-            "objects": [deployment(name, namespace, pair[side]) for name, pair in images.items()]}]})
+            "id": cluster, "name": namespace, "architecture": architecture, "objects": objects}]})
 
     with SimulatedRancher(world(STAGE_CLUSTER, "shop-stage", 0), rollout_seconds=0.3) as stage, \
             SimulatedRancher(world(PROD_CLUSTER, "shop-prod", 1, prod_architecture), rollout_seconds=0.3) as prod:
@@ -71,6 +81,7 @@ def shop(ctx: AppContext, registries: Registries, worlds: tuple[str, SimulatedRa
             environments.add_environment(session, name=name, actor=ADMIN)
         registry.add_registry(session, ctx.cipher, actor=ADMIN, host=registries.anonymous, allow_http=True)
         registry.add_registry(session, ctx.cipher, actor=ADMIN, host=far, allow_http=True)
+        registry.add_registry(session, ctx.cipher, actor=ADMIN, host=registries.basic, allow_http=True)
     for name, site, cluster, namespace, env in (("shop-stage", "stage-site", STAGE_CLUSTER, "shop-stage", "Stage"),
                                                 ("shop-prod", "prod-site", PROD_CLUSTER, "shop-prod", "Prod")):
         with ctx.session() as session:
@@ -256,3 +267,42 @@ def test_the_changelog_is_recorded_and_told_in_history_the_ticket_and_the_notifi
         message = session.scalars(select(OutboxMessage).where(OutboxMessage.event == "sync.succeeded")).one()
         body = notify.render(message.event, message.payload).body
     assert "Changelog: commits a1b2c3d → e4f5a6b" in body and "version 2.3.0 → 2.4.0" in body
+
+
+def test_a_sites_opt_in_lets_the_preflight_use_the_workloads_pull_secret_never_shown(
+        cli, shop: AppContext, worlds, registries: Registries, caplog: pytest.LogCaptureFixture) -> None:
+    """The basic-auth registry is registered without credentials: the workload's own imagePullSecrets (read through
+    Rancher once the site opted in) let the preflight see the image; the password is in no output, log or audit."""
+    _, _, prod = worlds
+    said: list[str] = []
+    with caplog.at_level("DEBUG"):
+        status, out, err = cli(*SYNC, "--service", "private", "--dry-run", "--json")
+        said += [out, err]
+        change = json.loads(out)["items"][0]["changes"][0]
+        assert status == 0 and change["newDigest"] is None and "wants credentials" in err
+        assert not [p for m, p in prod.requests_seen() if "/secrets/" in p], "no secret is read before the opt-in"
+        status, out, err = cli("sites", "update", "prod-site", "--use-pull-secrets", "--json")
+        said += [out, err]
+        assert status == 0 and json.loads(out)["usePullSecrets"] is True
+        status, out, err = cli(*SYNC, "--service", "private", "--dry-run", "--json")
+        said += [out, err]
+        change = json.loads(out)["items"][0]["changes"][0]
+        assert change["newDigest"] == registries.images["shop/web:2.4.0"], err
+        assert change["changelog"]["toRevision"] == REV_NEW
+        assert [p for m, p in prod.requests_seen() if m == "GET" and p.endswith("/secrets/regcred")]
+        status, out, err = cli(*SYNC, "--service", "private", "--yes", "--json")
+        said += [out, err]
+        assert status == 0, err
+        assert prod_image(prod, "private").endswith("/shop/web:2.4.0")
+        for command in (("history", "show", str(json.loads(out)["id"]), "--json"), ("audit", "--json"),
+                        ("sites", "list", "--json"), ("registries", "list", "--json")):
+            status, out, err = cli(*command)
+            said += [out, err]
+            assert status == 0, err
+    with shop.session() as session:
+        from sqlalchemy import text
+        stored = [str(row) for table in ("audit_events", "sites", "registries", "sync_results", "sync_operations")
+                  for row in session.execute(text(f"SELECT * FROM {table}"))]  # noqa: S608 - fixed names
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    for where, text_ in (("output", "\n".join(said)), ("logs", caplog.text), ("database", "\n".join(stored))):
+        assert PASSWORD not in text_ and auth not in text_, f"the pull secret's password is in the {where}"
