@@ -4,7 +4,9 @@ Every connection goes to an address the host policy has just checked (``security
 overall deadline (the answer's head cut by the watchdog, the body read against it) and a cap on the answer's size.
 Authentication follows the registry's challenge (``WWW-Authenticate``): anonymous first; ``Basic`` with the stored
 credentials; ``Bearer realm=…,service=…,scope=…`` by asking the realm for a token (with the credentials when there
-are some, only over HTTPS or where plain HTTP was allowed), kept per scope for this client's life. A redirect is
+are some, only over HTTPS or where plain HTTP was allowed), kept per scope for this client's life; once the registry
+has named its realm, a new scope's token is asked before the first request (no 401 round trip), and threads that need
+the same scope at once ask the realm once (single flight). A redirect is
 followed only for a blob, once, without credentials (registries keep blobs on a storage host); a manifest that
 redirects is refused. Credentials never appear in a message: every error is built from the host and path alone.
 """
@@ -40,6 +42,7 @@ MAX_MANIFEST: Final = 4 * 1024 * 1024  # bytes; distribution refuses manifests o
 MAX_BLOB: Final = 8 * 1024 * 1024  # bytes of an image config worth reading
 MAX_TOKEN: Final = 256 * 1024  # bytes of a token realm's answer
 RETRY_AFTER_MAX: Final = 5.0  # seconds one plan waits for a rate-limited registry, once
+POOL_SIZE: Final = 256  # kept-alive connections per registry: as many as a plan's threads ask at once
 _CHUNK: Final = 64 * 1024
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
@@ -105,13 +108,15 @@ class RegistryHTTP:
         if verify is True:
             verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._verify = verify
-        self._tokens: dict[str, str] = {}  # scope -> bearer token
+        self._tokens: dict[str, str] = {}  # scope -> the Authorization header to send
         self._lock = threading.Lock()
+        self._scope_locks: dict[str, threading.Lock] = {}  # one token request per scope at a time
+        self._challenge = ""  # the registry's Bearer challenge, once seen: its realm and service (no secret)
         self._session = requests.Session()
         self._session.trust_env = False
         self._session.headers.update({"User-Agent": USER_AGENT})
         adapter = PinnedAdapter(self._policy, max_retries=Retry(total=0, redirect=False, raise_on_status=False),
-                                pool_connections=4, pool_maxsize=64)
+                                pool_connections=4, pool_maxsize=POOL_SIZE)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
 
@@ -131,6 +136,9 @@ class RegistryHTTP:
         url = self.base + path
         waited = False
         authenticated = False
+        if self._challenge and self._authorization(scope) is None:
+            self._authenticate(self._challenge, scope, deadline)  # the realm is known: no 401 round trip
+            authenticated = True
         while True:
             auth = self._authorization(scope)
             if auth:
@@ -245,20 +253,32 @@ class RegistryHTTP:
         return None
 
     def _authenticate(self, challenge: str, scope: str, deadline: float) -> None:
-        """Answer a 401's challenge: remember the header to send for `scope`, or raise RegistryAuthFailed."""
+        """Answer a 401's challenge: remember the header to send for `scope`, or raise RegistryAuthFailed. Threads
+        that need the same scope at once wait for the first one's token instead of asking the realm each."""
         scheme = challenge.split(" ", 1)[0].lower()
         if scheme == "basic":
             if self._credentials is None:
                 raise RegistryAuthFailed(f"{self.host} wants credentials and none are stored for it")
-            value = self._credentials.basic()
-        elif scheme == "bearer":
-            params = dict(_CHALLENGE.findall(challenge))
-            value = "Bearer " + self._token(params, scope, deadline)
-        else:
+            with self._lock:
+                self._tokens[scope] = self._credentials.basic()
+            return
+        if scheme != "bearer":
             raise RegistryAuthFailed(f"{self.host} asks for an authentication the tool does not speak "
                                      f"({scheme or 'none'})")
+        params = dict(_CHALLENGE.findall(challenge))
         with self._lock:
-            self._tokens[scope] = value
+            flight = self._scope_locks.setdefault(scope, threading.Lock())
+            before = self._tokens.get(scope)
+        with flight:
+            with self._lock:
+                now = self._tokens.get(scope)
+            if now is not None and now != before:
+                return  # another thread got it meanwhile
+            value = "Bearer " + self._token(params, scope, deadline)
+            with self._lock:
+                self._tokens[scope] = value
+                # The realm and service, not the scope: a later scope asks its token before its first request.
+                self._challenge = 'Bearer ' + ",".join(f'{k}="{v}"' for k, v in params.items() if k != "scope")
 
     def _token(self, params: dict[str, str], scope: str, deadline: float) -> str:
         realm = params.get("realm", "")
