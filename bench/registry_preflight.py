@@ -3,9 +3,9 @@
 Three small registries on 127.0.0.1 (each request waits --latency-ms before its answer) serve an OCI manifest and a
 config with labels for every tag. They run in a process of their own, as a real registry does (`--in-process` puts
 them in the bench's process instead: their own request handling then competes with the client's for one
-interpreter, which is not what a plan meets). The plan of 100 services (each changing one image) is made without the preflight,
-then with it on a cold cache (every new and current image resolved: manifest + config, two requests each), then
-again within the cache's lifetime. Figures and ratios are printed side by side; nothing is asserted.
+interpreter, which is not what a plan meets). The plan of 100 services (each changing one image) is made without the
+preflight, then with it on a cold cache (every new and current image resolved: manifest + config, two requests
+each), then again within the cache's lifetime. Figures and ratios are printed side by side; nothing is asserted.
 """
 
 from __future__ import annotations
