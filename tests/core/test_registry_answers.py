@@ -127,3 +127,17 @@ def test_docker_hub_short_names_resolve_as_the_runtime_does() -> None:
         ref = parse_image(text)
         assert (api_host(ref.registry), ref.repository) == ("registry-1.docker.io", "library/redis")
     assert api_host(parse_image("ghcr.io/acme/web").registry) == "ghcr.io"
+
+
+def test_https_is_verified_against_the_registrys_ca_bundle(fake: Fake) -> None:
+    from ranchersync.simulator.tls import make_tls_files
+
+    tls = make_tls_files("127.0.0.1")
+    fake.httpd.socket = tls.server_context().wrap_socket(fake.httpd.socket, server_side=True)
+    fake.routes["/v2/app/manifests/1.0"] = (200, {"Content-Type": "application/json"}, b'{"schemaVersion": 2}')
+    trusted = RegistryHTTP(fake.host, verify=str(tls.ca_file))
+    assert trusted.get("/v2/app/manifests/1.0", scope="s").body == b'{"schemaVersion": 2}'
+    with pytest.raises(ImageNotInRegistry):
+        trusted.get("/v2/app/manifests/2.0", scope="s")
+    with pytest.raises(RegistryUnavailable, match="could not be verified: add its CA"):
+        RegistryHTTP(fake.host).get("/v2/app/manifests/1.0", scope="s")
