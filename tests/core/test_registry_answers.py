@@ -141,3 +141,29 @@ def test_https_is_verified_against_the_registrys_ca_bundle(fake: Fake) -> None:
         trusted.get("/v2/app/manifests/2.0", scope="s")
     with pytest.raises(RegistryUnavailable, match="could not be verified: add its CA"):
         RegistryHTTP(fake.host).get("/v2/app/manifests/1.0", scope="s")
+
+
+def test_pull_secrets_are_read_as_the_kubelet_reads_them_and_never_repeat_a_value() -> None:
+    import base64
+    import json
+
+    from ranchersync.registry import UnreadablePullSecret, pull_credentials
+
+    def b64(value: str) -> str:
+        return base64.b64encode(value.encode()).decode()
+
+    config = {"auths": {"https://index.docker.io/v1/": {"auth": b64("hub-user:hub-pass")},
+                        "http://127.0.0.1:5000": {"username": "u", "password": "p"},
+                        "registry.example.com": {"auth": "not base64!"}}}
+    found = pull_credentials("kubernetes.io/dockerconfigjson", {".dockerconfigjson": b64(json.dumps(config))})
+    assert sorted(found) == ["127.0.0.1:5000", "docker.io"]
+    assert (found["docker.io"].username, found["docker.io"].password.reveal()) == ("hub-user", "hub-pass")
+    assert "hub-pass" not in repr(found)
+    legacy = pull_credentials("kubernetes.io/dockercfg", {".dockercfg": b64(json.dumps({"ghcr.io": {
+        "username": "bot", "password": "tok"}}))})
+    assert list(legacy) == ["ghcr.io"]
+    for kind, data in (("Opaque", {".dockerconfigjson": b64("{}")}),
+                       ("kubernetes.io/dockerconfigjson", {".dockerconfigjson": b64("secret-value-not-json")})):
+        with pytest.raises(UnreadablePullSecret) as refused:
+            pull_credentials(kind, data)
+        assert "secret-value" not in str(refused.value)
