@@ -74,6 +74,7 @@ class RollbackRequest(TypedDict, total=False):
     confirmEnvironment: str
     wait: bool
     failed: bool  # the change caused a failure: count it in the change failure rate
+    overrideQuarantine: str  # an admin's reason to put back a quarantined image (audited)
 
 
 class TerminateRequest(TypedDict, total=False):
@@ -316,7 +317,8 @@ async def operation_rollback(call: Call) -> Answer:
     await _operation(call.ctx, operation_id)  # 404 first
     started = await _blocking(start_rollback, call.ctx, call.actor, operation_id, request_id=sync.new_request_id(),
                               confirm_env=call.body.get("confirmEnvironment"),
-                              failed=True if call.body.get("failed") else None)
+                              failed=True if call.body.get("failed") else None,
+                              override_quarantine=call.body.get("overrideQuarantine"))
     running = await _operation(call.ctx, started.operation_id)
     if call.body.get("wait", True):
         await call.started(202, running)

@@ -20,6 +20,7 @@ def site_payload(site: Site) -> dict[str, Any]:
         "active": site.active,
         "insecure": site.insecure,
         "hasCaBundle": bool(site.ca_bundle),
+        "usePullSecrets": bool(site.use_pull_secrets),
         "rancherUser": site.rancher_user,
         "tokenExpiresAt": iso(site.token_expires_at),
         "lastContactAt": iso(site.last_contact_at),

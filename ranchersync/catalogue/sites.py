@@ -212,7 +212,8 @@ def add_site(
 def site_snapshot(site: Site) -> dict[str, object]:
     """What the audit log keeps of a site: never its token, not even encrypted."""
     return {"name": site.name, "url": site.url, "active": site.active, "insecure": site.insecure,
-            "allowHttp": site.allow_http, "hasCaBundle": bool(site.ca_bundle)}
+            "allowHttp": site.allow_http, "hasCaBundle": bool(site.ca_bundle),
+            "usePullSecrets": bool(site.use_pull_secrets)}
 
 
 def list_sites(session: Session) -> list[Site]:
@@ -237,6 +238,7 @@ class SiteChange:
     insecure: bool | None = None
     allow_http: bool | None = None
     active: bool | None = None
+    use_pull_secrets: bool | None = None  # read the target workloads' imagePullSecrets in the registry preflight
 
 
 def update_site(
@@ -298,6 +300,8 @@ def update_site(
         site.token_expires_at = None  # learnt again at the next test
     if change.active is not None:
         site.active = change.active
+    if change.use_pull_secrets is not None:
+        site.use_pull_secrets = change.use_pull_secrets
     _flush(session, site.name)
     after: dict[str, object] = {**site_snapshot(site), "tokenReplaced": new_token is not None}
     action = "site.update"

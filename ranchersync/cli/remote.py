@@ -364,8 +364,9 @@ def _report(api: Api, args: argparse.Namespace, operation_id: int) -> int:
 
 
 def rollback(api: Api, args: argparse.Namespace) -> int:
-    from ranchersync.cli.sync import confirmation
+    from ranchersync.cli.sync import confirmation, quarantine_override
 
+    override = quarantine_override(args)
     if args.timeout != 300:
         _refuse("--timeout")
     original = api.get(f"/operations/{args.operation}")
@@ -379,6 +380,8 @@ def rollback(api: Api, args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"wait": False, "failed": bool(args.failed)}
     if confirm_env is not None:
         body["confirmEnvironment"] = confirm_env
+    if override is not None:
+        body["overrideQuarantine"] = override
     _, started = api.post(f"/operations/{args.operation}/rollback", body)
     return _report(api, args, int(started["id"]))
 

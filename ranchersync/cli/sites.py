@@ -31,6 +31,9 @@ def register(commands: Commands) -> None:
     token_options(p)
     _tls_options(p, updating=True)
     p.add_argument("--active", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--use-pull-secrets", action=argparse.BooleanOptionalAction, default=None,
+                   help="a plan's registry preflight reads the target workloads' own imagePullSecrets through "
+                        "Rancher (held in memory for that plan only, never stored or logged)")
     p = add_command(group, "remove", cmd_sites_remove, "remove a site")
     p.add_argument("site", help="name or id")
     p.add_argument("--cascade", action="store_true", help="also remove the app instances that use it")
@@ -115,7 +118,8 @@ def cmd_sites_update(ctx: AppContext, args: argparse.Namespace) -> int:
     with ctx.session() as session:
         change = sites.SiteChange(name=args.name, url=args.url, token=token, ca_bundle=read_ca(args),
                                   clear_ca_bundle=args.no_ca_file, insecure=args.insecure,
-                                  allow_http=args.allow_http, active=args.active)
+                                  allow_http=args.allow_http, active=args.active,
+                                  use_pull_secrets=args.use_pull_secrets)
         site = sites.update_site(session, ctx.cipher, args.site, change, actor=cli_actor(ctx))
         payload = site_payload(site)
     emit(args, payload, text=f"Updated site '{payload['name']}'.")

@@ -74,6 +74,9 @@ def register(commands: Commands) -> None:
             p.add_argument("--failed", action="store_true",
                            help="the change caused a failure: count it in the change failure rate (a complete "
                                 "sync rolled back is otherwise a decision, not a failure)")
+            p.add_argument("--override-quarantine", action="store_true",
+                           help="put back a quarantined image anyway (admins; needs --reason, audited)")
+            p.add_argument("--reason", help="why the quarantine is overridden")
     _override_options(p)  # resume: a resumed sync meets the same freeze as a new one (a rollback never does)
     p = add_command(commands, "terminate", cmd_terminate,
                     "stop a running operation: roll back what it changed, or --keep it")
@@ -313,9 +316,19 @@ def report_operation(args: argparse.Namespace, payload: Mapping[str, Any]) -> in
     return EXIT_FAILED if status in FAILED_STATUSES else EXIT_OK
 
 
+def quarantine_override(args: argparse.Namespace) -> str | None:
+    """`rollback --override-quarantine --reason R`: the reason, or None; one without the other is refused."""
+    if args.override_quarantine and not (args.reason or "").strip():
+        raise UsageError('--override-quarantine needs --reason "why": it is kept in the audit log')
+    if args.reason and not args.override_quarantine:
+        raise UsageError("--reason goes with --override-quarantine")
+    return str(args.reason).strip() if args.override_quarantine else None
+
+
 def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import sync
     from ranchersync.catalogue import environments
+    override = quarantine_override(args)
     with ctx.session() as session:
         original = sync.get_operation(session, args.operation)
         target = original.target_environment_name
@@ -330,7 +343,8 @@ def cmd_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
 
     started = start_rollback(ctx, cli_actor(ctx), args.operation, request_id=sync.new_request_id(),
                              confirm_env=confirm_env, options=sync.SyncOptions(timeout_seconds=args.timeout),
-                             progress=_print_progress, failed=True if args.failed else None)
+                             progress=_print_progress, failed=True if args.failed else None,
+                             override_quarantine=override)
     return _report_operation(ctx, args, _wait_for_job(ctx, started))
 
 

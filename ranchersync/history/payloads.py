@@ -7,10 +7,30 @@ from typing import Any, NotRequired, TypedDict
 from sqlalchemy.orm import Session
 
 from ranchersync.history.metrics import Metrics
-from ranchersync.history.queries import OperationDetail, OperationSummary, ResultView, get_operation_detail
+from ranchersync.history.queries import (
+    OperationDetail,
+    OperationSummary,
+    ResultView,
+    get_operation_detail,
+    service_changelogs,
+)
 from ranchersync.inventory.reading import display_tag
 from ranchersync.kernel.timefmt import iso
 from ranchersync.models import SyncOperation
+
+
+class ChangelogPayload(TypedDict, total=False):
+    """From the previous image to the new one, as their OCI labels told the plan (`registry.Changelog.payload`)."""
+
+    fromRevision: str | None
+    toRevision: str | None
+    source: str | None
+    compareUrl: str | None
+    fromVersion: str | None
+    toVersion: str | None
+    fromCreated: str | None
+    toCreated: str | None
+    summary: str
 
 
 class ContainerChange(TypedDict):
@@ -18,6 +38,7 @@ class ContainerChange(TypedDict):
     init: bool
     previous: str | None
     new: str | None
+    changelog: ChangelogPayload | None  # None: the registry was not asked (or is not registered)
 
 
 class ResultPayload(TypedDict):
@@ -42,6 +63,7 @@ class ResultPayload(TypedDict):
     namespace: str | None
     applied: bool
     measurements: list[dict[str, Any]]
+    changelog: str | None  # its containers' changelogs in one line ("commits a1b2c3d → e4f5a6b; …"), when known
 
 
 class OperationPayload(TypedDict):
@@ -64,6 +86,7 @@ class OperationPayload(TypedDict):
     error: str | None
     rollbackOf: int | None
     rollbackReason: str | None
+    changelogs: dict[str, str]  # serviceId -> its changelog's line, for the services whose plan knew one
     approvedBy: NotRequired[list[str]]
     rolledBackBy: NotRequired[list[int]]
     results: NotRequired[list[ResultPayload]]
@@ -91,6 +114,7 @@ def operation_payload(op: SyncOperation | OperationSummary, with_results: bool =
         "error": op.error,
         "rollbackOf": op.rollback_of_id,
         "rollbackReason": op.rollback_reason,
+        "changelogs": dict(op.changelogs),
     }
     if op.approved_by:  # it ran an approval request: who asked is initiatedBy, who approved this list
         payload["approvedBy"] = list(op.approved_by)
@@ -120,8 +144,8 @@ def result_payload(result: ResultView) -> ResultPayload:
         "newImageTag": result.new_tag,
         "previousImage": result.previous_image,
         "newImage": result.new_image,
-        "containers": [{"name": c.name, "init": c.init, "previous": c.previous, "new": c.new}
-                       for c in result.containers],
+        "containers": [{"name": c.name, "init": c.init, "previous": c.previous, "new": c.new,
+                        "changelog": _changelog_payload(c.changelog)} for c in result.containers],
         "status": result.status,
         "error": result.error,
         "timestamp": iso(result.finished_at or result.started_at),
@@ -131,7 +155,16 @@ def result_payload(result: ResultView) -> ResultPayload:
         "namespace": result.namespace,
         "applied": result.applied,
         "measurements": [dict(m) for m in result.measurements],
+        "changelog": next((line for _, line in service_changelogs(
+            [(result.service, [{"name": c.name, "changelog": c.changelog} for c in result.containers])])), None),
     }
+
+
+def _changelog_payload(found: Any) -> ChangelogPayload | None:
+    if not isinstance(found, dict):
+        return None
+    keys = ChangelogPayload.__annotations__
+    return {k: v for k, v in found.items() if k in keys}  # type: ignore[return-value]
 
 
 def metrics_payload(metrics: Metrics) -> dict[str, Any]:

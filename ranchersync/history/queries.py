@@ -70,16 +70,15 @@ class RecordedContainer:
     # operations have none): the digest the tag named, what the source ran, the changelog's payload.
     new_digest: str | None = None
     source_digest: str | None = None
-    changelog: dict[str, Any] | None = None
+    changelog: Mapping[str, Any] | None = None
 
     @classmethod
     def of(cls, stored: Mapping[str, Any]) -> RecordedContainer:
         """A container as stored in a result's JSON (camelCase or snake_case keys for the preflight's facts)."""
-        log = stored.get("changelog")
         return cls(str(stored.get("name", "")), bool(stored.get("init")), stored.get("previous"), stored.get("new"),
                    stored.get("newDigest") or stored.get("new_digest"),
                    stored.get("sourceDigest") or stored.get("source_digest"),
-                   log if isinstance(log, dict) else None)
+                   _changelog(stored))
 
 
 @dataclass(frozen=True)
@@ -167,6 +166,8 @@ class OperationSummary:
     approved_by: tuple[str, ...] = field(default=(), kw_only=True)
     # Why it was rolled back: "failed" (a rollout or check failed) or "decided" (a person chose to); None otherwise.
     rollback_reason: str | None = field(default=None, kw_only=True)
+    # Each service's changelog as the plan's preflight told it ("commits a1b2c3d → e4f5a6b; …"), when known.
+    changelogs: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
 
     @property
     def ok(self) -> bool:
@@ -187,7 +188,8 @@ class OperationSummary:
 
     @classmethod
     def from_model(
-        cls, operation: SyncOperation, results: Sequence[tuple[str, str]], approved_by: Sequence[str] = ()
+        cls, operation: SyncOperation, results: Sequence[tuple[str, str]], approved_by: Sequence[str] = (),
+        changelogs: Sequence[tuple[str, str]] = (),
     ) -> OperationSummary:
         """A detached summary of a stored operation and its results' (service, status) pairs."""
         return cls(
@@ -200,7 +202,7 @@ class OperationSummary:
             error=operation.error, rollback_of_id=operation.rollback_of_id,
             services=tuple(dict.fromkeys(service for service, _ in results)),
             tally=ResultTally.of(status for _, status in results), approved_by=tuple(approved_by),
-            rollback_reason=operation.rollback_reason,
+            rollback_reason=operation.rollback_reason, changelogs=tuple(changelogs),
         )
 
 
@@ -222,7 +224,8 @@ class OperationDetail(OperationSummary):
     ) -> OperationDetail:
         """A detached detail of a stored operation whose results are loaded."""
         summary = OperationSummary.from_model(operation, [(r.service, r.status) for r in operation.results],
-                                              approved_by)
+                                              approved_by, service_changelogs(
+                                                  (r.service, r.containers) for r in operation.results))
         measured = _measurements(operation)
         return cls(**vars(summary), results=tuple(ResultView.from_model(r, instance_names, measured.get(r.id, ()),
                                                                       cluster_names)
@@ -285,14 +288,36 @@ def _summaries(session: Session, ids: Sequence[int]) -> list[OperationSummary]:
     """Summaries of these operations, in the order of `ids`: two queries, whatever their number."""
     operations = {op.id: op for op in session.scalars(select(SyncOperation).where(SyncOperation.id.in_(ids)))}
     results: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for operation_id, service, status in session.execute(
-        select(SyncResult.operation_id, SyncResult.service, SyncResult.status)
+    containers: dict[int, list[tuple[str, Any]]] = defaultdict(list)
+    rows = session.execute(
+        select(SyncResult.operation_id, SyncResult.service, SyncResult.status, SyncResult.containers)
         .where(SyncResult.operation_id.in_(ids)).order_by(SyncResult.operation_id, SyncResult.id)
-    ):
+    )
+    for row in rows:
+        operation_id, service, status, recorded = int(row[0]), str(row[1]), str(row[2]), row[3]
         results[operation_id].append((service, status))
+        containers[operation_id].append((service, recorded))
     approvers = approved_by(session, ids)
-    return [OperationSummary.from_model(operations[i], results[i], approvers.get(i, ())) for i in ids
-            if i in operations]
+    return [OperationSummary.from_model(operations[i], results[i], approvers.get(i, ()),
+                                        service_changelogs(containers[i])) for i in ids if i in operations]
+
+
+def _changelog(container: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    found = container.get("changelog")
+    return dict(found) if isinstance(found, Mapping) else None
+
+
+def service_changelogs(results: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """(service, its changelog's one line) for each service whose recorded containers carry one; several
+    containers' are joined, each named."""
+    found: dict[str, list[str]] = {}
+    for service, recorded in results:
+        with_log = [(str(c.get("name", "")), _changelog(c)) for c in recorded or () if isinstance(c, Mapping)]
+        lines = [(name, str(log.get("summary") or "")) for name, log in with_log if log is not None]
+        if lines:
+            found.setdefault(service, []).extend(
+                line if len(lines) == 1 else f"{name}: {line}" for name, line in lines)
+    return [(service, " | ".join(dict.fromkeys(lines))) for service, lines in found.items()]
 
 
 def approved_by(session: Session, operation_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:

@@ -135,11 +135,13 @@ def start_rollback(
     progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
     failed: bool | None = None,
+    override_quarantine: str | None = None,
 ) -> Started:
     """Start rolling back a finished operation in a worker (a new `rollback` operation)."""
     started = _start(ctx, lambda listen: rollback_operation(
         ctx, operation_id, actor=actor, request_id=request_id, confirm_env=confirm_env, options=options,
-        progress=listen, factory=factory, failed=failed), request_id=request_id, operation_id=None, progress=progress)
+        progress=listen, factory=factory, failed=failed, override_quarantine=override_quarantine),
+        request_id=request_id, operation_id=None, progress=progress)
     assert isinstance(started, Started)
     return started
 

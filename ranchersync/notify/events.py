@@ -79,6 +79,8 @@ def render(event: str, payload: Mapping[str, Any], public_url: str = "") -> Mess
         status = f" ({e(service.get('status', ''))})" if service.get("status") else ""
         lines.append(f"- {e(service.get('name', ''))}: {e(service.get('previous') or '—')} → "
                      f"{e(service.get('new') or '—')}{status}")
+        if service.get("changelog"):
+            lines.append(f"  - Changelog: {e(service['changelog'])}")
     for key, label in (("detail", ""), ("error", "Error: "), ("reason", "Reason: "), ("decision", "Decision: ")):
         if payload.get(key):
             lines.append(f"{label}{e(payload[key])}")

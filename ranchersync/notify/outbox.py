@@ -86,7 +86,7 @@ def sync_finished(session: Session, operation: SyncOperation) -> int:
         return 0
     services = [
         {"name": r.service, "kind": r.workload_kind, "instance": r.namespace, "previous": r.previous_image,
-         "new": r.new_image, "status": r.status}
+         "new": r.new_image, "status": r.status, **_changelog(r.containers)}
         for r in operation.results
     ]
     payload = {
@@ -96,6 +96,14 @@ def sync_finished(session: Session, operation: SyncOperation) -> int:
         "at": (operation.finished_at or utcnow()).isoformat(),
     }
     return enqueue(session, event, payload, operation.target_environment_id)
+
+
+def _changelog(containers: Any) -> dict[str, str]:
+    """The changelog the plan recorded with a result's containers, in one line (a rollback's, reversed, has none)."""
+    lines = [str(c["changelog"].get("summary") or "") for c in containers or ()
+             if isinstance(c, dict) and isinstance(c.get("changelog"), dict)]
+    lines = [line for line in dict.fromkeys(lines) if line]
+    return {"changelog": " | ".join(lines)} if lines else {}
 
 
 def approval_event(session: Session, request: Any, actor: str, decision: str = "") -> int:

@@ -25,7 +25,15 @@ from ranchersync.rancher import paging, paths
 from ranchersync.rancher.patch import STRATEGIC_MERGE, ImageChange, image_patch
 from ranchersync.rancher.paths import WORKLOAD_KINDS, WorkloadKind
 from ranchersync.rancher.transport import Transport, TransportSettings
-from ranchersync.rancher.types import TOKEN_WARNING_DAYS, Cluster, ConnectionInfo, Namespace, TokenInfo, UserInfo
+from ranchersync.rancher.types import (
+    TOKEN_WARNING_DAYS,
+    Cluster,
+    ConnectionInfo,
+    Namespace,
+    Node,
+    TokenInfo,
+    UserInfo,
+)
 from ranchersync.rancher.workloads import Pod, Workload
 from ranchersync.security.cabundle import ca_bundle_file
 
@@ -222,6 +230,22 @@ class RancherClient:
         """One namespace; raises RancherNotFound when it does not exist."""
         path = paths.namespaces_path(cluster_id, name)
         return self._parse(Namespace.from_k8s, self._http.request("GET", path), path)
+
+    def list_nodes(self, cluster_id: str) -> list[Node]:
+        """The nodes of a cluster with their platform (``status.nodeInfo``); a 403 says the token's user may not
+        read nodes (roles bound in namespaces only)."""
+        path = paths.nodes_path(cluster_id)
+        return [self._parse(Node.from_k8s, item, path) for item in self._k8s_items(path, 500)]
+
+    def get_secret(self, cluster_id: str, namespace: str, name: str) -> tuple[str, dict[str, str]]:
+        """A secret's type and its data (base64 values, as the API gives them). The caller holds the values only as
+        long as it needs them: never logged, stored or returned in a payload."""
+        path = paths.secret_path(cluster_id, namespace, name)
+        body = self._http.request("GET", path)
+        if not isinstance(body, Mapping) or not isinstance(body.get("data", {}), Mapping):
+            raise MalformedResponse(f"Unexpected answer for {path}: not a Secret.", status=200, url=self.url + path)
+        data = {str(k): v for k, v in (body.get("data") or {}).items() if isinstance(v, str)}
+        return str(body.get("type") or "Opaque"), data
 
     # ---- workloads and pods ----------------------------------------------------------------------------------
 

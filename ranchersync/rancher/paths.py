@@ -104,6 +104,17 @@ def cluster_pods_path(cluster_id: str) -> str:
     return f"{cluster_prefix(cluster_id)}/api/v1/pods"
 
 
+def nodes_path(cluster_id: str) -> str:
+    """Path of a cluster's node collection."""
+    return f"{cluster_prefix(cluster_id)}/api/v1/nodes"
+
+
+def secret_path(cluster_id: str, namespace: str, name: str) -> str:
+    """Path of one secret (a workload's imagePullSecrets entry)."""
+    return (f"{cluster_prefix(cluster_id)}/api/v1/namespaces/{_seg(check_namespace(namespace))}/secrets/"
+            f"{_seg(check_name(name, 'secret'))}")
+
+
 def pods_path(cluster_id: str, namespace: str) -> str:
     """Path of the pod collection in a namespace."""
     return f"{cluster_prefix(cluster_id)}/api/v1/namespaces/{_seg(check_namespace(namespace))}/pods"

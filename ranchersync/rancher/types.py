@@ -95,6 +95,35 @@ class Cluster:
 
 
 @dataclass(frozen=True)
+class Node:
+    """A node's platform, as the kubelet reports it (``status.nodeInfo``: GOOS and GOARCH names), and whether it
+    takes pods (an unschedulable or not-Ready node does not decide what an image must run on)."""
+
+    name: str
+    os: str
+    architecture: str
+    ready: bool = True
+    schedulable: bool = True
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_k8s(cls, obj: Mapping[str, Any]) -> Node:
+        """Parse a Kubernetes ``Node`` object (``/api/v1/nodes`` list item)."""
+        meta, status = _d(obj.get("metadata")), _d(obj.get("status"))
+        info = _d(status.get("nodeInfo"))
+        labels = _str_map(meta.get("labels"))
+        ready = next((c for c in map(_d, status.get("conditions") or []) if c.get("type") == "Ready"), {})
+        return cls(
+            name=_name(meta, "node"),
+            os=_s(info.get("operatingSystem")) or labels.get("kubernetes.io/os", ""),
+            architecture=_s(info.get("architecture")) or labels.get("kubernetes.io/arch", ""),
+            ready=ready.get("status", "True") == "True",
+            schedulable=_d(obj.get("spec")).get("unschedulable") is not True,
+            labels=labels,
+        )
+
+
+@dataclass(frozen=True)
 class Namespace:
     """A Kubernetes namespace and the Rancher project it belongs to."""
 

@@ -114,6 +114,8 @@ class Workload:
     active_jobs: int = 0  # CronJob
     last_schedule_time: datetime | None = None  # CronJob
     created_at: datetime | None = None
+    node_selector: dict[str, str] = field(default_factory=dict)  # the pod template's spec.nodeSelector
+    image_pull_secrets: tuple[str, ...] = ()  # the pod template's spec.imagePullSecrets[].name
 
     @classmethod
     def from_k8s(cls, obj: Mapping[str, Any], kind: str | None = None) -> Workload:
@@ -142,6 +144,9 @@ class Workload:
             "update_strategy": _s(strategy.get("type")),
             "deleting": bool(meta.get("deletionTimestamp")),
             "created_at": parse_time(meta.get("creationTimestamp")),
+            "node_selector": _str_map(_d(template.get("spec")).get("nodeSelector")),
+            "image_pull_secrets": tuple(dict.fromkeys(
+                n for n in (_s(_d(s).get("name")) for s in _l(_d(template.get("spec")).get("imagePullSecrets"))) if n)),
         }
         if kind_name == "DaemonSet":
             return cls(

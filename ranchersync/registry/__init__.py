@@ -3,6 +3,7 @@ same host policy, deadlines and size caps as Rancher calls; registries stored wi
 
 from ranchersync.registry.changelog import Changelog, changelog, compare_url
 from ranchersync.registry.client import DEFAULT_PLATFORM, Resolution, api_host, resolve
+from ranchersync.registry.dockerconfig import UnreadablePullSecret, pull_credentials
 from ranchersync.registry.errors import (
     ImageNotInRegistry,
     RegistryAnswerRefused,
@@ -42,6 +43,7 @@ __all__ = [
     "Resolution",
     "ResolutionCache",
     "Secret",
+    "UnreadablePullSecret",
     "accesses",
     "add_registry",
     "api_host",
@@ -50,6 +52,7 @@ __all__ = [
     "get_registry",
     "list_registries",
     "normalize_host",
+    "pull_credentials",
     "registry_payload",
     "remove_registry",
     "resolve",

@@ -4,7 +4,9 @@ Every connection goes to an address the host policy has just checked (``security
 overall deadline (the answer's head cut by the watchdog, the body read against it) and a cap on the answer's size.
 Authentication follows the registry's challenge (``WWW-Authenticate``): anonymous first; ``Basic`` with the stored
 credentials; ``Bearer realm=…,service=…,scope=…`` by asking the realm for a token (with the credentials when there
-are some, only over HTTPS or where plain HTTP was allowed), kept per scope for this client's life. A redirect is
+are some, only over HTTPS or where plain HTTP was allowed), kept per scope for this client's life; once the registry
+has named its realm, a new scope's token is asked before the first request (no 401 round trip), and threads that need
+the same scope at once ask the realm once (single flight). A redirect is
 followed only for a blob, once, without credentials (registries keep blobs on a storage host); a manifest that
 redirects is refused. Credentials never appear in a message: every error is built from the host and path alone.
 """
@@ -21,8 +23,9 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlencode, urljoin, urlsplit
 
-import requests
-from urllib3.util.retry import Retry
+import urllib3
+from urllib3.exceptions import HTTPError as URLLib3Error
+from urllib3.exceptions import SSLError as URLLib3SSLError
 
 from ranchersync import __version__
 from ranchersync.registry.errors import (
@@ -32,7 +35,7 @@ from ranchersync.registry.errors import (
     RegistryUnavailable,
 )
 from ranchersync.security.host_policy import HostPolicy, HostRefused, default_policy
-from ranchersync.security.pinning import HEAD_DEADLINE, PinnedAdapter
+from ranchersync.security.pinning import HEAD_DEADLINE, pinned_pool_manager
 
 USER_AGENT: Final = f"rancher-sync-manager/{__version__}"
 DEADLINE: Final = 20.0  # seconds for one request, answer included: a plan waits on it
@@ -40,6 +43,7 @@ MAX_MANIFEST: Final = 4 * 1024 * 1024  # bytes; distribution refuses manifests o
 MAX_BLOB: Final = 8 * 1024 * 1024  # bytes of an image config worth reading
 MAX_TOKEN: Final = 256 * 1024  # bytes of a token realm's answer
 RETRY_AFTER_MAX: Final = 5.0  # seconds one plan waits for a rate-limited registry, once
+POOL_SIZE: Final = 256  # kept-alive connections per registry: as many as a plan's threads ask at once
 _CHUNK: Final = 64 * 1024
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
@@ -104,22 +108,23 @@ class RegistryHTTP:
         self._policy = host_policy if host_policy is not None else default_policy()
         if verify is True:
             verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        self._verify = verify
-        self._tokens: dict[str, str] = {}  # scope -> bearer token
+        if verify is False:
+            raise ValueError("a registry's TLS is always verified (add its CA with --ca-file)")
+        self._tokens: dict[str, str] = {}  # scope -> the Authorization header to send
         self._lock = threading.Lock()
-        self._session = requests.Session()
-        self._session.trust_env = False
-        self._session.headers.update({"User-Agent": USER_AGENT})
-        adapter = PinnedAdapter(self._policy, max_retries=Retry(total=0, redirect=False, raise_on_status=False),
-                                pool_connections=4, pool_maxsize=64)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._scope_locks: dict[str, threading.Lock] = {}  # one token request per scope at a time
+        self._challenge = ""  # the registry's Bearer challenge, once seen: its realm and service (no secret)
+        # urllib3 itself, not requests: a plan sends hundreds of small requests at once, and requests' own work per
+        # request (preparing, cookies, hooks) is half of the CPU each costs. No proxy from the environment, no
+        # retries, no redirects followed here (see `_redirected`).
+        self._pool = pinned_pool_manager(self._policy, maxsize=POOL_SIZE,
+                                         ca_certs=verify if isinstance(verify, str) else None)
 
     def __repr__(self) -> str:
         return f"RegistryHTTP(host={self.host!r})"
 
     def close(self) -> None:
-        self._session.close()
+        self._pool.clear()
 
     def get(self, path: str, *, scope: str, accept: str = "", cap: int = MAX_MANIFEST, blob: bool = False) -> Answer:
         """GET `path` (``/v2/…``), authenticating as the registry asks; raises a typed error for anything but 200.
@@ -131,6 +136,9 @@ class RegistryHTTP:
         url = self.base + path
         waited = False
         authenticated = False
+        if self._challenge and self._authorization(scope) is None:
+            self._authenticate(self._challenge, scope, deadline)  # the realm is known: no 401 round trip
+            authenticated = True
         while True:
             auth = self._authorization(scope)
             if auth:
@@ -158,33 +166,42 @@ class RegistryHTTP:
         if remaining <= 0:
             raise self._too_slow(path)
         token = HEAD_DEADLINE.set(deadline)
+        sent = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "gzip, deflate", **headers}
         try:
-            resp = self._session.get(url, headers=headers, timeout=(min(3.05, remaining), min(10.0, remaining)),
-                                     verify=self._verify, allow_redirects=False, stream=True)
+            resp = self._pool.urlopen("GET", url, headers=sent, redirect=False, retries=False,
+                                      preload_content=False, decode_content=True,
+                                      timeout=urllib3.Timeout(connect=min(3.05, remaining),
+                                                              read=min(10.0, remaining)))
         except HostRefused as exc:
             raise RegistryUnavailable(f"Refused to connect to {urlsplit(url).netloc}: {exc}. Nothing was sent.") \
                 from None
-        except requests.exceptions.SSLError:
+        except URLLib3SSLError:
             raise RegistryUnavailable(f"The TLS certificate of {urlsplit(url).netloc} could not be verified: add "
                                       "its CA with `registries add --ca-file PEM`.") from None
-        except requests.RequestException as exc:
+        except (URLLib3Error, OSError) as exc:
             if time.monotonic() >= deadline:
                 raise self._too_slow(path) from None
             raise RegistryUnavailable(f"{urlsplit(url).netloc} could not be reached ({type(exc).__name__}).") \
                 from None
         finally:
             HEAD_DEADLINE.reset(token)
+        complete = False
         try:
-            body = self._read(resp, deadline, cap, path) if resp.status_code in (200, 401, 404) else b""
+            body = self._read(resp, deadline, cap, path) if resp.status in (200, 401, 404) else b""
+            complete = resp.status in (200, 401, 404)
         finally:
-            resp.close()
+            if complete:
+                resp.release_conn()  # read to its end: the connection is kept for the next request
+            else:
+                resp.close()  # an answer left unread: its connection is not reused
+                resp.release_conn()
         retry = resp.headers.get("Retry-After", "").strip()
-        answer = Answer(resp.status_code, body, resp.headers.get("Content-Type", ""),
+        answer = Answer(resp.status, body, resp.headers.get("Content-Type", ""),
                         resp.headers.get("Docker-Content-Digest", ""))
         return (answer, resp.headers.get("WWW-Authenticate", ""), resp.headers.get("Location", ""),
                 float(retry) if retry.isdigit() else None)
 
-    def _read(self, resp: requests.Response, deadline: float, cap: int, path: str) -> bytes:
+    def _read(self, resp: urllib3.BaseHTTPResponse, deadline: float, cap: int, path: str) -> bytes:
         declared = resp.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > cap:
             raise self._too_large(path, cap)
@@ -194,11 +211,11 @@ class RegistryHTTP:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._too_slow(path)
-            sock = getattr(getattr(resp.raw, "connection", None), "sock", None)
+            sock = getattr(resp.connection, "sock", None)
             if sock is not None:
                 sock.settimeout(min(10.0, remaining))
             try:
-                chunk = resp.raw.read1(_CHUNK, decode_content=True)
+                chunk = resp.read1(_CHUNK)
             except Exception:  # a timeout, a reset, a broken chunked encoding: all "could not be read"
                 if time.monotonic() >= deadline:
                     raise self._too_slow(path) from None
@@ -245,20 +262,32 @@ class RegistryHTTP:
         return None
 
     def _authenticate(self, challenge: str, scope: str, deadline: float) -> None:
-        """Answer a 401's challenge: remember the header to send for `scope`, or raise RegistryAuthFailed."""
+        """Answer a 401's challenge: remember the header to send for `scope`, or raise RegistryAuthFailed. Threads
+        that need the same scope at once wait for the first one's token instead of asking the realm each."""
         scheme = challenge.split(" ", 1)[0].lower()
         if scheme == "basic":
             if self._credentials is None:
                 raise RegistryAuthFailed(f"{self.host} wants credentials and none are stored for it")
-            value = self._credentials.basic()
-        elif scheme == "bearer":
-            params = dict(_CHALLENGE.findall(challenge))
-            value = "Bearer " + self._token(params, scope, deadline)
-        else:
+            with self._lock:
+                self._tokens[scope] = self._credentials.basic()
+            return
+        if scheme != "bearer":
             raise RegistryAuthFailed(f"{self.host} asks for an authentication the tool does not speak "
                                      f"({scheme or 'none'})")
+        params = dict(_CHALLENGE.findall(challenge))
         with self._lock:
-            self._tokens[scope] = value
+            flight = self._scope_locks.setdefault(scope, threading.Lock())
+            before = self._tokens.get(scope)
+        with flight:
+            with self._lock:
+                now = self._tokens.get(scope)
+            if now is not None and now != before:
+                return  # another thread got it meanwhile
+            value = "Bearer " + self._token(params, scope, deadline)
+            with self._lock:
+                self._tokens[scope] = value
+                # The realm and service, not the scope: a later scope asks its token before its first request.
+                self._challenge = 'Bearer ' + ",".join(f'{k}="{v}"' for k, v in params.items() if k != "scope")
 
     def _token(self, params: dict[str, str], scope: str, deadline: float) -> str:
         realm = params.get("realm", "")

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 from ranchersync.kernel.errors import ValidationError
@@ -24,7 +24,7 @@ from ranchersync.registry.store import RegistryAccess
 from ranchersync.security.host_policy import HostPolicy
 
 CACHE_SECONDS: Final = 60.0  # a tag re-pushed within this time is seen late; a plan made twice asks once
-WORKERS: Final = 64  # latency-bound: a plan of 100 services asks ~400 times; threads wait, they do not work
+WORKERS: Final = 256  # latency-bound: one thread per image, so every image's requests start at once
 
 State = Literal["found", "missing", "unreachable", "unchecked"]
 
@@ -80,12 +80,14 @@ def resolve_images(
     wanted = tuple(str(p) for p in platforms)
     results: dict[str, Lookup] = {}
     todo: list[tuple[str, RegistryAccess]] = []
+    same: dict[str, list[str]] = {}  # one reference written several ways (redis, docker.io/library/redis:latest)
     for image in dict.fromkeys(images):
         try:
-            host = parse_image(image).registry
+            ref = parse_image(image)
         except ValidationError as error:
             results[image] = Lookup(image, "unchecked", message=str(error))
             continue
+        host = ref.registry
         access = registries.get(host)
         if access is None:
             results[image] = Lookup(image, "unchecked", message=f"the registry {host} is not registered")
@@ -93,10 +95,16 @@ def resolve_images(
         cached = cache.get((image, wanted)) if cache is not None else None
         if cached is not None:
             results[image] = cached
+            continue
+        key = f"{ref.normalized_name}@{ref.digest}" if ref.digest else f"{ref.normalized_name}:{ref.tag or 'latest'}"
+        if key in same:
+            same[key].append(image)
         else:
+            same[key] = [image]
             todo.append((image, access))
     if not todo:
         return results
+    aliases = {written[0]: written[1:] for written in same.values() if len(written) > 1}
     funnels: dict[str, RegistryHTTP] = {}
     for _, access in todo:
         if access.host not in funnels:
@@ -116,11 +124,17 @@ def resolve_images(
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))),
                                 thread_name_prefix="registry") as pool:
-            for lookup in pool.map(one, todo):
-                results[lookup.image] = lookup
-                if cache is not None and lookup.state in ("found", "missing"):
-                    cache.put((lookup.image, wanted), lookup)
+            for first in pool.map(one, todo):
+                for lookup in (first, *(_as_written(first, other) for other in aliases.get(first.image, ()))):
+                    results[lookup.image] = lookup
+                    if cache is not None and lookup.state in ("found", "missing"):
+                        cache.put((lookup.image, wanted), lookup)
     finally:
         for funnel in funnels.values():
             funnel.close()
     return results
+
+
+def _as_written(lookup: Lookup, image: str) -> Lookup:
+    resolution = replace(lookup.resolution, image=image) if lookup.resolution is not None else None
+    return replace(lookup, image=image, resolution=resolution)

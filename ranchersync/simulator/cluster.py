@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import apierrors
-from .kinds import DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, WORKLOAD_TYPES, ResourceType
+from .kinds import DEPLOYMENTS, NAMESPACES, NODES, PODS, REPLICASETS, SECRETS, WORKLOAD_TYPES, ResourceType
 from .objects import (
     Obj,
     apply_defaults,
@@ -30,7 +30,7 @@ from .objects import (
     utc_now,
 )
 from .patch import PATCH_TYPES, apply_patch
-from .pods import node_names, pods_for
+from .pods import node_names, node_object, pods_for
 from .replicasets import HASH_LABEL, replica_sets, revision_of
 from .rollout import REVISION_ANNOTATION, Evaluation, RolloutState, evaluate, initial_status, slots_from_status
 from .scale import decode as decode_scale
@@ -180,9 +180,12 @@ class SimCluster:
                 namespaces[name] = self._new_namespace(name)
         for name in sorted(namespaces):
             self._create(NAMESPACES, namespaces[name], started)
+        for index, node in enumerate(self.nodes):
+            arch = spec.architectures[index % len(spec.architectures)]
+            self._create(NODES, node_object(node, index, arch, spec.version, self.created), started)
         for obj in spec.objects:
             if obj["kind"] != NAMESPACES.kind:
-                self._create(next(t for t in WORKLOAD_TYPES if t.kind == obj["kind"]), obj, started)
+                self._create(next(t for t in (SECRETS, *WORKLOAD_TYPES) if t.kind == obj["kind"]), obj, started)
 
     def _new_namespace(self, name: str) -> Obj:
         """A namespace Rancher has put into a project: system ones into System, `shop-dev` into `shop`."""
@@ -213,6 +216,10 @@ class SimCluster:
             metadata.setdefault("labels", {})["kubernetes.io/metadata.name"] = metadata["name"]
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj.setdefault("status", {"phase": "Active"})
+        elif rt in (NODES, SECRETS):
+            if rt is SECRETS:
+                obj.setdefault("type", "Opaque")
+            return self.store.write(rt.plural, obj, "ADDED")
         else:
             metadata.setdefault("generation", 1)
             apply_defaults(fill_world_labels(obj))
@@ -666,7 +673,7 @@ class SimCluster:
         A `status` in the object is stored as given and the controller leaves it alone from then on, as it does
         for statuses that come from the world file.
         """
-        rt = next((t for t in (NAMESPACES, *WORKLOAD_TYPES) if t.kind == obj.get("kind")), None)
+        rt = next((t for t in (NAMESPACES, SECRETS, *WORKLOAD_TYPES) if t.kind == obj.get("kind")), None)
         if rt is None:
             raise ValueError(f"cannot store kind {obj.get('kind')!r}")
         metadata = obj.get("metadata") or {}
@@ -683,7 +690,7 @@ class SimCluster:
                 return _typed(rt, self._create(rt, source, utc_now()))
             new = deep_copy(obj)
             new["metadata"].pop("resourceVersion", None)
-            if rt is NAMESPACES:
+            if rt in (NAMESPACES, SECRETS):
                 new["metadata"].update(uid=current["metadata"]["uid"],
                                        creationTimestamp=current["metadata"]["creationTimestamp"])
                 return _typed(rt, self.store.write(rt.plural, _typed(rt, new), "MODIFIED"))
@@ -704,6 +711,6 @@ class SimCluster:
             self._rollouts.pop(key, None)
             self._active.discard(key)
             removed = self.store.remove(*key) is not None
-            if rt is not NAMESPACES:
+            if rt not in (NAMESPACES, NODES, SECRETS):
                 self._sync_owned(key)  # the garbage collector deletes what the workload owned
             return removed

@@ -200,7 +200,7 @@ def _serve(cluster: SimCluster, request: Request, parts: list[str],
             verb = {"POST": "create", "DELETE": "deletecollection"}.get(request.method, request.method.lower())
             raise apierrors.method_not_allowed(verb, rt)
         watching = request.params.get("watch") in ("1", "true")
-        if namespace is None and rt.namespaced and cluster.namespaced_access:
+        if namespace is None and (rt.namespaced or rt.kind == "Node") and cluster.namespaced_access:
             raise apierrors.forbidden_at_cluster_scope(rt, "watch" if watching else "list", user)
         if watching:
             if "watch" not in rt.verbs:
@@ -210,6 +210,8 @@ def _serve(cluster: SimCluster, request: Request, parts: list[str],
         return _list_response(rt, items, metadata, request)
     namespace = namespace or ""
     content_type = request.headers.get("Content-Type", "")
+    if request.method == "GET" and rt.kind == "Node" and cluster.namespaced_access:
+        raise apierrors.forbidden_at_cluster_scope(rt, "get", user)
     if request.method == "GET":
         return _object_response(rt, cluster.get(rt, namespace, name), request)
     if request.method == "PATCH":

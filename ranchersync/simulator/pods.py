@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from .objects import (
     Obj,
@@ -13,6 +14,7 @@ from .objects import (
     normalize_repository,
     normalized_image,
     random_name_suffix,
+    rfc3339,
     split_image,
     stable_uid,
 )
@@ -25,6 +27,38 @@ _POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet")
 def node_names(cluster_name: str, count: int) -> list[str]:
     """The worker nodes of a simulated cluster, named like an RKE2 node pool's machines."""
     return [f"{cluster_name}-pool1-{random_name_suffix(f'{cluster_name}/node/{i}', 5)}" for i in range(count)]
+
+
+def node_object(name: str, index: int, architecture: str, version: str, created: datetime) -> Obj:
+    """A worker node as kube-apiserver serves it (trimmed to what clients read): labels, addresses, capacity,
+    the Ready condition and `status.nodeInfo` (architecture, operatingSystem, versions)."""
+    since = rfc3339(created)
+    runtime = "containerd://1.7.17-k3s1"
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {
+            "beta.kubernetes.io/arch": architecture, "beta.kubernetes.io/os": "linux",
+            "kubernetes.io/arch": architecture, "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+            "node-role.kubernetes.io/worker": "true"},
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0",
+                            "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+        "spec": {"podCIDR": f"10.42.{index}.0/24", "podCIDRs": [f"10.42.{index}.0/24"], "providerID": f"rke2://{name}"},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": _ip(name, "10.0")}, {"type": "Hostname", "address": name}],
+            "allocatable": {"cpu": "4", "ephemeral-storage": "95491281146", "memory": "16145400Ki", "pods": "110"},
+            "capacity": {"cpu": "4", "ephemeral-storage": "98160Mi", "memory": "16247800Ki", "pods": "110"},
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                            "message": "kubelet is posting ready status", "lastHeartbeatTime": since,
+                            "lastTransitionTime": since}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {"architecture": architecture, "bootID": stable_uid(name, "boot"),
+                         "containerRuntimeVersion": runtime, "kernelVersion": "5.15.0-113-generic",
+                         "kubeProxyVersion": version, "kubeletVersion": version,
+                         "machineID": hashlib.md5(name.encode(), usedforsecurity=False).hexdigest(),
+                         "operatingSystem": "linux", "osImage": "Ubuntu 22.04.4 LTS",
+                         "systemUUID": stable_uid(name, "system")},
+        },
+    }
 
 
 def _ip(seed: str, prefix: str) -> str:

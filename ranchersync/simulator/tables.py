@@ -96,6 +96,22 @@ def _namespace(obj: Obj, now: datetime) -> list[Any]:
     return [obj["metadata"]["name"], (obj.get("status") or {}).get("phase", "Active"), _age(obj, now)]
 
 
+def _node(obj: Obj, now: datetime) -> list[Any]:
+    status, labels = obj.get("status") or {}, (obj.get("metadata") or {}).get("labels") or {}
+    ready: Obj = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    roles = sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/"))
+    info = status.get("nodeInfo") or {}
+    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    return [obj["metadata"]["name"], "Ready" if ready.get("status") == "True" else "NotReady",
+            ",".join(roles) or "<none>", _age(obj, now), info.get("kubeletVersion", ""),
+            addresses.get("InternalIP", "<none>"), addresses.get("ExternalIP", "<none>"), info.get("osImage", ""),
+            info.get("kernelVersion", ""), info.get("containerRuntimeVersion", "")]
+
+
+def _secret(obj: Obj, now: datetime) -> list[Any]:
+    return [obj["metadata"]["name"], obj.get("type", "Opaque"), len(obj.get("data") or {}), _age(obj, now)]
+
+
 def _col(name: str, kind: str = "string", priority: int = 0) -> Column:
     # kubectl never prints descriptions, so the less-used columns get a short one.
     return (name, kind, priority, f"{name} of the object.")
@@ -115,6 +131,10 @@ _TABLES: dict[str, tuple[list[Column], Cells]] = {
     "Pod": ([_NAME, _col("Ready"), _col("Status"), _col("Restarts"), _AGE, _col("IP", priority=1),
              _col("Node", priority=1), _col("Nominated Node", priority=1), _col("Readiness Gates", priority=1)], _pod),
     "Namespace": ([_NAME, _col("Status"), _AGE], _namespace),
+    "Node": ([_NAME, _col("Status"), _col("Roles"), _AGE, _col("Version"), _col("Internal-IP", priority=1),
+              _col("External-IP", priority=1), _col("OS-Image", priority=1), _col("Kernel-Version", priority=1),
+              _col("Container-Runtime", priority=1)], _node),
+    "Secret": ([_NAME, _col("Type"), _col("Data", "integer"), _AGE], _secret),
     "Scale": ([_NAME, _col("Desired", "integer"), _col("Available", "integer")], _scale),
 }
 

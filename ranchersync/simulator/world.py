@@ -10,11 +10,12 @@ A world file (YAML or JSON)::
         name: dev-eu-1                # display name
         version: v1.30.4+rke2r1       # the kube-apiserver gitVersion (kubectl picks its binary by it)
         provider: rke2                # optional, with driver; state: active | unavailable; nodes: 3
+        architecture: arm64           # optional: the nodes' CPU (amd64 by default); a list mixes them node by node
         systemNamespaces: true        # add default, kube-*, cattle-system (the default)
         error: {status: 403, message: ...}  # optional: its Kubernetes API refuses every request (see below)
         namespacedAccess: true        # optional: the user holds only namespace roles; cluster-wide lists get 403
         repushed: [{image: "reg/app:1.0", pods: 1}]  # optional: tags pushed again since these pods pulled them
-        objects: [...]                # Namespace, Deployment, StatefulSet, DaemonSet, CronJob; or kind: List
+        objects: [...]                # Namespace, Deployment, StatefulSet, DaemonSet, CronJob, Secret; or List
 
 Objects are what `kubectl get -o yaml` prints, and may be trimmed: apiVersion, a missing namespace (`default`),
 selector and labels (`app: <name>`), API defaults, metadata and a fully rolled-out status are filled in. A status
@@ -38,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from .kinds import BY_KIND, PODS, REPLICASETS
+from .kinds import BY_KIND, NODES, PODS, REPLICASETS
 from .objects import Obj, deep_copy
 
 DEMO_WORLD_NAMES = ("rancher-eu", "rancher-us")
@@ -68,6 +69,8 @@ class ClusterSpec:
     # Tags pushed again after the world began: (image, pods) — the first `pods` pods of each workload that runs the
     # image (all with None) pulled it again and report its new digest in imageID.
     repushed: tuple[tuple[str, int | None], ...] = ()
+    # The nodes' CPU architectures (GOARCH names, as `status.nodeInfo.architecture`), given to nodes in turn.
+    architectures: tuple[str, ...] = ("amd64",)
 
 
 @dataclass(frozen=True)
@@ -126,9 +129,9 @@ def _objects(raw: Any, where: str) -> list[Obj]:
             flat.extend(_objects(obj.get("items"), f"{here}.items"))
             continue
         kind = obj.get("kind")
-        if kind not in BY_KIND or kind in (PODS.kind, REPLICASETS.kind):  # their controllers make them
+        if kind not in BY_KIND or kind in (PODS.kind, REPLICASETS.kind, NODES.kind):  # made by the simulator
             raise WorldError(f"{here}: kind {kind!r} is not served (use Namespace, Deployment, StatefulSet, "
-                             "DaemonSet or CronJob)")
+                             "DaemonSet, CronJob or Secret)")
         rt = BY_KIND[kind]
         metadata = obj.get("metadata")
         if not isinstance(metadata, Mapping) or not metadata.get("name"):
@@ -221,6 +224,7 @@ def parse_world(data: Any, name: str = "world") -> World:
             error=_cluster_error(raw.get("error"), f"{where}.error"),
             namespaced_access=bool(raw.get("namespacedAccess", False)),
             repushed=_repushed(raw.get("repushed"), f"{where}.repushed"),
+            architectures=_architectures(raw.get("architecture"), f"{where}.architecture"),
         ))
     return World(name=str(data.get("name") or name), clusters=tuple(clusters),
                  rancher_version=str(data.get("rancherVersion", World.rancher_version)),
@@ -233,6 +237,18 @@ def _cluster_error(raw: Any, where: str) -> ClusterError | None:
     if not isinstance(raw, Mapping) or raw.get("status") not in _ERROR_STATUSES or not raw.get("message"):
         raise WorldError(f"{where}: an error needs a status ({' or '.join(map(str, _ERROR_STATUSES))}) and a message")
     return ClusterError(int(raw["status"]), str(raw["message"]))
+
+
+_ARCHITECTURES = ("amd64", "arm64", "arm", "ppc64le", "s390x", "riscv64", "386")
+
+
+def _architectures(raw: Any, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ClusterSpec.architectures
+    listed = raw if isinstance(raw, list) else [raw]
+    if not listed or any(a not in _ARCHITECTURES for a in listed):
+        raise WorldError(f"{where}: an architecture is one of {', '.join(_ARCHITECTURES)} (or a list of them)")
+    return tuple(str(a) for a in listed)
 
 
 def _repushed(raw: Any, where: str) -> tuple[tuple[str, int | None], ...]:

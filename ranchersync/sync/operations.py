@@ -42,6 +42,7 @@ from ranchersync.sync.execute import (
 from ranchersync.sync.plan import SyncPlan, TargetChoice, plan_sync
 from ranchersync.sync.preflight import check_quarantine, preflight
 from ranchersync.sync.records import PlannedResult
+from ranchersync.sync.targets import read_targets
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def plan_environments(
     plan = plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,
                      mode=mode, targets=targets, default_target=default_target)
     return check_plan(session, cipher, plan, pin_digests=pin_digests, policy=policy,
-                      check_registries=check_registries)
+                      check_registries=check_registries, factory=factory)
 
 
 def check_plan(
@@ -134,6 +135,7 @@ def check_plan(
     pin_digests: bool,
     policy: HostPolicy | None = None,
     check_registries: bool = True,
+    factory: ClientFactory = RancherClient,
 ) -> SyncPlan:
     """What every plan gets after the reads, wherever it was made (the CLI, the API, the dashboard's review): each
     new image resolved in its registered registry (digests, changelog; a missing tag or platform skipped, an
@@ -141,7 +143,8 @@ def check_plan(
     `pin_digests` each change whose digest is known promoting ``repo:tag@sha256:…``."""
     registries = registry.accesses(session, cipher) if check_registries else {}
     if registries:
-        plan = preflight(plan, registries, policy=policy)
+        facts = read_targets(session, cipher, plan, factory=factory)  # the nodes' platforms (and pull secrets)
+        plan = preflight(plan, registries, targets=facts, policy=policy)
     check_quarantine(plan, quarantine.active_by_digest(session))
     return plan.pinned() if pin_digests else plan
 
@@ -234,7 +237,10 @@ def apply_plan(
             site_name=i.target.instance.site_name if i.target else "",
             cluster_id=i.target.instance.cluster_id if i.target else "",
             namespace=i.target.instance.namespace if i.target else "",
-            containers=tuple({"name": c.name, "init": c.init, "previous": c.current, "new": c.new}
+            containers=tuple({"name": c.name, "init": c.init, "previous": c.current, "new": c.new,
+                              **({"newDigest": c.new_digest} if c.new_digest else {}),
+                              **({"sourceDigest": c.source_digest} if c.source_digest else {}),
+                              **({"changelog": c.changelog.payload()} if c.changelog else {})}
                              for c in i.containers if c.changes),
             skip_reason=None if i.will_change else f"{i.skip_reason}{': ' + i.detail if i.detail else ''}",
         )

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from ranchersync.governance.quarantine import Quarantine, check_digests
+from ranchersync.kernel.errors import ValidationError
 from ranchersync.kernel.images import parse_image
 from ranchersync.registry import (
     CACHE,
@@ -25,6 +26,7 @@ from ranchersync.registry import (
 )
 from ranchersync.security.host_policy import HostPolicy
 from ranchersync.sync.plan import SKIP_NOT_IN_REGISTRY, SKIP_PLATFORM, PlannedContainer, ServicePlan, SyncPlan
+from ranchersync.sync.targets import TargetFacts, item_platforms
 
 
 def preflight(
@@ -32,19 +34,84 @@ def preflight(
     registries: Mapping[str, RegistryAccess],
     *,
     platforms: Sequence[Platform] = (DEFAULT_PLATFORM,),
+    targets: TargetFacts | None = None,
     cache: ResolutionCache | None = CACHE,
     policy: HostPolicy | None = None,
 ) -> SyncPlan:
-    """The plan with each change's digest, source digest and changelog, and the rows the registries refuse."""
-    images = [image for item in plan.to_apply for c in item.changes for image in (c.new, c.current)]
-    lookups = resolve_images(images, registries, platforms=platforms, cache=cache, policy=policy) if images else {}
-    items = tuple(_checked(item, lookups, platforms) if item.will_change else item for item in plan.items)
-    return replace(plan, items=items)
+    """The plan with each change's digest, source digest and changelog, and the rows the registries refuse.
+
+    `platforms`: what every target runs on, unless `targets` (``sync.targets.read_targets``) says per cluster what
+    its nodes run: an image must then have a variant for every platform its pods may land on."""
+    wanted: dict[int, tuple[Sequence[Platform], str]] = {}
+    for index, item in enumerate(plan.items):
+        if item.will_change and targets is not None and item.target is not None:
+            ref = item.target.instance
+            wanted[index] = item_platforms(targets, ref.site_id, ref.cluster_id, item.target.workload.node_selector)
+    union = tuple(dict.fromkeys(p for ps, _ in wanted.values() for p in ps)) or tuple(platforms)
+    private = _private_accesses(plan, registries, targets)
+    images = [image for index, item in enumerate(plan.items) if item.will_change and index not in private
+              for c in item.changes for image in (c.new, c.current)]
+    lookups = resolve_images(images, registries, platforms=union, cache=cache, policy=policy) if images else {}
+    by_item: dict[int, Mapping[str, Lookup]] = {}
+    for index, accesses in private.items():
+        # With the workload's own pull secret: resolved for this plan only (no shared cache: another site's plan
+        # must not learn what these credentials see).
+        own = [image for c in plan.items[index].changes for image in (c.new, c.current)]
+        by_item[index] = resolve_images(own, accesses, platforms=union, cache=None, policy=policy)
+    items = []
+    for index, item in enumerate(plan.items):
+        if not item.will_change:
+            items.append(item)
+            continue
+        checked = _checked(item, by_item.get(index, lookups), *wanted.get(index, (platforms, "")))
+        notes = targets.pull_warnings.get(_service_key(item), ()) if targets is not None else ()
+        if notes:
+            checked = replace(checked, warnings=tuple(dict.fromkeys((*checked.warnings, *notes))))
+        items.append(checked)
+    return replace(plan, items=tuple(items))
 
 
-def _checked(item: ServicePlan, lookups: Mapping[str, Lookup], platforms: Sequence[Platform]) -> ServicePlan:
+def _service_key(item: ServicePlan) -> tuple[int, str, str]:
+    return (item.target.instance.id if item.target is not None else -1, item.kind, item.name)
+
+
+def _private_accesses(plan: SyncPlan, registries: Mapping[str, RegistryAccess],
+                      targets: TargetFacts | None) -> dict[int, dict[str, RegistryAccess]]:
+    """For each item whose workload's pull secret names a registered registry that has no stored credentials: the
+    registries as that workload's pods see them (stored credentials keep precedence; an unregistered registry
+    stays unasked, whatever a secret says)."""
+    if targets is None or not targets.pull:
+        return {}
+    found: dict[int, dict[str, RegistryAccess]] = {}
+    for index, item in enumerate(plan.items):
+        pulled = targets.pull.get(_service_key(item)) if item.will_change else None
+        if not pulled:
+            continue
+        hosts = {h for c in item.changes for h in _hosts(c.new, c.current)}
+        borrowed = {h: replace(registries[h], credentials=pulled[h]) for h in hosts
+                    if h in registries and registries[h].credentials is None and h in pulled}
+        if borrowed:
+            found[index] = {**registries, **borrowed}
+    return found
+
+
+def _hosts(*images: str) -> list[str]:
+    hosts = []
+    for image in images:
+        try:
+            hosts.append(parse_image(image).registry)
+        except ValidationError:
+            continue
+    return hosts
+
+
+def _checked(item: ServicePlan, lookups: Mapping[str, Lookup], platforms: Sequence[Platform],
+             unknown: str = "") -> ServicePlan:
     containers: list[PlannedContainer] = []
     warnings = list(item.warnings)
+    if unknown and item.target is not None:
+        warnings.append(f"the platform of {item.target.instance.cluster_name} is not known ({unknown}): images were "
+                        f"checked for {', '.join(str(p) for p in platforms)}")
     for change in item.containers:
         if not change.changes:
             containers.append(change)
@@ -61,10 +128,12 @@ def _checked(item: ServicePlan, lookups: Mapping[str, Lookup], platforms: Sequen
             containers.append(replace(change, source_digest=source_digest))
             continue
         resolution = found.resolution
-        if not any(resolution.runs_on(p) for p in platforms):
-            wanted = ", ".join(str(p) for p in platforms)
+        lacking = [p for p in platforms if not resolution.runs_on(p)]
+        if lacking:
+            where = f" (the nodes of {item.target.instance.cluster_name})" if item.target is not None else ""
             return replace(item, skip_reason=SKIP_PLATFORM,
-                           detail=f"{change.new} is built for {', '.join(resolution.platforms)}, not {wanted}")
+                           detail=f"{change.new} is built for {', '.join(resolution.platforms)}, not "
+                                  f"{', '.join(str(p) for p in lacking)}{where}")
         previous = lookups.get(change.current)
         old_labels = previous.resolution.labels if previous and previous.resolution else None
         digest = resolution.digest

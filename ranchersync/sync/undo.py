@@ -68,8 +68,12 @@ def rollback_operation(
     progress: ProgressListener | None = None,
     factory: ClientFactory = RancherClient,
     failed: bool | None = None,
+    override_quarantine: str | None = None,
 ) -> int:
     """Put back the recorded previous images of a finished operation, as a new `rollback` operation.
+
+    A previous image whose digest is quarantined refuses the rollback (ImageQuarantined, exit 3) unless an admin
+    gives `override_quarantine`, a reason: audited (`quarantine.override`, naming each digest) before anything runs.
 
     A rollback that fails is not rolled back in turn: that would re-apply what the user wants gone. Rolling back
     needs the role a sync into that environment needs (operator; releaser when it is protected). The original
@@ -94,7 +98,12 @@ def rollback_operation(
         quarantined = quarantine.active_by_digest(session)
         registries = registry.accesses(session, ctx.cipher) if quarantined else {}
     if quarantined:
-        _check_quarantine(undo, quarantined, registries)
+        try:
+            _check_quarantine(undo, quarantined, registries)
+        except quarantine.ImageQuarantined as refused:
+            if override_quarantine is None or not override_quarantine.strip():
+                raise
+            _override_quarantine(ctx, actor, operation_id, env_id, env_name, str(refused), override_quarantine)
     planned = [
         PlannedResult(i.name, i.kind, i.target.id, None, i.target.site_name, i.target.cluster_id, i.target.namespace,
                       tuple({"name": m.name, "init": m.init, "previous": m.expected, "new": m.new} for m in i.moves))
@@ -118,6 +127,21 @@ def rollback_operation(
                 if result.id in original_ids and result.status == "success":
                     result.status = "rolled_back"
     return new_id
+
+
+def _override_quarantine(ctx: AppContext, actor: Actor, operation_id: int, env_id: int | None, env_name: str,
+                         refusal: str, reason: str) -> None:
+    """An admin puts a quarantined image back anyway: refused below admin, the reason checked and audited."""
+    from ranchersync.sync.source_health import check_reason
+
+    reason = reason.strip()
+    require(actor, "override_quarantine", environment=env_name)
+    check_reason(reason)
+    with ctx.session() as session:
+        audit.record(session, actor, "quarantine.override", object_type="operation", object_id=operation_id,
+                     object_name=f"rollback of #{operation_id} in {env_name}",
+                     after={"environment": env_name, "environmentId": env_id,
+                            "refused": refusal.removeprefix("refused: ")}, detail=reason)
 
 
 def _check_quarantine(undo: list[WorkItem], quarantined: dict[str, quarantine.Quarantine],

@@ -308,3 +308,34 @@ def test_no_secret_in_the_log_nor_in_an_answer(api: ApiWorld, caplog: pytest.Log
     for secret in (*api.secrets.values(), wrong):
         assert secret not in caplog.text and not any(secret in a.text for a in answers)
         assert secret.split("_", 2)[2] not in caplog.text
+
+
+def test_an_admin_overrides_a_quarantined_rollback_with_a_reason_through_the_api(api: ApiWorld) -> None:
+    from ranchersync.governance import quarantine
+
+    bad = "sha256:" + "0bad" * 16
+    cluster = "c-m-4hs9wz2t"  # stage-eu-1
+    found = api.eu.get_object(cluster, "StatefulSet", "shop-stage", "redis")
+    assert found is not None
+    original = {k: v for k, v in found.items() if k != "status"}  # a stored status would freeze the rollouts
+    pinned = json.loads(json.dumps(original))
+    pinned["spec"]["template"]["spec"]["containers"][0]["image"] = f"redis:7.2.4@{bad}"
+    api.eu.set_object(cluster, pinned)
+    try:
+        status, operation = sync(api, **{"from": "Dev", "to": "Stage", "services": ["redis"]})
+        assert status == 200 and operation["status"] == "complete", operation
+        with api.ctx.session() as session:
+            entry = quarantine.add(session, f"docker.io/library/redis@{bad}", reason="CVE-2026-7777", actor=ADMIN)
+        path = f"/operations/{operation['id']}/rollback"
+        assert "CVE-2026-7777" in assert_problem(api.call("POST", path, json={}), 423, "image_quarantined")["detail"]
+        assert_problem(api.call("POST", path, "releaser", json={"overrideQuarantine": "needed"}), 403,
+                       "permission_denied")
+        rolled = api.call("POST", path, json={"overrideQuarantine": "redis 7.2.5 loses writes; CVE mitigated"})
+        assert rolled.status_code == 200, rolled.text
+        assert rolled.json()["status"] == "complete"
+        with api.ctx.session() as session:
+            event = session.scalars(select(AuditEvent).where(AuditEvent.action == "quarantine.override")).one()
+            assert event.detail == "redis 7.2.5 loses writes; CVE mitigated" and bad in json.dumps(event.after)
+            quarantine.lift(session, entry.id, reason="test over", actor=ADMIN)
+    finally:
+        api.eu.set_object(cluster, original)

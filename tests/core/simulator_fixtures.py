@@ -58,9 +58,12 @@ def small_world() -> World:
              "containers": [{"name": "report", "image": "busybox:1.36"}]}}}}}},
         {"kind": "Deployment", "metadata": {"name": "api", "namespace": "team-b"},
          "spec": {"template": {"spec": {"containers": [{"name": "api", "image": "ghcr.io/acme/sim_api:2.0.0"}]}}}},
+        {"kind": "Secret", "metadata": {"name": "pull", "namespace": NS}, "type": "kubernetes.io/dockerconfigjson",
+         "data": {".dockerconfigjson": "eyJhdXRocyI6e319"}},  # {"auths":{}}
     ]
     return parse_world({"name": "test", "clusters": [
-        {"id": CLUSTER, "name": "test-east", "version": "v1.31.4+rke2r1", "objects": objects},
+        {"id": CLUSTER, "name": "test-east", "version": "v1.31.4+rke2r1", "architecture": ["amd64", "arm64"],
+         "objects": objects},
         {"id": OTHER_CLUSTER, "name": "imported", "provider": "k3s", "objects": [deployment("web")]},
     ]})
 

@@ -252,7 +252,7 @@ def test_operation_payload_in_the_plans_shape(session: Session, history: dict[st
         "sourceEnvironmentId": list(envs)[0], "targetEnvironmentId": list(envs)[1],
         "sourceEnvironment": "Stage", "targetEnvironment": "Prod", "serviceIds": ["web", "db"], "status": "failed",
         "startTime": "2026-03-03T09:00:00Z", "endTime": "2026-03-03T09:01:30Z", "durationSeconds": 90.0,
-        "initiatedBy": "bob", "error": "1 failed", "rollbackOf": None, "rollbackReason": None,
+        "initiatedBy": "bob", "error": "1 failed", "rollbackOf": None, "rollbackReason": None, "changelogs": {},
     }
     with pytest.raises(TypeError, match="get_operation_detail"):
         operation_payload(summary, with_results=True)
@@ -262,9 +262,11 @@ def test_operation_payload_in_the_plans_shape(session: Session, history: dict[st
         "id": history["failed"].results[0].id, "serviceId": "web", "workloadType": "Deployment",
         "targetAppInstanceId": None, "sourceAppInstanceId": None, "previousImageTag": "1.0", "newImageTag": "1.1",
         "previousImage": "reg/web:1.0", "newImage": "reg/web:1.1",
-        "containers": [{"name": "app", "init": False, "previous": "reg/web:1.0", "new": "reg/web:1.1"}],
+        "containers": [{"name": "app", "init": False, "previous": "reg/web:1.0", "new": "reg/web:1.1",
+                        "changelog": None}],
         "status": "failed", "error": "rollout failed", "timestamp": "2026-03-03T09:01:30Z", "siteName": "eu",
         "cluster": "c-east", "clusterName": None, "namespace": "shop-prod", "applied": True, "measurements": [],
+        "changelog": None,
     }
     assert detailed["results"][1]["newImageTag"] is None
     json.dumps(detailed)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from ranchersync.catalogue import sites
 from ranchersync.cli import main
@@ -140,8 +140,11 @@ def test_before_the_check_table_exists_the_site_tokens_decide(tmp_path: Path) ->
     ctx = AppContext(settings)
     db.upgrade(ctx.engine, "0003")  # the cipher is loaded before `db upgrade` ran, e.g. on an older database
     key = Fernet.generate_key().decode()
-    with ctx.session() as session:
-        session.add(Site(name="eu", url="https://eu.example.com", token_encrypted=TokenCipher([key]).encrypt(TOKEN)))
+    with ctx.session() as session:  # the row as that schema holds it (the model has columns added since)
+        session.execute(text("INSERT INTO sites (name, url, token_encrypted, insecure, allow_http, active, "
+                             "created_at, updated_at) VALUES ('eu', 'https://eu.example.com', :token, false, false, "
+                             "true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                        {"token": TokenCipher([key]).encrypt(TOKEN)})
     with pytest.raises(SecretKeyError, match="already holds encrypted tokens"):
         _ = _load(settings)
     assert not settings.key_file.exists()

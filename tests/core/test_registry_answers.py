@@ -127,3 +127,43 @@ def test_docker_hub_short_names_resolve_as_the_runtime_does() -> None:
         ref = parse_image(text)
         assert (api_host(ref.registry), ref.repository) == ("registry-1.docker.io", "library/redis")
     assert api_host(parse_image("ghcr.io/acme/web").registry) == "ghcr.io"
+
+
+def test_https_is_verified_against_the_registrys_ca_bundle(fake: Fake) -> None:
+    from ranchersync.simulator.tls import make_tls_files
+
+    tls = make_tls_files("127.0.0.1")
+    fake.httpd.socket = tls.server_context().wrap_socket(fake.httpd.socket, server_side=True)
+    fake.routes["/v2/app/manifests/1.0"] = (200, {"Content-Type": "application/json"}, b'{"schemaVersion": 2}')
+    trusted = RegistryHTTP(fake.host, verify=str(tls.ca_file))
+    assert trusted.get("/v2/app/manifests/1.0", scope="s").body == b'{"schemaVersion": 2}'
+    with pytest.raises(ImageNotInRegistry):
+        trusted.get("/v2/app/manifests/2.0", scope="s")
+    with pytest.raises(RegistryUnavailable, match="could not be verified: add its CA"):
+        RegistryHTTP(fake.host).get("/v2/app/manifests/1.0", scope="s")
+
+
+def test_pull_secrets_are_read_as_the_kubelet_reads_them_and_never_repeat_a_value() -> None:
+    import base64
+    import json
+
+    from ranchersync.registry import UnreadablePullSecret, pull_credentials
+
+    def b64(value: str) -> str:
+        return base64.b64encode(value.encode()).decode()
+
+    config = {"auths": {"https://index.docker.io/v1/": {"auth": b64("hub-user:hub-pass")},
+                        "http://127.0.0.1:5000": {"username": "u", "password": "p"},
+                        "registry.example.com": {"auth": "not base64!"}}}
+    found = pull_credentials("kubernetes.io/dockerconfigjson", {".dockerconfigjson": b64(json.dumps(config))})
+    assert sorted(found) == ["127.0.0.1:5000", "docker.io"]
+    assert (found["docker.io"].username, found["docker.io"].password.reveal()) == ("hub-user", "hub-pass")
+    assert "hub-pass" not in repr(found)
+    legacy = pull_credentials("kubernetes.io/dockercfg", {".dockercfg": b64(json.dumps({"ghcr.io": {
+        "username": "bot", "password": "tok"}}))})
+    assert list(legacy) == ["ghcr.io"]
+    for kind, data in (("Opaque", {".dockerconfigjson": b64("{}")}),
+                       ("kubernetes.io/dockerconfigjson", {".dockerconfigjson": b64("secret-value-not-json")})):
+        with pytest.raises(UnreadablePullSecret) as refused:
+            pull_credentials(kind, data)
+        assert "secret-value" not in str(refused.value)

@@ -90,6 +90,19 @@ def test_the_token_realm_gets_the_credentials_and_the_registry_only_the_token(re
     assert sent and all(h.startswith("Basic ") for h in sent)
 
 
+def test_many_images_at_once_ask_the_token_realm_once_per_repository(registries: Registries) -> None:
+    from ranchersync.registry import resolve_images
+
+    host = registries.token
+    images = [f"{host}/shop/web:2.3.0", f"{host}/shop/web:2.4.0", f"{host}/shop/web:2.4.0",
+              f"{host}/shop/plain:1.0", f"{host}/shop/multi:3.0"] * 4
+    before = len(registries.token_server.requests)
+    found = resolve_images(images, {host: access(host, USER, PASSWORD)}, cache=None)
+    assert {f.state for f in found.values()} == {"found"}
+    assert found[f"{host}/shop/web:2.4.0"].resolution.digest == registries.images["shop/web:2.4.0"]  # type: ignore
+    assert len(registries.token_server.requests) - before == 3  # shop/web, shop/plain, shop/multi: one token each
+
+
 def test_registries_are_stored_with_encrypted_passwords_and_tested(ctx: AppContext, registries: Registries) -> None:
     from ranchersync import registry
     from ranchersync.models import AuditEvent, Registry

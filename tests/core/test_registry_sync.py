@@ -3,6 +3,7 @@ skipped before any PATCH, digests and changelogs in the plan, pinned promotions,
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 from collections.abc import Iterator
@@ -15,9 +16,10 @@ from ranchersync.access.identity import Actor
 from ranchersync.catalogue import environments, instances, sites
 from ranchersync.context import AppContext
 from ranchersync.simulator import SimulatedRancher, parse_world
+from ranchersync.sync.targets import NODE_CACHE
 from tests.builders import ADMIN, CliRun, cli_runner
 from tests.conftest import closed_port_url
-from tests.core.registry_fixtures import REV_NEW, REV_OLD, SOURCE, Registries
+from tests.core.registry_fixtures import PASSWORD, REV_NEW, REV_OLD, SOURCE, USER, Registries
 
 pytest_plugins = ["tests.core.registry_fixtures"]
 
@@ -31,21 +33,38 @@ def deployment(name: str, namespace: str, image: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def worlds(registries: Registries) -> Iterator[tuple[str, SimulatedRancher, SimulatedRancher]]:
+def prod_architecture() -> str:
+    """The CPU of Prod's nodes (a test parametrizes it to promote into an arm64 cluster)."""
+    return "amd64"
+
+
+@pytest.fixture
+def worlds(registries: Registries, prod_architecture: str) -> Iterator[tuple[str, SimulatedRancher, SimulatedRancher]]:
     """Stage on one simulated server, Prod on another; their images live in the test registry."""
     reg = registries.anonymous
     far = closed_port_url().removeprefix("http://")  # a registered registry that does not answer
     images = {"web": (f"{reg}/shop/web:2.4.0", f"{reg}/shop/web:2.3.0"),
               "typo": (f"{reg}/shop/web:2.4.1", f"{reg}/shop/web:2.3.0"),
               "arm": (f"{reg}/shop/armonly:1.0", f"{reg}/shop/web:2.3.0"),
+              "multi": (f"{reg}/shop/multi:3.0", f"{reg}/shop/web:2.3.0"),
               "far": (f"{far}/shop/far:1.1", f"{far}/shop/far:1.0")}
 
-    def world(cluster: str, namespace: str, side: int) -> Any:
-        return parse_world({"name": namespace, "clusters": [{"id": cluster, "name": namespace, "objects": [
-            deployment(name, namespace, pair[side]) for name, pair in images.items()]}]})
+    private = registries.basic  # htpasswd: the workloads' own pull secret holds its credentials
+    images["private"] = (f"{private}/shop/web:2.4.0", f"{private}/shop/web:2.3.0")
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    config = json.dumps({"auths": {f"http://{private}": {"username": USER, "password": PASSWORD, "auth": auth}}})
+
+    def world(cluster: str, namespace: str, side: int, architecture: str = "amd64") -> Any:
+        objects = [deployment(name, namespace, pair[side]) for name, pair in images.items()]
+        objects[-1]["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": "regcred"}]
+        objects.append({"kind": "Secret", "metadata": {"name": "regcred", "namespace": namespace},
+                        "type": "kubernetes.io/dockerconfigjson",
+                        "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()}})
+        return parse_world({"name": namespace, "clusters": [{
+            "id": cluster, "name": namespace, "architecture": architecture, "objects": objects}]})
 
     with SimulatedRancher(world(STAGE_CLUSTER, "shop-stage", 0), rollout_seconds=0.3) as stage, \
-            SimulatedRancher(world(PROD_CLUSTER, "shop-prod", 1), rollout_seconds=0.3) as prod:
+            SimulatedRancher(world(PROD_CLUSTER, "shop-prod", 1, prod_architecture), rollout_seconds=0.3) as prod:
         # Stage's pods run the very bits the registry holds for 2.4.0 (as after a real pull).
         stage.repush_image(f"{reg}/shop/web:2.4.0", registries.images["shop/web:2.4.0"])
         yield far, stage, prod
@@ -62,12 +81,14 @@ def shop(ctx: AppContext, registries: Registries, worlds: tuple[str, SimulatedRa
             environments.add_environment(session, name=name, actor=ADMIN)
         registry.add_registry(session, ctx.cipher, actor=ADMIN, host=registries.anonymous, allow_http=True)
         registry.add_registry(session, ctx.cipher, actor=ADMIN, host=far, allow_http=True)
+        registry.add_registry(session, ctx.cipher, actor=ADMIN, host=registries.basic, allow_http=True)
     for name, site, cluster, namespace, env in (("shop-stage", "stage-site", STAGE_CLUSTER, "shop-stage", "Stage"),
                                                 ("shop-prod", "prod-site", PROD_CLUSTER, "shop-prod", "Prod")):
         with ctx.session() as session:
             placement = instances.check_placement(sites.get_site(session, site), ctx.cipher, cluster, namespace)
             instances.add_instance(session, name=name, site=site, environment=env, placement=placement, actor=ADMIN)
     registry.CACHE.clear()
+    NODE_CACHE.clear()
     return ctx
 
 
@@ -106,6 +127,29 @@ def test_the_plan_carries_digests_changelogs_and_the_registrys_refusals(cli, reg
     assert "could not be checked in its registry" in err
     status, out, _ = cli(*SYNC, "--all-different", "--dry-run")
     assert "commits a1b2c3d → e4f5a6b" in out and f"`{SOURCE}/compare/{REV_OLD}...{REV_NEW}`" in out
+
+
+@pytest.mark.parametrize("prod_architecture", ["arm64"])
+def test_the_nodes_platform_decides_which_images_may_be_promoted(cli, worlds, registries: Registries) -> None:
+    """Prod's nodes are arm64 (read from Rancher): the single-platform amd64 image is refused, the index that has
+    an arm64 variant and the arm64-only image pass; the nodes are read once for two plans."""
+    _, _, prod = worlds
+    status, out, err = cli(*SYNC, "--all-different", "--dry-run", "--json")
+    assert status == 0, err
+    items = items_by_service(json.loads(out))
+    assert items["web"]["skipReason"] == "no image for the target's platform"
+    assert "built for linux/amd64, not linux/arm64" in items["web"]["detail"] and "shop-prod" in items["web"]["detail"]
+    assert items["multi"]["skipReason"] is None
+    assert items["multi"]["changes"][0]["newDigest"] == registries.images["shop/multi:3.0"]
+    assert items["arm"]["skipReason"] is None
+    assert cli(*SYNC, "--service", "multi", "--dry-run")[0] == 0
+    assert [p for m, p in prod.requests_seen() if m == "GET" and p.endswith("/api/v1/nodes")] == \
+        [f"/k8s/clusters/{PROD_CLUSTER}/api/v1/nodes"]
+    status, _, err = cli(*SYNC, "--service", "web", "--yes")
+    assert status == 1 and "no image for the target's platform" in err and patches(prod, "web") == []
+    status, _, err = cli(*SYNC, "--service", "multi", "--yes")
+    assert status == 0, err
+    assert prod_image(prod, "multi").endswith("/shop/multi:3.0")
 
 
 def test_a_missing_tag_is_skipped_before_any_patch(cli, worlds) -> None:
@@ -190,3 +234,75 @@ def test_the_exporter_serves_where_quarantined_digests_run(cli, shop: AppContext
     assert cli("quarantine", "list")[0] == 0  # looks where it runs
     text = generate_latest(make_registry(DatabaseCollector(shop.engine, cache_seconds=0))).decode()
     assert f'ranchersync_quarantined_running{{image="{registries.anonymous}/shop/web@{digest}"}} 1.0' in text
+
+
+def test_the_changelog_is_recorded_and_told_in_history_the_ticket_and_the_notification(
+        cli, shop: AppContext) -> None:
+    from sqlalchemy import select
+
+    from ranchersync import notify, sync
+    from ranchersync.models import OutboxMessage
+
+    expected = "commits a1b2c3d → e4f5a6b"
+    with shop.session() as session:
+        notify.add_subscription(session, shop.cipher, ADMIN, environment="Prod",
+                                url=closed_port_url().replace("http://", "json://") + "/hook",
+                                events="sync.succeeded,sync.failed")
+        plan = sync.plan_environments(session, shop.cipher, "Stage", "Prod", services=["web"])
+    ticket = plan.to_markdown()
+    assert expected in ticket and f"`{SOURCE}/compare/{REV_OLD}...{REV_NEW}`" in ticket
+    status, out, err = cli(*SYNC, "--service", "web", "--yes", "--json")
+    assert status == 0, err
+    operation_id = json.loads(out)["id"]
+    status, out, _ = cli("history", "show", str(operation_id), "--json")
+    result = json.loads(out)["results"][0]
+    change = result["containers"][0]["changelog"]
+    assert (change["fromRevision"], change["toRevision"]) == (REV_OLD, REV_NEW)
+    assert change["compareUrl"] == f"{SOURCE}/compare/{REV_OLD}...{REV_NEW}"
+    assert result["changelog"].startswith(expected)
+    status, out, _ = cli("history", "--json")
+    listed = next(op for op in json.loads(out) if op["id"] == operation_id)
+    assert listed["changelogs"]["web"].startswith(expected)
+    with shop.session() as session:
+        message = session.scalars(select(OutboxMessage).where(OutboxMessage.event == "sync.succeeded")).one()
+        body = notify.render(message.event, message.payload).body
+    assert "Changelog: commits a1b2c3d → e4f5a6b" in body and "version 2.3.0 → 2.4.0" in body
+
+
+def test_a_sites_opt_in_lets_the_preflight_use_the_workloads_pull_secret_never_shown(
+        cli, shop: AppContext, worlds, registries: Registries, caplog: pytest.LogCaptureFixture) -> None:
+    """The basic-auth registry is registered without credentials: the workload's own imagePullSecrets (read through
+    Rancher once the site opted in) let the preflight see the image; the password is in no output, log or audit."""
+    _, _, prod = worlds
+    said: list[str] = []
+    with caplog.at_level("DEBUG"):
+        status, out, err = cli(*SYNC, "--service", "private", "--dry-run", "--json")
+        said += [out, err]
+        change = json.loads(out)["items"][0]["changes"][0]
+        assert status == 0 and change["newDigest"] is None and "wants credentials" in err
+        assert not [p for m, p in prod.requests_seen() if "/secrets/" in p], "no secret is read before the opt-in"
+        status, out, err = cli("sites", "update", "prod-site", "--use-pull-secrets", "--json")
+        said += [out, err]
+        assert status == 0 and json.loads(out)["usePullSecrets"] is True
+        status, out, err = cli(*SYNC, "--service", "private", "--dry-run", "--json")
+        said += [out, err]
+        change = json.loads(out)["items"][0]["changes"][0]
+        assert change["newDigest"] == registries.images["shop/web:2.4.0"], err
+        assert change["changelog"]["toRevision"] == REV_NEW
+        assert [p for m, p in prod.requests_seen() if m == "GET" and p.endswith("/secrets/regcred")]
+        status, out, err = cli(*SYNC, "--service", "private", "--yes", "--json")
+        said += [out, err]
+        assert status == 0, err
+        assert prod_image(prod, "private").endswith("/shop/web:2.4.0")
+        for command in (("history", "show", str(json.loads(out)["id"]), "--json"), ("audit", "--json"),
+                        ("sites", "list", "--json"), ("registries", "list", "--json")):
+            status, out, err = cli(*command)
+            said += [out, err]
+            assert status == 0, err
+    with shop.session() as session:
+        from sqlalchemy import text
+        stored = [str(row) for table in ("audit_events", "sites", "registries", "sync_results", "sync_operations")
+                  for row in session.execute(text(f"SELECT * FROM {table}"))]  # noqa: S608 - fixed names
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    for where, text_ in (("output", "\n".join(said)), ("logs", caplog.text), ("database", "\n".join(stored))):
+        assert PASSWORD not in text_ and auth not in text_, f"the pull secret's password is in the {where}"

@@ -44,6 +44,26 @@ def test_version_and_table_output(sim_kubectl: Kubectl) -> None:
     assert "team-a" in ok(sim_kubectl("get", "namespaces"))
 
 
+def test_nodes_and_secrets_as_kubectl_reads_them(sim_kubectl: Kubectl) -> None:
+    table = ok(sim_kubectl("get", "nodes")).splitlines()
+    assert table[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert len(table) == 4 and all(line.split()[1:3] == ["Ready", "worker"] for line in table[1:])
+    assert all(line.split()[-1] == "v1.31.4+rke2r1" for line in table[1:])
+    assert "OS-IMAGE" in ok(sim_kubectl("get", "nodes", "-o", "wide"))
+    nodes = json.loads(ok(sim_kubectl("get", "nodes", "-o", "json")))["items"]
+    assert [n["status"]["nodeInfo"]["architecture"] for n in nodes].count("arm64") == 1  # amd64, arm64 in turn
+    assert {n["status"]["nodeInfo"]["operatingSystem"] for n in nodes} == {"linux"}
+    arches = ok(sim_kubectl("get", "nodes", "-L", "kubernetes.io/arch", "-l", "kubernetes.io/arch=arm64"))
+    assert len(arches.splitlines()) == 2 and arches.splitlines()[1].split()[-1] == "arm64"
+    secrets = ok(sim_kubectl("get", "secrets", "-n", NS)).splitlines()
+    assert secrets[0].split() == ["NAME", "TYPE", "DATA", "AGE"]
+    assert secrets[1].split()[:3] == ["pull", "kubernetes.io/dockerconfigjson", "1"]
+    secret = json.loads(ok(sim_kubectl("get", "secret", "pull", "-n", NS, "-o", "json")))
+    assert secret["type"] == "kubernetes.io/dockerconfigjson" and ".dockerconfigjson" in secret["data"]
+    refused = sim_kubectl("patch", "node", nodes[0]["metadata"]["name"], "-p", '{"metadata":{"labels":{"a":"b"}}}')
+    assert refused.returncode != 0
+
+
 def test_get_json_matches_the_api(sim_kubectl: Kubectl, tls_sim: SimulatedRancher) -> None:
     web = json.loads(ok(sim_kubectl("get", "deploy", "web", "-n", NS, "-o", "json")))
     stored = tls_sim.get_object("c-m-t3st8x2q", "Deployment", NS, "web")

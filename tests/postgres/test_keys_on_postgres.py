@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
 from ranchersync.kernel.config import Settings
-from ranchersync.models import KeyCheck, Site
+from ranchersync.models import KeyCheck
 from ranchersync.security import keys
 from ranchersync.security.crypto import SecretKeyError, TokenCipher
 from ranchersync.storage import db
@@ -60,9 +60,11 @@ def test_wrong_or_missing_keys_are_refused_and_rotation_is_verified(ctx: AppCont
 def test_before_the_check_table_exists_the_site_tokens_decide(settings: Settings) -> None:
     ctx = AppContext(settings)
     db.upgrade(ctx.engine, "0003")
-    with ctx.session() as session:
-        session.add(Site(name="eu", url="https://eu.example.com",
-                         token_encrypted=TokenCipher(settings.secret_keys).encrypt(TOKEN)))
+    with ctx.session() as session:  # the row as that schema holds it (the model has columns added since)
+        session.execute(text("INSERT INTO sites (name, url, token_encrypted, insecure, allow_http, active, "
+                             "created_at, updated_at) VALUES ('eu', 'https://eu.example.com', :token, false, false, "
+                             "true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                        {"token": TokenCipher(settings.secret_keys).encrypt(TOKEN)})
     with pytest.raises(SecretKeyError, match="already holds encrypted tokens"):
         _ = _load(dataclasses.replace(settings, secret_keys=()))
     _ = _load(settings)

@@ -160,6 +160,13 @@ class FakeClient:
                                    status=403)
         return []
 
+    def list_nodes(self, cluster_id: str) -> list[Any]:
+        """Every fake cluster runs on linux/amd64 nodes (the registry preflight reads them)."""
+        from ranchersync.rancher import Node
+
+        self._check("list_nodes")
+        return [Node(f"{cluster_id}-node-1", "linux", "amd64")]
+
     def close(self) -> None:
         return None
 

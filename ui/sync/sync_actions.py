@@ -58,7 +58,8 @@ def check_plan(plan: SyncPlan, *, pin_digests: bool) -> SyncPlan | Outcome:
     try:
         ctx = deps.get_context()
         with ctx.session() as session:
-            return sync.check_plan(session, ctx.cipher, plan, pin_digests=pin_digests)
+            return sync.check_plan(session, ctx.cipher, plan, pin_digests=pin_digests,
+                                   factory=deps.client_factory())
     except RancherSyncError as error:  # ImageQuarantined: refused with the quarantine's reason
         return Outcome.failed(error)
 
