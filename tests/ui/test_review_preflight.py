@@ -18,7 +18,7 @@ from ranchersync.models import SyncResult
 from ranchersync.simulator import SimulatedRancher
 from tests.builders import ADMIN
 from tests.core.registry_fixtures import REV_NEW, REV_OLD, SOURCE, Registries
-from tests.core.test_registry_sync import patches, prod_image, shop, worlds  # noqa: F401 - fixtures
+from tests.core.test_registry_sync import patches, prod_architecture, prod_image, shop, worlds  # noqa: F401 - fixtures
 from tests.ui.conftest import ROOT, assert_ok
 from tests.ui.fakes import shown
 from tests.ui.test_services_page import select as select_rows
