@@ -15,7 +15,7 @@ from ranchersync.governance import quarantine
 from ranchersync.models import AuditEvent
 from tests.builders import ADMIN
 from tests.core.registry_fixtures import Registries
-from tests.core.test_registry_sync import shop, worlds  # noqa: F401 - fixtures
+from tests.core.test_registry_sync import prod_architecture, shop, worlds  # noqa: F401 - fixtures
 from tests.ui.conftest import ROOT, assert_ok
 from tests.ui.fakes import shown
 from tests.ui.test_sync_dialog import env_id
