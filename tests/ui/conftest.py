@@ -35,6 +35,7 @@ PAGES = [
     "pages/9_People.py",
     "pages/10_Notifications.py",
     "pages/11_Settings.py",
+    "pages/13_Snapshots.py",
 ]
 
 
