@@ -51,7 +51,7 @@ def create_form(actor: Actor, envs: Sequence[EnvironmentRow], default: Environme
 def snapshots_table(rows: Sequence[SnapshotRow], tz: dt.tzinfo) -> None:
     """Every snapshot, newest first: name, environment, manual or taken before a sync, services, who and when."""
     frame_ = pd.DataFrame(
-        [(r.name, r.environment, "before sync #%d" % r.operation_id if r.operation_id else r.kind, r.service_count,
+        [(r.name, r.environment, f"before sync #{r.operation_id}" if r.operation_id else r.kind, r.service_count,
           r.created_by, fmt.when(r.created_at, tz)) for r in rows],
         columns=["Snapshot", "Environment", "Kind", "Services", "Taken by", "Taken"])
     st.dataframe(frame_, hide_index=True, key="snap_table")
