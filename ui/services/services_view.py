@@ -207,11 +207,11 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
     if shown.empty:
         widgets.empty_state("Nothing differs." if only and not differ else "No service matches.")
         return ids, sync_selection.Selection([])
-    names = [str(n) for n in shown["Service"]]
+    service_names = [str(n) for n in shown["Service"]]
     in_force = locks_view.held(ids)
     held = {e.name: in_force[e.id] for e in envs if e.id in in_force}
     if held:  # who holds what, beside the images (the CLI's comparison says it too)
-        shown = shown.assign(Locks=locks_view.comparison_locks(names, held))
+        shown = shown.assign(Locks=locks_view.comparison_locks(service_names, held))
     config = {name: st.column_config.TextColumn(name) for name in table.columns}
     config["Service"] = st.column_config.TextColumn(pinned=True)
     # A kind no sync promotes (a CronJob) is shown apart, in a table that cannot be selected.
