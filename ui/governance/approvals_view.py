@@ -158,9 +158,10 @@ def scheduled_section(actor: Actor, rows: Sequence[approval_actions.ScheduledRow
                 st.markdown(f":material/schedule: **#{row.id} · {escape_markdown(row.what)}** · fires "
                             f"**{escape_markdown(fmt.when(row.fire_at, tz))}**")
                 local = fmt.when(row.fire_at, fmt.zone(row.timezone))
-                st.caption(f"Scheduled by {fmt.literal(row.requested_by)} for " + escape_markdown(
-                    f"{local}" + (f" · approval request #{row.approval_request_id}" if row.approval_request_id
-                                  else " · planned and checked when it fires")))
+                theirs = f" for {local}" if local != fmt.when(row.fire_at, tz) else ""  # in the scheduler's zone
+                st.caption(f"Scheduled by {fmt.literal(row.requested_by)}" + escape_markdown(
+                    theirs + (f" · approval request #{row.approval_request_id}" if row.approval_request_id
+                              else " · planned and checked when it fires")))
             own = row.requested_by.lower() == actor.email.lower()
             why = None if own else refusal(actor, "manage_freeze")
             button.button("Cancel", key=f"scheduled_cancel_{row.id}", icon=":material/event_busy:",

@@ -12,6 +12,7 @@ import streamlit as st
 from ranchersync.access.identity import Actor, refusal
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
+from ranchersync.snapshots.entries import DiffRow
 from ranchersync.sync import SyncOptions, SyncPlan, new_request_id
 from ui.shell import format as fmt
 from ui.shell import frame, widgets
@@ -81,7 +82,7 @@ def compare_section(snapshot: SnapshotRow, rows: Sequence[SnapshotRow], envs: Se
                                   format_func=lambda i: next(r.name for r in others if r.id == i))
     else:
         ids = [e.id for e in envs]
-        env_id = left.selectbox("Environment", ids, key="snap_cmp_env",
+        env_id = left.selectbox("Environment", ids, key="snap_cmp_env", index=ids.index(_next_env(snapshot, ids)),
                                 format_func=lambda i: next(e.name for e in envs if e.id == i))
     if right.button("Compare", key="snap_cmp_go", icon=":material/compare_arrows:"):
         with st.spinner("Reading the environment from Rancher…" if env_id else "Comparing…"):
@@ -95,6 +96,15 @@ def compare_section(snapshot: SnapshotRow, rows: Sequence[SnapshotRow], envs: Se
         widgets.show_outcome(result)
         return
     left_name, right_name, diff = result
+    _compared(left_name, right_name, diff)
+
+
+def _compared(left_name: str, right_name: str, diff: Sequence[DiffRow]) -> None:
+    with st.container(key="snap_cmp_result"):
+        _compared_table(left_name, right_name, diff)
+
+
+def _compared_table(left_name: str, right_name: str, diff: Sequence[DiffRow]) -> None:
     only = st.toggle("Only differences", value=True, key="snap_cmp_only")
     shown = [r for r in diff if r.state != "same"] if only else list(diff)
     differing = len({(r.kind, r.name) for r in diff if r.state != "same"})
@@ -102,8 +112,8 @@ def compare_section(snapshot: SnapshotRow, rows: Sequence[SnapshotRow], envs: Se
                 + (f"{plural(differing, 'service')} differ." if differing else "the same images and digests."))
     if shown:
         st.dataframe(pd.DataFrame(
-            [(r.name, r.kind, r.container, ", ".join(r.left) or "—", ", ".join(r.right) or "—", _STATES[r.state])
-             for r in shown], columns=["Service", "Kind", "Container", left_name, right_name, "State"]),
+            [(r.name, r.container, _STATES[r.state], ", ".join(r.left) or "—", ", ".join(r.right) or "—", r.kind)
+             for r in shown], columns=["Service", "Container", "State", left_name, right_name, "Kind"]),
             hide_index=True, key="snap_cmp_table")
 
 
@@ -113,7 +123,7 @@ def put_in_place_section(actor: Actor, snapshot: SnapshotRow, envs: Sequence[Env
     dialog, or schedule it."""
     why = refusal(actor, "sync")
     ids = [e.id for e in envs]
-    default = next((i for i in ids if i != snapshot.environment_id), ids[0])
+    default = _next_env(snapshot, ids)
     target_id = st.selectbox("Target environment", ids, index=ids.index(default), key="snap_target",
                              format_func=lambda i: _target_label(next(e for e in envs if e.id == i), snapshot))
     target = next(e for e in envs if e.id == target_id)
@@ -130,6 +140,15 @@ def put_in_place_section(actor: Actor, snapshot: SnapshotRow, envs: Sequence[Env
                   kwargs={"snapshot_id": snapshot.id, "target_id": target.id})
     with later_col:
         _schedule_form(actor, snapshot, target, tz, why)
+
+
+def _next_env(snapshot: SnapshotRow, ids: Sequence[int]) -> int:
+    """The environment after the snapshot's in the pipeline (where its versions go next), else another one."""
+    if snapshot.environment_id in ids:
+        at = list(ids).index(snapshot.environment_id)
+        later = [*ids[at + 1:], *ids[:at]]
+        return later[0] if later else ids[0]
+    return ids[0]
 
 
 def _target_label(env: EnvironmentRow, snapshot: SnapshotRow) -> str:
