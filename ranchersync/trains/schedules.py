@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ranchersync import notify
 from ranchersync.access import audit
-from ranchersync.access.identity import Actor, require
+from ranchersync.access.identity import SYSTEM, Actor, require
 from ranchersync.approvals import ahead
 from ranchersync.approvals.promote import Applied, promote
 from ranchersync.catalogue.environments import get_environment
@@ -216,6 +216,9 @@ def _reclaim(ctx: AppContext, at: dt.datetime) -> None:
         for row in claimed:
             operation = session.scalar(select(SyncOperation).where(
                 SyncOperation.request_id.like(f"schedule-{row.id}-%")).order_by(SyncOperation.id.desc()))
+            if operation is None and row.approval_request_id is not None:  # approved ahead: run as its request
+                operation = session.scalar(select(SyncOperation).where(
+                    SyncOperation.request_id == f"approval-{row.approval_request_id}"))
             if operation is None:
                 log.warning("scheduled request #%s: its scheduler %s stopped before the sync started; firing it "
                             "again", row.id, row.claimed_by, extra={"event": "schedule.reclaimed"})
@@ -317,6 +320,10 @@ def _record(ctx: AppContext, row: ScheduledRequest, actor: Actor, status: str, r
         stored.status, stored.status_reason = status, reason
         stored.operation_id = operation_id
         stored.approval_request_id = approval_id if approval_id is not None else stored.approval_request_id
+        if status in ("refused", "failed") and stored.approval_request_id is not None:
+            # Approved ahead but refused when it fired (a freeze, a lock…): its request must not wait on
+            ahead.withdraw(session, SYSTEM, stored.approval_request_id,
+                           f"its scheduled request #{row.id} was {status} when it fired: {reason}")
         audit.record(session, actor, "schedule.fired", object_type="scheduled_request", object_id=row.id,
                      object_name=describe(stored), after={"status": status, "operationId": operation_id,
                                                           "approvalRequestId": approval_id}, detail=reason)

@@ -487,3 +487,21 @@ def test_cancelling_a_scheduled_request_closes_its_approval_request(demo: AppCon
     assert closed.status == "stale" and f"scheduled request #{row.id} was cancelled" in closed.status_reason
     with pytest.raises(RequestClosed):
         approval_requests.decide(demo, APPROVER, row.approval_request_id, True)
+
+
+def test_a_scheduled_request_approved_ahead_is_refused_by_a_freeze_that_started_since(
+    demo: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    fire_at = utcnow() + dt.timedelta(hours=2)
+    row = schedule_ahead(demo, fire_at)
+    assert row.approval_request_id is not None
+    approval_requests.decide(demo, APPROVER, row.approval_request_id, True)
+    with demo.session() as session:
+        freeze.add_window(session, ADMIN, environment="Prod", reason="Black Friday", starts_at=utcnow(),
+                          ends_at=fire_at + dt.timedelta(hours=3))
+    assert schedules.run_due(demo, now=fire_at) == [row.id]
+    fired = scheduled(demo, row.id)
+    assert fired.status == "refused" and "Black Friday" in fired.status_reason and fired.operation_id is None
+    closed = approval(demo, row.approval_request_id)
+    assert closed.status == "stale" and "refused when it fired" in closed.status_reason
+    assert images(rancher_us, EAST, "Deployment", "frontend") == [f"{REG}/frontend:3.8.0"]
