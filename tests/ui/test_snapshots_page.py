@@ -4,6 +4,7 @@ environment to one of its own."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 import pytest
@@ -14,14 +15,16 @@ from ranchersync.access.identity import Actor
 from ranchersync.approvals.promote import Applied
 from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
+from ranchersync.people import preferences
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.snapshots import store
 from ranchersync.sync import Confirmation, SyncOptions, new_request_id
-from ranchersync.trains import trains
+from ranchersync.trains import schedules, trains
 from tests.builders import ADMIN
 from tests.ui.conftest import ROOT, assert_no_token, assert_ok, rendered_text
 from tests.ui.fakes import shown
 from tests.ui.test_sync_dialog import env_id, newest
+from ui.shell import user_preferences
 
 PAGE = "pages/13_Snapshots.py"
 EAST, WEST = "c-m-7rb2kx9q", "c-7xk2p"
@@ -157,3 +160,26 @@ def test_an_environment_is_restored_to_its_own_snapshot(shop: AppContext, ranche
     assert jobs.wait_for_operation(shop, newest(shop), timeout=60) == "complete"
     assert image(rancher_us, EAST, "frontend") == f"{REG}/frontend:3.8.0"
     assert image(rancher_us, WEST, "frontend") == f"{REG}/frontend:3.8.0"
+
+
+def test_a_promotion_is_scheduled_at_a_time_of_the_viewers_time_zone(shop: AppContext) -> None:
+    take(shop, "Stage", "rel-3")
+    with shop.session() as session:  # the viewer (the app's user) reads and gives times in Tokyo (Settings)
+        actor = Actor(shop.settings.user, "admin")
+        current = preferences.get_preferences(session, actor.email)
+        preferences.save_preferences(session, actor,
+                                     preferences.Preferences(**{**current.__dict__, "timezone": "Asia/Tokyo"}))
+    user_preferences.for_user.clear()
+    at = open_page()
+    at.selectbox(key="snap_target").set_value(env_id(shop, "Prod")).run()
+    at.date_input(key="snap_at_date").set_value(dt.date(2031, 3, 4))
+    at.time_input(key="snap_at_time").set_value(dt.time(14, 0))
+    at.text_input(key="snap_at_confirm").input("Prod")
+    at.button(key="FormSubmitter:snap_schedule-Schedule").click().run()
+    assert_ok(at)
+    assert any("fires 2031-03-04 14:00 Asia/Tokyo" in shown(t.value) for t in at.toast)
+    with shop.session() as session:
+        [row] = schedules.list_schedules(session)
+        assert (row.kind, row.target_environment_name, row.status) == ("snapshot", "Prod", "scheduled")
+        assert row.fire_at == dt.datetime(2031, 3, 4, 5, 0, tzinfo=dt.UTC)  # 14:00 in Tokyo
+        assert row.timezone == "Asia/Tokyo"
