@@ -144,8 +144,9 @@ def put_in_place_section(actor: Actor, snapshot: SnapshotRow, envs: Sequence[Env
 
 def _next_env(snapshot: SnapshotRow, ids: Sequence[int]) -> int:
     """The environment after the snapshot's in the pipeline (where its versions go next), else another one."""
-    if snapshot.environment_id in ids:
-        at = list(ids).index(snapshot.environment_id)
+    own = snapshot.environment_id
+    if own is not None and own in ids:
+        at = list(ids).index(own)
         later = [*ids[at + 1:], *ids[:at]]
         return later[0] if later else ids[0]
     return ids[0]
