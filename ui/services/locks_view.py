@@ -83,12 +83,13 @@ def panel(actor: Actor, env: EnvironmentRow, services: Sequence[str], tz: dt.tzi
             st.caption(f"Nothing in {escape_markdown(env.name)} is locked. A lock holds the environment, or one "
                        "service of it, still: syncs, promotions and restores are refused with its message.")
         for lock in found:
-            with st.container(horizontal=True, vertical_alignment="center", key=f"lock_row_{lock.id}"):
+            with st.container(key=f"lock_row_{lock.id}"):
+                text, button = st.columns([5, 1], vertical_alignment="center")
                 scope = f"**{escape_markdown(lock.service)}**" if lock.service else "**the whole environment**"
-                st.markdown(f":material/lock: {scope}: {escape_markdown(lock.message)}")
-                st.caption(f"by {fmt.literal(lock.created_by)} · {escape_markdown(fmt.when(lock.created_at, tz))} "
-                           f"· lock #{lock.id}", width="content")
-                st.button("Remove", key=f"lock_remove_{lock.id}", icon=":material/lock_open:", disabled=bool(why),
+                text.markdown(f":material/lock: {scope}: {escape_markdown(lock.message)}  \n"
+                              f":small[:gray[by {fmt.literal(lock.created_by)} · "
+                              f"{escape_markdown(fmt.when(lock.created_at, tz))} · lock #{lock.id}]]")
+                button.button("Remove", key=f"lock_remove_{lock.id}", icon=":material/lock_open:", disabled=bool(why),
                           help=why, on_click=widgets.open_dialog, args=(_REMOVE,), kwargs={"lock_id": lock.id})
         st.button("Lock…", key="lock_add_open", icon=":material/lock:", disabled=bool(why), help=why,
                   on_click=widgets.open_dialog, args=(_ADD,),
