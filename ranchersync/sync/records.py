@@ -3,7 +3,6 @@ nothing and another process (the history page, a second CLI) sees progress at on
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -33,22 +32,6 @@ _outage_lock = threading.Lock()
 _outage_since: dict[int, float] = {}  # per context: when its writers first found the database gone
 
 
-_SQLITE_WRITERS: dict[str, threading.RLock] = {}
-_SQLITE_WRITERS_LOCK = threading.Lock()
-
-
-def _one_writer(ctx: AppContext) -> contextlib.AbstractContextManager[object]:
-    """On SQLite, the operation's writers of this process take turns on a lock of ours: SQLite lets one writer in at
-    a time anyway, and its busy handler makes the others sleep in growing steps (up to 100 ms each) rather than wake
-    when the file is free — with 32 rollouts recording at once that sleep, not the writes, was most of a release
-    train's time (bench/snapshot_promotion.py). Other processes still meet the busy timeout. PostgreSQL: no lock."""
-    if ctx.engine.dialect.name != "sqlite":
-        return contextlib.nullcontext()
-    with _SQLITE_WRITERS_LOCK:
-        lock = _SQLITE_WRITERS.setdefault(str(ctx.engine.url), threading.RLock())
-    return lock
-
-
 def write(ctx: AppContext, change: Callable[[Session], T], *, patience: float | None = None) -> T:
     """Run `change` in one transaction, retried with backoff while the database cannot be reached, for up to
     `patience` seconds (default: the settings' outage budget, RANCHERSYNC_DB_OUTAGE_SECONDS) counted from when
@@ -61,7 +44,7 @@ def write(ctx: AppContext, change: Callable[[Session], T], *, patience: float | 
     while True:
         began = time.monotonic()  # a locked SQLite file fails only after its busy timeout: count from the try
         try:
-            with _one_writer(ctx), ctx.session() as session:
+            with ctx.session() as session:
                 result = change(session)
         except DatabaseUnavailable as error:
             now = time.monotonic()
