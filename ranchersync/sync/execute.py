@@ -7,11 +7,10 @@ it is never overwritten, the service is re-planned and reported instead.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -146,25 +145,13 @@ def run_items(
                 lost.append(error)
         return run
 
-    beat = _Heartbeat(ctx, operation_id, options.poll_seconds)
-    with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=workers) as executor, \
-            ThreadPoolExecutor(max_workers=workers) as watchers:
+    with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=workers) as executor:
         runs = [ServiceRun(item) for item in items]
-        verify = guarded(lambda o: _verify(ctx, pool, o, options, say, beat, not undoing, stoppable=not undoing))
-
-        def apply_then_watch(service_run: ServiceRun) -> Future[None] | None:
-            # Each rollout is watched from the moment its PATCH landed, while the other patches go on: waiting for
-            # the last PATCH first would add the whole wave of patches to the rollout time (a release train of
-            # 100 services, bench/snapshot_promotion.py).
-            guarded(lambda r: _apply(ctx, pool, r, annotations, options, say))(service_run)
-            if options.verify and service_run.applied and service_run.status == "pending" and not lost:
-                return watchers.submit(verify, service_run)
-            return None
-
-        for watched in list(executor.map(apply_then_watch, runs)):
-            if watched is not None:
-                watched.result()
+        list(executor.map(guarded(lambda r: _apply(ctx, pool, r, annotations, options, say)), runs))
         to_verify = [o for o in runs if o.applied and o.status == "pending"]
+        if options.verify and to_verify and not lost:
+            list(executor.map(guarded(lambda o: _verify(ctx, pool, o, options, say, operation_id, not undoing,
+                                                        stoppable=not undoing)), to_verify))
         try:
             for run in to_verify:
                 # Not verified (verification off): the PATCH itself is the success. A stopped run is the caller's
@@ -297,30 +284,9 @@ def _patch_may_have_landed(error: RancherAPIError) -> bool:
     return isinstance(error, RancherUnavailable) or (error.status or 0) >= 500 or error.status == 429
 
 
-class _Heartbeat:
-    """The operation's heartbeat shared by the rollouts it watches: at most one write per half poll interval, whose
-    answer (was it asked to terminate?) the others reuse — one write per poll per service made the database, not
-    Rancher, the bottleneck of a wide operation."""
-
-    def __init__(self, ctx: AppContext, operation_id: int, poll_seconds: float) -> None:
-        self.ctx, self.operation_id = ctx, operation_id
-        self.every = max(0.0, poll_seconds / 2)
-        self._lock = threading.Lock()
-        self._last = -float("inf")
-        self._terminate = False
-
-    def __call__(self) -> bool:
-        with self._lock:
-            if time.monotonic() - self._last < self.every:
-                return self._terminate
-            self._terminate = records.heartbeat(self.ctx, self.operation_id)
-            self._last = time.monotonic()
-            return self._terminate
-
-
 def _verify(
     ctx: AppContext, pool: ClientPool, run: ServiceRun, options: SyncOptions, say: ProgressListener,
-    beat: _Heartbeat, keep_digests: bool = False, *, stoppable: bool = True,
+    operation_id: int, keep_digests: bool = False, *, stoppable: bool = True,
 ) -> None:
     """Wait for one rollout, polling; cooperative cancellation: each poll beats the operation's heart and reads its
     terminate request (from any process), and a `stoppable` wait (not the automatic rollback's) stops there."""
@@ -350,8 +316,7 @@ def _verify(
                 return
             if observed and state.done:
                 found = _running_digests(client, ref, current, item) if keep_digests else None
-                failure = _verification_failure(ctx, client, run, current, say, beat.operation_id) if keep_digests \
-                    else ""
+                failure = _verification_failure(ctx, client, run, current, say, operation_id) if keep_digests else ""
                 if failure:  # a gate or the soak failed: the service fails, and the automatic rollback undoes it
                     _finish(ctx, run, "failed", failure, say)
                     return
@@ -362,7 +327,7 @@ def _verify(
             _finish(ctx, run, "failed",
                     f"rollout not finished after {options.timeout_seconds:.0f} s: {last_message}", say)
             return
-        if beat() and stoppable:
+        if records.heartbeat(ctx, operation_id) and stoppable:
             run.stopped = True
             return
         time.sleep(options.poll_seconds)
