@@ -5,8 +5,8 @@ time the plan is made again from what runs then and goes the one way in for a sy
 freezes, locks, roles and approvals are checked then, not when it was scheduled; one refused keeps its status and
 the reason. Into a target that needs approvals, `schedule_with_approvals` makes the approval request when it is
 scheduled (bound to the plan made then), so it is approved ahead; when it fires, `approvals.ahead.fire` plans again
-and runs it on those approvals only if the plan is unchanged. A scheduler claims a request with a conditional update (`scheduled` → `running`), so two schedulers
-(replicas, a CronJob overlapping a loop) never run the same request.
+and runs it on those approvals only if the plan is unchanged. A scheduler claims a request with a conditional update
+(`scheduled` → `running`), so two schedulers (replicas, a CronJob overlapping a loop) never run the same request.
 """
 
 from __future__ import annotations
