@@ -9,7 +9,7 @@ from ui import screen
 from ui.catalogue import first_visit
 from ui.governance import freeze_view, quarantine_view
 from ui.history import history_view
-from ui.services import services_view
+from ui.services import locks_view, services_view
 from ui.shell import frame, widgets
 
 view = screen.start("Overview", ":material/space_dashboard:")
@@ -48,7 +48,8 @@ with pipeline_col:
     if not view.environments:
         st.page_link(frame.PAGES["Environments"], label="Create your environments", icon=":material/add:")
     else:
-        service_slots = widgets.pipeline_cards(view.environments, freeze_view.badges(view.environments, view.tz))
+        service_slots = widgets.pipeline_cards(view.environments, freeze_view.badges(view.environments, view.tz),
+                                               locks_view.overview_badges(view.environments))
         st.page_link(frame.PAGES["Services"], label="See the services", icon=":material/arrow_forward:")
 
 with health_col:

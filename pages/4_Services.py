@@ -6,7 +6,7 @@ import streamlit as st
 from ranchersync.kernel.errors import RancherSyncError
 from ui import screen
 from ui.governance import freeze_view
-from ui.services import drift_report, services_view
+from ui.services import drift_report, locks_view, services_view
 from ui.shell import frame, live_refresh, queries, url_state, widgets
 from ui.sync import sync_dialog
 
@@ -60,9 +60,11 @@ else:
     with right:
         services_view.data_bar(found.source, found.observed_at, found.stale, found.fetched_at, view.tz, "svc_refresh")
     services_view.failures_warning(found.failures)
-    selected = services_view.services_table(env, found, view.tz)
+    held = locks_view.panel(view.actor, env, sorted({s.name for s in found.services}), view.tz)
+    selected = services_view.services_table(env, found, view.tz, held)
     sync_dialog.sync_bar(view.actor, selected, envs, prefix="svc", source=env)
 
 drift_report.drift_section(view.compare_by)
 sync_dialog.show_requested(view.actor)
+locks_view.show_requested(view.actor, envs)
 live_refresh.follow_inventory()

@@ -22,6 +22,9 @@ if not requests.pending:
 for request in requests.pending:
     approvals_view.pending_card(view.actor, request, requests.me, view.tz)
 
+st.subheader("Scheduled", anchor=False)
+approvals_view.scheduled_section(view.actor, approval_actions.list_scheduled(), view.tz)
+
 st.subheader("Decided", anchor=False)
 if requests.decided:
     approvals_view.decided_table(requests.decided, view.tz)
@@ -29,3 +32,4 @@ else:
     st.caption("No request was decided yet.")
 
 approvals_view.show_requested(view.actor, requests.pending)
+approvals_view.show_cancel_requested(view.actor)

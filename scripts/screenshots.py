@@ -44,6 +44,7 @@ from ranchersync.sync import (  # noqa: E402
 from tests.e2e.helpers import (  # noqa: E402
     AppServer,
     by_key,
+    choose,
     chromium_available,
     click,
     launch_chromium,
@@ -136,6 +137,7 @@ def _demo(browser: Browser, data_dir: Path, out: Path) -> None:
             _history(browser, server, ctx, out)
             _governance(browser, server, ctx, out)
             _live(browser, server, ctx, out)
+            _trains(browser, server, ctx, out)
     finally:
         demo.stop_demo(ctx)
         ctx.engine.dispose()
@@ -254,6 +256,40 @@ def _registry_review(browser: Browser, data_dir: Path, out: Path) -> None:
                 page.context.close()
     finally:
         ctx.engine.dispose()
+
+
+def _trains(browser: Browser, server: AppServer, ctx: AppContext, out: Path) -> None:
+    """Release trains (issue 24): a snapshot of Stage compared with Prod now on the Snapshots screen; then its
+    promotion into Prod scheduled by an operator for next Monday 06:00 Berlin time (Prod needs one approval again,
+    so its approval request is made now) on the Approvals screen, approvable before it fires."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from ranchersync.snapshots import store
+    from ranchersync.trains import schedules
+
+    with ctx.session() as session:
+        environments.update_environment(session, "Prod", actor=SCREENSHOTS, required_approvals=1)
+        store.create_snapshot(session, ctx.cipher, SCREENSHOTS, environment="Stage", name="rel-2026-12")
+    berlin = dt.datetime.now(dt.UTC).astimezone(ZoneInfo("Europe/Berlin"))
+    monday = (berlin + dt.timedelta(days=7 - berlin.weekday())).replace(hour=6, minute=0, second=0, microsecond=0)
+    print(schedules.schedule_with_approvals(ctx, OPERATOR, schedules.Schedule(
+        target="Prod", snapshot="rel-2026-12", fire_at=monday, timezone="Europe/Berlin", confirm_env="Prod")).id)
+    for theme in THEMES:
+        page = new_page(browser, dark=theme == "dark")
+        open_page(page, f"{server.url}/Snapshots")
+        choose(page, "snap_pick", "rel-2026-12")
+        page.get_by_role("tab", name="Compare").click()
+        wait_idle(page)
+        click(page, "snap_cmp_go")
+        by_key(page, "snap_pick").evaluate("e => e.scrollIntoView({block: 'start'})")  # the comparison below it
+        page.wait_for_timeout(300)
+        print(screenshot(page, out / f"snapshots-{theme}.png"))
+        open_page(page, server.page_url("Approvals"))
+        page.locator("[class*='st-key-scheduled_']").first.evaluate("e => e.scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(300)
+        print(screenshot(page, out / f"approvals-scheduled-{theme}.png"))
+        page.context.close()
 
 
 if __name__ == "__main__":

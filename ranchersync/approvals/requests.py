@@ -36,7 +36,7 @@ from ranchersync.kernel.errors import (
     ValidationError,
 )
 from ranchersync.kernel.timefmt import iso
-from ranchersync.models import ApprovalDecision, ApprovalRequest, utcnow
+from ranchersync.models import ApprovalDecision, ApprovalRequest, ScheduledRequest, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.sync import Confirmation, ProgressListener, SyncOptions, SyncPlan, apply_plan
 
@@ -46,6 +46,7 @@ CLOSED: Final = ("executed", "rejected", "stale", "expired")
 __all__ = [
     "decide",
     "expire_requests",
+    "fire_time",
     "get_request",
     "list_requests",
     "request_payload",
@@ -131,13 +132,16 @@ def decide(
         expire_requests(session, now)
         request = _load(session, request_id)
         _check_decider(request, actor)
+        if approve and _approvals_given(request) >= request.required:
+            raise RequestClosed(f"request #{request_id} has all its approvals: it runs when its schedule fires")
         if not approve:
             _add_decision(session, request, actor, "reject", comment)
             request.status, request.decided_at = "rejected", now or utcnow()
             request.status_reason = f"rejected by {actor.email}: {comment}"
             _audit(session, actor, "approval.rejected", request, comment)
             return request
-        if _approvals_given(request) + 1 < request.required:
+        if _approvals_given(request) + 1 < request.required or _waits_for_schedule(session, request.id):
+            # Not the last approval, or one given ahead of a scheduled sync: it runs when it fires (`ahead.fire`).
             _add_decision(session, request, actor, "approve", comment)
             _audit(session, actor, "approval.approved", request, comment)
             return request
@@ -182,6 +186,18 @@ def _run(
         _audit(session, actor, "approval.executed", stored, f"operation #{operation_id}",
                after={"operationId": operation_id})
         return stored
+
+
+def _waits_for_schedule(session: Session, request_id: int) -> bool:
+    """Whether the request belongs to a scheduled sync that has not fired yet (its approvals wait for it)."""
+    return session.scalar(select(ScheduledRequest.id).where(ScheduledRequest.approval_request_id == request_id,
+                                                            ScheduledRequest.status == "scheduled")) is not None
+
+
+def fire_time(session: Session, request_id: int) -> dt.datetime | None:
+    """When the scheduled sync the request was made for fires, if it is one that has not fired yet."""
+    return session.scalar(select(ScheduledRequest.fire_at).where(ScheduledRequest.approval_request_id == request_id,
+                                                                 ScheduledRequest.status == "scheduled"))
 
 
 def _check_decider(request: ApprovalRequest, actor: Actor) -> None:

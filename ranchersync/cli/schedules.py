@@ -45,12 +45,13 @@ def schedule_from_cli(ctx: AppContext, args: argparse.Namespace, *, target: str,
         options=sync.SyncOptions(verify=not args.no_wait, timeout_seconds=args.timeout,
                                  auto_rollback=not getattr(args, "no_rollback", False)),
     )
-    with ctx.session() as session:
-        row = schedules.schedule(session, cli_actor(ctx), what)
-        payload = schedules.schedule_payload(row)
+    row = schedules.schedule_with_approvals(ctx, cli_actor(ctx), what)
+    payload = schedules.schedule_payload(row)
     emit(args, payload, text=f"Scheduled request #{row.id} ({schedules.describe(row)}) fires "
                              f"{local_text(row.fire_at, row.timezone)}; it is planned and checked (freezes, locks, "
-                             "approvals) then. `schedules list` follows it.")
+                             "approvals) then. `schedules list` follows it."
+                             + (f" Approval request #{row.approval_request_id} can be approved before it fires."
+                                if row.approval_request_id else ""))
     return EXIT_OK
 
 

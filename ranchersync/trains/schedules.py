@@ -3,8 +3,10 @@
 `sync … --at` and `snapshots promote … --at` store a request to run later; `scheduler` fires what is due. At fire
 time the plan is made again from what runs then and goes the one way in for a sync (`approvals.promote`), so
 freezes, locks, roles and approvals are checked then, not when it was scheduled; one refused keeps its status and
-the reason. A scheduler claims a request with a conditional update (`scheduled` → `running`), so two schedulers
-(replicas, a CronJob overlapping a loop) never run the same request.
+the reason. Into a target that needs approvals, `schedule_with_approvals` makes the approval request when it is
+scheduled (bound to the plan made then), so it is approved ahead; when it fires, `approvals.ahead.fire` plans again
+and runs it on those approvals only if the plan is unchanged. A scheduler claims a request with a conditional update
+(`scheduled` → `running`), so two schedulers (replicas, a CronJob overlapping a loop) never run the same request.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from sqlalchemy.orm import Session
 
 from ranchersync import notify
 from ranchersync.access import audit
-from ranchersync.access.identity import Actor, require
+from ranchersync.access.identity import SYSTEM, Actor, require
+from ranchersync.approvals import ahead
 from ranchersync.approvals.promote import Applied, promote
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
+from ranchersync.governance.four_eyes import approvals_needed, approvals_text
 from ranchersync.governance.freeze_schedule import local_text, zone
 from ranchersync.kernel.errors import RancherSyncError, RefusedByPolicy, ValidationError
 from ranchersync.kernel.roles import ROLE_RANK
@@ -101,6 +105,44 @@ def schedule(session: Session, actor: Actor, what: Schedule, now: dt.datetime | 
     return row
 
 
+def schedule_with_approvals(ctx: AppContext, actor: Actor, what: Schedule, *, factory: ClientFactory = RancherClient,
+                            now: dt.datetime | None = None) -> ScheduledRequest:
+    """Store a scheduled request; into a target that needs approvals from someone else, also its approval request,
+    bound to the plan made now, so it is approved before it fires (`approvals.ahead`). When it fires the plan is made
+    again: unchanged, the approvals given count; changed, a new request needs them again.
+
+    When the plan cannot be made now (Rancher unreachable…) the request is cancelled, saying why, and the error is
+    raised; when nothing differs now, it waits alone (planned and, if need be, requested when it fires)."""
+    with ctx.session() as session:
+        row = schedule(session, actor, what, now)
+        needed = approvals_needed(get_environment(session, row.target_environment_id or -1), actor)
+        session.flush()
+        session.expunge(row)
+    if not needed:
+        return row
+    try:
+        plan = _plan(ctx, row, factory)
+        request = None
+        if plan.to_apply:
+            options = SyncOptions(**asdict(what.options or SyncOptions()))
+            request = ahead.request_ahead(ctx, actor, plan, what.fire_at, factory=factory, now=now,
+                                          options=train_options(options) if row.kind == "snapshot" else options)
+    except RancherSyncError as error:
+        with ctx.session() as session:
+            stored = session.get_one(ScheduledRequest, row.id)
+            stored.status, stored.status_reason = "cancelled", f"its approval request could not be made: {error}"
+        raise
+    with ctx.session() as session:
+        stored = session.get_one(ScheduledRequest, row.id)
+        if request is not None:
+            stored.approval_request_id = request.id
+            stored.status_reason = (f"approval request #{request.id} waits for {approvals_text(request.required)}; "
+                                    "approvals given before it fires count if the plan is unchanged then")
+        session.flush()
+        session.expunge(stored)
+        return stored
+
+
 def describe(row: ScheduledRequest) -> str:
     """"Stage → Prod: web, api" or "snapshot rel-42 → Prod"."""
     if row.kind == "snapshot":
@@ -123,6 +165,8 @@ def cancel(session: Session, actor: Actor, request_id: int) -> ScheduledRequest:
         session.refresh(row)
         raise ValidationError(f"scheduled request #{request_id} is {row.status}: only a waiting one is cancelled")
     session.refresh(row)
+    if row.approval_request_id is not None:
+        ahead.withdraw(session, actor, row.approval_request_id, f"its scheduled request #{row.id} was cancelled")
     audit.record(session, actor, "schedule.cancel", object_type="scheduled_request", object_id=row.id,
                  object_name=describe(row))
     return row
@@ -174,6 +218,9 @@ def _reclaim(ctx: AppContext, at: dt.datetime) -> None:
         for row in claimed:
             operation = session.scalar(select(SyncOperation).where(
                 SyncOperation.request_id.like(f"schedule-{row.id}-%")).order_by(SyncOperation.id.desc()))
+            if operation is None and row.approval_request_id is not None:  # approved ahead: run as its request
+                operation = session.scalar(select(SyncOperation).where(
+                    SyncOperation.request_id == f"approval-{row.approval_request_id}"))
             if operation is None:
                 log.warning("scheduled request #%s: its scheduler %s stopped before the sync started; firing it "
                             "again", row.id, row.claimed_by, extra={"event": "schedule.reclaimed"})
@@ -223,24 +270,35 @@ def _fire(ctx: AppContext, request_id: int, factory: ClientFactory) -> None:
     sync_options = SyncOptions(**options)
     status, reason, operation_id, approval_id = "failed", "", None, None
     try:
+        changed = ""
+        if row.approval_request_id is not None:  # approved (or not yet) before it fired
+            early = ahead.fire(ctx, row.approval_request_id, factory=factory)
+            if isinstance(early, ahead.Ran):
+                operation_id = early.operation_id
+                status, reason = _operation_outcome(ctx, early.operation_id)
+                return
+            if isinstance(early, ahead.Waiting):
+                status, reason, approval_id = "requested", early.message, early.request_id
+                return
+            if isinstance(early, ahead.Closed):
+                status, reason = "refused", early.reason
+                return
+            changed = f"{early.reason} (request #{early.request_id}); "
         plan = _plan(ctx, row, factory)
         if row.kind == "snapshot":
             sync_options = train_options(sync_options)
         if not plan.to_apply:
-            status, reason = "executed", "nothing to change when it fired"
+            status, reason = "executed", f"{changed}nothing to change when it fired"
         else:
             outcome = promote(ctx, actor, plan, request_id=f"schedule-{row.id}-{new_request_id()[:8]}",
                               confirmed=Confirmation(confirm_env=row.options.get("confirmEnv")),
                               options=sync_options, factory=factory)
             if isinstance(outcome, Applied):
                 operation_id = outcome.operation_id
-                with ctx.session() as session:
-                    op_status = session.get_one(SyncOperation, operation_id).status
-                status = "failed" if op_status in FAILED_OPERATIONS else "executed"
-                reason = f"operation #{operation_id}: {op_status}"
+                status, reason = _operation_outcome(ctx, operation_id)
             else:
                 status, approval_id = "requested", outcome.request_id
-                reason = outcome.message
+                reason = f"{changed}{outcome.message}"
     except RefusedByPolicy as error:
         status, reason = "refused", str(error)
     except RancherSyncError as error:
@@ -251,12 +309,23 @@ def _fire(ctx: AppContext, request_id: int, factory: ClientFactory) -> None:
         _record(ctx, row, actor, status, reason, operation_id, approval_id)
 
 
+def _operation_outcome(ctx: AppContext, operation_id: int) -> tuple[str, str]:
+    with ctx.session() as session:
+        op_status = session.get_one(SyncOperation, operation_id).status
+    return ("failed" if op_status in FAILED_OPERATIONS else "executed"), f"operation #{operation_id}: {op_status}"
+
+
 def _record(ctx: AppContext, row: ScheduledRequest, actor: Actor, status: str, reason: str,
             operation_id: int | None, approval_id: int | None) -> None:
     with ctx.session() as session:
         stored = session.get_one(ScheduledRequest, row.id)
         stored.status, stored.status_reason = status, reason
-        stored.operation_id, stored.approval_request_id = operation_id, approval_id
+        stored.operation_id = operation_id
+        stored.approval_request_id = approval_id if approval_id is not None else stored.approval_request_id
+        if status in ("refused", "failed") and stored.approval_request_id is not None:
+            # Approved ahead but refused when it fired (a freeze, a lock…): its request must not wait on
+            ahead.withdraw(session, SYSTEM, stored.approval_request_id,
+                           f"its scheduled request #{row.id} was {status} when it fired: {reason}")
         audit.record(session, actor, "schedule.fired", object_type="scheduled_request", object_id=row.id,
                      object_name=describe(stored), after={"status": status, "operationId": operation_id,
                                                           "approvalRequestId": approval_id}, detail=reason)

@@ -13,12 +13,14 @@ from sqlalchemy import select
 
 from ranchersync import notify
 from ranchersync.access.identity import Actor
+from ranchersync.approvals import requests as approval_requests
 from ranchersync.approvals.promote import Applied
 from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
 from ranchersync.governance import freeze, locks
+from ranchersync.governance.four_eyes import RequestClosed
 from ranchersync.kernel.errors import EnvironmentFrozen, RefusedByPolicy, ValidationError
-from ranchersync.models import AuditEvent, OutboxMessage, ScheduledRequest, SyncOperation, utcnow
+from ranchersync.models import ApprovalRequest, AuditEvent, OutboxMessage, ScheduledRequest, SyncOperation, utcnow
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.snapshots import entries, store
 from ranchersync.sync import Confirmation, ConfirmationRequired, SyncOptions, get_operation, new_request_id
@@ -366,3 +368,140 @@ def test_the_comparison_shows_who_holds_what(cli) -> None:
     [line] = [row for row in out.splitlines() if " frontend " in f" {row} "]
     assert f"locked in Prod: {MESSAGE}" in line
     assert not any("locked in" in row for row in out.splitlines() if " cart " in f" {row} ")
+
+
+# ---- approvals given before a scheduled sync fires --------------------------------------------------------------
+
+OPERATOR = Actor("alice@example.com", "operator", "cli")
+APPROVER = Actor("bob@example.com", "releaser", "dashboard")
+
+
+def schedule_ahead(ctx: AppContext, fire_at: dt.datetime, *, approvals: int = 1) -> ScheduledRequest:
+    """An operator schedules frontend Stage → Prod, where Prod needs `approvals` by someone else."""
+    with ctx.session() as session:
+        environments.update_environment(session, "Prod", required_approvals=approvals, actor=ADMIN)
+    row = schedules.schedule_with_approvals(ctx, OPERATOR, schedules.Schedule(
+        target="Prod", source="Stage", services=("frontend",), default_target="all", fire_at=fire_at,
+        timezone="Europe/Berlin", options=FAST))
+    assert row.status == "scheduled" and row.approval_request_id is not None
+    return row
+
+
+def runs_approved(server: SimulatedRancher, cluster: str) -> bool:
+    """Whether Prod's frontend runs 3.8.1, pinned to the digest the approval was bound to."""
+    return images(server, cluster, "Deployment", "frontend")[0].startswith(f"{REG}/frontend:3.8.1@sha256:")
+
+
+def approval(ctx: AppContext, request_id: int) -> ApprovalRequest:
+    with ctx.session() as session:
+        request = approval_requests.get_request(session, request_id)
+        session.expunge_all()
+        return request
+
+
+def test_a_scheduled_sync_is_approved_before_it_fires_and_runs_then_on_that_approval(
+    demo: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    subscribe(demo, "schedule.fired")
+    fire_at = utcnow() + dt.timedelta(days=3)
+    row = schedule_ahead(demo, fire_at)
+    request_id = row.approval_request_id
+    assert request_id is not None
+    pending = approval(demo, request_id)  # on the Approvals screen now, open until after it fires
+    assert pending.status == "pending" and pending.expires_at > fire_at
+    decided = approval_requests.decide(demo, APPROVER, request_id, True, "fine for Tuesday")
+    assert decided.status == "pending" and decided.operation_id is None  # the approval waits for the fire time
+    assert images(rancher_us, EAST, "Deployment", "frontend") == [f"{REG}/frontend:3.8.0"]
+    with pytest.raises(RequestClosed, match="runs when its schedule fires"):
+        approval_requests.decide(demo, RELEASER, request_id, True)
+    assert schedules.run_due(demo, now=fire_at) == [row.id]
+    fired = scheduled(demo, row.id)
+    assert fired.status == "executed" and fired.operation_id is not None
+    assert fired.approval_request_id == request_id
+    ran = approval(demo, request_id)
+    assert (ran.status, ran.operation_id) == ("executed", fired.operation_id)
+    assert runs_approved(rancher_us, EAST)
+    assert runs_approved(rancher_us, WEST)
+    with demo.session() as session:
+        operation = get_operation(session, fired.operation_id)
+        assert operation.initiated_by == OPERATOR.email
+    [message] = outbox(demo, "schedule.fired")
+    assert message.payload["status"] == "executed" and message.payload["operationId"] == fired.operation_id
+
+
+def test_a_plan_that_changed_before_it_fired_needs_the_approvals_again(
+    demo: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    subscribe(demo, "schedule.fired")
+    fire_at = utcnow() + dt.timedelta(hours=2)
+    row = schedule_ahead(demo, fire_at)
+    first = row.approval_request_id
+    assert first is not None
+    approval_requests.decide(demo, APPROVER, first, True)
+    obj = rancher_us.get_object(EAST, "Deployment", "shop-prod", "frontend")
+    assert obj is not None
+    obj["metadata"].setdefault("labels", {})["team"] = "night-shift"  # the target moved after the approval
+    rancher_us.set_object(EAST, obj)
+    assert schedules.run_due(demo, now=fire_at) == [row.id]
+    fired = scheduled(demo, row.id)
+    assert fired.status == "requested" and fired.operation_id is None
+    assert fired.approval_request_id not in (None, first)
+    assert "the plan changed before it fired" in fired.status_reason and "frontend in shop-east changed" in \
+        fired.status_reason
+    stale = approval(demo, first)
+    assert stale.status == "stale" and "changed since the request" in stale.status_reason
+    again = approval(demo, fired.approval_request_id)
+    assert again.status == "pending" and again.decisions == []  # the approvals are needed again
+    assert images(rancher_us, EAST, "Deployment", "frontend") == [f"{REG}/frontend:3.8.0"]
+    [message] = outbox(demo, "schedule.fired")
+    assert message.payload["status"] == "requested" and "plan changed" in message.payload["reason"]
+    # The new request runs as any request does: on its last approval.
+    ran = approval_requests.decide(demo, APPROVER, fired.approval_request_id, True)
+    assert ran.status == "executed"
+    assert runs_approved(rancher_us, EAST)
+
+
+def test_a_scheduled_request_not_yet_approved_when_it_fires_runs_on_its_last_approval(
+    demo: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    fire_at = utcnow() + dt.timedelta(hours=2)
+    row = schedule_ahead(demo, fire_at, approvals=2)
+    request_id = row.approval_request_id
+    assert request_id is not None
+    approval_requests.decide(demo, APPROVER, request_id, True)
+    assert schedules.run_due(demo, now=fire_at) == [row.id]
+    fired = scheduled(demo, row.id)
+    assert (fired.status, fired.approval_request_id) == ("requested", request_id)
+    assert "has 1 of 2 approvals" in fired.status_reason
+    assert images(rancher_us, EAST, "Deployment", "frontend") == [f"{REG}/frontend:3.8.0"]
+    assert approval_requests.decide(demo, RELEASER, request_id, True).status == "executed"
+    assert runs_approved(rancher_us, EAST)
+
+
+def test_cancelling_a_scheduled_request_closes_its_approval_request(demo: AppContext) -> None:
+    row = schedule_ahead(demo, utcnow() + dt.timedelta(hours=2))
+    assert row.approval_request_id is not None
+    with demo.session() as session:
+        schedules.cancel(session, OPERATOR, row.id)
+    closed = approval(demo, row.approval_request_id)
+    assert closed.status == "stale" and f"scheduled request #{row.id} was cancelled" in closed.status_reason
+    with pytest.raises(RequestClosed):
+        approval_requests.decide(demo, APPROVER, row.approval_request_id, True)
+
+
+def test_a_scheduled_request_approved_ahead_is_refused_by_a_freeze_that_started_since(
+    demo: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    fire_at = utcnow() + dt.timedelta(hours=2)
+    row = schedule_ahead(demo, fire_at)
+    assert row.approval_request_id is not None
+    approval_requests.decide(demo, APPROVER, row.approval_request_id, True)
+    with demo.session() as session:
+        freeze.add_window(session, ADMIN, environment="Prod", reason="Black Friday", starts_at=utcnow(),
+                          ends_at=fire_at + dt.timedelta(hours=3))
+    assert schedules.run_due(demo, now=fire_at) == [row.id]
+    fired = scheduled(demo, row.id)
+    assert fired.status == "refused" and "Black Friday" in fired.status_reason and fired.operation_id is None
+    closed = approval(demo, row.approval_request_id)
+    assert closed.status == "stale" and "refused when it fired" in closed.status_reason
+    assert images(rancher_us, EAST, "Deployment", "frontend") == [f"{REG}/frontend:3.8.0"]

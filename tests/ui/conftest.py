@@ -36,6 +36,7 @@ PAGES = [
     "pages/10_Notifications.py",
     "pages/11_Settings.py",
     "pages/12_Quarantine.py",
+    "pages/13_Snapshots.py",
 ]
 
 

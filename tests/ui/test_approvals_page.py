@@ -4,6 +4,8 @@ rejection needs a comment; the sync review turns into a request; the Environment
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
@@ -12,13 +14,16 @@ from ranchersync.access.identity import Actor
 from ranchersync.approvals import requests as approvals
 from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
-from ranchersync.models import ApprovalRequest, SyncOperation
+from ranchersync.models import ApprovalRequest, ScheduledRequest, SyncOperation
+from ranchersync.people import preferences
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, plan_environments
+from ranchersync.trains import schedules
 from tests.builders import ADMIN
 from tests.ui.conftest import ROOT, assert_no_token, assert_ok
 from tests.ui.fakes import shown
 from tests.ui.test_sync_dialog import review
+from ui.shell import user_preferences
 
 PAGE = "pages/7_Approvals.py"
 EAST = "c-m-7rb2kx9q"
@@ -160,3 +165,71 @@ def test_the_environments_page_sets_the_approvals(open_app, seed, ctx: AppContex
     with ctx.session() as session:
         assert environments.get_environment(session, "Prod").required_approvals == 2
     assert ":violet-badge[:material/approval: 2 approvals]" in [m.value for m in at.markdown]
+
+
+# ---- scheduled requests (issue 24): approvable before they fire, shown in the viewer's time zone ---------------
+
+
+def schedule_frontend(ctx: AppContext, fire_at: dt.datetime) -> int:
+    """Alice schedules frontend Stage → Prod at `fire_at` (UTC); Prod needs an approval, so a request is made now."""
+    row = schedules.schedule_with_approvals(ctx, ALICE, schedules.Schedule(
+        target="Prod", source="Stage", services=("frontend",), default_target="all", fire_at=fire_at,
+        timezone="Europe/Berlin", options=SyncOptions(timeout_seconds=20, poll_seconds=0.2)))
+    assert row.approval_request_id is not None
+    return row.id
+
+
+def in_tokyo(ctx: AppContext) -> None:
+    """The viewer (the app's user) reads times in Tokyo (Settings)."""
+    with ctx.session() as session:
+        actor = Actor(ctx.settings.user, "admin")
+        current = preferences.get_preferences(session, actor.email)
+        preferences.save_preferences(session, actor,
+                                     preferences.Preferences(**{**current.__dict__, "timezone": "Asia/Tokyo"}))
+    user_preferences.for_user.clear()
+
+
+def test_a_scheduled_request_shows_its_fire_time_and_is_approved_before_it_fires(
+    shop: AppContext, rancher_us: SimulatedRancher
+) -> None:
+    fire_at = dt.datetime(2031, 3, 4, 5, 0, tzinfo=dt.UTC)
+    schedule_id = schedule_frontend(shop, fire_at)
+    in_tokyo(shop)
+    at = open_page()
+    request_id = scheduled_request(shop, schedule_id)
+    card = text(at)
+    assert f"#{request_id} · Stage → Prod" in card
+    assert "Scheduled" in card and "2031-03-04 14:00 JST" in card  # 05:00 UTC in the viewer's zone
+    assert any(shown(m.value).startswith(f":material/schedule: **#{schedule_id} · Stage → Prod: frontend** · fires "
+                                  "**2031-03-04 14:00 JST**") for m in at.markdown)
+    at.button(key=f"approve_{request_id}").click().run()
+    assert at.button(key="decide_confirm").label == "Approve", "it runs when it fires, not now"
+    at.button(key="decide_confirm").click().run()
+    assert_ok(at)
+    assert any("runs when its schedule fires" in shown(t.value) for t in at.toast)
+    assert image(rancher_us) == f"{FRONTEND}:3.8.0" and operations(shop) == 0
+    assert schedules.run_due(shop, now=fire_at) == [schedule_id]
+    assert image(rancher_us).startswith(f"{FRONTEND}:3.8.1@sha256:") and operations(shop) == 1
+
+
+def scheduled_request(ctx: AppContext, schedule_id: int) -> int:
+    with ctx.session() as session:
+        request_id = session.get_one(ScheduledRequest, schedule_id).approval_request_id
+    assert request_id is not None
+    return request_id
+
+
+def test_a_scheduled_request_is_cancelled_from_the_approvals_page(shop: AppContext) -> None:
+    schedule_id = schedule_frontend(shop, dt.datetime.now(dt.UTC) + dt.timedelta(days=2))
+    request_id = scheduled_request(shop, schedule_id)
+    at = open_page()
+    at.button(key=f"scheduled_cancel_{schedule_id}").click().run()
+    assert at.get("dialog")
+    at.button(key="scheduled_cancel_confirm").click().run()
+    assert_ok(at)
+    with shop.session() as session:
+        assert session.get_one(ScheduledRequest, schedule_id).status == "cancelled"
+        assert approvals.get_request(session, request_id).status == "stale"
+    assert "No sync waits for approval" in text(at)
+    fired = frame(at, "Scheduled by")
+    assert list(fired[["#", "Status"]].itertuples(index=False, name=None)) == [(schedule_id, "cancelled")]

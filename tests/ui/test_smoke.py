@@ -11,8 +11,8 @@ from streamlit.testing.v1.element_tree import PageLink
 from tests.ui.conftest import PAGES, OpenApp, Seed, assert_no_token
 from tests.ui.fakes import GOOD_TOKEN
 
-MENU_LABELS = ["Overview", "Sites", "Environments", "App instances", "Services", "Sync history", "Approvals",
-               "Quarantine", "Display", "People", "Audit log", "Notifications"]
+MENU_LABELS = ["Overview", "Sites", "Environments", "App instances", "Services", "Sync history", "Snapshots",
+               "Approvals", "Quarantine", "Display", "People", "Audit log", "Notifications"]
 INSTANCES = (
     ("shop-dev", "rancher-eu", "Dev", "c-m-dev01", "shop-dev"),
     ("shop-prod", "rancher-eu", "Prod", "c-m-prd01", "shop-prod"),

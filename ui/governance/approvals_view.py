@@ -60,6 +60,10 @@ def pending_card(actor: Actor, request: dict[str, Any], me: str, tz: dt.tzinfo) 
                 f"at {_when(request['requestedAt'], tz)} · {_left(request['expiresAt'], widgets.now())} · "
                 f"{len(request['approvals'])} of {plural(request['required'], 'approval')}")
                 + (f" ({given})" if given else ""))
+            if request.get("firesAt") is not None:
+                st.markdown(f":blue-badge[:material/schedule: Scheduled] fires "
+                            f"**{escape_markdown(fmt.when(request['firesAt'], tz))}**: the approvals given before "
+                            "count if the plan is unchanged then; a changed plan needs them again.")
         own = request["requestedBy"].lower() == me.lower()
         why = "You asked for it: another person with the releaser role decides." if own else None
         locked = refusal(actor, "approve")
@@ -106,7 +110,8 @@ def show_requested(actor: Actor, pending: Sequence[dict[str, Any]]) -> None:
 @st.dialog("Decide on a sync request", width="large", on_dismiss=widgets.close_dialog)
 def decide_dialog(actor: Actor, request: dict[str, Any], approve: bool) -> None:
     """The exact diff again, a comment (required to reject) and the decision."""
-    last = approve and len(request["approvals"]) + 1 >= request["required"]
+    scheduled = request.get("firesAt") is not None
+    last = approve and len(request["approvals"]) + 1 >= request["required"] and not scheduled
     st.markdown(f"**#{request['id']} · {escape_markdown(request['sourceEnvironment'])} → "
                 f"{escape_markdown(request['targetEnvironment'])}**, asked by "
                 f"{fmt.literal(request['requestedBy'])}")
@@ -115,6 +120,9 @@ def decide_dialog(actor: Actor, request: dict[str, Any], approve: bool) -> None:
         st.info("Yours is the last approval needed: the sync runs now, after checking that the source digests, the "
                 "targets' resourceVersions, freezes and the source's health have not moved since the request.",
                 icon=":material/rocket_launch:")
+    if scheduled and approve:
+        st.info("A scheduled sync: it runs when it fires, if the plan made then is the one approved here "
+                "(else it needs the approvals again).", icon=":material/schedule:")
     comment = st.text_area("Comment" + ("" if approve else " (why you reject it)"), key="decide_comment",
                            placeholder="optional" if approve else "required")
     label = ("Approve and run" if last else "Approve") if approve else "Reject"
@@ -129,3 +137,58 @@ def decide_dialog(actor: Actor, request: dict[str, Any], approve: bool) -> None:
             st.rerun()
         widgets.finish(outcome)
 
+
+
+# ---- scheduled requests -----------------------------------------------------------------------------------------
+
+_CANCEL = "cancel_scheduled"
+
+
+def scheduled_section(actor: Actor, rows: Sequence[approval_actions.ScheduledRow], tz: dt.tzinfo) -> None:
+    """Scheduled syncs and promotions: those waiting, each with its fire time in the viewer's time zone and Cancel
+    (its requester, or an admin), then how the fired ones ended."""
+    waiting = [r for r in rows if r.status == "scheduled"]
+    if not waiting:
+        st.caption("No sync or promotion is scheduled. `--at` on `sync` or `snapshots promote`, or the Snapshots "
+                   "screen, schedules one.")
+    for row in waiting:
+        with st.container(border=True, key=f"scheduled_{row.id}"):
+            head, button = st.columns([4, 1], vertical_alignment="center")
+            with head:
+                st.markdown(f":material/schedule: **#{row.id} · {escape_markdown(row.what)}** · fires "
+                            f"**{escape_markdown(fmt.when(row.fire_at, tz))}**")
+                local = fmt.when(row.fire_at, fmt.zone(row.timezone))
+                theirs = f" for {local}" if local != fmt.when(row.fire_at, tz) else ""  # in the scheduler's zone
+                st.caption(f"Scheduled by {fmt.literal(row.requested_by)}" + escape_markdown(
+                    theirs + (f" · approval request #{row.approval_request_id}" if row.approval_request_id
+                              else " · planned and checked when it fires")))
+            own = row.requested_by.lower() == actor.email.lower()
+            why = None if own else refusal(actor, "manage_freeze")
+            button.button("Cancel", key=f"scheduled_cancel_{row.id}", icon=":material/event_busy:",
+                          disabled=bool(why), help=why, on_click=widgets.open_dialog, args=(_CANCEL,),
+                          kwargs={"request_id": row.id, "what": row.what})
+    fired = [r for r in rows if r.status != "scheduled"]
+    if fired:
+        st.dataframe(pd.DataFrame(
+            [(r.id, r.what, fmt.when(r.fire_at, tz), r.status, r.reason, r.requested_by, r.operation_id)
+             for r in fired],
+            columns=["#", "What", "Fired", "Status", "Why", "Scheduled by", "Sync operation"]),
+            hide_index=True, key="scheduled_fired",
+            column_config={"Sync operation": st.column_config.NumberColumn(format="#%d")})
+
+
+def show_cancel_requested(actor: Actor) -> None:
+    """Open the cancel dialog if a button asked for it."""
+    request = widgets.requested_dialog(_CANCEL)
+    if request is not None:
+        cancel_dialog(actor, int(request["request_id"]), str(request["what"]))
+
+
+@st.dialog("Cancel a scheduled request", on_dismiss=widgets.close_dialog)
+def cancel_dialog(actor: Actor, request_id: int, what: str) -> None:
+    """The request again, then Cancel it (its approval request closes with it)."""
+    st.markdown(f"**#{request_id} · {escape_markdown(what)}** will not fire; an approval request made for it "
+                "closes too.")
+    if widgets.dialog_buttons("Cancel the request", "scheduled_cancel_confirm", "scheduled_cancel_keep",
+                              icon=":material/event_busy:"):
+        widgets.finish(approval_actions.cancel_scheduled(actor, request_id))

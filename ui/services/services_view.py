@@ -15,12 +15,14 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.governance import quarantine
+from ranchersync.governance.locks import LockView
 from ranchersync.inventory.compare import CompareBy
 from ranchersync.inventory.reading import InstanceFailure, Inventory
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.humanize import duration_text, plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.rancher import PROMOTABLE_KINDS
+from ui.services import locks_view
 from ui.services import services_tables as tables
 from ui.shell import dataframes, frame, quarantine_flags, queries, throttle, url_state, widgets
 from ui.shell import format as fmt
@@ -86,8 +88,10 @@ def read_failed(error: RancherSyncError) -> None:
 # ---- one environment --------------------------------------------------------------------------------------------
 
 
-def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> sync_selection.Selection:
-    """Filters, status counts and the table of one environment's services."""
+def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo, held: Sequence[LockView] = ()
+                   ) -> sync_selection.Selection:
+    """Filters, status counts and the table of one environment's services (a "Lock" column where `held` locks
+    any of them)."""
     frame = tables.services_frame(found.services, tz)
     flags = quarantine_flags.flagged(found.services, quarantine_flags.active())
     if flags:  # where a quarantined digest runs: an icon on the row, and why above the table
@@ -122,7 +126,8 @@ def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> sync
         return sync_selection.Selection([])
     bar = st.container()
     event = st.dataframe(
-        tables.style_services(shown), key=dataframes.selection_key("svc_table", shown, sync_selection.generation()),
+        tables.style_services(locks_view.with_lock_column(shown, held)),
+        key=dataframes.selection_key("svc_table", shown, sync_selection.generation()),
         on_select="rerun", selection_mode="multi-row", hide_index=True,
         column_config=_SERVICE_COLUMNS,
     )
@@ -213,6 +218,11 @@ def comparison(envs: Sequence[EnvironmentRow], tz: dt.tzinfo, compare_by: Compar
     if shown.empty:
         widgets.empty_state("Nothing differs." if only and not differ else "No service matches.")
         return ids, sync_selection.Selection([])
+    service_names = [str(n) for n in shown["Service"]]
+    in_force = locks_view.held(ids)
+    held = {e.name: in_force[e.id] for e in envs if e.id in in_force}
+    if held:  # who holds what, beside the images (the CLI's comparison says it too)
+        shown = shown.assign(Locks=locks_view.comparison_locks(service_names, held))
     config = {name: st.column_config.TextColumn(name) for name in table.columns}
     config["Service"] = st.column_config.TextColumn(pinned=True)
     # A kind no sync promotes (a CronJob) is shown apart, in a table that cannot be selected.

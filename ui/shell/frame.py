@@ -44,6 +44,7 @@ MENU: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         (
             ("pages/4_Services.py", "Services", ":material/apps:"),
             ("pages/5_Sync_history.py", "Sync history", ":material/history:"),
+            ("pages/13_Snapshots.py", "Snapshots", ":material/photo_library:"),
             ("pages/7_Approvals.py", "Approvals", ":material/approval:"),
             ("pages/12_Quarantine.py", "Quarantine", ":material/block:"),
             ("pages/6_Display.py", "Display", ":material/tv:"),

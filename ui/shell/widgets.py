@@ -279,11 +279,11 @@ def pipeline(envs: Iterable[EnvironmentRow], *, counts: bool = False) -> None:
     st.markdown(arrow.join(parts) or "_No environments yet._", unsafe_allow_html=True)
 
 
-def pipeline_cards(envs: Sequence[EnvironmentRow], frozen: Mapping[int, str] | None = None
-                   ) -> dict[int, DeltaGenerator]:
+def pipeline_cards(envs: Sequence[EnvironmentRow], frozen: Mapping[int, str] | None = None,
+                   locked: Mapping[int, str] | None = None) -> dict[int, DeltaGenerator]:
     """One card per environment, in order, joined by arrows (up to five in a row), a frozen one with its badge
-    (`frozen`: "reopens …" by id). Returns an empty slot per card (by environment id) for what is filled in later,
-    such as the service counts read from Rancher."""
+    (`frozen`: "reopens …" by id), a locked one with its locks (`locked`: their messages by id). Returns an empty
+    slot per card (by environment id) for what is filled in later, such as the service counts read from Rancher."""
     arrows = len(envs) <= 5
     spec = [w for i in range(len(envs)) for w in ((0.16, 1) if arrows and i else (1,))]
     columns = iter(st.columns(spec))
@@ -297,6 +297,9 @@ def pipeline_cards(envs: Sequence[EnvironmentRow], frozen: Mapping[int, str] | N
             if frozen and env.id in frozen:  # a badge the narrow card does not cut, and when it reopens below
                 st.badge("Frozen", color="blue", icon=":material/ac_unit:")
                 st.caption(escape_markdown(frozen[env.id]))
+            if locked and env.id in locked:  # release trains: what is held still, and why
+                st.badge("Locked", color="orange", icon=":material/lock:")
+                st.caption(escape_markdown(locked[env.id]))
             st.metric("App instances", env.instance_count)
             slots[env.id] = st.empty()
             st.caption(escape_markdown(env.description) if env.description else "No description.")
