@@ -177,7 +177,7 @@ def staleness(ctx: AppContext, sim: RunningSimulator, changes: int, instances: i
                 with ctx.session() as session:
                     rows = stored.stored_workloads(session, {(site_id, cluster)}, {namespace}, ("Deployment",))
                 return any(w.name == "svc-00" and w.containers[0].image == image
-                           for w, _ in rows.get((site_id, cluster, namespace), ()))
+                           for w, *_ in rows.get((site_id, cluster, namespace), ()))
 
             found.append(wait_for(shown, 30, f"change {n} in the stored inventory"))
     return found
