@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ranchersync.inventory.compare import CompareBy
-from ranchersync.inventory.reading import InstanceFailure, Inventory
+from ranchersync.inventory.reading import InstanceFailure
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.humanize import duration_text, plural
 from ranchersync.kernel.textsafe import escape_markdown
@@ -84,9 +86,41 @@ def read_failed(error: RancherSyncError) -> None:
 # ---- one environment --------------------------------------------------------------------------------------------
 
 
-def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo) -> sync_selection.Selection:
+@dataclass(frozen=True)
+class EnvironmentTable:
+    """One environment's services as the page draws them: the table, where its data comes from, and the app
+    instances that could not be read. Built once per read of the inventory, not on every run of the page."""
+
+    frame: pd.DataFrame  # tables.services_frame
+    source: str
+    observed_at: dt.datetime | None
+    stale: tuple[str, ...]
+    fetched_at: dt.datetime | None
+    failures: tuple[InstanceFailure, ...]
+
+
+def environment_table(environment_id: int, tz: dt.tzinfo) -> EnvironmentTable:
+    """One environment's services table, through the cache: a run of the page (a filter, a selection, a poll)
+    reuses the table built from the same read instead of copying 2,000 services out of the cache and building
+    it again. Keyed like the read (the catalogue's and the collector's changes, this browser's Refresh) and on
+    what the table's text depends on (the time zone, the date pattern)."""
+    key = (environment_id,)
+    return _environment_table(environment_id, queries.catalogue_stamp(key), queries.services_refresh(),
+                              queries.services_generation(), repr(tz), fmt.DATE_PATTERN.get(), tz)
+
+
+@st.cache_data(ttl=queries.SERVICES_TTL, show_spinner=False, max_entries=32)
+def _environment_table(environment_id: int, stamp: str, refresh: int, generation: int, zone: str, pattern: str,
+                       _tz: dt.tzinfo) -> EnvironmentTable:
+    """`stamp`, `refresh`, `generation`, `zone` and `pattern` are only part of the key."""
+    found = queries.inventories((environment_id,), stamp, refresh)[environment_id]
+    return EnvironmentTable(tables.services_frame(found.services, _tz), found.source, found.observed_at, found.stale,
+                            found.fetched_at, found.failures)
+
+
+def services_table(env: EnvironmentRow, found: EnvironmentTable) -> sync_selection.Selection:
     """Filters, status counts and the table of one environment's services."""
-    frame = tables.services_frame(found.services, tz)
+    frame = found.frame
     search, status_col, kind_col, instance_col = st.columns([2.2, 1.3, 1.3, 1.6])
     url_state.bind(f"svc_search_{env.id}", "q", url_state.text, "")
     text = search.text_input("Search", key=f"svc_search_{env.id}", placeholder="Name or image",

@@ -291,8 +291,19 @@ def service_counts(environment_ids: tuple[int, ...], stamp: str, refresh: int) -
     )
 
 
+_services_cleared = 0  # how often clear_services ran in this process: part of the keys of tables built from reads
+
+
+def services_generation() -> int:
+    """Moves whenever the services reads are forgotten (`clear_services`): a screen that caches what it builds from
+    an inventory puts it in its keys, so a sync's new versions show at the next run there too."""
+    return _services_cleared
+
+
 def clear_services() -> None:
     """Forget every services read (after a sync: the next run shows the new versions)."""
+    global _services_cleared
+    _services_cleared += 1
     inventories.clear()
     comparison.clear()
     service_counts.clear()
