@@ -199,7 +199,7 @@ class Bench:
             before = len(self.rancher.requests_seen())
             started = time.monotonic()
             for page in pages:  # all navigations start before any table is waited for
-                page.goto(self.app.page_url(page_name), wait_until="commit")
+                page.goto(self.app.page_url(page_name), wait_until="commit", timeout=timeout * 1000)
             tables, times, errors = 0, [], 0
             deadline = started + timeout
             for page in pages:
@@ -316,7 +316,7 @@ def collector(env: Setup, timeout: float = 60) -> Iterator[int]:
         process.wait(15)
 
 
-def side_by_side(sessions: int = 20, instance_count: int = 4, rounds: int = 1
+def side_by_side(sessions: int = 20, instance_count: int = 4, rounds: int = 1, timeout: float = 180
                  ) -> list[tuple[str, LoadResult]]:
     """The same wave against a fresh dashboard reading the cached live listing and against a fresh dashboard
     reading the collector's stored inventory, in one run (`rounds` pairs, alternating which goes first)."""
@@ -328,10 +328,11 @@ def side_by_side(sessions: int = 20, instance_count: int = 4, rounds: int = 1
                 server_dir = env.base / f"server-{number}-{mode}"
                 if mode == "listing":
                     with AppServer(env.database, env.key, server_dir) as app:
-                        result = Bench(browser, app, env.rancher, env.expected).wave(sessions)
+                        result = Bench(browser, app, env.rancher, env.expected).wave(sessions, timeout)
                 else:
                     with collector(env) as pid, AppServer(env.database, env.key, server_dir) as app:
-                        result = Bench(browser, app, env.rancher, env.expected, collector=pid).wave(sessions)
+                        result = Bench(browser, app, env.rancher, env.expected, collector=pid).wave(sessions,
+                                                                                                    timeout)
                 results.append((mode, result))
                 print(f"--- round {number + 1}, {LABELS[mode]}")
                 report(result)
@@ -397,9 +398,11 @@ def main() -> None:
     parser.add_argument("--collector", action="store_true",
                         help="the wave against the cached listing and against the collector, side by side")
     parser.add_argument("--rounds", type=int, default=1, help="with --collector: pairs of waves")
+    parser.add_argument("--timeout", type=float, default=180,
+                        help="with --collector: seconds a wave may take (a crowded machine needs more)")
     args = parser.parse_args()
     if args.collector:
-        summary(side_by_side(args.sessions, args.instances, args.rounds))
+        summary(side_by_side(args.sessions, args.instances, args.rounds, args.timeout))
         return
     from ui.shell.queries import SERVICES_TTL
 
