@@ -3,12 +3,20 @@ server): every session must get its table, and the simulated Rancher must see ea
 once per cache period — the services cache is shared by every session, not one per browser.
 
     python -m bench.services_load [--sessions 20] [--instances 4] [--waves 1]
+    python -m bench.services_load --collector [--sessions 20] [--instances 4] [--rounds 1]
 
 Prints p50/p95 time to table (navigation start to the table in the page, measured in each page), the CPU seconds
 the Streamlit server and the browser spent on the wave (on a shared 2-core machine the wall time is mostly waiting
 for a core: the CPU figures say whose work it was), the load average, and the list requests the simulator answered
 against those one inventory read makes. With `--waves 2` a second wave starts once the first one's cache entry has
 expired: it must cost exactly one more read of each list.
+
+With `--collector` the same wave runs twice in one run, side by side on the same database and simulated Rancher:
+against a dashboard reading the cached live listing (today's path), then against a fresh dashboard while a
+`python -m ranchersync collect` process keeps the stored inventory fresh (issue 25). Each prints the Streamlit
+server's CPU seconds per session (its /proc stat before and after the wave), the collector's own CPU over the wave,
+the requests that reached Rancher during the wave by verb (the simulator's `GET /_simulator/stats`) and the page
+times. `--rounds N` repeats the pair, alternating which goes first, to see the noise of a shared machine.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ import argparse
 import os
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -26,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from cryptography.fernet import Fernet
 
 from ranchersync.access.identity import Actor
@@ -68,6 +79,8 @@ class LoadResult:
     browser_cpu: float = 0.0  # CPU seconds of Chromium (every process of it) during the wave
     wall: float = 0.0  # seconds from the first navigation to the last table
     load: float = 0.0  # the 1-minute load average at the end of the wave
+    requests: dict[str, int] | None = None  # what reached Rancher during the wave, by verb (/_simulator/stats)
+    collector_cpu: float | None = None  # CPU seconds of the collector process during the wave, when one ran
 
     @property
     def p50(self) -> float:
@@ -164,8 +177,10 @@ def browser_processes(root: int, leave_out: int | None = None) -> list[int]:
 class Bench:
     """A simulated Rancher, a seeded database, the app and one Chromium; `wave(n)` opens n contexts at once."""
 
-    def __init__(self, browser: Any, app: AppServer, rancher: SimulatedRancher, expected: frozenset[ListKey]):
+    def __init__(self, browser: Any, app: AppServer, rancher: SimulatedRancher, expected: frozenset[ListKey],
+                 collector: int | None = None):
         self.browser, self.app, self.rancher, self.expected = browser, app, rancher, expected
+        self.collector = collector  # the collector's pid, when one keeps the stored inventory
 
     def wave(self, sessions: int, timeout: float = 180, page_name: str = "Services") -> LoadResult:
         """Open the Services page (or another screen with a table) in `sessions` new contexts at once and wait for
@@ -179,10 +194,12 @@ class Bench:
                 pages.append(context.new_page())
             browser_before = cpu_seconds(browser_processes(os.getpid(), leave_out=server_pid))
             server_before = cpu_seconds([server_pid]).get(server_pid, 0.0)
+            collector_before = cpu_seconds([self.collector]).get(self.collector, 0.0) if self.collector else 0.0
+            verbs_before = rancher_stats(self.rancher)
             before = len(self.rancher.requests_seen())
             started = time.monotonic()
             for page in pages:  # all navigations start before any table is waited for
-                page.goto(self.app.page_url(page_name), wait_until="commit")
+                page.goto(self.app.page_url(page_name), wait_until="commit", timeout=timeout * 1000)
             tables, times, errors = 0, [], 0
             deadline = started + timeout
             for page in pages:
@@ -197,6 +214,9 @@ class Bench:
                 errors += page.locator("[data-testid='stException']").count()
             wall = time.monotonic() - started
             server_cpu = cpu_seconds([server_pid]).get(server_pid, 0.0) - server_before
+            collector_cpu = (cpu_seconds([self.collector]).get(self.collector, 0.0) - collector_before
+                             if self.collector else None)
+            verbs = rancher_stats(self.rancher)
             browser_after = cpu_seconds(browser_processes(os.getpid(), leave_out=server_pid))
             browser_cpu = sum(t - browser_before.get(pid, 0.0) for pid, t in browser_after.items())
             seen = self.rancher.requests_seen()[before:]
@@ -204,17 +224,33 @@ class Bench:
             for context in contexts:
                 context.close()
         return LoadResult(sessions, tables, tuple(times), count_lists(seen), self.expected, errors,
-                          server_cpu, browser_cpu, wall, os.getloadavg()[0])
+                          server_cpu, browser_cpu, wall, os.getloadavg()[0],
+                          {verb: verbs[verb] - verbs_before.get(verb, 0) for verb in verbs}, collector_cpu)
+
+
+def rancher_stats(rancher: SimulatedRancher) -> dict[str, int]:
+    """What reached the simulated Rancher so far, by verb, as any client reads it: `GET /_simulator/stats`."""
+    answer = httpx.get(f"{rancher.url}/_simulator/stats", headers={"Authorization": f"Bearer {rancher.token}"},
+                       verify=False, timeout=10)  # noqa: S501 - loopback, the simulator's own certificate if any
+    return dict(answer.raise_for_status().json()["requests"])
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The simulated Rancher and the seeded database every server of a run shares."""
+
+    rancher: SimulatedRancher
+    database: str
+    key: str
+    base: Path
+    expected: frozenset[ListKey]
 
 
 @contextmanager
-def bench(instance_count: int = 4, workdir: Path | None = None, browser: Any = None) -> Iterator[Bench]:
-    """Start everything; stopped on exit. A test passes its session's `browser` (Playwright's sync API may run once
-    per process); the script launches its own."""
-    from playwright.sync_api import sync_playwright
-
+def setup(instance_count: int = 4, workdir: Path | None = None) -> Iterator[Setup]:
+    """A simulated Rancher (the demo world) and a database seeded with `instance_count` app instances."""
     with tempfile.TemporaryDirectory() as tmp, SimulatedRancher(load_demo_world("rancher-eu"),
-                                                                 rollout_seconds=1) as rancher:
+                                                                rollout_seconds=1) as rancher:
         base = workdir or Path(tmp)
         key = Fernet.generate_key().decode()
         database = f"sqlite:///{base / 'load.db'}"
@@ -223,16 +259,87 @@ def bench(instance_count: int = 4, workdir: Path | None = None, browser: Any = N
         seed(ctx, rancher, instance_count)
         expected = expected_lists(ctx)
         ctx.engine.dispose()
-        with AppServer(database, key, base / "server") as app:
-            if browser is not None:
-                yield Bench(browser, app, rancher, expected)
-                return
-            with sync_playwright() as playwright:
-                own = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                try:
-                    yield Bench(own, app, rancher, expected)
-                finally:
-                    own.close()
+        yield Setup(rancher, database, key, base, expected)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the script (a test passes its session's browser instead)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        own = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield own
+        finally:
+            own.close()
+
+
+@contextmanager
+def bench(instance_count: int = 4, workdir: Path | None = None, browser: Any = None) -> Iterator[Bench]:
+    """Start everything; stopped on exit. A test passes its session's `browser` (Playwright's sync API may run once
+    per process); the script launches its own."""
+    with setup(instance_count, workdir) as env, AppServer(env.database, env.key, env.base / "server") as app:
+        if browser is not None:
+            yield Bench(browser, app, env.rancher, env.expected)
+            return
+        with chromium() as own:
+            yield Bench(own, app, env.rancher, env.expected)
+
+
+@contextmanager
+def collector(env: Setup, timeout: float = 60) -> Iterator[int]:
+    """`python -m ranchersync collect` on the run's database, once every app instance reads as "watch" (the
+    stored inventory fresh); yields its pid, stopped on exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ranchersync", "collect"],
+        env={**os.environ, "RANCHERSYNC_DATABASE_URL": env.database, "RANCHERSYNC_SECRET_KEY": env.key,
+             "RANCHERSYNC_KEY_FILE": str(env.base / "secret.key"), "RANCHERSYNC_USER": "collector"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctx = AppContext(Settings(env.database, (env.key,), env.base / "secret.key", "bench"))
+    try:
+        with ctx.session() as session:
+            envs = [environments.get_environment(session, "Dev")]
+        deadline = time.monotonic() + timeout
+        while True:
+            with ctx.session() as session:
+                found = inventory.list_inventories(session, ctx.cipher, envs)
+            if all(i.source == "watch" for i in found.values()):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the collector did not make the stored inventory fresh")
+            time.sleep(0.2)
+        yield process.pid
+    finally:
+        ctx.engine.dispose()
+        process.terminate()
+        process.wait(15)
+
+
+def side_by_side(sessions: int = 20, instance_count: int = 4, rounds: int = 1, timeout: float = 180
+                 ) -> list[tuple[str, LoadResult]]:
+    """The same wave against a fresh dashboard reading the cached live listing and against a fresh dashboard
+    reading the collector's stored inventory, in one run (`rounds` pairs, alternating which goes first)."""
+    results: list[tuple[str, LoadResult]] = []
+    with setup(instance_count) as env, chromium() as browser:
+        for number in range(rounds):
+            order = ("listing", "collector") if number % 2 == 0 else ("collector", "listing")
+            for mode in order:
+                server_dir = env.base / f"server-{number}-{mode}"
+                if mode == "listing":
+                    with AppServer(env.database, env.key, server_dir) as app:
+                        result = Bench(browser, app, env.rancher, env.expected).wave(sessions, timeout)
+                else:
+                    with collector(env) as pid, AppServer(env.database, env.key, server_dir) as app:
+                        result = Bench(browser, app, env.rancher, env.expected, collector=pid).wave(sessions,
+                                                                                                    timeout)
+                results.append((mode, result))
+                print(f"--- round {number + 1}, {LABELS[mode]}")
+                report(result)
+    return results
+
+
+LABELS = {"listing": "cached live listing (no collector)", "collector": "the collector's stored inventory"}
 
 
 def run(sessions: int = 20, instance_count: int = 4, workdir: Path | None = None) -> LoadResult:
@@ -243,7 +350,10 @@ def run(sessions: int = 20, instance_count: int = 4, workdir: Path | None = None
 
 def report(result: LoadResult) -> None:
     """Print one wave's figures."""
-    total = sum(result.list_reads.values())
+    # The request log holds paths without their query: a watch counts there as a read of its list. With a
+    # collector, the simulator's stats tell them apart.
+    total = (sum(result.list_reads.values()) if result.collector_cpu is None or result.requests is None
+             else result.requests.get("list", 0))
     print(f"sessions: {result.sessions}, tables shown: {result.tables}, exceptions: {result.errors}")
     print(f"time to table: p50 {result.p50 / 1000:.2f} s, p95 {result.p95 / 1000:.2f} s, "
           f"max {max(result.times_ms, default=float('nan')) / 1000:.2f} s; wave {result.wall:.1f} s; "
@@ -252,6 +362,35 @@ def report(result: LoadResult) -> None:
           f"session), browser {result.browser_cpu:.1f} s ({result.browser_cpu / result.sessions:.2f} s a session)")
     print(f"workload list requests: {total}, one inventory read makes {len(result.expected_keys)}; "
           f"ratio {total / max(1, len(result.expected_keys)):.2f}")
+    if result.requests is not None:
+        sent = result.requests
+        print(f"Rancher requests during the wave (/_simulator/stats): {sent.get('total', 0)} "
+              f"(list {sent.get('list', 0)}, get {sent.get('get', 0)}, watch {sent.get('watch', 0)})")
+    if result.collector_cpu is not None:
+        print(f"collector CPU during the wave: {result.collector_cpu:.2f} s")
+
+
+def summary(results: list[tuple[str, LoadResult]]) -> None:
+    """The pair side by side: medians over the rounds."""
+    print(f"\n{'per mode (median of rounds)':<32} {'server CPU/session':>19} {'p50/p95 to table':>18} "
+          f"{'Rancher requests':>17} {'collector CPU':>14}")
+    by_mode: dict[str, list[LoadResult]] = {}
+    for mode, result in results:
+        by_mode.setdefault(mode, []).append(result)
+    for mode in ("listing", "collector"):
+        found = by_mode.get(mode, [])
+        if not found:
+            continue
+        cpu = statistics.median(r.server_cpu / r.sessions for r in found)
+        p50, p95 = statistics.median(r.p50 for r in found), statistics.median(r.p95 for r in found)
+        sent = statistics.median((r.requests or {}).get("total", 0) for r in found)
+        col = [r.collector_cpu for r in found if r.collector_cpu is not None]
+        print(f"{LABELS[mode]:<32} {cpu:17.2f} s {p50 / 1000:7.1f}/{p95 / 1000:.1f} s {sent:17.0f} "
+              f"{(f'{statistics.median(col):.2f} s' if col else '-'):>14}")
+    if by_mode.get("listing") and by_mode.get("collector"):
+        listing_cpu = statistics.median(r.server_cpu / r.sessions for r in by_mode["listing"])
+        collector_cpu = statistics.median(r.server_cpu / r.sessions for r in by_mode["collector"])
+        print(f"server CPU a session, collector / cached listing: {collector_cpu / max(listing_cpu, 1e-9):.2f}")
 
 
 def main() -> None:
@@ -259,7 +398,15 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--instances", type=int, default=4, choices=range(1, len(INSTANCES) + 1))
     parser.add_argument("--waves", type=int, default=1, choices=(1, 2))
+    parser.add_argument("--collector", action="store_true",
+                        help="the wave against the cached listing and against the collector, side by side")
+    parser.add_argument("--rounds", type=int, default=1, help="with --collector: pairs of waves")
+    parser.add_argument("--timeout", type=float, default=180,
+                        help="with --collector: seconds a wave may take (a crowded machine needs more)")
     args = parser.parse_args()
+    if args.collector:
+        summary(side_by_side(args.sessions, args.instances, args.rounds, args.timeout))
+        return
     from ui.shell.queries import SERVICES_TTL
 
     with bench(args.instances) as b:

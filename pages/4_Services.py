@@ -53,15 +53,15 @@ else:
         st.page_link(frame.PAGES["App instances"], label="Add an app instance", icon=":material/arrow_forward:")
         st.stop()
     try:
-        found = queries.environment_services(env.id)
+        found = services_view.environment_table(env.id, view.tz)
     except RancherSyncError as error:
         services_view.read_failed(error)
         st.stop()
     with right:
         services_view.data_bar(found.source, found.observed_at, found.stale, found.fetched_at, view.tz, "svc_refresh")
     services_view.failures_warning(found.failures)
-    held = locks_view.panel(view.actor, env, sorted({s.name for s in found.services}), view.tz)
-    selected = services_view.services_table(env, found, view.tz, held)
+    held = locks_view.panel(view.actor, env, list(found.names), view.tz)
+    selected = services_view.services_table(env, found, held)
     sync_dialog.sync_bar(view.actor, selected, envs, prefix="svc", source=env)
 
 drift_report.drift_section(view.compare_by)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -90,9 +91,10 @@ class Cell:
         """No app instance runs it, and none failed to answer (so it really is absent)."""
         return not self.services and not self.unreadable
 
-    @property
+    @functools.cached_property
     def versions(self) -> tuple[tuple[tuple[str, str], ...], ...]:
-        """The distinct container→version sets among the copies."""
+        """The distinct container→version sets among the copies (worked out once per cell: a view asks for them
+        several times per row)."""
         return tuple(dict.fromkeys(_version(s, self.compare_by) for s in self.services))
 
     @property

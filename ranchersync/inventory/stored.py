@@ -12,19 +12,28 @@ import threading
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ranchersync.inventory.digests import RunningImages
 from ranchersync.models import CollectorLease, LiveWatch, LiveWorkload, utcnow
-from ranchersync.rancher import Workload
+from ranchersync.rancher import Workload, WorkloadStatus, workload_status
 
 FRESH_SECONDS = 5.0  # the collector renews its heartbeat every second; past this it is taken for gone
 LEASE_NAME = "collector"
 
 Pair = tuple[int, str]  # (site, cluster)
+
+
+class StoredWorkload(NamedTuple):
+    """One stored workload as parsed: the workload, what its pods run, and its status (worked out once per write:
+    `workload_status` is a pure function of the workload)."""
+
+    workload: Workload
+    running: RunningImages | None
+    status: WorkloadStatus
 
 
 @dataclass(frozen=True)
@@ -79,26 +88,27 @@ def freshness(session: Session, pairs: Collection[Pair], kinds: Iterable[str],
 
 
 def stored_workloads(session: Session, pairs: Collection[Pair], namespaces: Collection[str],
-                     kinds: Iterable[str]) -> dict[tuple[int, str, str], list[tuple[Workload, RunningImages | None]]]:
+                     kinds: Iterable[str]) -> dict[tuple[int, str, str], list[StoredWorkload]]:
     """The stored workloads of these clusters in these namespaces: (site, cluster, namespace) → [(workload, what
-    its pods run)], by kind in the order given, then by name. Rows are parsed once per write (`_PARSED`)."""
+    its pods run, its status)], by kind in the order given, then by name. Rows are parsed once per write
+    (`_PARSED`)."""
     order = {kind: i for i, kind in enumerate(kinds)}
     rows: Sequence[Any] = session.execute(
         select(LiveWorkload.id, LiveWorkload.site_id, LiveWorkload.cluster_id, LiveWorkload.kind,
-               LiveWorkload.namespace, LiveWorkload.name, LiveWorkload.observed_at)
+               LiveWorkload.namespace, LiveWorkload.observed_at)
         .where(_pairs(LiveWorkload, pairs), LiveWorkload.namespace.in_(set(namespaces)),
                LiveWorkload.kind.in_(list(order)))
         .order_by(LiveWorkload.name)
     ).all()
-    parsed = _PARSED.get(session, [(row.id, row.observed_at) for row in rows])
-    found: dict[tuple[int, str, str], list[tuple[str, Workload, RunningImages | None]]] = defaultdict(list)
-    for row in rows:
-        if row.id not in parsed:  # removed by the collector since the first query
-            continue
-        workload, running = parsed[row.id]
-        found[(row.site_id, row.cluster_id, row.namespace)].append((row.kind, workload, running))
-    return {key: [(w, r) for _, w, r in sorted(items, key=lambda item: order[item[0]])]
-            for key, items in found.items()}
+    # Plain tuples, sorted once by kind (stable: names stay in order within a kind), then grouped: no per-group sort.
+    rows = sorted(rows, key=lambda row: order[row[3]])
+    parsed = _PARSED.get(session, [(row[0], row[5]) for row in rows])
+    found: dict[tuple[int, str, str], list[StoredWorkload]] = defaultdict(list)
+    for row_id, site_id, cluster_id, _kind, namespace, _at in rows:
+        hit = parsed.get(row_id)
+        if hit is not None:  # else removed by the collector since the first query
+            found[(site_id, cluster_id, namespace)].append(hit)
+    return dict(found)
 
 
 class _ParsedRows:
@@ -108,27 +118,45 @@ class _ParsedRows:
 
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
-        self._rows: dict[int, tuple[dt.datetime, Workload, RunningImages | None]] = {}
+        self._rows: dict[int, tuple[dt.datetime, StoredWorkload]] = {}
         self._lock = threading.Lock()
 
     def get(self, session: Session, wanted: Sequence[tuple[int, dt.datetime]]
-            ) -> dict[int, tuple[Workload, RunningImages | None]]:
+            ) -> dict[int, StoredWorkload]:
+        found: dict[int, StoredWorkload] = {}
+        older: dict[int, StoredWorkload] = {}  # what is kept of rows rewritten since
+        stale: list[int] = []
         with self._lock:
-            known = {i: self._rows.get(i) for i, _ in wanted}
-        stale = [i for i, at in wanted if (hit := known[i]) is None or hit[0] != at]
-        fresh: dict[int, tuple[dt.datetime, Workload, RunningImages | None]] = {}
+            rows = self._rows
+            for row_id, at in wanted:
+                hit = rows.get(row_id)
+                if hit is not None and hit[0] == at:
+                    found[row_id] = hit[1]
+                else:
+                    stale.append(row_id)
+                    if hit is not None:
+                        older[row_id] = hit[1]
+        fresh: dict[int, tuple[dt.datetime, StoredWorkload]] = {}
         for start in range(0, len(stale), _CHUNK):
-            rows: Sequence[Any] = session.execute(
+            chunk: Sequence[Any] = session.execute(
                 select(LiveWorkload.id, LiveWorkload.kind, LiveWorkload.payload, LiveWorkload.running,
                        LiveWorkload.observed_at).where(LiveWorkload.id.in_(stale[start:start + _CHUNK]))).all()
-            for row in rows:
-                fresh[row.id] = (row.observed_at, Workload.from_k8s(row.payload, row.kind), _running(row.running))
+            for row in chunk:
+                workload = Workload.from_k8s(row.payload, row.kind)
+                fresh[row.id] = (row.observed_at,
+                                 StoredWorkload(workload, _running(row.running), workload_status(workload)))
         with self._lock:
             if len(self._rows) + len(fresh) > self.limit:
                 self._rows.clear()
             self._rows.update(fresh)
         # A row rewritten between the two queries is taken as read now: newer than the first query saw.
-        return {i: (hit[1], hit[2]) for i, _ in wanted for hit in [fresh.get(i) or known[i]] if hit is not None}
+        for row_id in stale:
+            hit = fresh.get(row_id)
+            if hit is not None:
+                found[row_id] = hit[1]
+            elif row_id in older:
+                found[row_id] = older[row_id]
+        return found
 
 
 _CHUNK = 500  # ids per IN (…): under SQLite's bound-parameter limit

@@ -137,6 +137,26 @@ def test_filters_and_search_never_read_rancher_again(open_app: OpenApp, seed: Se
     assert listings(world) > read, "the refresh button reads Rancher again"
 
 
+
+def test_the_table_built_from_a_read_is_kept_until_a_sync_forgets_the_reads(
+    open_app: OpenApp, seed: Seed, world: FakeRancher
+) -> None:
+    from ui.shell import queries
+
+    seed(instance_specs=INSTANCES)
+    at = open_app(PAGE)
+    assert list(table(at)["Tag"])[2:4] == ["1.5.0", "1.5.0"]
+    world.workloads[(DEV, "shop-dev")][0] = workload("web", "1.6.0")  # changed in Rancher, not seen yet
+    at.run()
+    assert list(table(at)["Tag"])[2:4] == ["1.5.0", "1.5.0"], "a rerun draws the table built from the cached read"
+
+    queries.clear_services()  # what a finished sync does
+    at.run()
+    rows = table(at)
+    assert list(zip(rows["Service"], rows["App instance"], rows["Tag"], strict=True))[2:4] == [
+        ("web", "shop-dev", "1.6.0"), ("web", "shop-qa", "1.5.0")], "the next run shows the versions as they are now"
+    assert_ok(at)
+
 def test_a_failing_app_instance_is_named_and_the_rest_still_shows(
     open_app: OpenApp, seed: Seed, world: FakeRancher
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +18,7 @@ from streamlit.delta_generator import DeltaGenerator
 from ranchersync.governance import quarantine
 from ranchersync.governance.locks import LockView
 from ranchersync.inventory.compare import CompareBy
-from ranchersync.inventory.reading import InstanceFailure, Inventory
+from ranchersync.inventory.reading import InstanceFailure
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.humanize import duration_text, plural
 from ranchersync.kernel.textsafe import escape_markdown
@@ -88,18 +89,56 @@ def read_failed(error: RancherSyncError) -> None:
 # ---- one environment --------------------------------------------------------------------------------------------
 
 
-def services_table(env: EnvironmentRow, found: Inventory, tz: dt.tzinfo, held: Sequence[LockView] = ()
+@dataclass(frozen=True)
+class EnvironmentTable:
+    """One environment's services as the page draws them: the table, where its data comes from, and the app
+    instances that could not be read. Built once per read of the inventory, not on every run of the page."""
+
+    frame: pd.DataFrame  # tables.services_frame
+    source: str
+    observed_at: dt.datetime | None
+    stale: tuple[str, ...]
+    fetched_at: dt.datetime | None
+    failures: tuple[InstanceFailure, ...]
+    names: tuple[str, ...]  # the services' names (sorted, once each), for the locks panel
+    quarantined: tuple[str, ...]  # why rows are flagged: one sentence per service running a quarantined digest
+
+
+def environment_table(environment_id: int, tz: dt.tzinfo) -> EnvironmentTable:
+    """One environment's services table, through the cache: a run of the page (a filter, a selection, a poll)
+    reuses the table built from the same read instead of copying 2,000 services out of the cache and building
+    it again. Keyed like the read (the catalogue's and the collector's changes, this browser's Refresh) and on
+    what the table's text depends on (the time zone, the date pattern)."""
+    key = (environment_id,)
+    quarantined = tuple(sorted(quarantine_flags.active()))  # an add or a lift builds the table again
+    return _environment_table(environment_id, queries.catalogue_stamp(key), queries.services_refresh(),
+                              queries.services_generation(), repr(tz), fmt.DATE_PATTERN.get(), quarantined, tz)
+
+
+@st.cache_data(ttl=queries.SERVICES_TTL, show_spinner=False, max_entries=32)
+def _environment_table(environment_id: int, stamp: str, refresh: int, generation: int, zone: str, pattern: str,
+                       quarantined: tuple[str, ...], _tz: dt.tzinfo) -> EnvironmentTable:
+    """`stamp`, `refresh`, `generation`, `zone`, `pattern` and `quarantined` are only part of the key. While any
+    image is quarantined the read includes the pods' digests, and the rows running one get the flag's icon."""
+    found = queries.inventories((environment_id,), stamp, refresh, bool(quarantined))[environment_id]
+    frame = tables.services_frame(found.services, _tz)
+    flags = quarantine_flags.flagged(found.services, quarantine_flags.active()) if quarantined else {}
+    if flags:
+        rows = list(flags)
+        frame.loc[rows, "Service"] = [f"{quarantine_flags.ICON} {name}" for name in frame.loc[rows, "Service"]]
+    by_id = {s.id: s for s in found.services}
+    sentences = tuple(quarantine_flags.sentence(f"{by_id[sid].name} ({by_id[sid].instance.name})", hits)
+                      for sid, hits in flags.items())
+    return EnvironmentTable(frame, found.source, found.observed_at, found.stale, found.fetched_at, found.failures,
+                            tuple(sorted({svc.name for svc in found.services})), sentences)
+
+
+def services_table(env: EnvironmentRow, found: EnvironmentTable, held: Sequence[LockView] = ()
                    ) -> sync_selection.Selection:
     """Filters, status counts and the table of one environment's services (a "Lock" column where `held` locks
-    any of them)."""
-    frame = tables.services_frame(found.services, tz)
-    flags = quarantine_flags.flagged(found.services, quarantine_flags.active())
-    if flags:  # where a quarantined digest runs: an icon on the row, and why above the table
-        frame.loc[list(flags), "Service"] = [f"{quarantine_flags.ICON} {name}" for name in frame.loc[list(flags),
-                                                                                                       "Service"]]
-        by_id = {s.id: s for s in found.services}
-        quarantine_flags.show([quarantine_flags.sentence(f"{by_id[sid].name} ({by_id[sid].instance.name})", hits)
-                               for sid, hits in flags.items()], key="svc_quarantined")
+    any of them; where a quarantined digest runs, why above the table)."""
+    frame = found.frame
+    quarantine_flags.show(list(found.quarantined), key="svc_quarantined")
     search, status_col, kind_col, instance_col = st.columns([2.2, 1.3, 1.3, 1.6])
     url_state.bind(f"svc_search_{env.id}", "q", url_state.text, "")
     text = search.text_input("Search", key=f"svc_search_{env.id}", placeholder="Name or image",

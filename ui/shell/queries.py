@@ -24,7 +24,7 @@ from ranchersync.inventory import stored as stored_inventory
 from ranchersync.inventory.reading import Inventory
 from ranchersync.kernel.errors import NotFoundError
 from ranchersync.rancher import Cluster, Namespace
-from ui.shell import deps, quarantine_flags
+from ui.shell import deps
 from ui.shell.comparison_table import ComparisonTable, comparison_table
 
 STORED_TTL = 30  # seconds: changes made by the CLI show up without a reload
@@ -247,13 +247,6 @@ def inventories(environment_ids: tuple[int, ...], stamp: str, refresh: int,
         return inventory.list_inventories(session, ctx.cipher, envs, factory=deps.client_factory(), digests=digests)
 
 
-def environment_services(environment_id: int) -> Inventory:
-    """One environment's inventory, through the cache."""
-    key = (environment_id,)
-    # With the pods' digests while any image is quarantined: the screen flags where one runs.
-    return inventories(key, catalogue_stamp(key), services_refresh(), bool(quarantine_flags.active()))[environment_id]
-
-
 @st.cache_data(ttl=SERVICES_TTL, show_spinner="Comparing the environments…", max_entries=16)
 def comparison(
     environment_ids: tuple[int, ...], stamp: str, refresh: int, compare_by: compare.CompareBy = "image",
@@ -292,8 +285,19 @@ def service_counts(environment_ids: tuple[int, ...], stamp: str, refresh: int) -
     )
 
 
+_services_cleared = 0  # how often clear_services ran in this process: part of the keys of tables built from reads
+
+
+def services_generation() -> int:
+    """Moves whenever the services reads are forgotten (`clear_services`): a screen that caches what it builds from
+    an inventory puts it in its keys, so a sync's new versions show at the next run there too."""
+    return _services_cleared
+
+
 def clear_services() -> None:
     """Forget every services read (after a sync: the next run shows the new versions)."""
+    global _services_cleared
+    _services_cleared += 1
     inventories.clear()
     comparison.clear()
     service_counts.clear()
