@@ -1,4 +1,4 @@
-"""An environment's gates and soak settings: add, list, remove (admins, audited), and their payloads."""
+"""An environment's gates and soak settings: add, change, list, remove (admins, audited), and their payloads."""
 
 from __future__ import annotations
 
@@ -54,12 +54,47 @@ def add_gate(session: Session, actor: Actor, environment: int | str, spec: GateS
     """Add a gate to an environment, every field checked first; the caller commits."""
     require(actor, "manage_catalogue")
     env = get_environment(session, environment)
-    name = (spec.name or "").strip()
+    name = _check_name(session, env, spec.name)
+    gate = Gate(environment_id=env.id, name=name, created_by=actor.email)
+    _fill(gate, spec, policy)
+    session.add(gate)
+    session.flush()
+    audit.record(session, actor, "gate.add", object_type="gate", object_id=gate.id, object_name=env.name,
+                 after=gate_payload(gate, env.name))
+    return gate
+
+
+def update_gate(session: Session, actor: Actor, gate_id: int, spec: GateSpec,
+                policy: HostPolicy | None = None) -> Gate:
+    """Change every field of a gate (its environment stays), checked as `add_gate` checks them; audited with the
+    gate before and after. The caller commits."""
+    require(actor, "manage_catalogue")
+    gate = session.get(Gate, gate_id)
+    if gate is None:
+        raise NotFoundError(f"There is no gate #{gate_id} (see `gates list`).")
+    env = get_environment(session, gate.environment_id)
+    before = gate_payload(gate, env.name)
+    gate.name = _check_name(session, env, spec.name, keep=gate.id)
+    _fill(gate, spec, policy)
+    session.flush()
+    audit.record(session, actor, "gate.update", object_type="gate", object_id=gate.id, object_name=env.name,
+                 before=before, after=gate_payload(gate, env.name))
+    return gate
+
+
+def _check_name(session: Session, env: Environment, text: str, keep: int | None = None) -> str:
+    name = (text or "").strip()
     if not _NAME.match(name) or name.lower() == "soak":
-        raise ValidationError(f"{spec.name!r} is not a gate name.",
+        raise ValidationError(f"{text!r} is not a gate name.",
                               hint="Letters, digits, space, '.', '_' and '-', up to 100 characters (not 'soak').")
-    if session.scalar(select(Gate.id).where(Gate.environment_id == env.id, Gate.name == name)) is not None:
+    taken = session.scalar(select(Gate.id).where(Gate.environment_id == env.id, Gate.name == name))
+    if taken is not None and taken != keep:
         raise ValidationError(f"Environment '{env.name}' already has a gate named '{name}'.")
+    return name
+
+
+def _fill(gate: Gate, spec: GateSpec, policy: HostPolicy | None) -> None:
+    """Check every field of `spec` (ValidationError on the first wrong one) and only then write them on `gate`."""
     query = check_query(spec.query)
     success = parse_success(spec.success).text
     url = check_prometheus_url(spec.prometheus_url, policy) if spec.prometheus_url is not None else None
@@ -71,15 +106,18 @@ def add_gate(session: Session, actor: Actor, environment: int | str, spec: GateS
         raise ValidationError("The failure limit must be at least 0 and less than the count (else it never fails).")
     if spec.inconclusive not in ("pass", "fail"):
         raise ValidationError("--inconclusive is pass or fail.")
-    gate = Gate(environment_id=env.id, name=name, source="prometheus" if url else "rancher-monitoring",
-                prometheus_url=url, query=query, success=success, interval_seconds=spec.interval_seconds,
-                count=spec.count, failure_limit=spec.failure_limit, inconclusive=spec.inconclusive,
-                created_by=actor.email)
-    session.add(gate)
-    session.flush()
-    audit.record(session, actor, "gate.add", object_type="gate", object_id=gate.id, object_name=env.name,
-                 after=gate_payload(gate, env.name))
-    return gate
+    gate.source = "prometheus" if url else "rancher-monitoring"
+    gate.prometheus_url = url
+    gate.query, gate.success = query, success
+    gate.interval_seconds, gate.count, gate.failure_limit = spec.interval_seconds, spec.count, spec.failure_limit
+    gate.inconclusive = spec.inconclusive
+
+
+def spec_of(gate: Gate) -> GateSpec:
+    """A stored gate as the spec that would make it (the form's starting values when it is edited)."""
+    return GateSpec(name=gate.name, query=gate.query, success=gate.success, prometheus_url=gate.prometheus_url,
+                    interval_seconds=gate.interval_seconds, count=gate.count, failure_limit=gate.failure_limit,
+                    inconclusive="pass" if gate.inconclusive == "pass" else "fail")
 
 
 def list_gates(session: Session, environment: int | str | None = None) -> list[tuple[Gate, str]]:
@@ -151,3 +189,11 @@ def gate_payload(gate: Gate, environment: str) -> dict[str, Any]:
 def soak_payload(setting: SoakSetting) -> dict[str, Any]:
     """An environment's soak settings as `--json` and the audit log show them."""
     return {"soakSeconds": setting.soak_seconds or 0, "minSourceSoakSeconds": setting.min_source_soak_seconds or 0}
+
+
+def checks_payload(session: Session, environment: int | str) -> dict[str, Any]:
+    """What verifies a rollout into an environment: its gates and soak settings (the Verification section, the
+    review of a sync into it)."""
+    env = get_environment(session, environment)
+    return {"environment": env.name, "gates": [gate_payload(g, env.name) for g in gates_of(session, env.id)],
+            **soak_payload(soak_setting(session, env.id))}
