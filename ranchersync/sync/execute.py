@@ -345,7 +345,7 @@ def _verification_failure(ctx: AppContext, client: RancherClient, run: ServiceRu
                           say: ProgressListener, operation_id: int) -> str:
     """After a verified rollout, the target environment's gates and soak (the verification package); why they
     failed, or '' when they held or the environment has none."""
-    checks = verification.load_checks(ctx, run.item.target.environment_id)
+    checks = verification.load_checks(ctx, run.item.target.environment_id, run.item.name)
     if checks.empty:
         return ""
     item, ref = run.item, run.item.target

@@ -21,9 +21,10 @@ from ranchersync.access.identity import Actor
 from ranchersync.inventory.reading import Service
 from ranchersync.kernel.errors import RefusedByPolicy
 from ranchersync.kernel.humanize import duration_text
-from ranchersync.models import Gate, Measurement, SoakSetting, VersionArrival
+from ranchersync.models import Measurement, SoakSetting, VersionArrival
 from ranchersync.sync.plan import ServicePlan, SyncPlan
 from ranchersync.sync.source_health import refuse_or_override
+from ranchersync.verification.gates import effective_gates
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,6 @@ def soak_shortfalls(session: Session, plan: SyncPlan, now: dt.datetime) -> tuple
     minimum = setting.min_source_soak_seconds if setting is not None else 0
     if not minimum or plan.source.id is None:
         return ()
-    gated = bool(session.scalar(select(func.count()).select_from(Gate).where(Gate.environment_id == plan.source.id)))
     found: dict[str, SoakShortfall] = {}
     for item in plan.to_apply:
         if item.source is None or item.name in found:
@@ -84,7 +84,8 @@ def soak_shortfalls(session: Session, plan: SyncPlan, now: dt.datetime) -> tuple
             found[item.name] = SoakShortfall(
                 item.name, f"has run in {where} for {duration_text(ran)} of {duration_text(minimum)} "
                            f"({duration_text(minimum - ran)} left)")
-        elif gated and not _passed_gates(session, plan.source.id, item.name, image or ""):
+        elif (effective_gates(session, plan.source.id, item.name)
+              and not _passed_gates(session, plan.source.id, item.name, image or "")):
             found[item.name] = SoakShortfall(item.name, f"has not passed the gates of {where} (it did not arrive "
                                                         "there by a verified sync, or a gate failed)")
     return tuple(found.values())

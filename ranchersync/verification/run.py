@@ -24,7 +24,7 @@ from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.models import Environment, Measurement, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.verification.expressions import SuccessExpression, parse_success
-from ranchersync.verification.gates import gates_of, soak_setting
+from ranchersync.verification.gates import effective_gates, soak_setting
 from ranchersync.verification.prometheus import (
     DirectPrometheus,
     MonitoringThroughRancher,
@@ -69,15 +69,16 @@ class Checks:
         return not self.gates and not self.soak_seconds
 
 
-def load_checks(ctx: AppContext, environment_id: int) -> Checks:
-    """An environment's gates and soak time."""
+def load_checks(ctx: AppContext, environment_id: int, service: str) -> Checks:
+    """The gates that run after a rollout of `service` into an environment (its own overriding the environment's
+    of the same name, less those disabled for it), and the environment's soak time."""
     with ctx.session() as session:
         env = session.get(Environment, environment_id)
         if env is None:
             return Checks(environment_id, "")
         rules = tuple(GateRule(g.name, g.prometheus_url, g.query, parse_success(g.success), g.interval_seconds,
                                g.count, g.failure_limit, g.inconclusive == "pass")
-                      for g in gates_of(session, environment_id))
+                      for g in effective_gates(session, environment_id, service))
         return Checks(environment_id, env.name, rules, soak_setting(session, environment_id).soak_seconds or 0)
 
 

@@ -156,3 +156,26 @@ def test_a_viewer_may_not_try_a_gate(demo: AppContext, prometheus: str) -> None:
     with pytest.raises(PermissionDenied):
         trial.try_gate(demo, Actor("v@example.com", "viewer", "cli"), gate_id, _instance_id(demo, "shop-east"),
                        "frontend")
+
+
+@pytest.mark.parametrize("override", ["own gate", "disabled"])
+def test_a_services_override_decides_its_verification(demo: AppContext, rancher_us: SimulatedRancher,
+                                                     exporter: Exporter, prometheus: str, override: str) -> None:
+    set_ratio(exporter, prometheus, 0.2)
+    _add_gate(demo, prometheus)  # result < 0.05: fails at 20 % for every service but one
+    with demo.session() as session:
+        if override == "own gate":
+            gates.add_gate(session, ADMIN, "Prod", gates.GateSpec(
+                name="error-rate", prometheus_url=prometheus, query=QUERY, success="result < 0.5",
+                interval_seconds=0.3, count=2, service="frontend"))
+        else:
+            gates.disable_gate(session, ADMIN, "Prod", "error-rate", "frontend")
+    operation = apply(demo, plan(demo, "frontend"), OPTIONS)
+    assert operation.status == "complete"
+    for cluster in (EAST, WEST):
+        assert image(rancher_us, cluster, "frontend").endswith("frontend:3.8.1")
+    measured = [m for r in _results(demo, operation.id) for m in r["measurements"]]
+    if override == "own gate":
+        assert len(measured) == 4 and {m["detail"] for m in measured} == {"result < 0.5: 0.2"}
+    else:
+        assert measured == []

@@ -75,3 +75,19 @@ def test_a_failing_gate_rolls_the_sync_back_and_its_values_are_in_the_history(
     assert all(detail == "result < 0.05: 0.2" for detail in measured["Detail"])
     with shop.session() as session:
         assert len(measured) == len(session.scalars(select(Measurement)).all())
+
+
+def test_the_review_says_what_runs_for_a_service_with_its_own_gates(shop: AppContext,
+                                                                   rancher_us: SimulatedRancher) -> None:
+    _gate(shop, "http://127.0.0.1:9090")
+    with shop.session() as session:
+        gates.add_gate(session, ADMIN, "Prod", gates.GateSpec(
+            name="error-rate", prometheus_url="http://127.0.0.1:9090", query=QUERY, success="result < 0.5",
+            interval_seconds=1, count=2, service="frontend"))
+        gates.add_gate(session, ADMIN, "Prod", gates.GateSpec(
+            name="latency", prometheus_url="http://127.0.0.1:9090", query=QUERY, success="result < 0.3"))
+        gates.disable_gate(session, ADMIN, "Prod", "latency", "frontend")
+    at = review(shop, "frontend")
+
+    assert any(shown(c.value) == "For **frontend**: **error-rate** `result < 0.5` (2 × every 1.0 s, 0 failures "
+               "tolerated) (its own gates and exemptions)." for c in at.caption), [c.value for c in at.caption]

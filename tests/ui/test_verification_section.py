@@ -194,3 +194,27 @@ def test_a_viewer_sees_the_gates_without_controls(app_env: AppContext, seed: See
     for key in (f"gate_add_{_prod(ids)}", f"soak_edit_{_prod(ids)}", f"gate_edit_{gate_id}",
                 f"gate_remove_{gate_id}", f"gate_try_{gate_id}"):
         assert at.button(key=key).disabled, key
+
+
+def test_a_service_gate_and_an_exemption_are_shown_and_a_service_gate_is_added(
+        open_app: OpenApp, seed: Seed, app_env: AppContext) -> None:
+    ids = seed()
+    _add(app_env)
+    with app_env.session() as session:
+        gates.disable_gate(session, ADMIN, "Prod", "error-rate", "batch")
+    at = open_app(PAGE)
+    assert any("disabled for batch" in shown(c.value) for c in at.caption)
+
+    at.button(key=f"gate_add_{_prod(ids)}").click().run()
+    key = f"gate_new_{_prod(ids)}"
+    at.text_input(key=f"{key}_name").input("error-rate")
+    at.text_input(key=f"{key}_url").input("http://127.0.0.1:9090")
+    at.text_area(key=f"{key}_query").input(QUERY)
+    at.text_input(key=f"{key}_success").input("result < 0.5")
+    at.text_input(key=f"{key}_service").input("legacy")
+    at.button(key="gate_add_save").click().run()
+
+    assert_ok(at)
+    assert {(g["name"], g["service"]) for g in _gates(app_env)} == {("error-rate", None), ("error-rate", "legacy")}
+    assert any("**error-rate** · for **legacy** only · success when `result < 0.5`" in m.value
+               for m in at.main.markdown)

@@ -27,13 +27,15 @@ class GateForm:
     count: int = 3
     failure_limit: int = 0
     inconclusive: Literal["pass", "fail"] = "fail"
+    service: str = ""  # "": every service of the environment
 
     def spec(self) -> gates.GateSpec:
         """The core's spec; ValidationError for an interval that is no duration."""
         return gates.GateSpec(name=self.name, query=self.query, success=self.success,
                               prometheus_url=self.prometheus_url,
                               interval_seconds=gates.parse_duration(self.interval, "The interval"), count=self.count,
-                              failure_limit=self.failure_limit, inconclusive=self.inconclusive)
+                              failure_limit=self.failure_limit, inconclusive=self.inconclusive,
+                              service=self.service)
 
 
 def checks(environment_id: int) -> dict[str, Any]:

@@ -62,14 +62,16 @@ def _gate(gate: dict[str, Any], locked: str | None, cannot_try: str | None) -> N
     with st.container(border=True, key=f"gate_{gate['id']}"):
         text, buttons = st.columns([3, 2], vertical_alignment="top")
         with text:
-            st.markdown(f"**{escape_markdown(gate['name'])}** · success when `{gate['success']}`")
+            only = f" · for **{escape_markdown(gate['service'])}** only" if gate["service"] else ""
+            st.markdown(f"**{escape_markdown(gate['name'])}**{only} · success when `{gate['success']}`")
             st.code(gate["query"], language="promql", wrap_lines=True)
             st.caption(" · ".join([
                 f"{gate['count']} × every {duration_text(gate['intervalSeconds'])}",
                 f"fails after {plural(gate['failureLimit'] + 1, 'failed measurement')}",
                 f"inconclusive counts as {gate['inconclusive']}",
                 f"from {escape_markdown(gate['prometheusUrl'])}" if gate["prometheusUrl"]
-                else "from rancher-monitoring through the site's Rancher"]))
+                else "from rancher-monitoring through the site's Rancher",
+                *([f"disabled for {escape_markdown(', '.join(gate['disabledFor']))}"] if gate["disabledFor"] else [])]))
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
             st.button("Try it now", key=f"gate_try_{gate['id']}", icon=":material/play_arrow:",
                       disabled=bool(cannot_try), help=cannot_try or "Run the query once and show the verdict.",
@@ -104,6 +106,10 @@ def _gate_form(key: str, gate: dict[str, Any] | None) -> actions.GateForm:
     success = st.text_input("Success when", value=values.get("success", ""), key=f"{key}_success", max_chars=500,
                             placeholder="result < 0.05",
                             help="A condition on result (the query's values): comparisons, and/or/not, len(result).")
+    service = st.text_input("Only for service", value=values.get("service") or "", key=f"{key}_service",
+                            max_chars=253, placeholder="every service of the environment",
+                            help="A gate for one service overrides the environment's gate of the same name for it. "
+                                 "To skip a gate for one service: `gates disable --env E --name N --service S`.")
     cols = st.columns(4)
     interval = cols[0].text_input("Interval", value=_duration(values.get("intervalSeconds", 10.0)),
                                   key=f"{key}_interval", help="e.g. 10s, 1m")
@@ -116,7 +122,7 @@ def _gate_form(key: str, gate: dict[str, Any] | None) -> actions.GateForm:
                                      key=f"{key}_inconclusive")
     return actions.GateForm(name=name, query=query, success=success, prometheus_url=url, interval=interval,
                             count=int(count), failure_limit=int(failures),
-                            inconclusive="pass" if inconclusive == "pass" else "fail")
+                            inconclusive="pass" if inconclusive == "pass" else "fail", service=service)
 
 
 def _duration(seconds: float) -> str:
@@ -179,7 +185,8 @@ def try_gate(actor: Actor, gate: dict[str, Any]) -> None:
     names = {i.id: f"{i.name} ({i.namespace})" for i in members}
     left, right = st.columns(2)
     instance = left.selectbox("App instance", list(names), format_func=names.__getitem__, key="gate_try_instance")
-    service = right.text_input("Service", key="gate_try_service", placeholder="e.g. frontend", max_chars=253)
+    service = right.text_input("Service", key="gate_try_service", value=gate["service"] or "",
+                               placeholder="e.g. frontend", max_chars=253)
     if widgets.dialog_buttons("Run the query", "gate_try_run", "gate_try_cancel", icon=":material/play_arrow:"):
         with st.status("Running the query…", expanded=True) as status:
             outcome, found = actions.try_gate(actor, gate["id"], int(instance), service, say=st.write)

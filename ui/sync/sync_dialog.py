@@ -149,7 +149,7 @@ def review_sync(actor: Actor) -> None:
         st.code(plan.to_markdown(), language="markdown")
     with options_col:
         options = _options()
-    verification_review.show(target.id, options)
+    verification_review.show(target.id, options, [item.name for item in plan.to_apply])
     needed = sync_actions.approvals_needed(actor, target.id)  # four-eyes: the sync becomes a request
     if needed:
         st.info(f"This will create an approval request ({plural(needed, 'approval')} needed) instead of "
