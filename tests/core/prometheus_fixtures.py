@@ -16,6 +16,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,15 @@ def exporter() -> Iterator[Exporter]:
 @pytest.fixture(scope="module")
 def prometheus(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Prometheus on 127.0.0.1 scraping the exporter every 0.5 s; its base URL once it holds a sample."""
+    with running_prometheus(exporter, tmp_path_factory.mktemp("prometheus")) as base:
+        yield base
+
+
+@contextmanager
+def running_prometheus(exporter: Exporter, workdir: Path) -> Iterator[str]:
+    """Prometheus on 127.0.0.1 scraping `exporter` every 0.5 s, in `workdir`, until the block ends (the tests'
+    fixture and bench/verification.py)."""
     binary = tools.prometheus()
-    workdir: Path = tmp_path_factory.mktemp("prometheus")
     (workdir / "prometheus.yml").write_text(json.dumps({
         "global": {"scrape_interval": "500ms"},
         "scrape_configs": [{"job_name": "app", "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}]}]}))
