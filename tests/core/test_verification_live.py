@@ -4,6 +4,7 @@ one rolls it back on the cluster with its measurements recorded, and a crash loo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -179,3 +180,28 @@ def test_a_services_override_decides_its_verification(demo: AppContext, rancher_
         assert len(measured) == 4 and {m["detail"] for m in measured} == {"result < 0.5: 0.2"}
     else:
         assert measured == []
+
+
+def test_queries_asked_together_give_each_its_own_answer(exporter: Exporter, prometheus: str) -> None:
+    from ranchersync.verification.prometheus import DirectPrometheus, QueryFailed
+
+    set_ratio(exporter, prometheus, 0.2)
+    exporter.series = [("shop-prod", "frontend"), ("shop-prod", "cart")]
+    try:
+        queries = ['max(app_error_ratio{service="frontend"})', 'app_error_ratio{namespace="shop-prod"}',
+                   'max(app_error_ratio{service="nothing"})', 'max(app_error_ratio{service="frontend"})']
+        source = DirectPrometheus(prometheus)
+        deadline = time.monotonic() + 20
+        while len(source.query('app_error_ratio{namespace="shop-prod"}')) < 2:  # the new series scraped
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        together = source.query_many(queries)
+        assert together[0] == together[3] == [0.2] and sorted(together[1]) == [0.2, 0.2]  # type: ignore[type-var]
+        assert isinstance(together[2], QueryFailed) and "empty result" in str(together[2])
+        # A sub-query that is no instant vector (a scalar) fails the batch in PromQL: each is asked alone then.
+        mixed = source.query_many(['scalar(max(app_error_ratio{service="frontend"}))',
+                                   'max(app_error_ratio{service="frontend"})', "max(no_such_metric)"])
+        assert mixed[:2] == [[0.2], [0.2]] and isinstance(mixed[2], QueryFailed)
+        source.close()
+    finally:
+        exporter.series = [("shop-prod", "frontend")]
