@@ -27,10 +27,12 @@ from tests.deploy import tools
 
 
 class Exporter:
-    """/metrics with one gauge per service; `ratio` is what the test sets."""
+    """/metrics with two gauges per service: an error ratio (`ratio`, what the test sets) and a p95 latency in
+    seconds (`latency`)."""
 
     def __init__(self) -> None:
         self.ratio = 0.0
+        self.latency = 0.12
         # The series it serves (namespace, service): the demo's frontend in Prod; a benchmark adds its own.
         self.series: list[tuple[str, str]] = [("shop-prod", "frontend")]
         exporter = self
@@ -39,6 +41,8 @@ class Exporter:
             def do_GET(self) -> None:  # noqa: N802
                 body = ("# TYPE app_error_ratio gauge\n" + "".join(
                     f'app_error_ratio{{namespace="{ns}",service="{name}"}} {exporter.ratio}\n'
+                    for ns, name in exporter.series) + "# TYPE app_latency_p95_seconds gauge\n" + "".join(
+                    f'app_latency_p95_seconds{{namespace="{ns}",service="{name}"}} {exporter.latency}\n'
                     for ns, name in exporter.series)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
