@@ -55,7 +55,7 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.inventory import compare
     from ranchersync.inventory.payloads import comparison_payload
     from ranchersync.models import utcnow
-    from ranchersync.sync import promotion_readiness
+    from ranchersync.sync import add_readiness, promotion_readiness
 
     if len(args.env) < 2:
         raise UsageError("compare needs at least two environments: --env A --env B")
@@ -68,10 +68,7 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
             comparison = comparison.only_differences()
         readiness = promotion_readiness(session, comparison, utcnow())
     payload = comparison_payload(comparison)
-    for row in payload["services"]:  # the promotion policy: how long each version ran where the next one asks it
-        for name, cell in row["environments"].items():
-            found = readiness.get((row["workloadType"], row["name"], name))
-            cell["promotion"] = found.payload() if found else None  # type: ignore[typeddict-unknown-key]
+    add_readiness(payload, readiness)  # the promotion policy: how long each version ran where the next one asks it
     payload["locks"] = [locks.lock_payload(v) for by_service in held.values() for views in by_service.values()
                         for v in views]  # release trains: what a sync into each environment would meet
     emit(args, payload, *comparison_rows(payload))

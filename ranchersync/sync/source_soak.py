@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ranchersync.access.identity import Actor
 from ranchersync.inventory.compare import Comparison
+from ranchersync.inventory.payloads import ComparisonPayload, PromotionPayload
 from ranchersync.inventory.reading import Service
 from ranchersync.kernel.errors import RefusedByPolicy
 from ranchersync.kernel.humanize import duration_text
@@ -158,8 +159,8 @@ class Readiness:
             return ran
         return f"{ran}, gates passed" if self.gates_passed else f"{ran}, gates not passed"
 
-    def payload(self) -> dict[str, object]:
-        """As `services compare --json` shows it, per cell (`promotion`)."""
+    def payload(self) -> PromotionPayload:
+        """As `services compare --json` and the API show it, per cell (`promotion`)."""
         return {"target": self.target, "runningSeconds": self.running_seconds, "minimumSeconds": self.minimum_seconds,
                 "leftSeconds": self.left_seconds, "gated": self.gated, "gatesPassed": self.gates_passed,
                 "ready": self.ready, "text": self.text}
@@ -189,3 +190,11 @@ def promotion_readiness(session: Session, comparison: Comparison, now: dt.dateti
                 row.name, env.name, target.name, None if since is None else (now - since).total_seconds(), minimum,
                 gated, gated and _passed_gates(session, env.id, row.name, image))
     return found
+
+
+def add_readiness(payload: ComparisonPayload, readiness: dict[tuple[str, str, str], Readiness]) -> None:
+    """Fill each cell's `promotion` of a comparison payload (the CLI's and the API's alike)."""
+    for row in payload["services"]:
+        for name, cell in row["environments"].items():
+            found = readiness.get((row["workloadType"], row["name"], name))
+            cell["promotion"] = found.payload() if found else None
