@@ -139,3 +139,20 @@ def test_removing_an_environments_gate_forgets_whom_it_was_disabled_for(cli, ctx
     with ctx.session() as session:
         env = environments.get_environment(session, "Prod")
         assert [g.success for g in gates.effective_gates(session, env.id, "batch")] == ["result < 0.5"]
+
+
+def test_gates_update_changes_what_is_given_and_is_audited(cli) -> None:
+    gate = _add(cli, "error-rate", "result < 0.05", "--count", "4", "--failure-limit", "1")
+    status, out, err = cli("gates", "update", str(gate["id"]), "--success", "result < 0.02", "--rancher-monitoring",
+                           "--json")
+    assert status == 0, err
+    changed = json.loads(out)
+    assert (changed["success"], changed["source"], changed["prometheusUrl"], changed["count"],
+            changed["failureLimit"], changed["query"]) == ("result < 0.02", "rancher-monitoring", None, 4, 1, QUERY)
+    status, _, err = cli("gates", "update", str(gate["id"]), "--failure-limit", "9")
+    assert status == 2 and "failure limit" in err
+    status, _, err = cli("gates", "update", "4242", "--count", "2")
+    assert status == 2 and "no gate #4242" in err
+    status, out, _ = cli("audit", "--action", "gate.update", "--json")
+    [event] = json.loads(out)
+    assert event["before"]["success"] == "result < 0.05" and event["after"]["success"] == "result < 0.02"
