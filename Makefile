@@ -60,6 +60,7 @@ bench: $(VENV)/.installed  ## every benchmark (figures and ratios; the history o
 	$(PY) -m bench.chaos
 	$(PY) -m bench.live_inventory
 	$(PY) -m bench.api_latency
+	$(PY) -m bench.verification
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

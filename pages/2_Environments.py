@@ -1,4 +1,4 @@
-"""Environments: the promotion pipeline in order; add, edit, reorder, protect, remove."""
+"""Environments: the promotion pipeline in order; add, edit, reorder, protect, remove; freezes; verification."""
 
 import streamlit as st
 
@@ -6,7 +6,7 @@ from ranchersync.access.identity import refusal
 from ranchersync.kernel.humanize import plural
 from ranchersync.kernel.textsafe import escape_markdown
 from ui import screen
-from ui.catalogue import catalogue_actions, environment_dialogs
+from ui.catalogue import catalogue_actions, environment_dialogs, verification_view
 from ui.governance import freeze_view
 from ui.shell import widgets
 
@@ -59,5 +59,7 @@ for index, env in enumerate(envs):
                       kwargs={"env_id": env.id})
 
 freeze_view.section(view.actor, envs, view.tz)
+verification_view.section(view.actor, envs)
 
 environment_dialogs.show_requested(view.actor)
+verification_view.show_requested(view.actor)

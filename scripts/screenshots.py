@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     """Take the screenshots; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="where to save the PNGs")
+    parser.add_argument("--only", choices=("verification",), help="take only these screenshots")
     args = parser.parse_args(argv)
     if not chromium_available():
         print("error: Debian's chromium is needed (apt-get install chromium)", file=sys.stderr)
@@ -77,10 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rsm-screenshots-") as tmp, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            _first_visit(browser, Path(tmp) / "empty", args.out)
-            _sign_in(browser, Path(tmp) / "signin", args.out)
-            _demo(browser, Path(tmp) / "demo", args.out)
-            _registry_review(browser, Path(tmp) / "registry", args.out)
+            if args.only is None:
+                _first_visit(browser, Path(tmp) / "empty", args.out)
+                _sign_in(browser, Path(tmp) / "signin", args.out)
+                _demo(browser, Path(tmp) / "demo", args.out)
+                _registry_review(browser, Path(tmp) / "registry", args.out)
+            verification_screens(browser, Path(tmp) / "verification", args.out)
         finally:
             browser.close()
     return 0
@@ -290,6 +293,92 @@ def _trains(browser: Browser, server: AppServer, ctx: AppContext, out: Path) -> 
         page.wait_for_timeout(300)
         print(screenshot(page, out / f"approvals-scheduled-{theme}.png"))
         page.context.close()
+
+
+# ---- verification (issue 23): gates on the Environments screen, and a sync whose gate fails ----------------------
+
+
+def verification_screens(browser: Browser, data_dir: Path, out: Path) -> None:
+    """The Verification section (an error-rate and a p95-latency gate on Prod, a soak, a minimum source soak on
+    Stage), "Try it now" on a gate, then a sync of web into Prod whose error-rate gate fails against a real
+    Prometheus (Debian's) scraping the tests' exporter at 20 % errors: its live progress and its history detail.
+    Its own small installation (the showcase world), so it runs alone too: `--only verification`."""
+    from ranchersync.simulator import SimulatedRancher
+    from ranchersync.verification import gates
+    from tests.core.prometheus_fixtures import Exporter, running_prometheus, set_ratio
+    from tests.e2e.world import e2e_world, seed_showcase
+
+    exporter = Exporter()
+    exporter.series = [("shop-prod", "web"), ("shop-prod", "api")]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with running_prometheus(exporter, data_dir) as prometheus, \
+                SimulatedRancher(e2e_world(), rollout_seconds=1) as rancher:
+            server = _server(data_dir)
+            ctx = server.context()
+            ctx.upgrade_database()
+            seed_showcase(ctx, rancher)
+            with ctx.session() as session:
+                for name, query, success in VERIFICATION_GATES:
+                    gates.add_gate(session, SCREENSHOTS, "Prod", gates.GateSpec(
+                        name=name, prometheus_url=prometheus, query=query, success=success, interval_seconds=2,
+                        count=5, failure_limit=3))
+                gates.set_soak(session, SCREENSHOTS, "Prod", soak="10s")
+                gates.set_soak(session, SCREENSHOTS, "Stage", soak="30s", min_source_soak="1h")
+                prod = environments.get_environment(session, "Prod").id
+                gate_id = gates.list_gates(session, "Prod")[0][0].id
+            with server:
+                for theme in THEMES:
+                    page = new_page(browser, dark=theme == "dark")
+                    _open_slowly(page, server.page_url("Environments"))
+                    by_key(page, f"verify_env_{prod}").scroll_into_view_if_needed()
+                    print(screenshot(page, out / f"verification-{theme}.png"))
+                    by_key(page, f"gate_try_{gate_id}").locator("button").first.click()
+                    service = by_key(page, "gate_try_service").locator("input").first
+                    service.fill("web")
+                    service.press("Enter")
+                    wait_idle(page, timeout=60_000)
+                    by_key(page, "gate_try_run").locator("button").first.click()
+                    by_key(page, "gate_try_result").wait_for(timeout=60_000)
+                    print(screenshot(page, out / f"verification-try-{theme}.png"))
+                    page.context.close()
+                set_ratio(exporter, prometheus, 0.2)
+                with ctx.session() as session:
+                    plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["web"])
+                started = jobs.start_sync(ctx, SCREENSHOTS, plan, request_id=new_request_id(),
+                                          confirmed=Confirmation(confirm_env="Prod"),
+                                          options=SyncOptions(timeout_seconds=120, poll_seconds=0.5))
+                assert isinstance(started, jobs.Started), started
+                page = new_page(browser)
+                _open_slowly(page, f"{server.page_url('Sync history')}?operation={started.operation_id}")
+                by_key(page, "live_measurements").wait_for(timeout=30_000)
+                page.wait_for_timeout(2500)  # a second measurement in (the gate fails at its fourth)
+                print(screenshot(page, out / "verification-sync-live-light.png"))
+                page.context.close()
+                started.wait(120)
+                for theme in THEMES:
+                    page = new_page(browser, dark=theme == "dark")
+                    _open_slowly(page, f"{server.page_url('Sync history')}?operation={started.operation_id}")
+                    by_key(page, "hist_measurements").scroll_into_view_if_needed()
+                    print(screenshot(page, out / f"verification-history-{theme}.png"))
+                    page.context.close()
+            ctx.engine.dispose()
+    finally:
+        exporter.server.shutdown()
+        exporter.server.server_close()
+
+
+def _open_slowly(page: Page, url: str) -> None:
+    """open_page with a minute's patience for each wait: on a busy machine a page can take longer than 20 s."""
+    page.goto(url, timeout=60_000)
+    page.wait_for_selector("[data-testid='stAppViewContainer']", timeout=60_000)
+    wait_idle(page, timeout=60_000)
+
+
+VERIFICATION_GATES = (
+    ("error-rate", 'max(app_error_ratio{namespace="{namespace}",service="{service}"})', "result < 0.05"),
+    ("p95-latency", 'max(app_latency_p95_seconds{namespace="{namespace}",service="{service}"})', "result < 0.3"),
+)
 
 
 if __name__ == "__main__":

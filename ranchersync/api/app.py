@@ -204,9 +204,11 @@ async def environment_services(call: Call) -> Answer:
 
 
 async def compare(call: Call) -> Answer:
+    from ranchersync import sync
     from ranchersync.governance import locks
     from ranchersync.inventory import compare as comparing
     from ranchersync.inventory.payloads import comparison_payload
+    from ranchersync.models import utcnow
 
     names = call.query.get("env") or []
     if len(names) < 2:
@@ -217,9 +219,11 @@ async def compare(call: Call) -> Answer:
             comparison = comparing.compare_environments(session, call.ctx.cipher, names,
                                                         compare_by="tag" if call.query.get("tagOnly") else "image")
             held = {e.id: locks.locks_by_service(session, e.id) for e in comparison.environments}
+            readiness = sync.promotion_readiness(session, comparison, utcnow())
         if call.query.get("onlyDifferences"):
             comparison = comparison.only_differences()
         payload = comparison_payload(comparison)
+        sync.add_readiness(payload, readiness)  # as `services compare --json`: the promotion policy per cell
         payload["locks"] = [locks.lock_payload(v) for by_service in held.values() for views in by_service.values()
                             for v in views]  # as `services compare --json`: what a sync into each would meet
         return payload

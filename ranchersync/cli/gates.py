@@ -31,6 +31,28 @@ def register(commands: Commands) -> None:
                    help="failed measurements tolerated (default 0)")
     p.add_argument("--inconclusive", choices=("pass", "fail"), default="fail",
                    help="how a measurement that gave no number counts (default fail)")
+    p.add_argument("--service", metavar="S", default="",
+                   help="for this service only: overrides the environment's gate of the same name for it")
+    p = add_command(group, "update", cmd_gates_update, "change a gate (what is not given stays)")
+    p.add_argument("gate", type=int, metavar="ID", help="the gate's id (see `gates list`)")
+    p.add_argument("--name")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--prometheus", metavar="URL", help="the Prometheus server's base URL")
+    where.add_argument("--rancher-monitoring", action="store_true",
+                       help="the cluster's rancher-monitoring Prometheus, through the site's Rancher and token")
+    p.add_argument("--query", metavar="Q")
+    p.add_argument("--success", metavar="EXPR")
+    p.add_argument("--interval", metavar="D")
+    p.add_argument("--count", type=int, metavar="N")
+    p.add_argument("--failure-limit", type=int, metavar="N")
+    p.add_argument("--inconclusive", choices=("pass", "fail"))
+    p.add_argument("--service", metavar="S", help="for this service only ('' for every service)")
+    for name, handler, text in (("disable", cmd_gates_disable, "do not run an environment's gate for one service"),
+                                ("enable", cmd_gates_enable, "run an environment's gate for a service again")):
+        p = add_command(group, name, handler, text)
+        p.add_argument("--env", required=True, help="name or id")
+        p.add_argument("--name", required=True, help="the environment's gate")
+        p.add_argument("--service", required=True, metavar="S")
     p = add_command(group, "list", cmd_gates_list, "gates, per environment")
     p.add_argument("--env", help="one environment")
     p = add_command(group, "remove", cmd_gates_remove, "remove a gate")
@@ -43,13 +65,14 @@ def cmd_gates_add(ctx: AppContext, args: argparse.Namespace) -> int:
 
     spec = gates.GateSpec(name=args.name, query=args.query, success=args.success, prometheus_url=args.prometheus,
                           interval_seconds=gates.parse_duration(args.interval, "--interval"), count=args.count,
-                          failure_limit=args.failure_limit, inconclusive=args.inconclusive)
+                          failure_limit=args.failure_limit, inconclusive=args.inconclusive, service=args.service)
     actor = cli_actor(ctx)
     with ctx.session() as session:
         gate = gates.add_gate(session, actor, args.env, spec)
         env_name = environments.get_environment(session, gate.environment_id).name
         payload = gates.gate_payload(gate, env_name)
-    emit(args, payload, text=f"Added gate #{payload['id']} '{payload['name']}' to {env_name}.")
+    whose = f"{env_name} (service {payload['service']} only)" if payload["service"] else env_name
+    emit(args, payload, text=f"Added gate #{payload['id']} '{payload['name']}' to {whose}.")
     return EXIT_OK
 
 
@@ -57,11 +80,15 @@ def cmd_gates_list(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.verification import gates
 
     with ctx.session() as session:
-        payloads = [gates.gate_payload(gate, env) for gate, env in gates.list_gates(session, args.env)]
-    rows = [[p["id"], p["environment"], p["name"], p["prometheusUrl"] or "rancher-monitoring", p["success"],
-             f"{p['count']} × {p['intervalSeconds']:g} s", p["failureLimit"], p["inconclusive"]] for p in payloads]
-    emit(args, payloads, rows, ["ID", "ENVIRONMENT", "NAME", "PROMETHEUS", "SUCCESS", "MEASURES", "FAILURES OK",
-                                "INCONCLUSIVE"])
+        found = gates.list_gates(session, args.env)
+        skipped = {gate.environment_id: gates.exemptions_of(session, gate.environment_id) for gate, _ in found}
+        payloads = [gates.gate_payload(gate, env, [] if gate.service else skipped[gate.environment_id].get(gate.name))
+                    for gate, env in found]
+    rows = [[p["id"], p["environment"], p["service"] or "(every)", p["name"],
+             p["prometheusUrl"] or "rancher-monitoring", p["success"], f"{p['count']} × {p['intervalSeconds']:g} s",
+             p["failureLimit"], p["inconclusive"], ", ".join(p["disabledFor"]) or "-"] for p in payloads]
+    emit(args, payloads, rows, ["ID", "ENVIRONMENT", "SERVICE", "NAME", "PROMETHEUS", "SUCCESS", "MEASURES",
+                                "FAILURES OK", "INCONCLUSIVE", "DISABLED FOR"])
     return EXIT_OK
 
 
@@ -72,4 +99,50 @@ def cmd_gates_remove(ctx: AppContext, args: argparse.Namespace) -> int:
         gate = gates.remove_gate(session, cli_actor(ctx), args.gate)
         payload = {"id": args.gate, "name": gate.name, "removed": True}
     emit(args, payload, text=f"Removed gate #{args.gate} '{gate.name}'.")
+    return EXIT_OK
+
+
+def cmd_gates_disable(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.verification import gates
+
+    with ctx.session() as session:
+        gates.disable_gate(session, cli_actor(ctx), args.env, args.name, args.service)
+    payload = {"environment": args.env, "name": args.name, "service": args.service, "disabled": True}
+    emit(args, payload, text=f"Gate '{args.name}' no longer runs for {args.service}.")
+    return EXIT_OK
+
+
+def cmd_gates_enable(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.verification import gates
+
+    with ctx.session() as session:
+        gates.enable_gate(session, cli_actor(ctx), args.env, args.name, args.service)
+    payload = {"environment": args.env, "name": args.name, "service": args.service, "disabled": False}
+    emit(args, payload, text=f"Gate '{args.name}' runs for {args.service} again.")
+    return EXIT_OK
+
+
+def cmd_gates_update(ctx: AppContext, args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ranchersync.catalogue import environments
+    from ranchersync.kernel.errors import NotFoundError
+    from ranchersync.models import Gate
+    from ranchersync.verification import gates
+
+    actor = cli_actor(ctx)
+    with ctx.session() as session:
+        found = session.get(Gate, args.gate)
+        if found is None:
+            raise NotFoundError(f"There is no gate #{args.gate} (see `gates list`).")
+        given = {"name": args.name, "query": args.query, "success": args.success,
+                 "count": args.count, "failure_limit": args.failure_limit, "inconclusive": args.inconclusive,
+                 "service": args.service,
+                 "interval_seconds": gates.parse_duration(args.interval, "--interval") if args.interval else None}
+        spec = dataclasses.replace(gates.spec_of(found), **{k: v for k, v in given.items() if v is not None})
+        if args.prometheus or args.rancher_monitoring:
+            spec = dataclasses.replace(spec, prometheus_url=args.prometheus or None)
+        gate = gates.update_gate(session, actor, args.gate, spec)
+        payload = gates.gate_payload(gate, environments.get_environment(session, gate.environment_id).name)
+    emit(args, payload, text=f"Changed gate #{payload['id']} '{payload['name']}'.")
     return EXIT_OK

@@ -54,6 +54,8 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.governance import locks
     from ranchersync.inventory import compare
     from ranchersync.inventory.payloads import comparison_payload
+    from ranchersync.models import utcnow
+    from ranchersync.sync import add_readiness, promotion_readiness
 
     if len(args.env) < 2:
         raise UsageError("compare needs at least two environments: --env A --env B")
@@ -62,9 +64,11 @@ def cmd_services_compare(ctx: AppContext, args: argparse.Namespace) -> int:
                                                   compare_by="tag" if args.tag_only else "image",
                                                   digests=args.digests)
         held = {e.id: locks.locks_by_service(session, e.id) for e in comparison.environments}
-    if args.only_differences:
-        comparison = comparison.only_differences()
+        if args.only_differences:
+            comparison = comparison.only_differences()
+        readiness = promotion_readiness(session, comparison, utcnow())
     payload = comparison_payload(comparison)
+    add_readiness(payload, readiness)  # the promotion policy: how long each version ran where the next one asks it
     payload["locks"] = [locks.lock_payload(v) for by_service in held.values() for views in by_service.values()
                         for v in views]  # release trains: what a sync into each environment would meet
     emit(args, payload, *comparison_rows(payload))
@@ -99,6 +103,8 @@ def comparison_rows(payload: Mapping[str, Any]) -> tuple[list[list[Any]], list[s
                                           "changed outside the tool: " + ", ".join(noticed))) if flag]
         notes += [f"locked in {lock['environment']}: {lock['message']}" for lock in payload.get("locks", ())
                   if lock["service"] in (None, row["name"])]
+        notes += [f"{name} → {cell['promotion']['target']}: {cell['promotion']['text']}" for name in names
+                  for cell in [row["environments"][name]] if cell.get("promotion")]
         notes[:0] = [f"{name}: {cell['hiddenDifference']} ({'; '.join(cell['hiddenChanges'])})"
                      for name in names for cell in [row["environments"][name]] if cell["hiddenDifference"]]
         if not row["promotable"] and row["differs"]:

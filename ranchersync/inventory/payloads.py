@@ -72,6 +72,19 @@ class CellContainerPayload(TypedDict):
     images: list[str]
 
 
+class PromotionPayload(TypedDict):
+    """How a cell's version stands against the next environment's minimum source soak (the promotion policy)."""
+
+    target: str  # the next environment, whose minimum applies
+    runningSeconds: float | None  # how long it has run here; None: no known start (the policy refuses it)
+    minimumSeconds: int
+    leftSeconds: float | None  # until it may enter on time alone
+    gated: bool  # this environment has gates for the service
+    gatesPassed: bool
+    ready: bool  # the policy would let it enter now
+    text: str  # "ready to promote in 40 min", "ran 2 h, gates passed"
+
+
 class CellPayload(TypedDict):
     imageTag: str | None
     images: list[dict[str, Any]]
@@ -85,6 +98,7 @@ class CellPayload(TypedDict):
     digests: dict[str, list[str]] | None
     changedOutside: list[OutsidePayload]
     unreadable: list[str]
+    promotion: PromotionPayload | None  # only where the next environment sets --min-source-soak
 
 
 class ComparedService(TypedDict):
@@ -189,6 +203,7 @@ def comparison_payload(comparison: Comparison) -> ComparisonPayload:
                         "digests": None if cell.digests is None else {c: list(d) for c, d in cell.digests},
                         "changedOutside": [outside_payload(s) for s in cell.outside_changes],
                         "unreadable": list(cell.unreadable),
+                        "promotion": None,  # the promotion policy's, filled by sync.add_readiness
                     }
                     for j, (cell, why) in enumerate(zip(row.cells, row.explanations, strict=True))
                 },

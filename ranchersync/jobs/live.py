@@ -1,19 +1,22 @@
 """A running operation as its live page shows it: each workload's rollout as Rancher reports it now (pods ready x/y,
-updated, the rollout's conditions), beside what the operation recorded, and the time it has run."""
+updated, the rollout's conditions), beside what the operation recorded, each service's verification measurements as
+they are taken (gates' values with their times and verdicts, the soak's restarts), and the time it has run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
 from ranchersync.inventory.listing import client_pool
-from ranchersync.inventory.reading import instance_refs, site_connections
+from ranchersync.inventory.reading import InstanceRef, instance_refs, site_connections
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.kernel.humanize import workload_location
-from ranchersync.models import ACTIVE_OPERATION_STATUSES, SyncOperation, utcnow
+from ranchersync.kernel.timefmt import iso
+from ranchersync.models import ACTIVE_OPERATION_STATUSES, Measurement, SyncOperation, utcnow
 from ranchersync.rancher import RancherClient, rollout_state
 from ranchersync.sync import get_operation
 
@@ -45,6 +48,8 @@ class LiveOperation:
     elapsed_seconds: float
     terminate_requested: bool
     workloads: tuple[WorkloadProgress, ...]
+    # (service, where, {gate, at, values, verdict, detail}) in the order taken: what the history detail shows after.
+    measurements: tuple[tuple[str, str, dict[str, Any]], ...] = ()
 
     @property
     def running(self) -> bool:
@@ -66,6 +71,12 @@ def live_operation(ctx: AppContext, operation_id: int, factory: ClientFactory = 
             if operation.target_environment_id else {}
         results = [(r.service, r.workload_kind, r.status, refs.get(r.target_app_instance_id or -1), r.site_name,
                     r.cluster_id, r.namespace) for r in operation.results if r.status != "skipped"]
+        places = {r.id: (r.service, _where(r.site_name, refs.get(r.target_app_instance_id or -1), r.cluster_id,
+                                          r.namespace)) for r in operation.results}
+        measured = tuple((*places[m.result_id], {"gate": m.gate, "at": iso(m.at), "values": list(m.values or []),
+                                                  "verdict": m.verdict, "detail": m.detail})
+                         for m in session.scalars(select(Measurement).where(
+                             Measurement.result_id.in_(list(places))).order_by(Measurement.id)))
         running = operation.status in ACTIVE_OPERATION_STATUSES
         sites = {ref.site_id for _, _, _, ref, _, _, _ in results if ref is not None}
         connections = site_connections(session, ctx.cipher, sites) if running else {}
@@ -76,7 +87,7 @@ def live_operation(ctx: AppContext, operation_id: int, factory: ClientFactory = 
     workloads = []
     with client_pool(connections, factory) as pool:
         for service, kind, status, ref, site, cluster, namespace in results:
-            where = workload_location(site, ref.cluster_name if ref else "", cluster, namespace)
+            where = _where(site, ref, cluster, namespace)
             if ref is None or not running:
                 workloads.append(WorkloadProgress(service, kind, where, status, None, None, None, "", ()))
                 continue
@@ -90,7 +101,11 @@ def live_operation(ctx: AppContext, operation_id: int, factory: ClientFactory = 
                 service, kind, where, status, w.ready_replicas, w.replicas, w.updated_replicas,
                 rollout_state(w).message,
                 tuple((c.type, c.status, c.reason, c.message) for c in w.conditions)))
-    return LiveOperation(*head, workloads=tuple(workloads))
+    return LiveOperation(*head, workloads=tuple(workloads), measurements=measured)
+
+
+def _where(site: str, ref: InstanceRef | None, cluster: str, namespace: str) -> str:
+    return workload_location(site, ref.cluster_name if ref else "", cluster, namespace)
 
 
 def elapsed_text(seconds: float, timeout: float | None = None) -> str:

@@ -40,7 +40,7 @@ from ranchersync.models.trains import (  # release trains (issue 24)
     ScheduleStatus,
     SnapshotKind,
 )
-from ranchersync.models.verification import Gate, GateSource, Measurement, SoakSetting, Verdict
+from ranchersync.models.verification import Gate, GateExemption, GateSource, Measurement, SoakSetting, Verdict
 
 __all__ = [
     "ACTIVE_OPERATION_STATUSES",
@@ -62,6 +62,7 @@ __all__ = [
     "FreezeKind",
     "FreezeWindow",
     "Gate",
+    "GateExemption",
     "GateSource",
     "IdempotentAnswer",
     "KeyCheck",

@@ -19,7 +19,7 @@ class Gate(Base):
 
     __tablename__ = "gates"
     __table_args__ = (
-        UniqueConstraint("environment_id", "name", name="uq_gates_environment_name"),
+        UniqueConstraint("environment_id", "service", "name", name="uq_gates_environment_service_name"),
         CheckConstraint(_in("source", get_args(GateSource)), name="source_known"),
         CheckConstraint(_in("inconclusive", ("pass", "fail")), name="inconclusive_known"),
         CheckConstraint("count >= 1 AND failure_limit >= 0 AND interval_seconds > 0", name="bounds"),
@@ -28,6 +28,9 @@ class Gate(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    # "" for every service of the environment; a service's name: for it alone, overriding the environment's gate of
+    # the same name for that service.
+    service: Mapped[str] = mapped_column(String(253), default="", server_default="")
     source: Mapped[str] = mapped_column(String(20))
     prometheus_url: Mapped[str | None] = mapped_column(String(500))  # with source `prometheus`
     query: Mapped[str] = mapped_column(Text)
@@ -41,6 +44,22 @@ class Gate(Base):
 
     def __repr__(self) -> str:
         return f"Gate(id={self.id!r}, name={self.name!r}, environment_id={self.environment_id!r})"
+
+
+class GateExemption(Base):
+    """An environment's gate that does not run for one of its services (`gates disable --service`)."""
+
+    __tablename__ = "gate_exemptions"
+    __table_args__ = (
+        UniqueConstraint("environment_id", "service", "gate", name="uq_gate_exemptions_environment_service_gate"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(253))
+    gate: Mapped[str] = mapped_column(String(100))  # the environment's gate's name
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
 
 
 class SoakSetting(Base):

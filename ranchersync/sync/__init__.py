@@ -33,7 +33,15 @@ from ranchersync.sync.source_health import (
     healthy_since,
     source_problems,
 )
-from ranchersync.sync.source_soak import SoakShortfall, SourceNotSoaked, check_source_soak, soak_shortfalls
+from ranchersync.sync.source_soak import (
+    Readiness,
+    SoakShortfall,
+    SourceNotSoaked,
+    add_readiness,
+    check_source_soak,
+    promotion_readiness,
+    soak_shortfalls,
+)
 from ranchersync.sync.undo import resume_operation, rollback_candidates, rollback_operation, rollback_refusal
 
 __all__ = [
@@ -45,6 +53,9 @@ __all__ = [
     "SourceNotSoaked",
     "check_source_soak",
     "soak_shortfalls",
+    "Readiness",
+    "promotion_readiness",
+    "add_readiness",
     "health_lines",
     "healthy_since",
     "source_problems",

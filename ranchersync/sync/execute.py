@@ -88,6 +88,9 @@ class ServiceRun:
     stopped: bool = False  # its rollout was not waited for to the end: the operation was asked to terminate
     generation: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    # Rolled out, its gates and soak still to run (with every other service's, together): the checks, the
+    # digests its pods run and the rollout's message for its success.
+    awaiting: tuple[verification.Job, dict[str, str] | None, str] | None = None
 
     @property
     def touched(self) -> bool:
@@ -152,6 +155,12 @@ def run_items(
         if options.verify and to_verify and not lost:
             list(executor.map(guarded(lambda o: _verify(ctx, pool, o, options, say, operation_id, not undoing,
                                                         stoppable=not undoing)), to_verify))
+        checked = [r for r in to_verify if r.awaiting is not None and r.status == "pending" and not r.stopped]
+        if checked and not lost:
+            try:
+                _verify_checks(ctx, checked, say, operation_id, executor)
+            except DatabaseUnavailable as error:
+                lost.append(error)
         try:
             for run in to_verify:
                 # Not verified (verification off): the PATCH itself is the success. A stopped run is the caller's
@@ -316,9 +325,9 @@ def _verify(
                 return
             if observed and state.done:
                 found = _running_digests(client, ref, current, item) if keep_digests else None
-                failure = _verification_failure(ctx, client, run, current, say, operation_id) if keep_digests else ""
-                if failure:  # a gate or the soak failed: the service fails, and the automatic rollback undoes it
-                    _finish(ctx, run, "failed", failure, say)
+                job = _checks_job(ctx, pool, run, current, say) if keep_digests else None
+                if job is not None:  # its gates and soak run with every other service's, once all rolled out
+                    run.awaiting = (job, found, state.message)
                     return
                 _finish(ctx, run, "success", state.message, say, digests=found)
                 return
@@ -341,20 +350,37 @@ def _replaced_during_rollout(current: Workload, moves: Sequence[Move]) -> str:
                      for m in moves if images.get((m.name, m.init)) != m.new)
 
 
-def _verification_failure(ctx: AppContext, client: RancherClient, run: ServiceRun, workload: Workload,
-                          say: ProgressListener, operation_id: int) -> str:
-    """After a verified rollout, the target environment's gates and soak (the verification package); why they
-    failed, or '' when they held or the environment has none."""
-    checks = verification.load_checks(ctx, run.item.target.environment_id)
-    if checks.empty:
-        return ""
+def _checks_job(ctx: AppContext, pool: ClientPool, run: ServiceRun, workload: Workload, say: ProgressListener
+                ) -> verification.Job | None:
+    """After a verified rollout, what the target environment's gates and soak will check on this service (the
+    verification package); None when the environment has none."""
     item, ref = run.item, run.item.target
+    checks = verification.load_checks(ctx, ref.environment_id, item.name)
+    if checks.empty:
+        return None
     target = verification.Target(item.result_id, ref.cluster_id, ref.namespace, item.name,
                                  workload.selector_string(), tuple(m.new for m in item.moves if not m.init))
-    verdict = verification.verify_service(
-        ctx, checks, target, client, heartbeat=lambda: records.heartbeat(ctx, operation_id),
-        say=lambda line: say(ProgressEvent(item.result_id, item.name, ref.name, "verifying", line)))
-    return "" if verdict.passed else verdict.message
+    return verification.Job(checks, target, lambda: pool.client(ref),
+                            lambda line: say(ProgressEvent(item.result_id, item.name, ref.name, "verifying", line)))
+
+
+def _verify_checks(ctx: AppContext, runs: Sequence[ServiceRun], say: ProgressListener, operation_id: int,
+                   executor: ThreadPoolExecutor) -> None:
+    """Every rolled-out service's gates and soak, together (one clock, batched queries); a failure fails the
+    service, and the automatic rollback undoes it as a failed rollout. The results are recorded side by side."""
+    jobs = [run.awaiting[0] for run in runs if run.awaiting is not None]
+    verdicts = verification.verify_services(ctx, jobs, heartbeat=lambda: records.heartbeat(ctx, operation_id))
+
+    def finish(pair: tuple[ServiceRun, verification.Verdict]) -> None:
+        run, verdict = pair
+        assert run.awaiting is not None
+        _, digests, message = run.awaiting
+        if verdict.passed:
+            _finish(ctx, run, "success", message, say, digests=digests)
+        else:
+            _finish(ctx, run, "failed", verdict.message, say)
+
+    list(executor.map(finish, zip(runs, verdicts, strict=True)))
 
 
 def _running_digests(client: RancherClient, ref: InstanceRef, workload: Workload, item: WorkItem) -> dict[str, str]:

@@ -2,4 +2,4 @@
 watches the pods for restarts, and the promotion policy (how long a version ran, gated, in the source first)."""
 
 # What the package offers: its modules, imported by name (`from ranchersync.verification import expressions`).
-__all__ = ["expressions", "gates", "prometheus", "run", "soak"]
+__all__ = ["expressions", "gates", "prometheus", "run", "soak", "trial"]

@@ -9,7 +9,7 @@ the gate counts as an `inconclusive` measurement.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
@@ -27,6 +27,8 @@ DEADLINE: Final = 10.0  # seconds for one query, answer included: a gate measure
 MAX_ANSWER: Final = 1024 * 1024  # bytes: a gate's query returns a handful of series, not a dump
 MAX_SERIES: Final = 1000
 USER_AGENT: Final = f"rancher-sync-manager/{__version__}"
+BATCH_LABEL: Final = "rsm_batch_query"  # the label that tells a batch's sub-queries apart in its one answer
+MAX_BATCH: Final = 100  # sub-queries in one batched request (about 15 KB of PromQL, POSTed)
 
 
 class QueryFailed(Exception):
@@ -137,20 +139,47 @@ class DirectPrometheus:
 
     def query(self, promql: str) -> list[float]:
         """The values of one instant query."""
+        return values_of(self._ask(promql))
+
+    def query_many(self, queries: Sequence[str]) -> list[list[float] | QueryFailed]:
+        """The values of several instant queries, each one's or why it failed, in order: asked as few batched
+        requests as PromQL allows (`batch_query`); a batch Prometheus refuses (a sub-query that is no instant
+        vector, a scalar for one) is asked again one query at a time, so one gate's query never fails another's."""
+        unique = list(dict.fromkeys(queries))  # two services' identical queries are asked once
+        answers: dict[str, list[float] | QueryFailed] = {}
+        for start in range(0, len(unique), MAX_BATCH):
+            chunk = unique[start:start + MAX_BATCH]
+            split: list[list[float] | QueryFailed] | None = None
+            if len(chunk) > 1:
+                try:
+                    split = split_batch(self._ask(batch_query(chunk)), len(chunk))
+                except QueryFailed:
+                    split = None
+            for promql, found in zip(chunk, split or [self._one(q) for q in chunk], strict=True):
+                answers[promql] = found
+        return [answers[q] for q in queries]
+
+    def _one(self, promql: str) -> list[float] | QueryFailed:
+        try:
+            return self.query(promql)
+        except QueryFailed as failed:
+            return failed
+
+    def _ask(self, promql: str) -> Any:
+        """One instant query's answer as JSON (POSTed: a batch is longer than a URL should be)."""
         host = urlsplit(self.url).hostname or ""
         try:
             with guarded(self._policy, self._deadline, MAX_ANSWER):
-                response = self._session.get(f"{self.url}/api/v1/query", params={"query": promql},
-                                             timeout=(min(3.05, self._deadline), self._deadline))
+                response = self._session.post(f"{self.url}/api/v1/query", data={"query": promql},
+                                              timeout=(min(3.05, self._deadline), self._deadline))
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise QueryFailed(f"Prometheus at {host} could not be reached ({type(exc).__name__})") from None
         except requests.RequestException as exc:  # over the size cap, or not readable
             raise QueryFailed(f"Prometheus at {host} gave no usable answer ({exc})") from None
         try:
-            body = response.json()
+            return response.json()
         except ValueError:
             raise QueryFailed(f"Prometheus at {host} answered {response.status_code} without JSON") from None
-        return values_of(body)
 
 
 class MonitoringThroughRancher:
@@ -167,6 +196,37 @@ class MonitoringThroughRancher:
         except RancherSyncError as exc:
             raise QueryFailed(f"rancher-monitoring in cluster {self._cluster_id}: {exc}") from None
         return values_of(body)
+
+
+def batch_query(queries: Sequence[str]) -> str:
+    """Several instant queries as one: each sub-query's series tagged with its position (`label_replace`, which
+    PromQL allows on any instant vector), joined with `or` (the tags differ, so every series is kept)."""
+    return " or ".join(f'label_replace(({q}), "{BATCH_LABEL}", "{i}", "", "")' for i, q in enumerate(queries))
+
+
+def split_batch(body: Any, count: int) -> list[list[float] | QueryFailed]:
+    """A batched query's answer as each sub-query's values (or, for one that returned no series, why); QueryFailed
+    when the batch itself failed."""
+    if not isinstance(body, dict) or body.get("status") != "success":
+        values_of(body)  # raises the batch's own error
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or data.get("resultType") != "vector" or not isinstance(data.get("result"), list):
+        raise QueryFailed("the batch did not return a vector")
+    found: list[list[float] | QueryFailed] = [[] for _ in range(count)]
+    for series in data["result"]:
+        labels = series.get("metric") if isinstance(series, dict) else None
+        tag = labels.get(BATCH_LABEL) if isinstance(labels, dict) else None
+        if not isinstance(tag, str) or not tag.isdigit() or int(tag) >= count:
+            raise QueryFailed("a batched series has no sub-query tag")
+        values = found[int(tag)]
+        assert isinstance(values, list)
+        values.append(_number(series.get("value")))
+    for index, values in enumerate(found):
+        if isinstance(values, list) and not values:
+            found[index] = QueryFailed("the query returned no series (empty result)")
+        elif isinstance(values, list) and len(values) > MAX_SERIES:
+            found[index] = QueryFailed(f"the query returned more than {MAX_SERIES} series")
+    return found
 
 
 def values_of(body: Any) -> list[float]:

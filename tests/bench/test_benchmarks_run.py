@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[tuple[str, ...], str]] = {
                         "--changes", "2", "--viewers", "2", "--window", "1"), "live / cached requests per hour"),
     "api_latency": (("--services", "2", "--clusters", "2", "--latency-ms", "5", "--calls", "2", "--runs", "1"),
                     "GET /compare: API p50 at 1 client"),
+    "verification": (("--services", "2", "--clusters", "1", "--count", "2", "--interval", "0.2"), "added / ideal"),
 }
 
 pytestmark = pytest.mark.bench

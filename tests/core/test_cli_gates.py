@@ -75,3 +75,84 @@ def test_a_viewer_cannot_add_a_gate(ctx: AppContext, monkeypatch: pytest.MonkeyP
     status, _, err = viewer("gates", "add", "--env", "Prod", "--name", "g", "--prometheus", "http://127.0.0.1:9090",
                             "--query", QUERY, "--success", "result < 1")
     assert status == 3, err
+
+
+def _add(cli, name: str, success: str, *extra: str) -> dict:
+    status, out, err = cli("gates", "add", "--env", "Prod", "--name", name, "--prometheus", "http://127.0.0.1:9090",
+                           "--query", QUERY, "--success", success, *extra, "--json")
+    assert status == 0, err
+    return dict(json.loads(out))
+
+
+def test_a_service_gate_overrides_the_environments_and_a_gate_can_be_disabled_for_one_service(
+        cli, ctx: AppContext) -> None:
+    from ranchersync.catalogue import environments
+    from ranchersync.verification import gates
+
+    _add(cli, "error-rate", "result < 0.05")
+    _add(cli, "latency", "result < 0.3")
+    own = _add(cli, "error-rate", "result < 0.2", "--service", "legacy")  # the same name: legacy's own
+    assert own["service"] == "legacy"
+    status, _, err = cli("gates", "add", "--env", "Prod", "--name", "error-rate", "--prometheus",
+                         "http://127.0.0.1:9090", "--query", QUERY, "--success", "result < 1", "--service", "legacy")
+    assert status == 2 and "already has a gate named 'error-rate'" in err
+    status, _, err = cli("gates", "add", "--env", "Prod", "--name", "x", "--prometheus", "http://127.0.0.1:9090",
+                         "--query", QUERY, "--success", "result < 1", "--service", "Not A Name")
+    assert status == 2 and "not a service name" in err
+
+    assert cli("gates", "disable", "--env", "Prod", "--name", "latency", "--service", "batch")[0] == 0
+    status, _, err = cli("gates", "disable", "--env", "Prod", "--name", "latency", "--service", "batch")
+    assert status == 2 and "already disabled" in err
+    status, _, err = cli("gates", "disable", "--env", "Prod", "--name", "nope", "--service", "batch")
+    assert status == 2 and "no gate named 'nope'" in err
+
+    def effective(service: str) -> list[tuple[str, str]]:
+        with ctx.session() as session:
+            env = environments.get_environment(session, "Prod")
+            return [(g.name, g.success) for g in gates.effective_gates(session, env.id, service)]
+
+    assert effective("frontend") == [("error-rate", "result < 0.05"), ("latency", "result < 0.3")]
+    assert effective("legacy") == [("error-rate", "result < 0.2"), ("latency", "result < 0.3")]
+    assert effective("batch") == [("error-rate", "result < 0.05")]
+
+    status, out, _ = cli("gates", "list", "--env", "Prod", "--json")
+    listed = {(g["name"], g["service"]): g["disabledFor"] for g in json.loads(out)}
+    assert listed == {("error-rate", None): [], ("latency", None): ["batch"], ("error-rate", "legacy"): []}
+    status, out, _ = cli("gates", "list", "--env", "Prod")
+    assert "legacy" in out and "batch" in out
+
+    assert cli("gates", "enable", "--env", "Prod", "--name", "latency", "--service", "batch")[0] == 0
+    assert effective("batch") == [("error-rate", "result < 0.05"), ("latency", "result < 0.3")]
+    status, out, _ = cli("audit", "--action", "gate", "--json")
+    actions = [e["action"] for e in json.loads(out)]
+    assert "gate.disable" in actions and "gate.enable" in actions
+
+
+def test_removing_an_environments_gate_forgets_whom_it_was_disabled_for(cli, ctx: AppContext) -> None:
+    from ranchersync.catalogue import environments
+    from ranchersync.verification import gates
+
+    gate = _add(cli, "latency", "result < 0.3")
+    assert cli("gates", "disable", "--env", "Prod", "--name", "latency", "--service", "batch")[0] == 0
+    assert cli("gates", "remove", str(gate["id"]))[0] == 0
+    _add(cli, "latency", "result < 0.5")  # a new gate of that name runs for batch: nobody disabled it
+    with ctx.session() as session:
+        env = environments.get_environment(session, "Prod")
+        assert [g.success for g in gates.effective_gates(session, env.id, "batch")] == ["result < 0.5"]
+
+
+def test_gates_update_changes_what_is_given_and_is_audited(cli) -> None:
+    gate = _add(cli, "error-rate", "result < 0.05", "--count", "4", "--failure-limit", "1")
+    status, out, err = cli("gates", "update", str(gate["id"]), "--success", "result < 0.02", "--rancher-monitoring",
+                           "--json")
+    assert status == 0, err
+    changed = json.loads(out)
+    assert (changed["success"], changed["source"], changed["prometheusUrl"], changed["count"],
+            changed["failureLimit"], changed["query"]) == ("result < 0.02", "rancher-monitoring", None, 4, 1, QUERY)
+    status, _, err = cli("gates", "update", str(gate["id"]), "--failure-limit", "9")
+    assert status == 2 and "failure limit" in err
+    status, _, err = cli("gates", "update", "4242", "--count", "2")
+    assert status == 2 and "no gate #4242" in err
+    status, out, _ = cli("audit", "--action", "gate.update", "--json")
+    [event] = json.loads(out)
+    assert event["before"]["success"] == "result < 0.05" and event["after"]["success"] == "result < 0.02"

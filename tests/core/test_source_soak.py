@@ -99,3 +99,35 @@ def test_the_cli_refuses_with_exit_3_and_says_how_long_is_left(demo: AppContext,
     assert status == 3, err
     assert "frontend has run in Stage for " in err and "of 2 h" in err and "left" in err
     assert "--override-policy" in err
+
+
+def test_the_comparison_says_per_cell_when_a_version_may_be_promoted(demo: AppContext, monkeypatch, capsys) -> None:
+    minimum(demo, "Prod", "1h")
+    cli = cli_runner(demo, monkeypatch, capsys)
+    status, out, err = cli("ada@example.com", "services", "compare", "--env", "Stage", "--env", "Prod", "--json")
+    assert status == 0, err
+    frontend = next(r for r in json.loads(out)["services"] if r["name"] == "frontend")
+    stage = frontend["environments"]["Stage"]["promotion"]
+    # Stage's frontend completed its rollout moments ago (the simulator's NewReplicaSetAvailable): the same clock as
+    # the policy's refusal above, so the cell says how long is left.
+    assert stage["target"] == "Prod" and stage["minimumSeconds"] == 3600 and not stage["ready"]
+    assert 0 < stage["leftSeconds"] <= 3600 and stage["text"].startswith("ready to promote in ")
+    assert frontend["environments"]["Prod"]["promotion"] is None, "nothing after Prod asks for a minimum"
+    status, out, _ = cli("ada@example.com", "services", "compare", "--env", "Stage", "--env", "Prod")
+    assert "Stage → Prod: ready to promote in " in out
+
+    with demo.session() as session:  # an hour later, gated: ran, and whether the gates passed
+        gates.add_gate(session, ADMIN, "Stage", gates.GateSpec(
+            name="errors", prometheus_url="http://127.0.0.1:9", query="sum(rate(x[1m]))", success="result < 0.05"))
+    from ranchersync.inventory import compare
+    from ranchersync.sync import promotion_readiness
+
+    with demo.session() as session:
+        comparison = compare.compare_environments(session, demo.cipher, ["Stage", "Prod"])
+        later = promotion_readiness(session, comparison, utcnow() + dt.timedelta(hours=2))
+    found = later[("Deployment", "frontend", "Stage")]
+    assert found.left_seconds == 0 and found.gated and not found.gates_passed and not found.ready
+    assert found.text.startswith("ran 2 h") and found.text.endswith(", gates not passed")
+    # The policy agrees: the same version is refused for its gates, not for its time.
+    assert shortfalls(demo, "frontend", later=2 * 3600) == [
+        "frontend has not passed the gates of Stage (it did not arrive there by a verified sync, or a gate failed)"]

@@ -4,113 +4,30 @@ one rolls it back on the cluster with its measurements recorded, and a crash loo
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from ranchersync.access.identity import Actor
 from ranchersync.context import AppContext
 from ranchersync.history import get_operation_detail
 from ranchersync.history.payloads import operation_payload
-from ranchersync.models import OutboxMessage
+from ranchersync.kernel.errors import PermissionDenied
+from ranchersync.models import Measurement, OutboxMessage
 from ranchersync.simulator import SimulatedRancher, load_demo_world
 from ranchersync.sync import ProgressEvent, SyncOptions
-from ranchersync.verification import gates
+from ranchersync.verification import gates, trial
 from tests.builders import ADMIN
+from tests.core.prometheus_fixtures import Exporter, set_ratio
 from tests.core.test_sync import EAST, WEST, apply, image, plan
-from tests.deploy import tools
+
+pytest_plugins = ["tests.core.prometheus_fixtures"]
 
 OPTIONS = SyncOptions(timeout_seconds=30, poll_seconds=0.2)
 QUERY = 'max(app_error_ratio{namespace="{namespace}",service="{service}"})'
-
-
-class Exporter:
-    """/metrics with one gauge per service; `ratio` is what the test sets."""
-
-    def __init__(self) -> None:
-        self.ratio = 0.0
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                body = ("# TYPE app_error_ratio gauge\n"
-                        f'app_error_ratio{{namespace="shop-prod",service="frontend"}} {exporter.ratio}\n').encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _query(base: str, promql: str) -> list[Any]:
-    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 (loopback)
-        return list(json.load(answer)["data"]["result"])
-
-
-@pytest.fixture(scope="module")
-def exporter() -> Iterator[Exporter]:
-    found = Exporter()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def prometheus(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Prometheus on 127.0.0.1 scraping the exporter every 0.5 s; its base URL once it holds a sample."""
-    binary = tools.prometheus()
-    workdir: Path = tmp_path_factory.mktemp("prometheus")
-    (workdir / "prometheus.yml").write_text(json.dumps({
-        "global": {"scrape_interval": "500ms"},
-        "scrape_configs": [{"job_name": "app", "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}]}]}))
-    port = _free_port()
-    with (workdir / "prometheus.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(binary), f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-            cwd=workdir, stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _query(base, "app_error_ratio"):
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, (workdir / "prometheus.log").read_text()[-2000:]
-            time.sleep(0.3)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 @pytest.fixture
@@ -120,15 +37,6 @@ def rancher_us(request: pytest.FixtureRequest) -> Iterator[SimulatedRancher]:
     with SimulatedRancher(load_demo_world("rancher-us"), rollout_seconds=0.5, crash_images=crash,
                           crash_seconds=0.4) as server:
         yield server
-
-
-def _set_ratio(exporter: Exporter, prometheus: str, ratio: float) -> None:
-    """Set the exporter's ratio and wait until Prometheus serves it."""
-    exporter.ratio = ratio
-    deadline = time.monotonic() + 20
-    while float(_query(prometheus, "app_error_ratio")[0]["value"][1]) != ratio:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
 
 
 def _add_gate(ctx: AppContext, prometheus: str, query: str = QUERY, inconclusive: str = "fail") -> None:
@@ -145,7 +53,7 @@ def _results(ctx: AppContext, operation_id: int) -> list[dict[str, Any]]:
 
 def test_a_gate_that_passes_completes_the_sync(demo: AppContext, rancher_us: SimulatedRancher, exporter: Exporter,
                                                prometheus: str) -> None:
-    _set_ratio(exporter, prometheus, 0.0)
+    set_ratio(exporter, prometheus, 0.0)
     _add_gate(demo, prometheus)
     events: list[ProgressEvent] = []
     operation = apply(demo, plan(demo, "frontend"), OPTIONS, progress=events.append)
@@ -160,7 +68,7 @@ def test_a_gate_that_passes_completes_the_sync(demo: AppContext, rancher_us: Sim
 
 def test_a_gate_that_fails_rolls_the_sync_back(demo: AppContext, rancher_us: SimulatedRancher, exporter: Exporter,
                                                prometheus: str) -> None:
-    _set_ratio(exporter, prometheus, 0.2)
+    set_ratio(exporter, prometheus, 0.2)
     _add_gate(demo, prometheus)
     operation = apply(demo, plan(demo, "frontend"), OPTIONS)
     assert operation.status == "rolled_back"
@@ -208,3 +116,92 @@ def test_a_steady_version_holds_its_soak(demo: AppContext, rancher_us: Simulated
     assert operation.status == "complete"
     soak = [m for r in _results(demo, operation.id) for m in r["measurements"]]
     assert [(m["gate"], m["values"], m["verdict"]) for m in soak] == [("soak", [0], "pass")] * 2
+
+
+def _instance_id(ctx: AppContext, name: str) -> int:
+    from ranchersync.catalogue import instances
+
+    with ctx.session() as session:
+        return next(i.id for i in instances.list_instances(session) if i.name == name)
+
+
+@pytest.mark.parametrize(("ratio", "verdict"), [(0.0, "pass"), (0.2, "fail")])
+def test_trying_a_gate_runs_its_query_once_and_gives_the_verdict(
+        demo: AppContext, exporter: Exporter, prometheus: str, ratio: float, verdict: str) -> None:
+    set_ratio(exporter, prometheus, ratio)
+    _add_gate(demo, prometheus)
+    with demo.session() as session:
+        gate_id = gates.list_gates(session, "Prod")[0][0].id
+    lines: list[str] = []
+    found = trial.try_gate(demo, ADMIN, gate_id, _instance_id(demo, "shop-east"), "frontend", say=lines.append)
+    assert found.query == 'max(app_error_ratio{namespace="shop-prod",service="frontend"})'
+    assert (found.values, found.verdict) == ((ratio,), verdict)
+    assert lines[0].startswith("Querying 127.0.0.1:") and lines[-1].startswith(verdict)
+    with demo.session() as session:  # a trial is a read: nothing measured, nothing audited
+        assert not session.scalars(select(Measurement)).all()
+
+
+def test_trying_a_gate_on_a_service_without_series_is_inconclusive_with_why(
+        demo: AppContext, prometheus: str) -> None:
+    _add_gate(demo, prometheus)
+    with demo.session() as session:
+        gate_id = gates.list_gates(session, "Prod")[0][0].id
+    found = trial.try_gate(demo, ADMIN, gate_id, _instance_id(demo, "shop-east"), "no-such-service")
+    assert found.verdict == "inconclusive" and "empty result" in found.detail and found.values == ()
+
+
+def test_a_viewer_may_not_try_a_gate(demo: AppContext, prometheus: str) -> None:
+    _add_gate(demo, prometheus)
+    with demo.session() as session:
+        gate_id = gates.list_gates(session, "Prod")[0][0].id
+    with pytest.raises(PermissionDenied):
+        trial.try_gate(demo, Actor("v@example.com", "viewer", "cli"), gate_id, _instance_id(demo, "shop-east"),
+                       "frontend")
+
+
+@pytest.mark.parametrize("override", ["own gate", "disabled"])
+def test_a_services_override_decides_its_verification(demo: AppContext, rancher_us: SimulatedRancher,
+                                                     exporter: Exporter, prometheus: str, override: str) -> None:
+    set_ratio(exporter, prometheus, 0.2)
+    _add_gate(demo, prometheus)  # result < 0.05: fails at 20 % for every service but one
+    with demo.session() as session:
+        if override == "own gate":
+            gates.add_gate(session, ADMIN, "Prod", gates.GateSpec(
+                name="error-rate", prometheus_url=prometheus, query=QUERY, success="result < 0.5",
+                interval_seconds=0.3, count=2, service="frontend"))
+        else:
+            gates.disable_gate(session, ADMIN, "Prod", "error-rate", "frontend")
+    operation = apply(demo, plan(demo, "frontend"), OPTIONS)
+    assert operation.status == "complete"
+    for cluster in (EAST, WEST):
+        assert image(rancher_us, cluster, "frontend").endswith("frontend:3.8.1")
+    measured = [m for r in _results(demo, operation.id) for m in r["measurements"]]
+    if override == "own gate":
+        assert len(measured) == 4 and {m["detail"] for m in measured} == {"result < 0.5: 0.2"}
+    else:
+        assert measured == []
+
+
+def test_queries_asked_together_give_each_its_own_answer(exporter: Exporter, prometheus: str) -> None:
+    from ranchersync.verification.prometheus import DirectPrometheus, QueryFailed
+
+    set_ratio(exporter, prometheus, 0.2)
+    exporter.series = [("shop-prod", "frontend"), ("shop-prod", "cart")]
+    try:
+        queries = ['max(app_error_ratio{service="frontend"})', 'app_error_ratio{namespace="shop-prod"}',
+                   'max(app_error_ratio{service="nothing"})', 'max(app_error_ratio{service="frontend"})']
+        source = DirectPrometheus(prometheus)
+        deadline = time.monotonic() + 20
+        while len(source.query('app_error_ratio{namespace="shop-prod"}')) < 2:  # the new series scraped
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        together = source.query_many(queries)
+        assert together[0] == together[3] == [0.2] and sorted(together[1]) == [0.2, 0.2]  # type: ignore[type-var]
+        assert isinstance(together[2], QueryFailed) and "empty result" in str(together[2])
+        # A sub-query that is no instant vector (a scalar) fails the batch in PromQL: each is asked alone then.
+        mixed = source.query_many(['scalar(max(app_error_ratio{service="frontend"}))',
+                                   'max(app_error_ratio{service="frontend"})', "max(no_such_metric)"])
+        assert mixed[:2] == [[0.2], [0.2]] and isinstance(mixed[2], QueryFailed)
+        source.close()
+    finally:
+        exporter.series = [("shop-prod", "frontend")]

@@ -18,7 +18,7 @@ from ranchersync.catalogue import environments
 from ranchersync.context import AppContext
 from ranchersync.history import HistoryFilter, compute_metrics, date_range
 from ranchersync.kernel.humanize import duration_text
-from ranchersync.models import Environment, SyncOperation
+from ranchersync.models import Environment, Measurement, SyncOperation
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import Confirmation, SyncOptions, apply_plan, get_operation, new_request_id, plan_environments
 from tests.builders import ADMIN
@@ -356,3 +356,25 @@ def test_a_workload_is_named_by_site_cluster_name_and_namespace(open_app: OpenAp
     assert where == {"eu · east01 · shop-prod", "eu · c-gone · shop-prod"}, "the id only where no name is known"
     plan = tables.rollback_rows(queries.operation_detail_now(done_id))
     assert set(plan["Where"]) == where
+
+
+def test_an_opened_operation_shows_its_verification_measurements(open_app: OpenApp, ctx: AppContext,
+                                                                   history: dict[str, int]) -> None:
+    with ctx.session() as session:
+        web = next(r for r in session.get(SyncOperation, history["failed"]).results if r.service == "web")
+        for n, (value, verdict) in enumerate([(0.01, "pass"), (0.2, "fail")]):
+            session.add(Measurement(result_id=web.id, gate="error-rate", at=day(2, hours=n / 3600), values=[value],
+                                    verdict=verdict, detail=f"result < 0.05: {value}"))
+        session.add(Measurement(result_id=web.id, gate="soak", at=day(2, hours=2 / 3600), values=[2], verdict="fail",
+                                detail="pods restarted during the soak (crash loop?): web-1/app restarted 2×"))
+
+    at = select_rows(open_app(PAGE), 0, [history["failed"]])
+
+    assert_ok(at)
+    measured = next(d.value for d in at.dataframe if "Gate" in d.value.columns)
+    assert [tuple(row) for row in measured[["Verdict", "Service", "Gate", "#", "Values"]].itertuples(
+        index=False, name=None)] == [("✓ pass", "web", "error-rate", 1, "0.01"),
+                                     ("✗ fail", "web", "error-rate", 2, "0.2"),
+                                     ("✗ fail", "web", "soak", 1, "2 restart(s)")]
+    assert measured["Time"].tolist()[0] == f"{day(2):%H:%M:%S}"  # the viewer's zone: UTC in AppTest
+    assert "2 measurement(s) did not pass" in " ".join(m.value for m in at.markdown)

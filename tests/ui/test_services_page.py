@@ -14,10 +14,12 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from ranchersync.catalogue.rules import next_in_pipeline
+from ranchersync.context import AppContext
 from ranchersync.inventory.compare import STATUS_SEVERITY, compare, drift_counts
 from ranchersync.inventory.reading import EnvironmentRef, InstanceRef, Inventory, Service
 from ranchersync.kernel.errors import RancherNotFound
 from ranchersync.rancher import Workload, workload_status
+from tests.builders import ADMIN
 from tests.ui.conftest import OpenApp, Seed, assert_no_token, assert_ok
 from tests.ui.fakes import GOOD_TOKEN, FakeRancher, shown
 from ui.services import services_tables as tables
@@ -427,3 +429,37 @@ def test_a_cronjob_picked_in_one_environment_is_left_out_of_the_sync(
     assert "**Sync 1 service** :small[(web)]" in [m.value for m in at.main.markdown]
     assert any("left out of the sync: report (CronJob)" in shown(c.value) for c in at.main.caption)
     assert_ok(at)
+
+
+def test_the_comparison_says_how_a_version_stands_against_the_next_environments_minimum_source_soak(
+    open_app: OpenApp, seed: Seed, world: FakeRancher, app_env: AppContext
+) -> None:
+    from ranchersync.verification import gates
+
+    ids = seed(instance_specs=INSTANCES)
+    with app_env.session() as session:
+        gates.set_soak(session, ADMIN, "Prod", min_source_soak="1h")
+    # Dev's web 1.5.0 completed its rollout 20 minutes ago (NewReplicaSetAvailable); api has no known start there.
+    done = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for namespace in ("shop-dev", "shop-qa"):
+        world.workloads[(DEV, namespace)] = [rolled_out("web", "1.5.0", done)] + [
+            w for w in world.workloads[(DEV, namespace)] if w.name != "web"]
+    at = compare_view(open_app(PAGE), ids["Dev"], ids["Prod"])
+
+    rows = table(at)
+    assert rows.loc["Deployment/web", "Dev"] == "1.5.0 · ⏳ ready to promote in 40 min"
+    assert rows.loc["Deployment/api", "Dev"].endswith(" · start unknown")
+    assert rows.loc["Deployment/web", "Prod"] == "1.4.0", "nothing after Prod asks for a minimum"
+
+
+def rolled_out(name: str, version: str, at: str) -> Workload:
+    """A Deployment whose rollout completed at `at` (its Progressing condition: NewReplicaSetAvailable)."""
+    return Workload.from_k8s({
+        "kind": "Deployment", "metadata": {"name": name, "namespace": "ns", "generation": 1, "resourceVersion": "1"},
+        "spec": {"replicas": 2,
+                 "template": {"spec": {"containers": [{"name": name, "image": f"reg.example.com/{name}:{version}"}]}}},
+        "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2,
+                   "availableReplicas": 2, "conditions": [
+                       {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                        "lastUpdateTime": at, "lastTransitionTime": at}]},
+    })

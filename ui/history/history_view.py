@@ -23,7 +23,7 @@ from ranchersync.models import OperationStatus
 from ranchersync.sync import new_request_id
 from ui.history import history_charts as charts
 from ui.history import history_tables as tables
-from ui.history import live_operation
+from ui.history import live_operation, measurements_view
 from ui.shell import dataframes, queries, url_state, widgets
 from ui.shell import format as fmt
 from ui.shell.outcome import Outcome
@@ -218,6 +218,9 @@ def detail(actor: Actor, operation_id: int, envs: Mapping[str, EnvironmentRow], 
         if changelog := tables.changelog_lines(found):
             with st.container(key="hist_changelog"):
                 st.markdown("**Changelog**\n\n" + "\n".join(f"- {line}" for line in changelog))
+        if found.status not in ("pending", "running"):  # while it runs, the live progress above shows them
+            measurements_view.table([(r.service, r.location, m) for r in found.results for m in r.measurements], tz,
+                                    key="hist_measurements")
         allowed, why = tables.can_roll_back(found)
         target = envs.get(found.target_environment)
         locked = refusal(actor, "sync", protected=bool(target and target.protected),

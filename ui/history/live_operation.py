@@ -1,5 +1,6 @@
 """The live page of a running operation (the history's detail while it runs): each workload's pods ready x/y, the
-rollout's conditions, the time it has run against its timeout, and Terminate — roll back what changed, or keep it.
+rollout's conditions, each service's gate measurements and soak as they come, the time it has run against its
+timeout, and Terminate — roll back what changed, or keep it.
 It reads the database and Rancher every second in a fragment; the operation itself runs on the server."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import streamlit as st
 from ranchersync import jobs
 from ranchersync.access.identity import Actor
 from ranchersync.kernel.textsafe import escape_markdown
+from ui.history import measurements_view
 from ui.shell import deps, queries, started, widgets
 from ui.sync import sync_actions
 
@@ -33,6 +35,7 @@ def live(actor: Actor, operation_id: int, may_terminate: str | None) -> None:
         st.dataframe(pd.DataFrame(rows, columns=["Service", "Where", "Status", "Pods ready", "Updated", "Rollout",
                                                  "Conditions"]),
                      hide_index=True, key="live_workloads")
+        measurements_view.table(found.measurements, widgets.user_zone(), key="live_measurements")
         if found.terminate_requested:
             return
         with st.container(horizontal=True, vertical_alignment="center"):

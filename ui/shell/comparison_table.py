@@ -74,9 +74,12 @@ class ComparisonTable:
 
 
 def comparison_table(
-    comparison: Comparison, inventories: Mapping[int, Inventory]
+    comparison: Comparison, inventories: Mapping[int, Inventory],
+    readiness: Mapping[tuple[str, str, str], str] | None = None,
 ) -> ComparisonTable:
-    """Flatten a comparison into display text and cell classes (drift = differs from the column before it)."""
+    """Flatten a comparison into display text and cell classes (drift = differs from the column before it).
+    `readiness`: by (kind, service, environment), how the cell's version stands against the next environment's
+    minimum source soak ("ready to promote in 40 min"), appended to the cell."""
     envs = comparison.environments
     rows = comparison.rows
     index = pd.Index([f"{r.kind}/{r.name}" for r in rows], name="id")
@@ -87,7 +90,10 @@ def comparison_table(
         for row in rows:
             cell, before = row.cells[j], row.cells[j - 1] if j else None
             state = cell_state(cell, before)
-            cells.append(_cell_text(cell, hidden_difference(cell, before)))
+            text_ = _cell_text(cell, hidden_difference(cell, before))
+            soaked = (readiness or {}).get((row.kind, row.name, env.name))
+            cells.append(f"{text_} · ⏳ {soaked}" if soaked and soaked.startswith("ready to promote")
+                         else f"{text_} · {soaked}" if soaked else text_)
             kinds.append("" if state == "same" else state)
         text[env.name], classes[env.name] = cells, kinds
     notes = [row_notes(r) for r in rows]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ranchersync import history
+from ranchersync import history, sync
 from ranchersync.catalogue import environments as env_cases
 from ranchersync.catalogue import instances as instance_cases
 from ranchersync.catalogue import sites as site_cases
@@ -23,6 +23,7 @@ from ranchersync.inventory import reading as inventory
 from ranchersync.inventory import stored as stored_inventory
 from ranchersync.inventory.reading import Inventory
 from ranchersync.kernel.errors import NotFoundError
+from ranchersync.models import utcnow
 from ranchersync.rancher import Cluster, Namespace
 from ui.shell import deps
 from ui.shell.comparison_table import ComparisonTable, comparison_table
@@ -256,7 +257,10 @@ def comparison(
     found = inventories(environment_ids, stamp, refresh, digests)
     refs = [inventory.EnvironmentRef(e.id, e.name, e.color, e.position) for e in environments()
             if e.id in environment_ids]
-    return comparison_table(compare.compare(refs, found, compare_by=compare_by), found)
+    compared = compare.compare(refs, found, compare_by=compare_by)
+    with deps.get_context().session() as session:  # the promotion policy's clock, per cell (cached as the rest)
+        readiness = {key: r.text for key, r in sync.promotion_readiness(session, compared, utcnow()).items()}
+    return comparison_table(compared, found, readiness)
 
 
 def compare_environments(environment_ids: tuple[int, ...], compare_by: compare.CompareBy,

@@ -34,7 +34,7 @@ from ranchersync.sync import (
 from ui.shell import frame, queries, widgets
 from ui.shell.outcome import Outcome
 from ui.shell.queries import EnvironmentRow
-from ui.sync import sync_actions, sync_selection
+from ui.sync import sync_actions, sync_selection, verification_review
 from ui.sync.sync_selection import Selection
 
 _REVIEW = "review_sync"
@@ -164,6 +164,7 @@ def review_sync(actor: Actor) -> None:
         st.code(plan.to_markdown(), language="markdown")
     with options_col:
         options = _options()
+    verification_review.show(target.id, options, [item.name for item in plan.to_apply])
     needed = sync_actions.approvals_needed(actor, target.id)  # four-eyes: the sync becomes a request
     if needed:
         st.info(f"This will create an approval request ({plural(needed, 'approval')} needed) instead of "
