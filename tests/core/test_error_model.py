@@ -46,6 +46,8 @@ OUTSIDE_THE_TREE: dict[str, str] = {
         "raised inside Apprise's network calls as a refused connection; the sender records one fixed sentence",
     "ranchersync.verification.prometheus.QueryFailed":
         "a gate's measurement that gave no number: recorded as an `inconclusive` verdict, never raised to a user",
+    "ranchersync.registry.dockerconfig.UnreadablePullSecret":
+        "a workload's pull secret that holds no registry credentials: the preflight makes it a warning on the row",
     "ranchersync.rancher.transport._Transient":
         "the transport's retry signal: once the tries or the deadline run out it becomes the typed error it carries",
 }

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from playwright.sync_api import Browser, Locator, Page, Playwright, ViewportSize
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from ranchersync.context import AppContext
 from ranchersync.kernel.config import Settings
@@ -46,6 +47,7 @@ PAGE_PATHS = {
     "App instances": "App_instances",
     "Services": "Services",
     "Sync history": "Sync_history",
+    "Snapshots": "Snapshots",
     "Approvals": "Approvals",
     "Quarantine": "Quarantine",
     "Display": "Display",
@@ -221,9 +223,18 @@ def click(page: Page, key: str) -> None:
 
 
 def choose(page: Page, key: str, option: str) -> None:
-    """Pick an option of a selectbox by its visible text."""
-    by_key(page, key).locator("[role='combobox']").click()
-    page.locator("[role='option']", has_text=option).first.click()
+    """Pick an option of a selectbox by its visible text. After the page settles: a rerun that redraws the box
+    (a dialog just dismissed, a poll) closes a list opened meanwhile, so it is opened again once if it went."""
+    wait_idle(page)
+    wanted = page.locator("[role='option']", has_text=option).first
+    for attempt in range(3):
+        by_key(page, key).locator("[role='combobox']").click()
+        try:
+            wanted.wait_for(timeout=5_000 if attempt < 2 else 20_000)
+            break
+        except PlaywrightTimeoutError:
+            wait_idle(page)
+    wanted.click()
     wait_idle(page)
 
 
