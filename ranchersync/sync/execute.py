@@ -206,7 +206,20 @@ def _apply(
                                 init_containers={m.name: m.new for m in todo if m.init}, annotations=annotations),
                     resource_version=version,
                 )
-            except (ConflictError, RancherNotFound):
+            except ConflictError:
+                if item.resource_version or attempt == WRITE_ATTEMPTS:
+                    raise  # a fresh plan's version changed: what was reviewed is not what is there
+                # A rollback or a resume conditions its PATCH on its own read of a moment ago: a rollout's status
+                # update in between is no reason to give up. Read again, check the containers again, send again.
+                current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
+                todo, drifted = _pending_moves(current, item.moves)
+                if drifted:
+                    return _finish(ctx, run, "skipped", _drift_message(drifted), say)
+                if not todo:
+                    return _landed(ctx, run, current.generation, say)
+                version = current.resource_version
+                continue
+            except RancherNotFound:
                 raise
             except RancherAPIError as error:
                 if not _patch_may_have_landed(error):
