@@ -121,11 +121,8 @@ def _environment_table(environment_id: int, stamp: str, refresh: int, generation
     """`stamp`, `refresh`, `generation`, `zone`, `pattern` and `quarantined` are only part of the key. While any
     image is quarantined the read includes the pods' digests, and the rows running one get the flag's icon."""
     found = queries.inventories((environment_id,), stamp, refresh, bool(quarantined))[environment_id]
-    frame = tables.services_frame(found.services, _tz)
     flags = quarantine_flags.flagged(found.services, quarantine_flags.active()) if quarantined else {}
-    if flags:
-        rows = list(flags)
-        frame.loc[rows, "Service"] = [f"{quarantine_flags.ICON} {name}" for name in frame.loc[rows, "Service"]]
+    frame = quarantine_flags.mark(tables.services_frame(found.services, _tz), flags)
     by_id = {s.id: s for s in found.services}
     sentences = tuple(quarantine_flags.sentence(f"{by_id[sid].name} ({by_id[sid].instance.name})", hits)
                       for sid, hits in flags.items())
@@ -303,13 +300,8 @@ def _flag_quarantined(table: ComparisonTable, shown: pd.DataFrame) -> pd.DataFra
                     flagged_ids.append(row_id)
                     lines.append(quarantine_flags.sentence(
                         f"{service.name} in {cell.environment.name} ({service.instance.name})", hits))
-    if not flagged_ids:
-        return shown
-    shown = shown.copy()
-    ids = list(dict.fromkeys(flagged_ids))
-    shown.loc[ids, "Service"] = [f"{quarantine_flags.ICON} {name}" for name in shown.loc[ids, "Service"]]
     quarantine_flags.show(lines, key="cmp_quarantined")
-    return shown
+    return quarantine_flags.mark(shown, flagged_ids)
 
 
 def _sidebar_inside(order: list[int]) -> None:

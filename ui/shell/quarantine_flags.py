@@ -5,7 +5,9 @@ one is the core's rule (`quarantine.matches`: its pods' digests, or a digest pin
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from ranchersync.governance import quarantine
@@ -37,6 +39,16 @@ def flagged(services: Iterable[Service], quarantined: Mapping[str, Quarantine]) 
     """The services (by id) that run a quarantined digest, with the quarantines they run."""
     found = {s.id: quarantine.matches(s, quarantined) for s in services} if quarantined else {}
     return {sid: hits for sid, hits in found.items() if hits}
+
+
+def mark(frame: pd.DataFrame, row_ids: Iterable[Any]) -> pd.DataFrame:
+    """A copy of a services table whose rows `row_ids` carry the flag's icon before their service's name."""
+    rows = list(dict.fromkeys(row_ids))
+    if not rows:
+        return frame
+    marked = frame.copy()
+    marked.loc[rows, "Service"] = [f"{ICON} {name}" for name in marked.loc[rows, "Service"]]
+    return marked
 
 
 def sentence(what: str, hits: Iterable[Quarantine]) -> str:
