@@ -14,19 +14,19 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Required, TypedDict, TypeVar
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, Required, TypedDict
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ranchersync.access.identity import Actor
-from ranchersync.api import idempotency
+from ranchersync.api import idempotency, images, trains, verification
+from ranchersync.api.call import Answer, Call, blocking
 from ranchersync.api.limits import Limit, TokenBuckets
 from ranchersync.api.problems import MEDIA_TYPE, Problem, problem, problem_of, status_of
 from ranchersync.api.spec import Endpoint, Param, document
@@ -36,7 +36,7 @@ from ranchersync.catalogue.payloads import EnvironmentPayload
 from ranchersync.context import AppContext
 from ranchersync.history.payloads import OperationPayload
 from ranchersync.inventory.payloads import ComparisonPayload, ServicePayload
-from ranchersync.kernel.errors import BadInput, NotFoundError, OperationFailed, RancherSyncError, ValidationError
+from ranchersync.kernel.errors import BadInput, OperationFailed, RancherSyncError, ValidationError
 from ranchersync.sync.payloads import PlanPayload
 
 __all__ = ["ENDPOINTS", "PROBLEM_HANDLERS", "VERSION", "create_app", "openapi_document"]
@@ -128,53 +128,11 @@ class NothingToSync(OperationFailed):
     default_hint = "Each service's reason is listed: fix what it names, or select other services."
 
 
-# ---- the call ------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Call:
-    """What a handler gets: the context, who calls, the checked query and body, the path's values."""
-
-    ctx: AppContext
-    actor: Actor
-    request: Request
-    query: dict[str, Any] = field(default_factory=dict)
-    body: dict[str, Any] = field(default_factory=dict)
-    checkpoint: Callable[[int, Any], Awaitable[None]] | None = None  # keep an interim answer for Idempotency-Key
-
-    async def started(self, status: int, payload: Any) -> None:
-        """An operation started: a retry with the same Idempotency-Key gets this answer (its id) from now on, even
-        if this call never ends (the caller went away while waiting)."""
-        if self.checkpoint is not None:
-            await self.checkpoint(status, payload)
-
-    def path(self, name: str) -> str:
-        """A path parameter."""
-        return str(self.request.path_params[name])
-
-    def path_id(self, name: str = "id") -> int:
-        """A path parameter that is an id: an unknown or malformed one is 404."""
-        text = self.path(name)
-        if not text.isdigit() or len(text) > 18:
-            raise NotFoundError(f"no such id '{text[:40]}'")
-        return int(text)
-
-
-Answer = tuple[int, Any] | Response
-
-
-T = TypeVar("T")
-
-
-async def _blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    return await run_in_threadpool(fn, *args, **kwargs)
-
-
 # ---- handlers ------------------------------------------------------------------------------------------------------
 
 
 async def healthz(call: Call) -> Answer:
-    await _blocking(call.ctx.ping)
+    await blocking(call.ctx.ping)
     return 200, Health(status="ok", database="ok", version=VERSION)
 
 
@@ -186,7 +144,7 @@ async def environments_list(call: Call) -> Answer:
         with call.ctx.session() as session:
             return [environment_payload(e) for e in environments.list_environments(session)]
 
-    return 200, await _blocking(read)
+    return 200, await blocking(read)
 
 
 async def environment_services(call: Call) -> Answer:
@@ -198,7 +156,7 @@ async def environment_services(call: Call) -> Answer:
             found = reading.list_services(session, call.ctx.cipher, call.path("name"))
         return [service_payload(s) for s in found.services], [f.instance.name for f in found.failures]
 
-    services, unreadable = await _blocking(read)
+    services, unreadable = await blocking(read)
     headers = {"X-Unreadable-App-Instances": ", ".join(unreadable)} if unreadable else {}
     return JSONResponse(services, headers=headers)
 
@@ -228,7 +186,7 @@ async def compare(call: Call) -> Answer:
                             for v in views]  # as `services compare --json`: what a sync into each would meet
         return payload
 
-    return 200, await _blocking(read)
+    return 200, await blocking(read)
 
 
 async def syncs_create(call: Call) -> Answer:
@@ -262,7 +220,7 @@ async def syncs_create(call: Call) -> Answer:
                                           mode="tag" if body.get("tagOnly") else "full", default_target=target,
                                           pin_digests=body.get("pinDigests"))
 
-    planned = await _blocking(plan)
+    planned = await blocking(plan)
     if body.get("dryRun"):
         return 200, plan_payload(planned)
     if not planned.to_apply:
@@ -274,7 +232,7 @@ async def syncs_create(call: Call) -> Answer:
     confirmed = sync.Confirmation(confirm_env=body.get("confirmEnvironment"),
                                   override_policy=body.get("overridePolicy"))
     options = sync.SyncOptions(timeout_seconds=float(timeout), auto_rollback=not body.get("noRollback", False))
-    outcome = await _blocking(start_sync, call.ctx, call.actor, planned, request_id=sync.new_request_id(),
+    outcome = await blocking(start_sync, call.ctx, call.actor, planned, request_id=sync.new_request_id(),
                               confirmed=confirmed, options=options)
     if isinstance(outcome, Requested):
         def read_request() -> RequestPayload:
@@ -282,7 +240,7 @@ async def syncs_create(call: Call) -> Answer:
             with call.ctx.session() as session:
                 return request_payload(approvals.get_request(session, outcome.request_id))
 
-        return 202, ApprovalAnswer(approvalRequest=await _blocking(read_request))
+        return 202, ApprovalAnswer(approvalRequest=await blocking(read_request))
     running = await _operation(call.ctx, outcome.operation_id)
     if body.get("wait", True):
         await call.started(202, running)
@@ -306,7 +264,7 @@ async def _operation(ctx: AppContext, operation_id: int) -> OperationPayload:
         with ctx.session() as session:
             return operation_detail_payload(session, operation_id)  # `history show --json` prints the same
 
-    return await _blocking(read)
+    return await blocking(read)
 
 
 async def operation_get(call: Call) -> Answer:
@@ -319,7 +277,7 @@ async def operation_rollback(call: Call) -> Answer:
 
     operation_id = call.path_id()
     await _operation(call.ctx, operation_id)  # 404 first
-    started = await _blocking(start_rollback, call.ctx, call.actor, operation_id, request_id=sync.new_request_id(),
+    started = await blocking(start_rollback, call.ctx, call.actor, operation_id, request_id=sync.new_request_id(),
                               confirm_env=call.body.get("confirmEnvironment"),
                               failed=True if call.body.get("failed") else None,
                               override_quarantine=call.body.get("overrideQuarantine"))
@@ -336,7 +294,7 @@ async def operation_terminate(call: Call) -> Answer:
 
     operation_id = call.path_id()
     keep = bool(call.body.get("keep", False))
-    await _blocking(terminate_operation, call.ctx, call.actor, operation_id, keep=keep)
+    await blocking(terminate_operation, call.ctx, call.actor, operation_id, keep=keep)
     return 202, TerminateAnswer(operation=await _operation(call.ctx, operation_id), keep=keep)
 
 
@@ -357,7 +315,7 @@ async def operation_events(call: Call) -> Answer:
         return (operation_payload(detail), [result_payload(r) for r in detail.results],
                 detail.status not in ACTIVE_OPERATION_STATUSES)
 
-    first = await _blocking(read)  # 404 before the stream starts
+    first = await blocking(read)  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[str]:
         counter, seen = 0, dict[int, tuple[Any, ...]]()
@@ -385,7 +343,7 @@ async def operation_events(call: Call) -> Answer:
                     yield line
                 return
             await asyncio.sleep(EVENTS_POLL_SECONDS)
-            snapshot = await _blocking(read)
+            snapshot = await blocking(read)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -406,7 +364,7 @@ async def history_list(call: Call) -> Answer:
                                            page_size=call.query.get("limit") or 50)
         return [history.operation_payload(op) for op in page.items]
 
-    return 200, await _blocking(read)
+    return 200, await blocking(read)
 
 
 def _date(text: str | None, name: str) -> dt.date | None:
@@ -427,7 +385,7 @@ async def approvals_list(call: Call) -> Answer:
             return [approvals.request_payload(r)
                     for r in approvals.list_requests(session, pending=bool(call.query.get("pending")))]
 
-    return 200, await _blocking(read)
+    return 200, await blocking(read)
 
 
 def _decision(approve: bool) -> Callable[[Call], Any]:
@@ -443,7 +401,7 @@ def _decision(approve: bool) -> Callable[[Call], Any]:
                 approvals.decide(call.ctx, call.actor, request_id, approve, call.body.get("comment", "")))
 
         # The last approval runs the sync in a worker thread: it ends even when the caller goes away.
-        return 200, await _blocking(run)
+        return 200, await blocking(run)
 
     return decide
 
@@ -452,7 +410,7 @@ async def openapi_json(call: Call) -> Answer:
     return 200, openapi_document()
 
 
-ENDPOINTS: Final[tuple[Endpoint, ...]] = (
+CORE_ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     Endpoint("GET", "/healthz", "healthz", "The server answers and its database can be used", healthz,
              {200: Health}, public=True, tags=("meta",)),
     Endpoint("GET", "/openapi.json", "openapi", "This document", openapi_json, {200: dict[str, Any]}, public=True,
@@ -503,6 +461,10 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              {200: RequestPayload}, params=(Param("id", "integer", where="path"),), body=DecisionRequest,
              tags=("approvals",)),
 )
+
+# Each topic's calls live in their own module (api/images.py, api/verification.py, api/trains.py).
+ENDPOINTS: Final[tuple[Endpoint, ...]] = (CORE_ENDPOINTS + images.ENDPOINTS + verification.ENDPOINTS
+                                         + trains.ENDPOINTS)
 
 _DOCUMENT: dict[str, Any] = {}
 
@@ -622,7 +584,7 @@ async def _authenticate(api: Api, ctx: AppContext, request: Request) -> Actor:
         with ctx.session() as session:
             return tokens.authenticate(session, secret.strip(), address=address)
 
-    return await _blocking(check)
+    return await blocking(check)
 
 
 def _respond(answer: Answer) -> Response:
@@ -640,12 +602,12 @@ def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
 
         async def checkpoint(status: int, payload: Any) -> None:
             if claimed and actor is not None and key is not None:
-                await _blocking(idempotency.finish, ctx, actor.name, key, status,
+                await blocking(idempotency.finish, ctx, actor.name, key, status,
                                 bytes(JSONResponse(payload).body).decode(), {"content-type": "application/json"})
                 kept.append(status)
 
         try:
-            ctx = await _blocking(api.context)
+            ctx = await blocking(api.context)
             if ep.public:
                 actor = Actor("anonymous", "viewer", "api")
             else:
@@ -661,7 +623,7 @@ def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
             body_value, raw = await _body(request, ep.body) if ep.body is not None else ({}, b"")
             if key is not None and not ep.public:
                 print_ = idempotency.fingerprint(ep.method, request.url.path, raw)
-                replay = await _blocking(idempotency.begin, ctx, actor.name, key, print_)
+                replay = await blocking(idempotency.begin, ctx, actor.name, key, print_)
                 if replay is not None:
                     return Response(replay.body, status_code=replay.status,
                                     media_type=str(replay.headers.get("content-type", "application/json")),
@@ -689,10 +651,10 @@ def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
         if claimed and actor is not None and key is not None:
             if response.status_code >= 500 or isinstance(response, StreamingResponse):
                 if not kept:  # nothing started: a retry acts; else it gets the operation that started
-                    await _blocking(idempotency.abandon, ctx, actor.name, key)
+                    await blocking(idempotency.abandon, ctx, actor.name, key)
             else:
                 body_text = bytes(response.body).decode()
-                await _blocking(idempotency.finish, ctx, actor.name, key, response.status_code, body_text,
+                await blocking(idempotency.finish, ctx, actor.name, key, response.status_code, body_text,
                                 {"content-type": response.media_type or "application/json"})
         return response
 

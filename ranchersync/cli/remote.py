@@ -70,7 +70,7 @@ def configured() -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command through the API; the exit status the local command would give."""
-    handler = REMOTE.get(getattr(args.handler, "__name__", ""))
+    handler = handlers().get(getattr(args.handler, "__name__", ""))
     if handler is None:
         raise NotRemote(f"`{_command(args)}` is not available through {SERVER_VARIABLE}; run it where the database is")
     token = os.environ.get(TOKEN_VARIABLE, "").strip()
@@ -469,7 +469,8 @@ def _refuse(flag: str) -> None:
 
 Remote = Callable[[Api, argparse.Namespace], int]
 
-# The local handlers' names and their remote twins: what DESIGN.md's API covers.
+# The local handlers' names and their remote twins: what DESIGN.md's API covers (each topic's twins are in its own
+# module: remote_images.py, remote_verification.py, remote_trains.py).
 REMOTE: dict[str, Remote] = {
     "cmd_envs_list": envs_list,
     "cmd_services_list": services_list,
@@ -483,3 +484,10 @@ REMOTE: dict[str, Remote] = {
     "cmd_approvals_approve": approvals_decide,
     "cmd_approvals_reject": approvals_decide,
 }
+
+
+def handlers() -> dict[str, Remote]:
+    """Every command the API covers: the core ones and each topic's (imported here: they import this module)."""
+    from ranchersync.cli import remote_images, remote_trains, remote_verification
+
+    return {**REMOTE, **remote_images.REMOTE, **remote_verification.REMOTE, **remote_trains.REMOTE}

@@ -3,6 +3,7 @@ simulated Rancher servers, with a token per role; tests speak HTTP to it like a 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import socket
 import threading
@@ -77,12 +78,12 @@ def _serve(app: Starlette) -> tuple[uvicorn.Server, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}/api/v1"
 
 
-@pytest.fixture(scope="session")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
-    """The API server, started once."""
-    root: Path = tmp_path_factory.mktemp("api")
+@contextlib.contextmanager
+def serve_world(root: Path, *, allowed_hosts: tuple[str, ...] = ()) -> Iterator[ApiWorld]:
+    """An API server on its own database under `root` (the demo catalogue over two simulators, a token per role)."""
     settings = Settings(database_url=f"sqlite:///{root / 'ranchersync.db'}",
-                        secret_keys=(Fernet.generate_key().decode(),), key_file=root / "secret.key", user="tester")
+                        secret_keys=(Fernet.generate_key().decode(),), key_file=root / "secret.key", user="tester",
+                        allowed_hosts=allowed_hosts)
     ctx = AppContext(settings)
     ctx.upgrade_database()
     with SimulatedRancher(load_demo_world("rancher-eu"), rollout_seconds=1) as eu, \
@@ -108,3 +109,10 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
             server.should_exit = True
             thread.join(timeout=10)
             ctx.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
+    """The API server, started once for the session."""
+    with serve_world(tmp_path_factory.mktemp("api")) as world:
+        yield world

@@ -7,6 +7,7 @@ by Hypothesis here; the checks are Schemathesis' (`call_and_validate`: all of it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,12 +17,20 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from ranchersync.api.app import ENDPOINTS
-from tests.api.conftest import ApiWorld
+from tests.api.conftest import ApiWorld, serve_world
 
 MAX_EXAMPLES = 25
 # Schema-valid input may still be refused with a 422 for what a JSON Schema made from the types does not say ("name
 # the services or allDifferent, not both", a rollout timeout's range); the document promises 422 for it.
 EXCLUDED = [schemathesis.checks.positive_data_acceptance]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
+    """A server of its own: generated input creates, changes and removes things (gates, quarantines, locks…) that
+    other tests must not meet; and it may name any registry or Prometheus host, so only loopback is allowed."""
+    with serve_world(tmp_path_factory.mktemp("schemathesis"), allowed_hosts=("127.0.0.1", "localhost")) as world:
+        yield world
 
 
 def operations(api: ApiWorld) -> list[Any]:

@@ -1,0 +1,9 @@
+"""The remote CLI's commands for registries, images and quarantine (issue 22): each prints the API's payloads through
+the local command's own row and text functions, so output and exit status are the local ones (see remote.py)."""
+
+from __future__ import annotations
+
+from ranchersync.cli.remote import Remote
+
+# The local handlers' names and their remote twins.
+REMOTE: dict[str, Remote] = {}
