@@ -70,7 +70,10 @@ def configured() -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command through the API; the exit status the local command would give."""
-    handler = handlers().get(getattr(args.handler, "__name__", ""))
+    known = handlers()
+    name = getattr(args.handler, "__name__", "")
+    qualified = f"{str(getattr(args.handler, '__module__', '')).rsplit('.', 1)[-1]}.{name}"
+    handler = known.get(qualified) or known.get(name)
     if handler is None:
         raise NotRemote(f"`{_command(args)}` is not available through {SERVER_VARIABLE}; run it where the database is")
     token = os.environ.get(TOKEN_VARIABLE, "").strip()
@@ -470,7 +473,8 @@ def _refuse(flag: str) -> None:
 Remote = Callable[[Api, argparse.Namespace], int]
 
 # The local handlers' names and their remote twins: what DESIGN.md's API covers (each topic's twins are in its own
-# module: remote_images.py, remote_verification.py, remote_trains.py).
+# module: remote_images.py, remote_verification.py, remote_trains.py, keyed by "module.name", e.g. "locks.cmd_add",
+# since several CLI modules name a handler cmd_add or cmd_list).
 REMOTE: dict[str, Remote] = {
     "cmd_envs_list": envs_list,
     "cmd_services_list": services_list,

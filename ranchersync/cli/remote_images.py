@@ -5,5 +5,5 @@ from __future__ import annotations
 
 from ranchersync.cli.remote import Remote
 
-# The local handlers' names and their remote twins.
+# The local handlers ("module.name" of ranchersync.cli, e.g. "locks.cmd_add") and their remote twins.
 REMOTE: dict[str, Remote] = {}
