@@ -14,6 +14,12 @@ contract with the deployment's alert rules and Grafana dashboard (deploy/): chan
     ranchersync_approvals_pending{environment}, ranchersync_environment_frozen{environment} 1/0
     ranchersync_quarantined_running{image}     containers running a quarantined digest when last looked (the site
                                                check and `quarantine list` look)
+    ranchersync_verification_measurements_total{environment,gate,verdict}   gate and soak measurements of syncs into
+                                               the environment (pass, fail, inconclusive)
+    ranchersync_locks_in_force{environment}    locks on the environment or one of its services (0: none)
+    ranchersync_scheduled_requests_waiting{environment}   scheduled promotions not fired yet
+    ranchersync_scheduled_requests_total{environment,status}   fired or ended ones: executed, requested, refused,
+                                               failed, cancelled
     ranchersync_database_up 1/0 (0: the database did not answer; the other families are then left out)
 
 `operations_total` counts rows of the operations table, so it follows the table: an operation that is rolled back
@@ -41,10 +47,14 @@ from ranchersync.models import (
     ApprovalRequest,
     CollectorLease,
     Environment,
+    EnvironmentLock,
     LiveWatch,
+    Measurement,
     QuarantinedImage,
+    ScheduledRequest,
     Site,
     SyncOperation,
+    SyncResult,
     utcnow,
 )
 from ranchersync.security import checkpoint
@@ -159,7 +169,49 @@ def collect_families(session: Session, now: dt.datetime, site_stale_seconds: flo
     ):
         quarantined.add_metric([f"{image}@{digest}"], float(seen or 0))
     families.append(quarantined)
+    families.extend(_release_families(session))
     return families
+
+
+def _release_families(session: Session) -> list[Metric]:
+    """What verification, locks and schedules did (issues 23, 24): a gate failing often, a lock left in place for
+    weeks, a scheduled promotion refused at fire time are what an alert or a dashboard panel should show."""
+    measured = CounterMetricFamily("ranchersync_verification_measurements", "Gate and soak measurements of syncs "
+                                   "into the environment, by gate (`soak` for the soak) and verdict.",
+                                   labels=["environment", "gate", "verdict"])
+    env_name = SyncOperation.target_environment_name
+    for env, gate, verdict, count in session.execute(
+        select(env_name, Measurement.gate, Measurement.verdict, func.count())
+        .join(SyncResult, SyncResult.id == Measurement.result_id)
+        .join(SyncOperation, SyncOperation.id == SyncResult.operation_id)
+        .group_by(env_name, Measurement.gate, Measurement.verdict).order_by(env_name, Measurement.gate)
+    ):
+        measured.add_metric([env, gate, verdict], float(count))
+
+    in_force: dict[int, int] = {env_id: count for env_id, count in session.execute(
+        select(EnvironmentLock.environment_id, func.count()).where(EnvironmentLock.removed_at.is_(None))
+        .group_by(EnvironmentLock.environment_id))}
+    locks = GaugeMetricFamily("ranchersync_locks_in_force", "Locks in force on the environment or one of its "
+                              "services (syncs into them are refused).", labels=["environment"])
+    for env_id, name in session.execute(select(Environment.id, Environment.name).order_by(Environment.position,
+                                                                                          Environment.name)):
+        locks.add_metric([name], float(in_force.get(env_id, 0)))
+
+    waiting = GaugeMetricFamily("ranchersync_scheduled_requests_waiting", "Scheduled promotions into the "
+                                "environment that have not fired yet.", labels=["environment"])
+    ended = CounterMetricFamily("ranchersync_scheduled_requests", "Scheduled promotions that fired or ended, by "
+                                "target and status (executed, requested, refused, failed, cancelled).",
+                                labels=["environment", "status"])
+    target, status = ScheduledRequest.target_environment_name, ScheduledRequest.status
+    for env, st, count in session.execute(select(target, status, func.count()).group_by(target, status)
+                                          .order_by(target, status)):
+        if st in ("scheduled", "running"):
+            continue
+        ended.add_metric([env, st], float(count))
+    for env, count in session.execute(select(target, func.count()).where(status.in_(("scheduled", "running")))
+                                      .group_by(target).order_by(target)):
+        waiting.add_metric([env], float(count))
+    return [measured, locks, waiting, ended]
 
 
 def _site_families(session: Session, now: dt.datetime, stale_seconds: float) -> list[Metric]:

@@ -22,12 +22,14 @@ from ranchersync.approvals.promote import Requested, promote
 from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
 from ranchersync.governance.freeze import add_window
-from ranchersync.models import Environment, SyncOperation, utcnow
+from ranchersync.governance.locks import add_lock, remove_lock
+from ranchersync.models import Environment, Measurement, SyncOperation, SyncResult, utcnow
 from ranchersync.ops.exporter import DatabaseCollector, make_registry
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import SyncOptions, apply_plan, mark_interrupted, new_request_id, plan_environments
 from ranchersync.sync import rollback_operation as roll_back
 from ranchersync.sync.records import Opening, PlannedResult, open_operation
+from ranchersync.trains.schedules import Schedule, schedule
 from tests.e2e.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +135,44 @@ def test_the_exposition_counts_what_the_syncs_did(demo: AppContext, rancher: Sim
     assert value("ranchersync_environment_frozen", environment="Stage") == 1
     assert value("ranchersync_environment_frozen", environment="Prod") == 0
     assert value("ranchersync_database_up") == 1
+
+
+def test_verification_locks_and_schedules_are_exported(demo: AppContext) -> None:
+    """What issues 23 and 24 add: measurements by gate and verdict, locks in force, scheduled promotions waiting
+    and ended (a refused one is what RancherSyncScheduledPromotionRefused alerts on)."""
+    first = sync(demo, "Stage", "Prod", "frontend")
+    now = utcnow()
+    with demo.session() as session:
+        result = session.scalars(select(SyncResult).where(SyncResult.operation_id == first)).first()
+        assert result is not None
+        session.add_all([Measurement(result_id=result.id, gate="error-rate", at=now, values=[0.01], verdict="pass"),
+                         Measurement(result_id=result.id, gate="error-rate", at=now, values=[0.2], verdict="fail"),
+                         Measurement(result_id=result.id, gate="error-rate", at=now, values=[0.3], verdict="fail"),
+                         Measurement(result_id=result.id, gate="soak", at=now, values=[0], verdict="pass")])
+        add_lock(session, ADMIN, environment="Prod", message="DB migration running")
+        add_lock(session, ADMIN, environment="Prod", service="web", message="hotfix under test")
+        removed = add_lock(session, ADMIN, environment="Stage", message="gone")
+    with demo.session() as session:
+        remove_lock(session, ADMIN, removed.id)
+        later = Schedule(target="Prod", source="Stage", fire_at=now + dt.timedelta(days=1), confirm_env="Prod")
+        schedule(session, ADMIN, later)
+        refused = schedule(session, ADMIN, later)
+        refused.status, refused.status_reason = "refused", "Prod is frozen"
+
+    got = scrape(DatabaseCollector(demo.engine, cache_seconds=0))
+
+    def value(name: str, **labels: str) -> float | None:
+        return got.get((name, tuple(sorted(labels.items()))))
+
+    measured = "ranchersync_verification_measurements_total"
+    assert value(measured, environment="Prod", gate="error-rate", verdict="fail") == 2
+    assert value(measured, environment="Prod", gate="error-rate", verdict="pass") == 1
+    assert value(measured, environment="Prod", gate="soak", verdict="pass") == 1
+    assert value("ranchersync_locks_in_force", environment="Prod") == 2
+    assert value("ranchersync_locks_in_force", environment="Stage") == 0  # removed: no longer in force
+    assert value("ranchersync_scheduled_requests_waiting", environment="Prod") == 1
+    assert value("ranchersync_scheduled_requests_total", environment="Prod", status="refused") == 1
+    assert value("ranchersync_scheduled_requests_total", environment="Prod", status="scheduled") is None
 
 
 def session_env_id(ctx: AppContext, name: str) -> int:

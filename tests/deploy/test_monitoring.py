@@ -22,11 +22,14 @@ METRICS = {
     "ranchersync_last_successful_sync_timestamp_seconds", "ranchersync_operations_running",
     "ranchersync_operations_interrupted", "ranchersync_site_up", "ranchersync_site_latency_seconds",
     "ranchersync_token_expiry_timestamp_seconds", "ranchersync_site_last_contact_timestamp_seconds",
-    "ranchersync_approvals_pending", "ranchersync_environment_frozen",
+    "ranchersync_approvals_pending", "ranchersync_environment_frozen", "ranchersync_quarantined_running",
+    "ranchersync_verification_measurements_total", "ranchersync_locks_in_force",
+    "ranchersync_scheduled_requests_waiting", "ranchersync_scheduled_requests_total",
 }
-LABELS = {"environment", "kind", "status", "site", "le"}
+LABELS = {"environment", "kind", "status", "site", "le", "verdict"}
 ALERTS = {"RancherSyncOperationFailed", "RancherSyncOperationRunningTooLong", "RancherSyncOperationInterrupted",
-          "RancherSyncTokenExpiringSoon", "RancherSyncSiteUnreachable", "RancherSyncExporterMissing"}
+          "RancherSyncTokenExpiringSoon", "RancherSyncSiteUnreachable", "RancherSyncExporterMissing",
+          "RancherSyncQuarantinedImageRunning", "RancherSyncScheduledPromotionRefused"}
 
 
 def rules() -> list[dict[str, Any]]:
