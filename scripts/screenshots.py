@@ -325,6 +325,7 @@ def verification_screens(browser: Browser, data_dir: Path, out: Path) -> None:
                         count=5, failure_limit=3))
                 gates.set_soak(session, SCREENSHOTS, "Prod", soak="10s")
                 gates.set_soak(session, SCREENSHOTS, "Stage", soak="30s", min_source_soak="1h")
+                gates.disable_gate(session, SCREENSHOTS, "Prod", "p95-latency", "batch")
                 prod = environments.get_environment(session, "Prod").id
                 gate_id = gates.list_gates(session, "Prod")[0][0].id
             with server:
@@ -342,6 +343,15 @@ def verification_screens(browser: Browser, data_dir: Path, out: Path) -> None:
                     by_key(page, "gate_try_result").wait_for(timeout=60_000)
                     print(screenshot(page, out / f"verification-try-{theme}.png"))
                     page.context.close()
+                page = new_page(browser)  # disabling a gate for one service: the confirmation
+                _open_slowly(page, server.page_url("Environments"))
+                by_key(page, f"gate_disable_{gate_id}").locator("button").first.click()
+                service = by_key(page, "gate_disable_service").locator("input").first
+                service.fill("api")
+                service.press("Enter")
+                wait_idle(page, timeout=60_000)
+                print(screenshot(page, out / "verification-disable-light.png"))
+                page.context.close()
                 set_ratio(exporter, prometheus, 0.2)
                 with ctx.session() as session:
                     plan = plan_environments(session, ctx.cipher, "Stage", "Prod", services=["web"])

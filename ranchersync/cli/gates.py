@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
 from ranchersync.cli.output import EXIT_OK, emit
@@ -59,6 +60,59 @@ def register(commands: Commands) -> None:
     p.add_argument("gate", type=int, metavar="ID", help="the gate's id (see `gates list`)")
 
 
+# ---- what every command prints (the remote CLI prints the API's payloads through these too) -------------------
+
+
+def added_text(payload: Mapping[str, Any]) -> str:
+    """`gates add`'s sentence."""
+    env_name = payload["environment"]
+    whose = f"{env_name} (service {payload['service']} only)" if payload["service"] else env_name
+    return f"Added gate #{payload['id']} '{payload['name']}' to {whose}."
+
+
+def gate_rows(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+    """`gates list`'s table: its rows and headers."""
+    rows = [[p["id"], p["environment"], p["service"] or "(every)", p["name"],
+             p["prometheusUrl"] or "rancher-monitoring", p["success"], f"{p['count']} × {p['intervalSeconds']:g} s",
+             p["failureLimit"], p["inconclusive"], ", ".join(p["disabledFor"]) or "-"] for p in payloads]
+    return rows, ["ID", "ENVIRONMENT", "SERVICE", "NAME", "PROMETHEUS", "SUCCESS", "MEASURES", "FAILURES OK",
+                  "INCONCLUSIVE", "DISABLED FOR"]
+
+
+def removed_text(payload: Mapping[str, Any]) -> str:
+    """`gates remove`'s sentence."""
+    return f"Removed gate #{payload['id']} '{payload['name']}'."
+
+
+def exemption_text(payload: Mapping[str, Any]) -> str:
+    """`gates disable|enable`'s sentence."""
+    if payload["disabled"]:
+        return f"Gate '{payload['name']}' no longer runs for {payload['service']}."
+    return f"Gate '{payload['name']}' runs for {payload['service']} again."
+
+
+def changed_text(payload: Mapping[str, Any]) -> str:
+    """`gates update`'s sentence."""
+    return f"Changed gate #{payload['id']} '{payload['name']}'."
+
+
+def update_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """What `gates update` was given, as GateSpec's fields (what is not given stays)."""
+    from ranchersync.verification import gates
+
+    given = {"name": args.name, "query": args.query, "success": args.success,
+             "count": args.count, "failure_limit": args.failure_limit, "inconclusive": args.inconclusive,
+             "service": args.service,
+             "interval_seconds": gates.parse_duration(args.interval, "--interval") if args.interval else None}
+    changes = {k: v for k, v in given.items() if v is not None}
+    if args.prometheus or args.rancher_monitoring:
+        changes["prometheus_url"] = args.prometheus or None
+    return changes
+
+
+# ---- the commands ---------------------------------------------------------------------------------------------------
+
+
 def cmd_gates_add(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.catalogue import environments
     from ranchersync.verification import gates
@@ -71,8 +125,7 @@ def cmd_gates_add(ctx: AppContext, args: argparse.Namespace) -> int:
         gate = gates.add_gate(session, actor, args.env, spec)
         env_name = environments.get_environment(session, gate.environment_id).name
         payload = gates.gate_payload(gate, env_name)
-    whose = f"{env_name} (service {payload['service']} only)" if payload["service"] else env_name
-    emit(args, payload, text=f"Added gate #{payload['id']} '{payload['name']}' to {whose}.")
+    emit(args, payload, text=added_text(payload))
     return EXIT_OK
 
 
@@ -80,15 +133,8 @@ def cmd_gates_list(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.verification import gates
 
     with ctx.session() as session:
-        found = gates.list_gates(session, args.env)
-        skipped = {gate.environment_id: gates.exemptions_of(session, gate.environment_id) for gate, _ in found}
-        payloads = [gates.gate_payload(gate, env, [] if gate.service else skipped[gate.environment_id].get(gate.name))
-                    for gate, env in found]
-    rows = [[p["id"], p["environment"], p["service"] or "(every)", p["name"],
-             p["prometheusUrl"] or "rancher-monitoring", p["success"], f"{p['count']} × {p['intervalSeconds']:g} s",
-             p["failureLimit"], p["inconclusive"], ", ".join(p["disabledFor"]) or "-"] for p in payloads]
-    emit(args, payloads, rows, ["ID", "ENVIRONMENT", "SERVICE", "NAME", "PROMETHEUS", "SUCCESS", "MEASURES",
-                                "FAILURES OK", "INCONCLUSIVE", "DISABLED FOR"])
+        payloads = gates.gate_payloads(session, args.env)
+    emit(args, payloads, *gate_rows(payloads))
     return EXIT_OK
 
 
@@ -97,52 +143,42 @@ def cmd_gates_remove(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         gate = gates.remove_gate(session, cli_actor(ctx), args.gate)
-        payload = {"id": args.gate, "name": gate.name, "removed": True}
-    emit(args, payload, text=f"Removed gate #{args.gate} '{gate.name}'.")
+        payload = gates.removed_payload(args.gate, gate.name)
+    emit(args, payload, text=removed_text(payload))
     return EXIT_OK
 
 
 def cmd_gates_disable(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync.verification import gates
-
-    with ctx.session() as session:
-        gates.disable_gate(session, cli_actor(ctx), args.env, args.name, args.service)
-    payload = {"environment": args.env, "name": args.name, "service": args.service, "disabled": True}
-    emit(args, payload, text=f"Gate '{args.name}' no longer runs for {args.service}.")
-    return EXIT_OK
+    return _set_for_service(ctx, args, disabled=True)
 
 
 def cmd_gates_enable(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync.verification import gates
-
-    with ctx.session() as session:
-        gates.enable_gate(session, cli_actor(ctx), args.env, args.name, args.service)
-    payload = {"environment": args.env, "name": args.name, "service": args.service, "disabled": False}
-    emit(args, payload, text=f"Gate '{args.name}' runs for {args.service} again.")
-    return EXIT_OK
+    return _set_for_service(ctx, args, disabled=False)
 
 
-def cmd_gates_update(ctx: AppContext, args: argparse.Namespace) -> int:
-    import dataclasses
-
+def _set_for_service(ctx: AppContext, args: argparse.Namespace, *, disabled: bool) -> int:
     from ranchersync.catalogue import environments
-    from ranchersync.kernel.errors import NotFoundError
-    from ranchersync.models import Gate
     from ranchersync.verification import gates
 
     actor = cli_actor(ctx)
     with ctx.session() as session:
-        found = session.get(Gate, args.gate)
-        if found is None:
-            raise NotFoundError(f"There is no gate #{args.gate} (see `gates list`).")
-        given = {"name": args.name, "query": args.query, "success": args.success,
-                 "count": args.count, "failure_limit": args.failure_limit, "inconclusive": args.inconclusive,
-                 "service": args.service,
-                 "interval_seconds": gates.parse_duration(args.interval, "--interval") if args.interval else None}
-        spec = dataclasses.replace(gates.spec_of(found), **{k: v for k, v in given.items() if v is not None})
-        if args.prometheus or args.rancher_monitoring:
-            spec = dataclasses.replace(spec, prometheus_url=args.prometheus or None)
-        gate = gates.update_gate(session, actor, args.gate, spec)
+        if disabled:
+            gates.disable_gate(session, actor, args.env, args.name, args.service)
+        else:
+            gates.enable_gate(session, actor, args.env, args.name, args.service)
+        env_name = environments.get_environment(session, args.env).name
+    payload = gates.exemption_payload(env_name, args.name, gates.check_service(args.service), disabled)
+    emit(args, payload, text=exemption_text(payload))
+    return EXIT_OK
+
+
+def cmd_gates_update(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync.catalogue import environments
+    from ranchersync.verification import gates
+
+    actor = cli_actor(ctx)
+    with ctx.session() as session:
+        gate = gates.change_gate(session, actor, args.gate, update_changes(args))
         payload = gates.gate_payload(gate, environments.get_environment(session, gate.environment_id).name)
-    emit(args, payload, text=f"Changed gate #{payload['id']} '{payload['name']}'.")
+    emit(args, payload, text=changed_text(payload))
     return EXIT_OK

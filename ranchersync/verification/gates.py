@@ -8,8 +8,9 @@ disabled for one service (an exemption). `effective_gates` resolves what runs af
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final, Literal, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,6 +42,42 @@ def parse_duration(text: str, what: str = "duration") -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
+class GatePayload(TypedDict):
+    """A gate (`gates list --json`, the API): for every service of its environment (`service` null) or for one;
+    `disabledFor` lists the services an environment's gate skips; `prometheusUrl` null: rancher-monitoring."""
+
+    id: int
+    environment: str
+    name: str
+    service: str | None
+    disabledFor: list[str]
+    source: str  # prometheus or rancher-monitoring
+    prometheusUrl: str | None
+    query: str
+    success: str
+    intervalSeconds: float
+    count: int
+    failureLimit: int
+    inconclusive: str
+
+
+class ExemptionPayload(TypedDict):
+    """An environment's gate disabled (or run again) for one service."""
+
+    environment: str
+    name: str
+    service: str
+    disabled: bool
+
+
+class RemovedGate(TypedDict):
+    """A gate that was removed."""
+
+    id: int
+    name: str
+    removed: bool
+
+
 @dataclass(frozen=True)
 class GateSpec:
     """What `gates add` asks for."""
@@ -65,11 +102,39 @@ def check_service(text: str | None) -> str:
     return name
 
 
+def _may_change(actor: Actor, environment: Environment | None = None) -> None:
+    """Admins change gates; an actor limited to some environments (an API token) only those of its environments.
+    Called once without the environment before anything is read (a viewer learns nothing about it), then with it."""
+    if environment is None:
+        if actor.environments is None:
+            require(actor, "manage_catalogue")
+        return
+    require(actor, "manage_catalogue", environment=environment.name)
+
+
+def get_gate(session: Session, gate_id: int) -> Gate:
+    """A gate by id; NotFoundError when there is none."""
+    gate = session.get(Gate, gate_id)
+    if gate is None:
+        raise NotFoundError(f"There is no gate #{gate_id} (see `gates list`).")
+    return gate
+
+
+def amended(spec: GateSpec, changes: Mapping[str, Any]) -> GateSpec:
+    """`spec` with the fields given in `changes` (GateSpec's names); a field not given stays. `prometheus_url` given
+    as None means rancher-monitoring."""
+    unknown = set(changes) - set(GateSpec.__dataclass_fields__)
+    if unknown:
+        raise ValidationError(f"Not a field of a gate: {', '.join(sorted(unknown))}.")
+    return replace(spec, **changes)
+
+
 def add_gate(session: Session, actor: Actor, environment: int | str, spec: GateSpec,
              policy: HostPolicy | None = None) -> Gate:
     """Add a gate to an environment, every field checked first; the caller commits."""
-    require(actor, "manage_catalogue")
+    _may_change(actor)
     env = get_environment(session, environment)
+    _may_change(actor, env)
     service = check_service(spec.service)
     name = _check_name(session, env, spec.name, service)
     gate = Gate(environment_id=env.id, name=name, service=service, created_by=actor.email)
@@ -85,11 +150,10 @@ def update_gate(session: Session, actor: Actor, gate_id: int, spec: GateSpec,
                 policy: HostPolicy | None = None) -> Gate:
     """Change every field of a gate (its environment stays), checked as `add_gate` checks them; audited with the
     gate before and after. The caller commits."""
-    require(actor, "manage_catalogue")
-    gate = session.get(Gate, gate_id)
-    if gate is None:
-        raise NotFoundError(f"There is no gate #{gate_id} (see `gates list`).")
+    _may_change(actor)
+    gate = get_gate(session, gate_id)
     env = get_environment(session, gate.environment_id)
+    _may_change(actor, env)
     before = gate_payload(gate, env.name)
     old_name, old_service = gate.name, gate.service
     gate.service = check_service(spec.service)
@@ -105,6 +169,14 @@ def update_gate(session: Session, actor: Actor, gate_id: int, spec: GateSpec,
     audit.record(session, actor, "gate.update", object_type="gate", object_id=gate.id, object_name=env.name,
                  before=before, after=gate_payload(gate, env.name))
     return gate
+
+
+def change_gate(session: Session, actor: Actor, gate_id: int, changes: Mapping[str, Any],
+                policy: HostPolicy | None = None) -> Gate:
+    """Change the fields of a gate given in `changes` (GateSpec's names; what is not given stays): `update_gate`
+    on the gate's spec amended. The caller commits."""
+    _may_change(actor)  # the role first: a viewer learns nothing about the gate
+    return update_gate(session, actor, gate_id, amended(spec_of(get_gate(session, gate_id)), changes), policy)
 
 
 def _check_name(session: Session, env: Environment, text: str, service: str, keep: int | None = None) -> str:
@@ -189,17 +261,28 @@ def _exemptions(session: Session, environment_id: int, name: str) -> list[GateEx
                                                             GateExemption.gate == name)))
 
 
+def no_shared_gate(environment: str, name: str) -> NotFoundError:
+    """The error for an environment's gate (for every service) that is not there."""
+    return NotFoundError(f"Environment '{environment}' has no gate named '{name}' for every service.")
+
+
+def not_disabled(environment: str, name: str, service: str) -> NotFoundError:
+    """The error for a gate that is not disabled for a service."""
+    return NotFoundError(f"Gate '{name}' is not disabled for {service or '(no service)'} in {environment}.")
+
+
 def disable_gate(session: Session, actor: Actor, environment: int | str, name: str, service: str) -> GateExemption:
     """Disable an environment's gate for one service (its rollouts are not measured by it); audited."""
-    require(actor, "manage_catalogue")
+    _may_change(actor)
     env = get_environment(session, environment)
+    _may_change(actor, env)
     service = check_service(service)
     if not service:
         raise ValidationError("Name the service to disable the gate for (--service); to stop it for every "
                               "service, remove it.")
     gate = session.scalar(select(Gate).where(Gate.environment_id == env.id, Gate.service == "", Gate.name == name))
     if gate is None:
-        raise NotFoundError(f"Environment '{env.name}' has no gate named '{name}' for every service.")
+        raise no_shared_gate(env.name, name)
     if session.scalar(select(GateExemption.id).where(GateExemption.environment_id == env.id,
                                                      GateExemption.service == service, GateExemption.gate == name)):
         raise ValidationError(f"Gate '{name}' is already disabled for {service} in {env.name}.")
@@ -213,32 +296,50 @@ def disable_gate(session: Session, actor: Actor, environment: int | str, name: s
 
 def enable_gate(session: Session, actor: Actor, environment: int | str, name: str, service: str) -> None:
     """Run an environment's gate for a service again (undo `disable_gate`); audited."""
-    require(actor, "manage_catalogue")
+    _may_change(actor)
     env = get_environment(session, environment)
+    _may_change(actor, env)
     service = check_service(service)
     exemption = session.scalar(select(GateExemption).where(
         GateExemption.environment_id == env.id, GateExemption.service == service, GateExemption.gate == name))
     if exemption is None:
-        raise NotFoundError(f"Gate '{name}' is not disabled for {service or '(no service)'} in {env.name}.")
+        raise not_disabled(env.name, name, service)
     session.delete(exemption)
     audit.record(session, actor, "gate.enable", object_type="gate", object_id=exemption.id, object_name=env.name,
                  before={"environment": env.name, "name": name, "service": service, "disabled": True})
 
 
+def set_gate_for_service(session: Session, actor: Actor, gate_id: int, service: str, *,
+                         disabled: bool) -> ExemptionPayload:
+    """Disable (or run again) an environment's gate `gate_id` for one service: `disable_gate` / `enable_gate` by the
+    gate's id (the API's). A service's own gate is not disabled: it is changed or removed."""
+    _may_change(actor)
+    gate = get_gate(session, gate_id)
+    env = get_environment(session, gate.environment_id)
+    _may_change(actor, env)
+    if gate.service:
+        raise ValidationError(f"Gate #{gate_id} is service {gate.service}'s own gate: only an environment's gate "
+                              "is disabled for a service.", hint="Change the gate or remove it instead.")
+    if disabled:
+        disable_gate(session, actor, env.id, gate.name, service)
+    else:
+        enable_gate(session, actor, env.id, gate.name, service)
+    return exemption_payload(env.name, gate.name, check_service(service), disabled)
+
+
 def remove_gate(session: Session, actor: Actor, gate_id: int) -> Gate:
     """Remove a gate; the caller commits."""
-    require(actor, "manage_catalogue")
-    gate = session.get(Gate, gate_id)
-    if gate is None:
-        raise NotFoundError(f"There is no gate #{gate_id} (see `gates list`).")
-    env = session.get(Environment, gate.environment_id)
-    before = gate_payload(gate, env.name if env else "")
+    _may_change(actor)
+    gate = get_gate(session, gate_id)
+    env = get_environment(session, gate.environment_id)
+    _may_change(actor, env)
+    before = gate_payload(gate, env.name)
     if not gate.service:
         for exemption in _exemptions(session, gate.environment_id, gate.name):
             session.delete(exemption)
     session.delete(gate)
-    audit.record(session, actor, "gate.remove", object_type="gate", object_id=gate_id,
-                 object_name=env.name if env else "", before=before)
+    audit.record(session, actor, "gate.remove", object_type="gate", object_id=gate_id, object_name=env.name,
+                 before=before)
     return gate
 
 
@@ -272,13 +373,31 @@ def set_soak(session: Session, actor: Actor, environment: int | str, *, soak: st
     return setting
 
 
-def gate_payload(gate: Gate, environment: str, disabled_for: list[str] | None = None) -> dict[str, Any]:
+def gate_payload(gate: Gate, environment: str, disabled_for: list[str] | None = None) -> GatePayload:
     """A gate as `--json` and the audit log show it (`disabledFor`: the services an environment's gate skips)."""
     return {"id": gate.id, "environment": environment, "name": gate.name, "service": gate.service or None,
             "disabledFor": list(disabled_for or []), "source": gate.source,
             "prometheusUrl": gate.prometheus_url, "query": gate.query, "success": gate.success,
             "intervalSeconds": gate.interval_seconds, "count": gate.count, "failureLimit": gate.failure_limit,
             "inconclusive": gate.inconclusive}
+
+
+def gate_payloads(session: Session, environment: int | str | None = None) -> list[GatePayload]:
+    """Every gate (of one environment), with the services each environment's gate is disabled for (`gates list`)."""
+    found = list_gates(session, environment)
+    skipped = {gate.environment_id: exemptions_of(session, gate.environment_id) for gate, _ in found}
+    return [gate_payload(gate, env, [] if gate.service else skipped[gate.environment_id].get(gate.name))
+            for gate, env in found]
+
+
+def exemption_payload(environment: str, name: str, service: str, disabled: bool) -> ExemptionPayload:
+    """A gate disabled or enabled for one service, as `gates disable|enable --json` print it."""
+    return {"environment": environment, "name": name, "service": service, "disabled": disabled}
+
+
+def removed_payload(gate_id: int, name: str) -> RemovedGate:
+    """A removed gate, as `gates remove --json` prints it."""
+    return {"id": gate_id, "name": name, "removed": True}
 
 
 def soak_payload(setting: SoakSetting) -> dict[str, Any]:
@@ -297,7 +416,7 @@ def checks_payload(session: Session, environment: int | str) -> dict[str, Any]:
             **soak_payload(soak_setting(session, env.id))}
 
 
-def service_gates_payload(session: Session, environment: int | str, service: str) -> list[dict[str, Any]]:
+def service_gates_payload(session: Session, environment: int | str, service: str) -> list[GatePayload]:
     """The gates that will run after a rollout of `service` into the environment (the review's, per service)."""
     env = get_environment(session, environment)
     return [gate_payload(g, env.name) for g in effective_gates(session, env.id, service)]

@@ -65,6 +65,8 @@ def check_query(template: str) -> str:
                               ',code=~"5.."}[2m])) / sum(rate(http_requests_total{namespace="{namespace}"}[2m]))')
     if len(text) > 4000:
         raise ValidationError("The query is longer than 4000 characters.")
+    if "\x00" in text:  # PostgreSQL stores no NUL in text, and PromQL has no use for one
+        raise ValidationError("The query holds a NUL character.")
     quote, index = "", 0
     while index < len(text):
         char = text[index]

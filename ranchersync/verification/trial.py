@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from ranchersync.access.identity import Actor, require
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
 from ranchersync.inventory.listing import client_pool
 from ranchersync.inventory.reading import instance_refs, site_connections
+from ranchersync.inventory.refs import InstanceRef
 from ranchersync.kernel.errors import NotFoundError, ValidationError
 from ranchersync.models import Environment, Gate, utcnow
 from ranchersync.rancher import RancherClient
+from ranchersync.security.host_policy import HostPolicy
 from ranchersync.verification.expressions import parse_success
+from ranchersync.verification.gates import check_service
 from ranchersync.verification.prometheus import (
     DirectPrometheus,
     MonitoringThroughRancher,
@@ -29,6 +33,7 @@ from ranchersync.verification.prometheus import (
 )
 
 Say = Callable[[str], None]
+MAX_IMAGE: Final = 1000  # characters of what {image} stands for: a reference with a digest is far shorter
 
 
 @dataclass(frozen=True)
@@ -42,23 +47,33 @@ class Trial:
     values: tuple[float, ...]
     verdict: str  # pass, fail or inconclusive
     detail: str
+    instance: str = ""  # the app instance whose namespace filled {namespace}
+    service: str = ""
+    environment: str = ""
 
 
-def try_gate(ctx: AppContext, actor: Actor, gate_id: int, instance_id: int, service: str, *, image: str = "",
-             factory: ClientFactory = RancherClient, say: Say = lambda _line: None) -> Trial:
-    """Run gate `gate_id`'s query once for `service` in app instance `instance_id` (of the gate's environment)."""
-    require(actor, "sync")  # who may run syncs into an environment may see what its gates would say
-    name = (service or "").strip()
+def try_gate(ctx: AppContext, actor: Actor, gate_id: int, instance: int | str | None, service: str, *,
+             image: str = "", factory: ClientFactory = RancherClient, say: Say = lambda _line: None,
+             policy: HostPolicy | None = None) -> Trial:
+    """Run gate `gate_id`'s query once for `service` in app instance `instance` (of the gate's environment; its id or
+    name; None: the environment's only one). `policy` is the host policy a Prometheus URL is reached under."""
+    if actor.environments is None:
+        require(actor, "sync")  # the role first: a viewer learns nothing about the gate
+    name = check_service(service)
     if not name:
         raise ValidationError("Name the service to try the gate on (its {service}).")
+    if len(image) > MAX_IMAGE:
+        raise ValidationError(f"The image is longer than {MAX_IMAGE} characters.")
     with ctx.session() as session:
         gate = session.get(Gate, gate_id)
         if gate is None:
             raise NotFoundError(f"There is no gate #{gate_id} (see `gates list`).")
         env = session.get(Environment, gate.environment_id)
-        ref = next((r for r in instance_refs(session, [gate.environment_id]) if r.id == instance_id), None)
-        if env is None or ref is None:
-            raise NotFoundError("That app instance is not in the gate's environment.")
+        if env is None:
+            raise NotFoundError(f"There is no gate #{gate_id} (see `gates list`).")
+        # Who may run syncs into an environment may see what its gates would say (a limited token: its own).
+        require(actor, "sync", environment=env.name)
+        ref = _pick(instance_refs(session, [gate.environment_id]), instance, env.name)
         rule = (gate.name, gate.prometheus_url, gate.query, parse_success(gate.success))
         connections = site_connections(session, ctx.cipher, [ref.site_id]) if not gate.prometheus_url else {}
         environment = env.name
@@ -68,7 +83,7 @@ def try_gate(ctx: AppContext, actor: Actor, gate_id: int, instance_id: int, serv
     say(f"Querying {where}…")
     values: list[float] = []
     with client_pool(connections, factory) as pool:
-        source: PrometheusSource = (DirectPrometheus(url) if url
+        source: PrometheusSource = (DirectPrometheus(url, policy=policy) if url
                                     else MonitoringThroughRancher(pool.client(ref), ref.cluster_id))
         try:
             values = source.query(query)
@@ -81,4 +96,21 @@ def try_gate(ctx: AppContext, actor: Actor, gate_id: int, instance_id: int, serv
             if isinstance(source, DirectPrometheus):
                 source.close()
     say(f"{verdict}: {detail}")
-    return Trial(gate_name, query, where, utcnow().isoformat(), tuple(values), verdict, detail)
+    return Trial(gate_name, query, where, utcnow().isoformat(), tuple(values), verdict, detail, ref.name, name,
+                 environment)
+
+
+def _pick(refs: list[InstanceRef], instance: int | str | None, environment: str) -> InstanceRef:
+    """The app instance a trial fills {namespace} from: by id or name, or the environment's only one."""
+    if instance is None or (isinstance(instance, str) and not instance.strip()):
+        if len(refs) == 1:
+            return refs[0]
+        if not refs:
+            raise ValidationError(f"{environment} has no app instance: the query needs a namespace to fill in.")
+        raise ValidationError(f"{environment} has several app instances: name one "
+                              f"({', '.join(r.name for r in refs)}).")
+    wanted = instance.strip() if isinstance(instance, str) else instance
+    found = next((r for r in refs if r.id == wanted or r.name == wanted or str(r.id) == wanted), None)
+    if found is None:
+        raise NotFoundError("That app instance is not in the gate's environment.")
+    return found

@@ -218,3 +218,82 @@ def test_a_service_gate_and_an_exemption_are_shown_and_a_service_gate_is_added(
     assert {(g["name"], g["service"]) for g in _gates(app_env)} == {("error-rate", None), ("error-rate", "legacy")}
     assert any("**error-rate** · for **legacy** only · success when `result < 0.5`" in m.value
                for m in at.main.markdown)
+
+
+def _audit(ctx: AppContext) -> list[tuple[str, str, dict | None]]:
+    with ctx.session() as session:
+        return [(e.action, e.channel, e.after or e.before) for e in
+                session.scalars(select(AuditEvent).where(AuditEvent.action.like("gate.%")).order_by(AuditEvent.id))]
+
+
+def test_disable_a_gate_for_one_service_then_enable_it_again_confirmed_and_audited(
+        open_app: OpenApp, seed: Seed, app_env: AppContext) -> None:
+    seed()
+    gate_id = _add(app_env)
+    at = open_app(PAGE)
+    assert not any(b.key == f"gate_enable_{gate_id}" for b in at.button), "nothing disabled yet: nothing to enable"
+    at.button(key=f"gate_disable_{gate_id}").click().run()
+    assert at.button(key="gate_disable_confirm").disabled, "no service named yet"
+    at.text_input(key="gate_disable_service").input("batch").run()
+    assert any("will no longer run after rollouts of **batch** into **Prod**" in m.value for m in at.markdown)
+    assert _gates(app_env)[0]["disabledFor"] == [], "nothing changes before the confirmation"
+    at.button(key="gate_disable_confirm").click().run()
+
+    assert_ok(at)
+    assert at.toast[0].value == "Gate 'error-rate' no longer runs for batch in Prod."
+    with app_env.session() as session:
+        assert [g.name for g in gates.effective_gates(session, _prod_id(app_env), "batch")] == []
+        assert [g.name for g in gates.effective_gates(session, _prod_id(app_env), "frontend")] == ["error-rate"]
+    assert any("disabled for batch" in shown(c.value) for c in at.caption)
+    # Audited as the CLI's `gates disable --service` (same action and record), from the dashboard.
+    assert _audit(app_env)[-1] == ("gate.disable", "dashboard",
+                                   {"environment": "Prod", "name": "error-rate", "service": "batch", "disabled": True})
+
+    at.button(key=f"gate_enable_{gate_id}").click().run()
+    assert at.selectbox(key="gate_enable_service").value == "batch"
+    at.button(key="gate_enable_confirm").click().run()
+    assert_ok(at)
+    assert at.toast[0].value == "Gate 'error-rate' runs for batch in Prod again."
+    assert _gates(app_env)[0]["disabledFor"] == []
+    assert _audit(app_env)[-1][:2] == ("gate.enable", "dashboard")
+
+
+def test_disabling_for_a_bad_service_name_is_refused_in_the_dialog(open_app: OpenApp, seed: Seed,
+                                                                  app_env: AppContext) -> None:
+    seed()
+    gate_id = _add(app_env)
+    at = open_app(PAGE)
+    at.button(key=f"gate_disable_{gate_id}").click().run()
+    at.text_input(key="gate_disable_service").input("Not A Service").run()
+    at.button(key="gate_disable_confirm").click().run()
+    assert_ok(at)
+    assert any("not a service name" in shown(e.value) for e in at.error), [e.value for e in at.error]
+    assert at.get("dialog"), "the dialog stays open for a correction"
+    assert _gates(app_env)[0]["disabledFor"] == []
+
+
+def test_a_services_own_gate_has_no_per_service_control_and_a_viewer_cannot_disable(
+        app_env: AppContext, seed: Seed, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed()
+    shared = _add(app_env)
+    with app_env.session() as session:
+        own = gates.add_gate(session, ADMIN, "Prod", gates.GateSpec(
+            name="error-rate", prometheus_url="http://127.0.0.1:9090", query=QUERY, success="result < 0.5",
+            service="legacy")).id
+        gates.disable_gate(session, ADMIN, "Prod", "error-rate", "batch")
+    monkeypatch.setenv("RANCHERSYNC_AUTH", "oidc")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": "v@example.com", "email_verified": True, "groups": []}
+    at.run()
+    at.switch_page(PAGE).run()
+    assert_ok(at)
+    keys = {b.key for b in at.button}
+    assert f"gate_disable_{own}" not in keys and f"gate_enable_{own}" not in keys
+    assert at.button(key=f"gate_disable_{shared}").disabled and at.button(key=f"gate_enable_{shared}").disabled
+
+
+def _prod_id(ctx: AppContext) -> int:
+    from ranchersync.catalogue import environments
+
+    with ctx.session() as session:
+        return environments.get_environment(session, "Prod").id

@@ -83,6 +83,22 @@ def remove_gate(actor: Actor, gate_id: int) -> Outcome:
     return attempt(work)
 
 
+def set_for_service(actor: Actor, gate_id: int, service: str, *, disabled: bool) -> Outcome:
+    """Disable an environment's gate for one service, or run it for that service again (audited as `gates
+    disable|enable --service`)."""
+
+    def work() -> Outcome:
+        ctx = deps.get_context()
+        with ctx.session() as session:
+            done = gates.set_gate_for_service(session, actor, gate_id, service, disabled=disabled)
+        if disabled:
+            return Outcome.done(f"Gate '{done['name']}' no longer runs for {done['service']} in "
+                                f"{done['environment']}.")
+        return Outcome.done(f"Gate '{done['name']}' runs for {done['service']} in {done['environment']} again.")
+
+    return attempt(work)
+
+
 def set_soak(actor: Actor, environment_id: int, soak: str, min_source_soak: str) -> Outcome:
     """Set an environment's soak time and minimum source soak (`0` turns one off)."""
 

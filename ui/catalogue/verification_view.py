@@ -1,7 +1,8 @@
 """The Verification section of the Environments screen: per environment, its gates (the Prometheus query, the success
 condition, how often and how many times it measures, how many failures it tolerates, where it asks), its soak and
-minimum source soak; add, edit, remove a gate, set the soak (admins, audited by the core), and "Try it now", which
-runs a gate's query once for one service and shows the values and the verdict."""
+minimum source soak; add, edit, remove a gate, disable an environment's gate for one service and enable it again, set
+the soak (admins, audited by the core), and "Try it now", which runs a gate's query once for one service and shows
+the values and the verdict."""
 
 from __future__ import annotations
 
@@ -72,6 +73,8 @@ def _gate(gate: dict[str, Any], locked: str | None, cannot_try: str | None) -> N
                 f"from {escape_markdown(gate['prometheusUrl'])}" if gate["prometheusUrl"]
                 else "from rancher-monitoring through the site's Rancher",
                 *([f"disabled for {escape_markdown(', '.join(gate['disabledFor']))}"] if gate["disabledFor"] else [])]))
+            if not gate["service"]:  # a service's own gate is changed or removed, not disabled
+                _per_service(gate, locked)
         with buttons, st.container(horizontal=True, horizontal_alignment="right"):
             st.button("Try it now", key=f"gate_try_{gate['id']}", icon=":material/play_arrow:",
                       disabled=bool(cannot_try), help=cannot_try or "Run the query once and show the verdict.",
@@ -80,6 +83,18 @@ def _gate(gate: dict[str, Any], locked: str | None, cannot_try: str | None) -> N
                       help=locked, on_click=widgets.open_dialog, args=("edit_gate",), kwargs={"gate": gate})
             st.button("Remove", key=f"gate_remove_{gate['id']}", icon=":material/delete:", disabled=bool(locked),
                       help=locked, on_click=widgets.open_dialog, args=("remove_gate",), kwargs={"gate": gate})
+
+
+def _per_service(gate: dict[str, Any], locked: str | None) -> None:
+    with st.container(horizontal=True):
+        st.button("Disable for a service…", key=f"gate_disable_{gate['id']}", icon=":material/block:",
+                  type="tertiary", disabled=bool(locked),
+                  help=locked or "Rollouts of one service into this environment are no longer measured by it.",
+                  on_click=widgets.open_dialog, args=("disable_gate",), kwargs={"gate": gate})
+        if gate["disabledFor"]:
+            st.button("Enable again…", key=f"gate_enable_{gate['id']}", icon=":material/replay:", type="tertiary",
+                      disabled=bool(locked), help=locked or "Run it again for a service it is disabled for.",
+                      on_click=widgets.open_dialog, args=("enable_gate",), kwargs={"gate": gate})
 
 
 # ---- dialogs ---------------------------------------------------------------------------------------------------------
@@ -109,7 +124,7 @@ def _gate_form(key: str, gate: dict[str, Any] | None) -> actions.GateForm:
     service = st.text_input("Only for service", value=values.get("service") or "", key=f"{key}_service",
                             max_chars=253, placeholder="every service of the environment",
                             help="A gate for one service overrides the environment's gate of the same name for it. "
-                                 "To skip a gate for one service: `gates disable --env E --name N --service S`.")
+                                 "To skip a gate for one service: its \"Disable for a service…\" button.")
     cols = st.columns(4)
     interval = cols[0].text_input("Interval", value=_duration(values.get("intervalSeconds", 10.0)),
                                   key=f"{key}_interval", help="e.g. 10s, 1m")
@@ -154,6 +169,32 @@ def remove_gate(actor: Actor, gate: dict[str, Any]) -> None:
                 " Rollouts into it are no longer measured by it; past measurements stay in the history.")
     if widgets.dialog_buttons("Remove gate", "gate_remove_confirm", "gate_remove_cancel", icon=":material/delete:"):
         widgets.finish(actions.remove_gate(actor, gate["id"]))
+
+
+@st.dialog("Disable a gate for one service", on_dismiss=widgets.close_dialog)
+def disable_gate(actor: Actor, gate: dict[str, Any]) -> None:
+    """Confirm disabling an environment's gate for one service (`gates disable --service`)."""
+    service = st.text_input("Service", key="gate_disable_service", max_chars=253, placeholder="e.g. batch-export",
+                            help="The workload's name, as in the Services screen.").strip()
+    what = f"**{escape_markdown(service)}**" if service else "the service named above"
+    st.markdown(f"The gate **{escape_markdown(gate['name'])}** will no longer run after rollouts of {what} into "
+                f"**{escape_markdown(gate['environment'])}**; it still runs for every other service. A failure it "
+                "would have caught no longer rolls that service back. The change is audited.")
+    if widgets.dialog_buttons("Disable for this service", "gate_disable_confirm", "gate_disable_cancel",
+                              icon=":material/block:", disabled=not service):
+        widgets.finish(actions.set_for_service(actor, gate["id"], service, disabled=True))
+
+
+@st.dialog("Enable a gate for a service again", on_dismiss=widgets.close_dialog)
+def enable_gate(actor: Actor, gate: dict[str, Any]) -> None:
+    """Confirm running an environment's gate for a service it was disabled for again (`gates enable --service`)."""
+    service = st.selectbox("Service", gate["disabledFor"], key="gate_enable_service")
+    st.markdown(f"The gate **{escape_markdown(gate['name'])}** will run again after rollouts of "
+                f"**{escape_markdown(service or '')}** into **{escape_markdown(gate['environment'])}**, and a failed "
+                "measurement rolls it back. The change is audited.")
+    if widgets.dialog_buttons("Enable for this service", "gate_enable_confirm", "gate_enable_cancel",
+                              icon=":material/replay:", disabled=not service):
+        widgets.finish(actions.set_for_service(actor, gate["id"], str(service), disabled=False))
 
 
 @st.dialog("Soak", on_dismiss=widgets.close_dialog)
@@ -219,7 +260,8 @@ def show_requested(actor: Actor) -> None:
             else:
                 dialog(actor, env)
             return
-    for name, gate_dialog in (("edit_gate", edit_gate), ("remove_gate", remove_gate), ("try_gate", try_gate)):
+    for name, gate_dialog in (("edit_gate", edit_gate), ("remove_gate", remove_gate), ("try_gate", try_gate),
+                              ("disable_gate", disable_gate), ("enable_gate", enable_gate)):
         request = widgets.requested_dialog(name)
         if request is not None:
             gate_dialog(actor, request["gate"])

@@ -3,7 +3,7 @@ failure does with the options chosen (the gates run only when the rollouts are w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -45,6 +45,6 @@ def show(target_id: int, options: SyncOptions, services: Sequence[str]) -> None:
                        + " (its own gates and exemptions).")
 
 
-def _gate(g: dict[str, Any]) -> str:
+def _gate(g: Mapping[str, Any]) -> str:
     return (f"**{escape_markdown(g['name'])}** `{g['success']}` ({g['count']} × every "
             f"{duration_text(g['intervalSeconds'])}, {plural(g['failureLimit'], 'failure')} tolerated)")
