@@ -11,9 +11,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from ranchersync.api.trains import ScheduledAnswer
+from ranchersync.api.typed import body_errors
 from ranchersync.catalogue import environments
+from ranchersync.governance.locks import LockPayload
 from ranchersync.models import AuditEvent, SyncOperation
+from ranchersync.snapshots.entries import DiffPayload
+from ranchersync.snapshots.store import SnapshotPayload
 from ranchersync.trains import schedules
+from ranchersync.trains.schedules import SchedulePayload
 from tests.api.conftest import ApiWorld, serve_world
 from tests.api.test_api import assert_problem
 from tests.builders import ADMIN
@@ -27,6 +33,12 @@ MESSAGE = "DB migration running — do not promote"
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
     with serve_world(tmp_path_factory.mktemp("trains")) as made:
         yield made
+
+
+def conforms(value: object, typed: object) -> bool:
+    """The answer is exactly what the OpenAPI document says (no field missing, none extra, each of its type)."""
+    assert body_errors(value, typed) == [], body_errors(value, typed)
+    return True
 
 
 def prod_frontends(world: ApiWorld) -> list[str]:
@@ -58,6 +70,7 @@ def test_a_lock_refuses_a_sync_through_the_api_with_its_message(world: ApiWorld)
     assert (lock["environment"], lock["service"], lock["message"], lock["createdBy"]) == (
         "Stage", "search", MESSAGE, "token:ci-stage")
     assert world.call("GET", "/locks", "viewer", params={"env": "Stage"}).json() == [lock]
+    assert conforms(lock, LockPayload)
 
     refused = assert_problem(world.call("POST", "/syncs", json=sync), 423, "environment_locked")
     assert MESSAGE in refused["detail"] and "token:ci-stage" in refused["detail"]
@@ -87,15 +100,18 @@ def test_a_snapshot_is_promoted_through_the_api_as_one_operation_then_restored(w
     assert made.status_code == 201, made.text
     rel = made.json()
     assert rel["environment"] == "Stage" and rel["kind"] == "manual" and rel["serviceCount"] == len(rel["services"])
+    assert conforms(rel, SnapshotPayload)
     assert_problem(world.call("POST", "/snapshots", json={"env": "Stage", "name": "rel-1"}), 422, "validation")
     assert world.call("POST", "/snapshots", json={"env": "Prod", "name": "prod-before"}).status_code == 201
     assert world.call("GET", "/snapshots/rel-1", "viewer").json() == rel
     listed = world.call("GET", "/snapshots", "viewer", params={"env": "Stage", "manual": "true"}).json()
     assert [s["name"] for s in listed] == ["rel-1"] and "services" not in listed[0]
+    assert conforms(listed, list[SnapshotPayload])
     assert_problem(world.call("GET", "/snapshots/nope"), 404, "not_found")
 
     diff = world.call("GET", "/snapshots/rel-1/diff", params={"against": "prod-before", "onlyDifferences": "true"})
     assert diff.status_code == 200, diff.text
+    assert conforms(diff.json(), DiffPayload)
     frontend = next(r for r in diff.json()["rows"] if r["service"] == "frontend")
     assert (frontend["left"], frontend["right"], frontend["state"]) == (
         [f"{REG}/frontend:3.8.1"], [f"{REG}/frontend:3.8.0"], "changed")
@@ -148,6 +164,7 @@ def test_a_sync_and_a_promotion_are_scheduled_through_the_api(world: ApiWorld) -
     at = {"at": "2099-01-01 10:00", "tz": "Europe/Berlin"}
     answer = world.call("POST", "/syncs", json={"from": "Dev", "to": "Stage", "services": ["frontend"], **at})
     assert answer.status_code == 202, answer.text
+    assert conforms(answer.json(), ScheduledAnswer)
     scheduled = answer.json()["scheduledRequest"]
     assert (scheduled["kind"], scheduled["status"], scheduled["fireAt"], scheduled["requestedBy"]) == (
         "sync", "scheduled", "2099-01-01T09:00:00Z", "token:admin")
@@ -182,6 +199,7 @@ def test_a_sync_and_a_promotion_are_scheduled_through_the_api(world: ApiWorld) -
 
     cancelled = world.call("POST", f"/schedules/{promotion['id']}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert conforms(cancelled.json(), SchedulePayload)
     assert_problem(world.call("POST", f"/schedules/{promotion['id']}/cancel"), 422, "validation")
     assert_problem(world.call("POST", "/schedules/4242/cancel"), 404, "not_found")
     assert_problem(world.call("POST", f"/schedules/{scheduled['id']}/cancel", "releaser"), 403,
