@@ -130,3 +130,20 @@ def test_scheduled_syncs_and_promotions_are_made_listed_and_cancelled_alike(both
     for argv in (("schedules", "cancel", mine[1]), ("schedules", "cancel", "4242")):
         local, remote = both(False, *argv), both(True, *argv)
         assert local[0] == remote[0] == 2 and local[1:] == remote[1:], (argv, local, remote)
+
+
+def test_a_promotion_into_a_target_that_needs_approvals_is_requested_alike(both, world: World) -> None:  # noqa: ANN001
+    if both(False, "snapshots", "show", "rel-3")[0] != 0:
+        assert both(False, "snapshots", "create", "--env", "Dev", "--name", "rel-3")[0] == 0
+    with world.ctx.session() as session:
+        environments.update_environment(session, "Stage", required_approvals=1, actor=ADMIN)
+    try:
+        promote = ("snapshots", "promote", "rel-3", "--to", "Stage", "--yes")
+        local, remote = both(False, *promote), both(True, *promote)
+        assert local[0] == remote[0] == 3 and local[1] == remote[1], (local, remote)
+        assert "the sync into Stage needs" in remote[2] and "approvals approve" in remote[2]
+        pending = json.loads(both(False, "approvals", "list", "--pending", "--json")[1])
+        assert {r["requestedBy"] for r in pending} >= {"ops-lead", "token:pipeline"}
+    finally:
+        with world.ctx.session() as session:
+            environments.update_environment(session, "Stage", required_approvals=0, actor=ADMIN)
