@@ -65,6 +65,8 @@ SyncRequest = TypedDict("SyncRequest", {
     "pinDigests": bool,  # promote repo:tag@sha256:… (default: when the target is protected)
     "noRollback": bool,  # keep what changed when a service fails
     "overridePolicy": str,  # a releaser's reason to promote despite a promotion policy (audited)
+    "at": str,  # schedule it instead: "YYYY-MM-DD HH:MM" (planned and checked when it fires; answers 202)
+    "tz": str,  # the time zone of `at` (default UTC)
 }, total=False)
 
 
@@ -198,6 +200,8 @@ async def syncs_create(call: Call) -> Answer:
     from ranchersync.sync.plan import SKIP_EQUAL
 
     body = call.body
+    if "at" in body or "tz" in body:  # release trains: a scheduled request (api/trains.py)
+        return await trains.schedule_sync(call)
     services, every = body.get("services"), body.get("allDifferent", False)
     if bool(services) == bool(every):
         raise ValidationError("name the services (\"services\": [..]) or pass \"allDifferent\": true, not both")
@@ -427,8 +431,9 @@ CORE_ENDPOINTS: Final[tuple[Endpoint, ...]] = (
                      Param("onlyDifferences", "boolean"), Param("tagOnly", "boolean")), tags=("services",)),
     Endpoint("POST", "/syncs", "createSync",
              "Promote services: 200 with the finished operation (wait) or the plan (dryRun); 202 with the running "
-             "operation (no wait) or the approval request made instead", syncs_create,
-             {200: OperationPayload | PlanPayload, 202: OperationPayload | ApprovalAnswer}, body=SyncRequest,
+             "operation (no wait), the approval request made instead, or the scheduled request (at)", syncs_create,
+             {200: OperationPayload | PlanPayload, 202: OperationPayload | ApprovalAnswer | trains.ScheduledAnswer},
+             body=SyncRequest,
              tags=("syncs",)),
     Endpoint("GET", "/operations/{id}", "getOperation", "One operation with its results per service and container",
              operation_get, {200: OperationPayload}, params=(Param("id", "integer", where="path"),),

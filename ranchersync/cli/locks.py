@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
 from ranchersync.cli.output import EXIT_OK, emit
@@ -25,13 +26,35 @@ def register(commands: Commands) -> None:
     p.add_argument("lock", type=int, metavar="ID", help="the lock's id (see `locks list`)")
 
 
+def added_text(payload: Mapping[str, Any]) -> str:
+    """What `locks add` says (from the payload: the local and the remote command print the same)."""
+    from ranchersync.governance.locks import LockView
+
+    return f"Lock #{payload['id']}: {LockView.of_payload(payload).sentence}."
+
+
+def removed_text(payload: Mapping[str, Any]) -> str:
+    """What `locks remove` says."""
+    from ranchersync.governance.locks import LockView
+
+    return f"Removed lock #{payload['id']} of {LockView.of_payload(payload).scope}."
+
+
+def lock_rows(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+    """`locks list`: its rows and headers."""
+    rows = [[p["id"], p["environment"], p["service"] or "(all)", p["message"], p["createdBy"],
+             str(p["createdAt"] or "")[:16].replace("T", " ")] for p in payloads]
+    return rows, ["ID", "ENVIRONMENT", "SERVICE", "MESSAGE", "BY", "AT (UTC)"]
+
+
 def cmd_add(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.governance import locks
 
     with ctx.session() as session:
         view = locks.add_lock(session, cli_actor(ctx), environment=args.env, service=args.service,
                               message=args.message)
-    emit(args, locks.lock_payload(view), text=f"Lock #{view.id}: {view.sentence}.")
+    payload = locks.lock_payload(view)
+    emit(args, payload, text=added_text(payload))
     return EXIT_OK
 
 
@@ -40,10 +63,8 @@ def cmd_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         views = locks.list_locks(session, args.env)
-    rows = [[v.id, v.environment, v.service or "(all)", v.message, v.created_by, f"{v.created_at:%Y-%m-%d %H:%M}"]
-            for v in views]
-    emit(args, [locks.lock_payload(v) for v in views], rows,
-         ["ID", "ENVIRONMENT", "SERVICE", "MESSAGE", "BY", "AT (UTC)"])
+    payloads = [locks.lock_payload(v) for v in views]
+    emit(args, payloads, *lock_rows(payloads))
     return EXIT_OK
 
 
@@ -52,5 +73,6 @@ def cmd_remove(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         view = locks.remove_lock(session, cli_actor(ctx), args.lock)
-    emit(args, locks.lock_payload(view), text=f"Removed lock #{view.id} of {view.scope}.")
+    payload = locks.lock_payload(view)
+    emit(args, payload, text=removed_text(payload))
     return EXIT_OK

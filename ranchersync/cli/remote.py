@@ -254,7 +254,11 @@ def sync(api: Api, args: argparse.Namespace) -> int:
 
     if not args.service and not args.all_different:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
-    _not_remote(args, at="--at", override_freeze="--override-freeze", no_wait="--no-wait")
+    if args.at:  # release trains: a scheduled request (remote_trains)
+        from ranchersync.cli.remote_trains import schedule_sync
+
+        return schedule_sync(api, args)
+    _not_remote(args, override_freeze="--override-freeze", no_wait="--no-wait")
     override_reason(args)  # the local CLI's rules for --reason
     request: dict[str, Any] = {"from": args.from_env, "to": args.to_env}
     if args.pin_digests is not None:

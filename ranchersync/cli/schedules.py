@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli import values
@@ -33,11 +34,10 @@ def schedule_from_cli(ctx: AppContext, args: argparse.Namespace, *, target: str,
                       default_target: Any = None) -> int:
     """`sync … --at` and `snapshots promote … --at`: store the request; it is planned and checked when it fires."""
     from ranchersync import sync
-    from ranchersync.governance.freeze_schedule import local_text, parse_instant
+    from ranchersync.governance.freeze_schedule import parse_instant
     from ranchersync.trains import schedules
 
-    if getattr(args, "dry_run", False):
-        raise UsageError("--dry-run shows a plan now; --at plans when it fires: use one or the other")
+    check_schedulable(args)
     fire_at = parse_instant(args.at, args.tz)
     what = schedules.Schedule(
         target=target, fire_at=fire_at, timezone=args.tz, source=source, services=tuple(services or ()),
@@ -47,24 +47,42 @@ def schedule_from_cli(ctx: AppContext, args: argparse.Namespace, *, target: str,
     )
     row = schedules.schedule_with_approvals(ctx, cli_actor(ctx), what)
     payload = schedules.schedule_payload(row)
-    emit(args, payload, text=f"Scheduled request #{row.id} ({schedules.describe(row)}) fires "
-                             f"{local_text(row.fire_at, row.timezone)}; it is planned and checked (freezes, locks, "
-                             "approvals) then. `schedules list` follows it."
-                             + (f" Approval request #{row.approval_request_id} can be approved before it fires."
-                                if row.approval_request_id else ""))
+    emit(args, payload, text=scheduled_text(payload))
     return EXIT_OK
 
 
+def check_schedulable(args: argparse.Namespace) -> None:
+    """Refuse --at with --dry-run (the local and the remote command alike)."""
+    if getattr(args, "dry_run", False):
+        raise UsageError("--dry-run shows a plan now; --at plans when it fires: use one or the other")
+
+
+def scheduled_text(payload: Mapping[str, Any]) -> str:
+    """What `sync … --at` and `snapshots promote … --at` say (from the payload: local and remote print the same)."""
+    approval = payload.get("approvalRequestId")
+    return (f"Scheduled request #{payload['id']} ({payload['description']}) fires {payload['fireAtLocal']}; it is "
+            "planned and checked (freezes, locks, approvals) then. `schedules list` follows it."
+            + (f" Approval request #{approval} can be approved before it fires." if approval else ""))
+
+
+def schedule_rows(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+    """`schedules list`: its rows and headers."""
+    rows = [[p["id"], p["description"], p["fireAtLocal"], p["status"], p["statusReason"], p["requestedBy"]]
+            for p in payloads]
+    return rows, ["ID", "WHAT", "FIRES", "STATUS", "REASON", "BY"]
+
+
+def cancelled_text(payload: Mapping[str, Any]) -> str:
+    """What `schedules cancel` says."""
+    return f"Cancelled scheduled request #{payload['id']}."
+
+
 def cmd_list(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync.governance.freeze_schedule import local_text
     from ranchersync.trains import schedules
 
     with ctx.session() as session:
-        rows = schedules.list_schedules(session, pending=args.pending)
-        payloads = [schedules.schedule_payload(r) for r in rows]
-        table = [[r.id, schedules.describe(r), local_text(r.fire_at, r.timezone), r.status, r.status_reason,
-                  r.requested_by] for r in rows]
-    emit(args, payloads, table, ["ID", "WHAT", "FIRES", "STATUS", "REASON", "BY"])
+        payloads = [schedules.schedule_payload(r) for r in schedules.list_schedules(session, pending=args.pending)]
+    emit(args, payloads, *schedule_rows(payloads))
     return EXIT_OK
 
 
@@ -72,9 +90,8 @@ def cmd_cancel(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.trains import schedules
 
     with ctx.session() as session:
-        row = schedules.cancel(session, cli_actor(ctx), args.request)
-        payload = schedules.schedule_payload(row)
-    emit(args, payload, text=f"Cancelled scheduled request #{args.request}.")
+        payload = schedules.schedule_payload(schedules.cancel(session, cli_actor(ctx), args.request))
+    emit(args, payload, text=cancelled_text(payload))
     return EXIT_OK
 
 

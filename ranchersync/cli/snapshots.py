@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ranchersync.cli import values
 from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
@@ -11,10 +12,12 @@ from ranchersync.cli.output import EXIT_OK, EXIT_REFUSED, emit, format_table, no
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
-    from ranchersync.snapshots.entries import DiffRow
+    from ranchersync.snapshots.entries import DiffPayload
     from ranchersync.sync import SyncPlan
 
 ROLLOUT_SECONDS = values.seconds(24 * 3600)
+NOTHING_TO_CHANGE = ("Nothing to change: the target runs the snapshot's images already (or every service is skipped: "
+                     "see the reasons above).")
 
 
 def register(commands: Commands) -> None:
@@ -55,9 +58,54 @@ def _apply_options(p: argparse.ArgumentParser, schedule: bool = True) -> None:
         p.add_argument("--tz", default="UTC", metavar="ZONE", help="the time zone of --at (default UTC)")
 
 
-def _entry_images(containers: object) -> str:
-    return ", ".join(f"{c.name}{' (init)' if c.init else ''}={c.image}" + (f"@{c.digest[:19]}" if c.digest else "")
-                     for c in containers)  # type: ignore[attr-defined]
+def _entry_images(containers: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(f"{c['name']}{' (init)' if c['init'] else ''}={c['image']}"
+                     + (f"@{c['digest'][:19]}" if c["digest"] else "") for c in containers)
+
+
+def _minute(iso_text: str | None) -> str:
+    """"2026-12-07T17:27:14Z" as the tables show it: "2026-12-07 17:27" (UTC)."""
+    return (iso_text or "")[:16].replace("T", " ")
+
+
+def created_text(payload: Mapping[str, Any]) -> str:
+    """What `snapshots create` says (from the payload: the local and the remote command print the same)."""
+    return f"Snapshot {payload['name']} of {payload['environment']}: {payload['serviceCount']} service(s) recorded."
+
+
+def snapshot_rows(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+    """`snapshots list`: its rows and headers."""
+    rows = [[p["id"], p["name"], p["environment"], p["kind"], p["serviceCount"], p["createdBy"],
+             _minute(p["createdAt"]), f"#{p['operationId']}" if p["operationId"] else ""] for p in payloads]
+    return rows, ["ID", "NAME", "ENVIRONMENT", "KIND", "SERVICES", "BY", "AT (UTC)", "BEFORE"]
+
+
+def snapshot_text(payload: Mapping[str, Any]) -> str:
+    """`snapshots show`: the snapshot's line and its services' table."""
+    before = f", before operation #{payload['operationId']}" if payload["operationId"] else ""
+    head = (f"Snapshot {payload['name']} of {payload['environment']} ({payload['kind']}), by {payload['createdBy']} "
+            f"at {_minute(payload['createdAt'])} UTC{before}:")
+    table = format_table(["SERVICE", "KIND", "APP INSTANCE", "CONTAINERS"],
+                         [[e["name"], e["kind"], e["appInstance"], _entry_images(e["containers"])]
+                          for e in payload.get("services", ())])
+    return f"{head}\n{table}"
+
+
+def diff_rows(payload: Mapping[str, Any], only_differences: bool = False) -> tuple[list[list[Any]], list[str]]:
+    """`snapshots diff`: its rows and headers (from the payload `snapshots diff --json` prints)."""
+    rows = [[r["service"], r["kind"], r["container"], ", ".join(r["left"]) or "—", ", ".join(r["right"]) or "—",
+             r["state"].replace("_", " ")] for r in payload["rows"]
+            if not only_differences or r["state"] != "same"]
+    return rows, ["SERVICE", "KIND", "CONTAINER", str(payload["left"]).upper(), str(payload["right"]).upper(),
+                  "STATE"]
+
+
+def diff_against(args: argparse.Namespace) -> None:
+    """Refuse `snapshots diff` with both or neither of OTHER and --env."""
+    from ranchersync.cli.common import UsageError
+
+    if (args.other is None) == (args.env is None):
+        raise UsageError("compare with another snapshot (OTHER) or with an environment now (--env ENV)")
 
 
 def cmd_create(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -65,8 +113,8 @@ def cmd_create(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         view = store.create_snapshot(session, ctx.cipher, cli_actor(ctx), environment=args.env, name=args.name)
-    emit(args, store.snapshot_payload(view),
-         text=f"Snapshot {view.name} of {view.environment}: {len(view.entries)} service(s) recorded.")
+    payload = store.snapshot_payload(view)
+    emit(args, payload, text=created_text(payload))
     return EXIT_OK
 
 
@@ -75,10 +123,8 @@ def cmd_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         views = store.list_snapshots(session, args.env, automatic=not args.manual)
-    rows = [[v.id, v.name, v.environment, v.kind, len(v.entries), v.created_by, f"{v.created_at:%Y-%m-%d %H:%M}",
-             f"#{v.operation_id}" if v.operation_id else ""] for v in views]
-    emit(args, [store.snapshot_payload(v, with_services=False) for v in views], rows,
-         ["ID", "NAME", "ENVIRONMENT", "KIND", "SERVICES", "BY", "AT (UTC)", "BEFORE"])
+    payloads = [store.snapshot_payload(v, with_services=False) for v in views]
+    emit(args, payloads, *snapshot_rows(payloads))
     return EXIT_OK
 
 
@@ -87,23 +133,15 @@ def cmd_show(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         view = store.get_snapshot(session, args.snapshot)
-    if args.json:
-        emit(args, store.snapshot_payload(view))
-        return EXIT_OK
-    say(f"Snapshot {view.name} of {view.environment} ({view.kind}), by {view.created_by} at "
-        f"{view.created_at:%Y-%m-%d %H:%M} UTC" + (f", before operation #{view.operation_id}" if view.operation_id
-                                                   else "") + ":")
-    print(format_table(["SERVICE", "KIND", "APP INSTANCE", "CONTAINERS"],
-                       [[e.name, e.kind, e.instance, _entry_images(e.containers)] for e in view.entries]))
+    payload = store.snapshot_payload(view)
+    emit(args, payload, text=snapshot_text(payload))
     return EXIT_OK
 
 
 def cmd_diff(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync.cli.common import UsageError
     from ranchersync.snapshots import entries, store
 
-    if (args.other is None) == (args.env is None):
-        raise UsageError("compare with another snapshot (OTHER) or with an environment now (--env ENV)")
+    diff_against(args)
     with ctx.session() as session:
         if args.env:
             left, rows = store.diff_with_environment(session, ctx.cipher, args.snapshot, args.env)
@@ -113,15 +151,9 @@ def cmd_diff(ctx: AppContext, args: argparse.Namespace) -> int:
             rows, right_name = entries.diff(left.entries, right.entries), right.name
     if args.only_differences:
         rows = [r for r in rows if r.state != "same"]
-    emit(args, {"left": left.name, "right": right_name, "rows": entries.diff_payload(rows)},
-         [_diff_row(r) for r in rows], ["SERVICE", "KIND", "CONTAINER", left.name.upper(), right_name.upper(),
-                                        "STATE"])
+    payload: DiffPayload = {"left": left.name, "right": right_name, "rows": entries.diff_payload(rows)}
+    emit(args, payload, *diff_rows(payload))
     return EXIT_OK
-
-
-def _diff_row(row: DiffRow) -> list[str]:
-    return [row.name, row.kind, row.container, ", ".join(row.left) or "—", ", ".join(row.right) or "—",
-            row.state.replace("_", " ")]
 
 
 def cmd_promote(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -158,8 +190,7 @@ def _put_in_place(ctx: AppContext, args: argparse.Namespace, plan: SyncPlan) -> 
     if not args.json:
         say(plan.to_markdown())
     if not plan.to_apply:
-        note("Nothing to change: the target runs the snapshot's images already (or every service is skipped: see "
-             "the reasons above).")
+        note(NOTHING_TO_CHANGE)
         return EXIT_OK
     with ctx.session() as session:
         protected = environments.get_environment(session, plan.target.id).protected

@@ -148,9 +148,12 @@ def parse_instant(text: str, tz_name: str = "UTC") -> dt.datetime:
         value = dt.datetime.fromisoformat((text or "").strip())
     except ValueError:
         raise ValidationError(f"'{text}' is not a date and time: write it like 2026-12-24T16:00") from None
-    if value.tzinfo is None:
-        return wall_to_utc(value, zone(tz_name))
-    return value.astimezone(dt.UTC)
+    try:
+        if value.tzinfo is None:
+            return wall_to_utc(value, zone(tz_name))
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # the first or last days a datetime holds, moved by a zone's offset
+        raise ValidationError(f"'{text}' is out of range: write a date between years 2 and 9998") from None
 
 
 def local_text(at: dt.datetime, tz_name: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from ranchersync import notify
 from ranchersync.access import audit
 from ranchersync.access.identity import Actor, require
 from ranchersync.catalogue.environments import get_environment
-from ranchersync.kernel.errors import RefusedByPolicy, ValidationError
+from ranchersync.kernel.errors import NotFoundError, RefusedByPolicy, ValidationError
 from ranchersync.models import Environment, EnvironmentLock, utcnow
 
 MESSAGE_MAX_LENGTH: Final = 500
@@ -55,6 +55,13 @@ class LockView:
     def sentence(self) -> str:
         """"web in Prod is locked by ana@example.com: DB migration running"."""
         return f"{self.scope} is locked by {self.created_by} (lock #{self.id}): {self.message}"
+
+    @classmethod
+    def of_payload(cls, payload: Any) -> LockView:
+        """A lock back from its payload (the remote CLI prints what the API answers with the local words)."""
+        at = dt.datetime.fromisoformat(str(payload["createdAt"]).replace("Z", "+00:00"))
+        return cls(int(payload["id"]), int(payload["environmentId"]), str(payload["environment"]),
+                   payload["service"], str(payload["message"]), str(payload["createdBy"]), at)
 
 
 def _view(lock: EnvironmentLock, names: dict[int, str]) -> LockView:
@@ -131,12 +138,15 @@ def add_lock(session: Session, actor: Actor, *, environment: int | str, message:
 
 
 def remove_lock(session: Session, actor: Actor, lock_id: int) -> LockView:
-    """Remove a lock in force (kept, marked removed, for the audit log's references)."""
-    require(actor, "sync")
+    """Remove a lock in force (kept, marked removed, for the audit log's references); an actor limited to some
+    environments removes only their locks."""
+    if actor.environments is None:
+        require(actor, "sync")  # the role first: a viewer learns nothing about the lock
     lock = session.get(EnvironmentLock, lock_id)
     if lock is None or lock.removed_at is not None:
-        raise ValidationError(f"there is no lock #{lock_id} in force (see `locks list`)")
+        raise NotFoundError(f"there is no lock #{lock_id} in force (see `locks list`)")
     env = session.get(Environment, lock.environment_id)
+    require(actor, "sync", environment=env.name if env else "")
     view = _view(lock, {lock.environment_id: env.name if env else ""})
     lock.removed_at, lock.removed_by = utcnow(), actor.email
     session.flush()
@@ -149,8 +159,21 @@ def _snapshot(view: LockView) -> dict[str, Any]:
     return {"environment": view.environment, "service": view.service, "message": view.message}
 
 
+class LockPayload(TypedDict):
+    """A lock in force: the whole environment (`service` null) or one service of it, and why."""
+
+    id: int
+    environmentId: int
+    environment: str
+    service: str | None
+    message: str
+    createdBy: str
+    createdAt: str | None
+
+
 def lock_payload(view: LockView) -> dict[str, Any]:
-    """A lock as `locks … --json` prints it (camelCase keys)."""
+    """A lock as `locks … --json` prints it (camelCase keys; the shape of LockPayload, kept a plain dict since the
+    comparison's payload carries its locks as such)."""
     from ranchersync.kernel.timefmt import iso
 
     return {"id": view.id, "environmentId": view.environment_id, "environment": view.environment,

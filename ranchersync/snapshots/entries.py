@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from ranchersync.inventory.reading import Service
 
@@ -59,7 +59,26 @@ def entries_of(services: Iterable[Service]) -> list[SnapshotEntry]:
     return sorted(seen.values(), key=lambda e: (e.name, e.kind, e.instance))
 
 
-def to_json(entries: Sequence[SnapshotEntry]) -> list[dict[str, Any]]:
+class ContainerEntryPayload(TypedDict):
+    """One container of a snapshot's service: its image and the digest its pods ran ("" when unknown)."""
+
+    name: str
+    init: bool
+    image: str
+    digest: str
+
+
+class EntryPayload(TypedDict):
+    """One service of one app instance in a snapshot."""
+
+    appInstanceId: int
+    appInstance: str
+    kind: str
+    name: str
+    containers: list[ContainerEntryPayload]
+
+
+def to_json(entries: Sequence[SnapshotEntry]) -> list[EntryPayload]:
     """The stored form (camelCase, as payloads)."""
     return [{"appInstanceId": e.instance_id, "appInstance": e.instance, "kind": e.kind, "name": e.name,
              "containers": [{"name": c.name, "init": c.init, "image": c.image, "digest": c.digest}
@@ -122,7 +141,28 @@ def diff(left: Sequence[SnapshotEntry], right: Sequence[SnapshotEntry]) -> list[
     return rows
 
 
-def diff_payload(rows: Sequence[DiffRow]) -> list[dict[str, Any]]:
+class DiffRowPayload(TypedDict):
+    """One container of one service on both sides of a comparison."""
+
+    kind: str
+    service: str
+    container: str
+    left: list[str]
+    right: list[str]
+    leftDigests: list[str]
+    rightDigests: list[str]
+    state: DiffState
+
+
+class DiffPayload(TypedDict):
+    """`snapshots diff --json`: a snapshot (left) against another or an environment now (right)."""
+
+    left: str
+    right: str
+    rows: list[DiffRowPayload]
+
+
+def diff_payload(rows: Sequence[DiffRow]) -> list[DiffRowPayload]:
     """A diff as `snapshots diff --json` prints it."""
     return [{"kind": r.kind, "service": r.name, "container": r.container, "left": list(r.left),
              "right": list(r.right), "leftDigests": list(r.left_digests), "rightDigests": list(r.right_digests),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NotRequired, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,7 +21,15 @@ from ranchersync.kernel.errors import NotFoundError, OperationFailed, Validation
 from ranchersync.models import EnvironmentSnapshot, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.security.crypto import TokenCipher
-from ranchersync.snapshots.entries import DiffRow, SnapshotEntry, diff, entries_of, from_json, to_json
+from ranchersync.snapshots.entries import (
+    DiffRow,
+    EntryPayload,
+    SnapshotEntry,
+    diff,
+    entries_of,
+    from_json,
+    to_json,
+)
 
 AUTOMATIC_PREFIX: Final = "before-op-"  # automatic snapshots' names; manual names may not take it
 _NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}$")
@@ -150,11 +158,27 @@ def diff_with_environment(
     return view, diff(view.entries, entries_of(inventory.services))
 
 
-def snapshot_payload(view: SnapshotView, *, with_services: bool = True) -> dict[str, Any]:
+class SnapshotPayload(TypedDict):
+    """A snapshot: whose, taken when and by whom (`kind` automatic: before operation `operationId`); in detail, its
+    services (per container: image and the digest its pods ran)."""
+
+    id: int
+    name: str
+    kind: str
+    environmentId: int | None
+    environment: str
+    operationId: int | None
+    createdBy: str
+    createdAt: str | None
+    serviceCount: int
+    services: NotRequired[list[EntryPayload]]
+
+
+def snapshot_payload(view: SnapshotView, *, with_services: bool = True) -> SnapshotPayload:
     """A snapshot as `snapshots … --json` prints it."""
     from ranchersync.kernel.timefmt import iso
 
-    payload: dict[str, Any] = {
+    payload: SnapshotPayload = {
         "id": view.id, "name": view.name, "kind": view.kind, "environmentId": view.environment_id,
         "environment": view.environment, "operationId": view.operation_id, "createdBy": view.created_by,
         "createdAt": iso(view.created_at), "serviceCount": len(view.entries),

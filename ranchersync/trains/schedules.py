@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Final, TypedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
 from ranchersync.governance.four_eyes import approvals_needed, approvals_text
 from ranchersync.governance.freeze_schedule import local_text, zone
-from ranchersync.kernel.errors import RancherSyncError, RefusedByPolicy, ValidationError
+from ranchersync.kernel.errors import NotFoundError, RancherSyncError, RefusedByPolicy, ValidationError
 from ranchersync.kernel.roles import ROLE_RANK
 from ranchersync.models import ScheduledRequest, SyncOperation, User, utcnow
 from ranchersync.rancher import RancherClient
@@ -65,7 +65,8 @@ class Schedule:
 def schedule(session: Session, actor: Actor, what: Schedule, now: dt.datetime | None = None) -> ScheduledRequest:
     """Store a scheduled request (operator or higher; a protected target needs its name typed now); the caller
     commits. Nothing is planned or checked against freezes yet: that happens when it fires."""
-    require(actor, "request_sync")
+    if actor.environments is None:
+        require(actor, "request_sync")  # the role first: a viewer learns nothing about the environments
     at = now or utcnow()
     if what.fire_at.tzinfo is None:
         raise ValidationError("a fire time needs a time zone")
@@ -73,6 +74,7 @@ def schedule(session: Session, actor: Actor, what: Schedule, now: dt.datetime | 
         raise ValidationError(f"{what.fire_at:%Y-%m-%d %H:%M} UTC is in the past: schedule it for later, or run it "
                               "now")
     target = get_environment(session, what.target)
+    require(actor, "request_sync", environment=target.name)  # an actor limited to some environments: one of them
     if target.protected and (what.confirm_env or "").strip() != target.name:
         from ranchersync.sync import ConfirmationRequired
 
@@ -155,9 +157,9 @@ def cancel(session: Session, actor: Actor, request_id: int) -> ScheduledRequest:
     """Cancel a request that has not fired (its requester, or an admin)."""
     row = session.get(ScheduledRequest, request_id)
     if row is None:
-        raise ValidationError(f"there is no scheduled request #{request_id} (see `schedules list`)")
-    if row.requested_by != actor.email:
-        require(actor, "manage_freeze")  # someone else's schedule: admins only
+        raise NotFoundError(f"there is no scheduled request #{request_id} (see `schedules list`)")
+    if row.requested_by != actor.email:  # someone else's schedule: admins only (of its target, for a limited one)
+        require(actor, "manage_freeze", environment=row.target_environment_name)
     claimed = session.execute(update(ScheduledRequest).where(ScheduledRequest.id == request_id,
                                                             ScheduledRequest.status == "scheduled")
                               .values(status="cancelled", status_reason=f"cancelled by {actor.email}")).rowcount  # type: ignore[attr-defined]
@@ -340,11 +342,36 @@ def _record(ctx: AppContext, row: ScheduledRequest, actor: Actor, status: str, r
     notify.deliver_soon(ctx)
 
 
-def schedule_payload(row: ScheduledRequest) -> dict[str, Any]:
+class SchedulePayload(TypedDict):
+    """A scheduled sync (`kind` sync: source, services) or snapshot promotion (`snapshotId`), when it fires, and
+    what became of it (`status`: scheduled, running, executed, requested, refused, failed, cancelled)."""
+
+    id: int
+    kind: str
+    description: str
+    source: str
+    target: str
+    snapshotId: int | None
+    services: list[str]
+    mode: str
+    fireAt: str | None
+    timezone: str
+    fireAtLocal: str
+    status: str
+    statusReason: str
+    requestedBy: str
+    createdAt: str | None
+    claimedBy: str | None
+    firedAt: str | None
+    operationId: int | None
+    approvalRequestId: int | None
+
+
+def schedule_payload(row: ScheduledRequest) -> SchedulePayload:
     """A scheduled request as `schedules … --json` prints it."""
     from ranchersync.kernel.timefmt import iso
 
-    return {"id": row.id, "kind": row.kind, "source": row.source_environment_name,
+    return {"id": row.id, "kind": row.kind, "description": describe(row), "source": row.source_environment_name,
             "target": row.target_environment_name, "snapshotId": row.snapshot_id, "services": list(row.services),
             "mode": row.mode, "fireAt": iso(row.fire_at), "timezone": row.timezone,
             "fireAtLocal": local_text(row.fire_at, row.timezone), "status": row.status,

@@ -34,7 +34,7 @@ def test_a_body_is_checked_against_the_same_type_the_document_shows() -> None:
     assert body_errors({"from": "Stage", "to": "Prod", "allDifferent": True}, SyncRequest) == []
     assert body_errors({"from": "Stage", "to": 3, "services": ["a", 1], "wait": "yes", "x": 1}, SyncRequest) == [
         "body.x is not a known field (known: from, to, services, allDifferent, dryRun, confirmEnvironment, wait, "
-        "targetInstance, tagOnly, timeoutSeconds, pinDigests, noRollback, overridePolicy)",
+        "targetInstance, tagOnly, timeoutSeconds, pinDigests, noRollback, overridePolicy, at, tz)",
         "body.to must be a string", "body.services[1] must be a string", "body.wait must be true or false"]
     assert body_errors([], SyncRequest) == ["body must be a JSON object"]
     assert body_errors({"from": "a", "to": "b", "timeoutSeconds": True}, SyncRequest) == \

@@ -201,7 +201,7 @@ def test_a_protected_target_and_an_approval_request_end_as_locally(both, world: 
 
 def test_commands_the_api_does_not_cover_say_so(both) -> None:  # noqa: ANN001
     for argv in (("sites", "list"), ("metrics",), ("history", "--by", "ops-lead"),
-                 (*SYNC, "--yes", "--at", "2099-01-01 10:00")):
+                 (*SYNC, "--yes", "--at", "2099-01-01 10:00", "--no-wait")):
         status, out, err = both(True, *argv)
         assert (status, out) == (2, "") and "not available through RANCHERSYNC_SERVER" in err, argv
 
