@@ -99,10 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         getattr(args, "group_parser", parser).print_help(sys.stderr)
         return BadInput.exit_code
     try:
-        from ranchersync.cli import remote
+        from ranchersync.cli import remote, remote_commands
 
         if remote.configured():  # a pipeline: the server's API, neither the database nor the key
-            return remote.run(args)
+            return remote_commands.run(args)
         from ranchersync.context import AppContext
 
         ctx = AppContext.from_env()

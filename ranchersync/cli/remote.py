@@ -68,27 +68,6 @@ def configured() -> bool:
     return bool(os.environ.get(SERVER_VARIABLE, "").strip())
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run a parsed command through the API; the exit status the local command would give."""
-    known = handlers()
-    name = getattr(args.handler, "__name__", "")
-    qualified = f"{str(getattr(args.handler, '__module__', '')).rsplit('.', 1)[-1]}.{name}"
-    handler = known.get(qualified) or known.get(name)
-    if handler is None:
-        raise NotRemote(f"`{_command(args)}` is not available through {SERVER_VARIABLE}; run it where the database is")
-    token = os.environ.get(TOKEN_VARIABLE, "").strip()
-    if not token:
-        raise UsageError(f"{SERVER_VARIABLE} is set but {TOKEN_VARIABLE} is not: the API needs a token "
-                         "(`tokens create` by an admin)")
-    with Api(os.environ[SERVER_VARIABLE].strip(), token) as api:
-        return handler(api, args)
-
-
-def _command(args: argparse.Namespace) -> str:
-    name = str(getattr(args.handler, "__name__", "")).removeprefix("cmd_").replace("_", " ")
-    return name or "this command"
-
-
 # ---- the one HTTP funnel --------------------------------------------------------------------------------------------
 
 
@@ -254,11 +233,7 @@ def sync(api: Api, args: argparse.Namespace) -> int:
 
     if not args.service and not args.all_different:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
-    if args.at:  # release trains: a scheduled request (remote_trains)
-        from ranchersync.cli.remote_trains import schedule_sync
-
-        return schedule_sync(api, args)
-    _not_remote(args, override_freeze="--override-freeze", no_wait="--no-wait")
+    _not_remote(args, at="--at", override_freeze="--override-freeze", no_wait="--no-wait")  # --at: remote_trains
     override_reason(args)  # the local CLI's rules for --reason
     request: dict[str, Any] = {"from": args.from_env, "to": args.to_env}
     if args.pin_digests is not None:
@@ -477,8 +452,8 @@ def _refuse(flag: str) -> None:
 Remote = Callable[[Api, argparse.Namespace], int]
 
 # The local handlers' names and their remote twins: what DESIGN.md's API covers (each topic's twins are in its own
-# module: remote_images.py, remote_verification.py, remote_trains.py, keyed by "module.name", e.g. "locks.cmd_add",
-# since several CLI modules name a handler cmd_add or cmd_list).
+# module — remote_images.py, remote_verification.py, remote_trains.py — keyed by "module.name", e.g. "locks.cmd_add",
+# since several CLI modules name a handler cmd_add or cmd_list; remote_commands.py puts them together).
 REMOTE: dict[str, Remote] = {
     "cmd_envs_list": envs_list,
     "cmd_services_list": services_list,
@@ -493,9 +468,3 @@ REMOTE: dict[str, Remote] = {
     "cmd_approvals_reject": approvals_decide,
 }
 
-
-def handlers() -> dict[str, Remote]:
-    """Every command the API covers: the core ones and each topic's (imported here: they import this module)."""
-    from ranchersync.cli import remote_images, remote_trains, remote_verification
-
-    return {**REMOTE, **remote_images.REMOTE, **remote_verification.REMOTE, **remote_trains.REMOTE}

@@ -144,6 +144,13 @@ def schedule_sync(api: Api, args: argparse.Namespace) -> int:
     return _schedule(api, args, "/syncs", request, verify=False)
 
 
+def sync_or_schedule(api: Api, args: argparse.Namespace) -> int:
+    """`sync`: with --at a scheduled request, else the core twin (a sync now)."""
+    from ranchersync.cli import remote
+
+    return schedule_sync(api, args) if args.at else remote.sync(api, args)
+
+
 def locks_add(api: Api, args: argparse.Namespace) -> int:
     from ranchersync.cli.locks import added_text
 
@@ -200,4 +207,5 @@ REMOTE: dict[str, Remote] = {
     "locks.cmd_remove": locks_remove,
     "schedules.cmd_list": schedules_list,
     "schedules.cmd_cancel": schedules_cancel,
+    "sync.cmd_sync": sync_or_schedule,
 }
