@@ -66,7 +66,7 @@ class Endpoint:
     """One operation of the API: `answers` maps each success status to the type of its JSON body (or, for a
     stream, to its media type and the type of each event)."""
 
-    method: Literal["GET", "POST"]
+    method: Literal["GET", "POST", "DELETE"]
     path: str  # OpenAPI style: /operations/{id}
     name: str  # operationId
     summary: str
