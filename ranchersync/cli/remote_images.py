@@ -52,13 +52,20 @@ def registries_list(api: Api, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _host(args: argparse.Namespace) -> str:
+    """The host checked here first: one that is not a host (a URL) is bad input, as locally, not an unknown path."""
+    from ranchersync.registry import normalize_host
+
+    return _segment(normalize_host(args.host))
+
+
 def registries_test(api: Api, args: argparse.Namespace) -> int:
-    _, payload = api.post(f"/registries/{_segment(args.host)}/test", {})
+    _, payload = api.post(f"/registries/{_host(args)}/test", {})
     return registries.report_test(args, payload)
 
 
 def registries_remove(api: Api, args: argparse.Namespace) -> int:
-    _, payload = api.call("DELETE", f"/registries/{_segment(args.host)}")
+    _, payload = api.call("DELETE", f"/registries/{_host(args)}")
     emit(args, payload, text=registries.removed_text(payload["removed"]))
     return EXIT_OK
 

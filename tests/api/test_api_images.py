@@ -5,7 +5,9 @@ quarantines that the session's other API tests must not meet; it may reach loopb
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +16,11 @@ import requests
 from sqlalchemy import select
 
 from ranchersync import notify
+from ranchersync.context import AppContext
+from ranchersync.governance import quarantine
 from ranchersync.models import AuditEvent, Registry
 from ranchersync.security import host_policy
+from ranchersync.simulator import SimulatedRancher
 from tests.api.conftest import ApiWorld, serve_world
 from tests.builders import ADMIN
 from tests.core.receiver import Receiver
@@ -227,31 +232,54 @@ BAD = "sha256:" + "0bad" * 16
 CLUSTER = "c-m-4hs9wz2t"  # stage-eu-1, shop-stage
 
 
-@pytest.fixture(autouse=True)
-def lift_what_is_left(world: ApiWorld) -> Iterator[None]:
-    """A failed test leaves no active quarantine for the next one."""
-    yield
-    from ranchersync.governance import quarantine
-
-    with world.ctx.session() as session:
+def lift_what_is_left(ctx: AppContext) -> None:
+    """Lift every active quarantine, so that a failed test leaves none for the next one."""
+    with ctx.session() as session:
         for left in quarantine.list_quarantines(session):
             quarantine.lift(session, left.id, reason="test over", actor=ADMIN)
 
 
-@pytest.fixture
-def pinned_in_stage(world: ApiWorld) -> Iterator[str]:
-    """Stage's redis runs the BAD digest (pinned in its reference); put back afterwards."""
-    found = world.eu.get_object(CLUSTER, "StatefulSet", "shop-stage", "redis")
+@pytest.fixture(autouse=True)
+def no_quarantine_left(world: ApiWorld) -> Iterator[None]:
+    yield
+    lift_what_is_left(world.ctx)
+
+
+@contextlib.contextmanager
+def pinned_in_stage(eu: SimulatedRancher) -> Iterator[str]:
+    """Stage's redis runs the BAD digest (pinned in its reference, and reported by its pods once they rolled out);
+    put back afterwards."""
+    found = eu.get_object(CLUSTER, "StatefulSet", "shop-stage", "redis")
     assert found is not None
     original = {k: v for k, v in found.items() if k != "status"}
     pinned = json.loads(json.dumps(original))
     pinned["spec"]["template"]["spec"]["containers"][0]["image"] = f"redis:7.2.4@{BAD}"
-    world.eu.set_object(CLUSTER, pinned)
-    yield f"docker.io/library/redis@{BAD}"
-    world.eu.set_object(CLUSTER, original)
+    eu.set_object(CLUSTER, pinned)
+    try:
+        deadline = time.monotonic() + 30
+        while not _pods_run(eu, BAD):  # a pod that still runs the old digest says so, whatever the reference pins
+            assert time.monotonic() < deadline, "Stage's redis did not roll out"
+            time.sleep(0.1)
+        yield f"docker.io/library/redis@{BAD}"
+    finally:
+        eu.set_object(CLUSTER, original)
 
 
-def test_a_quarantine_is_added_listed_where_it_runs_notified_and_lifted(world: ApiWorld, pinned_in_stage: str) -> None:
+def _pods_run(eu: SimulatedRancher, digest: str) -> bool:
+    answer = requests.get(f"{eu.kube_url(CLUSTER)}/api/v1/namespaces/shop-stage/pods", timeout=10,
+                          headers={"Authorization": f"Bearer {eu.token}"})
+    answer.raise_for_status()
+    pods = [p for p in answer.json()["items"] if p["metadata"]["name"].startswith("redis-")]
+    return bool(pods) and all(s.get("imageID", "").endswith(digest) for p in pods
+                              for s in p.get("status", {}).get("containerStatuses", ()) if s["name"] == "redis")
+
+
+def test_a_quarantine_is_added_listed_where_it_runs_notified_and_lifted(world: ApiWorld) -> None:
+    with pinned_in_stage(world.eu) as image:
+        _quarantine_added_listed_notified_and_lifted(world, image)
+
+
+def _quarantine_added_listed_notified_and_lifted(world: ApiWorld, pinned_in_stage: str) -> None:
     with Receiver() as receiver:
         with world.ctx.session() as session:
             subscription = notify.add_subscription(session, world.ctx.cipher, ADMIN, environment=None,
