@@ -130,7 +130,7 @@ def test_only_an_admin_not_limited_to_environments_changes_registries(world: Api
     ({"host": "shop"}, "needs a dot or a port"),
     ({"host": "127.0.0.1:5000", "username": "u"}, "a user name and a password together"),
     ({"host": "127.0.0.1:5000", "password": "p"}, "a user name and a password together"),
-    ({"host": "127.0.0.1:5000", "caCertificate": "not a certificate"}, ""),
+    ({"host": "127.0.0.1:5000", "caCertificate": "not a certificate"}, "not a PEM certificate"),
     ({"host": "127.0.0.1:5000", "allowhttp": True}, "allowhttp is not a known field"),
     ({}, "body.host is required"),
 ], ids=["url", "no-dot", "user-alone", "password-alone", "bad-ca", "misspelt", "no-host"])
@@ -200,8 +200,8 @@ def test_an_image_is_inspected_in_its_registry_with_its_labels_and_changelog(
 @pytest.mark.parametrize(("params", "status", "kind", "says"), [
     ({"image": "{reg}/shop/armonly:1.0"}, 422, "validation", "has no linux/amd64 image"),
     ({"image": "{reg}/shop/web:9.9.9"}, 404, "image_not_found", "shop/web"),
-    ({"image": "{reg}/shop/web:2.4.0", "platform": "amd64"}, 422, "validation", ""),
-    ({"image": "{reg}/Shop/Web:2.4.0"}, 422, "validation", ""),
+    ({"image": "{reg}/shop/web:2.4.0", "platform": "amd64"}, 422, "validation", "is os/architecture[/variant]"),
+    ({"image": "{reg}/Shop/Web:2.4.0"}, 422, "validation", "must be lowercase"),
     ({"image": "127.0.0.2:5999/shop/web:1"}, 404, "not_found", "127.0.0.2:5999 is not registered"),
     ({}, 422, "validation", "query parameter image is required"),
 ], ids=["no-platform", "no-tag", "bad-platform", "bad-reference", "unregistered", "no-image"])
@@ -343,7 +343,7 @@ def test_quarantine_changes_need_a_releaser_whose_token_is_not_limited_to_enviro
     ("/quarantine", {"image": "registry.example.com:5000/shop/web:1.0", "reason": "r"}, 422, "names no digest"),
     ("/quarantine", {"image": f"shop/web@{BAD}", "reason": "  "}, 422, "needs --reason"),
     ("/quarantine", {"image": f"shop/web@{BAD}"}, 422, "body.reason is required"),
-    ("/quarantine", {"image": "Not An Image@sha256:1", "reason": "r"}, 422, ""),
+    ("/quarantine", {"image": "Not An Image@sha256:1", "reason": "r"}, 422, "Invalid image reference"),
     ("/quarantine/4242/lift", {"reason": "r"}, 404, "no active quarantine #4242"),
     ("/quarantine/x1/lift", {"reason": "r"}, 404, "no such id"),
     ("/quarantine/1/lift", {}, 422, "body.reason is required"),

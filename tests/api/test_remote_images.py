@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,6 +70,22 @@ def test_registries_add_list_test_and_remove_print_the_same_through_the_api(
     for argv in (("test", "https://x/y"), ("remove", "https://x/y"), ("remove", "shop")):
         local, remote = twice(both, "registries", *argv)
         assert local[0] == remote[0] == 2 and local[1:] == remote[1:], (local, remote)
+
+
+def test_a_ca_file_is_read_on_the_runner_and_stored_by_the_server(both, registries: Registries,  # noqa: ANN001
+                                                                  tmp_path: Path) -> None:
+    bundle = str(registries.token_server.bundle)  # a PEM certificate
+    local, remote = twice(both, "registries", "add", "--host", registries.token, "--ca-file", bundle, "--json")
+    assert local[0] == remote[0] == 0 and json.loads(local[1]) == json.loads(remote[1])
+    assert json.loads(remote[1])["caBundle"] is True
+    missing = str(tmp_path / "missing.pem")
+    local, remote = twice(both, "registries", "add", "--host", registries.token, "--ca-file", missing)
+    assert local[0] == remote[0] == 2 and local[1:] == remote[1:] and "cannot read the CA file" in remote[2]
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate")
+    local, remote = twice(both, "registries", "add", "--host", registries.token, "--ca-file", str(junk))
+    assert local[0] == remote[0] == 2 and local[1:] == remote[1:], (local, remote)
+    assert both(True, "registries", "remove", registries.token)[0] == 0
 
 
 def test_a_token_below_admin_cannot_change_registries(both, world: World, registries: Registries) -> None:  # noqa: ANN001
