@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ranchersync.cli.common import Commands, add_command, add_group, cli_actor
@@ -10,6 +11,7 @@ from ranchersync.cli.output import EXIT_OK, emit, format_table
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
+    from ranchersync.governance.quarantine import QuarantineListPayload, QuarantinePayload
 
 
 def register(commands: Commands) -> None:
@@ -26,6 +28,24 @@ def register(commands: Commands) -> None:
     p.add_argument("--reason", required=True)
 
 
+def added_text(payload: QuarantinePayload) -> str:
+    return f"Quarantine #{payload['id']}: {payload['image']} is refused in every plan."
+
+
+def quarantines_text(payload: Sequence[QuarantineListPayload]) -> str:
+    if not payload:
+        return "No image is quarantined."
+    return format_table(
+        ["ID", "IMAGE", "REASON", "BY", "LIFTED", "RUNS IN"],
+        [[str(p["id"]), p["image"], p["reason"], p["addedBy"], p["liftedAt"] or "",
+          ", ".join(f"{r['environment']}/{r['appInstance']}/{r['service']}" for r in p["running"])]
+         for p in payload])
+
+
+def lifted_text(payload: QuarantinePayload) -> str:
+    return f"Quarantine #{payload['id']} lifted: {payload['image']} may be promoted again."
+
+
 def cmd_add(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import notify
     from ranchersync.governance import quarantine
@@ -33,24 +53,15 @@ def cmd_add(ctx: AppContext, args: argparse.Namespace) -> int:
     with ctx.session() as session:
         found = quarantine.add(session, args.image, reason=args.reason, actor=cli_actor(ctx))
     notify.deliver_soon(ctx)
-    emit(args, found.payload(), text=f"Quarantine #{found.id}: {found.reference} is refused in every plan.")
+    emit(args, found.payload(), text=added_text(found.payload()))
     return EXIT_OK
 
 
 def cmd_list(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync.governance import quarantine
 
-    with ctx.session() as session:
-        rows = quarantine.list_quarantines(session, include_lifted=args.lifted)
-    sightings = [] if args.no_running or not rows else quarantine.where_running(ctx)
-    payload = [{**q.payload(), "running": [s.payload() for s in sightings if s.quarantine.id == q.id]}
-               for q in rows]
-    table = format_table(
-        ["ID", "IMAGE", "REASON", "BY", "LIFTED", "RUNS IN"],
-        [[str(p["id"]), p["image"], p["reason"], p["addedBy"], p["liftedAt"] or "",
-          ", ".join(f"{r['environment']}/{r['appInstance']}/{r['service']}" for r in p["running"])]
-         for p in payload])
-    emit(args, payload, text=table if rows else "No image is quarantined.")
+    payload = quarantine.list_with_sightings(ctx, include_lifted=args.lifted, running=not args.no_running)
+    emit(args, payload, text=quarantines_text(payload))
     return EXIT_OK
 
 
@@ -59,5 +70,5 @@ def cmd_lift(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         found = quarantine.lift(session, args.id, reason=args.reason, actor=cli_actor(ctx))
-    emit(args, found.payload(), text=f"Quarantine #{found.id} lifted: {found.reference} may be promoted again.")
+    emit(args, found.payload(), text=lifted_text(found.payload()))
     return EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ranchersync.cli.common import Commands, UsageError, add_command, add_group, cli_actor, read_ca
@@ -12,6 +13,7 @@ from ranchersync.cli.output import EXIT_FAILED, EXIT_OK, emit, format_table
 
 if TYPE_CHECKING:
     from ranchersync.context import AppContext
+    from ranchersync.registry import ImagePayload, Platform, RegistryPayload, RegistryTestPayload
 
 
 def register(commands: Commands) -> None:
@@ -51,22 +53,71 @@ def _password(args: argparse.Namespace) -> str | None:
     return None
 
 
-def cmd_add(ctx: AppContext, args: argparse.Namespace) -> int:
-    from ranchersync import registry
-
+def credentials(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The user name and password to store (both, or neither): the password from a variable or standard input."""
     password = _password(args)
     if args.username and not password:
         raise UsageError("give the password with --password-env VAR or --password-stdin")
     if password and not args.username:
         raise UsageError("a password goes with --username")
+    return args.username, password
+
+
+def added_text(payload: RegistryPayload) -> str:
+    return f"Registry {payload['host']} registered ({'with credentials' if payload['hasPassword'] else 'anonymous'})."
+
+
+def registries_text(rows: Sequence[RegistryPayload]) -> str:
+    if not rows:
+        return "No registry is registered: plans check no image."
+    return format_table(["HOST", "USER", "HTTP", "LAST CONTACT", "LAST ERROR"],
+                        [[r["host"], r["username"] or "(anonymous)", "yes" if r["allowHttp"] else "",
+                          r["lastContactAt"] or "", r["lastError"] or ""] for r in rows])
+
+
+def report_test(args: argparse.Namespace, payload: RegistryTestPayload) -> int:
+    """Print a registry test's outcome; exit 1 when the registry failed it."""
+    emit(args, payload, text=f"{payload['host']}: {payload['message']} ({payload['latencyMs']} ms)")
+    return EXIT_OK if payload["ok"] else EXIT_FAILED
+
+
+def removed_text(host: str) -> str:
+    return f"Registry {host} removed."
+
+
+def platform_of(args: argparse.Namespace) -> Platform:
+    """The --platform asked for (bad input before anything is asked of a registry)."""
+    from ranchersync.registry import Platform
+
+    try:
+        return Platform.parse(args.platform)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def inspection_text(payload: ImagePayload, platform: Platform) -> str:
+    lines = [f"Image:     {payload['image']}", f"Name:      {payload['name']}", f"Digest:    {payload['digest']}",
+             f"Type:      {payload['mediaType']}", f"Platforms: {', '.join(payload['platforms']) or '(unknown)'}"]
+    if payload["platformDigest"]:
+        lines.append(f"{platform}: {payload['platformDigest']}")
+    if payload["created"]:
+        lines.append(f"Created:   {payload['created']}")
+    labels = payload["labels"]
+    lines += ["Labels:"] + ([f"  {k}={v}" for k, v in sorted(labels.items())] or ["  (no labels)"])
+    return "\n".join(lines)
+
+
+def cmd_add(ctx: AppContext, args: argparse.Namespace) -> int:
+    from ranchersync import registry
+
+    username, password = credentials(args)
     with ctx.session() as session:
         row = registry.add_registry(session, ctx.cipher, actor=cli_actor(ctx), host=args.host,
-                                    username=args.username, password=password, ca_bundle=read_ca(args),
+                                    username=username, password=password, ca_bundle=read_ca(args),
                                     allow_http=args.allow_http)
         payload = registry.registry_payload(row)
     registry.CACHE.clear()  # new credentials may see what the old ones did not
-    emit(args, payload, text=f"Registry {payload['host']} registered "
-                             f"({'with credentials' if payload['hasPassword'] else 'anonymous'}).")
+    emit(args, payload, text=added_text(payload))
     return EXIT_OK
 
 
@@ -75,10 +126,7 @@ def cmd_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         rows = [registry.registry_payload(r) for r in registry.list_registries(session)]
-    text = format_table(["HOST", "USER", "HTTP", "LAST CONTACT", "LAST ERROR"],
-                        [[r["host"], r["username"] or "(anonymous)", "yes" if r["allowHttp"] else "",
-                          r["lastContactAt"] or "", r["lastError"] or ""] for r in rows])
-    emit(args, rows, text=text if rows else "No registry is registered: plans check no image.")
+    emit(args, rows, text=registries_text(rows))
     return EXIT_OK
 
 
@@ -87,50 +135,25 @@ def cmd_test(ctx: AppContext, args: argparse.Namespace) -> int:
 
     with ctx.session() as session:
         result = registry.test_registry(session, ctx.cipher, args.host)
-    emit(args, {"host": result.host, "ok": result.ok, "latencyMs": result.latency_ms, "message": result.message},
-         text=f"{result.host}: {result.message} ({result.latency_ms} ms)")
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return report_test(args, result.payload())
 
 
 def cmd_remove(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import registry
 
     with ctx.session() as session:
-        registry.remove_registry(session, args.host, actor=cli_actor(ctx))
+        host = registry.remove_registry(session, args.host, actor=cli_actor(ctx))
     registry.CACHE.clear()
-    emit(args, {"removed": args.host}, text=f"Registry {args.host} removed.")
+    emit(args, {"removed": host}, text=removed_text(host))
     return EXIT_OK
 
 
 def cmd_inspect(ctx: AppContext, args: argparse.Namespace) -> int:
     from ranchersync import registry
-    from ranchersync.kernel.errors import NotFoundError, ValidationError
-    from ranchersync.kernel.images import parse_image
 
-    try:
-        platform = registry.Platform.parse(args.platform)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    host = parse_image(args.image).registry
+    platform = platform_of(args)
     with ctx.session() as session:
-        access = registry.accesses(session, ctx.cipher).get(host)
-    if access is None:
-        raise NotFoundError(f"the registry {host} is not registered: `registries add --host {host}` first")
-    http = access.http()
-    try:
-        found = registry.resolve(http, args.image, (platform,))
-    finally:
-        http.close()
-    if not found.runs_on(platform):
-        raise ValidationError(f"{args.image} has no {platform} image (it has {', '.join(found.platforms)})")
-    log = registry.changelog(None, found.labels)
-    payload = {**found.payload(), "changelog": log.payload()}
-    lines = [f"Image:     {found.image}", f"Name:      {found.name}", f"Digest:    {found.digest}",
-             f"Type:      {found.media_type}", f"Platforms: {', '.join(found.platforms) or '(unknown)'}"]
-    if found.platform_digest:
-        lines.append(f"{platform}: {found.platform_digest}")
-    if found.created:
-        lines.append(f"Created:   {found.created}")
-    lines += ["Labels:"] + ([f"  {k}={v}" for k, v in sorted(found.labels.items())] or ["  (no labels)"])
-    emit(args, payload, text="\n".join(lines))
+        known = registry.accesses(session, ctx.cipher)
+    payload = registry.inspect_image(known, args.image, platform)
+    emit(args, payload, text=inspection_text(payload, platform))
     return EXIT_OK

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,6 +36,38 @@ class ImageQuarantined(RefusedByPolicy):
                     "with `quarantine lift ID --reason R`.")
 
 
+class QuarantinePayload(TypedDict):
+    """A quarantine as `quarantine add|lift --json` print it."""
+
+    id: int
+    image: str  # name@digest
+    name: str
+    digest: str
+    reason: str
+    addedBy: str
+    addedAt: str
+    liftedBy: str | None
+    liftedAt: str | None
+    liftReason: str | None
+
+
+class SightingPayload(TypedDict):
+    """Where a quarantined digest runs now."""
+
+    quarantineId: int
+    image: str
+    environment: str
+    appInstance: str
+    service: str
+    container: str
+
+
+class QuarantineListPayload(QuarantinePayload):
+    """A quarantine as `quarantine list --json` prints it: with where it runs now (empty when not asked)."""
+
+    running: list[SightingPayload]
+
+
 @dataclass(frozen=True)
 class Quarantine:
     """One quarantine as read (detached)."""
@@ -59,7 +91,7 @@ class Quarantine:
         return cls(row.id, row.name, row.digest, row.reason, row.added_by, _iso(row.added_at), row.lifted_by,
                    _iso(row.lifted_at) if row.lifted_at else None, row.lift_reason)
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> QuarantinePayload:
         return {"id": self.id, "image": self.reference, "name": self.name, "digest": self.digest,
                 "reason": self.reason, "addedBy": self.added_by, "addedAt": self.added_at,
                 "liftedBy": self.lifted_by, "liftedAt": self.lifted_at, "liftReason": self.lift_reason}
@@ -142,7 +174,7 @@ class Sighting:
     kind: str = ""
     digest: str = ""
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> SightingPayload:
         return {"quarantineId": self.quarantine.id, "image": self.quarantine.reference,
                 "environment": self.environment, "appInstance": self.instance, "service": self.service,
                 "container": self.container}
@@ -181,6 +213,15 @@ def _digests(service: Service) -> list[tuple[str, str]]:
         if pinned and container not in seen:
             found.append((container, pinned))
     return found
+
+
+def list_with_sightings(ctx: AppContext, *, include_lifted: bool = False, running: bool = True,
+                        factory: ClientFactory = RancherClient) -> list[QuarantineListPayload]:
+    """The quarantines, each with where it runs now (`running`: asked of Rancher, only while one is active)."""
+    with ctx.session() as session:
+        rows = list_quarantines(session, include_lifted=include_lifted)
+    sightings = where_running(ctx, factory) if running and rows else []
+    return [{**q.payload(), "running": [s.payload() for s in sightings if s.quarantine.id == q.id]} for q in rows]
 
 
 def where_running(ctx: AppContext, factory: ClientFactory = RancherClient) -> list[Sighting]:

@@ -1,8 +1,8 @@
 """Container registries (OCI Distribution v2): resolve an image to its digest, platforms and labels, through the
 same host policy, deadlines and size caps as Rancher calls; registries stored with encrypted credentials."""
 
-from ranchersync.registry.changelog import Changelog, changelog, compare_url
-from ranchersync.registry.client import DEFAULT_PLATFORM, Resolution, api_host, resolve
+from ranchersync.registry.changelog import Changelog, ChangelogPayload, changelog, compare_url
+from ranchersync.registry.client import DEFAULT_PLATFORM, Resolution, ResolutionPayload, api_host, resolve
 from ranchersync.registry.dockerconfig import UnreadablePullSecret, pull_credentials
 from ranchersync.registry.errors import (
     ImageNotInRegistry,
@@ -12,10 +12,13 @@ from ranchersync.registry.errors import (
     RegistryUnavailable,
 )
 from ranchersync.registry.http import Credentials, RegistryHTTP, Secret
+from ranchersync.registry.inspection import ImagePayload, inspect_image
 from ranchersync.registry.media import Platform
 from ranchersync.registry.resolver import CACHE, Lookup, ResolutionCache, resolve_images
 from ranchersync.registry.store import (
     RegistryAccess,
+    RegistryPayload,
+    RegistryTestPayload,
     accesses,
     add_registry,
     get_registry,
@@ -30,7 +33,9 @@ __all__ = [
     "CACHE",
     "DEFAULT_PLATFORM",
     "Changelog",
+    "ChangelogPayload",
     "Credentials",
+    "ImagePayload",
     "ImageNotInRegistry",
     "Lookup",
     "Platform",
@@ -39,8 +44,11 @@ __all__ = [
     "RegistryAuthFailed",
     "RegistryError",
     "RegistryHTTP",
+    "RegistryPayload",
+    "RegistryTestPayload",
     "RegistryUnavailable",
     "Resolution",
+    "ResolutionPayload",
     "ResolutionCache",
     "Secret",
     "UnreadablePullSecret",
@@ -50,6 +58,7 @@ __all__ = [
     "changelog",
     "compare_url",
     "get_registry",
+    "inspect_image",
     "list_registries",
     "normalize_host",
     "pull_credentials",

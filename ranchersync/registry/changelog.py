@@ -8,12 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from ranchersync.registry.media import CREATED, REVISION, SOURCE, VERSION
 
 SHORT = 7
+
+
+class ChangelogPayload(TypedDict):
+    """A changelog as the plan's JSON rows and `images inspect --json` carry it."""
+
+    fromRevision: str | None
+    toRevision: str | None
+    source: str | None
+    compareUrl: str | None
+    fromVersion: str | None
+    toVersion: str | None
+    fromCreated: str | None
+    toCreated: str | None
+    summary: str
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,7 @@ class Changelog:
             parts.append(self.compare_url or self.source or "")
         return "; ".join(parts)
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> ChangelogPayload:
         return {"fromRevision": self.from_revision, "toRevision": self.to_revision, "source": self.source,
                 "compareUrl": self.compare_url, "fromVersion": self.from_version, "toVersion": self.to_version,
                 "fromCreated": self.from_created, "toCreated": self.to_created, "summary": self.sentence()}

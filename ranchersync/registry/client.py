@@ -8,13 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final, TypedDict
 
 from ranchersync.kernel.images import DEFAULT_REGISTRY, parse_image
 from ranchersync.registry import media
 from ranchersync.registry.errors import RegistryAnswerRefused
 from ranchersync.registry.http import MAX_BLOB, RegistryHTTP
 from ranchersync.registry.media import Platform
+
+
+class ResolutionPayload(TypedDict):
+    """What an image is in its registry, as `images inspect --json` prints it."""
+
+    image: str
+    name: str
+    digest: str
+    mediaType: str
+    platforms: list[str]
+    platformDigest: str | None
+    labels: dict[str, str]
+    created: str | None
+
 
 DOCKER_HUB_API: Final = "registry-1.docker.io"
 DEFAULT_PLATFORM: Final = Platform("linux", "amd64")
@@ -44,7 +58,7 @@ class Resolution:
             return True
         return any(Platform.parse(p).satisfies(wanted) for p in self.platforms)
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> ResolutionPayload:
         return {"image": self.image, "name": self.name, "digest": self.digest, "mediaType": self.media_type,
                 "platforms": list(self.platforms), "platformDigest": self.platform_digest or None,
                 "labels": dict(self.labels), "created": self.created}

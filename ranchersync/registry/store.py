@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -28,6 +28,27 @@ from ranchersync.security.cabundle import ca_bundle_file
 from ranchersync.security.crypto import TokenCipher
 from ranchersync.security.host_policy import HostPolicy, HostRefused, default_policy
 from ranchersync.storage import store
+
+
+class RegistryPayload(TypedDict):
+    """A registry as `registries list --json` prints it: whether credentials are stored, never the password."""
+
+    host: str
+    username: str | None
+    hasPassword: bool
+    caBundle: bool
+    allowHttp: bool
+    lastContactAt: str | None
+    lastError: str | None
+
+
+class RegistryTestPayload(TypedDict):
+    """The outcome of `registries test HOST --json`."""
+
+    host: str
+    ok: bool
+    latencyMs: int
+    message: str
 
 
 def normalize_host(value: str) -> str:
@@ -102,13 +123,15 @@ def get_registry(session: Session, host: str) -> Registry:
     return row
 
 
-def remove_registry(session: Session, host: str, *, actor: Actor) -> None:
+def remove_registry(session: Session, host: str, *, actor: Actor) -> str:
+    """Forget a registry and its credentials (audited); the host as stored."""
     require(actor, "manage_catalogue")
     row = get_registry(session, host)
     audit.record(session, actor, "registry.remove", object_type="registry", object_id=row.id, object_name=row.host,
                  before=_snapshot(row))
     session.delete(row)
     session.flush()
+    return row.host
 
 
 def accesses(session: Session, cipher: TokenCipher) -> dict[str, RegistryAccess]:
@@ -128,6 +151,9 @@ class TestResult:
     ok: bool
     latency_ms: int
     message: str
+
+    def payload(self) -> RegistryTestPayload:
+        return {"host": self.host, "ok": self.ok, "latencyMs": self.latency_ms, "message": self.message}
 
 
 def test_registry(session: Session, cipher: TokenCipher, host: str, policy: HostPolicy | None = None) -> TestResult:
@@ -151,7 +177,7 @@ def test_registry(session: Session, cipher: TokenCipher, host: str, policy: Host
     return TestResult(row.host, ok, latency, message)
 
 
-def registry_payload(row: Registry) -> dict[str, Any]:
+def registry_payload(row: Registry) -> RegistryPayload:
     """A registry as `registries list --json` prints it: never the password."""
     return {"host": row.host, "username": row.username, "hasPassword": row.password_encrypted is not None,
             "caBundle": bool(row.ca_bundle), "allowHttp": row.allow_http,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict
+
+from ranchersync.registry import ChangelogPayload
 
 if TYPE_CHECKING:
     from ranchersync.sync.plan import SyncPlan
@@ -16,7 +18,7 @@ class PlannedChange(TypedDict):
     newDigest: str | None
     sourceDigest: str | None
     tagMoved: bool
-    changelog: dict[str, Any] | None
+    changelog: ChangelogPayload | None
 
 
 class PlanItem(TypedDict):
