@@ -186,6 +186,32 @@ def test_pin_digests_patches_tag_at_digest_and_is_the_default_for_a_protected_ta
     assert prod_image(prod, "web") == f"{registries.anonymous}/shop/web:2.4.0@{digest}"
 
 
+def test_the_targets_pin_digests_setting_is_the_plans_default_and_an_explicit_flag_wins(
+        cli, shop: AppContext, worlds, registries: Registries) -> None:
+    _, _, prod = worlds
+    pinned = f"{registries.anonymous}/shop/web:2.4.0@{registries.images['shop/web:2.4.0']}"
+
+    def planned(*flags: str) -> str:
+        status, out, err = cli(*SYNC, "--service", "web", "--dry-run", "--json", *flags)
+        assert status == 0, err
+        return str(json.loads(out)["items"][0]["changes"][0]["newImage"])
+
+    assert planned() == f"{registries.anonymous}/shop/web:2.4.0"  # unprotected, nobody set it: by tag
+    with shop.session() as session:
+        environments.update_environment(session, "Prod", pin_digests=True, actor=ADMIN)
+    assert planned() == pinned
+    assert planned("--no-pin-digests") == f"{registries.anonymous}/shop/web:2.4.0"
+    with shop.session() as session:  # protected, yet its setting says no: the setting wins over protection
+        environments.update_environment(session, "Prod", protected=True, pin_digests=False, actor=ADMIN)
+    assert planned() == f"{registries.anonymous}/shop/web:2.4.0"
+    assert planned("--pin-digests") == pinned
+    with shop.session() as session:
+        environments.update_environment(session, "Prod", protected=False, pin_digests=True, actor=ADMIN)
+    status, _, err = cli(*SYNC, "--service", "web", "--yes")
+    assert status == 0, err
+    assert prod_image(prod, "web") == pinned  # the target runs exactly the bits the registry holds for the tag
+
+
 def test_an_approved_sync_patches_the_bound_digest(shop: AppContext, worlds, registries: Registries) -> None:
     from ranchersync import sync
     from ranchersync.approvals import requests as approvals
