@@ -34,7 +34,8 @@ class Site(TimestampMixin, Base):
     insecure: Mapped[bool] = mapped_column(Boolean, default=False)  # explicit "skip TLS verification"
     allow_http: Mapped[bool] = mapped_column(Boolean, default=False)  # explicit "plain HTTP to a remote host"
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Opt-in: a plan's registry preflight reads the target workloads' own imagePullSecrets (kept in memory only).
+    # Opt-in: a plan's registry preflight reads the target workloads' own imagePullSecrets, else their
+    # ServiceAccount's (kept in memory only).
     use_pull_secrets: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # What the last connection test learnt; shown on the sites page.
     rancher_user: Mapped[str | None] = mapped_column(String(200))
