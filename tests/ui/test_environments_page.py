@@ -131,6 +131,11 @@ def test_the_edit_dialog_sets_digest_pinning_and_leaves_an_unset_one_following_p
     at.button(key="edit_env_save").click().run()
     assert_ok(at)
     assert pins()["Prod"] == (None, True)  # saved untouched: still follows its protection
+    at.button(key=f"env_edit_{ids['Prod']}").click().run()
+    at.toggle(key=f"edit_env_{ids['Prod']}_protected").set_value(False).run()
+    assert "Pin digests follows Protected until you change it (so off once saved)." in [c.value for c in at.caption]
+    at.button(key="edit_env_save").click().run()
+    assert pins()["Prod"] == (None, False)
 
     at.button(key=f"env_edit_{ids['Stage']}").click().run()
     assert at.toggle(key=f"edit_env_{ids['Stage']}_pin_digests").value is False
@@ -138,7 +143,7 @@ def test_the_edit_dialog_sets_digest_pinning_and_leaves_an_unset_one_following_p
     at.button(key="edit_env_save").click().run()
     assert_ok(at)
     assert pins()["Stage"] == (True, True)  # unprotected, pinned: a choice of its own
-    assert [m.value for m in at.markdown].count(":blue-badge[:material/push_pin: pins digests]") == 2
+    assert [m.value for m in at.markdown].count(":blue-badge[:material/push_pin: pins digests]") == 1  # Stage
 
 
 def test_a_rename_onto_another_name_is_refused(

@@ -62,7 +62,8 @@ def edit_environment(actor: Actor, env: EnvironmentRow) -> None:
     pin = right.toggle("Pin digests", value=env.pins_digests, key=f"{key}_pin_digests", help=_PIN_HELP)
     fields.under("color")
     if env.pin_digests is None and pin == env.pins_digests:
-        st.caption("Pin digests follows Protected until you change it.")
+        after = "" if protected == env.protected else f" (so {'on' if protected else 'off'} once saved)"
+        st.caption(f"Pin digests follows Protected until you change it{after}.")
     required = st.number_input("Approvals needed", min_value=0, max_value=5, value=env.required_approvals, step=1,
                                key=f"{key}_approvals", help=_APPROVALS_HELP)
     if widgets.dialog_buttons("Save", "edit_env_save", "edit_env_cancel", icon=":material/save:"):
