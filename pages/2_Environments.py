@@ -36,6 +36,9 @@ for index, env in enumerate(envs):
                 if env.protected:
                     st.badge("protected", color="red", icon=":material/lock:",
                              help="Syncs into it need the environment's name typed as a confirmation.")
+                if env.pins_digests:
+                    st.badge("pins digests", color="blue", icon=":material/push_pin:",
+                             help="Syncs into it promote repo:tag@sha256:… unless the sync says otherwise.")
                 if env.required_approvals:
                     st.badge(plural(env.required_approvals, "approval"), color="violet",
                              icon=":material/approval:", help="Syncs into it wait for this many approvals.")

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     """Take the screenshots; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="where to save the PNGs")
-    parser.add_argument("--only", choices=("verification",), help="take only these screenshots")
+    parser.add_argument("--only", choices=("verification", "environment-dialog"), help="take only these screenshots")
     args = parser.parse_args(argv)
     if not chromium_available():
         print("error: Debian's chromium is needed (apt-get install chromium)", file=sys.stderr)
@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
                 _sign_in(browser, Path(tmp) / "signin", args.out)
                 _demo(browser, Path(tmp) / "demo", args.out)
                 _registry_review(browser, Path(tmp) / "registry", args.out)
-            verification_screens(browser, Path(tmp) / "verification", args.out)
+            if args.only in (None, "verification"):
+                verification_screens(browser, Path(tmp) / "verification", args.out)
+            if args.only in (None, "environment-dialog"):
+                environment_dialog_screens(browser, Path(tmp) / "environment-dialog", args.out)
         finally:
             browser.close()
     return 0
@@ -389,6 +392,45 @@ VERIFICATION_GATES = (
     ("error-rate", 'max(app_error_ratio{namespace="{namespace}",service="{service}"})', "result < 0.05"),
     ("p95-latency", 'max(app_latency_p95_seconds{namespace="{namespace}",service="{service}"})', "result < 0.3"),
 )
+
+
+def environment_dialog_screens(browser: Browser, data_dir: Path, out: Path) -> None:
+    """The Edit dialog of an unprotected Stage set to pin digests, and of a protected Prod whose pinning nobody set
+    (its own installation with no Rancher: the dialog reads only the database), `--only environment-dialog`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = _server(data_dir)
+    ctx = server.context()
+    ctx.upgrade_database()
+    with ctx.session() as session:
+        from ranchersync.catalogue import sites
+
+        # A site (never contacted here), so the first-visit dialog stays closed.
+        sites.add_site(session, ctx.cipher, name="rancher-eu", actor=SCREENSHOTS, connection=sites.make_connection(
+            "https://rancher.example.com", "token-abcde:" + "b" * 54))
+        for name, description in (("Dev", "Integration"), ("Stage", "Pre-production"), ("Prod", "Customers")):
+            environments.add_environment(session, actor=SCREENSHOTS, name=name, description=description,
+                                         protected=name == "Prod")
+        environments.update_environment(session, "Stage", actor=SCREENSHOTS, pin_digests=True)
+        stage = environments.get_environment(session, "Stage").id
+        prod = environments.get_environment(session, "Prod").id
+    try:
+        with server:
+            for theme in THEMES:
+                page = new_page(browser, dark=theme == "dark")
+                _open_slowly(page, server.page_url("Environments"))
+                click(page, f"env_edit_{stage}")
+                page.locator("[data-testid='stDialog']").wait_for()
+                wait_idle(page, timeout=60_000)
+                print(screenshot(page, out / f"environment-edit-{theme}.png"))
+                if theme == "light":  # Prod, protected, its pinning never set: it follows the protection
+                    click(page, "edit_env_cancel")
+                    click(page, f"env_edit_{prod}")
+                    page.locator("[data-testid='stDialog']").wait_for()
+                    wait_idle(page, timeout=60_000)
+                    print(screenshot(page, out / "environment-edit-protected-light.png"))
+                page.context.close()
+    finally:
+        ctx.engine.dispose()
 
 
 if __name__ == "__main__":

@@ -38,8 +38,10 @@ def add_environment(
     color: str | None = None,
     position: int | None = None,
     protected: bool = False,
+    pin_digests: bool | None = None,
 ) -> Environment:
-    """Add an environment, at the end of the pipeline unless a position is given."""
+    """Add an environment, at the end of the pipeline unless a position is given. `pin_digests` None: plans into
+    it pin digests while it is protected."""
     require(actor, "manage_catalogue")
 
     def free_name() -> str:
@@ -57,6 +59,7 @@ def add_environment(
         color=checked["color"] or DEFAULT_COLORS[len(existing) % len(DEFAULT_COLORS)],
         position=len(existing),
         protected=protected,
+        pin_digests=pin_digests,
     )
     session.add(env)
     _flush(session, env_name)
@@ -70,7 +73,18 @@ def add_environment(
 def environment_snapshot(env: Environment) -> dict[str, object]:
     """What the audit log keeps of an environment."""
     return {"name": env.name, "description": env.description, "color": env.color, "position": env.position,
-            "protected": env.protected, "requiredApprovals": env.required_approvals}
+            "protected": env.protected, "requiredApprovals": env.required_approvals,
+            "pinDigests": env.pin_digests}  # as stored: None is "follows protected", a change of its own
+
+
+def pin_setting(stored: bool | None, shown: bool, wanted: bool, protected: bool) -> bool | None:
+    """What a form that showed pinning as `shown` and now says `wanted` (with `protected`) passes to
+    `update_environment`: None (unchanged) when the user left it, so an environment nobody set keeps following its
+    protection (`Environment.pins_digests`), also when the same form protects it; else what is wanted, still None
+    when following protection gives it."""
+    if wanted == shown:
+        return None
+    return None if stored is None and wanted == protected else wanted
 
 
 def update_environment(
@@ -84,10 +98,12 @@ def update_environment(
     protected: bool | None = None,
     position: int | None = None,
     required_approvals: int | None = None,
+    pin_digests: bool | None = None,
 ) -> Environment:
     """Change an environment; None leaves a field as it is. Everything is checked before anything changes.
 
     `required_approvals` (0–5): how many people other than the requester approve a sync into it (four-eyes).
+    `pin_digests`: whether a plan into it promotes ``repo:tag@sha256:…`` unless the sync says otherwise.
     """
     require(actor, "manage_catalogue")
     env = get_environment(session, ref)
@@ -123,6 +139,8 @@ def update_environment(
         env.description = checked["description"]
     if protected is not None:
         env.protected = protected
+    if pin_digests is not None:
+        env.pin_digests = pin_digests
     _flush(session, env.name)
     if position is not None:
         _move(session, env, position)

@@ -41,6 +41,7 @@ class EnvironmentPayload(TypedDict):
     position: int
     protected: bool
     requiredApprovals: int
+    pinDigests: bool  # a plan into it promotes repo:tag@sha256:… unless the sync says otherwise
     createdAt: str | None
     updatedAt: str | None
 
@@ -55,6 +56,7 @@ def environment_payload(env: Environment) -> EnvironmentPayload:
         "position": env.position,
         "protected": env.protected,
         "requiredApprovals": env.required_approvals,
+        "pinDigests": env.pins_digests,
         "createdAt": iso(env.created_at),
         "updatedAt": iso(env.updated_at),
     }

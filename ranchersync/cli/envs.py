@@ -28,6 +28,9 @@ def register(commands: Commands) -> None:
         p.add_argument("--position", type=int, metavar="K", help="0 is the first stage of the pipeline")
         p.add_argument("--protected", action=argparse.BooleanOptionalAction, default=None if name == "update"
                        else False, help="changes need the environment's name typed back (--confirm-env)")
+        p.add_argument("--pin-digests", action=argparse.BooleanOptionalAction, default=None,
+                       help="a sync into it promotes repo:tag@sha256:… (the exact tested bits) unless the sync says "
+                            "--no-pin-digests; until set, on while the environment is protected")
         if name == "update":
             p.add_argument("--approvals", type=int, metavar="N",
                            help="four-eyes: a sync into it needs N approvals by other people (0 to 5; 0: none)")
@@ -48,7 +51,8 @@ def cmd_envs_add(ctx: AppContext, args: argparse.Namespace) -> int:
     with ctx.session() as session:
         env = environments.add_environment(session, actor=cli_actor(ctx), name=args.name,
                                            description=args.description or "", color=args.color,
-                                           position=args.position, protected=args.protected)
+                                           position=args.position, protected=args.protected,
+                                           pin_digests=args.pin_digests)
         payload = environment_payload(env)
     emit(args, payload, text=f"Added environment '{payload['name']}' at position {payload['position']}.")
     return EXIT_OK
@@ -66,9 +70,14 @@ def cmd_envs_list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def environment_rows(payload: Sequence[Mapping[str, Any]]) -> tuple[list[list[Any]], list[str]]:
     """`envs list` as a table, from the environments' payloads (the remote CLI's too)."""
-    rows = [[p["position"], p["id"], p["name"], p["color"], "yes" if p["protected"] else "no", p["description"]]
-            for p in payload]
-    return rows, ["POS", "ID", "NAME", "COLOR", "PROTECTED", "DESCRIPTION"]
+    # A server from before the setting sends no pinDigests: blank, not a guess.
+    rows = [[p["position"], p["id"], p["name"], p["color"], "yes" if p["protected"] else "no",
+             _yes_no(p.get("pinDigests")), p["description"]] for p in payload]
+    return rows, ["POS", "ID", "NAME", "COLOR", "PROTECTED", "PIN DIGESTS", "DESCRIPTION"]
+
+
+def _yes_no(value: object) -> str:
+    return "" if value is None else "yes" if value else "no"
 
 
 def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -78,7 +87,8 @@ def cmd_envs_update(ctx: AppContext, args: argparse.Namespace) -> int:
     with ctx.session() as session:
         env = environments.update_environment(session, args.env, name=args.name, description=args.description,
                                               color=args.color, protected=args.protected, position=args.position,
-                                              required_approvals=args.approvals, actor=cli_actor(ctx))
+                                              required_approvals=args.approvals, pin_digests=args.pin_digests,
+                                              actor=cli_actor(ctx))
         payload: dict[str, Any] = dict(environment_payload(env))
         if args.soak is not None or args.min_source_soak is not None:
             from ranchersync.verification.gates import set_soak, soak_payload

@@ -32,8 +32,9 @@ def register(commands: Commands) -> None:
     _tls_options(p, updating=True)
     p.add_argument("--active", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--use-pull-secrets", action=argparse.BooleanOptionalAction, default=None,
-                   help="a plan's registry preflight reads the target workloads' own imagePullSecrets through "
-                        "Rancher (held in memory for that plan only, never stored or logged)")
+                   help="a plan's registry preflight reads the target workloads' own imagePullSecrets (or, when "
+                        "a workload names none, its ServiceAccount's) through Rancher (held in memory for that plan "
+                        "only, never stored or logged)")
     p = add_command(group, "remove", cmd_sites_remove, "remove a site")
     p.add_argument("site", help="name or id")
     p.add_argument("--cascade", action="store_true", help="also remove the app instances that use it")

@@ -48,7 +48,8 @@ def register(commands: Commands) -> None:
     p.add_argument("--tag-only", action="store_true", help="keep the target's registry and repository")
     p.add_argument("--pin-digests", action=argparse.BooleanOptionalAction, default=None,
                    help="promote repo:tag@sha256:… (the digest the source runs): the target runs exactly the tested "
-                        "bits (default: on for a protected target)")
+                        "bits (default: the target's setting, envs update E --pin-digests; until set, on for a "
+                        "protected target)")
     p.add_argument("--no-rollback", action="store_true", help="keep what changed when a service fails")
     p.add_argument("--timeout", type=ROLLOUT_SECONDS, default=300, metavar="S",
                    help="per rollout (default 300)")

@@ -34,7 +34,8 @@ class Site(TimestampMixin, Base):
     insecure: Mapped[bool] = mapped_column(Boolean, default=False)  # explicit "skip TLS verification"
     allow_http: Mapped[bool] = mapped_column(Boolean, default=False)  # explicit "plain HTTP to a remote host"
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Opt-in: a plan's registry preflight reads the target workloads' own imagePullSecrets (kept in memory only).
+    # Opt-in: a plan's registry preflight reads the target workloads' own imagePullSecrets, else their
+    # ServiceAccount's (kept in memory only).
     use_pull_secrets: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # What the last connection test learnt; shown on the sites page.
     rancher_user: Mapped[str | None] = mapped_column(String(200))
@@ -63,10 +64,18 @@ class Environment(TimestampMixin, Base):
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
     # Four-eyes: how many people other than the requester must approve a sync into it (0: none).
     required_approvals: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Whether a plan into it promotes `repo:tag@sha256:…` unless the sync says otherwise; None: nobody chose, so it
+    # follows `protected` (the behaviour from before the setting existed, also when protection changes later).
+    pin_digests: Mapped[bool | None] = mapped_column(Boolean)
 
     app_instances: Mapped[list[AppInstance]] = relationship(
         back_populates="environment", order_by="AppInstance.name"
     )
+
+    @property
+    def pins_digests(self) -> bool:
+        """What a plan into it does by default: the explicit setting, else on when the environment is protected."""
+        return self.protected if self.pin_digests is None else self.pin_digests
 
     def __repr__(self) -> str:
         return f"Environment(id={self.id!r}, name={self.name!r}, position={self.position!r})"

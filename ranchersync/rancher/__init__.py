@@ -12,7 +12,7 @@ from ranchersync.rancher.status import (
     workload_status,
 )
 from ranchersync.rancher.transport import USER_AGENT, Transport, TransportSettings, retry_delay
-from ranchersync.rancher.types import Cluster, ConnectionInfo, Namespace, Node, TokenInfo, UserInfo
+from ranchersync.rancher.types import Cluster, ConnectionInfo, Namespace, Node, ServiceAccount, TokenInfo, UserInfo
 from ranchersync.rancher.workloads import Condition, Container, ContainerStatus, Pod, Workload
 from ranchersync.security.cabundle import ca_bundle_file
 
@@ -33,6 +33,7 @@ __all__ = [
     "Pod",
     "RancherClient",
     "RolloutState",
+    "ServiceAccount",
     "TokenInfo",
     "Transport",
     "TransportSettings",

@@ -31,6 +31,7 @@ from ranchersync.rancher.types import (
     ConnectionInfo,
     Namespace,
     Node,
+    ServiceAccount,
     TokenInfo,
     UserInfo,
 )
@@ -246,6 +247,12 @@ class RancherClient:
             raise MalformedResponse(f"Unexpected answer for {path}: not a Secret.", status=200, url=self.url + path)
         data = {str(k): v for k, v in (body.get("data") or {}).items() if isinstance(v, str)}
         return str(body.get("type") or "Opaque"), data
+
+    def get_service_account(self, cluster_id: str, namespace: str, name: str) -> ServiceAccount:
+        """One ServiceAccount (its pull-secret names); raises RancherNotFound when it does not exist, RancherAuthError
+        when the token's user may not read it."""
+        path = paths.service_account_path(cluster_id, namespace, name)
+        return self._parse(ServiceAccount.from_k8s, self._http.request("GET", path), path)
 
     # ---- workloads and pods ----------------------------------------------------------------------------------
 

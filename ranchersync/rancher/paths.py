@@ -115,6 +115,12 @@ def secret_path(cluster_id: str, namespace: str, name: str) -> str:
             f"{_seg(check_name(name, 'secret'))}")
 
 
+def service_account_path(cluster_id: str, namespace: str, name: str) -> str:
+    """Path of one ServiceAccount (whose imagePullSecrets its pods get when their template names none)."""
+    return (f"{cluster_prefix(cluster_id)}/api/v1/namespaces/{_seg(check_namespace(namespace))}/serviceaccounts/"
+            f"{_seg(check_name(name, 'service account'))}")
+
+
 def pods_path(cluster_id: str, namespace: str) -> str:
     """Path of the pod collection in a namespace."""
     return f"{cluster_prefix(cluster_id)}/api/v1/namespaces/{_seg(check_namespace(namespace))}/pods"

@@ -124,6 +124,24 @@ class Node:
 
 
 @dataclass(frozen=True)
+class ServiceAccount:
+    """A ServiceAccount's pull-secret names: the ServiceAccount admission gives them to every pod of the account
+    whose template names no ``imagePullSecrets`` of its own."""
+
+    name: str
+    namespace: str = ""
+    image_pull_secrets: tuple[str, ...] = ()
+
+    @classmethod
+    def from_k8s(cls, obj: Mapping[str, Any]) -> ServiceAccount:
+        """Parse a Kubernetes ``ServiceAccount`` object (``imagePullSecrets`` is a top-level field, not in a spec)."""
+        meta = _d(obj.get("metadata"))
+        names = (_s(_d(ref).get("name")) for ref in _l(obj.get("imagePullSecrets")))
+        return cls(name=_name(meta, "service account"), namespace=_s(meta.get("namespace")),
+                   image_pull_secrets=tuple(dict.fromkeys(n for n in names if n)))
+
+
+@dataclass(frozen=True)
 class Namespace:
     """A Kubernetes namespace and the Rancher project it belongs to."""
 

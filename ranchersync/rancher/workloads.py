@@ -116,6 +116,9 @@ class Workload:
     created_at: datetime | None = None
     node_selector: dict[str, str] = field(default_factory=dict)  # the pod template's spec.nodeSelector
     image_pull_secrets: tuple[str, ...] = ()  # the pod template's spec.imagePullSecrets[].name
+    # The pod template's spec.serviceAccountName (the deprecated spec.serviceAccount before it), else "default":
+    # when the template names no pull secret, its pods get this account's (the ServiceAccount admission).
+    service_account: str = "default"
 
     @classmethod
     def from_k8s(cls, obj: Mapping[str, Any], kind: str | None = None) -> Workload:
@@ -145,6 +148,8 @@ class Workload:
             "deleting": bool(meta.get("deletionTimestamp")),
             "created_at": parse_time(meta.get("creationTimestamp")),
             "node_selector": _str_map(_d(template.get("spec")).get("nodeSelector")),
+            "service_account": _s(_d(template.get("spec")).get("serviceAccountName"))
+            or _s(_d(template.get("spec")).get("serviceAccount")) or "default",
             "image_pull_secrets": tuple(dict.fromkeys(
                 n for n in (_s(_d(s).get("name")) for s in _l(_d(template.get("spec")).get("imagePullSecrets"))) if n)),
         }

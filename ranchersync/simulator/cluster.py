@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import apierrors
-from .kinds import DEPLOYMENTS, NAMESPACES, NODES, PODS, REPLICASETS, SECRETS, WORKLOAD_TYPES, ResourceType
+from .kinds import (
+    DEPLOYMENTS,
+    NAMESPACES,
+    NODES,
+    PODS,
+    REPLICASETS,
+    SECRETS,
+    SERVICEACCOUNTS,
+    WORKLOAD_TYPES,
+    ResourceType,
+)
 from .objects import (
     Obj,
     apply_defaults,
@@ -40,6 +50,8 @@ from .store import ObjectStore, RevisionClock, WatchEvent
 from .world import ClusterSpec
 
 PROJECT_ID = "field.cattle.io/projectId"
+# What a world (or a test's put_object) may hold besides namespaces, stored as given apart from defaults.
+_STORED_AS_GIVEN = (SECRETS, SERVICEACCOUNTS, *WORKLOAD_TYPES)
 _SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system", "cattle-system")
 _FIELDS = ("metadata.name", "metadata.namespace")
 _POD_FIELDS = (*_FIELDS, "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
@@ -129,6 +141,11 @@ class _Bookmarks:
         return False
 
 
+def default_service_account(namespace: str) -> Obj:
+    """The `default` ServiceAccount Kubernetes makes in every namespace (since 1.24 without a token secret)."""
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}}
+
+
 def _typed(rt: ResourceType, obj: Obj) -> Obj:
     """The object as a single GET or a watch event carries it: kind and apiVersion first."""
     body = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
@@ -183,9 +200,13 @@ class SimCluster:
         for index, node in enumerate(self.nodes):
             arch = spec.architectures[index % len(spec.architectures)]
             self._create(NODES, node_object(node, index, arch, spec.version, self.created), started)
+        given = {o["metadata"]["namespace"] for o in spec.objects
+                 if o["kind"] == SERVICEACCOUNTS.kind and o["metadata"]["name"] == "default"}
+        for name in sorted(set(namespaces) - given):
+            self._create(SERVICEACCOUNTS, default_service_account(name), started)
         for obj in spec.objects:
             if obj["kind"] != NAMESPACES.kind:
-                self._create(next(t for t in (SECRETS, *WORKLOAD_TYPES) if t.kind == obj["kind"]), obj, started)
+                self._create(next(t for t in _STORED_AS_GIVEN if t.kind == obj["kind"]), obj, started)
 
     def _new_namespace(self, name: str) -> Obj:
         """A namespace Rancher has put into a project: system ones into System, `shop-dev` into `shop`."""
@@ -216,7 +237,7 @@ class SimCluster:
             metadata.setdefault("labels", {})["kubernetes.io/metadata.name"] = metadata["name"]
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj.setdefault("status", {"phase": "Active"})
-        elif rt in (NODES, SECRETS):
+        elif rt in (NODES, SECRETS, SERVICEACCOUNTS):
             if rt is SECRETS:
                 obj.setdefault("type", "Opaque")
             return self.store.write(rt.plural, obj, "ADDED")
@@ -673,7 +694,7 @@ class SimCluster:
         A `status` in the object is stored as given and the controller leaves it alone from then on, as it does
         for statuses that come from the world file.
         """
-        rt = next((t for t in (NAMESPACES, SECRETS, *WORKLOAD_TYPES) if t.kind == obj.get("kind")), None)
+        rt = next((t for t in (NAMESPACES, *_STORED_AS_GIVEN) if t.kind == obj.get("kind")), None)
         if rt is None:
             raise ValueError(f"cannot store kind {obj.get('kind')!r}")
         metadata = obj.get("metadata") or {}
@@ -686,11 +707,16 @@ class SimCluster:
                     source["metadata"]["namespace"] = namespace
                     if self.store.get(NAMESPACES.plural, "", namespace) is None:
                         self._create(NAMESPACES, self._new_namespace(namespace), utc_now())
+                        if rt is not SERVICEACCOUNTS or metadata["name"] != "default":
+                            self._create(SERVICEACCOUNTS, default_service_account(namespace), utc_now())
                 source["metadata"].pop("resourceVersion", None)
-                return _typed(rt, self._create(rt, source, utc_now()))
+                created = _typed(rt, self._create(rt, source, utc_now()))
+                if rt is NAMESPACES:
+                    self._create(SERVICEACCOUNTS, default_service_account(metadata["name"]), utc_now())
+                return created
             new = deep_copy(obj)
             new["metadata"].pop("resourceVersion", None)
-            if rt in (NAMESPACES, SECRETS):
+            if rt in (NAMESPACES, SECRETS, SERVICEACCOUNTS):
                 new["metadata"].update(uid=current["metadata"]["uid"],
                                        creationTimestamp=current["metadata"]["creationTimestamp"])
                 return _typed(rt, self.store.write(rt.plural, _typed(rt, new), "MODIFIED"))
@@ -711,6 +737,6 @@ class SimCluster:
             self._rollouts.pop(key, None)
             self._active.discard(key)
             removed = self.store.remove(*key) is not None
-            if rt not in (NAMESPACES, NODES, SECRETS):
+            if rt not in (NAMESPACES, NODES, SECRETS, SERVICEACCOUNTS):
                 self._sync_owned(key)  # the garbage collector deletes what the workload owned
             return removed

@@ -61,6 +61,9 @@ NAMESPACES = ResourceType("Namespace", "namespaces", "", "v1", False, ("get", "l
 # Nodes come from the world (`architecture`), secrets from its objects: both are read, never written, by clients.
 NODES = ResourceType("Node", "nodes", "", "v1", False, ("get", "list", "watch"), ("no",))
 SECRETS = ResourceType("Secret", "secrets", "", "v1", True, ("get", "list", "watch"))
+# Every namespace has a `default` one (Kubernetes' serviceaccount controller makes it); its imagePullSecrets are what
+# the ServiceAccount admission gives a pod that names none of its own. Read only, as secrets are.
+SERVICEACCOUNTS = ResourceType("ServiceAccount", "serviceaccounts", "", "v1", True, ("get", "list", "watch"), ("sa",))
 # Pods and ReplicaSets belong to the simulated controllers: clients read and watch them, never write them.
 PODS = ResourceType("Pod", "pods", "", "v1", True, ("get", "list", "watch"), ("po",), ("all",))
 REPLICASETS = ResourceType("ReplicaSet", "replicasets", "apps", "v1", True, ("get", "list", "watch"), ("rs",),
@@ -73,7 +76,8 @@ CRONJOBS = ResourceType("CronJob", "cronjobs", "batch", "v1", True, _WORKLOAD_VE
 # The autoscaling/v1 view of a workload's `scale` subresource (served under each scalable resource, not on its own).
 SCALE = ResourceType("Scale", "scale", "autoscaling", "v1", True, SCALE_VERBS)
 
-ALL_TYPES = (NAMESPACES, NODES, SECRETS, PODS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, REPLICASETS, CRONJOBS)
+ALL_TYPES = (NAMESPACES, NODES, SECRETS, SERVICEACCOUNTS, PODS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, REPLICASETS,
+             CRONJOBS)
 BY_KIND = {t.kind: t for t in ALL_TYPES}
 WORKLOAD_TYPES = tuple(BY_KIND[k] for k in WORKLOAD_KINDS)
 GROUP_VERSIONS = ("v1", "apps/v1", "batch/v1")

@@ -112,6 +112,10 @@ def _secret(obj: Obj, now: datetime) -> list[Any]:
     return [obj["metadata"]["name"], obj.get("type", "Opaque"), len(obj.get("data") or {}), _age(obj, now)]
 
 
+def _service_account(obj: Obj, now: datetime) -> list[Any]:
+    return [obj["metadata"]["name"], len(obj.get("secrets") or []), _age(obj, now)]
+
+
 def _col(name: str, kind: str = "string", priority: int = 0) -> Column:
     # kubectl never prints descriptions, so the less-used columns get a short one.
     return (name, kind, priority, f"{name} of the object.")
@@ -135,6 +139,7 @@ _TABLES: dict[str, tuple[list[Column], Cells]] = {
               _col("External-IP", priority=1), _col("OS-Image", priority=1), _col("Kernel-Version", priority=1),
               _col("Container-Runtime", priority=1)], _node),
     "Secret": ([_NAME, _col("Type"), _col("Data", "integer"), _AGE], _secret),
+    "ServiceAccount": ([_NAME, _col("Secrets", "integer"), _AGE], _service_account),
     "Scale": ([_NAME, _col("Desired", "integer"), _col("Available", "integer")], _scale),
 }
 

@@ -15,7 +15,8 @@ A world file (YAML or JSON)::
         error: {status: 403, message: ...}  # optional: its Kubernetes API refuses every request (see below)
         namespacedAccess: true        # optional: the user holds only namespace roles; cluster-wide lists get 403
         repushed: [{image: "reg/app:1.0", pods: 1}]  # optional: tags pushed again since these pods pulled them
-        objects: [...]                # Namespace, Deployment, StatefulSet, DaemonSet, CronJob, Secret; or List
+        objects: [...]                # Namespace, Deployment, StatefulSet, DaemonSet, CronJob, Secret, ServiceAccount;
+                                      # or a List (every namespace gets a `default` ServiceAccount unless given)
 
 Objects are what `kubectl get -o yaml` prints, and may be trimmed: apiVersion, a missing namespace (`default`),
 selector and labels (`app: <name>`), API defaults, metadata and a fully rolled-out status are filled in. A status
@@ -131,7 +132,7 @@ def _objects(raw: Any, where: str) -> list[Obj]:
         kind = obj.get("kind")
         if kind not in BY_KIND or kind in (PODS.kind, REPLICASETS.kind, NODES.kind):  # made by the simulator
             raise WorldError(f"{here}: kind {kind!r} is not served (use Namespace, Deployment, StatefulSet, "
-                             "DaemonSet, CronJob or Secret)")
+                             "DaemonSet, CronJob, Secret or ServiceAccount)")
         rt = BY_KIND[kind]
         metadata = obj.get("metadata")
         if not isinstance(metadata, Mapping) or not metadata.get("name"):

@@ -55,6 +55,7 @@ class SyncSides:
     target_protected: bool
     source_services: tuple[Service, ...]
     target_services: tuple[Service, ...]
+    target_pins_digests: bool = False  # the target's setting: the review's "Pin digests" starts at it
 
     def source_has(self, key: tuple[str, str]) -> bool:
         """Whether the source runs this (kind, name)."""
@@ -95,7 +96,7 @@ def read_sides(
         listed = "; ".join(f"{f.instance.name}: {f.message}" for f in failures)
         raise UnreadableInstances(f"cannot plan while app instances are unreadable ({listed})")
     return SyncSides(EnvironmentRef.of(src), EnvironmentRef.of(dst), dst.protected, inventories[src.id].services,
-                     inventories[dst.id].services)
+                     inventories[dst.id].services, dst.pins_digests)
 
 
 def plan_environments(
@@ -115,10 +116,11 @@ def plan_environments(
 ) -> SyncPlan:
     """Read both environments from Rancher and plan promoting `services` (names, or "Kind/name") or, when None,
     everything that differs; then the preflight (`check_registries`): each new image resolved in its registered
-    registry, and a quarantined digest refused (ImageQuarantined, exit 3). With `pin_digests` (None: when the
-    target is protected) each change whose digest is known promotes ``repo:tag@sha256:…``."""
+    registry, and a quarantined digest refused (ImageQuarantined, exit 3). With `pin_digests` (None: the
+    target's setting, `envs update E --pin-digests`; on for a protected target until set) each change whose digest is
+    known promotes ``repo:tag@sha256:…``."""
     if pin_digests is None:
-        pin_digests = get_environment(session, target).protected
+        pin_digests = get_environment(session, target).pins_digests
     sides = read_sides(session, cipher, source, target, factory)
     selected = None if services is None else _resolve_names(services, sides.source_services, sides.source.name)
     plan = plan_sync(sides.source, sides.target, sides.source_services, sides.target_services, selected=selected,

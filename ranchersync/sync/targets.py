@@ -1,5 +1,6 @@
 """What the preflight reads from the target clusters through Rancher: the nodes' platforms (cached per cluster for a
-short time) and, on a site that opted in, the target workloads' own `imagePullSecrets` (held in memory for one plan).
+short time) and, on a site that opted in, the target workloads' own `imagePullSecrets` or, for a workload whose pod
+template names none, its ServiceAccount's (held in memory for one plan).
 
 Nodes: ``/k8s/clusters/{id}/api/v1/nodes``, ``status.nodeInfo.operatingSystem``/``architecture`` of every node that
 takes pods (Ready and schedulable). A cluster whose nodes cannot be read (a token whose roles are bound in namespaces
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from ranchersync.sync.plan import SyncPlan
 
 NODES_SECONDS: Final = 120.0  # a node pool changes its CPU rarely; a plan made twice reads the nodes once
 ClusterKey = tuple[int, str]  # (site id, cluster id)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def cluster_platforms(
 
 
 ServiceKey = tuple[int, str, str]  # (target app instance id, kind, name)
-SecretKey = tuple[int, str, str, str]  # (site id, cluster id, namespace, secret name)
+SecretKey = tuple[int, str, str, str]  # (site id, cluster id, namespace, secret or service account name)
 
 
 @dataclass(frozen=True)
@@ -158,27 +160,57 @@ def _read_secret(connection: Connection, key: SecretKey,
         return f"the pull secret {namespace}/{name} is not usable: {error}"
 
 
+def _read_account(connection: Connection, key: SecretKey, factory: ClientFactory) -> tuple[str, ...] | str:
+    """A ServiceAccount's pull-secret names, or why they could not be read (a warning, never a failure)."""
+    _, cluster_id, namespace, name = key
+    try:
+        with connection.client(factory, retries=1) as client:
+            return client.get_service_account(cluster_id, namespace, name).image_pull_secrets
+    except (RancherAPIError, ValidationError) as error:
+        return f"the service account {namespace}/{name} could not be read for its pull secrets " \
+               f"({type(error).__name__}: {getattr(error, 'status', None) or 'refused'})"
+
+
+def _read_all(keys: Sequence[SecretKey], read: Callable[[SecretKey], T], prefix: str) -> dict[SecretKey, T]:
+    """Each key read once, concurrently."""
+    if not keys:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(keys)), thread_name_prefix=prefix) as pool:
+        return dict(zip(keys, pool.map(read, keys), strict=True))
+
+
 def pull_secrets(plan: SyncPlan, connections: Mapping[int, Connection], opted_in: Collection[int], *,
                  factory: ClientFactory = RancherClient) -> tuple[dict[ServiceKey, dict[str, Credentials]],
                                                                     dict[ServiceKey, tuple[str, ...]]]:
-    """Each changing target workload's pull credentials (its imagePullSecrets, in order: the first secret naming a
-    host wins), on the sites in `opted_in`; secrets read once each, concurrently."""
-    wanted: dict[ServiceKey, list[SecretKey]] = {}
+    """Each changing target workload's pull credentials, on the sites in `opted_in`: its template's imagePullSecrets
+    or, when it names none, its ServiceAccount's (what the ServiceAccount admission gives its pods), in order: the
+    first secret naming a host wins. Accounts and secrets are read once each, concurrently; one that cannot be read
+    is a warning."""
+    services: dict[ServiceKey, tuple[tuple[int, str, str], tuple[str, ...], str]] = {}
     for item in plan.to_apply:
         target = item.target
         if target is None or target.instance.site_id not in opted_in or target.instance.site_id not in connections:
             continue
         ref = target.instance
-        names = target.workload.image_pull_secrets
-        if names:
-            wanted[(ref.id, item.kind, item.name)] = [(ref.site_id, ref.cluster_id, ref.namespace, n) for n in names]
-    keys = list(dict.fromkeys(k for ks in wanted.values() for k in ks))
-    if not keys:
-        return {}, {}
-    with ThreadPoolExecutor(max_workers=min(8, len(keys)), thread_name_prefix="pull-secrets") as pool:
-        read = dict(zip(keys, pool.map(lambda k: _read_secret(connections[k[0]], k, factory), keys), strict=True))
-    pull: dict[ServiceKey, dict[str, Credentials]] = {}
+        services[(ref.id, item.kind, item.name)] = ((ref.site_id, ref.cluster_id, ref.namespace),
+                                                    target.workload.image_pull_secrets, target.workload.service_account)
+    accounts = _read_all(list(dict.fromkeys((*where, account) for where, names, account in services.values()
+                                            if not names)),
+                         lambda k: _read_account(connections[k[0]], k, factory), "service-accounts")
+    wanted: dict[ServiceKey, list[SecretKey]] = {}
     warnings: dict[ServiceKey, tuple[str, ...]] = {}
+    for service, (where, names, account) in services.items():
+        if not names:
+            found_names = accounts[(*where, account)]
+            if isinstance(found_names, str):
+                warnings[service] = (found_names,)
+                continue
+            names = found_names
+        if names:
+            wanted[service] = [(*where, n) for n in names]
+    keys = list(dict.fromkeys(k for ks in wanted.values() for k in ks))
+    read = _read_all(keys, lambda k: _read_secret(connections[k[0]], k, factory), "pull-secrets")
+    pull: dict[ServiceKey, dict[str, Credentials]] = {}
     for service, secret_keys in wanted.items():
         merged: dict[str, Credentials] = {}
         problems: list[str] = []
@@ -203,7 +235,7 @@ def target_keys(plan: SyncPlan) -> list[ClusterKey]:
 def read_targets(session: Session, cipher: TokenCipher, plan: SyncPlan, *,
                  factory: ClientFactory = RancherClient) -> TargetFacts:
     """Read the target clusters' nodes and, on sites that opted in (`sites update S --use-pull-secrets`), the
-    changing workloads' pull secrets (what the plan changes only)."""
+    changing workloads' pull secrets, their own or their ServiceAccount's (what the plan changes only)."""
     keys = target_keys(plan)
     if not keys:
         return TargetFacts()

@@ -60,6 +60,8 @@ def small_world() -> World:
          "spec": {"template": {"spec": {"containers": [{"name": "api", "image": "ghcr.io/acme/sim_api:2.0.0"}]}}}},
         {"kind": "Secret", "metadata": {"name": "pull", "namespace": NS}, "type": "kubernetes.io/dockerconfigjson",
          "data": {".dockerconfigjson": "eyJhdXRocyI6e319"}},  # {"auths":{}}
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "builder", "namespace": NS},
+         "imagePullSecrets": [{"name": "pull"}]},
     ]
     return parse_world({"name": "test", "clusters": [
         {"id": CLUSTER, "name": "test-east", "version": "v1.31.4+rke2r1", "architecture": ["amd64", "arm64"],

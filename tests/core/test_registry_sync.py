@@ -54,12 +54,17 @@ def worlds(registries: Registries, prod_architecture: str) -> Iterator[tuple[str
     auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     config = json.dumps({"auths": {f"http://{private}": {"username": USER, "password": PASSWORD, "auth": auth}}})
 
+    images["viasa"] = images["private"]  # the same private image, its pull secret given by its ServiceAccount
+
     def world(cluster: str, namespace: str, side: int, architecture: str = "amd64") -> Any:
         objects = [deployment(name, namespace, pair[side]) for name, pair in images.items()]
-        objects[-1]["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": "regcred"}]
+        objects[-2]["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": "regcred"}]
+        objects[-1]["spec"]["template"]["spec"]["serviceAccountName"] = "builder"
         objects.append({"kind": "Secret", "metadata": {"name": "regcred", "namespace": namespace},
                         "type": "kubernetes.io/dockerconfigjson",
                         "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()}})
+        objects.append({"kind": "ServiceAccount", "metadata": {"name": "builder", "namespace": namespace},
+                        "imagePullSecrets": [{"name": "regcred"}]})
         return parse_world({"name": namespace, "clusters": [{
             "id": cluster, "name": namespace, "architecture": architecture, "objects": objects}]})
 
@@ -186,6 +191,32 @@ def test_pin_digests_patches_tag_at_digest_and_is_the_default_for_a_protected_ta
     assert prod_image(prod, "web") == f"{registries.anonymous}/shop/web:2.4.0@{digest}"
 
 
+def test_the_targets_pin_digests_setting_is_the_plans_default_and_an_explicit_flag_wins(
+        cli, shop: AppContext, worlds, registries: Registries) -> None:
+    _, _, prod = worlds
+    pinned = f"{registries.anonymous}/shop/web:2.4.0@{registries.images['shop/web:2.4.0']}"
+
+    def planned(*flags: str) -> str:
+        status, out, err = cli(*SYNC, "--service", "web", "--dry-run", "--json", *flags)
+        assert status == 0, err
+        return str(json.loads(out)["items"][0]["changes"][0]["newImage"])
+
+    assert planned() == f"{registries.anonymous}/shop/web:2.4.0"  # unprotected, nobody set it: by tag
+    with shop.session() as session:
+        environments.update_environment(session, "Prod", pin_digests=True, actor=ADMIN)
+    assert planned() == pinned
+    assert planned("--no-pin-digests") == f"{registries.anonymous}/shop/web:2.4.0"
+    with shop.session() as session:  # protected, yet its setting says no: the setting wins over protection
+        environments.update_environment(session, "Prod", protected=True, pin_digests=False, actor=ADMIN)
+    assert planned() == f"{registries.anonymous}/shop/web:2.4.0"
+    assert planned("--pin-digests") == pinned
+    with shop.session() as session:
+        environments.update_environment(session, "Prod", protected=False, pin_digests=True, actor=ADMIN)
+    status, _, err = cli(*SYNC, "--service", "web", "--yes")
+    assert status == 0, err
+    assert prod_image(prod, "web") == pinned  # the target runs exactly the bits the registry holds for the tag
+
+
 def test_an_approved_sync_patches_the_bound_digest(shop: AppContext, worlds, registries: Registries) -> None:
     from ranchersync import sync
     from ranchersync.approvals import requests as approvals
@@ -271,8 +302,9 @@ def test_the_changelog_is_recorded_and_told_in_history_the_ticket_and_the_notifi
 
 def test_a_sites_opt_in_lets_the_preflight_use_the_workloads_pull_secret_never_shown(
         cli, shop: AppContext, worlds, registries: Registries, caplog: pytest.LogCaptureFixture) -> None:
-    """The basic-auth registry is registered without credentials: the workload's own imagePullSecrets (read through
-    Rancher once the site opted in) let the preflight see the image; the password is in no output, log or audit."""
+    """The basic-auth registry is registered without credentials: the workload's own imagePullSecrets, or those of
+    its ServiceAccount when it names none (read through Rancher once the site opted in), let the preflight see the
+    image; an account that cannot be read is a warning; the password is in no output, log or audit."""
     _, _, prod = worlds
     said: list[str] = []
     with caplog.at_level("DEBUG"):
@@ -294,6 +326,17 @@ def test_a_sites_opt_in_lets_the_preflight_use_the_workloads_pull_secret_never_s
         said += [out, err]
         assert status == 0, err
         assert prod_image(prod, "private").endswith("/shop/web:2.4.0")
+        # A workload whose template names no pull secret: its ServiceAccount's (what Kubernetes gives its pods).
+        status, out, err = cli(*SYNC, "--service", "viasa", "--dry-run", "--json")
+        said += [out, err]
+        change = json.loads(out)["items"][0]["changes"][0]
+        assert status == 0 and change["newDigest"] == registries.images["shop/web:2.4.0"], err
+        assert [p for m, p in prod.requests_seen() if m == "GET" and p.endswith("/serviceaccounts/builder")]
+        prod.delete_object(PROD_CLUSTER, "ServiceAccount", "shop-prod", "builder")  # gone: a warning, no failure
+        status, out, err = cli(*SYNC, "--service", "viasa", "--yes", "--json")
+        said += [out, err]
+        assert status == 0 and "the service account shop-prod/builder could not be read" in err, err
+        assert prod_image(prod, "viasa").endswith("/shop/web:2.4.0")
         for command in (("history", "show", str(json.loads(out)["id"]), "--json"), ("audit", "--json"),
                         ("sites", "list", "--json"), ("registries", "list", "--json")):
             status, out, err = cli(*command)

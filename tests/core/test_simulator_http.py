@@ -189,7 +189,7 @@ def test_discovery_documents(sim_api: Api) -> None:
     deployments = next(r for r in apps["resources"] if r["name"] == "deployments")
     assert deployments["shortNames"] == ["deploy"] and "patch" in deployments["verbs"]
     core = {r["name"] for r in sim_api.get(k8s("/api/v1")).json()["resources"]}
-    assert core == {"namespaces", "nodes", "pods", "secrets"}
+    assert core == {"namespaces", "nodes", "pods", "secrets", "serviceaccounts"}
     assert "cronjobs" in {r["name"] for r in sim_api.get(k8s("/apis/batch/v1")).json()["resources"]}
     missing = sim_api.get(k8s("/openapi/v2"))
     assert missing.status_code == 404 and missing.json()["kind"] == "Status"

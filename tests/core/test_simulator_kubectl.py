@@ -64,6 +64,29 @@ def test_nodes_and_secrets_as_kubectl_reads_them(sim_kubectl: Kubectl) -> None:
     assert refused.returncode != 0
 
 
+def test_service_accounts_as_kubectl_reads_them(sim_kubectl: Kubectl, tls_sim: SimulatedRancher) -> None:
+    """Every namespace has its `default` account (the serviceaccount controller's); a world's account keeps its
+    top-level imagePullSecrets, the field the ServiceAccount admission copies into pods that name none."""
+    table = ok(sim_kubectl("get", "serviceaccounts", "-n", NS)).splitlines()
+    assert table[0].split() == ["NAME", "SECRETS", "AGE"]
+    assert [line.split()[:2] for line in table[1:]] == [["builder", "0"], ["default", "0"]]
+    builder = json.loads(ok(sim_kubectl("get", "serviceaccount", "builder", "-n", NS, "-o", "json")))
+    assert (builder["apiVersion"], builder["kind"]) == ("v1", "ServiceAccount")
+    assert builder["imagePullSecrets"] == [{"name": "pull"}] and "spec" not in builder
+    assert builder["metadata"]["namespace"] == NS and builder["metadata"]["uid"]
+    assert builder == tls_sim.get_object("c-m-t3st8x2q", "ServiceAccount", NS, "builder")
+    default = json.loads(ok(sim_kubectl("get", "sa", "default", "-n", "team-b", "-o", "json")))
+    assert default["metadata"]["name"] == "default" and "imagePullSecrets" not in default
+    everywhere = json.loads(ok(sim_kubectl("get", "sa", "-A", "-o", "json")))["items"]
+    assert {"team-a", "team-b", "kube-system", "default"} <= {i["metadata"]["namespace"] for i in everywhere
+                                                              if i["metadata"]["name"] == "default"}
+    missing = sim_kubectl("get", "sa", "ghost", "-n", NS)
+    assert missing.returncode == 1 and 'Error from server (NotFound): serviceaccounts "ghost" not found' in \
+        missing.stderr
+    refused = sim_kubectl("patch", "sa", "builder", "-n", NS, "-p", '{"imagePullSecrets":[]}')
+    assert refused.returncode != 0
+
+
 def test_get_json_matches_the_api(sim_kubectl: Kubectl, tls_sim: SimulatedRancher) -> None:
     web = json.loads(ok(sim_kubectl("get", "deploy", "web", "-n", NS, "-o", "json")))
     stored = tls_sim.get_object("c-m-t3st8x2q", "Deployment", NS, "web")

@@ -113,6 +113,39 @@ def test_edit_name_colour_and_protection(
     assert _pipeline(app_env)[1] == ("Staging", "#56B4E9", True)
 
 
+def test_the_edit_dialog_sets_digest_pinning_and_leaves_an_unset_one_following_protection(
+    open_app: OpenApp, seed: Seed, app_env: AppContext
+) -> None:
+    ids = seed()
+
+    def pins() -> dict[str, tuple[bool | None, bool]]:
+        with app_env.session() as session:
+            return {e.name: (e.pin_digests, e.pins_digests) for e in environments.list_environments(session)}
+
+    at = open_app(PAGE)
+    assert ":blue-badge[:material/push_pin: pins digests]" in [m.value for m in at.markdown]  # protected Prod
+    at.button(key=f"env_edit_{ids['Prod']}").click().run()
+    assert at.toggle(key=f"edit_env_{ids['Prod']}_pin_digests").value is True  # nobody set it: Prod is protected
+    assert "Pin digests follows Protected until you change it." in [c.value for c in at.caption]
+    at.text_input(key=f"edit_env_{ids['Prod']}_description").input("live")
+    at.button(key="edit_env_save").click().run()
+    assert_ok(at)
+    assert pins()["Prod"] == (None, True)  # saved untouched: still follows its protection
+    at.button(key=f"env_edit_{ids['Prod']}").click().run()
+    at.toggle(key=f"edit_env_{ids['Prod']}_protected").set_value(False).run()
+    assert "Pin digests follows Protected until you change it (so off once saved)." in [c.value for c in at.caption]
+    at.button(key="edit_env_save").click().run()
+    assert pins()["Prod"] == (None, False)
+
+    at.button(key=f"env_edit_{ids['Stage']}").click().run()
+    assert at.toggle(key=f"edit_env_{ids['Stage']}_pin_digests").value is False
+    at.toggle(key=f"edit_env_{ids['Stage']}_pin_digests").set_value(True)
+    at.button(key="edit_env_save").click().run()
+    assert_ok(at)
+    assert pins()["Stage"] == (True, True)  # unprotected, pinned: a choice of its own
+    assert [m.value for m in at.markdown].count(":blue-badge[:material/push_pin: pins digests]") == 1  # Stage
+
+
 def test_a_rename_onto_another_name_is_refused(
     open_app: OpenApp, seed: Seed, app_env: AppContext
 ) -> None:

@@ -76,6 +76,16 @@ def test_the_review_shows_digests_and_the_changelog(app: AppContext, registries:
     assert not at.warning, [w.value for w in at.warning]  # the tag did not move
 
 
+def test_the_pin_toggle_starts_at_the_targets_setting(app: AppContext, registries: Registries) -> None:
+    from ranchersync.catalogue import environments
+
+    with app.session() as session:  # unprotected, yet set to pin: the review starts pinned
+        environments.update_environment(session, "Prod", pin_digests=True, actor=ADMIN)
+    at = review(app, "web")
+    assert at.toggle(key="sync_pin").value is True
+    assert plan_table(at).iloc[0]["New image"].endswith(f"/shop/web:2.4.0@{registries.images['shop/web:2.4.0']}")
+
+
 def test_pinning_follows_the_toggle_without_asking_the_registry_again(app: AppContext, registries: Registries,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     at = review(app, "web")

@@ -161,14 +161,15 @@ def add_environment(
 
 
 def update_environment(actor: Actor, env_id: int, *, name: str, description: str, color: str, protected: bool,
-                       required_approvals: int | None = None) -> Outcome:
-    """Save an environment's name, description, colour, protection and required approvals."""
+                       required_approvals: int | None = None, pin_digests: bool | None = None) -> Outcome:
+    """Save an environment's name, description, colour, protection, required approvals and digest pinning (None
+    leaves the pinning as it is)."""
 
     def work() -> Outcome:
         with deps.get_context().session() as session:
             env = env_cases.update_environment(
                 session, env_id, name=name, description=description, color=color, protected=protected,
-                required_approvals=required_approvals, actor=actor,
+                required_approvals=required_approvals, pin_digests=pin_digests, actor=actor,
             )
             return Outcome.done(f"Environment '{env.name}' saved.")
 

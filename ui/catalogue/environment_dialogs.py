@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ranchersync.access.identity import Actor
-from ranchersync.catalogue.environments import DEFAULT_COLORS
+from ranchersync.catalogue.environments import DEFAULT_COLORS, pin_setting
 from ranchersync.kernel.textsafe import escape_markdown
 from ranchersync.kernel.validation import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 from ui.catalogue import catalogue_actions
@@ -13,6 +13,9 @@ from ui.shell import queries, widgets
 from ui.shell.queries import EnvironmentRow
 
 _PROTECTED_HELP = "Syncs into a protected environment need the environment's name typed as a confirmation."
+_PIN_HELP = ("A sync into this environment promotes repo:tag@sha256:…, so it runs exactly the bits that were tested "
+             "whatever the tag names at pull time; a sync may still choose otherwise. Until set, on while the "
+             "environment is protected.")
 _APPROVALS_HELP = ("Four eyes: a sync into this environment becomes a request that this many other people with the "
                    "releaser role approve on the Approvals page (0: none).")
 
@@ -53,10 +56,14 @@ def edit_environment(actor: Actor, env: EnvironmentRow) -> None:
     description = st.text_input("Description", value=env.description, key=f"{key}_description",
                                 max_chars=DESCRIPTION_MAX_LENGTH)
     fields.under("description")
-    left, right = st.columns([1, 2], vertical_alignment="bottom")
+    left, middle, right = st.columns([1, 1, 1], vertical_alignment="bottom")
     color = left.color_picker("Colour", value=env.color, key=f"{key}_color")
-    protected = right.toggle("Protected", value=env.protected, key=f"{key}_protected", help=_PROTECTED_HELP)
+    protected = middle.toggle("Protected", value=env.protected, key=f"{key}_protected", help=_PROTECTED_HELP)
+    pin = right.toggle("Pin digests", value=env.pins_digests, key=f"{key}_pin_digests", help=_PIN_HELP)
     fields.under("color")
+    if env.pin_digests is None and pin == env.pins_digests:
+        after = "" if protected == env.protected else f" (so {'on' if protected else 'off'} once saved)"
+        st.caption(f"Pin digests follows Protected until you change it{after}.")
     required = st.number_input("Approvals needed", min_value=0, max_value=5, value=env.required_approvals, step=1,
                                key=f"{key}_approvals", help=_APPROVALS_HELP)
     if widgets.dialog_buttons("Save", "edit_env_save", "edit_env_cancel", icon=":material/save:"):
@@ -65,6 +72,7 @@ def edit_environment(actor: Actor, env: EnvironmentRow) -> None:
                 actor,
                 env.id, name=name, description=description, color=color, protected=protected,
                 required_approvals=int(required),
+                pin_digests=pin_setting(env.pin_digests, env.pins_digests, pin, protected),
             ),
             fields,
         )

@@ -75,6 +75,8 @@ class EnvironmentRow:
     protected: bool
     instance_count: int
     required_approvals: int = 0  # four-eyes: approvals a sync into it needs
+    pin_digests: bool | None = None  # the setting as stored (None: nobody chose, it follows `protected`)
+    pins_digests: bool = False  # whether a sync into it pins digests by default (`Environment.pins_digests`)
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def environments() -> tuple[EnvironmentRow, ...]:
         counts = Counter(i.environment_id for i in instance_cases.list_instances(session))
         return tuple(
             EnvironmentRow(e.id, e.name, e.description, e.color, e.position, e.protected, counts[e.id],
-                           e.required_approvals)
+                           e.required_approvals, e.pin_digests, e.pins_digests)
             for e in env_cases.list_environments(session)
         )
 

@@ -148,8 +148,8 @@ def review_sync(actor: Actor) -> None:
     mode_col, pin_col, choice_col = st.columns([1, 0.8, 2.4], vertical_alignment="bottom")
     mode = mode_col.segmented_control("Mode", list(_MODES), format_func=_MODES.__getitem__, default="full",
                                       required=True, key="sync_mode", help=_MODE_HELP) or "full"
-    # On by default for a protected target, as on the command line (`--pin-digests`).
-    pin = pin_col.toggle("Pin digests", value=sides.target_protected, key="sync_pin", help=_PIN_HELP)
+    # Starts at the target's setting (on for a protected target until set), as on the command line.
+    pin = pin_col.toggle("Pin digests", value=sides.target_pins_digests, key="sync_pin", help=_PIN_HELP)
     with choice_col:
         targets = _target_choices(sides, present)
     plan = sync_actions.plan_sync(sides, present, mode=mode, targets=targets)
