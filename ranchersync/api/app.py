@@ -62,7 +62,7 @@ SyncRequest = TypedDict("SyncRequest", {
     "targetInstance": str,  # where a service runs in several app instances of the target: one of them, or "all"
     "tagOnly": bool,
     "timeoutSeconds": int,  # per rollout, default 300
-    "pinDigests": bool,  # promote repo:tag@sha256:… (default: when the target is protected)
+    "pinDigests": bool,  # promote repo:tag@sha256:… (default: the target environment's setting)
     "noRollback": bool,  # keep what changed when a service fails
     "overridePolicy": str,  # a releaser's reason to promote despite a promotion policy (audited)
     "at": str,  # schedule it instead: "YYYY-MM-DD HH:MM" (planned and checked when it fires; answers 202)
@@ -627,7 +627,7 @@ def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
             query = _query(request, ep.params)
             body_value, raw = await _body(request, ep.body) if ep.body is not None else ({}, b"")
             if key is not None and not ep.public:
-                print_ = idempotency.fingerprint(ep.method, request.url.path, raw)
+                print_ = idempotency.fingerprint(ctx, ep.method, request.url.path, raw)
                 replay = await blocking(idempotency.begin, ctx, actor.name, key, print_)
                 if replay is not None:
                     return Response(replay.body, status_code=replay.status,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -39,9 +40,14 @@ class Replay:
     headers: dict[str, Any]
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    """What makes two calls the same call."""
-    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+PURPOSE: Final = b"ranchersync idempotency fingerprint"
+
+
+def fingerprint(ctx: AppContext, method: str, path: str, body: bytes) -> str:
+    """What makes two calls the same call: an HMAC keyed from the newest secret key, not a bare hash, since a body
+    may carry a secret (a registry's password) that a stored SHA-256 would let anyone with the database guess."""
+    key = ctx.cipher.derived_keys(PURPOSE)[0]
+    return hmac.new(key, method.encode() + b" " + path.encode() + b"\n" + body, hashlib.sha256).hexdigest()
 
 
 def _check_key(key: str) -> str:

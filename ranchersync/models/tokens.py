@@ -54,7 +54,7 @@ class IdempotentAnswer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
-    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body
+    fingerprint: Mapped[str] = mapped_column(String(64))  # HMAC-SHA-256 of method, path and body (idempotency.py)
     status: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)

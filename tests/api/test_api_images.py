@@ -6,6 +6,7 @@ quarantines that the session's other API tests must not meet; it may reach loopb
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from ranchersync import notify
 from ranchersync.context import AppContext
 from ranchersync.governance import quarantine
-from ranchersync.models import AuditEvent, Registry
+from ranchersync.models import AuditEvent, IdempotentAnswer, Registry
 from ranchersync.security import host_policy
 from ranchersync.simulator import SimulatedRancher
 from tests.api.conftest import ApiWorld, serve_world
@@ -106,6 +107,27 @@ def test_a_registry_with_credentials_is_added_tested_and_removed_without_the_pas
         assert (event.actor, event.channel, event.client_address) == ("token:admin", "api", "127.0.0.1")
         assert PASSWORD not in json.dumps([event.before, event.after, event.detail])
     assert add.after is not None and add.after["password"] == "(secret)"
+
+
+def test_a_retried_registry_call_keeps_nothing_a_password_could_be_guessed_from(world: ApiWorld,
+                                                                                 registries: Registries) -> None:
+    """The remote CLI sends an Idempotency-Key with every POST; what the server keeps to recognise a retry is keyed
+    with the server's secret, so a copy of the database cannot test guesses of the password against it."""
+    body = {"host": registries.basic, "username": USER, "password": PASSWORD, "allowHttp": True}
+    raw = json.dumps(body).encode()
+    first = world.call("POST", "/registries", data=raw, headers={"Idempotency-Key": "add-basic",
+                                                                   "Content-Type": "application/json"})
+    again = world.call("POST", "/registries", data=raw, headers={"Idempotency-Key": "add-basic",
+                                                                   "Content-Type": "application/json"})
+    try:
+        assert first.status_code == again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true"
+        with world.ctx.session() as session:
+            [kept] = session.scalars(select(IdempotentAnswer).where(IdempotentAnswer.key == "add-basic"))
+            stored = json.dumps([kept.fingerprint, kept.body, kept.headers])
+        bare = hashlib.sha256(b"POST /api/v1/registries\n" + raw).hexdigest()
+        assert PASSWORD not in stored and bare not in stored
+    finally:
+        world.call("DELETE", f"/registries/{registries.basic}")
 
 
 def test_only_an_admin_not_limited_to_environments_changes_registries(world: ApiWorld,
