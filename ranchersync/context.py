@@ -17,6 +17,7 @@ from ranchersync.kernel.config import Settings
 from ranchersync.kernel.errors import RancherSyncError
 from ranchersync.security import checkpoint
 from ranchersync.security.crypto import TokenCipher
+from ranchersync.security.host_policy import HostPolicy
 from ranchersync.security.keys import load_cipher
 from ranchersync.storage import db
 
@@ -46,6 +47,11 @@ class AppContext:
     def cipher(self) -> TokenCipher:
         """The keys of this database; raises SecretKeyError rather than ever making a key that replaces them."""
         return load_cipher(self.settings, self.engine)
+
+    def host_policy(self) -> HostPolicy:
+        """Where this installation may connect: its settings' allowed hosts (RANCHERSYNC_ALLOWED_HOSTS) and the deny
+        rules — for a host a caller names (a registry, a gate's Prometheus) before any lookup or connection."""
+        return HostPolicy(self.settings.allowed_hosts)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -16,11 +16,9 @@ from typing import Final, Required, TypedDict
 from ranchersync import registry
 from ranchersync.api.call import Answer, Call, blocking
 from ranchersync.api.spec import Endpoint, Param
-from ranchersync.context import AppContext
 from ranchersync.governance.quarantine import QuarantineListPayload, QuarantinePayload
 from ranchersync.kernel.errors import ValidationError
 from ranchersync.registry import ImagePayload, RegistryPayload, RegistryTestPayload
-from ranchersync.security.host_policy import HostPolicy
 
 __all__ = ["ENDPOINTS"]
 
@@ -55,11 +53,6 @@ class LiftRequest(TypedDict):
     reason: str
 
 
-def host_policy(ctx: AppContext) -> HostPolicy:
-    """This server's host rule: its settings' allowed hosts (RANCHERSYNC_ALLOWED_HOSTS) and the deny rules."""
-    return HostPolicy(ctx.settings.allowed_hosts)
-
-
 # ---- registries ---------------------------------------------------------------------------------------------------
 
 
@@ -80,7 +73,7 @@ async def registries_add(call: Call) -> Answer:
                                         username=body.get("username") or None,
                                         password=body.get("password") or None,
                                         ca_bundle=body.get("caCertificate") or None,
-                                        allow_http=bool(body.get("allowHttp", False)), policy=host_policy(call.ctx))
+                                        allow_http=bool(body.get("allowHttp", False)), policy=call.ctx.host_policy())
             return registry.registry_payload(row)
 
     payload = await blocking(add)
@@ -91,7 +84,7 @@ async def registries_add(call: Call) -> Answer:
 async def registries_test(call: Call) -> Answer:
     def test() -> RegistryTestPayload:
         with call.ctx.session() as session:
-            return registry.test_registry(session, call.ctx.cipher, call.path("host"), host_policy(call.ctx)).payload()
+            return registry.test_registry(session, call.ctx.cipher, call.path("host"), call.ctx.host_policy()).payload()
 
     return 200, await blocking(test)  # a registry that fails the test is an answer too: `ok` is false
 
@@ -116,7 +109,7 @@ async def image_inspect(call: Call) -> Answer:
         with call.ctx.session() as session:
             known = registry.accesses(session, call.ctx.cipher)
         # The session is closed before the registry is asked (up to its deadline).
-        return registry.inspect_image(known, call.query["image"], platform, host_policy(call.ctx))
+        return registry.inspect_image(known, call.query["image"], platform, call.ctx.host_policy())
 
     return 200, await blocking(inspect)
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Required, TypedDict
 from ranchersync.api.call import Answer, Call, blocking
 from ranchersync.api.spec import Endpoint, Param
 from ranchersync.kernel.errors import ValidationError
-from ranchersync.security.host_policy import HostPolicy
 from ranchersync.verification.gates import ExemptionPayload, GatePayload, RemovedGate
 
 if TYPE_CHECKING:
@@ -96,11 +95,6 @@ class TrialPayload(TypedDict):
 # ---- handlers ------------------------------------------------------------------------------------------------------
 
 
-def _policy(call: Call) -> HostPolicy:
-    """The server's host policy (its settings' RANCHERSYNC_ALLOWED_HOSTS): where a gate's Prometheus may be."""
-    return HostPolicy(tuple(call.ctx.settings.allowed_hosts))
-
-
 def _changes(body: dict[str, Any]) -> dict[str, Any]:
     """A request's fields as GateSpec's, with the CLI's rules: a Prometheus URL or rancher-monitoring, not both."""
     from ranchersync.verification import gates
@@ -141,7 +135,7 @@ async def gates_add(call: Call) -> Answer:
 
     def add() -> GatePayload:
         with call.ctx.session() as session:
-            gate = gates.add_gate(session, call.actor, body["environment"], spec, _policy(call))
+            gate = gates.add_gate(session, call.actor, body["environment"], spec, call.ctx.host_policy())
             return gates.gate_payload(gate, environments.get_environment(session, gate.environment_id).name)
 
     return 201, await blocking(add)
@@ -155,7 +149,7 @@ async def gates_update(call: Call) -> Answer:
 
     def change() -> GatePayload:
         with call.ctx.session() as session:
-            gate = gates.change_gate(session, call.actor, gate_id, changes, _policy(call))
+            gate = gates.change_gate(session, call.actor, gate_id, changes, call.ctx.host_policy())
             return gates.gate_payload(gate, environments.get_environment(session, gate.environment_id).name)
 
     return 200, await blocking(change)
@@ -194,7 +188,7 @@ async def gates_try(call: Call) -> Answer:
 
     gate_id = call.path_id()
     found = await blocking(trial.try_gate, call.ctx, call.actor, gate_id, call.body.get("instance"),
-                           call.body["service"], image=call.body.get("image", ""), policy=_policy(call))
+                           call.body["service"], image=call.body.get("image", ""), policy=call.ctx.host_policy())
     return 200, trial_payload(gate_id, found)
 
 
