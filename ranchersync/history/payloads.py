@@ -17,20 +17,7 @@ from ranchersync.history.queries import (
 from ranchersync.inventory.reading import display_tag
 from ranchersync.kernel.timefmt import iso
 from ranchersync.models import SyncOperation
-
-
-class ChangelogPayload(TypedDict, total=False):
-    """From the previous image to the new one, as their OCI labels told the plan (`registry.Changelog.payload`)."""
-
-    fromRevision: str | None
-    toRevision: str | None
-    source: str | None
-    compareUrl: str | None
-    fromVersion: str | None
-    toVersion: str | None
-    fromCreated: str | None
-    toCreated: str | None
-    summary: str
+from ranchersync.registry.changelog import ChangelogPayload
 
 
 class ContainerChange(TypedDict):
@@ -163,8 +150,12 @@ def result_payload(result: ResultView) -> ResultPayload:
 def _changelog_payload(found: Any) -> ChangelogPayload | None:
     if not isinstance(found, dict):
         return None
-    keys = ChangelogPayload.__annotations__
-    return {k: v for k, v in found.items() if k in keys}  # type: ignore[return-value]
+    # The registry's shape; a key an older version did not store reads as None ("" for the summary).
+    return ChangelogPayload(fromRevision=found.get("fromRevision"), toRevision=found.get("toRevision"),
+                            source=found.get("source"), compareUrl=found.get("compareUrl"),
+                            fromVersion=found.get("fromVersion"), toVersion=found.get("toVersion"),
+                            fromCreated=found.get("fromCreated"), toCreated=found.get("toCreated"),
+                            summary=str(found.get("summary") or ""))
 
 
 def metrics_payload(metrics: Metrics) -> dict[str, Any]:
