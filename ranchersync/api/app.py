@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from ranchersync.access.identity import Actor
 from ranchersync.api import idempotency, images, trains, verification
+from ranchersync.api.answers import ApprovalAnswer
 from ranchersync.api.call import Answer, Call, blocking
 from ranchersync.api.limits import Limit, TokenBuckets
 from ranchersync.api.problems import MEDIA_TYPE, Problem, problem, problem_of, status_of
@@ -89,12 +90,6 @@ class DecisionRequest(TypedDict, total=False):
     """An approval's or rejection's comment (required to reject)."""
 
     comment: str
-
-
-class ApprovalAnswer(TypedDict):
-    """A sync into a target that needs approvals: the request made instead (202)."""
-
-    approvalRequest: RequestPayload
 
 
 class Health(TypedDict):
@@ -601,7 +596,7 @@ def _respond(answer: Answer) -> Response:
 
 def _route(api: Api, ep: Endpoint) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        key = request.headers.get("idempotency-key") if ep.method == "POST" else None
+        key = request.headers.get("idempotency-key") if ep.method != "GET" else None
         actor: Actor | None = None
         claimed, kept = False, list[int]()
 

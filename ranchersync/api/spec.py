@@ -98,6 +98,7 @@ def document(endpoints: Sequence[Endpoint], *, version: str, base: str = "/api/v
             operation["requestBody"] = {"required": False if ep.method == "POST" and _all_optional(ep.body)
                                         else True,
                                         "content": {"application/json": {"schema": json_schema(ep.body, components)}}}
+        if ep.method != "GET" and not ep.public:
             operation["parameters"] = [*operation.get("parameters", []), {
                 "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
                 "description": "A retried call with the same key (per token, for a day) gets the first answer",
@@ -109,7 +110,7 @@ def document(endpoints: Sequence[Endpoint], *, version: str, base: str = "/api/v
                                                        "content": {media: {"schema": json_schema(event, components)}}}
             else:
                 operation["responses"][str(status)] = {
-                    "description": "OK" if status == 200 else "Accepted" if status == 202 else str(status),
+                    "description": {200: "OK", 201: "Created", 202: "Accepted"}.get(status, str(status)),
                     "content": {"application/json": {"schema": json_schema(answer, components)}}}
         for status, text in PROBLEM_STATUSES.items():
             if ep.public and status in (401, 403, 404, 409, 422, 423, 429):

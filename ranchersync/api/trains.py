@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final, Required, TypedDict
 
+from ranchersync.api.answers import ApprovalAnswer
 from ranchersync.api.call import Answer, Call, blocking
 from ranchersync.api.spec import Endpoint, Param
 from ranchersync.approvals.requests import RequestPayload
@@ -77,12 +78,6 @@ class ScheduledAnswer(TypedDict):
     """A sync or promotion with `at`: the scheduled request made (202); `schedules` follows it."""
 
     scheduledRequest: SchedulePayload
-
-
-class TrainApprovalAnswer(TypedDict):
-    """A promotion or restore into a target that needs approvals: the request made instead (202)."""
-
-    approvalRequest: RequestPayload
 
 
 # ---- snapshots -----------------------------------------------------------------------------------------------------
@@ -197,7 +192,7 @@ async def _put_in_place(call: Call, plan_with: Callable[[Any], Any]) -> Answer:
     outcome = await blocking(start_sync, call.ctx, call.actor, planned, request_id=sync.new_request_id(),
                              confirmed=sync.Confirmation(confirm_env=body.get("confirmEnvironment")), options=options)
     if isinstance(outcome, Requested):
-        return 202, TrainApprovalAnswer(approvalRequest=await blocking(_request, call, outcome.request_id))
+        return 202, ApprovalAnswer(approvalRequest=await blocking(_request, call, outcome.request_id))
     running = await blocking(_operation, call, outcome.operation_id)
     if body.get("wait", True):
         await call.started(202, running)
@@ -343,7 +338,7 @@ async def lock_delete(call: Call) -> Answer:
 
 _NAME = Param("name", where="path", description="the snapshot's name (or id)")
 _ID = Param("id", "integer", where="path")
-_PUT_IN_PLACE_ANSWERS: Final = {200: OperationPayload | PlanPayload, 202: OperationPayload | TrainApprovalAnswer}
+_PUT_IN_PLACE_ANSWERS: Final = {200: OperationPayload | PlanPayload, 202: OperationPayload | ApprovalAnswer}
 
 ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     Endpoint("GET", "/snapshots", "listSnapshots", "Snapshots, newest first (without their services)",
@@ -366,7 +361,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              "Set an environment to a snapshot as one operation, all or nothing: 200 with the finished operation "
              "(wait) or the plan (dryRun, or nothing to change); 202 with the running operation (no wait), the "
              "approval request made instead, or the scheduled request (at)", snapshot_promote,
-             {200: OperationPayload | PlanPayload, 202: OperationPayload | TrainApprovalAnswer | ScheduledAnswer},
+             {200: OperationPayload | PlanPayload, 202: OperationPayload | ApprovalAnswer | ScheduledAnswer},
              params=(_NAME,), body=PromoteRequest, tags=("trains",)),
     Endpoint("POST", "/restores", "restoreSnapshot",
              "Put an environment back to one of its snapshots as one operation, all or nothing (answers as "

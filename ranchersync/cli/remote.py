@@ -119,14 +119,15 @@ class Api:
               timeout: float = REQUEST_TIMEOUT) -> tuple[int, Any, dict[str, str]]:
         import requests
 
-        headers = {"Idempotency-Key": str(uuid.uuid4())} if method == "POST" else {}
-        for attempt in (1, 2):  # a POST is retried once with the same key: the server answers the first call's answer
+        # A change (POST, PATCH, DELETE) is retried once with the same key: the server answers the first call's answer.
+        headers = {"Idempotency-Key": str(uuid.uuid4())} if method != "GET" else {}
+        for attempt in (1, 2):
             try:
                 response = self._session.request(method, self.base + path, params=params, json=body, headers=headers,
                                                  timeout=timeout, verify=self._verify, allow_redirects=False)
                 break
             except (requests.ConnectionError, requests.Timeout) as error:
-                if attempt == 2 or (method == "POST" and not headers):
+                if attempt == 2 or (method != "GET" and not headers):
                     raise RemoteUnavailable(f"{self.server} did not answer ({type(error).__name__})") from None
             except requests.RequestException as error:
                 raise RemoteUnavailable(f"{self.server} could not be called ({type(error).__name__})") from None

@@ -78,7 +78,11 @@ def test_a_lock_refuses_a_sync_through_the_api_with_its_message(world: ApiWorld)
 
     prod = world.call("POST", "/locks", json={"env": "Prod", "message": "release freeze"}).json()
     assert_problem(world.call("DELETE", f"/locks/{prod['id']}", "ci-stage"), 403, "permission_denied")
-    assert world.call("DELETE", f"/locks/{prod['id']}").status_code == 200
+    key = {"Idempotency-Key": "unlock-prod-1"}  # a pipeline's retry after a lost answer: the first answer again
+    first = world.call("DELETE", f"/locks/{prod['id']}", headers=key)
+    again = world.call("DELETE", f"/locks/{prod['id']}", headers=key)
+    assert first.status_code == again.status_code == 200 and again.json() == first.json(), again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
     removed = world.call("DELETE", f"/locks/{lock['id']}", "ci-stage")
     assert removed.status_code == 200 and removed.json() == lock
     assert_problem(world.call("DELETE", f"/locks/{lock['id']}"), 404, "not_found")
