@@ -375,14 +375,19 @@ def termination(ctx: AppContext, operation_id: int) -> Termination | None:
 
 
 def close_operation(ctx: AppContext, operation_id: int, status: str, error: str | None = None, *,
-                    patience: float | None = None, rollback_reason: str | None = None) -> None:
+                    patience: float | None = None, rollback_reason: str | None = None,
+                    also: Callable[[Session], None] | None = None) -> None:
     """Finish an operation with its final status (retried through a database outage for `patience` seconds,
-    default the outage budget); a rolled-back one says why (`rollback_reason`: "failed" or "decided")."""
+    default the outage budget); a rolled-back one says why (`rollback_reason`: "failed" or "decided"). `also`
+    changes what its outcome changes (a rollback's original) in the same transaction: no reader sees one without
+    the other."""
 
     def close(session: Session) -> None:
         operation = session.get(SyncOperation, operation_id)
         if operation is None or operation.status == status:
             return  # a repeated commit whose first answer was lost: its notifications are queued already
+        if also is not None:
+            also(session)
         operation.status, operation.error = status, error
         if rollback_reason is not None:
             operation.rollback_reason = rollback_reason
