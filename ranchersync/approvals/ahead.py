@@ -10,6 +10,7 @@ runs; changed, the request is stale and the caller makes a new one that needs th
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -17,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from ranchersync.access.identity import SYSTEM, Actor
 from ranchersync.approvals.binding import Snapshot, pin_to_binding, recheck
-from ranchersync.approvals.requests import _approvals_given, _load, _mark_stale, _run, expire_requests, request_sync
+from ranchersync.approvals.requests import (
+    _approvals_given,
+    _load,
+    _mark_stale,
+    _run,
+    expire_requests,
+    lock_request,
+    request_sync,
+)
 from ranchersync.catalogue.environments import get_environment
 from ranchersync.catalogue.sites import ClientFactory
 from ranchersync.context import AppContext
@@ -29,7 +38,9 @@ from ranchersync.models import ApprovalRequest, User, utcnow
 from ranchersync.rancher import RancherClient
 from ranchersync.sync import SyncOptions, SyncPlan
 
-__all__ = ["Changed", "Closed", "Fired", "Ran", "Waiting", "fire", "request_ahead", "withdraw"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Changed", "Closed", "Fired", "Ran", "Waiting", "fire", "release", "request_ahead", "withdraw"]
 
 
 def request_ahead(ctx: AppContext, actor: Actor, plan: SyncPlan, fire_at: dt.datetime, *,
@@ -47,6 +58,19 @@ def withdraw(session: Session, actor: Actor, request_id: int, reason: str) -> No
     request = session.get(ApprovalRequest, request_id)
     if request is not None and request.status == "pending":
         _mark_stale(session, actor, request, reason, None)
+
+
+def release(session: Session, request_id: int) -> None:
+    """A request its scheduler took to run (`approved`) and died before opening its operation goes back to waiting
+    for that schedule, its approvals kept, so the schedule fires it again (once: the operation's request id is the
+    request's). The caller found no operation of it, and commits."""
+    released = session.execute(update(ApprovalRequest).where(ApprovalRequest.id == request_id,
+                                                             ApprovalRequest.status == "approved",
+                                                             ApprovalRequest.operation_id.is_(None))
+                               .values(status="pending").execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+    if released:
+        log.warning("approval request #%s: its scheduler stopped after taking it to run; it waits for the schedule "
+                    "again", request_id, extra={"event": "approval.released"})
 
 
 @dataclass(frozen=True)
@@ -104,15 +128,23 @@ def fire(ctx: AppContext, request_id: int, *, factory: ClientFactory = RancherCl
         check_sync_allowed(session, SYSTEM, target, at, None)
         check_unlocked(session, target, {name.partition("/")[2] for name in request.services})
         snapshot = Snapshot(request)
-        given, required = _approvals_given(request), request.required
-        runner = _last_approver(session, request)
     plan, moved = recheck(ctx, snapshot, factory, at)
     with ctx.session() as session:
+        # The count of approvals and what is decided from it are one step: an approval recorded meanwhile is in it,
+        # one that comes later finds the request decided (or, still waiting, is its last approval and runs it).
+        lock_request(session, request_id)
         request = _load(session, request_id)
+        if request.status == "executed" and request.operation_id is not None:
+            return Ran(request.operation_id)  # its last approval, given while it fired, ran it
+        if request.status != "pending":
+            why = f": {request.status_reason}" if request.status_reason else ""
+            return Closed(request_id, f"its approval request #{request_id} is {request.status}{why}")
         if moved or plan is None:
             reason = "the plan changed before it fired: " + ("; ".join(moved) or "nothing is left to change")
             _mark_stale(session, SYSTEM, request, reason, at)
             return Changed(request_id, reason)
+        given, required = _approvals_given(request), request.required
+        runner = _last_approver(session, request)
         if given < required:
             return Waiting(request_id, given, required)
         claimed = session.execute(

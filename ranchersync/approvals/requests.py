@@ -128,27 +128,37 @@ def decide(
     comment = (comment or "").strip()
     if not approve and not comment:
         raise ValidationError("say why you reject the request: a comment is required")
-    with ctx.session() as session:
-        expire_requests(session, now)
-        request = _load(session, request_id)
-        _check_decider(request, actor)
-        if approve and _approvals_given(request) >= request.required:
-            raise RequestClosed(f"request #{request_id} has all its approvals: it runs when its schedule fires")
-        if not approve:
-            _add_decision(session, request, actor, "reject", comment)
-            request.status, request.decided_at = "rejected", now or utcnow()
-            request.status_reason = f"rejected by {actor.email}: {comment}"
-            _audit(session, actor, "approval.rejected", request, comment)
-            return request
-        if _approvals_given(request) + 1 < request.required or _waits_for_schedule(session, request.id):
-            # Not the last approval, or one given ahead of a scheduled sync: it runs when it fires (`ahead.fire`).
-            _add_decision(session, request, actor, "approve", comment)
-            _audit(session, actor, "approval.approved", request, comment)
-            return request
-        snapshot = Snapshot(request)
+    try:
+        with ctx.session() as session:
+            expire_requests(session, now)
+            request = _load(session, request_id)
+            _check_decider(request, actor)
+            if approve and _approvals_given(request) >= request.required:
+                raise RequestClosed(f"request #{request_id} has all its approvals: it runs when its schedule fires")
+            if not approve:
+                _add_decision(session, request, actor, "reject", comment)
+                request.status, request.decided_at = "rejected", now or utcnow()
+                request.status_reason = f"rejected by {actor.email}: {comment}"
+                _audit(session, actor, "approval.rejected", request, comment)
+                return request
+            last = _approvals_given(request) + 1 >= request.required
+            if not last or _waits_for_schedule(session, request.id):
+                # Not the last approval, or one given ahead of a scheduled sync: it runs when it fires (`ahead.fire`)
+                # — if the schedule still waits when this commits (`_hold_schedule`); else it fired meanwhile, and
+                # this is the last approval, which runs it.
+                _add_decision(session, request, actor, "approve", comment)
+                if last and not _hold_schedule(session, request.id):
+                    raise _FiredMeanwhile
+                _audit(session, actor, "approval.approved", request, comment)
+                return request
+            snapshot = Snapshot(request)
+    except _FiredMeanwhile:  # rolled back: decided below as the last approval
+        with ctx.session() as session:
+            snapshot = Snapshot(_load(session, request_id))
     # The last approval: re-read Rancher outside any transaction, then record the decision and the outcome.
     plan, moved = recheck(ctx, snapshot, factory, now or utcnow())
     with ctx.session() as session:
+        lock_request(session, request_id)  # a scheduler firing it meanwhile decides before or after, never between
         request = _load(session, request_id)
         _check_decider(request, actor)
         _add_decision(session, request, actor, "approve", comment)
@@ -186,6 +196,28 @@ def _run(
         _audit(session, actor, "approval.executed", stored, f"operation #{operation_id}",
                after={"operationId": operation_id})
         return stored
+
+
+class _FiredMeanwhile(Exception):
+    """An approval read as given ahead of its scheduled sync, which fired before it was recorded."""
+
+
+def lock_request(session: Session, request_id: int) -> None:
+    """Hold the request's row until the transaction ends (a write that changes nothing: a row lock on PostgreSQL,
+    the database's write lock on SQLite), so what is read next about it — its status, its approvals — and what is
+    decided from it are one step: another decider waits for it, or goes first."""
+    session.execute(update(ApprovalRequest).where(ApprovalRequest.id == request_id)
+                    .values(status=ApprovalRequest.status).execution_options(synchronize_session=False))
+
+
+def _hold_schedule(session: Session, request_id: int) -> bool:
+    """Whether the request's scheduled sync still waits, holding it so until the transaction ends (its row
+    written): a scheduler's claim of it waits for this transaction, so an approval committed with it is in the
+    count the scheduler reads when it fires. False once a scheduler has claimed it."""
+    held = session.execute(update(ScheduledRequest).where(ScheduledRequest.approval_request_id == request_id,
+                                                          ScheduledRequest.status == "scheduled")
+                           .values(status="scheduled").execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+    return bool(held)
 
 
 def _waits_for_schedule(session: Session, request_id: int) -> bool:

@@ -14,9 +14,10 @@ grouping the history nor joining arrivals (SQLite, without hash joins, would pro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, text, union_all, update
+from sqlalchemy import and_, delete, insert, or_, select, text, union, update
 from sqlalchemy.orm import Session, aliased
 
 from ranchersync.history.sql import seconds_between
@@ -50,9 +51,9 @@ _JOURNEY_COLUMNS = ("from_arrival_id", "to_arrival_id", "from_environment_id", "
                     "image", "from_at", "to_at", "seconds")
 
 
-def _journeys(arrival_id: int | None = None) -> Any:
-    """Journeys between arrivals of one version (the later at the same time or after); with `arrival_id`, only
-    those that start or end at that arrival."""
+def _journeys(arrival_ids: Sequence[int] | None = None) -> Any:
+    """Journeys between arrivals of one version (the later at the same time or after); with `arrival_ids`, only
+    those that start or end at one of those arrivals, each once (one between two of them is in both halves)."""
     start, end = aliased(VersionArrival), aliased(VersionArrival)
     journeys = (
         select(start.id, end.id, start.environment_id, end.environment_id, end.service, end.image, start.arrived_at,
@@ -60,9 +61,10 @@ def _journeys(arrival_id: int | None = None) -> Any:
         .join_from(start, end, and_(end.service == start.service, end.image == start.image,
                                     end.environment_id != start.environment_id, end.arrived_at >= start.arrived_at))
     )
-    if arrival_id is None:
+    if arrival_ids is None:
         return journeys
-    return union_all(journeys.where(start.id == arrival_id), journeys.where(end.id == arrival_id)).subquery().select()
+    return union(journeys.where(start.id.in_(arrival_ids)), journeys.where(end.id.in_(arrival_ids))).subquery() \
+        .select()
 
 
 def backfill(session: Session) -> None:
@@ -82,30 +84,51 @@ def rebuild(session: Session) -> None:
 def record_arrival(session: Session, result: SyncResult) -> None:
     """Record `result` (a sync's result that just became `success`) as its version's arrival in the target
     environment, unless an earlier one is known: INSERT … ON CONFLICT DO NOTHING, on both databases."""
-    operation = result.operation
-    if operation.kind != "sync" or operation.target_environment_id is None or not result.new_image:
+    record_arrivals(session, [result])
+
+
+def record_arrivals(session: Session, results: Sequence[SyncResult]) -> None:
+    """`record_arrival` for several results that just became `success` (rollouts seen ended together): one INSERT
+    for their versions' arrivals and one for the journeys these start or end, instead of two statements each."""
+    candidates: list[dict[str, Any]] = []
+    for result in results:
+        operation = result.operation
+        if operation.kind != "sync" or operation.target_environment_id is None or not result.new_image:
+            continue
+        if result.finished_at is None:
+            continue
+        candidates.append({"environment_id": operation.target_environment_id, "service": result.service,
+                           "image": result.new_image, "operation_id": operation.id, "result_id": result.id,
+                           "arrived_at": result.finished_at})
+    if not candidates:
         return
-    if result.finished_at is None:
-        return
-    values = {"environment_id": operation.target_environment_id, "service": result.service,
-              "image": result.new_image, "operation_id": operation.id, "result_id": result.id,
-              "arrived_at": result.finished_at}
-    arrival_id = session.scalar(_insert_or_ignore(session, values).returning(VersionArrival.id))
-    if arrival_id is None:
+    # Of ours, only the earliest of each version in each environment can be (or take over) its arrival.
+    earliest: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for values in sorted(candidates, key=lambda v: (v["arrived_at"], v["result_id"])):
+        earliest.setdefault((values["service"], values["image"], values["environment_id"]), values)
+    inserted = session.execute(_insert_or_ignore(session, list(earliest.values())).returning(
+        VersionArrival.id, VersionArrival.service, VersionArrival.image, VersionArrival.environment_id)).all()
+    touched = [row.id for row in inserted]
+    for row in inserted:
+        earliest.pop((row.service, row.image, row.environment_id))
+    for values in earliest.values():
         # Known already. Two app instances' results race to commit: the one that finished first is the arrival,
         # whichever committed first, so a later-recorded but earlier result takes the row over.
         arrival_id = session.scalar(
             update(VersionArrival)
             .where(VersionArrival.environment_id == values["environment_id"],
-                   VersionArrival.service == result.service, VersionArrival.image == result.new_image,
-                   VersionArrival.arrived_at > result.finished_at)
-            .values(operation_id=operation.id, result_id=result.id, arrived_at=result.finished_at)
+                   VersionArrival.service == values["service"], VersionArrival.image == values["image"],
+                   VersionArrival.arrived_at > values["arrived_at"])
+            .values(operation_id=values["operation_id"], result_id=values["result_id"],
+                    arrived_at=values["arrived_at"])
             .returning(VersionArrival.id))
         if arrival_id is None:  # it had arrived there before
-            return
+            continue
         session.execute(delete(VersionJourney).where(
             or_(VersionJourney.from_arrival_id == arrival_id, VersionJourney.to_arrival_id == arrival_id)))
-    session.execute(insert(VersionJourney).from_select(_JOURNEY_COLUMNS, _journeys(arrival_id)))
+        touched.append(arrival_id)
+    if touched:
+        session.execute(insert(VersionJourney).from_select(_JOURNEY_COLUMNS, _journeys(touched)))
 
 
 def withdraw_arrival(session: Session, result_id: int) -> None:
@@ -123,10 +146,10 @@ def withdraw_arrival(session: Session, result_id: int) -> None:
     arrival_id = session.scalar(text(_REFILL + " RETURNING id"), {
         "environment_id": found.environment_id, "service": found.service, "image": found.image})
     if arrival_id is not None:
-        session.execute(insert(VersionJourney).from_select(_JOURNEY_COLUMNS, _journeys(arrival_id)))
+        session.execute(insert(VersionJourney).from_select(_JOURNEY_COLUMNS, _journeys([arrival_id])))
 
 
-def _insert_or_ignore(session: Session, values: dict[str, Any]) -> Any:
+def _insert_or_ignore(session: Session, values: dict[str, Any] | list[dict[str, Any]]) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

@@ -77,6 +77,9 @@ class _HTTPServer(ThreadingHTTPServer):
     """A thread per connection, each tracked so that stop() can close the idle keep-alive ones."""
 
     block_on_close = False  # stop() closes connections and joins their threads itself
+    # socketserver's default backlog is 5: a client opening 32 connections at once (a sync's workers) would have
+    # some SYNs dropped and retried a second later, a stall a real Rancher behind nginx (backlog 511) never shows.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: SimulatedRancher) -> None:
         if ":" in address[0]:

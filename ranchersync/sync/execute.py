@@ -10,15 +10,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
+from functools import partial
 
 from ranchersync.catalogue.sites import ClientFactory, Connection
 from ranchersync.context import AppContext
-from ranchersync.inventory.digests import verified_digests
 from ranchersync.inventory.listing import ClientPool, client_pool
-from ranchersync.inventory.reading import InstanceRef
 from ranchersync.kernel.errors import (
     ConflictError,
     DatabaseUnavailable,
@@ -28,82 +26,19 @@ from ranchersync.kernel.errors import (
     RancherUnavailable,
     ValidationError,
 )
-from ranchersync.rancher import ImageChange, RancherClient, Workload, retry_delay, rollout_state
+from ranchersync.rancher import ImageChange, RancherClient, Workload, retry_delay
 from ranchersync.sync import records
 from ranchersync.sync.events import ROLLBACK_STAGES, ProgressEvent, ProgressListener
-from ranchersync.verification import run as verification
+from ranchersync.sync.rollouts import RolloutWatch, verify_checks
+from ranchersync.sync.runs import Move, ServiceRun, SyncOptions, WorkItem, finish
+
+__all__ = ["ANNOTATION_OPERATION", "ANNOTATION_SOURCE", "Move", "ServiceRun", "SyncOptions", "WorkItem",
+           "new_request_id", "reverse", "rollback_incomplete", "run_items", "undo_runs"]
 
 ANNOTATION_OPERATION = "ranchersync.io/operation-id"
 ANNOTATION_SOURCE = "ranchersync.io/source-environment"
 WRITE_ATTEMPTS = 4  # PATCHes of one workload whose answer was lost or failed, each after reading it back
 WRITE_BACKOFF = 0.5  # seconds, doubling, jittered
-
-
-@dataclass(frozen=True)
-class SyncOptions:
-    """How an operation runs."""
-
-    verify: bool = True  # wait for each rollout to finish
-    timeout_seconds: float = 300.0  # per rollout
-    poll_seconds: float = 1.0
-    auto_rollback: bool = True  # undo what was changed when any service fails
-    concurrency: int = 16
-    all_or_nothing: bool = False  # a service skipped while applying (changed since the plan) undoes the rest too
-
-
-@dataclass(frozen=True)
-class Move:
-    """One container's expected image and the image to set."""
-
-    name: str
-    init: bool
-    expected: str
-    new: str
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    """One target workload to change, tied to its result row."""
-
-    result_id: int
-    target: InstanceRef
-    kind: str
-    name: str
-    moves: tuple[Move, ...]
-    resource_version: str | None = None  # the planned one: a PATCH conditioned on it answers 409 when it changed
-
-
-RunStatus = Literal["pending", "success", "failed", "skipped"]
-
-
-@dataclass
-class ServiceRun:
-    """How the work on one item went: its final status, why, and whether its PATCH landed."""
-
-    item: WorkItem
-    status: RunStatus = "pending"
-    message: str = ""
-    applied: bool = False
-    uncertain: bool = False  # a PATCH was sent and whether it landed could not be read back
-    stopped: bool = False  # its rollout was not waited for to the end: the operation was asked to terminate
-    generation: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
-    # Rolled out, its gates and soak still to run (with every other service's, together): the checks, the
-    # digests its pods run and the rollout's message for its success.
-    awaiting: tuple[verification.Job, dict[str, str] | None, str] | None = None
-
-    @property
-    def touched(self) -> bool:
-        """Whether this run changed, or may have changed, its workload."""
-        return self.applied or self.uncertain
-
-    def describe(self) -> str:
-        """What this run did on Rancher, for a message: service, site, cluster, namespace and images."""
-        ref = self.item.target
-        images = ", ".join(f"{m.name} {m.expected} → {m.new}" for m in self.item.moves)
-        verb = "may have been changed" if self.uncertain and not self.applied else "changed"
-        return (f"{self.item.kind} {self.item.name} {verb} on site {ref.site_name}, cluster {ref.cluster_id}, "
-                f"namespace {ref.namespace} ({images})")
 
 
 def new_request_id() -> str:
@@ -123,7 +58,8 @@ def run_items(
     factory: ClientFactory = RancherClient,
     undoing: bool = False,
 ) -> list[ServiceRun]:
-    """Patch every item (bounded concurrency), then verify the rollouts together; record each step.
+    """Patch every item (bounded concurrency), each rollout watched from the moment its PATCH lands, all of them
+    together (`RolloutWatch`); then the gates and soak of those rolled out; record each step.
 
     `undoing`: this is the automatic rollback of the same operation, and its events say so (`ROLLBACK_STAGES`).
     Raises `records.RecordIncomplete` (naming what was changed) when the database stayed unreachable past its
@@ -138,27 +74,34 @@ def run_items(
     lost: list[DatabaseUnavailable] = []
     runs: list[ServiceRun] = []
 
-    def guarded(step: Callable[[ServiceRun], object]) -> Callable[[ServiceRun], None]:
-        def run(service_run: ServiceRun) -> None:
-            if lost:
-                return  # the record cannot follow any more: start nothing new on Rancher
-            try:
-                step(service_run)
-            except DatabaseUnavailable as error:
-                lost.append(error)
-        return run
+    def guarded(step: Callable[[], object]) -> None:
+        if lost:
+            return  # the record cannot follow any more: start nothing new on Rancher
+        try:
+            step()
+        except DatabaseUnavailable as error:
+            lost.append(error)
 
     with client_pool(connections, factory) as pool, ThreadPoolExecutor(max_workers=workers) as executor:
         runs = [ServiceRun(item) for item in items]
-        list(executor.map(guarded(lambda r: _apply(ctx, pool, r, annotations, options, say)), runs))
-        to_verify = [o for o in runs if o.applied and o.status == "pending"]
-        if options.verify and to_verify and not lost:
-            list(executor.map(guarded(lambda o: _verify(ctx, pool, o, options, say, operation_id, not undoing,
-                                                        stoppable=not undoing)), to_verify))
+
+        def submit(step: Callable[[], object]) -> Future[None]:
+            return executor.submit(guarded, step)
+
+        applying = {submit(partial(_apply, ctx, pool, run, annotations, options, say)): run for run in runs}
+        watch = RolloutWatch(ctx, pool, operation_id, options, say, submit, keep_digests=not undoing,
+                             stoppable=not undoing) if options.verify else None
+        to_verify: list[ServiceRun] = []
+        try:
+            _drive(applying, watch, to_verify, lost, options.poll_seconds)
+        finally:
+            if watch is not None:
+                watch.close()
+        wait([*applying, *(watch.finishing if watch is not None else ())])
         checked = [r for r in to_verify if r.awaiting is not None and r.status == "pending" and not r.stopped]
         if checked and not lost:
             try:
-                _verify_checks(ctx, checked, say, operation_id, executor)
+                verify_checks(ctx, checked, say, operation_id, executor)
             except DatabaseUnavailable as error:
                 lost.append(error)
         try:
@@ -178,6 +121,33 @@ def run_items(
     return runs
 
 
+def _drive(applying: Mapping[Future[None], ServiceRun], watch: RolloutWatch | None, to_verify: list[ServiceRun],
+           lost: list[DatabaseUnavailable], poll_seconds: float) -> None:
+    """Until every PATCH is answered and every rollout settled: watch each run whose PATCH landed (`to_verify`)
+    at once, and check the watched rollouts every `poll_seconds`. Stops early when the database is lost."""
+    waiting = set(applying)
+    next_round = time.monotonic()
+    while (waiting or (watch is not None and watch.busy)) and not lost:
+        pause = max(0.0, next_round - time.monotonic()) if watch is not None and watch.busy else None
+        if waiting:
+            landed, waiting = wait(waiting, timeout=pause, return_when=FIRST_COMPLETED)
+        else:
+            time.sleep(pause or 0.0)
+            landed = set()
+        for future in landed:
+            run = applying[future]
+            if run.applied and run.status == "pending":
+                to_verify.append(run)
+                if watch is not None:
+                    watch.add(run)
+        if watch is not None and watch.busy and time.monotonic() >= next_round:
+            next_round = time.monotonic() + poll_seconds  # a round every poll_seconds, however long its reads take
+            try:
+                watch.check()
+            except DatabaseUnavailable as error:
+                lost.append(error)
+
+
 def _apply(
     ctx: AppContext, pool: ClientPool, run: ServiceRun, annotations: dict[str, str], options: SyncOptions,
     say: ProgressListener,
@@ -194,7 +164,7 @@ def _apply(
             current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
             todo, drifted = _pending_moves(current, item.moves)
             if drifted:
-                return _finish(ctx, run, "skipped", _drift_message(drifted), say)
+                return finish(ctx, run, "skipped", _drift_message(drifted), say)
             if not todo:  # already there (applied before a crash, or by someone else)
                 return _landed(ctx, run, current.generation, say, quiet=True)
             version = current.resource_version
@@ -214,7 +184,7 @@ def _apply(
                 current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
                 todo, drifted = _pending_moves(current, item.moves)
                 if drifted:
-                    return _finish(ctx, run, "skipped", _drift_message(drifted), say)
+                    return finish(ctx, run, "skipped", _drift_message(drifted), say)
                 if not todo:
                     return _landed(ctx, run, current.generation, say)
                 version = current.resource_version
@@ -231,29 +201,29 @@ def _apply(
                 try:
                     current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
                 except RancherSyncError as read_error:
-                    return _finish(ctx, run, "failed", f"{error}; reading it back failed too ({read_error}): whether "
+                    return finish(ctx, run, "failed", f"{error}; reading it back failed too ({read_error}): whether "
                                    "the change landed is unknown", say)
                 run.uncertain = False
                 todo, drifted = _pending_moves(current, item.moves)
                 if drifted:
-                    return _finish(ctx, run, "skipped", _drift_message(drifted), say)
+                    return finish(ctx, run, "skipped", _drift_message(drifted), say)
                 if not todo:
                     return _landed(ctx, run, current.generation, say)
                 if attempt == WRITE_ATTEMPTS:
-                    return _finish(ctx, run, "failed", f"{error} ({WRITE_ATTEMPTS} tries; read back each time: the "
+                    return finish(ctx, run, "failed", f"{error} ({WRITE_ATTEMPTS} tries; read back each time: the "
                                    "workload still runs its previous images)", say)
                 version = current.resource_version
                 time.sleep(retry_delay(attempt - 1, WRITE_BACKOFF))
             else:
                 return _landed(ctx, run, patched.generation, say)
     except ConflictError:
-        return _finish(ctx, run, "skipped", _replan(client, item), say)
+        return finish(ctx, run, "skipped", _replan(client, item), say)
     except RancherNotFound:
-        return _finish(ctx, run, "skipped", f"{item.kind} {item.name} was deleted since the plan", say)
+        return finish(ctx, run, "skipped", f"{item.kind} {item.name} was deleted since the plan", say)
     except RancherAPIError as error:
-        return _finish(ctx, run, "failed", str(error), say)
+        return finish(ctx, run, "failed", str(error), say)
     except ValidationError as error:
-        return _finish(ctx, run, "failed", str(error), say)
+        return finish(ctx, run, "failed", str(error), say)
     return run
 
 
@@ -304,122 +274,6 @@ def _patch_may_have_landed(error: RancherAPIError) -> bool:
     """A PATCH whose answer was lost (timeout, dropped connection) or that met a server error (5xx, 429) may or may
     not have been applied: only reading the workload back tells."""
     return isinstance(error, RancherUnavailable) or (error.status or 0) >= 500 or error.status == 429
-
-
-def _verify(
-    ctx: AppContext, pool: ClientPool, run: ServiceRun, options: SyncOptions, say: ProgressListener,
-    operation_id: int, keep_digests: bool = False, *, stoppable: bool = True,
-) -> None:
-    """Wait for one rollout, polling; cooperative cancellation: each poll beats the operation's heart and reads its
-    terminate request (from any process), and a `stoppable` wait (not the automatic rollback's) stops there."""
-    item, ref = run.item, run.item.target
-    client = pool.client(ref)
-    say(ProgressEvent(item.result_id, item.name, ref.name, "verifying"))
-    deadline = time.monotonic() + options.timeout_seconds
-    last_message = ""
-    while True:
-        try:
-            current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
-        except RancherNotFound:
-            _finish(ctx, run, "failed", f"{item.kind} {item.name} was deleted during its rollout", say)
-            return
-        except RancherAPIError as error:
-            last_message = f"could not read the rollout: {error}"
-        else:
-            replaced = _replaced_during_rollout(current, item.moves)
-            if replaced:
-                _finish(ctx, run, "failed", f"no longer runs the images it was changed to ({replaced}): restored or "
-                        "changed by someone else during its rollout", say)
-                return
-            state = rollout_state(current)
-            observed = (current.observed_generation or 0) >= run.generation
-            if observed and state.failed:
-                _finish(ctx, run, "failed", f"rollout failed: {state.message}", say)
-                return
-            if observed and state.done:
-                found = _running_digests(client, ref, current, item) if keep_digests else None
-                job = _checks_job(ctx, pool, run, current, say) if keep_digests else None
-                if job is not None:  # its gates and soak run with every other service's, once all rolled out
-                    run.awaiting = (job, found, state.message)
-                    return
-                _finish(ctx, run, "success", state.message, say, digests=found)
-                return
-            last_message = state.message
-        if time.monotonic() >= deadline:
-            _finish(ctx, run, "failed",
-                    f"rollout not finished after {options.timeout_seconds:.0f} s: {last_message}", say)
-            return
-        if records.heartbeat(ctx, operation_id) and stoppable:
-            run.stopped = True
-            return
-        time.sleep(options.poll_seconds)
-
-
-def _replaced_during_rollout(current: Workload, moves: Sequence[Move]) -> str:
-    """The containers that no longer run their new image while the rollout is checked ('' when all do): a Rancher
-    restored from an older state, or someone else's change. Waiting for the rollout would wait for nothing."""
-    images = {(c.name, c.init): c.image for c in current.containers}
-    return "; ".join(f"container {m.name} runs {images.get((m.name, m.init)) or '(no such container)'}"
-                     for m in moves if images.get((m.name, m.init)) != m.new)
-
-
-def _checks_job(ctx: AppContext, pool: ClientPool, run: ServiceRun, workload: Workload, say: ProgressListener
-                ) -> verification.Job | None:
-    """After a verified rollout, what the target environment's gates and soak will check on this service (the
-    verification package); None when the environment has none."""
-    item, ref = run.item, run.item.target
-    checks = verification.load_checks(ctx, ref.environment_id, item.name)
-    if checks.empty:
-        return None
-    target = verification.Target(item.result_id, ref.cluster_id, ref.namespace, item.name,
-                                 workload.selector_string(), tuple(m.new for m in item.moves if not m.init))
-    return verification.Job(checks, target, lambda: pool.client(ref),
-                            lambda line: say(ProgressEvent(item.result_id, item.name, ref.name, "verifying", line)))
-
-
-def _verify_checks(ctx: AppContext, runs: Sequence[ServiceRun], say: ProgressListener, operation_id: int,
-                   executor: ThreadPoolExecutor) -> None:
-    """Every rolled-out service's gates and soak, together (one clock, batched queries); a failure fails the
-    service, and the automatic rollback undoes it as a failed rollout. The results are recorded side by side."""
-    jobs = [run.awaiting[0] for run in runs if run.awaiting is not None]
-    verdicts = verification.verify_services(ctx, jobs, heartbeat=lambda: records.heartbeat(ctx, operation_id))
-
-    def finish(pair: tuple[ServiceRun, verification.Verdict]) -> None:
-        run, verdict = pair
-        assert run.awaiting is not None
-        _, digests, message = run.awaiting
-        if verdict.passed:
-            _finish(ctx, run, "success", message, say, digests=digests)
-        else:
-            _finish(ctx, run, "failed", verdict.message, say)
-
-    list(executor.map(finish, zip(runs, verdicts, strict=True)))
-
-
-def _running_digests(client: RancherClient, ref: InstanceRef, workload: Workload, item: WorkItem) -> dict[str, str]:
-    """The digests the verified rollout's pods run, per changed container ("last promoted" in the service detail);
-    {} when the pods cannot be read: the sync itself succeeded."""
-    changed = {m.name: m.new for m in item.moves if not m.init and m.new != m.expected}
-    if not changed or not workload.selector:
-        return {}
-    try:
-        pods = client.list_pods(ref.cluster_id, ref.namespace, workload.selector_string())
-    except RancherSyncError:
-        return {}
-    return verified_digests(workload, pods, changed)
-
-
-def _finish(
-    ctx: AppContext, run: ServiceRun, status: Literal["success", "failed", "skipped"], message: str,
-    say: ProgressListener, digests: dict[str, str] | None = None,
-) -> ServiceRun:
-    run.status, run.message = status, message
-    item = run.item
-    extra = {"verified_digests": digests} if digests else {}
-    records.update_result(ctx, item.result_id, status=status, error=message if status != "success" else None,
-                          **extra)
-    say(ProgressEvent(item.result_id, item.name, item.target.name, status, message))
-    return run
 
 
 def reverse(item: WorkItem) -> WorkItem:

@@ -3,7 +3,7 @@ resuming one: `ranchersync.sync.undo`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -289,8 +289,10 @@ def run_operation(
     annotations: dict[str, str],
     progress: ProgressListener | None,
     factory: ClientFactory,
+    on_complete: Callable[[Session], None] | None = None,
 ) -> int:
-    """Run an opened operation's work items (a sync, a rollback, a resume) and close it with its final status."""
+    """Run an opened operation's work items (a sync, a rollback, a resume) and close it with its final status;
+    `on_complete` runs in the transaction that closes it `complete` (a rollback marks its original there)."""
     with ctx.session() as session:
         operation = session.get_one(SyncOperation, operation_id)
         kind, actor, environment = operation.kind, operation.initiated_by, operation.target_environment_name
@@ -337,7 +339,8 @@ def run_operation(
                 status, error = "rolled_back", f"{why}: every change was rolled back"
         else:
             status, error = _final_status(ctx, operation_id, runs), None
-        records.close_operation(ctx, operation_id, status, error, rollback_reason=reason)
+        records.close_operation(ctx, operation_id, status, error, rollback_reason=reason,
+                                also=on_complete if status == "complete" else None)
     except records.RecordIncomplete as lost:
         # The database stayed away past its budget: one quick try to mark the operation (else the next start marks
         # it once this process is gone), and a message that names what changed on Rancher.

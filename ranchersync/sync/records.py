@@ -9,8 +9,9 @@ import random
 import socket
 import threading
 import time
+import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -210,14 +211,113 @@ def _busy(ctx: AppContext, target: tuple[int | None, str], request_id: str) -> S
 
 def update_result(ctx: AppContext, result_id: int, **fields: Any) -> None:
     """Change one result (status, error, applied, timestamps) and beat the operation's heart; retried through a
-    database outage (`write`)."""
-    write(ctx, lambda session: _update_result(session, result_id, fields))
+    database outage (`write`). Returns once it is committed, in one transaction with the results written at the
+    same moment by the operation's other threads (`write_together`)."""
+    write_together(ctx, lambda session: _update_result(session, result_id, fields))
 
 
-def _update_result(session: Session, result_id: int, fields: dict[str, Any]) -> None:
+def update_results(ctx: AppContext, changes: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """`update_result` for several results in one transaction (rollouts seen ended in the same round): their rows
+    read in one query, not one each."""
+    if not changes:
+        return
+    ids = [result_id for result_id, _ in changes]
+
+    def change(session: Session) -> None:
+        list(session.scalars(select(SyncResult).where(SyncResult.id.in_(ids))))  # into the session's identity map
+        arrived = [result for result_id, fields in changes
+                   if (result := _update_result(session, result_id, fields, arrivals_later=True)) is not None]
+        arrivals.record_arrivals(session, arrived)
+
+    write_together(ctx, change)
+
+
+@dataclass
+class _Waiting:
+    """One writer's change, waiting for the transaction that carries it."""
+
+    change: Callable[[Session], Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to commit the next transaction, its own change in it
+    committed: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Group:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    queue: list[_Waiting] = field(default_factory=list)
+    writing: bool = False
+
+
+_groups_lock = threading.Lock()
+_groups: dict[int, _Group] = {}  # per context: its writers' queue
+
+
+def write_together(ctx: AppContext, change: Callable[[Session], T]) -> T:
+    """`write(ctx, change)`, with the changes of the writers that arrive while a transaction commits gathered into
+    the next one (group commit): a writer still returns only once its change is committed, but a hundred threads
+    recording their results at the same moment make a few transactions, not a hundred in single file (SQLite takes
+    one writer at a time, and each commit waits for the disk). For changes that only set fields (idempotent)."""
+    with _groups_lock:
+        group = _groups.setdefault(id(ctx), _Group())
+    mine = _Waiting(change)
+    with group.lock:
+        group.queue.append(mine)
+        if not group.writing:
+            group.writing = mine.lead = True
+    if not mine.lead:
+        mine.done.wait()
+    if mine.lead:
+        _commit_queued(ctx, group)
+    if mine.error is not None:
+        raise mine.error
+    if not mine.committed:
+        raise DatabaseUnavailable("The database could not be used: the transaction carrying this change stopped")
+    return typing.cast(T, mine.result)
+
+
+def _commit_queued(ctx: AppContext, group: _Group) -> None:
+    """Commit every queued change in one transaction, then hand the lead to the first writer that came meanwhile."""
+    with group.lock:
+        batch, group.queue = group.queue, []
+    try:
+        try:
+            results = write(ctx, lambda session: [waiting.change(session) for waiting in batch])
+        except DatabaseUnavailable as error:
+            for waiting in batch:
+                waiting.error = error
+        except Exception:
+            # One change failed (a bug, a constraint): each one alone, so the failure is its own writer's.
+            for waiting in batch:
+                try:
+                    waiting.result, waiting.committed = write(ctx, waiting.change), True
+                except Exception as error:
+                    waiting.error = error
+        else:
+            for waiting, result in zip(batch, results, strict=True):
+                waiting.result, waiting.committed = result, True
+    finally:
+        with group.lock:
+            following = group.queue[0] if group.queue else None
+            if following is None:
+                group.writing = False
+            else:
+                following.lead = True
+        for waiting in batch:
+            waiting.done.set()
+        if following is not None:
+            following.done.set()
+
+
+def _update_result(session: Session, result_id: int, fields: dict[str, Any], *, arrivals_later: bool = False
+                   ) -> SyncResult | None:
+    """Apply the change; the result when it just became `success` and `arrivals_later` leaves recording its
+    arrival to the caller (several at once)."""
     result = session.get(SyncResult, result_id)
     if result is None:
-        return
+        return None
     before = result.status
     for key, value in fields.items():
         setattr(result, key, value)
@@ -231,10 +331,13 @@ def _update_result(session: Session, result_id: int, fields: dict[str, Any]) -> 
     # (A later rollback operation marks its originals `rolled_back` elsewhere: they did run.)
     status = fields.get("status")
     if status == "success" and before != "success":
+        if arrivals_later:
+            return result
         arrivals.record_arrival(session, result)
     elif before == "success" and status not in (None, "success"):
         session.flush()
         arrivals.withdraw_arrival(session, result.id)
+    return None
 
 
 def heartbeat(ctx: AppContext, operation_id: int) -> bool:
@@ -272,14 +375,19 @@ def termination(ctx: AppContext, operation_id: int) -> Termination | None:
 
 
 def close_operation(ctx: AppContext, operation_id: int, status: str, error: str | None = None, *,
-                    patience: float | None = None, rollback_reason: str | None = None) -> None:
+                    patience: float | None = None, rollback_reason: str | None = None,
+                    also: Callable[[Session], None] | None = None) -> None:
     """Finish an operation with its final status (retried through a database outage for `patience` seconds,
-    default the outage budget); a rolled-back one says why (`rollback_reason`: "failed" or "decided")."""
+    default the outage budget); a rolled-back one says why (`rollback_reason`: "failed" or "decided"). `also`
+    changes what its outcome changes (a rollback's original) in the same transaction: no reader sees one without
+    the other."""
 
     def close(session: Session) -> None:
         operation = session.get(SyncOperation, operation_id)
         if operation is None or operation.status == status:
             return  # a repeated commit whose first answer was lost: its notifications are queued already
+        if also is not None:
+            also(session)
         operation.status, operation.error = status, error
         if rollback_reason is not None:
             operation.rollback_reason = rollback_reason

@@ -116,17 +116,18 @@ def rollback_operation(
     ), actor=actor)
     items = [replace(item, result_id=rid) for item, rid in zip(undo, result_ids, strict=True)]
     annotations = {ANNOTATION_OPERATION: str(new_id), ANNOTATION_SOURCE: f"rollback of #{operation_id}"}
-    run_operation(ctx, new_id, items, options, annotations, progress, factory)
-    with ctx.session() as session:
-        if get_operation(session, new_id).status == "complete":
-            original = get_operation(session, operation_id)
-            counts_as_failure = original.status != "complete" if failed is None else failed
-            original.rollback_reason = "failed" if counts_as_failure else "decided"
-            original.status = "rolled_back"
-            for result in original.results:
-                if result.id in original_ids and result.status == "success":
-                    result.status = "rolled_back"
-    return new_id
+
+    def mark_original(session: Session) -> None:
+        # In the transaction that records the rollback complete: no reader sees it complete and the original not.
+        original = get_operation(session, operation_id)
+        counts_as_failure = original.status != "complete" if failed is None else failed
+        original.rollback_reason = "failed" if counts_as_failure else "decided"
+        original.status = "rolled_back"
+        for result in original.results:
+            if result.id in original_ids and result.status == "success":
+                result.status = "rolled_back"
+
+    return run_operation(ctx, new_id, items, options, annotations, progress, factory, on_complete=mark_original)
 
 
 def _override_quarantine(ctx: AppContext, actor: Actor, operation_id: int, env_id: int | None, env_name: str,

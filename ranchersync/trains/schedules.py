@@ -227,6 +227,8 @@ def _reclaim(ctx: AppContext, at: dt.datetime) -> None:
                 log.warning("scheduled request #%s: its scheduler %s stopped before the sync started; firing it "
                             "again", row.id, row.claimed_by, extra={"event": "schedule.reclaimed"})
                 row.status, row.claimed_by, row.fired_at = "scheduled", None, None
+                if row.approval_request_id is not None:
+                    ahead.release(session, row.approval_request_id)
             elif operation.finished_at is not None:
                 row.status = "failed" if operation.status in FAILED_OPERATIONS else "executed"
                 row.status_reason = f"operation #{operation.id}: {operation.status} (its scheduler stopped)"

@@ -50,6 +50,9 @@ OUTSIDE_THE_TREE: dict[str, str] = {
         "a workload's pull secret that holds no registry credentials: the preflight makes it a warning on the row",
     "ranchersync.rancher.transport._Transient":
         "the transport's retry signal: once the tries or the deadline run out it becomes the typed error it carries",
+    "ranchersync.approvals.requests._FiredMeanwhile":
+        "decide()'s signal to roll back an approval read as given ahead of a schedule that fired meanwhile: it is "
+        "then decided as the last approval, never raised to a user",
 }
 
 # Classes whose constructor needs more than a message: how to make one (keyed by qualified name).

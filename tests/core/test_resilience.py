@@ -201,9 +201,13 @@ def test_a_simulator_killed_mid_rollout_and_reloaded_ends_consistent(
     try:
         the_plan = plan(demo, "frontend")
         once = threading.Lock()
+        verifying: list[int] = []
 
         def listener(event: ProgressEvent) -> None:
-            if event.stage == "verifying" and once.acquire(blocking=False):
+            # Mid-rollout: once every PATCH landed (each rollout is watched from the moment its own PATCH lands).
+            if event.stage == "verifying":
+                verifying.append(event.result_id)
+            if len(verifying) == len(the_plan.to_apply) and once.acquire(blocking=False):
                 processes[0].kill()
                 processes[0].wait()
                 processes.append(simulate(port, rancher_us.token))

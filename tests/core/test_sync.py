@@ -25,6 +25,7 @@ from ranchersync.sync import (
     new_request_id,
     plan_environments,
     progress_line,
+    records,
     rollback_operation,
 )
 from ranchersync.sync.execute import ANNOTATION_OPERATION
@@ -276,3 +277,23 @@ def test_the_report_after_a_sync_is_the_history_detail(demo: AppContext, rancher
         True, 2, "Stage", "Prod")
     assert [(r.service, r.target_label, r.status, r.previous_tag, r.new_tag) for r in report.results] == [
         ("frontend", "shop-east", "success", "3.8.0", "3.8.1"), ("frontend", "shop-west", "success", "3.8.0", "3.8.1")]
+
+
+def test_a_reader_never_sees_a_rollback_complete_and_its_original_not_rolled_back(
+    demo: AppContext, rancher_us: SimulatedRancher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operation = apply(demo, plan(demo, "frontend"))
+    seen: list[tuple[str, str, set[str]]] = []
+    close = records.close_operation
+
+    def close_then_read(ctx: AppContext, operation_id: int, status: str, *args: object, **kwargs: object) -> None:
+        close(ctx, operation_id, status, *args, **kwargs)  # type: ignore[arg-type]
+        if operation_id != operation.id:  # the rollback's record just committed: what does another reader see?
+            with demo.session() as session:
+                original = get_operation(session, operation.id)
+                seen.append((status, original.status, {r.status for r in original.results}))
+
+    monkeypatch.setattr(records, "close_operation", close_then_read)
+    rollback_operation(demo, operation.id, actor=Actor("tester", "admin", "cli"), request_id=new_request_id(),
+                       options=FAST)
+    assert seen == [("complete", "rolled_back", {"rolled_back"})]
