@@ -177,11 +177,14 @@ def _apply(
                     resource_version=version,
                 )
             except ConflictError:
-                if item.resource_version or attempt == WRITE_ATTEMPTS:
-                    raise  # a fresh plan's version changed: what was reviewed is not what is there
-                # A rollback or a resume conditions its PATCH on its own read of a moment ago: a rollout's status
-                # update in between is no reason to give up. Read again, check the containers again, send again.
+                if attempt == WRITE_ATTEMPTS or (item.resource_version and item.generation is None):
+                    raise
+                # A status update between the read the PATCH is conditioned on (the plan's, or a rollback's own a
+                # moment ago) and the PATCH is no reason to give up: a rollout going on writes its status often.
+                # Read again; a fresh plan goes on only while the spec is the one reviewed (same generation).
                 current = client.get_workload(ref.cluster_id, ref.namespace, item.kind, item.name)
+                if item.resource_version and current.generation != item.generation:
+                    raise  # the spec was edited since the plan: what was reviewed is not what is there
                 todo, drifted = _pending_moves(current, item.moves)
                 if drifted:
                     return finish(ctx, run, "skipped", _drift_message(drifted), say)

@@ -263,7 +263,7 @@ def apply_plan(
     items = [
         WorkItem(rid, item.target.instance, item.kind, item.name,
                  tuple(Move(c.name, c.init, c.current, c.new) for c in item.changes),
-                 item.target.workload.resource_version)
+                 item.target.workload.resource_version, item.target.workload.generation)
         for rid, item in zip(result_ids, plan.items, strict=True)
         if item.will_change and item.target is not None
     ]

@@ -48,6 +48,9 @@ class WorkItem:
     name: str
     moves: tuple[Move, ...]
     resource_version: str | None = None  # the planned one: a PATCH conditioned on it answers 409 when it changed
+    # The planned metadata.generation: Kubernetes moves it only when the spec changes (a Deployment's annotations
+    # too), so a 409 with the same generation was a status update (a rollout going on), not another edit.
+    generation: int | None = None
 
 
 RunStatus = Literal["pending", "success", "failed", "skipped"]

@@ -115,6 +115,38 @@ def test_a_workload_changed_after_the_plan_is_not_overwritten(demo: AppContext, 
     assert image(rancher_us, EAST, "frontend").endswith("3.8.0-hotfix")
 
 
+def test_a_change_after_the_plan_that_leaves_the_spec_alone_does_not_stop_the_sync(
+        demo: AppContext, rancher_us: SimulatedRancher) -> None:
+    """A rollout going on writes the workload's status, a controller its labels: its resourceVersion moves, its
+    generation does not. The PATCH conditioned on the plan's version meets a 409; reading again shows the spec
+    that was reviewed, so it is sent again on the new version rather than skipped."""
+    the_plan = plan(demo, "frontend")
+    obj = rancher_us.get_object(EAST, "Deployment", "shop-prod", "frontend")
+    assert obj is not None
+    planned = obj["metadata"]["resourceVersion"]
+    obj["metadata"].setdefault("labels", {})["team"] = "checkout-squad"
+    changed = rancher_us.set_object(EAST, obj)
+    assert changed["metadata"]["resourceVersion"] != planned
+    assert changed["metadata"]["generation"] == obj["metadata"]["generation"]
+    operation = apply(demo, the_plan)
+    assert [r.status for r in operation.results] == ["success", "success"], [r.error for r in operation.results]
+    assert image(rancher_us, EAST, "frontend").endswith(":3.8.1")
+    assert rancher_us.get_object(EAST, "Deployment", "shop-prod", "frontend")["metadata"]["labels"]["team"] == \
+        "checkout-squad"
+
+
+def test_another_spec_edit_after_the_plan_is_not_overwritten(demo: AppContext, rancher_us: SimulatedRancher) -> None:
+    the_plan = plan(demo, "frontend")
+    obj = rancher_us.get_object(EAST, "Deployment", "shop-prod", "frontend")
+    assert obj is not None
+    obj["spec"]["replicas"] = obj["spec"].get("replicas", 1) + 2  # not a container: still not what was reviewed
+    rancher_us.set_object(EAST, obj)
+    operation = apply(demo, the_plan)
+    east, west = operation.results
+    assert east.status == "skipped" and "another field was edited" in (east.error or ""), east.error
+    assert west.status == "success" and image(rancher_us, EAST, "frontend").endswith(":3.8.0")
+
+
 def test_a_workload_deleted_after_the_plan_is_reported(demo: AppContext, rancher_us: SimulatedRancher) -> None:
     the_plan = plan(demo, "frontend")
     assert rancher_us.delete_object(WEST, "Deployment", "shop-prod", "frontend")
