@@ -437,9 +437,11 @@ def run_demo(tmp: Path, binary: Path, seconds: float) -> list[tuple[Panel, list[
     from ranchersync.approvals.promote import Requested, promote
     from ranchersync.catalogue import environments, sites
     from ranchersync.context import AppContext
+    from ranchersync.governance import locks
     from ranchersync.kernel.config import Settings
     from ranchersync.ops import demo
     from ranchersync.sync import Confirmation, SyncOptions, new_request_id, plan_environments
+    from ranchersync.verification import gates
 
     actor = Actor("alex@example.com", "admin", "cli", name="Alex")
     key = Fernet.generate_key().decode()
@@ -472,11 +474,18 @@ def run_demo(tmp: Path, binary: Path, seconds: float) -> list[tuple[Panel, list[
             with prometheus(binary, port, tmp / "prometheus") as base:
                 start = time.time()
                 time.sleep(4)
+                with ctx.session() as session:  # a gate on Prod asking this very Prometheus: real measurements
+                    gates.add_gate(session, actor, "Prod", gates.GateSpec(
+                        name="exporter-up", query='sum(up{job="ranchersync"})', success="result >= 1",
+                        prometheus_url=base, interval_seconds=1.0, count=2))
                 sync("Stage", "Prod", "ledger")
                 sync("Dev", "Stage", "frontend")
                 with ctx.session() as session:  # Prod now needs one approval: an operator's sync becomes a request
                     environments.update_environment(session, "Prod", actor=actor, required_approvals=1)
                 sync("Stage", "Prod", "frontend", by=Actor("olivia@example.com", "operator", "cli", name="Olivia"))
+                with ctx.session() as session:
+                    locks.add_lock(session, actor, environment="Stage", service="ledger",
+                                   message="DB migration running: do not promote")
                 test_sites()
                 time.sleep(max(0.0, seconds - (time.time() - start)))
                 wait_for_samples(base, 5)

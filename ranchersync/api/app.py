@@ -306,7 +306,7 @@ async def operation_events(call: Call) -> Answer:
 
     operation_id = call.path_id()
     after_text = call.request.headers.get("last-event-id", "") or str(call.query.get("after") or 0)
-    after = int(after_text) if after_text.isdigit() else 0
+    after = int(after_text) if after_text.isdecimal() else 0
 
     def read() -> tuple[OperationPayload, list[Any], bool]:
         with call.ctx.session() as session:
@@ -507,7 +507,7 @@ def _query(request: Request, params: Sequence[Param]) -> dict[str, Any]:
                 continue
             values[p.name] = text.lower() in ("true", "1")
         elif p.type == "integer":
-            if not text.lstrip("-").isdigit() or len(text) > 18:
+            if not text.lstrip("-").isdecimal() or len(text) > 18:
                 errors.append(f"query parameter {p.name} must be an integer")
                 continue
             number = int(text)

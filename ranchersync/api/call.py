@@ -42,7 +42,7 @@ class Call:
     def path_id(self, name: str = "id") -> int:
         """A path parameter that is an id: an unknown or malformed one is 404."""
         text = self.path(name)
-        if not text.isdigit() or len(text) > 18:
+        if not text.isdecimal() or len(text) > 18:
             raise NotFoundError(f"no such id '{text[:40]}'")
         return int(text)
 

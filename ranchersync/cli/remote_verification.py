@@ -82,7 +82,7 @@ def gates_for_service(api: Api, args: argparse.Namespace) -> int:
 def _environment_name(api: Api, ref: str) -> str:
     """An environment's name from its id or name, as the database looks it up (an id first)."""
     found = api.get("/environments")
-    by_id = next((e for e in found if ref.strip().isdigit() and e["id"] == int(ref)), None)
+    by_id = next((e for e in found if ref.strip().isdecimal() and e["id"] == int(ref)), None)
     return str((by_id or next((e for e in found if e["name"] == ref.strip()), {"name": ref}))["name"])
 
 

@@ -29,7 +29,7 @@ def _target() -> tuple[str, int] | None:
     if not raw:
         return None
     step, _, count = raw.partition(":")
-    if step not in STEPS or not (count or "1").isdigit():
+    if step not in STEPS or not (count or "1").isdecimal():
         raise ValueError(f"{_VARIABLE}={raw!r}: expected one of {', '.join(STEPS)}, optionally :N")
     return STEPS[step], int(count or "1")
 

@@ -248,7 +248,7 @@ def _check_domain(domain: str, s: str) -> None:
     if domain.startswith("["):
         raise _invalid(s, f"the IPv6 registry {_quote(domain)} must be [hex digits and ':'] with an optional :port")
     host, colon, port = domain.partition(":")
-    if colon and not port.isdigit():
+    if colon and not port.isdecimal():
         raise _invalid(s, f"the registry port in {_quote(domain)} must be a number")
     if not _DOMAIN_NAME_RE.fullmatch(host):
         raise _invalid(

@@ -39,7 +39,7 @@ def escape_markdown(text: object) -> str:
     match = _LINE_START.match(line)
     if match is None:
         return line
-    if match.group(1).isdigit():
+    if match.group(1).isdecimal():
         return f"{match.group(1)}\\{line[match.end():]}"
     return f"\\{line}"
 

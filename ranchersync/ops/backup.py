@@ -299,7 +299,7 @@ def find_tool(name: str, server_major: int) -> str:
     candidates = [p for p in (shutil.which(name),) if p]
     # Debian keeps each major version's tools apart (/usr/lib/postgresql/15/bin): the newest first.
     versioned = Path("/usr/lib/postgresql").glob(f"*/bin/{name}")
-    candidates += [str(p) for p in sorted(versioned, key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    candidates += [str(p) for p in sorted(versioned, key=lambda p: int(p.parts[-3]) if p.parts[-3].isdecimal() else 0,
                                           reverse=True)]
     seen: list[str] = []
     for candidate in candidates:

@@ -221,7 +221,7 @@ def _launch(ctx: AppContext, world: str, token: str, port: int | None) -> dict[s
         env={**os.environ, TOKEN_ENV: token},  # the token stays off the command line (and out of `ps`)
         capture_output=True, text=True, timeout=30, check=False,
     )
-    if launched.returncode != 0 or not launched.stdout.strip().isdigit():
+    if launched.returncode != 0 or not launched.stdout.strip().isdecimal():
         raise RancherSyncError(f"the simulated Rancher server '{world}' could not be launched: {launched.stderr}")
     pid = int(launched.stdout.strip())
     url = f"http://127.0.0.1:{port}"

@@ -276,7 +276,7 @@ def from_exception(exc: requests.RequestException, method: str, path: str, url: 
 
 def _retry_after(resp: requests.Response, body: Any) -> str:
     header = resp.headers.get("Retry-After", "").strip()
-    if header.isdigit():
+    if header.isdecimal():
         return header
     details = body.get("details") if isinstance(body, dict) else None
     seconds = details.get("retryAfterSeconds") if isinstance(details, dict) else None

@@ -93,7 +93,7 @@ def retry_delay(attempt: int, backoff: float, retry_after: float | None = None) 
 
 def _retry_after_seconds(resp: requests.Response) -> float | None:
     value = resp.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None
+    return float(value) if value.isdecimal() else None
 
 
 def _transient_exception(exc: requests.RequestException) -> bool:
@@ -331,7 +331,7 @@ class Transport:
     def _read_body(self, resp: requests.Response, deadline: float, method: str, shown: str, url: str) -> None:
         """Read the answer into ``resp`` within the deadline and the size cap, or raise a typed error."""
         declared = resp.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self._max_body:
+        if declared.isdecimal() and int(declared) > self._max_body:
             raise self._too_large(resp, method, shown, url)
         raw = resp.raw
         chunks: list[bytes] = []

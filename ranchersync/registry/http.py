@@ -199,11 +199,11 @@ class RegistryHTTP:
         answer = Answer(resp.status, body, resp.headers.get("Content-Type", ""),
                         resp.headers.get("Docker-Content-Digest", ""))
         return (answer, resp.headers.get("WWW-Authenticate", ""), resp.headers.get("Location", ""),
-                float(retry) if retry.isdigit() else None)
+                float(retry) if retry.isdecimal() else None)
 
     def _read(self, resp: urllib3.BaseHTTPResponse, deadline: float, cap: int, path: str) -> bytes:
         declared = resp.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > cap:
+        if declared.isdecimal() and int(declared) > cap:
             raise self._too_large(path, cap)
         chunks: list[bytes] = []
         size = 0

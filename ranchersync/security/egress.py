@@ -131,7 +131,7 @@ def _wrap_send(original: Callable[..., requests.Response]) -> Callable[..., requ
 def _read_capped(response: requests.Response, guard: Guard) -> None:
     """Read an answer into `response` up to the guard's cap and deadline; a RequestException beyond them."""
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > guard.max_answer:
+    if declared.isdecimal() and int(declared) > guard.max_answer:
         response.close()
         raise requests.exceptions.ContentDecodingError("the answer was larger than the notification limit")
     chunks: list[bytes] = []

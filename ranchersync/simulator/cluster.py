@@ -79,7 +79,7 @@ class ListQuery:
     def from_params(cls, params: Mapping[str, str]) -> ListQuery:
         """Read `labelSelector`, `fieldSelector`, `limit`, `continue` and `resourceVersion`."""
         limit_text = params.get("limit") or "0"
-        if not limit_text.lstrip("-").isdigit():
+        if not limit_text.lstrip("-").isdecimal():
             raise apierrors.bad_request(f'limit: Invalid value: "{limit_text}": must be an integer')
         return cls(params.get("labelSelector"), params.get("fieldSelector"), max(0, int(limit_text)),
                    params.get("continue") or None, params.get("resourceVersion"))
@@ -115,7 +115,7 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
 
 
 def _parse_revision(text: str) -> int:
-    if not text.isdigit():
+    if not text.isdecimal():
         raise apierrors.bad_request(f'invalid resource version: strconv.ParseUint: parsing "{text}": invalid syntax')
     return int(text)
 

@@ -135,7 +135,7 @@ def _watch_stream(cluster: SimCluster, rt: ResourceType, namespace: str | None, 
                   stopping: threading.Event, control: WatchControl) -> StreamResponse:
     query = ListQuery.from_params(request.params)
     timeout = request.params.get("timeoutSeconds")
-    seconds = float(timeout) if timeout and timeout.isdigit() else _DEFAULT_WATCH_SECONDS
+    seconds = float(timeout) if timeout and timeout.isdecimal() else _DEFAULT_WATCH_SECONDS
     table = wants_table(request.headers.get("Accept"))
     include = request.params.get("includeObject", "Metadata")
     # watch() checks selectors and the resourceVersion at once, so those errors are plain responses.

@@ -200,7 +200,7 @@ def _child(node: Any, part: str) -> Any:
 def _index(node: list[Any], part: str, *, allow_end: bool) -> int:
     if part == "-" and allow_end:
         return len(node)
-    if not part.isdigit():
+    if not part.isdecimal():
         raise _PatchFailed(f"invalid index {part}")
     index = int(part)
     if index > len(node) or (index == len(node) and not allow_end):

@@ -36,7 +36,7 @@ def replica_set_uid(deployment_uid: str, pod_template_hash: str) -> str:
 def revision_of(obj: Obj) -> int:
     """The `deployment.kubernetes.io/revision` annotation as a number (0 when missing or not a number)."""
     text = str((obj["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, ""))
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isdecimal() else 0
 
 
 def max_surge(deployment: Obj) -> int:

@@ -119,7 +119,7 @@ def _store(session: Session, name: str, kind: str, env_id: int, env_name: str, o
 def get_snapshot(session: Session, ref: int | str) -> SnapshotView:
     """A snapshot by name (or id)."""
     row = session.scalar(select(EnvironmentSnapshot).where(EnvironmentSnapshot.name == str(ref)))
-    if row is None and str(ref).isdigit():
+    if row is None and str(ref).isdecimal() and len(str(ref)) <= 18:
         row = session.get(EnvironmentSnapshot, int(ref))
     if row is None:
         raise NotFoundError(f"no snapshot '{ref}' (see `snapshots list`)")

@@ -18,7 +18,8 @@ _WHAT = {Site: "site", Environment: "environment", AppInstance: "app instance"}
 def get_by_ref(session: Session, model: type[Named], ref: int | str) -> Named:
     """The object whose id or name is `ref`; a name wins over an id only when no id matches."""
     what = _WHAT[model]
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
+    # An id is decimal digits (isdecimal: what int() reads; "¹" is a digit it does not) that fit a 64-bit column.
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdecimal() and len(ref.strip()) <= 18):
         found = session.get(model, int(ref))
         if found is not None:
             return found

@@ -413,7 +413,7 @@ def mark_interrupted(session: Session, stale_seconds: float = 120) -> list[int]:
         select(SyncOperation).where(SyncOperation.status.in_(ACTIVE_OPERATION_STATUSES))
     ):
         owner_host, _, pid = (operation.owner or "").rpartition(":")
-        if owner_host == host and pid.isdigit():
+        if owner_host == host and pid.isdecimal():
             dead = int(pid) != os.getpid() and not process_alive(int(pid))
         else:
             beat = operation.heartbeat_at or operation.started_at or operation.created_at

@@ -218,7 +218,7 @@ def split_batch(body: Any, count: int) -> list[list[float] | QueryFailed]:
     for series in data["result"]:
         labels = series.get("metric") if isinstance(series, dict) else None
         tag = labels.get(BATCH_LABEL) if isinstance(labels, dict) else None
-        if not isinstance(tag, str) or not tag.isdigit() or int(tag) >= count:
+        if not isinstance(tag, str) or not tag.isdecimal() or int(tag) >= count:
             raise QueryFailed("a batched series has no sub-query tag")
         values = found[int(tag)]
         assert isinstance(values, list)

@@ -63,6 +63,15 @@ def test_update_fields_and_lookup_by_id_or_name(session: Session) -> None:
         envs.get_environment(session, "Nope")
 
 
+@pytest.mark.parametrize("ref", ["\x1e¹", "²", "99999999999999999999999", "-1"])
+def test_a_reference_that_only_looks_like_an_id_is_not_found_rather_than_a_crash(session: Session, ref: str) -> None:
+    """Found by Schemathesis through the API: "¹" is a digit to str.isdigit() but not to int(); a number past a
+    64-bit column overflows SQLite. Both are names nobody has (not found), never an error of the server."""
+    envs.add_environment(session, name="Prod", actor=ADMIN)
+    with pytest.raises(NotFoundError):
+        envs.get_environment(session, ref)
+
+
 def test_removing_an_environment_with_instances_needs_an_explicit_cascade(session: Session) -> None:
     dev = envs.add_environment(session, name="Dev", actor=ADMIN)
     prod = envs.add_environment(session, name="Prod", actor=ADMIN)

@@ -10,9 +10,12 @@ import urllib.request
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from ranchersync.catalogue import sites
 from ranchersync.context import AppContext
+from ranchersync.governance.locks import add_lock
+from ranchersync.models import Measurement, SyncResult
 from ranchersync.simulator import SimulatedRancher
 from ranchersync.sync import Confirmation, SyncOptions, apply_plan, new_request_id, plan_environments
 from ranchersync.sync.records import Opening, open_operation
@@ -48,8 +51,15 @@ def test_every_panel_answers_from_prometheus_scraping_the_exporter(demo: AppCont
     binary = tools.prometheus()  # before the slow part: a missing server skips here (fails under CI=true)
     with demo.session() as session:
         plan = plan_environments(session, demo.cipher, "Stage", "Prod", services=["frontend"], default_target="all")
-    apply_plan(demo, plan, actor=ADMIN, request_id=new_request_id(), options=FAST,
-               confirmed=Confirmation(confirm_env="Prod"))
+    synced = apply_plan(demo, plan, actor=ADMIN, request_id=new_request_id(), options=FAST,
+                        confirmed=Confirmation(confirm_env="Prod"))
+    # Its gate's measurements (what the verification run records) and a lock: the verification and locks panels.
+    with demo.session() as session:
+        result = session.scalars(select(SyncResult).where(SyncResult.operation_id == synced)).first()
+        assert result is not None
+        session.add_all([Measurement(result_id=result.id, gate="error-rate", values=[0.01], verdict="pass"),
+                         Measurement(result_id=result.id, gate="error-rate", values=[0.3], verdict="fail")])
+        add_lock(session, ADMIN, environment="Prod", message="DB migration running")
     # One operation running now, and a third site whose token expires: every panel then has something to show.
     open_operation(demo, Opening(kind="sync", mode="full", source=(None, "Stage"), target=(None, "Dev"),
                                  initiated_by="now", request_id=new_request_id(), planned=[]), actor=ADMIN)
@@ -71,7 +81,7 @@ def test_every_panel_answers_from_prometheus_scraping_the_exporter(demo: AppCont
         answers = {p.title: evaluate(base, p, start - 5, end, 1.0) for p in panels}  # a PromQL error raises
         exported = exposition(metrics_url)
 
-    assert len(panels) == 9 and all(p.targets for p in panels)
+    assert len(panels) == 11 and all(p.targets for p in panels)
     assert all("$" not in substitute(t.expr) for p in panels for t in p.targets)
     empty = [title for title, series in answers.items() if not series]
     assert empty == [], f"panels without data: {empty}"
@@ -85,6 +95,10 @@ def test_every_panel_answers_from_prometheus_scraping_the_exporter(demo: AppCont
     assert abs(since["Prod"] - (end - prod_sync)) < 5
     token = {s.name: s.values[-1] for s in answers["Token expires in"]}
     assert abs(token["eu-ci"] - (expires.timestamp() - end)) < 5
+    verdicts = {s.name for s in answers["Verification measurements by verdict"]}
+    assert verdicts == {"Prod pass", "Prod fail"}, verdicts
+    locks = {s.name: s.values[-1] for s in answers["Locks, scheduled promotions, quarantined images running"]}
+    assert locks["locks Prod"] == 1 and locks["locks Stage"] == 0, locks
     sites_up = {s.name: s.values[-1] for s in answers["Sites up (last test)"]}
     assert sites_up == {"eu": 1.0, "us": 1.0, "eu-ci": 1.0}
     assert panel(panels, "Syncs by status").type == "timeseries"  # a range query: one point per second
