@@ -5,7 +5,7 @@ app.py adds ENDPOINTS to the application and to the OpenAPI document.
 A registry's host comes from the caller: every registration, test and inspection goes through this installation's
 host policy (`RANCHERSYNC_ALLOWED_HOSTS`, the deny rules) before any connection, and an image is asked only of a
 registered registry (`image=redis` names docker.io: unregistered, 404; registered, still refused unless allowed). A
-password goes in, never out: answers say `hasPassword`, the audit says "(set)". A quarantine or a registry applies on
+password goes in, never out: answers say `hasPassword`, the audit says "(secret)". A quarantine or a registry applies on
 every site, so a token limited to some environments may read them but not change them (403, as the catalogue).
 """
 
