@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from ranchersync.access.identity import Actor
 from ranchersync.api import idempotency, images, trains, verification
-from ranchersync.api.answers import ApprovalAnswer
+from ranchersync.api.answers import ApprovalAnswer, approval_answer, operation, started_answer
 from ranchersync.api.call import Answer, Call, blocking
 from ranchersync.api.limits import Limit, TokenBuckets
 from ranchersync.api.problems import MEDIA_TYPE, Problem, problem, problem_of, status_of
@@ -189,7 +189,6 @@ async def compare(call: Call) -> Answer:
 async def syncs_create(call: Call) -> Answer:
     from ranchersync import sync
     from ranchersync.approvals.promote import Requested
-    from ranchersync.approvals.requests import request_payload
     from ranchersync.jobs import start_sync
     from ranchersync.sync.payloads import plan_payload
     from ranchersync.sync.plan import SKIP_EQUAL
@@ -234,40 +233,12 @@ async def syncs_create(call: Call) -> Answer:
     outcome = await blocking(start_sync, call.ctx, call.actor, planned, request_id=sync.new_request_id(),
                               confirmed=confirmed, options=options)
     if isinstance(outcome, Requested):
-        def read_request() -> RequestPayload:
-            from ranchersync.approvals import requests as approvals
-            with call.ctx.session() as session:
-                return request_payload(approvals.get_request(session, outcome.request_id))
-
-        return 202, ApprovalAnswer(approvalRequest=await blocking(read_request))
-    running = await _operation(call.ctx, outcome.operation_id)
-    if body.get("wait", True):
-        await call.started(202, running)
-        await _finished(outcome.done)
-        return 200, await _operation(call.ctx, outcome.operation_id)
-    return 202, running
-
-
-async def _finished(done: Any) -> None:
-    """Wait for a job's future without a thread: when the caller goes away, the job goes on in its worker."""
-    try:
-        await asyncio.wrap_future(done)
-    except Exception:  # noqa: BLE001 - what stopped it is in the operation's record, which the answer shows
-        log.warning("an operation's job ended with an error; its record says how", exc_info=False)
-
-
-async def _operation(ctx: AppContext, operation_id: int) -> OperationPayload:
-    from ranchersync.history import operation_detail_payload
-
-    def read() -> OperationPayload:
-        with ctx.session() as session:
-            return operation_detail_payload(session, operation_id)  # `history show --json` prints the same
-
-    return await blocking(read)
+        return await approval_answer(call, outcome.request_id)
+    return await started_answer(call, outcome.operation_id, outcome.done, wait=body.get("wait", True))
 
 
 async def operation_get(call: Call) -> Answer:
-    return 200, await _operation(call.ctx, call.path_id())
+    return 200, await operation(call.ctx, call.path_id())
 
 
 async def operation_rollback(call: Call) -> Answer:
@@ -275,17 +246,12 @@ async def operation_rollback(call: Call) -> Answer:
     from ranchersync.jobs import start_rollback
 
     operation_id = call.path_id()
-    await _operation(call.ctx, operation_id)  # 404 first
+    await operation(call.ctx, operation_id)  # 404 first
     started = await blocking(start_rollback, call.ctx, call.actor, operation_id, request_id=sync.new_request_id(),
                               confirm_env=call.body.get("confirmEnvironment"),
                               failed=True if call.body.get("failed") else None,
                               override_quarantine=call.body.get("overrideQuarantine"))
-    running = await _operation(call.ctx, started.operation_id)
-    if call.body.get("wait", True):
-        await call.started(202, running)
-        await _finished(started.done)
-        return 200, await _operation(call.ctx, started.operation_id)
-    return 202, running
+    return await started_answer(call, started.operation_id, started.done, wait=call.body.get("wait", True))
 
 
 async def operation_terminate(call: Call) -> Answer:
@@ -294,7 +260,7 @@ async def operation_terminate(call: Call) -> Answer:
     operation_id = call.path_id()
     keep = bool(call.body.get("keep", False))
     await blocking(terminate_operation, call.ctx, call.actor, operation_id, keep=keep)
-    return 202, TerminateAnswer(operation=await _operation(call.ctx, operation_id), keep=keep)
+    return 202, TerminateAnswer(operation=await operation(call.ctx, operation_id), keep=keep)
 
 
 async def operation_events(call: Call) -> Answer:

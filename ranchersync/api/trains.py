@@ -8,15 +8,12 @@ operation, the approval request made instead, or the scheduled request (`at`).""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable
 from typing import Any, Final, Required, TypedDict
 
-from ranchersync.api.answers import ApprovalAnswer
+from ranchersync.api.answers import ApprovalAnswer, approval_answer, started_answer
 from ranchersync.api.call import Answer, Call, blocking
 from ranchersync.api.spec import Endpoint, Param
-from ranchersync.approvals.requests import RequestPayload
 from ranchersync.governance.locks import LockPayload
 from ranchersync.history.payloads import OperationPayload
 from ranchersync.kernel.errors import ValidationError
@@ -27,7 +24,6 @@ from ranchersync.trains.schedules import SchedulePayload
 
 __all__ = ["ENDPOINTS", "ScheduledAnswer", "schedule_sync"]
 
-log = logging.getLogger("ranchersync.api")
 MAX_TIMEOUT_SECONDS: Final = 24 * 3600
 
 
@@ -192,35 +188,8 @@ async def _put_in_place(call: Call, plan_with: Callable[[Any], Any]) -> Answer:
     outcome = await blocking(start_sync, call.ctx, call.actor, planned, request_id=sync.new_request_id(),
                              confirmed=sync.Confirmation(confirm_env=body.get("confirmEnvironment")), options=options)
     if isinstance(outcome, Requested):
-        return 202, ApprovalAnswer(approvalRequest=await blocking(_request, call, outcome.request_id))
-    running = await blocking(_operation, call, outcome.operation_id)
-    if body.get("wait", True):
-        await call.started(202, running)
-        await _finished(outcome.done)
-        return 200, await blocking(_operation, call, outcome.operation_id)
-    return 202, running
-
-
-def _request(call: Call, request_id: int) -> RequestPayload:
-    from ranchersync.approvals import requests as approvals
-
-    with call.ctx.session() as session:
-        return approvals.request_payload(approvals.get_request(session, request_id))
-
-
-def _operation(call: Call, operation_id: int) -> OperationPayload:
-    from ranchersync.history import operation_detail_payload
-
-    with call.ctx.session() as session:
-        return operation_detail_payload(session, operation_id)  # `history show --json` prints the same
-
-
-async def _finished(done: Any) -> None:
-    """Wait for a job's future without a thread: when the caller goes away, the job goes on in its worker."""
-    try:
-        await asyncio.wrap_future(done)
-    except Exception:  # noqa: BLE001 - what stopped it is in the operation's record, which the answer shows
-        log.warning("an operation's job ended with an error; its record says how", exc_info=False)
+        return await approval_answer(call, outcome.request_id)
+    return await started_answer(call, outcome.operation_id, outcome.done, wait=body.get("wait", True))
 
 
 # ---- schedules -----------------------------------------------------------------------------------------------------
