@@ -202,7 +202,7 @@ def envs_list(api: Api, args: argparse.Namespace) -> int:
 def services_list(api: Api, args: argparse.Namespace) -> int:
     from ranchersync.cli.services import service_rows
 
-    services, headers = api.get_with_headers(f"/environments/{_segment(args.env)}/services")
+    services, headers = api.get_with_headers(f"/environments/{segment(args.env)}/services")
     failures = [n.strip() for n in headers.get("X-Unreadable-App-Instances", "").split(",") if n.strip()]
     for name in failures:
         warn(f"app instance '{name}' could not be read (the server's log says why)")
@@ -218,7 +218,7 @@ def services_compare(api: Api, args: argparse.Namespace) -> int:
 
     if len(args.env) < 2:
         raise UsageError("compare needs at least two environments: --env A --env B")
-    _not_remote(args, digests="--digests")
+    not_remote(args, digests="--digests")
     params: list[tuple[str, Any]] = [("env", e) for e in args.env]
     if args.only_differences:
         params.append(("onlyDifferences", "true"))
@@ -234,7 +234,7 @@ def sync(api: Api, args: argparse.Namespace) -> int:
 
     if not args.service and not args.all_different:
         raise UsageError("name the services with --service NAME (repeatable) or pass --all-different")
-    _not_remote(args, at="--at", override_freeze="--override-freeze", no_wait="--no-wait")  # --at: remote_trains
+    not_remote(args, at="--at", override_freeze="--override-freeze", no_wait="--no-wait")  # --at: remote_trains
     override_reason(args)  # the local CLI's rules for --reason
     request: dict[str, Any] = {"from": args.from_env, "to": args.to_env}
     if args.pin_digests is not None:
@@ -263,7 +263,7 @@ def sync(api: Api, args: argparse.Namespace) -> int:
         return nothing_to_apply(args, plan)
     target = plan["targetEnvironment"]
     changes = sum(1 for item in plan["items"] if not item["skipReason"])
-    go, confirm_env = confirmation(args, target, _protected(api, target), f"apply {changes} change(s)")
+    go, confirm_env = confirmation(args, target, protected(api, target), f"apply {changes} change(s)")
     if not go:
         return EXIT_OK
     if confirm_env is not None:
@@ -271,7 +271,7 @@ def sync(api: Api, args: argparse.Namespace) -> int:
     _, answer = api.post("/syncs", {**request, "dryRun": False, "wait": False, "timeoutSeconds": int(args.timeout)})
     if isinstance(answer, dict) and "approvalRequest" in answer:
         requested = answer["approvalRequest"]
-        note(_requested_message(requested, target))
+        note(requested_message(requested, target))
         note(f"hint: A releaser approves it on the Approvals page or with `approvals approve {requested['id']}`; "
              "`sync --wait-approval` waits for the decision.")
         if not args.wait_approval:
@@ -279,10 +279,11 @@ def sync(api: Api, args: argparse.Namespace) -> int:
         operation_id = _wait_for_approval(api, args, int(requested["id"]))
     else:
         operation_id = int(answer["id"])
-    return _report(api, args, operation_id)
+    return report(api, args, operation_id)
 
 
-def _requested_message(request: dict[str, Any], target: str) -> str:
+def requested_message(request: dict[str, Any], target: str) -> str:
+    """What the CLI says when a sync became an approval request: who must approve, until when."""
     from ranchersync.governance.four_eyes import approvals_text
 
     required = request.get("required")
@@ -320,7 +321,8 @@ def _request(api: Api, request_id: int) -> dict[str, Any]:
     raise NotFoundError(f"no approval request #{request_id}")
 
 
-def _protected(api: Api, environment: str) -> bool:
+def protected(api: Api, environment: str) -> bool:
+    """Whether the environment is protected (its name must be typed to change it)."""
     return any(e["name"] == environment and e["protected"] for e in api.get("/environments"))
 
 
@@ -340,7 +342,8 @@ def _watch(api: Api, operation_id: int, timeout: float | None = None) -> dict[st
         time.sleep(POLL_SECONDS)
 
 
-def _report(api: Api, args: argparse.Namespace, operation_id: int) -> int:
+def report(api: Api, args: argparse.Namespace, operation_id: int) -> int:
+    """Follow an operation to its end and print it as the local command does; its exit status."""
     from ranchersync.cli.sync import report_operation
 
     return report_operation(args, _watch(api, operation_id))
@@ -357,7 +360,7 @@ def rollback(api: Api, args: argparse.Namespace) -> int:
         if r.get("applied") and r["status"] == "success":
             note(f"  {r['serviceId']} @ {r['namespace']}: {r['newImage']} -> {r['previousImage']}")
     target = original["targetEnvironment"]
-    go, confirm_env = confirmation(args, target, _protected(api, target), f"roll back operation #{args.operation}")
+    go, confirm_env = confirmation(args, target, protected(api, target), f"roll back operation #{args.operation}")
     if not go:
         return EXIT_OK
     body: dict[str, Any] = {"wait": False, "failed": bool(args.failed)}
@@ -366,7 +369,7 @@ def rollback(api: Api, args: argparse.Namespace) -> int:
     if override is not None:
         body["overrideQuarantine"] = override
     _, started = api.post(f"/operations/{args.operation}/rollback", body)
-    return _report(api, args, int(started["id"]))
+    return report(api, args, int(started["id"]))
 
 
 def terminate(api: Api, args: argparse.Namespace) -> int:
@@ -387,7 +390,7 @@ def terminate(api: Api, args: argparse.Namespace) -> int:
 def history_list(api: Api, args: argparse.Namespace) -> int:
     from ranchersync.cli.history import print_history
 
-    _not_remote(args, by="--by")
+    not_remote(args, by="--by")
     params = {"env": args.env, "status": args.status, "service": args.service,
               "since": args.since and args.since.isoformat(), "until": args.until and args.until.isoformat(),
               "page": args.page, "limit": args.limit}
@@ -435,11 +438,12 @@ def approvals_decide(api: Api, args: argparse.Namespace) -> int:
     return decision_outcome(args, request, operation)
 
 
-def _segment(value: str) -> str:
+def segment(value: str) -> str:
+    """A value as one path segment of a call (quoted: a name may hold '/' or spaces)."""
     return quote(value, safe="")
 
 
-def _not_remote(args: argparse.Namespace, **flags: str) -> None:
+def not_remote(args: argparse.Namespace, **flags: str) -> None:
     """Refuse the options the API does not take, rather than ignore them silently."""
     for dest, flag in flags.items():
         if getattr(args, dest, None) not in (None, False):

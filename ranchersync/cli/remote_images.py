@@ -7,28 +7,12 @@ request's body: the password only ever travels to the configured server, which s
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any, Protocol
-from urllib.parse import quote
+from typing import Any
 
 from ranchersync.cli import quarantine, registries
 from ranchersync.cli.common import read_ca
 from ranchersync.cli.output import EXIT_OK, emit
-
-
-class Api(Protocol):
-    """What these commands use of remote.Api (named here, not imported: remote.py imports this module)."""
-
-    def get(self, path: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None) -> Any: ...
-
-    def post(self, path: str, body: dict[str, Any], *, timeout: float = ...) -> tuple[int, Any]: ...
-
-    def call(self, method: str, path: str, *, params: Any = None, body: dict[str, Any] | None = None,
-             timeout: float = ...) -> tuple[int, Any]: ...
-
-
-def _segment(value: str) -> str:
-    return quote(value, safe="")
+from ranchersync.cli.remote import Api, Remote, segment
 
 
 def registries_add(api: Api, args: argparse.Namespace) -> int:
@@ -56,7 +40,7 @@ def _host(args: argparse.Namespace) -> str:
     """The host checked here first: one that is not a host (a URL) is bad input, as locally, not an unknown path."""
     from ranchersync.registry import normalize_host
 
-    return _segment(normalize_host(args.host))
+    return segment(normalize_host(args.host))
 
 
 def registries_test(api: Api, args: argparse.Namespace) -> int:
@@ -97,7 +81,7 @@ def quarantine_lift(api: Api, args: argparse.Namespace) -> int:
 
 
 # The local handlers ("module.name" of ranchersync.cli, e.g. "locks.cmd_add") and their remote twins.
-REMOTE: dict[str, Callable[[Api, argparse.Namespace], int]] = {
+REMOTE: dict[str, Remote] = {
     "registries.cmd_add": registries_add,
     "registries.cmd_list": registries_list,
     "registries.cmd_test": registries_test,

@@ -11,11 +11,11 @@ from ranchersync.cli.output import EXIT_OK, EXIT_REFUSED, emit, note, say, warn
 from ranchersync.cli.remote import (
     Api,
     Remote,
-    _not_remote,
-    _protected,
-    _report,
-    _requested_message,
-    _segment,
+    not_remote,
+    protected,
+    report,
+    requested_message,
+    segment,
 )
 
 
@@ -39,7 +39,7 @@ def snapshots_list(api: Api, args: argparse.Namespace) -> int:
 def snapshots_show(api: Api, args: argparse.Namespace) -> int:
     from ranchersync.cli.snapshots import snapshot_text
 
-    payload = api.get(f"/snapshots/{_segment(args.snapshot)}")
+    payload = api.get(f"/snapshots/{segment(args.snapshot)}")
     emit(args, payload, text=snapshot_text(payload))
     return EXIT_OK
 
@@ -51,13 +51,13 @@ def snapshots_diff(api: Api, args: argparse.Namespace) -> int:
     params = {"env": args.env} if args.env else {"against": args.other}
     if args.only_differences:
         params["onlyDifferences"] = "true"
-    payload = api.get(f"/snapshots/{_segment(args.snapshot)}/diff", params)
+    payload = api.get(f"/snapshots/{segment(args.snapshot)}/diff", params)
     emit(args, payload, *diff_rows(payload))
     return EXIT_OK
 
 
 def snapshots_promote(api: Api, args: argparse.Namespace) -> int:
-    path = f"/snapshots/{_segment(args.snapshot)}/promote"
+    path = f"/snapshots/{segment(args.snapshot)}/promote"
     if args.at:
         return _schedule(api, args, path, {"to": args.to_env})
     return _put_in_place(api, args, path, {"to": args.to_env})
@@ -90,7 +90,7 @@ def _put_in_place(api: Api, args: argparse.Namespace, path: str, request: dict[s
         return EXIT_OK
     target = plan["targetEnvironment"]
     changes = sum(1 for item in plan["items"] if not item["skipReason"])
-    go, confirm_env = confirmation(args, target, _protected(api, target),
+    go, confirm_env = confirmation(args, target, protected(api, target),
                                    f"apply {changes} change(s) as one operation")
     if not go:
         return EXIT_OK
@@ -100,10 +100,10 @@ def _put_in_place(api: Api, args: argparse.Namespace, path: str, request: dict[s
     _, answer = api.post(path, body)
     if "approvalRequest" in answer:
         requested = answer["approvalRequest"]
-        note(_requested_message(requested, target))
+        note(requested_message(requested, target))
         note(f"hint: A releaser approves it on the Approvals page or with `approvals approve {requested['id']}`.")
         return EXIT_REFUSED
-    return _report(api, args, int(answer["id"]))
+    return report(api, args, int(answer["id"]))
 
 
 def _schedule(api: Api, args: argparse.Namespace, path: str, request: dict[str, Any], *, verify: bool = True) -> int:
@@ -140,7 +140,7 @@ def schedule_sync(api: Api, args: argparse.Namespace) -> int:
         request["tagOnly"] = True
     if args.no_rollback:
         request["noRollback"] = True
-    _not_remote(args, no_wait="--no-wait")  # POST /syncs always verifies the rollouts, as a sync now through the API
+    not_remote(args, no_wait="--no-wait")  # POST /syncs always verifies the rollouts, as a sync now through the API
     return _schedule(api, args, "/syncs", request, verify=False)
 
 
