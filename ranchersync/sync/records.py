@@ -10,11 +10,12 @@ import socket
 import threading
 import time
 import typing
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -252,7 +253,14 @@ class _Group:
 
 
 _groups_lock = threading.Lock()
-_groups: dict[int, _Group] = {}  # per context: its writers' queue
+# Per database engine, its writers' queue; weakly held, so a context's queue goes with it and a later context can
+# never inherit it (an id() could be reused).
+_groups: weakref.WeakKeyDictionary[Engine, _Group] = weakref.WeakKeyDictionary()
+
+
+def _group(ctx: AppContext) -> _Group:
+    with _groups_lock:
+        return _groups.setdefault(ctx.engine, _Group())
 
 
 def write_together(ctx: AppContext, change: Callable[[Session], T]) -> T:
@@ -260,8 +268,7 @@ def write_together(ctx: AppContext, change: Callable[[Session], T]) -> T:
     the next one (group commit): a writer still returns only once its change is committed, but a hundred threads
     recording their results at the same moment make a few transactions, not a hundred in single file (SQLite takes
     one writer at a time, and each commit waits for the disk). For changes that only set fields (idempotent)."""
-    with _groups_lock:
-        group = _groups.setdefault(id(ctx), _Group())
+    group = _group(ctx)
     mine = _Waiting(change)
     with group.lock:
         group.queue.append(mine)

@@ -40,7 +40,7 @@ def test_result_writes_arriving_during_a_commit_share_the_next_one_and_return_co
         three_environments(session)
     _, result_ids = open_sync(ctx, "Stage", "Prod", "reg/web:2.0", instances=12)
     first, others = result_ids[0], result_ids[1:]
-    group = records._groups.setdefault(id(ctx), records._Group())
+    group = records._group(ctx)
 
     def slow_first(session: Session) -> None:
         # The first transaction is still open while every other writer arrives: they queue for the next one.
@@ -75,7 +75,7 @@ def test_a_change_that_fails_in_a_shared_commit_fails_only_its_writer(ctx: AppCo
     with ctx.session() as session:
         three_environments(session)
     _, (one, two) = open_sync(ctx, "Stage", "Prod", "reg/web:2.1", instances=2)
-    group = records._groups.setdefault(id(ctx), records._Group())
+    group = records._group(ctx)
     failures: list[BaseException] = []
 
     def slow_first(session: Session) -> None:
