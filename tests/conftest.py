@@ -72,6 +72,11 @@ def ctx(settings: Settings) -> Iterator[AppContext]:
     context = AppContext(settings)
     context.upgrade_database()
     yield context
+    # A notification the test queued may still be on its way in the background sender: let its pass end before the
+    # database goes (PostgreSQL drops the test's schema next), or its connection outlives the pool it came from.
+    from ranchersync.notify.sender import settle
+
+    settle(context)
     context.engine.dispose()
 
 
