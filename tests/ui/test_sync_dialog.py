@@ -181,6 +181,8 @@ def test_a_protection_switched_on_meanwhile_is_enforced_by_the_core(
     at.button(key="sync_apply").click().run()
     assert finished(shop, at) == "complete"
     assert "Sync #1 complete: 2 workloads updated in Prod." in toasts(at)
+    # It ended in the background: its toast stays 10 s (a short one lasts 4), for whoever looked away meanwhile.
+    assert [t.proto.duration for t in at.toast if "Sync #1 complete" in shown(t.value)] == [10]
     assert image(rancher_us, WEST, "frontend") == f"{FRONTEND}:3.8.1"
 
 

@@ -51,7 +51,7 @@ def announce_finished() -> None:
         queries.clear_services()  # the next read shows the versions as they are now
     for found in finished:
         kind, text, detail = outcome_message(found)
-        widgets.flash(kind, text, detail)
+        widgets.flash(kind, text, detail, lasting=True)
 
 
 def outcome_message(found: OperationDetail) -> tuple[widgets.FlashKind, str, str]:

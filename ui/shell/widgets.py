@@ -23,13 +23,14 @@ _DIALOG = "dialog"
 # ---- flash messages: stored, then shown after st.rerun() (a toast right before a rerun is lost) ----------------
 
 
-def flash(kind: FlashKind, message: str, detail: str = "") -> None:
-    """Queue a message for the next run; both texts are shown as written (never read as Markdown)."""
-    _queue(kind, escape_markdown(message), escape_markdown(detail))
+def flash(kind: FlashKind, message: str, detail: str = "", *, lasting: bool = False) -> None:
+    """Queue a message for the next run; both texts are shown as written (never read as Markdown). `lasting`: a
+    success that arrives on its own (a sync ended in the background) stays 10 s, not 4, for whoever looked away."""
+    _queue(kind, escape_markdown(message), escape_markdown(detail), lasting=lasting)
 
 
-def _queue(kind: FlashKind, message_md: str, detail_md: str) -> None:
-    st.session_state.setdefault(_FLASH, []).append((kind, message_md, detail_md))
+def _queue(kind: FlashKind, message_md: str, detail_md: str, *, lasting: bool = False) -> None:
+    st.session_state.setdefault(_FLASH, []).append((kind, message_md, detail_md, lasting))
 
 
 def flash_outcome(outcome: Outcome) -> None:
@@ -44,9 +45,9 @@ def flash_outcome(outcome: Outcome) -> None:
 
 def show_flash() -> None:
     """Show the queued messages: successes as toasts, everything else where the user reads."""
-    for kind, message, detail in st.session_state.pop(_FLASH, []):
+    for kind, message, detail, lasting in st.session_state.pop(_FLASH, []):
         if kind == "success":
-            st.toast(message, icon=":material/check_circle:")
+            st.toast(message, icon=":material/check_circle:", duration="long" if lasting else "short")
         else:
             body = f"**{message}**" + (f"\n\n{detail}" if detail else "")
             icon = {"info": ":material/info:", "warning": ":material/warning:", "error": ":material/error:"}[kind]
