@@ -106,13 +106,15 @@ def _put_in_place(api: Api, args: argparse.Namespace, path: str, request: dict[s
     return report(api, args, int(answer["id"]))
 
 
-def _schedule(api: Api, args: argparse.Namespace, path: str, request: dict[str, Any], *, verify: bool = True) -> int:
-    """`… --at`: the scheduled request, stored by the server (its approval request made now where one is needed)."""
+def _schedule(api: Api, args: argparse.Namespace, path: str, request: dict[str, Any], *, rollout_field: bool = True
+              ) -> int:
+    """`… --at`: the scheduled request, stored by the server (its approval request made now where one is needed).
+    `rollout_field`: the call takes "verify" (wait for the rollouts); POST /syncs has none."""
     from ranchersync.cli.schedules import check_schedulable, scheduled_text
 
     check_schedulable(args)
     body = {**request, **_options(args), "at": args.at, "tz": args.tz}
-    if not verify:
+    if not rollout_field:
         del body["verify"]
     if args.confirm_env is not None:
         body["confirmEnvironment"] = args.confirm_env
@@ -141,7 +143,7 @@ def schedule_sync(api: Api, args: argparse.Namespace) -> int:
     if args.no_rollback:
         request["noRollback"] = True
     not_remote(args, no_wait="--no-wait")  # POST /syncs always verifies the rollouts, as a sync now through the API
-    return _schedule(api, args, "/syncs", request, verify=False)
+    return _schedule(api, args, "/syncs", request, rollout_field=False)
 
 
 def sync_or_schedule(api: Api, args: argparse.Namespace) -> int:
